@@ -1,0 +1,87 @@
+import type { ServiceSpec, ServiceSpecInput } from './types';
+
+/** A spec that cannot be accepted; the message is one line a person can act on. */
+export class SpecError extends Error {
+  override name = 'SpecError';
+}
+
+// Service names become parts of container names and, later, DNS names: a DNS label.
+const NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*=/;
+// Docker refuses containers with less memory than this.
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+export const MAX_REPLICAS = 10_000;
+
+function wholeNumber(value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : Number(value ?? 0);
+  return n;
+}
+
+/**
+ * Checks a spec as it arrives from a client and returns it with every field
+ * present. Both the CLI (before sending) and the scheduler (on receipt) run
+ * this, so a client that skips the CLI gets the same answers.
+ */
+export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
+  const name = input.name ?? '';
+  if (name === '') throw new SpecError('service name is required');
+  if (!NAME_PATTERN.test(name)) {
+    throw new SpecError(
+      `invalid service name "${name}": use letters, digits and '-', at most 63 characters, starting and ending with a letter or digit`,
+    );
+  }
+  const mode = input.mode ?? 'REPLICATED';
+  if (mode !== 'REPLICATED' && mode !== 0) throw new SpecError(`unsupported service mode "${String(mode)}"`);
+
+  const replicas = wholeNumber(input.replicas);
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
+    throw new SpecError(`invalid replicas "${String(input.replicas)}": must be a whole number from 0 to ${MAX_REPLICAS}`);
+  }
+
+  const image = (input.container?.image ?? '').trim();
+  if (image === '') throw new SpecError('an image is required');
+  if (/\s/.test(image)) throw new SpecError(`invalid image "${image}": no spaces allowed`);
+
+  const env = [...(input.container?.env ?? [])];
+  for (const entry of env) {
+    if (!ENV_PATTERN.test(entry)) throw new SpecError(`invalid environment variable "${entry}": expected KEY=VALUE`);
+  }
+
+  const cpus = Number(input.resources?.cpus ?? 0);
+  if (!Number.isFinite(cpus) || cpus < 0) throw new SpecError(`invalid cpu "${String(input.resources?.cpus)}": must be a non-negative number`);
+  const memoryBytes = wholeNumber(input.resources?.memoryBytes);
+  if (!Number.isSafeInteger(memoryBytes) || memoryBytes < 0) {
+    throw new SpecError(`invalid memory "${String(input.resources?.memoryBytes)}": must be a non-negative number of bytes`);
+  }
+  if (memoryBytes > 0 && memoryBytes < MIN_MEMORY_BYTES) {
+    throw new SpecError('invalid memory: Docker needs at least 6MiB per container');
+  }
+
+  const ports = (input.ports ?? []).map((port) => {
+    const published = wholeNumber(port.publishedPort);
+    const target = wholeNumber(port.targetPort);
+    const protocol = (port.protocol || 'tcp').toLowerCase();
+    for (const [what, value] of [['published', published], ['target', target]] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > 65535) {
+        throw new SpecError(`invalid ${what} port ${String(value)}: must be 1-65535`);
+      }
+    }
+    if (protocol !== 'tcp' && protocol !== 'udp') throw new SpecError(`invalid port protocol "${protocol}": use tcp or udp`);
+    return { publishedPort: published, targetPort: target, protocol };
+  });
+  const seen = new Set<string>();
+  for (const port of ports) {
+    const key = `${port.publishedPort}/${port.protocol}`;
+    if (seen.has(key)) throw new SpecError(`port ${key} is published twice`);
+    seen.add(key);
+  }
+
+  return {
+    name,
+    mode: 'REPLICATED',
+    replicas,
+    container: { image, command: [...(input.container?.command ?? [])], env },
+    resources: { cpus, memoryBytes },
+    ports,
+  };
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers and the local test image exists.
+# There is no registry on our test machines, so the image is built from the
+# busybox-static binary with `docker import`. Safe to run again and again.
+set -euo pipefail
+
+TEST_IMAGE="${PISCHED_TEST_IMAGE:-pisched-test/busybox:latest}"
+
+log() { echo "ensure-docker: $*" >&2; }
+
+need_install=()
+command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
+[ -x /bin/busybox ] || need_install+=(busybox-static)
+if [ ${#need_install[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "missing ${need_install[*]}; run as root or install them: apt-get install -y ${need_install[*]}"
+    exit 1
+  fi
+  log "installing ${need_install[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_install[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    log "the Docker engine is not running and only root can start it"
+    exit 1
+  fi
+  if [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then
+    log "started docker with systemd"
+  else
+    log "starting dockerd in the background (log: /var/log/pisched-dockerd.log)"
+    nohup dockerd >/var/log/pisched-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/pisched-dockerd.log"; exit 1; }
+fi
+
+if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+  log "building $TEST_IMAGE from busybox-static"
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  # The default command idles until told to stop: PID 1 ignores SIGTERM unless it traps it.
+  tar -C "$rootfs" -c . | docker import \
+    -c 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 1; done"]' \
+    -c 'LABEL pisched.test-image=1' \
+    - "$TEST_IMAGE" >/dev/null
+fi
+log "docker $(docker version --format '{{.Server.Version}}') ready, test image $TEST_IMAGE"

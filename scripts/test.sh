@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: dependencies, build, Docker engine
+# and test image, then every vitest project. This is what `npm test` and CI run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+bash scripts/ensure-docker.sh
+npx vitest run "$@"
