@@ -1,0 +1,113 @@
+import * as grpc from '@grpc/grpc-js';
+import { validateServiceSpec, type ControlHandlers, type Service, type StoreAction, type Task } from '@pisched/api';
+import type { Store } from '../store/store';
+import type { StateMachine } from '../store/state-machine';
+import type { Clock } from '../orchestrator/task-factory';
+import { countRunning } from '../orchestrator/replicated';
+import { ApiError, notFound, toServiceError } from './grpc-errors';
+
+/**
+ * The Control API the CLI talks to. Writes validate the spec (the same rules
+ * the CLI applies) and go through the store as commands; reads answer from
+ * the applied state.
+ */
+export function controlHandlers(store: Store, clock: Clock): ControlHandlers {
+  const unary =
+    <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => handler(call.request))
+        .then(
+          (response) => callback(null, response),
+          (error) => callback(toServiceError(error)),
+        );
+    };
+
+  return {
+    CreateService: unary(async (request) => {
+      const spec = validateServiceSpec(request.spec ?? {});
+      const now = clock.now();
+      const id = clock.newId();
+      await store.update((state) => {
+        if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
+        const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec };
+        return [{ action: 'putService', putService: service }];
+      });
+      return { service: store.state.services.get(id) };
+    }),
+
+    UpdateService: unary(async (request) => {
+      const spec = validateServiceSpec(request.spec ?? {});
+      const now = clock.now();
+      const id = await store.update((state) => {
+        const service = requireService(state, request.service);
+        if (spec.name !== service.spec!.name) {
+          throw new ApiError(grpc.status.INVALID_ARGUMENT, 'renaming a service is not supported');
+        }
+        if (request.version !== service.meta!.version) {
+          throw new ApiError(
+            grpc.status.ABORTED,
+            `service ${service.spec!.name} changed since it was read (version ${service.meta!.version}, not ${request.version}); try again`,
+          );
+        }
+        const updated: Service = { ...service, spec, meta: { ...service.meta!, updatedAt: now } };
+        return [[{ action: 'putService', putService: updated }], service.id];
+      });
+      return { service: store.state.services.get(id!) };
+    }),
+
+    RemoveService: unary(async (request) => {
+      const now = clock.now();
+      await store.update((state) => {
+        const service = requireService(state, request.service);
+        const actions: StoreAction[] = [{ action: 'removeService', removeService: service.id }];
+        for (const task of state.tasks.values()) {
+          if (task.serviceId !== service.id || task.desiredState === 'REMOVE') continue;
+          const removed: Task = { ...task, desiredState: 'REMOVE', meta: { ...task.meta!, updatedAt: now } };
+          actions.push({ action: 'putTask', putTask: removed });
+        }
+        return actions;
+      });
+      return {};
+    }),
+
+    GetService: unary((request) => ({ service: requireService(store.state, request.service) })),
+
+    ListServices: unary(() => ({
+      services: [...store.state.services.values()]
+        .sort((a, b) => a.spec!.name.localeCompare(b.spec!.name))
+        .map((service) => ({ service, desired: service.spec!.replicas, running: countRunning(store.state, service) })),
+    })),
+
+    ListTasks: unary((request) => {
+      const serviceId = request.service ? requireService(store.state, request.service).id : undefined;
+      const tasks = [...store.state.tasks.values()]
+        .filter((task) => serviceId === undefined || task.serviceId === serviceId)
+        .sort(
+          (a, b) =>
+            a.serviceName.localeCompare(b.serviceName) ||
+            a.slot - b.slot ||
+            (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0),
+        );
+      return { tasks };
+    }),
+
+    ListNodes: unary(() => ({
+      nodes: [...store.state.nodes.values()].sort((a, b) => a.id.localeCompare(b.id)),
+    })),
+  };
+}
+
+function findService(state: StateMachine, nameOrId: string): Service | undefined {
+  const byId = state.services.get(nameOrId);
+  if (byId) return byId;
+  for (const service of state.services.values()) if (service.spec?.name === nameOrId) return service;
+  return undefined;
+}
+
+function requireService(state: StateMachine, nameOrId: string): Service {
+  if (!nameOrId) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'a service name or id is required');
+  const service = findService(state, nameOrId);
+  if (!service) throw notFound(`service ${nameOrId}`);
+  return service;
+}

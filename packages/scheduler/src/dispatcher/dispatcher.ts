@@ -1,0 +1,245 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  stateRank,
+  type AgentMessage__Output,
+  type DispatcherHandlers,
+  type DispatcherMessage,
+  type Node,
+  type NodeDescription,
+  type Task,
+  type TaskStatus,
+} from '@pisched/api';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store';
+import type { Clock } from '../orchestrator/task-factory';
+
+const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+// Status reports are gathered this long and written in one command.
+const STATUS_FLUSH_MS = 25;
+
+export interface DispatcherOptions {
+  heartbeatPeriodMs: number;
+  /** Missed periods before a node is marked down. */
+  heartbeatGrace: number;
+}
+
+type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
+
+interface Session {
+  id: string;
+  nodeId: string;
+  call: SessionCall;
+  lastAssignments?: string;
+}
+
+/**
+ * The agents' side of the scheduler, as SwarmKit's dispatcher: it registers
+ * nodes, watches their heartbeats (a node silent for the grace is marked
+ * down), streams each node its complete assignment set whenever it changes,
+ * and writes the task status the agents report, forward moves only.
+ */
+export class Dispatcher {
+  private readonly sessions = new Map<string, Session>();
+  private readonly lastHeartbeat = new Map<string, number>();
+  private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
+  private flushTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private pushScheduled = false;
+  private startedAt = 0;
+  private sessionCounter = 0;
+  private readonly onChange = () => this.schedulePush();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: DispatcherOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
+    this.startedAt = this.clock.now();
+    this.store.on('change', this.onChange);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.max(50, this.options.heartbeatPeriodMs / 2));
+  }
+
+  stop(): void {
+    this.store.off('change', this.onChange);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.flushTimer);
+    for (const session of this.sessions.values()) session.call.end();
+    this.sessions.clear();
+  }
+
+  handlers(): DispatcherHandlers {
+    return { Session: (call: SessionCall) => this.accept(call) };
+  }
+
+  private accept(call: SessionCall): void {
+    let session: Session | undefined;
+    const close = () => {
+      if (session && this.sessions.get(session.nodeId) === session) {
+        this.sessions.delete(session.nodeId);
+        this.log.info({ node: session.nodeId }, 'agent session closed');
+      }
+    };
+    call.on('data', (message: AgentMessage__Output) => {
+      if (!session) {
+        if (message.msg !== 'register' || !message.register) {
+          call.destroy(grpcError(grpc.status.FAILED_PRECONDITION, 'the first message of a session must be register'));
+          return;
+        }
+        const { nodeId, description } = message.register;
+        if (!NODE_ID_PATTERN.test(nodeId)) {
+          call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
+          return;
+        }
+        session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call };
+        const accepted = session;
+        this.register(nodeId, description).then(
+          () => this.open(accepted),
+          (error: Error) => call.destroy(grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
+        );
+        return;
+      }
+      this.lastHeartbeat.set(session.nodeId, this.clock.now());
+      if (message.msg === 'status' && message.status) {
+        for (const update of message.status.updates) {
+          if (update.status) this.queueStatus(session.nodeId, update.taskId, update.status);
+        }
+      } else if (message.msg === 'heartbeat') {
+        this.markReadyIfDown(session.nodeId);
+      }
+    });
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('error', close);
+    call.on('cancelled', close);
+  }
+
+  private open(session: Session): void {
+    const previous = this.sessions.get(session.nodeId);
+    if (previous && previous !== session) previous.call.end();
+    this.sessions.set(session.nodeId, session);
+    this.lastHeartbeat.set(session.nodeId, this.clock.now());
+    session.call.write({
+      accepted: { sessionId: session.id, heartbeatPeriodMs: this.options.heartbeatPeriodMs },
+    });
+    this.log.info({ node: session.nodeId, session: session.id }, 'agent session opened');
+    this.pushAssignments(session);
+  }
+
+  private register(nodeId: string, description: NodeDescription | null): Promise<unknown> {
+    const now = this.clock.now();
+    return this.store.update((state) => {
+      const existing = state.nodes.get(nodeId);
+      const node: Node = {
+        id: nodeId,
+        meta: existing?.meta ?? { version: 0, createdAt: now, updatedAt: now },
+        description,
+        state: 'READY',
+        availability: existing?.availability ?? 'ACTIVE',
+        message: '',
+      };
+      node.meta = { ...node.meta!, updatedAt: now };
+      return [{ action: 'putNode', putNode: node }];
+    });
+  }
+
+  private markReadyIfDown(nodeId: string): void {
+    const node = this.store.state.nodes.get(nodeId);
+    if (!node || node.state === 'READY') return;
+    const now = this.clock.now();
+    this.store
+      .update((state) => {
+        const current = state.nodes.get(nodeId);
+        if (!current || current.state === 'READY') return [];
+        return [{ action: 'putNode', putNode: { ...current, state: 'READY', message: '', meta: { ...current.meta!, updatedAt: now } } }];
+      })
+      .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot mark node ready'));
+  }
+
+  private checkHeartbeats(): void {
+    const now = this.clock.now();
+    const limit = this.options.heartbeatPeriodMs * this.options.heartbeatGrace;
+    const late = [...this.store.state.nodes.values()].filter((node) => {
+      const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, this.startedAt);
+      return node.state === 'READY' && now - last > limit;
+    });
+    if (late.length === 0) return;
+    this.store
+      .update((state) =>
+        late.flatMap((stale) => {
+          const node = state.nodes.get(stale.id);
+          if (!node || node.state !== 'READY') return [];
+          this.log.warn({ node: node.id }, 'node missed its heartbeats; marking it down');
+          return [
+            {
+              action: 'putNode' as const,
+              putNode: { ...node, state: 'DOWN' as const, message: 'heartbeat failure', meta: { ...node.meta!, updatedAt: now } },
+            },
+          ];
+        }),
+      )
+      .catch((error: Error) => this.log.warn({ err: error.message }, 'cannot mark nodes down'));
+  }
+
+  private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
+    this.pendingStatus.set(taskId, { nodeId, status });
+    this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+  }
+
+  private flushStatus(): void {
+    this.flushTimer = undefined;
+    const batch = new Map(this.pendingStatus);
+    this.pendingStatus.clear();
+    this.store
+      .update((state) => {
+        const puts = [];
+        for (const [taskId, { nodeId, status }] of batch) {
+          const task = state.tasks.get(taskId);
+          if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
+          puts.push({ action: 'putTask' as const, putTask: { ...task, status } });
+        }
+        return puts;
+      })
+      .catch((error: Error) => {
+        this.log.warn({ err: error.message }, 'task status not written; will retry');
+        for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
+        this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+      });
+  }
+
+  private schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      for (const session of this.sessions.values()) this.pushAssignments(session);
+    });
+  }
+
+  private pushAssignments(session: Session): void {
+    const tasks: Task[] = [];
+    for (const task of this.store.state.tasks.values()) if (task.nodeId === session.nodeId) tasks.push(task);
+    tasks.sort((a, b) => a.id.localeCompare(b.id));
+    const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
+    if (fingerprint === session.lastAssignments) return;
+    session.lastAssignments = fingerprint;
+    session.call.write({ assignments: { tasks } });
+  }
+}
+
+/** Only moves forward in Swarm's order count; a repeat of the same state is news only if it says more. */
+function isNews(task: Task, status: TaskStatus): boolean {
+  const current = task.status!;
+  const diff = stateRank(status.state) - stateRank(current.state);
+  if (diff !== 0) return diff > 0;
+  return status.containerId !== current.containerId || status.err !== current.err;
+}
+
+function grpcError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}

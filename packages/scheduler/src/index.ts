@@ -1,0 +1,4 @@
+export { SchedulerServer, type SchedulerOptions } from './scheduler-server';
+export { Store, StoreConflictError, type CommandLog } from './store/store';
+export { StateMachine, type ApplyResult } from './store/state-machine';
+export { LocalCommandLog } from './store/local-command-log';

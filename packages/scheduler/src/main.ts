@@ -1,0 +1,61 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { parseHostPort } from '@pisched/api';
+import { createLogger } from './logger';
+import { SchedulerServer } from './scheduler-server';
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number`);
+    return n;
+  };
+}
+
+function address(value: string): string {
+  try {
+    const { host, port } = parseHostPort(value);
+    return `${host}:${port}`;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const program = new Command('pisched-scheduler')
+  .description('The pisched scheduler: keeps services running on the agents that join it')
+  .requiredOption('--data-dir <dir>', 'where the state is kept (created if missing)')
+  .option('--id <id>', 'this scheduler member\'s id', 's1')
+  .option('--listen <host:port>', 'address for the CLI and the agents', address, '127.0.0.1:7700')
+  .option('--heartbeat-period <ms>', 'how often agents heartbeat, in ms', positiveInt('--heartbeat-period'), 1000)
+  .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down', positiveInt('--heartbeat-grace'), 3)
+  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
+  .action(async (options) => {
+    const log = createLogger('pisched-scheduler', options.logLevel);
+    let server: SchedulerServer;
+    try {
+      server = new SchedulerServer({
+        id: options.id,
+        listen: options.listen,
+        dataDir: options.dataDir,
+        heartbeatPeriodMs: options.heartbeatPeriod,
+        heartbeatGrace: options.heartbeatGrace,
+        log,
+      });
+      await server.start();
+    } catch (error) {
+      process.stderr.write(`pisched-scheduler: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      server.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program.parseAsync(process.argv);

@@ -1,0 +1,42 @@
+import { isTerminal, stateRank, type StoreAction, type Task } from '@pisched/api';
+import type { StateMachine } from '../store/state-machine';
+
+/** Dead tasks kept per slot for `pisched ps` history, as Swarm's default. */
+export const TASK_HISTORY_PER_SLOT = 5;
+
+/**
+ * Deletes tasks nobody needs any more: those told to go away once they have
+ * stopped (or never reached a node, or their node is gone or down), and the
+ * oldest dead tasks beyond the history limit. Deleting is always safe for the
+ * agents: a container whose task is no longer assigned gets removed.
+ */
+export function reapTasks(state: StateMachine): StoreAction[] {
+  const actions: StoreAction[] = [];
+  const history = new Map<string, Task[]>();
+  for (const task of state.tasks.values()) {
+    if (task.desiredState === 'REMOVE') {
+      if (isFinished(task, state)) actions.push({ action: 'removeTask', removeTask: task.id });
+      continue;
+    }
+    if (task.desiredState === 'RUNNING') continue;
+    const key = `${task.serviceId}/${task.slot}`;
+    const slot = history.get(key) ?? [];
+    slot.push(task);
+    history.set(key, slot);
+  }
+  for (const tasks of history.values()) {
+    if (tasks.length <= TASK_HISTORY_PER_SLOT) continue;
+    tasks.sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
+    for (const task of tasks.slice(TASK_HISTORY_PER_SLOT)) {
+      if (isFinished(task, state)) actions.push({ action: 'removeTask', removeTask: task.id });
+    }
+  }
+  return actions;
+}
+
+function isFinished(task: Task, state: StateMachine): boolean {
+  const observed = task.status!.state;
+  if (isTerminal(observed) || stateRank(observed) < stateRank('ASSIGNED') || task.nodeId === '') return true;
+  const node = state.nodes.get(task.nodeId);
+  return node === undefined || node.state === 'DOWN';
+}

@@ -1,0 +1,130 @@
+import {
+  decodeMessage,
+  encodeMessage,
+  type Command,
+  type Node,
+  type Service,
+  type StoreAction,
+  type StoreSnapshot,
+  type Task,
+} from '@pisched/api';
+
+export type ApplyResult = { ok: true } | { ok: false; error: string };
+
+type Kind = 'service' | 'task' | 'node';
+type StoredObject = Service | Task | Node;
+
+/**
+ * The scheduler's replicated state: services, tasks and nodes, changed only by
+ * applying logged Commands. apply() is deterministic (no clock, no randomness,
+ * versions come from the log index), so every replica that applies the same
+ * log holds the same state; that is what lets Raft replicate it unchanged.
+ */
+export class StateMachine {
+  readonly services = new Map<string, Service>();
+  readonly tasks = new Map<string, Task>();
+  readonly nodes = new Map<string, Node>();
+  /** Index of the last applied log entry. */
+  appliedIndex = 0;
+
+  apply(command: Command, index: number): ApplyResult {
+    if (index <= this.appliedIndex) return { ok: false, error: `entry ${index} already applied` };
+    this.appliedIndex = index;
+    // Check the whole batch against the state as the batch itself changes it,
+    // then write: a command takes effect entirely or not at all.
+    const staged = new Map<string, StoredObject | null>();
+    const current = (kind: Kind, id: string): StoredObject | undefined => {
+      const key = `${kind}/${id}`;
+      if (staged.has(key)) return staged.get(key) ?? undefined;
+      return this.mapOf(kind).get(id);
+    };
+    for (const action of command.actions) {
+      const change = describe(action);
+      if (!change) return { ok: false, error: 'empty store action' };
+      const { kind, id, value } = change;
+      if (id === '') return { ok: false, error: `${kind} without an id` };
+      const existing = current(kind, id);
+      if (value) {
+        const expected = value.meta?.version ?? 0;
+        const actual = existing?.meta?.version ?? 0;
+        if (expected !== actual) {
+          return { ok: false, error: `${kind} ${id} changed since it was read (version ${actual}, expected ${expected})` };
+        }
+        if (kind === 'service') {
+          const name = (value as Service).spec?.name;
+          for (const other of this.allServices(staged)) {
+            if (other.id !== id && other.spec?.name === name) {
+              return { ok: false, error: `service name ${name} is already in use` };
+            }
+          }
+        }
+        const stored = { ...value, meta: { createdAt: 0, updatedAt: 0, ...value.meta, version: index } };
+        staged.set(`${kind}/${id}`, stored as StoredObject);
+      } else {
+        staged.set(`${kind}/${id}`, null);
+      }
+    }
+    for (const [key, value] of staged) {
+      const slash = key.indexOf('/');
+      const map = this.mapOf(key.slice(0, slash) as Kind);
+      const id = key.slice(slash + 1);
+      if (value) map.set(id, value);
+      else map.delete(id);
+    }
+    return { ok: true };
+  }
+
+  snapshot(): Uint8Array {
+    const snapshot: StoreSnapshot = {
+      services: [...this.services.values()],
+      tasks: [...this.tasks.values()],
+      nodes: [...this.nodes.values()],
+    };
+    return encodeMessage('StoreSnapshot', snapshot);
+  }
+
+  restore(bytes: Uint8Array, index: number): void {
+    const snapshot = decodeMessage<StoreSnapshot>('StoreSnapshot', bytes);
+    this.services.clear();
+    this.tasks.clear();
+    this.nodes.clear();
+    for (const service of snapshot.services) this.services.set(service.id, service);
+    for (const task of snapshot.tasks) this.tasks.set(task.id, task);
+    for (const node of snapshot.nodes) this.nodes.set(node.id, node);
+    this.appliedIndex = index;
+  }
+
+  private mapOf(kind: Kind): Map<string, StoredObject> {
+    if (kind === 'service') return this.services as Map<string, StoredObject>;
+    if (kind === 'task') return this.tasks as Map<string, StoredObject>;
+    return this.nodes as Map<string, StoredObject>;
+  }
+
+  private *allServices(staged: Map<string, StoredObject | null>): Iterable<Service> {
+    for (const [id, service] of this.services) {
+      if (!staged.has(`service/${id}`)) yield service;
+    }
+    for (const [key, value] of staged) {
+      if (key.startsWith('service/') && value) yield value as Service;
+    }
+  }
+}
+
+function describe(action: StoreAction): { kind: Kind; id: string; value?: StoredObject } | undefined {
+  switch (action.action) {
+    case 'putService':
+      return action.putService ? { kind: 'service', id: action.putService.id, value: action.putService } : undefined;
+    case 'removeService':
+      return { kind: 'service', id: action.removeService ?? '' };
+    case 'putTask':
+      return action.putTask ? { kind: 'task', id: action.putTask.id, value: action.putTask } : undefined;
+    case 'removeTask':
+      return { kind: 'task', id: action.removeTask ?? '' };
+    case 'putNode':
+      return action.putNode ? { kind: 'node', id: action.putNode.id, value: action.putNode } : undefined;
+    case 'removeNode':
+      return { kind: 'node', id: action.removeNode ?? '' };
+    default:
+      return undefined;
+  }
+}

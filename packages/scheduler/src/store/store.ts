@@ -1,0 +1,61 @@
+import { EventEmitter } from 'node:events';
+import { decodeMessage, encodeMessage, type Command, type StoreAction } from '@pisched/api';
+import { StateMachine, type ApplyResult } from './state-machine';
+
+/** Where commands go to become durable (a local log now, Raft later). */
+export interface CommandLog {
+  /** Resolves once the command is durable and has been applied through Store.applyEntry. */
+  propose(data: Uint8Array): Promise<ApplyResult>;
+}
+
+/** A command the state machine refused, e.g. a stale version or a duplicate name. */
+export class StoreConflictError extends Error {
+  override name = 'StoreConflictError';
+}
+
+/**
+ * Reads and writes of the scheduler's state. Writers describe their change as
+ * store actions built from a consistent view; updates run one at a time so
+ * that view cannot go stale between reading and proposing. Listeners get a
+ * 'change' event after every applied command.
+ */
+export class Store extends EventEmitter {
+  readonly state = new StateMachine();
+  private log?: CommandLog;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  attach(log: CommandLog): void {
+    this.log = log;
+  }
+
+  /** Applies one committed log entry; called by the CommandLog, in index order. */
+  applyEntry(index: number, data: Uint8Array): ApplyResult {
+    const command = decodeMessage<Command>('Command', data);
+    const result = this.state.apply(command, index);
+    if (result.ok) this.emit('change');
+    return result;
+  }
+
+  /**
+   * Runs `build` against the current state and commits the actions it returns
+   * (nothing when it returns none). Resolves with build's second result.
+   */
+  update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T]): Promise<T | undefined> {
+    const run = async (): Promise<T | undefined> => {
+      const built = build(this.state);
+      const [actions, result] = isPair<T>(built) ? built : [built, undefined];
+      if (actions.length === 0) return result;
+      if (!this.log) throw new Error('store has no command log attached');
+      const applied = await this.log.propose(encodeMessage('Command', { actions }));
+      if (!applied.ok) throw new StoreConflictError(applied.error);
+      return result;
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function isPair<T>(value: StoreAction[] | [StoreAction[], T]): value is [StoreAction[], T] {
+  return value.length === 2 && Array.isArray(value[0]);
+}
