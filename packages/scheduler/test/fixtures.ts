@@ -1,0 +1,46 @@
+import { decodeMessage, encodeMessage, type Command, type Node, type ServiceSpec, type StoreAction } from '@pisched/api';
+import { StateMachine } from '../src/store/state-machine';
+import type { Clock } from '../src/orchestrator/task-factory';
+
+/** A clock whose time and ids are predictable. */
+export function testClock(start = 1_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  let counter = 0;
+  return {
+    now: () => now,
+    newId: () => `id${String(++counter).padStart(4, '0')}`,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+export function spec(name: string, replicas: number): ServiceSpec {
+  return {
+    name,
+    mode: 'REPLICATED',
+    replicas,
+    container: { image: 'pisched-test/busybox:latest', command: [], env: [] },
+    resources: { cpus: 0, memoryBytes: 0 },
+    ports: [],
+  };
+}
+
+export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
+  return {
+    id,
+    meta: { version: 0, createdAt: 1, updatedAt: 1 },
+    description: null,
+    state,
+    availability: 'ACTIVE',
+    message: '',
+  };
+}
+
+/** Applies actions as the store does: encoded into a Command, decoded, applied at the next index. */
+export function applyActions(machine: StateMachine, actions: StoreAction[]) {
+  const index = machine.appliedIndex + 1;
+  const bytes = encodeMessage('Command', { actions });
+  // Round-trip through the wire encoding so tests see exactly what replicas see.
+  return machine.apply(decodeMessage<Command>('Command', bytes), index);
+}
