@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { parseHostPort } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, parseHostPort } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 
@@ -13,7 +13,7 @@ function positiveInt(flag: string) {
 
 function address(value: string): string {
   try {
-    const { host, port } = parseHostPort(value);
+    const { host, port } = parseHostPort(value, DEFAULT_SCHEDULER_PORT, true);
     return `${host}:${port}`;
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
