@@ -83,5 +83,12 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     container: { image, command: [...(input.container?.command ?? [])], env },
     resources: { cpus, memoryBytes },
     ports,
+    placement: {
+      constraints: [...(input.placement?.constraints ?? [])],
+      spread: [...(input.placement?.spread ?? [])],
+      maxPerNode: wholeNumber(input.placement?.maxPerNode),
+      strategy: input.placement?.strategy ?? '',
+    },
+    noLimits: input.noLimits ?? false,
   };
 }

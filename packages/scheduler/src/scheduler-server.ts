@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
 import { newId } from './store/ids';
-import { ControlLoop } from './orchestrator/control-loop';
+import { ControlLoop, type Pass } from './orchestrator/control-loop';
 import { reconcileReplicated } from './orchestrator/replicated';
 import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
@@ -39,15 +39,12 @@ export class SchedulerServer {
 
   constructor(private readonly options: SchedulerOptions) {
     this.commandLog = new LocalCommandLog(options.dataDir, this.store);
-    this.loop = new ControlLoop(
-      this.store,
-      [
-        { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
-        { name: 'placement', run: (state) => placePendingTasks(state, systemClock) },
-        { name: 'reaper', run: (state) => reapTasks(state) },
-      ],
-      options.log,
-    );
+    const passes: Pass[] = [
+      { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
+      { name: 'placement', run: (state) => placePendingTasks(state, systemClock) },
+      { name: 'reaper', run: (state) => reapTasks(state) },
+    ];
+    this.loop = new ControlLoop(this.store, passes, options.log);
     this.dispatcher = new Dispatcher(
       this.store,
       systemClock,
@@ -55,7 +52,7 @@ export class SchedulerServer {
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
-    this.server.addService(api.Control.service, controlHandlers(this.store, systemClock));
+    this.server.addService(api.Control.service, controlHandlers(this.store, systemClock, passes));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
 

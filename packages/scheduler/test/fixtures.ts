@@ -23,6 +23,8 @@ export function spec(name: string, replicas: number): ServiceSpec {
     container: { image: 'pisched-test/busybox:latest', command: [], env: [] },
     resources: { cpus: 0, memoryBytes: 0 },
     ports: [],
+    placement: { constraints: [], spread: [], maxPerNode: 0, strategy: '' },
+    noLimits: false,
   };
 }
 
@@ -34,6 +36,7 @@ export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
     state,
     availability: 'ACTIVE',
     message: '',
+    labels: {},
   };
 }
 

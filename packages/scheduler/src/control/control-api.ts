@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { validateServiceSpec, type ControlHandlers, type Service, type StoreAction, type Task } from '@pisched/api';
+import { validateServiceSpec, type ControlHandlers, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
+import type { Pass } from '../orchestrator/control-loop';
+import { planService } from '../placement/plan';
 import { countRunning } from '../orchestrator/replicated';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 
@@ -11,7 +13,7 @@ import { ApiError, notFound, toServiceError } from './grpc-errors';
  * the CLI applies) and go through the store as commands; reads answer from
  * the applied state.
  */
-export function controlHandlers(store: Store, clock: Clock): ControlHandlers {
+export function controlHandlers(store: Store, clock: Clock, passes: Pass[]): ControlHandlers {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -95,8 +97,41 @@ export function controlHandlers(store: Store, clock: Clock): ControlHandlers {
     ListNodes: unary(() => ({
       nodes: [...store.state.nodes.values()].sort((a, b) => a.id.localeCompare(b.id)),
     })),
+
+    UpdateNode: unary(async (request) => {
+      const availability = request.availability.toUpperCase();
+      if (availability !== '' && !AVAILABILITIES.includes(availability as Node['availability'])) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid availability "${request.availability}": use active, pause or drain`);
+      }
+      const now = clock.now();
+      await store.update((state) => {
+        const node = state.nodes.get(request.node);
+        if (!node) throw notFound(`node ${request.node}`);
+        const labels = { ...node.labels, ...request.labelAdd };
+        for (const key of request.labelRm) delete labels[key];
+        const updated: Node = {
+          ...node,
+          labels,
+          availability: (availability || node.availability) as Node['availability'],
+          meta: { ...node.meta!, updatedAt: now },
+        };
+        return [{ action: 'putNode', putNode: updated }];
+      });
+      return { node: store.state.nodes.get(request.node) };
+    }),
+
+    PlanService: unary((request) => {
+      const spec = validateServiceSpec(request.spec ?? {});
+      const existing = request.service ? requireService(store.state, request.service) : undefined;
+      if (!existing && findService(store.state, spec.name)) {
+        throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
+      }
+      return { tasks: planService(store.state, spec, existing, passes, clock) };
+    }),
   };
 }
+
+const AVAILABILITIES: Node['availability'][] = ['ACTIVE', 'PAUSE', 'DRAIN'];
 
 function findService(state: StateMachine, nameOrId: string): Service | undefined {
   const byId = state.services.get(nameOrId);

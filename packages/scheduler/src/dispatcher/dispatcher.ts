@@ -142,6 +142,7 @@ export class Dispatcher {
         state: 'READY',
         availability: existing?.availability ?? 'ACTIVE',
         message: '',
+        labels: existing?.labels ?? {},
       };
       node.meta = { ...node.meta!, updatedAt: now };
       return [{ action: 'putNode', putNode: node }];
