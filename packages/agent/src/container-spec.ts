@@ -1,0 +1,56 @@
+import type Docker from 'dockerode';
+import type { Task } from '@pisched/api';
+import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
+
+/** `<service>.<slot>.<first 12 chars of the task id>`, like Swarm's task containers. */
+export function containerName(task: Task): string {
+  return `${task.serviceName}.${task.slot}.${task.id.slice(0, 12)}`;
+}
+
+export function containerLabels(task: Task, nodeId: string): Record<string, string> {
+  return {
+    [LABEL_SERVICE]: task.serviceName,
+    [LABEL_SERVICE_ID]: task.serviceId,
+    [LABEL_TASK]: task.id,
+    [LABEL_SLOT]: String(task.slot),
+    [LABEL_NODE]: nodeId,
+  };
+}
+
+/** The engine's create request for a task. */
+export function buildContainerSpec(task: Task, nodeId: string): Docker.ContainerCreateOptions {
+  const spec = task.spec;
+  if (!spec || !spec.container) throw new Error(`task ${task.id} has no container spec`);
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostPort: string }>> = {};
+  for (const port of spec.ports ?? []) {
+    const key = `${port.targetPort}/${(port.protocol || 'tcp').toLowerCase()}`;
+    exposed[key] = {};
+    // Host-mode publishing: this node's port goes straight to this container.
+    (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
+  }
+  const memory = spec.resources?.memoryBytes ?? 0;
+  const cpus = spec.resources?.cpus ?? 0;
+  const hostConfig: Docker.HostConfig = {
+    PortBindings: bindings,
+    // The scheduler replaces failed tasks with new ones; Docker restarting
+    // them behind its back would hide failures and double the replicas.
+    RestartPolicy: { Name: 'no' },
+  };
+  // A spec may ask for reservations only (the scheduler counts them, Docker
+  // does not enforce them); the field is optional on older wire versions.
+  const limits = !(spec as { noLimits?: boolean }).noLimits;
+  if (limits && memory > 0) hostConfig.Memory = memory;
+  if (limits && cpus > 0) hostConfig.NanoCpus = Math.round(cpus * 1e9);
+
+  const options: Docker.ContainerCreateOptions = {
+    name: containerName(task),
+    Image: spec.container.image,
+    Env: [...(spec.container.env ?? [])],
+    Labels: containerLabels(task, nodeId),
+    ExposedPorts: exposed,
+    HostConfig: hostConfig,
+  };
+  if (spec.container.command && spec.container.command.length > 0) options.Cmd = [...spec.container.command];
+  return options;
+}

@@ -1,0 +1,176 @@
+import Docker from 'dockerode';
+import { LABEL_NODE, LABEL_TASK } from './labels';
+import type { ContainerPhase, ObservedContainer } from './observed';
+
+/**
+ * The engine could not be talked to at all (socket missing, refused, reset),
+ * as opposed to the engine answering with an error. The worker must not turn
+ * such a failure into a task verdict: the engine may be back in a second.
+ */
+export function isEngineUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code);
+}
+
+/** The engine's own words for a failed request, without dockerode's "(HTTP code 500) ..." wrapper. */
+export function engineMessage(error: unknown): string {
+  const e = error as { json?: unknown; message?: string } | null;
+  const json = e?.json;
+  if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
+    return (json as { message: string }).message.trim();
+  }
+  if (typeof json === 'string' && json.trim() !== '') return json.trim();
+  return (e?.message ?? String(error)).trim();
+}
+
+/** A short reason for "cannot reach Docker engine at ...". */
+export function unreachableReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ENOENT': return 'no such socket';
+    case 'ECONNREFUSED': return 'connection refused';
+    case 'EACCES': return 'permission denied';
+    case 'ECONNRESET': return 'connection reset';
+    default: return engineMessage(error);
+  }
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+function phaseOf(state: string): ContainerPhase {
+  switch (state) {
+    case 'running':
+    case 'paused':
+    case 'restarting':
+      return 'running';
+    case 'created':
+      return 'created';
+    case 'removing':
+      return 'removing';
+    default:
+      return 'exited'; // exited, dead
+  }
+}
+
+export interface EngineInfo {
+  osType: string;
+  architecture: string;
+  ncpu: number;
+  memTotal: number;
+  serverVersion: string;
+}
+
+/** Everything the agent asks of the Docker engine, and nothing more. */
+export class DockerDriver {
+  readonly docker: Docker;
+
+  constructor(readonly socketPath: string, docker?: Docker) {
+    this.docker = docker ?? new Docker({ socketPath });
+  }
+
+  async info(): Promise<EngineInfo> {
+    const info = (await this.docker.info()) as Record<string, unknown>;
+    return {
+      osType: String(info.OSType ?? ''),
+      architecture: String(info.Architecture ?? ''),
+      ncpu: Number(info.NCPU ?? 0),
+      memTotal: Number(info.MemTotal ?? 0),
+      serverVersion: String(info.ServerVersion ?? ''),
+    };
+  }
+
+  /**
+   * This node's containers, optionally of one task. The node label filter is
+   * applied by the engine, so other nodes' containers never reach the agent.
+   */
+  async listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
+    const label = [`${LABEL_NODE}=${nodeId}`];
+    if (taskId !== undefined && taskId !== '') label.push(`${LABEL_TASK}=${taskId}`);
+    const listed = await this.docker.listContainers({ all: true, filters: { label } });
+    const result: ObservedContainer[] = [];
+    for (const info of listed) {
+      // Belt and braces: the engine filtered, but never act on a container
+      // whose node label is not exactly ours.
+      if (info.Labels?.[LABEL_NODE] !== nodeId) continue;
+      const observed: ObservedContainer = {
+        id: info.Id,
+        name: (info.Names?.[0] ?? '').replace(/^\//, ''),
+        taskId: info.Labels?.[LABEL_TASK] ?? '',
+        phase: phaseOf(info.State),
+        created: info.Created,
+      };
+      if (taskId === '' && observed.taskId !== '') continue;
+      if (observed.phase === 'exited') {
+        // The list does not carry exit codes; only exited containers need them.
+        try {
+          const inspected = await this.docker.getContainer(info.Id).inspect();
+          observed.exitCode = inspected.State.ExitCode;
+          observed.oomKilled = inspected.State.OOMKilled;
+          if (inspected.State.Error) observed.error = inspected.State.Error;
+        } catch (error) {
+          if (statusCode(error) === 404) continue; // removed since the list
+          throw error;
+        }
+      }
+      result.push(observed);
+    }
+    return result;
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (error) {
+      if (statusCode(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Pulls an image; rejects with the engine's message when the pull fails midway too. */
+  async pullImage(image: string): Promise<void> {
+    const stream = await this.docker.pull(image);
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
+        if (error) return reject(error);
+        const failed = output.find((line) => line.error || line.errorDetail);
+        if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error));
+        resolve();
+      });
+    });
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    const container = await this.docker.createContainer(options);
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.docker.getContainer(id).start();
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period. Already stopped is fine. */
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceSeconds });
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 304 || code === 404) return; // not running, or already gone
+      throw error;
+    }
+  }
+
+  /** Already gone (or already being removed) counts as removed. */
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 404) return;
+      if (code === 409 && /already in progress/i.test(engineMessage(error))) return;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import pino from 'pino';
+import { Agent } from './agent';
+import { lockDataDir } from './data-dir';
+import { DockerDriver, unreachableReason } from './docker-driver';
+import { buildNodeDescription } from './node-description';
+import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
+
+function fatal(message: string): never {
+  process.stderr.write(`pisched-agent: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let options: AgentOptions;
+  try {
+    options = parseAgentOptions(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof InfoShown) process.exit(0);
+    if (error instanceof OptionsError) fatal(error.message);
+    throw error;
+  }
+
+  const driver = new DockerDriver(options.dockerSocket);
+  let info;
+  try {
+    info = await driver.info();
+  } catch (error) {
+    fatal(`cannot reach Docker engine at ${options.dockerSocket}: ${unreachableReason(error)}`);
+  }
+
+  let lock;
+  try {
+    lock = lockDataDir(options.dataDir);
+  } catch (error) {
+    fatal((error as Error).message);
+  }
+
+  const log = pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination(2));
+  const description = buildNodeDescription(info, options);
+  log.info(
+    { schedulers: options.schedulers, engine: info.serverVersion, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes },
+    'pisched-agent starting',
+  );
+  const agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, description, driver, log });
+  agent.start();
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping; containers are left running');
+    agent.stop();
+    lock.release();
+    log.flush();
+    // Give the stream's cancel a moment to reach the scheduler.
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('exit', () => lock.release());
+}
+
+main().catch((error: unknown) => fatal((error as Error).stack ?? String(error)));

@@ -1,0 +1,118 @@
+import { Command, CommanderError, Option } from 'commander';
+import { parseAddressList, parseCpus, parseMemory } from '@pisched/api';
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AgentOptions {
+  nodeId: string;
+  schedulers: string[];
+  dataDir: string;
+  labels: Record<string, string>;
+  /** Overrides of what the engine reports; undefined means "ask the engine". */
+  cpus?: number;
+  memoryBytes?: number;
+  dockerSocket: string;
+  logLevel: LogLevel;
+}
+
+/** Bad command-line input; the message is the one line shown to the user. */
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+/** --help or --version was asked for and has been printed: exit 0. */
+export class InfoShown extends Error {
+  override name = 'InfoShown';
+}
+
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? '' : part.slice(0, eq).trim();
+    if (eq < 0 || key === '' || !/^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/.test(key)) {
+      throw new OptionsError(`invalid label "${part}": expected KEY=VALUE`);
+    }
+    labels[key] = part.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+function program(write: (text: string) => void): Command {
+  return new Command('pisched-agent')
+    .description('The pisched node agent: runs the tasks the scheduler assigns to this node on the local Docker engine')
+    .version('0.1.0')
+    .requiredOption('--node-id <name>', 'this node\'s id, unique in the cluster')
+    .requiredOption('--scheduler <host:port,...>', 'scheduler address(es), tried in turn')
+    .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
+    .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
+    .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
+    .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
+    .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: () => undefined })
+    .allowExcessArguments(false);
+}
+
+/**
+ * The daemon's command line, checked completely before anything starts.
+ * `argv` excludes node and the script path. Throws OptionsError (one line) or
+ * InfoShown (after writing help/version through `write`).
+ */
+export function parseAgentOptions(argv: string[], write: (text: string) => void = (t) => process.stdout.write(t)): AgentOptions {
+  const cmd = program(write);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+        throw new InfoShown(error.message);
+      }
+      throw new OptionsError(error.message.replace(/^error: /, '').split('\n')[0]);
+    }
+    throw error;
+  }
+  const raw = cmd.opts<{
+    nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
+    memory?: string; dockerSocket: string; logLevel: LogLevel;
+  }>();
+
+  if (!NODE_ID_PATTERN.test(raw.nodeId)) {
+    throw new OptionsError(
+      `invalid node id "${raw.nodeId}": use letters, digits, '_', '.', '-', at most 64 characters, starting with a letter or digit`,
+    );
+  }
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      throw new OptionsError((error as Error).message);
+    }
+  };
+  const schedulers = wrap(() => parseAddressList(raw.scheduler));
+  if (raw.dataDir.trim() === '') throw new OptionsError('--data-dir must not be empty');
+  if (raw.dockerSocket.trim() === '') throw new OptionsError('--docker-socket must not be empty');
+  const options: AgentOptions = {
+    nodeId: raw.nodeId,
+    schedulers,
+    dataDir: raw.dataDir,
+    labels: raw.labels === undefined ? {} : parseLabels(raw.labels),
+    dockerSocket: raw.dockerSocket,
+    logLevel: raw.logLevel,
+  };
+  if (raw.cpus !== undefined) {
+    const cpus = wrap(() => parseCpus(raw.cpus as string));
+    if (cpus <= 0) throw new OptionsError(`invalid CPU amount "${raw.cpus}": must be more than 0`);
+    options.cpus = cpus;
+  }
+  if (raw.memory !== undefined) {
+    const memoryBytes = wrap(() => parseMemory(raw.memory as string));
+    if (memoryBytes <= 0) throw new OptionsError(`invalid memory size "${raw.memory}": must be more than 0`);
+    options.memoryBytes = memoryBytes;
+  }
+  return options;
+}

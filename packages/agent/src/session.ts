@@ -1,0 +1,159 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  loadGrpc,
+  type AgentMessage,
+  type DispatcherClient,
+  type DispatcherMessage__Output,
+  type Task,
+} from '@pisched/api';
+import type { Logger } from 'pino';
+import type { NodeDescriptionInput } from './node-description';
+import { Backoff } from './backoff';
+import type { StatusUpdate } from './status-reporter';
+
+export interface SessionHandlers {
+  /** The scheduler accepted the registration; its assignment set follows. */
+  onAccepted(sessionId: string): void;
+  onAssignments(tasks: Task[]): void;
+  /** The session ended (error, scheduler gone); a new one is being sought. */
+  onLost(): void;
+}
+
+export interface SessionOptions {
+  nodeId: string;
+  addresses: string[];
+  description: () => NodeDescriptionInput;
+  handlers: SessionHandlers;
+  log: Logger;
+  /** How long a scheduler gets to accept a registration before the next address is tried. */
+  acceptTimeoutMs?: number;
+}
+
+type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
+
+/**
+ * The agent's one long-lived Dispatcher.Session stream: register, heartbeat,
+ * receive assignment sets, send status. Addresses are tried in turn and the
+ * stream is re-opened with backoff whenever it fails, forever, until close().
+ */
+export class AgentSession {
+  private client: DispatcherClient | undefined;
+  private call: Call | undefined;
+  private accepted = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private acceptTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private addressIndex = 0;
+  private closed = false;
+  private failingSince: string | undefined;
+  private readonly backoff = new Backoff();
+
+  constructor(private readonly options: SessionOptions) {}
+
+  get connected(): boolean {
+    return this.accepted && this.call !== undefined;
+  }
+
+  start(): void {
+    this.closed = false;
+    this.open();
+  }
+
+  /** Sends a status batch on the current session; false when there is none. */
+  sendStatus(updates: StatusUpdate[]): boolean {
+    if (!this.connected || !this.call) return false;
+    this.call.write({ status: { updates } });
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.teardown();
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    const address = this.options.addresses[this.addressIndex % this.options.addresses.length];
+    const Dispatcher = loadGrpc().Dispatcher;
+    this.client = new Dispatcher(address, grpc.credentials.createInsecure()) as unknown as DispatcherClient;
+    const call = this.client.Session();
+    this.call = call;
+    this.accepted = false;
+    const { log } = this.options;
+
+    let done = false;
+    const fail = (reason: string): void => {
+      if (done || this.call !== call) return;
+      done = true;
+      const wasAccepted = this.accepted;
+      this.teardown();
+      if (wasAccepted) {
+        log.warn(`lost the session with scheduler ${address}: ${reason}; reconnecting`);
+        this.options.handlers.onLost();
+      } else if (this.failingSince === undefined) {
+        log.warn(`cannot reach scheduler at ${address}: ${reason}; retrying with backoff`);
+        this.failingSince = reason;
+      } else {
+        log.debug(`cannot reach scheduler at ${address}: ${reason}`);
+      }
+      this.addressIndex++;
+      if (this.closed) return;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.open();
+      }, this.backoff.delay());
+    };
+
+    call.on('data', (message: DispatcherMessage__Output) => {
+      if (this.call !== call) return;
+      if (message.accepted) {
+        this.accepted = true;
+        this.failingSince = undefined;
+        this.backoff.reset();
+        if (this.acceptTimer) clearTimeout(this.acceptTimer);
+        this.acceptTimer = undefined;
+        const period = Math.max(100, message.accepted.heartbeatPeriodMs || 5000);
+        this.heartbeat = setInterval(() => this.call?.write({ heartbeat: {} }), period);
+        log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
+        this.options.handlers.onAccepted(message.accepted.sessionId);
+      } else if (message.assignments) {
+        if (!this.accepted) {
+          fail('assignments arrived before the session was accepted');
+          return;
+        }
+        this.options.handlers.onAssignments(message.assignments.tasks ?? []);
+      }
+    });
+    call.on('error', (error: grpc.ServiceError) => fail(this.describe(error)));
+    call.on('end', () => fail('the scheduler ended the session'));
+
+    this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
+    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description() } });
+  }
+
+  private describe(error: grpc.ServiceError): string {
+    if (error.code === grpc.status.UNAVAILABLE) {
+      return /ECONNREFUSED|connection refused/i.test(error.details) ? 'connection refused' : error.details || 'unavailable';
+    }
+    return error.details || error.message;
+  }
+
+  private teardown(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.acceptTimer) clearTimeout(this.acceptTimer);
+    this.heartbeat = undefined;
+    this.acceptTimer = undefined;
+    const call = this.call;
+    this.call = undefined;
+    this.accepted = false;
+    if (call) {
+      call.removeAllListeners();
+      call.on('error', () => undefined); // the cancel below surfaces as an error
+      call.cancel();
+    }
+    this.client?.close();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,255 @@
+import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '@pisched/api';
+import type { Logger } from 'pino';
+import { buildContainerSpec } from './container-spec';
+import { engineMessage, isEngineUnreachable, type DockerDriver } from './docker-driver';
+import type { ContainerEvent } from './event-watcher';
+import type { StatusReport } from './observed';
+import { planReconcile, type ReconcileAction } from './reconcile-plan';
+import type { StatusReporter } from './status-reporter';
+
+export interface WorkerOptions {
+  driver: DockerDriver;
+  nodeId: string;
+  reporter: StatusReporter;
+  log: Logger;
+  /** SIGTERM grace before SIGKILL when stopping a task, as `docker stop -t`. */
+  stopGraceSeconds?: number;
+}
+
+interface Chain {
+  tail: Promise<void>;
+  /** A reconcile job queued but not yet begun; further requests join it. */
+  queued: Promise<void> | undefined;
+}
+
+/**
+ * Makes the engine match the assignment set, one task at a time.
+ *
+ * Every piece of work for a task runs on that task's own promise chain and
+ * re-reads the engine when it begins, so overlapping triggers (an assignment
+ * message, an engine event, the periodic pass) can never create a task's
+ * container twice, and no decision rests on an observation another job has
+ * since made stale.
+ */
+export class Worker {
+  private assignments: Map<string, Task> | null = null;
+  /** Orphan removal is allowed only after this session's first assignment set. */
+  private haveSessionAssignments = false;
+  private resendOnNextAssignments = false;
+  /** The latest status this agent determined per task, across sessions. */
+  private readonly memory = new Map<string, TaskStatus>();
+  private readonly chains = new Map<string, Chain>();
+  private periodic: NodeJS.Timeout | undefined;
+  private readonly grace: number;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.grace = options.stopGraceSeconds ?? 10;
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  /**
+   * A new session began: the scheduler may know less than we told the last
+   * one, and its assignment set is not in yet.
+   */
+  sessionStarted(): void {
+    this.haveSessionAssignments = false;
+    this.resendOnNextAssignments = true;
+  }
+
+  sessionLost(): void {
+    this.haveSessionAssignments = false;
+  }
+
+  /** The complete set of tasks this node must act on. */
+  setAssignments(tasks: readonly Task[]): Promise<void> {
+    this.assignments = new Map(tasks.map((task) => [task.id, task]));
+    this.haveSessionAssignments = true;
+    if (this.resendOnNextAssignments) {
+      this.resendOnNextAssignments = false;
+      // The scheduler keeps forward moves only, so repeating what the agent
+      // already knows is harmless and fills whatever the last session lost.
+      for (const task of tasks) {
+        const status = this.memory.get(task.id);
+        if (status && !(task.status && isTerminal(task.status.state))) {
+          this.options.reporter.enqueue({ taskId: task.id, status });
+        }
+      }
+    }
+    for (const id of [...this.memory.keys()]) {
+      if (!this.assignments.has(id)) this.memory.delete(id);
+    }
+    return this.reconcileAll();
+  }
+
+  /** The latest status this agent determined for a task (for tests and logs). */
+  statusOf(taskId: string): TaskStatus | undefined {
+    return this.memory.get(taskId);
+  }
+
+  handleEvent(event: ContainerEvent): void {
+    if (!this.assignments) return;
+    void this.reconcileTask(event.taskId);
+  }
+
+  /** Every assigned task and every container of this node, each on its own chain. */
+  async reconcileAll(): Promise<void> {
+    if (!this.assignments) return;
+    let observedTaskIds: string[];
+    try {
+      observedTaskIds = (await this.options.driver.listContainers(this.options.nodeId)).map((c) => c.taskId);
+    } catch (error) {
+      this.jobFailed('(all)', error);
+      return;
+    }
+    const ids = new Set([...this.assignments.keys(), ...observedTaskIds]);
+    await Promise.all([...ids].map((id) => this.reconcileTask(id)));
+  }
+
+  reconcileTask(taskId: string): Promise<void> {
+    const entry = this.chains.get(taskId) ?? { tail: Promise.resolve(), queued: undefined };
+    if (entry.queued) return entry.queued;
+    const job = entry.tail
+      .then(async () => {
+        entry.queued = undefined;
+        await this.runTask(taskId);
+      })
+      .catch((error: unknown) => this.jobFailed(taskId, error));
+    entry.tail = job;
+    entry.queued = job;
+    this.chains.set(taskId, entry);
+    void job.then(() => {
+      if (this.chains.get(taskId) === entry && entry.tail === job) this.chains.delete(taskId);
+    });
+    return job;
+  }
+
+  /** Resolves once no job is queued or running. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) {
+      await Promise.all([...this.chains.values()].map((chain) => chain.tail));
+    }
+  }
+
+  startPeriodic(intervalMs = 10_000): void {
+    this.stopPeriodic();
+    this.periodic = setInterval(() => void this.reconcileAll(), intervalMs);
+    this.periodic.unref();
+  }
+
+  stopPeriodic(): void {
+    if (this.periodic) clearInterval(this.periodic);
+    this.periodic = undefined;
+  }
+
+  private async runTask(taskId: string): Promise<void> {
+    if (!this.assignments) return;
+    const containers = await this.options.driver.listContainers(this.options.nodeId, taskId);
+    const task = this.assignments.get(taskId);
+    const actions = planReconcile(task ? [task] : [], containers, this.memory, {
+      removeUnassigned: this.haveSessionAssignments,
+    });
+    for (const action of actions) await this.execute(action);
+  }
+
+  private async execute(action: ReconcileAction): Promise<void> {
+    const { driver } = this.options;
+    switch (action.kind) {
+      case 'report':
+        this.report(action.taskId, action.status);
+        return;
+      case 'start':
+        await this.startTask(action.task);
+        return;
+      case 'stop':
+        this.log.info({ taskId: action.taskId, containerId: action.containerId }, 'stopping container');
+        await driver.stopContainer(action.containerId, this.grace);
+        if (action.then) this.report(action.taskId, action.then);
+        return;
+      case 'remove':
+        this.log.info({ taskId: action.taskId, containerId: action.containerId, reason: action.reason }, 'removing container');
+        if (action.stopFirst) await driver.stopContainer(action.containerId, this.grace);
+        await driver.removeContainer(action.containerId);
+        return;
+    }
+  }
+
+  private known(task: Task): TaskState {
+    const mine = this.memory.get(task.id)?.state;
+    const theirs = task.status?.state ?? 'NEW';
+    return mine !== undefined && stateRank(mine) > stateRank(theirs) ? mine : theirs;
+  }
+
+  private async startTask(task: Task): Promise<void> {
+    const { driver, nodeId } = this.options;
+    const advance = (state: TaskState, message: string): void => {
+      if (stateRank(state) > stateRank(this.known(task))) this.report(task.id, { state, message });
+    };
+    // Only the engine's answers decide a task's fate; an engine that cannot
+    // be reached leaves the task where it is for a later pass to retry.
+    const verdict = (error: unknown): string => {
+      if (isEngineUnreachable(error)) throw error;
+      return engineMessage(error);
+    };
+
+    advance('ACCEPTED', 'accepted');
+    advance('PREPARING', 'preparing');
+    const image = task.spec?.container?.image ?? '';
+    try {
+      if (!(await driver.hasImage(image))) {
+        this.log.info({ taskId: task.id, image }, 'image not present locally; pulling');
+        await driver.pullImage(image);
+      }
+    } catch (error) {
+      this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: verdict(error) });
+      return;
+    }
+
+    advance('STARTING', 'starting');
+    let containerId: string;
+    try {
+      containerId = await driver.createContainer(buildContainerSpec(task, nodeId));
+    } catch (error) {
+      this.report(task.id, { state: 'REJECTED', message: 'create failed', err: verdict(error) });
+      return;
+    }
+    try {
+      await driver.startContainer(containerId);
+    } catch (error) {
+      const err = verdict(error);
+      this.report(task.id, { state: 'FAILED', message: 'start failed', err, containerId });
+      // A created-but-never-started container would block the name and
+      // count as a task container; nothing in it is worth keeping.
+      await driver.removeContainer(containerId).catch((removeError: unknown) => this.jobFailed(task.id, removeError));
+      return;
+    }
+    this.report(task.id, { state: 'RUNNING', message: 'started', containerId });
+  }
+
+  private report(taskId: string, report: StatusReport): void {
+    const status: TaskStatus = {
+      state: report.state,
+      timestamp: Date.now(),
+      message: report.message,
+      err: report.err ?? '',
+      exitCode: report.exitCode ?? 0,
+      containerId: report.containerId ?? '',
+    };
+    this.memory.set(taskId, status);
+    this.options.reporter.enqueue({ taskId, status });
+    const fields = { taskId, state: status.state, containerId: status.containerId || undefined, err: status.err || undefined };
+    if (status.state === 'FAILED' || status.state === 'REJECTED') this.log.warn(fields, 'task status');
+    else this.log.info(fields, 'task status');
+  }
+
+  private jobFailed(taskId: string, error: unknown): void {
+    if (isEngineUnreachable(error)) {
+      // The event watcher already said the engine is gone; once per outage is enough.
+      this.log.debug({ taskId, err: engineMessage(error) }, 'engine unreachable; will retry');
+    } else {
+      this.log.warn({ taskId, err: engineMessage(error) }, 'reconcile step failed; will retry');
+    }
+  }
+}
