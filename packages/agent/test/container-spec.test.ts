@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { buildContainerSpec, containerName } from '../src/container-spec';
+import { makeTask } from './fixtures';
+
+describe('buildContainerSpec', () => {
+  const task = makeTask({
+    id: 'abcdef1234567890xyz',
+    serviceName: 'api',
+    serviceId: 'svc-9',
+    slot: 3,
+    spec: {
+      name: 'api',
+      mode: 'REPLICATED',
+      replicas: 3,
+      container: { image: 'pisched-test/busybox:latest', command: ['sleep', '100'], env: ['A=1', 'B=two'] },
+      resources: { cpus: 0.5, memoryBytes: 128 * 1024 * 1024 },
+      ports: [
+        { publishedPort: 8080, targetPort: 80, protocol: 'tcp' },
+        { publishedPort: 5353, targetPort: 53, protocol: 'udp' },
+      ],
+    } as never,
+  });
+
+  it('names the container <service>.<slot>.<12 chars of the task id>', () => {
+    expect(containerName(task)).toBe('api.3.abcdef123456');
+  });
+
+  it('labels it with service, service id, task, slot and node', () => {
+    expect(buildContainerSpec(task, 'pi-2').Labels).toEqual({
+      'pisched.service': 'api',
+      'pisched.service-id': 'svc-9',
+      'pisched.task': 'abcdef1234567890xyz',
+      'pisched.slot': '3',
+      'pisched.node': 'pi-2',
+    });
+  });
+
+  it('carries image, command, env, limits, ports and no restart policy', () => {
+    const spec = buildContainerSpec(task, 'pi-2');
+    expect(spec).toMatchObject({
+      name: 'api.3.abcdef123456',
+      Image: 'pisched-test/busybox:latest',
+      Cmd: ['sleep', '100'],
+      Env: ['A=1', 'B=two'],
+      ExposedPorts: { '80/tcp': {}, '53/udp': {} },
+      HostConfig: {
+        PortBindings: { '80/tcp': [{ HostPort: '8080' }], '53/udp': [{ HostPort: '5353' }] },
+        Memory: 128 * 1024 * 1024,
+        NanoCpus: 500_000_000,
+        RestartPolicy: { Name: 'no' },
+      },
+    });
+  });
+
+  it('keeps the image\'s CMD when the command is empty and sets no zero limits', () => {
+    const spec = buildContainerSpec(makeTask(), 'n');
+    expect(spec.Cmd).toBeUndefined();
+    expect(spec.HostConfig?.Memory).toBeUndefined();
+    expect(spec.HostConfig?.NanoCpus).toBeUndefined();
+    expect(spec.ExposedPorts).toEqual({});
+  });
+
+  it('rounds fractional CPUs to whole nano-CPUs', () => {
+    const t = makeTask();
+    t.spec!.resources = { cpus: 1 / 3, memoryBytes: 0 };
+    expect(buildContainerSpec(t, 'n').HostConfig?.NanoCpus).toBe(333_333_333);
+  });
+
+  it('applies no limits when the spec asks for reservations only', () => {
+    const t = makeTask();
+    t.spec!.resources = { cpus: 1, memoryBytes: 64 * 1024 * 1024 };
+    (t.spec as unknown as { noLimits: boolean }).noLimits = true;
+    const spec = buildContainerSpec(t, 'n');
+    expect(spec.HostConfig?.Memory).toBeUndefined();
+    expect(spec.HostConfig?.NanoCpus).toBeUndefined();
+  });
+
+  it('refuses a task without a container spec', () => {
+    expect(() => buildContainerSpec(makeTask({ spec: null }), 'n')).toThrow(/no container spec/);
+  });
+});

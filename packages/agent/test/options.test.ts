@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { InfoShown, OptionsError, parseAgentOptions, parseLabels } from '../src/options';
+
+const base = ['--node-id', 'pi-1', '--scheduler', '10.0.0.1:7700', '--data-dir', '/tmp/agent'];
+const parse = (...extra: string[]) => parseAgentOptions([...base, ...extra], () => undefined);
+const failure = (argv: string[]): string => {
+  try {
+    parseAgentOptions(argv, () => undefined);
+  } catch (error) {
+    expect(error).toBeInstanceOf(OptionsError);
+    return (error as Error).message;
+  }
+  throw new Error('expected an OptionsError');
+};
+
+describe('parseAgentOptions', () => {
+  it('reads the required flags and fills the defaults', () => {
+    expect(parse()).toEqual({
+      nodeId: 'pi-1',
+      schedulers: ['10.0.0.1:7700'],
+      dataDir: '/tmp/agent',
+      labels: {},
+      dockerSocket: '/var/run/docker.sock',
+      logLevel: 'info',
+    });
+  });
+
+  it('accepts several scheduler addresses and takes the default port', () => {
+    const options = parseAgentOptions(['--node-id', 'a', '--scheduler', 'h1:1, h2', '--data-dir', 'd'], () => undefined);
+    expect(options.schedulers).toEqual(['h1:1', 'h2:7700']);
+  });
+
+  it('reads labels, cpus, memory, socket and log level', () => {
+    const options = parse('--labels', 'zone=a,disk=ssd', '--cpus', '1.5', '--memory', '512M', '--docker-socket', '/x.sock', '--log-level', 'debug');
+    expect(options).toMatchObject({
+      labels: { zone: 'a', disk: 'ssd' },
+      cpus: 1.5,
+      memoryBytes: 512 * 1024 * 1024,
+      dockerSocket: '/x.sock',
+      logLevel: 'debug',
+    });
+  });
+
+  it('requires --node-id, --scheduler and --data-dir', () => {
+    expect(failure(['--scheduler', 'h:1', '--data-dir', 'd'])).toMatch(/--node-id/);
+    expect(failure(['--node-id', 'a', '--data-dir', 'd'])).toMatch(/--scheduler/);
+    expect(failure(['--node-id', 'a', '--scheduler', 'h:1'])).toMatch(/--data-dir/);
+  });
+
+  it('rejects invalid node ids', () => {
+    for (const id of ['', '-lead', 'has space', 'a/b', 'x'.repeat(65)]) {
+      expect(failure(['--node-id', id, '--scheduler', 'h:1', '--data-dir', 'd'])).toMatch(/invalid node id/);
+    }
+    expect(parseAgentOptions(['--node-id', 'x'.repeat(64), '--scheduler', 'h:1', '--data-dir', 'd'], () => undefined).nodeId).toHaveLength(64);
+    expect(parseAgentOptions(['--node-id', 'pi_4.b-2', '--scheduler', 'h:1', '--data-dir', 'd'], () => undefined).nodeId).toBe('pi_4.b-2');
+  });
+
+  it('rejects bad addresses, cpus, memory, labels and log levels with one line', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--node-id', 'a', '--scheduler', 'h:99999', '--data-dir', 'd'], /port must be 1-65535/],
+      [['--node-id', 'a', '--scheduler', ',', '--data-dir', 'd'], /no scheduler address/],
+      [[...base, '--cpus', 'two'], /invalid CPU amount/],
+      [[...base, '--cpus', '0'], /must be more than 0/],
+      [[...base, '--memory', 'lots'], /invalid memory size/],
+      [[...base, '--memory', '0'], /must be more than 0/],
+      [[...base, '--labels', 'novalue'], /invalid label "novalue"/],
+      [[...base, '--labels', '=x'], /invalid label/],
+      [[...base, '--log-level', 'loud'], /log-level/],
+      [[...base, '--bogus'], /unknown option '--bogus'/],
+      [[...base, 'extra'], /too many arguments|unknown command|excess/i],
+    ];
+    for (const [argv, pattern] of cases) {
+      const message = failure(argv);
+      expect(message).toMatch(pattern);
+      expect(message).not.toContain('\n');
+    }
+  });
+
+  it('signals help and version as shown, not as errors', () => {
+    let out = '';
+    expect(() => parseAgentOptions(['--help'], (text) => (out += text))).toThrow(InfoShown);
+    expect(out).toContain('--node-id');
+    expect(() => parseAgentOptions(['--version'], () => undefined)).toThrow(InfoShown);
+  });
+});
+
+describe('parseLabels', () => {
+  it('allows empty values and trims blanks', () => {
+    expect(parseLabels(' a=1 , b= ,c=x=y')).toEqual({ a: '1', b: '', c: 'x=y' });
+  });
+});
