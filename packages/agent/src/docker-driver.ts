@@ -20,7 +20,10 @@ export function engineMessage(error: unknown): string {
     return (json as { message: string }).message.trim();
   }
   if (typeof json === 'string' && json.trim() !== '') return json.trim();
-  return (e?.message ?? String(error)).trim();
+  const message = (e?.message ?? String(error)).trim();
+  // Streamed requests (pull) keep the engine's text only inside the wrapper.
+  const wrapped = /^\(HTTP code \d+\) .*? - ([\s\S]*)$/.exec(message);
+  return (wrapped ? wrapped[1] : message).trim();
 }
 
 /** A short reason for "cannot reach Docker engine at ...". */
@@ -82,41 +85,55 @@ export class DockerDriver {
   }
 
   /**
-   * This node's containers, optionally of one task. The node label filter is
-   * applied by the engine, so other nodes' containers never reach the agent.
+   * This node's containers, optionally of one task (taskId '' selects those
+   * without a task label). The node label filter is applied by the engine, so
+   * other nodes' containers never reach the agent.
+   *
+   * Each container is inspected: the engine's list lags behind its events
+   * (right after a "die" the list may still say running), while inspect reads
+   * the container's own state.
    */
   async listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
-    const label = [`${LABEL_NODE}=${nodeId}`];
-    if (taskId !== undefined && taskId !== '') label.push(`${LABEL_TASK}=${taskId}`);
-    const listed = await this.docker.listContainers({ all: true, filters: { label } });
     const result: ObservedContainer[] = [];
-    for (const info of listed) {
-      // Belt and braces: the engine filtered, but never act on a container
-      // whose node label is not exactly ours.
-      if (info.Labels?.[LABEL_NODE] !== nodeId) continue;
+    for (const info of await this.list(nodeId, taskId)) {
+      let inspected: Docker.ContainerInspectInfo;
+      try {
+        inspected = await this.docker.getContainer(info.Id).inspect();
+      } catch (error) {
+        if (statusCode(error) === 404) continue; // removed since the list
+        throw error;
+      }
+      // Belt and braces: never act on a container whose node label is not exactly ours.
+      if (inspected.Config.Labels?.[LABEL_NODE] !== nodeId) continue;
       const observed: ObservedContainer = {
-        id: info.Id,
-        name: (info.Names?.[0] ?? '').replace(/^\//, ''),
-        taskId: info.Labels?.[LABEL_TASK] ?? '',
-        phase: phaseOf(info.State),
+        id: inspected.Id,
+        name: inspected.Name.replace(/^\//, ''),
+        taskId: inspected.Config.Labels?.[LABEL_TASK] ?? '',
+        phase: phaseOf(inspected.State.Status),
         created: info.Created,
       };
-      if (taskId === '' && observed.taskId !== '') continue;
       if (observed.phase === 'exited') {
-        // The list does not carry exit codes; only exited containers need them.
-        try {
-          const inspected = await this.docker.getContainer(info.Id).inspect();
-          observed.exitCode = inspected.State.ExitCode;
-          observed.oomKilled = inspected.State.OOMKilled;
-          if (inspected.State.Error) observed.error = inspected.State.Error;
-        } catch (error) {
-          if (statusCode(error) === 404) continue; // removed since the list
-          throw error;
-        }
+        observed.exitCode = inspected.State.ExitCode;
+        observed.oomKilled = inspected.State.OOMKilled;
+        if (inspected.State.Error) observed.error = inspected.State.Error;
       }
       result.push(observed);
     }
     return result;
+  }
+
+  /** The task ids of this node's containers ('' for those without one), from the list alone. */
+  async listTaskIds(nodeId: string): Promise<string[]> {
+    return (await this.list(nodeId)).map((info) => info.Labels?.[LABEL_TASK] ?? '');
+  }
+
+  private async list(nodeId: string, taskId?: string): Promise<Docker.ContainerInfo[]> {
+    const label = [`${LABEL_NODE}=${nodeId}`];
+    if (taskId !== undefined && taskId !== '') label.push(`${LABEL_TASK}=${taskId}`);
+    const listed = await this.docker.listContainers({ all: true, filters: { label } });
+    return listed.filter(
+      (info) => info.Labels?.[LABEL_NODE] === nodeId && (taskId !== '' || !info.Labels?.[LABEL_TASK]),
+    );
   }
 
   async hasImage(image: string): Promise<boolean> {

@@ -91,6 +91,7 @@ export class Worker {
 
   handleEvent(event: ContainerEvent): void {
     if (!this.assignments) return;
+    this.log.debug({ taskId: event.taskId, action: event.action, containerId: event.containerId }, 'container event');
     void this.reconcileTask(event.taskId);
   }
 
@@ -99,7 +100,7 @@ export class Worker {
     if (!this.assignments) return;
     let observedTaskIds: string[];
     try {
-      observedTaskIds = (await this.options.driver.listContainers(this.options.nodeId)).map((c) => c.taskId);
+      observedTaskIds = await this.options.driver.listTaskIds(this.options.nodeId);
     } catch (error) {
       this.jobFailed('(all)', error);
       return;
@@ -151,6 +152,7 @@ export class Worker {
     const actions = planReconcile(task ? [task] : [], containers, this.memory, {
       removeUnassigned: this.haveSessionAssignments,
     });
+    this.log.debug({ taskId, observed: containers.map((c) => `${c.id.slice(0, 12)}:${c.phase}`), actions: actions.map((a) => a.kind) }, 'reconcile');
     for (const action of actions) await this.execute(action);
   }
 

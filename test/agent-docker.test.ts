@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import Docker from 'dockerode';
+import pino from 'pino';
+import type { Task, TaskState, TaskStatus } from '@pisched/api';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DockerDriver } from '../packages/agent/src/docker-driver';
+import { EventWatcher } from '../packages/agent/src/event-watcher';
+import { StatusReporter, type StatusUpdate } from '../packages/agent/src/status-reporter';
+import { Worker } from '../packages/agent/src/worker';
+
+/**
+ * The agent's worker against the real engine, with no scheduler: assignment
+ * sets are handed to it directly and everything is checked through the
+ * Docker API. Node ids are unique per test, so containers of other tests and
+ * of other agents sharing this engine are never seen or touched.
+ */
+const IMAGE = process.env.PISCHED_TEST_IMAGE ?? 'pisched-test/busybox:latest';
+const docker = new Docker();
+const log = pino({ level: process.env.PISCHED_TEST_LOG ?? 'silent' });
+let counter = 0;
+const usedNodes: string[] = [];
+
+function uniqueNode(): string {
+  const id = `agent-e2e-${process.pid}-${++counter}`;
+  usedNodes.push(id);
+  return id;
+}
+
+function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
+  const n = ++counter;
+  return {
+    id: randomUUID().replace(/-/g, ''),
+    meta: { version: 1, createdAt: Date.now(), updatedAt: Date.now() },
+    serviceId: `svc-${process.pid}-${n}`,
+    serviceName: `e2e-${process.pid}-${n}`,
+    slot: 1,
+    nodeId,
+    desiredState: 'RUNNING',
+    status: { state: 'ASSIGNED', timestamp: Date.now(), message: '', err: '', exitCode: 0, containerId: '' },
+    spec: {
+      name: `e2e-${process.pid}-${n}`,
+      mode: 'REPLICATED',
+      replicas: 1,
+      container: { image: IMAGE, command: [], env: ['PISCHED_E2E=1'] },
+      resources: { cpus: 0.5, memoryBytes: 64 * 1024 * 1024 },
+      ports: [],
+    } as unknown as Task['spec'],
+    specVersion: 1,
+    ...overrides,
+  };
+}
+
+interface Rig {
+  nodeId: string;
+  worker: Worker;
+  updates: StatusUpdate[];
+  statesOf(taskId: string): TaskState[];
+  last(taskId: string): TaskStatus | undefined;
+  stop(): void;
+}
+
+const rigs: Rig[] = [];
+
+/** Worker, event watcher and status batching as the agent wires them, reporting into an array. */
+async function startRig(nodeId = uniqueNode()): Promise<Rig> {
+  const driver = new DockerDriver('/var/run/docker.sock', docker);
+  const updates: StatusUpdate[] = [];
+  const reporter = new StatusReporter((batch) => {
+    updates.push(...batch);
+    return true;
+  });
+  const worker = new Worker({ driver, nodeId, reporter, log, stopGraceSeconds: 10 });
+  let connected!: () => void;
+  const ready = new Promise<void>((resolve) => (connected = resolve));
+  const watcher = new EventWatcher(docker, nodeId, {
+    onEvent: (event) => worker.handleEvent(event),
+    onConnected: () => {
+      connected();
+      void worker.reconcileAll();
+    },
+  }, log);
+  watcher.start();
+  worker.sessionStarted();
+  await ready;
+  const rig: Rig = {
+    nodeId,
+    worker,
+    updates,
+    statesOf: (taskId) => updates.filter((u) => u.taskId === taskId).map((u) => u.status.state),
+    last: (taskId) => updates.filter((u) => u.taskId === taskId).at(-1)?.status,
+    stop: () => {
+      watcher.stop();
+      worker.stopPeriodic();
+      reporter.clear();
+    },
+  };
+  rigs.push(rig);
+  return rig;
+}
+
+async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function containersOf(nodeId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`pisched.node=${nodeId}`] } });
+}
+
+async function containerOfTask(nodeId: string, taskId: string): Promise<Docker.ContainerInfo | undefined> {
+  return (await containersOf(nodeId)).find((c) => c.Labels['pisched.task'] === taskId);
+}
+
+/** A container made by hand (as another agent or a person would), labelled as given. */
+async function handMadeContainer(labels: Record<string, string>): Promise<string> {
+  const container = await docker.createContainer({ Image: IMAGE, Labels: labels, name: `e2e-hand-${process.pid}-${++counter}` });
+  await container.start();
+  return container.id;
+}
+
+async function cleanup(): Promise<void> {
+  for (const rig of rigs.splice(0)) rig.stop();
+  for (const nodeId of usedNodes.splice(0)) {
+    for (const info of await containersOf(nodeId).catch(() => [])) {
+      await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+    }
+  }
+}
+
+let dockerUp = false;
+beforeAll(async () => {
+  try {
+    await docker.ping();
+    await docker.getImage(IMAGE).inspect();
+    dockerUp = true;
+  } catch (error) {
+    if (process.env.CI === 'true') {
+      throw new Error(`Docker engine or ${IMAGE} not available (${(error as Error).message}); CI needs them: run scripts/ensure-docker.sh`);
+    }
+  }
+});
+afterEach(cleanup);
+afterAll(cleanup);
+
+describe('agent worker on a real Docker engine', () => {
+  const test = (name: string, fn: () => Promise<void>) =>
+    it(name, async (ctx) => {
+      if (!dockerUp) ctx.skip();
+      await fn();
+    });
+
+  test('starts an assigned task: labels, name, limits, reports up to RUNNING', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId, { slot: 2 });
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+
+    const info = await containerOfTask(rig.nodeId, task.id);
+    expect(info).toBeDefined();
+    expect(info!.State).toBe('running');
+    expect(info!.Names).toEqual([`/${task.serviceName}.2.${task.id.slice(0, 12)}`]);
+    expect(info!.Labels).toMatchObject({
+      'pisched.service': task.serviceName,
+      'pisched.service-id': task.serviceId,
+      'pisched.task': task.id,
+      'pisched.slot': '2',
+      'pisched.node': rig.nodeId,
+    });
+    const inspected = await docker.getContainer(info!.Id).inspect();
+    expect(inspected.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(inspected.HostConfig.NanoCpus).toBe(500_000_000);
+    expect(inspected.HostConfig.RestartPolicy?.Name).toBe('no');
+    expect(inspected.Config.Env).toContain('PISCHED_E2E=1');
+
+    await waitFor(() => rig.last(task.id)?.state === 'RUNNING', 2000, 'RUNNING to be reported');
+    expect(rig.statesOf(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
+    expect(rig.last(task.id)?.containerId).toBe(info!.Id);
+  });
+
+  test('never creates twice when assignment sets overlap', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    const running = { ...task, status: { ...task.status!, state: 'ASSIGNED' as const } };
+    void rig.worker.setAssignments([task]);
+    void rig.worker.setAssignments([running]);
+    void rig.worker.reconcileAll();
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    expect(await containersOf(rig.nodeId)).toHaveLength(1);
+  });
+
+  test('a killed container is reported FAILED with its exit code within a second', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    const info = await containerOfTask(rig.nodeId, task.id);
+
+    const killedAt = Date.now();
+    await docker.getContainer(info!.Id).kill();
+    const failed = await waitFor(() => (rig.last(task.id)?.state === 'FAILED' ? rig.last(task.id) : undefined), 1500, 'FAILED after kill');
+    expect(Date.now() - killedAt).toBeLessThan(1500);
+    expect(failed).toMatchObject({ err: 'task: non-zero exit (137)', exitCode: 137, containerId: info!.Id });
+    // The scheduler replaces failed tasks; the agent must not restart it.
+    await rig.worker.reconcileAll();
+    expect((await containerOfTask(rig.nodeId, task.id))?.State).toBe('exited');
+  });
+
+  test('a container exiting 0 is reported COMPLETE', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    task.spec!.container!.command = ['/bin/sh', '-c', 'sleep 0.3'];
+    await rig.worker.setAssignments([task]);
+    await waitFor(() => rig.last(task.id)?.state === 'COMPLETE', 5000, 'COMPLETE');
+    expect(rig.last(task.id)).toMatchObject({ exitCode: 0, err: '' });
+  });
+
+  test('docker rm -f is reported FAILED "container removed" within a second', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    await waitFor(() => rig.last(task.id)?.state === 'RUNNING', 2000, 'RUNNING');
+    const info = await containerOfTask(rig.nodeId, task.id);
+
+    const removedAt = Date.now();
+    await docker.getContainer(info!.Id).remove({ force: true });
+    await waitFor(() => rig.last(task.id)?.err === 'container removed', 1500, 'FAILED "container removed"');
+    expect(Date.now() - removedAt).toBeLessThan(1500);
+    expect(rig.last(task.id)?.state).toBe('FAILED');
+    await rig.worker.idle();
+    expect(await containersOf(rig.nodeId)).toHaveLength(0);
+  });
+
+  test('desired SHUTDOWN stops the container and reports SHUTDOWN; REMOVE removes it', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+
+    await rig.worker.setAssignments([{ ...task, desiredState: 'SHUTDOWN' }]);
+    await rig.worker.idle();
+    const stopped = await containerOfTask(rig.nodeId, task.id);
+    expect(stopped?.State).toBe('exited');
+    await waitFor(() => rig.last(task.id)?.state === 'SHUTDOWN', 1000, 'SHUTDOWN');
+    // The stop's own exit must not be reported as the task ending by itself.
+    expect(rig.statesOf(task.id)).not.toContain('COMPLETE');
+
+    await rig.worker.setAssignments([{ ...task, desiredState: 'REMOVE' }]);
+    await rig.worker.idle();
+    expect(await containerOfTask(rig.nodeId, task.id)).toBeUndefined();
+  });
+
+  test('a task that never started only reports SHUTDOWN', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId, { desiredState: 'SHUTDOWN' });
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    await waitFor(() => rig.last(task.id)?.state === 'SHUTDOWN', 1000, 'SHUTDOWN');
+    expect(rig.statesOf(task.id)).toEqual(['SHUTDOWN']);
+    expect(await containersOf(rig.nodeId)).toHaveLength(0);
+  });
+
+  test('removes unassigned containers of its node, only once an assignment set arrived', async () => {
+    const rig = await startRig();
+    const orphan = await handMadeContainer({ 'pisched.node': rig.nodeId, 'pisched.task': 'no-such-task' });
+    await rig.worker.reconcileAll();
+    await rig.worker.idle();
+    expect((await docker.getContainer(orphan).inspect()).State.Running).toBe(true);
+
+    await rig.worker.setAssignments([]);
+    await rig.worker.idle();
+    expect(await containersOf(rig.nodeId)).toHaveLength(0);
+  });
+
+  test('leaves containers of another node id and unlabelled ones alone', async () => {
+    const rig = await startRig();
+    const otherNode = uniqueNode();
+    const foreign = await handMadeContainer({ 'pisched.node': otherNode, 'pisched.task': 'their-task' });
+    const unlabelled = await handMadeContainer({ 'pisched.e2e-owner': String(process.pid) });
+    try {
+      await rig.worker.setAssignments([]);
+      await rig.worker.idle();
+      await docker.getContainer(foreign).kill();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await rig.worker.reconcileAll();
+      await rig.worker.idle();
+      expect((await docker.getContainer(foreign).inspect()).State.Status).toBe('exited');
+      expect((await docker.getContainer(unlabelled).inspect()).State.Running).toBe(true);
+      expect(rig.updates).toHaveLength(0);
+    } finally {
+      await docker.getContainer(unlabelled).remove({ force: true }).catch(() => undefined);
+    }
+  });
+
+  test('an image that is absent and cannot be pulled ends REJECTED with the engine\'s message', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    task.spec!.container!.image = `pisched-test/absent-${process.pid}:nope`;
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    const rejected = await waitFor(() => (rig.last(task.id)?.state === 'REJECTED' ? rig.last(task.id) : undefined), 60_000, 'REJECTED');
+    expect(rejected.err).not.toBe('');
+    expect(rejected.err).not.toMatch(/HTTP code/);
+    expect(rejected.err).toMatch(/absent|pull|denied|not found|registry|host|dial|lookup|manifest/i);
+    expect(rig.statesOf(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'REJECTED']);
+    expect(await containersOf(rig.nodeId)).toHaveLength(0);
+  });
+
+  test('a failed create (bad command) ends with the engine\'s message and leaves no container', async () => {
+    const rig = await startRig();
+    const task = makeTask(rig.nodeId);
+    task.spec!.container!.command = ['/no/such/binary'];
+    await rig.worker.setAssignments([task]);
+    await rig.worker.idle();
+    const last = await waitFor(() => {
+      const status = rig.last(task.id);
+      return status && ['FAILED', 'REJECTED'].includes(status.state) ? status : undefined;
+    }, 2000, 'FAILED or REJECTED');
+    expect(last.err).toMatch(/no such file|not found|executable/i);
+    expect(await containersOf(rig.nodeId)).toHaveLength(0);
+  });
+
+  test('a restarted agent adopts assigned containers and removes the rest: no duplicates', async () => {
+    const first = await startRig();
+    const kept = makeTask(first.nodeId);
+    const dropped = makeTask(first.nodeId, { slot: 2 });
+    await first.worker.setAssignments([kept, dropped]);
+    await first.worker.idle();
+    const keptContainer = await containerOfTask(first.nodeId, kept.id);
+    first.stop();
+
+    const second = await startRig(first.nodeId);
+    const running = { ...kept, status: { ...kept.status!, state: 'RUNNING' as const, containerId: keptContainer!.Id } };
+    await second.worker.setAssignments([running]);
+    await second.worker.idle();
+
+    const left = await containersOf(first.nodeId);
+    expect(left.map((c) => c.Id)).toEqual([keptContainer!.Id]);
+    expect(left[0].State).toBe('running');
+    await waitFor(() => second.last(kept.id)?.state === 'RUNNING', 1000, 'RUNNING re-reported');
+    expect(second.statesOf(kept.id)).toEqual(['RUNNING']);
+    expect(second.last(kept.id)?.containerId).toBe(keptContainer!.Id);
+  });
+});
