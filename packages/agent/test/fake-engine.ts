@@ -1,0 +1,112 @@
+import type Docker from 'dockerode';
+import type { DockerDriver } from '../src/docker-driver';
+import type { ContainerPhase, ObservedContainer } from '../src/observed';
+
+interface FakeContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  phase: ContainerPhase;
+  exitCode: number;
+  created: number;
+}
+
+function engineError(statusCode: number, message: string): Error {
+  return Object.assign(new Error(`(HTTP code ${statusCode}) - ${message}`), { statusCode, json: { message } });
+}
+
+/**
+ * An in-memory engine with the DockerDriver's surface, for worker tests that
+ * must control timing and failures. Real-engine behaviour is covered by
+ * test/agent-docker.test.ts at the top of the repository.
+ */
+export class FakeEngine {
+  containers = new Map<string, FakeContainer>();
+  images = new Set(['pisched-test/busybox:latest']);
+  calls: string[] = [];
+  /** Makes the next calls of a method fail; 'unreachable' mimics a dead socket. */
+  failures = new Map<string, Error>();
+  /** Milliseconds each create takes, to widen race windows. */
+  createDelayMs = 0;
+  private seq = 0;
+
+  get driver(): DockerDriver {
+    return this as unknown as DockerDriver;
+  }
+
+  private check(method: string): void {
+    this.calls.push(method);
+    const failure = this.failures.get(method);
+    if (failure) throw failure;
+  }
+
+  failWith(method: string, statusCode: number, message: string): void {
+    this.failures.set(method, engineError(statusCode, message));
+  }
+
+  failUnreachable(method: string): void {
+    this.failures.set(method, Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' }));
+  }
+
+  add(labels: Record<string, string>, phase: ContainerPhase = 'running', exitCode = 0): string {
+    const id = `c${++this.seq}`;
+    this.containers.set(id, { id, name: id, labels, phase, exitCode, created: this.seq });
+    return id;
+  }
+
+  async listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
+    this.check('listContainers');
+    return [...this.containers.values()]
+      .filter((c) => c.labels['pisched.node'] === nodeId)
+      .filter((c) => taskId === undefined || (c.labels['pisched.task'] ?? '') === taskId)
+      .map((c) => ({
+        id: c.id,
+        name: c.name,
+        taskId: c.labels['pisched.task'] ?? '',
+        phase: c.phase,
+        created: c.created,
+        ...(c.phase === 'exited' ? { exitCode: c.exitCode } : {}),
+      }));
+  }
+
+  async listTaskIds(nodeId: string): Promise<string[]> {
+    return (await this.listContainers(nodeId)).map((c) => c.taskId);
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    this.check('hasImage');
+    return this.images.has(image);
+  }
+
+  async pullImage(image: string): Promise<void> {
+    this.check('pullImage');
+    throw engineError(404, `pull access denied for ${image}, repository does not exist`);
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    this.check('createContainer');
+    if (this.createDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.createDelayMs));
+    const id = this.add(options.Labels ?? {}, 'created');
+    this.containers.get(id)!.name = options.name ?? id;
+    return id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    this.check('startContainer');
+    this.containers.get(id)!.phase = 'running';
+  }
+
+  async stopContainer(id: string): Promise<void> {
+    this.check('stopContainer');
+    const c = this.containers.get(id);
+    if (c && c.phase === 'running') {
+      c.phase = 'exited';
+      c.exitCode = 0;
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.check('removeContainer');
+    this.containers.delete(id);
+  }
+}

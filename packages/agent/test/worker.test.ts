@@ -1,0 +1,156 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
+import { Worker } from '../src/worker';
+import { FakeEngine } from './fake-engine';
+import { makeTask } from './fixtures';
+
+const NODE = 'node-a';
+
+function setup() {
+  const engine = new FakeEngine();
+  const sent: StatusUpdate[] = [];
+  const reporter = new StatusReporter((batch) => {
+    sent.push(...batch);
+    return true;
+  }, 0);
+  const worker = new Worker({ driver: engine.driver, nodeId: NODE, reporter, log: pino({ level: 'silent' }) });
+  worker.sessionStarted();
+  const flush = async () => {
+    await worker.idle();
+    reporter.flush();
+  };
+  const states = (taskId: string) => sent.filter((u) => u.taskId === taskId).map((u) => u.status.state);
+  return { engine, worker, sent, flush, states, reporter };
+}
+
+describe('Worker', () => {
+  it('runs a task through ACCEPTED, PREPARING, STARTING, RUNNING with timestamps and the container id', async () => {
+    const { engine, worker, sent, flush, states } = setup();
+    const task = makeTask();
+    const before = Date.now();
+    await worker.setAssignments([task]);
+    await flush();
+    expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
+    const running = sent.at(-1)!.status;
+    expect(running.containerId).toBe([...engine.containers.keys()][0]);
+    expect(running.timestamp).toBeGreaterThanOrEqual(before);
+    expect([...engine.containers.values()][0].labels['pisched.node']).toBe(NODE);
+  });
+
+  it('serialises per task: overlapping assignment sets and events create one container', async () => {
+    const { engine, worker, flush } = setup();
+    engine.createDelayMs = 30;
+    const task = makeTask();
+    const runs = [
+      worker.setAssignments([task]),
+      worker.setAssignments([task]),
+      worker.reconcileAll(),
+      worker.reconcileTask(task.id),
+    ];
+    worker.handleEvent({ action: 'start', containerId: 'x', taskId: task.id });
+    await Promise.all(runs);
+    await flush();
+    expect(engine.calls.filter((c) => c === 'createContainer')).toHaveLength(1);
+    expect(engine.containers.size).toBe(1);
+  });
+
+  it('rejects with the engine\'s message when the image is absent and the pull fails', async () => {
+    const { worker, sent, flush, states } = setup();
+    const task = makeTask();
+    task.spec!.container!.image = 'nowhere/none:1';
+    await worker.setAssignments([task]);
+    await flush();
+    expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'REJECTED']);
+    expect(sent.at(-1)!.status.err).toBe('pull access denied for nowhere/none:1, repository does not exist');
+  });
+
+  it('rejects on a create failure and fails (removing the container) on a start failure', async () => {
+    const a = setup();
+    a.engine.failWith('createContainer', 409, 'Conflict. The container name is already in use');
+    const t1 = makeTask();
+    await a.worker.setAssignments([t1]);
+    await a.flush();
+    expect(a.sent.at(-1)!.status).toMatchObject({ state: 'REJECTED', err: 'Conflict. The container name is already in use' });
+
+    const b = setup();
+    b.engine.failWith('startContainer', 500, 'driver failed programming external connectivity: port is already allocated');
+    const t2 = makeTask();
+    await b.worker.setAssignments([t2]);
+    await b.flush();
+    expect(b.sent.at(-1)!.status).toMatchObject({ state: 'FAILED', err: expect.stringContaining('port is already allocated') });
+    expect(b.sent.at(-1)!.status.containerId).not.toBe('');
+    expect(b.engine.containers.size).toBe(0);
+  });
+
+  it('gives no verdict while the engine is unreachable, and starts the task once it is back', async () => {
+    const { engine, worker, flush, states } = setup();
+    engine.failUnreachable('hasImage');
+    const task = makeTask();
+    await worker.setAssignments([task]);
+    await flush();
+    expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING']);
+    engine.failures.clear();
+    await worker.reconcileAll();
+    await flush();
+    expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
+  });
+
+  it('does not remove unassigned containers before the session\'s first assignment set', async () => {
+    const { engine, worker } = setup();
+    const orphan = engine.add({ 'pisched.node': NODE, 'pisched.task': 'old' });
+    await worker.reconcileAll(); // no assignments at all yet
+    await worker.setAssignments([]);
+    await worker.idle();
+    expect(engine.containers.has(orphan)).toBe(false);
+
+    const kept = engine.add({ 'pisched.node': NODE, 'pisched.task': 'older' });
+    worker.sessionLost();
+    await worker.reconcileAll(); // the old view is still known, but may be stale
+    await worker.idle();
+    expect(engine.containers.has(kept)).toBe(true);
+  });
+
+  it('never lists or touches another node\'s containers', async () => {
+    const { engine, worker } = setup();
+    const foreign = engine.add({ 'pisched.node': 'node-b', 'pisched.task': 'theirs' });
+    await worker.setAssignments([]);
+    await worker.idle();
+    expect(engine.containers.has(foreign)).toBe(true);
+    expect(engine.calls).not.toContain('removeContainer');
+  });
+
+  it('re-sends its latest status per assigned task to a new session, then only changes', async () => {
+    const { worker, sent, flush, reporter } = setup();
+    const task = makeTask();
+    await worker.setAssignments([task]);
+    await flush();
+    const running = sent.at(-1)!.status;
+    sent.length = 0;
+
+    // Same session, same assignments: nothing new to say.
+    await worker.setAssignments([task]);
+    await flush();
+    expect(sent).toEqual([]);
+
+    reporter.clear();
+    worker.sessionStarted();
+    await worker.setAssignments([{ ...task, status: { ...task.status!, state: 'STARTING' } }]);
+    await flush();
+    expect(sent).toEqual([{ taskId: task.id, status: running }]);
+  });
+
+  it('reports SHUTDOWN after stopping, and removes on REMOVE', async () => {
+    const { engine, worker, flush, states } = setup();
+    const task = makeTask();
+    await worker.setAssignments([task]);
+    await worker.setAssignments([{ ...task, desiredState: 'SHUTDOWN' }]);
+    await flush();
+    expect(states(task.id).at(-1)).toBe('SHUTDOWN');
+    expect([...engine.containers.values()][0].phase).toBe('exited');
+    await worker.setAssignments([{ ...task, desiredState: 'REMOVE' }]);
+    await flush();
+    expect(engine.containers.size).toBe(0);
+    expect(states(task.id).filter((s) => s === 'SHUTDOWN')).toHaveLength(1);
+  });
+});
