@@ -1,0 +1,125 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadGrpc, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentSession } from '../src/session';
+import { makeTask } from './fixtures';
+
+type Call = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
+
+/** A minimal dispatcher on loopback: records what the agent sends, answers as the real one does. */
+class TestDispatcher {
+  readonly server = new grpc.Server();
+  readonly received: AgentMessage__Output[] = [];
+  calls: Call[] = [];
+  port = 0;
+  tasks: Task[] = [];
+
+  async start(port = 0): Promise<void> {
+    const handlers: DispatcherHandlers = {
+      Session: (call: Call) => {
+        this.calls.push(call);
+        call.on('data', (message: AgentMessage__Output) => {
+          this.received.push(message);
+          if (message.register) {
+            call.write({ accepted: { sessionId: `s${this.calls.length}`, heartbeatPeriodMs: 100 } });
+            call.write({ assignments: { tasks: this.tasks } });
+          }
+        });
+        call.on('error', () => undefined);
+      },
+    };
+    this.server.addService(loadGrpc().Dispatcher.service, handlers);
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+  }
+
+  stop(): void {
+    for (const call of this.calls) call.destroy();
+    this.server.forceShutdown();
+  }
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function startSession(addresses: string[]) {
+  const events: string[] = [];
+  const assignments: Task[][] = [];
+  const session = new AgentSession({
+    nodeId: 'node-a',
+    addresses,
+    description: () => ({ hostname: 'pi', platform: { os: 'linux', architecture: 'aarch64' }, resources: { cpus: 4, memoryBytes: 1024 }, engineVersion: '20.10', labels: { zone: 'a' } }),
+    log: pino({ level: 'silent' }),
+    handlers: {
+      onAccepted: (id) => events.push(`accepted:${id}`),
+      onAssignments: (tasks) => {
+        events.push(`assignments:${tasks.length}`);
+        assignments.push(tasks);
+      },
+      onLost: () => events.push('lost'),
+    },
+  });
+  session.start();
+  cleanups.push(() => session.close());
+  return { session, events, assignments };
+}
+
+describe('AgentSession', () => {
+  it('registers, heartbeats, receives assignments and sends status batches', async () => {
+    const dispatcher = new TestDispatcher();
+    dispatcher.tasks = [makeTask()];
+    await dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+    const { session, events, assignments } = startSession([`127.0.0.1:${dispatcher.port}`]);
+
+    await waitFor(() => events.includes('assignments:1'));
+    expect(events).toEqual(['accepted:s1', 'assignments:1']);
+    expect(assignments[0][0].id).toBe(makeTask().id);
+    const register = dispatcher.received[0].register!;
+    expect(register.nodeId).toBe('node-a');
+    expect(register.description).toMatchObject({ hostname: 'pi', platform: { architecture: 'aarch64' }, labels: { zone: 'a' } });
+
+    await waitFor(() => dispatcher.received.filter((m) => m.heartbeat).length >= 2, 2000);
+
+    const status = { state: 'RUNNING' as const, timestamp: 123, message: 'started', err: '', exitCode: 0, containerId: 'c1' };
+    expect(session.sendStatus([{ taskId: 't1', status }])).toBe(true);
+    await waitFor(() => dispatcher.received.some((m) => m.status));
+    expect(dispatcher.received.find((m) => m.status)!.status!.updates).toEqual([{ taskId: 't1', status }]);
+  });
+
+  it('cycles through addresses and reconnects after the scheduler goes away', async () => {
+    const dispatcher = new TestDispatcher();
+    await dispatcher.start();
+    const port = dispatcher.port;
+    // The first address refuses connections: the agent must move on to the second.
+    const dead = new TestDispatcher();
+    await dead.start();
+    const deadPort = dead.port;
+    dead.stop();
+    const { session, events } = startSession([`127.0.0.1:${deadPort}`, `127.0.0.1:${port}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    expect(session.sendStatus([])).toBe(true);
+
+    dispatcher.stop();
+    await waitFor(() => events.includes('lost'));
+    expect(session.sendStatus([])).toBe(false);
+
+    const again = new TestDispatcher();
+    await again.start(port);
+    cleanups.push(() => again.stop());
+    await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2, 15_000);
+    expect(events.at(-1)).toBe('assignments:0');
+  });
+});

@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lockDataDir, LOCK_FILE } from '../src/data-dir';
+import { engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
+import { buildNodeDescription } from '../src/node-description';
+import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
+
+const info = { osType: 'linux', architecture: 'aarch64', ncpu: 4, memTotal: 8_000_000_000, serverVersion: '20.10.24' };
+
+describe('buildNodeDescription', () => {
+  it('takes the engine\'s view', () => {
+    expect(buildNodeDescription(info, { labels: { zone: 'a' } }, 'pi-1')).toEqual({
+      hostname: 'pi-1',
+      platform: { os: 'linux', architecture: 'aarch64' },
+      resources: { cpus: 4, memoryBytes: 8_000_000_000 },
+      engineVersion: '20.10.24',
+      labels: { zone: 'a' },
+    });
+  });
+
+  it('lets --cpus and --memory override it', () => {
+    expect(buildNodeDescription(info, { labels: {}, cpus: 1.5, memoryBytes: 1024 }, 'h').resources).toEqual({ cpus: 1.5, memoryBytes: 1024 });
+  });
+});
+
+describe('StatusReporter', () => {
+  it('sends a burst as one batch after the delay', async () => {
+    const batches: StatusUpdate[][] = [];
+    const reporter = new StatusReporter((batch) => {
+      batches.push(batch);
+      return true;
+    }, 20);
+    const status = { state: 'RUNNING' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '' };
+    reporter.enqueue({ taskId: 'a', status });
+    reporter.enqueue({ taskId: 'b', status });
+    expect(batches).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(batches.map((b) => b.map((u) => u.taskId))).toEqual([['a', 'b']]);
+  });
+
+  it('drops what clear() finds unsent', async () => {
+    const batches: StatusUpdate[][] = [];
+    const reporter = new StatusReporter((batch) => batches.push(batch) > 0, 10);
+    reporter.enqueue({ taskId: 'a', status: { state: 'NEW', timestamp: 0, message: '', err: '', exitCode: 0, containerId: '' } });
+    reporter.clear();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(batches).toEqual([]);
+  });
+});
+
+describe('lockDataDir', () => {
+  it('creates the dir, refuses a second holder, and can be taken again after release', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-lock-')), 'nested', 'data');
+    const lock = lockDataDir(dir);
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    // A live process other than us holds it: pid 1 always exists.
+    fs.writeFileSync(path.join(dir, LOCK_FILE), '1\n');
+    expect(() => lockDataDir(dir)).toThrow(`data dir ${dir} is in use by another pisched-agent (pid 1)`);
+    fs.writeFileSync(path.join(dir, LOCK_FILE), `${process.pid}\n`);
+    lock.release();
+    expect(fs.existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+    lockDataDir(dir).release();
+  });
+
+  it('takes over a lock left by a dead process', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-lock-'));
+    fs.writeFileSync(path.join(dir, LOCK_FILE), '999999999\n');
+    const lock = lockDataDir(dir);
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    lock.release();
+  });
+});
+
+describe('engine errors', () => {
+  it('keeps the engine\'s own words', () => {
+    expect(engineMessage(Object.assign(new Error('(HTTP code 409) conflict - x '), { json: { message: 'name in use' } }))).toBe('name in use');
+    expect(engineMessage(new Error('(HTTP code 500) server error - Get "https://r/v2/": no such host '))).toBe('Get "https://r/v2/": no such host');
+    expect(engineMessage(new Error('plain'))).toBe('plain');
+  });
+
+  it('tells an unreachable engine from an answering one', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' });
+    expect(isEngineUnreachable(refused)).toBe(true);
+    expect(isEngineUnreachable(Object.assign(new Error('x'), { statusCode: 500 }))).toBe(false);
+    expect(unreachableReason(refused)).toBe('connection refused');
+    expect(unreachableReason(Object.assign(new Error('connect ENOENT /x.sock'), { code: 'ENOENT' }))).toBe('no such socket');
+  });
+});
