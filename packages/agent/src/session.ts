@@ -77,7 +77,12 @@ export class AgentSession {
     if (this.closed) return;
     const address = this.options.addresses[this.addressIndex % this.options.addresses.length];
     const Dispatcher = loadGrpc().Dispatcher;
-    this.client = new Dispatcher(address, grpc.credentials.createInsecure()) as unknown as DispatcherClient;
+    this.client = new Dispatcher(address, grpc.credentials.createInsecure(), {
+      // A scheduler host that vanishes without closing the connection (power
+      // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    }) as unknown as DispatcherClient;
     const call = this.client.Session();
     this.call = call;
     this.accepted = false;

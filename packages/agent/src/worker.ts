@@ -64,7 +64,12 @@ export class Worker {
   }
 
   /** The complete set of tasks this node must act on. */
-  setAssignments(tasks: readonly Task[]): Promise<void> {
+  setAssignments(assigned: readonly Task[]): Promise<void> {
+    // A task meant for another node must never get a container labelled as ours.
+    const tasks = assigned.filter((task) => task.nodeId === '' || task.nodeId === this.options.nodeId);
+    if (tasks.length !== assigned.length) {
+      this.log.warn({ ignored: assigned.length - tasks.length }, 'assignments included tasks of other nodes; ignored');
+    }
     this.assignments = new Map(tasks.map((task) => [task.id, task]));
     this.haveSessionAssignments = true;
     if (this.resendOnNextAssignments) {

@@ -120,6 +120,14 @@ describe('Worker', () => {
     expect(engine.calls).not.toContain('removeContainer');
   });
 
+  it('ignores tasks assigned to another node', async () => {
+    const { engine, worker, flush, sent } = setup();
+    await worker.setAssignments([makeTask({ nodeId: 'node-b' })]);
+    await flush();
+    expect(engine.containers.size).toBe(0);
+    expect(sent).toEqual([]);
+  });
+
   it('re-sends its latest status per assigned task to a new session, then only changes', async () => {
     const { worker, sent, flush, reporter } = setup();
     const task = makeTask();
