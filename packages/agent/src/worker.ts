@@ -210,7 +210,13 @@ export class Worker {
         await driver.pullImage(image);
       }
     } catch (error) {
-      this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: verdict(error) });
+      let err = verdict(error);
+      // Without a registry the engine's words are about the network only
+      // ("lookup registry-1.docker.io: no such host"); name the image so a
+      // person reading `pisched ps` knows which one is missing.
+      const repository = image.replace(/[:@][^/]*$/, '');
+      if (!err.includes(repository)) err = `pull ${image}: ${err}`;
+      this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err });
       return;
     }
 

@@ -65,6 +65,19 @@ describe('Worker', () => {
     expect(sent.at(-1)!.status.err).toBe('pull access denied for nowhere/none:1, repository does not exist');
   });
 
+  it('names the image when the engine\'s pull error does not', async () => {
+    const { engine, worker, sent, flush } = setup();
+    engine.failWith('pullImage', 500, 'Get "https://registry-1.docker.io/v2/": dial tcp: no such host');
+    const task = makeTask();
+    task.spec!.container!.image = 'pisched-test/does-not-exist:1';
+    await worker.setAssignments([task]);
+    await flush();
+    expect(sent.at(-1)!.status).toMatchObject({
+      state: 'REJECTED',
+      err: 'pull pisched-test/does-not-exist:1: Get "https://registry-1.docker.io/v2/": dial tcp: no such host',
+    });
+  });
+
   it('rejects on a create failure and fails (removing the container) on a start failure', async () => {
     const a = setup();
     a.engine.failWith('createContainer', 409, 'Conflict. The container name is already in use');
