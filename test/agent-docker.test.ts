@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import Docker from 'dockerode';
 import pino from 'pino';
 import type { Task, TaskState, TaskStatus } from '@pisched/api';
@@ -62,8 +67,8 @@ interface Rig {
 const rigs: Rig[] = [];
 
 /** Worker, event watcher and status batching as the agent wires them, reporting into an array. */
-async function startRig(nodeId = uniqueNode()): Promise<Rig> {
-  const driver = new DockerDriver('/var/run/docker.sock', docker);
+async function startRig(nodeId = uniqueNode(), engine: Docker = docker): Promise<Rig> {
+  const driver = new DockerDriver('/var/run/docker.sock', engine);
   const updates: StatusUpdate[] = [];
   const reporter = new StatusReporter((batch) => {
     updates.push(...batch);
@@ -72,7 +77,7 @@ async function startRig(nodeId = uniqueNode()): Promise<Rig> {
   const worker = new Worker({ driver, nodeId, reporter, log, stopGraceSeconds: 10 });
   let connected!: () => void;
   const ready = new Promise<void>((resolve) => (connected = resolve));
-  const watcher = new EventWatcher(docker, nodeId, {
+  const watcher = new EventWatcher(engine, nodeId, {
     onEvent: (event) => worker.handleEvent(event),
     onConnected: () => {
       connected();
@@ -130,6 +135,47 @@ async function cleanup(): Promise<void> {
       await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
     }
   }
+}
+
+/**
+ * A socket in front of the engine that the test can cut and restore, to play
+ * an engine restart without disturbing anyone else using the real one.
+ */
+class EngineProxy {
+  readonly socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-proxy-')), 'docker.sock');
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  async up(): Promise<void> {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect('/var/run/docker.sock');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.socketPath, resolve));
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    fs.rmSync(this.socketPath, { force: true });
+  }
+}
+
+const AGENT_BIN = path.resolve(__dirname, '../packages/agent/bin/pisched-agent.js');
+
+function runAgent(args: string[]): { done: Promise<{ code: number | null; stderr: string }>; kill: (signal: NodeJS.Signals) => void } {
+  const child = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  return { done, kill: (signal) => child.kill(signal) };
 }
 
 let dockerUp = false;
@@ -352,5 +398,57 @@ describe('agent worker on a real Docker engine', () => {
     await waitFor(() => second.last(kept.id)?.state === 'RUNNING', 1000, 'RUNNING re-reported');
     expect(second.statesOf(kept.id)).toEqual(['RUNNING']);
     expect(second.last(kept.id)?.containerId).toBe(keptContainer!.Id);
+  });
+
+  test('after an engine outage it reconnects and reports what it missed', async () => {
+    const proxy = new EngineProxy();
+    await proxy.up();
+    try {
+      const rig = await startRig(uniqueNode(), new Docker({ socketPath: proxy.socketPath }));
+      const task = makeTask(rig.nodeId);
+      await rig.worker.setAssignments([task]);
+      await rig.worker.idle();
+      await waitFor(() => rig.last(task.id)?.state === 'RUNNING', 2000, 'RUNNING');
+      const info = await containerOfTask(rig.nodeId, task.id);
+
+      await proxy.down();
+      await docker.getContainer(info!.Id).kill(); // while the agent cannot see the engine
+      await rig.worker.reconcileAll(); // fails quietly: no verdict without the engine
+      expect(rig.last(task.id)?.state).toBe('RUNNING');
+
+      await proxy.up();
+      const failed = await waitFor(() => (rig.last(task.id)?.state === 'FAILED' ? rig.last(task.id) : undefined), 10_000, 'FAILED after the engine is back');
+      expect(failed.exitCode).toBe(137);
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  test('the daemon: one-line errors and exit 1 for bad flags, an unreachable engine, a shared data dir; SIGTERM exits 0', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-daemon-'));
+    const nodeId = uniqueNode();
+    // Nothing listens there: the agent keeps retrying, which is all this test needs.
+    const scheduler = '127.0.0.1:9';
+
+    const badFlag = await runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, '--cpus', 'many']).done;
+    expect(badFlag.code).toBe(1);
+    expect(badFlag.stderr.trim().split('\n')).toHaveLength(1);
+    expect(badFlag.stderr).toMatch(/invalid CPU amount "many"/);
+
+    const noEngine = await runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, '--docker-socket', '/nonexistent/docker.sock']).done;
+    expect(noEngine.code).toBe(1);
+    expect(noEngine.stderr.trim()).toBe('pisched-agent: cannot reach Docker engine at /nonexistent/docker.sock: no such socket');
+
+    const first = runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir]);
+    await waitFor(() => fs.existsSync(path.join(dataDir, 'agent.lock')), 10_000, 'the first agent to lock its data dir');
+    const second = await runAgent(['--node-id', `${nodeId}-b`, '--scheduler', scheduler, '--data-dir', dataDir]).done;
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim()).toMatch(/^pisched-agent: data dir .* is in use by another pisched-agent \(pid \d+\)$/);
+
+    first.kill('SIGTERM');
+    const stopped = await first.done;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toMatch(/cannot reach scheduler at 127\.0\.0\.1:9/);
+    expect(fs.existsSync(path.join(dataDir, 'agent.lock'))).toBe(false);
   });
 });
