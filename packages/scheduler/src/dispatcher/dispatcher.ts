@@ -16,6 +16,9 @@ import type { Clock } from '../orchestrator/task-factory';
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports are gathered this long and written in one command.
 const STATUS_FLUSH_MS = 25;
+// After the dispatcher starts, agents need time to notice and reconnect (their
+// reconnect backoff reaches 5 s); until then silence is not a node failure.
+const STARTUP_GRACE_MS = 10_000;
 
 export interface DispatcherOptions {
   heartbeatPeriodMs: number;
@@ -166,7 +169,7 @@ export class Dispatcher {
     const now = this.clock.now();
     const limit = this.options.heartbeatPeriodMs * this.options.heartbeatGrace;
     const late = [...this.store.state.nodes.values()].filter((node) => {
-      const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, this.startedAt);
+      const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, this.startedAt + STARTUP_GRACE_MS);
       return node.state === 'READY' && now - last > limit;
     });
     if (late.length === 0) return;
