@@ -1,0 +1,50 @@
+import { formatBytes } from '@pisched/api';
+import type { Service } from '@pisched/api';
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { formatCpus } from '../format';
+import { printJson, serviceView } from '../json-views';
+
+/** A readable summary; --json is the complete, stable form. */
+export function renderService(service: Service): string {
+  const view = serviceView(service);
+  const spec = view.spec;
+  const fields: [string, string][] = [
+    ['ID', view.id],
+    ['Name', spec.name],
+    ['Mode', spec.mode],
+    ['Replicas', String(spec.replicas)],
+    ['Image', spec.container.image],
+  ];
+  if (spec.container.command.length > 0) fields.push(['Command', spec.container.command.map(quote).join(' ')]);
+  for (const entry of spec.container.env) fields.push(['Env', entry]);
+  for (const port of spec.ports) fields.push(['Port', `${port.publishedPort}:${port.targetPort}/${port.protocol}`]);
+  if (spec.resources.cpus > 0) fields.push(['CPUs', formatCpus(spec.resources.cpus)]);
+  if (spec.resources.memoryBytes > 0) fields.push(['Memory', formatBytes(spec.resources.memoryBytes)]);
+  for (const constraint of spec.placement.constraints) fields.push(['Constraint', constraint]);
+  for (const spread of spec.placement.spread) fields.push(['Spread', spread]);
+  if (spec.placement.maxPerNode > 0) fields.push(['Max per node', String(spec.placement.maxPerNode)]);
+  if (spec.placement.strategy) fields.push(['Strategy', spec.placement.strategy]);
+  fields.push(['Version', String(view.version)]);
+  if (view.createdAt) fields.push(['Created', view.createdAt]);
+  if (view.updatedAt) fields.push(['Updated', view.updatedAt]);
+  const width = Math.max(...fields.map(([key]) => key.length)) + 1;
+  return fields.map(([key, value]) => `${`${key}:`.padEnd(width)} ${value}`).join('\n') + '\n';
+}
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function registerInspect(program: Command, context: Context): void {
+  program
+    .command('inspect')
+    .description('show a service\'s spec and version')
+    .argument('<service>', 'service name or id')
+    .option('--json', 'print the service as JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const service = await context.client().getService(name);
+      if (options.json) printJson(serviceView(service), (text) => context.write(text));
+      else context.write(renderService(service));
+    });
+}

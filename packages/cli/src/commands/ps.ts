@@ -1,0 +1,48 @@
+import type { Task } from '@pisched/api';
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { ago, shortId } from '../format';
+import { printJson, taskRow } from '../json-views';
+import { renderTable } from '../table';
+
+/**
+ * By service, slot, then newest first, so each slot's current task leads
+ * its history; the scheduler's order is not part of its contract.
+ */
+export function sortTasks(tasks: Task[]): Task[] {
+  return [...tasks].sort(
+    (a, b) =>
+      a.serviceName.localeCompare(b.serviceName) ||
+      a.slot - b.slot ||
+      (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0) ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+export function renderTasks(tasks: Task[], now: number): string {
+  const sorted = sortTasks(tasks);
+  const rows = sorted.map((task, i) => {
+    const row = taskRow(task);
+    const previous = sorted[i - 1];
+    // docker's marker for older tasks of the same slot.
+    const history = previous !== undefined && previous.serviceName === task.serviceName && previous.slot === task.slot;
+    const name = `${history ? ' \\_ ' : ''}${row.service}.${row.slot}`;
+    const since = task.status?.timestamp ? ` ${ago(task.status.timestamp, now)}` : '';
+    const error = row.error || (row.state === 'failed' || row.state === 'complete' ? `exit code ${row.exitCode}` : '');
+    return [shortId(row.id), name, row.image, row.node, row.desiredState, `${row.state}${since}`, error];
+  });
+  return renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+}
+
+export function registerPs(program: Command, context: Context): void {
+  program
+    .command('ps')
+    .description('list the tasks of a service (of all services without SERVICE), with recent history')
+    .argument('[service]', 'service name or id')
+    .option('--json', 'print a JSON array instead of a table')
+    .action(async (service: string | undefined, options: { json?: boolean }) => {
+      const tasks = sortTasks(await context.client().listTasks(service ?? ''));
+      if (options.json) printJson(tasks.map(taskRow), (text) => context.write(text));
+      else context.write(renderTasks(tasks, Date.now()));
+    });
+}

@@ -1,0 +1,66 @@
+import { SpecError, validateServiceSpec } from '@pisched/api';
+import type { PortConfig, ServiceSpec } from '@pisched/api';
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { CliError } from '../errors';
+import { collect, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parsePort, parseReplicas } from '../flags';
+import { waitForConvergence } from '../converge';
+
+export interface RunOptions {
+  name?: string;
+  replicas?: string;
+  env?: string[];
+  publish?: string[];
+  cpu?: string;
+  memory?: string;
+  detach?: boolean;
+  timeout?: string;
+}
+
+/** Every flag checked and the spec validated as the scheduler will, before anything is sent. */
+export function buildRunSpec(image: string, command: string[], options: RunOptions): ServiceSpec {
+  if (!options.name) throw new CliError('a service name is required: --name NAME');
+  const ports: PortConfig[] = (options.publish ?? []).flatMap(parsePort);
+  try {
+    return validateServiceSpec({
+      name: options.name,
+      mode: 'REPLICATED',
+      replicas: options.replicas === undefined ? 1 : parseReplicas(options.replicas),
+      container: { image, command, env: (options.env ?? []).map(parseEnv) },
+      resources: {
+        cpus: options.cpu === undefined ? 0 : parseCpuFlag(options.cpu),
+        memoryBytes: options.memory === undefined ? 0 : parseMemoryFlag(options.memory),
+      },
+      ports,
+    });
+  } catch (error) {
+    if (error instanceof SpecError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+export function registerRun(program: Command, context: Context): void {
+  program
+    .command('run')
+    .description('create a replicated service and wait until its tasks are running')
+    .argument('<image>', 'container image')
+    .argument('[command...]', 'command and arguments, overriding the image\'s CMD')
+    .option('--name <name>', 'service name (letters, digits and -)')
+    .option('--replicas <n>', 'number of tasks', '1')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (repeatable)', collect, [])
+    .option('--cpu <cores>', 'CPU cores reserved per task, e.g. 0.5')
+    .option('--memory <size>', 'memory per task, e.g. 128M')
+    .option('-d, --detach', 'return once the service is created, without waiting')
+    .option('--timeout <duration>', 'how long to wait for convergence', '120s')
+    // Everything after IMAGE belongs to the container, even "-c" or "--help".
+    .passThroughOptions()
+    .action(async (image: string, command: string[], options: RunOptions) => {
+      const spec = buildRunSpec(image, command, options);
+      const timeoutMs = parseDuration(options.timeout ?? '120s');
+      const service = await context.client().createService(spec);
+      context.write(`${service.id}\n`);
+      if (options.detach) return;
+      await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, out: context.stdout });
+    });
+}

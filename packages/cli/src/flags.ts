@@ -1,0 +1,103 @@
+import { MAX_REPLICAS, parseCpus, parseMemory } from '@pisched/api';
+import type { PortConfig } from '@pisched/api';
+import { CliError } from './errors';
+
+// Flag values are parsed here rather than in commander's argParser so the
+// error is our one line, not commander's "option ... argument ... is invalid".
+
+export function parseReplicas(text: string): number {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(value) || value > MAX_REPLICAS) {
+    throw new CliError(`invalid replicas "${text}": must be a whole number from 0 to ${MAX_REPLICAS}`);
+  }
+  return value;
+}
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function parseEnv(text: string): string {
+  const equals = text.indexOf('=');
+  const key = equals < 0 ? text : text.slice(0, equals);
+  if (equals < 0 || !ENV_KEY.test(key)) {
+    throw new CliError(`invalid environment variable "${text}": expected KEY=VALUE, KEY made of letters, digits and '_'`);
+  }
+  return text;
+}
+
+interface PortRange {
+  first: number;
+  last: number;
+}
+
+function parsePortRange(text: string, what: string, whole: string): PortRange {
+  const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
+  if (!match) throw new CliError(`invalid port mapping "${whole}": ${what} port "${text}" is not a number`);
+  const first = Number(match[1]);
+  const last = match[2] === undefined ? first : Number(match[2]);
+  for (const port of [first, last]) {
+    if (port < 1 || port > 65535) throw new CliError(`invalid port mapping "${whole}": ${what} port ${port} is out of range 1-65535`);
+  }
+  if (last < first) throw new CliError(`invalid port mapping "${whole}": ${what} range ${text} ends before it starts`);
+  return { first, last };
+}
+
+/**
+ * "PUBLISHED:TARGET[/tcp|udp]", where both sides may be equal-length ranges
+ * ("8000-8002:80-82") as docker accepts them; a range becomes one mapping per port.
+ */
+export function parsePort(text: string): PortConfig[] {
+  const match = /^([^:/]+):([^:/]+)(?:\/([A-Za-z]+))?$/.exec(text.trim());
+  if (!match) throw new CliError(`invalid port mapping "${text}": expected PUBLISHED:TARGET[/tcp|udp], e.g. 8080:80`);
+  const protocol = (match[3] ?? 'tcp').toLowerCase();
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new CliError(`invalid port mapping "${text}": protocol must be tcp or udp`);
+  const published = parsePortRange(match[1], 'published', text);
+  const target = parsePortRange(match[2], 'target', text);
+  const count = published.last - published.first + 1;
+  if (count !== target.last - target.first + 1) {
+    throw new CliError(`invalid port mapping "${text}": published and target ranges differ in length`);
+  }
+  return Array.from({ length: count }, (_, i) => ({
+    publishedPort: published.first + i,
+    targetPort: target.first + i,
+    protocol,
+  }));
+}
+
+export function parseMemoryFlag(text: string): number {
+  try {
+    return parseMemory(text);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
+export function parseCpuFlag(text: string): number {
+  try {
+    return parseCpus(text);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
+/** "120", "90s", "2m", "1h", "500ms" into milliseconds; bare numbers are seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new CliError(`invalid duration "${text}": use e.g. 120s, 2m or 1h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(Number(match[1]) * unit);
+  if (ms <= 0) throw new CliError(`invalid duration "${text}": must be more than zero`);
+  return ms;
+}
+
+/** `scale` arguments: NAME=N, with the same replica rules as `run --replicas`. */
+export function parseScaleArgument(text: string): { name: string; replicas: number } {
+  const match = /^([^=\s]+)=(.*)$/.exec(text);
+  if (!match) throw new CliError(`invalid scale argument "${text}": expected NAME=REPLICAS, e.g. web=3`);
+  return { name: match[1], replicas: parseReplicas(match[2]) };
+}
+
+/** commander's collector for repeatable flags. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

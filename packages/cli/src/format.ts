@@ -1,0 +1,36 @@
+/** Ids are 25 characters; 12 are plenty to tell them apart, as in docker. */
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}
+
+/** Docker's (go-units) wording for an elapsed time, lowercased. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(Math.max(0, ms) / 1000);
+  if (seconds < 1) return 'less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'about a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(minutes / 60);
+  if (hours === 1) return 'about an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+export function ago(timestampMs: number, now: number): string {
+  return `${humanDuration(now - timestampMs)} ago`;
+}
+
+/** ms since the epoch as ISO 8601, or null for "never set" (proto's 0). */
+export function isoTime(timestampMs: number | undefined | null): string | null {
+  return timestampMs ? new Date(timestampMs).toISOString() : null;
+}
+
+/** Cores as typed: 0.5, 2 — never 0.5000000001 from float arithmetic. */
+export function formatCpus(cpus: number): string {
+  return String(Math.round(cpus * 1000) / 1000);
+}

@@ -1,0 +1,144 @@
+import { stateName } from '@pisched/api';
+import type { Node, PortConfig, Service, ServiceSpec, ServiceSummary, Task } from '@pisched/api';
+import { isoTime } from './format';
+
+// The --json shapes are a contract with scripts: built field by field here,
+// never by dumping wire objects, so a proto change cannot silently alter them.
+
+export interface ServiceRow {
+  id: string;
+  name: string;
+  mode: string;
+  image: string;
+  replicas: { desired: number; running: number };
+}
+
+export function serviceRow(summary: ServiceSummary): ServiceRow {
+  const service = summary.service;
+  return {
+    id: service?.id ?? '',
+    name: service?.spec?.name ?? '',
+    mode: stateName(service?.spec?.mode ?? 'REPLICATED'),
+    image: service?.spec?.container?.image ?? '',
+    replicas: { desired: summary.desired, running: summary.running },
+  };
+}
+
+export interface TaskRow {
+  id: string;
+  service: string;
+  slot: number;
+  node: string;
+  desiredState: string;
+  state: string;
+  containerId: string;
+  image: string;
+  error: string;
+  exitCode: number;
+  updatedAt: string | null;
+}
+
+export function taskRow(task: Task): TaskRow {
+  return {
+    id: task.id,
+    service: task.serviceName,
+    slot: task.slot,
+    node: task.nodeId,
+    desiredState: stateName(task.desiredState),
+    state: stateName(task.status?.state ?? 'NEW'),
+    containerId: task.status?.containerId ?? '',
+    image: task.spec?.container?.image ?? '',
+    error: task.status?.err ?? '',
+    exitCode: task.status?.exitCode ?? 0,
+    updatedAt: isoTime(task.status?.timestamp),
+  };
+}
+
+/** Users' labels (node update) override the agent's, as the scheduler applies them. */
+export function nodeLabels(node: Node): Record<string, string> {
+  const merged: Record<string, string> = { ...(node.description?.labels ?? {}), ...(node.labels ?? {}) };
+  return Object.fromEntries(Object.keys(merged).sort().map((key) => [key, merged[key]]));
+}
+
+export interface NodeRow {
+  id: string;
+  hostname: string;
+  state: string;
+  availability: string;
+  arch: string;
+  cpus: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
+}
+
+export function nodeRow(node: Node): NodeRow {
+  return {
+    id: node.id,
+    hostname: node.description?.hostname ?? '',
+    state: stateName(node.state),
+    availability: stateName(node.availability),
+    arch: node.description?.platform?.architecture ?? '',
+    cpus: node.description?.resources?.cpus ?? 0,
+    memoryBytes: node.description?.resources?.memoryBytes ?? 0,
+    labels: nodeLabels(node),
+  };
+}
+
+export interface SpecView {
+  name: string;
+  mode: string;
+  replicas: number;
+  container: { image: string; command: string[]; env: string[] };
+  resources: { cpus: number; memoryBytes: number };
+  ports: { publishedPort: number; targetPort: number; protocol: string }[];
+  placement: { constraints: string[]; spread: string[]; maxPerNode: number; strategy: string };
+  noLimits: boolean;
+}
+
+function portView(port: PortConfig): SpecView['ports'][number] {
+  return { publishedPort: port.publishedPort, targetPort: port.targetPort, protocol: port.protocol || 'tcp' };
+}
+
+export function specView(spec: ServiceSpec | null | undefined): SpecView {
+  return {
+    name: spec?.name ?? '',
+    mode: stateName(spec?.mode ?? 'REPLICATED'),
+    replicas: spec?.replicas ?? 0,
+    container: {
+      image: spec?.container?.image ?? '',
+      command: [...(spec?.container?.command ?? [])],
+      env: [...(spec?.container?.env ?? [])],
+    },
+    resources: { cpus: spec?.resources?.cpus ?? 0, memoryBytes: spec?.resources?.memoryBytes ?? 0 },
+    ports: (spec?.ports ?? []).map(portView),
+    placement: {
+      constraints: [...(spec?.placement?.constraints ?? [])],
+      spread: [...(spec?.placement?.spread ?? [])],
+      maxPerNode: spec?.placement?.maxPerNode ?? 0,
+      strategy: spec?.placement?.strategy ?? '',
+    },
+    noLimits: spec?.noLimits ?? false,
+  };
+}
+
+export interface ServiceView {
+  id: string;
+  version: number;
+  createdAt: string | null;
+  updatedAt: string | null;
+  spec: SpecView;
+}
+
+export function serviceView(service: Service): ServiceView {
+  return {
+    id: service.id,
+    version: service.meta?.version ?? 0,
+    createdAt: isoTime(service.meta?.createdAt),
+    updatedAt: isoTime(service.meta?.updatedAt),
+    spec: specView(service.spec),
+  };
+}
+
+export function printJson(value: unknown, write: (text: string) => void = (text) => process.stdout.write(text)): void {
+  write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,62 @@
+import { Command, CommanderError } from 'commander';
+import { registerInspect } from './commands/inspect';
+import { registerLs } from './commands/ls';
+import { registerNode } from './commands/node';
+import { registerPs } from './commands/ps';
+import { registerRm } from './commands/rm';
+import { registerRun } from './commands/run';
+import { registerScale } from './commands/scale';
+import { Context } from './context';
+import { CliError, oneLine } from './errors';
+
+export function buildProgram(context: Context): Command {
+  const program = new Command('pisched')
+    .description('run and watch services on a pisched cluster')
+    .option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), tried in order (env PISCHED_SCHEDULER, default 127.0.0.1:7700)')
+    // Lets `run` stop option parsing at IMAGE, so the container's own flags pass through.
+    .enablePositionalOptions()
+    // Suggestions come on a second line; bad input must be one line.
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
+  registerRun(program, context);
+  registerLs(program, context);
+  registerPs(program, context);
+  registerInspect(program, context);
+  registerScale(program, context);
+  registerRm(program, context);
+  registerNode(program, context);
+  for (const command of allCommands(program)) {
+    if (command === program) continue;
+    command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
+  }
+  return program;
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/** Runs the CLI on argv (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let program: Command | undefined;
+  const context = new Context(() => program?.opts<{ scheduler?: string }>().scheduler);
+  program = buildProgram(context);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed its one line (or the help/version text).
+      return error.exitCode;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`pisched: internal error: ${oneLine(error instanceof Error ? error.stack ?? error.message : String(error))}\n`);
+    return 2;
+  } finally {
+    context.close();
+  }
+}

@@ -1,0 +1,159 @@
+import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
+import type { ControlClient, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import { CliError, oneLine } from './errors';
+
+/** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
+export const CALL_DEADLINE_MS = 10_000;
+
+/** --scheduler, then PISCHED_SCHEDULER, then the default; one or more "HOST:PORT". */
+export function resolveAddresses(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const text = flag ?? (env.PISCHED_SCHEDULER?.trim() || DEFAULT_SCHEDULER_ADDRESS);
+  try {
+    return parseAddressList(text);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
+type ErrorLike = { code?: unknown; details?: unknown; message?: unknown };
+
+/**
+ * Why an address could not be used, in a few words, or undefined when the
+ * scheduler did answer (the error is then its own, to be shown as it is).
+ */
+export function unreachableReason(error: unknown): string | undefined {
+  const { code, details, message } = (error ?? {}) as ErrorLike;
+  const text = `${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`;
+  if (code === grpc.status.DEADLINE_EXCEEDED) return 'timed out';
+  if (code !== grpc.status.UNAVAILABLE && !/ECONNREFUSED/.test(text)) return undefined;
+  if (/ECONNREFUSED/.test(text)) return 'connection refused';
+  if (/ETIMEDOUT/.test(text)) return 'timed out';
+  if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(text)) return 'unknown host';
+  if (/EHOSTUNREACH|ENETUNREACH/.test(text)) return 'host unreachable';
+  if (/ECONNRESET|Connection dropped|socket closed/i.test(text)) return 'connection reset';
+  return 'unavailable';
+}
+
+/** The single line shown when no address answered. */
+export function unreachableMessage(failures: { address: string; reason: string }[]): string {
+  const reasons = new Set(failures.map((failure) => failure.reason));
+  if (reasons.size === 1) {
+    return `cannot reach scheduler at ${failures.map((failure) => failure.address).join(', ')}: ${failures[0].reason}`;
+  }
+  return `cannot reach scheduler at ${failures.map((failure) => `${failure.address} (${failure.reason})`).join(', ')}`;
+}
+
+/** An error the scheduler answered with: its details are already one line for a person. */
+export function schedulerErrorMessage(error: unknown): string {
+  const { details, message } = (error ?? {}) as ErrorLike;
+  if (typeof details === 'string' && details.trim() !== '') return oneLine(details);
+  return oneLine(typeof message === 'string' ? message : String(error));
+}
+
+export function grpcCode(error: unknown): number | undefined {
+  const code = (error as ErrorLike | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+type Invoke<T> = (client: ControlClient, options: grpc.CallOptions, callback: grpc.requestCallback<T>) => void;
+
+/**
+ * The Control API over one or more scheduler addresses. Addresses are tried
+ * in order until one answers; that one is kept for the rest of the command.
+ */
+export class SchedulerClient {
+  private readonly clients = new Map<string, ControlClient>();
+  private preferred = 0;
+
+  constructor(readonly addresses: string[], private readonly deadlineMs = CALL_DEADLINE_MS) {
+    if (addresses.length === 0) throw new CliError('no scheduler address given');
+  }
+
+  createService(spec: ServiceSpecInput): Promise<Service> {
+    return this.service((c, o, cb) => c.CreateService({ spec }, o, cb));
+  }
+
+  updateService(service: string, version: number, spec: ServiceSpecInput): Promise<Service> {
+    return this.service((c, o, cb) => c.UpdateService({ service, version, spec }, o, cb));
+  }
+
+  getService(service: string): Promise<Service> {
+    return this.service((c, o, cb) => c.GetService({ service }, o, cb));
+  }
+
+  async removeService(service: string): Promise<void> {
+    await this.call<object>((c, o, cb) => c.RemoveService({ service }, o, cb));
+  }
+
+  async listServices(): Promise<ServiceSummary[]> {
+    return (await this.call<{ services: ServiceSummary[] }>((c, o, cb) => c.ListServices({}, o, cb))).services;
+  }
+
+  async listTasks(service = ''): Promise<Task[]> {
+    return (await this.call<{ tasks: Task[] }>((c, o, cb) => c.ListTasks({ service }, o, cb))).tasks;
+  }
+
+  async listNodes(): Promise<Node[]> {
+    return (await this.call<{ nodes: Node[] }>((c, o, cb) => c.ListNodes({}, o, cb))).nodes;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private async service(invoke: Invoke<{ service: Service | null }>): Promise<Service> {
+    const response = await this.call(invoke);
+    if (!response.service) throw new CliError('the scheduler answered without a service');
+    return response.service;
+  }
+
+  /**
+   * One unary call. Only "could not reach" moves on to the next address: an
+   * error the scheduler answered with is final, and becomes a CliError.
+   */
+  async call<T>(invoke: Invoke<T>): Promise<T> {
+    const failures: { address: string; reason: string }[] = [];
+    const order = this.addresses.map((_, i) => (this.preferred + i) % this.addresses.length);
+    for (const index of order) {
+      const address = this.addresses[index];
+      try {
+        const result = await new Promise<T>((resolve, reject) => {
+          invoke(this.client(address), { deadline: Date.now() + this.deadlineMs }, (error, value) => {
+            if (error) reject(error);
+            else if (value === undefined) reject(new CliError(`the scheduler at ${address} sent an empty answer`));
+            else resolve(value);
+          });
+        });
+        this.preferred = index;
+        return result;
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        const reason = unreachableReason(error);
+        if (reason === undefined) throw new SchedulerError(schedulerErrorMessage(error), grpcCode(error));
+        failures.push({ address, reason });
+      }
+    }
+    throw new CliError(unreachableMessage(failures));
+  }
+
+  private client(address: string): ControlClient {
+    let client = this.clients.get(address);
+    if (!client) {
+      const Control = loadGrpc().Control;
+      client = new Control(address, grpc.credentials.createInsecure());
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+}
+
+/** The scheduler refused or failed a request; code lets callers react (e.g. retry ABORTED). */
+export class SchedulerError extends CliError {
+  override name = 'SchedulerError';
+
+  constructor(message: string, readonly code: number | undefined) {
+    super(message);
+  }
+}

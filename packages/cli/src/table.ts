@@ -1,0 +1,20 @@
+/** Docker's column gap: three spaces between columns. */
+const GAP = '   ';
+
+/**
+ * Left-aligned columns as docker prints them. Width is counted in code points
+ * so a label with a non-ASCII character does not shift the rest of its row.
+ * The last column is not padded, so lines carry no trailing spaces.
+ */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const width = (text: string) => [...text].length;
+  const widths = headers.map((header, column) =>
+    Math.max(width(header), ...rows.map((row) => width(row[column] ?? ''))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column] - width(cell))))
+      .join(GAP)
+      .trimEnd();
+  return [line(headers), ...rows.map((row) => line(headers.map((_, column) => row[column] ?? '')))].join('\n') + '\n';
+}
