@@ -21,6 +21,8 @@ export interface Assessment {
   rejected?: { name: string; err: string };
   /** Tasks above the desired count that have not stopped yet (scale-down). */
   stopping: number;
+  /** The newest error of a task in a wanted slot, e.g. a container that keeps exiting. */
+  lastError?: { name: string; state: string; err: string };
 }
 
 function createdAt(task: Task): number {
@@ -64,13 +66,20 @@ export function assessConvergence(serviceName: string, replicas: number, tasks: 
     }
     const state = observed(current);
     const running = state === 'RUNNING' && current.desiredState === 'RUNNING';
-    const detail = current.status?.err || (running ? '' : current.status?.message ?? '');
+    // Only errors: the status message mostly restates the state ("starting").
+    const detail = current.status?.err ?? '';
     slots.push({ slot, state: stateName(state), running, taskId: current.id, detail: oneLine(detail) });
   }
 
+  let lastError: Assessment['lastError'];
+  const failed = tasks
+    .filter((task) => task.slot <= replicas && !preexisting.has(task.id) && task.status?.err)
+    .sort((a, b) => (b.status?.timestamp ?? 0) - (a.status?.timestamp ?? 0))[0];
+  if (failed) lastError = { name: `${serviceName}.${failed.slot}`, state: stateName(observed(failed)), err: oneLine(failed.status!.err) };
+
   const stopping = tasks.filter((task) => task.slot > replicas && !isTerminal(observed(task))).length;
   const running = slots.filter((slot) => slot.running).length;
-  return { slots, allRunning: running === replicas && stopping === 0, running, rejected, stopping };
+  return { slots, allRunning: running === replicas && stopping === 0, running, rejected, stopping, lastError };
 }
 
 export function progressLines(assessment: Assessment, replicas: number): string[] {
@@ -157,8 +166,8 @@ export async function waitForConvergence(client: Pick<SchedulerClient, 'listTask
       stableSince = undefined;
     }
     if (now() >= deadline) {
-      const failing = assessment.slots.find((slot) => !slot.running && slot.detail);
-      const why = failing ? `; task ${serviceName}.${failing.slot} ${failing.state}: ${failing.detail}` : '';
+      const last = assessment.lastError;
+      const why = last ? `; last error: task ${last.name} ${last.state}: ${last.err}` : '';
       throw new CliError(
         `service ${serviceName} did not converge within ${Math.round(timeoutMs / 1000)}s: ${assessment.running}/${replicas} running${why}`,
       );

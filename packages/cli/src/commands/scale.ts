@@ -34,6 +34,8 @@ export function registerScale(program: Command, context: Context): void {
       const targets = args.map(parseScaleArgument);
       const timeoutMs = parseDuration(options.timeout);
       const client = context.client();
+      // An unknown name fails the command before any service is changed.
+      for (const { name } of targets) await client.getService(name);
       const before = new Map<string, Set<string>>();
       for (const { name, replicas } of targets) {
         if (!options.detach) before.set(name, new Set((await client.listTasks(name)).map((task) => task.id)));
