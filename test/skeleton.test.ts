@@ -109,8 +109,14 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
   it('scales down to 1 and up to 5', async () => {
     const down = await cli(cluster.address, ['scale', `${web}=1`]);
     expect(down.code, down.stderr).toBe(0);
-    await waitFor(async () => (await containersOf([a1, a2])).filter((c) => c.Labels['pisched.service'] === web).length === 1
-      && (await running()).length === 1, 20_000, 'scale down to 1');
+    const [only] = await waitFor(async () => {
+      const now = await running();
+      return now.length === 1 && now;
+    }, 20_000, 'scale down to 1');
+    expect(only.Labels['pisched.slot']).toBe('1');
+    // The removed slots' tasks are gone from ps; dead tasks of slot 1 stay as its history.
+    const ps = await cliJson<PsRow[]>(cluster.address, ['ps', web]);
+    expect(ps.filter((row) => row.desiredState === 'running').map((row) => row.slot)).toEqual([1]);
 
     const up = await cli(cluster.address, ['scale', `${web}=5`]);
     expect(up.code, up.stderr).toBe(0);
