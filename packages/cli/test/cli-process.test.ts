@@ -1,0 +1,81 @@
+import { execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const BIN = path.join(ROOT, 'packages/cli/bin/pisched.js');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function pisched(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PISCHED_SCHEDULER: '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function oneLine(result: Result): string {
+  const lines = result.stderr.split('\n');
+  expect(lines, result.stderr).toHaveLength(2);
+  expect(lines[1]).toBe('');
+  return lines[0];
+}
+
+describe('the built pisched executable', () => {
+  let unreachable: string;
+
+  beforeAll(async () => {
+    execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: ROOT, stdio: 'inherit' });
+    unreachable = `127.0.0.1:${await freePort()}`;
+  }, 120_000);
+
+  it('says in one line that the scheduler cannot be reached, and exits 1', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'ls']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
+  it('reads the address from PISCHED_SCHEDULER', async () => {
+    const result = await pisched(['node', 'ls', '--json'], { PISCHED_SCHEDULER: unreachable });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
+  it.each([
+    [['run', '--name', 'web', '--replicas', '-1', 'busybox'], /^invalid replicas "-1"/],
+    [['run', '--name', 'web', '--memory', '12Q', 'busybox'], /^invalid memory size "12Q"/],
+    [['run', '--name', 'web', '--cpu', 'lots', 'busybox'], /^invalid CPU amount "lots"/],
+    [['run', '--name', 'web', '-p', '80:70000', 'busybox'], /^invalid port mapping "80:70000"/],
+    [['run', '--name', 'web', '--env', 'NOEQUALS', 'busybox'], /^invalid environment variable "NOEQUALS"/],
+    [['run', '--name', 'under_score', 'busybox'], /^invalid service name "under_score"/],
+    [['scale', 'web'], /^invalid scale argument "web"/],
+    [['run', '--bogus', 'busybox'], /unknown option '--bogus'/],
+    [['ls', '--wide'], /unknown option '--wide'/],
+    [['nope'], /unknown command 'nope'/],
+  ])('refuses %j with one line and sends nothing', async (args, message) => {
+    // Against an unreachable scheduler: had anything been sent, the error would be "cannot reach".
+    const result = await pisched(['--scheduler', unreachable, ...args]);
+    expect(result.code).not.toBe(0);
+    expect(oneLine(result)).toMatch(message);
+  });
+
+  it('passes everything after IMAGE to the container, flags included', async () => {
+    // The command's own "--replicas -1" must not be read as ours: validation passes and the CLI goes on to connect.
+    const result = await pisched(['--scheduler', unreachable, 'run', '--name', 'web', 'busybox', 'sh', '-c', 'x', '--replicas', '-1']);
+    expect(result.code).toBe(1);
+    expect(oneLine(result)).toBe(`cannot reach scheduler at ${unreachable}: connection refused`);
+  });
+});

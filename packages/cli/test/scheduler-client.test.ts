@@ -1,0 +1,140 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGrpc } from '@pisched/api';
+import type { Service } from '@pisched/api';
+import { setReplicas } from '../src/commands/scale';
+import { CliError } from '../src/errors';
+import {
+  SchedulerClient,
+  SchedulerError,
+  resolveAddresses,
+  schedulerErrorMessage,
+  unreachableMessage,
+  unreachableReason,
+} from '../src/scheduler-client';
+import { service } from './fixtures';
+import { freePort } from './helpers';
+
+describe('error mapping', () => {
+  it('maps a refused connection to "connection refused"', () => {
+    const error = { code: grpc.status.UNAVAILABLE, details: 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:7700' };
+    expect(unreachableReason(error)).toBe('connection refused');
+    expect(unreachableMessage([{ address: '127.0.0.1:7700', reason: 'connection refused' }])).toBe(
+      'cannot reach scheduler at 127.0.0.1:7700: connection refused',
+    );
+  });
+
+  it('maps deadlines, DNS failures and other unavailability', () => {
+    expect(unreachableReason({ code: grpc.status.DEADLINE_EXCEEDED, details: 'Deadline exceeded after 10.001s' })).toBe('timed out');
+    expect(unreachableReason({ code: grpc.status.UNAVAILABLE, details: 'Name resolution failed for target dns:nope:7700' })).toBe('unknown host');
+    expect(unreachableReason({ code: grpc.status.UNAVAILABLE, details: 'something else' })).toBe('unavailable');
+  });
+
+  it('leaves errors the scheduler answered with alone', () => {
+    expect(unreachableReason({ code: grpc.status.NOT_FOUND, details: 'service web not found' })).toBeUndefined();
+    expect(unreachableReason({ code: grpc.status.ALREADY_EXISTS, details: 'service name web is already in use' })).toBeUndefined();
+    expect(schedulerErrorMessage({ code: grpc.status.INTERNAL, details: 'first\nsecond' })).toBe('first second');
+  });
+
+  it('lists every tried address when several were given', () => {
+    expect(unreachableMessage([
+      { address: 'a:1', reason: 'connection refused' },
+      { address: 'b:2', reason: 'connection refused' },
+    ])).toBe('cannot reach scheduler at a:1, b:2: connection refused');
+    expect(unreachableMessage([
+      { address: 'a:1', reason: 'connection refused' },
+      { address: 'b:2', reason: 'timed out' },
+    ])).toBe('cannot reach scheduler at a:1 (connection refused), b:2 (timed out)');
+  });
+});
+
+describe('resolveAddresses', () => {
+  it('prefers the flag, then PISCHED_SCHEDULER, then the default', () => {
+    expect(resolveAddresses('pi1:7701, pi2', { PISCHED_SCHEDULER: 'x:1' })).toEqual(['pi1:7701', 'pi2:7700']);
+    expect(resolveAddresses(undefined, { PISCHED_SCHEDULER: 'x:1' })).toEqual(['x:1']);
+    expect(resolveAddresses(undefined, {})).toEqual(['127.0.0.1:7700']);
+  });
+
+  it('refuses a malformed address with a CliError', () => {
+    expect(() => resolveAddresses('host:99999', {})).toThrow(CliError);
+    expect(() => resolveAddresses(',', {})).toThrow(/no scheduler address/);
+  });
+});
+
+describe('SchedulerClient against real sockets', () => {
+  let server: grpc.Server;
+  let live: string;
+  let updates = 0;
+  const stored: Service = service();
+
+  beforeAll(async () => {
+    server = new grpc.Server();
+    const handlers: grpc.UntypedServiceImplementation = {
+      ListServices: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(null, { services: [{ service: stored, desired: 3, running: 3 }] }),
+      GetService: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        if (call.request.service !== 'web') callback({ code: grpc.status.NOT_FOUND, details: `service ${call.request.service} not found` });
+        else callback(null, { service: stored });
+      },
+      UpdateService: (call: grpc.ServerUnaryCall<{ version: number; spec: { replicas: number } }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        updates++;
+        // The first write loses a race, as when someone else updated in between.
+        if (updates === 1) return callback({ code: grpc.status.ABORTED, details: 'service web changed since version 7' });
+        expect(call.request.version).toBe(7);
+        callback(null, { service: { ...stored, spec: { ...stored.spec, replicas: call.request.spec.replicas } } });
+      },
+    };
+    server.addService(loadGrpc().Control.service, handlers);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    live = `127.0.0.1:${port}`;
+  });
+
+  afterAll(() => server.forceShutdown());
+
+  it('says "cannot reach" in one line when nothing listens', async () => {
+    const port = await freePort();
+    const client = new SchedulerClient([`127.0.0.1:${port}`]);
+    try {
+      await expect(client.listServices()).rejects.toThrow(`cannot reach scheduler at 127.0.0.1:${port}: connection refused`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('falls back to the next address and keeps using the one that answered', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const client = new SchedulerClient([dead, live]);
+    try {
+      const services = await client.listServices();
+      expect(services[0].service?.spec?.name).toBe('web');
+      expect(services[0].running).toBe(3);
+      expect(await client.getService('web')).toMatchObject({ id: stored.id });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('does not try other addresses when the scheduler answered with an error', async () => {
+    const client = new SchedulerClient([live, `127.0.0.1:${await freePort()}`]);
+    try {
+      const error = await client.getService('nope').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SchedulerError);
+      expect((error as SchedulerError).message).toBe('service nope not found');
+      expect((error as SchedulerError).code).toBe(grpc.status.NOT_FOUND);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('scale re-reads and retries when its version was stale', async () => {
+    const client = new SchedulerClient([live]);
+    try {
+      await setReplicas(client, 'web', 5);
+      expect(updates).toBe(2);
+    } finally {
+      client.close();
+    }
+  });
+});
