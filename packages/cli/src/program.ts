@@ -29,6 +29,8 @@ export function buildProgram(context: Context): Command {
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
+    // Positional options would otherwise refuse `pisched ls --scheduler X`, the order people type.
+    if (command.commands.length === 0) command.option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), as before the command');
   }
   return program;
 }
@@ -40,8 +42,14 @@ function allCommands(command: Command): Command[] {
 /** Runs the CLI on argv (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let program: Command | undefined;
-  const context = new Context(() => program?.opts<{ scheduler?: string }>().scheduler);
+  let action: Command | undefined;
+  const context = new Context(
+    () => action?.opts<{ scheduler?: string }>().scheduler ?? program?.opts<{ scheduler?: string }>().scheduler,
+  );
   program = buildProgram(context);
+  program.hook('preAction', (_program, command) => {
+    action = command;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -48,6 +48,12 @@ describe('the built pisched executable', () => {
     expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
   });
 
+  it('takes --scheduler after the command too', async () => {
+    const result = await pisched(['ls', '--json', '--scheduler', unreachable]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
   it('reads the address from PISCHED_SCHEDULER', async () => {
     const result = await pisched(['node', 'ls', '--json'], { PISCHED_SCHEDULER: unreachable });
     expect(result.code).toBe(1);
