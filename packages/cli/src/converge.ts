@@ -136,6 +136,20 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * (docker's "verify" phase), a new task is rejected, or the timeout passes.
  */
 export async function waitForConvergence(client: Pick<SchedulerClient, 'listTasks'>, serviceName: string, replicas: number, options: WaitOptions): Promise<void> {
+  // Ctrl-C only stops the watching; say so, as docker does, rather than leave people guessing.
+  const onInterrupt = () => {
+    process.stderr.write(`\noperation continuing in the background; follow it with: pisched ps ${serviceName}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    await poll(client, serviceName, replicas, options);
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+async function poll(client: Pick<SchedulerClient, 'listTasks'>, serviceName: string, replicas: number, options: WaitOptions): Promise<void> {
   const { timeoutMs, pollMs = 500, stableMs = 1000, preexisting = new Set<string>() } = options;
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
