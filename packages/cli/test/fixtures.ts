@@ -1,10 +1,15 @@
+import { decodeMessage, encodeMessage } from '@pisched/api';
 import type { Node, Service, Task, TaskState } from '@pisched/api';
 
-// Hand-made objects in the exact shape the wire decoder produces (__Output: every field present).
+// Hand-made objects passed through the real codec, so they have exactly the
+// shape the CLI receives (every field present), whatever fields proto/ gains.
+function wire<T>(type: string, value: object): T {
+  return decodeMessage<T>(type, encodeMessage(type, value));
+}
 
-export function task(overrides: Partial<Task> & { state?: TaskState; err?: string; at?: number } = {}): Task {
+export function task(overrides: Partial<Omit<Task, 'status'>> & { status?: Partial<Task['status']> | null; state?: TaskState; err?: string; at?: number } = {}): Task {
   const { state = 'RUNNING', err = '', at = 1_700_000_000_000, ...rest } = overrides;
-  return {
+  return wire<Task>('Task', {
     id: 'abcdefghijklmnopqrstuvwxy',
     meta: { version: 3, createdAt: at, updatedAt: at },
     serviceId: 'svc0000000000000000000000',
@@ -16,11 +21,11 @@ export function task(overrides: Partial<Task> & { state?: TaskState; err?: strin
     spec: null,
     specVersion: 1,
     ...rest,
-  };
+  });
 }
 
 export function service(overrides: Partial<Service> = {}): Service {
-  return {
+  return wire<Service>('Service', {
     id: 'svc0000000000000000000000',
     meta: { version: 7, createdAt: Date.UTC(2026, 0, 2, 3, 4, 5), updatedAt: Date.UTC(2026, 0, 2, 3, 4, 6) },
     spec: {
@@ -34,11 +39,11 @@ export function service(overrides: Partial<Service> = {}): Service {
       noLimits: false,
     },
     ...overrides,
-  };
+  });
 }
 
 export function node(overrides: Partial<Node> = {}): Node {
-  return {
+  return wire<Node>('Node', {
     id: 'pi1',
     meta: { version: 2, createdAt: 1, updatedAt: 2 },
     description: {
@@ -54,5 +59,5 @@ export function node(overrides: Partial<Node> = {}): Node {
     message: '',
     labels: { zone: 'b' },
     ...overrides,
-  };
+  });
 }
