@@ -120,6 +120,8 @@ export class AgentSession {
         if (this.acceptTimer) clearTimeout(this.acceptTimer);
         this.acceptTimer = undefined;
         const period = Math.max(100, message.accepted.heartbeatPeriodMs || 5000);
+        // A scheduler re-sends accepted when the cluster's heartbeat period changes.
+        if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.call?.write({ heartbeat: {} }), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
         this.options.handlers.onAccepted(message.accepted.sessionId);

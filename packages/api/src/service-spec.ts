@@ -1,4 +1,4 @@
-import type { ServiceSpec, ServiceSpecInput } from './types';
+import type { RestartPolicyInput, ServiceSpec, ServiceSpecInput } from './types';
 
 /** A spec that cannot be accepted; the message is one line a person can act on. */
 export class SpecError extends Error {
@@ -30,8 +30,8 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
       `invalid service name "${name}": use letters, digits and '-', at most 63 characters, starting and ending with a letter or digit`,
     );
   }
-  const mode = input.mode ?? 'REPLICATED';
-  if (mode !== 'REPLICATED' && mode !== 0) throw new SpecError(`unsupported service mode "${String(mode)}"`);
+  const mode = MODES.find((known, number) => input.mode === known || input.mode === number) ?? (input.mode == null ? 'REPLICATED' : undefined);
+  if (!mode) throw new SpecError(`unsupported service mode "${String(input.mode)}": use replicated, global or replicated-job`);
 
   const replicas = wholeNumber(input.replicas);
   if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
@@ -78,7 +78,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
 
   return {
     name,
-    mode: 'REPLICATED',
+    mode,
     replicas,
     container: { image, command: [...(input.container?.command ?? [])], env },
     resources: { cpus, memoryBytes },
@@ -90,5 +90,30 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
       strategy: input.placement?.strategy ?? '',
     },
     noLimits: input.noLimits ?? false,
+    restart: validateRestartPolicy(input.restart ?? {}, mode),
+  };
+}
+
+// In the proto's numbering, so a numeric mode from a client means the same.
+const MODES: ServiceSpec['mode'][] = ['REPLICATED', 'GLOBAL', 'REPLICATED_JOB'];
+const RESTART_CONDITIONS = ['any', 'on-failure', 'none'];
+export const DEFAULT_RESTART_DELAY_MS = 5_000;
+
+function validateRestartPolicy(input: RestartPolicyInput, mode: ServiceSpec['mode']): ServiceSpec['restart'] {
+  // A job is done when its tasks exit 0, so by default only failures are retried.
+  const condition = input.condition || (mode === 'REPLICATED_JOB' ? 'on-failure' : 'any');
+  if (!RESTART_CONDITIONS.includes(condition)) {
+    throw new SpecError(`invalid restart condition "${condition}": use any, on-failure or none`);
+  }
+  const numbers = { delayMs: wholeNumber(input.delayMs), maxAttempts: wholeNumber(input.maxAttempts), windowMs: wholeNumber(input.windowMs) };
+  for (const [field, value] of Object.entries(numbers)) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new SpecError(`invalid restart ${field}: must be a whole number, not negative`);
+  }
+  return {
+    condition,
+    delayMs: input.delaySet ? numbers.delayMs : DEFAULT_RESTART_DELAY_MS,
+    delaySet: true,
+    maxAttempts: numbers.maxAttempts,
+    windowMs: numbers.windowMs,
   };
 }

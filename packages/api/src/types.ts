@@ -13,6 +13,8 @@ export type { NodeDescription__Output as NodeDescription } from './gen/pisched/v
 export type { NodeState__Output as NodeState } from './gen/pisched/v1/NodeState';
 export type { NodeAvailability__Output as NodeAvailability } from './gen/pisched/v1/NodeAvailability';
 export type { Meta__Output as Meta } from './gen/pisched/v1/Meta';
+export type { RestartPolicy__Output as RestartPolicy, RestartPolicy as RestartPolicyInput } from './gen/pisched/v1/RestartPolicy';
+export type { Cluster__Output as Cluster } from './gen/pisched/v1/Cluster';
 export type { StoreAction__Output as StoreAction } from './gen/pisched/v1/StoreAction';
 export type { Command__Output as Command } from './gen/pisched/v1/Command';
 export type { StoreSnapshot__Output as StoreSnapshot } from './gen/pisched/v1/StoreSnapshot';

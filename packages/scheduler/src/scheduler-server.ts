@@ -44,7 +44,8 @@ export class SchedulerServer {
       { name: 'placement', run: (state) => placePendingTasks(state, systemClock) },
       { name: 'reaper', run: (state) => reapTasks(state) },
     ];
-    this.loop = new ControlLoop(this.store, passes, options.log);
+    // A short tick so a restart delay ends close to on time.
+    this.loop = new ControlLoop(this.store, passes, options.log, 250);
     this.dispatcher = new Dispatcher(
       this.store,
       systemClock,
@@ -52,7 +53,7 @@ export class SchedulerServer {
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
-    this.server.addService(api.Control.service, controlHandlers(this.store, systemClock, passes));
+    this.server.addService(api.Control.service, controlHandlers(this.store, systemClock, passes, this.dispatcher));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
 

@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, type Command, type Node, type ServiceSpec, type StoreAction } from '@pisched/api';
+import { decodeMessage, encodeMessage, validateServiceSpec, type Command, type Node, type ServiceSpecInput, type ServiceSpec, type StoreAction } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import type { Clock } from '../src/orchestrator/task-factory';
 
@@ -15,17 +15,9 @@ export function testClock(start = 1_000): Clock & { advance(ms: number): void } 
   };
 }
 
-export function spec(name: string, replicas: number): ServiceSpec {
-  return {
-    name,
-    mode: 'REPLICATED',
-    replicas,
-    container: { image: 'pisched-test/busybox:latest', command: [], env: [] },
-    resources: { cpus: 0, memoryBytes: 0 },
-    ports: [],
-    placement: { constraints: [], spread: [], maxPerNode: 0, strategy: '' },
-    noLimits: false,
-  };
+/** A complete spec, with every default filled in as the Control API stores it. */
+export function spec(name: string, replicas: number, extra: ServiceSpecInput = {}): ServiceSpec {
+  return validateServiceSpec({ name, replicas, container: { image: 'pisched-test/busybox:latest' }, ...extra });
 }
 
 export function readyNode(id: string, state: Node['state'] = 'READY'): Node {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { Task } from '@pisched/api';
+import type { ServiceSpecInput, Task } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { reapTasks, TASK_HISTORY_PER_SLOT } from '../src/orchestrator/task-reaper';
 import { placePendingTasks } from '../src/placement/placement';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
 
-function withService(replicas: number) {
+function withService(replicas: number, extra: ServiceSpecInput = {}) {
   const machine = new StateMachine();
   const clock = testClock();
-  applyActions(machine, [{ action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas) } }]);
+  applyActions(machine, [{ action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, extra) } }]);
   return { machine, clock };
 }
 
@@ -30,8 +30,9 @@ function settle(machine: StateMachine, clock: ReturnType<typeof testClock>) {
 const live = (machine: StateMachine) =>
   [...machine.tasks.values()].filter((task) => task.desiredState === 'RUNNING').sort((a, b) => a.slot - b.slot);
 
-function report(machine: StateMachine, task: Task, state: Task['desiredState']) {
-  applyActions(machine, [{ action: 'putTask', putTask: { ...task, status: { ...task.status!, state } } }]);
+function report(machine: StateMachine, task: Task, state: Task['desiredState'], at?: number) {
+  const timestamp = at ?? task.status!.timestamp;
+  applyActions(machine, [{ action: 'putTask', putTask: { ...task, status: { ...task.status!, state, timestamp } } }]);
 }
 
 describe('replicated orchestrator', () => {
@@ -61,12 +62,18 @@ describe('replicated orchestrator', () => {
     expect(live(machine)[0].status!.err).toBe('no suitable node: 1 node is not ready, 1 node is paused or drained');
   });
 
-  it('replaces a failed task with a new task in the same slot and keeps the dead one as history', () => {
+  it('replaces a failed task with a new task in the same slot, after the restart delay, and keeps the dead one as history', () => {
     const { machine, clock } = withService(2);
     applyActions(machine, [{ action: 'putNode', putNode: readyNode('n1') }]);
     settle(machine, clock);
     const [first] = live(machine);
-    report(machine, machine.tasks.get(first.id)!, 'FAILED');
+    report(machine, machine.tasks.get(first.id)!, 'FAILED', clock.now());
+    settle(machine, clock);
+    expect(machine.tasks.get(first.id)!.desiredState).toBe('RUNNING');
+    clock.advance(4_999);
+    settle(machine, clock);
+    expect(live(machine).filter((task) => task.slot === first.slot)).toHaveLength(1);
+    clock.advance(1);
     settle(machine, clock);
     const dead = machine.tasks.get(first.id)!;
     expect(dead.desiredState).toBe('SHUTDOWN');
@@ -107,9 +114,9 @@ describe('replicated orchestrator', () => {
     applyActions(machine, [{ action: 'putNode', putNode: readyNode('n1') }]);
     settle(machine, clock);
     for (let i = 0; i < TASK_HISTORY_PER_SLOT + 3; i++) {
-      clock.advance(10);
       const [task] = live(machine);
-      report(machine, task, 'FAILED');
+      report(machine, task, 'FAILED', clock.now());
+      clock.advance(600_000);
       settle(machine, clock);
     }
     const dead = [...machine.tasks.values()].filter((task) => task.desiredState === 'SHUTDOWN');

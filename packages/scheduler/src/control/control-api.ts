@@ -5,7 +5,9 @@ import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
-import { countRunning } from '../orchestrator/replicated';
+import type { HeartbeatSettings } from '../dispatcher/dispatcher';
+import { CLUSTER_ID } from '../store/state-machine';
+import { countTasks } from '../orchestrator/replicated';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 
 /**
@@ -13,7 +15,13 @@ import { ApiError, notFound, toServiceError } from './grpc-errors';
  * the CLI applies) and go through the store as commands; reads answer from
  * the applied state.
  */
-export function controlHandlers(store: Store, clock: Clock, passes: Pass[]): ControlHandlers {
+/** What the control API shows of the agents' heartbeats, which are not stored. */
+export interface HeartbeatView {
+  heartbeat(): HeartbeatSettings;
+  heartbeatAges(): Record<string, number>;
+}
+
+export function controlHandlers(store: Store, clock: Clock, passes: Pass[], heartbeats: HeartbeatView): ControlHandlers {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -24,6 +32,11 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[]): Con
           (error) => callback(toServiceError(error)),
         );
     };
+
+  const clusterResponse = () => {
+    const { periodMs, grace } = heartbeats.heartbeat();
+    return { cluster: store.state.cluster, heartbeatPeriodMs: periodMs, heartbeatGrace: grace };
+  };
 
   return {
     CreateService: unary(async (request) => {
@@ -78,7 +91,7 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[]): Con
     ListServices: unary(() => ({
       services: [...store.state.services.values()]
         .sort((a, b) => a.spec!.name.localeCompare(b.spec!.name))
-        .map((service) => ({ service, desired: service.spec!.replicas, running: countRunning(store.state, service) })),
+        .map((service) => ({ service, desired: service.spec!.replicas, ...countTasks(store.state, service) })),
     })),
 
     ListTasks: unary((request) => {
@@ -96,7 +109,32 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[]): Con
 
     ListNodes: unary(() => ({
       nodes: [...store.state.nodes.values()].sort((a, b) => a.id.localeCompare(b.id)),
+      heartbeatAgeMs: heartbeats.heartbeatAges(),
     })),
+
+    GetCluster: unary(() => clusterResponse()),
+
+    UpdateCluster: unary(async (request) => {
+      const { heartbeatPeriodMs, heartbeatGrace } = request;
+      if (heartbeatPeriodMs !== 0 && (heartbeatPeriodMs < 100 || heartbeatPeriodMs > 60_000)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat period: must be from 100ms to 1m');
+      }
+      if (heartbeatGrace > 100) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat grace: at most 100 periods');
+      const now = clock.now();
+      await store.update((state) => {
+        const current = state.cluster ?? { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0 };
+        return [{
+          action: 'putCluster',
+          putCluster: {
+            ...current,
+            heartbeatPeriodMs: heartbeatPeriodMs || current.heartbeatPeriodMs,
+            heartbeatGrace: heartbeatGrace || current.heartbeatGrace,
+            meta: { ...current.meta!, updatedAt: now },
+          },
+        }];
+      });
+      return clusterResponse();
+    }),
 
     UpdateNode: unary(async (request) => {
       const availability = request.availability.toUpperCase();

@@ -20,10 +20,16 @@ const STATUS_FLUSH_MS = 25;
 // reconnect backoff reaches 5 s); until then silence is not a node failure.
 const STARTUP_GRACE_MS = 10_000;
 
+/** The scheduler's own defaults; a stored Cluster object overrides them cluster-wide. */
 export interface DispatcherOptions {
   heartbeatPeriodMs: number;
   /** Missed periods before a node is marked down. */
   heartbeatGrace: number;
+}
+
+export interface HeartbeatSettings {
+  periodMs: number;
+  grace: number;
 }
 
 type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
@@ -50,6 +56,7 @@ export class Dispatcher {
   private pushScheduled = false;
   private startedAt = 0;
   private sessionCounter = 0;
+  private announcedPeriodMs = 0;
   private readonly onChange = () => this.schedulePush();
 
   constructor(
@@ -62,8 +69,27 @@ export class Dispatcher {
   start(): void {
     // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
     this.startedAt = this.clock.now();
+    this.announcedPeriodMs = this.heartbeat().periodMs;
     this.store.on('change', this.onChange);
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.max(50, this.options.heartbeatPeriodMs / 2));
+    // Checked often so detection does not lag by a whole period, whatever the period.
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 100);
+  }
+
+  /** The heartbeat settings in force: the cluster's stored ones, else this scheduler's defaults. */
+  heartbeat(): HeartbeatSettings {
+    const cluster = this.store.state.cluster;
+    return {
+      periodMs: cluster?.heartbeatPeriodMs || this.options.heartbeatPeriodMs,
+      grace: cluster?.heartbeatGrace || this.options.heartbeatGrace,
+    };
+  }
+
+  /** Milliseconds since each node's last heartbeat, as this dispatcher saw them. */
+  heartbeatAges(): Record<string, number> {
+    const now = this.clock.now();
+    const ages: Record<string, number> = {};
+    for (const [nodeId, last] of this.lastHeartbeat) ages[nodeId] = now - last;
+    return ages;
   }
 
   stop(): void {
@@ -128,7 +154,7 @@ export class Dispatcher {
     this.sessions.set(session.nodeId, session);
     this.lastHeartbeat.set(session.nodeId, this.clock.now());
     session.call.write({
-      accepted: { sessionId: session.id, heartbeatPeriodMs: this.options.heartbeatPeriodMs },
+      accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs },
     });
     this.log.info({ node: session.nodeId, session: session.id }, 'agent session opened');
     this.pushAssignments(session);
@@ -167,7 +193,8 @@ export class Dispatcher {
 
   private checkHeartbeats(): void {
     const now = this.clock.now();
-    const limit = this.options.heartbeatPeriodMs * this.options.heartbeatGrace;
+    const { periodMs, grace } = this.heartbeat();
+    const limit = periodMs * grace;
     const late = [...this.store.state.nodes.values()].filter((node) => {
       const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, this.startedAt + STARTUP_GRACE_MS);
       return node.state === 'READY' && now - last > limit;
@@ -205,7 +232,8 @@ export class Dispatcher {
         for (const [taskId, { nodeId, status }] of batch) {
           const task = state.tasks.get(taskId);
           if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
-          puts.push({ action: 'putTask' as const, putTask: { ...task, status } });
+          const startedAt = task.startedAt || (status.state === 'RUNNING' ? status.timestamp : 0);
+          puts.push({ action: 'putTask' as const, putTask: { ...task, status, startedAt } });
         }
         return puts;
       })
@@ -221,7 +249,20 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
-      for (const session of this.sessions.values()) this.pushAssignments(session);
+      const { periodMs } = this.heartbeat();
+      const periodChanged = periodMs !== this.announcedPeriodMs;
+      this.announcedPeriodMs = periodMs;
+      for (const session of this.sessions.values()) {
+        // Agents take the heartbeat period from accepted; a new period is announced the same way.
+        if (periodChanged) {
+          session.call.write({ accepted: { sessionId: session.id, heartbeatPeriodMs: periodMs } });
+          // The agent treats accepted as a fresh session start and waits for a complete assignment set.
+          session.lastAssignments = undefined;
+        }
+        this.pushAssignments(session);
+      }
+      // A node must not be marked down for keeping to the old, slower period.
+      if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
     });
   }
 

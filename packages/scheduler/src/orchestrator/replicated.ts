@@ -1,36 +1,44 @@
 import { isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
+import { decideRestart } from './restart-policy';
 
 /**
- * Desired tasks for replicated services: exactly one live task in each slot
+ * Desired tasks for replicated services and jobs: one task in each slot
  * 1..replicas. A task is live while it is meant to run, has not ended, and is
- * not stranded on a node that is down. A slot without one gets a new task
- * (new id, same slot) and the dead one is kept as history with desired state
- * shutdown; slots above replicas are told to go away (desired state remove),
+ * not stranded on a node that is down. When a slot's task has died, the
+ * restart policy decides: replace it (new id, same slot, after the delay; the
+ * dead one is kept as history with desired state shutdown), or leave it as
+ * the slot's final state (a completed job, restart condition none, attempts
+ * used up). Slots above replicas are told to go away (desired state remove),
  * as are tasks whose service was removed.
  */
 export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
   const now = clock.now();
-  const running = new Map<string, Map<number, Task[]>>();
+  const desired = new Map<string, Map<number, Task[]>>();
+  const history = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
+    if (task.desiredState === 'SHUTDOWN') {
+      const key = `${task.serviceId}/${task.slot}`;
+      history.set(key, [...(history.get(key) ?? []), task]);
+    }
     if (task.desiredState !== 'RUNNING') continue;
     const service = state.services.get(task.serviceId);
     if (!service) {
       actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
       continue;
     }
-    const slots = running.get(task.serviceId) ?? new Map<number, Task[]>();
-    running.set(task.serviceId, slots);
-    const slot = slots.get(task.slot) ?? [];
-    slot.push(task);
-    slots.set(task.slot, slot);
+    const slots = desired.get(task.serviceId) ?? new Map<number, Task[]>();
+    desired.set(task.serviceId, slots);
+    slots.set(task.slot, [...(slots.get(task.slot) ?? []), task]);
   }
 
   for (const service of state.services.values()) {
+    const mode = service.spec?.mode;
+    if (mode !== 'REPLICATED' && mode !== 'REPLICATED_JOB') continue;
     const replicas = service.spec?.replicas ?? 0;
-    const slots = running.get(service.id) ?? new Map<number, Task[]>();
+    const slots = desired.get(service.id) ?? new Map<number, Task[]>();
     for (const [slot, tasks] of slots) {
       if (slot > replicas) {
         for (const task of tasks) actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
@@ -38,14 +46,26 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
     }
     for (let slot = 1; slot <= replicas; slot++) {
       const tasks = slots.get(slot) ?? [];
+      const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
       const live = tasks.filter((task) => isLive(task, state.nodes));
-      for (const task of tasks) {
-        if (!live.includes(task)) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+      if (live.length > 0) {
+        // Two live tasks in one slot only arise from a race; keep the most advanced.
+        live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
+        for (const task of tasks) if (task !== live[0]) shutDown(task);
+        continue;
       }
-      // Two live tasks in one slot only arise from a race; keep the most advanced.
-      live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
-      for (const extra of live.slice(1)) actions.push(putTask(withDesiredState(extra, 'SHUTDOWN', now)));
-      if (live.length === 0) actions.push(putTask(newTask(service, slot, clock)));
+      const newestFirst = [...tasks].sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
+      const dead = newestFirst[0];
+      for (const older of newestFirst.slice(1)) shutDown(older);
+      if (!dead) {
+        actions.push(putTask(newTask(service, slot, clock)));
+        continue;
+      }
+      const decision = decideRestart(service, dead, history.get(`${service.id}/${slot}`) ?? []);
+      // A dead task that is not restarted keeps desired state running: it is the slot's final word.
+      if (!decision.restart || decision.at > now) continue;
+      shutDown(dead);
+      actions.push(putTask({ ...newTask(service, slot, clock), restarts: decision.restarts }));
     }
   }
   return actions;
@@ -58,11 +78,14 @@ function isLive(task: Task, nodes: Map<string, Node>): boolean {
   return node !== undefined && node.state !== 'DOWN';
 }
 
-/** The summary `pisched ls` shows: how many of the desired tasks run. */
-export function countRunning(state: StateMachine, service: Service): number {
+/** The summary `pisched ls` shows: how many of the desired tasks run, and (jobs) have completed. */
+export function countTasks(state: StateMachine, service: Service): { running: number; completed: number } {
   let running = 0;
+  let completed = 0;
   for (const task of state.tasks.values()) {
-    if (task.serviceId === service.id && task.desiredState === 'RUNNING' && task.status?.state === 'RUNNING') running++;
+    if (task.serviceId !== service.id || task.desiredState !== 'RUNNING') continue;
+    if (task.status?.state === 'RUNNING') running++;
+    if (task.status?.state === 'COMPLETE') completed++;
   }
-  return running;
+  return { running, completed };
 }

@@ -19,6 +19,8 @@ export function newTask(service: Service, slot: number, clock: Clock): Task {
     status: { state: 'PENDING', timestamp: now, message: 'waiting for a node', err: '', exitCode: 0, containerId: '' },
     spec: service.spec,
     specVersion: service.meta?.version ?? 0,
+    restarts: 0,
+    startedAt: 0,
   };
 }
 

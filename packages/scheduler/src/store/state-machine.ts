@@ -1,6 +1,7 @@
 import {
   decodeMessage,
   encodeMessage,
+  type Cluster,
   type Command,
   type Node,
   type Service,
@@ -9,10 +10,12 @@ import {
   type Task,
 } from '@pisched/api';
 
+export const CLUSTER_ID = 'cluster';
+
 export type ApplyResult = { ok: true } | { ok: false; error: string };
 
-type Kind = 'service' | 'task' | 'node';
-type StoredObject = Service | Task | Node;
+type Kind = 'service' | 'task' | 'node' | 'cluster';
+type StoredObject = Service | Task | Node | Cluster;
 
 /**
  * The scheduler's replicated state: services, tasks and nodes, changed only by
@@ -24,6 +27,8 @@ export class StateMachine {
   readonly services = new Map<string, Service>();
   readonly tasks = new Map<string, Task>();
   readonly nodes = new Map<string, Node>();
+  /** Cluster-wide settings: at most one object, id "cluster". */
+  private readonly clusters = new Map<string, Cluster>();
   /** Index of the last applied log entry. */
   appliedIndex = 0;
 
@@ -43,6 +48,7 @@ export class StateMachine {
       if (!change) return { ok: false, error: 'empty store action' };
       const { kind, id, value } = change;
       if (id === '') return { ok: false, error: `${kind} without an id` };
+      if (kind === 'cluster' && id !== CLUSTER_ID) return { ok: false, error: `the cluster object's id is "${CLUSTER_ID}"` };
       const existing = current(kind, id);
       if (value) {
         const expected = value.meta?.version ?? 0;
@@ -79,6 +85,7 @@ export class StateMachine {
       services: [...this.services.values()],
       tasks: [...this.tasks.values()],
       nodes: [...this.nodes.values()],
+      cluster: this.cluster ?? null,
     };
     return encodeMessage('StoreSnapshot', snapshot);
   }
@@ -91,12 +98,19 @@ export class StateMachine {
     for (const service of snapshot.services) this.services.set(service.id, service);
     for (const task of snapshot.tasks) this.tasks.set(task.id, task);
     for (const node of snapshot.nodes) this.nodes.set(node.id, node);
+    this.clusters.clear();
+    if (snapshot.cluster) this.clusters.set(snapshot.cluster.id, snapshot.cluster);
     this.appliedIndex = index;
+  }
+
+  get cluster(): Cluster | undefined {
+    return this.clusters.get(CLUSTER_ID);
   }
 
   private mapOf(kind: Kind): Map<string, StoredObject> {
     if (kind === 'service') return this.services as Map<string, StoredObject>;
     if (kind === 'task') return this.tasks as Map<string, StoredObject>;
+    if (kind === 'cluster') return this.clusters as Map<string, StoredObject>;
     return this.nodes as Map<string, StoredObject>;
   }
 
@@ -124,6 +138,8 @@ function describe(action: StoreAction): { kind: Kind; id: string; value?: Stored
       return action.putNode ? { kind: 'node', id: action.putNode.id, value: action.putNode } : undefined;
     case 'removeNode':
       return { kind: 'node', id: action.removeNode ?? '' };
+    case 'putCluster':
+      return action.putCluster ? { kind: 'cluster', id: action.putCluster.id, value: action.putCluster } : undefined;
     default:
       return undefined;
   }
