@@ -40,7 +40,13 @@ function observed(task: Task): TaskState {
  * `preexisting` predate the command, so their old rejections are history,
  * not a reason to fail.
  */
-export function assessConvergence(serviceName: string, replicas: number, tasks: Task[], preexisting: ReadonlySet<string> = new Set()): Assessment {
+export function assessConvergence(
+  serviceName: string,
+  replicas: number,
+  tasks: Task[],
+  preexisting: ReadonlySet<string> = new Set(),
+  job = false,
+): Assessment {
   const bySlot = new Map<number, Task[]>();
   for (const task of tasks) {
     const list = bySlot.get(task.slot) ?? [];
@@ -65,7 +71,8 @@ export function assessConvergence(serviceName: string, replicas: number, tasks: 
       continue;
     }
     const state = observed(current);
-    const running = state === 'RUNNING' && current.desiredState === 'RUNNING';
+    // A job's slot is done when its task has completed; a service's when it runs.
+    const running = current.desiredState === 'RUNNING' && state === (job ? 'COMPLETE' : 'RUNNING');
     // Only errors: the status message mostly restates the state ("starting").
     const detail = current.status?.err ?? '';
     slots.push({ slot, state: stateName(state), running, taskId: current.id, detail: oneLine(detail) });
@@ -124,6 +131,8 @@ export interface WaitOptions {
   /** How long convergence must hold: a container that dies at once does not count as converged. */
   stableMs?: number;
   preexisting?: ReadonlySet<string>;
+  /** A replicated job: wait for every slot to complete instead of to run. */
+  job?: boolean;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -159,7 +168,7 @@ async function poll(client: Pick<SchedulerClient, 'listTasks'>, serviceName: str
   let stableTasks = '';
   let verifying = false;
   for (;;) {
-    const assessment = assessConvergence(serviceName, replicas, await client.listTasks(serviceName), preexisting);
+    const assessment = assessConvergence(serviceName, replicas, await client.listTasks(serviceName), preexisting, options.job);
     progress.show(progressLines(assessment, replicas));
     if (assessment.rejected) {
       throw new CliError(`task ${assessment.rejected.name} rejected: ${assessment.rejected.err}`);

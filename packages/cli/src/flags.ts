@@ -1,5 +1,5 @@
 import { MAX_REPLICAS, parseCpus, parseMemory } from '@pisched/api';
-import type { PortConfig } from '@pisched/api';
+import type { PortConfig, ServiceSpec } from '@pisched/api';
 import { CliError } from './errors';
 
 // Flag values are parsed here rather than in commander's argParser so the
@@ -81,13 +81,27 @@ export function parseCpuFlag(text: string): number {
 }
 
 /** "120", "90s", "2m", "1h", "500ms" into milliseconds; bare numbers are seconds. */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, allowZero = false): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new CliError(`invalid duration "${text}": use e.g. 120s, 2m or 1h`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   const ms = Math.round(Number(match[1]) * unit);
-  if (ms <= 0) throw new CliError(`invalid duration "${text}": must be more than zero`);
+  if (ms <= 0 && !(allowZero && ms === 0)) throw new CliError(`invalid duration "${text}": must be more than zero`);
   return ms;
+}
+
+const MODES: Record<string, ServiceSpec['mode']> = { replicated: 'REPLICATED', global: 'GLOBAL', 'replicated-job': 'REPLICATED_JOB' };
+
+export function parseMode(text: string): ServiceSpec['mode'] {
+  const mode = MODES[text];
+  if (!mode) throw new CliError(`invalid mode "${text}": use replicated, global or replicated-job`);
+  return mode;
+}
+
+/** A whole number of at least 0, e.g. --restart-max-attempts. */
+export function parseCount(flag: string, text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new CliError(`invalid ${flag} "${text}": must be a whole number, 0 or more`);
+  return Number(text);
 }
 
 /** `scale` arguments: NAME=N, with the same replica rules as `run --replicas`. */

@@ -34,3 +34,12 @@ export function isoTime(timestampMs: number | undefined | null): string | null {
 export function formatCpus(cpus: number): string {
   return String(Math.round(cpus * 1000) / 1000);
 }
+
+/** A duration in the units people type: 500ms, 5s, 2m30s. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+}

@@ -10,7 +10,12 @@ export interface ServiceRow {
   name: string;
   mode: string;
   image: string;
-  replicas: { desired: number; running: number };
+  replicas: { desired: number; running: number; completed: number };
+}
+
+/** Mode names as people type them: replicated, global, replicated-job. */
+export function modeName(mode: string | undefined): string {
+  return stateName(mode ?? 'REPLICATED').replace(/_/g, '-');
 }
 
 export function serviceRow(summary: ServiceSummary): ServiceRow {
@@ -18,9 +23,9 @@ export function serviceRow(summary: ServiceSummary): ServiceRow {
   return {
     id: service?.id ?? '',
     name: service?.spec?.name ?? '',
-    mode: stateName(service?.spec?.mode ?? 'REPLICATED'),
+    mode: modeName(service?.spec?.mode),
     image: service?.spec?.container?.image ?? '',
-    replicas: { desired: summary.desired, running: summary.running },
+    replicas: { desired: summary.desired, running: summary.running, completed: summary.completed ?? 0 },
   };
 }
 
@@ -69,9 +74,11 @@ export interface NodeRow {
   cpus: number;
   memoryBytes: number;
   labels: Record<string, string>;
+  /** Milliseconds since the node's last heartbeat; null when the scheduler has seen none. */
+  lastHeartbeatMs: number | null;
 }
 
-export function nodeRow(node: Node): NodeRow {
+export function nodeRow(node: Node, heartbeatAgeMs: Record<string, number> = {}): NodeRow {
   return {
     id: node.id,
     hostname: node.description?.hostname ?? '',
@@ -81,6 +88,7 @@ export function nodeRow(node: Node): NodeRow {
     cpus: node.description?.resources?.cpus ?? 0,
     memoryBytes: node.description?.resources?.memoryBytes ?? 0,
     labels: nodeLabels(node),
+    lastHeartbeatMs: heartbeatAgeMs[node.id] ?? null,
   };
 }
 
@@ -93,6 +101,7 @@ export interface SpecView {
   ports: { publishedPort: number; targetPort: number; protocol: string }[];
   placement: { constraints: string[]; spread: string[]; maxPerNode: number; strategy: string };
   noLimits: boolean;
+  restart: { condition: string; delayMs: number; maxAttempts: number; windowMs: number };
 }
 
 function portView(port: PortConfig): SpecView['ports'][number] {
@@ -102,7 +111,7 @@ function portView(port: PortConfig): SpecView['ports'][number] {
 export function specView(spec: ServiceSpec | null | undefined): SpecView {
   return {
     name: spec?.name ?? '',
-    mode: stateName(spec?.mode ?? 'REPLICATED'),
+    mode: modeName(spec?.mode),
     replicas: spec?.replicas ?? 0,
     container: {
       image: spec?.container?.image ?? '',
@@ -118,6 +127,12 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
       strategy: spec?.placement?.strategy ?? '',
     },
     noLimits: spec?.noLimits ?? false,
+    restart: {
+      condition: spec?.restart?.condition || 'any',
+      delayMs: spec?.restart?.delayMs ?? 0,
+      maxAttempts: spec?.restart?.maxAttempts ?? 0,
+      windowMs: spec?.restart?.windowMs ?? 0,
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCluster } from './commands/cluster';
 import { registerInspect } from './commands/inspect';
 import { registerLs } from './commands/ls';
 import { registerNode } from './commands/node';
@@ -26,6 +27,7 @@ export function buildProgram(context: Context): Command {
   registerScale(program, context);
   registerRm(program, context);
   registerNode(program, context);
+  registerCluster(program, context);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });

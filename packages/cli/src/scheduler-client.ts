@@ -58,6 +58,12 @@ export function grpcCode(error: unknown): number | undefined {
 
 type Invoke<T> = (client: ControlClient, options: grpc.CallOptions, callback: grpc.requestCallback<T>) => void;
 
+/** The cluster-wide settings in force. */
+export interface ClusterSettings {
+  heartbeatPeriodMs: number;
+  heartbeatGrace: number;
+}
+
 /**
  * The Control API over one or more scheduler addresses. Addresses are tried
  * in order until one answers; that one is kept for the rest of the command.
@@ -95,7 +101,20 @@ export class SchedulerClient {
   }
 
   async listNodes(): Promise<Node[]> {
-    return (await this.call<{ nodes: Node[] }>((c, o, cb) => c.ListNodes({}, o, cb))).nodes;
+    return (await this.listNodesWithHeartbeats()).nodes;
+  }
+
+  /** The nodes, and milliseconds since each one's last heartbeat as the scheduler saw it. */
+  listNodesWithHeartbeats(): Promise<{ nodes: Node[]; heartbeatAgeMs: Record<string, number> }> {
+    return this.call((c, o, cb) => c.ListNodes({}, o, cb));
+  }
+
+  getCluster(): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.GetCluster({}, o, cb));
+  }
+
+  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace }, o, cb));
   }
 
   close(): void {

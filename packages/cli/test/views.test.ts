@@ -15,7 +15,7 @@ describe('--json views', () => {
       name: 'web',
       mode: 'replicated',
       image: 'nginx:alpine',
-      replicas: { desired: 3, running: 2 },
+      replicas: { desired: 3, running: 2, completed: 0 },
     });
   });
 
@@ -51,7 +51,7 @@ describe('--json views', () => {
   });
 
   it('node ls: lowercase state and availability, user labels overriding the agent\'s', () => {
-    expect(nodeRow(node())).toEqual({
+    expect(nodeRow(node(), { pi1: 400 })).toEqual({
       id: 'pi1',
       hostname: 'raspberrypi',
       state: 'ready',
@@ -60,7 +60,9 @@ describe('--json views', () => {
       cpus: 4,
       memoryBytes: 4 * 1024 ** 3,
       labels: { rack: 'r1', zone: 'b' },
+      lastHeartbeatMs: 400,
     });
+    expect(nodeRow(node()).lastHeartbeatMs).toBeNull();
   });
 
   it('inspect: id, version, ISO times and the whole spec with a lowercase mode', () => {
@@ -79,6 +81,7 @@ describe('--json views', () => {
         ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
         placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '' },
         noLimits: false,
+        restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
       },
     });
     // Key order is part of a stable document.
@@ -120,8 +123,8 @@ describe('tables', () => {
   });
 
   it('node ls shows cores, human memory and labels', () => {
-    const lines = renderNodes([node()]).trimEnd().split('\n');
-    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', 'ready', 'active', 'aarch64', '4', '4GiB', 'rack=r1,zone=b']);
+    const lines = renderNodes([node()], { pi1: 1500 }).trimEnd().split('\n');
+    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', 'rack=r1,zone=b']);
   });
 
   it('inspect\'s summary lists what was asked for', () => {

@@ -2,7 +2,7 @@ import { formatBytes } from '@pisched/api';
 import type { Service } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
-import { formatCpus } from '../format';
+import { formatCpus, formatMs } from '../format';
 import { printJson, serviceView } from '../json-views';
 
 /** A readable summary; --json is the complete, stable form. */
@@ -25,6 +25,8 @@ export function renderService(service: Service): string {
   for (const spread of spec.placement.spread) fields.push(['Spread', spread]);
   if (spec.placement.maxPerNode > 0) fields.push(['Max per node', String(spec.placement.maxPerNode)]);
   if (spec.placement.strategy) fields.push(['Strategy', spec.placement.strategy]);
+  const restart = spec.restart;
+  fields.push(['Restart', `${restart.condition}, delay ${formatMs(restart.delayMs)}${restart.maxAttempts ? `, at most ${restart.maxAttempts} attempts` : ''}${restart.windowMs ? ` per ${formatMs(restart.windowMs)}` : ''}`]);
   fields.push(['Version', String(view.version)]);
   if (view.createdAt) fields.push(['Created', view.createdAt]);
   if (view.updatedAt) fields.push(['Updated', view.updatedAt]);

@@ -9,7 +9,7 @@ export function renderServices(summaries: ServiceSummary[]): string {
   const rows = summaries.map(serviceRow);
   return renderTable(
     ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE'],
-    rows.map((row) => [shortId(row.id), row.name, row.mode, `${row.replicas.running}/${row.replicas.desired}`, row.image]),
+    rows.map((row) => [shortId(row.id), row.name, row.mode, replicasText(row), row.image]),
   );
 }
 
@@ -23,4 +23,10 @@ export function registerLs(program: Command, context: Context): void {
       if (options.json) printJson(summaries.map(serviceRow), (text) => context.write(text));
       else context.write(renderServices(summaries));
     });
+}
+
+function replicasText(row: ReturnType<typeof serviceRow>): string {
+  const { running, desired, completed } = row.replicas;
+  // As docker shows jobs: what runs now, and how many have completed.
+  return row.mode === 'replicated-job' ? `${running}/${desired} (${completed}/${desired} completed)` : `${running}/${desired}`;
 }

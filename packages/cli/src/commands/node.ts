@@ -2,14 +2,14 @@ import { formatBytes } from '@pisched/api';
 import type { Node } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
-import { formatCpus } from '../format';
+import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson } from '../json-views';
 import { renderTable } from '../table';
 
-export function renderNodes(nodes: Node[]): string {
+export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
-    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'LABELS'],
-    nodes.map(nodeRow).map((row) => [
+    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'LABELS'],
+    nodes.map((node) => nodeRow(node, heartbeatAgeMs)).map((row) => [
       row.id,
       row.hostname,
       row.state,
@@ -17,6 +17,7 @@ export function renderNodes(nodes: Node[]): string {
       row.arch,
       formatCpus(row.cpus),
       formatBytes(row.memoryBytes),
+      row.lastHeartbeatMs === null ? '-' : `${formatMs(row.lastHeartbeatMs)} ago`,
       Object.entries(row.labels).map(([key, value]) => `${key}=${value}`).join(','),
     ]),
   );
@@ -29,8 +30,8 @@ export function registerNode(program: Command, context: Context): void {
     .description('list nodes')
     .option('--json', 'print a JSON array instead of a table')
     .action(async (options: { json?: boolean }) => {
-      const nodes = await context.client().listNodes();
-      if (options.json) printJson(nodes.map(nodeRow), (text) => context.write(text));
-      else context.write(renderNodes(nodes));
+      const { nodes, heartbeatAgeMs } = await context.client().listNodesWithHeartbeats();
+      if (options.json) printJson(nodes.map((node) => nodeRow(node, heartbeatAgeMs)), (text) => context.write(text));
+      else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
 }

@@ -3,7 +3,7 @@ import type { PortConfig, ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parsePort, parseReplicas } from '../flags';
+import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseMode, parsePort, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
 
 export interface RunOptions {
@@ -15,6 +15,11 @@ export interface RunOptions {
   memory?: string;
   detach?: boolean;
   timeout?: string;
+  mode?: string;
+  restartCondition?: string;
+  restartDelay?: string;
+  restartMaxAttempts?: string;
+  restartWindow?: string;
 }
 
 /** Every flag checked and the spec validated as the scheduler will, before anything is sent. */
@@ -24,7 +29,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
   try {
     return validateServiceSpec({
       name: options.name,
-      mode: 'REPLICATED',
+      mode: options.mode === undefined ? 'REPLICATED' : parseMode(options.mode),
       replicas: options.replicas === undefined ? 1 : parseReplicas(options.replicas),
       container: { image, command, env: (options.env ?? []).map(parseEnv) },
       resources: {
@@ -32,6 +37,13 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
         memoryBytes: options.memory === undefined ? 0 : parseMemoryFlag(options.memory),
       },
       ports,
+      restart: {
+        condition: options.restartCondition ?? '',
+        delayMs: options.restartDelay === undefined ? 0 : parseDuration(options.restartDelay, true),
+        delaySet: options.restartDelay !== undefined,
+        maxAttempts: options.restartMaxAttempts === undefined ? 0 : parseCount('--restart-max-attempts', options.restartMaxAttempts),
+        windowMs: options.restartWindow === undefined ? 0 : parseDuration(options.restartWindow, true),
+      },
     });
   } catch (error) {
     if (error instanceof SpecError) throw new CliError(error.message);
@@ -42,15 +54,20 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
 export function registerRun(program: Command, context: Context): void {
   program
     .command('run')
-    .description('create a replicated service and wait until its tasks are running')
+    .description('create a service and wait until its tasks are running (or, for a job, complete)')
     .argument('<image>', 'container image')
     .argument('[command...]', 'command and arguments, overriding the image\'s CMD')
     .option('--name <name>', 'service name (letters, digits and -)')
+    .option('--mode <mode>', 'replicated, or replicated-job (tasks run to completion)', 'replicated')
     .option('--replicas <n>', 'number of tasks', '1')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task, e.g. 0.5')
     .option('--memory <size>', 'memory per task, e.g. 128M')
+    .option('--restart-condition <condition>', 'when an ended task is replaced: any, on-failure or none (default any; on-failure for jobs)')
+    .option('--restart-delay <duration>', 'wait before a restart; doubles for each quick failure in a row (default 5s)')
+    .option('--restart-max-attempts <n>', 'restarts before giving up; 0 = unlimited')
+    .option('--restart-window <duration>', 'the window --restart-max-attempts counts in (default: forever)')
     .option('-d, --detach', 'return once the service is created, without waiting')
     .option('--timeout <duration>', 'how long to wait for convergence', '120s')
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
@@ -61,6 +78,6 @@ export function registerRun(program: Command, context: Context): void {
       const service = await context.client().createService(spec);
       context.write(`${service.id}\n`);
       if (options.detach) return;
-      await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, out: context.stdout });
+      await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
     });
 }

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { CliError } from '../errors';
+import { parseCount, parseDuration } from '../flags';
+import { formatMs } from '../format';
+import { printJson } from '../json-views';
+import type { ClusterSettings } from '../scheduler-client';
+
+function renderSettings(settings: ClusterSettings): string {
+  const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
+  return [
+    `Heartbeat period: ${formatMs(settings.heartbeatPeriodMs)}`,
+    `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
+  ].join('\n') + '\n';
+}
+
+const view = (settings: ClusterSettings) => ({ heartbeatPeriodMs: settings.heartbeatPeriodMs, heartbeatGrace: settings.heartbeatGrace });
+
+export function registerCluster(program: Command, context: Context): void {
+  const cluster = program.command('cluster').description('cluster-wide settings');
+  cluster
+    .command('inspect')
+    .description('show the cluster-wide settings in force')
+    .option('--json', 'print JSON instead of text')
+    .action(async (options: { json?: boolean }) => {
+      const settings = await context.client().getCluster();
+      if (options.json) printJson(view(settings), (text) => context.write(text));
+      else context.write(renderSettings(settings));
+    });
+  cluster
+    .command('update')
+    .description('change cluster-wide settings')
+    .option('--heartbeat-period <duration>', 'how often agents heartbeat, e.g. 1s (100ms to 1m)')
+    .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
+    .action(async (options: { heartbeatPeriod?: string; heartbeatGrace?: string }) => {
+      if (options.heartbeatPeriod === undefined && options.heartbeatGrace === undefined) {
+        throw new CliError('nothing to update: give --heartbeat-period and/or --heartbeat-grace');
+      }
+      const period = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
+      const grace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
+      if (options.heartbeatGrace !== undefined && grace === 0) throw new CliError('invalid --heartbeat-grace "0": must be at least 1');
+      context.write(renderSettings(await context.client().updateCluster(period, grace)));
+    });
+}
