@@ -4,3 +4,4 @@ export * from './task-states';
 export * from './units';
 export * from './addresses';
 export * from './service-spec';
+export * from './placement-rules';

@@ -59,7 +59,7 @@ describe('replicated orchestrator', () => {
     const paused = { ...readyNode('n2'), availability: 'PAUSE' as const };
     applyActions(machine, [{ action: 'putNode', putNode: readyNode('n1', 'DOWN') }, { action: 'putNode', putNode: paused }]);
     settle(machine, clock);
-    expect(live(machine)[0].status!.err).toBe('no suitable node: 1 node is not ready, 1 node is paused or drained');
+    expect(live(machine)[0].status!.err).toBe('no suitable node: 1 node is not ready, 1 node is paused');
   });
 
   it('replaces a failed task with a new task in the same slot, after the restart delay, and keeps the dead one as history', () => {

@@ -1,86 +1,226 @@
-import { isTerminal, type Node, type StoreAction, type Task } from '@pisched/api';
+import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
+import { ClusterView } from './cluster-view';
+import { compileConstraints } from './constraints';
+import { explainNoNode, explainOnNode } from './explain';
+import { maxPerNodeFilter, resourceFilter, staticFilters, type Rejection } from './filters';
+import { toAmount, type Amount } from './node-capacity';
+import { fitScore, nodeScore } from './scoring';
+
+export interface PlacementOptions {
+  /** For services that do not choose one (`--placement-strategy` of the scheduler). */
+  strategy: PlacementStrategy;
+}
+
+export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
 
 /**
- * Assigns pending tasks to nodes. A node is eligible when it is ready and
- * active; among those the one running the fewest tasks wins, then the one
- * with the fewest tasks of the same service (so replicas spread), then the
- * lowest id (so the choice is stable). The placement issue replaces this
- * with resource-aware filters and scoring.
+ * Assigns pending tasks to nodes, as Nomad's pipeline does: filters decide
+ * which nodes can take a task (ready and active, constraints, max-per-node,
+ * free memory and CPU), then scores rank those (spread over label values,
+ * replicas of the same service apart, then the strategy's fit). A task no
+ * node can take stays pending with the explanation in status.err, rewritten
+ * only when it changes; the control loop reruns on every change, so it is
+ * placed as soon as room appears.
+ *
+ * Tasks are taken largest first (best-fit decreasing packs better than
+ * arrival order) and each placement is booked before the next task is
+ * considered, so one pass never overcommits a node.
  */
-export function placePendingTasks(state: StateMachine, clock: Clock): StoreAction[] {
-  const now = clock.now();
-  const eligible = [...state.nodes.values()].filter((node) => node.state === 'READY' && node.availability === 'ACTIVE');
-  const load = new Map<string, number>();
-  const perService = new Map<string, number>();
+export function placePendingTasks(state: StateMachine, clock: Clock, options: PlacementOptions = DEFAULT_PLACEMENT): StoreAction[] {
+  const bound: Task[] = [];
+  const groups = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
-    if (task.nodeId === '' || task.desiredState !== 'RUNNING' || isTerminal(task.status!.state)) continue;
-    load.set(task.nodeId, (load.get(task.nodeId) ?? 0) + 1);
-    const key = `${task.nodeId}/${task.serviceId}`;
-    perService.set(key, (perService.get(key) ?? 0) + 1);
-  }
-
-  const actions: StoreAction[] = [];
-  const pending = [...state.tasks.values()]
-    .filter((task) => task.nodeId === '' && task.desiredState === 'RUNNING' && task.status!.state === 'PENDING')
-    .sort((a, b) => a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot);
-  for (const task of pending) {
-    const node = choose(eligible, task, load, perService);
-    if (!node) {
-      const message = noNodeMessage(state.nodes);
-      if (task.status!.err !== message) {
-        actions.push({ action: 'putTask', putTask: { ...task, status: { ...task.status!, err: message, timestamp: now } } });
-      }
+    if (task.desiredState !== 'RUNNING' || task.status!.state !== 'PENDING') continue;
+    if (task.nodeId !== '') {
+      bound.push(task);
       continue;
     }
-    load.set(node.id, (load.get(node.id) ?? 0) + 1);
-    const key = `${node.id}/${task.serviceId}`;
-    perService.set(key, (perService.get(key) ?? 0) + 1);
+    // Tasks of one service made from the same spec are interchangeable: they share filters and size.
+    const spec = task.spec;
+    const key = `${task.serviceId}\0${task.specVersion}\0${JSON.stringify(spec?.placement)}\0${JSON.stringify(spec?.resources)}`;
+    const group = groups.get(key) ?? [];
+    group.push(task);
+    groups.set(key, group);
+  }
+  if (bound.length === 0 && groups.size === 0) return [];
+
+  const view = new ClusterView(state);
+  const now = clock.now();
+  const actions: StoreAction[] = [];
+  const assign = (task: Task, i: number) => {
+    view.place(i, task);
+    const nodeId = view.nodes[i].id;
     actions.push({
       action: 'putTask',
       putTask: {
         ...task,
-        nodeId: node.id,
+        nodeId,
         meta: { ...task.meta!, updatedAt: now },
-        status: { ...task.status!, state: 'ASSIGNED', timestamp: now, message: `assigned to node ${node.id}`, err: '' },
+        status: { ...task.status!, state: 'ASSIGNED', timestamp: now, message: `assigned to node ${nodeId}`, err: '' },
       },
     });
+  };
+  const leavePending = (task: Task, reason: string) => {
+    if (task.status!.err === reason) return;
+    actions.push({ action: 'putTask', putTask: { ...task, status: { ...task.status!, err: reason, timestamp: now } } });
+  };
+
+  // Global tasks are bound to their node from birth; they go first because no other node will do for them.
+  bound.sort(byServiceAndSlot);
+  for (const task of bound) {
+    const i = view.index.get(task.nodeId);
+    if (i === undefined) continue; // the node left; the orchestrator retires the task
+    const rejection =
+      staticFilters(view.nodes[i], view.facts[i], compileConstraints(task.spec?.placement?.constraints ?? [])) ??
+      resourceFilter(toAmount(task.spec?.resources), view.free(i));
+    if (rejection) leavePending(task, explainOnNode(task.nodeId, rejection));
+    else assign(task, i);
+  }
+
+  const biggest = view.maxCapacity();
+  const size = (task: Task) => {
+    const amount = toAmount(task.spec?.resources);
+    return (biggest.cpuMicros > 0 ? amount.cpuMicros / biggest.cpuMicros : 0) + (biggest.memoryBytes > 0 ? amount.memoryBytes / biggest.memoryBytes : 0);
+  };
+  const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]) }));
+  ordered.sort((a, b) => b.size - a.size || byServiceAndSlot(a.tasks[0], b.tasks[0]));
+  for (const { tasks } of ordered) {
+    placeGroup(view, tasks, options.strategy, assign, leavePending);
   }
   return actions;
 }
 
-function choose(nodes: Node[], task: Task, load: Map<string, number>, perService: Map<string, number>): Node | undefined {
-  let best: Node | undefined;
-  let bestKey: [number, number, string] | undefined;
-  for (const node of nodes) {
-    const key: [number, number, string] = [
-      load.get(node.id) ?? 0,
-      perService.get(`${node.id}/${task.serviceId}`) ?? 0,
-      node.id,
-    ];
-    if (!bestKey || compare(key, bestKey) < 0) {
-      best = node;
-      bestKey = key;
+function byServiceAndSlot(a: Task, b: Task): number {
+  return a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0);
+}
+
+/** Places tasks that share a service and spec, one at a time, each seeing where the previous ones went. */
+function placeGroup(
+  view: ClusterView,
+  tasks: Task[],
+  defaultStrategy: PlacementStrategy,
+  assign: (task: Task, i: number) => void,
+  leavePending: (task: Task, reason: string) => void,
+): void {
+  const spec = tasks[0].spec;
+  const placement = spec?.placement;
+  const strategy = (placement?.strategy || defaultStrategy) as PlacementStrategy;
+  const maxPerNode = Number(placement?.maxPerNode ?? 0);
+  const need: Amount = toAmount(spec?.resources);
+  const constraints = compileConstraints(placement?.constraints ?? []);
+
+  const n = view.size;
+  const staticRejections: (Rejection | undefined)[] = new Array(n);
+  const candidates: number[] = [];
+  for (let i = 0; i < n; i++) {
+    staticRejections[i] = staticFilters(view.nodes[i], view.facts[i], constraints);
+    if (!staticRejections[i]) candidates.push(i);
+  }
+  const counts = view.serviceCounts(tasks[0].serviceId);
+  const spread = spreadGroups(view, placement?.spread ?? [], counts);
+
+  for (let t = 0; t < tasks.length; t++) {
+    const best = choose(view, candidates, counts, spread, need, maxPerNode, strategy);
+    if (best < 0) {
+      // Placing only ever takes room away, so every later task of this group fails the same way.
+      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, maxPerNode));
+      for (; t < tasks.length; t++) leavePending(tasks[t], reason);
+      return;
     }
+    assign(tasks[t], best);
+    counts[best]++;
+    for (const descriptor of spread) descriptor.counts[descriptor.groupOf[best]]++;
+  }
+}
+
+interface SpreadDescriptor {
+  /** Node index → index of its label value (nodes without the label share one group, as in Swarm). */
+  groupOf: Int32Array;
+  /** Tasks of the service per label value. */
+  counts: Float64Array;
+}
+
+function spreadGroups(view: ClusterView, descriptors: readonly string[], counts: Int32Array): SpreadDescriptor[] {
+  return descriptors.map((descriptor) => {
+    const key = descriptor.slice('node.labels.'.length);
+    const values = new Map<string, number>();
+    const groupOf = new Int32Array(view.size);
+    for (let i = 0; i < view.size; i++) {
+      const labels = view.facts[i].labels;
+      const value = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : '';
+      let group = values.get(value);
+      if (group === undefined) {
+        group = values.size;
+        values.set(value, group);
+      }
+      groupOf[i] = group;
+    }
+    const perGroup = new Float64Array(values.size);
+    for (let i = 0; i < view.size; i++) perGroup[groupOf[i]] += counts[i];
+    return { groupOf, counts: perGroup };
+  });
+}
+
+/**
+ * The best feasible node, or -1. Order of preference: fewest replicas in the
+ * node's value of each spread label (first label first), then the highest
+ * score (fit minus the same-service penalty), then the fewest tasks, then the
+ * lowest id (the loop's order).
+ */
+function choose(
+  view: ClusterView,
+  candidates: readonly number[],
+  counts: Int32Array,
+  spread: readonly SpreadDescriptor[],
+  need: Amount,
+  maxPerNode: number,
+  strategy: PlacementStrategy,
+): number {
+  const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount } = view;
+  let best = -1;
+  let bestScore = 0;
+  for (const i of candidates) {
+    if (maxPerNode > 0 && counts[i] >= maxPerNode) continue;
+    const cpuAfter = freeCpu[i] - need.cpuMicros;
+    const memoryAfter = freeMemory[i] - need.memoryBytes;
+    if (cpuAfter < 0 || memoryAfter < 0) continue;
+    const score = nodeScore(fitScore(strategy, capacityCpu[i], capacityMemory[i], cpuAfter, memoryAfter), counts[i]);
+    if (best >= 0) {
+      const bySpread = compareSpread(spread, i, best);
+      if (bySpread > 0) continue;
+      if (bySpread === 0) {
+        if (score < bestScore) continue;
+        if (score === bestScore && taskCount[i] >= taskCount[best]) continue;
+      }
+    }
+    best = i;
+    bestScore = score;
   }
   return best;
 }
 
-function compare(a: [number, number, string], b: [number, number, string]): number {
-  return a[0] - b[0] || a[1] - b[1] || a[2].localeCompare(b[2]);
+function compareSpread(spread: readonly SpreadDescriptor[], a: number, b: number): number {
+  for (const { groupOf, counts } of spread) {
+    const diff = counts[groupOf[a]] - counts[groupOf[b]];
+    if (diff !== 0) return diff;
+  }
+  return 0;
 }
 
-function noNodeMessage(nodes: Map<string, Node>): string {
-  if (nodes.size === 0) return 'no suitable node: no nodes have joined';
-  let down = 0;
-  let unavailable = 0;
-  for (const node of nodes.values()) {
-    if (node.state !== 'READY') down++;
-    else if (node.availability !== 'ACTIVE') unavailable++;
+/** Every node's reason for turning the task down, for the explanation. */
+function explainAll(
+  view: ClusterView,
+  staticRejections: readonly (Rejection | undefined)[],
+  counts: Int32Array,
+  need: Amount,
+  maxPerNode: number,
+): Rejection[] {
+  const rejections: Rejection[] = [];
+  for (let i = 0; i < view.size; i++) {
+    const rejection = staticRejections[i] ?? maxPerNodeFilter(counts[i], maxPerNode) ?? resourceFilter(need, view.free(i));
+    if (rejection) rejections.push(rejection);
   }
-  const reasons = [];
-  if (down > 0) reasons.push(`${down} node${down === 1 ? ' is' : 's are'} not ready`);
-  if (unavailable > 0) reasons.push(`${unavailable} node${unavailable === 1 ? ' is' : 's are'} paused or drained`);
-  return `no suitable node: ${reasons.join(', ')}`;
+  return rejections;
 }

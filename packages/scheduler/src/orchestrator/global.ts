@@ -1,0 +1,84 @@
+import { isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import type { StateMachine } from '../store/state-machine';
+import { compileConstraints, nodeFacts } from '../placement/constraints';
+import { constraintFilter, staticFilters } from '../placement/filters';
+import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
+
+/**
+ * Desired tasks for global services: one task on every eligible node — ready,
+ * active and satisfying the service's constraints — including nodes that
+ * join later. Tasks are bound to their node from birth (slot 0, node id set,
+ * state pending) and the placement pass only checks that the node has room
+ * for them. A node that is drained, no longer satisfies the constraints or
+ * has left gets its task shut down; a paused node keeps what it runs but gets
+ * nothing new, and a node that is down keeps its task for when it returns.
+ */
+export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[] {
+  const actions: StoreAction[] = [];
+  const now = clock.now();
+  const services = [...state.services.values()].filter((service) => service.spec?.mode === 'GLOBAL');
+  if (services.length === 0) return actions;
+
+  const byService = new Map<string, Map<string, Task[]>>();
+  for (const task of state.tasks.values()) {
+    if (task.desiredState !== 'RUNNING') continue;
+    if (state.services.get(task.serviceId)?.spec?.mode !== 'GLOBAL') continue;
+    if (task.nodeId === '' || task.slot !== 0) {
+      // Left from before the service became global.
+      actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
+      continue;
+    }
+    const perNode = byService.get(task.serviceId) ?? new Map<string, Task[]>();
+    byService.set(task.serviceId, perNode);
+    perNode.set(task.nodeId, [...(perNode.get(task.nodeId) ?? []), task]);
+  }
+
+  const nodes = [...state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const service of services) {
+    const perNode = byService.get(service.id) ?? new Map<string, Task[]>();
+    for (const [nodeId, tasks] of perNode) {
+      const node = state.nodes.get(nodeId);
+      if (!node) {
+        for (const task of tasks) actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
+        continue;
+      }
+      if (mustLeave(service, node)) {
+        for (const task of tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+        continue;
+      }
+      const live = tasks.filter((task) => !isTerminal(task.status!.state));
+      // Two live tasks on one node only arise from a race; keep the most advanced.
+      live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
+      for (const task of tasks) {
+        if (task !== live[0]) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+      }
+      if (live.length === 0 && isEligible(service, node)) actions.push(putTask(boundTask(service, node, clock)));
+    }
+    for (const node of nodes) {
+      if (!perNode.has(node.id) && isEligible(service, node)) actions.push(putTask(boundTask(service, node, clock)));
+    }
+  }
+  return actions;
+}
+
+/** Whether a node should get a task of the global service: the placement filters that do not depend on room. */
+export function isEligible(service: Service, node: Node): boolean {
+  return staticFilters(node, nodeFacts(node), compileConstraints(service.spec?.placement?.constraints ?? [])) === undefined;
+}
+
+/** Drained, or constraints that no longer hold: the node's task must go. Down and paused nodes keep theirs. */
+function mustLeave(service: Service, node: Node): boolean {
+  if (node.availability === 'DRAIN') return true;
+  return constraintFilter(compileConstraints(service.spec?.placement?.constraints ?? []), nodeFacts(node)) !== undefined;
+}
+
+function boundTask(service: Service, node: Node, clock: Clock): Task {
+  return { ...newTask(service, 0, clock), nodeId: node.id };
+}
+
+/** How many tasks a global service wants now: one per eligible node (for `pisched ls`). */
+export function globalDesiredCount(state: StateMachine, service: Service): number {
+  let count = 0;
+  for (const node of state.nodes.values()) if (isEligible(service, node)) count++;
+  return count;
+}

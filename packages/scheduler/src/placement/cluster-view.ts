@@ -1,0 +1,84 @@
+import type { Node, Task } from '@pisched/api';
+import type { StateMachine } from '../store/state-machine';
+import { nodeFacts, type NodeFacts } from './constraints';
+import { holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
+
+/**
+ * The nodes as one placement pass sees them, in flat arrays indexed by node
+ * (sorted by id, so ties go to the lowest id): capacity, what is still free,
+ * and how many tasks of each service each node holds. Every placement the
+ * pass makes is recorded here at once, so the next task sees it and a pass
+ * never promises a node more than it has.
+ */
+export class ClusterView {
+  readonly nodes: Node[];
+  readonly facts: NodeFacts[];
+  readonly index = new Map<string, number>();
+  readonly capacityCpu: Float64Array;
+  readonly capacityMemory: Float64Array;
+  readonly freeCpu: Float64Array;
+  readonly freeMemory: Float64Array;
+  readonly taskCount: Int32Array;
+  /** serviceId → node index → tasks of that service holding a reservation there. */
+  private readonly perService = new Map<string, Map<number, number>>();
+
+  constructor(state: StateMachine) {
+    this.nodes = [...state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const n = this.nodes.length;
+    this.facts = this.nodes.map(nodeFacts);
+    this.capacityCpu = new Float64Array(n);
+    this.capacityMemory = new Float64Array(n);
+    this.freeCpu = new Float64Array(n);
+    this.freeMemory = new Float64Array(n);
+    this.taskCount = new Int32Array(n);
+    this.nodes.forEach((node, i) => {
+      this.index.set(node.id, i);
+      const capacity = nodeCapacity(node);
+      this.capacityCpu[i] = this.freeCpu[i] = capacity.cpuMicros;
+      this.capacityMemory[i] = this.freeMemory[i] = capacity.memoryBytes;
+    });
+    for (const task of state.tasks.values()) {
+      if (!holdsReservation(task)) continue;
+      const i = this.index.get(task.nodeId);
+      if (i !== undefined) this.place(i, task);
+    }
+  }
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  free(i: number): Amount {
+    return { cpuMicros: this.freeCpu[i], memoryBytes: this.freeMemory[i] };
+  }
+
+  place(i: number, task: Task): void {
+    const amount = toAmount(task.spec?.resources);
+    this.freeCpu[i] -= amount.cpuMicros;
+    this.freeMemory[i] -= amount.memoryBytes;
+    this.taskCount[i]++;
+    let counts = this.perService.get(task.serviceId);
+    if (!counts) {
+      counts = new Map();
+      this.perService.set(task.serviceId, counts);
+    }
+    counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+
+  /** Tasks of the service per node, as a dense array the hot loop can index. */
+  serviceCounts(serviceId: string): Int32Array {
+    const dense = new Int32Array(this.nodes.length);
+    for (const [i, count] of this.perService.get(serviceId) ?? []) dense[i] = count;
+    return dense;
+  }
+
+  maxCapacity(): Amount {
+    let cpuMicros = 0;
+    let memoryBytes = 0;
+    for (let i = 0; i < this.nodes.length; i++) {
+      cpuMicros = Math.max(cpuMicros, this.capacityCpu[i]);
+      memoryBytes = Math.max(memoryBytes, this.capacityMemory[i]);
+    }
+    return { cpuMicros, memoryBytes };
+  }
+}

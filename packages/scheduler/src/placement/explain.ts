@@ -1,0 +1,78 @@
+import { formatBytes } from '@pisched/api';
+import type { Rejection } from './filters';
+import { cpusOf } from './node-capacity';
+
+/**
+ * Turns the filters' verdicts into one line a person can act on, e.g.
+ * `no suitable node: 2 nodes lack memory (need 512MiB, most free 300MiB),
+ * 1 node fails constraint node.labels.zone==a`. Nodes rejected for the same
+ * reason are counted together, the commonest reason first (then in filter
+ * order), so the line leads with what blocks most of the cluster; for
+ * resources the figure that matters is the largest amount any of them has free.
+ */
+export function explainNoNode(rejections: readonly Rejection[]): string {
+  if (rejections.length === 0) return 'no suitable node: no nodes have joined';
+  return `no suitable node: ${describeGroups(rejections).join(', ')}`;
+}
+
+/** For a task bound to one node (global services): why it cannot start there yet. */
+export function explainOnNode(nodeId: string, rejection: Rejection): string {
+  return `node ${nodeId} ${phrase(rejection, 1, true)}`;
+}
+
+const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'constraint', 'max-per-node', 'memory', 'cpu'];
+
+function describeGroups(rejections: readonly Rejection[]): string[] {
+  const groups = new Map<string, Rejection[]>();
+  for (const rejection of rejections) {
+    const key = rejection.kind === 'constraint' ? `constraint ${rejection.constraint}` : rejection.kind;
+    const group = groups.get(key) ?? [];
+    group.push(rejection);
+    groups.set(key, group);
+  }
+  const keys = [...groups.keys()].sort((a, b) => groups.get(b)!.length - groups.get(a)!.length || rank(a) - rank(b));
+  return keys.map((key) => {
+    const group = groups.get(key)!;
+    return `${group.length} ${group.length === 1 ? 'node' : 'nodes'} ${phrase(mostFree(group), group.length, false)}`;
+  });
+}
+
+function rank(key: string): number {
+  return ORDER.indexOf(key.split(' ')[0] as Rejection['kind']);
+}
+
+/** For resource shortages, the rejection with the most free; the others are alike. */
+function mostFree(group: Rejection[]): Rejection {
+  return group.reduce((best, rejection) => {
+    if (rejection.kind === 'memory' && best.kind === 'memory') return rejection.free > best.free ? rejection : best;
+    if (rejection.kind === 'cpu' && best.kind === 'cpu') return rejection.freeMicros > best.freeMicros ? rejection : best;
+    return best;
+  });
+}
+
+function phrase(rejection: Rejection, count: number, single: boolean): string {
+  const one = count === 1;
+  const free = single ? 'free' : 'most free';
+  switch (rejection.kind) {
+    case 'not-ready':
+      return one ? 'is not ready' : 'are not ready';
+    case 'paused':
+      return one ? 'is paused' : 'are paused';
+    case 'drained':
+      return one ? 'is drained' : 'are drained';
+    case 'constraint':
+      return `${one ? 'fails' : 'fail'} constraint ${rejection.constraint}`;
+    case 'max-per-node':
+      return `already ${one ? 'runs' : 'run'} ${rejection.limit} ${rejection.limit === 1 ? 'task' : 'tasks'} of this service (max-per-node ${rejection.limit})`;
+    case 'memory':
+      return `${one ? 'lacks' : 'lack'} memory (need ${formatBytes(rejection.need)}, ${free} ${formatBytes(rejection.free)})`;
+    case 'cpu':
+      return `${one ? 'lacks' : 'lack'} CPU (need ${formatCpus(rejection.needMicros)}, ${free} ${formatCpus(rejection.freeMicros)})`;
+  }
+}
+
+export function formatCpus(cpuMicros: number): string {
+  const cpus = cpusOf(cpuMicros);
+  const text = Number(cpus.toFixed(3)).toString();
+  return `${text} ${cpus === 1 ? 'CPU' : 'CPUs'}`;
+}

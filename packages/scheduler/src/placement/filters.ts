@@ -1,0 +1,49 @@
+import type { Constraint, Node } from '@pisched/api';
+import { firstUnsatisfied, type NodeFacts } from './constraints';
+import type { Amount } from './node-capacity';
+
+/**
+ * Why a node cannot take a task. Filters run in this order and a node is
+ * rejected by the first that fails, so the explanation names one reason per
+ * node: the cheap, lasting ones (node state, constraints) before the ones
+ * that change as tasks come and go (max-per-node, memory, CPU).
+ */
+export type Rejection =
+  | { kind: 'not-ready' }
+  | { kind: 'paused' }
+  | { kind: 'drained' }
+  | { kind: 'constraint'; constraint: string }
+  | { kind: 'max-per-node'; limit: number }
+  | { kind: 'memory'; need: number; free: number }
+  | { kind: 'cpu'; needMicros: number; freeMicros: number };
+
+/** Node state and availability: only ready, active nodes take new tasks. */
+export function availabilityFilter(node: Node): Rejection | undefined {
+  if (node.state !== 'READY') return { kind: 'not-ready' };
+  if (node.availability === 'PAUSE') return { kind: 'paused' };
+  if (node.availability === 'DRAIN') return { kind: 'drained' };
+  return undefined;
+}
+
+/** All constraints must hold (node.platform.arch among them, compared by normalised name). */
+export function constraintFilter(constraints: readonly Constraint[], facts: NodeFacts): Rejection | undefined {
+  const failed = firstUnsatisfied(constraints, facts);
+  return failed ? { kind: 'constraint', constraint: failed.text } : undefined;
+}
+
+/** The filters that do not depend on what else runs on the node; their verdict holds for a whole placement pass. */
+export function staticFilters(node: Node, facts: NodeFacts, constraints: readonly Constraint[]): Rejection | undefined {
+  return availabilityFilter(node) ?? constraintFilter(constraints, facts);
+}
+
+/** 0 means no limit. */
+export function maxPerNodeFilter(tasksOfServiceOnNode: number, maxPerNode: number): Rejection | undefined {
+  return maxPerNode > 0 && tasksOfServiceOnNode >= maxPerNode ? { kind: 'max-per-node', limit: maxPerNode } : undefined;
+}
+
+/** The task's reservation must fit in what the node has not yet promised to other tasks. */
+export function resourceFilter(need: Amount, free: Amount): Rejection | undefined {
+  if (need.memoryBytes > free.memoryBytes) return { kind: 'memory', need: need.memoryBytes, free: Math.max(0, free.memoryBytes) };
+  if (need.cpuMicros > free.cpuMicros) return { kind: 'cpu', needMicros: need.cpuMicros, freeMicros: Math.max(0, free.cpuMicros) };
+  return undefined;
+}
