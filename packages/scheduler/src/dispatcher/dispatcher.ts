@@ -196,7 +196,8 @@ export class Dispatcher {
     const { periodMs, grace } = this.heartbeat();
     const limit = periodMs * grace;
     const late = [...this.store.state.nodes.values()].filter((node) => {
-      const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, this.startedAt + STARTUP_GRACE_MS);
+      // A node not heard from since this dispatcher started gets the longer startup grace.
+      const last = this.lastHeartbeat.get(node.id) ?? this.startedAt + STARTUP_GRACE_MS;
       return node.state === 'READY' && now - last > limit;
     });
     if (late.length === 0) return;
