@@ -22,6 +22,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Benchmarks print figures and assert nothing about time; never part of `npm test`.
+        test: {
+          name: 'bench',
+          include: ['bench/**/*.ts'],
+          testTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

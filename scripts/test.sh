@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/ensure-docker.sh
-npx vitest run "$@"
+npx vitest run --project unit --project e2e "$@"

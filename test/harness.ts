@@ -207,9 +207,11 @@ export class Cluster {
   readonly nodeIds: string[] = [];
   readonly dirs: string[] = [];
   scheduler!: SchedulerHandle;
+  /** Extra flags for the scheduler, e.g. other heartbeat settings. */
+  startSchedulerArgs: string[] = [];
 
   async start(agentIds: string[], agentArgs: (id: string) => string[] = () => []): Promise<this> {
-    this.scheduler = await startScheduler();
+    this.scheduler = await startScheduler({ extraArgs: this.startSchedulerArgs });
     this.daemons.push(this.scheduler.daemon);
     this.dirs.push(this.scheduler.dataDir);
     for (const id of agentIds) this.addAgent(id, agentArgs(id));
