@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_SCHEDULER_PORT, parseHostPort } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, isPlacementStrategy, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 
@@ -20,6 +20,11 @@ function address(value: string): string {
   }
 }
 
+function strategy(value: string): PlacementStrategy {
+  if (!isPlacementStrategy(value)) throw new InvalidArgumentError('--placement-strategy must be binpack or spread');
+  return value;
+}
+
 const program = new Command('pisched-scheduler')
   .description('The pisched scheduler: keeps services running on the agents that join it')
   .requiredOption('--data-dir <dir>', 'where the state is kept (created if missing)')
@@ -27,6 +32,7 @@ const program = new Command('pisched-scheduler')
   .option('--listen <host:port>', 'address for the CLI and the agents', address, '127.0.0.1:7700')
   .option('--heartbeat-period <ms>', 'how often agents heartbeat, in ms', positiveInt('--heartbeat-period'), 1000)
   .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down', positiveInt('--heartbeat-grace'), 3)
+  .option('--placement-strategy <strategy>', 'binpack (fill nodes) or spread (even out), for services that do not choose', strategy, 'binpack')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -40,6 +46,7 @@ const program = new Command('pisched-scheduler')
         dataDir: options.dataDir,
         heartbeatPeriodMs: options.heartbeatPeriod,
         heartbeatGrace: options.heartbeatGrace,
+        placementStrategy: options.placementStrategy,
         log,
       });
       await server.start();

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc } from '@pisched/api';
+import { loadGrpc, type PlacementStrategy } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -9,6 +9,7 @@ import { reconcileReplicated } from './orchestrator/replicated';
 import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
 import { placePendingTasks } from './placement/placement';
+import { reconcileGlobal } from './orchestrator/global';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
 
@@ -18,6 +19,8 @@ export interface SchedulerOptions {
   dataDir: string;
   heartbeatPeriodMs: number;
   heartbeatGrace: number;
+  /** For services that do not choose one; binpack when not given. */
+  placementStrategy?: PlacementStrategy;
   log: Logger;
 }
 
@@ -39,9 +42,11 @@ export class SchedulerServer {
 
   constructor(private readonly options: SchedulerOptions) {
     this.commandLog = new LocalCommandLog(options.dataDir, this.store);
+    const placement = { strategy: options.placementStrategy ?? 'binpack' };
     const passes: Pass[] = [
       { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
-      { name: 'placement', run: (state) => placePendingTasks(state, systemClock) },
+      { name: 'global-orchestrator', run: (state) => reconcileGlobal(state, systemClock) },
+      { name: 'placement', run: (state) => placePendingTasks(state, systemClock, placement) },
       { name: 'reaper', run: (state) => reapTasks(state) },
     ];
     // A short tick so a restart delay ends close to on time.

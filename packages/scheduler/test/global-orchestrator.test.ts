@@ -16,7 +16,7 @@ function setup(nodes: Node[], shape: ServiceShape = {}) {
   const run = () =>
     settle(machine, [(m) => reconcileReplicated(m, clock), (m) => reconcileGlobal(m, clock), (m) => placePendingTasks(m, clock), (m) => reapTasks(m)]);
   run();
-  return { machine, run };
+  return { machine, run, clock };
 }
 
 const placed = (machine: StateMachine) => perNode(liveTasks(machine, 'agent'));
@@ -73,10 +73,13 @@ describe('global orchestrator', () => {
     expect(liveTasks(machine, 'agent').filter((task) => task.nodeId === 'n1' && task.status!.state !== 'FAILED')).toEqual([]);
   });
 
-  it('replaces a task that ended with a new one on the same node', () => {
-    const { machine, run } = setup([sizedNode('n1')]);
+  it('replaces a task that ended with a new one on the same node, after the restart delay', () => {
+    const { machine, run, clock } = setup([sizedNode('n1')]);
     const [first] = liveTasks(machine, 'agent');
     report(machine, first, 'FAILED');
+    run();
+    expect(liveTasks(machine, 'agent').map((task) => task.id)).toEqual([first.id]);
+    clock.advance(5_000);
     run();
     const [replacement] = liveTasks(machine, 'agent');
     expect(replacement.id).not.toBe(first.id);

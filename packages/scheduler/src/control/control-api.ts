@@ -8,6 +8,7 @@ import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
 import { CLUSTER_ID } from '../store/state-machine';
 import { countTasks } from '../orchestrator/replicated';
+import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 
 /**
@@ -91,7 +92,11 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[], hear
     ListServices: unary(() => ({
       services: [...store.state.services.values()]
         .sort((a, b) => a.spec!.name.localeCompare(b.spec!.name))
-        .map((service) => ({ service, desired: service.spec!.replicas, ...countTasks(store.state, service) })),
+        .map((service) => ({
+          service,
+          desired: service.spec!.mode === 'GLOBAL' ? globalDesiredCount(store.state, service) : service.spec!.replicas,
+          ...countTasks(store.state, service),
+        })),
     })),
 
     ListTasks: unary((request) => {

@@ -269,7 +269,10 @@ export class Dispatcher {
 
   private pushAssignments(session: Session): void {
     const tasks: Task[] = [];
-    for (const task of this.store.state.tasks.values()) if (task.nodeId === session.nodeId) tasks.push(task);
+    for (const task of this.store.state.tasks.values()) {
+      // A global task is bound to its node before placement has found room for it there: not the agent's yet.
+      if (task.nodeId === session.nodeId && stateRank(task.status!.state) >= stateRank('ASSIGNED')) tasks.push(task);
+    }
     tasks.sort((a, b) => a.id.localeCompare(b.id));
     const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
     if (fingerprint === session.lastAssignments) return;

@@ -3,6 +3,7 @@ import type { StateMachine } from '../store/state-machine';
 import { compileConstraints, nodeFacts } from '../placement/constraints';
 import { constraintFilter, staticFilters } from '../placement/filters';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
+import { decideRestart } from './restart-policy';
 
 /**
  * Desired tasks for global services: one task on every eligible node — ready,
@@ -12,6 +13,7 @@ import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
  * for them. A node that is drained, no longer satisfies the constraints or
  * has left gets its task shut down; a paused node keeps what it runs but gets
  * nothing new, and a node that is down keeps its task for when it returns.
+ * A task that ended is replaced on its node as the restart policy says.
  */
 export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
@@ -20,9 +22,14 @@ export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[
   if (services.length === 0) return actions;
 
   const byService = new Map<string, Map<string, Task[]>>();
+  const history = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
-    if (task.desiredState !== 'RUNNING') continue;
     if (state.services.get(task.serviceId)?.spec?.mode !== 'GLOBAL') continue;
+    if (task.desiredState === 'SHUTDOWN') {
+      const key = `${task.serviceId}/${task.nodeId}`;
+      history.set(key, [...(history.get(key) ?? []), task]);
+    }
+    if (task.desiredState !== 'RUNNING') continue;
     if (task.nodeId === '' || task.slot !== 0) {
       // Left from before the service became global.
       actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
@@ -46,13 +53,22 @@ export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[
         for (const task of tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
         continue;
       }
+      const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
       const live = tasks.filter((task) => !isTerminal(task.status!.state));
-      // Two live tasks on one node only arise from a race; keep the most advanced.
-      live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
-      for (const task of tasks) {
-        if (task !== live[0]) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+      if (live.length > 0) {
+        // Two live tasks on one node only arise from a race; keep the most advanced.
+        live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
+        for (const task of tasks) if (task !== live[0]) shutDown(task);
+        continue;
       }
-      if (live.length === 0 && isEligible(service, node)) actions.push(putTask(boundTask(service, node, clock)));
+      const [dead, ...older] = [...tasks].sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
+      for (const task of older) shutDown(task);
+      if (!isEligible(service, node)) continue;
+      const decision = decideRestart(service, dead, history.get(`${service.id}/${nodeId}`) ?? []);
+      // A dead task that is not restarted keeps desired state running: it is the node's final word.
+      if (!decision.restart || decision.at > now) continue;
+      shutDown(dead);
+      actions.push(putTask({ ...boundTask(service, node, clock), restarts: decision.restarts }));
     }
     for (const node of nodes) {
       if (!perNode.has(node.id) && isEligible(service, node)) actions.push(putTask(boundTask(service, node, clock)));

@@ -2,6 +2,8 @@ import { isTerminal, stateRank, type Node, type Service, type StoreAction, type 
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
+import { compileConstraints, nodeFacts } from '../placement/constraints';
+import { constraintFilter } from '../placement/filters';
 
 /**
  * Desired tasks for replicated services and jobs: one task in each slot
@@ -40,14 +42,15 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
     const replicas = service.spec?.replicas ?? 0;
     const slots = desired.get(service.id) ?? new Map<number, Task[]>();
     for (const [slot, tasks] of slots) {
-      if (slot > replicas) {
+      // Slot 0 is a global service's; its tasks are left from before the service became replicated.
+      if (slot > replicas || slot < 1) {
         for (const task of tasks) actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
       }
     }
     for (let slot = 1; slot <= replicas; slot++) {
       const tasks = slots.get(slot) ?? [];
       const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
-      const live = tasks.filter((task) => isLive(task, state.nodes));
+      const live = tasks.filter((task) => isLive(task, state.nodes, service));
       if (live.length > 0) {
         // Two live tasks in one slot only arise from a race; keep the most advanced.
         live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
@@ -71,11 +74,18 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
   return actions;
 }
 
-function isLive(task: Task, nodes: Map<string, Node>): boolean {
+/**
+ * A task on a drained node, or on one that no longer satisfies the service's
+ * constraints (labels changed, constraints updated), is not live either: it is
+ * shut down and its slot gets a replacement at once, placed like any new task.
+ */
+function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean {
   if (isTerminal(task.status!.state)) return false;
   if (task.nodeId === '') return true;
   const node = nodes.get(task.nodeId);
-  return node !== undefined && node.state !== 'DOWN';
+  if (node === undefined || node.state === 'DOWN' || node.availability === 'DRAIN') return false;
+  const constraints = service.spec?.placement?.constraints ?? [];
+  return constraints.length === 0 || constraintFilter(compileConstraints(constraints), nodeFacts(node)) === undefined;
 }
 
 /** The summary `pisched ls` shows: how many of the desired tasks run, and (jobs) have completed. */

@@ -19,7 +19,8 @@ export function reapTasks(state: StateMachine): StoreAction[] {
       continue;
     }
     if (task.desiredState === 'RUNNING') continue;
-    const key = `${task.serviceId}/${task.slot}`;
+    // Global tasks all have slot 0; their history is per node.
+    const key = task.slot === 0 ? `${task.serviceId}/0/${task.nodeId}` : `${task.serviceId}/${task.slot}`;
     const slot = history.get(key) ?? [];
     slot.push(task);
     history.set(key, slot);

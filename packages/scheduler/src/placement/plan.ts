@@ -37,7 +37,11 @@ export function planService(state: StateMachine, spec: ServiceSpec, existing: Se
   return [...copy.tasks.values()]
     .filter((task) => task.serviceId === service.id && !before.has(task.id) && task.desiredState === 'RUNNING')
     .sort((a, b) => a.slot - b.slot || a.nodeId.localeCompare(b.nodeId))
-    .map((task) => ({ slot: task.slot, nodeId: task.nodeId, reason: task.nodeId === '' ? task.status!.err : '' }));
+    .map((task) => {
+      // A global task names its node from birth; it is only placed once it leaves pending.
+      const placed = task.status!.state !== 'PENDING';
+      return { slot: task.slot, nodeId: placed ? task.nodeId : '', reason: placed ? '' : task.status!.err };
+    });
 }
 
 function apply(state: StateMachine, actions: StoreAction[]): void {
