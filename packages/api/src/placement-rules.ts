@@ -1,4 +1,4 @@
-import { SpecError } from './service-spec';
+import { SpecError } from './spec-error';
 
 /**
  * The syntax of placement rules, shared by the CLI (to refuse bad input before

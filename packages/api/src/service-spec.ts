@@ -1,9 +1,9 @@
 import type { RestartPolicyInput, ServiceSpec, ServiceSpecInput } from './types';
 
-/** A spec that cannot be accepted; the message is one line a person can act on. */
-export class SpecError extends Error {
-  override name = 'SpecError';
-}
+import { SpecError } from './spec-error';
+import { isPlacementStrategy, parseConstraint, parseSpreadDescriptor } from './placement-rules';
+
+export { SpecError } from './spec-error';
 
 // Service names become parts of container names and, later, DNS names: a DNS label.
 const NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
@@ -33,7 +33,8 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
   const mode = MODES.find((known, number) => input.mode === known || input.mode === number) ?? (input.mode == null ? 'REPLICATED' : undefined);
   if (!mode) throw new SpecError(`unsupported service mode "${String(input.mode)}": use replicated, global or replicated-job`);
 
-  const replicas = wholeNumber(input.replicas);
+  // A global service runs one task per eligible node: a replica count means nothing for it.
+  const replicas = mode === 'GLOBAL' ? 0 : wholeNumber(input.replicas);
   if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
     throw new SpecError(`invalid replicas "${String(input.replicas)}": must be a whole number from 0 to ${MAX_REPLICAS}`);
   }
@@ -83,12 +84,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     container: { image, command: [...(input.container?.command ?? [])], env },
     resources: { cpus, memoryBytes },
     ports,
-    placement: {
-      constraints: [...(input.placement?.constraints ?? [])],
-      spread: [...(input.placement?.spread ?? [])],
-      maxPerNode: wholeNumber(input.placement?.maxPerNode),
-      strategy: input.placement?.strategy ?? '',
-    },
+    placement: validatePlacement(input.placement ?? {}),
     noLimits: input.noLimits ?? false,
     restart: validateRestartPolicy(input.restart ?? {}, mode),
   };
@@ -116,4 +112,19 @@ function validateRestartPolicy(input: RestartPolicyInput, mode: ServiceSpec['mod
     maxAttempts: numbers.maxAttempts,
     windowMs: numbers.windowMs,
   };
+}
+
+function validatePlacement(input: NonNullable<ServiceSpecInput['placement']>): ServiceSpec['placement'] {
+  // Stored in the canonical form (trimmed, no spaces around the operator) so the same rule always reads the same.
+  const constraints = (input.constraints ?? []).map((text) => parseConstraint(text).text);
+  const spread = (input.spread ?? []).map((text) => `node.labels.${parseSpreadDescriptor(text)}`);
+  const maxPerNode = wholeNumber(input.maxPerNode);
+  if (!Number.isSafeInteger(maxPerNode) || maxPerNode < 0) {
+    throw new SpecError(`invalid max-per-node "${String(input.maxPerNode)}": must be a whole number, 0 for no limit`);
+  }
+  const strategy = (input.strategy ?? '').trim().toLowerCase();
+  if (strategy !== '' && !isPlacementStrategy(strategy)) {
+    throw new SpecError(`invalid placement strategy "${input.strategy}": use binpack or spread`);
+  }
+  return { constraints, spread, maxPerNode, strategy };
 }
