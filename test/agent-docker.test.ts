@@ -51,6 +51,8 @@ function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
       ports: [],
     } as unknown as Task['spec'],
     specVersion: 1,
+    restarts: 0,
+    startedAt: 0,
     ...overrides,
   };
 }

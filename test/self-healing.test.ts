@@ -11,17 +11,13 @@ import {
   uniqueName,
   waitFor,
 } from './harness';
+import type { TaskRow } from '../packages/cli/src/json-views';
+
+// The --json shapes are the CLI's contract; the tests read them through its own types.
+type PsRow = TaskRow;
 
 const hasDocker = await dockerAvailable();
 
-interface PsRow {
-  id: string;
-  slot: number;
-  node: string;
-  desiredState: string;
-  state: string;
-  exitCode: number;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

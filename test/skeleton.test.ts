@@ -12,20 +12,13 @@ import {
   uniqueName,
   waitFor,
 } from './harness';
+import type { TaskRow } from '../packages/cli/src/json-views';
+
+// The --json shapes are the CLI's contract; the tests read them through its own types.
+type PsRow = TaskRow;
 
 const hasDocker = await dockerAvailable();
 
-interface PsRow {
-  id: string;
-  service: string;
-  slot: number;
-  node: string;
-  desiredState: string;
-  state: string;
-  containerId: string;
-  image: string;
-  error: string;
-}
 
 describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real Docker', () => {
   const cluster = new Cluster();

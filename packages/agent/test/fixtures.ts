@@ -21,6 +21,8 @@ export function makeTask(overrides: Partial<Task> & { state?: TaskState } = {}):
       ports: [],
     } as unknown as Task['spec'],
     specVersion: 1,
+    restarts: 0,
+    startedAt: 0,
     ...rest,
   };
 }

@@ -10,7 +10,7 @@ import { node, service, task } from './fixtures';
 
 describe('--json views', () => {
   it('ls: id, name, lowercase mode, image and replica counts', () => {
-    expect(serviceRow({ service: service(), desired: 3, running: 2 })).toEqual({
+    expect(serviceRow({ service: service(), desired: 3, running: 2, completed: 0 })).toEqual({
       id: 'svc0000000000000000000000',
       name: 'web',
       mode: 'replicated',
@@ -101,7 +101,7 @@ describe('tables', () => {
   });
 
   it('ls shows running/desired and 12-character ids', () => {
-    const lines = renderServices([{ service: service(), desired: 3, running: 1 }]).trimEnd().split('\n');
+    const lines = renderServices([{ service: service(), desired: 3, running: 1, completed: 0 }]).trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE$/);
     expect(lines[1].split(/\s{3,}/)).toEqual(['svc000000000', 'web', 'replicated', '1/3', 'nginx:alpine']);
   });
