@@ -29,4 +29,6 @@ export interface StatusReport {
   err?: string;
   exitCode?: number;
   containerId?: string;
+  /** Docker's health status while a health check runs: starting, healthy or unhealthy. */
+  health?: string;
 }

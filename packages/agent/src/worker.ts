@@ -249,6 +249,7 @@ export class Worker {
       err: report.err ?? '',
       exitCode: report.exitCode ?? 0,
       containerId: report.containerId ?? '',
+      health: report.health ?? '',
     };
     this.memory.set(taskId, status);
     this.options.reporter.enqueue({ taskId, status });

@@ -5,3 +5,5 @@ export * from './units';
 export * from './addresses';
 export * from './service-spec';
 export * from './placement-rules';
+export * from './update-config';
+export * from './container-options';

@@ -2,6 +2,8 @@ import type { RestartPolicyInput, ServiceSpec, ServiceSpecInput } from './types'
 
 import { SpecError } from './spec-error';
 import { isPlacementStrategy, parseConstraint, parseSpreadDescriptor } from './placement-rules';
+import { validateUpdateConfig } from './update-config';
+import { validateContainerOptions } from './container-options';
 
 export { SpecError } from './spec-error';
 
@@ -81,12 +83,15 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     name,
     mode,
     replicas,
-    container: { image, command: [...(input.container?.command ?? [])], env },
+    container: { image, command: [...(input.container?.command ?? [])], env, ...validateContainerOptions(input.container ?? {}) },
     resources: { cpus, memoryBytes },
     ports,
     placement: validatePlacement(input.placement ?? {}),
     noLimits: input.noLimits ?? false,
     restart: validateRestartPolicy(input.restart ?? {}, mode),
+    updateConfig: validateUpdateConfig(input.updateConfig, 'update'),
+    rollbackConfig: validateUpdateConfig(input.rollbackConfig, 'rollback'),
+    forceUpdate: wholeNumber(input.forceUpdate),
   };
 }
 

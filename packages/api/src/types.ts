@@ -26,3 +26,6 @@ export type { ControlClient } from './gen/pisched/v1/Control';
 export type { DispatcherClient } from './gen/pisched/v1/Dispatcher';
 export type { ControlHandlers } from './gen/pisched/v1/Control';
 export type { DispatcherHandlers } from './gen/pisched/v1/Dispatcher';
+export type { UpdateConfig__Output as UpdateConfig, UpdateConfig as UpdateConfigInput } from './gen/pisched/v1/UpdateConfig';
+export type { UpdateStatus__Output as UpdateStatus } from './gen/pisched/v1/UpdateStatus';
+export type { HealthConfig__Output as HealthConfig, HealthConfig as HealthConfigInput } from './gen/pisched/v1/HealthConfig';

@@ -52,12 +52,15 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     name,
     mode: 'REPLICATED',
     replicas,
-    container: { image: 'bench', command: [], env: [] },
+    container: { image: 'bench', command: [], env: [], stopSignal: '', stopGracePeriodMs: 0, init: false, healthcheck: null },
     resources: { cpus: size.cpus, memoryBytes: size.memoryBytes },
     ports: [],
     placement: { constraints: [], spread: [], maxPerNode: 0, strategy: '', ...placement },
     noLimits: false,
     restart: { condition: 'any', delayMs: 0, delaySet: true, maxAttempts: 0, windowMs: 0 },
+    updateConfig: null,
+    rollbackConfig: null,
+    forceUpdate: 0,
   } as ServiceSpec;
 }
 
@@ -67,7 +70,7 @@ function pendingCluster(nodes: Node[], services: ServiceSpec[]): StateMachine {
   for (const n of nodes) state.nodes.set(n.id, n);
   let taskNumber = 0;
   services.forEach((serviceSpec, s) => {
-    const service: Service = { id: `svc${s}`, meta: { version: 1, createdAt: 0, updatedAt: 0 }, spec: serviceSpec };
+    const service: Service = { id: `svc${s}`, meta: { version: 1, createdAt: 0, updatedAt: 0 }, spec: serviceSpec, previousSpec: null, updateStatus: null };
     state.services.set(service.id, service);
     for (let slot = 1; slot <= serviceSpec.replicas; slot++) {
       const task = {

@@ -10,6 +10,7 @@ import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
 import { placePendingTasks } from './placement/placement';
 import { reconcileGlobal } from './orchestrator/global';
+import { reconcileUpdates } from './updater/updater';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
 
@@ -46,6 +47,8 @@ export class SchedulerServer {
     const passes: Pass[] = [
       { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
       { name: 'global-orchestrator', run: (state) => reconcileGlobal(state, systemClock) },
+      // Before placement, so a batch's new tasks are placed in the same round.
+      { name: 'updater', run: (state) => reconcileUpdates(state, systemClock) },
       { name: 'placement', run: (state) => placePendingTasks(state, systemClock, placement) },
       { name: 'reaper', run: (state) => reapTasks(state) },
     ];

@@ -18,7 +18,7 @@ afterEach(() => {
 });
 
 function putService(id: string, name: string, version = 0) {
-  return [{ action: 'putService' as const, putService: { id, meta: { version, createdAt: 1, updatedAt: 1 }, spec: spec(name, 2) } }];
+  return [{ action: 'putService' as const, putService: { id, meta: { version, createdAt: 1, updatedAt: 1 }, spec: spec(name, 2), previousSpec: null, updateStatus: null } }];
 }
 
 describe('LocalCommandLog', () => {

@@ -68,7 +68,7 @@ export function serviceSpec(name: string, shape: ServiceShape = {}): ServiceSpec
 
 export function putService(machine: StateMachine, id: string, spec: ServiceSpec): Service {
   const existing = machine.services.get(id);
-  const service: Service = { id, meta: existing?.meta ?? { version: 0, createdAt: 1, updatedAt: 1 }, spec };
+  const service: Service = { id, meta: existing?.meta ?? { version: 0, createdAt: 1, updatedAt: 1 }, spec, previousSpec: null, updateStatus: null };
   const result = applyActions(machine, [{ action: 'putService', putService: service }]);
   if (!result.ok) throw new Error(result.error);
   return machine.services.get(id)!;

@@ -9,7 +9,7 @@ import { applyActions, readyNode, spec, testClock } from './fixtures';
 function withService(replicas: number, extra: ServiceSpecInput = {}) {
   const machine = new StateMachine();
   const clock = testClock();
-  applyActions(machine, [{ action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, extra) } }]);
+  applyActions(machine, [{ action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, extra), previousSpec: null, updateStatus: null } }]);
   return { machine, clock };
 }
 

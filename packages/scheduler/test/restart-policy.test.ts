@@ -12,7 +12,7 @@ function cluster(extra: ServiceSpecInput = {}, replicas = 1) {
   const machine = new StateMachine();
   const clock = testClock();
   applyActions(machine, [
-    { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('app', replicas, extra) } },
+    { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('app', replicas, extra), previousSpec: null, updateStatus: null } },
     { action: 'putNode', putNode: readyNode('n1') },
     { action: 'putNode', putNode: readyNode('n2') },
   ]);

@@ -4,7 +4,7 @@ import { applyActions, spec } from './fixtures';
 
 const service = (id: string, name: string, version = 0) => ({
   action: 'putService' as const,
-  putService: { id, meta: { version, createdAt: 5, updatedAt: 5 }, spec: spec(name, 1) },
+  putService: { id, meta: { version, createdAt: 5, updatedAt: 5 }, spec: spec(name, 1), previousSpec: null, updateStatus: null },
 });
 
 describe('StateMachine', () => {

@@ -10,6 +10,7 @@ import { CLUSTER_ID } from '../store/state-machine';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
+import { withNewSpec, withResume, withRollback } from '../updater/update-status';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -46,7 +47,7 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[], hear
       const id = clock.newId();
       await store.update((state) => {
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
-        const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec };
+        const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
       return { service: store.state.services.get(id) };
@@ -66,8 +67,7 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[], hear
             `service ${service.spec!.name} changed since it was read (version ${service.meta!.version}, not ${request.version}); try again`,
           );
         }
-        const updated: Service = { ...service, spec, meta: { ...service.meta!, updatedAt: now } };
-        return [[{ action: 'putService', putService: updated }], service.id];
+        return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
     }),
@@ -85,6 +85,31 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[], hear
         return actions;
       });
       return {};
+    }),
+
+    RollbackService: unary(async (request) => {
+      const now = clock.now();
+      const id = await store.update((state) => {
+        const service = requireService(state, request.service);
+        if (!service.previousSpec) {
+          throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no previous spec to roll back to`);
+        }
+        return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
+      });
+      return { service: store.state.services.get(id!) };
+    }),
+
+    ResumeServiceUpdate: unary(async (request) => {
+      const now = clock.now();
+      const id = await store.update((state) => {
+        const service = requireService(state, request.service);
+        const current = service.updateStatus?.state ?? '';
+        if (current !== 'paused' && current !== 'rollback_paused') {
+          throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no paused update to resume`);
+        }
+        return [[{ action: 'putService', putService: withResume(service, now) }], service.id];
+      });
+      return { service: store.state.services.get(id!) };
     }),
 
     GetService: unary((request) => ({ service: requireService(store.state, request.service) })),

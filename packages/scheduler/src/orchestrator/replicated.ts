@@ -1,4 +1,4 @@
-import { isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { isSameTaskSpec, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
@@ -51,6 +51,8 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
       const tasks = slots.get(slot) ?? [];
       const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
       const live = tasks.filter((task) => isLive(task, state.nodes, service));
+      // A start-first update runs a slot's successor beside its old task for a while: the updater ends that.
+      if (live.length === 2 && live.filter((task) => isSameTaskSpec(task.spec, service.spec)).length === 1) continue;
       if (live.length > 0) {
         // Two live tasks in one slot only arise from a race; keep the most advanced.
         live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));

@@ -20,7 +20,7 @@ export function planService(state: StateMachine, spec: ServiceSpec, existing: Se
   const now = clock.now();
   const service: Service = existing
     ? { ...existing, spec, meta: { ...existing.meta!, updatedAt: now } }
-    : { id: '(planned)', meta: { version: 0, createdAt: now, updatedAt: now }, spec };
+    : { id: '(planned)', meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
   const before = new Set(copy.tasks.keys());
   apply(copy, [{ action: 'putService', putService: service }]);
   for (let round = 0; round < 20; round++) {

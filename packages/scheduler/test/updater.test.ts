@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceSpecInput, Task } from '@pisched/api';
+import { StateMachine } from '../src/store/state-machine';
+import { reconcileReplicated } from '../src/orchestrator/replicated';
+import { placePendingTasks } from '../src/placement/placement';
+import { reapTasks } from '../src/orchestrator/task-reaper';
+import { reconcileUpdates } from '../src/updater/updater';
+import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
+import { applyActions, readyNode, spec, testClock } from './fixtures';
+
+type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy';
+
+/**
+ * A cluster of the scheduler's passes and a fake agent: every step the passes
+ * run once, then the agent starts what is assigned (as `behave` says: run,
+ * exit at once, or run unhealthy) and stops what is to be shut down.
+ */
+function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}) {
+  const machine = new StateMachine();
+  const clock = testClock();
+  const base: ServiceSpecInput = { container: { image: 'app:v1' }, updateConfig: update, restart: { delaySet: true, delayMs: 0 } };
+  applyActions(machine, [
+    { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, base), previousSpec: null, updateStatus: null } },
+    { action: 'putNode', putNode: readyNode('n1') },
+    { action: 'putNode', putNode: readyNode('n2') },
+  ]);
+  let behave: Behaviour = () => 'run';
+  const minimumRunning: number[] = [];
+  const starting: number[] = [];
+  const step = () => {
+    for (const pass of [reconcileReplicated, reconcileUpdates, placePendingTasks]) {
+      const actions = pass(machine, clock);
+      if (actions.length) expect(applyActions(machine, actions)).toEqual({ ok: true });
+    }
+    const reaped = reapTasks(machine);
+    if (reaped.length) applyActions(machine, reaped);
+    const now = clock.now();
+    // Stops first, then a look at the cluster, then starts: the moment with the fewest tasks running.
+    for (const task of [...machine.tasks.values()]) {
+      if (task.desiredState !== 'RUNNING' && ['ASSIGNED', 'RUNNING'].includes(task.status!.state)) {
+        applyActions(machine, [{ action: 'putTask', putTask: { ...task, status: { ...task.status!, state: 'SHUTDOWN', timestamp: now } } }]);
+      }
+    }
+    minimumRunning.push(running().length);
+    starting.push([...machine.tasks.values()].filter((task) => task.desiredState === 'RUNNING' && task.status!.state === 'ASSIGNED').length);
+    for (const task of [...machine.tasks.values()]) {
+      const observed = task.status!.state;
+      let status = task.status!;
+      let startedAt = task.startedAt;
+      if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED') {
+        const what = behave(task);
+        status = what === 'exit' ? { ...status, state: 'FAILED', exitCode: 1, timestamp: now } : { ...status, state: 'RUNNING', timestamp: now, health: what === 'unhealthy' ? 'unhealthy' : '' };
+        startedAt = what === 'exit' ? 0 : now;
+      } else continue;
+      applyActions(machine, [{ action: 'putTask', putTask: { ...task, status, startedAt } }]);
+    }
+    clock.advance(100);
+  };
+  const running = () => [...machine.tasks.values()].filter((task) => task.status!.state === 'RUNNING' && task.desiredState === 'RUNNING');
+  const service = () => machine.services.get('svc')!;
+  const put = (next: ReturnType<typeof service>) => expect(applyActions(machine, [{ action: 'putService', putService: next }])).toEqual({ ok: true });
+  const changeImage = (image: string) => {
+    const current = service();
+    put(withNewSpec(current, spec('web', current.spec!.replicas, { ...base, container: { image } }), clock.now()));
+  };
+  const until = (done: () => boolean, steps = 500) => {
+    for (let i = 0; i < steps && !done(); i++) step();
+    expect(done()).toBe(true);
+  };
+  const images = () => running().map((task) => task.spec!.container!.image).sort();
+  return {
+    machine, clock, step, until, service, put, changeImage, images, running, minimumRunning, starting,
+    behave: (next: Behaviour) => { behave = next; },
+    state: () => service().updateStatus?.state ?? '',
+  };
+}
+
+describe('rolling updater', () => {
+  it('stop-first, parallelism 2: every task ends on the new spec, never fewer than replicas - parallelism running', () => {
+    const c = cluster(4, { parallelism: 2, monitorMs: 500 });
+    c.until(() => c.running().length === 4);
+    c.changeImage('app:v2');
+    expect(c.state()).toBe('updating');
+    expect(c.service().previousSpec!.container!.image).toBe('app:v1');
+    c.minimumRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2', 'app:v2', 'app:v2', 'app:v2']);
+    expect(Math.min(...c.minimumRunning)).toBe(2);
+    expect(c.service().updateStatus!.completedAt).toBeGreaterThan(c.service().updateStatus!.startedAt);
+  });
+
+  it('replaces at most `parallelism` slots at a time and waits the delay between batches', () => {
+    const c = cluster(4, { parallelism: 1, delayMs: 1000, monitorMs: 0 });
+    c.until(() => c.running().length === 4);
+    const started = c.clock.now();
+    c.changeImage('app:v2');
+    c.starting.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(Math.max(...c.starting)).toBe(1);
+    // Three delays of a second between four batches.
+    expect(c.clock.now() - started).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('start-first never has fewer than all replicas running', () => {
+    const c = cluster(4, { parallelism: 2, order: 'start-first', monitorMs: 500 });
+    c.until(() => c.running().length === 4);
+    c.changeImage('app:v2');
+    c.minimumRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2', 'app:v2', 'app:v2', 'app:v2']);
+    expect(Math.min(...c.minimumRunning)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('changing only the replicas or the update config replaces nothing and starts no update', () => {
+    const c = cluster(2);
+    c.until(() => c.running().length === 2);
+    const ids = c.running().map((t) => t.id).sort();
+    c.put(withNewSpec(c.service(), spec('web', 3, { container: { image: 'app:v1' }, updateConfig: { parallelism: 3 }, restart: { delaySet: true, delayMs: 0 } }), c.clock.now()));
+    c.until(() => c.running().length === 3);
+    expect(c.state()).toBe('');
+    expect(c.running().map((t) => t.id).filter((id) => ids.includes(id)).sort()).toEqual(ids);
+  });
+
+  it('--force (a new force_update counter) replaces every task with the same image', () => {
+    const c = cluster(2, { monitorMs: 0 });
+    c.until(() => c.running().length === 2);
+    const ids = c.running().map((t) => t.id);
+    const current = c.service();
+    c.put(withNewSpec(current, { ...current.spec!, forceUpdate: 1 }, c.clock.now()));
+    c.until(() => c.state() === 'completed');
+    expect(c.running().some((t) => ids.includes(t.id))).toBe(false);
+  });
+
+  it('failure action pause: a new task that exits within the monitor window pauses the update with the reason', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 5000 });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:bad' ? 'exit' : 'run'));
+    c.changeImage('app:bad');
+    c.until(() => c.state() === 'paused');
+    expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.1 \(\w+\) failed to start within the monitor window$/);
+    // Paused: the other slots stay on the old image.
+    for (let i = 0; i < 20; i++) c.step();
+    expect(c.images().filter((image) => image === 'app:v1')).toHaveLength(3);
+
+    // Resume after fixing the cause: failures before the resume no longer count.
+    c.behave(() => 'run');
+    c.put(withResume(c.service(), c.clock.now()));
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:bad', 'app:bad', 'app:bad', 'app:bad']);
+  });
+
+  it('failure action rollback: returns to the previous spec with the rollback config, keeping the reason', () => {
+    const c = cluster(4, { parallelism: 2, monitorMs: 5000, failureAction: 'rollback' });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:bad' ? 'exit' : 'run'));
+    c.changeImage('app:bad');
+    c.until(() => c.state() === 'rollback_started');
+    expect(c.service().spec!.container!.image).toBe('app:v1');
+    expect(c.service().previousSpec!.container!.image).toBe('app:bad');
+    c.until(() => c.state() === 'rollback_completed');
+    expect(c.service().updateStatus!.message).toMatch(/^update rolled back: task web\.\d \(\w+\) failed to start within the monitor window$/);
+    expect(c.images()).toEqual(['app:v1', 'app:v1', 'app:v1', 'app:v1']);
+  });
+
+  it('a rollback that fails pauses and is never rolled back', () => {
+    const c = cluster(2, { monitorMs: 5000, failureAction: 'rollback' });
+    c.until(() => c.running().length === 2);
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    // Now the old image is the broken one: rolling back to it fails.
+    c.behave((task) => (task.spec!.container!.image === 'app:v1' ? 'exit' : 'run'));
+    c.put(withRollback(c.service(), c.clock.now(), 'manually requested rollback'));
+    c.until(() => c.state() === 'rollback_paused');
+    expect(c.service().updateStatus!.message).toMatch(/^rollback paused: task web\.1/);
+    expect(c.service().spec!.container!.image).toBe('app:v1');
+  });
+
+  it('failure action continue: goes on through failures and completes', () => {
+    const c = cluster(2, { monitorMs: 300, failureAction: 'continue' });
+    c.until(() => c.running().length === 2);
+    let failed = 0;
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && failed++ < 1 ? 'exit' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    expect(failed).toBeGreaterThanOrEqual(1);
+    expect(c.images()).toEqual(['app:v2', 'app:v2']);
+  });
+
+  it('an unhealthy new task is a failure; start-first keeps the old task while the new one is not healthy', () => {
+    const c = cluster(2, { order: 'start-first', monitorMs: 5000 });
+    c.until(() => c.running().length === 2);
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' ? 'unhealthy' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'paused');
+    expect(c.service().updateStatus!.message).toMatch(/turned unhealthy within the monitor window$/);
+    expect(c.running().filter((t) => t.spec!.container!.image === 'app:v1')).toHaveLength(2);
+  });
+
+  it('tolerates failures up to the max failure ratio (failures / tasks to update)', () => {
+    const c = cluster(4, { parallelism: 4, monitorMs: 5000, maxFailureRatio: 0.25 });
+    c.until(() => c.running().length === 4);
+    let failed = 0;
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && failed++ < 1 ? 'exit' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2', 'app:v2', 'app:v2', 'app:v2']);
+  });
+
+  it('rollback swaps the spec and the previous spec', () => {
+    const c = cluster(1, { monitorMs: 0 });
+    c.until(() => c.running().length === 1);
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    c.put(withRollback(c.service(), c.clock.now(), 'manually requested rollback'));
+    c.until(() => c.state() === 'rollback_completed');
+    expect(c.service().updateStatus!.message).toBe('rollback completed');
+    expect(c.images()).toEqual(['app:v1']);
+    expect(c.service().previousSpec!.container!.image).toBe('app:v2');
+  });
+});
