@@ -55,4 +55,22 @@ if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
     -c 'LABEL pisched.test-image=1' \
     - "$TEST_IMAGE" >/dev/null
 fi
-log "docker $(docker version --format '{{.Server.Version}}') ready, test image $TEST_IMAGE"
+# A second, different image for rolling-update tests (there is no registry to
+# pull one from): the same busybox with /VERSION saying 2.
+UPDATE_IMAGE="${PISCHED_TEST_IMAGE_V2:-pisched-test/busybox:v2}"
+if ! docker image inspect "$UPDATE_IMAGE" >/dev/null 2>&1; then
+  log "building $UPDATE_IMAGE from busybox-static"
+  rootfs2=$(mktemp -d)
+  mkdir -p "$rootfs2/bin" "$rootfs2/tmp" "$rootfs2/etc"
+  cp /bin/busybox "$rootfs2/bin/busybox"
+  for applet in $("$rootfs2/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$rootfs2/bin/$applet"
+  done
+  echo 2 >"$rootfs2/VERSION"
+  tar -C "$rootfs2" -c . | docker import \
+    -c 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 1; done"]' \
+    -c 'LABEL pisched.test-image=2' \
+    - "$UPDATE_IMAGE" >/dev/null
+  rm -rf "$rootfs2"
+fi
+log "docker $(docker version --format '{{.Server.Version}}') ready, test image $TEST_IMAGE", update image $UPDATE_IMAGE

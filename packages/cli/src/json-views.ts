@@ -1,5 +1,5 @@
-import { stateName } from '@pisched/api';
-import type { Node, PortConfig, Service, ServiceSpec, ServiceSummary, Task } from '@pisched/api';
+import { defaultUpdateConfig, stateName } from '@pisched/api';
+import type { UpdateConfig, Node, PortConfig, Service, ServiceSpec, ServiceSummary, Task } from '@pisched/api';
 import { isoTime } from './format';
 
 // The --json shapes are a contract with scripts: built field by field here,
@@ -96,12 +96,54 @@ export interface SpecView {
   name: string;
   mode: string;
   replicas: number;
-  container: { image: string; command: string[]; env: string[] };
+  container: {
+    image: string;
+    command: string[];
+    env: string[];
+    stopSignal: string;
+    stopGracePeriodMs: number;
+    init: boolean;
+    /** null: the image's own HEALTHCHECK applies. */
+    healthcheck: HealthcheckView | null;
+  };
   resources: { cpus: number; memoryBytes: number };
   ports: { publishedPort: number; targetPort: number; protocol: string }[];
   placement: { constraints: string[]; spread: string[]; maxPerNode: number; strategy: string };
   noLimits: boolean;
   restart: { condition: string; delayMs: number; maxAttempts: number; windowMs: number };
+  updateConfig: UpdateConfigView;
+  rollbackConfig: UpdateConfigView;
+  /** Bumped by `update --force`. */
+  forceUpdate: number;
+}
+
+export interface UpdateConfigView {
+  parallelism: number;
+  delayMs: number;
+  failureAction: string;
+  monitorMs: number;
+  maxFailureRatio: number;
+  order: string;
+}
+
+export interface HealthcheckView {
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+function updateConfigView(config: UpdateConfig | null | undefined): UpdateConfigView {
+  const value = config ?? defaultUpdateConfig();
+  return {
+    parallelism: value.parallelism,
+    delayMs: value.delayMs,
+    failureAction: value.failureAction || 'pause',
+    monitorMs: value.monitorMs,
+    maxFailureRatio: value.maxFailureRatio,
+    order: value.order || 'stop-first',
+  };
 }
 
 function portView(port: PortConfig): SpecView['ports'][number] {
@@ -117,6 +159,18 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
       image: spec?.container?.image ?? '',
       command: [...(spec?.container?.command ?? [])],
       env: [...(spec?.container?.env ?? [])],
+      stopSignal: spec?.container?.stopSignal ?? '',
+      stopGracePeriodMs: spec?.container?.stopGracePeriodMs ?? 0,
+      init: spec?.container?.init ?? false,
+      healthcheck: spec?.container?.healthcheck
+        ? {
+            test: [...spec.container.healthcheck.test],
+            intervalMs: spec.container.healthcheck.intervalMs,
+            timeoutMs: spec.container.healthcheck.timeoutMs,
+            retries: spec.container.healthcheck.retries,
+            startPeriodMs: spec.container.healthcheck.startPeriodMs,
+          }
+        : null,
     },
     resources: { cpus: spec?.resources?.cpus ?? 0, memoryBytes: spec?.resources?.memoryBytes ?? 0 },
     ports: (spec?.ports ?? []).map(portView),
@@ -133,6 +187,9 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
       maxAttempts: spec?.restart?.maxAttempts ?? 0,
       windowMs: spec?.restart?.windowMs ?? 0,
     },
+    updateConfig: updateConfigView(spec?.updateConfig),
+    rollbackConfig: updateConfigView(spec?.rollbackConfig),
+    forceUpdate: spec?.forceUpdate ?? 0,
   };
 }
 
@@ -142,6 +199,18 @@ export interface ServiceView {
   createdAt: string | null;
   updatedAt: string | null;
   spec: SpecView;
+  /** What `pisched rollback` returns to; null before the first change. */
+  previousSpec: SpecView | null;
+  /** null until the first rolling update. */
+  updateStatus: UpdateStatusView | null;
+}
+
+export interface UpdateStatusView {
+  /** updating, paused, completed, rollback_started, rollback_paused or rollback_completed */
+  state: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  message: string;
 }
 
 export function serviceView(service: Service): ServiceView {
@@ -151,6 +220,15 @@ export function serviceView(service: Service): ServiceView {
     createdAt: isoTime(service.meta?.createdAt),
     updatedAt: isoTime(service.meta?.updatedAt),
     spec: specView(service.spec),
+    previousSpec: service.previousSpec ? specView(service.previousSpec) : null,
+    updateStatus: service.updateStatus
+      ? {
+          state: service.updateStatus.state,
+          startedAt: isoTime(service.updateStatus.startedAt),
+          completedAt: isoTime(service.updateStatus.completedAt),
+          message: service.updateStatus.message,
+        }
+      : null,
   };
 }
 

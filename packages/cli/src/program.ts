@@ -7,6 +7,8 @@ import { registerPs } from './commands/ps';
 import { registerRm } from './commands/rm';
 import { registerRun } from './commands/run';
 import { registerScale } from './commands/scale';
+import { registerUpdate } from './commands/update';
+import { registerRollback } from './commands/rollback';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -25,6 +27,8 @@ export function buildProgram(context: Context): Command {
   registerPs(program, context);
   registerInspect(program, context);
   registerScale(program, context);
+  registerUpdate(program, context);
+  registerRollback(program, context);
   registerRm(program, context);
   registerNode(program, context);
   registerCluster(program, context);

@@ -84,6 +84,14 @@ export class SchedulerClient {
     return this.service((c, o, cb) => c.UpdateService({ service, version, spec }, o, cb));
   }
 
+  rollbackService(service: string): Promise<Service> {
+    return this.service((c, o, cb) => c.RollbackService({ service }, o, cb));
+  }
+
+  resumeServiceUpdate(service: string): Promise<Service> {
+    return this.service((c, o, cb) => c.ResumeServiceUpdate({ service }, o, cb));
+  }
+
   getService(service: string): Promise<Service> {
     return this.service((c, o, cb) => c.GetService({ service }, o, cb));
   }

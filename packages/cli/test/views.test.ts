@@ -76,16 +76,29 @@ describe('--json views', () => {
         name: 'web',
         mode: 'replicated',
         replicas: 3,
-        container: { image: 'nginx:alpine', command: ['nginx', '-g', 'daemon off;'], env: ['A=1'] },
+        container: {
+          image: 'nginx:alpine',
+          command: ['nginx', '-g', 'daemon off;'],
+          env: ['A=1'],
+          stopSignal: '',
+          stopGracePeriodMs: 0,
+          init: false,
+          healthcheck: null,
+        },
         resources: { cpus: 0.5, memoryBytes: 134217728 },
         ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
         placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '' },
         noLimits: false,
         restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
+        updateConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },
+        rollbackConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },
+        forceUpdate: 0,
       },
+      previousSpec: null,
+      updateStatus: null,
     });
     // Key order is part of a stable document.
-    expect(Object.keys(view)).toEqual(['id', 'version', 'createdAt', 'updatedAt', 'spec']);
+    expect(Object.keys(view)).toEqual(['id', 'version', 'createdAt', 'updatedAt', 'spec', 'previousSpec', 'updateStatus']);
   });
 });
 

@@ -3,7 +3,7 @@ import type { Service } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
-import { printJson, serviceView } from '../json-views';
+import { printJson, serviceView, type UpdateConfigView } from '../json-views';
 
 /** A readable summary; --json is the complete, stable form. */
 export function renderService(service: Service): string {
@@ -27,11 +27,41 @@ export function renderService(service: Service): string {
   if (spec.placement.strategy) fields.push(['Strategy', spec.placement.strategy]);
   const restart = spec.restart;
   fields.push(['Restart', `${restart.condition}, delay ${formatMs(restart.delayMs)}${restart.maxAttempts ? `, at most ${restart.maxAttempts} attempts` : ''}${restart.windowMs ? ` per ${formatMs(restart.windowMs)}` : ''}`]);
+  // Stop, health and update settings in a block of their own, so the spec's block keeps its alignment.
+  const more: [string, string][] = [];
+  if (spec.container.stopSignal) more.push(['Stop signal', spec.container.stopSignal]);
+  if (spec.container.stopGracePeriodMs) more.push(['Stop grace', formatMs(spec.container.stopGracePeriodMs)]);
+  if (spec.container.init) more.push(['Init', 'yes']);
+  const health = spec.container.healthcheck;
+  if (health) more.push(['Healthcheck', health.test[0] === 'NONE' ? 'disabled' : health.test.slice(1).join(' ')]);
+  more.push(['Update config', updateConfigText(spec.updateConfig)]);
+  more.push(['Rollback config', updateConfigText(spec.rollbackConfig)]);
+  if (view.updateStatus) {
+    const status = view.updateStatus;
+    more.push(['Update status', `${status.state.replace('_', ' ')}, started ${status.startedAt ?? '-'}${status.completedAt ? `, completed ${status.completedAt}` : ''}`]);
+    more.push(['Update message', status.message]);
+  }
+  if (view.previousSpec) {
+    const previous = view.previousSpec;
+    more.push(['Previous image', previous.container.image]);
+    if (previous.replicas !== spec.replicas) more.push(['Previous replicas', String(previous.replicas)]);
+    if (previous.container.env.join('\n') !== spec.container.env.join('\n')) more.push(['Previous env', previous.container.env.join(' ') || '(none)']);
+  }
   fields.push(['Version', String(view.version)]);
   if (view.createdAt) fields.push(['Created', view.createdAt]);
   if (view.updatedAt) fields.push(['Updated', view.updatedAt]);
   const width = Math.max(...fields.map(([key]) => key.length)) + 1;
-  return fields.map(([key, value]) => `${`${key}:`.padEnd(width)} ${value}`).join('\n') + '\n';
+  const moreWidth = Math.max(...more.map(([key]) => key.length)) + 1;
+  return [
+    ...fields.map(([key, value]) => `${`${key}:`.padEnd(width)} ${value}`),
+    '',
+    ...more.map(([key, value]) => `${`${key}:`.padEnd(moreWidth)} ${value}`),
+  ].join('\n') + '\n';
+}
+
+function updateConfigText(config: UpdateConfigView): string {
+  const ratio = config.maxFailureRatio ? `, max failure ratio ${config.maxFailureRatio}` : '';
+  return `parallelism ${config.parallelism}, ${config.order}, delay ${formatMs(config.delayMs)}, monitor ${formatMs(config.monitorMs)}, on failure ${config.failureAction}${ratio}`;
 }
 
 function quote(arg: string): string {

@@ -5,8 +5,16 @@ import type { Context } from '../context';
 import { CliError } from '../errors';
 import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseMode, parsePort, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
+import {
+  addContainerOptionFlags,
+  addUpdateConfigFlags,
+  applyContainerOptionFlags,
+  applyUpdateConfigFlags,
+  type ContainerOptionFlags,
+  type UpdateConfigOptions,
+} from '../update-flags';
 
-export interface RunOptions {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -31,7 +39,12 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
       name: options.name,
       mode: options.mode === undefined ? 'REPLICATED' : parseMode(options.mode),
       replicas: options.replicas === undefined ? 1 : parseReplicas(options.replicas),
-      container: { image, command, env: (options.env ?? []).map(parseEnv) },
+      container: applyContainerOptionFlags(
+        { image, command, env: (options.env ?? []).map(parseEnv), stopSignal: '', stopGracePeriodMs: 0, init: false, healthcheck: null },
+        options,
+      ),
+      updateConfig: applyUpdateConfigFlags(null, options, 'update'),
+      rollbackConfig: applyUpdateConfigFlags(null, options, 'rollback'),
       resources: {
         cpus: options.cpu === undefined ? 0 : parseCpuFlag(options.cpu),
         memoryBytes: options.memory === undefined ? 0 : parseMemoryFlag(options.memory),
@@ -52,7 +65,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
 }
 
 export function registerRun(program: Command, context: Context): void {
-  program
+  const command = program
     .command('run')
     .description('create a service and wait until its tasks are running (or, for a job, complete)')
     .argument('<image>', 'container image')
@@ -69,7 +82,10 @@ export function registerRun(program: Command, context: Context): void {
     .option('--restart-max-attempts <n>', 'restarts before giving up; 0 = unlimited')
     .option('--restart-window <duration>', 'the window --restart-max-attempts counts in (default: forever)')
     .option('-d, --detach', 'return once the service is created, without waiting')
-    .option('--timeout <duration>', 'how long to wait for convergence', '120s')
+    .option('--timeout <duration>', 'how long to wait for convergence', '120s');
+  addUpdateConfigFlags(command);
+  addContainerOptionFlags(command);
+  command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()
     .action(async (image: string, command: string[], options: RunOptions) => {

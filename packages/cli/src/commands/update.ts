@@ -1,0 +1,143 @@
+import * as grpc from '@grpc/grpc-js';
+import { SpecError, validateServiceSpec, type Service, type ServiceSpec } from '@pisched/api';
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { CliError } from '../errors';
+import { collect, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas } from '../flags';
+import { waitForConvergence } from '../converge';
+import { SchedulerError, type SchedulerClient } from '../scheduler-client';
+import {
+  addContainerOptionFlags,
+  addUpdateConfigFlags,
+  applyContainerOptionFlags,
+  applyUpdateConfigFlags,
+  type ContainerOptionFlags,
+  type UpdateConfigOptions,
+} from '../update-flags';
+import { waitForUpdate } from '../update-progress';
+
+export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags {
+  image?: string;
+  args?: string;
+  envAdd?: string[];
+  envRm?: string[];
+  cpu?: string;
+  memory?: string;
+  replicas?: string;
+  force?: boolean;
+  detach?: boolean;
+  resume?: boolean;
+  timeout?: string;
+}
+
+/** The service's spec with the flags applied, validated as the scheduler will. */
+export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): ServiceSpec {
+  const container = applyContainerOptionFlags({ ...current.container! }, options);
+  if (options.image !== undefined) container.image = options.image;
+  if (options.args !== undefined) container.command = splitArgs(options.args);
+  const removed = new Set(options.envRm ?? []);
+  const added = (options.envAdd ?? []).map(parseEnv);
+  const addedKeys = new Set(added.map((entry) => entry.slice(0, entry.indexOf('='))));
+  // As docker: --env-rm KEY drops it, --env-add replaces a variable of the same name.
+  container.env = [...container.env.filter((entry) => {
+    const key = entry.slice(0, entry.indexOf('='));
+    return !removed.has(key) && !addedKeys.has(key);
+  }), ...added];
+  const resources = { ...current.resources! };
+  if (options.cpu !== undefined) resources.cpus = parseCpuFlag(options.cpu);
+  if (options.memory !== undefined) resources.memoryBytes = parseMemoryFlag(options.memory);
+  try {
+    return validateServiceSpec({
+      ...current,
+      replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
+      container,
+      resources,
+      updateConfig: applyUpdateConfigFlags(current.updateConfig, options, 'update'),
+      rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
+      forceUpdate: current.forceUpdate + (options.force ? 1 : 0),
+    });
+  } catch (error) {
+    if (error instanceof SpecError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/** "sh -c 'exit 1'" into words, as a shell would for plain and quoted words (no expansions). */
+export function splitArgs(text: string): string[] {
+  const words: string[] = [];
+  const pattern = /\s*(?:'([^']*)'|"((?:[^"\\]|\\.)*)"|([^\s'"]+))/gy;
+  let word: string | undefined;
+  let last = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    const gap = match[0].length > 0 && /^\s/.test(match[0]);
+    const part = match[1] ?? match[2]?.replace(/\\(.)/g, '$1') ?? match[3] ?? '';
+    if (word !== undefined && gap) {
+      words.push(word);
+      word = undefined;
+    }
+    word = (word ?? '') + part;
+    last = pattern.lastIndex;
+  }
+  if (text.slice(last).trim() !== '') throw new CliError(`invalid --args "${text}": unbalanced quotes`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+const MAX_ATTEMPTS = 5;
+
+/** Read-modify-write under the scheduler's optimistic versioning; resolves with the service before and after. */
+async function update(client: SchedulerClient, name: string, options: UpdateOptions): Promise<{ before: Service; after: Service; spec: ServiceSpec }> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await client.getService(name);
+    const spec = buildUpdatedSpec(before.spec!, options);
+    try {
+      return { before, after: await client.updateService(before.id, before.meta?.version ?? 0, spec), spec };
+    } catch (error) {
+      if (!(error instanceof SchedulerError) || error.code !== grpc.status.ABORTED || attempt >= MAX_ATTEMPTS) throw error;
+    }
+  }
+}
+
+export function registerUpdate(program: Command, context: Context): void {
+  const command = program
+    .command('update')
+    .description('change a service; its tasks are replaced batch by batch (a rolling update)')
+    .argument('<service>', 'service name or id')
+    .option('--image <image>', 'new image')
+    .option('--args <command>', 'new command and arguments, as one string (\'\' for the image\'s CMD)')
+    .option('--env-add <KEY=VALUE>', 'add or replace an environment variable (repeatable)', collect, [])
+    .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collect, [])
+    .option('--cpu <cores>', 'CPU cores reserved per task')
+    .option('--memory <size>', 'memory per task')
+    .option('--replicas <n>', 'number of tasks')
+    .option('--force', 'replace the tasks even if nothing changed');
+  addUpdateConfigFlags(command);
+  addContainerOptionFlags(command);
+  command
+    .option('--resume', 'go on with a paused update or rollback')
+    .option('-d, --detach', 'return once the change is accepted, without waiting')
+    .option('--timeout <duration>', 'how long to follow the update', '10m')
+    .action(async (name: string, options: UpdateOptions) => {
+      const timeoutMs = parseDuration(options.timeout ?? '10m');
+      const client = context.client();
+      if (options.resume) {
+        const resumed = await client.resumeServiceUpdate(name);
+        context.write(`${name}: ${resumed.updateStatus!.state.replace('_', ' ')}\n`);
+        if (options.detach) return;
+        const expect = resumed.updateStatus!.state.startsWith('rollback') ? 'rollback' : 'update';
+        await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, out: context.stdout });
+        return;
+      }
+      const before = new Set((await client.listTasks(name)).map((task) => task.id));
+      const { before: old, after, spec } = await update(client, name, options);
+      context.write(`${name}\n`);
+      if (options.detach) return;
+      const started = after.updateStatus && after.updateStatus.startedAt !== old.updateStatus?.startedAt && after.updateStatus.state === 'updating';
+      if (started) {
+        await waitForUpdate(client, name, after.updateStatus!.startedAt, { timeoutMs, expect: 'update', out: context.stdout });
+      } else if (spec.mode !== 'GLOBAL') {
+        // Nothing to replace (a scale, a config change): wait as `scale` does.
+        await waitForConvergence(client, name, spec.replicas, { timeoutMs, preexisting: before, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
+      }
+    });
+}

@@ -1,0 +1,108 @@
+import { isSameTaskSpec, stateName, type Service, type Task } from '@pisched/api';
+import { CliError } from './errors';
+import { ProgressWriter } from './converge';
+import type { SchedulerClient } from './scheduler-client';
+
+/** Where an update stands, as the CLI draws it: one line per slot and an overall count. */
+export function updateProgressLines(service: Service, tasks: Task[]): string[] {
+  const spec = service.spec!;
+  const replicas = spec.replicas;
+  const lines: string[] = [];
+  let done = 0;
+  for (let slot = 1; slot <= replicas; slot++) {
+    const live = tasks.filter((task) => task.slot === slot && task.desiredState === 'RUNNING');
+    const fresh = live.find((task) => isSameTaskSpec(task.spec, spec));
+    const old = live.find((task) => !isSameTaskSpec(task.spec, spec));
+    let text: string;
+    if (fresh && fresh.status?.state === 'RUNNING' && !old) {
+      done++;
+      text = `running ${spec.container!.image}${fresh.status.health ? ` (${fresh.status.health})` : ''}`;
+    } else if (fresh) {
+      text = `${stateName(fresh.status?.state ?? 'NEW')} ${spec.container!.image}${old ? `, old task still ${stateName(old.status?.state ?? 'NEW')}` : ''}`;
+    } else if (old) {
+      text = `${stateName(old.status?.state ?? 'NEW')} ${old.spec?.container?.image ?? ''}, not updated yet`;
+    } else {
+      text = 'no task';
+    }
+    lines.push(`${slot}/${replicas}: ${text}`);
+  }
+  const status = service.updateStatus;
+  const bar = progressBar(done, replicas);
+  return [`overall progress: ${done} out of ${replicas} tasks ${bar}`, ...lines, ...(status ? [`${status.state.replace('_', ' ')}: ${status.message}`] : [])];
+}
+
+function progressBar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'='.repeat(filled)}${' '.repeat(width - filled)}]`;
+}
+
+export interface UpdateWaitOptions {
+  timeoutMs: number;
+  /** What the command asked for: an update succeeds on completed, a rollback on rollback_completed. */
+  expect: 'update' | 'rollback';
+  pollMs?: number;
+  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Follows the update that started at `startedAt` until it completes (resolves),
+ * or pauses, rolls back or is superseded (a CliError with the reason, so the
+ * command exits non-zero).
+ */
+export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' | 'listTasks'>, name: string, startedAt: number, options: UpdateWaitOptions): Promise<void> {
+  const sleep = options.sleep ?? defaultSleep;
+  const now = options.now ?? Date.now;
+  const progress = new ProgressWriter(options.out ?? process.stdout);
+  const deadline = now() + options.timeoutMs;
+  const onInterrupt = () => {
+    process.stderr.write(`\noperation continuing in the background; follow it with: pisched inspect ${name}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    for (;;) {
+      const service = await client.getService(name);
+      progress.show(updateProgressLines(service, await client.listTasks(name)));
+      const status = service.updateStatus;
+      if (!status) throw new CliError(`service ${name} has no update status`);
+      // A later update or a rollback started by someone else replaces the one we follow.
+      if (status.startedAt !== startedAt && !status.state.startsWith('rollback')) {
+        throw new CliError(`service ${name}: superseded by a later update`);
+      }
+      const outcome = finished(status.state, status.message, options.expect);
+      if (outcome === 'ok') {
+        progress.line(`${options.expect === 'update' ? 'update' : 'rollback'} completed`);
+        return;
+      }
+      if (outcome) throw new CliError(`service ${name}: ${outcome}`);
+      if (now() >= deadline) {
+        throw new CliError(`service ${name}: ${options.expect} not finished within ${Math.round(options.timeoutMs / 1000)}s (${status.state.replace('_', ' ')}: ${status.message}); it goes on in the background`);
+      }
+      await sleep(Math.min(options.pollMs ?? 500, Math.max(0, deadline - now())));
+    }
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+/** 'ok', a reason for failure, or undefined while still going. */
+export function finished(state: string, message: string, expect: 'update' | 'rollback'): 'ok' | string | undefined {
+  switch (state) {
+    case 'completed':
+      return expect === 'update' ? 'ok' : message;
+    case 'rollback_completed':
+      return expect === 'rollback' ? 'ok' : message;
+    case 'paused':
+    case 'rollback_paused':
+      return message;
+    case 'rollback_started':
+      // An automatic rollback of our update is already a failure to report, but wait for it to finish first.
+      return undefined;
+    default:
+      return undefined;
+  }
+}

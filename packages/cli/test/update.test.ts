@@ -1,0 +1,103 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { validateServiceSpec, type Service, type Task } from '@pisched/api';
+import { buildUpdatedSpec, splitArgs } from '../src/commands/update';
+import { buildRunSpec } from '../src/commands/run';
+import { finished, updateProgressLines, waitForUpdate } from '../src/update-progress';
+import { service, task } from './fixtures';
+
+const current = () => validateServiceSpec({ name: 'web', replicas: 2, container: { image: 'app:v1', env: ['A=1', 'B=2'] } });
+
+describe('update flags', () => {
+  it('changes only what the flags name: image, env add/replace/remove, resources, replicas', () => {
+    const spec = buildUpdatedSpec(current(), { image: 'app:v2', envAdd: ['B=3', 'C=4'], envRm: ['A'], cpu: '0.5', memory: '64M', replicas: '4' });
+    expect(spec.container!.image).toBe('app:v2');
+    expect(spec.container!.env).toEqual(['B=3', 'C=4']);
+    expect(spec.resources).toEqual({ cpus: 0.5, memoryBytes: 64 * 1024 * 1024 });
+    expect(spec.replicas).toBe(4);
+    expect(spec.forceUpdate).toBe(0);
+  });
+
+  it('--force bumps the force counter; update config flags keep the values not given', () => {
+    const first = buildUpdatedSpec(current(), { force: true, updateParallelism: '2', updateOrder: 'start-first' });
+    expect(first.forceUpdate).toBe(1);
+    const second = buildUpdatedSpec(first, { force: true, updateDelay: '2s', rollbackMonitor: '1s' });
+    expect(second.forceUpdate).toBe(2);
+    expect(second.updateConfig).toEqual({ parallelism: 2, delayMs: 2000, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'start-first' });
+    expect(second.rollbackConfig!.monitorMs).toBe(1000);
+  });
+
+  it('refuses bad values in one line', () => {
+    expect(() => buildUpdatedSpec(current(), { updateOrder: 'sideways' })).toThrow('invalid update order "sideways": use stop-first or start-first');
+    expect(() => buildUpdatedSpec(current(), { updateFailureAction: 'explode' })).toThrow(/invalid update failure action "explode"/);
+    expect(() => buildUpdatedSpec(current(), { rollbackFailureAction: 'rollback' })).toThrow(/invalid rollback failure action "rollback"/);
+    expect(() => buildUpdatedSpec(current(), { updateMaxFailureRatio: '2' })).toThrow(/must be a number from 0 to 1/);
+    expect(() => buildUpdatedSpec(current(), { updateParallelism: '-1' })).toThrow(/invalid --update-parallelism/);
+    expect(() => buildUpdatedSpec(current(), { healthcheck: false, healthCmd: 'true' })).toThrow('--no-healthcheck conflicts with the --health-* flags');
+  });
+
+  it('run takes the same flags, and stop/init/health flags', () => {
+    const spec = buildRunSpec('app:v1', [], {
+      name: 'web', updateParallelism: '0', updateFailureAction: 'rollback', stopSignal: 'sigint', stopGracePeriod: '3s', init: true,
+      healthCmd: 'test -f /ok', healthInterval: '1s', healthRetries: '2',
+    });
+    expect(spec.updateConfig).toMatchObject({ parallelism: 0, failureAction: 'rollback', order: 'stop-first', monitorMs: 5000 });
+    expect(spec.container).toMatchObject({ stopSignal: 'SIGINT', stopGracePeriodMs: 3000, init: true });
+    expect(spec.container!.healthcheck).toEqual({ test: ['CMD-SHELL', 'test -f /ok'], intervalMs: 1000, timeoutMs: 0, retries: 2, startPeriodMs: 0 });
+    expect(buildRunSpec('app:v1', [], { name: 'web', healthcheck: false }).container!.healthcheck!.test).toEqual(['NONE']);
+  });
+});
+
+describe('update progress', () => {
+  const updating = (state: string, message = '', startedAt = 100): Service =>
+    service({ updateStatus: { state, message, startedAt, completedAt: 0, resumedAt: 0 } } as Partial<Service>);
+
+  it('an update succeeds on completed; pause and rollback are failures with their reason', () => {
+    expect(finished('completed', 'update completed', 'update')).toBe('ok');
+    expect(finished('updating', '', 'update')).toBeUndefined();
+    expect(finished('rollback_started', 'x', 'update')).toBeUndefined();
+    expect(finished('paused', 'update paused: task web.1 exited', 'update')).toBe('update paused: task web.1 exited');
+    expect(finished('rollback_completed', 'update rolled back: why', 'update')).toBe('update rolled back: why');
+    expect(finished('rollback_completed', 'rollback completed', 'rollback')).toBe('ok');
+  });
+
+  it('draws one line per slot and an overall count of updated tasks', () => {
+    const svc = updating('updating', 'update in progress');
+    const v2 = { ...svc.spec! };
+    const old = { ...svc.spec!, container: { ...svc.spec!.container!, image: 'old:v1' } };
+    const tasks: Task[] = [
+      task({ slot: 1, spec: v2 }),
+      task({ slot: 2, spec: old }),
+      task({ slot: 3, spec: v2, state: 'STARTING' }),
+    ];
+    const lines = updateProgressLines(svc, tasks);
+    expect(lines[0]).toMatch(/^overall progress: 1 out of 3 tasks \[=+ +\]$/);
+    expect(lines.slice(1)).toEqual(['1/3: running nginx:alpine', '2/3: running old:v1, not updated yet', '3/3: starting nginx:alpine', 'updating: update in progress']);
+  });
+
+  it('follows the update until it ends and fails with the reason of a rollback', async () => {
+    const states = [updating('updating'), updating('rollback_started', 'update rolled back: task web.1 exited', 200), updating('rollback_completed', 'update rolled back: task web.1 exited', 200)];
+    let call = 0;
+    const client = { getService: async () => states[Math.min(call++, states.length - 1)], listTasks: async () => [] };
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await expect(waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async () => {}, out })).rejects.toThrow(
+      'service web: update rolled back: task web.1 exited',
+    );
+    expect(call).toBe(3);
+  });
+
+  it('a later update supersedes the one followed', async () => {
+    const client = { getService: async () => updating('updating', '', 999), listTasks: async () => [] };
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await expect(waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async () => {}, out })).rejects.toThrow(/superseded/);
+  });
+});
+
+describe('--args', () => {
+  it('splits words as a shell does for plain and quoted words', () => {
+    expect(splitArgs(`sh -c 'echo "hi there"; exit 1'`)).toEqual(['sh', '-c', 'echo "hi there"; exit 1']);
+    expect(splitArgs(`a"b c"d  e`)).toEqual(['ab cd', 'e']);
+    expect(splitArgs('')).toEqual([]);
+    expect(() => splitArgs(`sh -c 'oops`)).toThrow('invalid --args "sh -c \'oops": unbalanced quotes');
+  });
+});
