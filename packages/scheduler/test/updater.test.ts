@@ -6,9 +6,10 @@ import { placePendingTasks } from '../src/placement/placement';
 import { reapTasks } from '../src/orchestrator/task-reaper';
 import { reconcileUpdates } from '../src/updater/updater';
 import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
+import { updateFailures } from '../src/updater/failures';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
 
-type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy';
+type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy' | 'crash';
 
 /**
  * A cluster of the scheduler's passes and a fake agent: every step the passes
@@ -47,7 +48,9 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
       const observed = task.status!.state;
       let status = task.status!;
       let startedAt = task.startedAt;
-      if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED') {
+      if (task.desiredState === 'RUNNING' && observed === 'RUNNING' && behave(task) === 'crash' && now - task.startedAt >= 300) {
+        status = { ...status, state: 'FAILED', exitCode: 2, timestamp: now };
+      } else if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED') {
         const what = behave(task);
         status = what === 'exit' ? { ...status, state: 'FAILED', exitCode: 1, timestamp: now } : { ...status, state: 'RUNNING', timestamp: now, health: what === 'unhealthy' ? 'unhealthy' : '' };
         startedAt = what === 'exit' ? 0 : now;
@@ -147,6 +150,29 @@ describe('rolling updater', () => {
     c.put(withResume(c.service(), c.clock.now()));
     c.until(() => c.state() === 'completed');
     expect(c.images()).toEqual(['app:bad', 'app:bad', 'app:bad', 'app:bad']);
+  });
+
+  it('waits the monitor window after each batch: a task that crashes after running pauses before the next batch', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:bad' ? 'crash' : 'run'));
+    c.changeImage('app:bad');
+    c.until(() => c.state() === 'paused');
+    expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.1 \(\w+\) exited with code 2 within the monitor window$/);
+    const touched = [...c.machine.tasks.values()].filter((t) => t.spec!.container!.image === 'app:bad').map((t) => t.slot);
+    expect(new Set(touched)).toEqual(new Set([1]));
+  });
+
+  it('a task the scheduler stopped is no failure, even when it exits 0 or 137', () => {
+    const base = { desiredState: 'RUNNING', startedAt: 1000, meta: { version: 1, createdAt: 900, updatedAt: 900 } };
+    const ended = (extra: object) => ({ ...base, status: { state: 'COMPLETE', timestamp: 1500, exitCode: 0, health: '', err: '', message: '', containerId: '' }, ...extra }) as unknown as Task;
+    expect(updateFailures([ended({})], 5000)).toHaveLength(1);
+    // Told to shut down at 1200, ended at 1500: the scheduler's doing.
+    expect(updateFailures([ended({ desiredState: 'SHUTDOWN', meta: { ...base.meta, updatedAt: 1200 } })], 5000)).toHaveLength(0);
+    // Died at 1500, shut down afterwards by the restart policy: still a failure.
+    expect(updateFailures([ended({ desiredState: 'SHUTDOWN', meta: { ...base.meta, updatedAt: 1600 } })], 5000)).toHaveLength(1);
+    // Ended after the monitor window: not the update's fault.
+    expect(updateFailures([ended({})], 400)).toHaveLength(0);
   });
 
   it('failure action rollback: returns to the previous spec with the rollback config, keeping the reason', () => {

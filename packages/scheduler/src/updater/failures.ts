@@ -9,8 +9,10 @@ export function isUp(task: Task): boolean {
 /**
  * The tasks of an update that count as its failures, newest first: those that
  * never ran and ended, or that ended or turned unhealthy within the monitor
- * window after they started. A task the scheduler stopped ends in SHUTDOWN and
- * is not a failure; neither is one stranded on a lost node (it never ends).
+ * window after they started. A task the scheduler told to stop before it ended
+ * is not a failure, whatever its exit (a trapped SIGTERM exits 0, a killed one
+ * 137): its desired state changed (meta.updatedAt, which status reports do not
+ * touch) before the end was observed. One stranded on a lost node never ends.
  */
 export function updateFailures(made: Task[], monitorMs: number): Task[] {
   return made
@@ -18,6 +20,7 @@ export function updateFailures(made: Task[], monitorMs: number): Task[] {
       const { state, timestamp, health } = task.status!;
       const ended = state === 'COMPLETE' || state === 'FAILED' || state === 'REJECTED';
       if (!ended && !(state === 'RUNNING' && health === 'unhealthy')) return false;
+      if (task.desiredState !== 'RUNNING' && (task.meta?.updatedAt ?? 0) <= timestamp) return false;
       return task.startedAt === 0 || timestamp - task.startedAt <= monitorMs;
     })
     .sort((a, b) => b.status!.timestamp - a.status!.timestamp);
@@ -34,6 +37,6 @@ export function describeFailure(task: Task, serviceName: string): string {
         ? `was rejected${err ? `: ${err}` : ''}`
         : task.startedAt === 0
           ? `failed to start${err ? `: ${err}` : ''}`
-          : `exited with code ${exitCode}${err && state === 'FAILED' ? ` (${err})` : ''}`;
+          : `exited with code ${exitCode}`;
   return `${who} ${what} within the monitor window`;
 }

@@ -8,8 +8,10 @@ import { describeFailure, isUp, updateFailures } from './failures';
  * The rolling updater, as Swarm's: for every replicated service whose update
  * (or rollback) is under way, replaces the tasks made from an older spec,
  * `parallelism` slots at a time (0 = all), waiting after each batch until its
- * new tasks run (and are healthy, when there is a health check), then the
- * delay. stop-first shuts the old task down and creates its successor in the
+ * new tasks run (and are healthy, when there is a health check) and have
+ * lasted the monitor window, then the delay. Swarm moves on as soon as they
+ * run, so a crashing update spreads over several batches before it pauses;
+ * waiting the window keeps the damage to one batch (monitor 0 is Swarm's pace). stop-first shuts the old task down and creates its successor in the
  * same command; start-first creates the successor first and shuts the old one
  * down once the new one is up. Meanwhile every new task that fails, exits or
  * turns unhealthy within the monitor window after it started counts as a
@@ -69,7 +71,8 @@ function updateService(service: Service, slots: Map<number, Task[]>, allTasks: T
     const fresh = tasks.filter(current);
     const old = tasks.filter((task) => !current(task));
     if (old.length === 0) {
-      if (fresh.some((task) => !isUp(task) && !isTerminal(task.status!.state) && (task.meta?.createdAt ?? 0) >= countFrom)) busy++;
+      const watching = (task: Task) => (isUp(task) ? now < task.startedAt + config.monitorMs : !isTerminal(task.status!.state));
+      if (fresh.some((task) => (task.meta?.createdAt ?? 0) >= countFrom && watching(task))) busy++;
       continue;
     }
     if (fresh.length === 0) {

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import type { ServiceView } from '../packages/cli/src/json-views';
+
+const V2_IMAGE = process.env.PISCHED_TEST_IMAGE_V2 ?? 'pisched-test/busybox:v2';
+const hasDocker = await dockerAvailable();
+
+/**
+ * Runs `pisched ARGS` while counting the service's running containers every
+ * 100 ms; resolves with the command's result and the fewest seen running.
+ */
+async function whileWatching(cluster: Cluster, service: string, args: string[]) {
+  let fewest = Infinity;
+  let done = false;
+  const watcher = (async () => {
+    while (!done) {
+      fewest = Math.min(fewest, (await runningContainersOfService(cluster.nodeIds, service)).length);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const result = await cli(cluster.address, args);
+  done = true;
+  await watcher;
+  return { ...result, fewest };
+}
+
+describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () => {
+  const cluster = new Cluster();
+  const [a, b] = [uniqueName('ua'), uniqueName('ub')];
+
+  beforeAll(async () => {
+    await cluster.start([a, b]);
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  const images = async (service: string) => (await runningContainersOfService(cluster.nodeIds, service)).map((c) => c.Image).sort();
+  const inspect = (service: string) => cliJson<ServiceView>(cluster.address, ['inspect', service]);
+
+  it('stop-first, parallelism 2: all tasks end on the new image, never fewer than 2 running; start-first never fewer than 4', async () => {
+    const svc = uniqueName('roll');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '4', '--update-parallelism', '2', '--update-monitor', '1s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+
+    const stopFirst = await whileWatching(cluster, svc, ['update', svc, '--image', V2_IMAGE]);
+    expect(stopFirst.code, stopFirst.stderr + stopFirst.stdout).toBe(0);
+    expect(stopFirst.stdout).toContain('overall progress: 4 out of 4 tasks');
+    expect(stopFirst.stdout).toContain('update completed');
+    expect(await images(svc)).toEqual(Array(4).fill(V2_IMAGE));
+    expect(stopFirst.fewest).toBeGreaterThanOrEqual(2);
+    let view = await inspect(svc);
+    expect(view.updateStatus).toMatchObject({ state: 'completed', message: 'update completed' });
+    expect(view.previousSpec?.container.image).toBe(TEST_IMAGE);
+    expect(view.spec.updateConfig).toMatchObject({ parallelism: 2, monitorMs: 1000, order: 'stop-first' });
+
+    const startFirst = await whileWatching(cluster, svc, ['update', svc, '--image', TEST_IMAGE, '--update-order', 'start-first']);
+    expect(startFirst.code, startFirst.stderr + startFirst.stdout).toBe(0);
+    expect(await images(svc)).toEqual(Array(4).fill(TEST_IMAGE));
+    expect(startFirst.fewest).toBeGreaterThanOrEqual(4);
+
+    // pisched rollback returns to the previous spec: v2, stop-first.
+    const rollback = await cli(cluster.address, ['rollback', svc]);
+    expect(rollback.code, rollback.stderr + JSON.stringify(await cliJson(cluster.address, ['ps', svc]), null, 1)).toBe(0);
+    expect(rollback.stdout).toContain('rollback completed');
+    expect(await images(svc)).toEqual(Array(4).fill(V2_IMAGE));
+    view = await inspect(svc);
+    expect(view.updateStatus).toMatchObject({ state: 'rollback_completed', message: 'rollback completed' });
+    expect(view.spec.updateConfig.order).toBe('stop-first');
+    expect(view.previousSpec?.container.image).toBe(TEST_IMAGE);
+  });
+
+  it('an update to a command that exits at once is rolled back by itself, and update exits non-zero with the reason', async () => {
+    const svc = uniqueName('bad');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '2', '--update-failure-action', 'rollback', '--update-monitor', '3s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--args', 'sh -c "exit 3"']);
+    expect(update.code).toBe(1);
+    expect(update.stderr.trim()).toMatch(new RegExp(`^service ${svc}: update rolled back: task ${svc}\\.1 \\(\\w+\\) (exited with code 3|failed to start) within the monitor window$`));
+    const view = await inspect(svc);
+    expect(view.updateStatus?.state).toBe('rollback_completed');
+    expect(view.spec.container).toMatchObject({ image: TEST_IMAGE, command: [] });
+    await waitFor(async () => (await images(svc)).join() === [TEST_IMAGE, TEST_IMAGE].join(), 15_000, 'two tasks on the old image');
+  });
+
+  it('failure action pause: the update pauses with the reason, the untouched slot keeps the old image, and --resume goes on', async () => {
+    const svc = uniqueName('pause');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '2', '--update-monitor', '3s', '--restart-delay', '1s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--args', 'sh -c "exit 4"']);
+    expect(update.code).toBe(1);
+    expect(update.stderr).toMatch(new RegExp(`^service ${svc}: update paused: task ${svc}\\.1 .* within the monitor window\\n$`));
+    const view = await inspect(svc);
+    expect(view.updateStatus?.state).toBe('paused');
+    // Slot 2 was never replaced: its task still runs the old command.
+    const ps = await cliJson<{ slot: number; desiredState: string; state: string; id: string }[]>(cluster.address, ['ps', svc]);
+    expect(ps.filter((row) => row.slot === 2 && row.state === 'running'), JSON.stringify(ps)).toHaveLength(1);
+
+    // Resume: failures from before the resume are forgotten, and the updater replaces the next slot; it fails again.
+    const resume = await cli(cluster.address, ['update', svc, '--resume']);
+    expect(resume.code).toBe(1);
+    expect(resume.stderr).toMatch(/update paused: task .* within the monitor window/);
+    expect((await inspect(svc)).updateStatus?.state).toBe('paused');
+  });
+});
