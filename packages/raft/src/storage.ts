@@ -108,9 +108,9 @@ export class MemoryStorage implements WritableStorage {
     return { hardState: { ...this.live.hardState }, confState: { voters: [...cs.voters], learners: [...cs.learners] } };
   }
   /** Sets the membership used when there is no snapshot yet (bootstrap). Durable at once. */
-  bootstrap(voters: number[]): void {
+  bootstrap(voters: number[], learners: number[] = []): void {
     for (const l of [this.live, this.durable]) {
-      l.snap = { meta: { index: 0, term: 0, confState: { voters: [...voters], learners: [] } }, data: new Uint8Array(0) };
+      l.snap = { meta: { index: 0, term: 0, confState: { voters: [...voters], learners: [...learners] } }, data: new Uint8Array(0) };
     }
   }
   entries(lo: number, hi: number): Entry[] {
