@@ -400,6 +400,7 @@ export class Simulator {
       n.storage.sync();
       // 2. send
       this.sendAll(n, rd.messages);
+      for (const rs of rd.readStates) this.checkReadState(n, rs.index, dec.decode(rs.context));
       // 3. apply
       if (rd.snapshot) {
         n.sm.restore(rd.snapshot.data);
@@ -468,6 +469,10 @@ export class Simulator {
 
   private checkReady(n: SimNode, rd: Ready): void {
     const r = n.node!.raft;
+    // Record the term in which each index was first committed (by a leader).
+    if (r.state === StateType.Leader && rd.hardState) {
+      for (let i = this.commitTerm.length; i <= rd.hardState.commit; i++) this.commitTerm[i] = r.term;
+    }
     // Election Safety
     if (r.state === StateType.Leader) {
       const prev = this.leaders.get(r.term);
@@ -503,11 +508,16 @@ export class Simulator {
     }
   }
 
-  /** Leader Completeness: a new leader holds every entry known to be committed. */
+  /** commitTerm[i]: the term of the leader that first committed index i. */
+  private commitTerm: number[] = [0];
+
+  /** Leader Completeness: a leader of term L holds every entry committed in a term before L. */
   private checkLeaderCompleteness(n: SimNode): void {
     const log = n.node!.raft.log;
     const from = log.firstIndex();
-    for (let i = from; i <= this.maxCommitted; i++) {
+    const term = n.node!.raft.term;
+    for (let i = from; i < this.commitTerm.length; i++) {
+      if (this.commitTerm[i] >= term) continue;
       const c = this.committed.get(i);
       if (!c) continue;
       const t = log.termOrErr(i);
@@ -557,10 +567,28 @@ export class Simulator {
     n.node!.transferLeader(to);
     this.process(n);
   }
+  /** Issues a ReadIndex on `id`; its answer is checked against what was committed at issue time. */
   readIndex(id: number, ctx: string): void {
     const n = this.sim(id);
-    n.node!.readIndex(enc.encode(ctx));
+    if (!n.node) return;
+    this.reads.set(ctx, { id, committedAtIssue: this.maxCommitted });
+    n.node.readIndex(enc.encode(ctx));
     this.process(n);
+  }
+  private reads = new Map<string, { id: number; committedAtIssue: number }>();
+  readonly readResults: Array<{ id: number; ctx: string; index: number }> = [];
+  private checkReadState(n: SimNode, index: number, ctx: string): void {
+    const r = this.reads.get(ctx);
+    if (!r) return;
+    this.reads.delete(ctx);
+    if (r.id !== n.id) this.fail(`read ${ctx} answered on node ${n.id}, issued on ${r.id}`);
+    // Linearizability: the read point covers every entry committed before the read began.
+    if (index < r.committedAtIssue) this.fail(`read ${ctx} got index ${index} < ${r.committedAtIssue} committed before it was issued`);
+    this.readResults.push({ id: n.id, ctx, index });
+  }
+  /** The highest index known (by any node applying it) to be committed. */
+  get maxCommittedIndex(): number {
+    return this.maxCommitted;
   }
   state(id: number): { term: number; isLeader: boolean; lead: number } {
     const node = this.sim(id).node;
