@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import type { TaskRow } from '../packages/cli/src/json-views';
 import type { ServiceView } from '../packages/cli/src/json-views';
 
 const V2_IMAGE = process.env.PISCHED_TEST_IMAGE_V2 ?? 'pisched-test/busybox:v2';
@@ -101,5 +102,46 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     expect(resume.code).toBe(1);
     expect(resume.stderr).toMatch(/update paused: task .* within the monitor window/);
     expect((await inspect(svc)).updateStatus?.state).toBe('paused');
+  });
+
+  it('health checks: reported in ps, gate start-first, and an update whose check fails is caught in the monitor window', async () => {
+    const svc = uniqueName('health');
+    const run = await cli(cluster.address, [
+      'run', '--name', svc, '--replicas', '2', '--health-cmd', 'true', '--health-interval', '500ms', '--health-retries', '1',
+      '--update-order', 'start-first', '--update-monitor', '10s', TEST_IMAGE,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const healthy = await waitFor(async () => {
+      const rows = (await cliJson<TaskRow[]>(cluster.address, ['ps', svc])).filter((row) => row.desiredState === 'running');
+      return rows.length === 2 && rows.every((row) => row.state === 'running' && row.health === 'healthy') && rows;
+    }, 20_000, 'two healthy tasks');
+    const ps = await cli(cluster.address, ['ps', svc]);
+    expect(ps.stdout).toContain('running (healthy)');
+
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--health-cmd', 'false']);
+    expect(update.code).toBe(1);
+    expect(update.stderr).toMatch(new RegExp(`^service ${svc}: update paused: task ${svc}\\.1 \\(\\w+\\) turned unhealthy within the monitor window\\n$`));
+    // start-first: the old tasks never stopped, since their successor never became healthy.
+    const running = (await cliJson<TaskRow[]>(cluster.address, ['ps', svc])).filter((row) => row.desiredState === 'running' && row.state === 'running');
+    expect(running.map((row) => row.id).sort()).toEqual(healthy.map((row) => row.id).sort());
+    // The unhealthy successor is stopped: only the two old containers keep running.
+    await waitFor(async () => (await images(svc)).join() === [TEST_IMAGE, TEST_IMAGE].join(), 15_000, 'only the old containers running');
+  });
+
+  it('--stop-signal, --stop-grace-period and --init reach Docker, and a command that ignores SIGTERM as PID 1 stops at once under init', async () => {
+    const svc = uniqueName('stop');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--init', '--stop-signal', 'SIGINT', '--stop-grace-period', '3s', TEST_IMAGE, 'sleep', '1000']);
+    expect(run.code, run.stderr).toBe(0);
+    const [container] = await runningContainersOfService(cluster.nodeIds, svc);
+    const info = await docker.getContainer(container.Id).inspect();
+    expect(info.Config.StopSignal).toBe('SIGINT');
+    expect((info.Config as { StopTimeout?: number }).StopTimeout).toBe(3);
+    expect(info.HostConfig.Init).toBe(true);
+    const started = Date.now();
+    const rm = await cli(cluster.address, ['rm', svc]);
+    expect(rm.code, rm.stderr).toBe(0);
+    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, svc)).length === 0, 15_000, 'the container to stop');
+    // Without init, sleep as PID 1 ignores the signal and would last the whole 3 s grace.
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 });

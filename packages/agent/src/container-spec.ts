@@ -52,5 +52,30 @@ export function buildContainerSpec(task: Task, nodeId: string): Docker.Container
     HostConfig: hostConfig,
   };
   if (spec.container.command && spec.container.command.length > 0) options.Cmd = [...spec.container.command];
+  applyStopAndHealth(spec.container, options);
   return options;
+}
+
+const NS_PER_MS = 1_000_000;
+
+/**
+ * --stop-signal and --stop-grace-period go into the container, so a plain
+ * `docker stop` honours them too; --init makes Docker's init PID 1, so the
+ * signal reaches a command that does not handle it itself; a health check
+ * becomes the container's Healthcheck (the engine wants nanoseconds).
+ */
+function applyStopAndHealth(container: NonNullable<NonNullable<Task['spec']>['container']>, options: Docker.ContainerCreateOptions): void {
+  if (container.stopSignal) options.StopSignal = container.stopSignal;
+  if (container.stopGracePeriodMs) options.StopTimeout = Math.ceil(container.stopGracePeriodMs / 1000);
+  if (container.init) options.HostConfig!.Init = true;
+  const health = container.healthcheck;
+  if (health && health.test.length > 0) {
+    options.Healthcheck = {
+      Test: [...health.test],
+      Interval: health.intervalMs * NS_PER_MS,
+      Timeout: health.timeoutMs * NS_PER_MS,
+      Retries: health.retries,
+      StartPeriod: health.startPeriodMs * NS_PER_MS,
+    };
+  }
 }

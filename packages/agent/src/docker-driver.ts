@@ -112,6 +112,8 @@ export class DockerDriver {
         phase: phaseOf(inspected.State.Status),
         created: info.Created,
       };
+      const health = (inspected.State as { Health?: { Status?: string } }).Health?.Status;
+      if (observed.phase === 'running' && health && health !== 'none') observed.health = health;
       if (observed.phase === 'exited') {
         observed.exitCode = inspected.State.ExitCode;
         observed.oomKilled = inspected.State.OOMKilled;

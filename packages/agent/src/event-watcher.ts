@@ -20,7 +20,8 @@ export interface EventWatcherHandlers {
   onConnected(): void;
 }
 
-const ACTIONS = ['die', 'destroy', 'start', 'oom'];
+// health_status: a health check result changed; the task's status carries it.
+const ACTIONS = ['die', 'destroy', 'start', 'oom', 'health_status'];
 
 /**
  * Follows the engine's event stream for this node's containers so exits and

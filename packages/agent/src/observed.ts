@@ -20,6 +20,8 @@ export interface ObservedContainer {
   oomKilled?: boolean;
   /** The engine's own error for the container (e.g. why a start failed). */
   error?: string;
+  /** Health check status of a running container: starting, healthy, unhealthy; absent without a check. */
+  health?: string;
 }
 
 /** A status the agent reports; the reporter adds the timestamp when it is sent. */

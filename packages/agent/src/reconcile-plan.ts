@@ -69,6 +69,12 @@ function planTask(
   // said, and the scheduler has not closed the task (it would ignore it).
   const report = (status: StatusReport): void => {
     if (schedulerState !== undefined && isTerminal(schedulerState)) return;
+    // Still running, but the health check says something new: worth a report of its own.
+    const healthNews = status.state === 'RUNNING' && known === 'RUNNING' && (status.health ?? '') !== (lastReported.get(taskId)?.health ?? task.status?.health ?? '');
+    if (healthNews) {
+      actions.push({ kind: 'report', taskId, status });
+      return;
+    }
     if (reported !== undefined && (isTerminal(reported) || stateRank(status.state) <= stateRank(reported))) return;
     actions.push({ kind: 'report', taskId, status });
   };
@@ -90,7 +96,7 @@ function planTask(
       }
     } else if (primary.phase === 'running') {
       if (!isTerminal(known)) {
-        report({ state: 'RUNNING', message: 'started', containerId: primary.id });
+        report({ state: 'RUNNING', message: 'started', containerId: primary.id, ...(primary.health ? { health: primary.health } : {}) });
       }
     } else if (primary.phase === 'exited') {
       if (!isTerminal(known)) report(exitStatus(primary));
@@ -126,7 +132,7 @@ function planTask(
   return actions;
 }
 
-export type TaskStatusMemory = ReadonlyMap<string, { state: TaskState }>;
+export type TaskStatusMemory = ReadonlyMap<string, { state: TaskState; health?: string }>;
 
 /**
  * The agent's whole decision: given the tasks assigned to this node, the

@@ -172,15 +172,21 @@ export class Worker {
         return;
       case 'stop':
         this.log.info({ taskId: action.taskId, containerId: action.containerId }, 'stopping container');
-        await driver.stopContainer(action.containerId, this.grace);
+        await driver.stopContainer(action.containerId, this.graceFor(action.taskId));
         if (action.then) this.report(action.taskId, action.then);
         return;
       case 'remove':
         this.log.info({ taskId: action.taskId, containerId: action.containerId, reason: action.reason }, 'removing container');
-        if (action.stopFirst) await driver.stopContainer(action.containerId, this.grace);
+        if (action.stopFirst) await driver.stopContainer(action.containerId, this.graceFor(action.taskId));
         await driver.removeContainer(action.containerId);
         return;
     }
+  }
+
+  /** The task's --stop-grace-period when it has one, else the agent's. */
+  private graceFor(taskId: string): number {
+    const ms = this.assignments?.get(taskId)?.spec?.container?.stopGracePeriodMs ?? 0;
+    return ms > 0 ? Math.ceil(ms / 1000) : this.grace;
   }
 
   private known(task: Task): TaskState {

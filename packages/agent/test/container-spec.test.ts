@@ -21,6 +21,27 @@ describe('buildContainerSpec', () => {
     } as never,
   });
 
+  it('passes stop signal, grace (whole seconds), init and the health check (nanoseconds) to Docker', () => {
+    const withOptions = makeTask({
+      spec: {
+        name: 'api',
+        container: {
+          image: 'x', command: [], env: [], stopSignal: 'SIGINT', stopGracePeriodMs: 2500, init: true,
+          healthcheck: { test: ['CMD-SHELL', 'test -f /ok'], intervalMs: 1000, timeoutMs: 500, retries: 2, startPeriodMs: 0 },
+        },
+        ports: [],
+      } as never,
+    });
+    const options = buildContainerSpec(withOptions, 'pi-2');
+    expect(options.StopSignal).toBe('SIGINT');
+    expect(options.StopTimeout).toBe(3);
+    expect(options.HostConfig!.Init).toBe(true);
+    expect(options.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'test -f /ok'], Interval: 1e9, Timeout: 5e8, Retries: 2, StartPeriod: 0 });
+    // Without them the image's settings apply: nothing is sent.
+    const plain = buildContainerSpec(task, 'pi-2');
+    expect([plain.StopSignal, plain.StopTimeout, plain.HostConfig!.Init, plain.Healthcheck]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
   it('names the container <service>.<slot>.<12 chars of the task id>', () => {
     expect(containerName(task)).toBe('api.3.abcdef123456');
   });

@@ -46,7 +46,7 @@ describe('EventWatcher', () => {
     watcher.start();
     await waitFor(() => connected === 1);
     expect(engine.options[0]).toEqual({
-      filters: { type: ['container'], label: ['pisched.node=node-a'], event: ['die', 'destroy', 'start', 'oom'] },
+      filters: { type: ['container'], label: ['pisched.node=node-a'], event: ['die', 'destroy', 'start', 'oom', 'health_status'] },
     });
     const text = `${event('die', 'node-a', 't1')}\n${event('destroy', 'node-b', 't2')}\n${event('start', 'node-a')}\n`;
     engine.streams[0].write(text.slice(0, 40));

@@ -37,6 +37,19 @@ describe('planReconcile: desired RUNNING', () => {
     expect(planReconcile([task], [makeContainer()], reported('RUNNING'), allow)).toEqual([]);
   });
 
+  it('reports a running container\'s health, and every change of it while it keeps running', () => {
+    const task = makeTask({ state: 'ASSIGNED' });
+    expect(planReconcile([task], [makeContainer({ health: 'starting' })], none, allow)).toEqual([
+      { kind: 'report', taskId: task.id, status: { state: 'RUNNING', message: 'started', containerId: 'c1', health: 'starting' } },
+    ]);
+    const running = makeTask({ state: 'RUNNING' });
+    const memory = new Map([['task0123456789abcdef', { state: 'RUNNING' as TaskState, health: 'starting' }]]);
+    expect(planReconcile([running], [makeContainer({ health: 'starting' })], memory, allow)).toEqual([]);
+    expect(planReconcile([running], [makeContainer({ health: 'unhealthy' })], memory, allow)).toEqual([
+      { kind: 'report', taskId: running.id, status: { state: 'RUNNING', message: 'started', containerId: 'c1', health: 'unhealthy' } },
+    ]);
+  });
+
   it('reports COMPLETE for a container that exited 0', () => {
     const task = makeTask({ state: 'RUNNING' });
     const actions = planReconcile([task], [makeContainer({ phase: 'exited', exitCode: 0 })], reported('RUNNING'), allow);

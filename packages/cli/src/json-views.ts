@@ -41,6 +41,8 @@ export interface TaskRow {
   error: string;
   exitCode: number;
   updatedAt: string | null;
+  /** starting, healthy or unhealthy while a health check runs; '' without one. */
+  health: string;
 }
 
 export function taskRow(task: Task): TaskRow {
@@ -56,6 +58,7 @@ export function taskRow(task: Task): TaskRow {
     error: task.status?.err ?? '',
     exitCode: task.status?.exitCode ?? 0,
     updatedAt: isoTime(task.status?.timestamp),
+    health: task.status?.health ?? '',
   };
 }
 

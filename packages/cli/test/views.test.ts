@@ -42,6 +42,7 @@ describe('--json views', () => {
       error: 'task: non-zero exit (1)',
       exitCode: 1,
       updatedAt: '2026-11-27T01:00:00.000Z',
+      health: '',
     });
   });
 

@@ -222,6 +222,15 @@ describe('rolling updater', () => {
     expect(c.running().filter((t) => t.spec!.container!.image === 'app:v1')).toHaveLength(2);
   });
 
+  it('outside any update, a running task that turns unhealthy is replaced', () => {
+    const c = cluster(1);
+    let first = true;
+    c.behave(() => (first ? ((first = false), 'unhealthy') : 'run'));
+    c.until(() => c.running().length === 1 && c.running()[0].status!.health === '');
+    const history = [...c.machine.tasks.values()].filter((t) => t.desiredState === 'SHUTDOWN');
+    expect(history.map((t) => t.status!.health)).toEqual(['unhealthy']);
+  });
+
   it('tolerates failures up to the max failure ratio (failures / tasks to update)', () => {
     const c = cluster(4, { parallelism: 4, monitorMs: 5000, maxFailureRatio: 0.25 });
     c.until(() => c.running().length === 4);

@@ -29,7 +29,9 @@ export function renderTasks(tasks: Task[], now: number): string {
     const name = `${history ? ' \\_ ' : ''}${row.service}.${row.slot}`;
     const since = task.status?.timestamp ? ` ${ago(task.status.timestamp, now)}` : '';
     const error = row.error || (row.state === 'failed' || row.state === 'complete' ? `exit code ${row.exitCode}` : '');
-    return [shortId(row.id), name, row.image, row.node, row.desiredState, `${row.state}${since}`, error];
+    // As docker shows it: "running (healthy) 5 seconds ago".
+    const health = row.health && row.state === 'running' ? ` (${row.health})` : '';
+    return [shortId(row.id), name, row.image, row.node, row.desiredState, `${row.state}${health}${since}`, error];
   });
   return renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
 }

@@ -286,7 +286,8 @@ function isNews(task: Task, status: TaskStatus): boolean {
   const current = task.status!;
   const diff = stateRank(status.state) - stateRank(current.state);
   if (diff !== 0) return diff > 0;
-  return status.containerId !== current.containerId || status.err !== current.err;
+  // Health changes while the state stays RUNNING: the updater and the orchestrator act on them.
+  return status.containerId !== current.containerId || status.err !== current.err || status.health !== current.health;
 }
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {

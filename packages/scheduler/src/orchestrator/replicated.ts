@@ -83,6 +83,8 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
  */
 function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean {
   if (isTerminal(task.status!.state)) return false;
+  // Its health check gave up on it: replaced like a task that died.
+  if (task.status!.state === 'RUNNING' && task.status!.health === 'unhealthy') return false;
   if (task.nodeId === '') return true;
   const node = nodes.get(task.nodeId);
   if (node === undefined || node.state === 'DOWN' || node.availability === 'DRAIN') return false;
