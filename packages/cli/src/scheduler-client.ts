@@ -58,6 +58,13 @@ export function grpcCode(error: unknown): number | undefined {
 
 type Invoke<T> = (client: ControlClient, options: grpc.CallOptions, callback: grpc.requestCallback<T>) => void;
 
+/** A task of a dry-run plan: its node, or empty with the reason it cannot be placed. */
+export interface PlannedTask {
+  slot: number;
+  node: string;
+  reason: string;
+}
+
 /** The cluster-wide settings in force. */
 export interface ClusterSettings {
   heartbeatPeriodMs: number;
@@ -115,6 +122,18 @@ export class SchedulerClient {
   /** The nodes, and milliseconds since each one's last heartbeat as the scheduler saw it. */
   listNodesWithHeartbeats(): Promise<{ nodes: Node[]; heartbeatAgeMs: Record<string, number> }> {
     return this.call((c, o, cb) => c.ListNodes({}, o, cb));
+  }
+
+  /** Where each task of the spec would go, or why it cannot; nothing changes (--dry-run). */
+  async planService(spec: ServiceSpecInput, service = ''): Promise<PlannedTask[]> {
+    const response = await this.call<{ tasks: { slot: number; nodeId: string; reason: string }[] }>((c, o, cb) => c.PlanService({ spec, service }, o, cb));
+    return response.tasks.map((task) => ({ slot: task.slot, node: task.nodeId, reason: task.reason }));
+  }
+
+  async updateNode(node: string, update: { availability: string; labelAdd: Record<string, string>; labelRm: string[] }): Promise<Node> {
+    const response = await this.call<{ node: Node | null }>((c, o, cb) => c.UpdateNode({ node, ...update }, o, cb));
+    if (!response.node) throw new CliError('the scheduler answered without a node');
+    return response.node;
   }
 
   getCluster(): Promise<ClusterSettings> {

@@ -1,5 +1,5 @@
 import { formatBytes } from '@pisched/api';
-import type { Service } from '@pisched/api';
+import type { Service, Task } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
@@ -76,7 +76,28 @@ export function registerInspect(program: Command, context: Context): void {
     .option('--json', 'print the service as JSON')
     .action(async (name: string, options: { json?: boolean }) => {
       const service = await context.client().getService(name);
-      if (options.json) printJson(serviceView(service), (text) => context.write(text));
-      else context.write(renderService(service));
+      const pending = pendingTasks(await context.client().listTasks(service.id));
+      if (options.json) printJson({ ...serviceView(service), pending }, (text) => context.write(text));
+      else context.write(renderService(service) + renderPending(pending));
     });
+}
+
+export interface PendingTask {
+  slot: number;
+  node: string;
+  reason: string;
+}
+
+/** Tasks meant to run that no node has taken yet, with the scheduler's reason. */
+export function pendingTasks(tasks: Task[]): PendingTask[] {
+  return tasks
+    .filter((task) => task.desiredState === 'RUNNING' && task.status?.state === 'PENDING')
+    .sort((a, b) => a.slot - b.slot || a.nodeId.localeCompare(b.nodeId))
+    .map((task) => ({ slot: task.slot, node: task.nodeId, reason: task.status?.err || task.status?.message || '' }));
+}
+
+export function renderPending(pending: PendingTask[]): string {
+  if (pending.length === 0) return '';
+  const lines = pending.map((task) => `  ${task.slot === 0 ? `node ${task.node}` : `slot ${task.slot}`}: ${task.reason}`);
+  return `\nPending tasks:\n${lines.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson } from '../json-views';
 import { renderTable } from '../table';
+import { registerNodeUpdate } from './node-update';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
@@ -34,4 +35,5 @@ export function registerNode(program: Command, context: Context): void {
       if (options.json) printJson(nodes.map((node) => nodeRow(node, heartbeatAgeMs)), (text) => context.write(text));
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
+  registerNodeUpdate(node, context);
 }

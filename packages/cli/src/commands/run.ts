@@ -5,6 +5,8 @@ import type { Context } from '../context';
 import { CliError } from '../errors';
 import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseMode, parsePort, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
+import { waitForGlobalConvergence } from '../converge-global';
+import { renderPlan } from '../plan-view';
 import {
   addContainerOptionFlags,
   addUpdateConfigFlags,
@@ -28,6 +30,13 @@ export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags {
   restartDelay?: string;
   restartMaxAttempts?: string;
   restartWindow?: string;
+  constraint?: string[];
+  spread?: string[];
+  maxPerNode?: string;
+  placementStrategy?: string;
+  /** commander's reading of --no-limits: false when given. */
+  limits?: boolean;
+  dryRun?: boolean;
 }
 
 /** Every flag checked and the spec validated as the scheduler will, before anything is sent. */
@@ -50,6 +59,13 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
         memoryBytes: options.memory === undefined ? 0 : parseMemoryFlag(options.memory),
       },
       ports,
+      placement: {
+        constraints: options.constraint ?? [],
+        spread: options.spread ?? [],
+        maxPerNode: options.maxPerNode === undefined ? 0 : parseCount('--max-per-node', options.maxPerNode),
+        strategy: options.placementStrategy ?? '',
+      },
+      noLimits: options.limits === false,
       restart: {
         condition: options.restartCondition ?? '',
         delayMs: options.restartDelay === undefined ? 0 : parseDuration(options.restartDelay, true),
@@ -71,12 +87,18 @@ export function registerRun(program: Command, context: Context): void {
     .argument('<image>', 'container image')
     .argument('[command...]', 'command and arguments, overriding the image\'s CMD')
     .option('--name <name>', 'service name (letters, digits and -)')
-    .option('--mode <mode>', 'replicated, or replicated-job (tasks run to completion)', 'replicated')
-    .option('--replicas <n>', 'number of tasks', '1')
+    .option('--mode <mode>', 'replicated, global (one task on every eligible node) or replicated-job (tasks run to completion)', 'replicated')
+    .option('--replicas <n>', 'number of tasks (not for global services)', '1')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task, e.g. 0.5')
     .option('--memory <size>', 'memory per task, e.g. 128M')
+    .option('--no-limits', 'reserve --cpu/--memory on the node but do not apply them as Docker limits')
+    .option('--constraint <FIELD==VALUE>', 'placement constraint, e.g. node.labels.zone==a or node.platform.arch!=amd64 (repeatable, all must hold)', collect, [])
+    .option('--spread <node.labels.KEY>', 'spread tasks evenly over the values of a node label (repeatable)', collect, [])
+    .option('--max-per-node <n>', 'at most this many tasks of the service on one node (0 = no limit)')
+    .option('--placement-strategy <strategy>', 'binpack (fill nodes) or spread (even out); default: the scheduler\'s')
+    .option('--dry-run', 'print where each task would go, or why it cannot be placed, and change nothing')
     .option('--restart-condition <condition>', 'when an ended task is replaced: any, on-failure or none (default any; on-failure for jobs)')
     .option('--restart-delay <duration>', 'wait before a restart; doubles for each quick failure in a row (default 5s)')
     .option('--restart-max-attempts <n>', 'restarts before giving up; 0 = unlimited')
@@ -91,9 +113,17 @@ export function registerRun(program: Command, context: Context): void {
     .action(async (image: string, command: string[], options: RunOptions) => {
       const spec = buildRunSpec(image, command, options);
       const timeoutMs = parseDuration(options.timeout ?? '120s');
+      if (options.dryRun) {
+        context.write(renderPlan(await context.client().planService(spec)));
+        return;
+      }
       const service = await context.client().createService(spec);
       context.write(`${service.id}\n`);
       if (options.detach) return;
+      if (spec.mode === 'GLOBAL') {
+        await waitForGlobalConvergence(context.client(), spec.name, { timeoutMs, out: context.stdout });
+        return;
+      }
       await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
     });
 }
