@@ -1,0 +1,388 @@
+import { EventEmitter } from 'node:events';
+import { RawNode, Ready } from './rawnode.js';
+import { seededRandom } from './rand.js';
+import { WritableStorage } from './storage.js';
+import { Transport } from './transport/transport.js';
+import {
+  ConfChange,
+  ConfChangeType,
+  ConfState,
+  Entry,
+  EntryType,
+  ErrProposalDropped,
+  Message,
+  NONE,
+  RaftError,
+  StateType,
+  decodeConfChange,
+} from './types.js';
+
+/** The replicated application. Called in log order, exactly once per entry per process life. */
+export interface StateMachine {
+  apply(index: number, data: Uint8Array): void;
+  /** A serialization of everything applied so far. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot (on start and on InstallSnapshot). */
+  restore(data: Uint8Array): void;
+}
+
+/** A proposal could not be accepted because this node is not the leader. */
+export class NotLeaderError extends Error {
+  constructor(readonly leaderId: number) {
+    super(leaderId === NONE ? 'not leader, no leader known' : `not leader, leader is ${leaderId}`);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** The node lost leadership before the proposal was applied: it may or may not be applied later. */
+export class LeadershipLostError extends Error {
+  constructor(detail = '') {
+    super(`leadership lost${detail ? `: ${detail}` : ''}; the outcome of the proposal is unknown`);
+    this.name = 'LeadershipLostError';
+  }
+}
+
+export interface StorageWithBootstrap extends WritableStorage {
+  isEmpty?(): boolean;
+  bootstrap(voters: number[], learners?: number[]): void;
+}
+
+export interface RaftHostOptions {
+  id: number;
+  /** Initial voters, used only when the storage is empty. A node joining a running cluster passes []. */
+  peers: number[];
+  storage: StorageWithBootstrap;
+  transport: Transport;
+  stateMachine: StateMachine;
+  /** Milliseconds per tick. Default 50 (election timeout 500–1000 ms with the defaults). */
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Take a snapshot and compact the log every this many applied entries. Default 10,000. */
+  snapshotEntries?: number;
+  /** Entries kept behind a snapshot so slightly slow followers need no snapshot. Default 1,000. */
+  compactionMargin?: number;
+  /** Seed for the election-timeout PRNG (defaults to a random one). */
+  seed?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  maxInflightMsgs?: number;
+  maxSizePerMsg?: number;
+  /** Reject a read that has not completed after this many ms. Default 5,000. */
+  readTimeoutMs?: number;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve: (r: { index: number }) => void;
+  reject: (e: Error) => void;
+}
+
+interface PendingRead {
+  resolve: (index: number) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  index?: number;
+}
+
+/**
+ * Runs a RawNode: ticks it, persists each Ready (synced) before sending its messages,
+ * applies committed entries to the state machine, and settles the promises of proposals
+ * and reads. All work for one Ready happens synchronously, so inputs arriving in the same
+ * event-loop turn are batched into one fsync.
+ *
+ * Events: 'leader-change' (leaderId: number, term: number), 'applied' (index: number).
+ */
+export class RaftHost extends EventEmitter {
+  readonly id: number;
+  private node: RawNode;
+  private storage: StorageWithBootstrap;
+  private transport: Transport;
+  private sm: StateMachine;
+  private timer?: NodeJS.Timeout;
+  private scheduled = false;
+  private stopped = false;
+  private proposals = new Map<number, PendingProposal>();
+  private reads = new Map<string, PendingRead>();
+  private waitingReads: PendingRead[] = [];
+  private readSeq = 0;
+  private confState: ConfState;
+  private applied: number;
+  private lastLeader = NONE;
+  private readonly tickMs: number;
+  private readonly snapshotEntries: number;
+  private readonly compactionMargin: number;
+  private readonly readTimeoutMs: number;
+
+  constructor(o: RaftHostOptions) {
+    super();
+    this.id = o.id;
+    this.storage = o.storage;
+    this.transport = o.transport;
+    this.sm = o.stateMachine;
+    this.tickMs = o.tickMs ?? 50;
+    this.snapshotEntries = o.snapshotEntries ?? 10_000;
+    this.compactionMargin = o.compactionMargin ?? 1_000;
+    this.readTimeoutMs = o.readTimeoutMs ?? 5_000;
+    const empty = o.storage.isEmpty ? o.storage.isEmpty() : o.storage.lastIndex() === 0 && o.storage.initialState().hardState.term === 0;
+    if (empty) {
+      if (o.peers.length > 0) o.storage.bootstrap(o.peers);
+      else o.storage.bootstrap([], [o.id]);
+    }
+    const snap = o.storage.snapshot();
+    if (snap.meta.index > 0) this.sm.restore(snap.data);
+    this.applied = snap.meta.index;
+    this.confState = { voters: [...snap.meta.confState.voters], learners: [...snap.meta.confState.learners] };
+    this.node = new RawNode({
+      id: o.id,
+      storage: o.storage,
+      rand: seededRandom(o.seed ?? Math.floor(Math.random() * 2 ** 32)),
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 1,
+      applied: snap.meta.index,
+      preVote: o.preVote,
+      checkQuorum: o.checkQuorum,
+      maxInflightMsgs: o.maxInflightMsgs,
+      maxSizePerMsg: o.maxSizePerMsg,
+    });
+  }
+
+  /** Starts the transport and the ticker. */
+  async start(): Promise<void> {
+    await this.transport.start((m) => this.onMessage(m));
+    this.timer = setInterval(() => {
+      if (this.stopped) return;
+      this.node.tick();
+      this.process();
+    }, this.tickMs);
+    this.timer.unref?.();
+  }
+
+  /** Stops ticking, rejects everything pending, closes the transport and the storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.failAll(new Error('raft host stopped'));
+    await this.transport.close();
+    this.storage.close?.();
+  }
+
+  get isLeader(): boolean {
+    return this.node.raft.state === StateType.Leader;
+  }
+  /** Id of the current leader as known here (0 if none). */
+  get leaderId(): number {
+    return this.node.raft.lead;
+  }
+  get term(): number {
+    return this.node.raft.term;
+  }
+  get appliedIndex(): number {
+    return this.applied;
+  }
+  get membership(): ConfState {
+    return { voters: [...this.confState.voters], learners: [...this.confState.learners] };
+  }
+
+  /**
+   * Replicates `data` and resolves with its log index once it is committed and applied
+   * here. Rejects at once with NotLeaderError on a follower, or with LeadershipLostError.
+   */
+  propose(data: Uint8Array): Promise<{ index: number }> {
+    return this.proposeEntry(() => this.node.propose(data));
+  }
+
+  /** Adds a voter, or with `learner` a non-voting member that catches up first (promote it later with addMember). */
+  addMember(id: number, opts: { learner?: boolean } = {}): Promise<{ index: number }> {
+    const type = opts.learner ? ConfChangeType.AddLearner : ConfChangeType.AddNode;
+    return this.proposeEntry(() => this.node.proposeConfChange({ type, nodeId: id }));
+  }
+  removeMember(id: number): Promise<{ index: number }> {
+    return this.proposeEntry(() => this.node.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id }));
+  }
+
+  /** Asks the leader to hand leadership to `id` (resolves when the request is made, not when it completes). */
+  transferLeadership(id: number): void {
+    this.node.transferLeader(id);
+    this.schedule();
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): resolves once this node has applied everything
+   * committed before the call. Then read the state machine locally. Works on followers too.
+   */
+  readIndex(): Promise<number> {
+    if (this.stopped) return Promise.reject(new Error('raft host stopped'));
+    if (this.node.raft.lead === NONE) return Promise.reject(new NotLeaderError(NONE));
+    return new Promise((resolve, reject) => {
+      const ctx = `${this.id}:${++this.readSeq}`;
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        const i = this.waitingReads.indexOf(pr);
+        if (i >= 0) this.waitingReads.splice(i, 1);
+        reject(new Error(`read timed out after ${this.readTimeoutMs} ms (leader ${this.node.raft.lead})`));
+      }, this.readTimeoutMs);
+      const pr: PendingRead = { resolve, reject, timer };
+      this.reads.set(ctx, pr);
+      this.node.readIndex(new TextEncoder().encode(ctx));
+      this.schedule();
+    });
+  }
+
+  private proposeEntry(fn: () => number): Promise<{ index: number }> {
+    if (this.stopped) return Promise.reject(new Error('raft host stopped'));
+    if (this.node.raft.state !== StateType.Leader) return Promise.reject(new NotLeaderError(this.node.raft.lead));
+    let index: number;
+    try {
+      index = fn();
+    } catch (e) {
+      if (e instanceof RaftError && e.code === ErrProposalDropped) {
+        if (this.node.raft.state !== StateType.Leader) return Promise.reject(new NotLeaderError(this.node.raft.lead));
+        return Promise.reject(new Error(e.message));
+      }
+      return Promise.reject(e as Error);
+    }
+    const term = this.node.raft.term;
+    const p = new Promise<{ index: number }>((resolve, reject) => {
+      this.proposals.set(index, { term, resolve, reject });
+    });
+    this.schedule();
+    return p;
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped) return;
+    this.node.step(m);
+    this.schedule();
+  }
+
+  /** Coalesces work: everything that arrives in one event-loop turn shares one Ready and one fsync. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    if (this.stopped) return;
+    while (this.node.hasReady()) {
+      const rd = this.node.ready();
+      this.handleReady(rd);
+      this.node.advance(rd);
+    }
+    this.maybeSnapshot();
+  }
+
+  private handleReady(rd: Ready): void {
+    // 1. Persist, then make it durable before anything that depends on it leaves this node.
+    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    this.storage.sync();
+    // 2. Send.
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    // 3. Apply.
+    if (rd.snapshot) {
+      this.sm.restore(rd.snapshot.data);
+      this.applied = rd.snapshot.meta.index;
+      this.confState = { ...rd.snapshot.meta.confState };
+      for (const [idx, p] of this.proposals) {
+        if (idx <= this.applied) {
+          this.proposals.delete(idx);
+          p.reject(new LeadershipLostError('entry replaced by a snapshot'));
+        }
+      }
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    if (rd.committedEntries.length > 0) this.emit('applied', this.applied);
+    // 4. Reads.
+    for (const rs of rd.readStates) {
+      const ctx = new TextDecoder().decode(rs.context);
+      const pr = this.reads.get(ctx);
+      if (!pr) continue;
+      this.reads.delete(ctx);
+      pr.index = rs.index;
+      this.waitingReads.push(pr);
+    }
+    this.releaseReads();
+    // 5. Leadership.
+    if (rd.softState) {
+      const lead = rd.softState.lead;
+      if (lead !== this.lastLeader) {
+        const wasLeader = this.lastLeader === this.id;
+        this.lastLeader = lead;
+        if (wasLeader) this.onLostLeadership();
+        // Reads in flight through the old leader are lost with its read-only state.
+        for (const [ctx, pr] of this.reads) {
+          this.reads.delete(ctx);
+          clearTimeout(pr.timer);
+          pr.reject(new LeadershipLostError('leader changed during a read'));
+        }
+        this.emit('leader-change', lead, this.node.raft.term);
+      }
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.type === EntryType.ConfChange) {
+      const cc: ConfChange = decodeConfChange(e.data);
+      this.confState = this.node.applyConfChange(cc);
+    } else if (e.data.length > 0) {
+      this.sm.apply(e.index, e.data);
+    }
+    this.applied = e.index;
+    const p = this.proposals.get(e.index);
+    if (p) {
+      this.proposals.delete(e.index);
+      if (p.term === e.term) p.resolve({ index: e.index });
+      else p.reject(new LeadershipLostError(`entry ${e.index} was overwritten by term ${e.term}`));
+    }
+  }
+
+  private releaseReads(): void {
+    if (this.waitingReads.length === 0) return;
+    const still: PendingRead[] = [];
+    for (const r of this.waitingReads) {
+      if (r.index! <= this.applied) {
+        clearTimeout(r.timer);
+        r.resolve(r.index!);
+      } else still.push(r);
+    }
+    this.waitingReads = still;
+  }
+
+  private onLostLeadership(): void {
+    for (const [idx, p] of this.proposals) {
+      this.proposals.delete(idx);
+      p.reject(new LeadershipLostError());
+    }
+  }
+
+  private maybeSnapshot(): void {
+    const snapIndex = this.storage.snapshot().meta.index;
+    if (this.applied - snapIndex < this.snapshotEntries) return;
+    this.storage.createSnapshot(this.applied, this.confState, this.sm.snapshot());
+    const compactTo = this.applied - this.compactionMargin;
+    if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
+    this.storage.sync();
+  }
+
+  private failAll(err: Error): void {
+    for (const [, p] of this.proposals) p.reject(err);
+    this.proposals.clear();
+    for (const [, r] of this.reads) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.reads.clear();
+    for (const r of this.waitingReads) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.waitingReads = [];
+  }
+}

@@ -1,0 +1,254 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import * as path from 'node:path';
+import { Message, MessageType } from '../types.js';
+import { Transport } from './transport.js';
+
+/** proto/ at the repository root: this file is packages/raft/{src,dist}/transport/grpc.{ts,js}. */
+export const PROTO_DIR = path.resolve(__dirname, '../../../../proto');
+
+let cached: grpc.GrpcObject | undefined;
+function loadProto(): grpc.GrpcObject {
+  if (!cached) {
+    const def = protoLoader.loadSync('pisched/raft/v1/raft.proto', {
+      includeDirs: [PROTO_DIR],
+      keepCase: false,
+      longs: Number,
+      defaults: true,
+      oneofs: false,
+    });
+    cached = grpc.loadPackageDefinition(def);
+  }
+  return cached;
+}
+
+function service(): grpc.ServiceClientConstructor {
+  const pkg = loadProto() as unknown as { pisched: { raft: { v1: { RaftTransport: grpc.ServiceClientConstructor } } } };
+  return pkg.pisched.raft.v1.RaftTransport;
+}
+
+interface WireEntry {
+  term: number;
+  index: number;
+  type: number;
+  data: Buffer;
+}
+interface WireMessage {
+  type: number;
+  to: number;
+  from: number;
+  term: number;
+  logTerm: number;
+  index: number;
+  entries: WireEntry[];
+  commit: number;
+  snapshot?: { meta?: { index: number; term: number; confState?: { voters: number[]; learners: number[] } }; data: Buffer } | null;
+  reject: boolean;
+  rejectHint: number;
+  context: Buffer;
+}
+
+function toBuf(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+export function toWire(m: Message): WireMessage {
+  return {
+    type: m.type,
+    to: m.to,
+    from: m.from,
+    term: m.term,
+    logTerm: m.logTerm,
+    index: m.index,
+    entries: m.entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: toBuf(e.data) })),
+    commit: m.commit,
+    snapshot: m.snapshot
+      ? { meta: { index: m.snapshot.meta.index, term: m.snapshot.meta.term, confState: m.snapshot.meta.confState }, data: toBuf(m.snapshot.data) }
+      : null,
+    reject: m.reject,
+    rejectHint: m.rejectHint,
+    context: m.context ? toBuf(m.context) : Buffer.alloc(0),
+  };
+}
+
+export function fromWire(w: WireMessage): Message {
+  const m: Message = {
+    type: w.type as MessageType,
+    to: w.to,
+    from: w.from,
+    term: w.term,
+    logTerm: w.logTerm,
+    index: w.index,
+    entries: (w.entries ?? []).map((e) => ({ term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) })),
+    commit: w.commit,
+    reject: w.reject,
+    rejectHint: w.rejectHint,
+  };
+  if (w.context && w.context.length > 0) m.context = new Uint8Array(w.context);
+  if (w.type === MessageType.Snap && w.snapshot && w.snapshot.meta) {
+    const cs = w.snapshot.meta.confState ?? { voters: [], learners: [] };
+    m.snapshot = {
+      meta: { index: w.snapshot.meta.index, term: w.snapshot.meta.term, confState: { voters: cs.voters ?? [], learners: cs.learners ?? [] } },
+      data: new Uint8Array(w.snapshot.data ?? Buffer.alloc(0)),
+    };
+  }
+  return m;
+}
+
+function assertLoopback(address: string): void {
+  const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (!/^127\.\d+\.\d+\.\d+$/.test(host) && host !== 'localhost' && host !== '::1') {
+    throw new Error(`raft gRPC transport: ${address} is not a loopback address (only 127.0.0.x is allowed here)`);
+  }
+}
+
+export interface GrpcTransportOptions {
+  id: number;
+  /** host:port this node listens on. */
+  listen: string;
+  /** Peer id → host:port. Can be changed later with setPeer/removePeer. */
+  peers: Record<number, string>;
+  /** Messages queued per peer while its stream is down; older ones are dropped beyond this. */
+  maxQueue?: number;
+  /** Allow non-loopback addresses (off: pisched's tests only ever use 127.0.0.x). */
+  allowNonLoopback?: boolean;
+}
+
+interface PeerConn {
+  address: string;
+  client: grpc.Client;
+  stream?: grpc.ClientWritableStream<unknown>;
+  retryAt: number;
+}
+
+/**
+ * Raft messages over gRPC: one client-streaming RPC per peer carries batches in order.
+ * A broken stream is re-opened on the next send after a short back-off; messages sent while
+ * it is down are dropped, which Raft tolerates.
+ */
+export class GrpcTransport implements Transport {
+  private server?: grpc.Server;
+  private peers = new Map<number, PeerConn>();
+  private addresses = new Map<number, string>();
+  private closed = false;
+  boundPort = 0;
+
+  constructor(private o: GrpcTransportOptions) {
+    if (!o.allowNonLoopback) assertLoopback(o.listen);
+    for (const [id, addr] of Object.entries(o.peers)) this.setPeer(Number(id), addr);
+  }
+
+  setPeer(id: number, address: string): void {
+    if (id === this.o.id) return;
+    if (!this.o.allowNonLoopback) assertLoopback(address);
+    this.removePeer(id);
+    this.addresses.set(id, address);
+  }
+  removePeer(id: number): void {
+    const p = this.peers.get(id);
+    if (p) {
+      p.stream?.end();
+      p.client.close();
+      this.peers.delete(id);
+    }
+    this.addresses.delete(id);
+  }
+
+  async start(handler: (m: Message) => void): Promise<void> {
+    const server = new grpc.Server();
+    server.addService(service().service, {
+      Stream: (call: grpc.ServerReadableStream<{ messages: WireMessage[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        call.on('data', (batch: { messages: WireMessage[] }) => {
+          for (const w of batch.messages ?? []) {
+            try {
+              handler(fromWire(w));
+            } catch {
+              // a malformed message is dropped, like a lost one
+            }
+          }
+        });
+        call.on('end', () => cb(null, {}));
+        call.on('error', () => {
+          /* peer went away */
+        });
+      },
+    });
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(this.o.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+    this.server = server;
+  }
+
+  private conn(id: number): PeerConn | undefined {
+    let p = this.peers.get(id);
+    if (p) return p;
+    const address = this.addresses.get(id);
+    if (!address) return undefined;
+    const Client = service();
+    const client = new Client(address, grpc.credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    });
+    p = { address, client, retryAt: 0 };
+    this.peers.set(id, p);
+    return p;
+  }
+
+  private openStream(p: PeerConn): grpc.ClientWritableStream<unknown> | undefined {
+    if (p.stream) return p.stream;
+    const now = Date.now();
+    if (now < p.retryAt) return undefined;
+    const fn = (p.client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['Stream'] ??
+      (p.client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['stream'];
+    const stream = fn.call(p.client, () => {
+      if (p.stream === stream) p.stream = undefined;
+    });
+    stream.on('error', () => {
+      if (p.stream === stream) {
+        p.stream = undefined;
+        p.retryAt = Date.now() + 100;
+      }
+    });
+    p.stream = stream;
+    return stream;
+  }
+
+  send(messages: Message[]): void {
+    if (this.closed) return;
+    const byPeer = new Map<number, WireMessage[]>();
+    for (const m of messages) {
+      const l = byPeer.get(m.to);
+      if (l) l.push(toWire(m));
+      else byPeer.set(m.to, [toWire(m)]);
+    }
+    for (const [to, ms] of byPeer) {
+      const p = this.conn(to);
+      if (!p) continue;
+      const s = this.openStream(p);
+      if (!s) continue;
+      try {
+        s.write({ messages: ms });
+      } catch {
+        p.stream = undefined;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.peers.values()) {
+      try {
+        p.stream?.end();
+      } catch {
+        /* ignore */
+      }
+      p.client.close();
+    }
+    this.peers.clear();
+    const s = this.server;
+    if (s) await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+  }
+}
