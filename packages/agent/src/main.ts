@@ -28,6 +28,13 @@ async function main(): Promise<void> {
     fatal(`cannot reach Docker engine at ${options.dockerSocket}: ${unreachableReason(error)}`);
   }
 
+  let description;
+  try {
+    description = buildNodeDescription(info, options);
+  } catch (error) {
+    fatal((error as Error).message);
+  }
+
   let lock;
   try {
     lock = lockDataDir(options.dataDir);
@@ -36,9 +43,8 @@ async function main(): Promise<void> {
   }
 
   const log = pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination(2));
-  const description = buildNodeDescription(info, options);
   log.info(
-    { schedulers: options.schedulers, engine: info.serverVersion, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes },
+    { schedulers: options.schedulers, engine: info.serverVersion, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes, reserved: description.reserved },
     'pisched-agent starting',
   );
   const agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, description, driver, log });

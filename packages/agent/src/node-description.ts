@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import type { AgentMessage } from '@pisched/api';
+import { formatBytes, type AgentMessage } from '@pisched/api';
 import type { EngineInfo } from './docker-driver';
 import type { AgentOptions } from './options';
 
@@ -9,17 +9,27 @@ export type NodeDescriptionInput = NonNullable<NonNullable<AgentMessage['registe
 /** What the node registers with: the engine's view, with the operator's overrides. */
 export function buildNodeDescription(
   info: EngineInfo,
-  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels'>,
+  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels' | 'reserveCpus' | 'reserveMemoryBytes'>,
   hostname: string = os.hostname(),
 ): NodeDescriptionInput {
-  return {
+  const cpus = options.cpus ?? info.ncpu;
+  const memoryBytes = options.memoryBytes ?? info.memTotal;
+  const reserveCpus = options.reserveCpus ?? 0;
+  const reserveMemory = options.reserveMemoryBytes ?? 0;
+  // Keeping back all of a resource would leave tasks nothing: almost surely a typo (M for G).
+  if (reserveCpus > 0 && reserveCpus >= cpus) {
+    throw new Error(`--reserve-cpus ${reserveCpus} leaves no CPU for tasks: the node has ${cpus}`);
+  }
+  if (reserveMemory > 0 && reserveMemory >= memoryBytes) {
+    throw new Error(`--reserve-memory ${formatBytes(reserveMemory)} leaves no memory for tasks: the node has ${formatBytes(memoryBytes)}`);
+  }
+  const description: NodeDescriptionInput = {
     hostname,
     platform: { os: info.osType, architecture: info.architecture },
-    resources: {
-      cpus: options.cpus ?? info.ncpu,
-      memoryBytes: options.memoryBytes ?? info.memTotal,
-    },
+    resources: { cpus, memoryBytes },
     engineVersion: info.serverVersion,
     labels: { ...options.labels },
   };
+  if (reserveCpus > 0 || reserveMemory > 0) description.reserved = { cpus: reserveCpus, memoryBytes: reserveMemory };
+  return description;
 }

@@ -14,6 +14,9 @@ export interface AgentOptions {
   /** Overrides of what the engine reports; undefined means "ask the engine". */
   cpus?: number;
   memoryBytes?: number;
+  /** Kept back for the OS and the agent (--reserve-cpus/--reserve-memory): the scheduler never hands it to tasks. */
+  reserveCpus?: number;
+  reserveMemoryBytes?: number;
   dockerSocket: string;
   logLevel: LogLevel;
 }
@@ -51,6 +54,8 @@ function program(write: (text: string) => void): Command {
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
+    .option('--reserve-cpus <n>', 'CPUs to keep back for the OS, never reserved by tasks, e.g. 0.5')
+    .option('--reserve-memory <size>', 'memory to keep back for the OS, never reserved by tasks, e.g. 256M')
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
@@ -78,7 +83,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   }
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
-    memory?: string; dockerSocket: string; logLevel: LogLevel;
+    memory?: string; reserveCpus?: string; reserveMemory?: string; dockerSocket: string; logLevel: LogLevel;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -114,5 +119,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     if (memoryBytes <= 0) throw new OptionsError(`invalid memory size "${raw.memory}": must be more than 0`);
     options.memoryBytes = memoryBytes;
   }
+  if (raw.reserveCpus !== undefined) options.reserveCpus = wrap(() => parseCpus(raw.reserveCpus as string));
+  if (raw.reserveMemory !== undefined) options.reserveMemoryBytes = wrap(() => parseMemory(raw.reserveMemory as string));
   return options;
 }
