@@ -217,6 +217,19 @@ describe('SqliteStorage', () => {
     q.close();
   });
 
+  it('reopens a log holding empty entries (the leader no-op)', () => {
+    const file = tmp();
+    const s = new SqliteStorage(file);
+    s.bootstrap([1]);
+    s.append([e(1, 1, ''), e(2, 1, 'x'), e(3, 2, '')]);
+    s.sync();
+    s.close();
+    const r = new SqliteStorage(file);
+    expect(r.lastIndex()).toBe(3);
+    expect(r.entries(1, 4).map((x) => x.data.length)).toEqual([0, 1, 0]);
+    r.close();
+  });
+
   it('detects a corrupted entry on open with a clear error', () => {
     const file = tmp();
     const s = new SqliteStorage(file);

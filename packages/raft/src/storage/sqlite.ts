@@ -28,7 +28,8 @@ function crcOf(parts: Array<number | Uint8Array>): number {
       const b = Buffer.alloc(8);
       b.writeDoubleLE(p);
       c = zlib.crc32(b, c);
-    } else {
+    } else if (p.length > 0) {
+      // (zlib.crc32 of an empty buffer can return 0 instead of the running value: skip it)
       c = zlib.crc32(p, c);
     }
   }
@@ -129,7 +130,7 @@ export class SqliteStorage implements WritableStorage {
       if (r.idx < first) continue; // compacted entries whose deletion did not happen before a crash
       if (r.idx !== expect) throw new StorageCorruptionError(this.path, `log gap: expected entry ${expect}, found ${r.idx}`);
       const data = new Uint8Array(r.data);
-      if (crcOf([r.idx, r.term, r.type, data]) !== r.crc) {
+      if (crcOf([r.idx, r.term, r.type, data.length, data]) !== r.crc) {
         throw new StorageCorruptionError(this.path, `checksum mismatch in log entry ${r.idx}`);
       }
       if (r.term < lastTerm) throw new StorageCorruptionError(this.path, `term goes backwards at entry ${r.idx}`);
@@ -248,7 +249,7 @@ export class SqliteStorage implements WritableStorage {
       if (p.truncateFrom !== undefined) this.stmts.truncate.run(p.truncateFrom);
       for (const e of p.entries) {
         const d = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-        this.stmts.put.run(e.index, e.term, e.type, d, crcOf([e.index, e.term, e.type, e.data]));
+        this.stmts.put.run(e.index, e.term, e.type, d, crcOf([e.index, e.term, e.type, e.data.length, e.data]));
       }
       if (p.compactTo !== undefined) this.stmts.compact.run(p.compactTo);
       if (p.hardState) {
