@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+
+const hasDocker = await dockerAvailable();
+
+const MiB = 1024 * 1024;
+
+interface PsRow {
+  id: string;
+  service: string;
+  slot: number;
+  node: string;
+  desiredState: string;
+  state: string;
+  error: string;
+}
+
+interface NodeRow {
+  id: string;
+  state: string;
+  availability: string;
+  cpus: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
+}
+
+/**
+ * Placement on real processes and a real engine. The agents advertise
+ * different sizes and labels (the engine's own figures would be the same for
+ * all of them, as they share this machine):
+ *   big   — 2 CPUs, 1 GiB, zone=a
+ *   small — 1 CPU, 512 MiB, zone=b, 64 MiB kept back for the OS
+ */
+describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints, pending reasons, drain, global services', () => {
+  const cluster = new Cluster();
+  const big = uniqueName('big');
+  const small = uniqueName('small');
+  const late = uniqueName('late');
+  const nodes = [big, small];
+  const all = () => [...nodes, late];
+
+  beforeAll(async () => {
+    await cluster.start(nodes, (id) =>
+      id === big
+        ? ['--cpus', '2', '--memory', '1G', '--labels', 'zone=a']
+        : ['--cpus', '1', '--memory', '512M', '--labels', 'zone=b', '--reserve-memory', '64M'],
+    );
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  const ps = (service: string) => cliJson<PsRow[]>(cluster.address, ['ps', service]);
+  const live = async (service: string) => (await ps(service)).filter((row) => row.desiredState === 'running');
+  const running = (service: string) => runningContainersOfService(all(), service);
+  const run = async (args: string[]) => {
+    const result = await cli(cluster.address, ['run', ...args]);
+    expect(result.code, `pisched run ${args.join(' ')}: ${result.stderr}\n${cluster.logs()}`).toBe(0);
+    return result;
+  };
+
+  /** Sum of the memory reservations of live tasks per node, from `ps` and the services' specs. */
+  async function reservedMemory(services: Record<string, number>): Promise<Record<string, number>> {
+    const sums: Record<string, number> = {};
+    for (const [service, memory] of Object.entries(services)) {
+      for (const row of await live(service)) {
+        if (row.node === '' || row.state === 'pending') continue;
+        sums[row.node] = (sums[row.node] ?? 0) + memory;
+      }
+    }
+    return sums;
+  }
+
+  const web = uniqueName('web');
+  const waiting = uniqueName('waiting');
+
+  it('reserves memory per task and never puts more on a node than it offers, minus what it keeps for the OS', async () => {
+    // 3 × 384 MiB: big (1 GiB) takes 2, small (512 − 64 MiB) takes 1; nothing fits a fourth.
+    await run(['--name', web, '--replicas', '3', '--memory', '384M', '--cpu', '0.5', TEST_IMAGE]);
+    const containers = await running(web);
+    expect(containers).toHaveLength(3);
+    const perNode: Record<string, number> = {};
+    for (const c of containers) perNode[c.Labels['pisched.node']] = (perNode[c.Labels['pisched.node']] ?? 0) + 1;
+    expect(perNode).toEqual({ [big]: 2, [small]: 1 });
+
+    const reserved = await reservedMemory({ [web]: 384 * MiB });
+    const nodeRows = await cliJson<NodeRow[]>(cluster.address, ['node', 'ls']);
+    for (const node of nodeRows.filter((n) => nodes.includes(n.id))) {
+      const kept = node.id === small ? 64 * MiB : 0;
+      expect(reserved[node.id] ?? 0, node.id).toBeLessThanOrEqual(node.memoryBytes - kept);
+    }
+
+    // The reservation is also the container's limit.
+    const inspected = await docker.getContainer(containers[0].Id).inspect();
+    expect(inspected.HostConfig.Memory).toBe(384 * MiB);
+    expect(inspected.HostConfig.NanoCpus).toBe(500_000_000);
+  });
+
+  it('leaves a task that fits nowhere pending with a reason, in ps and inspect', async () => {
+    const result = await cli(cluster.address, ['run', '--detach', '--name', waiting, '--memory', '512M', TEST_IMAGE]);
+    expect(result.code, result.stderr).toBe(0);
+    const [row] = await waitFor(async () => {
+      const rows = await live(waiting);
+      return rows.length === 1 && rows[0].error !== '' && rows;
+    }, 15_000, 'the pending reason');
+    expect(row.state).toBe('pending');
+    expect(row.error).toBe('no suitable node: 2 nodes lack memory (need 512MiB, most free 256MiB)');
+    const table = await cli(cluster.address, ['ps', waiting]);
+    expect(table.stdout).toContain('no suitable node: 2 nodes lack memory');
+    const inspect = await cli(cluster.address, ['inspect', waiting]);
+    expect(inspect.stdout).toContain('no suitable node');
+    expect(await running(waiting)).toHaveLength(0);
+  });
+
+  it('places the waiting task as soon as another service shrinks', async () => {
+    const scaled = await cli(cluster.address, ['scale', `${web}=1`]);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    const [container] = await waitFor(async () => {
+      const now = await running(waiting);
+      return now.length === 1 && now;
+    }, 30_000, 'the waiting task to start once room appeared');
+    // Only big can hold 512 MiB once web's replicas there are gone.
+    expect(container.Labels['pisched.node']).toBe(big);
+  });
+
+  it('keeps tasks to nodes that satisfy the constraints', async () => {
+    const zoned = uniqueName('zoned');
+    await run(['--name', zoned, '--replicas', '2', '--memory', '32M', '--constraint', 'node.labels.zone==b', TEST_IMAGE]);
+    const containers = await running(zoned);
+    expect(containers.map((c) => c.Labels['pisched.node'])).toEqual([small, small]);
+
+    const arch = await cli(cluster.address, ['run', '--detach', '--name', uniqueName('arch'), '--constraint', 'node.platform.arch==s390x', TEST_IMAGE]);
+    expect(arch.code, arch.stderr).toBe(0);
+    expect((await cli(cluster.address, ['rm', zoned])).code).toBe(0);
+  });
+
+  it('prints a dry-run plan with the node of each task or why it cannot be placed, and creates nothing', async () => {
+    const name = uniqueName('plan');
+    const result = await cli(cluster.address, [
+      'run', '--dry-run', '--name', name, '--replicas', '2', '--memory', '32M', '--max-per-node', '1', '--constraint', 'node.labels.zone==b', TEST_IMAGE,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^1\\s+${small}\\s*$`, 'm'));
+    expect(result.stdout).toMatch(
+      /^2\s+-\s+no suitable node: 1 node fails constraint node\.labels\.zone==b, 1 node already runs 1 task of this service \(max-per-node 1\)$/m,
+    );
+    const ls = await cliJson<{ name: string }[]>(cluster.address, ['ls']);
+    expect(ls.map((row) => row.name)).not.toContain(name);
+  });
+
+  it('drain moves a node\'s tasks elsewhere, honouring constraints; active brings placements back', async () => {
+    const spread = uniqueName('spread');
+    await run(['--name', spread, '--replicas', '2', '--memory', '32M', TEST_IMAGE]);
+    expect(new Set((await running(spread)).map((c) => c.Labels['pisched.node']))).toEqual(new Set([big, small]));
+    const pinned = uniqueName('pinned');
+    await run(['--name', pinned, '--memory', '32M', '--constraint', `node.id==${small}`, TEST_IMAGE]);
+
+    const drained = await cli(cluster.address, ['node', 'update', '--availability', 'drain', small]);
+    expect(drained.code, drained.stderr).toBe(0);
+    await waitFor(async () => {
+      const now = await running(spread);
+      return now.length === 2 && now.every((c) => c.Labels['pisched.node'] === big);
+    }, 30_000, 'the drained node\'s task to move to the other node');
+    // The pinned task has nowhere to go: it waits, saying why, instead of breaking its constraint.
+    await waitFor(async () => (await running(pinned)).length === 0, 20_000, 'the pinned task to stop');
+    const [pending] = await waitFor(async () => {
+      const rows = (await live(pinned)).filter((row) => row.state === 'pending' && row.error !== '');
+      return rows.length === 1 && rows;
+    }, 15_000, 'the pinned task to wait with a reason');
+    expect(pending.error).toBe(`no suitable node: 1 node is drained, 1 node fails constraint node.id==${small}`);
+
+    const nodeRows = await cliJson<NodeRow[]>(cluster.address, ['node', 'ls']);
+    expect(nodeRows.find((n) => n.id === small)!.availability).toBe('drain');
+
+    const active = await cli(cluster.address, ['node', 'update', '--availability', 'active', small]);
+    expect(active.code, active.stderr).toBe(0);
+    await waitFor(async () => (await running(pinned)).length === 1, 30_000, 'the pinned task to return once the node is active');
+  });
+
+  it('changes node labels with node update, and tasks follow the constraints', async () => {
+    const labelled = uniqueName('labelled');
+    await run(['--name', labelled, '--detach', '--memory', '16M', '--constraint', 'node.labels.disk==ssd', TEST_IMAGE]);
+    const added = await cli(cluster.address, ['node', 'update', '--label-add', 'disk=ssd', big]);
+    expect(added.code, added.stderr).toBe(0);
+    const nodeRows = await cliJson<NodeRow[]>(cluster.address, ['node', 'ls']);
+    expect(nodeRows.find((n) => n.id === big)!.labels).toMatchObject({ disk: 'ssd', zone: 'a' });
+    await waitFor(async () => (await running(labelled)).length === 1, 30_000, 'the task to start on the labelled node');
+    const removed = await cli(cluster.address, ['node', 'update', '--label-rm', 'disk', big]);
+    expect(removed.code, removed.stderr).toBe(0);
+    await waitFor(async () => (await running(labelled)).length === 0, 30_000, 'the task to stop once the label is gone');
+  });
+
+  it('runs a global service on every eligible node and follows a node that joins', async () => {
+    const everywhere = uniqueName('global');
+    await run(['--name', everywhere, '--mode', 'global', '--memory', '16M', TEST_IMAGE]);
+    expect(new Set((await running(everywhere)).map((c) => c.Labels['pisched.node']))).toEqual(new Set([big, small]));
+    const ls = await cliJson<{ name: string; mode: string; replicas: { desired: number; running: number } }[]>(cluster.address, ['ls']);
+    expect(ls.find((row) => row.name === everywhere)).toMatchObject({ mode: 'global', replicas: { desired: 2, running: 2 } });
+
+    cluster.addAgent(late, ['--cpus', '1', '--memory', '256M']);
+    const containers = await waitFor(async () => {
+      const now = await running(everywhere);
+      return now.length === 3 && now;
+    }, 30_000, 'the global service to start on the node that joined');
+    expect(containers.map((c) => c.Labels['pisched.node']).sort()).toEqual([...all()].sort());
+    expect(new Set(containers.map((c) => c.Labels['pisched.slot']))).toEqual(new Set(['0']));
+  });
+
+  it('applies no Docker limits with --no-limits, but still reserves', async () => {
+    const loose = uniqueName('loose');
+    await run(['--name', loose, '--memory', '64M', '--no-limits', '--constraint', `node.id==${late}`, TEST_IMAGE]);
+    const [container] = await running(loose);
+    const inspected = await docker.getContainer(container.Id).inspect();
+    expect(inspected.HostConfig.Memory).toBe(0);
+    // late offers 256 MiB and the global task holds 16: 64 + 16 fit, a second 200 MiB task does not.
+    const more = uniqueName('more');
+    const result = await cli(cluster.address, ['run', '--detach', '--name', more, '--memory', '200M', '--constraint', `node.id==${late}`, TEST_IMAGE]);
+    expect(result.code, result.stderr).toBe(0);
+    const [row] = await waitFor(async () => {
+      const rows = await live(more);
+      return rows.length === 1 && rows[0].error !== '' && rows;
+    }, 15_000, 'the reason');
+    expect(row.error).toMatch(/1 node lacks memory \(need 200MiB, most free 176MiB\)/);
+  });
+});
