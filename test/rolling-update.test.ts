@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, startScheduler, uniqueName, waitFor } from './harness';
 import type { TaskRow } from '../packages/cli/src/json-views';
 import type { ServiceView } from '../packages/cli/src/json-views';
 
@@ -134,8 +134,10 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     expect(run.code, run.stderr).toBe(0);
     const [container] = await runningContainersOfService(cluster.nodeIds, svc);
     const info = await docker.getContainer(container.Id).inspect();
-    expect(info.Config.StopSignal).toBe('SIGINT');
-    expect((info.Config as { StopTimeout?: number }).StopTimeout).toBe(3);
+    // dockerode's types lack these two fields of the engine's answer.
+    const config = info.Config as { StopSignal?: string; StopTimeout?: number };
+    expect(config.StopSignal).toBe('SIGINT');
+    expect(config.StopTimeout).toBe(3);
     expect(info.HostConfig.Init).toBe(true);
     const started = Date.now();
     const rm = await cli(cluster.address, ['rm', svc]);
@@ -143,5 +145,23 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, svc)).length === 0, 15_000, 'the container to stop');
     // Without init, sleep as PID 1 ignores the signal and would last the whole 3 s grace.
     expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  // Last: it replaces the cluster's scheduler process.
+  it('an update carries on where it was after the scheduler is killed mid-way', async () => {
+    const svc = uniqueName('failover');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '4', '--update-monitor', '2s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--detach']);
+    expect(update.code, update.stderr).toBe(0);
+    await waitFor(async () => (await images(svc)).includes(V2_IMAGE), 15_000, 'the first new task');
+    expect((await images(svc)).filter((image) => image === V2_IMAGE).length).toBeLessThan(4);
+
+    await cluster.scheduler.daemon.stop('SIGKILL');
+    const port = Number(cluster.address.split(':')[1]);
+    cluster.track((await startScheduler({ dataDir: cluster.scheduler.dataDir, port })).daemon);
+
+    await waitFor(async () => (await inspect(svc)).updateStatus?.state === 'completed', 60_000, 'the update to complete after the restart');
+    await waitFor(async () => (await images(svc)).join() === Array(4).fill(V2_IMAGE).join(), 15_000, 'all four on the new image');
   });
 });

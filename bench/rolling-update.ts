@@ -1,0 +1,121 @@
+// Benchmark: a rolling update of 10 replicas, parallelism 2, delay 0, with
+// pisched and, when the engine can do swarm mode, with `docker service update`
+// on the same engine and the same settings. Prints figures; asserts nothing
+// about time. Run: npm run bench:update
+//
+// Two monitor settings: 5 s (both defaults) and 0. pisched lets every batch
+// last the monitor window before the next one starts (so a crashing update
+// stops after one batch); Swarm only watches the window after the last batch.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, it } from 'vitest';
+import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, runningContainersOfService, uniqueName } from '../test/harness';
+
+const run = promisify(execFile);
+const V2_IMAGE = process.env.PISCHED_TEST_IMAGE_V2 ?? 'pisched-test/busybox:v2';
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const REPLICAS = 10;
+const MONITORS = ['5s', '0s'];
+const clusters: Cluster[] = [];
+let leaveSwarm = false;
+
+afterAll(async () => {
+  for (const cluster of clusters) await cluster.stop();
+  if (leaveSwarm) await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+});
+
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Runs `update` while polling; resolves with the time until every replica runs the new image, and until the command returned. */
+async function timeUpdate(update: () => Promise<void>, allNew: () => Promise<boolean>): Promise<{ converged: number; command: number }> {
+  const start = Date.now();
+  let converged = 0;
+  let finished = false;
+  const watcher = (async () => {
+    while (!converged) {
+      if (await allNew()) converged = Date.now() - start;
+      else if (finished && Date.now() - start > 300_000) throw new Error('update never converged');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  await update();
+  const command = Date.now() - start;
+  finished = true;
+  await watcher;
+  return { converged, command };
+}
+
+async function pischedRun(monitor: string): Promise<{ converged: number; command: number }> {
+  const cluster = new Cluster();
+  clusters.push(cluster);
+  await cluster.start([uniqueName('bua'), uniqueName('bub')]);
+  const svc = uniqueName('bupd');
+  const created = await cli(cluster.address, ['run', '--name', svc, '--replicas', String(REPLICAS), '--update-parallelism', '2', '--update-delay', '0s', '--update-monitor', monitor, TEST_IMAGE]);
+  if (created.code !== 0) throw new Error(created.stderr);
+  const result = await timeUpdate(
+    async () => {
+      const updated = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE]);
+      if (updated.code !== 0) throw new Error(updated.stderr);
+    },
+    async () => {
+      const running = await runningContainersOfService(cluster.nodeIds, svc);
+      return running.length === REPLICAS && running.every((c) => c.Image === V2_IMAGE);
+    },
+  );
+  await cluster.stop();
+  clusters.splice(clusters.indexOf(cluster), 1);
+  return result;
+}
+
+async function swarmAvailable(): Promise<boolean> {
+  const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
+  if (state === 'active') return true;
+  try {
+    await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+    leaveSwarm = true;
+    return true;
+  } catch (error) {
+    console.log(`swarm mode not available: ${(error as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+async function swarmRun(monitor: string): Promise<{ converged: number; command: number }> {
+  const name = uniqueName('swarm-bupd');
+  // No registry here: --no-resolve-image uses the local images as they are.
+  await run('docker', ['service', 'create', '--detach=false', '--quiet', '--no-resolve-image', '--name', name, '--replicas', String(REPLICAS),
+    '--update-parallelism', '2', '--update-delay', '0s', '--update-monitor', monitor, TEST_IMAGE], { timeout: 300_000 });
+  try {
+    return await timeUpdate(
+      async () => {
+        await run('docker', ['service', 'update', '--detach=false', '--quiet', '--no-resolve-image', '--image', V2_IMAGE, name], { timeout: 300_000 });
+      },
+      async () => {
+        const running = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${name}`], status: ['running'] } });
+        return running.length === REPLICAS && running.every((c) => c.Image.startsWith(V2_IMAGE));
+      },
+    );
+  } finally {
+    await run('docker', ['service', 'rm', name]).catch(() => undefined);
+  }
+}
+
+it(`rolling update of ${REPLICAS} replicas, parallelism 2, delay 0: pisched vs docker service update, ${RUNS} runs each`, async () => {
+  if (!(await dockerAvailable())) throw new Error('this benchmark needs the Docker engine');
+  const swarm = await swarmAvailable();
+  const lines: string[] = [];
+  for (const monitor of MONITORS) {
+    const ours = [];
+    const theirs = [];
+    for (let i = 0; i < RUNS; i++) {
+      ours.push(await pischedRun(monitor));
+      if (swarm) theirs.push(await swarmRun(monitor));
+    }
+    const report = (who: string, results: { converged: number; command: number }[]) =>
+      `${who.padEnd(22)} monitor ${monitor.padEnd(3)}: all new running after ${seconds(median(results.map((r) => r.converged)))}, command returned after ${seconds(median(results.map((r) => r.command)))} (median of ${results.length})`;
+    lines.push(report('pisched update', ours));
+    if (swarm) lines.push(report('docker service update', theirs));
+  }
+  console.log(`\n${lines.join('\n')}\n`);
+}, 1_800_000);
