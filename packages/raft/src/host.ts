@@ -282,7 +282,10 @@ export class RaftHost extends EventEmitter {
     if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
-    this.storage.sync();
+    // Entries, term and vote must be durable before any message leaves. A hard state that
+    // only moves the commit index need not be (etcd's MustSync): it is written with the
+    // next synced batch, and after a crash the commit index is simply learned again.
+    if (rd.mustSync || rd.snapshot) this.storage.sync();
     // 2. Send.
     if (rd.messages.length > 0) this.transport.send(rd.messages);
     // 3. Apply.
