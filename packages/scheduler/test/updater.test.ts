@@ -5,6 +5,7 @@ import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
 import { reapTasks } from '../src/orchestrator/task-reaper';
 import { reconcileUpdates } from '../src/updater/updater';
+import { reconcileGlobal } from '../src/orchestrator/global';
 import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
 import { updateFailures } from '../src/updater/failures';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
@@ -16,10 +17,10 @@ type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy' | 'crash';
  * run once, then the agent starts what is assigned (as `behave` says: run,
  * exit at once, or run unhealthy) and stops what is to be shut down.
  */
-function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}) {
+function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}, mode: ServiceSpecInput['mode'] = 'REPLICATED') {
   const machine = new StateMachine();
   const clock = testClock();
-  const base: ServiceSpecInput = { container: { image: 'app:v1' }, updateConfig: update, restart: { delaySet: true, delayMs: 0 } };
+  const base: ServiceSpecInput = { mode, container: { image: 'app:v1' }, updateConfig: update, restart: { delaySet: true, delayMs: 0 } };
   applyActions(machine, [
     { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, base), previousSpec: null, updateStatus: null } },
     { action: 'putNode', putNode: readyNode('n1') },
@@ -29,7 +30,7 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
   const minimumRunning: number[] = [];
   const starting: number[] = [];
   const step = () => {
-    for (const pass of [reconcileReplicated, reconcileUpdates, placePendingTasks]) {
+    for (const pass of [reconcileReplicated, reconcileGlobal, reconcileUpdates, placePendingTasks]) {
       const actions = pass(machine, clock);
       if (actions.length) expect(applyActions(machine, actions)).toEqual({ ok: true });
     }
@@ -239,6 +240,23 @@ describe('rolling updater', () => {
     c.changeImage('app:v2');
     c.until(() => c.state() === 'completed');
     expect(c.images()).toEqual(['app:v2', 'app:v2', 'app:v2', 'app:v2']);
+  });
+
+  it('global services: each node\'s task is replaced on that node, stop-first and start-first', () => {
+    const c = cluster(0, { monitorMs: 0 }, 'GLOBAL');
+    c.until(() => c.running().length === 2);
+    c.changeImage('app:v2');
+    expect(c.state()).toBe('updating');
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2', 'app:v2']);
+    expect(c.running().map((t) => t.nodeId).sort()).toEqual(['n1', 'n2']);
+
+    const current = c.service();
+    c.put(withNewSpec(current, { ...current.spec!, container: { ...current.spec!.container!, image: 'app:v3' }, updateConfig: { ...current.spec!.updateConfig!, order: 'start-first' } }, c.clock.now()));
+    c.minimumRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v3', 'app:v3']);
+    expect(Math.min(...c.minimumRunning)).toBe(2);
   });
 
   it('rollback swaps the spec and the previous spec', () => {

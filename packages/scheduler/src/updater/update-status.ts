@@ -34,8 +34,8 @@ function status(state: UpdateState, now: number, message: string): UpdateStatus 
 export function withNewSpec(service: Service, spec: ServiceSpec, now: number): Service {
   const old = service.spec!;
   if (JSON.stringify(old) === JSON.stringify(spec)) return { ...service, spec, meta: { ...service.meta!, updatedAt: now } };
-  // Only replicated services are rolled (as in Swarm, jobs are not; global services not yet).
-  const replaces = !isSameTaskSpec(old, spec) && spec.mode === 'REPLICATED';
+  // Jobs are not rolled, as in Swarm: their next run uses the new spec.
+  const replaces = !isSameTaskSpec(old, spec) && (spec.mode === 'REPLICATED' || spec.mode === 'GLOBAL');
   return {
     ...service,
     spec,

@@ -26,23 +26,44 @@ import { describeFailure, isUp, updateFailures } from './failures';
  */
 export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
-  const bySlot = new Map<string, Map<number, Task[]>>();
+  // Tasks meant to run, by service and then by slot (replicated) or node (global: all in slot 0).
+  const bySlot = new Map<string, Map<string, Task[]>>();
   const byService = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
     byService.set(task.serviceId, [...(byService.get(task.serviceId) ?? []), task]);
     if (task.desiredState !== 'RUNNING') continue;
-    const slots = bySlot.get(task.serviceId) ?? new Map<number, Task[]>();
+    const key = task.slot === 0 ? task.nodeId : String(task.slot);
+    const slots = bySlot.get(task.serviceId) ?? new Map<string, Task[]>();
     bySlot.set(task.serviceId, slots);
-    slots.set(task.slot, [...(slots.get(task.slot) ?? []), task]);
+    slots.set(key, [...(slots.get(key) ?? []), task]);
   }
   for (const service of state.services.values()) {
-    if (service.spec?.mode !== 'REPLICATED' || !isInProgress(service)) continue;
-    actions.push(...updateService(service, bySlot.get(service.id) ?? new Map(), byService.get(service.id) ?? [], clock));
+    const mode = service.spec?.mode;
+    if ((mode !== 'REPLICATED' && mode !== 'GLOBAL') || !isInProgress(service)) continue;
+    const slots = bySlot.get(service.id) ?? new Map<string, Task[]>();
+    const units: Unit[] =
+      mode === 'GLOBAL'
+        ? // A global service's tasks are replaced on their own node; nodes it leaves or joins are the global orchestrator's.
+          [...slots.keys()].sort().filter((nodeId) => nodeId !== '').map((nodeId) => ({
+            tasks: slots.get(nodeId)!,
+            successor: () => ({ ...newTask(service, 0, clock), nodeId }),
+          }))
+        : Array.from({ length: service.spec!.replicas }, (_, i) => ({
+            tasks: slots.get(String(i + 1)) ?? [],
+            successor: () => newTask(service, i + 1, clock),
+          }));
+    actions.push(...updateService(service, units, byService.get(service.id) ?? [], clock));
   }
   return actions;
 }
 
-function updateService(service: Service, slots: Map<number, Task[]>, allTasks: Task[], clock: Clock): StoreAction[] {
+/** What the updater replaces one at a time: a replicated slot, or a global service's node. */
+interface Unit {
+  tasks: Task[];
+  successor: () => Task;
+}
+
+function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock): StoreAction[] {
   const now = clock.now();
   const spec = service.spec!;
   const rollingBack = isRollingBack(service);
@@ -54,7 +75,7 @@ function updateService(service: Service, slots: Map<number, Task[]>, allTasks: T
   const made = allTasks.filter((task) => current(task) && (task.meta?.createdAt ?? 0) >= countFrom);
 
   const failures = updateFailures(made, config.monitorMs);
-  const replicas = Math.max(1, spec.replicas);
+  const replicas = Math.max(1, units.length);
   if (failures.length > 0 && config.failureAction !== 'continue' && failures.length / replicas > config.maxFailureRatio) {
     const reason = describeFailure(failures[0], spec.name);
     if (config.failureAction === 'rollback' && !rollingBack && service.previousSpec) {
@@ -65,9 +86,9 @@ function updateService(service: Service, slots: Map<number, Task[]>, allTasks: T
 
   const actions: StoreAction[] = [];
   let busy = 0;
-  const outdatedSlots: number[] = [];
-  for (let slot = 1; slot <= spec.replicas; slot++) {
-    const tasks = slots.get(slot) ?? [];
+  const outdatedSlots: Unit[] = [];
+  for (const unit of units) {
+    const tasks = unit.tasks;
     const fresh = tasks.filter(current);
     const old = tasks.filter((task) => !current(task));
     if (old.length === 0) {
@@ -76,7 +97,7 @@ function updateService(service: Service, slots: Map<number, Task[]>, allTasks: T
       continue;
     }
     if (fresh.length === 0) {
-      outdatedSlots.push(slot);
+      outdatedSlots.push(unit);
       continue;
     }
     // start-first: the old task goes once its successor is up.
@@ -95,11 +116,11 @@ function updateService(service: Service, slots: Map<number, Task[]>, allTasks: T
   if (busy > 0 || now < lastUp + config.delayMs) return actions;
 
   const batch = config.parallelism === 0 ? outdatedSlots : outdatedSlots.slice(0, config.parallelism);
-  for (const slot of batch) {
+  for (const unit of batch) {
     if (config.order === 'stop-first') {
-      for (const task of slots.get(slot) ?? []) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+      for (const task of unit.tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
     }
-    actions.push(putTask(newTask(service, slot, clock)));
+    actions.push(putTask(unit.successor()));
   }
   return actions;
 }
