@@ -147,6 +147,13 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     );
     const ls = await cliJson<{ name: string }[]>(cluster.address, ['ls']);
     expect(ls.map((row) => row.name)).not.toContain(name);
+
+    // An update's plan gives the old tasks' room back: web's 384 MiB on small, so small has 448 MiB, big 512.
+    const update = await cli(cluster.address, ['update', '--dry-run', '--memory', '600M', web]);
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toMatch(/^1\s+-\s+no suitable node: 2 nodes lack memory \(need 600MiB, most free 512MiB\)$/m);
+    const unchanged = await cliJson<{ spec: { resources: { memoryBytes: number } } }>(cluster.address, ['inspect', web]);
+    expect(unchanged.spec.resources.memoryBytes).toBe(384 * MiB);
   });
 
   it('drain moves a node\'s tasks elsewhere, honouring constraints; active brings placements back', async () => {

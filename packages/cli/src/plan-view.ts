@@ -3,6 +3,7 @@ import { renderTable } from './table';
 
 /** The dry-run answer: one row per task, with its node or why it has none. */
 export function renderPlan(tasks: PlannedTask[]): string {
+  if (tasks.length === 0) return 'dry run: no new tasks; nothing was changed\n';
   const table = renderTable(
     ['SLOT', 'NODE', 'REASON'],
     // Global tasks have no slot: one per node.

@@ -80,6 +80,10 @@ describe('dry-run plan', () => {
     );
   });
 
+  it('says so when an update creates no task', () => {
+    expect(renderPlan([])).toBe('dry run: no new tasks; nothing was changed\n');
+  });
+
   it('shows global tasks without a slot', () => {
     expect(renderPlan([{ slot: 0, node: 'pi-1', reason: '' }])).toContain('\n-      pi-1\n');
   });

@@ -5,7 +5,7 @@ import { reconcileGlobal } from '../src/orchestrator/global';
 import { placePendingTasks } from '../src/placement/placement';
 import type { Pass } from '../src/orchestrator/control-loop';
 import { testClock } from './fixtures';
-import { cluster, GiB, putNodes, serviceSpec, sizedNode } from './placement-fixtures';
+import { cluster, GiB, liveTasks, putNodes, putService, serviceSpec, settle, sizedNode } from './placement-fixtures';
 
 describe('dry-run plan', () => {
   const clock = testClock();
@@ -40,5 +40,25 @@ describe('dry-run plan', () => {
       { slot: 0, nodeId: 'n1', reason: '' },
       { slot: 0, nodeId: '', reason: 'node n2 lacks memory (need 2GiB, free 1GiB)' },
     ]);
+  });
+
+  it('for an update that replaces tasks, places every slot anew with the old tasks\' room given back', () => {
+    const { machine } = cluster();
+    putNodes(machine, sizedNode('n1', { memory: 2 * GiB }), sizedNode('n2', { memory: 2 * GiB }));
+    const service = putService(machine, 'web', serviceSpec('web', { replicas: 2, memory: 1 * GiB }));
+    settle(machine, passes.map((pass) => pass.run));
+    expect(liveTasks(machine, 'web').every((task) => task.status!.state === 'ASSIGNED')).toBe(true);
+    // 2 GiB each would not fit beside the old 1 GiB tasks, but the update replaces them.
+    const bigger = planService(machine, serviceSpec('web', { replicas: 2, memory: 2 * GiB }), service, passes, clock);
+    expect(bigger.map((task) => [task.slot, task.reason])).toEqual([
+      [1, ''],
+      [2, ''],
+    ]);
+    expect(new Set(bigger.map((task) => task.nodeId))).toEqual(new Set(['n1', 'n2']));
+    // A scale alone replaces nothing: only the new slot is planned.
+    const scaled = planService(machine, serviceSpec('web', { replicas: 3, memory: 1 * GiB }), service, passes, clock);
+    expect(scaled).toHaveLength(1);
+    expect(scaled[0].slot).toBe(3);
+    expect(scaled[0].nodeId).not.toBe('');
   });
 });

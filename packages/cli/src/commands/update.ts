@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { CliError } from '../errors';
 import { collect, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
+import { renderPlan } from '../plan-view';
 import { SchedulerError, type SchedulerClient } from '../scheduler-client';
 import {
   addContainerOptionFlags,
@@ -17,6 +18,7 @@ import {
 import { waitForUpdate } from '../update-progress';
 
 export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags {
+  dryRun?: boolean;
   image?: string;
   args?: string;
   envAdd?: string[];
@@ -115,6 +117,7 @@ export function registerUpdate(program: Command, context: Context): void {
   addContainerOptionFlags(command);
   command
     .option('--resume', 'go on with a paused update or rollback')
+    .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')
     .option('-d, --detach', 'return once the change is accepted, without waiting')
     .option('--timeout <duration>', 'how long to follow the update', '10m')
     .action(async (name: string, options: UpdateOptions) => {
@@ -126,6 +129,11 @@ export function registerUpdate(program: Command, context: Context): void {
         if (options.detach) return;
         const expect = resumed.updateStatus!.state.startsWith('rollback') ? 'rollback' : 'update';
         await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, out: context.stdout });
+        return;
+      }
+      if (options.dryRun) {
+        const current = await client.getService(name);
+        context.write(renderPlan(await client.planService(buildUpdatedSpec(current.spec!, options), current.id)));
         return;
       }
       const before = new Set((await client.listTasks(name)).map((task) => task.id));

@@ -1,4 +1,4 @@
-import type { Service, ServiceSpec, StoreAction } from '@pisched/api';
+import { isSameTaskSpec, type Service, type ServiceSpec, type StoreAction } from '@pisched/api';
 import { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
@@ -22,7 +22,17 @@ export function planService(state: StateMachine, spec: ServiceSpec, existing: Se
     ? { ...existing, spec, meta: { ...existing.meta!, updatedAt: now } }
     : { id: '(planned)', meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
   const before = new Set(copy.tasks.keys());
-  apply(copy, [{ action: 'putService', putService: service }]);
+  const actions: StoreAction[] = [{ action: 'putService', putService: { ...service, updateStatus: null } }];
+  if (existing && !isSameTaskSpec(existing.spec, spec)) {
+    // An update replaces every task, batch by batch; the plan shows where the
+    // new tasks end up once it is done, with the old tasks' room given back.
+    // (The updater itself waits for tasks to run, which never happens in a copy.)
+    for (const task of copy.tasks.values()) {
+      if (task.serviceId !== existing.id || task.desiredState !== 'RUNNING') continue;
+      actions.push({ action: 'putTask', putTask: { ...task, desiredState: 'SHUTDOWN' } });
+    }
+  }
+  apply(copy, actions);
   for (let round = 0; round < 20; round++) {
     let changed = false;
     for (const pass of passes) {
