@@ -70,6 +70,8 @@ export interface RaftHostOptions {
   maxSizePerMsg?: number;
   /** Reject a read that has not completed after this many ms. Default 5,000. */
   readTimeoutMs?: number;
+  /** Leader sends appends while its own fsync runs (thesis §10.2.1). Default true. */
+  sendBeforeSync?: boolean;
 }
 
 interface PendingProposal {
@@ -113,6 +115,7 @@ export class RaftHost extends EventEmitter {
   private readonly snapshotEntries: number;
   private readonly compactionMargin: number;
   private readonly readTimeoutMs: number;
+  private readonly sendBeforeSync: boolean;
 
   constructor(o: RaftHostOptions) {
     super();
@@ -124,11 +127,13 @@ export class RaftHost extends EventEmitter {
     this.snapshotEntries = o.snapshotEntries ?? 10_000;
     this.compactionMargin = o.compactionMargin ?? 1_000;
     this.readTimeoutMs = o.readTimeoutMs ?? 5_000;
+    this.sendBeforeSync = o.sendBeforeSync ?? true;
     const empty = o.storage.isEmpty ? o.storage.isEmpty() : o.storage.lastIndex() === 0 && o.storage.initialState().hardState.term === 0;
     if (empty) {
       if (o.peers.length > 0) o.storage.bootstrap(o.peers);
       else o.storage.bootstrap([], [o.id]);
     }
+    this.durableTerm = o.storage.initialState().hardState.term;
     const snap = o.storage.snapshot();
     if (snap.meta.index > 0) this.sm.restore(snap.data);
     this.applied = snap.meta.index;
@@ -152,6 +157,10 @@ export class RaftHost extends EventEmitter {
     await this.transport.start((m) => this.onMessage(m));
     this.timer = setInterval(() => {
       if (this.stopped) return;
+      if (this.syncing) {
+        this.heldTicks++;
+        return;
+      }
       this.node.tick();
       this.process();
     }, this.tickMs);
@@ -253,6 +262,11 @@ export class RaftHost extends EventEmitter {
 
   private onMessage(m: Message): void {
     if (this.stopped) return;
+    if (this.syncing) {
+      // Nothing may count this node's unsynced entries: hold input until the sync is done.
+      this.held.push(m);
+      return;
+    }
     this.node.step(m);
     this.schedule();
   }
@@ -268,26 +282,68 @@ export class RaftHost extends EventEmitter {
   }
 
   private process(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.syncing) return;
     while (this.node.hasReady()) {
       const rd = this.node.ready();
-      this.handleReady(rd);
+      // 1. Persist.
+      if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+      if (rd.entries.length > 0) this.storage.append(rd.entries);
+      if (rd.hardState) this.storage.setHardState(rd.hardState);
+      if (this.leaderMaySendFirst(rd)) {
+        // Raft thesis §10.2.1: a leader may send its new entries to followers while it writes
+        // them to its own disk, as long as it counts itself for commitment only once they are
+        // durable. Input is held until the sync below returns, so no acknowledgement can be
+        // processed (and nothing committed or applied) before this node's fsync completes.
+        this.transport.send(rd.messages);
+        this.syncing = true;
+        setImmediate(() => {
+          if (this.stopped) return;
+          this.storage.sync();
+          this.durableTerm = this.node.raft.term;
+          this.syncing = false;
+          this.finishReady(rd);
+          this.node.advance(rd);
+          this.releaseHeld();
+          this.process();
+        });
+        return;
+      }
+      // Entries, term and vote must be durable before any message leaves. A hard state that
+      // only moves the commit index need not be (etcd's MustSync): it is written with the
+      // next synced batch, and after a crash the commit index is simply learned again.
+      if (rd.mustSync || rd.snapshot) {
+        this.storage.sync();
+        this.durableTerm = rd.hardState?.term ?? this.durableTerm;
+      }
+      // 2. Send.
+      if (rd.messages.length > 0) this.transport.send(rd.messages);
+      this.finishReady(rd);
       this.node.advance(rd);
     }
     this.maybeSnapshot();
   }
 
-  private handleReady(rd: Ready): void {
-    // 1. Persist, then make it durable before anything that depends on it leaves this node.
-    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (rd.hardState) this.storage.setHardState(rd.hardState);
-    // Entries, term and vote must be durable before any message leaves. A hard state that
-    // only moves the commit index need not be (etcd's MustSync): it is written with the
-    // next synced batch, and after a crash the commit index is simply learned again.
-    if (rd.mustSync || rd.snapshot) this.storage.sync();
-    // 2. Send.
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+  private syncing = false;
+  private held: Message[] = [];
+  private heldTicks = 0;
+  private durableTerm = -1;
+
+  /** Only a leader whose term and vote are already durable, appending entries, sends before syncing. */
+  private leaderMaySendFirst(rd: Ready): boolean {
+    if (!this.sendBeforeSync) return false;
+    if (this.node.raft.state !== StateType.Leader || rd.snapshot || rd.entries.length === 0) return false;
+    if (rd.hardState && rd.hardState.term !== this.durableTerm) return false;
+    return this.durableTerm === this.node.raft.term;
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.node.step(m);
+    for (; this.heldTicks > 0; this.heldTicks--) this.node.tick();
+  }
+
+  private finishReady(rd: Ready): void {
     // 3. Apply.
     if (rd.snapshot) {
       this.sm.restore(rd.snapshot.data);

@@ -39,7 +39,7 @@ export class ProcCluster {
     const peers = this.nodes.map((p) => `${p.id}=${p.raftAddr}`).join(',');
     const proc = spawn(
       process.execPath,
-      [NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs)],
+      [...(process.env.RAFT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     n.proc = proc;
