@@ -147,6 +147,22 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
+  it('a global service is updated node by node, and rolled back', async () => {
+    const svc = uniqueName('glob');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--mode', 'global', '--update-monitor', '1s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+    await waitFor(async () => (await images(svc)).length === 2, 15_000, 'one task per node');
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE]);
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain(`${a}: running ${V2_IMAGE}`);
+    expect(await images(svc)).toEqual([V2_IMAGE, V2_IMAGE]);
+    const nodes = (await runningContainersOfService(cluster.nodeIds, svc)).map((c) => c.Labels['pisched.node']).sort();
+    expect(nodes).toEqual([a, b].sort());
+    const rollback = await cli(cluster.address, ['rollback', svc]);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(await images(svc)).toEqual([TEST_IMAGE, TEST_IMAGE]);
+  });
+
   // Last: it replaces the cluster's scheduler process.
   it('an update carries on where it was after the scheduler is killed mid-way', async () => {
     const svc = uniqueName('failover');

@@ -6,11 +6,16 @@ import type { SchedulerClient } from './scheduler-client';
 /** Where an update stands, as the CLI draws it: one line per slot and an overall count. */
 export function updateProgressLines(service: Service, tasks: Task[]): string[] {
   const spec = service.spec!;
-  const replicas = spec.replicas;
+  // Replicated: one line per slot; global: one per node with a task.
+  const global = spec.mode === 'GLOBAL';
+  const keys = global
+    ? [...new Set(tasks.filter((task) => task.desiredState === 'RUNNING' && task.nodeId !== '').map((task) => task.nodeId))].sort()
+    : Array.from({ length: spec.replicas }, (_, i) => String(i + 1));
+  const replicas = keys.length;
   const lines: string[] = [];
   let done = 0;
-  for (let slot = 1; slot <= replicas; slot++) {
-    const live = tasks.filter((task) => task.slot === slot && task.desiredState === 'RUNNING');
+  for (const key of keys) {
+    const live = tasks.filter((task) => (global ? task.nodeId === key : String(task.slot) === key) && task.desiredState === 'RUNNING');
     const fresh = live.find((task) => isSameTaskSpec(task.spec, spec));
     const old = live.find((task) => !isSameTaskSpec(task.spec, spec));
     let text: string;
@@ -24,7 +29,7 @@ export function updateProgressLines(service: Service, tasks: Task[]): string[] {
     } else {
       text = 'no task';
     }
-    lines.push(`${slot}/${replicas}: ${text}`);
+    lines.push(`${global ? key : `${key}/${replicas}`}: ${text}`);
   }
   const status = service.updateStatus;
   const bar = progressBar(done, replicas);

@@ -75,6 +75,13 @@ describe('update progress', () => {
     expect(lines.slice(1)).toEqual(['1/3: running nginx:alpine', '2/3: running old:v1, not updated yet', '3/3: starting nginx:alpine', 'updating: update in progress']);
   });
 
+  it('a global service gets one line per node', () => {
+    const svc = updating('updating', 'update in progress');
+    const globalService = { ...svc, spec: { ...svc.spec!, mode: 'GLOBAL' as const, replicas: 0 } };
+    const lines = updateProgressLines(globalService, [task({ slot: 0, nodeId: 'pi2', spec: globalService.spec }), task({ slot: 0, nodeId: 'pi1', spec: globalService.spec, state: 'PREPARING' })]);
+    expect(lines).toEqual([`overall progress: 1 out of 2 tasks [${'='.repeat(10)}${' '.repeat(10)}]`, 'pi1: preparing nginx:alpine', 'pi2: running nginx:alpine', 'updating: update in progress']);
+  });
+
   it('follows the update until it ends and fails with the reason of a rollback', async () => {
     const states = [updating('updating'), updating('rollback_started', 'update rolled back: task web.1 exited', 200), updating('rollback_completed', 'update rolled back: task web.1 exited', 200)];
     let call = 0;
