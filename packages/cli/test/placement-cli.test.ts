@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildRunSpec } from '../src/commands/run';
+import { buildUpdatedSpec } from '../src/commands/update';
 import { buildNodeUpdate } from '../src/commands/node-update';
 import { pendingTasks, renderPending } from '../src/commands/inspect';
 import { renderPlan } from '../src/plan-view';
@@ -132,5 +133,37 @@ describe('global convergence', () => {
     const rejected = task({ id: 'r', slot: 0, nodeId: 'pi-1', state: 'REJECTED', err: 'no such image' });
     expect(assessGlobal(1, [rejected]).rejected).toEqual({ node: 'pi-1', err: 'no such image' });
     expect(assessGlobal(1, [rejected], new Set(['r'])).rejected).toBeUndefined();
+  });
+});
+
+describe('update: placement flags', () => {
+  const current = buildRunSpec('busybox', [], {
+    name: 'web',
+    constraint: ['node.labels.zone==a', 'node.platform.arch==arm64'],
+    spread: ['node.labels.rack'],
+    maxPerNode: '2',
+  });
+
+  it('adds and removes constraints and spread labels, compared in canonical form', () => {
+    const spec = buildUpdatedSpec(current, {
+      constraintRm: ['node.labels.zone == a'],
+      constraintAdd: ['node.labels.zone==b', 'node.platform.arch==arm64'],
+      spreadRm: ['node.labels.rack'],
+      spreadAdd: ['node.labels.room'],
+      maxPerNode: '0',
+      placementStrategy: 'spread',
+    });
+    expect(spec.placement).toEqual({
+      constraints: ['node.platform.arch==arm64', 'node.labels.zone==b'],
+      spread: ['node.labels.room'],
+      maxPerNode: 0,
+      strategy: 'spread',
+    });
+  });
+
+  it('leaves placement alone without placement flags, and refuses a malformed one with one line', () => {
+    expect(buildUpdatedSpec(current, { replicas: '3' }).placement).toEqual(current.placement);
+    expect(() => buildUpdatedSpec(current, { constraintAdd: ['zone=a'] })).toThrow(CliError);
+    expect(() => buildUpdatedSpec(current, { constraintAdd: ['zone=a'] })).toThrow('invalid constraint "zone=a"');
   });
 });

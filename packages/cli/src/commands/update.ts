@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { SpecError, validateServiceSpec, type Service, type ServiceSpec } from '@pisched/api';
+import { SpecError, parseConstraint, parseSpreadDescriptor, validateServiceSpec, type Service, type ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas } from '../flags';
+import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
 import { renderPlan } from '../plan-view';
 import { SchedulerError, type SchedulerClient } from '../scheduler-client';
@@ -19,6 +19,12 @@ import { waitForUpdate } from '../update-progress';
 
 export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags {
   dryRun?: boolean;
+  constraintAdd?: string[];
+  constraintRm?: string[];
+  spreadAdd?: string[];
+  spreadRm?: string[];
+  maxPerNode?: string;
+  placementStrategy?: string;
   image?: string;
   args?: string;
   envAdd?: string[];
@@ -51,6 +57,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): 
   try {
     return validateServiceSpec({
       ...current,
+      placement: updatedPlacement(current.placement!, options),
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
       container,
       resources,
@@ -62,6 +69,28 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): 
     if (error instanceof SpecError) throw new CliError(error.message);
     throw error;
   }
+}
+
+/**
+ * Placement flags as docker's: -add appends (once), -rm drops; rules are
+ * compared in their canonical form, so "a == b" removes "a==b". Tasks on nodes
+ * that no longer satisfy the constraints are moved by the scheduler.
+ */
+function updatedPlacement(current: ServiceSpec['placement'] & object, options: UpdateOptions): ServiceSpec['placement'] {
+  const canonical = (text: string) => parseConstraint(text).text;
+  const dropConstraints = new Set((options.constraintRm ?? []).map(canonical));
+  const constraints = current.constraints.filter((text) => !dropConstraints.has(canonical(text)));
+  for (const text of (options.constraintAdd ?? []).map(canonical)) if (!constraints.includes(text)) constraints.push(text);
+  const spreadKey = (text: string) => `node.labels.${parseSpreadDescriptor(text)}`;
+  const dropSpread = new Set((options.spreadRm ?? []).map(spreadKey));
+  const spread = current.spread.filter((text) => !dropSpread.has(spreadKey(text)));
+  for (const text of (options.spreadAdd ?? []).map(spreadKey)) if (!spread.includes(text)) spread.push(text);
+  return {
+    constraints,
+    spread,
+    maxPerNode: options.maxPerNode === undefined ? current.maxPerNode : parseCount('--max-per-node', options.maxPerNode),
+    strategy: options.placementStrategy ?? current.strategy,
+  };
 }
 
 /** "sh -c 'exit 1'" into words, as a shell would for plain and quoted words (no expansions). */
@@ -112,6 +141,12 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--cpu <cores>', 'CPU cores reserved per task')
     .option('--memory <size>', 'memory per task')
     .option('--replicas <n>', 'number of tasks')
+    .option('--constraint-add <FIELD==VALUE>', 'add a placement constraint (repeatable)', collect, [])
+    .option('--constraint-rm <FIELD==VALUE>', 'remove a placement constraint (repeatable)', collect, [])
+    .option('--spread-add <node.labels.KEY>', 'spread tasks over a node label\'s values (repeatable)', collect, [])
+    .option('--spread-rm <node.labels.KEY>', 'stop spreading over a node label (repeatable)', collect, [])
+    .option('--max-per-node <n>', 'at most this many tasks of the service on one node (0 = no limit)')
+    .option('--placement-strategy <strategy>', 'binpack or spread')
     .option('--force', 'replace the tasks even if nothing changed');
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
