@@ -230,4 +230,17 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     }, 15_000, 'the reason');
     expect(row.error).toMatch(/1 node lacks memory \(need 200MiB, most free 176MiB\)/);
   });
+
+  it('moves a task when an update changes its constraints', async () => {
+    const mover = uniqueName('mover');
+    await run(['--name', mover, '--memory', '16M', '--constraint', `node.id==${small}`, TEST_IMAGE]);
+    const result = await cli(cluster.address, ['update', '--detach', '--constraint-rm', `node.id==${small}`, '--constraint-add', `node.id==${late}`, mover]);
+    expect(result.code, result.stderr).toBe(0);
+    await waitFor(async () => {
+      const now = await running(mover);
+      return now.length === 1 && now[0].Labels['pisched.node'] === late;
+    }, 30_000, 'the task to move to the node its new constraint names');
+    const inspect = await cliJson<{ spec: { placement: { constraints: string[] } } }>(cluster.address, ['inspect', mover]);
+    expect(inspect.spec.placement.constraints).toEqual([`node.id==${late}`]);
+  });
 });
