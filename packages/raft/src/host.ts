@@ -93,7 +93,8 @@ interface PendingRead {
  * and reads. All work for one Ready happens synchronously, so inputs arriving in the same
  * event-loop turn are batched into one fsync.
  *
- * Events: 'leader-change' (leaderId: number, term: number), 'applied' (index: number).
+ * Events: 'leader-change' (leaderId: number, term: number), 'applied' (index: number),
+ * 'snapshot-installed' (index: number) when a snapshot from the leader replaced the state.
  */
 export class RaftHost extends EventEmitter {
   readonly id: number;
@@ -189,6 +190,10 @@ export class RaftHost extends EventEmitter {
   }
   get appliedIndex(): number {
     return this.applied;
+  }
+  /** Index of the latest snapshot in storage (0 if none). */
+  get snapshotIndex(): number {
+    return this.storage.snapshot().meta.index;
   }
   get membership(): ConfState {
     return { voters: [...this.confState.voters], learners: [...this.confState.learners] };
@@ -348,6 +353,7 @@ export class RaftHost extends EventEmitter {
     if (rd.snapshot) {
       this.sm.restore(rd.snapshot.data);
       this.applied = rd.snapshot.meta.index;
+      this.emit('snapshot-installed', rd.snapshot.meta.index);
       this.confState = { ...rd.snapshot.meta.confState };
       for (const [idx, p] of this.proposals) {
         if (idx <= this.applied) {

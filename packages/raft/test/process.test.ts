@@ -12,7 +12,8 @@ describe('real processes over gRPC with on-disk storage', () => {
   beforeAll(() => {
     // the node processes run the compiled package
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/raft'], { cwd: ROOT, stdio: 'inherit' });
-    c = new ProcCluster(3, 20000 + Math.floor(Math.random() * 20000));
+    // small snapshot interval: the restarted node catches up through InstallSnapshot over gRPC
+    c = new ProcCluster(3, 20000 + Math.floor(Math.random() * 20000), 50, ['--snapshot-entries', '300', '--compaction-margin', '50']);
   }, 120_000);
   afterAll(async () => {
     await c?.stopAll();
@@ -59,6 +60,8 @@ describe('real processes over gRPC with on-disk storage', () => {
       if (Date.now() - t0 > 20_000) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // it was far behind a compacted log: it caught up through InstallSnapshot over gRPC
+    expect(await c.installedSnapshots(leader1)).toBeGreaterThan(0);
     for (const l of lists) {
       const set = new Set(l);
       const missing = [...acked].filter((v) => !set.has(v));

@@ -55,7 +55,10 @@ async function main(): Promise<void> {
     stateMachine: sm,
     tickMs: Number(arg('tick-ms', '50')),
     snapshotEntries: Number(arg('snapshot-entries', '10000')),
+    compactionMargin: Number(arg('compaction-margin', '1000')),
   });
+  let installed = 0;
+  host.on('snapshot-installed', () => installed++);
   await host.start();
 
   const server = http.createServer((req, res) => {
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     };
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/status') {
-      send(200, { id, leader: host.leaderId, isLeader: host.isLeader, term: host.term, applied: host.appliedIndex });
+      send(200, { id, leader: host.leaderId, isLeader: host.isLeader, term: host.term, applied: host.appliedIndex, snapshotIndex: host.snapshotIndex, installedSnapshots: installed });
       return;
     }
     if (req.method === 'GET' && url.pathname === '/items') {

@@ -18,7 +18,12 @@ export interface ProcNode {
 export class ProcCluster {
   readonly nodes: ProcNode[] = [];
   readonly root: string;
-  constructor(n: number, basePort: number, private tickMs = 50) {
+  constructor(
+    n: number,
+    basePort: number,
+    private tickMs = 50,
+    private extraArgs: string[] = [],
+  ) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'raft-proc-'));
     for (let i = 1; i <= n; i++) {
       this.nodes.push({
@@ -39,7 +44,7 @@ export class ProcCluster {
     const peers = this.nodes.map((p) => `${p.id}=${p.raftAddr}`).join(',');
     const proc = spawn(
       process.execPath,
-      [...(process.env.RAFT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs)],
+      [...(process.env.RAFT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs), ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     n.proc = proc;
@@ -83,6 +88,11 @@ export class ProcCluster {
     } catch {
       return undefined;
     }
+  }
+
+  async installedSnapshots(id: number): Promise<number> {
+    const r = await fetch(`http://${this.node(id).httpAddr}/status`);
+    return ((await r.json()) as { installedSnapshots: number }).installedSnapshots;
   }
 
   async leader(timeoutMs = 10_000, exclude: number[] = []): Promise<number> {
