@@ -163,6 +163,21 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     expect(await images(svc)).toEqual([TEST_IMAGE, TEST_IMAGE]);
   });
 
+  it('an update carries on across an agent restart', async () => {
+    const svc = uniqueName('agentrs');
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '4', '--update-monitor', '1s', TEST_IMAGE]);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--detach']);
+    expect(update.code, update.stderr).toBe(0);
+    await waitFor(async () => (await images(svc)).includes(V2_IMAGE), 15_000, 'the first new task');
+    // The agent process dies and comes back on the same data dir; its containers keep running meanwhile.
+    const agent = cluster.daemons.find((daemon) => daemon.name === `agent ${a}` && daemon.running)!;
+    await agent.stop('SIGKILL');
+    cluster.addAgent(a, [], cluster.dirs[1]);
+    await waitFor(async () => (await inspect(svc)).updateStatus?.state === 'completed', 60_000, 'the update to complete');
+    await waitFor(async () => (await images(svc)).join() === Array(4).fill(V2_IMAGE).join(), 15_000, 'all four on the new image');
+  });
+
   // Last: it replaces the cluster's scheduler process.
   it('an update carries on where it was after the scheduler is killed mid-way', async () => {
     const svc = uniqueName('failover');
