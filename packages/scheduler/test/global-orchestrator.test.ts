@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Node } from '@pisched/api';
 import { reconcileGlobal, globalDesiredCount } from '../src/orchestrator/global';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
-import { reapTasks } from '../src/orchestrator/task-reaper';
+import { reapTasks, TASK_HISTORY_PER_SLOT } from '../src/orchestrator/task-reaper';
 import { placePendingTasks } from '../src/placement/placement';
 import type { StateMachine } from '../src/store/state-machine';
-import { testClock } from './fixtures';
+import { applyActions, testClock } from './fixtures';
 import { cluster, GiB, liveTasks, perNode, putNodes, putService, report, serviceSpec, settle, sizedNode, type ServiceShape } from './placement-fixtures';
 
 function setup(nodes: Node[], shape: ServiceShape = {}) {
@@ -108,5 +108,27 @@ describe('global orchestrator', () => {
     putService(machine, 'svc', serviceSpec('svc', { mode: 'GLOBAL' }));
     run();
     expect(liveTasks(machine, 'svc').map((task) => [task.slot, task.nodeId])).toEqual([[0, 'n1'], [0, 'n2']]);
+  });
+
+  it('keeps the task history of each node, not of all nodes together', () => {
+    const { machine } = setup([sizedNode('n1'), sizedNode('n2')]);
+    const [template] = liveTasks(machine, 'agent');
+    for (const nodeId of ['n1', 'n2']) {
+      for (let i = 0; i < 7; i++) {
+        const id = `dead-${nodeId}-${i}`;
+        machine.tasks.set(id, {
+          ...template,
+          id,
+          nodeId,
+          desiredState: 'SHUTDOWN',
+          meta: { version: 1, createdAt: i, updatedAt: i },
+          status: { ...template.status!, state: 'FAILED' },
+        });
+      }
+    }
+    applyActions(machine, reapTasks(machine));
+    const kept = [...machine.tasks.values()].filter((task) => task.id.startsWith('dead-'));
+    expect(kept.filter((task) => task.nodeId === 'n1')).toHaveLength(TASK_HISTORY_PER_SLOT);
+    expect(kept.filter((task) => task.nodeId === 'n2')).toHaveLength(TASK_HISTORY_PER_SLOT);
   });
 });
