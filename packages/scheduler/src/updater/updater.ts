@@ -26,20 +26,32 @@ import { describeFailure, isUp, updateFailures } from './failures';
  */
 export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
+  const updating = new Set<string>();
+  for (const service of state.services.values()) {
+    const mode = service.spec?.mode;
+    if ((mode === 'REPLICATED' || mode === 'GLOBAL') && isInProgress(service)) updating.add(service.id);
+  }
+  // The pass runs every tick: with no update under way it must cost nothing.
+  if (updating.size === 0) return actions;
   // Tasks meant to run, by service and then by slot (replicated) or node (global: all in slot 0).
   const bySlot = new Map<string, Map<string, Task[]>>();
   const byService = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
-    byService.set(task.serviceId, [...(byService.get(task.serviceId) ?? []), task]);
+    if (!updating.has(task.serviceId)) continue;
+    const all = byService.get(task.serviceId) ?? [];
+    all.push(task);
+    byService.set(task.serviceId, all);
     if (task.desiredState !== 'RUNNING') continue;
     const key = task.slot === 0 ? task.nodeId : String(task.slot);
     const slots = bySlot.get(task.serviceId) ?? new Map<string, Task[]>();
     bySlot.set(task.serviceId, slots);
-    slots.set(key, [...(slots.get(key) ?? []), task]);
+    const inSlot = slots.get(key) ?? [];
+    inSlot.push(task);
+    slots.set(key, inSlot);
   }
-  for (const service of state.services.values()) {
-    const mode = service.spec?.mode;
-    if ((mode !== 'REPLICATED' && mode !== 'GLOBAL') || !isInProgress(service)) continue;
+  for (const serviceId of updating) {
+    const service = state.services.get(serviceId)!;
+    const mode = service.spec!.mode;
     const slots = bySlot.get(service.id) ?? new Map<string, Task[]>();
     const units: Unit[] =
       mode === 'GLOBAL'
@@ -108,7 +120,8 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
     }
   }
 
-  const lastUp = Math.max(0, ...made.map((task) => task.startedAt));
+  // reduce, not Math.max(...): a spread of a large service's tasks overflows the stack.
+  const lastUp = made.reduce((latest, task) => Math.max(latest, task.startedAt), 0);
   if (outdatedSlots.length === 0) {
     if (busy === 0 && now >= lastUp + config.monitorMs) actions.push(putService(withCompletion(service, now)));
     return actions;
