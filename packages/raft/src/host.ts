@@ -396,6 +396,9 @@ export class RaftHost extends EventEmitter {
     if (e.type === EntryType.ConfChange) {
       const cc: ConfChange = decodeConfChange(e.data);
       this.confState = this.node.applyConfChange(cc);
+      // A new member that needs a snapshot must find itself in the snapshot's membership
+      // (a node refuses a snapshot that does not include it): take one that does.
+      if (cc.type !== ConfChangeType.RemoveNode) this.snapshotNow = true;
     } else if (e.data.length > 0) {
       this.sm.apply(e.index, e.data);
     }
@@ -427,9 +430,13 @@ export class RaftHost extends EventEmitter {
     }
   }
 
+  private snapshotNow = false;
+
   private maybeSnapshot(): void {
     const snapIndex = this.storage.snapshot().meta.index;
-    if (this.applied - snapIndex < this.snapshotEntries) return;
+    if (this.applied <= snapIndex) return;
+    if (this.applied - snapIndex < this.snapshotEntries && !this.snapshotNow) return;
+    this.snapshotNow = false;
     this.storage.createSnapshot(this.applied, this.confState, this.sm.snapshot());
     const compactTo = this.applied - this.compactionMargin;
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);

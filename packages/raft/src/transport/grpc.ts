@@ -249,6 +249,18 @@ export class GrpcTransport implements Transport {
     }
     this.peers.clear();
     const s = this.server;
-    if (s) await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+    // Peers keep their streams to us open: give them a moment, then cut them.
+    if (s) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          s.forceShutdown();
+          resolve();
+        }, 200);
+        s.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
   }
 }
