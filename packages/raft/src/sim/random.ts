@@ -1,4 +1,5 @@
 import { randInt } from '../rand.js';
+import { ConfChangeType, RaftError } from '../types.js';
 import { LONG_REORDER, NetOptions, RELIABLE, Simulator, UNRELIABLE } from './sim.js';
 
 export interface RandomRunOptions {
@@ -81,6 +82,24 @@ export function runRandom(o: RandomRunOptions): RandomRunResult {
       if (l !== undefined) {
         s.transferLeader(l, pick());
         count('transfer-leader');
+      }
+    } else if (r < 0.43) {
+      // Membership: demote a voter to learner (keeping at least 3 voters) or promote a learner.
+      const l = s.leaderOf();
+      if (l !== undefined && s.isUp(l)) {
+        const id = pick();
+        const cs = s.sim(l).confState;
+        let type: ConfChangeType | undefined;
+        if (cs.voters.includes(id) && cs.voters.length > 3) type = ConfChangeType.AddLearner;
+        else if (cs.learners.includes(id)) type = ConfChangeType.AddNode;
+        if (type !== undefined) {
+          try {
+            s.proposeConfChange(l, { type, nodeId: id });
+            count(type === ConfChangeType.AddNode ? 'promote' : 'demote');
+          } catch (e) {
+            if (!(e instanceof RaftError)) throw e;
+          }
+        }
       }
     } else if (r < 0.5) {
       const id = pick();

@@ -424,25 +424,6 @@ export class Simulator {
     } else {
       this.committed.set(e.index, { term: e.term, hash: h });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
-      // nothing is committed without a majority of the voters holding it durably
-      const voters = n.confState.voters;
-      let holders = 0;
-      for (const v of voters) {
-        const st = this.nodes[v - 1]?.storage;
-        if (!st) continue;
-        const snap = st.snapshot().meta.index;
-        if (snap >= e.index) holders++;
-        else {
-          try {
-            if (st.term(e.index) === e.term) holders++;
-          } catch {
-            /* not present */
-          }
-        }
-      }
-      if (voters.length > 0 && holders < Math.floor(voters.length / 2) + 1) {
-        this.fail(`entry ${e.index} applied by node ${n.id} is on ${holders} of ${voters.length} voters only`);
-      }
     }
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
@@ -496,6 +477,32 @@ export class Simulator {
         if (krest.join(':') !== frest.join(':') || (kp !== '?' && fp !== '?' && kp !== fp)) {
           this.fail(`log matching: node ${n.id} holds a different entry at index ${e.index} term ${e.term}`);
         }
+      }
+    }
+    // Nothing is committed without a majority of the leader's voters holding it durably
+    // (the leader's own new entries are synced in this Ready, before anything is applied).
+    if (r.state === StateType.Leader && rd.hardState && rd.hardState.commit > n.lifeCommit) {
+      const q = Math.floor(r.voters.size / 2) + 1;
+      for (let i = Math.max(n.lifeCommit + 1, r.log.firstIndex()); i <= rd.hardState.commit; i++) {
+        const t = r.log.term(i);
+        let holders = 0;
+        for (const v of r.voters) {
+          if (v === r.id) {
+            holders++;
+            continue;
+          }
+          const st = this.nodes[v - 1]?.storage;
+          if (!st) continue;
+          if (st.snapshot().meta.index >= i) holders++;
+          else {
+            try {
+              if (st.term(i) === t) holders++;
+            } catch {
+              /* not there */
+            }
+          }
+        }
+        if (holders < q) this.fail(`leader ${r.id} commits ${i} held by ${holders} of ${r.voters.size} voters`);
       }
     }
     // Monotonic commit
