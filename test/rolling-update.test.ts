@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, startScheduler, uniqueName, waitFor } from './harness';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, startScheduler, uniqueName, waitFor } from './harness';
 import type { TaskRow } from '../packages/cli/src/json-views';
 import type { ServiceView } from '../packages/cli/src/json-views';
 
@@ -145,6 +145,19 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, svc)).length === 0, 15_000, 'the container to stop');
     // Without init, sleep as PID 1 ignores the signal and would last the whole 3 s grace.
     expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('stop-first with a published port: the new container starts once the old one has freed the port', async () => {
+    const svc = uniqueName('port');
+    const port = await freePort('0.0.0.0');
+    // A 2 s stop: the old container holds the port for a while after it is told to go.
+    const run = await cli(cluster.address, ['run', '--name', svc, '-p', `${port}:80`, '--update-monitor', '1s', TEST_IMAGE, 'sh', '-c', 'trap "sleep 2; exit 0" TERM; while :; do sleep 1; done']);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE]);
+    expect(update.code, update.stderr).toBe(0);
+    expect(await images(svc)).toEqual([V2_IMAGE]);
+    const rows = await cliJson<TaskRow[]>(cluster.address, ['ps', svc]);
+    expect(rows.filter((row) => row.state === 'failed' || row.state === 'rejected')).toEqual([]);
   });
 
   it('a global service is updated node by node, and rolled back', async () => {

@@ -27,6 +27,9 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
     { action: 'putNode', putNode: readyNode('n2') },
   ]);
   let behave: Behaviour = () => 'run';
+  // How long a container takes to stop after it is told to (its stop grace, say).
+  let stopDelayMs = 0;
+  const perSlotRunning: number[] = [];
   const minimumRunning: number[] = [];
   const starting: number[] = [];
   const step = () => {
@@ -39,7 +42,7 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
     const now = clock.now();
     // Stops first, then a look at the cluster, then starts: the moment with the fewest tasks running.
     for (const task of [...machine.tasks.values()]) {
-      if (task.desiredState !== 'RUNNING' && ['ASSIGNED', 'RUNNING'].includes(task.status!.state)) {
+      if (task.desiredState !== 'RUNNING' && ['ASSIGNED', 'RUNNING'].includes(task.status!.state) && now - task.meta!.updatedAt >= stopDelayMs) {
         applyActions(machine, [{ action: 'putTask', putTask: { ...task, status: { ...task.status!, state: 'SHUTDOWN', timestamp: now } } }]);
       }
     }
@@ -58,6 +61,11 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
       } else continue;
       applyActions(machine, [{ action: 'putTask', putTask: { ...task, status, startedAt } }]);
     }
+    const containersPerSlot = new Map<number, number>();
+    for (const task of machine.tasks.values()) {
+      if (task.status!.state === 'RUNNING') containersPerSlot.set(task.slot, (containersPerSlot.get(task.slot) ?? 0) + 1);
+    }
+    perSlotRunning.push(Math.max(0, ...containersPerSlot.values()));
     clock.advance(100);
   };
   const running = () => [...machine.tasks.values()].filter((task) => task.status!.state === 'RUNNING' && task.desiredState === 'RUNNING');
@@ -75,6 +83,8 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
   return {
     machine, clock, step, until, service, put, changeImage, images, running, minimumRunning, starting,
     behave: (next: Behaviour) => { behave = next; },
+    slowStops: (ms: number) => { stopDelayMs = ms; },
+    perSlotRunning,
     state: () => service().updateStatus?.state ?? '',
   };
 }
@@ -91,6 +101,17 @@ describe('rolling updater', () => {
     expect(c.images()).toEqual(['app:v2', 'app:v2', 'app:v2', 'app:v2']);
     expect(Math.min(...c.minimumRunning)).toBe(2);
     expect(c.service().updateStatus!.completedAt).toBeGreaterThan(c.service().updateStatus!.startedAt);
+  });
+
+  it('stop-first starts a slot\'s successor only once the old container has stopped (they could share a port)', () => {
+    const c = cluster(2, { parallelism: 2, monitorMs: 0 });
+    c.until(() => c.running().length === 2);
+    c.slowStops(1000);
+    c.changeImage('app:v2');
+    c.perSlotRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2', 'app:v2']);
+    expect(Math.max(...c.perSlotRunning)).toBe(1);
   });
 
   it('replaces at most `parallelism` slots at a time and waits the delay between batches', () => {

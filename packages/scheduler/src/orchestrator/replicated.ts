@@ -63,6 +63,8 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
       const dead = newestFirst[0];
       for (const older of newestFirst.slice(1)) shutDown(older);
       if (!dead) {
+        // A stop-first update: the successor starts once the old task has stopped, so the two never share a port.
+        if (stillStopping(history.get(`${service.id}/${slot}`) ?? [], state.nodes, service)) continue;
         actions.push(putTask(newTask(service, slot, clock)));
         continue;
       }
@@ -90,6 +92,16 @@ function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean
   if (node === undefined || node.state === 'DOWN' || node.availability === 'DRAIN') return false;
   const constraints = service.spec?.placement?.constraints ?? [];
   return constraints.length === 0 || constraintFilter(compileConstraints(constraints), nodeFacts(node)) === undefined;
+}
+
+/** A task of an older spec told to shut down, whose container may still run on a node that is up. */
+function stillStopping(shutDown: Task[], nodes: Map<string, Node>, service: Service): boolean {
+  return shutDown.some((task) => {
+    if (isTerminal(task.status!.state) || stateRank(task.status!.state) < stateRank('ASSIGNED') || task.nodeId === '') return false;
+    if (isSameTaskSpec(task.spec, service.spec)) return false;
+    const node = nodes.get(task.nodeId);
+    return node !== undefined && node.state !== 'DOWN';
+  });
 }
 
 /** The summary `pisched ls` shows: how many of the desired tasks run, and (jobs) have completed. */

@@ -29,7 +29,8 @@ export function planService(state: StateMachine, spec: ServiceSpec, existing: Se
     // (The updater itself waits for tasks to run, which never happens in a copy.)
     for (const task of copy.tasks.values()) {
       if (task.serviceId !== existing.id || task.desiredState !== 'RUNNING') continue;
-      actions.push({ action: 'putTask', putTask: { ...task, desiredState: 'SHUTDOWN' } });
+      // Stopped, not only told to stop: a stop-first slot is refilled once its old task has ended.
+      actions.push({ action: 'putTask', putTask: { ...task, desiredState: 'SHUTDOWN', status: { ...task.status!, state: 'SHUTDOWN' } } });
     }
   }
   apply(copy, actions);

@@ -11,8 +11,10 @@ import { describeFailure, isUp, updateFailures } from './failures';
  * new tasks run (and are healthy, when there is a health check) and have
  * lasted the monitor window, then the delay. Swarm moves on as soon as they
  * run, so a crashing update spreads over several batches before it pauses;
- * waiting the window keeps the damage to one batch (monitor 0 is Swarm's pace). stop-first shuts the old task down and creates its successor in the
- * same command; start-first creates the successor first and shuts the old one
+ * waiting the window keeps the damage to one batch (monitor 0 is Swarm's pace).
+ * stop-first shuts the old task down and the successor follows once it has
+ * stopped (the orchestrator refills the slot; a global service's node gets it
+ * in the same command); start-first creates the successor first and shuts the old one
  * down once the new one is up. Meanwhile every new task that fails, exits or
  * turns unhealthy within the monitor window after it started counts as a
  * failure; once failures / tasks to update exceed the max failure ratio the
@@ -59,10 +61,12 @@ export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction
           [...slots.keys()].sort().filter((nodeId) => nodeId !== '').map((nodeId) => ({
             tasks: slots.get(nodeId)!,
             successor: () => ({ ...newTask(service, 0, clock), nodeId }),
+            refilledByOrchestrator: false,
           }))
         : Array.from({ length: service.spec!.replicas }, (_, i) => ({
             tasks: slots.get(String(i + 1)) ?? [],
             successor: () => newTask(service, i + 1, clock),
+            refilledByOrchestrator: true,
           }));
     actions.push(...updateService(service, units, byService.get(service.id) ?? [], clock));
   }
@@ -73,6 +77,11 @@ export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction
 interface Unit {
   tasks: Task[];
   successor: () => Task;
+  /**
+   * stop-first in a replicated slot: the orchestrator fills the emptied slot
+   * once the old task has stopped (so the two never hold the same port).
+   */
+  refilledByOrchestrator: boolean;
 }
 
 function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock): StoreAction[] {
@@ -103,6 +112,11 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
     const tasks = unit.tasks;
     const fresh = tasks.filter(current);
     const old = tasks.filter((task) => !current(task));
+    if (old.length === 0 && fresh.length === 0) {
+      // Emptied by stop-first, its successor not made yet: the old task is still stopping.
+      busy++;
+      continue;
+    }
     if (old.length === 0) {
       const watching = (task: Task) => (isUp(task) ? now < task.startedAt + config.monitorMs : !isTerminal(task.status!.state));
       if (fresh.some((task) => (task.meta?.createdAt ?? 0) >= countFrom && watching(task))) busy++;
@@ -132,6 +146,7 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   for (const unit of batch) {
     if (config.order === 'stop-first') {
       for (const task of unit.tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+      if (unit.refilledByOrchestrator) continue;
     }
     actions.push(putTask(unit.successor()));
   }
