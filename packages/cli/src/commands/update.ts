@@ -159,6 +159,11 @@ export function registerUpdate(program: Command, context: Context): void {
       const timeoutMs = parseDuration(options.timeout ?? '10m');
       const client = context.client();
       if (options.resume) {
+        // Resuming goes on with the spec as it is; a change would be a new update, so say so rather than drop it.
+        const current = await client.getService(name);
+        if (JSON.stringify(buildUpdatedSpec(current.spec!, options)) !== JSON.stringify(buildUpdatedSpec(current.spec!, {}))) {
+          throw new CliError('--resume goes on with the paused update as it is; make changes with a separate pisched update');
+        }
         const resumed = await client.resumeServiceUpdate(name);
         context.write(`${name}: ${resumed.updateStatus!.state.replace('_', ' ')}\n`);
         if (options.detach) return;
