@@ -263,6 +263,29 @@ describe('SqliteStorage', () => {
     expect(() => new SqliteStorage(file)).toThrow(/commit index 3 is beyond the last entry 1/);
   });
 
+  it('a torn write (WAL cut mid-transaction by a crash) loses only that transaction', () => {
+    const file = tmp();
+    const s = new SqliteStorage(file);
+    s.bootstrap([1]);
+    s.append([e(1, 1, 'a'), e(2, 1, 'b')]);
+    s.setHardState({ term: 1, vote: 1, commit: 2 });
+    s.sync();
+    s.append([e(3, 1, 'c'.repeat(3000)), e(4, 1, 'd'.repeat(3000))]);
+    s.setHardState({ term: 1, vote: 1, commit: 4 });
+    s.sync();
+    // Copy the files as a crash would leave them (the WAL is not checkpointed while open),
+    // cutting the WAL in the middle of the last transaction.
+    const copy = file + '.crash';
+    fs.copyFileSync(file, copy);
+    const wal = fs.readFileSync(file + '-wal');
+    fs.writeFileSync(copy + '-wal', wal.subarray(0, wal.length - 2000));
+    s.close();
+    const r = new SqliteStorage(copy);
+    expect(r.lastIndex()).toBe(2);
+    expect(r.initialState().hardState.commit).toBe(2);
+    r.close();
+  });
+
   it('refuses a file that is not a database', () => {
     const file = tmp();
     fs.writeFileSync(file, Buffer.alloc(8192, 0x5a));
