@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: "unit" needs nothing but Node; "e2e" drives real processes
-// and a real Docker engine (scripts/ensure-docker.sh prepares it).
+// Projects: "unit" needs nothing but Node; "e2e" drives real processes
+// and a real Docker engine (scripts/ensure-docker.sh prepares it); "bench" prints figures.
 export default defineConfig({
   test: {
+    // One test file at a time: the e2e files share one Docker engine and one of
+    // them restarts it (a per-project setting is not honoured by vitest 3).
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -18,8 +21,6 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          // Tests share one Docker engine and a 2-core machine: run files one at a time.
-          fileParallelism: false,
         },
       },
       {
@@ -28,7 +29,6 @@ export default defineConfig({
           name: 'bench',
           include: ['bench/**/*.ts'],
           testTimeout: 600_000,
-          fileParallelism: false,
         },
       },
     ],

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/ensure-docker.sh
 # vitest strips types without checking them: check the tests' types here.
-for config in packages/*/tsconfig.test.json; do
+for config in tsconfig.test.json packages/*/tsconfig.test.json; do
   npx tsc --noEmit -p "$config"
 done
 npx vitest run --project unit --project e2e "$@"
