@@ -1,19 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import type { TaskRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
 
 const MiB = 1024 * 1024;
 
-interface PsRow {
-  id: string;
-  service: string;
-  slot: number;
-  node: string;
-  desiredState: string;
-  state: string;
-  error: string;
-}
+// The --json shapes are the CLI's contract; read them through its own type.
+type PsRow = TaskRow;
 
 interface NodeRow {
   id: string;
