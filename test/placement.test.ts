@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
-import type { TaskRow } from '../packages/cli/src/json-views';
+import type { NodeRow, TaskRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
 
@@ -9,14 +9,6 @@ const MiB = 1024 * 1024;
 // The --json shapes are the CLI's contract; read them through its own type.
 type PsRow = TaskRow;
 
-interface NodeRow {
-  id: string;
-  state: string;
-  availability: string;
-  cpus: number;
-  memoryBytes: number;
-  labels: Record<string, string>;
-}
 
 /**
  * Placement on real processes and a real engine. The agents advertise
