@@ -106,10 +106,11 @@ export interface SchedulerHandle {
   dataDir: string;
 }
 
-export async function startScheduler(opts: { dataDir?: string; port?: number; extraArgs?: string[] } = {}): Promise<SchedulerHandle> {
-  const port = opts.port ?? (await freePort());
+export async function startScheduler(opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[] } = {}): Promise<SchedulerHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
   const dataDir = opts.dataDir ?? tempDir('sched');
-  const address = `127.0.0.1:${port}`;
+  const address = `${host}:${port}`;
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
   ]);

@@ -2,6 +2,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_SCHEDULER_PORT, isPlacementStrategy, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
+import { parsePeers, type Peer } from './cluster/peers';
+
+function peers(value: string): Peer[] {
+  try {
+    return parsePeers(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 function positiveInt(flag: string) {
   return (value: string): number => {
@@ -33,6 +42,11 @@ const program = new Command('pisched-scheduler')
   .option('--heartbeat-period <ms>', 'how often agents heartbeat, in ms', positiveInt('--heartbeat-period'), 1000)
   .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down', positiveInt('--heartbeat-grace'), 3)
   .option('--placement-strategy <strategy>', 'binpack (fill nodes) or spread (even out), for services that do not choose', strategy, 'binpack')
+  .option(
+    '--peers <id=host:port,...>',
+    'all members of a cluster of schedulers, this one included (Raft between them uses each address\'s port + 1); without it, a single scheduler',
+    peers,
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -47,6 +61,7 @@ const program = new Command('pisched-scheduler')
         heartbeatPeriodMs: options.heartbeatPeriod,
         heartbeatGrace: options.heartbeatGrace,
         placementStrategy: options.placementStrategy,
+        peers: options.peers,
         log,
       });
       await server.start();

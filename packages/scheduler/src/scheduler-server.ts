@@ -13,6 +13,9 @@ import { reconcileGlobal } from './orchestrator/global';
 import { reconcileUpdates } from './updater/updater';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
+import { RaftCommandLog } from './store/raft-command-log';
+import type { Peer } from './cluster/peers';
+import { gateControlHandlers } from './cluster/control-gate';
 
 export interface SchedulerOptions {
   id: string;
@@ -22,6 +25,8 @@ export interface SchedulerOptions {
   heartbeatGrace: number;
   /** For services that do not choose one; binpack when not given. */
   placementStrategy?: PlacementStrategy;
+  /** Members of a Raft cluster including this one (matched by id); a single scheduler when absent. */
+  peers?: Peer[];
   log: Logger;
 }
 
@@ -35,14 +40,18 @@ const systemClock: Clock = { now: () => Date.now(), newId };
  */
 export class SchedulerServer {
   readonly store = new Store();
-  private readonly commandLog: LocalCommandLog;
+  private readonly commandLog: LocalCommandLog | RaftCommandLog;
+  /** Whether the leader-only roles (control loop, dispatcher's sessions and heartbeat checks) run here. */
+  private leading = false;
+  private stopped = false;
   private readonly loop: ControlLoop;
   private readonly dispatcher: Dispatcher;
   private readonly server = new grpc.Server();
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.commandLog = new LocalCommandLog(options.dataDir, this.store);
+    this.commandLog = options.peers ? this.raftLog(options.peers) : new LocalCommandLog(options.dataDir, this.store);
+    const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: options.placementStrategy ?? 'binpack' };
     const passes: Pass[] = [
       { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
@@ -57,11 +66,16 @@ export class SchedulerServer {
     this.dispatcher = new Dispatcher(
       this.store,
       systemClock,
-      { heartbeatPeriodMs: options.heartbeatPeriodMs, heartbeatGrace: options.heartbeatGrace },
+      {
+        heartbeatPeriodMs: options.heartbeatPeriodMs,
+        heartbeatGrace: options.heartbeatGrace,
+        refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
+      },
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
-    this.server.addService(api.Control.service, controlHandlers(this.store, systemClock, passes, this.dispatcher));
+    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher);
+    this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
 
@@ -71,8 +85,16 @@ export class SchedulerServer {
         error ? reject(new Error(`cannot listen on ${this.options.listen}: ${error.message}`)) : resolve(port),
       ),
     );
-    this.dispatcher.start();
-    this.loop.start();
+    if (this.commandLog instanceof RaftCommandLog) {
+      const raft = this.commandLog;
+      raft.host.on('leader-change', (leaderId: number, term: number) => {
+        this.options.log.info({ leader: raft.leader()?.id ?? null, term }, leaderId === 0 ? 'no leader' : 'leader changed');
+        this.followLeadership(raft);
+      });
+      await raft.start();
+    } else {
+      this.startLeading();
+    }
     const { services, tasks, nodes } = this.store.state;
     this.options.log.info(
       { id: this.options.id, listen: this.options.listen, services: services.size, tasks: tasks.size, nodes: nodes.size },
@@ -81,10 +103,62 @@ export class SchedulerServer {
   }
 
   async stop(): Promise<void> {
-    this.loop.stop();
-    this.dispatcher.stop();
+    this.stopped = true;
+    this.stopLeading();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
-    this.commandLog.close();
+    if (this.commandLog instanceof RaftCommandLog) await this.commandLog.stop();
+    else this.commandLog.close();
+  }
+
+  /** The Raft log of this member; its id must be one of the peers. */
+  private raftLog(peers: Peer[]): RaftCommandLog {
+    const self = peers.find((peer) => peer.id === this.options.id);
+    if (!self) throw new Error(`--id ${this.options.id} is not one of --peers (${peers.map((peer) => peer.id).join(', ')})`);
+    if (self.address !== this.options.listen) {
+      throw new Error(`--listen ${this.options.listen} differs from ${self.address} given for ${self.id} in --peers`);
+    }
+    return new RaftCommandLog(this.options.dataDir, this.store, self, peers);
+  }
+
+  /**
+   * Runs the leader-only roles while this member leads. A new leader first
+   * waits for a read barrier, which returns once everything committed in
+   * earlier terms is applied here: orchestrating from a view missing those
+   * entries would undo or repeat them.
+   */
+  private followLeadership(raft: RaftCommandLog): void {
+    if (!raft.host.isLeader) {
+      this.stopLeading();
+      return;
+    }
+    if (this.leading) return;
+    const term = raft.host.term;
+    raft.host.readIndex().then(
+      () => {
+        if (!this.stopped && raft.host.isLeader && raft.host.term === term && !this.leading) this.startLeading();
+      },
+      (error: Error) => {
+        this.options.log.warn({ err: error.message }, 'cannot confirm leadership yet; trying again');
+        // No new leader-change event comes while the leadership stands: try again.
+        setTimeout(() => {
+          if (!this.stopped) this.followLeadership(raft);
+        }, 200).unref();
+      },
+    );
+  }
+
+  private startLeading(): void {
+    this.leading = true;
+    this.options.log.info({ id: this.options.id }, 'leading: running orchestration and accepting agents');
+    this.dispatcher.start();
+    this.loop.start();
+  }
+
+  private stopLeading(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.loop.stop();
+    this.dispatcher.stop();
   }
 }

@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   heartbeatPeriodMs: number;
   /** Missed periods before a node is marked down. */
   heartbeatGrace: number;
+  /** In a cluster: why this member refuses agent sessions now (not the leader), or undefined to accept. */
+  refuse?: () => string | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -68,7 +70,9 @@ export class Dispatcher {
 
   start(): void {
     // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
+    // That includes heartbeats seen in an earlier term of leadership, which say nothing about now.
     this.startedAt = this.clock.now();
+    this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
@@ -116,6 +120,13 @@ export class Dispatcher {
       if (!session) {
         if (message.msg !== 'register' || !message.register) {
           call.destroy(grpcError(grpc.status.FAILED_PRECONDITION, 'the first message of a session must be register'));
+          return;
+        }
+        // A member that is not the leader must not hold sessions: refusing with the
+        // leader's address makes the agent move on through its address list.
+        const refusal = this.options.refuse?.();
+        if (refusal) {
+          call.destroy(grpcError(grpc.status.UNAVAILABLE, refusal));
           return;
         }
         const { nodeId, description } = message.register;
