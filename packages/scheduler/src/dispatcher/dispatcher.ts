@@ -126,7 +126,7 @@ export class Dispatcher {
         // leader's address makes the agent move on through its address list.
         const refusal = this.options.refuse?.();
         if (refusal) {
-          call.destroy(grpcError(grpc.status.UNAVAILABLE, refusal));
+          endWithError(call, grpcError(grpc.status.UNAVAILABLE, refusal));
           return;
         }
         const { nodeId, description } = message.register;
@@ -138,7 +138,7 @@ export class Dispatcher {
         const accepted = session;
         this.register(nodeId, description).then(
           () => this.open(accepted),
-          (error: Error) => call.destroy(grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
+          (error: Error) => endWithError(call, grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
         );
         return;
       }
@@ -299,6 +299,15 @@ function isNews(task: Task, status: TaskStatus): boolean {
   if (diff !== 0) return diff > 0;
   // Health changes while the state stays RUNNING: the updater and the orchestrator act on them.
   return status.containerId !== current.containerId || status.err !== current.err || status.health !== current.health;
+}
+
+/**
+ * Ends a session with a status the agent receives. destroy(error) does not do
+ * that: the stream is gone before grpc-js can send the status, and the agent
+ * waits for its registration timeout instead of moving on at once.
+ */
+function endWithError(call: SessionCall, error: grpc.ServiceError): void {
+  call.emit('error', error);
 }
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
