@@ -17,6 +17,12 @@ import {
 
 const hasDocker = await dockerAvailable();
 
+interface Status {
+  leader: string | null;
+  term: number;
+  members: { id: string; address: string; role: string; reachable: boolean; appliedIndex: number }[];
+}
+
 /** Each member logs this when it takes over orchestration and the agents' sessions. */
 const LEADING = 'leading: running orchestration';
 
@@ -41,6 +47,7 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     return handle;
   };
   const leaderOf = (candidates: string[]) => candidates.find((id) => members.get(id)!.daemon.output.includes(LEADING));
+  const status = (id: string) => cliJson<Status>(members.get(id)!.address, ['cluster', 'status']);
 
   beforeAll(async () => {
     port = await freePort(hosts[0]);
@@ -67,6 +74,12 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
   it('survives kill -9 of the leader: a new leader, containers untouched, writes through a survivor, the old leader rejoins as follower', async () => {
     const firstLeader = await waitFor(() => leaderOf(ids), 10_000, 'a leader');
     const followers = ids.filter((id) => id !== firstLeader);
+    // Any member reports the whole cluster, asking the others for their own view.
+    const initial = await status(followers[1]);
+    expect(initial.leader).toBe(firstLeader);
+    expect(initial.members.map((m) => [m.id, m.address, m.role, m.reachable])).toEqual(
+      ids.map((id) => [id, members.get(id)!.address, id === firstLeader ? 'leader' : 'follower', true]),
+    );
     // Written through a follower: it forwards the write to the leader.
     const run = await cli(members.get(followers[0])!.address, ['run', '--name', api, '--replicas', '2', TEST_IMAGE]);
     expect(run.code, `${run.stderr}\n${cluster.logs()}`).toBe(0);
@@ -79,7 +92,12 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     const failoverMs = Date.now() - killedAt;
     expect(failoverMs, `failover took ${failoverMs} ms`).toBeLessThan(3_000);
 
-    const survivor = members.get(followers.find((id) => id !== newLeader)!)!.address;
+    const survivorId = followers.find((id) => id !== newLeader)!;
+    const survivor = members.get(survivorId)!.address;
+    const during = await status(survivorId);
+    expect(during.leader).toBe(newLeader);
+    expect(during.term).toBeGreaterThan(initial.term);
+    expect(during.members.find((m) => m.id === firstLeader)).toMatchObject({ reachable: false, role: 'unknown' });
     const ls = await cliJson<{ name: string; replicas: { desired: number } }[]>(survivor, ['ls']);
     expect(ls.find((row) => row.name === api)?.replicas.desired).toBe(2);
 
@@ -101,8 +119,30 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(restarted.daemon.output).not.toContain(LEADING);
     expect(restarted.daemon.output).toContain('"leader changed"');
-    expect((await runningContainersOfService(nodes, api)).map((c) => c.Id).sort()).toEqual(before.map((c) => c.Id).sort());
+    const after = await status(firstLeader);
+    expect(after.leader).toBe(newLeader);
+    expect(after.members.find((m) => m.id === firstLeader)).toMatchObject({ role: 'follower', reachable: true });
+    expect(after.members.every((m) => m.reachable)).toBe(true);
+    expect((await runningContainersOfService(nodes, api)).map((c) => c.Id).sort(), cluster.logs()).toEqual(before.map((c) => c.Id).sort());
 
     for (const name of [api, web]) expect((await cli(restarted.address, ['rm', name])).code).toBe(0);
   }, 180_000);
+});
+
+describe('cluster status of a single scheduler', () => {
+  const cluster = new Cluster();
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('reports one member, itself, as leader', async () => {
+    const single = await startScheduler({ extraArgs: ['--id', 'solo'] });
+    cluster.track(single.daemon);
+    cluster.dirs.push(single.dataDir);
+    const status = await cliJson<Status>(single.address, ['cluster', 'status']);
+    expect(status.leader).toBe('solo');
+    expect(status.members).toEqual([{ id: 'solo', address: single.address, role: 'leader', reachable: true, appliedIndex: expect.any(Number) }]);
+    const text = await cli(single.address, ['cluster', 'status']);
+    expect(text.stdout).toMatch(/^Leader: solo \(term 0\)\nID\s+ADDRESS\s+ROLE\s+REACHABLE\s+APPLIED\nsolo\s+\S+\s+leader\s+yes\s+\d+\n$/);
+  });
 });

@@ -29,3 +29,5 @@ export type { DispatcherHandlers } from './gen/pisched/v1/Dispatcher';
 export type { UpdateConfig__Output as UpdateConfig, UpdateConfig as UpdateConfigInput } from './gen/pisched/v1/UpdateConfig';
 export type { UpdateStatus__Output as UpdateStatus } from './gen/pisched/v1/UpdateStatus';
 export type { HealthConfig__Output as HealthConfig, HealthConfig as HealthConfigInput } from './gen/pisched/v1/HealthConfig';
+export type { ClusterStatusResponse__Output as ClusterStatus } from './gen/pisched/v1/ClusterStatusResponse';
+export type { ClusterMember__Output as ClusterMember } from './gen/pisched/v1/ClusterMember';

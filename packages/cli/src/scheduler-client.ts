@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ControlClient, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { ClusterStatus, ControlClient, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -138,6 +138,11 @@ export class SchedulerClient {
 
   getCluster(): Promise<ClusterSettings> {
     return this.call((c, o, cb) => c.GetCluster({}, o, cb));
+  }
+
+  /** The scheduler members as the member reached sees them. */
+  getClusterStatus(): Promise<ClusterStatus> {
+    return this.call((c, o, cb) => c.GetClusterStatus({ localOnly: false }, o, cb));
   }
 
   updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number): Promise<ClusterSettings> {

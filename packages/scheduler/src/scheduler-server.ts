@@ -16,6 +16,7 @@ import { controlHandlers } from './control/control-api';
 import { RaftCommandLog } from './store/raft-command-log';
 import type { Peer } from './cluster/peers';
 import { gateControlHandlers } from './cluster/control-gate';
+import { clusterStatusHandler } from './cluster/cluster-status';
 
 export interface SchedulerOptions {
   id: string;
@@ -74,7 +75,8 @@ export class SchedulerServer {
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
-    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher);
+    const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft);
+    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, status);
     this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }

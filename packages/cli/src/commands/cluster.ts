@@ -5,6 +5,8 @@ import { parseCount, parseDuration } from '../flags';
 import { formatMs } from '../format';
 import { printJson } from '../json-views';
 import type { ClusterSettings } from '../scheduler-client';
+import { renderTable } from '../table';
+import type { ClusterStatus } from '@pisched/api';
 
 function renderSettings(settings: ClusterSettings): string {
   const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
@@ -13,6 +15,18 @@ function renderSettings(settings: ClusterSettings): string {
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
   ].join('\n') + '\n';
 }
+
+function renderStatus(status: ClusterStatus): string {
+  const head = status.leader ? `Leader: ${status.leader} (term ${status.term})` : `Leader: none known (term ${status.term})`;
+  const rows = status.members.map((m) => [m.id, m.address, m.role, m.reachable ? 'yes' : 'no', m.reachable ? String(m.appliedIndex) : '-']);
+  return `${head}\n${renderTable(['ID', 'ADDRESS', 'ROLE', 'REACHABLE', 'APPLIED'], rows)}`;
+}
+
+const statusView = (status: ClusterStatus) => ({
+  leader: status.leader || null,
+  term: status.term,
+  members: status.members.map((m) => ({ id: m.id, address: m.address, role: m.role, reachable: m.reachable, appliedIndex: m.appliedIndex })),
+});
 
 const view = (settings: ClusterSettings) => ({ heartbeatPeriodMs: settings.heartbeatPeriodMs, heartbeatGrace: settings.heartbeatGrace });
 
@@ -26,6 +40,15 @@ export function registerCluster(program: Command, context: Context): void {
       const settings = await context.client().getCluster();
       if (options.json) printJson(view(settings), (text) => context.write(text));
       else context.write(renderSettings(settings));
+    });
+  cluster
+    .command('status')
+    .description('the scheduler members: which one leads, the term, and whether each is reachable')
+    .option('--json', 'print JSON instead of text')
+    .action(async (options: { json?: boolean }) => {
+      const status = await context.client().getClusterStatus();
+      if (options.json) printJson(statusView(status), (text) => context.write(text));
+      else context.write(renderStatus(status));
     });
   cluster
     .command('update')

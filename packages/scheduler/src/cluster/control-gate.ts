@@ -14,6 +14,9 @@ const WRITES = new Set([
   'UpdateNode',
 ]);
 
+/** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */
+const UNGATED = new Set(['GetClusterStatus']);
+
 /** How long a call sent during an election waits for a leader to be known. */
 const LEADER_WAIT_MS = 10_000;
 
@@ -39,7 +42,9 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
 
   const gated: Record<string, Unary> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, Unary][]) {
-    gated[name] = WRITES.has(name)
+    gated[name] = UNGATED.has(name)
+      ? handler
+      : WRITES.has(name)
       ? (call, callback) => {
           if (log.host.isLeader) return handler(call, callback);
           waitForLeader(log).then(

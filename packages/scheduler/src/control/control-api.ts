@@ -23,7 +23,13 @@ export interface HeartbeatView {
   heartbeatAges(): Record<string, number>;
 }
 
-export function controlHandlers(store: Store, clock: Clock, passes: Pass[], heartbeats: HeartbeatView): ControlHandlers {
+export function controlHandlers(
+  store: Store,
+  clock: Clock,
+  passes: Pass[],
+  heartbeats: HeartbeatView,
+  clusterStatus: ControlHandlers['GetClusterStatus'],
+): ControlHandlers {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -187,6 +193,8 @@ export function controlHandlers(store: Store, clock: Clock, passes: Pass[], hear
       });
       return { node: store.state.nodes.get(request.node) };
     }),
+
+    GetClusterStatus: clusterStatus,
 
     PlanService: unary((request) => {
       const spec = validateServiceSpec(request.spec ?? {});
