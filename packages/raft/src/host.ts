@@ -24,6 +24,21 @@ export interface StateMachine {
   snapshot(): Uint8Array;
   /** Replaces the state with a snapshot (on start and on InstallSnapshot). */
   restore(data: Uint8Array): void;
+  /**
+   * A committed membership change, after Raft applied it, in log order with apply().
+   * Where the application keeps what a member's context carries (its address).
+   */
+  applyConfChange?(index: number, cc: ConfChange, confState: ConfState): void;
+}
+
+/** What the leader knows of one member's replication (etcd's tracker.Progress, read-only). */
+export interface MemberProgress {
+  id: number;
+  /** Highest log index known to be on the member's disk. */
+  match: number;
+  learner: boolean;
+  /** Heard from within the last election timeout (what CheckQuorum counts). */
+  recentActive: boolean;
 }
 
 /** A proposal could not be accepted because this node is not the leader. */
@@ -191,6 +206,23 @@ export class RaftHost extends EventEmitter {
   get appliedIndex(): number {
     return this.applied;
   }
+  /** Highest index known committed here. */
+  get commitIndex(): number {
+    return this.node.raft.log.committed;
+  }
+  get lastIndex(): number {
+    return this.node.raft.log.lastIndex();
+  }
+  /** Replication progress of every member; empty unless this node leads. */
+  progress(): MemberProgress[] {
+    if (!this.isLeader) return [];
+    return [...this.node.raft.prs].map(([id, pr]) => ({
+      id,
+      match: pr.match,
+      learner: pr.isLearner,
+      recentActive: id === this.id || pr.recentActive,
+    }));
+  }
   /** Index of the latest snapshot in storage (0 if none). */
   get snapshotIndex(): number {
     return this.storage.snapshot().meta.index;
@@ -208,12 +240,12 @@ export class RaftHost extends EventEmitter {
   }
 
   /** Adds a voter, or with `learner` a non-voting member that catches up first (promote it later with addMember). */
-  addMember(id: number, opts: { learner?: boolean } = {}): Promise<{ index: number }> {
+  addMember(id: number, opts: { learner?: boolean; context?: Uint8Array } = {}): Promise<{ index: number }> {
     const type = opts.learner ? ConfChangeType.AddLearner : ConfChangeType.AddNode;
-    return this.proposeEntry(() => this.node.proposeConfChange({ type, nodeId: id }));
+    return this.proposeEntry(() => this.node.proposeConfChange({ type, nodeId: id, context: opts.context }));
   }
-  removeMember(id: number): Promise<{ index: number }> {
-    return this.proposeEntry(() => this.node.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id }));
+  removeMember(id: number, opts: { context?: Uint8Array } = {}): Promise<{ index: number }> {
+    return this.proposeEntry(() => this.node.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: opts.context }));
   }
 
   /** Asks the leader to hand leadership to `id` (resolves when the request is made, not when it completes). */
@@ -396,6 +428,7 @@ export class RaftHost extends EventEmitter {
     if (e.type === EntryType.ConfChange) {
       const cc: ConfChange = decodeConfChange(e.data);
       this.confState = this.node.applyConfChange(cc);
+      this.sm.applyConfChange?.(e.index, cc, this.membership);
       // A new member that needs a snapshot must find itself in the snapshot's membership
       // (a node refuses a snapshot that does not include it): take one that does.
       if (cc.type !== ConfChangeType.RemoveNode) this.snapshotNow = true;

@@ -6,5 +6,5 @@ export { RawNode, Ready } from './rawnode.js';
 export { Simulator, SimOptions, NetOptions, RELIABLE, UNRELIABLE, LONG_REORDER, InvariantError } from './sim/sim.js';
 export { SqliteStorage, StorageCorruptionError } from './storage/sqlite.js';
 export { Transport, MemoryNetwork, MemoryTransport } from './transport/transport.js';
-export { RaftHost, RaftHostOptions, StateMachine, NotLeaderError, LeadershipLostError, StorageWithBootstrap } from './host.js';
+export { RaftHost, RaftHostOptions, StateMachine, MemberProgress, NotLeaderError, LeadershipLostError, StorageWithBootstrap } from './host.js';
 export { GrpcTransport, GrpcTransportOptions, PROTO_DIR } from './transport/grpc.js';

@@ -82,6 +82,8 @@ export enum ConfChangeType {
 export interface ConfChange {
   type: ConfChangeType;
   nodeId: number;
+  /** Opaque to Raft: what the application needs to know of the member, e.g. its address (etcd's Context). */
+  context?: Uint8Array;
 }
 
 export interface ReadState {
@@ -140,12 +142,15 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  return enc.encode(JSON.stringify({ t: cc.type, n: cc.nodeId }));
+  const context = cc.context && cc.context.length > 0 ? Buffer.from(cc.context).toString('base64') : undefined;
+  return enc.encode(JSON.stringify({ t: cc.type, n: cc.nodeId, ...(context ? { c: context } : {}) }));
 }
 
 export function decodeConfChange(data: Uint8Array): ConfChange {
-  const o = JSON.parse(dec.decode(data)) as { t: number; n: number };
-  return { type: o.t as ConfChangeType, nodeId: o.n };
+  const o = JSON.parse(dec.decode(data)) as { t: number; n: number; c?: string };
+  const cc: ConfChange = { type: o.t as ConfChangeType, nodeId: o.n };
+  if (o.c) cc.context = new Uint8Array(Buffer.from(o.c, 'base64'));
+  return cc;
 }
 
 export class RaftError extends Error {

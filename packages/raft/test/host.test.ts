@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ConfChange,
+  ConfState,
   EntryType,
   LeadershipLostError,
   MemoryNetwork,
@@ -18,6 +20,10 @@ import {
 
 class ListMachine implements StateMachine {
   items: string[] = [];
+  confChanges: { index: number; nodeId: number; context: string; voters: number[] }[] = [];
+  applyConfChange(index: number, cc: ConfChange, cs: ConfState): void {
+    this.confChanges.push({ index, nodeId: cc.nodeId, context: new TextDecoder().decode(cc.context ?? new Uint8Array()), voters: cs.voters });
+  }
   apply(_index: number, data: Uint8Array): void {
     this.items.push(new TextDecoder().decode(data));
   }
@@ -163,6 +169,26 @@ describe('RaftHost', () => {
     expect(l.membership.voters).not.toContain(victim);
     await l.propose(enc('after-remove'));
     await until(() => c.sms.get(4)!.items.includes('after-remove'));
+  });
+
+  it('hands each member the context of a committed membership change, in log order, and reports the leader\'s progress', async () => {
+    const c = await cluster(3);
+    const l = await leader(c);
+    await l.propose(enc('before'));
+    await startHost(c, 4, []);
+    const { index } = await l.addMember(4, { learner: true, context: enc('s4@127.0.0.4:7700') });
+    await until(() => c.sms.get(4)!.items.includes('before'));
+    for (const id of [1, 2, 3]) {
+      await until(() => c.sms.get(id)!.confChanges.length === 1);
+      expect(c.sms.get(id)!.confChanges).toEqual([{ index, nodeId: 4, context: 's4@127.0.0.4:7700', voters: [1, 2, 3] }]);
+    }
+    const progress = l.progress();
+    expect(progress.map((p) => p.id).sort()).toEqual([1, 2, 3, 4]);
+    expect(progress.find((p) => p.id === 4)).toMatchObject({ learner: true });
+    await until(() => l.progress().every((p) => p.match === l.lastIndex && p.recentActive));
+    expect(l.commitIndex).toBe(l.lastIndex);
+    const follower = [...c.hosts.values()].find((h) => !h.isLeader)!;
+    expect(follower.progress()).toEqual([]);
   });
 
   it('transfers leadership on request', async () => {
