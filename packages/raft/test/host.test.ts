@@ -191,6 +191,18 @@ describe('RaftHost', () => {
     expect(follower.progress()).toEqual([]);
   });
 
+  it('a removed follower still learns that its removal committed', async () => {
+    const c = await cluster(3);
+    const l = await leader(c);
+    await l.propose(enc('x'));
+    const victim = [...c.hosts.values()].find((h) => !h.isLeader)!;
+    await until(() => c.sms.get(victim.id)!.items.includes('x'));
+    const { index } = await l.removeMember(victim.id);
+    await until(() => victim.appliedIndex >= index);
+    expect(c.sms.get(victim.id)!.confChanges.map((cc) => cc.nodeId)).toEqual([victim.id]);
+    expect(victim.membership.voters).not.toContain(victim.id);
+  });
+
   it('transfers leadership on request', async () => {
     const c = await cluster(3);
     const l = await leader(c);
