@@ -106,7 +106,10 @@ export interface SchedulerHandle {
   dataDir: string;
 }
 
-export async function startScheduler(opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[] } = {}): Promise<SchedulerHandle> {
+/** Starts a scheduler and waits until it answers reads, unless `waitReady` is false (one that cannot, e.g. without a leader). */
+export async function startScheduler(
+  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; waitReady?: boolean } = {},
+): Promise<SchedulerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const dataDir = opts.dataDir ?? tempDir('sched');
@@ -114,6 +117,7 @@ export async function startScheduler(opts: { dataDir?: string; port?: number; ho
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
   ]);
+  if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);
     return (await cli(address, ['node', 'ls', '--json'])).code === 0;

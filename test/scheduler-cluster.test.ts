@@ -20,6 +20,7 @@ const hasDocker = await dockerAvailable();
 interface Status {
   leader: string | null;
   term: number;
+  commitIndex: number;
   members: { id: string; address: string; role: string; reachable: boolean; appliedIndex: number }[];
 }
 
@@ -141,8 +142,10 @@ describe('cluster status of a single scheduler', () => {
     cluster.dirs.push(single.dataDir);
     const status = await cliJson<Status>(single.address, ['cluster', 'status']);
     expect(status.leader).toBe('solo');
-    expect(status.members).toEqual([{ id: 'solo', address: single.address, role: 'leader', reachable: true, appliedIndex: expect.any(Number) }]);
+    expect(status.members).toEqual([
+      { id: 'solo', address: single.address, role: 'leader', voter: true, reachable: true, matchIndex: status.commitIndex, appliedIndex: status.commitIndex },
+    ]);
     const text = await cli(single.address, ['cluster', 'status']);
-    expect(text.stdout).toMatch(/^Leader: solo \(term 0\)\nID\s+ADDRESS\s+ROLE\s+REACHABLE\s+APPLIED\nsolo\s+\S+\s+leader\s+yes\s+\d+\n$/);
+    expect(text.stdout).toMatch(/^Leader: solo \(term 0\), commit index \d+\nID\s+ADDRESS\s+ROLE\s+REACHABLE\s+MATCH\s+APPLIED\nsolo\s+\S+\s+leader\s+yes\s+\d+\s+\d+\n$/);
   });
 });

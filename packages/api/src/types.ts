@@ -31,3 +31,4 @@ export type { UpdateStatus__Output as UpdateStatus } from './gen/pisched/v1/Upda
 export type { HealthConfig__Output as HealthConfig, HealthConfig as HealthConfigInput } from './gen/pisched/v1/HealthConfig';
 export type { ClusterStatusResponse__Output as ClusterStatus } from './gen/pisched/v1/ClusterStatusResponse';
 export type { ClusterMember__Output as ClusterMember } from './gen/pisched/v1/ClusterMember';
+export type { JoinClusterResponse__Output as JoinClusterResponse } from './gen/pisched/v1/JoinClusterResponse';

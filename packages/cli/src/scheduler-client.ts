@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ClusterStatus, ControlClient, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { ClusterStatus, ControlClient, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -143,6 +143,14 @@ export class SchedulerClient {
   /** The scheduler members as the member reached sees them. */
   getClusterStatus(): Promise<ClusterStatus> {
     return this.call((c, o, cb) => c.GetClusterStatus({ localOnly: false }, o, cb));
+  }
+
+  joinCluster(id: string, address: string): Promise<JoinClusterResponse> {
+    return this.call((c, o, cb) => c.JoinCluster({ id, address }, o, cb));
+  }
+
+  removeClusterMember(id: string): Promise<ClusterStatus> {
+    return this.call((c, o, cb) => c.RemoveClusterMember({ id }, o, cb));
   }
 
   updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number): Promise<ClusterSettings> {

@@ -3,6 +3,7 @@ import { DEFAULT_SCHEDULER_PORT, isPlacementStrategy, parseHostPort, type Placem
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
+import { startByJoining, startFromPeers, type ClusterStart } from './cluster/bootstrap';
 
 function peers(value: string): Peer[] {
   try {
@@ -47,6 +48,11 @@ const program = new Command('pisched-scheduler')
     'all members of a cluster of schedulers, this one included (Raft between them uses each address\'s port + 1); without it, a single scheduler',
     peers,
   )
+  .option(
+    '--join <host:port>',
+    'join a running cluster of schedulers through any of its members (first start only; later starts rejoin from --data-dir)',
+    address,
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -54,6 +60,10 @@ const program = new Command('pisched-scheduler')
     const log = createLogger('pisched-scheduler', options.logLevel);
     let server: SchedulerServer;
     try {
+      if (options.peers && options.join) throw new Error('give --peers (a member of the initial cluster) or --join (a member added later), not both');
+      let cluster: ClusterStart | undefined;
+      if (options.peers) cluster = startFromPeers(options.dataDir, options.id, options.listen, options.peers);
+      else if (options.join) cluster = await startByJoining(options.dataDir, options.id, options.listen, options.join);
       server = new SchedulerServer({
         id: options.id,
         listen: options.listen,
@@ -61,7 +71,8 @@ const program = new Command('pisched-scheduler')
         heartbeatPeriodMs: options.heartbeatPeriod,
         heartbeatGrace: options.heartbeatGrace,
         placementStrategy: options.placementStrategy,
-        peers: options.peers,
+        cluster,
+        onRemoved: () => process.exit(0),
         log,
       });
       await server.start();

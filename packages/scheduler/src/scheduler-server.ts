@@ -14,9 +14,13 @@ import { reconcileUpdates } from './updater/updater';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
 import { RaftCommandLog } from './store/raft-command-log';
-import type { Peer } from './cluster/peers';
+import type { ClusterStart } from './cluster/bootstrap';
+import { Membership } from './cluster/membership';
 import { gateControlHandlers } from './cluster/control-gate';
 import { clusterStatusHandler } from './cluster/cluster-status';
+import { MemberStatusClient } from './cluster/status-client';
+import { watchForRemoval } from './cluster/removal-watch';
+import { clusterHandlers } from './cluster/membership-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -26,10 +30,15 @@ export interface SchedulerOptions {
   heartbeatGrace: number;
   /** For services that do not choose one; binpack when not given. */
   placementStrategy?: PlacementStrategy;
-  /** Members of a Raft cluster including this one (matched by id); a single scheduler when absent. */
-  peers?: Peer[];
+  /** This member's place in a Raft cluster; a single scheduler without Raft when absent. */
+  cluster?: ClusterStart;
+  /** Called once this member has applied its own removal from the cluster (it has stopped serving). */
+  onRemoved?: () => void;
   log: Logger;
 }
+
+/** How often the leader looks for learners that have caught up. */
+const PROMOTE_EVERY_MS = 500;
 
 const systemClock: Clock = { now: () => Date.now(), newId };
 
@@ -48,10 +57,17 @@ export class SchedulerServer {
   private readonly loop: ControlLoop;
   private readonly dispatcher: Dispatcher;
   private readonly server = new grpc.Server();
+  private readonly membership?: Membership;
+  private promoter?: NodeJS.Timeout;
+  private readonly otherMembers = new MemberStatusClient();
+  private stopRemovalWatch?: () => void;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.commandLog = options.peers ? this.raftLog(options.peers) : new LocalCommandLog(options.dataDir, this.store);
+    const { cluster } = options;
+    this.commandLog = cluster
+      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining })
+      : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: options.placementStrategy ?? 'binpack' };
     const passes: Pass[] = [
@@ -75,8 +91,9 @@ export class SchedulerServer {
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
-    const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft);
-    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, status);
+    const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft, this.otherMembers);
+    this.membership = raft && new Membership(raft);
+    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, clusterHandlers(raft, this.membership, status));
     this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
@@ -93,7 +110,17 @@ export class SchedulerServer {
         this.options.log.info({ leader: raft.leader()?.id ?? null, term }, leaderId === 0 ? 'no leader' : 'leader changed');
         this.followLeadership(raft);
       });
+      raft.once('removed', () => {
+        this.options.log.warn({ id: this.options.id }, 'removed from the cluster: stopping; to join again, start with an empty --data-dir and --join');
+        this.stop().then(() => this.options.onRemoved?.());
+      });
       await raft.start();
+      const membership = this.membership!;
+      this.promoter = setInterval(() => {
+        membership.promoteCaughtUp().catch((error: Error) => this.options.log.debug({ err: error.message }, 'promoting a learner failed; trying again'));
+      }, PROMOTE_EVERY_MS);
+      this.promoter.unref();
+      this.stopRemovalWatch = watchForRemoval(raft, this.otherMembers);
     } else {
       this.startLeading();
     }
@@ -105,22 +132,16 @@ export class SchedulerServer {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.promoter);
+    this.stopRemovalWatch?.();
+    this.otherMembers.close();
     this.stopLeading();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
     if (this.commandLog instanceof RaftCommandLog) await this.commandLog.stop();
     else this.commandLog.close();
-  }
-
-  /** The Raft log of this member; its id must be one of the peers. */
-  private raftLog(peers: Peer[]): RaftCommandLog {
-    const self = peers.find((peer) => peer.id === this.options.id);
-    if (!self) throw new Error(`--id ${this.options.id} is not one of --peers (${peers.map((peer) => peer.id).join(', ')})`);
-    if (self.address !== this.options.listen) {
-      throw new Error(`--listen ${this.options.listen} differs from ${self.address} given for ${self.id} in --peers`);
-    }
-    return new RaftCommandLog(this.options.dataDir, this.store, self, peers);
   }
 
   /**

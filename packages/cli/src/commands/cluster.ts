@@ -18,14 +18,31 @@ function renderSettings(settings: ClusterSettings): string {
 
 function renderStatus(status: ClusterStatus): string {
   const head = status.leader ? `Leader: ${status.leader} (term ${status.term})` : `Leader: none known (term ${status.term})`;
-  const rows = status.members.map((m) => [m.id, m.address, m.role, m.reachable ? 'yes' : 'no', m.reachable ? String(m.appliedIndex) : '-']);
-  return `${head}\n${renderTable(['ID', 'ADDRESS', 'ROLE', 'REACHABLE', 'APPLIED'], rows)}`;
+  const rows = status.members.map((m) => [
+    m.id,
+    m.address,
+    m.role,
+    m.reachable ? 'yes' : 'no',
+    status.leader ? String(m.matchIndex) : '-',
+    m.reachable ? String(m.appliedIndex) : '-',
+  ]);
+  return `${head}, commit index ${status.commitIndex}\n${renderTable(['ID', 'ADDRESS', 'ROLE', 'REACHABLE', 'MATCH', 'APPLIED'], rows)}`;
 }
 
+/** The --json shape of `cluster status`; matchIndex is the leader's view (0 while no leader is known). */
 const statusView = (status: ClusterStatus) => ({
   leader: status.leader || null,
   term: status.term,
-  members: status.members.map((m) => ({ id: m.id, address: m.address, role: m.role, reachable: m.reachable, appliedIndex: m.appliedIndex })),
+  commitIndex: status.commitIndex,
+  members: status.members.map((m) => ({
+    id: m.id,
+    address: m.address,
+    role: m.role,
+    voter: !m.learner,
+    reachable: m.reachable,
+    matchIndex: m.matchIndex,
+    appliedIndex: m.appliedIndex,
+  })),
 });
 
 const view = (settings: ClusterSettings) => ({ heartbeatPeriodMs: settings.heartbeatPeriodMs, heartbeatGrace: settings.heartbeatGrace });
@@ -49,6 +66,27 @@ export function registerCluster(program: Command, context: Context): void {
       const status = await context.client().getClusterStatus();
       if (options.json) printJson(statusView(status), (text) => context.write(text));
       else context.write(renderStatus(status));
+    });
+  cluster
+    .command('join')
+    .description('add a scheduler member; then start it with --join (it votes once it has caught up)')
+    .requiredOption('--id <id>', 'the new member\'s id, e.g. s4')
+    .requiredOption('--address <host:port>', 'the address it will --listen on (its Raft uses the next port)')
+    .action(async (options: { id: string; address: string }) => {
+      const { member, members } = await context.client().joinCluster(options.id, options.address);
+      const via = members.find((m) => m.id !== member!.id)?.address ?? '<a member>';
+      context.write(
+        `Member ${member!.id} added at ${member!.address} (Raft id ${member!.raftId}, ${member!.learner ? 'a learner until it catches up' : 'a voter'}).\n` +
+          `Start it with: pisched-scheduler --id ${member!.id} --listen ${member!.address} --data-dir DIR --join ${via}\n`,
+      );
+    });
+  cluster
+    .command('remove')
+    .description('remove a scheduler member (refused when the members left could not keep a majority)')
+    .argument('<id>', 'the member to remove')
+    .action(async (id: string) => {
+      const status = await context.client().removeClusterMember(id);
+      context.write(`Member ${id} removed; members now: ${status.members.map((m) => m.id).join(', ')}\n`);
     });
   cluster
     .command('update')

@@ -12,6 +12,8 @@ const WRITES = new Set([
   'ResumeServiceUpdate',
   'UpdateCluster',
   'UpdateNode',
+  'JoinCluster',
+  'RemoveClusterMember',
 ]);
 
 /** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */

@@ -10,6 +10,14 @@ export interface Peer {
   raftAddress: string;
 }
 
+/** What a member id may contain: it shows in flags, logs and file names. */
+export const MEMBER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A member listening on host:port for the CLI and agents, and on the next port for Raft. */
+export function memberAt(id: string, raftId: number, host: string, port: number): Peer {
+  return { id, raftId, address: `${host}:${port}`, raftAddress: `${host}:${port + 1}` };
+}
+
 /** Parses `s1=127.0.1.1:7700,s2=127.0.1.2:7700,…`; throws with a message for a person. */
 export function parsePeers(value: string): Peer[] {
   const pairs = value
@@ -17,8 +25,8 @@ export function parsePeers(value: string): Peer[] {
     .map((part) => part.trim())
     .filter((part) => part.length > 0)
     .map((part) => {
-      const match = /^([A-Za-z0-9_.-]+)=(.+):(\d+)$/.exec(part);
-      if (!match) throw new Error(`--peers: "${part}" is not ID=HOST:PORT`);
+      const match = /^([^=]+)=(.+):(\d+)$/.exec(part);
+      if (!match || !MEMBER_ID.test(match[1])) throw new Error(`--peers: "${part}" is not ID=HOST:PORT`);
       const [, id, host, portText] = match;
       const port = Number(portText);
       if (port < 1 || port > 65534) throw new Error(`--peers: port ${portText} of ${id} is out of range`);
@@ -27,10 +35,5 @@ export function parsePeers(value: string): Peer[] {
   const ids = new Set(pairs.map((pair) => pair.id));
   if (ids.size !== pairs.length) throw new Error('--peers: a member id appears twice');
   const sorted = [...ids].sort();
-  return pairs.map(({ id, host, port }) => ({
-    id,
-    raftId: sorted.indexOf(id) + 1,
-    address: `${host}:${port}`,
-    raftAddress: `${host}:${port + 1}`,
-  }));
+  return pairs.map(({ id, host, port }) => memberAt(id, sorted.indexOf(id) + 1, host, port));
 }

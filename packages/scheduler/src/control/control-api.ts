@@ -11,6 +11,7 @@ import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 import { withNewSpec, withResume, withRollback } from '../updater/update-status';
+import type { ClusterHandlers } from '../cluster/membership-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -28,7 +29,7 @@ export function controlHandlers(
   clock: Clock,
   passes: Pass[],
   heartbeats: HeartbeatView,
-  clusterStatus: ControlHandlers['GetClusterStatus'],
+  cluster: ClusterHandlers,
 ): ControlHandlers {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
@@ -194,7 +195,7 @@ export function controlHandlers(
       return { node: store.state.nodes.get(request.node) };
     }),
 
-    GetClusterStatus: clusterStatus,
+    ...cluster,
 
     PlanService: unary((request) => {
       const spec = validateServiceSpec(request.spec ?? {});

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { GrpcTransport, LeadershipLostError, NotLeaderError, RaftHost, SqliteStorage } from '@pisched/raft';
+import { ConfChangeType, GrpcTransport, LeadershipLostError, NotLeaderError, RaftHost, SqliteStorage, type ConfChange } from '@pisched/raft';
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ApplyResult } from './state-machine';
 import type { CommandLog, Store } from './store';
 import type { Peer } from '../cluster/peers';
+import { MemberRegistry, decodeMember, type RegistryState } from '../cluster/members';
 import { ApiError } from '../control/grpc-errors';
 
 /** Results kept for entries applied here but not yet collected by their proposer. */
@@ -13,43 +15,71 @@ const RESULTS_KEPT = 1000;
 /**
  * The CommandLog of a scheduler in a cluster: commands are Raft entries,
  * applied through Store.applyEntry on every member once committed. The Raft
- * snapshot is the store's snapshot with the applied index in front, because
- * the store's restore needs the index and Raft's restore does not give it.
+ * snapshot is the store's snapshot behind a header holding the applied index
+ * (the store's restore needs it and Raft's restore does not give it) and the
+ * member registry (so a member restored from a snapshot can reach the others).
+ *
+ * Events: 'removed' once this member applies its own removal from the cluster.
  */
-export class RaftCommandLog implements CommandLog {
+export class RaftCommandLog extends EventEmitter implements CommandLog {
   readonly host: RaftHost;
   readonly transport: GrpcTransport;
+  readonly members: MemberRegistry;
   private readonly results = new Map<number, ApplyResult>();
 
+  /**
+   * `members` is the cluster as this member first knows it: all of --peers, or
+   * what the leader answered to a join. A joining member starts as a learner of
+   * no configuration and waits for the leader's snapshot; the others bootstrap
+   * `members` as the voters. Both only matter while the Raft storage is empty.
+   */
   constructor(
     dataDir: string,
     private readonly store: Store,
     readonly self: Peer,
-    readonly peers: Peer[],
-    options: { tickMs?: number; electionTick?: number; snapshotEntries?: number } = {},
+    members: Peer[],
+    options: { tickMs?: number; electionTick?: number; snapshotEntries?: number; joining?: boolean } = {},
   ) {
+    super();
     fs.mkdirSync(dataDir, { recursive: true });
-    const others: Record<number, string> = {};
-    for (const peer of peers) if (peer.raftId !== self.raftId) others[peer.raftId] = peer.raftAddress;
-    this.transport = new GrpcTransport({ id: self.raftId, listen: self.raftAddress, peers: others });
+    this.members = new MemberRegistry(members);
+    // A real cluster spans several Pis; loopback-only is a guard for tests, not for the daemon.
+    this.transport = new GrpcTransport({ id: self.raftId, listen: self.raftAddress, peers: {}, allowNonLoopback: true });
+    this.syncTransport();
+    const { joining, ...raftOptions } = options;
     this.host = new RaftHost({
       id: self.raftId,
-      peers: peers.map((peer) => peer.raftId),
+      peers: joining ? [] : members.map((peer) => peer.raftId),
       storage: new SqliteStorage(path.join(dataDir, 'raft.db')),
       transport: this.transport,
       stateMachine: {
         apply: (index, data) => this.apply(index, data),
-        snapshot: () => withIndex(store.state.appliedIndex, store.state.snapshot()),
+        snapshot: () => encodeSnapshot(store.state.appliedIndex, this.members.toJSON(), store.state.snapshot()),
         restore: (data) => {
-          const { index, body } = splitIndex(data);
+          const { index, registry: restored, body } = decodeSnapshot(data);
           store.state.restore(body, index);
+          if (restored) {
+            this.members.replace(restored);
+            this.syncTransport();
+          }
           // A snapshot replaces everything: listeners must look again.
           store.emit('change');
         },
+        applyConfChange: (_index, cc) => this.applyConfChange(cc),
       },
-      ...options,
+      ...raftOptions,
     });
     store.attach(this);
+  }
+
+  /** Every member, this one included, as the applied log says. */
+  get peers(): Peer[] {
+    return this.members.list();
+  }
+
+  /** Voters and learners as Raft has applied them. */
+  get isLearner(): boolean {
+    return this.host.membership.learners.includes(this.self.raftId);
   }
 
   start(): Promise<void> {
@@ -80,12 +110,35 @@ export class RaftCommandLog implements CommandLog {
   }
 
   leader(): Peer | undefined {
-    return this.peers.find((peer) => peer.raftId === this.host.leaderId);
+    return this.members.byRaft(this.host.leaderId);
   }
 
   stop(): Promise<void> {
     return this.host.stop();
   }
+
+  private applyConfChange(cc: ConfChange): void {
+    if (cc.type === ConfChangeType.RemoveNode) {
+      this.members.remove(cc.nodeId);
+      this.syncTransport();
+      if (cc.nodeId === this.self.raftId) this.emit('removed');
+      return;
+    }
+    const member = decodeMember(cc.context);
+    if (member) this.members.put(member);
+    this.syncTransport();
+  }
+
+  /** The transport reaches exactly the members of the registry; unchanged ones keep their stream. */
+  private syncTransport(): void {
+    const wanted = new Map(this.members.list().filter((peer) => peer.raftId !== this.self.raftId).map((peer) => [peer.raftId, peer.raftAddress]));
+    for (const [raftId, address] of wanted) {
+      if (this.reaching.get(raftId) !== address) this.transport.setPeer(raftId, address);
+    }
+    for (const raftId of this.reaching.keys()) if (!wanted.has(raftId)) this.transport.removePeer(raftId);
+    this.reaching = wanted;
+  }
+  private reaching = new Map<number, string>();
 
   private apply(index: number, data: Uint8Array): void {
     const result = this.store.applyEntry(index, data);
@@ -97,14 +150,27 @@ export class RaftCommandLog implements CommandLog {
   }
 }
 
-function withIndex(index: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + body.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(index));
-  out.set(body, 8);
+/** Marks the snapshot layout with a member registry; older snapshots are just index + store. */
+const MAGIC = 0x50534d31; // "PSM1"
+
+function encodeSnapshot(index: number, members: RegistryState, body: Uint8Array): Uint8Array {
+  const registry = new TextEncoder().encode(JSON.stringify(members));
+  const out = new Uint8Array(16 + registry.length + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, MAGIC);
+  view.setBigUint64(4, BigInt(index));
+  view.setUint32(12, registry.length);
+  out.set(registry, 16);
+  out.set(body, 16 + registry.length);
   return out;
 }
 
-function splitIndex(data: Uint8Array): { index: number; body: Uint8Array } {
+function decodeSnapshot(data: Uint8Array): { index: number; registry?: RegistryState; body: Uint8Array } {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return { index: Number(view.getBigUint64(0)), body: data.subarray(8) };
+  if (data.length < 16 || view.getUint32(0) !== MAGIC) {
+    return { index: Number(view.getBigUint64(0)), body: data.subarray(8) };
+  }
+  const length = view.getUint32(12);
+  const registry = JSON.parse(new TextDecoder().decode(data.subarray(16, 16 + length))) as RegistryState;
+  return { index: Number(view.getBigUint64(4)), registry, body: data.subarray(16 + length) };
 }

@@ -1,0 +1,40 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ControlHandlers } from '@pisched/api';
+import { ApiError, toServiceError } from '../control/grpc-errors';
+import type { RaftCommandLog } from '../store/raft-command-log';
+import { memberView, type Membership } from './membership';
+
+export type ClusterHandlers = Pick<ControlHandlers, 'GetClusterStatus' | 'JoinCluster' | 'RemoveClusterMember'>;
+
+const ALONE =
+  'this scheduler runs alone (started without --peers); start a cluster with --peers, even of one member, to add members at run time';
+
+/** The Control API's calls about scheduler members. */
+export function clusterHandlers(
+  raft: RaftCommandLog | undefined,
+  membership: Membership | undefined,
+  status: ControlHandlers['GetClusterStatus'],
+): ClusterHandlers {
+  const run = <T>(work: (membership: Membership, raft: RaftCommandLog) => Promise<T>, callback: grpc.sendUnaryData<T>) => {
+    if (!membership || !raft) return callback(toServiceError(new ApiError(grpc.status.FAILED_PRECONDITION, ALONE)));
+    work(membership, raft).then(
+      (response) => callback(null, response),
+      (error) => callback(toServiceError(error)),
+    );
+  };
+  return {
+    GetClusterStatus: status,
+    JoinCluster: (call, callback) => run((m) => m.join(call.request.id, call.request.address), callback),
+    RemoveClusterMember: (call, callback) =>
+      run(async (m, log) => {
+        await m.remove(call.request.id);
+        const learners = log.host.membership.learners;
+        return {
+          leader: log.leader()?.id ?? '',
+          term: log.host.term,
+          commitIndex: log.host.commitIndex,
+          members: log.peers.map((peer) => memberView(peer, learners.includes(peer.raftId))),
+        };
+      }, callback),
+  };
+}
