@@ -22,6 +22,7 @@ it('the failover benchmark measures a failover and throughput, and leaves nothin
   expect(run.forwarded).toBe(run.ackBy !== run.newLeader);
   // No write can be acknowledged before a new leader exists (the log's clock has 1 ms steps).
   expect(run.electedMs).toBeGreaterThan(0);
+  expect(run.newTerm).toBeGreaterThan(run.oldTerm);
   expect(run.firstAckMs).toBeGreaterThanOrEqual(run.electedMs - 1);
   expect(run.firstAckMs).toBeLessThan(10_000);
 
@@ -48,7 +49,7 @@ it('the failover benchmark measures a failover and throughput, and leaves nothin
 }, 30_000);
 
 it('reports the median against the 1.5 s target and quantiles by nearest rank', () => {
-  const run = (firstAckMs: number) => ({ killed: 's1', oldTerm: 1, newLeader: 's2', electedMs: firstAckMs - 50, firstAckMs, ackBy: 's3', forwarded: true, errors: {} });
+  const run = (firstAckMs: number) => ({ killed: 's1', oldTerm: 1, newLeader: 's2', newTerm: 2, electedMs: firstAckMs - 50, firstAckMs, ackBy: 's3', forwarded: true, errors: {} });
   expect(formatFailover([run(900), run(1_600), run(1_700)])).toContain('median 1600 ms (min 900 ms, max 1700 ms); target <= 1500 ms: NOT met');
   expect(formatFailover([run(900), run(1_600)])).toContain('median 900 ms (min 900 ms, max 1600 ms); target <= 1500 ms: met');
   expect(spread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3 });

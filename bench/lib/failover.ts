@@ -9,6 +9,8 @@ export interface FailoverRun {
   killed: string;
   oldTerm: number;
   newLeader: string;
+  /** More than oldTerm + 1 means the first election round failed (a split vote) and another was needed. */
+  newTerm: number;
   /** kill -9 to the new leader's own "leader changed" log line. */
   electedMs: number;
   /** kill -9 to the first write issued after it and acknowledged. */
@@ -41,13 +43,13 @@ export function createSpec(name: string) {
   return buildRunSpec(BENCH_IMAGE, [], { name, replicas: '1' });
 }
 
-/** The time of the line logged by member id when it saw itself become leader after term. */
-function electedAt(member: Member, afterTerm: number): number | undefined {
+/** The line logged by member id when it saw itself become leader after term: its time and term. */
+function elected(member: Member, afterTerm: number): { time: number; term: number } | undefined {
   for (const line of member.daemon.output.split('\n')) {
     if (!line.includes('"leader changed"')) continue;
     try {
       const entry = JSON.parse(line) as { time: number; leader: string | null; term: number };
-      if (entry.leader === member.id && entry.term > afterTerm) return entry.time;
+      if (entry.leader === member.id && entry.term > afterTerm) return entry;
     } catch {
       // A partial line still being written.
     }
@@ -106,6 +108,7 @@ export async function measureFailover(trio: Trio, options: FailoverOptions = {})
       if (Date.now() > warmDeadline) throw new Error('writers did not get a first write through within 10 s');
       await sleep(10);
     }
+    if ((await ownStatus(leader)).members[0].role !== 'leader') throw new Error(`${leader.id} lost the leadership before the kill`);
     killedAt = Date.now();
     leader.daemon.child.kill('SIGKILL');
     while (!first) {
@@ -118,18 +121,20 @@ export async function measureFailover(trio: Trio, options: FailoverOptions = {})
     await Promise.all(writers);
   }
 
-  const newLeader = survivors.find((m) => electedAt(m, oldTerm) !== undefined);
-  const views = await Promise.all(survivors.map(ownStatus));
-  const leaderId = newLeader?.id ?? views.find((v) => v.members[0].role === 'leader')?.members[0].id ?? '?';
-  const elected = newLeader ? electedAt(newLeader, oldTerm)! : NaN;
+  // The line comes through a stderr pipe, which may be read after the gRPC answer that ended the run.
+  const winner = () => survivors.map((m) => ({ m, line: elected(m, oldTerm) })).find((w) => w.line);
+  for (let waited = 0; !winner() && waited < 2_000; waited += 20) await sleep(20);
+  const won = winner();
+  if (!won?.line) throw new Error(`a write was acknowledged after the kill, but no survivor logged becoming leader after term ${oldTerm}`);
   return {
     killed: leader.id,
     oldTerm,
-    newLeader: leaderId,
-    electedMs: elected - killedAt,
+    newLeader: won.m.id,
+    newTerm: won.line.term,
+    electedMs: won.line.time - killedAt,
     firstAckMs: first.at - killedAt,
     ackBy: first.member.id,
-    forwarded: first.member.id !== leaderId,
+    forwarded: first.member.id !== won.m.id,
     errors,
   };
 }

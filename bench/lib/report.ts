@@ -23,7 +23,7 @@ export function formatFailover(runs: FailoverRun[]): string {
   for (const [i, run] of runs.entries()) {
     const errors = Object.entries(run.errors).map(([why, n]) => `${n}x ${why}`).join('; ') || 'none';
     lines.push(
-      `  run ${i + 1}: killed ${run.killed} (term ${run.oldTerm}); new leader ${run.newLeader} elected after ${ms(run.electedMs)}; ` +
+      `  run ${i + 1}: killed ${run.killed} (term ${run.oldTerm}); new leader ${run.newLeader} (term ${run.newTerm}${run.newTerm > run.oldTerm + 1 ? ', after a split vote' : ''}) elected after ${ms(run.electedMs)}; ` +
         `first acknowledged write after ${ms(run.firstAckMs)} via ${run.ackBy}${run.forwarded ? ' (forwarded)' : ' (the new leader)'}; ` +
         `failed writes before it: ${errors}`,
     );
