@@ -25,9 +25,16 @@ process.once('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     killAllNow();
-    process.exit(130);
+    // vitest replaces process.exit in its workers; the signal again, now unhandled here, does end the process.
+    process.kill(process.pid, signal);
   });
 }
+// A vitest worker whose runner was killed carries on alone with nobody to report to: stop it.
+process.once('disconnect', () => {
+  if (live.size === 0) return;
+  killAllNow();
+  process.kill(process.pid, 'SIGKILL');
+});
 
 /** The member's own view: role, term, the leader it knows, its applied index. */
 export async function ownStatus(member: Member): Promise<ClusterStatus> {
