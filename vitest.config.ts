@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Projects: "unit" needs nothing but Node; "e2e" drives real processes
 // and a real Docker engine (scripts/ensure-docker.sh prepares it); "bench" prints figures.
@@ -28,6 +28,8 @@ export default defineConfig({
         test: {
           name: 'bench',
           include: ['bench/**/*.ts'],
+          // Shared by benchmarks and their smoke tests; no tests of their own.
+          exclude: [...configDefaults.exclude, 'bench/lib/**'],
           testTimeout: 600_000,
         },
       },

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClusterStatus } from '@pisched/api';
+import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
+import { Daemon, ROOT, freePort, tempDir, waitFor } from '../../test/harness';
+
+const SCHEDULER_BIN = path.join(ROOT, 'packages/scheduler/bin/pisched-scheduler.js');
+
+export interface Member {
+  id: string;
+  address: string;
+  dataDir: string;
+  daemon: Daemon;
+  /** One client per member, kept open so status polls do not pay for a new connection. */
+  client: SchedulerClient;
+}
+
+/** Everything started by any trio in this process, so a Ctrl-C or crash still tears it down. */
+const live = new Set<Trio>();
+function killAllNow(): void {
+  for (const trio of live) trio.killNow();
+}
+process.once('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    // vitest replaces process.exit in its workers; the signal again, now unhandled here, does end the process.
+    process.kill(process.pid, signal);
+  });
+}
+// A vitest worker whose runner was killed carries on alone with nobody to report to: stop it.
+process.once('disconnect', () => {
+  if (live.size === 0) return;
+  killAllNow();
+  process.kill(process.pid, 'SIGKILL');
+});
+
+/** The member's own view: role, term, the leader it knows, its applied index. */
+export async function ownStatus(member: Member): Promise<ClusterStatus> {
+  return member.client.call<ClusterStatus>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb));
+}
+
+/**
+ * Three pisched-scheduler processes with nothing but the flags a cluster
+ * needs, so failover is measured with the default Raft and heartbeat settings.
+ */
+export class Trio {
+  readonly members: Member[] = [];
+  private readonly dirs: string[] = [];
+  private peers = '';
+
+  static async start(): Promise<Trio> {
+    const trio = new Trio();
+    live.add(trio);
+    try {
+      // A loopback /24 of its own, as in test/scheduler-cluster.test.ts, so parallel runs cannot collide.
+      const subnet = `127.0.${100 + Math.floor(Math.random() * 150)}`;
+      const ids = ['s1', 's2', 's3'];
+      const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
+      const port = await freePort(hosts[0]);
+      trio.peers = ids.map((id, i) => `${id}=${hosts[i]}:${port}`).join(',');
+      for (const [i, id] of ids.entries()) {
+        const dataDir = tempDir(`bench-${id}`);
+        trio.dirs.push(dataDir);
+        trio.members.push(trio.spawn({ id, address: `${hosts[i]}:${port}`, dataDir }));
+      }
+      await trio.settled(30_000);
+      return trio;
+    } catch (error) {
+      await trio.stop();
+      throw error;
+    }
+  }
+
+  member(id: string): Member {
+    const member = this.members.find((m) => m.id === id);
+    if (!member) throw new Error(`no member ${id}`);
+    return member;
+  }
+
+  /** The leader all running members agree on, with its term. */
+  async leader(): Promise<{ leader: Member; term: number }> {
+    const views = await Promise.all(this.members.filter((m) => m.daemon.running).map(ownStatus));
+    const leaders = new Set(views.map((v) => v.leader));
+    const role = views.find((v) => v.members[0]?.role === 'leader');
+    if (leaders.size !== 1 || !role) throw new Error(`no agreed leader yet: ${views.map((v) => v.leader || '-').join(', ')}`);
+    return { leader: this.member(role.members[0].id), term: role.term };
+  }
+
+  /** Waits until every running member knows the same leader and has applied at least minApplied. */
+  async settled(timeoutMs: number, minApplied = 0): Promise<void> {
+    await waitFor(async () => {
+      for (const m of this.members) if (!m.daemon.running) throw new Error(`${m.id} exited:\n${m.daemon.tail()}`);
+      await this.leader();
+      const views = await Promise.all(this.members.map(ownStatus));
+      return views.every((v) => v.members[0].appliedIndex >= minApplied);
+    }, timeoutMs, 'the three schedulers to agree on a leader');
+  }
+
+  /** Starts a killed member again with the same data dir, as an operator would after a crash. */
+  restart(id: string): Member {
+    const old = this.member(id);
+    if (old.daemon.running) throw new Error(`${id} is still running`);
+    old.client.close();
+    const fresh = this.spawn({ id, address: old.address, dataDir: old.dataDir });
+    this.members[this.members.indexOf(old)] = fresh;
+    return fresh;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.daemon.stop('SIGKILL')));
+    this.killNow();
+  }
+
+  /** Synchronous, so it can run from an exit or signal handler. */
+  killNow(): void {
+    for (const m of this.members) {
+      m.client.close();
+      if (m.daemon.running) m.daemon.child.kill('SIGKILL');
+    }
+    for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  private spawn(m: { id: string; address: string; dataDir: string }): Member {
+    const child = spawn(
+      process.execPath,
+      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: 'info' } },
+    );
+    return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], 2_000) };
+  }
+}
