@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  LEADER_METADATA,
   loadGrpc,
   type AgentMessage,
   type DispatcherClient,
@@ -44,6 +45,8 @@ export class AgentSession {
   private acceptTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private addressIndex = 0;
+  /** The leader a refusing member named: tried next, ahead of the list. */
+  private redirect?: string;
   private closed = false;
   private failingSince: string | undefined;
   private readonly backoff = new Backoff();
@@ -75,7 +78,9 @@ export class AgentSession {
 
   private open(): void {
     if (this.closed) return;
-    const address = this.options.addresses[this.addressIndex % this.options.addresses.length];
+    const address = this.redirect ?? this.options.addresses[this.addressIndex % this.options.addresses.length];
+    const redirected = this.redirect !== undefined;
+    this.redirect = undefined;
     const Dispatcher = loadGrpc().Dispatcher;
     this.client = new Dispatcher(address, grpc.credentials.createInsecure(), {
       // A scheduler host that vanishes without closing the connection (power
@@ -103,7 +108,7 @@ export class AgentSession {
       } else {
         log.debug(`cannot reach scheduler at ${address}: ${reason}`);
       }
-      this.addressIndex++;
+      if (!redirected) this.addressIndex++;
       if (this.closed) return;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
@@ -133,7 +138,11 @@ export class AgentSession {
         this.options.handlers.onAssignments(message.assignments.tasks ?? []);
       }
     });
-    call.on('error', (error: grpc.ServiceError) => fail(this.describe(error)));
+    call.on('error', (error: grpc.ServiceError) => {
+      const leader = error.metadata?.get(LEADER_METADATA)[0];
+      if (typeof leader === 'string' && leader !== address) this.redirect = leader;
+      fail(this.describe(error));
+    });
     call.on('end', () => fail('the scheduler ended the session'));
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
+import { LEADER_METADATA, loadGrpc, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentSession } from '../src/session';
@@ -121,5 +121,31 @@ describe('AgentSession', () => {
     cleanups.push(() => again.stop());
     await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2, 15_000);
     expect(events.at(-1)).toBe('assignments:0');
+  });
+
+  it('goes straight to the leader a refusing member names, even one missing from its list', async () => {
+    const leader = new TestDispatcher();
+    await leader.start();
+    cleanups.push(() => leader.stop());
+    const follower = new grpc.Server();
+    let refusals = 0;
+    follower.addService(loadGrpc().Dispatcher.service, {
+      Session: (call: Call) => {
+        call.on('data', () => {
+          refusals++;
+          const metadata = new grpc.Metadata();
+          metadata.set(LEADER_METADATA, `127.0.0.1:${leader.port}`);
+          call.emit('error', Object.assign(new Error('not the leader'), { code: grpc.status.UNAVAILABLE, details: 'not the leader', metadata }));
+        });
+        call.on('error', () => undefined);
+      },
+    } satisfies DispatcherHandlers);
+    const followerPort = await new Promise<number>((resolve, reject) =>
+      follower.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    cleanups.push(() => follower.forceShutdown());
+    const { events } = startSession([`127.0.0.1:${followerPort}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    expect(refusals).toBe(1);
   });
 });

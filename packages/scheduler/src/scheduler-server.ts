@@ -87,6 +87,7 @@ export class SchedulerServer {
         heartbeatPeriodMs: options.heartbeatPeriodMs,
         heartbeatGrace: options.heartbeatGrace,
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
+        leaderAddress: raft ? () => raft.leader()?.address : undefined,
       },
       options.log.child({ role: 'dispatcher' }),
     );

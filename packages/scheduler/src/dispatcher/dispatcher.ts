@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  LEADER_METADATA,
   stateRank,
   type AgentMessage__Output,
   type DispatcherHandlers,
@@ -27,6 +28,8 @@ export interface DispatcherOptions {
   heartbeatGrace: number;
   /** In a cluster: why this member refuses agent sessions now (not the leader), or undefined to accept. */
   refuse?: () => string | undefined;
+  /** In a cluster: where the leader is, sent with a refusal so the agent goes straight there. */
+  leaderAddress?: () => string | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -126,7 +129,11 @@ export class Dispatcher {
         // leader's address makes the agent move on through its address list.
         const refusal = this.options.refuse?.();
         if (refusal) {
-          endWithError(call, grpcError(grpc.status.UNAVAILABLE, refusal));
+          const error = grpcError(grpc.status.UNAVAILABLE, refusal);
+          // The agent's list may not name the leader at all (a member that joined later).
+          const leader = this.options.leaderAddress?.();
+          if (leader) error.metadata.set(LEADER_METADATA, leader);
+          endWithError(call, error);
           return;
         }
         const { nodeId, description } = message.register;
@@ -310,6 +317,6 @@ function endWithError(call: SessionCall, error: grpc.ServiceError): void {
   call.emit('error', error);
 }
 
-function grpcError(code: grpc.status, details: string): grpc.ServiceError {
+function grpcError(code: grpc.status, details: string): grpc.ServiceError & { metadata: grpc.Metadata } {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
