@@ -92,9 +92,10 @@ export class Daemon {
   }
 }
 
-function spawnDaemon(name: string, bin: string, args: string[]): Daemon {
+function spawnDaemon(name: string, bin: string, args: string[], uid?: number): Daemon {
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid: uid }),
     env: { ...process.env, PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
   return new Daemon(name, child);
@@ -106,14 +107,20 @@ export interface SchedulerHandle {
   dataDir: string;
 }
 
-export async function startScheduler(opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[] } = {}): Promise<SchedulerHandle> {
+/**
+ * `uid` runs the scheduler as that user (its data dir must be its own; see
+ * network-partition.ts), so firewall rules can tell its traffic apart.
+ */
+export async function startScheduler(
+  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; uid?: number } = {},
+): Promise<SchedulerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const dataDir = opts.dataDir ?? tempDir('sched');
   const address = `${host}:${port}`;
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
-  ]);
+  ], opts.uid);
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);
     return (await cli(address, ['node', 'ls', '--json'])).code === 0;
