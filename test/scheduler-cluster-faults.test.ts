@@ -31,10 +31,12 @@ interface Status {
 /** Each member logs this when it takes over orchestration and the agents' sessions. */
 const LEADING = 'leading: running orchestration';
 /**
- * A member waits up to 10 s for an election to end before it refuses a call;
- * the CLI's own deadline is 10 s too. Anything much beyond that is a hang.
+ * A member waits for an election to end until 1 s before the CLI's 10 s
+ * deadline, then refuses with its reason; the tests check the reason is the
+ * member's, not the CLI's "timed out". This bound on the whole CLI run only
+ * catches a hang: starting a CLI takes seconds on a loaded 2-core machine.
  */
-const REFUSAL_BOUND_MS = 13_000;
+const REFUSAL_BOUND_MS = 20_000;
 
 const countOf = (text: string, needle: string) => text.split(needle).length - 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -155,13 +157,13 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
       const result = await timed(() => cli(address(old), read, 30_000));
       expect(result.code, `pisched ${read.join(' ')} through the cut-off member answered:\n${result.stdout}`).not.toBe(0);
       expect(result.stdout).not.toContain(api);
-      expect(result.stderr).toMatch(/leader|current|timed out/);
+      expect(result.stderr).toMatch(/scheduler at \S+: cannot confirm the state is current/);
       expect(result.ms, `pisched ${read.join(' ')} took ${result.ms} ms`).toBeLessThan(REFUSAL_BOUND_MS);
     }
     // A write through it fails too, within the bound, with a reason.
     const write = await timed(() => cli(address(old), ['run', '-d', '--name', ghost, TEST_IMAGE], 30_000));
     expect(write.code, `a write through the cut-off member succeeded:\n${write.stdout}`).not.toBe(0);
-    expect(write.stderr).toMatch(/leader|timed out/);
+    expect(write.stderr).toMatch(/scheduler at \S+: not the leader; no leader is known/);
     expect(write.ms, `the refused write took ${write.ms} ms`).toBeLessThan(REFUSAL_BOUND_MS);
     console.log(`partition: the cut-off member refused a write after ${write.ms} ms: ${write.stderr.trim()}`);
 
@@ -189,36 +191,45 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
   it('a write sent during an election waits for the new leader and then succeeds, or fails within the bound; an acknowledged write is never lost', async () => {
     const old = await agreedLeader(ids);
     const followers = ids.filter((id) => id !== old);
-    // Writes spread over the election: the first while the followers still believe in the dead leader.
-    const names = [0, 150, 300, 600, 900, 1_400].map((delay) => ({ delay, name: uniqueName('elect') }));
-    await members.get(old)!.daemon.stop('SIGKILL');
-    const outcomes = await Promise.all(
-      names.map(async ({ delay, name }, i) => {
-        await sleep(delay);
-        const result = await timed(() => cli(address(followers[i % 2]), ['run', '-d', '--name', name, TEST_IMAGE], 30_000));
-        return { name, delay, ...result };
+    // A CLI takes a few hundred ms to start: those started before the kill reach a follower while
+    // it still names the dead leader, the later ones during and after the election.
+    const writes = [-300, -100, 0, 200, 500, 1_000].map((offset, i) => ({ offset, name: uniqueName('elect'), via: followers[i % 2] }));
+    const firstAt = Date.now();
+    const killedAt = firstAt - writes[0].offset;
+    const outcomes = await Promise.all([
+      (async () => {
+        await sleep(killedAt - Date.now());
+        await members.get(old)!.daemon.stop('SIGKILL');
+      })(),
+      ...writes.map(async (write) => {
+        await sleep(killedAt + write.offset - Date.now());
+        return { ...write, ...(await timed(() => cli(address(write.via), ['run', '-d', '--name', write.name, TEST_IMAGE], 30_000))) };
       }),
-    );
+    ]).then(([, ...results]) => results as (typeof writes[number] & CliResult & { ms: number })[]);
     for (const outcome of outcomes) {
-      console.log(`election: write at +${outcome.delay} ms ${outcome.code === 0 ? 'acknowledged' : `refused (${outcome.stderr.trim()})`} after ${outcome.ms} ms`);
+      console.log(`election: write at ${outcome.offset} ms ${outcome.code === 0 ? 'acknowledged' : `refused (${outcome.stderr.trim()})`} after ${outcome.ms} ms`);
       expect(outcome.ms, `a write during the election took ${outcome.ms} ms`).toBeLessThan(REFUSAL_BOUND_MS);
-      if (outcome.code !== 0) expect(outcome.stderr.trim(), 'a refused write must say why').not.toBe('');
+      // A refusal is the member's, with its reason: the follower asked was up all along.
+      if (outcome.code !== 0) expect(outcome.stderr, logs()).toMatch(/scheduler at \S+: (not the leader|the leader |leadership changed)/);
     }
 
     const newLeader = await agreedLeader(followers, followers);
     await start(old);
     await agreedLeader(ids);
-    // Every acknowledged write is on every member, the one killed included.
+    // Every acknowledged write is on every member, the one killed included; a write refused
+    // before it was proposed is on none. Only "may or may not have been applied" leaves it open.
     const acknowledged = outcomes.filter((o) => o.code === 0).map((o) => o.name);
+    const notApplied = outcomes.filter((o) => o.code !== 0 && !/may or may not/.test(o.stderr)).map((o) => o.name);
     for (const id of ids) {
       const listed = (await cliJson<ServiceRow[]>(address(id), ['ls'])).map((row) => row.name);
       expect(listed, `${id} lost an acknowledged write\n${logs()}`).toEqual(expect.arrayContaining(acknowledged));
+      expect(listed.filter((name) => notApplied.includes(name)), `${id} has a write that was refused as not applied`).toEqual([]);
     }
     for (const name of acknowledged) {
       await waitFor(async () => (await containerIds(name)).length === 1, 60_000, `${name}'s task to run`);
     }
     const listed = (await cliJson<ServiceRow[]>(address(newLeader), ['ls'])).map((row) => row.name);
-    for (const name of names.map((n) => n.name)) if (listed.includes(name)) expect((await cli(address(newLeader), ['rm', name])).code).toBe(0);
+    for (const { name } of writes) if (listed.includes(name)) expect((await cli(address(newLeader), ['rm', name])).code).toBe(0);
   }, 180_000);
 
   it('kill -9 of all three and a restart: every service and task is still there and reconciliation resumes', async () => {
