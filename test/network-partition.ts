@@ -44,7 +44,7 @@ export function partitionsAvailable(): boolean {
     why = 'partition tests must run as root (iptables rules and processes under other uids)';
   } else {
     try {
-      // Lists nothing, but fails when the owner match (xt_owner) is missing.
+      // Looks for a rule that is never there: the answer differs when the owner match itself is missing.
       iptables(['-C', 'OUTPUT', '-o', 'lo', '-m', 'owner', '--uid-owner', '0', '-d', '127.255.255.254', '-j', 'ACCEPT']);
     } catch (error) {
       const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message);
