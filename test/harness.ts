@@ -92,9 +92,10 @@ export class Daemon {
   }
 }
 
-function spawnDaemon(name: string, bin: string, args: string[]): Daemon {
+function spawnDaemon(name: string, bin: string, args: string[], uid?: number): Daemon {
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid: uid }),
     env: { ...process.env, PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
   return new Daemon(name, child);
@@ -106,9 +107,14 @@ export interface SchedulerHandle {
   dataDir: string;
 }
 
-/** Starts a scheduler and waits until it answers reads, unless `waitReady` is false (one that cannot, e.g. without a leader). */
+/**
+ * Starts a scheduler and waits until it answers reads, unless `waitReady` is
+ * false (one that cannot, e.g. without a leader). `uid` runs it as that user
+ * (its data dir must be its own; see network-partition.ts), so firewall rules
+ * can tell its traffic apart.
+ */
 export async function startScheduler(
-  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; waitReady?: boolean } = {},
+  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; waitReady?: boolean; uid?: number } = {},
 ): Promise<SchedulerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
@@ -116,7 +122,7 @@ export async function startScheduler(
   const address = `${host}:${port}`;
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
-  ]);
+  ], opts.uid);
   if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);

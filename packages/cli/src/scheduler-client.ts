@@ -19,6 +19,13 @@ export function resolveAddresses(flag: string | undefined, env: NodeJS.ProcessEn
 type ErrorLike = { code?: unknown; details?: unknown; message?: unknown };
 
 /**
+ * How a cluster member words UNAVAILABLE when it answered but cannot serve
+ * the call now (no leader, the state not confirmed, the leader unreachable):
+ * another member might, and the reason is worth more than "unavailable".
+ */
+const MEMBER_REFUSAL = /^(not the leader|cannot confirm the state is current|the leader \S+ at \S+ |leadership changed)/;
+
+/**
  * Why an address could not be used, in a few words, or undefined when the
  * scheduler did answer (the error is then its own, to be shown as it is).
  */
@@ -27,6 +34,7 @@ export function unreachableReason(error: unknown): string | undefined {
   const text = `${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`;
   if (code === grpc.status.DEADLINE_EXCEEDED) return 'timed out';
   if (code !== grpc.status.UNAVAILABLE && !/ECONNREFUSED/.test(text)) return undefined;
+  if (code === grpc.status.UNAVAILABLE && typeof details === 'string' && MEMBER_REFUSAL.test(details)) return oneLine(details);
   if (/ECONNREFUSED/.test(text)) return 'connection refused';
   if (/ETIMEDOUT/.test(text)) return 'timed out';
   if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(text)) return 'unknown host';
@@ -35,8 +43,13 @@ export function unreachableReason(error: unknown): string | undefined {
   return 'unavailable';
 }
 
-/** The single line shown when no address answered. */
+/** The single line shown when no address answered, or none could serve the call. */
 export function unreachableMessage(failures: { address: string; reason: string }[]): string {
+  if (failures.some((failure) => MEMBER_REFUSAL.test(failure.reason))) {
+    return failures
+      .map(({ address, reason }) => (MEMBER_REFUSAL.test(reason) ? `scheduler at ${address}: ${reason}` : `cannot reach scheduler at ${address}: ${reason}`))
+      .join('; ');
+  }
   const reasons = new Set(failures.map((failure) => failure.reason));
   if (reasons.size === 1) {
     return `cannot reach scheduler at ${failures.map((failure) => failure.address).join(', ')}: ${failures[0].reason}`;

@@ -30,6 +30,21 @@ describe('error mapping', () => {
     expect(unreachableReason({ code: grpc.status.UNAVAILABLE, details: 'something else' })).toBe('unavailable');
   });
 
+  it('keeps the reason a cluster member gives for not serving a call, and still moves on', () => {
+    const refusal = { code: grpc.status.UNAVAILABLE, details: 'not the leader; no leader is known yet (an election is under way)' };
+    expect(unreachableReason(refusal)).toBe(refusal.details);
+    const unconfirmed = 'cannot confirm the state is current (no leader); not the leader; no leader is known yet (an election is under way)';
+    expect(unreachableReason({ code: grpc.status.UNAVAILABLE, details: unconfirmed })).toBe(unconfirmed);
+    // The member's words may quote the transport error that stopped it: still the member's refusal.
+    const leaderGone = 'the leader s1 at 127.0.1.1:7700 cannot be reached; the write was not applied (No connection established. Last error: Error: connect ECONNREFUSED 127.0.1.1:7700)';
+    expect(unreachableReason({ code: grpc.status.UNAVAILABLE, details: leaderGone })).toBe(leaderGone);
+    expect(unreachableMessage([{ address: 'a:1', reason: refusal.details }])).toBe(`scheduler at a:1: ${refusal.details}`);
+    expect(unreachableMessage([
+      { address: 'a:1', reason: refusal.details },
+      { address: 'b:2', reason: 'connection refused' },
+    ])).toBe(`scheduler at a:1: ${refusal.details}; cannot reach scheduler at b:2: connection refused`);
+  });
+
   it('leaves errors the scheduler answered with alone', () => {
     expect(unreachableReason({ code: grpc.status.NOT_FOUND, details: 'service web not found' })).toBeUndefined();
     expect(unreachableReason({ code: grpc.status.ALREADY_EXISTS, details: 'service name web is already in use' })).toBeUndefined();

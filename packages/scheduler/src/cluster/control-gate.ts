@@ -19,8 +19,23 @@ const WRITES = new Set([
 /** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */
 const UNGATED = new Set(['GetClusterStatus']);
 
-/** How long a call sent during an election waits for a leader to be known. */
+/** How long a call sent during an election waits for a leader to be known and to answer. */
 const LEADER_WAIT_MS = 10_000;
+/**
+ * Kept back from the caller's deadline: the CLI's own deadline is 10 s too,
+ * and a refusal must reach it before it gives up, or all it can say is
+ * "timed out" about a member that did answer.
+ */
+const ANSWER_MARGIN_MS = 1_000;
+/** Between attempts to reach a leader that could not be connected to. */
+const RETRY_PAUSE_MS = 100;
+/** grpc-js's words for a call that never left this process: no connection to the leader was made. */
+const NEVER_SENT = /^No connection established/;
+/**
+ * How members word a refusal (no leader, state not confirmed, leader
+ * unreachable): the CLI matches these to tell them from transport errors.
+ */
+const REFUSAL = /^(not the leader|cannot confirm the state is current|the leader \S+ at \S+ |leadership changed)/;
 
 type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 type UnaryClient = Record<string, (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => void>;
@@ -29,7 +44,9 @@ type UnaryClient = Record<string, (request: unknown, options: grpc.CallOptions, 
  * The Control API of a cluster member. Writes run only on the leader: a
  * follower forwards them there (so the CLI may talk to any member). Reads are
  * linearizable: they wait for a ReadIndex barrier, so a member cut off from
- * the majority never answers with state that may be stale.
+ * the majority never answers with state that may be stale. During an
+ * election both wait for the new leader, within the caller's deadline and at
+ * most LEADER_WAIT_MS, then refuse with a reason.
  */
 export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandLog): ControlHandlers {
   const clients = new Map<string, UnaryClient>();
@@ -42,41 +59,81 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
     return client;
   };
 
+  const write = (name: string, handler: Unary): Unary => (call, callback) => {
+    const until = waitUntil(call);
+    const attempt = (): void => {
+      if (log.host.isLeader) return handler(call, callback);
+      waitForLeader(log, until).then(
+        () => {
+          if (log.host.isLeader) return handler(call, callback);
+          const leader = log.leader();
+          if (!leader) return callback(toServiceError(log.notLeader()));
+          clientFor(leader.address)[name](call.request, { deadline: call.getDeadline() }, (error, response) => {
+            if (!error) return callback(null, response);
+            if (error.code !== grpc.status.UNAVAILABLE || REFUSAL.test(error.details)) return callback(error);
+            if (NEVER_SENT.test(error.details)) {
+              // The leader just died and no one has noticed yet: nothing was sent, so try again,
+              // through whichever member leads by then.
+              if (Date.now() + RETRY_PAUSE_MS < until) return void setTimeout(attempt, RETRY_PAUSE_MS);
+              return callback({
+                code: grpc.status.UNAVAILABLE,
+                details: `the leader ${leader.id} at ${leader.address} cannot be reached; the write was not applied (${error.details})`,
+              });
+            }
+            // The connection broke with the write on it: the leader may have committed it first.
+            callback({
+              code: grpc.status.UNAVAILABLE,
+              details: `the leader ${leader.id} at ${leader.address} stopped answering; the write may or may not have been applied (${error.details})`,
+            });
+          });
+        },
+        () => callback(toServiceError(log.notLeader())),
+      );
+    };
+    attempt();
+  };
+
+  const read = (handler: Unary): Unary => (call, callback) => {
+    const until = waitUntil(call);
+    const attempt = (): void => {
+      // During an election there is no one to confirm the read with: wait for a leader first.
+      waitForLeader(log, until)
+        .then(() => beforeDeadline(log.host.readIndex(), until))
+        .then(
+          () => handler(call, callback),
+          (error: Error) => {
+            // A read changes nothing, so one lost to a change of leader is simply asked again.
+            if (log.host.leaderId !== 0 && Date.now() + RETRY_PAUSE_MS < until) return void setTimeout(attempt, RETRY_PAUSE_MS);
+            callback({ code: grpc.status.UNAVAILABLE, details: `cannot confirm the state is current (${error.message}); ${log.notLeader().message}` });
+          },
+        );
+    };
+    attempt();
+  };
+
   const gated: Record<string, Unary> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, Unary][]) {
-    gated[name] = UNGATED.has(name)
-      ? handler
-      : WRITES.has(name)
-      ? (call, callback) => {
-          if (log.host.isLeader) return handler(call, callback);
-          waitForLeader(log).then(
-            () => {
-              if (log.host.isLeader) return handler(call, callback);
-              const leader = log.leader();
-              if (!leader) return callback(toServiceError(log.notLeader()));
-              const deadline = call.getDeadline();
-              clientFor(leader.address)[name](call.request, { deadline }, (error, response) =>
-                error ? callback(error) : callback(null, response),
-              );
-            },
-            () => callback(toServiceError(log.notLeader())),
-          );
-        }
-      : (call, callback) => {
-          // During an election there is no one to confirm the read with: wait for a leader first.
-          waitForLeader(log)
-            .then(() => log.host.readIndex())
-            .then(
-              () => handler(call, callback),
-              (error: Error) =>
-                callback({ code: grpc.status.UNAVAILABLE, details: `cannot confirm the state is current (${error.message}); ${log.notLeader().message}` }),
-            );
-        };
+    gated[name] = UNGATED.has(name) ? handler : WRITES.has(name) ? write(name, handler) : read(handler);
   }
   return gated as unknown as ControlHandlers;
 }
 
-function waitForLeader(log: RaftCommandLog): Promise<void> {
+/** When a call must have its answer: LEADER_WAIT_MS from now, or ANSWER_MARGIN_MS before the caller's deadline if sooner. */
+function waitUntil(call: grpc.ServerUnaryCall<unknown, unknown>): number {
+  const deadline = call.getDeadline();
+  const callerMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  return Math.min(Date.now() + LEADER_WAIT_MS, callerMs - ANSWER_MARGIN_MS);
+}
+
+function beforeDeadline<T>(promise: Promise<T>, until: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out waiting for the leader to confirm')), Math.max(0, until - Date.now()));
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function waitForLeader(log: RaftCommandLog, until: number): Promise<void> {
   if (log.host.leaderId !== 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onChange = (leaderId: number) => {
@@ -88,7 +145,7 @@ function waitForLeader(log: RaftCommandLog): Promise<void> {
     const timer = setTimeout(() => {
       log.host.off('leader-change', onChange);
       reject(new Error('no leader'));
-    }, LEADER_WAIT_MS);
+    }, Math.max(0, until - Date.now()));
     log.host.on('leader-change', onChange);
   });
 }

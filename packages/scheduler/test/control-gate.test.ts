@@ -1,0 +1,126 @@
+import * as grpc from '@grpc/grpc-js';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadGrpc, type ControlHandlers } from '@pisched/api';
+import { Store } from '../src/store/store';
+import { RaftCommandLog } from '../src/store/raft-command-log';
+import { gateControlHandlers } from '../src/cluster/control-gate';
+import type { Peer } from '../src/cluster/peers';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function peersOn(count: number): Promise<Peer[]> {
+  const subnet = `127.0.${100 + Math.floor(Math.random() * 150)}`;
+  const peers: Peer[] = [];
+  for (let i = 1; i <= count; i++) {
+    const host = `${subnet}.${i}`;
+    peers.push({ id: `s${i}`, raftId: i, address: `${host}:${await freePort(host)}`, raftAddress: `${host}:${await freePort(host)}` });
+  }
+  return peers;
+}
+
+interface Member {
+  peer: Peer;
+  log: RaftCommandLog;
+  stop: () => Promise<void>;
+}
+
+/** A member with the real gate in front of handlers that say which member served them. */
+async function member(peer: Peer, peers: Peer[]): Promise<Member> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-gate-'));
+  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 20 });
+  const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+    callback(null, { service: { id: peer.id } });
+  const handlers = { CreateService: served, GetService: served } as unknown as ControlHandlers;
+  const server = new grpc.Server();
+  server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log) as unknown as grpc.UntypedServiceImplementation);
+  await new Promise<number>((resolve, reject) =>
+    server.bindAsync(peer.address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+  );
+  await log.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    server.forceShutdown();
+    await log.stop();
+  };
+  cleanup.push(async () => {
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { peer, log, stop };
+}
+
+type Call = (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ service: { id: string } }>) => void;
+
+function call(address: string, method: 'CreateService' | 'GetService', deadlineMs: number): Promise<{ servedBy?: string; error?: grpc.ServiceError; ms: number }> {
+  const client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as Record<string, Call> & grpc.Client;
+  cleanup.push(() => client.close());
+  const startedAt = Date.now();
+  const request = method === 'CreateService' ? { spec: { name: 'web' } } : { service: 'web' };
+  return new Promise((resolve) =>
+    client[method](request, { deadline: Date.now() + deadlineMs }, (error, response) =>
+      resolve({ servedBy: response?.service?.id, error: error ?? undefined, ms: Date.now() - startedAt }),
+    ),
+  );
+}
+
+async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the Control API gate of a cluster member', () => {
+  it('holds a write sent to a follower just after the leader died until a new leader serves it', async () => {
+    const peers = await peersOn(3);
+    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
+    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
+    const follower = members.find((m) => m !== leader)!;
+    await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+    // Once through the old leader, so the follower's connection to it is open when it dies.
+    expect((await call(follower.peer.address, 'CreateService', 5_000)).servedBy).toBe(leader.peer.id);
+
+    await leader.stop();
+    // The follower still names the dead leader: its forward cannot connect, and must not fail the write for that.
+    expect(follower.log.host.leaderId).toBe(leader.log.host.id);
+    const result = await call(follower.peer.address, 'CreateService', 10_000);
+    expect(result.error?.details).toBeUndefined();
+    expect(result.servedBy).not.toBe(leader.peer.id);
+    expect(members.find((m) => m !== leader && m.log.host.isLeader)?.peer.id).toBe(result.servedBy);
+  }, 30_000);
+
+  it('refuses, with its reason, before the caller gives up when no leader can be elected', async () => {
+    const peers = await peersOn(3);
+    // One member of three: it can never win an election.
+    const alone = await member(peers[0], peers);
+    for (const method of ['CreateService', 'GetService'] as const) {
+      const result = await call(alone.peer.address, method, 3_000);
+      expect(result.error?.code, method).toBe(grpc.status.UNAVAILABLE);
+      expect(result.error?.details, method).toMatch(method === 'CreateService' ? /^not the leader; no leader is known/ : /^cannot confirm the state is current/);
+      expect(result.ms, method).toBeLessThan(3_000);
+    }
+  }, 30_000);
+});
