@@ -7,3 +7,4 @@ export * from './service-spec';
 export * from './placement-rules';
 export * from './update-config';
 export * from './container-options';
+export * from './platforms';
