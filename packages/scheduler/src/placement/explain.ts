@@ -9,6 +9,8 @@ import { cpusOf } from './node-capacity';
  * reason are counted together, the commonest reason first (then in filter
  * order), so the line leads with what blocks most of the cluster; for
  * resources the figure that matters is the largest amount any of them has free.
+ * Nodes that cannot run the image's platform form one group that lists what
+ * platforms they are, beside the one the image needs.
  */
 export function explainNoNode(rejections: readonly Rejection[]): string {
   if (rejections.length === 0) return 'no suitable node: no nodes have joined';
