@@ -9,7 +9,7 @@ export type NodeDescriptionInput = NonNullable<NonNullable<AgentMessage['registe
 /** What the node registers with: the engine's view, with the operator's overrides. */
 export function buildNodeDescription(
   info: EngineInfo,
-  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels' | 'reserveCpus' | 'reserveMemoryBytes'>,
+  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels' | 'reserveCpus' | 'reserveMemoryBytes' | 'arch' | 'os'>,
   hostname: string = os.hostname(),
 ): NodeDescriptionInput {
   const cpus = options.cpus ?? info.ncpu;
@@ -25,7 +25,7 @@ export function buildNodeDescription(
   }
   const description: NodeDescriptionInput = {
     hostname,
-    platform: { os: info.osType, architecture: info.architecture },
+    platform: { os: options.os ?? info.osType, architecture: options.arch ?? info.architecture },
     resources: { cpus, memoryBytes },
     engineVersion: info.serverVersion,
     labels: { ...options.labels },

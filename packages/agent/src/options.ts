@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { parseAddressList, parseCpus, parseMemory } from '@pisched/api';
+import { isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory } from '@pisched/api';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -19,6 +19,12 @@ export interface AgentOptions {
   reserveMemoryBytes?: number;
   dockerSocket: string;
   logLevel: LogLevel;
+  /**
+   * The platform to advertise instead of the engine's (--arch, --os), for
+   * tests and emulated runtimes (e.g. qemu-user binfmt); canonical names.
+   */
+  arch?: string;
+  os?: string;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -57,6 +63,8 @@ function program(write: (text: string) => void): Command {
     .option('--reserve-cpus <n>', 'CPUs to keep back for the OS, never reserved by tasks, e.g. 0.5')
     .option('--reserve-memory <size>', 'memory to keep back for the OS, never reserved by tasks, e.g. 256M')
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
+    .option('--arch <arch>', 'architecture to advertise instead of the engine\'s, e.g. arm64 (for testing / emulated runtimes)')
+    .option('--os <os>', 'operating system to advertise instead of the engine\'s, e.g. linux (for testing / emulated runtimes)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined })
@@ -84,6 +92,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; dockerSocket: string; logLevel: LogLevel;
+    arch?: string; os?: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -118,6 +127,16 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     const memoryBytes = wrap(() => parseMemory(raw.memory as string));
     if (memoryBytes <= 0) throw new OptionsError(`invalid memory size "${raw.memory}": must be more than 0`);
     options.memoryBytes = memoryBytes;
+  }
+  if (raw.arch !== undefined) {
+    const arch = normalizeArch(raw.arch);
+    if (!isKnownArchitecture(arch)) throw new OptionsError(`invalid --arch "${raw.arch}": use e.g. amd64, arm64, arm/v7, arm/v6 or 386`);
+    options.arch = arch;
+  }
+  if (raw.os !== undefined) {
+    const os = raw.os.trim().toLowerCase();
+    if (!/^[a-z][a-z0-9]*$/.test(os)) throw new OptionsError(`invalid --os "${raw.os}": use an os name such as linux`);
+    options.os = os;
   }
   if (raw.reserveCpus !== undefined) options.reserveCpus = wrap(() => parseCpus(raw.reserveCpus as string));
   if (raw.reserveMemory !== undefined) options.reserveMemoryBytes = wrap(() => parseMemory(raw.reserveMemory as string));

@@ -8,3 +8,4 @@ export * from './placement-rules';
 export * from './update-config';
 export * from './container-options';
 export * from './leader-metadata';
+export * from './platforms';

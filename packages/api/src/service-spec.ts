@@ -3,6 +3,7 @@ import type { RestartPolicyInput, ServiceSpec, ServiceSpecInput } from './types'
 import { SpecError } from './spec-error';
 import { isPlacementStrategy, parseConstraint, parseSpreadDescriptor } from './placement-rules';
 import { validateUpdateConfig } from './update-config';
+import { validatePlatforms } from './platforms';
 import { validateContainerOptions } from './container-options';
 
 export { SpecError } from './spec-error';
@@ -131,5 +132,5 @@ function validatePlacement(input: NonNullable<ServiceSpecInput['placement']>): S
   if (strategy !== '' && !isPlacementStrategy(strategy)) {
     throw new SpecError(`invalid placement strategy "${input.strategy}": use binpack or spread`);
   }
-  return { constraints, spread, maxPerNode, strategy };
+  return { constraints, spread, maxPerNode, strategy, platforms: validatePlatforms(input.platforms ?? []) };
 }

@@ -9,6 +9,7 @@ export type { Task__Output as Task } from './gen/pisched/v1/Task';
 export type { TaskStatus__Output as TaskStatus } from './gen/pisched/v1/TaskStatus';
 export type { TaskState__Output as TaskState } from './gen/pisched/v1/TaskState';
 export type { Node__Output as Node } from './gen/pisched/v1/Node';
+export type { Platform__Output as Platform } from './gen/pisched/v1/Platform';
 export type { NodeDescription__Output as NodeDescription } from './gen/pisched/v1/NodeDescription';
 export type { NodeState__Output as NodeState } from './gen/pisched/v1/NodeState';
 export type { NodeAvailability__Output as NodeAvailability } from './gen/pisched/v1/NodeAvailability';

@@ -53,11 +53,11 @@ describe('validateServiceSpec: placement', () => {
     const spec = validateServiceSpec(
       base({ placement: { constraints: [' node.labels.zone == a '], spread: ['node.labels.rack'], maxPerNode: 2, strategy: 'Spread' } }),
     );
-    expect(spec.placement).toEqual({ constraints: ['node.labels.zone==a'], spread: ['node.labels.rack'], maxPerNode: 2, strategy: 'spread' });
+    expect(spec.placement).toEqual({ constraints: ['node.labels.zone==a'], spread: ['node.labels.rack'], maxPerNode: 2, strategy: 'spread', platforms: [] });
   });
 
   it('fills an empty placement', () => {
-    expect(validateServiceSpec(base()).placement).toEqual({ constraints: [], spread: [], maxPerNode: 0, strategy: '' });
+    expect(validateServiceSpec(base()).placement).toEqual({ constraints: [], spread: [], maxPerNode: 0, strategy: '', platforms: [] });
   });
 
   it.each<[string, ServiceSpecInput, RegExp]>([

@@ -1,4 +1,6 @@
 import { SchedulerClient, resolveAddresses } from './scheduler-client';
+import { localImagePlatforms } from './image-platforms';
+import type { ImageResolver } from './platform-flags';
 
 /**
  * What a command needs from its surroundings. The client is made on first
@@ -10,6 +12,8 @@ export class Context {
   constructor(
     private readonly schedulerFlag: () => string | undefined,
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+    /** Reads an image's platform from the local engine (`run`, `update --image`). */
+    readonly resolveImage: ImageResolver = (image) => localImagePlatforms(image),
   ) {}
 
   client(): SchedulerClient {

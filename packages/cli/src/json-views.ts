@@ -111,7 +111,14 @@ export interface SpecView {
   };
   resources: { cpus: number; memoryBytes: number };
   ports: { publishedPort: number; targetPort: number; protocol: string }[];
-  placement: { constraints: string[]; spread: string[]; maxPerNode: number; strategy: string };
+  placement: {
+    constraints: string[];
+    spread: string[];
+    maxPerNode: number;
+    strategy: string;
+    /** The image's platforms (resolved or --platform); empty: any node. */
+    platforms: { os: string; architecture: string }[];
+  };
   noLimits: boolean;
   restart: { condition: string; delayMs: number; maxAttempts: number; windowMs: number };
   updateConfig: UpdateConfigView;
@@ -182,6 +189,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
       spread: [...(spec?.placement?.spread ?? [])],
       maxPerNode: spec?.placement?.maxPerNode ?? 0,
       strategy: spec?.placement?.strategy ?? '',
+      platforms: (spec?.placement?.platforms ?? []).map((platform) => ({ os: platform.os, architecture: platform.architecture })),
     },
     noLimits: spec?.noLimits ?? false,
     restart: {

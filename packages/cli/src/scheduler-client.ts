@@ -82,6 +82,8 @@ export interface PlannedTask {
 export interface ClusterSettings {
   heartbeatPeriodMs: number;
   heartbeatGrace: number;
+  /** The default for services that do not choose one: binpack or spread. */
+  placementStrategy: string;
 }
 
 /**
@@ -166,8 +168,9 @@ export class SchedulerClient {
     return this.call((c, o, cb) => c.RemoveClusterMember({ id }, o, cb));
   }
 
-  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace }, o, cb));
+  /** 0 and '' leave a setting as it is. */
+  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number, placementStrategy = ''): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace, placementStrategy }, o, cb));
   }
 
   close(): void {

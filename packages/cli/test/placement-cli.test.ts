@@ -23,6 +23,7 @@ describe('run: placement flags', () => {
       spread: ['node.labels.rack'],
       maxPerNode: 2,
       strategy: 'spread',
+      platforms: [],
     });
     expect(spec.noLimits).toBe(true);
     expect(buildRunSpec('busybox', [], { name: 'web' }).noLimits).toBe(false);
@@ -158,6 +159,7 @@ describe('update: placement flags', () => {
       spread: ['node.labels.room'],
       maxPerNode: 0,
       strategy: 'spread',
+      platforms: [],
     });
   });
 

@@ -88,7 +88,7 @@ describe('--json views', () => {
         },
         resources: { cpus: 0.5, memoryBytes: 134217728 },
         ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
-        placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '' },
+        placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '', platforms: [] },
         noLimits: false,
         restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
         updateConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },

@@ -42,7 +42,11 @@ const program = new Command('pisched-scheduler')
   .option('--listen <host:port>', 'address for the CLI and the agents', address, '127.0.0.1:7700')
   .option('--heartbeat-period <ms>', 'how often agents heartbeat, in ms', positiveInt('--heartbeat-period'), 1000)
   .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down', positiveInt('--heartbeat-grace'), 3)
-  .option('--placement-strategy <strategy>', 'binpack (fill nodes) or spread (even out), for services that do not choose', strategy, 'binpack')
+  .option(
+    '--placement-strategy <strategy>',
+    'binpack (fill nodes) or spread (even out): the initial default of a new cluster; a stored one is changed only with pisched cluster update (default binpack)',
+    strategy,
+  )
   .option(
     '--peers <id=host:port,...>',
     'all members of a cluster of schedulers, this one included (Raft between them uses each address\'s port + 1); without it, a single scheduler',

@@ -21,6 +21,7 @@ import { clusterStatusHandler } from './cluster/cluster-status';
 import { MemberStatusClient } from './cluster/status-client';
 import { watchForRemoval } from './cluster/removal-watch';
 import { clusterHandlers } from './cluster/membership-handlers';
+import { seedPlacementStrategy } from './cluster/cluster-settings';
 
 export interface SchedulerOptions {
   id: string;
@@ -28,7 +29,10 @@ export interface SchedulerOptions {
   dataDir: string;
   heartbeatPeriodMs: number;
   heartbeatGrace: number;
-  /** For services that do not choose one; binpack when not given. */
+  /**
+   * The initial default strategy of a new cluster (binpack when not given):
+   * stored by the first leader that finds none; a stored one is never replaced by it.
+   */
   placementStrategy?: PlacementStrategy;
   /** This member's place in a Raft cluster; a single scheduler without Raft when absent. */
   cluster?: ClusterStart;
@@ -69,7 +73,7 @@ export class SchedulerServer {
       ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining })
       : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
-    const placement = { strategy: options.placementStrategy ?? 'binpack' };
+    const placement = { strategy: this.initialStrategy };
     const passes: Pass[] = [
       { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
       { name: 'global-orchestrator', run: (state) => reconcileGlobal(state, systemClock) },
@@ -94,7 +98,8 @@ export class SchedulerServer {
     const api = loadGrpc();
     const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft, this.otherMembers);
     this.membership = raft && new Membership(raft);
-    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, clusterHandlers(raft, this.membership, status));
+    const members = clusterHandlers(raft, this.membership, status);
+    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.initialStrategy);
     this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
@@ -172,11 +177,36 @@ export class SchedulerServer {
     );
   }
 
+  private get initialStrategy(): PlacementStrategy {
+    return this.options.placementStrategy ?? 'binpack';
+  }
+
   private startLeading(): void {
     this.leading = true;
     this.options.log.info({ id: this.options.id }, 'leading: running orchestration and accepting agents');
     this.dispatcher.start();
     this.loop.start();
+    this.storeInitialSettings();
+  }
+
+  /** Stores --placement-strategy as the cluster's default if it has none yet; says so when a stored one differs. */
+  private storeInitialSettings(): void {
+    const stored = this.store.state.cluster?.placementStrategy ?? '';
+    const given = this.options.placementStrategy;
+    if (stored !== '') {
+      if (given !== undefined && given !== stored) {
+        this.options.log.warn(
+          { stored, flag: given },
+          'the cluster\'s stored default placement strategy stays in force; --placement-strategy only sets it for a new cluster (change it with pisched cluster update --placement-strategy)',
+        );
+      }
+      return;
+    }
+    this.store.update((state) => seedPlacementStrategy(state, this.initialStrategy, systemClock.now())).then(
+      () => this.options.log.info({ strategy: this.store.state.cluster?.placementStrategy }, 'default placement strategy stored'),
+      // Until it is stored the flag's value applies anyway; the next leader tries again.
+      (error: Error) => this.options.log.warn({ err: error.message }, 'could not store the default placement strategy'),
+    );
   }
 
   private stopLeading(): void {

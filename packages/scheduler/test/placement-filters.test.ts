@@ -82,7 +82,7 @@ describe('node filters', () => {
 
   it('check state before constraints', () => {
     const node = sizedNode('n', { availability: 'DRAIN' });
-    expect(staticFilters(node, nodeFacts(node), compileConstraints(['node.labels.zone==a']))).toEqual({ kind: 'drained' });
+    expect(staticFilters(node, nodeFacts(node), { constraints: compileConstraints(['node.labels.zone==a']), platforms: [] })).toEqual({ kind: 'drained' });
   });
 
   it('refuse a node with less free memory or CPU than the task reserves, memory first', () => {

@@ -1,4 +1,4 @@
-import type { Node, Service, ServiceSpec, StoreAction, Task, TaskState } from '@pisched/api';
+import type { Node, Platform, Service, ServiceSpec, StoreAction, Task, TaskState } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { applyActions, spec, testClock } from './fixtures';
 
@@ -48,6 +48,7 @@ export interface ServiceShape {
   maxPerNode?: number;
   strategy?: string;
   mode?: ServiceSpec['mode'];
+  platforms?: Platform[];
 }
 
 export function serviceSpec(name: string, shape: ServiceShape = {}): ServiceSpec {
@@ -62,6 +63,7 @@ export function serviceSpec(name: string, shape: ServiceShape = {}): ServiceSpec
       spread: shape.spread ?? [],
       maxPerNode: shape.maxPerNode ?? 0,
       strategy: shape.strategy ?? '',
+      platforms: shape.platforms ?? [],
     },
   };
 }

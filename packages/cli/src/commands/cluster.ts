@@ -6,13 +6,14 @@ import { formatMs } from '../format';
 import { printJson } from '../json-views';
 import type { ClusterSettings } from '../scheduler-client';
 import { renderTable } from '../table';
-import type { ClusterStatus } from '@pisched/api';
+import { isPlacementStrategy, type ClusterStatus } from '@pisched/api';
 
-function renderSettings(settings: ClusterSettings): string {
+export function renderSettings(settings: ClusterSettings): string {
   const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
   return [
     `Heartbeat period: ${formatMs(settings.heartbeatPeriodMs)}`,
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
+    `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
   ].join('\n') + '\n';
 }
 
@@ -45,7 +46,32 @@ const statusView = (status: ClusterStatus) => ({
   })),
 });
 
-const view = (settings: ClusterSettings) => ({ heartbeatPeriodMs: settings.heartbeatPeriodMs, heartbeatGrace: settings.heartbeatGrace });
+const view = (settings: ClusterSettings) => ({
+  heartbeatPeriodMs: settings.heartbeatPeriodMs,
+  heartbeatGrace: settings.heartbeatGrace,
+  placementStrategy: settings.placementStrategy,
+});
+
+export interface ClusterUpdateOptions {
+  heartbeatPeriod?: string;
+  heartbeatGrace?: string;
+  placementStrategy?: string;
+}
+
+/** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
+export function buildClusterUpdate(options: ClusterUpdateOptions): { heartbeatPeriodMs: number; heartbeatGrace: number; placementStrategy: string } {
+  if (options.heartbeatPeriod === undefined && options.heartbeatGrace === undefined && options.placementStrategy === undefined) {
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace and/or --placement-strategy');
+  }
+  const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
+  const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
+  if (options.heartbeatGrace !== undefined && heartbeatGrace === 0) throw new CliError('invalid --heartbeat-grace "0": must be at least 1');
+  const placementStrategy = (options.placementStrategy ?? '').trim().toLowerCase();
+  if (options.placementStrategy !== undefined && !isPlacementStrategy(placementStrategy)) {
+    throw new CliError(`invalid placement strategy "${options.placementStrategy}": use binpack or spread`);
+  }
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy };
+}
 
 export function registerCluster(program: Command, context: Context): void {
   const cluster = program.command('cluster').description('cluster-wide settings');
@@ -93,13 +119,9 @@ export function registerCluster(program: Command, context: Context): void {
     .description('change cluster-wide settings')
     .option('--heartbeat-period <duration>', 'how often agents heartbeat, e.g. 1s (100ms to 1m)')
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
-    .action(async (options: { heartbeatPeriod?: string; heartbeatGrace?: string }) => {
-      if (options.heartbeatPeriod === undefined && options.heartbeatGrace === undefined) {
-        throw new CliError('nothing to update: give --heartbeat-period and/or --heartbeat-grace');
-      }
-      const period = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
-      const grace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
-      if (options.heartbeatGrace !== undefined && grace === 0) throw new CliError('invalid --heartbeat-grace "0": must be at least 1');
-      context.write(renderSettings(await context.client().updateCluster(period, grace)));
+    .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
+    .action(async (options: ClusterUpdateOptions) => {
+      const update = buildClusterUpdate(options);
+      context.write(renderSettings(await context.client().updateCluster(update.heartbeatPeriodMs, update.heartbeatGrace, update.placementStrategy)));
     });
 }

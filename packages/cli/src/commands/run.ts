@@ -1,5 +1,5 @@
 import { SpecError, validateServiceSpec } from '@pisched/api';
-import type { PortConfig, ServiceSpec } from '@pisched/api';
+import type { Platform, PortConfig, ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
@@ -15,8 +15,9 @@ import {
   type ContainerOptionFlags,
   type UpdateConfigOptions,
 } from '../update-flags';
+import { addPlatformFlags, explicitPlatforms, platformsForRun, type PlatformOptions } from '../platform-flags';
 
-export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -39,9 +40,14 @@ export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags {
   dryRun?: boolean;
 }
 
-/** Every flag checked and the spec validated as the scheduler will, before anything is sent. */
-export function buildRunSpec(image: string, command: string[], options: RunOptions): ServiceSpec {
+/**
+ * Every flag checked and the spec validated as the scheduler will, before
+ * anything is sent. The image's platforms are the --platform flags', else
+ * `platforms` (what the local engine knows of the image).
+ */
+export function buildRunSpec(image: string, command: string[], options: RunOptions, platforms: Platform[] = []): ServiceSpec {
   if (!options.name) throw new CliError('a service name is required: --name NAME');
+  const chosenPlatforms = explicitPlatforms(options) ?? platforms;
   const ports: PortConfig[] = (options.publish ?? []).flatMap(parsePort);
   try {
     return validateServiceSpec({
@@ -64,6 +70,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
         spread: options.spread ?? [],
         maxPerNode: options.maxPerNode === undefined ? 0 : parseCount('--max-per-node', options.maxPerNode),
         strategy: options.placementStrategy ?? '',
+        platforms: chosenPlatforms,
       },
       noLimits: options.limits === false,
       restart: {
@@ -105,13 +112,16 @@ export function registerRun(program: Command, context: Context): void {
     .option('--restart-window <duration>', 'the window --restart-max-attempts counts in (default: forever)')
     .option('-d, --detach', 'return once the service is created, without waiting')
     .option('--timeout <duration>', 'how long to wait for convergence', '120s');
+  addPlatformFlags(command, 'default: the image\'s, when the local Docker engine has it');
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
   command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()
     .action(async (image: string, command: string[], options: RunOptions) => {
-      const spec = buildRunSpec(image, command, options);
+      // Flags first, so a typo fails at once rather than after asking Docker.
+      const draft = buildRunSpec(image, command, options);
+      const spec = buildRunSpec(image, command, options, await platformsForRun(draft.container!.image, options, context.resolveImage));
       const timeoutMs = parseDuration(options.timeout ?? '120s');
       if (options.dryRun) {
         context.write(renderPlan(await context.client().planService(spec)));

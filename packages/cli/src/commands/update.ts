@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { SpecError, parseConstraint, parseSpreadDescriptor, validateServiceSpec, type Service, type ServiceSpec } from '@pisched/api';
+import { SpecError, parseConstraint, parseSpreadDescriptor, validateServiceSpec, type Platform, type Service, type ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
@@ -16,8 +16,9 @@ import {
   type UpdateConfigOptions,
 } from '../update-flags';
 import { waitForUpdate } from '../update-progress';
+import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
 
-export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags {
+export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions {
   dryRun?: boolean;
   constraintAdd?: string[];
   constraintRm?: string[];
@@ -38,8 +39,12 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
   timeout?: string;
 }
 
-/** The service's spec with the flags applied, validated as the scheduler will. */
-export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): ServiceSpec {
+/**
+ * The service's spec with the flags applied, validated as the scheduler will.
+ * `platforms` are the ones to record (see platformsForUpdate); without them
+ * the --platform flags apply, else the current ones stay.
+ */
+export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, platforms?: Platform[]): ServiceSpec {
   const container = applyContainerOptionFlags({ ...current.container! }, options);
   if (options.image !== undefined) container.image = options.image;
   if (options.args !== undefined) container.command = splitArgs(options.args);
@@ -57,7 +62,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): 
   try {
     return validateServiceSpec({
       ...current,
-      placement: updatedPlacement(current.placement!, options),
+      placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
       container,
       resources,
@@ -76,7 +81,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions): 
  * compared in their canonical form, so "a == b" removes "a==b". Tasks on nodes
  * that no longer satisfy the constraints are moved by the scheduler.
  */
-function updatedPlacement(current: ServiceSpec['placement'] & object, options: UpdateOptions): ServiceSpec['placement'] {
+function updatedPlacement(current: ServiceSpec['placement'] & object, options: UpdateOptions): Omit<NonNullable<ServiceSpec['placement']>, 'platforms'> {
   const canonical = (text: string) => parseConstraint(text).text;
   const dropConstraints = new Set((options.constraintRm ?? []).map(canonical));
   const constraints = current.constraints.filter((text) => !dropConstraints.has(canonical(text)));
@@ -116,11 +121,24 @@ export function splitArgs(text: string): string[] {
 
 const MAX_ATTEMPTS = 5;
 
+/** The updated spec, with the new image's platforms read from the local engine when the image changes. */
+async function specWithPlatforms(current: ServiceSpec, options: UpdateOptions, resolve: ImageResolver): Promise<ServiceSpec> {
+  // Flags first, so a typo fails at once rather than after asking Docker.
+  const draft = buildUpdatedSpec(current, options);
+  const image = options.image === undefined ? undefined : draft.container!.image;
+  return buildUpdatedSpec(current, options, await platformsForUpdate(current.placement!.platforms, image, options, resolve));
+}
+
 /** Read-modify-write under the scheduler's optimistic versioning; resolves with the service before and after. */
-async function update(client: SchedulerClient, name: string, options: UpdateOptions): Promise<{ before: Service; after: Service; spec: ServiceSpec }> {
+async function update(
+  client: SchedulerClient,
+  name: string,
+  options: UpdateOptions,
+  resolve: ImageResolver,
+): Promise<{ before: Service; after: Service; spec: ServiceSpec }> {
   for (let attempt = 1; ; attempt++) {
     const before = await client.getService(name);
-    const spec = buildUpdatedSpec(before.spec!, options);
+    const spec = await specWithPlatforms(before.spec!, options, resolve);
     try {
       return { before, after: await client.updateService(before.id, before.meta?.version ?? 0, spec), spec };
     } catch (error) {
@@ -148,6 +166,7 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--max-per-node <n>', 'at most this many tasks of the service on one node (0 = no limit)')
     .option('--placement-strategy <strategy>', 'binpack or spread')
     .option('--force', 'replace the tasks even if nothing changed');
+  addPlatformFlags(command, 'replaces those recorded; default: with --image, the new image\'s when the local Docker engine has it');
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
   command
@@ -173,11 +192,11 @@ export function registerUpdate(program: Command, context: Context): void {
       }
       if (options.dryRun) {
         const current = await client.getService(name);
-        context.write(renderPlan(await client.planService(buildUpdatedSpec(current.spec!, options), current.id)));
+        context.write(renderPlan(await client.planService(await specWithPlatforms(current.spec!, options, context.resolveImage), current.id)));
         return;
       }
       const before = new Set((await client.listTasks(name)).map((task) => task.id));
-      const { before: old, after, spec } = await update(client, name, options);
+      const { before: old, after, spec } = await update(client, name, options, context.resolveImage);
       context.write(`${name}\n`);
       if (options.detach) return;
       const started = after.updateStatus && after.updateStatus.startedAt !== old.updateStatus?.startedAt && after.updateStatus.state === 'updating';

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { validateServiceSpec, type ControlHandlers, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { isPlacementStrategy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
-import { CLUSTER_ID } from '../store/state-machine';
+import { clusterStrategy, emptyCluster } from '../cluster/cluster-settings';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
@@ -30,6 +30,8 @@ export function controlHandlers(
   passes: Pass[],
   heartbeats: HeartbeatView,
   cluster: ClusterHandlers,
+  /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
+  initialStrategy: PlacementStrategy = 'binpack',
 ): ControlHandlers {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
@@ -44,7 +46,12 @@ export function controlHandlers(
 
   const clusterResponse = () => {
     const { periodMs, grace } = heartbeats.heartbeat();
-    return { cluster: store.state.cluster, heartbeatPeriodMs: periodMs, heartbeatGrace: grace };
+    return {
+      cluster: store.state.cluster,
+      heartbeatPeriodMs: periodMs,
+      heartbeatGrace: grace,
+      placementStrategy: clusterStrategy(store.state, initialStrategy),
+    };
   };
 
   return {
@@ -153,19 +160,24 @@ export function controlHandlers(
 
     UpdateCluster: unary(async (request) => {
       const { heartbeatPeriodMs, heartbeatGrace } = request;
+      const strategy = request.placementStrategy.trim().toLowerCase();
+      if (strategy !== '' && !isPlacementStrategy(strategy)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid placement strategy "${request.placementStrategy}": use binpack or spread`);
+      }
       if (heartbeatPeriodMs !== 0 && (heartbeatPeriodMs < 100 || heartbeatPeriodMs > 60_000)) {
         throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat period: must be from 100ms to 1m');
       }
       if (heartbeatGrace > 100) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat grace: at most 100 periods');
       const now = clock.now();
       await store.update((state) => {
-        const current = state.cluster ?? { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0 };
+        const current = state.cluster ?? emptyCluster(now);
         return [{
           action: 'putCluster',
           putCluster: {
             ...current,
             heartbeatPeriodMs: heartbeatPeriodMs || current.heartbeatPeriodMs,
             heartbeatGrace: heartbeatGrace || current.heartbeatGrace,
+            placementStrategy: strategy || current.placementStrategy,
             meta: { ...current.meta!, updatedAt: now },
           },
         }];

@@ -1,13 +1,13 @@
 import { isSameTaskSpec, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
-import { compileConstraints, nodeFacts } from '../placement/constraints';
-import { constraintFilter, staticFilters } from '../placement/filters';
+import { compileRules, nodeFacts } from '../placement/constraints';
+import { ruleFilters, staticFilters } from '../placement/filters';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
 
 /**
  * Desired tasks for global services: one task on every eligible node — ready,
- * active and satisfying the service's constraints — including nodes that
+ * active, able to run the image's platform and satisfying the service's constraints — including nodes that
  * join later. Tasks are bound to their node from birth (slot 0, node id set,
  * state pending) and the placement pass only checks that the node has room
  * for them. A node that is drained, no longer satisfies the constraints or
@@ -81,13 +81,13 @@ export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[
 
 /** Whether a node should get a task of the global service: the placement filters that do not depend on room. */
 export function isEligible(service: Service, node: Node): boolean {
-  return staticFilters(node, nodeFacts(node), compileConstraints(service.spec?.placement?.constraints ?? [])) === undefined;
+  return staticFilters(node, nodeFacts(node), compileRules(service.spec)) === undefined;
 }
 
-/** Drained, or constraints that no longer hold: the node's task must go. Down and paused nodes keep theirs. */
+/** Drained, or constraints or platforms that no longer hold: the node's task must go. Down and paused nodes keep theirs. */
 function mustLeave(service: Service, node: Node): boolean {
   if (node.availability === 'DRAIN') return true;
-  return constraintFilter(compileConstraints(service.spec?.placement?.constraints ?? []), nodeFacts(node)) !== undefined;
+  return ruleFilters(compileRules(service.spec), nodeFacts(node)) !== undefined;
 }
 
 function boundTask(service: Service, node: Node, clock: Clock): Task {

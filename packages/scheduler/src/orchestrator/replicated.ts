@@ -2,8 +2,8 @@ import { isSameTaskSpec, isTerminal, stateRank, type Node, type Service, type St
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
-import { compileConstraints, nodeFacts } from '../placement/constraints';
-import { constraintFilter } from '../placement/filters';
+import { compileRules, nodeFacts } from '../placement/constraints';
+import { ruleFilters } from '../placement/filters';
 
 /**
  * Desired tasks for replicated services and jobs: one task in each slot
@@ -80,7 +80,8 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
 
 /**
  * A task on a drained node, or on one that no longer satisfies the service's
- * constraints (labels changed, constraints updated), is not live either: it is
+ * constraints (labels changed, constraints updated) or cannot run the image's
+ * platforms (set by an update), is not live either: it is
  * shut down and its slot gets a replacement at once, placed like any new task.
  */
 function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean {
@@ -90,8 +91,9 @@ function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean
   if (task.nodeId === '') return true;
   const node = nodes.get(task.nodeId);
   if (node === undefined || node.state === 'DOWN' || node.availability === 'DRAIN') return false;
-  const constraints = service.spec?.placement?.constraints ?? [];
-  return constraints.length === 0 || constraintFilter(compileConstraints(constraints), nodeFacts(node)) === undefined;
+  const placement = service.spec?.placement;
+  if (!placement || (placement.constraints.length === 0 && (placement.platforms ?? []).length === 0)) return true;
+  return ruleFilters(compileRules(service.spec), nodeFacts(node)) === undefined;
 }
 
 /** A task of an older spec told to shut down, whose container may still run on a node that is up. */

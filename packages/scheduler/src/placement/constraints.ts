@@ -1,4 +1,4 @@
-import { normalizeArch, parseConstraint, type Constraint, type Node } from '@pisched/api';
+import { normalizeArch, parseConstraint, type Constraint, type Node, type Platform, type ServiceSpec } from '@pisched/api';
 
 /** The node's attributes constraints can name, resolved once per node. */
 export interface NodeFacts {
@@ -32,6 +32,11 @@ export function compileConstraints(texts: readonly string[]): Constraint[] {
     }
     return constraint;
   });
+}
+
+/** A spec's constraints and platforms as the filters take them (platforms are canonical once validated). */
+export function compileRules(spec: ServiceSpec | null | undefined): { constraints: Constraint[]; platforms: Platform[] } {
+  return { constraints: compileConstraints(spec?.placement?.constraints ?? []), platforms: spec?.placement?.platforms ?? [] };
 }
 
 /**

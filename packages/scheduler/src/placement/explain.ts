@@ -9,6 +9,8 @@ import { cpusOf } from './node-capacity';
  * reason are counted together, the commonest reason first (then in filter
  * order), so the line leads with what blocks most of the cluster; for
  * resources the figure that matters is the largest amount any of them has free.
+ * Nodes that cannot run the image's platform form one group that lists what
+ * platforms they are, beside the one the image needs.
  */
 export function explainNoNode(rejections: readonly Rejection[]): string {
   if (rejections.length === 0) return 'no suitable node: no nodes have joined';
@@ -20,7 +22,7 @@ export function explainOnNode(nodeId: string, rejection: Rejection): string {
   return `node ${nodeId} ${phrase(rejection, 1, true)}`;
 }
 
-const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'constraint', 'max-per-node', 'memory', 'cpu'];
+const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'max-per-node', 'memory', 'cpu'];
 
 function describeGroups(rejections: readonly Rejection[]): string[] {
   const groups = new Map<string, Rejection[]>();
@@ -33,7 +35,7 @@ function describeGroups(rejections: readonly Rejection[]): string[] {
   const keys = [...groups.keys()].sort((a, b) => groups.get(b)!.length - groups.get(a)!.length || rank(a) - rank(b));
   return keys.map((key) => {
     const group = groups.get(key)!;
-    return `${group.length} ${group.length === 1 ? 'node' : 'nodes'} ${phrase(mostFree(group), group.length, false)}`;
+    return `${group.length} ${group.length === 1 ? 'node' : 'nodes'} ${phrase(representative(group), group.length, false)}`;
   });
 }
 
@@ -41,7 +43,20 @@ function rank(key: string): number {
   return ORDER.indexOf(key.split(' ')[0] as Rejection['kind']);
 }
 
-/** For resource shortages, the rejection with the most free; the others are alike. */
+/**
+ * One rejection that speaks for its group: for resource shortages the one
+ * with the most free, for platforms one listing every platform the nodes
+ * have (so the line says what the cluster offers); the others are alike.
+ */
+function representative(group: Rejection[]): Rejection {
+  const first = group[0];
+  if (first.kind === 'platform') {
+    const actual = [...new Set(group.map((rejection) => (rejection.kind === 'platform' ? rejection.actual : '')))].sort();
+    return { ...first, actual: actual.join(', ') };
+  }
+  return mostFree(group);
+}
+
 function mostFree(group: Rejection[]): Rejection {
   return group.reduce((best, rejection) => {
     if (rejection.kind === 'memory' && best.kind === 'memory') return rejection.free > best.free ? rejection : best;
@@ -60,6 +75,10 @@ function phrase(rejection: Rejection, count: number, single: boolean): string {
       return one ? 'is paused' : 'are paused';
     case 'drained':
       return one ? 'is drained' : 'are drained';
+    case 'platform': {
+      const wanted = rejection.wanted.length === 1 ? `the image's platform ${rejection.wanted[0]}` : `any of the image's platforms ${rejection.wanted.join(', ')}`;
+      return `cannot run ${wanted} (${one ? 'it is' : 'they are'} ${rejection.actual})`;
+    }
     case 'constraint':
       return `${one ? 'fails' : 'fail'} constraint ${rejection.constraint}`;
     case 'max-per-node':

@@ -1,17 +1,19 @@
-import type { Constraint, Node } from '@pisched/api';
+import { formatPlatform, nodeRunsPlatform, type Constraint, type Node, type Platform } from '@pisched/api';
 import { firstUnsatisfied, type NodeFacts } from './constraints';
 import type { Amount } from './node-capacity';
 
 /**
  * Why a node cannot take a task. Filters run in this order and a node is
  * rejected by the first that fails, so the explanation names one reason per
- * node: the cheap, lasting ones (node state, constraints) before the ones
+ * node: the cheap, lasting ones (node state, platform, constraints) before the ones
  * that change as tasks come and go (max-per-node, memory, CPU).
  */
 export type Rejection =
   | { kind: 'not-ready' }
   | { kind: 'paused' }
   | { kind: 'drained' }
+  /** wanted: the image's platforms as os/arch; actual: the node's. */
+  | { kind: 'platform'; wanted: string[]; actual: string }
   | { kind: 'constraint'; constraint: string }
   | { kind: 'max-per-node'; limit: number }
   | { kind: 'memory'; need: number; free: number }
@@ -31,9 +33,31 @@ export function constraintFilter(constraints: readonly Constraint[], facts: Node
   return failed ? { kind: 'constraint', constraint: failed.text } : undefined;
 }
 
+/**
+ * The node must be able to run one of the image's platforms (none known:
+ * any node will do). A node whose engine reported no platform cannot be
+ * vouched for, so it is turned down too.
+ */
+export function platformFilter(platforms: readonly Platform[], facts: NodeFacts): Rejection | undefined {
+  if (platforms.length === 0) return undefined;
+  if (platforms.some((platform) => nodeRunsPlatform(facts, platform))) return undefined;
+  return { kind: 'platform', wanted: platforms.map(formatPlatform), actual: facts.arch === '' ? 'of unknown platform' : `${facts.os}/${facts.arch}` };
+}
+
+/** A service's placement rules, compiled once per pass. */
+export interface PlacementRules {
+  constraints: readonly Constraint[];
+  platforms: readonly Platform[];
+}
+
+/** What the service asks of a node itself, whatever its state: its platform and the constraints. */
+export function ruleFilters(rules: PlacementRules, facts: NodeFacts): Rejection | undefined {
+  return platformFilter(rules.platforms, facts) ?? constraintFilter(rules.constraints, facts);
+}
+
 /** The filters that do not depend on what else runs on the node; their verdict holds for a whole placement pass. */
-export function staticFilters(node: Node, facts: NodeFacts, constraints: readonly Constraint[]): Rejection | undefined {
-  return availabilityFilter(node) ?? constraintFilter(constraints, facts);
+export function staticFilters(node: Node, facts: NodeFacts, rules: PlacementRules): Rejection | undefined {
+  return availabilityFilter(node) ?? ruleFilters(rules, facts);
 }
 
 /** 0 means no limit. */

@@ -2,14 +2,18 @@ import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import { ClusterView } from './cluster-view';
-import { compileConstraints } from './constraints';
+import { clusterStrategy } from '../cluster/cluster-settings';
+import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
 import { maxPerNodeFilter, resourceFilter, staticFilters, type Rejection } from './filters';
 import { toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 
 export interface PlacementOptions {
-  /** For services that do not choose one (`--placement-strategy` of the scheduler). */
+  /**
+   * For services that do not choose one while the cluster has no default
+   * stored yet (the scheduler's `--placement-strategy`); the stored one wins.
+   */
   strategy: PlacementStrategy;
 }
 
@@ -17,7 +21,7 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
 
 /**
  * Assigns pending tasks to nodes, as Nomad's pipeline does: filters decide
- * which nodes can take a task (ready and active, constraints, max-per-node,
+ * which nodes can take a task (ready and active, the image's platforms, constraints, max-per-node,
  * free memory and CPU), then scores rank those (spread over label values,
  * replicas of the same service apart, then the strategy's fit). A task no
  * node can take stays pending with the explanation in status.err, rewritten
@@ -47,6 +51,7 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
   if (bound.length === 0 && groups.size === 0) return [];
 
   const view = new ClusterView(state);
+  const defaultStrategy = clusterStrategy(state, options.strategy);
   const now = clock.now();
   const actions: StoreAction[] = [];
   const assign = (task: Task, i: number) => {
@@ -73,7 +78,7 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     const i = view.index.get(task.nodeId);
     if (i === undefined) continue; // the node left; the orchestrator retires the task
     const rejection =
-      staticFilters(view.nodes[i], view.facts[i], compileConstraints(task.spec?.placement?.constraints ?? [])) ??
+      staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ??
       resourceFilter(toAmount(task.spec?.resources), view.free(i));
     if (rejection) leavePending(task, explainOnNode(task.nodeId, rejection));
     else assign(task, i);
@@ -87,7 +92,7 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
   const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]) }));
   ordered.sort((a, b) => b.size - a.size || byServiceAndSlot(a.tasks[0], b.tasks[0]));
   for (const { tasks } of ordered) {
-    placeGroup(view, tasks, options.strategy, assign, leavePending);
+    placeGroup(view, tasks, defaultStrategy, assign, leavePending);
   }
   return actions;
 }
@@ -109,13 +114,13 @@ function placeGroup(
   const strategy = (placement?.strategy || defaultStrategy) as PlacementStrategy;
   const maxPerNode = Number(placement?.maxPerNode ?? 0);
   const need: Amount = toAmount(spec?.resources);
-  const constraints = compileConstraints(placement?.constraints ?? []);
+  const rules = compileRules(spec);
 
   const n = view.size;
   const staticRejections: (Rejection | undefined)[] = new Array(n);
   const candidates: number[] = [];
   for (let i = 0; i < n; i++) {
-    staticRejections[i] = staticFilters(view.nodes[i], view.facts[i], constraints);
+    staticRejections[i] = staticFilters(view.nodes[i], view.facts[i], rules);
     if (!staticRejections[i]) candidates.push(i);
   }
   const counts = view.serviceCounts(tasks[0].serviceId);

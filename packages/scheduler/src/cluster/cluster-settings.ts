@@ -1,0 +1,30 @@
+import { isPlacementStrategy, type Cluster, type PlacementStrategy, type StoreAction } from '@pisched/api';
+import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
+
+/** The cluster object before anything was set: every field falls back to the scheduler's flags. */
+export function emptyCluster(now: number): Cluster {
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '' };
+}
+
+/**
+ * The default strategy in force: the stored one, else `fallback` (this
+ * scheduler's --placement-strategy), which only matters until the first
+ * leader has stored it.
+ */
+export function clusterStrategy(state: StateMachine, fallback: PlacementStrategy): PlacementStrategy {
+  const stored = state.cluster?.placementStrategy ?? '';
+  return isPlacementStrategy(stored) ? stored : fallback;
+}
+
+/**
+ * The scheduler's --placement-strategy is the initial value of a new
+ * cluster's setting: stored once, by the first leader that finds none, so
+ * every member and every restart agrees on it. A stored value is never
+ * replaced from a flag; only `pisched cluster update` changes it.
+ */
+export function seedPlacementStrategy(state: StateMachine, initial: PlacementStrategy, now: number): StoreAction[] {
+  const current = state.cluster;
+  if (current && current.placementStrategy !== '') return [];
+  const base = current ?? emptyCluster(now);
+  return [{ action: 'putCluster', putCluster: { ...base, placementStrategy: initial, meta: { ...base.meta!, updatedAt: now } } }];
+}
