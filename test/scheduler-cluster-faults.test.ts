@@ -173,7 +173,7 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
     await waitFor(async () => {
       const seen = await status(old);
       return seen.leader === newLeader && seen.members.every((m) => m.reachable);
-    }, 40_000, `${old} to follow ${newLeader} after the heal`);
+    }, 15_000, `${old} to follow ${newLeader} after the heal`);
     const caughtUp = await waitFor(async () => {
       const rows = await cliJson<ServiceRow[]>(address(old), ['ls']);
       return rows.find((row) => row.name === api)?.replicas.desired === 3 && rows.some((row) => row.name === web) ? rows : undefined;

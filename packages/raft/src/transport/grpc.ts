@@ -102,6 +102,9 @@ function assertLoopback(address: string): void {
   }
 }
 
+/** Far longer than a connect takes between Pis on one LAN, far shorter than TCP's SYN back-off. */
+const STUCK_CONNECT_MS = 2_000;
+
 export interface GrpcTransportOptions {
   id: number;
   /** host:port this node listens on. */
@@ -119,6 +122,8 @@ interface PeerConn {
   client: grpc.Client;
   stream?: grpc.ClientWritableStream<unknown>;
   retryAt: number;
+  /** When the channel was first seen still connecting, to give up on a connect lost to a partition. */
+  connectingSince?: number;
 }
 
 /**
@@ -181,12 +186,23 @@ export class GrpcTransport implements Transport {
 
   private conn(id: number): PeerConn | undefined {
     let p = this.peers.get(id);
+    if (p && this.stuckConnecting(p)) {
+      // A connect whose SYN was dropped (a partition) waits on TCP's retransmission back-off,
+      // up to minutes, even after the network heals: start afresh with a new socket instead.
+      p.stream?.cancel();
+      p.client.close();
+      this.peers.delete(id);
+      p = undefined;
+    }
     if (p) return p;
     const address = this.addresses.get(id);
     if (!address) return undefined;
     const Client = service();
     const client = new Client(address, grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 10_000,
+      // A stream cut by a partition shows no error until a ping goes unanswered: keep that
+      // short, or a healed member stays deaf to the leader for TCP's retransmission back-off.
+      'grpc.keepalive_time_ms': 2_000,
+      'grpc.keepalive_timeout_ms': 1_000,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': 100,
@@ -195,6 +211,16 @@ export class GrpcTransport implements Transport {
     p = { address, client, retryAt: 0 };
     this.peers.set(id, p);
     return p;
+  }
+
+  private stuckConnecting(p: PeerConn): boolean {
+    if (p.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.CONNECTING) {
+      p.connectingSince = undefined;
+      return false;
+    }
+    const now = Date.now();
+    p.connectingSince ??= now;
+    return now - p.connectingSince > STUCK_CONNECT_MS;
   }
 
   private openStream(p: PeerConn): grpc.ClientWritableStream<unknown> | undefined {
