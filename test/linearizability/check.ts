@@ -1,6 +1,6 @@
-import { Bitset } from './bitset.js';
-import { assertWellFormed, toEvents, type Operation } from './history.js';
-import type { Model } from './model.js';
+import { Bitset } from './bitset';
+import { assertWellFormed, toEvents, type Operation } from './history';
+import type { Model } from './model';
 
 export type Verdict = 'ok' | 'illegal' | 'unknown';
 

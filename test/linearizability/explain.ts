@@ -1,6 +1,6 @@
-import type { CheckResult, PartitionResult } from './check.js';
-import type { Operation } from './history.js';
-import type { Model } from './model.js';
+import type { CheckResult, PartitionResult } from './check';
+import type { Operation } from './history';
+import type { Model } from './model';
 
 /** How many linearized operations to show before the point where the search got stuck. */
 const PREFIX_SHOWN = 15;

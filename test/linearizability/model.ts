@@ -1,4 +1,4 @@
-import type { Unknown } from './history.js';
+import type { Unknown } from './history';
 
 /**
  * A sequential specification. States must be treated as immutable values:

@@ -1,4 +1,4 @@
-import { UNKNOWN, type Operation } from './history.js';
+import { UNKNOWN, type Operation } from './history';
 
 export interface PendingOperation<O> {
   /** The response arrived: the operation took effect between its call and now, with this output. */

@@ -1,5 +1,5 @@
-import { UNKNOWN } from '../history.js';
-import type { Model } from '../model.js';
+import { UNKNOWN } from '../history';
+import type { Model } from '../model';
 
 export type RegisterInput<V> = { op: 'put'; value: V } | { op: 'get' };
 /** A put's output carries nothing; a get's is the value it read. */

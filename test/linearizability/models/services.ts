@@ -1,5 +1,5 @@
-import { UNKNOWN } from '../history.js';
-import type { Model } from '../model.js';
+import { UNKNOWN } from '../history';
+import type { Model } from '../model';
 
 /**
  * What a client can do to one pisched service, as the CLI exposes it:
