@@ -1,3 +1,14 @@
+/**
+ * For a Jepsen-style test: record with HistoryRecorder (invoke before a
+ * request; ok(output) on an answer; unknown() on a timeout or "may or may
+ * not have been applied"; discard() for a definite no-op or a failed read),
+ * then
+ *
+ *   const result = checkOperations(servicesModel, recorder.history(), { timeoutMs: 60_000 });
+ *   expect(result.verdict, explain(servicesModel, history, result)).toBe('ok');
+ *
+ * 'unknown' means the search ran out of time: inconclusive, not a pass.
+ */
 export { checkOperations, type CheckOptions, type CheckResult, type Failure, type PartitionResult, type Verdict } from './check';
 export { explain } from './explain';
 export { UNKNOWN, type Operation, type Unknown } from './history';
