@@ -4,7 +4,8 @@
  * not have been applied"; discard() for a definite no-op or a failed read),
  * then
  *
- *   const result = checkOperations(servicesModel, recorder.history(), { timeoutMs: 60_000 });
+ *   const history = recorder.history();
+ *   const result = checkOperations(servicesModel, history, { timeoutMs: 60_000 });
  *   expect(result.verdict, explain(servicesModel, history, result)).toBe('ok');
  *
  * 'unknown' means the search ran out of time: inconclusive, not a pass.
