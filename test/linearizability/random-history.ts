@@ -1,16 +1,7 @@
 import { UNKNOWN, type Operation } from './history';
 
-/** mulberry32: a seeded generator, so a failing random case replays exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The Raft simulator's generator: a failing random case replays exactly.
+export { seededRandom } from '@pisched/raft';
 
 /**
  * A real object to run operations against, written independently of the

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,32 +8,13 @@ import { Store } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import { gateControlHandlers } from '../src/cluster/control-gate';
 import type { Peer } from '../src/cluster/peers';
+import { peersOn } from './loopback-peers';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function peersOn(count: number): Promise<Peer[]> {
-  const subnet = `127.0.${100 + Math.floor(Math.random() * 150)}`;
-  const peers: Peer[] = [];
-  for (let i = 1; i <= count; i++) {
-    const host = `${subnet}.${i}`;
-    peers.push({ id: `s${i}`, raftId: i, address: `${host}:${await freePort(host)}`, raftAddress: `${host}:${await freePort(host)}` });
-  }
-  return peers;
-}
 
 interface Member {
   peer: Peer;

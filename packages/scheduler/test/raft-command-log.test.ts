@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store, StoreConflictError } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import type { Peer } from '../src/cluster/peers';
+import { peersOn } from './loopback-peers';
 import { spec } from './fixtures';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -19,26 +19,6 @@ function tempDir(): string {
   return dir;
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function peersOn(count: number): Promise<Peer[]> {
-  const subnet = `127.0.${100 + Math.floor(Math.random() * 150)}`;
-  const peers: Peer[] = [];
-  for (let i = 1; i <= count; i++) {
-    const host = `${subnet}.${i}`;
-    peers.push({ id: `s${i}`, raftId: i, address: `${host}:1`, raftAddress: `${host}:${await freePort(host)}` });
-  }
-  return peers;
-}
 
 function putService(id: string, name: string, version = 0) {
   return [{ action: 'putService' as const, putService: { id, meta: { version, createdAt: 1, updatedAt: 1 }, spec: spec(name, 2), previousSpec: null, updateStatus: null } }];
