@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { MemberProgress } from '@pisched/raft';
+import { NotLeaderError, type MemberProgress } from '@pisched/raft';
 import { Membership } from '../src/cluster/membership';
 import { MemberRegistry, decodeMember, encodeMember } from '../src/cluster/members';
 import { memberAt, parsePeers } from '../src/cluster/peers';
@@ -78,6 +78,27 @@ describe('Membership', () => {
     const caughtUp = fakeRaft([1, 2, 3], [4], [1, 2, 3, 4]);
     await caughtUp.membership.promoteCaughtUp();
     expect(caughtUp.proposed).toEqual([`voter 4 ${JSON.stringify(memberAt('s4', 4, '127.0.0.4', 7700))}`]);
+  });
+});
+
+describe('Membership under contention', () => {
+  it('waits its turn behind a pending membership change, and names the leader when it is not one', async () => {
+    const { membership, proposed } = fakeRaft([1, 2, 3], [], [1, 2, 3]);
+    const host = (membership as unknown as { raft: { host: { addMember: unknown; removeMember: unknown } } }).raft.host;
+    let busy = 3;
+    const add = host.addMember as (id: number, opts: object) => Promise<{ index: number }>;
+    host.addMember = async (id: number, opts: object) => {
+      if (busy-- > 0) throw new Error('a configuration change is already pending; wait until it is applied');
+      return add(id, opts);
+    };
+    await membership.join('s9', '127.0.0.9:7700');
+    expect(proposed).toHaveLength(1);
+    host.removeMember = async () => {
+      throw new NotLeaderError(2);
+    };
+    const raft = (membership as unknown as { raft: { notLeader: () => Error } }).raft;
+    raft.notLeader = () => new Error('not the leader; the leader is s2');
+    await expect(membership.remove('s3')).rejects.toThrow('not the leader; the leader is s2');
   });
 });
 

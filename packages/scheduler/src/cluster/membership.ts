@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseHostPort, type ClusterMember } from '@pisched/api';
+import { LeadershipLostError, NotLeaderError } from '@pisched/raft';
 import { ApiError } from '../control/grpc-errors';
 import type { RaftCommandLog } from '../store/raft-command-log';
 import { encodeMember } from './members';
@@ -7,6 +8,8 @@ import { MEMBER_ID, memberAt, type Peer } from './peers';
 
 /** A learner this close to the leader's log is caught up enough to vote without stalling commits. */
 const PROMOTE_WITHIN_ENTRIES = 50;
+/** Raft takes one membership change at a time (also the promoter's, or a new leader's catching up): wait this long for a turn. */
+const PENDING_CHANGE_WAIT_MS = 5_000;
 
 /** How a member looks in answers about membership. */
 export function memberView(peer: Peer, learner: boolean): ClusterMember {
@@ -55,7 +58,7 @@ export class Membership {
     const clash = this.raft.members.list().find((peer) => peer.address === normalised || peer.raftAddress === `${host}:${port + 1}`);
     if (clash) throw new ApiError(grpc.status.ALREADY_EXISTS, `address ${normalised} is already used by member ${clash.id}`);
     const peer = memberAt(id, this.raft.members.nextRaftId(), host, port);
-    await this.raft.host.addMember(peer.raftId, { learner: true, context: encodeMember(peer) });
+    await this.change(() => this.raft.host.addMember(peer.raftId, { learner: true, context: encodeMember(peer) }));
     return this.answer(peer);
   }
 
@@ -79,7 +82,7 @@ export class Membership {
         );
       }
     }
-    await this.raft.host.removeMember(peer.raftId, { context: encodeMember(peer) });
+    await this.change(() => this.raft.host.removeMember(peer.raftId, { context: encodeMember(peer) }));
   }
 
   /** Makes caught-up learners voters; call it periodically on the leader. One change at a time, as Raft requires. */
@@ -90,6 +93,26 @@ export class Membership {
     const peer = ready && this.raft.members.byRaft(ready.id);
     if (!peer) return;
     await this.raft.host.addMember(peer.raftId, { context: encodeMember(peer) });
+  }
+
+  /** Proposes a membership change, waiting for a turn, with errors a person can act on. */
+  private async change(propose: () => Promise<{ index: number }>): Promise<void> {
+    const until = Date.now() + PENDING_CHANGE_WAIT_MS;
+    for (;;) {
+      try {
+        await propose();
+        return;
+      } catch (error) {
+        if (error instanceof NotLeaderError) throw this.raft.notLeader();
+        if (error instanceof LeadershipLostError) {
+          throw new ApiError(grpc.status.UNAVAILABLE, `leadership changed during the membership change; it may or may not have been applied: check cluster status`);
+        }
+        const pending = /already pending/.test((error as Error).message);
+        if (!pending) throw error;
+        if (Date.now() > until) throw new ApiError(grpc.status.UNAVAILABLE, 'another membership change is still being applied; try again');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   private answer(peer: Peer): { member: ClusterMember; members: ClusterMember[] } {
