@@ -10,7 +10,7 @@ import { startFromPeers } from '../src/cluster/bootstrap';
 import type { RaftCommandLog } from '../src/store/raft-command-log';
 
 /** Just what Membership reads and calls of the Raft log, recording the changes it proposes. */
-function fakeRaft(voters: number[], learners: number[], active: number[], last = 100) {
+function fakeRaft(voters: number[], learners: number[], active: number[], last = 100, answering = active) {
   const peers = [...voters, ...learners].map((raftId) => memberAt(`s${raftId}`, raftId, `127.0.0.${raftId}`, 7700));
   const proposed: string[] = [];
   const host = {
@@ -28,8 +28,9 @@ function fakeRaft(voters: number[], learners: number[], active: number[], last =
       return { index: last + 1 };
     },
   };
-  const raft = { host, members: new MemberRegistry(peers) } as unknown as RaftCommandLog;
-  return { membership: new Membership(raft), proposed };
+  const raft = { host, members: new MemberRegistry(peers), self: peers[0] } as unknown as RaftCommandLog;
+  // Raft may still count a member that stopped answering a moment ago: `answering` is what a direct ask finds.
+  return { membership: new Membership(raft, async (peer) => answering.includes(peer.raftId)), proposed };
 }
 
 describe('Membership', () => {
@@ -63,6 +64,9 @@ describe('Membership', () => {
     // 5 voters, two down: removing a third that is up leaves 4 with 2 reachable (3 needed).
     const five = fakeRaft([1, 2, 3, 4, 5], [], [1, 2, 3]);
     await expect(five.membership.remove('s3')).rejects.toThrow('only 2 are');
+    // s3 was killed a moment ago: Raft still counts it, but it does not answer.
+    const justKilled = fakeRaft([1, 2, 3], [], [1, 2, 3], 100, [1, 2]);
+    await expect(justKilled.membership.remove('s2')).rejects.toThrow('only 1 are');
     await expect(fakeRaft([1], [], [1]).membership.remove('s1')).rejects.toThrow('cannot remove s1: it is the last member');
     await expect(fakeRaft([1], [], [1]).membership.remove('s7')).rejects.toThrow('no member s7 (members: s1)');
     // A learner does not count towards any majority: it can always go.

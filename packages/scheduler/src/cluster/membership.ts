@@ -35,7 +35,15 @@ export function memberView(peer: Peer, learner: boolean): ClusterMember {
  * the cluster's commits (etcd's learner-first advice).
  */
 export class Membership {
-  constructor(private readonly raft: RaftCommandLog) {}
+  /**
+   * `answers` asks a member directly whether it is up. Raft's own liveness
+   * (recentActive) lags by up to an election timeout, so a member killed a
+   * moment ago would still count towards the majority a removal leaves.
+   */
+  constructor(
+    private readonly raft: RaftCommandLog,
+    private readonly answers: (peer: Peer) => Promise<boolean>,
+  ) {}
 
   async join(id: string, address: string): Promise<{ member: ClusterMember; members: ClusterMember[] }> {
     if (!MEMBER_ID.test(id)) throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid member id "${id}": use letters, digits, '.', '_' or '-'`);
@@ -73,7 +81,14 @@ export class Membership {
       const left = voters.filter((raftId) => raftId !== peer.raftId);
       if (left.length === 0) throw new ApiError(grpc.status.FAILED_PRECONDITION, `cannot remove ${id}: it is the last member`);
       const active = new Set(this.raft.host.progress().filter((p) => p.recentActive).map((p) => p.id));
-      const reachable = left.filter((raftId) => active.has(raftId)).length;
+      const up = await Promise.all(
+        left.map(async (raftId) => {
+          if (raftId === this.raft.self.raftId) return true;
+          const member = this.raft.members.byRaft(raftId);
+          return active.has(raftId) && member !== undefined && (await this.answers(member));
+        }),
+      );
+      const reachable = up.filter(Boolean).length;
       const needed = Math.floor(left.length / 2) + 1;
       if (reachable < needed) {
         throw new ApiError(
