@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
 import type { NodeRow, TaskRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
@@ -228,5 +228,22 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     }, 30_000, 'the task to move to the node its new constraint names');
     const inspect = await cliJson<{ spec: { placement: { constraints: string[] } } }>(cluster.address, ['inspect', mover]);
     expect(inspect.spec.placement.constraints).toEqual([`node.id==${late}`]);
+  });
+
+  it('never puts two tasks publishing the same host port on one node, and says so', async () => {
+    const name = uniqueName('ported');
+    const port = await freePort('0.0.0.0');
+    // Only big may take it: both agents share this machine's one engine, where a second bind would fail anyway.
+    await run(['--detach', '--name', name, '--replicas', '2', '--constraint', `node.id==${big}`, '--publish', `${port}:8080`, TEST_IMAGE]);
+    const rows = await waitFor(async () => {
+      const now = await live(name);
+      return now.some((row) => row.state === 'running') && now.some((row) => row.error !== '') && now;
+    }, 30_000, 'one task running and one pending with its reason');
+    const pending = rows.find((row) => row.state === 'pending')!;
+    // The other nodes (how many depends on the earlier tests) fail the constraint.
+    expect(pending.error).toMatch(new RegExp(`^no suitable node: (.*, )?1 node already has port ${port}/tcp published(, .*)?$`));
+    expect(pending.error).toMatch(new RegExp(`fails? constraint node\\.id==${big}`));
+    expect(await running(name)).toHaveLength(1);
+    expect((await cli(cluster.address, ['rm', name])).code).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { Node, Task } from '@pisched/api';
+import { isTerminal, stateRank, type Node, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
 import { holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
@@ -19,6 +19,8 @@ export class ClusterView {
   readonly freeCpu: Float64Array;
   readonly freeMemory: Float64Array;
   readonly taskCount: Int32Array;
+  /** Host ports (8080/tcp) published on each node by tasks that have or may soon have a container. */
+  readonly portsInUse: Set<string>[];
   /** serviceId → node index → tasks of that service holding a reservation there. */
   private readonly perService = new Map<string, Map<number, number>>();
 
@@ -31,6 +33,7 @@ export class ClusterView {
     this.freeCpu = new Float64Array(n);
     this.freeMemory = new Float64Array(n);
     this.taskCount = new Int32Array(n);
+    this.portsInUse = this.nodes.map(() => new Set<string>());
     this.nodes.forEach((node, i) => {
       this.index.set(node.id, i);
       const capacity = nodeCapacity(node);
@@ -38,9 +41,11 @@ export class ClusterView {
       this.capacityMemory[i] = this.freeMemory[i] = capacity.memoryBytes;
     });
     for (const task of state.tasks.values()) {
-      if (!holdsReservation(task)) continue;
       const i = this.index.get(task.nodeId);
-      if (i !== undefined) this.place(i, task);
+      if (i === undefined) continue;
+      if (holdsReservation(task)) this.place(i, task);
+      // A task being stopped keeps its port until its container is gone: a replacement would fail to start.
+      else if (holdsPorts(task)) for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
     }
   }
 
@@ -57,6 +62,7 @@ export class ClusterView {
     this.freeCpu[i] -= amount.cpuMicros;
     this.freeMemory[i] -= amount.memoryBytes;
     this.taskCount[i]++;
+    for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
     let counts = this.perService.get(task.serviceId);
     if (!counts) {
       counts = new Map();
@@ -81,4 +87,14 @@ export class ClusterView {
     }
     return { cpuMicros, memoryBytes };
   }
+}
+
+/** The host ports a task publishes, as port/protocol. */
+export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
+  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0).map((port) => `${port.publishedPort}/${port.protocol || 'tcp'}`);
+}
+
+function holdsPorts(task: Task): boolean {
+  const state = task.status!.state;
+  return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
 }

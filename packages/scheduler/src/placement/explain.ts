@@ -22,12 +22,13 @@ export function explainOnNode(nodeId: string, rejection: Rejection): string {
   return `node ${nodeId} ${phrase(rejection, 1, true)}`;
 }
 
-const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'max-per-node', 'memory', 'cpu'];
+const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'max-per-node', 'port', 'memory', 'cpu'];
 
 function describeGroups(rejections: readonly Rejection[]): string[] {
   const groups = new Map<string, Rejection[]>();
   for (const rejection of rejections) {
-    const key = rejection.kind === 'constraint' ? `constraint ${rejection.constraint}` : rejection.kind;
+    const key =
+      rejection.kind === 'constraint' ? `constraint ${rejection.constraint}` : rejection.kind === 'port' ? `port ${rejection.port}` : rejection.kind;
     const group = groups.get(key) ?? [];
     group.push(rejection);
     groups.set(key, group);
@@ -83,6 +84,8 @@ function phrase(rejection: Rejection, count: number, single: boolean): string {
       return `${one ? 'fails' : 'fail'} constraint ${rejection.constraint}`;
     case 'max-per-node':
       return `already ${one ? 'runs' : 'run'} ${rejection.limit} ${rejection.limit === 1 ? 'task' : 'tasks'} of this service (max-per-node ${rejection.limit})`;
+    case 'port':
+      return `already ${one ? 'has' : 'have'} port ${rejection.port} published`;
     case 'memory':
       return `${one ? 'lacks' : 'lack'} memory (need ${formatBytes(rejection.need)}, ${free} ${formatBytes(rejection.free)})`;
     case 'cpu':

@@ -16,6 +16,8 @@ export type Rejection =
   | { kind: 'platform'; wanted: string[]; actual: string }
   | { kind: 'constraint'; constraint: string }
   | { kind: 'max-per-node'; limit: number }
+  /** A host port the task publishes is taken on the node, e.g. 8080/tcp. */
+  | { kind: 'port'; port: string }
   | { kind: 'memory'; need: number; free: number }
   | { kind: 'cpu'; needMicros: number; freeMicros: number };
 
@@ -63,6 +65,12 @@ export function staticFilters(node: Node, facts: NodeFacts, rules: PlacementRule
 /** 0 means no limit. */
 export function maxPerNodeFilter(tasksOfServiceOnNode: number, maxPerNode: number): Rejection | undefined {
   return maxPerNode > 0 && tasksOfServiceOnNode >= maxPerNode ? { kind: 'max-per-node', limit: maxPerNode } : undefined;
+}
+
+/** A host port can be published by one container per node: Docker refuses a second at start. */
+export function portFilter(wanted: readonly string[], inUse: ReadonlySet<string>): Rejection | undefined {
+  const taken = wanted.find((port) => inUse.has(port));
+  return taken ? { kind: 'port', port: taken } : undefined;
 }
 
 /** The task's reservation must fit in what the node has not yet promised to other tasks. */

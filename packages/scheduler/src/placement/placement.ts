@@ -1,11 +1,11 @@
 import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
-import { ClusterView } from './cluster-view';
+import { ClusterView, publishedPorts } from './cluster-view';
 import { clusterStrategy } from '../cluster/cluster-settings';
 import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
-import { maxPerNodeFilter, resourceFilter, staticFilters, type Rejection } from './filters';
+import { maxPerNodeFilter, portFilter, resourceFilter, staticFilters, type Rejection } from './filters';
 import { toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 
@@ -22,7 +22,7 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
 /**
  * Assigns pending tasks to nodes, as Nomad's pipeline does: filters decide
  * which nodes can take a task (ready and active, the image's platforms, constraints, max-per-node,
- * free memory and CPU), then scores rank those (spread over label values,
+ * host ports still free, free memory and CPU), then scores rank those (spread over label values,
  * replicas of the same service apart, then the strategy's fit). A task no
  * node can take stays pending with the explanation in status.err, rewritten
  * only when it changes; the control loop reruns on every change, so it is
@@ -79,6 +79,7 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     if (i === undefined) continue; // the node left; the orchestrator retires the task
     const rejection =
       staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ??
+      portFilter(publishedPorts(task), view.portsInUse[i]) ??
       resourceFilter(toAmount(task.spec?.resources), view.free(i));
     if (rejection) leavePending(task, explainOnNode(task.nodeId, rejection));
     else assign(task, i);
@@ -114,6 +115,7 @@ function placeGroup(
   const strategy = (placement?.strategy || defaultStrategy) as PlacementStrategy;
   const maxPerNode = Number(placement?.maxPerNode ?? 0);
   const need: Amount = toAmount(spec?.resources);
+  const ports = publishedPorts(tasks[0]);
   const rules = compileRules(spec);
 
   const n = view.size;
@@ -127,10 +129,10 @@ function placeGroup(
   const spread = spreadGroups(view, placement?.spread ?? [], counts);
 
   for (let t = 0; t < tasks.length; t++) {
-    const best = choose(view, candidates, counts, spread, need, maxPerNode, strategy);
+    const best = choose(view, candidates, counts, spread, need, maxPerNode, ports, strategy);
     if (best < 0) {
       // Placing only ever takes room away, so every later task of this group fails the same way.
-      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, maxPerNode));
+      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, maxPerNode, ports));
       for (; t < tasks.length; t++) leavePending(tasks[t], reason);
       return;
     }
@@ -181,6 +183,7 @@ function choose(
   spread: readonly SpreadDescriptor[],
   need: Amount,
   maxPerNode: number,
+  ports: readonly string[],
   strategy: PlacementStrategy,
 ): number {
   const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount } = view;
@@ -188,6 +191,7 @@ function choose(
   let bestScore = 0;
   for (const i of candidates) {
     if (maxPerNode > 0 && counts[i] >= maxPerNode) continue;
+    if (ports.length > 0 && portFilter(ports, view.portsInUse[i])) continue;
     const cpuAfter = freeCpu[i] - need.cpuMicros;
     const memoryAfter = freeMemory[i] - need.memoryBytes;
     if (cpuAfter < 0 || memoryAfter < 0) continue;
@@ -221,10 +225,12 @@ function explainAll(
   counts: Int32Array,
   need: Amount,
   maxPerNode: number,
+  ports: readonly string[],
 ): Rejection[] {
   const rejections: Rejection[] = [];
   for (let i = 0; i < view.size; i++) {
-    const rejection = staticRejections[i] ?? maxPerNodeFilter(counts[i], maxPerNode) ?? resourceFilter(need, view.free(i));
+    const rejection =
+      staticRejections[i] ?? maxPerNodeFilter(counts[i], maxPerNode) ?? portFilter(ports, view.portsInUse[i]) ?? resourceFilter(need, view.free(i));
     if (rejection) rejections.push(rejection);
   }
   return rejections;
