@@ -62,6 +62,7 @@ function program(write: (text: string) => void): Command {
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
     .option('--reserve-cpus <n>', 'CPUs to keep back for the OS, never reserved by tasks, e.g. 0.5')
     .option('--reserve-memory <size>', 'memory to keep back for the OS, never reserved by tasks, e.g. 256M')
+    .option('--reserve-system <cpus,memory>', 'both at once, e.g. 0.5,256M (instead of --reserve-cpus and --reserve-memory)')
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
     .option('--arch <arch>', 'architecture to advertise instead of the engine\'s, e.g. arm64 (for testing / emulated runtimes)')
     .option('--os <os>', 'operating system to advertise instead of the engine\'s, e.g. linux (for testing / emulated runtimes)')
@@ -91,7 +92,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   }
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
-    memory?: string; reserveCpus?: string; reserveMemory?: string; dockerSocket: string; logLevel: LogLevel;
+    memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
     arch?: string; os?: string;
   }>();
 
@@ -137,6 +138,16 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     const os = raw.os.trim().toLowerCase();
     if (!/^[a-z][a-z0-9]*$/.test(os)) throw new OptionsError(`invalid --os "${raw.os}": use an os name such as linux`);
     options.os = os;
+  }
+  if (raw.reserveSystem !== undefined) {
+    if (raw.reserveCpus !== undefined || raw.reserveMemory !== undefined) {
+      throw new OptionsError('give --reserve-system, or --reserve-cpus and --reserve-memory, not both');
+    }
+    const parts = raw.reserveSystem.split(',').map((part) => part.trim());
+    if (parts.length !== 2 || parts.some((part) => part === '')) {
+      throw new OptionsError(`invalid --reserve-system "${raw.reserveSystem}": expected CPUS,MEMORY, e.g. 0.5,256M`);
+    }
+    [raw.reserveCpus, raw.reserveMemory] = parts;
   }
   if (raw.reserveCpus !== undefined) options.reserveCpus = wrap(() => parseCpus(raw.reserveCpus as string));
   if (raw.reserveMemory !== undefined) options.reserveMemoryBytes = wrap(() => parseMemory(raw.reserveMemory as string));

@@ -11,6 +11,18 @@ describe('--reserve-cpus and --reserve-memory', () => {
     expect(options).toMatchObject({ reserveCpus: 0.5, reserveMemoryBytes: 256 * 1024 * 1024 });
   });
 
+  it('may be given together as --reserve-system CPUS,MEMORY, but not beside them', () => {
+    const options = parseAgentOptions([...base, '--reserve-system', '0.5,256M'], () => undefined);
+    expect(options).toMatchObject({ reserveCpus: 0.5, reserveMemoryBytes: 256 * 1024 * 1024 });
+    expect(() => parseAgentOptions([...base, '--reserve-system', '256M'], () => undefined)).toThrow(
+      'invalid --reserve-system "256M": expected CPUS,MEMORY, e.g. 0.5,256M',
+    );
+    expect(() => parseAgentOptions([...base, '--reserve-system', '0.5,256M', '--reserve-cpus', '1'], () => undefined)).toThrow(
+      'give --reserve-system, or --reserve-cpus and --reserve-memory, not both',
+    );
+    expect(() => parseAgentOptions([...base, '--reserve-system', 'x,256M'], () => undefined)).toThrow(OptionsError);
+  });
+
   it('refuse malformed amounts with one line', () => {
     expect(() => parseAgentOptions([...base, '--reserve-memory', 'lots'], () => undefined)).toThrow(OptionsError);
     expect(() => parseAgentOptions([...base, '--reserve-cpus', '-1'], () => undefined)).toThrow(/invalid CPU amount "-1"/);
