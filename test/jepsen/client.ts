@@ -17,9 +17,10 @@ import type { HistoryRecorder, PendingOperation, ServiceInput, ServiceOutput } f
  *   when the entry was applied): nothing changed, discard.
  * - INVALID_ARGUMENT: refused before anything was proposed, discard (and
  *   counted: the test's specs are valid, so it should never happen).
- * - UNAVAILABLE "not the leader…": the gate or RaftHost.propose refused
- *   before proposing (NotLeaderError is thrown before the entry reaches the
- *   log), discard. "the leader … cannot be reached; the write was not
+ * - UNAVAILABLE "not the leader…": the gate, RaftCommandLog.current (a
+ *   leader just elected that cannot confirm it leads) or RaftHost.propose
+ *   refused before proposing (NotLeaderError is thrown before the entry
+ *   reaches the log), discard. "the leader … cannot be reached; the write was not
  *   applied": the forwarded call never left the member (grpc-js "No
  *   connection established"), discard. The same grpc-js words or
  *   ECONNREFUSED on our own channel: the request was never sent, discard.
