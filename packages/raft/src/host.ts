@@ -196,6 +196,16 @@ export class RaftHost extends EventEmitter {
   get isLeader(): boolean {
     return this.node.raft.state === StateType.Leader;
   }
+  /**
+   * Whether this node leads and has applied an entry of its own term. A newly
+   * elected leader has every committed entry in its log but may not know yet
+   * which of them are committed (the old leader may have died before saying
+   * so); until its first entry commits, its state machine can lack writes
+   * that were already acknowledged.
+   */
+  get leaderCaughtUp(): boolean {
+    return this.isLeader && this.node.raft.log.term(this.applied) === this.node.raft.term;
+  }
   /** Id of the current leader as known here (0 if none). */
   get leaderId(): number {
     return this.node.raft.lead;

@@ -6,6 +6,7 @@ import { Store, StoreConflictError } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import type { Peer } from '../src/cluster/peers';
 import { peersOn } from './loopback-peers';
+import { MessageType, type Message } from '@pisched/raft';
 import { spec } from './fixtures';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -62,6 +63,43 @@ describe('RaftCommandLog', () => {
       `not the leader; the leader is ${leaderPeer.id} at ${leaderPeer.address}`,
     );
   });
+
+  it('a new leader builds writes only from a state holding everything committed before its election', async () => {
+    const peers = await peersOn(3);
+    const members = await Promise.all(peers.map((peer) => open(tempDir(), peer, peers)));
+    const old = await waitFor(() => members.find((member) => member.log.host.isLeader), 'a leader');
+    const others = members.filter((member) => member !== old);
+    await waitFor(() => others.every((member) => member.log.host.leaderId === old.log.host.id), 'the followers to know the leader');
+
+    // The old leader's entry reaches both followers, then nothing more from it does: it commits
+    // the entry and acknowledges the write, but dies before telling anyone the entry is committed.
+    const intercept = (member: typeof old, keep: (messages: Message[]) => Message[]) => {
+      const send = member.log.transport.send.bind(member.log.transport);
+      member.log.transport.send = (messages) => send(keep(messages));
+    };
+    let silenced = false;
+    intercept(old, (messages) => {
+      if (silenced) return [];
+      if (messages.some((m) => m.type === MessageType.App && m.entries.some((e) => e.data.length > 0))) silenced = true;
+      return messages;
+    });
+    await old.store.update(() => putService('a', 'web'));
+    await old.log.stop();
+    // Hold the new leader's first entry back so the window is not a race: until a majority has
+    // it, the new leader does not know which of its entries are committed.
+    let holdAppends = true;
+    for (const member of others) intercept(member, (messages) => (holdAppends ? messages.filter((m) => m.type !== MessageType.App) : messages));
+    expect(others.map((member) => member.store.state.services.has('a')), 'the followers must not know the entry is committed yet').toEqual([false, false]);
+
+    const leader = await waitFor(() => others.find((member) => member.log.host.isLeader), 'a new leader', 15_000);
+    setTimeout(() => (holdAppends = false), 300);
+    let seen: boolean | undefined;
+    await leader.store.update((state) => {
+      seen = state.services.has('a');
+      return [];
+    });
+    expect(seen, 'the acknowledged write was missing from the state the new leader built a write from').toBe(true);
+  }, 30_000);
 
   it('restores the store and its applied index from a Raft snapshot after a restart', async () => {
     const [peer] = await peersOn(1);

@@ -102,6 +102,24 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
     return result ?? { ok: true };
   }
 
+  /**
+   * A leader just elected waits for its first entry to commit and apply (a
+   * read barrier) before a write is built: until then its state may lack
+   * entries the old leader committed and acknowledged, and a remove or scale
+   * built from it would answer "not found", or remove an older service of
+   * the same name, against a create that was already acknowledged.
+   */
+  async current(): Promise<void> {
+    if (this.host.leaderCaughtUp) return;
+    if (!this.host.isLeader) throw this.notLeader();
+    try {
+      await this.host.readIndex();
+    } catch (error) {
+      throw new ApiError(grpc.status.UNAVAILABLE, `not the leader; just elected, and cannot yet confirm it leads (${(error as Error).message})`);
+    }
+    if (!this.host.leaderCaughtUp) throw this.notLeader();
+  }
+
   /** The refusal a follower gives, naming the leader so the caller can go there. */
   notLeader(): ApiError {
     const leader = this.leader();

@@ -6,6 +6,12 @@ import { StateMachine, type ApplyResult } from './state-machine';
 export interface CommandLog {
   /** Resolves once the command is durable and has been applied through Store.applyEntry. */
   propose(data: Uint8Array): Promise<ApplyResult>;
+  /**
+   * Resolves once the state holds every command committed so far, so a write
+   * built from it cannot miss one that was already acknowledged; rejects when
+   * this member cannot propose (nothing was proposed then).
+   */
+  current?(): Promise<void>;
 }
 
 /** A command the state machine refused, e.g. a stale version or a duplicate name. */
@@ -42,6 +48,7 @@ export class Store extends EventEmitter {
    */
   update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T]): Promise<T | undefined> {
     const run = async (): Promise<T | undefined> => {
+      await this.log?.current?.();
       const built = build(this.state);
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
