@@ -9,28 +9,51 @@ import { memberAt, parsePeers } from '../src/cluster/peers';
 import { startFromPeers } from '../src/cluster/bootstrap';
 import type { RaftCommandLog } from '../src/store/raft-command-log';
 
-/** Just what Membership reads and calls of the Raft log, recording the changes it proposes. */
+/**
+ * Just what Membership reads and calls of the Raft log. A proposed change is
+ * applied a moment later, as Raft would: to the configuration and the registry.
+ */
 function fakeRaft(voters: number[], learners: number[], active: number[], last = 100, answering = active) {
   const peers = [...voters, ...learners].map((raftId) => memberAt(`s${raftId}`, raftId, `127.0.0.${raftId}`, 7700));
   const proposed: string[] = [];
+  const members = new MemberRegistry(peers);
+  const membership = { voters: [...voters], learners: [...learners] };
+  const applySoon = (apply: () => void) => new Promise<{ index: number }>((resolve) => setTimeout(() => (apply(), resolve({ index: last + 1 })), 5));
   const host = {
     isLeader: true,
+    leaderId: 1,
     lastIndex: last,
-    membership: { voters, learners },
+    membership,
     progress: (): MemberProgress[] =>
-      [...voters, ...learners].map((id) => ({ id, match: active.includes(id) ? last : 0, learner: learners.includes(id), recentActive: active.includes(id) })),
+      [...membership.voters, ...membership.learners].map((id) => ({ id, match: active.includes(id) ? last : 0, learner: membership.learners.includes(id), recentActive: active.includes(id) })),
     addMember: async (id: number, opts: { learner?: boolean; context?: Uint8Array }) => {
-      proposed.push(`${opts.learner ? 'learner' : 'voter'} ${id} ${JSON.stringify(decodeMember(opts.context))}`);
-      return { index: last + 1 };
+      const member = decodeMember(opts.context)!;
+      proposed.push(`${opts.learner ? 'learner' : 'voter'} ${id} ${JSON.stringify(member)}`);
+      return applySoon(() => {
+        members.put(member);
+        if (opts.learner) membership.learners.push(id);
+        else {
+          membership.learners = membership.learners.filter((other) => other !== id);
+          membership.voters.push(id);
+        }
+      });
     },
     removeMember: async (id: number) => {
       proposed.push(`remove ${id}`);
-      return { index: last + 1 };
+      return applySoon(() => {
+        members.remove(id);
+        membership.voters = membership.voters.filter((other) => other !== id);
+        membership.learners = membership.learners.filter((other) => other !== id);
+      });
+    },
+    transferLeadership: (id: number) => {
+      proposed.push(`transfer to ${id}`);
+      host.leaderId = id;
     },
   };
-  const raft = { host, members: new MemberRegistry(peers), self: peers[0] } as unknown as RaftCommandLog;
+  const raft = { host, members, self: peers[0], notLeader: () => new Error('not the leader') } as unknown as RaftCommandLog;
   // Raft may still count a member that stopped answering a moment ago: `answering` is what a direct ask finds.
-  return { membership: new Membership(raft, async (peer) => answering.includes(peer.raftId)), proposed };
+  return { membership: new Membership(raft, async (peer) => answering.includes(peer.raftId)), proposed, host };
 }
 
 describe('Membership', () => {
@@ -73,6 +96,32 @@ describe('Membership', () => {
     const learner = fakeRaft([1, 2, 3], [4], [1]);
     await learner.membership.remove('s4');
     expect(learner.proposed).toEqual(['remove 4']);
+  });
+
+  it('refuses a removal the current members could not commit: two members, one down', async () => {
+    const pair = fakeRaft([1, 2], [], [1]);
+    await expect(pair.membership.remove('s2')).rejects.toThrow(
+      'cannot remove s2: committing the change needs 2 of the 2 members but only 1 answer; bring members back first',
+    );
+    expect(pair.proposed).toEqual([]);
+  });
+
+  it('a leader asked to remove itself hands leadership to a member that answers, and leaves the removal to it', async () => {
+    const pair = fakeRaft([1, 2], [], [1, 2]);
+    const { handedOverTo } = await pair.membership.remove('s1');
+    expect(handedOverTo?.id).toBe('s2');
+    expect(pair.proposed).toEqual(['transfer to 2']);
+  });
+
+  it('takes concurrent changes one at a time, each decided on what the one before left', async () => {
+    const joins = fakeRaft([1, 2, 3], [], [1, 2, 3]);
+    const [a, b] = await Promise.all([joins.membership.join('s4', '127.0.0.4:7700'), joins.membership.join('s5', '127.0.0.5:7700')]);
+    expect([a.member!.raftId, b.member!.raftId]).toEqual([4, 5]);
+    // 4 voters, s4 down: either removal alone is fine, both would leave {s1, s4} without a majority.
+    const removes = fakeRaft([1, 2, 3, 4], [], [1, 2, 3]);
+    const results = await Promise.allSettled([removes.membership.remove('s2'), removes.membership.remove('s3')]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected']);
+    expect(removes.proposed).toEqual(['remove 2']);
   });
 
   it('promotes a learner that has caught up and is heard from, not one that lags', async () => {

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type JoinClusterResponse } from '@pisched/api';
+import { loadGrpc, parseHostPort, type JoinClusterResponse } from '@pisched/api';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Peer } from './peers';
+import { memberAt, type Peer } from './peers';
 
 /** Where this member's place in the cluster starts from; see RaftCommandLog. */
 export interface ClusterStart {
@@ -44,17 +44,23 @@ export async function startByJoining(dataDir: string, id: string, listen: string
   if (known) {
     if (known.id !== id) throw new Error(`${dataDir} belongs to member ${known.id}, not ${id}`);
     if (known.address !== listen) throw new Error(`member ${id} joined with address ${known.address}; --listen ${listen} differs`);
-    return { self: known, members: [known], joining: true };
+    // The members as the join found them: until the leader's snapshot arrives they are the only way to answer it.
+    return { self: peerOf(known), members: known.members ?? [peerOf(known)], joining: true };
   }
   const answer = await askToJoin(via, id, listen);
   const self: Peer = toPeer(answer.member!);
-  writeIdentity(dataDir, self);
-  return { self, members: answer.members.map(toPeer), joining: true };
+  const members = answer.members.map(toPeer);
+  writeIdentity(dataDir, self, members);
+  return { self, members, joining: true };
+}
+
+function peerOf({ id, raftId, address, raftAddress }: Peer): Peer {
+  return { id, raftId, address, raftAddress };
 }
 
 function toPeer(member: { id: string; address: string; raftId: number }): Peer {
-  const at = member.address.lastIndexOf(':');
-  return { id: member.id, raftId: member.raftId, address: member.address, raftAddress: `${member.address.slice(0, at)}:${Number(member.address.slice(at + 1)) + 1}` };
+  const { host, port } = parseHostPort(member.address);
+  return memberAt(member.id, member.raftId, host, port);
 }
 
 async function askToJoin(via: string, id: string, address: string): Promise<JoinClusterResponse> {
@@ -78,16 +84,19 @@ async function askToJoin(via: string, id: string, address: string): Promise<Join
   }
 }
 
-function readIdentity(dataDir: string): Peer | undefined {
+/** This member, and for one that joined, the members its join answer named. */
+type Identity = Peer & { members?: Peer[] };
+
+function readIdentity(dataDir: string): Identity | undefined {
   const file = path.join(dataDir, IDENTITY_FILE);
   if (!fs.existsSync(file)) return undefined;
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as Peer;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Identity;
 }
 
-function writeIdentity(dataDir: string, self: Peer): void {
+function writeIdentity(dataDir: string, self: Peer, members?: Peer[]): void {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, IDENTITY_FILE);
   // Through a rename, so a crash never leaves half a file that would stop the member starting.
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(self));
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ...self, ...(members ? { members } : {}) }));
   fs.renameSync(`${file}.tmp`, file);
 }

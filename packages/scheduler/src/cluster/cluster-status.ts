@@ -44,8 +44,8 @@ export function clusterStatusHandler(
     };
     // Only the leader tracks the others' progress: it lists every member with its matchIndex.
     const progress = host.progress().flatMap((p): ClusterMember[] => {
-      const peer = raft.members.byRaft(p.id);
-      if (!peer) return [];
+      // A member with no known address still counts: the removal watch must see it in the configuration.
+      const peer = raft.members.byRaft(p.id) ?? { id: `raft-${p.id}`, raftId: p.id, address: '', raftAddress: '' };
       if (p.id === raft.self.raftId) {
         mine.matchIndex = p.match;
         return [];

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ControlHandlers } from '@pisched/api';
+import { loadGrpc, type ClusterStatus, type ControlHandlers } from '@pisched/api';
 import { ApiError, toServiceError } from '../control/grpc-errors';
 import type { RaftCommandLog } from '../store/raft-command-log';
 import { memberView, type Membership } from './membership';
@@ -27,7 +27,9 @@ export function clusterHandlers(
     JoinCluster: (call, callback) => run((m) => m.join(call.request.id, call.request.address), callback),
     RemoveClusterMember: (call, callback) =>
       run(async (m, log) => {
-        await m.remove(call.request.id);
+        const { handedOverTo } = await m.remove(call.request.id);
+        // This leader removes itself: the member it handed leadership to does it.
+        if (handedOverTo) return removeThrough(handedOverTo.address, call.request.id, call.getDeadline());
         const learners = log.host.membership.learners;
         return {
           leader: log.leader()?.id ?? '',
@@ -37,4 +39,20 @@ export function clusterHandlers(
         };
       }, callback),
   };
+}
+
+type RemoveClient = {
+  RemoveClusterMember(request: { id: string }, options: grpc.CallOptions, callback: grpc.requestCallback<ClusterStatus>): void;
+  close(): void;
+};
+
+function removeThrough(address: string, id: string, deadline: grpc.Deadline): Promise<ClusterStatus> {
+  const client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as RemoveClient;
+  return new Promise<ClusterStatus>((resolve, reject) =>
+    client.RemoveClusterMember({ id }, { deadline }, (error, response) => {
+      client.close();
+      if (error) reject(new ApiError(error.code ?? grpc.status.UNAVAILABLE, error.details || error.message));
+      else resolve(response!);
+    }),
+  );
 }

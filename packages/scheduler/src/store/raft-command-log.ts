@@ -31,7 +31,9 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
    * `members` is the cluster as this member first knows it: all of --peers, or
    * what the leader answered to a join. A joining member starts as a learner of
    * no configuration and waits for the leader's snapshot; the others bootstrap
-   * `members` as the voters. Both only matter while the Raft storage is empty.
+   * `members` as the voters while the Raft storage is empty. Later, a snapshot's
+   * registry replaces `members`; without one they are still where the
+   * addresses come from, so they must name every member stored.
    */
   constructor(
     dataDir: string,
@@ -69,6 +71,16 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
       },
       ...raftOptions,
     });
+    // A --peers shorter than the membership stored would leave a member unreachable, and
+    // its absence from this member's views would look like a removal to it.
+    const { voters, learners } = this.host.membership;
+    const unknown = [...voters, ...learners].filter((raftId) => !this.members.byRaft(raftId));
+    if (unknown.length > 0) {
+      this.host.stop().catch(() => undefined);
+      throw new Error(
+        `the membership stored in ${dataDir} has members with Raft ids ${unknown.join(', ')} that --peers does not name: give every member the cluster was created with`,
+      );
+    }
     store.attach(this);
   }
 
