@@ -2,7 +2,11 @@
 export interface Peer {
   /** The member's name, e.g. s1. */
   id: string;
-  /** Raft's numeric id: the position in the names sorted, so every member derives the same ids whatever the flag's order. */
+  /**
+   * Raft's numeric id. For the members of --peers, the position in the names
+   * sorted, so every member derives the same ids whatever the flag's order;
+   * a member that joins later gets the next id never used (see MemberRegistry).
+   */
   raftId: number;
   /** host:port for the CLI and the agents. */
   address: string;
