@@ -25,7 +25,9 @@ interface Member {
 /** A member with the real gate in front of handlers that say which member served them. */
 async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-gate-'));
-  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 20 });
+  // Elections take 0.6-1.1 s: stopping the leader (its transport waits 200 ms) must end well before the
+  // followers give up on it, or the window this file tests (a follower still naming a dead leader) is gone.
+  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60 });
   const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { service: { id: peer.id } });
   const handlers = { CreateService: served, GetService: served } as unknown as ControlHandlers;
