@@ -154,7 +154,14 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
       if (cc.nodeId === this.self.raftId) this.emit('removed');
       return;
     }
-    const member = decodeMember(cc.context);
+    let member;
+    try {
+      member = decodeMember(cc.context);
+    } catch {
+      // Every member applies the same entry, on every restart too: throwing here would stop the
+      // whole cluster for good. The proposer validated the context; a bad one only costs an address.
+      member = undefined;
+    }
     if (member) this.members.put(member);
     this.syncTransport();
   }
