@@ -4,6 +4,7 @@ import { DockerDriver } from './docker-driver';
 import { EventWatcher } from './event-watcher';
 import { AgentSession } from './session';
 import { StatusReporter } from './status-reporter';
+import { readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
 
 export interface AgentConfig {
@@ -42,6 +43,12 @@ export class Agent {
         onAssignments: (tasks) => {
           log.debug({ tasks: tasks.length }, 'assignments received');
           void this.worker.setAssignments(tasks);
+        },
+        onLogRequest: (request) => {
+          readTaskLogs(driver.docker as unknown as LogEngine, nodeId, request).then(
+            (reply) => this.session.sendLogReply(reply),
+            (error: Error) => log.warn({ err: error.message }, 'cannot read task logs'),
+          );
         },
         onLost: () => {
           this.reporter.clear();

@@ -5,6 +5,8 @@ import {
   type AgentMessage,
   type DispatcherClient,
   type DispatcherMessage__Output,
+  type LogReplyInput,
+  type LogRequest,
   type Task,
 } from '@pisched/api';
 import type { Logger } from 'pino';
@@ -16,6 +18,8 @@ export interface SessionHandlers {
   /** The scheduler accepted the registration; its assignment set follows. */
   onAccepted(sessionId: string): void;
   onAssignments(tasks: Task[]): void;
+  /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
+  onLogRequest?(request: LogRequest): void;
   /** The session ended (error, scheduler gone); a new one is being sought. */
   onLost(): void;
 }
@@ -66,6 +70,13 @@ export class AgentSession {
   sendStatus(updates: StatusUpdate[]): boolean {
     if (!this.connected || !this.call) return false;
     this.call.write({ status: { updates } });
+    return true;
+  }
+
+  /** Answers a log request on the current session; false when there is none (the scheduler has given up on it then). */
+  sendLogReply(reply: LogReplyInput): boolean {
+    if (!this.connected || !this.call) return false;
+    this.call.write({ logReply: reply });
     return true;
   }
 
@@ -136,6 +147,8 @@ export class AgentSession {
           return;
         }
         this.options.handlers.onAssignments(message.assignments.tasks ?? []);
+      } else if (message.logRequest) {
+        if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
       }
     });
     call.on('error', (error: grpc.ServiceError) => {

@@ -9,3 +9,4 @@ export * from './update-config';
 export * from './container-options';
 export * from './leader-metadata';
 export * from './platforms';
+export * from './log-entries';

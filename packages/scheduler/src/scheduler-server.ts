@@ -99,7 +99,7 @@ export class SchedulerServer {
     const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft, this.otherMembers);
     this.membership = raft && new Membership(raft, async (peer) => (await this.otherMembers.ask(peer.address)) !== undefined);
     const members = clusterHandlers(raft, this.membership, status);
-    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.initialStrategy);
+    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy);
     this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }

@@ -64,7 +64,9 @@ describe('UpdateCluster / GetCluster', () => {
     let index = 0;
     store.attach({ propose: async (data) => store.applyEntry(++index, data) });
     const heartbeats = { heartbeat: () => ({ periodMs: 1000, grace: 3 }), heartbeatAges: () => ({}) };
-    const handlers = controlHandlers(store, testClock(), [], heartbeats, clusterHandlers(undefined, undefined, () => undefined), initial);
+    // These calls never read logs: no agent is connected.
+    const noLogs = { requestLogs: () => false, cancelLogs: () => undefined };
+    const handlers = controlHandlers(store, testClock(), [], heartbeats, clusterHandlers(undefined, undefined, () => undefined), noLogs, initial);
     const call = <K extends 'UpdateCluster' | 'GetCluster'>(name: K, request: object) =>
       new Promise<{ placementStrategy: string; heartbeatPeriodMs: number }>((resolve, reject) => {
         const handler = handlers[name] as unknown as (call: { request: object }, cb: (error: unknown, response: unknown) => void) => void;

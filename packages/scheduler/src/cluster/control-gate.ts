@@ -16,6 +16,12 @@ const WRITES = new Set([
   'RemoveClusterMember',
 ]);
 
+/**
+ * Reads only the leader can answer: agents hold their sessions with the
+ * leader alone. A follower forwards them there as it does writes.
+ */
+const LEADER_ONLY = new Set(['GetServiceLogs']);
+
 /** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */
 const UNGATED = new Set(['GetClusterStatus']);
 
@@ -59,7 +65,7 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
     return client;
   };
 
-  const write = (name: string, handler: Unary): Unary => (call, callback) => {
+  const forward = (name: string, handler: Unary, changes: boolean): Unary => (call, callback) => {
     const until = waitUntil(call);
     const attempt = (): void => {
       if (log.host.isLeader) return handler(call, callback);
@@ -77,13 +83,13 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
               if (Date.now() + RETRY_PAUSE_MS < until) return void setTimeout(attempt, RETRY_PAUSE_MS);
               return callback({
                 code: grpc.status.UNAVAILABLE,
-                details: `the leader ${leader.id} at ${leader.address} cannot be reached; the write was not applied (${error.details})`,
+                details: `the leader ${leader.id} at ${leader.address} cannot be reached; ${changes ? 'the write was not applied' : 'nothing was read'} (${error.details})`,
               });
             }
             // The connection broke with the write on it: the leader may have committed it first.
             callback({
               code: grpc.status.UNAVAILABLE,
-              details: `the leader ${leader.id} at ${leader.address} stopped answering; the write may or may not have been applied (${error.details})`,
+              details: `the leader ${leader.id} at ${leader.address} stopped answering; ${changes ? 'the write may or may not have been applied' : 'try again'} (${error.details})`,
             });
           });
         },
@@ -113,7 +119,10 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
 
   const gated: Record<string, Unary> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, Unary][]) {
-    gated[name] = UNGATED.has(name) ? handler : WRITES.has(name) ? write(name, handler) : read(handler);
+    if (UNGATED.has(name)) gated[name] = handler;
+    else if (WRITES.has(name)) gated[name] = forward(name, handler, true);
+    else if (LEADER_ONLY.has(name)) gated[name] = forward(name, handler, false);
+    else gated[name] = read(handler);
   }
   return gated as unknown as ControlHandlers;
 }

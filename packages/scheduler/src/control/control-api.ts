@@ -12,6 +12,7 @@ import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 import { withNewSpec, withResume, withRollback } from '../updater/update-status';
 import type { ClusterHandlers } from '../cluster/membership-handlers';
+import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource } from '../logs/service-logs';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -30,6 +31,8 @@ export function controlHandlers(
   passes: Pass[],
   heartbeats: HeartbeatView,
   cluster: ClusterHandlers,
+  /** The agents' sessions, which logs are read over. */
+  logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
 ): ControlHandlers {
@@ -138,6 +141,11 @@ export function controlHandlers(
         })),
     })),
 
+    GetServiceLogs: unary(async (request) => {
+      const service = requireService(store.state, request.service);
+      return gatherServiceLogs(store.state, service, request.tail, logs, { timeoutMs: DEFAULT_LOG_TIMEOUT_MS, newId: clock.newId });
+    }),
+
     ListTasks: unary((request) => {
       const serviceId = request.service ? requireService(store.state, request.service).id : undefined;
       const tasks = [...store.state.tasks.values()]
@@ -229,7 +237,7 @@ function findService(state: StateMachine, nameOrId: string): Service | undefined
   return undefined;
 }
 
-function requireService(state: StateMachine, nameOrId: string): Service {
+export function requireService(state: StateMachine, nameOrId: string): Service {
   if (!nameOrId) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'a service name or id is required');
   const service = findService(state, nameOrId);
   if (!service) throw notFound(`service ${nameOrId}`);

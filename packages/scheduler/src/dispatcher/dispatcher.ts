@@ -5,6 +5,7 @@ import {
   type AgentMessage__Output,
   type DispatcherHandlers,
   type DispatcherMessage,
+  type LogReply,
   type Node,
   type NodeDescription,
   type Task,
@@ -63,6 +64,8 @@ export class Dispatcher {
   private sessionCounter = 0;
   private announcedPeriodMs = 0;
   private readonly onChange = () => this.schedulePush();
+  /** Who waits for the log reply of each request id sent on a session. */
+  private readonly logWaiters = new Map<string, { nodeId: string; deliver: (reply: LogReply) => void }>();
 
   constructor(
     private readonly store: Store,
@@ -99,7 +102,26 @@ export class Dispatcher {
     return ages;
   }
 
+  /**
+   * Asks a node's agent, over its session, for the output of some of its
+   * tasks' containers; deliver gets the reply. False when the node holds no
+   * session here (down, or connected to another member).
+   */
+  requestLogs(nodeId: string, request: { requestId: string; taskIds: string[]; tail: number }, deliver: (reply: LogReply) => void): boolean {
+    const session = this.sessions.get(nodeId);
+    if (!session) return false;
+    this.logWaiters.set(request.requestId, { nodeId, deliver });
+    session.call.write({ logRequest: request });
+    return true;
+  }
+
+  /** Forgets a log request that was answered or given up on. */
+  cancelLogs(requestId: string): void {
+    this.logWaiters.delete(requestId);
+  }
+
   stop(): void {
+    this.logWaiters.clear();
     this.store.off('change', this.onChange);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
@@ -153,6 +175,13 @@ export class Dispatcher {
       if (message.msg === 'status' && message.status) {
         for (const update of message.status.updates) {
           if (update.status) this.queueStatus(session.nodeId, update.taskId, update.status);
+        }
+      } else if (message.msg === 'logReply' && message.logReply) {
+        const waiter = this.logWaiters.get(message.logReply.requestId);
+        // Only the node that was asked may answer: a reply is the node's word on its own containers.
+        if (waiter && waiter.nodeId === session.nodeId) {
+          this.logWaiters.delete(message.logReply.requestId);
+          waiter.deliver(message.logReply);
         }
       } else if (message.msg === 'heartbeat') {
         this.markReadyIfDown(session.nodeId);
