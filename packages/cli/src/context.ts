@@ -14,6 +14,7 @@ export class Context {
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
     /** Reads an image's platform from the local engine (`run`, `update --image`). */
     readonly resolveImage: ImageResolver = (image) => localImagePlatforms(image),
+    readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
 
   client(): SchedulerClient {
@@ -23,6 +24,10 @@ export class Context {
 
   write(text: string): void {
     this.stdout.write(text);
+  }
+
+  writeError(text: string): void {
+    this.stderr.write(text);
   }
 
   close(): void {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCluster } from './commands/cluster';
 import { registerInspect } from './commands/inspect';
 import { registerLs } from './commands/ls';
+import { registerLogs } from './commands/logs';
 import { registerNode } from './commands/node';
 import { registerPs } from './commands/ps';
 import { registerRm } from './commands/rm';
@@ -26,6 +27,7 @@ export function buildProgram(context: Context): Command {
   registerLs(program, context);
   registerPs(program, context);
   registerInspect(program, context);
+  registerLogs(program, context);
   registerScale(program, context);
   registerUpdate(program, context);
   registerRollback(program, context);

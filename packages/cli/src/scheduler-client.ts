@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ClusterStatus, ControlClient, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -128,6 +128,11 @@ export class SchedulerClient {
 
   async listTasks(service = ''): Promise<Task[]> {
     return (await this.call<{ tasks: Task[] }>((c, o, cb) => c.ListTasks({ service }, o, cb))).tasks;
+  }
+
+  /** Every task's output (tail lines each; 0 = all) and a note for each part that could not be read. */
+  serviceLogs(service: string, tail: number): Promise<ServiceLogs> {
+    return this.call<ServiceLogs>((c, o, cb) => c.GetServiceLogs({ service, tail }, o, cb));
   }
 
   async listNodes(): Promise<Node[]> {

@@ -1,0 +1,63 @@
+import type { LogEntry } from '@pisched/api';
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { CliError } from '../errors';
+import { printJson } from '../json-views';
+
+/** `logs --json`: one object per line of output, in time order. */
+export interface LogRow {
+  task: string;
+  taskId: string;
+  node: string;
+  stream: string;
+  /** RFC 3339 (UTC, nanoseconds); null when the engine gave none. */
+  timestamp: string | null;
+  line: string;
+}
+
+export function logRow(entry: LogEntry): LogRow {
+  return {
+    task: entry.taskName,
+    taskId: entry.taskId,
+    node: entry.nodeId,
+    stream: entry.stream,
+    timestamp: entry.timestamp || null,
+    line: entry.line,
+  };
+}
+
+/** As `docker service logs` prints: `web.1@node-a | line`, the prefixes padded to one width, the time after the bar. */
+export function renderLogs(entries: LogEntry[], timestamps: boolean): string {
+  const prefixes = entries.map((entry) => `${entry.taskName}@${entry.nodeId}`);
+  const width = Math.max(0, ...prefixes.map((prefix) => prefix.length));
+  return entries
+    .map((entry, i) => `${prefixes[i].padEnd(width)} | ${timestamps && entry.timestamp ? `${entry.timestamp} ` : ''}${entry.line}\n`)
+    .join('');
+}
+
+/** --tail: the last N lines of each task, or all. */
+export function parseTail(text: string): number {
+  const trimmed = text.trim();
+  if (trimmed === 'all') return 0;
+  const value = Number(trimmed);
+  if (!/^\d+$/.test(trimmed) || value < 1 || value > 0xffffffff) throw new CliError(`invalid --tail "${text}": must be a whole number, 1 or more, or all`);
+  return value;
+}
+
+export function registerLogs(program: Command, context: Context): void {
+  program
+    .command('logs')
+    .description("print the output of a service's tasks (history included), each line prefixed with its task and node")
+    .argument('<service>', 'service name or id')
+    .option('--tail <N|all>', 'only the last N lines of each task', 'all')
+    .option('-t, --timestamps', "show each line's time")
+    .option('--json', 'print a JSON array instead of text')
+    .action(async (service: string, options: { tail: string; timestamps?: boolean; json?: boolean }) => {
+      const tail = parseTail(options.tail);
+      const { entries, notes } = await context.client().serviceLogs(service, tail);
+      // Notes go to stderr, so the lines themselves can be piped and parsed.
+      for (const note of notes) context.writeError(`${note}\n`);
+      if (options.json) printJson(entries.map(logRow), (text) => context.write(text));
+      else context.write(renderLogs(entries, options.timestamps === true));
+    });
+}
