@@ -30,7 +30,9 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60 });
   const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { service: { id: peer.id } });
-  const handlers = { CreateService: served, GetService: served } as unknown as ControlHandlers;
+  const logsServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+    callback(null, { entries: [], notes: [`served by ${peer.id}`] });
+  const handlers = { CreateService: served, GetService: served, GetServiceLogs: logsServed } as unknown as ControlHandlers;
   const server = new grpc.Server();
   server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
@@ -103,6 +105,23 @@ describe('the Control API gate of a cluster member', () => {
       expect(result.error?.code, method).toBe(grpc.status.UNAVAILABLE);
       expect(result.error?.details, method).toMatch(method === 'CreateService' ? /^not the leader; no leader is known/ : /^cannot confirm the state is current/);
       expect(result.ms, method).toBeLessThan(3_000);
+    }
+  }, 30_000);
+
+  it('forwards a logs request from a follower to the leader, which alone holds the agents\' sessions', async () => {
+    const peers = await peersOn(3);
+    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
+    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
+    for (const m of members) {
+      await waitFor(() => m.log.host.leaderId === leader.log.host.id, 'every member to know the leader');
+      const client = new (loadGrpc().Control)(m.peer.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+        GetServiceLogs: (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ notes: string[] }>) => void;
+      };
+      cleanup.push(() => client.close());
+      const answer = await new Promise<{ notes: string[] }>((resolve, reject) =>
+        client.GetServiceLogs({ service: 'web' }, { deadline: Date.now() + 5_000 }, (error, response) => (error ? reject(error) : resolve(response!))),
+      );
+      expect(answer.notes, `asked ${m.peer.id}`).toEqual([`served by ${leader.peer.id}`]);
     }
   }, 30_000);
 });

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { readTaskLogs, type LogEngine } from '../src/task-logs';
+
+function frame(type: number, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = type;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+interface Fake {
+  id: string;
+  labels: Record<string, string>;
+  logs: Buffer;
+}
+
+/** An engine whose label filter is ignored, so the reader's own check of the node label is what is tested. */
+function engine(containers: Fake[], asked: { tail?: number | 'all' }[] = []): LogEngine {
+  return {
+    listContainers: async () => containers.map((c) => ({ Id: c.id, Labels: c.labels })),
+    getContainer: (id) => {
+      const c = containers.find((x) => x.id === id)!;
+      return {
+        inspect: async () => ({ Config: { Tty: false, Labels: c.labels } }),
+        logs: async (options) => {
+          asked.push({ tail: options.tail });
+          return c.logs;
+        },
+      };
+    },
+  };
+}
+
+describe('readTaskLogs', () => {
+  it('reads only containers labelled with this node and the task; notes a task without one', async () => {
+    const asked: { tail?: number | 'all' }[] = [];
+    const fake = engine(
+      [
+        { id: 'x', labels: { 'pisched.node': 'other', 'pisched.task': 't1' }, logs: frame(1, '2026-01-01T00:00:00Z not mine\n') },
+        { id: 'y', labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, logs: frame(1, '2026-01-01T00:00:01Z mine\n') },
+      ],
+      asked,
+    );
+    const reply = await readTaskLogs(fake, 'n1', { requestId: 'r1', taskIds: ['t1', 't2'], tail: 3 });
+    expect(reply.requestId).toBe('r1');
+    expect(reply.entries).toEqual([{ taskId: 't1', nodeId: 'n1', stream: 'stdout', timestamp: '2026-01-01T00:00:01.000000000Z', line: 'mine' }]);
+    expect(reply.notes).toEqual([{ taskId: 't2', message: 'container no longer exists' }]);
+    expect(asked).toEqual([{ tail: 3 }]);
+  });
+
+  it('asks for all lines when tail is 0 and turns an engine error into a note', async () => {
+    const asked: { tail?: number | 'all' }[] = [];
+    const ok = await readTaskLogs(engine([{ id: 'y', labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, logs: Buffer.alloc(0) }], asked), 'n1', { requestId: 'r', taskIds: ['t1'], tail: 0 });
+    expect(asked).toEqual([{ tail: 'all' }]);
+    expect(ok.entries).toEqual([]);
+
+    const broken: LogEngine = {
+      listContainers: async () => [{ Id: 'y', Labels: { 'pisched.node': 'n1', 'pisched.task': 't1' } }],
+      getContainer: () => ({
+        inspect: async () => ({ Config: { Labels: { 'pisched.node': 'n1' } } }),
+        logs: async () => {
+          throw Object.assign(new Error('(HTTP code 500) server error - disk on fire'), { statusCode: 500, json: { message: 'disk on fire' } });
+        },
+      }),
+    };
+    const reply = await readTaskLogs(broken, 'n1', { requestId: 'r', taskIds: ['t1'], tail: 0 });
+    expect(reply.notes).toEqual([{ taskId: 't1', message: 'cannot read its logs: disk on fire' }]);
+  });
+});
