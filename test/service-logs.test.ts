@@ -71,6 +71,20 @@ describe.skipIf(!hasDocker)('pisched logs: task output read over the agents\' se
     }
   });
 
+  it('reads the output of crashed tasks kept in history', async () => {
+    const crashy = uniqueName('crashy');
+    const run = await cli(cluster.address, ['run', '--detach', '--name', crashy, '--restart-delay', '200ms', TEST_IMAGE, 'sh', '-c', 'echo "crash from $(hostname)"; exit 3']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = await waitFor(async () => {
+      const r = await cliJson<LogRow[]>(cluster.address, ['logs', crashy]);
+      return new Set(r.map((row) => row.taskId)).size >= 2 ? r : undefined;
+    }, 30_000, 'output of two crashed tasks');
+    expect(rows.every((row) => row.task === `${crashy}.1` && /^crash from [0-9a-f]{12}$/.test(row.line))).toBe(true);
+    // Each task's own container wrote its line: as many hosts as tasks.
+    expect(new Set(rows.map((row) => row.line)).size).toBe(new Set(rows.map((row) => row.taskId)).size);
+    expect((await cli(cluster.address, ['rm', crashy])).code).toBe(0);
+  });
+
   it('refuses an unknown service in one line', async () => {
     const result = await cli(cluster.address, ['logs', `${svc}-nope`]);
     expect(result.code).not.toBe(0);

@@ -17,6 +17,11 @@ export interface LogEngine {
  * other nodes' replies in the scheduler's answer: the newest lines are kept.
  */
 export const MAX_REPLY_BYTES = 1024 * 1024;
+/**
+ * What "all" means per container: a Pi must not read a log of gigabytes into
+ * memory for an answer that keeps 1 MiB of it anyway.
+ */
+export const MAX_LINES_PER_TASK = 50_000;
 
 /**
  * Answers a scheduler's log request from this node's own containers only
@@ -40,9 +45,12 @@ export async function readTaskLogs(engine: LogEngine, nodeId: string, request: L
         notes.push({ taskId, message: 'container no longer exists' });
         continue;
       }
-      const buffer = await container.logs({ stdout: true, stderr: true, timestamps: true, tail: request.tail > 0 ? request.tail : 'all', follow: false });
-      for (const line of parseDockerLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)), inspected.Config.Tty === true)) {
-        entries.push({ taskId, nodeId, stream: line.stream, timestamp: line.timestamp, line: line.line });
+      const tail = request.tail > 0 ? Math.min(request.tail, MAX_LINES_PER_TASK) : MAX_LINES_PER_TASK;
+      const buffer = await container.logs({ stdout: true, stderr: true, timestamps: true, tail, follow: false });
+      const lines = parseDockerLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)), inspected.Config.Tty === true);
+      for (const line of lines) entries.push({ taskId, nodeId, stream: line.stream, timestamp: line.timestamp, line: line.line });
+      if (lines.length >= MAX_LINES_PER_TASK && request.tail !== tail) {
+        notes.push({ taskId, message: `only its last ${MAX_LINES_PER_TASK} lines were read` });
       }
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readTaskLogs, type LogEngine } from '../src/task-logs';
+import { MAX_LINES_PER_TASK, readTaskLogs, type LogEngine } from '../src/task-logs';
 
 function frame(type: number, text: string): Buffer {
   const payload = Buffer.from(text);
@@ -49,11 +49,25 @@ describe('readTaskLogs', () => {
     expect(asked).toEqual([{ tail: 3 }]);
   });
 
-  it('asks for all lines when tail is 0 and turns an engine error into a note', async () => {
+  it('reads at most MAX_LINES_PER_TASK lines for "all", saying so when there may be more', async () => {
     const asked: { tail?: number | 'all' }[] = [];
-    const ok = await readTaskLogs(engine([{ id: 'y', labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, logs: Buffer.alloc(0) }], asked), 'n1', { requestId: 'r', taskIds: ['t1'], tail: 0 });
-    expect(asked).toEqual([{ tail: 'all' }]);
+    const many = frame(1, 'x\n'.repeat(MAX_LINES_PER_TASK));
+    const reply = await readTaskLogs(engine([{ id: 'y', labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, logs: many }], asked), 'n1', { requestId: 'r', taskIds: ['t1'], tail: 0 });
+    expect(asked).toEqual([{ tail: MAX_LINES_PER_TASK }]);
+    // The reply's byte bound then keeps the newest of them.
+    const kept = reply.entries!.length;
+    expect(kept).toBeGreaterThan(1_000);
+    expect(kept).toBeLessThan(MAX_LINES_PER_TASK);
+    expect(reply.notes).toEqual([
+      { taskId: 't1', message: `only its last ${MAX_LINES_PER_TASK} lines were read` },
+      { taskId: '', message: `${MAX_LINES_PER_TASK - kept} older lines left out: the reply is limited to 1024 KiB (use --tail)` },
+    ]);
+  });
+
+  it('reads nothing of an empty log and turns an engine error into a note', async () => {
+    const ok = await readTaskLogs(engine([{ id: 'y', labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, logs: Buffer.alloc(0) }]), 'n1', { requestId: 'r', taskIds: ['t1'], tail: 0 });
     expect(ok.entries).toEqual([]);
+    expect(ok.notes).toEqual([]);
 
     const broken: LogEngine = {
       listContainers: async () => [{ Id: 'y', Labels: { 'pisched.node': 'n1', 'pisched.task': 't1' } }],
