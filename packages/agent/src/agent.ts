@@ -4,7 +4,7 @@ import { DockerDriver } from './docker-driver';
 import { EventWatcher } from './event-watcher';
 import { AgentSession } from './session';
 import { StatusReporter } from './status-reporter';
-import { readTaskLogs, type LogEngine } from './task-logs';
+import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
 
 export interface AgentConfig {
@@ -23,6 +23,8 @@ export class Agent {
   readonly session: AgentSession;
   private readonly watcher: EventWatcher;
   private readonly reporter: StatusReporter;
+  /** Followed log requests, by request id: each ends on cancel, on its last reply, or with the session. */
+  private readonly follows = new Map<string, () => void>();
 
   constructor(private readonly config: AgentConfig) {
     const { driver, nodeId, log } = config;
@@ -45,12 +47,24 @@ export class Agent {
           void this.worker.setAssignments(tasks);
         },
         onLogRequest: (request) => {
+          const engine = driver.docker as unknown as LogEngine;
+          if (request.follow) {
+            const stop = followTaskLogs(engine, nodeId, request, (reply) => {
+              if (reply.done) this.follows.delete(request.requestId);
+              // A reply that cannot be sent has nobody waiting for it: the session it belonged to is gone.
+              if (!this.session.sendLogReply(reply)) this.stopFollow(request.requestId);
+            });
+            this.follows.set(request.requestId, stop);
+            return;
+          }
           readTaskLogs(driver.docker as unknown as LogEngine, nodeId, request).then(
             (reply) => this.session.sendLogReply(reply),
             (error: Error) => log.warn({ err: error.message }, 'cannot read task logs'),
           );
         },
+        onLogCancel: (requestId) => this.stopFollow(requestId),
         onLost: () => {
+          for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
           this.reporter.clear();
           this.worker.sessionLost();
         },
@@ -66,6 +80,11 @@ export class Agent {
     }, log);
   }
 
+  private stopFollow(requestId: string): void {
+    this.follows.get(requestId)?.();
+    this.follows.delete(requestId);
+  }
+
   start(): void {
     this.watcher.start();
     this.worker.startPeriodic(this.config.reconcileIntervalMs ?? 10_000);
@@ -75,6 +94,7 @@ export class Agent {
   /** Ends the session and stops watching; containers are left running on purpose. */
   stop(): void {
     this.reporter.flush();
+    for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
     this.session.close();
     this.watcher.stop();
     this.worker.stopPeriodic();

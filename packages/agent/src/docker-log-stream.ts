@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Docker's log output, parsed. Without a TTY the engine multiplexes stdout and
  * stderr into one byte stream of frames: an 8-byte header (stream type, three
@@ -61,4 +63,63 @@ export function parseDockerLogs(buffer: Buffer, tty: boolean, timestamps = true)
   const { stdout, stderr } = demultiplex(buffer);
   const lines = [...parseLines(stdout.toString('utf8'), 'stdout', timestamps), ...parseLines(stderr.toString('utf8'), 'stderr', timestamps)];
   return timestamps ? lines.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0)) : lines;
+}
+
+/**
+ * The same parsing for a followed log, chunk by chunk as the engine sends it:
+ * a frame header, a frame or a UTF-8 character may be cut anywhere.
+ */
+export class LogStreamParser {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  private readonly partial: Record<LogStream, string> = { stdout: '', stderr: '' };
+  private multiplexed?: boolean;
+
+  constructor(private readonly tty: boolean) {}
+
+  /** The lines completed by this chunk. */
+  push(chunk: Buffer): LogLine[] {
+    if (this.tty) return this.text('stdout', chunk);
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.multiplexed ??= this.pending.length >= HEADER_BYTES ? isMultiplexed(this.pending) : undefined;
+    if (this.multiplexed === undefined) return [];
+    if (!this.multiplexed) {
+      const all = this.pending;
+      this.pending = Buffer.alloc(0);
+      return this.text('stdout', all);
+    }
+    const lines: LogLine[] = [];
+    while (this.pending.length >= HEADER_BYTES) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < HEADER_BYTES + size) break;
+      const stream = STREAM_TYPES[this.pending[0]] ?? 'stderr';
+      lines.push(...this.text(stream, this.pending.subarray(HEADER_BYTES, HEADER_BYTES + size)));
+      this.pending = this.pending.subarray(HEADER_BYTES + size);
+    }
+    return lines;
+  }
+
+  /** What is left when the stream ends: a last line without its newline. */
+  end(): LogLine[] {
+    const lines: LogLine[] = [];
+    if (this.multiplexed === false || (this.multiplexed === undefined && this.pending.length > 0)) lines.push(...this.text('stdout', this.pending));
+    this.pending = Buffer.alloc(0);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.partial[stream] + this.decoders[stream].end();
+      this.partial[stream] = '';
+      if (rest !== '') lines.push(...parseLines(rest, stream, true));
+    }
+    return lines;
+  }
+
+  private text(stream: LogStream, bytes: Buffer): LogLine[] {
+    const text = this.partial[stream] + this.decoders[stream].write(bytes);
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      this.partial[stream] = text;
+      return [];
+    }
+    this.partial[stream] = text.slice(cut + 1);
+    return parseLines(text.slice(0, cut + 1), stream, true);
+  }
 }

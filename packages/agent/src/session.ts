@@ -20,6 +20,8 @@ export interface SessionHandlers {
   onAssignments(tasks: Task[]): void;
   /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
   onLogRequest?(request: LogRequest): void;
+  /** A followed log request is over: nobody reads it any more. */
+  onLogCancel?(requestId: string): void;
   /** The session ended (error, scheduler gone); a new one is being sought. */
   onLost(): void;
 }
@@ -149,6 +151,8 @@ export class AgentSession {
         this.options.handlers.onAssignments(message.assignments.tasks ?? []);
       } else if (message.logRequest) {
         if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
+      } else if (message.logCancel) {
+        this.options.handlers.onLogCancel?.(message.logCancel.requestId);
       }
     });
     call.on('error', (error: grpc.ServiceError) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demultiplex, parseDockerLogs, parseLines } from '../src/docker-log-stream';
+import { LogStreamParser, demultiplex, parseDockerLogs, parseLines } from '../src/docker-log-stream';
 
 function frame(type: number, text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
@@ -44,5 +44,31 @@ describe('Docker log demultiplexing', () => {
   it('returns no lines for no output, and keeps empty lines in between', () => {
     expect(parseDockerLogs(Buffer.alloc(0), false)).toEqual([]);
     expect(parseLines('a\n\nb\n', 'stdout', false).map((line) => line.line)).toEqual(['a', '', 'b']);
+  });
+});
+
+describe('LogStreamParser (a followed log)', () => {
+  it('gives the same lines whatever the chunks, a header, frame or character cut anywhere', () => {
+    const buffer = Buffer.concat([
+      frame(1, '2026-01-01T00:00:01Z héllo\n2026-01-01T00:00:02Z wor'),
+      frame(2, '2026-01-01T00:00:03Z err\n'),
+      frame(1, 'ld\n2026-01-01T00:00:04Z last without newline'),
+    ]);
+    const whole = new LogStreamParser(false);
+    const expected = [...whole.push(buffer), ...whole.end()];
+    expect(expected.map((line) => `${line.stream}:${line.line}`)).toEqual(['stdout:héllo', 'stderr:err', 'stdout:world', 'stdout:last without newline']);
+    for (let size = 1; size <= 9; size++) {
+      const parser = new LogStreamParser(false);
+      const lines = [];
+      for (let i = 0; i < buffer.length; i += size) lines.push(...parser.push(buffer.subarray(i, i + size)));
+      lines.push(...parser.end());
+      expect(lines, `chunks of ${size}`).toEqual(expected);
+    }
+  });
+
+  it('reads a TTY container as raw stdout', () => {
+    const parser = new LogStreamParser(true);
+    expect(parser.push(Buffer.from('2026-01-01T00:00:01Z a\r\n2026-01-01T00:00:02Z b'))).toEqual([{ stream: 'stdout', timestamp: '2026-01-01T00:00:01.000000000Z', line: 'a' }]);
+    expect(parser.end()).toEqual([{ stream: 'stdout', timestamp: '2026-01-01T00:00:02.000000000Z', line: 'b' }]);
   });
 });

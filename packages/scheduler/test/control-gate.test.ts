@@ -32,7 +32,12 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
     callback(null, { service: { id: peer.id } });
   const logsServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { entries: [], notes: [`served by ${peer.id}`] });
-  const handlers = { CreateService: served, GetService: served, GetServiceLogs: logsServed } as unknown as ControlHandlers;
+  const logsFollowed = (call: grpc.ServerWritableStream<unknown, unknown>) => {
+    call.write({ entries: [], notes: [`first from ${peer.id}`] });
+    call.write({ entries: [], notes: [`second from ${peer.id}`] });
+    call.end();
+  };
+  const handlers = { CreateService: served, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
   const server = new grpc.Server();
   server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
@@ -108,7 +113,7 @@ describe('the Control API gate of a cluster member', () => {
     }
   }, 30_000);
 
-  it('forwards a logs request from a follower to the leader, which alone holds the agents\' sessions', async () => {
+  it('forwards a logs request, and relays a followed one, from a follower to the leader, which alone holds the agents\' sessions', async () => {
     const peers = await peersOn(3);
     const members = await Promise.all(peers.map((peer) => member(peer, peers)));
     const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
@@ -122,6 +127,17 @@ describe('the Control API gate of a cluster member', () => {
         client.GetServiceLogs({ service: 'web' }, { deadline: Date.now() + 5_000 }, (error, response) => (error ? reject(error) : resolve(response!))),
       );
       expect(answer.notes, `asked ${m.peer.id}`).toEqual([`served by ${leader.peer.id}`]);
+
+      // The followed form is a stream: a follower relays the leader's, message by message, to its end.
+      const streaming = client as unknown as { FollowServiceLogs: (request: unknown) => grpc.ClientReadableStream<{ notes: string[] }> };
+      const notes = await new Promise<string[]>((resolve, reject) => {
+        const seen: string[] = [];
+        const stream = streaming.FollowServiceLogs({ service: 'web' });
+        stream.on('data', (message) => seen.push(...message.notes));
+        stream.on('end', () => resolve(seen));
+        stream.on('error', reject);
+      });
+      expect(notes, `followed through ${m.peer.id}`).toEqual([`first from ${leader.peer.id}`, `second from ${leader.peer.id}`]);
     }
   }, 30_000);
 });

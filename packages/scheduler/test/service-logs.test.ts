@@ -18,7 +18,7 @@ function state(tasks: Task[], nodes: Record<string, Node['state']>): StateMachin
 }
 
 /** Agents as a map from node to how it answers: a reply, silence, or no session at all. */
-function source(answers: Record<string, ((taskIds: string[], tail: number) => Omit<LogReply, 'requestId'>) | 'silent' | 'absent'>) {
+function source(answers: Record<string, ((taskIds: string[], tail: number) => Omit<LogReply, 'requestId' | 'done'>) | 'silent' | 'absent'>) {
   const cancelled: string[] = [];
   const asked: { nodeId: string; taskIds: string[] }[] = [];
   const logs: LogSource = {
@@ -26,7 +26,7 @@ function source(answers: Record<string, ((taskIds: string[], tail: number) => Om
       const answer = answers[nodeId];
       if (answer === undefined || answer === 'absent') return false;
       asked.push({ nodeId, taskIds: request.taskIds });
-      if (answer !== 'silent') setTimeout(() => deliver({ requestId: request.requestId, ...answer(request.taskIds, request.tail) }), 5);
+      if (answer !== 'silent') setTimeout(() => deliver({ requestId: request.requestId, done: false, ...answer(request.taskIds, request.tail) }), 5);
       return true;
     },
     cancelLogs: (requestId) => cancelled.push(requestId),

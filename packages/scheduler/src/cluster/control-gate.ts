@@ -21,6 +21,8 @@ const WRITES = new Set([
  * leader alone. A follower forwards them there as it does writes.
  */
 const LEADER_ONLY = new Set(['GetServiceLogs']);
+/** Server-streaming calls, leader-only for the same reason; a follower relays the leader's stream. */
+const LEADER_STREAMS = new Set(['FollowServiceLogs']);
 
 /** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */
 const UNGATED = new Set(['GetClusterStatus']);
@@ -45,6 +47,8 @@ const REFUSAL = /^(not the leader|cannot confirm the state is current|the leader
 
 type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 type UnaryClient = Record<string, (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => void>;
+type ServerStream = (call: grpc.ServerWritableStream<unknown, unknown>) => void;
+type StreamClient = Record<string, (request: unknown, options: grpc.CallOptions) => grpc.ClientReadableStream<unknown>>;
 
 /**
  * The Control API of a cluster member. Writes run only on the leader: a
@@ -117,9 +121,46 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
     attempt();
   };
 
-  const gated: Record<string, Unary> = {};
+  const relay = (name: string, handler: ServerStream): ServerStream => (call) => {
+    const until = waitUntil(call);
+    if (log.host.isLeader) return handler(call);
+    let done = false;
+    const fail = (error: Partial<grpc.StatusObject>) => {
+      if (done) return;
+      done = true;
+      call.emit('error', error);
+    };
+    waitForLeader(log, until).then(
+      () => {
+        if (log.host.isLeader) return handler(call);
+        const leader = log.leader();
+        if (!leader) return fail(toServiceError(log.notLeader()));
+        const upstream = (clientFor(leader.address) as unknown as StreamClient)[name](call.request, {});
+        call.on('cancelled', () => {
+          done = true;
+          upstream.cancel();
+        });
+        upstream.on('data', (message: unknown) => {
+          if (!done) call.write(message);
+        });
+        upstream.on('error', (error: grpc.ServiceError) => {
+          if (error.code !== grpc.status.UNAVAILABLE || REFUSAL.test(error.details)) return fail(error);
+          fail({ code: grpc.status.UNAVAILABLE, details: `the leader ${leader.id} at ${leader.address} stopped answering (${error.details})` });
+        });
+        upstream.on('end', () => {
+          if (done) return;
+          done = true;
+          call.end();
+        });
+      },
+      () => fail(toServiceError(log.notLeader())),
+    );
+  };
+
+  const gated: Record<string, Unary | ServerStream> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, Unary][]) {
-    if (UNGATED.has(name)) gated[name] = handler;
+    if (LEADER_STREAMS.has(name)) gated[name] = relay(name, handler as unknown as ServerStream);
+    else if (UNGATED.has(name)) gated[name] = handler;
     else if (WRITES.has(name)) gated[name] = forward(name, handler, true);
     else if (LEADER_ONLY.has(name)) gated[name] = forward(name, handler, false);
     else gated[name] = read(handler);
@@ -128,7 +169,7 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
 }
 
 /** When a call must have its answer: LEADER_WAIT_MS from now, or ANSWER_MARGIN_MS before the caller's deadline if sooner. */
-function waitUntil(call: grpc.ServerUnaryCall<unknown, unknown>): number {
+function waitUntil(call: { getDeadline(): grpc.Deadline }): number {
   const deadline = call.getDeadline();
   const callerMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   return Math.min(Date.now() + LEADER_WAIT_MS, callerMs - ANSWER_MARGIN_MS);

@@ -12,7 +12,8 @@ import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 import { withNewSpec, withResume, withRollback } from '../updater/update-status';
 import type { ClusterHandlers } from '../cluster/membership-handlers';
-import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource } from '../logs/service-logs';
+import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
+import { followServiceLogs } from '../logs/follow-logs';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -145,6 +146,28 @@ export function controlHandlers(
       const service = requireService(store.state, request.service);
       return gatherServiceLogs(store.state, service, request.tail, logs, { timeoutMs: DEFAULT_LOG_TIMEOUT_MS, newId: clock.newId });
     }),
+
+    FollowServiceLogs: (call: grpc.ServerWritableStream<{ service: string; tail: number }, ServiceLogs>) => {
+      let service: Service;
+      try {
+        service = requireService(store.state, call.request.service);
+      } catch (error) {
+        call.emit('error', toServiceError(error));
+        return;
+      }
+      const stop = followServiceLogs(
+        store.state,
+        service,
+        call.request.tail,
+        logs,
+        { timeoutMs: DEFAULT_LOG_TIMEOUT_MS, newId: clock.newId },
+        (batch) => call.write(batch),
+        () => call.end(),
+      );
+      // The caller went away (Ctrl-C): the agents stop reading too.
+      call.on('cancelled', stop);
+      call.on('close', stop);
+    },
 
     ListTasks: unary((request) => {
       const serviceId = request.service ? requireService(store.state, request.service).id : undefined;

@@ -65,7 +65,7 @@ export class Dispatcher {
   private announcedPeriodMs = 0;
   private readonly onChange = () => this.schedulePush();
   /** Who waits for the log reply of each request id sent on a session. */
-  private readonly logWaiters = new Map<string, { nodeId: string; deliver: (reply: LogReply) => void }>();
+  private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
 
   constructor(
     private readonly store: Store,
@@ -107,21 +107,32 @@ export class Dispatcher {
    * tasks' containers; deliver gets the reply. False when the node holds no
    * session here (down, or connected to another member).
    */
-  requestLogs(nodeId: string, request: { requestId: string; taskIds: string[]; tail: number }, deliver: (reply: LogReply) => void): boolean {
+  requestLogs(nodeId: string, request: { requestId: string; taskIds: string[]; tail: number; follow?: boolean }, deliver: (reply: LogReply) => void): boolean {
     const session = this.sessions.get(nodeId);
     if (!session) return false;
-    this.logWaiters.set(request.requestId, { nodeId, deliver });
+    this.logWaiters.set(request.requestId, { nodeId, follow: request.follow === true, deliver });
     session.call.write({ logRequest: request });
     return true;
   }
 
-  /** Forgets a log request that was answered or given up on. */
+  /** Forgets a log request that was answered or given up on; a followed one is stopped on its agent too. */
   cancelLogs(requestId: string): void {
+    const waiter = this.logWaiters.get(requestId);
     this.logWaiters.delete(requestId);
+    if (waiter?.follow) this.sessions.get(waiter.nodeId)?.call.write({ logCancel: { requestId } });
+  }
+
+  /** Ends the log requests of a session that is gone: nothing more can come over it. */
+  private abandonLogs(nodeId: string | undefined, message: string): void {
+    for (const [requestId, waiter] of this.logWaiters) {
+      if (nodeId !== undefined && waiter.nodeId !== nodeId) continue;
+      this.logWaiters.delete(requestId);
+      waiter.deliver({ requestId, entries: [], notes: [{ taskId: '', message }], done: true });
+    }
   }
 
   stop(): void {
-    this.logWaiters.clear();
+    this.abandonLogs(undefined, 'this scheduler stopped leading; no more lines from this node');
     this.store.off('change', this.onChange);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
@@ -138,6 +149,7 @@ export class Dispatcher {
     const close = () => {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
+        this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
         this.log.info({ node: session.nodeId }, 'agent session closed');
       }
     };
@@ -180,7 +192,8 @@ export class Dispatcher {
         const waiter = this.logWaiters.get(message.logReply.requestId);
         // Only the node that was asked may answer: a reply is the node's word on its own containers.
         if (waiter && waiter.nodeId === session.nodeId) {
-          this.logWaiters.delete(message.logReply.requestId);
+          // A followed request gets replies until its last, marked done.
+          if (!waiter.follow || message.logReply.done) this.logWaiters.delete(message.logReply.requestId);
           waiter.deliver(message.logReply);
         }
       } else if (message.msg === 'heartbeat') {
@@ -197,7 +210,11 @@ export class Dispatcher {
 
   private open(session: Session): void {
     const previous = this.sessions.get(session.nodeId);
-    if (previous && previous !== session) previous.call.end();
+    if (previous && previous !== session) {
+      previous.call.end();
+      // The agent started over: what it was asked on the old session will not be answered.
+      this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
+    }
     this.sessions.set(session.nodeId, session);
     this.lastHeartbeat.set(session.nodeId, this.clock.now());
     session.call.write({
