@@ -15,7 +15,7 @@ export const ROOT = path.resolve(__dirname, '..');
 export const TEST_IMAGE = process.env.PISCHED_TEST_IMAGE ?? 'pisched-test/busybox:latest';
 export const docker = new Docker();
 
-const BIN = {
+export const BIN = {
   scheduler: path.join(ROOT, 'packages/scheduler/bin/pisched-scheduler.js'),
   agent: path.join(ROOT, 'packages/agent/bin/pisched-agent.js'),
   cli: path.join(ROOT, 'packages/cli/bin/pisched.js'),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { spawn } from 'node:child_process';
+import { BIN, Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
 import type { LogRow } from '../packages/cli/src/commands/logs';
 
 const hasDocker = await dockerAvailable();
@@ -83,6 +84,37 @@ describe.skipIf(!hasDocker)('pisched logs: task output read over the agents\' se
     // Each task's own container wrote its line: as many hosts as tasks.
     expect(new Set(rows.map((row) => row.line)).size).toBe(new Set(rows.map((row) => row.taskId)).size);
     expect((await cli(cluster.address, ['rm', crashy])).code).toBe(0);
+  });
+
+  it('--follow prints new lines as they are written, and stops cleanly on Ctrl-C', async () => {
+    const ticker = uniqueName('ticker');
+    const run = await cli(cluster.address, ['run', '--name', ticker, TEST_IMAGE, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done']);
+    expect(run.code, run.stderr).toBe(0);
+    const child = spawn(process.execPath, [BIN.cli, '--scheduler', cluster.address, 'logs', '--follow', '--tail', '1', ticker], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const ticks = await waitFor(() => {
+        const lines = stdout.split('\n').slice(0, -1); // complete lines only
+        return lines.length >= 5 ? lines : undefined;
+      }, 15_000, 'five followed lines');
+      const numbers = ticks.map((line) => {
+        const match = new RegExp(`^${ticker}\\.1@(${a1}|${a2}) \\| tick (\\d+)$`).exec(line);
+        expect(match, line).not.toBeNull();
+        return Number(match![2]);
+      });
+      // --tail 1, then every line written since, none lost or repeated.
+      for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBe(numbers[i - 1] + 1);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+      await cli(cluster.address, ['rm', ticker]);
+    }
   });
 
   it('refuses an unknown service in one line', async () => {

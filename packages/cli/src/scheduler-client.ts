@@ -135,6 +135,44 @@ export class SchedulerClient {
     return this.call<ServiceLogs>((c, o, cb) => c.GetServiceLogs({ service, tail }, o, cb));
   }
 
+  /**
+   * Every task's output, then its new lines as they come, batch by batch,
+   * until the scheduler ends the stream (no task has a running container
+   * left) or stop() is called. No deadline: following has no natural end.
+   * An address that cannot be reached before anything arrived moves on to
+   * the next, as for other calls.
+   */
+  followServiceLogs(service: string, tail: number, onBatch: (batch: ServiceLogs) => void): { done: Promise<void>; stop: () => void } {
+    let current: grpc.ClientReadableStream<ServiceLogs> | undefined;
+    let stopped = false;
+    const attempt = (index: number, failures: { address: string; reason: string }[]): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        if (index >= this.addresses.length) return reject(new CliError(unreachableMessage(failures)));
+        const address = this.addresses[(this.preferred + index) % this.addresses.length];
+        const stream = this.client(address).FollowServiceLogs({ service, tail }) as grpc.ClientReadableStream<ServiceLogs>;
+        current = stream;
+        let received = false;
+        stream.on('data', (batch: ServiceLogs) => {
+          received = true;
+          onBatch(batch);
+        });
+        stream.on('end', () => resolve());
+        stream.on('error', (error: grpc.ServiceError) => {
+          if (stopped && error.code === grpc.status.CANCELLED) return resolve();
+          const reason = unreachableReason(error);
+          if (reason === undefined || received) return reject(new SchedulerError(schedulerErrorMessage(error), grpcCode(error)));
+          attempt(index + 1, [...failures, { address, reason }]).then(resolve, reject);
+        });
+      });
+    return {
+      done: attempt(0, []),
+      stop: () => {
+        stopped = true;
+        current?.cancel();
+      },
+    };
+  }
+
   async listNodes(): Promise<Node[]> {
     return (await this.listNodesWithHeartbeats()).nodes;
   }

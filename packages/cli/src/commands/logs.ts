@@ -51,13 +51,39 @@ export function registerLogs(program: Command, context: Context): void {
     .argument('<service>', 'service name or id')
     .option('--tail <N|all>', 'only the last N lines of each task', 'all')
     .option('-t, --timestamps', "show each line's time")
-    .option('--json', 'print a JSON array instead of text')
-    .action(async (service: string, options: { tail: string; timestamps?: boolean; json?: boolean }) => {
+    .option('-f, --follow', 'keep printing new lines until interrupted, or until no task has output left to come')
+    .option('--json', 'print a JSON array instead of text (with --follow: one JSON object per line)')
+    .action(async (service: string, options: { tail: string; timestamps?: boolean; json?: boolean; follow?: boolean }) => {
       const tail = parseTail(options.tail);
+      if (options.follow) return follow(context, service, tail, options);
       const { entries, notes } = await context.client().serviceLogs(service, tail);
       // Notes go to stderr, so the lines themselves can be piped and parsed.
       for (const note of notes) context.writeError(`${note}\n`);
       if (options.json) printJson(entries.map(logRow), (text) => context.write(text));
       else context.write(renderLogs(entries, options.timestamps === true));
     });
+}
+
+/**
+ * Prints batches as they come. Padding cannot know the widest prefix ahead
+ * of time, so followed lines are not aligned; --json prints one object per
+ * line (an array could never be closed).
+ */
+async function follow(context: Context, service: string, tail: number, options: { timestamps?: boolean; json?: boolean }): Promise<void> {
+  const { done, stop } = context.client().followServiceLogs(service, tail, ({ entries, notes }) => {
+    for (const note of notes) context.writeError(`${note}\n`);
+    for (const entry of entries) {
+      context.write(options.json ? `${JSON.stringify(logRow(entry))}\n` : renderLogs([entry], options.timestamps === true));
+    }
+  });
+  // Ctrl-C ends the stream cleanly, so the scheduler tells the agents to stop reading.
+  const interrupt = () => stop();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    await done;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
 }
