@@ -4,6 +4,7 @@
  * Run with `npm run bench -w @pisched/scheduler`; everything is in-process
  * and seeded, so figures differ between machines but not between runs.
  */
+import { seededRandom } from '@pisched/raft';
 import * as os from 'node:os';
 import type { Node, Service, ServiceSpec, Task } from '@pisched/api';
 import { nodeCapacity, placePendingTasks, reservedByTasks, StateMachine, type PlacementOptions } from '@pisched/scheduler';
@@ -11,17 +12,8 @@ import { nodeCapacity, placePendingTasks, reservedByTasks, StateMachine, type Pl
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-/** mulberry32: small, fast and good enough to draw workloads. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Raft's seeded generator (mulberry32): small, fast and good enough to draw workloads. */
+const random = seededRandom;
 
 interface Size {
   cpus: number;

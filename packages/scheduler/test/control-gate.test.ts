@@ -8,7 +8,7 @@ import { Store } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import { gateControlHandlers } from '../src/cluster/control-gate';
 import type { Peer } from '../src/cluster/peers';
-import { peersOn } from './loopback-peers';
+import { peersOn, waitFor } from './raft-test-support';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -70,16 +70,6 @@ function call(address: string, method: 'CreateService' | 'GetService', deadlineM
       resolve({ servedBy: response?.service?.id, error: error ?? undefined, ms: Date.now() - startedAt }),
     ),
   );
-}
-
-async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('the Control API gate of a cluster member', () => {

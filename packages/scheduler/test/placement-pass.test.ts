@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@pisched/raft';
 import type { StoreAction } from '@pisched/api';
 import { placePendingTasks } from '../src/placement/placement';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
@@ -180,17 +181,8 @@ describe('placement pass', () => {
 });
 
 describe('placement invariants', () => {
-  /** A small deterministic generator, so a failure can be replayed. */
-  function random(seed: number) {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  /** A deterministic generator, so a failure can be replayed. */
+  const random = seededRandom;
 
   function assertWithinCapacity(machine: StateMachine) {
     const reserved = reservedByTasks(machine.tasks.values());

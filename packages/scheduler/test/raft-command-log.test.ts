@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Store, StoreConflictError } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import type { Peer } from '../src/cluster/peers';
-import { peersOn } from './loopback-peers';
+import { peersOn, waitFor } from './raft-test-support';
 import { MessageType, type Message } from '@pisched/raft';
 import { spec } from './fixtures';
 
@@ -23,16 +23,6 @@ function tempDir(): string {
 
 function putService(id: string, name: string, version = 0) {
   return [{ action: 'putService' as const, putService: { id, meta: { version, createdAt: 1, updatedAt: 1 }, spec: spec(name, 2), previousSpec: null, updateStatus: null } }];
-}
-
-async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function open(dir: string, self: Peer, peers: Peer[], snapshotEntries?: number) {

@@ -22,3 +22,14 @@ export async function peersOn(count: number): Promise<Peer[]> {
   }
   return peers;
 }
+
+/** Polls a synchronous check until it holds; fails naming what it waited for. */
+export async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
