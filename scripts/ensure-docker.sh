@@ -11,7 +11,7 @@ log() { echo "ensure-docker: $*" >&2; }
 need_install=()
 command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
 [ -x /bin/busybox ] || need_install+=(busybox-static)
-# The partition tests cut members off with iptables' owner match (test/network-partition.ts).
+# The partition tests cut members off with iptables' cgroup match (test/network-partition.ts).
 command -v iptables >/dev/null 2>&1 || need_install+=(iptables)
 if [ ${#need_install[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

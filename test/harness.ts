@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Docker from 'dockerode';
+import { inCgroup } from './network-partition';
 
 /**
  * Real processes and a real Docker engine for end-to-end tests. Every name a
@@ -92,10 +93,10 @@ export class Daemon {
   }
 }
 
-function spawnDaemon(name: string, bin: string, args: string[], uid?: number): Daemon {
-  const child = spawn(process.execPath, [bin, ...args], {
+function spawnDaemon(name: string, bin: string, args: string[], cgroupProcs?: string): Daemon {
+  const [command, argv] = cgroupProcs === undefined ? [process.execPath, [bin, ...args]] : inCgroup(cgroupProcs, process.execPath, [bin, ...args]);
+  const child = spawn(command, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(uid === undefined ? {} : { uid, gid: uid }),
     env: { ...process.env, PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
   return new Daemon(name, child);
@@ -109,12 +110,12 @@ export interface SchedulerHandle {
 
 /**
  * Starts a scheduler and waits until it answers reads, unless `waitReady` is
- * false (one that cannot, e.g. without a leader). `uid` runs it as that user
- * (its data dir must be its own; see network-partition.ts), so firewall rules
+ * false (one that cannot, e.g. without a leader). `cgroup` (a cgroup.procs
+ * file, see network-partition.ts) starts it in that cgroup, so firewall rules
  * can tell its traffic apart.
  */
 export async function startScheduler(
-  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; waitReady?: boolean; uid?: number } = {},
+  opts: { dataDir?: string; port?: number; host?: string; extraArgs?: string[]; waitReady?: boolean; cgroup?: string } = {},
 ): Promise<SchedulerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
@@ -122,7 +123,7 @@ export async function startScheduler(
   const address = `${host}:${port}`;
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
-  ], opts.uid);
+  ], opts.cgroup);
   if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);

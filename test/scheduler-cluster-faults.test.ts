@@ -17,7 +17,7 @@ import {
   type CliResult,
   type SchedulerHandle,
 } from './harness';
-import { NetworkPartition, partitionsAvailable, prepareForUid, unusedUid, type PartitionMember } from './network-partition';
+import { NetworkPartition, partitionsAvailable, type PartitionMember } from './network-partition';
 
 const hasDocker = await dockerAvailable();
 const canPartition = hasDocker && partitionsAvailable();
@@ -48,8 +48,8 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
   const ids = ['s1', 's2', 's3'];
   const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
   const dirs = ids.map((id) => tempDir(`faults-${id}`));
-  // Each member under a uid of its own: that is what the partition rules match.
-  const uids = ids.map(() => unusedUid());
+  // Each member in a cgroup of its own: that is what the partition rules match.
+  const cgroups = new Map<string, PartitionMember>();
   const nodes = [uniqueName('fn'), uniqueName('fn')];
   let port = 0;
   let peers = '';
@@ -58,13 +58,13 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
 
   const start = async (id: string): Promise<SchedulerHandle> => {
     const i = ids.indexOf(id);
-    const handle = await startScheduler({ host: hosts[i], port, dataDir: dirs[i], uid: uids[i], extraArgs: ['--id', id, '--peers', peers] });
+    const handle = await startScheduler({ host: hosts[i], port, dataDir: dirs[i], cgroup: member(id).procs, extraArgs: ['--id', id, '--peers', peers] });
     cluster.track(handle.daemon);
     members.set(id, handle);
     return handle;
   };
   const address = (id: string) => members.get(id)!.address;
-  const member = (id: string): PartitionMember => ({ uid: uids[ids.indexOf(id)], host: hosts[ids.indexOf(id)] });
+  const member = (id: string): PartitionMember => cgroups.get(id)!;
   const status = (id: string) => cliJson<Status>(address(id), ['cluster', 'status']);
   /** The leader as every member in `asked` reports it, once they agree on one of `among`. */
   const agreedLeader = (asked: string[], among = ids) =>
@@ -86,10 +86,9 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
   const logs = () => `${partition?.rules() ?? ''}\n${cluster.logs()}`;
 
   beforeAll(async () => {
-    // Before anything starts: a member started by a uid that cannot read the checkout never answers.
-    ids.forEach((_, i) => prepareForUid(uids[i], dirs[i]));
     cluster.dirs.push(...dirs);
     partition = new NetworkPartition();
+    ids.forEach((id, i) => cgroups.set(id, partition!.member(id, hosts[i])));
     port = await freePort(hosts[0]);
     peers = ids.map((id, i) => `${id}=${hosts[i]}:${port}`).join(',');
     // Together: a member answers reads only once a majority has elected a leader.
@@ -112,8 +111,12 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
   }, 60_000);
 
   afterAll(async () => {
-    partition?.dispose();
-    await cluster.stop();
+    partition?.heal();
+    try {
+      await cluster.stop();
+    } finally {
+      await partition?.dispose();
+    }
   });
 
   it('partition the leader away: the majority elects a new leader, the cut-off member refuses writes and reads, and follows after the heal', async () => {

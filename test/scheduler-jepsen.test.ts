@@ -6,7 +6,7 @@ import { freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerH
 import { JepsenClient, type OpRecord } from './jepsen/client';
 import { Nemesis } from './jepsen/nemesis';
 import { HistoryRecorder, UNKNOWN, checkOperations, explain, servicesModel, type Operation, type ServiceInput, type ServiceOutput } from './linearizability';
-import { NetworkPartition, partitionsAvailable, prepareForUid, unusedUid, type PartitionMember } from './network-partition';
+import { NetworkPartition, partitionsAvailable, type PartitionMember } from './network-partition';
 
 /**
  * Issue #4: concurrent clients create, scale, remove and read services
@@ -34,7 +34,7 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
   const ids = ['s1', 's2', 's3'];
   const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
   const dirs = ids.map((id) => tempDir(`jepsen-${id}`));
-  const uids = ids.map(() => unusedUid());
+  const cgroups = new Map<string, PartitionMember>();
   const members = new Map<string, SchedulerHandle>();
   const paused = new Set<string>();
   const statusClients = new Map<string, ControlClient>();
@@ -45,10 +45,10 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
   const log = (line: string) => console.log(`[jepsen t=${((performance.now() - origin) / 1000).toFixed(3)}s] ${line}`);
 
   const address = (id: string) => `${hosts[ids.indexOf(id)]}:${port}`;
-  const member = (id: string): PartitionMember => ({ uid: uids[ids.indexOf(id)], host: hosts[ids.indexOf(id)] });
+  const member = (id: string): PartitionMember => cgroups.get(id)!;
   const start = async (id: string, waitReady: boolean) => {
     const i = ids.indexOf(id);
-    members.set(id, await startScheduler({ host: hosts[i], port, dataDir: dirs[i], uid: uids[i], waitReady, extraArgs: ['--id', id, '--peers', peers] }));
+    members.set(id, await startScheduler({ host: hosts[i], port, dataDir: dirs[i], cgroup: member(id).procs, waitReady, extraArgs: ['--id', id, '--peers', peers] }));
   };
   const logs = () => `${partition?.rules() ?? ''}\n${ids.map((id) => `--- ${id}\n${members.get(id)?.daemon.tail(25) ?? ''}`).join('\n')}`;
 
@@ -76,21 +76,24 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
     }, 30_000, 'the three members to agree on a leader');
 
   beforeAll(async () => {
-    ids.forEach((_, i) => prepareForUid(uids[i], dirs[i]));
     partition = new NetworkPartition();
+    ids.forEach((id, i) => cgroups.set(id, partition!.member(id, hosts[i])));
     port = await freePort(hosts[0]);
     peers = ids.map((id) => `${id}=${address(id)}`).join(',');
     await Promise.all(ids.map((id) => start(id, true)));
   }, 90_000);
 
   afterAll(async () => {
-    partition?.dispose();
     for (const client of statusClients.values()) client.close();
-    for (const handle of members.values()) {
-      handle.daemon.child.kill('SIGCONT');
-      await handle.daemon.stop('SIGKILL');
+    try {
+      for (const handle of members.values()) {
+        handle.daemon.child.kill('SIGCONT');
+        await handle.daemon.stop('SIGKILL');
+      }
+    } finally {
+      await partition?.dispose();
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
     }
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('every acknowledged write survives and the history of reads and writes is linearizable', async () => {
