@@ -1,7 +1,11 @@
 // Adding and removing scheduler members at run time. Schedulers only: no
-// agent or container is involved, so this needs no Docker.
+// agent or container is involved, so this needs no Docker (the partition
+// case needs root, cgroups and iptables: see network-partition.ts).
+import * as grpc from '@grpc/grpc-js';
+import { loadGrpc, type ControlClient } from '@pisched/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
+import { NetworkPartition, partitionsAvailable, type PartitionMember } from './network-partition';
 
 interface Status {
   leader: string | null;
@@ -9,6 +13,9 @@ interface Status {
   commitIndex: number;
   members: { id: string; address: string; role: string; voter: boolean; reachable: boolean; matchIndex: number; appliedIndex: number }[];
 }
+
+// The partition case needs root, cgroups and iptables; the others need nothing.
+const canPartition = partitionsAvailable();
 
 describe('scheduler members join and leave at run time', () => {
   const cluster = new Cluster();
@@ -139,4 +146,149 @@ describe('scheduler members join and leave at run time', () => {
       'this scheduler runs alone (started without --peers); start a cluster with --peers, even of one member, to add members at run time',
     );
   }, 30_000);
+});
+
+/** One member's own view of itself, as `cluster status --json` lists it. */
+interface Seen {
+  id: string;
+  role: string;
+  term: number;
+}
+
+describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest member cut off right after it joins', () => {
+  const cluster = new Cluster();
+  // A loopback /24 of its own, apart from the other cluster tests' ranges.
+  const subnet = `127.${200 + Math.floor(Math.random() * 50)}.${1 + Math.floor(Math.random() * 250)}`;
+  const ids = ['g1', 'g2', 'g3'];
+  const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
+  const dirs = ids.map((id) => tempDir(`grow-${id}`));
+  const cgroups = new Map<string, PartitionMember>();
+  const members = new Map<string, SchedulerHandle>();
+  let partition: NetworkPartition | undefined;
+  let port = 0;
+
+  const address = (id: string) => `${hosts[ids.indexOf(id)]}:${port}`;
+  const start = async (id: string, args: string[], waitReady = true): Promise<SchedulerHandle> => {
+    const i = ids.indexOf(id);
+    const handle = await startScheduler({ host: hosts[i], port, dataDir: dirs[i], cgroup: cgroups.get(id)!.procs, waitReady, extraArgs: ['--id', id, ...args] });
+    cluster.track(handle.daemon);
+    members.set(id, handle);
+    return handle;
+  };
+  const status = (via: string) => cliJson<Status>(address(via), ['cluster', 'status']);
+  const names = async (via: string) => (await cliJson<{ name: string }[]>(address(via), ['ls'])).map((row) => row.name).sort();
+  const logs = () => `${partition?.rules() ?? ''}\n${cluster.logs()}`;
+
+  /**
+   * Every member's own role and term, sampled every 100 ms straight from each
+   * member (no CLI start-up in between), so a second leader, even a brief one,
+   * is seen: it must hold its term's leadership for at least an election timeout.
+   */
+  const views: (Seen & { at: number })[] = [];
+  const statusClients = new Map<string, ControlClient>();
+  let watching: ReturnType<typeof setInterval> | undefined;
+  const localView = (id: string) =>
+    new Promise<void>((resolve) => {
+      let client = statusClients.get(id);
+      if (!client) {
+        client = new (loadGrpc().Control)(address(id), grpc.credentials.createInsecure());
+        statusClients.set(id, client);
+      }
+      client.GetClusterStatus({ localOnly: true }, { deadline: Date.now() + 1_000 }, (error, value) => {
+        const own = value?.members[0];
+        if (!error && own) views.push({ id, role: own.role, term: Number(own.term), at: Date.now() });
+        resolve();
+      });
+    });
+  /** Terms in which more than one member said it led. */
+  const splitTerms = (seen: Seen[]) => {
+    const leaders = new Map<number, Set<string>>();
+    for (const view of seen) if (view.role === 'leader') leaders.set(view.term, new Set([...(leaders.get(view.term) ?? []), view.id]));
+    return [...leaders].filter(([, who]) => who.size > 1).map(([term, who]) => `term ${term}: ${[...who].join(', ')}`);
+  };
+
+  beforeAll(async () => {
+    cluster.dirs.push(...dirs);
+    partition = new NetworkPartition();
+    ids.forEach((id, i) => cgroups.set(id, partition!.member(id, hosts[i])));
+    port = await freePort(hosts[0]);
+    // As a user starts the one scheduler they have: a cluster of one, so that it can take members later.
+    await start('g1', ['--peers', `g1=${address('g1')}`]);
+    watching = setInterval(() => void Promise.all([...members.keys()].map(localView)), 100);
+  }, 60_000);
+  afterAll(async () => {
+    clearInterval(watching);
+    for (const client of statusClients.values()) client.close();
+    partition?.heal();
+    try {
+      await cluster.stop();
+    } finally {
+      await partition?.dispose();
+    }
+  });
+
+  it('joins two members through --join; the newest, cut off right after its join, never leads nor takes writes, the majority goes on, and after the heal it has the same state', async () => {
+    const first = uniqueName('grow');
+    expect((await cli(address('g1'), ['run', '--detach', '--name', first, TEST_IMAGE])).code).toBe(0);
+
+    // The second member joins through the first alone: learner, caught up, then voter.
+    await start('g2', ['--join', address('g1')]);
+    await waitFor(async () => {
+      const seen = await status('g1');
+      return seen.members.length === 2 && seen.members.every((m) => m.voter && m.reachable);
+    }, 15_000, 'g2 to be a voter');
+
+    // The third joins through the second (a follower, which forwards the join to the leader) and is
+    // cut off from both the moment its join is answered: it has just become a learner, and may or
+    // may not have caught up, been promoted or heard of its promotion.
+    const g3 = await start('g3', ['--join', address('g2')], false);
+    await waitFor(() => {
+      if (!g3.daemon.running) throw new Error(`g3 exited:\n${g3.daemon.tail()}`);
+      return g3.daemon.output.includes('scheduler started');
+    }, 30_000, 'g3 to be answered and start');
+    partition!.isolate(cgroups.get('g3')!, ['g1', 'g2'].map((id) => cgroups.get(id)!));
+    const cutAt = Date.now();
+    console.log(`join: g3 cut off right after its join; g1 sees ${JSON.stringify((await status('g1')).members.map((m) => [m.id, m.role, m.voter ? 'voter' : 'learner']))}`);
+
+    // Through the majority, writes go on; through g3 one is refused, with the member's reason.
+    const during = [uniqueName('cut'), uniqueName('cut')];
+    const [refused, ...written] = await Promise.all([
+      cli(address('g3'), ['run', '--detach', '--name', uniqueName('ghost'), TEST_IMAGE], 30_000),
+      cli(address('g1'), ['run', '--detach', '--name', during[0], TEST_IMAGE]),
+      cli(address('g2'), ['run', '--detach', '--name', during[1], TEST_IMAGE]),
+    ]);
+    for (const write of written) expect(write.code, `a write through the majority failed: ${write.stderr}\n${logs()}`).toBe(0);
+    expect(refused.code, `a write through the cut-off g3 succeeded:\n${refused.stdout}\n${logs()}`).not.toBe(0);
+    expect(refused.stderr).toMatch(/scheduler at \S+: (not the leader|cannot confirm)/);
+    // Long enough for several election timeouts (0.5–1 s) of g3's own.
+    const cutFor = Date.now() - cutAt;
+    if (cutFor < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000 - cutFor));
+    // What every member says of itself, through the CLI: g3 is no leader, the leader is g1 or g2.
+    const seenCut = await Promise.all(ids.map(async (id) => (await status(id)).members.find((m) => m.id === id)!));
+    expect(seenCut.find((m) => m.id === 'g3')!.role, logs()).not.toBe('leader');
+    expect(seenCut.filter((m) => m.role === 'leader').map((m) => m.id), logs()).toHaveLength(1);
+    const ghostFree = await names('g1');
+    expect(ghostFree).toEqual(expect.arrayContaining([first, ...during]));
+
+    partition!.heal();
+    const healedAt = Date.now();
+    // g3 catches up and is a voter; the three agree on the leader and list the same services.
+    await waitFor(async () => {
+      const seen = await status('g1');
+      return seen.members.length === 3 && seen.members.every((m) => m.voter && m.reachable);
+    }, 20_000, 'g3 to be a reachable voter after the heal');
+    const expected = await names('g1');
+    await waitFor(async () => JSON.stringify(await names('g3')) === JSON.stringify(expected), 15_000, 'g3 to list the same services as g1');
+    console.log(`join: g3 caught up ${Date.now() - healedAt} ms after the heal`);
+    expect(await names('g2')).toEqual(expected);
+    expect(expected.filter((name) => name.startsWith('ghost'))).toEqual([]);
+    const leaders = await Promise.all(ids.map(async (id) => (await status(id)).leader));
+    expect(new Set(leaders).size, `the members name different leaders: ${leaders.join(', ')}`).toBe(1);
+
+    // Over the whole test, sampled every 100 ms: one leader per term, and never g3.
+    expect(views.filter((view) => view.id === 'g3').length, 'g3 was never sampled').toBeGreaterThan(10);
+    expect(splitTerms(views), `two leaders in one term\n${logs()}`).toEqual([]);
+    expect(views.filter((view) => view.id === 'g3' && view.role === 'leader' && view.at < healedAt), `g3 led while cut off\n${logs()}`).toEqual([]);
+    expect(members.get('g3')!.daemon.output, 'g3 took over orchestration').not.toContain('leading: running orchestration');
+  }, 120_000);
 });
