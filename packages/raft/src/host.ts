@@ -59,12 +59,43 @@ export class LeadershipLostError extends Error {
 
 export interface StorageWithBootstrap extends WritableStorage {
   isEmpty?(): boolean;
-  bootstrap(voters: number[], learners?: number[]): void;
 }
+
+/** Where the host's time comes from: Node's timers in production, a virtual clock in the simulator. */
+export interface HostClock {
+  /** Calls `fn` every `ms` until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+  /** Calls `fn` after `ms` unless the returned function is called first. */
+  after(ms: number, fn: () => void): () => void;
+  /** Calls `fn` once the current turn's I/O has gone out (setImmediate). */
+  soon(fn: () => void): void;
+}
+
+export const realClock: HostClock = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    t.unref?.();
+    return () => clearInterval(t);
+  },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  soon(fn) {
+    setImmediate(fn);
+  },
+};
+
+/** The first index and term of every log: the initial membership, as a snapshot. */
+export const BOOTSTRAP_INDEX = 1;
 
 export interface RaftHostOptions {
   id: number;
-  /** Initial voters, used only when the storage is empty. A node joining a running cluster passes []. */
+  /**
+   * Initial voters, used only when the storage is empty. A node joining a running cluster
+   * passes []: it starts with no log and no membership, and only the leader's snapshot,
+   * which carries the configuration, brings it up.
+   */
   peers: number[];
   storage: StorageWithBootstrap;
   transport: Transport;
@@ -87,6 +118,7 @@ export interface RaftHostOptions {
   readTimeoutMs?: number;
   /** Leader sends appends while its own fsync runs (thesis §10.2.1). Default true. */
   sendBeforeSync?: boolean;
+  clock?: HostClock;
 }
 
 interface PendingProposal {
@@ -98,7 +130,7 @@ interface PendingProposal {
 interface PendingRead {
   resolve: (index: number) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  cancelTimer: () => void;
   index?: number;
 }
 
@@ -117,7 +149,8 @@ export class RaftHost extends EventEmitter {
   private storage: StorageWithBootstrap;
   private transport: Transport;
   private sm: StateMachine;
-  private timer?: NodeJS.Timeout;
+  private stopTicker?: () => void;
+  private readonly clock: HostClock;
   private scheduled = false;
   private stopped = false;
   private proposals = new Map<number, PendingProposal>();
@@ -144,12 +177,11 @@ export class RaftHost extends EventEmitter {
     this.compactionMargin = o.compactionMargin ?? 1_000;
     this.readTimeoutMs = o.readTimeoutMs ?? 5_000;
     this.sendBeforeSync = o.sendBeforeSync ?? true;
+    this.clock = o.clock ?? realClock;
     const empty = o.storage.isEmpty ? o.storage.isEmpty() : o.storage.lastIndex() === 0 && o.storage.initialState().hardState.term === 0;
-    if (empty) {
-      if (o.peers.length > 0) o.storage.bootstrap(o.peers);
-      else o.storage.bootstrap([], [o.id]);
-    }
+    if (empty && o.peers.length > 0) bootstrap(o.storage, o.peers, this.sm.snapshot());
     this.durableTerm = o.storage.initialState().hardState.term;
+    this.writtenCommit = this.durableCommit = o.storage.initialState().hardState.commit;
     const snap = o.storage.snapshot();
     if (snap.meta.index > 0) this.sm.restore(snap.data);
     this.applied = snap.meta.index;
@@ -168,10 +200,9 @@ export class RaftHost extends EventEmitter {
     });
   }
 
-  /** Starts the transport and the ticker. */
+  /** Starts the ticker and the transport (resolves once the transport receives). */
   async start(): Promise<void> {
-    await this.transport.start((m) => this.onMessage(m));
-    this.timer = setInterval(() => {
+    this.stopTicker = this.clock.every(this.tickMs, () => {
       if (this.stopped) return;
       if (this.syncing) {
         this.heldTicks++;
@@ -179,15 +210,20 @@ export class RaftHost extends EventEmitter {
       }
       this.node.tick();
       this.process();
-    }, this.tickMs);
-    this.timer.unref?.();
+    });
+    try {
+      await this.transport.start((m) => this.onMessage(m));
+    } catch (error) {
+      this.stopTicker();
+      throw error;
+    }
   }
 
   /** Stops ticking, rejects everything pending, closes the transport and the storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.stopTicker?.();
     this.failAll(new Error('raft host stopped'));
     await this.transport.close();
     this.storage.close?.();
@@ -273,13 +309,13 @@ export class RaftHost extends EventEmitter {
     if (this.node.raft.lead === NONE) return Promise.reject(new NotLeaderError(NONE));
     return new Promise((resolve, reject) => {
       const ctx = `${this.id}:${++this.readSeq}`;
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.after(this.readTimeoutMs, () => {
         this.reads.delete(ctx);
         const i = this.waitingReads.indexOf(pr);
         if (i >= 0) this.waitingReads.splice(i, 1);
         reject(new Error(`read timed out after ${this.readTimeoutMs} ms (leader ${this.node.raft.lead})`));
-      }, this.readTimeoutMs);
-      const pr: PendingRead = { resolve, reject, timer };
+      });
+      const pr: PendingRead = { resolve, reject, cancelTimer };
       this.reads.set(ctx, pr);
       this.node.readIndex(new TextEncoder().encode(ctx));
       this.schedule();
@@ -322,7 +358,7 @@ export class RaftHost extends EventEmitter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.clock.soon(() => {
       this.scheduled = false;
       this.process();
     });
@@ -335,17 +371,22 @@ export class RaftHost extends EventEmitter {
       // 1. Persist.
       if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) this.storage.append(rd.entries);
-      if (rd.hardState) this.storage.setHardState(rd.hardState);
-      if (this.leaderMaySendFirst(rd)) {
+      if (rd.hardState) {
+        this.storage.setHardState(rd.hardState);
+        this.writtenCommit = rd.hardState.commit;
+      }
+      const commitMustSync = this.commitCoversConfChange(rd);
+      if (!commitMustSync && this.leaderMaySendFirst(rd)) {
         // Raft thesis §10.2.1: a leader may send its new entries to followers while it writes
         // them to its own disk, as long as it counts itself for commitment only once they are
-        // durable. Input is held until the sync below returns, so no acknowledgement can be
-        // processed (and nothing committed or applied) before this node's fsync completes.
+        // durable. The core does exactly that (its own copy counts from advance(), after the
+        // sync), so the messages sent here carry no commit index that relies on this fsync.
+        // Input is held until the sync returns so that each Ready is advanced before the next.
         this.transport.send(rd.messages);
         this.syncing = true;
-        setImmediate(() => {
+        this.clock.soon(() => {
           if (this.stopped) return;
-          this.storage.sync();
+          this.sync();
           this.durableTerm = this.node.raft.term;
           this.syncing = false;
           this.finishReady(rd);
@@ -357,9 +398,10 @@ export class RaftHost extends EventEmitter {
       }
       // Entries, term and vote must be durable before any message leaves. A hard state that
       // only moves the commit index need not be (etcd's MustSync): it is written with the
-      // next synced batch, and after a crash the commit index is simply learned again.
-      if (rd.mustSync || rd.snapshot) {
-        this.storage.sync();
+      // next synced batch, and after a crash the commit index is simply learned again —
+      // except past a membership change (see commitCoversConfChange).
+      if (rd.mustSync || rd.snapshot || commitMustSync) {
+        this.sync();
         this.durableTerm = rd.hardState?.term ?? this.durableTerm;
       }
       // 2. Send.
@@ -374,6 +416,9 @@ export class RaftHost extends EventEmitter {
   private held: Message[] = [];
   private heldTicks = 0;
   private durableTerm = -1;
+  /** Commit index last written to storage, and the one last made durable. */
+  private writtenCommit = 0;
+  private durableCommit = 0;
 
   /** Only a leader whose term and vote are already durable, appending entries, sends before syncing. */
   private leaderMaySendFirst(rd: Ready): boolean {
@@ -426,7 +471,7 @@ export class RaftHost extends EventEmitter {
         // Reads in flight through the old leader are lost with its read-only state.
         for (const [ctx, pr] of this.reads) {
           this.reads.delete(ctx);
-          clearTimeout(pr.timer);
+          pr.cancelTimer();
           pr.reject(new LeadershipLostError('leader changed during a read'));
         }
         this.emit('leader-change', lead, this.node.raft.term);
@@ -459,7 +504,7 @@ export class RaftHost extends EventEmitter {
     const still: PendingRead[] = [];
     for (const r of this.waitingReads) {
       if (r.index! <= this.applied) {
-        clearTimeout(r.timer);
+        r.cancelTimer();
         r.resolve(r.index!);
       } else still.push(r);
     }
@@ -483,21 +528,56 @@ export class RaftHost extends EventEmitter {
     this.storage.createSnapshot(this.applied, this.confState, this.sm.snapshot());
     const compactTo = this.applied - this.compactionMargin;
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
+    this.sync();
+  }
+
+  private sync(): void {
     this.storage.sync();
+    this.durableCommit = this.writtenCommit;
+  }
+
+  /**
+   * Whether this Ready moves the commit index past a membership change that is not yet
+   * durably known committed here. Then the commit index is synced before any message goes
+   * out: once told, a removed member stops, and one that only shrinks a two-voter cluster
+   * to one could otherwise restart without knowing the change committed and wait for ever
+   * for the vote of the member that left.
+   */
+  private commitCoversConfChange(rd: Ready): boolean {
+    const commit = rd.hardState?.commit ?? 0;
+    if (commit <= this.durableCommit) return false;
+    const log = this.node.raft.log;
+    const from = Math.max(this.durableCommit + 1, log.firstIndex());
+    if (from > commit) return false;
+    return log.slice(from, commit + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === EntryType.ConfChange);
   }
 
   private failAll(err: Error): void {
     for (const [, p] of this.proposals) p.reject(err);
     this.proposals.clear();
     for (const [, r] of this.reads) {
-      clearTimeout(r.timer);
+      r.cancelTimer();
       r.reject(err);
     }
     this.reads.clear();
     for (const r of this.waitingReads) {
-      clearTimeout(r.timer);
+      r.cancelTimer();
       r.reject(err);
     }
     this.waitingReads = [];
   }
+}
+
+/**
+ * Writes the initial membership as a snapshot at index 1 of term 1, the same on every
+ * member of a new cluster (etcd writes it as log entries; a snapshot says the same). No log
+ * then holds index 0 to replay from, so a member that joins later with an empty log can be
+ * brought up only by a snapshot, and a snapshot always carries the configuration. Replaying
+ * the log instead would apply every membership change on top of an empty set, and the
+ * newcomer could count itself a majority.
+ */
+function bootstrap(storage: StorageWithBootstrap, voters: number[], data: Uint8Array): void {
+  storage.applySnapshot({ meta: { index: BOOTSTRAP_INDEX, term: 1, confState: { voters: [...voters], learners: [] } }, data });
+  storage.setHardState({ term: 1, vote: NONE, commit: BOOTSTRAP_INDEX });
+  storage.sync();
 }

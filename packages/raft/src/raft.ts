@@ -32,7 +32,7 @@ export interface RaftConfig {
   electionTick?: number;
   /** Ticks between leader heartbeats. Default 1. */
   heartbeatTick?: number;
-  /** Last applied index when restarting (defaults to the snapshot index). */
+  /** Last applied index when restarting (defaults to the storage's snapshot index). */
   applied?: number;
   /** Max bytes of entries per append message. Default 1 MiB. */
   maxSizePerMsg?: number;
@@ -83,6 +83,12 @@ export class Raft {
   msgs: Message[] = [];
   readStates: ReadState[] = [];
   leadTransferee = NONE;
+  /**
+   * Non-zero while a leader that applied its own removal (or demotion) stays on until every
+   * remaining voter has confirmed a commit index at least this high; see applyConfChange.
+   */
+  leavingAt = 0;
+  private toldOfLeaving = new Set<number>();
   pendingConfIndex = 0;
   electionElapsed = 0;
   heartbeatElapsed = 0;
@@ -126,7 +132,8 @@ export class Raft {
       this.term = hardState.term;
       this.vote = hardState.vote;
     }
-    if (c.applied && c.applied > 0) this.log.appliedTo(c.applied);
+    const applied = c.applied ?? c.storage.snapshot().meta.index;
+    if (applied > 0) this.log.appliedTo(applied);
     this.becomeFollower(this.term, NONE);
   }
 
@@ -184,7 +191,11 @@ export class Raft {
     const pr = this.prs.get(to);
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
-    const prevTerm = this.log.termOrErr(prevIndex);
+    // A follower with an empty log is a newcomer: it knows no membership, so replaying the
+    // log from its start would apply every change on top of nothing. Logs bootstrapped by
+    // RaftHost never hold index 0; this covers logs bootstrapped before it (index 0 kept).
+    const needsSnapshot = prevIndex === 0 && this.log.snapshot().meta.index > 0;
+    const prevTerm = needsSnapshot ? undefined : this.log.termOrErr(prevIndex);
     const ents = prevTerm === undefined ? undefined : this.log.entries(pr.next, this.maxMsgSize);
     if (ents !== undefined && ents.length === 0 && !sendIfEmpty) return false;
     if (prevTerm === undefined || ents === undefined) {
@@ -233,9 +244,24 @@ export class Raft {
       e.term = this.term;
       e.index = ++li;
     }
-    li = this.log.append(es);
-    this.prs.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    // The leader's own copy counts toward commitment only once the host has made it
+    // durable (entriesStable): counted earlier, a single voter would commit, and a learner
+    // apply, an entry that a power cut before the leader's fsync takes away.
+    this.log.append(es);
+  }
+
+  /**
+   * The host has made the log durable up to `index` (of `term`). A leader now counts its
+   * own copy, which may commit entries (at once, when it is the only voter).
+   */
+  entriesStable(index: number, term: number): void {
+    if (this.state !== StateType.Leader) return;
+    const self = this.prs.get(this.id);
+    if (!self || !this.log.matchTerm(index, term)) return;
+    if (self.maybeUpdate(index) && this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   // ---- state transitions ----
@@ -258,6 +284,8 @@ export class Raft {
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
+    this.leavingAt = 0;
+    this.toldOfLeaving = new Set();
     this.readOnly = new Map();
     this.readQueue = [];
     this.pendingReadIndexMessages = [];
@@ -466,12 +494,13 @@ export class Raft {
           if (id === this.id || pr?.recentActive) active++;
         }
         for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
-        if (active < this.quorum()) this.becomeFollower(this.term, NONE);
+        // A leaving leader stays until the others know (see applyConfChange), reachable or not.
+        if (active < this.quorum() && this.leavingAt === 0) this.becomeFollower(this.term, NONE);
         return;
       }
       case MessageType.Prop: {
         if (m.entries.length === 0) throw new Error('raft: stepped empty MsgProp');
-        if (!this.prs.has(this.id)) this.dropped('this node was removed from the cluster');
+        if (!this.prs.has(this.id) || this.leavingAt > 0) this.dropped('this node was removed from the cluster');
         if (this.leadTransferee !== NONE) this.dropped(`leadership is being transferred to ${this.leadTransferee}`);
         for (let i = 0; i < m.entries.length; i++) {
           const e = m.entries[i];
@@ -549,6 +578,10 @@ export class Raft {
         }
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.context && m.context.length > 0) this.recvReadAck(m.from, m.context);
+        if (this.leavingAt > 0 && m.commit >= this.leavingAt && this.voters.has(m.from)) {
+          this.toldOfLeaving.add(m.from);
+          if ([...this.voters].every((id) => this.toldOfLeaving.has(id))) this.becomeFollower(this.term, NONE);
+        }
         return;
       }
       case MessageType.TransferLeader: {
@@ -699,7 +732,8 @@ export class Raft {
   }
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(msg({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
+    // The commit index lets a leader that is leaving know this follower learned of it.
+    this.send(msg({ type: MessageType.HeartbeatResp, to: m.from, context: m.context, commit: this.log.committed }));
   }
   private handleSnapshot(m: Message): void {
     const s = m.snapshot!;
@@ -763,8 +797,12 @@ export class Raft {
     if (p && this.state === StateType.Leader && cc.nodeId !== this.id) p.recentActive = true;
     if (this.state === StateType.Leader) {
       if (!this.voters.has(this.id)) {
-        // Removed or demoted: step down so that the remaining voters elect a leader.
-        this.becomeFollower(this.term, NONE);
+        // Removed or demoted. Stepping down at once could strand the others: they may not know
+        // the change committed, and until they apply it they count this member's vote (with
+        // two voters the survivor would wait for it for ever). So lead on, accepting nothing
+        // new, until every remaining voter has confirmed a commit index that covers the change.
+        if (this.leavingAt === 0) this.leavingAt = this.log.committed;
+        this.bcastAppend();
       } else {
         if (this.leadTransferee !== NONE && !this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
         if (this.maybeCommit()) this.releasePendingReadIndexMessages();

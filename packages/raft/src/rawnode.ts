@@ -132,6 +132,7 @@ export class RawNode {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
       r.log.stableTo(last.index, last.term);
+      r.entriesStable(last.index, last.term);
     }
     if (rd.snapshot) {
       r.log.stableSnapTo(rd.snapshot.meta.index);

@@ -61,7 +61,7 @@ export const LONG_REORDER: NetOptions = { drop: 0.1, minDelayMs: 0, maxDelayMs: 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function hashBytes(b: Uint8Array): number {
+export function hashBytes(b: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < b.length; i++) {
     h ^= b[i];
@@ -99,7 +99,7 @@ interface Event {
   run: () => void;
 }
 
-class EventQueue {
+export class EventQueue {
   private heap: Event[] = [];
   private seq = 0;
   push(time: number, run: () => void): void {

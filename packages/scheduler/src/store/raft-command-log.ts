@@ -19,7 +19,7 @@ const RESULTS_KEPT = 1000;
  * (the store's restore needs it and Raft's restore does not give it) and the
  * member registry (so a member restored from a snapshot can reach the others).
  *
- * Events: 'removed' once this member applies its own removal from the cluster.
+ * Events: 'removed' once this member has applied its own removal from the cluster and no longer leads.
  */
 export class RaftCommandLog extends EventEmitter implements CommandLog {
   readonly host: RaftHost;
@@ -147,11 +147,29 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
     return this.host.stop();
   }
 
+  /**
+   * A leader that applied its own removal leads on until the members left know the change
+   * committed (packages/raft: applyConfChange); stopping sooner could leave a lone survivor
+   * waiting for ever for this member's vote.
+   */
+  private leaveOnceNotLeading(): void {
+    if (!this.host.isLeader) {
+      this.emit('removed');
+      return;
+    }
+    const wait = (): void => {
+      if (this.host.isLeader) return;
+      this.host.off('leader-change', wait);
+      this.emit('removed');
+    };
+    this.host.on('leader-change', wait);
+  }
+
   private applyConfChange(cc: ConfChange): void {
     if (cc.type === ConfChangeType.RemoveNode) {
       this.members.remove(cc.nodeId);
       this.syncTransport();
-      if (cc.nodeId === this.self.raftId) this.emit('removed');
+      if (cc.nodeId === this.self.raftId) this.leaveOnceNotLeading();
       return;
     }
     let member;
