@@ -3,7 +3,7 @@
 // case needs root, cgroups and iptables: see network-partition.ts).
 import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ControlClient } from '@pisched/api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
 import { NetworkPartition, partitionsAvailable, type PartitionMember } from './network-partition';
 
@@ -149,6 +149,8 @@ describe('scheduler members join and leave at run time', () => {
 });
 
 /** One member's own view of itself, as `cluster status --json` lists it. */
+const countOf = (text: string, needle: string) => text.split(needle).length - 1;
+
 interface Seen {
   id: string;
   role: string;
@@ -216,6 +218,8 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     await start('g1', ['--peers', `g1=${address('g1')}`]);
     watching = setInterval(() => void Promise.all([...members.keys()].map(localView)), 100);
   }, 60_000);
+  // The next case starts from a whole cluster even when this one failed half-way.
+  afterEach(() => partition?.heal());
   afterAll(async () => {
     clearInterval(watching);
     for (const client of statusClients.values()) client.close();
@@ -227,21 +231,45 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     }
   });
 
-  it('joins two members through --join; the newest, cut off right after its join, never leads nor takes writes, the majority goes on, and after the heal it has the same state', async () => {
-    const first = uniqueName('grow');
+  const first = uniqueName('grow');
+  const LEADING = 'leading: running orchestration';
+
+  it('the second member joins through --join and, cut off as soon as it is a voter, never leads alone nor takes a write, and follows after the heal', async () => {
     expect((await cli(address('g1'), ['run', '--detach', '--name', first, TEST_IMAGE])).code).toBe(0);
 
-    // The second member joins through the first alone: learner, caught up, then voter.
+    // It joins through the only member: a learner, caught up, then a voter. The moment it knows it
+    // votes, it is cut off: with two voters neither may lead alone, whatever it replayed to get there.
     await start('g2', ['--join', address('g1')]);
+    await waitFor(() => views.some((view) => view.id === 'g2' && view.role === 'follower'), 15_000, 'g2 to know it is a voter');
+    partition!.isolate(cgroups.get('g2')!, [cgroups.get('g1')!]);
+    const cutAt = Date.now();
+    const refused = await cli(address('g2'), ['run', '--detach', '--name', uniqueName('ghost'), TEST_IMAGE], 30_000);
+    expect(refused.code, `a write through the cut-off g2 succeeded:\n${refused.stdout}\n${logs()}`).not.toBe(0);
+    expect(refused.stderr).toMatch(/scheduler at \S+: (not the leader|cannot confirm)/);
+    // Long enough for several election timeouts (0.5–1 s) of g2's own.
+    const cutFor = Date.now() - cutAt;
+    if (cutFor < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000 - cutFor));
+    expect((await status('g2')).members.find((m) => m.id === 'g2')!.role, logs()).not.toBe('leader');
+
+    const ledWhileCut = countOf(members.get('g2')!.daemon.output, LEADING);
+    partition!.heal();
+    const healedAt = Date.now();
     await waitFor(async () => {
       const seen = await status('g1');
-      return seen.members.length === 2 && seen.members.every((m) => m.voter && m.reachable);
-    }, 15_000, 'g2 to be a voter');
+      return seen.leader && seen.members.length === 2 && seen.members.every((m) => m.voter && m.reachable);
+    }, 20_000, 'g1 and g2 to be reachable voters with a leader after the heal');
+    expect(await names('g2')).toEqual(await names('g1'));
+    expect(views.filter((view) => view.id === 'g2' && view.role === 'leader' && view.at < healedAt), `g2 led while cut off\n${logs()}`).toEqual([]);
+    expect(splitTerms(views), `two leaders in one term\n${logs()}`).toEqual([]);
+    expect(ledWhileCut, 'g2 took over orchestration while cut off').toBe(0);
+  }, 90_000);
 
-    // The third joins through the second (a follower, which forwards the join to the leader) and is
+  it('the third joins through a follower and, cut off right after its join, never leads nor takes writes; the majority goes on, and after the heal it has the same state', async () => {
+    const follower = (await status('g1')).leader === 'g1' ? 'g2' : 'g1';
+    // The third joins through a follower, which forwards the join to the leader, and is
     // cut off from both the moment its join is answered: it has just become a learner, and may or
     // may not have caught up, been promoted or heard of its promotion.
-    const g3 = await start('g3', ['--join', address('g2')], false);
+    const g3 = await start('g3', ['--join', address(follower)], false);
     await waitFor(() => {
       if (!g3.daemon.running) throw new Error(`g3 exited:\n${g3.daemon.tail()}`);
       return g3.daemon.output.includes('scheduler started');
@@ -289,6 +317,6 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     expect(views.filter((view) => view.id === 'g3').length, 'g3 was never sampled').toBeGreaterThan(10);
     expect(splitTerms(views), `two leaders in one term\n${logs()}`).toEqual([]);
     expect(views.filter((view) => view.id === 'g3' && view.role === 'leader' && view.at < healedAt), `g3 led while cut off\n${logs()}`).toEqual([]);
-    expect(members.get('g3')!.daemon.output, 'g3 took over orchestration').not.toContain('leading: running orchestration');
+    expect(members.get('g3')!.daemon.output, 'g3 took over orchestration').not.toContain(LEADING);
   }, 120_000);
 });
