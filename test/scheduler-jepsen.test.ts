@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ClusterStatus, type ControlClient } from '@pisched/api';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
+import { cli, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
 import { JepsenClient, type OpRecord } from './jepsen/client';
 import { Nemesis } from './jepsen/nemesis';
 import { HistoryRecorder, UNKNOWN, checkOperations, explain, servicesModel, type Operation, type ServiceInput, type ServiceOutput } from './linearizability';
@@ -13,7 +13,10 @@ import { NetworkPartition, partitionsAvailable, type PartitionMember } from './n
  * through different members while a nemesis kills, pauses and partitions
  * members; the history must be linearizable and every acknowledged write
  * must be in the final state. No agents and no Docker: services stay
- * pending, which is all the Control API's consistency needs.
+ * pending, which is all the Control API's consistency needs. Issue #11 adds
+ * membership changes to the nemesis: a new member joins (`--join`) and,
+ * once it votes, an old one is removed (`pisched cluster remove`), while the
+ * clients go on writing through whichever members there are.
  */
 const canPartition = partitionsAvailable();
 
@@ -28,27 +31,33 @@ const IMAGE = 'pisched-test/none:latest';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)];
 
-describe.skipIf(!canPartition)('Jepsen-style: clients through every member under kills, pauses and partitions', () => {
+describe.skipIf(!canPartition)('Jepsen-style: clients through every member under kills, pauses, partitions and membership changes', () => {
   // A loopback /24 of its own, apart from the other cluster tests' ranges.
   const subnet = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
+  /** The members now; a membership change replaces one. Member sN listens on subnet.N. */
   const ids = ['s1', 's2', 's3'];
-  const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
-  const dirs = ids.map((id) => tempDir(`jepsen-${id}`));
+  /** Every member ever started, removed ones too: its flags, data dir and cgroup. */
+  const started = new Map<string, { host: string; dir: string; args: string[] }>();
   const cgroups = new Map<string, PartitionMember>();
   const members = new Map<string, SchedulerHandle>();
   const paused = new Set<string>();
   const statusClients = new Map<string, ControlClient>();
   let port = 0;
-  let peers = '';
   let partition: NetworkPartition | undefined;
   const origin = performance.now();
   const log = (line: string) => console.log(`[jepsen t=${((performance.now() - origin) / 1000).toFixed(3)}s] ${line}`);
 
-  const address = (id: string) => `${hosts[ids.indexOf(id)]}:${port}`;
+  const hostOf = (id: string) => `${subnet}.${id.slice(1)}`;
+  const address = (id: string) => `${hostOf(id)}:${port}`;
   const member = (id: string): PartitionMember => cgroups.get(id)!;
-  const start = async (id: string, waitReady: boolean) => {
-    const i = ids.indexOf(id);
-    members.set(id, await startScheduler({ host: hosts[i], port, dataDir: dirs[i], cgroup: member(id).procs, waitReady, extraArgs: ['--id', id, '--peers', peers] }));
+  /** The first start of a member with these flags (made once: --peers or --join), or a restart with the same. */
+  const start = async (id: string, waitReady: boolean, args?: string[]) => {
+    if (!started.has(id)) {
+      started.set(id, { host: hostOf(id), dir: tempDir(`jepsen-${id}`), args: args! });
+      cgroups.set(id, partition!.member(id, hostOf(id)));
+    }
+    const { host, dir, args: flags } = started.get(id)!;
+    members.set(id, await startScheduler({ host, port, dataDir: dir, cgroup: member(id).procs, waitReady, extraArgs: ['--id', id, ...flags] }));
   };
   const logs = () => `${partition?.rules() ?? ''}\n${ids.map((id) => `--- ${id}\n${members.get(id)?.daemon.tail(25) ?? ''}`).join('\n')}`;
 
@@ -73,14 +82,36 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
     waitFor(async () => {
       const seen = await Promise.all(ids.map(async (id) => (await localStatus(id))?.leader));
       return seen.every((leader) => leader && leader === seen[0]) ? seen[0] : undefined;
-    }, 30_000, 'the three members to agree on a leader');
+    }, 30_000, `the members ${ids.join(', ')} to agree on a leader`);
+
+  let joins = 0;
+  /** A new member, started with --join through one member, returned once it knows it votes. */
+  const join = async (): Promise<string> => {
+    const id = `s${4 + joins++}`;
+    await start(id, false, ['--join', address(pick(ids))]);
+    const daemon = members.get(id)!.daemon;
+    await waitFor(async () => {
+      if (!daemon.running) throw new Error(`${id} exited:\n${daemon.tail()}`);
+      return (await localStatus(id))?.members[0]?.role === 'follower';
+    }, 20_000, `${id} to join and become a voter`);
+    ids.push(id);
+    return id;
+  };
+  /** Removes a member through another one; the removed member stops by itself. */
+  const remove = async (id: string): Promise<void> => {
+    const via = pick(ids.filter((other) => other !== id));
+    const removed = await cli(address(via), ['cluster', 'remove', id], 30_000);
+    if (removed.code !== 0) throw new Error(`pisched cluster remove ${id} through ${via} failed: ${removed.stderr}\n${logs()}`);
+    ids.splice(ids.indexOf(id), 1);
+    const daemon = members.get(id)!.daemon;
+    await waitFor(() => !daemon.running, 15_000, `the removed ${id} to stop\n${daemon.tail(8)}`);
+  };
 
   beforeAll(async () => {
     partition = new NetworkPartition();
-    ids.forEach((id, i) => cgroups.set(id, partition!.member(id, hosts[i])));
-    port = await freePort(hosts[0]);
-    peers = ids.map((id) => `${id}=${address(id)}`).join(',');
-    await Promise.all(ids.map((id) => start(id, true)));
+    port = await freePort(hostOf('s1'));
+    const peers = ids.map((id) => `${id}=${address(id)}`).join(',');
+    await Promise.all(ids.map((id) => start(id, true, ['--peers', peers])));
   }, 90_000);
 
   afterAll(async () => {
@@ -92,7 +123,7 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
       }
     } finally {
       await partition?.dispose();
-      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+      for (const { dir } of started.values()) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -104,7 +135,7 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
 
     const nemesis = new Nemesis(
       {
-        ids,
+        ids: () => [...ids],
         leader: currentLeader,
         kill: async (id) => members.get(id)!.daemon.stop('SIGKILL'),
         restart: async (id) => start(id, false),
@@ -118,6 +149,8 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
         },
         isolate: (id) => partition!.isolate(member(id), ids.filter((other) => other !== id).map(member)),
         heal: () => partition!.heal(),
+        join,
+        remove,
       },
       { healthyMs: 3_000, downMs: [1_000, 3_000], pauseMs: [2_500, 4_000], partitionMs: [3_000, 6_000] },
       log,
@@ -126,9 +159,9 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
     // Each client starts on its own member and moves to the next after anything but a definite answer.
     const workloadEnd = performance.now() + WORKLOAD_MS;
     const runClient = async (client: JepsenClient) => {
-      let at = client.id % ids.length;
+      let at = client.id;
       while (performance.now() < workloadEnd) {
-        const via = address(ids[at]);
+        const via = address(ids[at % ids.length]);
         const name = pick(names);
         const dice = Math.random();
         const replicas = 1 + Math.floor(Math.random() * 9);
@@ -137,7 +170,7 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
           : dice < 0.55 ? await client.create(via, name, replicas)
           : dice < 0.85 ? await client.scale(via, name, replicas)
           : await client.remove(via, name);
-        if (outcome === 'unknown' || outcome === 'discarded') at = (at + 1) % ids.length;
+        if (outcome === 'unknown' || outcome === 'discarded') at++;
         await sleep(20 + Math.random() * 80);
       }
     };
@@ -209,7 +242,7 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
     const okWrites = count('create', 'ok') + count('scale', 'ok') + count('remove', 'ok');
     expect(okWrites, 'acknowledged writes').toBeGreaterThanOrEqual(40);
     expect(count('read', 'ok'), 'answered reads').toBeGreaterThanOrEqual(40);
-    for (const kind of ['kill', 'pause', 'partition']) expect(nemesis.faults.filter((f) => f.kind === kind).length, `${kind} faults`).toBeGreaterThanOrEqual(1);
+    for (const kind of ['kill', 'pause', 'partition', 'membership']) expect(nemesis.faults.filter((f) => f.kind === kind).length, `${kind} faults`).toBeGreaterThanOrEqual(1);
     const okDuringFaults = records.filter((r) => r.clientId < CLIENTS && r.outcome !== 'unknown' && r.outcome !== 'discarded' && nemesis.during(r.done)).length;
     expect(okDuringFaults, 'operations answered while a fault was in force').toBeGreaterThanOrEqual(10);
     expect(records.filter((r) => /^3 /.test(r.detail ?? '')), 'INVALID_ARGUMENT: the test sent a bad spec').toEqual([]);

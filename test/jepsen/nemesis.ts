@@ -1,10 +1,13 @@
 /**
  * The Jepsen-style test's nemesis: one fault at a time, each followed by a
  * healthy spell, until told to stop. It only knows members by id and asks
- * the test to do the work (kill/restart, signals, partition rules), so it
- * stays free of how the members were started.
+ * the test to do the work (kill/restart, signals, partition rules, joins and
+ * removals), so it stays free of how the members were started.
+ *
+ * A membership change joins a new member and, once it votes, removes the
+ * target: the cluster keeps its size, and the next fault may hit either.
  */
-export type FaultKind = 'kill' | 'pause' | 'partition';
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'membership';
 
 export interface Fault {
   kind: FaultKind;
@@ -15,7 +18,8 @@ export interface Fault {
 }
 
 export interface NemesisActions {
-  ids: string[];
+  /** The members now: a membership change alters it. */
+  ids(): string[];
   /** The current leader as the members report it, or undefined during an election. */
   leader(): Promise<string | undefined>;
   kill(id: string): Promise<void>;
@@ -24,6 +28,10 @@ export interface NemesisActions {
   resume(id: string): void;
   isolate(id: string): void;
   heal(): void;
+  /** Starts a new member with --join and returns its id once it is a voter. */
+  join(): Promise<string>;
+  /** Removes a member (`pisched cluster remove`) and returns once its process has stopped. */
+  remove(id: string): Promise<void>;
 }
 
 export interface NemesisOptions {
@@ -65,15 +73,16 @@ export class Nemesis {
   }
 
   private async loop(): Promise<void> {
-    // Each kind first once, in a random order, so a short run still sees all three.
-    const kinds: FaultKind[] = (['kill', 'pause', 'partition'] as FaultKind[]).sort(() => Math.random() - 0.5);
+    // Each kind first once, in a random order, so a short run still sees all four.
+    const kinds: FaultKind[] = (['kill', 'pause', 'partition', 'membership'] as FaultKind[]).sort(() => Math.random() - 0.5);
     for (let round = 0; !this.stopping; round++) {
       await sleep(this.options.healthyMs);
       if (this.stopping) break;
       const kind = round < kinds.length ? kinds[round] : kinds[Math.floor(Math.random() * kinds.length)];
       // Mostly the leader, where a fault hurts most; sometimes a follower.
       const leader = await this.actions.leader();
-      const target = leader && Math.random() < 0.75 ? leader : this.actions.ids[Math.floor(Math.random() * this.actions.ids.length)];
+      const ids = this.actions.ids();
+      const target = leader && Math.random() < 0.75 ? leader : ids[Math.floor(Math.random() * ids.length)];
       await this.inject(kind, target, target === leader);
     }
   }
@@ -96,6 +105,12 @@ export class Nemesis {
       await sleep(ms);
       this.actions.resume(target);
       this.log(`SIGCONT ${target}`);
+    } else if (kind === 'membership') {
+      this.log(`join a new member, then remove ${target} (${role})`);
+      const joined = await this.actions.join();
+      this.log(`${joined} joined and votes; removing ${target}`);
+      await this.actions.remove(target);
+      this.log(`removed ${target}; members now ${this.actions.ids().join(', ')}`);
     } else {
       const ms = between(this.options.partitionMs);
       this.log(`partition ${target} (${role}) away from the others for ${Math.round(ms)} ms`);
