@@ -20,6 +20,8 @@ interface Member {
   peer: Peer;
   log: RaftCommandLog;
   stop: () => Promise<void>;
+  /** While true, CreateService here never answers: a leader whose connection stalls. */
+  stall: { writes: boolean };
 }
 
 /** A member with the real gate in front of handlers that say which member served them. */
@@ -28,8 +30,12 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   // Elections take 0.6-1.1 s: stopping the leader (its transport waits 200 ms) must end well before the
   // followers give up on it, or the window this file tests (a follower still naming a dead leader) is gone.
   const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60 });
+  const stall = { writes: false };
   const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { service: { id: peer.id } });
+  const createServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    if (!stall.writes) served(call, callback);
+  };
   const logsServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { entries: [], notes: [`served by ${peer.id}`] });
   const logsFollowed = (call: grpc.ServerWritableStream<unknown, unknown>) => {
@@ -37,7 +43,7 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
     call.write({ entries: [], notes: [`second from ${peer.id}`] });
     call.end();
   };
-  const handlers = { CreateService: served, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
+  const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
   const server = new grpc.Server();
   server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
@@ -55,7 +61,7 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
     await stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return { peer, log, stop };
+  return { peer, log, stop, stall };
 }
 
 type Call = (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ service: { id: string } }>) => void;
@@ -101,6 +107,20 @@ describe('the Control API gate of a cluster member', () => {
       expect(result.error?.details, method).toMatch(method === 'CreateService' ? /^not the leader; no leader is known/ : /^cannot confirm the state is current/);
       expect(result.ms, method).toBeLessThan(3_000);
     }
+  }, 30_000);
+
+  it('answers a forwarded write whose leader stopped answering before the caller gives up, saying it may or may not have been applied', async () => {
+    const peers = await peersOn(3);
+    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
+    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
+    const follower = members.find((m) => m !== leader)!;
+    await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+    // The leader still leads, but this write gets no answer: as through a connection a partition stalls.
+    leader.stall.writes = true;
+    const result = await call(follower.peer.address, 'CreateService', 3_000);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(result.error?.details).toMatch(new RegExp(`^the leader ${leader.peer.id} at \\S+ stopped answering; the write may or may not have been applied`));
+    expect(result.ms).toBeLessThan(3_000);
   }, 30_000);
 
   it('forwards a logs request, and relays a followed one, from a follower to the leader, which alone holds the agents\' sessions', async () => {

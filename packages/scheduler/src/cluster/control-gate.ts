@@ -78,8 +78,17 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
           if (log.host.isLeader) return handler(call, callback);
           const leader = log.leader();
           if (!leader) return callback(toServiceError(log.notLeader()));
-          clientFor(leader.address)[name](call.request, { deadline: call.getDeadline() }, (error, response) => {
+          // Kept back from the caller's deadline like any refusal: a leader that stopped answering
+          // (a partition stalls the connection rather than closing it) must not leave the caller
+          // with nothing but its own time-out.
+          clientFor(leader.address)[name](call.request, { deadline: forwardDeadline(call) }, (error, response) => {
             if (!error) return callback(null, response);
+            if (error.code === grpc.status.DEADLINE_EXCEEDED) {
+              return callback({
+                code: grpc.status.UNAVAILABLE,
+                details: `the leader ${leader.id} at ${leader.address} stopped answering; ${changes ? 'the write may or may not have been applied' : 'try again'} (${error.details})`,
+              });
+            }
             if (error.code !== grpc.status.UNAVAILABLE || REFUSAL.test(error.details)) return callback(error);
             if (NEVER_SENT.test(error.details)) {
               // The leader just died and no one has noticed yet: nothing was sent, so try again,
@@ -173,6 +182,13 @@ function waitUntil(call: { getDeadline(): grpc.Deadline }): number {
   const deadline = call.getDeadline();
   const callerMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   return Math.min(Date.now() + LEADER_WAIT_MS, callerMs - ANSWER_MARGIN_MS);
+}
+
+/** A forwarded call's deadline: ANSWER_MARGIN_MS before the caller's, or none if the caller set none. */
+function forwardDeadline(call: { getDeadline(): grpc.Deadline }): grpc.Deadline {
+  const deadline = call.getDeadline();
+  const callerMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  return Number.isFinite(callerMs) ? callerMs - ANSWER_MARGIN_MS : Infinity;
 }
 
 function beforeDeadline<T>(promise: Promise<T>, until: number): Promise<T> {
