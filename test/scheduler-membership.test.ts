@@ -233,6 +233,11 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
 
   const first = uniqueName('grow');
   const LEADING = 'leading: running orchestration';
+  /**
+   * A cut-off member answers a write with its own reason before the CLI gives up: no leader, or
+   * (a learner, which never stands for election, still names the leader) the leader unreachable.
+   */
+  const MEMBER_REFUSAL = /scheduler at \S+: (not the leader|cannot confirm|the leader \S+ at \S+ (stopped answering|cannot be reached))/;
 
   it('the second member joins through --join and, cut off as soon as it is a voter, never leads alone nor takes a write, and follows after the heal', async () => {
     expect((await cli(address('g1'), ['run', '--detach', '--name', first, TEST_IMAGE])).code).toBe(0);
@@ -243,9 +248,11 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     await waitFor(() => views.some((view) => view.id === 'g2' && view.role === 'follower'), 15_000, 'g2 to know it is a voter');
     partition!.isolate(cgroups.get('g2')!, [cgroups.get('g1')!]);
     const cutAt = Date.now();
-    const refused = await cli(address('g2'), ['run', '--detach', '--name', uniqueName('ghost'), TEST_IMAGE], 30_000);
+    const ghost = uniqueName('ghost');
+    const refused = await cli(address('g2'), ['run', '--detach', '--name', ghost, TEST_IMAGE], 30_000);
     expect(refused.code, `a write through the cut-off g2 succeeded:\n${refused.stdout}\n${logs()}`).not.toBe(0);
-    expect(refused.stderr).toMatch(/scheduler at \S+: (not the leader|cannot confirm)/);
+    expect(refused.stderr, logs()).toMatch(MEMBER_REFUSAL);
+    console.log(`join: the cut-off g2 refused a write: ${refused.stderr.trim()}`);
     // Long enough for several election timeouts (0.5–1 s) of g2's own.
     const cutFor = Date.now() - cutAt;
     if (cutFor < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000 - cutFor));
@@ -258,7 +265,9 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
       const seen = await status('g1');
       return seen.leader && seen.members.length === 2 && seen.members.every((m) => m.voter && m.reachable);
     }, 20_000, 'g1 and g2 to be reachable voters with a leader after the heal');
-    expect(await names('g2')).toEqual(await names('g1'));
+    const both = await names('g1');
+    expect(await names('g2')).toEqual(both);
+    if (!/may or may not/.test(refused.stderr)) expect(both, 'a write refused as not applied was applied').not.toContain(ghost);
     expect(views.filter((view) => view.id === 'g2' && view.role === 'leader' && view.at < healedAt), `g2 led while cut off\n${logs()}`).toEqual([]);
     expect(splitTerms(views), `two leaders in one term\n${logs()}`).toEqual([]);
     expect(ledWhileCut, 'g2 took over orchestration while cut off').toBe(0);
@@ -280,14 +289,16 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
 
     // Through the majority, writes go on; through g3 one is refused, with the member's reason.
     const during = [uniqueName('cut'), uniqueName('cut')];
+    const ghost = uniqueName('ghost');
     const [refused, ...written] = await Promise.all([
-      cli(address('g3'), ['run', '--detach', '--name', uniqueName('ghost'), TEST_IMAGE], 30_000),
+      cli(address('g3'), ['run', '--detach', '--name', ghost, TEST_IMAGE], 30_000),
       cli(address('g1'), ['run', '--detach', '--name', during[0], TEST_IMAGE]),
       cli(address('g2'), ['run', '--detach', '--name', during[1], TEST_IMAGE]),
     ]);
     for (const write of written) expect(write.code, `a write through the majority failed: ${write.stderr}\n${logs()}`).toBe(0);
     expect(refused.code, `a write through the cut-off g3 succeeded:\n${refused.stdout}\n${logs()}`).not.toBe(0);
-    expect(refused.stderr).toMatch(/scheduler at \S+: (not the leader|cannot confirm)/);
+    expect(refused.stderr, logs()).toMatch(MEMBER_REFUSAL);
+    console.log(`join: the cut-off g3 refused a write: ${refused.stderr.trim()}`);
     // Long enough for several election timeouts (0.5–1 s) of g3's own.
     const cutFor = Date.now() - cutAt;
     if (cutFor < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000 - cutFor));
@@ -309,7 +320,7 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     await waitFor(async () => JSON.stringify(await names('g3')) === JSON.stringify(expected), 15_000, 'g3 to list the same services as g1');
     console.log(`join: g3 caught up ${Date.now() - healedAt} ms after the heal`);
     expect(await names('g2')).toEqual(expected);
-    expect(expected.filter((name) => name.startsWith('ghost'))).toEqual([]);
+    if (!/may or may not/.test(refused.stderr)) expect(expected, 'a write refused as not applied was applied').not.toContain(ghost);
     const leaders = await Promise.all(ids.map(async (id) => (await status(id)).leader));
     expect(new Set(leaders).size, `the members name different leaders: ${leaders.join(', ')}`).toBe(1);
 
