@@ -130,21 +130,22 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
 
   it('--stop-signal, --stop-grace-period and --init reach Docker, and a command that ignores SIGTERM as PID 1 stops at once under init', async () => {
     const svc = uniqueName('stop');
-    const run = await cli(cluster.address, ['run', '--name', svc, '--init', '--stop-signal', 'SIGINT', '--stop-grace-period', '3s', TEST_IMAGE, 'sleep', '1000']);
+    const run = await cli(cluster.address, ['run', '--name', svc, '--init', '--stop-signal', 'SIGINT', '--stop-grace-period', '30s', TEST_IMAGE, 'sleep', '1000']);
     expect(run.code, run.stderr).toBe(0);
     const [container] = await runningContainersOfService(cluster.nodeIds, svc);
     const info = await docker.getContainer(container.Id).inspect();
     // dockerode's types lack these two fields of the engine's answer.
     const config = info.Config as { StopSignal?: string; StopTimeout?: number };
     expect(config.StopSignal).toBe('SIGINT');
-    expect(config.StopTimeout).toBe(3);
+    expect(config.StopTimeout).toBe(30);
     expect(info.HostConfig.Init).toBe(true);
     const started = Date.now();
     const rm = await cli(cluster.address, ['rm', svc]);
     expect(rm.code, rm.stderr).toBe(0);
-    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, svc)).length === 0, 15_000, 'the container to stop');
-    // Without init, sleep as PID 1 ignores the signal and would last the whole 3 s grace.
-    expect(Date.now() - started).toBeLessThan(2500);
+    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, svc)).length === 0, 40_000, 'the container to stop');
+    // Without init, sleep as PID 1 ignores the signal and would last the whole 30 s grace;
+    // the margin is wide so that a loaded machine's slow CLI start cannot decide the outcome.
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('stop-first with a published port: the new container starts once the old one has freed the port', async () => {

@@ -494,8 +494,10 @@ export class Raft {
           if (id === this.id || pr?.recentActive) active++;
         }
         for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
-        // A leaving leader stays until the others know (see applyConfChange), reachable or not.
-        if (active < this.quorum() && this.leavingAt === 0) this.becomeFollower(this.term, NONE);
+        // A leaving leader (see applyConfChange) whose one remaining voter cannot elect anyone
+        // without it stays until that voter hears; two or more can finish the change alone.
+        const strands = this.leavingAt > 0 && this.voters.size < 2;
+        if (active < this.quorum() && !strands) this.becomeFollower(this.term, NONE);
         return;
       }
       case MessageType.Prop: {

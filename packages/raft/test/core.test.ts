@@ -426,6 +426,25 @@ describe('membership (single-step, learners)', () => {
     expect(net.get(2).applied).toContain('alone');
     expect([...net.get(2).rn.raft.voters]).toEqual([2]);
   });
+  it('a leaving leader cut off from two remaining voters steps down by CheckQuorum; they finish the change without it', () => {
+    const net = new Net([1, 2, 3]);
+    net.elect(1);
+    const removal = net.get(1).rn.raft.log.lastIndex() + 1;
+    net.drop = (m) => m.from === 1 && m.commit >= removal;
+    net.get(1).rn.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 });
+    net.stabilize();
+    expect([...net.get(1).rn.raft.voters].sort()).toEqual([2, 3]);
+    expect(net.state(1)).toBe(StateType.Leader);
+    net.isolate(1);
+    net.tick(1, 25);
+    expect(net.state(1)).toBe(StateType.Follower);
+    net.tickAll(40);
+    const leader = [2, 3].find((id) => net.state(id) === StateType.Leader)!;
+    expect(leader).toBeDefined();
+    net.propose(leader, 'without-1');
+    expect([...net.get(leader).rn.raft.voters].sort()).toEqual([2, 3]);
+    expect(net.get(leader).applied).toContain('without-1');
+  });
 });
 
 describe('MemoryStorage crash model', () => {

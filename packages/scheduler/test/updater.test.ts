@@ -136,6 +136,18 @@ describe('rolling updater', () => {
     expect(Math.min(...c.minimumRunning)).toBeGreaterThanOrEqual(4);
   });
 
+  it('start-first completes only once every replaced container has stopped (none of the old image left running)', () => {
+    const c = cluster(2, { parallelism: 2, order: 'start-first', monitorMs: 0 });
+    c.until(() => c.running().length === 2);
+    c.slowStops(2000);
+    c.changeImage('app:v2');
+    const oldStillRunning = () => [...c.machine.tasks.values()].filter((task) => task.spec!.container!.image === 'app:v1' && task.status!.state === 'RUNNING').length;
+    c.until(() => c.state() === 'completed' || oldStillRunning() === 0);
+    expect(c.state()).not.toBe('completed');
+    c.until(() => c.state() === 'completed');
+    expect(oldStillRunning()).toBe(0);
+  });
+
   it('changing only the replicas or the update config replaces nothing and starts no update', () => {
     const c = cluster(2);
     c.until(() => c.running().length === 2);

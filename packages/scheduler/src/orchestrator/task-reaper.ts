@@ -35,7 +35,8 @@ export function reapTasks(state: StateMachine): StoreAction[] {
   return actions;
 }
 
-function isFinished(task: Task, state: StateMachine): boolean {
+/** Whether a task's container can no longer be running: it stopped, never started, or its node is gone or down. */
+export function isFinished(task: Task, state: StateMachine): boolean {
   const observed = task.status!.state;
   if (isTerminal(observed) || stateRank(observed) < stateRank('ASSIGNED') || task.nodeId === '') return true;
   const node = state.nodes.get(task.nodeId);

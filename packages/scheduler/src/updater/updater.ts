@@ -3,6 +3,7 @@ import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from '../orchestrator/task-factory';
 import { isInProgress, isRollingBack, withCompletion, withPause, withRollback } from './update-status';
 import { describeFailure, isUp, updateFailures } from './failures';
+import { isFinished } from '../orchestrator/task-reaper';
 
 /**
  * The rolling updater, as Swarm's: for every replicated service whose update
@@ -19,8 +20,10 @@ import { describeFailure, isUp, updateFailures } from './failures';
  * turns unhealthy within the monitor window after it started counts as a
  * failure; once failures / tasks to update exceed the max failure ratio the
  * failure action runs (pause, continue, rollback; a rollback only pauses).
- * The update completes when no old task is left and the last new task has
- * been watched for the monitor window.
+ * The update completes when no old task is left running — every replaced
+ * task has stopped (or its node is down), so `docker ps` right after shows
+ * only new containers — and the last new task has been watched for the
+ * monitor window.
  *
  * Like the other passes it is a pure function of the stored state (and the
  * clock): everything it decides is written, so a restarted or new leader
@@ -68,7 +71,7 @@ export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction
             successor: () => newTask(service, i + 1, clock),
             refilledByOrchestrator: true,
           }));
-    actions.push(...updateService(service, units, byService.get(service.id) ?? [], clock));
+    actions.push(...updateService(service, units, byService.get(service.id) ?? [], clock, (task) => isFinished(task, state)));
   }
   return actions;
 }
@@ -84,7 +87,7 @@ interface Unit {
   refilledByOrchestrator: boolean;
 }
 
-function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock): StoreAction[] {
+function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock, stopped: (task: Task) => boolean): StoreAction[] {
   const now = clock.now();
   const spec = service.spec!;
   const rollingBack = isRollingBack(service);
@@ -126,18 +129,19 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
       outdatedSlots.push(unit);
       continue;
     }
-    // start-first: the old task goes once its successor is up.
+    // start-first: the old task goes once its successor is up (and is waited for while it stops).
     if (fresh.some(isUp)) {
       for (const task of old) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
-    } else {
-      busy++;
     }
+    busy++;
   }
 
   // reduce, not Math.max(...): a spread of a large service's tasks overflows the stack.
   const lastUp = made.reduce((latest, task) => Math.max(latest, task.startedAt), 0);
   if (outdatedSlots.length === 0) {
-    if (busy === 0 && now >= lastUp + config.monitorMs) actions.push(putService(withCompletion(service, now)));
+    // start-first shuts old tasks down as their successors come up: they may still be stopping.
+    const stopping = allTasks.some((task) => !current(task) && task.desiredState !== 'RUNNING' && !stopped(task));
+    if (busy === 0 && !stopping && now >= lastUp + config.monitorMs) actions.push(putService(withCompletion(service, now)));
     return actions;
   }
   if (busy > 0 || now < lastUp + config.delayMs) return actions;
