@@ -22,7 +22,8 @@ describe('scheduler members join and leave at run time', () => {
   const subnet = `127.0.${100 + Math.floor(Math.random() * 150)}`;
   const ids = ['s1', 's2', 's3', 's4'];
   const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
-  const dirs = ids.map((id) => tempDir(`members-${id}`));
+  // Made in beforeAll: a skipped or filtered-out describe must leave no directory behind.
+  const dirs: string[] = [];
   const members = new Map<string, SchedulerHandle>();
   let port = 0;
 
@@ -39,6 +40,7 @@ describe('scheduler members join and leave at run time', () => {
 
   beforeAll(async () => {
     port = await freePort(hosts[0]);
+    dirs.push(...ids.map((id) => tempDir(`members-${id}`)));
     cluster.dirs.push(...dirs);
     const peers = ids.slice(0, 3).map((id) => `${id}=${address(id)}`).join(',');
     await Promise.all(ids.slice(0, 3).map((id) => start(id, ['--peers', peers])));
@@ -163,7 +165,8 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
   const subnet = `127.${200 + Math.floor(Math.random() * 50)}.${1 + Math.floor(Math.random() * 250)}`;
   const ids = ['g1', 'g2', 'g3'];
   const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
-  const dirs = ids.map((id) => tempDir(`grow-${id}`));
+  // Made in beforeAll: a skipped or filtered-out describe must leave no directory behind.
+  const dirs: string[] = [];
   const cgroups = new Map<string, PartitionMember>();
   const members = new Map<string, SchedulerHandle>();
   let partition: NetworkPartition | undefined;
@@ -210,6 +213,7 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
   };
 
   beforeAll(async () => {
+    dirs.push(...ids.map((id) => tempDir(`grow-${id}`)));
     cluster.dirs.push(...dirs);
     partition = new NetworkPartition();
     ids.forEach((id, i) => cgroups.set(id, partition!.member(id, hosts[i])));
