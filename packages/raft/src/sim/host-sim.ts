@@ -156,14 +156,7 @@ export class HostSimulator {
 
   run(ms: number): void {
     const until = this.now + ms;
-    for (;;) {
-      const t = this.queue.peekTime();
-      if (t === undefined || t > until) break;
-      const e = this.queue.pop()!;
-      this.now = e.time;
-      e.run();
-      this.retireLeavers();
-    }
+    this.queue.runUntil(until, (t) => (this.now = t), () => this.retireLeavers());
     this.now = until;
   }
 

@@ -117,6 +117,17 @@ export class EventQueue {
   peekTime(): number | undefined {
     return this.heap[0]?.time;
   }
+  /** Runs the events due by `until` in order, telling `setNow` each one's time first and calling `after` behind each. */
+  runUntil(until: number, setNow: (time: number) => void, after?: () => void): void {
+    for (;;) {
+      const t = this.peekTime();
+      if (t === undefined || t > until) return;
+      const e = this.pop()!;
+      setNow(e.time);
+      e.run();
+      after?.();
+    }
+  }
   pop(): Event | undefined {
     const h = this.heap;
     if (h.length === 0) return undefined;
@@ -536,13 +547,7 @@ export class Simulator {
 
   run(ms: number): void {
     const until = this.now + ms;
-    for (;;) {
-      const t = this.queue.peekTime();
-      if (t === undefined || t > until) break;
-      const e = this.queue.pop()!;
-      this.now = e.time;
-      e.run();
-    }
+    this.queue.runUntil(until, (t) => (this.now = t));
     this.now = until;
   }
 
