@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_SCHEDULER_PORT, isPlacementStrategy, parseHostPort, type PlacementStrategy } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, ensurePrivateDir, isPlacementStrategy, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
@@ -65,6 +65,8 @@ const program = new Command('pisched-scheduler')
     let server: SchedulerServer;
     try {
       if (options.peers && options.join) throw new Error('give --peers (a member of the initial cluster) or --join (a member added later), not both');
+      // The store holds the cluster CA's key: the data dir is the owner's only.
+      ensurePrivateDir(options.dataDir);
       let cluster: ClusterStart | undefined;
       if (options.peers) cluster = startFromPeers(options.dataDir, options.id, options.listen, options.peers);
       else if (options.join) cluster = await startByJoining(options.dataDir, options.id, options.listen, options.join);
