@@ -83,7 +83,7 @@ describe('gRPC credentials', () => {
   it('another role is refused with PERMISSION_DENIED naming the role needed', async () => {
     const worker = await identity(ca, 'pi-1', 'worker');
     expect(await ask(optional.address, channelCredentials(worker))).toBe(
-      'PERMISSION_DENIED: WhoAmI needs a admin certificate of this cluster; the caller presented a worker certificate (pi-1)',
+      'PERMISSION_DENIED: WhoAmI needs an admin certificate of this cluster; the caller presented a worker certificate (pi-1)',
     );
   });
 

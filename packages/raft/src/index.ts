@@ -7,4 +7,4 @@ export { Simulator, SimOptions, NetOptions, RELIABLE, UNRELIABLE, LONG_REORDER, 
 export { SqliteStorage, StorageCorruptionError } from './storage/sqlite.js';
 export { Transport, MemoryNetwork, MemoryTransport } from './transport/transport.js';
 export { RaftHost, RaftHostOptions, StateMachine, MemberProgress, NotLeaderError, LeadershipLostError, StorageWithBootstrap } from './host.js';
-export { GrpcTransport, GrpcTransportOptions, PROTO_DIR } from './transport/grpc.js';
+export { GrpcTransport, GrpcTransportOptions, TransportCredentials, PROTO_DIR } from './transport/grpc.js';

@@ -1,5 +1,6 @@
 import type { x509 as X509 } from './x509';
 import { pki } from './pki';
+import { createNodeKeyRequest } from './node-key';
 import { CERT_NODE_ID, NODE_URI_PREFIX, ROLE_URI_PREFIX, type Role } from './roles';
 
 /** The cluster's root: its certificate (public) and private key (kept in the replicated store only). */
@@ -87,4 +88,14 @@ export async function issueCertificate(ca: ClusterCa, request: IssueRequest): Pr
     ],
   });
   return pemText(cert.toString('pem'));
+}
+
+/**
+ * Credentials for nodeId signed right here with a CA key at hand: a new
+ * cluster's first members, and tests. Joining nodes get theirs through
+ * joinWithToken instead, so the CA key stays with the schedulers.
+ */
+export async function issueIdentity(ca: ClusterCa, nodeId: string, role: Role, validityMs?: number): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const { keyPem, csrPem } = await createNodeKeyRequest(nodeId);
+  return { caPem: ca.certPem, keyPem, certPem: await issueCertificate(ca, { csrPem, nodeId, role, validityMs }) };
 }

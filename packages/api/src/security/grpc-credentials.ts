@@ -93,10 +93,24 @@ export function callerIdentity(call: AnyCall): PeerIdentity | undefined {
 }
 
 /** A PERMISSION_DENIED status naming the role the call needs. */
-export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined): grpc.ServiceError {
-  const who = caller ? `a ${caller.role} certificate (${caller.nodeId})` : 'no cluster certificate';
-  const message = `${what} needs a ${needed} certificate of this cluster; the caller presented ${who}`;
+export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined, naming = 'of this cluster'): grpc.ServiceError {
+  const who = caller ? `${article(caller.role)} ${caller.role} certificate (${caller.nodeId})` : 'no cluster certificate';
+  const message = `${what} needs ${article(needed)} ${needed} certificate ${naming}; the caller presented ${who}`;
   return Object.assign(new Error(message), { code: grpc.status.PERMISSION_DENIED, details: message, metadata: new grpc.Metadata() });
+}
+
+function article(role: Role): string {
+  return role === 'admin' ? 'an' : 'a';
+}
+
+/** What a client of the cluster dials with: the credentials and the channel options that go with them. */
+export interface ClusterChannel {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
+export function clusterChannel(identity: TlsIdentity): ClusterChannel {
+  return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS };
 }
 
 /** The caller's identity when its role is one of `roles`, else the PERMISSION_DENIED error to answer with. */

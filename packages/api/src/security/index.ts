@@ -5,3 +5,5 @@ export * from './join-token';
 export * from './peer-identity';
 export * from './grpc-credentials';
 export * from './private-files';
+export * from './identity-files';
+export * from './join-client';

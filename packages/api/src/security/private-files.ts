@@ -17,7 +17,7 @@ export function ensurePrivateDir(dir: string): void {
  * for a moment.
  */
 export function writePrivateFile(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
   fs.rmSync(temp, { force: true });
   fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });

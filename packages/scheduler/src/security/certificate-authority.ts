@@ -6,6 +6,7 @@ import {
   newJoinSecret,
   parseJoinToken,
   roleOfSecret,
+  type ClusterCa,
   type Role,
 } from '@pisched/api';
 import type { Store } from '../store/store';
@@ -32,10 +33,13 @@ export class CertificateAuthority {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Creates the root CA and join secrets when the store has none (a new cluster). */
-  async ensure(): Promise<void> {
+  /**
+   * Stores the root CA and join secrets when the store has none (a new
+   * cluster): `ca` when given (the root its members already hold), else a new one.
+   */
+  async ensure(ca?: ClusterCa): Promise<void> {
     if (this.store.state.security) return;
-    const seed = { ca: await createClusterCa(this.now()), workerSecret: newJoinSecret(), managerSecret: newJoinSecret() };
+    const seed = { ca: ca ?? (await createClusterCa(this.now())), workerSecret: newJoinSecret(), managerSecret: newJoinSecret() };
     await this.store.update((state) => seedSecurity(state, seed, this.now()));
   }
 
