@@ -35,7 +35,19 @@ if ! running "$STATE_DIR/scheduler.pid"; then
   echo $! >"$STATE_DIR/scheduler.pid"
 fi
 if ! running "$STATE_DIR/agent.pid"; then
-  nohup "$BIN/pisched-agent" --node-id "$NODE_ID" --scheduler "$ADDRESS" --data-dir "$STATE_DIR/agent" \
+  # First start: the agent joins with the worker token, which the CLI reads
+  # with the admin credentials the new scheduler wrote into its data dir.
+  JOIN=()
+  if [ ! -f "$STATE_DIR/agent/tls/node.pem" ]; then
+    for _ in $(seq 1 60); do
+      TOKEN=$("$BIN/pisched" --scheduler "$ADDRESS" join-token worker -q 2>/dev/null) && break
+      running "$STATE_DIR/scheduler.pid" || { echo "the scheduler exited; see $STATE_DIR/scheduler.log" >&2; exit 1; }
+      sleep 0.5
+    done
+    [ -n "${TOKEN:-}" ] || { echo "the scheduler did not answer within 30 s; see $STATE_DIR/scheduler.log" >&2; exit 1; }
+    JOIN=(--join-token "$TOKEN")
+  fi
+  nohup "$BIN/pisched-agent" --node-id "$NODE_ID" --scheduler "$ADDRESS" --data-dir "$STATE_DIR/agent" "${JOIN[@]}" \
     >>"$STATE_DIR/agent.log" 2>&1 &
   echo $! >"$STATE_DIR/agent.pid"
 fi
@@ -51,6 +63,7 @@ Run a service (the test image was built locally; there is no registry here):
   npx pisched run --name hello --replicas 2 pisched-test/busybox:latest
   npx pisched ps hello
   npx pisched node ls
+Add another Pi: npx pisched join-token worker   (prints the command to run there)
 Stop the daemons: bash scripts/local-cluster.sh stop
 MSG
     exit 0

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import Docker from 'dockerode';
 import pino from 'pino';
 import type { Task, TaskState, TaskStatus } from '@pisched/api';
+import { createClusterCa, formatJoinToken, newJoinSecret } from '@pisched/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../packages/agent/src/docker-driver';
 import { EventWatcher } from '../packages/agent/src/event-watcher';
@@ -429,8 +430,9 @@ describe('agent worker on a real Docker engine', () => {
   test('the daemon: one-line errors and exit 1 for bad flags, an unreachable engine, a shared data dir; SIGTERM exits 0', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-daemon-'));
     const nodeId = uniqueNode();
-    // Nothing listens there: the agent keeps retrying, which is all this test needs.
+    // Nothing listens there: the agent keeps retrying to join, which is all this test needs.
     const scheduler = '127.0.0.1:9';
+    const token = formatJoinToken((await createClusterCa()).certPem, newJoinSecret());
 
     const badFlag = await runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, '--cpus', 'many']).done;
     expect(badFlag.code).toBe(1);
@@ -441,9 +443,9 @@ describe('agent worker on a real Docker engine', () => {
     expect(noEngine.code).toBe(1);
     expect(noEngine.stderr.trim()).toBe('pisched-agent: cannot reach Docker engine at /nonexistent/docker.sock: no such socket');
 
-    const first = runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir]);
+    const first = runAgent(['--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, '--join-token', token]);
     await waitFor(() => fs.existsSync(path.join(dataDir, 'agent.lock')), 10_000, 'the first agent to lock its data dir');
-    const second = await runAgent(['--node-id', `${nodeId}-b`, '--scheduler', scheduler, '--data-dir', dataDir]).done;
+    const second = await runAgent(['--node-id', `${nodeId}-b`, '--scheduler', scheduler, '--data-dir', dataDir, '--join-token', token]).done;
     expect(second.code).toBe(1);
     expect(second.stderr.trim()).toMatch(/^pisched-agent: data dir .* is in use by another pisched-agent \(pid \d+\)$/);
 

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Docker from 'dockerode';
+import { clusterChannel, createClusterCa, issueIdentity, readIdentity, writeIdentity, type ClusterChannel } from '@pisched/api';
 import { inCgroup } from './network-partition';
 
 /**
@@ -121,8 +122,15 @@ export async function startScheduler(
   const port = opts.port ?? (await freePort(host));
   const dataDir = opts.dataDir ?? tempDir('sched');
   const address = `${host}:${port}`;
+  const args = [...(opts.extraArgs ?? [])];
+  // The secure path as an operator takes it: a --peers cluster shares a root CA (--ca-dir), a member added later joins with the manager token.
+  const peers = flagValue(args, '--peers');
+  if (peers !== undefined && flagValue(args, '--ca-dir') === undefined) args.push('--ca-dir', await caDirFor(peers));
+  const via = flagValue(args, '--join');
+  if (via !== undefined && flagValue(args, '--join-token') === undefined && !hasJoined(dataDir)) args.push('--join-token', await joinToken(via, 'manager'));
+  adminDirs.set(address, path.join(dataDir, 'admin'));
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
-    '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...(opts.extraArgs ?? []),
+    '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...args,
   ], opts.cgroup);
   if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
@@ -138,12 +146,96 @@ export interface AgentHandle {
   dataDir: string;
 }
 
-export function startAgent(scheduler: string, nodeId: string, extraArgs: string[] = [], dataDir = tempDir(`agent-${nodeId}`)): AgentHandle {
+/** Starts an agent; on its first start (no credentials in its data dir) it joins with the cluster's worker token. */
+export async function startAgent(scheduler: string, nodeId: string, extraArgs: string[] = [], dataDir = tempDir(`agent-${nodeId}`)): Promise<AgentHandle> {
+  const join = hasJoined(dataDir) || flagValue(extraArgs, '--join-token') !== undefined ? [] : ['--join-token', await joinToken(scheduler, 'worker')];
   const daemon = spawnDaemon(`agent ${nodeId}`, BIN.agent, [
-    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...extraArgs,
+    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...extraArgs,
   ]);
   return { daemon, nodeId, dataDir };
 }
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+/** Whether a daemon's data dir holds its credentials already (later starts need no token). */
+function hasJoined(dataDir: string): boolean {
+  return fs.existsSync(path.join(dataDir, 'tls', 'node.pem'));
+}
+
+/** The current join token of a role, as `pisched join-token ROLE -q` prints it. */
+export async function joinToken(scheduler: string, role: 'worker' | 'manager'): Promise<string> {
+  const result = await cli(scheduler, ['join-token', role, '-q']);
+  if (result.code !== 0) throw new Error(`pisched join-token ${role} failed: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** One root CA per --peers cluster (its members are started with the same list), made once even when they start together. */
+const caDirs = new Map<string, Promise<string>>();
+
+/** The --ca-dir of a --peers cluster, made here as an operator would make it by starting the first member. */
+function caDirFor(peers: string): Promise<string> {
+  let made = caDirs.get(peers);
+  if (!made) {
+    made = (async () => {
+      const dir = tempDir('ca');
+      const ca = await createClusterCa();
+      fs.writeFileSync(path.join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, 'ca.pem'), ca.certPem);
+      return dir;
+    })();
+    caDirs.set(peers, made);
+  }
+  return made;
+}
+
+/** An admin bundle of a CA no scheduler has, for tests about what happens before credentials matter. */
+export async function throwawayAdminDir(): Promise<string> {
+  const dir = tempDir('admin');
+  writeIdentity(dir, 'admin', await issueIdentity(await createClusterCa(), 'admin', 'admin'));
+  return dir;
+}
+
+/** Where the admin bundle of the scheduler at an address is (written at its first start). */
+const adminDirs = new Map<string, string>();
+
+/**
+ * Admin credentials for a test's own gRPC clients of the scheduler at
+ * `address`: that member's admin bundle, or another member's of the same
+ * cluster (a member added with --join has none). Read on first use.
+ */
+export function adminChannel(address: string): ClusterChannel {
+  const dir = adminDirFor(address);
+  const identity = dir && readIdentity(dir, 'admin');
+  if (!identity) throw new Error(`no admin credentials known for the scheduler at ${address}`);
+  return clusterChannel(identity);
+}
+
+/** The admin bundle for the scheduler at an address (the first of a list), if the harness started it. */
+function adminDirFor(addresses: string): string | undefined {
+  const address = addresses.split(',')[0].trim();
+  const own = adminDirs.get(address);
+  if (!own) return undefined;
+  if (fs.existsSync(path.join(own, 'admin.pem'))) return own;
+  const root = readText(path.join(path.dirname(own), 'tls', 'ca.pem'));
+  for (const dir of adminDirs.values()) {
+    if (root !== undefined && readText(path.join(dir, 'ca.pem')) === root && fs.existsSync(path.join(dir, 'admin.pem'))) return dir;
+  }
+  return undefined;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A per-user config dir with nothing in it: the tests never read the developer's own ~/.config/pisched. */
+const EMPTY_CONFIG = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-config-'));
 
 export interface CliResult {
   code: number;
@@ -154,7 +246,10 @@ export interface CliResult {
 export function cli(scheduler: string | undefined, args: string[], timeoutMs = 150_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const full = scheduler ? ['--scheduler', scheduler, ...args] : args;
-    const child = spawn(process.execPath, [BIN.cli, ...full], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The admin bundle of the scheduler asked, as `--tls-dir` would give it; else the CLI's own lookup.
+    const tlsDir = scheduler ? adminDirFor(scheduler) : undefined;
+    const env = { ...process.env, XDG_CONFIG_HOME: EMPTY_CONFIG, ...(tlsDir ? { PISCHED_TLS_DIR: tlsDir } : {}) };
+    const child = spawn(process.execPath, [BIN.cli, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -226,7 +321,7 @@ export class Cluster {
     this.scheduler = await startScheduler({ extraArgs: this.startSchedulerArgs });
     this.daemons.push(this.scheduler.daemon);
     this.dirs.push(this.scheduler.dataDir);
-    for (const id of agentIds) this.addAgent(id, agentArgs(id));
+    for (const id of agentIds) await this.addAgent(id, agentArgs(id));
     await waitFor(async () => {
       const nodes = await cliJson<{ id: string; state: string }[]>(this.address, ['node', 'ls']);
       return agentIds.every((id) => nodes.some((node) => node.id === id && node.state === 'ready'));
@@ -238,8 +333,8 @@ export class Cluster {
     return this.scheduler.address;
   }
 
-  addAgent(nodeId: string, args: string[] = [], dataDir?: string): AgentHandle {
-    const agent = startAgent(this.address, nodeId, args, dataDir);
+  async addAgent(nodeId: string, args: string[] = [], dataDir?: string): Promise<AgentHandle> {
+    const agent = await startAgent(this.address, nodeId, args, dataDir);
     this.daemons.push(agent.daemon);
     if (!this.nodeIds.includes(nodeId)) this.nodeIds.push(nodeId);
     this.dirs.push(agent.dataDir);

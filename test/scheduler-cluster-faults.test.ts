@@ -98,7 +98,7 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
     // The agents run as root, so no partition ever cuts them off: they can reach every member.
     const all = ids.map(address).join(',');
     for (const node of nodes) {
-      const agent = startAgent(all, node);
+      const agent = await startAgent(all, node);
       cluster.track(agent.daemon);
       cluster.nodeIds.push(node);
       cluster.dirs.push(agent.dataDir);

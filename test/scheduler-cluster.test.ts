@@ -58,7 +58,7 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     await Promise.all(ids.map((_, i) => start(i)));
     const all = ids.map((id) => members.get(id)!.address).join(',');
     for (const node of nodes) {
-      const agent = startAgent(all, node);
+      const agent = await startAgent(all, node);
       cluster.track(agent.daemon);
       cluster.nodeIds.push(node);
       cluster.dirs.push(agent.dataDir);

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ClusterStatus, type ControlClient } from '@pisched/api';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
+import { adminChannel, cli, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
 import { JepsenClient, type OpRecord } from './jepsen/client';
 import { Nemesis } from './jepsen/nemesis';
 import { HistoryRecorder, UNKNOWN, checkOperations, explain, servicesModel, type Operation, type ServiceInput, type ServiceOutput } from './linearizability';
@@ -66,7 +66,8 @@ describe.skipIf(!canPartition)('Jepsen-style: clients through every member under
     new Promise<ClusterStatus | undefined>((resolve) => {
       let client = statusClients.get(id);
       if (!client) {
-        client = new (loadGrpc().Control)(address(id), grpc.credentials.createInsecure());
+        const { credentials, options } = adminChannel(address(id));
+        client = new (loadGrpc().Control)(address(id), credentials, options);
         statusClients.set(id, client);
       }
       client.GetClusterStatus({ localOnly: true }, { deadline: Date.now() + 1_000 }, (error, value) => resolve(error ? undefined : (value as ClusterStatus)));

@@ -9,6 +9,7 @@ import {
   dockerAvailable,
   runningContainersOfService,
   startAgent,
+  throwawayAdminDir,
   uniqueName,
   waitFor,
 } from './harness';
@@ -25,7 +26,7 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
   const a1 = uniqueName('a1');
   const a2 = uniqueName('a2');
   const web = uniqueName('web');
-  let agent1Handle: ReturnType<Cluster['addAgent']> | undefined;
+  let agent1Handle: Awaited<ReturnType<Cluster['addAgent']>> | undefined;
 
   beforeAll(async () => {
     await cluster.start([a1, a2]);
@@ -127,7 +128,7 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
     await agent.stop('SIGTERM');
     // The containers keep running while their agent is away.
     expect((await running()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.Id).sort());
-    agent1Handle = startAgent(cluster.address, a1, [], dataDir);
+    agent1Handle = await startAgent(cluster.address, a1, [], dataDir);
     cluster.track(agent1Handle.daemon);
     await waitFor(async () => {
       const nodes = await cliJson<{ id: string; state: string }[]>(cluster.address, ['node', 'ls']);
@@ -188,7 +189,8 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
 
 describe('CLI without a scheduler', () => {
   it('says in one line that the scheduler cannot be reached', async () => {
-    const result = await cli('127.0.0.1:1', ['ls']);
+    // With admin credentials at hand (of a throwaway CA): what is tested is the unreachable scheduler.
+    const result = await cli('127.0.0.1:1', ['--tls-dir', await throwawayAdminDir(), 'ls']);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe('cannot reach scheduler at 127.0.0.1:1: connection refused');
   });

@@ -1,6 +1,6 @@
 import { buildRunSpec } from '../../packages/cli/src/commands/run';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
-import { ownStatus, type Member, type Trio } from './trio';
+import { adminOf, ownStatus, type Member, type Trio } from './trio';
 
 /** No agents run, so the image is never pulled: the service only has to be accepted. */
 export const BENCH_IMAGE = 'busybox:latest';
@@ -80,7 +80,7 @@ export async function measureFailover(trio: Trio, options: FailoverOptions = {})
   const errors: Record<string, number> = {};
 
   const writer = async (member: Member, index: number) => {
-    const client = new SchedulerClient([member.address], writeDeadlineMs);
+    const client = new SchedulerClient([member.address], adminOf(member.dataDir), writeDeadlineMs);
     try {
       while (!stop) {
         const issuedAt = Date.now();

@@ -1,7 +1,7 @@
 import { heal, measureFailover, type FailoverRun } from './failover';
 import { formatFailover, formatThroughput } from './report';
 import { measureApi, measureCli, type Throughput } from './throughput';
-import { Trio } from './trio';
+import { Trio, adminOf } from './trio';
 
 export interface BenchOptions {
   runs: number;
@@ -37,7 +37,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const throughput: Throughput[] = [];
     for (const [target, member] of [['leader', leader], ['follower', follower]] as const) {
       for (const concurrency of options.concurrency) {
-        const row = await measureApi(member.address, `API to ${target}`, concurrency, options.durationMs);
+        const row = await measureApi(member.address, adminOf(member.dataDir), `API to ${target}`, concurrency, options.durationMs);
         throughput.push(row);
         print(`${row.target}, ${concurrency} client(s): ${row.opsPerSec.toFixed(1)} ops/s`);
       }

@@ -1,5 +1,6 @@
 import { cli } from '../../test/harness';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
+import type { ClusterChannel } from '@pisched/api';
 import { BENCH_IMAGE, benchName, createSpec } from './failover';
 
 export interface Throughput {
@@ -35,8 +36,8 @@ function summarize(target: string, concurrency: number, latencies: number[], err
  * Service creations through the Control API from `concurrency` clients, each
  * with its own client object as separate CLI users would have, for durationMs.
  */
-export async function measureApi(address: string, target: string, concurrency: number, durationMs: number): Promise<Throughput> {
-  const clients = Array.from({ length: concurrency }, () => new SchedulerClient([address]));
+export async function measureApi(address: string, channel: () => ClusterChannel, target: string, concurrency: number, durationMs: number): Promise<Throughput> {
+  const clients = Array.from({ length: concurrency }, () => new SchedulerClient([address], channel));
   try {
     // Connections up before the clock starts: connecting is not what is measured.
     await Promise.all(clients.map((client) => client.createService(createSpec(benchName('warm')))));

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { ClusterStatus } from '@pisched/api';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
 import { Daemon, ROOT, freePort, tempDir, waitFor } from '../../test/harness';
+import { clusterChannel, readIdentity, type ClusterChannel } from '@pisched/api';
 
 const SCHEDULER_BIN = path.join(ROOT, 'packages/scheduler/bin/pisched-scheduler.js');
 
@@ -49,6 +50,8 @@ export class Trio {
   readonly members: Member[] = [];
   private readonly dirs: string[] = [];
   private peers = '';
+  /** The root CA the members share: the first to start creates it here. */
+  private caDir = '';
 
   static async start(): Promise<Trio> {
     const trio = new Trio();
@@ -60,6 +63,8 @@ export class Trio {
       const hosts = ids.map((_, i) => `${subnet}.${i + 1}`);
       const port = await freePort(hosts[0]);
       trio.peers = ids.map((id, i) => `${id}=${hosts[i]}:${port}`).join(',');
+      trio.caDir = tempDir('bench-ca');
+      trio.dirs.push(trio.caDir);
       for (const [i, id] of ids.entries()) {
         const dataDir = tempDir(`bench-${id}`);
         trio.dirs.push(dataDir);
@@ -126,9 +131,21 @@ export class Trio {
   private spawn(m: { id: string; address: string; dataDir: string }): Member {
     const child = spawn(
       process.execPath,
-      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers],
+      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: 'info' } },
     );
-    return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], 2_000) };
+    return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], adminOf(m.dataDir), 2_000) };
   }
+}
+
+/** The admin bundle a member writes at its first start, read when a client first calls. */
+export function adminOf(dataDir: string): () => ClusterChannel {
+  let channel: ClusterChannel | undefined;
+  return () => {
+    if (channel) return channel;
+    const identity = readIdentity(path.join(dataDir, 'admin'), 'admin');
+    if (!identity) throw new Error(`no admin credentials in ${dataDir} yet`);
+    channel = clusterChannel(identity);
+    return channel;
+  };
 }

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ControlClient, type Service } from '@pisched/api';
 import type { HistoryRecorder, PendingOperation, ServiceInput, ServiceOutput } from '../linearizability';
+import { adminChannel } from '../harness';
 
 /**
  * One logical client of the Jepsen-style test: it talks gRPC straight to one
@@ -128,7 +129,8 @@ export class JepsenClient {
   private unary<T>(address: string, method: string, request: object): Promise<T> {
     let channel = this.channels.get(address);
     if (!channel) {
-      channel = new (loadGrpc().Control)(address, grpc.credentials.createInsecure());
+      const { credentials, options } = adminChannel(address);
+      channel = new (loadGrpc().Control)(address, credentials, options);
       this.channels.set(address, channel);
     }
     const invoke = (channel as unknown as Record<string, (r: object, o: grpc.CallOptions, cb: grpc.requestCallback<T>) => void>)[method].bind(channel);

@@ -1,3 +1,4 @@
+import type { ClusterChannel } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { NodeDescriptionInput } from './node-description';
 import { DockerDriver } from './docker-driver';
@@ -10,6 +11,8 @@ import { Worker } from './worker';
 export interface AgentConfig {
   nodeId: string;
   schedulers: string[];
+  /** Mutual TLS with this node's worker certificate. */
+  channel: ClusterChannel;
   description: NodeDescriptionInput;
   driver: DockerDriver;
   log: Logger;
@@ -33,6 +36,7 @@ export class Agent {
     this.session = new AgentSession({
       nodeId,
       addresses: config.schedulers,
+      channel: config.channel,
       description: () => config.description,
       log,
       handlers: {

@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { Agent } from './agent';
 import { lockDataDir } from './data-dir';
+import { nodeCredentials } from './credentials';
+import { clusterChannel } from '@pisched/api';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
@@ -47,15 +49,14 @@ async function main(): Promise<void> {
     { schedulers: options.schedulers, engine: info.serverVersion, platform: description.platform, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes, reserved: description.reserved },
     'pisched-agent starting',
   );
-  const agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, description, driver, log });
-  agent.start();
-
+  let agent: Agent | undefined;
   let stopping = false;
+  // Installed before joining, which may wait for a scheduler to come up: a stop then is a clean one too.
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping; containers are left running');
-    agent.stop();
+    agent?.stop();
     lock.release();
     log.flush();
     // Give the stream's cancel a moment to reach the scheduler.
@@ -64,6 +65,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('exit', () => lock.release());
+
+  let identity;
+  try {
+    identity = await nodeCredentials(options.dataDir, options.nodeId, options.schedulers, options.joinToken, log);
+  } catch (error) {
+    lock.release();
+    fatal((error as Error).message);
+  }
+  if (stopping) return;
+  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel: clusterChannel(identity), description, driver, log });
+  agent.start();
 }
 
 main().catch((error: unknown) => fatal((error as Error).stack ?? String(error)));

@@ -19,6 +19,8 @@ export interface AgentOptions {
   reserveMemoryBytes?: number;
   dockerSocket: string;
   logLevel: LogLevel;
+  /** The worker join token: used on the first start only, to get this node's certificate. */
+  joinToken?: string;
   /**
    * The platform to advertise instead of the engine's (--arch, --os), for
    * tests and emulated runtimes (e.g. qemu-user binfmt); canonical names.
@@ -57,6 +59,7 @@ function program(write: (text: string) => void): Command {
     .requiredOption('--node-id <name>', 'this node\'s id, unique in the cluster')
     .requiredOption('--scheduler <host:port,...>', 'scheduler address(es), tried in turn')
     .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
+    .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only')
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
@@ -93,7 +96,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string;
+    arch?: string; os?: string; joinToken?: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -119,6 +122,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     dockerSocket: raw.dockerSocket,
     logLevel: raw.logLevel,
   };
+  if (raw.joinToken !== undefined) options.joinToken = raw.joinToken;
   if (raw.cpus !== undefined) {
     const cpus = wrap(() => parseCpus(raw.cpus as string));
     if (cpus <= 0) throw new OptionsError(`invalid CPU amount "${raw.cpus}": must be more than 0`);

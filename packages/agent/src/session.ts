@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  type ClusterChannel,
   LEADER_METADATA,
   loadGrpc,
   type AgentMessage,
@@ -29,6 +30,8 @@ export interface SessionHandlers {
 export interface SessionOptions {
   nodeId: string;
   addresses: string[];
+  /** Mutual TLS with this node's worker certificate (see @pisched/api's clusterChannel). */
+  channel: ClusterChannel;
   description: () => NodeDescriptionInput;
   handlers: SessionHandlers;
   log: Logger;
@@ -95,7 +98,8 @@ export class AgentSession {
     const redirected = this.redirect !== undefined;
     this.redirect = undefined;
     const Dispatcher = loadGrpc().Dispatcher;
-    this.client = new Dispatcher(address, grpc.credentials.createInsecure(), {
+    this.client = new Dispatcher(address, this.options.channel.credentials, {
+      ...this.options.channel.options,
       // A scheduler host that vanishes without closing the connection (power
       // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
       'grpc.keepalive_time_ms': 10_000,

@@ -1,11 +1,20 @@
 import * as grpc from '@grpc/grpc-js';
-import { LEADER_METADATA, loadGrpc, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
+import { LEADER_METADATA, clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel, type TlsIdentity, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSession } from '../src/session';
 import { makeTask } from './fixtures';
 
 type Call = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
+
+// The session runs over real mutual TLS: schedulers hold a manager certificate, the agent a worker one.
+let scheduler: TlsIdentity;
+let worker: ClusterChannel;
+beforeAll(async () => {
+  const ca = await createClusterCa();
+  scheduler = await issueIdentity(ca, 's1', 'manager');
+  worker = clusterChannel(await issueIdentity(ca, 'node-a', 'worker'));
+});
 
 /** A minimal dispatcher on loopback: records what the agent sends, answers as the real one does. */
 class TestDispatcher {
@@ -31,7 +40,7 @@ class TestDispatcher {
     };
     this.server.addService(loadGrpc().Dispatcher.service, handlers);
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      this.server.bindAsync(`127.0.0.1:${port}`, serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
   }
 
@@ -60,6 +69,7 @@ function startSession(addresses: string[]) {
   const session = new AgentSession({
     nodeId: 'node-a',
     addresses,
+    channel: worker,
     description: () => ({ hostname: 'pi', platform: { os: 'linux', architecture: 'aarch64' }, resources: { cpus: 4, memoryBytes: 1024 }, engineVersion: '20.10', labels: { zone: 'a' } }),
     log: pino({ level: 'silent' }),
     handlers: {
@@ -141,7 +151,7 @@ describe('AgentSession', () => {
       },
     } satisfies DispatcherHandlers);
     const followerPort = await new Promise<number>((resolve, reject) =>
-      follower.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      follower.bindAsync('127.0.0.1:0', serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     cleanups.push(() => follower.forceShutdown());
     const { events } = startSession([`127.0.0.1:${followerPort}`]);

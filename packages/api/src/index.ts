@@ -10,3 +10,4 @@ export * from './container-options';
 export * from './leader-metadata';
 export * from './platforms';
 export * from './log-entries';
+export * from './security';

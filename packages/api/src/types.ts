@@ -16,6 +16,8 @@ export type { NodeAvailability__Output as NodeAvailability } from './gen/pisched
 export type { Meta__Output as Meta } from './gen/pisched/v1/Meta';
 export type { RestartPolicy__Output as RestartPolicy, RestartPolicy as RestartPolicyInput } from './gen/pisched/v1/RestartPolicy';
 export type { Cluster__Output as Cluster } from './gen/pisched/v1/Cluster';
+export type { ClusterSecurity__Output as ClusterSecurity } from './gen/pisched/v1/ClusterSecurity';
+export type { IssuedCertificate__Output as IssuedCertificate } from './gen/pisched/v1/IssuedCertificate';
 export type { StoreAction__Output as StoreAction } from './gen/pisched/v1/StoreAction';
 export type { Command__Output as Command } from './gen/pisched/v1/Command';
 export type { StoreSnapshot__Output as StoreSnapshot } from './gen/pisched/v1/StoreSnapshot';

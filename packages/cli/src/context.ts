@@ -1,4 +1,6 @@
+import { clusterChannel, type ClusterChannel } from '@pisched/api';
 import { SchedulerClient, resolveAddresses } from './scheduler-client';
+import { findAdminCredentials } from './tls-lookup';
 import { localImagePlatforms } from './image-platforms';
 import type { ImageResolver } from './platform-flags';
 
@@ -15,10 +17,15 @@ export class Context {
     /** Reads an image's platform from the local engine (`run`, `update --image`). */
     readonly resolveImage: ImageResolver = (image) => localImagePlatforms(image),
     readonly stderr: NodeJS.WritableStream = process.stderr,
+    private readonly tlsDirFlag: () => string | undefined = () => undefined,
   ) {}
 
   client(): SchedulerClient {
-    this.made ??= new SchedulerClient(resolveAddresses(this.schedulerFlag()));
+    if (!this.made) {
+      const addresses = resolveAddresses(this.schedulerFlag());
+      let channel: ClusterChannel | undefined;
+      this.made = new SchedulerClient(addresses, () => (channel ??= clusterChannel(findAdminCredentials(this.tlsDirFlag(), addresses).identity)));
+    }
     return this.made;
   }
 

@@ -10,6 +10,7 @@ import { registerRun } from './commands/run';
 import { registerScale } from './commands/scale';
 import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
+import { registerJoinToken } from './commands/join-token';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -17,6 +18,7 @@ export function buildProgram(context: Context): Command {
   const program = new Command('pisched')
     .description('run and watch services on a pisched cluster')
     .option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), tried in order (env PISCHED_SCHEDULER, default 127.0.0.1:7700)')
+    .option('--tls-dir <DIR>', 'admin credentials (ca.pem, admin.pem, admin.key); else PISCHED_TLS_DIR, ~/.config/pisched, or a local scheduler\'s data dir')
     // Lets `run` stop option parsing at IMAGE, so the container's own flags pass through.
     .enablePositionalOptions()
     // Suggestions come on a second line; bad input must be one line.
@@ -34,11 +36,15 @@ export function buildProgram(context: Context): Command {
   registerRm(program, context);
   registerNode(program, context);
   registerCluster(program, context);
+  registerJoinToken(program, context);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
     // Positional options would otherwise refuse `pisched ls --scheduler X`, the order people type.
-    if (command.commands.length === 0) command.option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), as before the command');
+    if (command.commands.length === 0) {
+      command.option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), as before the command');
+      command.option('--tls-dir <DIR>', 'admin credentials, as before the command');
+    }
   }
   return program;
 }
@@ -53,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
   let action: Command | undefined;
   const context = new Context(
     () => action?.opts<{ scheduler?: string }>().scheduler ?? program?.opts<{ scheduler?: string }>().scheduler,
+    undefined,
+    undefined,
+    undefined,
+    () => action?.opts<{ tlsDir?: string }>().tlsDir ?? program?.opts<{ tlsDir?: string }>().tlsDir,
   );
   program = buildProgram(context);
   program.hook('preAction', (_program, command) => {

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -94,7 +94,12 @@ export class SchedulerClient {
   private readonly clients = new Map<string, ControlClient>();
   private preferred = 0;
 
-  constructor(readonly addresses: string[], private readonly deadlineMs = CALL_DEADLINE_MS) {
+  /** channel: the admin credentials, looked up when the first call is made (see tls-lookup). */
+  constructor(
+    readonly addresses: string[],
+    private readonly channel: () => ClusterChannel,
+    private readonly deadlineMs = CALL_DEADLINE_MS,
+  ) {
     if (addresses.length === 0) throw new CliError('no scheduler address given');
   }
 
@@ -203,6 +208,12 @@ export class SchedulerClient {
     return this.call((c, o, cb) => c.GetClusterStatus({ localOnly: false }, o, cb));
   }
 
+  /** The join token of a role; with rotate, a new one that replaces it at once. */
+  async joinToken(role: 'worker' | 'manager', rotate: boolean): Promise<{ token: string; address: string }> {
+    const { token } = await this.call<{ token: string }>((c, o, cb) => c.GetJoinToken({ role, rotate }, o, cb));
+    return { token, address: this.addresses[this.preferred] };
+  }
+
   joinCluster(id: string, address: string): Promise<JoinClusterResponse> {
     return this.call((c, o, cb) => c.JoinCluster({ id, address }, o, cb));
   }
@@ -260,7 +271,8 @@ export class SchedulerClient {
     let client = this.clients.get(address);
     if (!client) {
       const Control = loadGrpc().Control;
-      client = new Control(address, grpc.credentials.createInsecure());
+      const { credentials, options } = this.channel();
+      client = new Control(address, credentials, options);
       this.clients.set(address, client);
     }
     return client;

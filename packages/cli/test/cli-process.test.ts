@@ -1,5 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { createClusterCa, issueIdentity, writeIdentity } from '@pisched/api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers';
 
@@ -12,11 +15,16 @@ interface Result {
   stderr: string;
 }
 
+/** An admin bundle of a throwaway CA: these tests are about what happens before and at connecting. */
+const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-tls-'));
+/** An empty per-user config dir, so a developer's own ~/.config/pisched never plays a part. */
+const emptyConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-config-'));
+
 function pisched(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PISCHED_SCHEDULER: '', ...env },
+      env: { ...process.env, PISCHED_SCHEDULER: '', PISCHED_TLS_DIR: tlsDir, XDG_CONFIG_HOME: emptyConfig, ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -39,7 +47,18 @@ describe('the built pisched executable', () => {
   beforeAll(async () => {
     execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: ROOT, stdio: 'inherit' });
     unreachable = `127.0.0.1:${await freePort()}`;
+    writeIdentity(tlsDir, 'admin', await issueIdentity(await createClusterCa(), 'admin', 'admin'));
   }, 120_000);
+
+  it('says in one line where it looked when it finds no admin credentials', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'ls'], { PISCHED_TLS_DIR: '' });
+    expect(result.code).toBe(1);
+    expect(oneLine(result)).toBe(
+      `no admin credentials for ${unreachable}: give --tls-dir DIR, set PISCHED_TLS_DIR, put ca.pem, admin.pem and admin.key in ${path.join(emptyConfig, 'pisched')}, or run on a scheduler's host (its data dir's admin/ is used)`,
+    );
+    const named = await pisched(['--scheduler', unreachable, 'ls', '--tls-dir', emptyConfig]);
+    expect(oneLine(named)).toBe(`--tls-dir ${emptyConfig} holds no admin credentials (ca.pem, admin.pem, admin.key)`);
+  });
 
   it('says in one line that the scheduler cannot be reached, and exits 1', async () => {
     const result = await pisched(['--scheduler', unreachable, 'ls']);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadGrpc } from '@pisched/api';
+import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel } from '@pisched/api';
 import type { Service } from '@pisched/api';
 import { setReplicas } from '../src/commands/scale';
 import { CliError } from '../src/errors';
@@ -82,7 +82,13 @@ describe('SchedulerClient against real sockets', () => {
   let updates = 0;
   const stored: Service = service();
 
+  // Over real mutual TLS: the fake scheduler holds a manager certificate, the CLI an admin one.
+  let admin: ClusterChannel;
+  const channel = () => admin;
   beforeAll(async () => {
+    const ca = await createClusterCa();
+    const schedulerIdentity = await issueIdentity(ca, 's1', 'manager');
+    admin = clusterChannel(await issueIdentity(ca, 'admin', 'admin'));
     server = new grpc.Server();
     const handlers: grpc.UntypedServiceImplementation = {
       ListServices: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
@@ -101,7 +107,7 @@ describe('SchedulerClient against real sockets', () => {
     };
     server.addService(loadGrpc().Control.service, handlers);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync('127.0.0.1:0', serverCredentials(schedulerIdentity, { requireClientCert: false }), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     live = `127.0.0.1:${port}`;
   });
@@ -110,7 +116,7 @@ describe('SchedulerClient against real sockets', () => {
 
   it('says "cannot reach" in one line when nothing listens', async () => {
     const port = await freePort();
-    const client = new SchedulerClient([`127.0.0.1:${port}`]);
+    const client = new SchedulerClient([`127.0.0.1:${port}`], channel);
     try {
       await expect(client.listServices()).rejects.toThrow(`cannot reach scheduler at 127.0.0.1:${port}: connection refused`);
     } finally {
@@ -120,7 +126,7 @@ describe('SchedulerClient against real sockets', () => {
 
   it('falls back to the next address and keeps using the one that answered', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
-    const client = new SchedulerClient([dead, live]);
+    const client = new SchedulerClient([dead, live], channel);
     try {
       const services = await client.listServices();
       expect(services[0].service?.spec?.name).toBe('web');
@@ -132,7 +138,7 @@ describe('SchedulerClient against real sockets', () => {
   });
 
   it('does not try other addresses when the scheduler answered with an error', async () => {
-    const client = new SchedulerClient([live, `127.0.0.1:${await freePort()}`]);
+    const client = new SchedulerClient([live, `127.0.0.1:${await freePort()}`], channel);
     try {
       const error = await client.getService('nope').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SchedulerError);
@@ -144,7 +150,7 @@ describe('SchedulerClient against real sockets', () => {
   });
 
   it('scale re-reads and retries when its version was stale', async () => {
-    const client = new SchedulerClient([live]);
+    const client = new SchedulerClient([live], channel);
     try {
       await setReplicas(client, 'web', 5);
       expect(updates).toBe(2);

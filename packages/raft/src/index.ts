@@ -8,4 +8,4 @@ export { HostSimulator, HostSimOptions, runHostRandom } from './sim/host-sim.js'
 export { SqliteStorage, StorageCorruptionError } from './storage/sqlite.js';
 export { Transport, MemoryNetwork, MemoryTransport } from './transport/transport.js';
 export { RaftHost, RaftHostOptions, StateMachine, MemberProgress, NotLeaderError, LeadershipLostError, StorageWithBootstrap, HostClock, realClock, BOOTSTRAP_INDEX } from './host.js';
-export { GrpcTransport, GrpcTransportOptions, PROTO_DIR } from './transport/grpc.js';
+export { GrpcTransport, GrpcTransportOptions, TransportCredentials, PROTO_DIR } from './transport/grpc.js';

@@ -1,9 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_SCHEDULER_PORT, isPlacementStrategy, parseHostPort, type PlacementStrategy } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, clusterChannel, ensurePrivateDir, isPlacementStrategy, type ClusterCa, type TlsIdentity, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
 import { startByJoining, startFromPeers, type ClusterStart } from './cluster/bootstrap';
+import { joiningMemberCredentials, peersMemberCredentials } from './security/member-identity';
 
 function peers(value: string): Peer[] {
   try {
@@ -57,6 +58,11 @@ const program = new Command('pisched-scheduler')
     'join a running cluster of schedulers through any of its members (first start only; later starts rejoin from --data-dir)',
     address,
   )
+  .option('--join-token <token>', 'with --join, the manager join token (pisched join-token manager on a member); first start only')
+  .option(
+    '--ca-dir <dir>',
+    'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -65,9 +71,21 @@ const program = new Command('pisched-scheduler')
     let server: SchedulerServer;
     try {
       if (options.peers && options.join) throw new Error('give --peers (a member of the initial cluster) or --join (a member added later), not both');
+      // The store holds the cluster CA's key: the data dir is the owner's only.
+      ensurePrivateDir(options.dataDir);
+      if (options.caDir && !options.peers) throw new Error('--ca-dir is for the initial members of a --peers cluster; a single scheduler makes its own CA');
+      if (options.joinToken && !options.join) throw new Error('--join-token goes with --join');
       let cluster: ClusterStart | undefined;
-      if (options.peers) cluster = startFromPeers(options.dataDir, options.id, options.listen, options.peers);
-      else if (options.join) cluster = await startByJoining(options.dataDir, options.id, options.listen, options.join);
+      let identity: TlsIdentity | undefined;
+      let caSeed: ClusterCa | undefined;
+      if (options.peers) {
+        if (!options.caDir) throw new Error('--peers needs --ca-dir DIR: the cluster root CA its members share (created in DIR when empty)');
+        cluster = startFromPeers(options.dataDir, options.id, options.listen, options.peers);
+        ({ identity, ca: caSeed } = await peersMemberCredentials(options.dataDir, options.id, options.caDir));
+      } else if (options.join) {
+        identity = await joiningMemberCredentials(options.dataDir, options.id, options.join, options.joinToken);
+        cluster = await startByJoining(options.dataDir, options.id, options.listen, options.join, clusterChannel(identity));
+      }
       server = new SchedulerServer({
         id: options.id,
         listen: options.listen,
@@ -76,6 +94,8 @@ const program = new Command('pisched-scheduler')
         heartbeatGrace: options.heartbeatGrace,
         placementStrategy: options.placementStrategy,
         cluster,
+        identity,
+        caSeed,
         onRemoved: () => process.exit(0),
         log,
       });

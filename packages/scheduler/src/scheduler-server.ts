@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type PlacementStrategy } from '@pisched/api';
+import { clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -22,6 +22,11 @@ import { MemberStatusClient } from './cluster/status-client';
 import { watchForRemoval } from './cluster/removal-watch';
 import { clusterHandlers } from './cluster/membership-handlers';
 import { seedPlacementStrategy } from './cluster/cluster-settings';
+import { CertificateAuthority } from './security/certificate-authority';
+import { securityHandlers } from './security/security-handlers';
+import { authorizeControl } from './security/authorize-control';
+import { authorizeSession, raftCredentials } from './security/member-credentials';
+import { storedIdentity, writeFirstStartCredentials } from './security/member-identity';
 
 export interface SchedulerOptions {
   id: string;
@@ -36,6 +41,14 @@ export interface SchedulerOptions {
   placementStrategy?: PlacementStrategy;
   /** This member's place in a Raft cluster; a single scheduler without Raft when absent. */
   cluster?: ClusterStart;
+  /**
+   * This member's credentials (required with cluster). A single scheduler
+   * without them reads its own from the data dir, or at its first start
+   * creates the cluster CA and issues them.
+   */
+  identity?: TlsIdentity;
+  /** The root CA a --peers member was started with: stored by the first leader that finds none. */
+  caSeed?: ClusterCa;
   /** Called once this member has applied its own removal from the cluster (it has stopped serving). */
   onRemoved?: () => void;
   log: Logger;
@@ -63,14 +76,19 @@ export class SchedulerServer {
   private readonly server = new grpc.Server();
   private readonly membership?: Membership;
   private promoter?: NodeJS.Timeout;
-  private readonly otherMembers = new MemberStatusClient();
+  private readonly otherMembers = new MemberStatusClient(() => this.channel);
+  private readonly ca = new CertificateAuthority(this.store);
+  private identity?: TlsIdentity;
+  private clientChannel?: ClusterChannel;
   private stopRemovalWatch?: () => void;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
     const { cluster } = options;
+    if (cluster && !options.identity) throw new Error('a cluster member needs its credentials');
+    this.identity = options.identity;
     this.commandLog = cluster
-      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining })
+      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining, credentials: raftCredentials(options.identity!) })
       : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: this.initialStrategy };
@@ -92,21 +110,52 @@ export class SchedulerServer {
         heartbeatGrace: options.heartbeatGrace,
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
         leaderAddress: raft ? () => raft.leader()?.address : undefined,
+        authorizeSession,
       },
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
     const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft, this.otherMembers);
     this.membership = raft && new Membership(raft, async (peer) => (await this.otherMembers.ask(peer.address)) !== undefined);
-    const members = clusterHandlers(raft, this.membership, status);
-    const control = controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy);
-    this.server.addService(api.Control.service, raft ? gateControlHandlers(control, raft) : control);
+    const members = clusterHandlers(raft, this.membership, status, raft && this.channel);
+    // ControlHandlers has an index signature, so the two halves' types do not add up by themselves.
+    const control = {
+      ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
+      ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
+    } as ControlHandlers;
+    // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
+    this.server.addService(api.Control.service, authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
 
+  /** How this member dials the others (forwarding, status, removal): mutual TLS with its own certificate. */
+  private get channel(): ClusterChannel {
+    if (!this.identity) throw new Error('this scheduler has no credentials yet');
+    this.clientChannel ??= clusterChannel(this.identity);
+    return this.clientChannel;
+  }
+
+  /**
+   * A single scheduler's credentials: from its data dir, or at its first
+   * start a new cluster CA (in the store) and its own and the admin's
+   * certificates signed with it.
+   */
+  private async ownIdentity(): Promise<TlsIdentity> {
+    const stored = storedIdentity(this.options.dataDir);
+    if (stored) return stored;
+    await this.ca.ensure();
+    const security = this.store.state.security!;
+    const identity = await writeFirstStartCredentials(this.options.dataDir, this.options.id, { certPem: security.rootCaCert, keyPem: security.rootCaKey });
+    this.options.log.info({ id: this.options.id }, 'new cluster: root CA created; admin credentials written to the data dir (admin/)');
+    return identity;
+  }
+
   async start(): Promise<void> {
+    this.identity ??= await this.ownIdentity();
+    // Clients without a certificate get through the handshake only to join (authorizeControl refuses the rest).
+    const credentials = serverCredentials(this.identity, { requireClientCert: false });
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(this.options.listen, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      this.server.bindAsync(this.options.listen, credentials, (error, port) =>
         error ? reject(new Error(`cannot listen on ${this.options.listen}: ${error.message}`)) : resolve(port),
       ),
     );
@@ -187,6 +236,17 @@ export class SchedulerServer {
     this.dispatcher.start();
     this.loop.start();
     this.storeInitialSettings();
+    this.storeClusterCa();
+  }
+
+  /** The first leader of a --peers cluster stores the root its members were started with. */
+  private storeClusterCa(): void {
+    if (this.store.state.security || !this.options.caSeed) return;
+    this.ca.ensure(this.options.caSeed).then(
+      () => this.options.log.info('cluster root CA stored'),
+      // The next leader tries again; until then joins are refused.
+      (error: Error) => this.options.log.warn({ err: error.message }, 'could not store the cluster root CA'),
+    );
   }
 
   /** Stores --placement-strategy as the cluster's default if it has none yet; says so when a stored one differs. */

@@ -2,13 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadGrpc, type ControlHandlers } from '@pisched/api';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clusterChannel, loadGrpc, serverCredentials, type ClusterChannel, type ControlHandlers } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import { gateControlHandlers } from '../src/cluster/control-gate';
+import { raftCredentials } from '../src/security/member-credentials';
+import { memberIdentity } from './tls-support';
 import type { Peer } from '../src/cluster/peers';
 import { peersOn, waitFor } from './raft-test-support';
+
+// Members and test clients all hold one manager certificate: the gate's forwarding runs over real mutual TLS.
+let channel: ClusterChannel;
+beforeAll(async () => {
+  channel = clusterChannel(await memberIdentity());
+});
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -29,7 +37,8 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-gate-'));
   // Elections take 0.6-1.1 s: stopping the leader (its transport waits 200 ms) must end well before the
   // followers give up on it, or the window this file tests (a follower still naming a dead leader) is gone.
-  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60 });
+  const identity = await memberIdentity();
+  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60, credentials: raftCredentials(identity) });
   const stall = { writes: false };
   const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { service: { id: peer.id } });
@@ -45,9 +54,9 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   };
   const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
   const server = new grpc.Server();
-  server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log, clusterChannel(identity)) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
-    server.bindAsync(peer.address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+    server.bindAsync(peer.address, serverCredentials(identity, { requireClientCert: false }), (error, port) => (error ? reject(error) : resolve(port))),
   );
   await log.start();
   let stopped = false;
@@ -67,7 +76,7 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
 type Call = (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ service: { id: string } }>) => void;
 
 function call(address: string, method: 'CreateService' | 'GetService', deadlineMs: number): Promise<{ servedBy?: string; error?: grpc.ServiceError; ms: number }> {
-  const client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as Record<string, Call> & grpc.Client;
+  const client = new (loadGrpc().Control)(address, channel.credentials, channel.options) as unknown as Record<string, Call> & grpc.Client;
   cleanup.push(() => client.close());
   const startedAt = Date.now();
   const request = method === 'CreateService' ? { spec: { name: 'web' } } : { service: 'web' };
@@ -129,7 +138,7 @@ describe('the Control API gate of a cluster member', () => {
     const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
     for (const m of members) {
       await waitFor(() => m.log.host.leaderId === leader.log.host.id, 'every member to know the leader');
-      const client = new (loadGrpc().Control)(m.peer.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      const client = new (loadGrpc().Control)(m.peer.address, channel.credentials, channel.options) as unknown as grpc.Client & {
         GetServiceLogs: (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ notes: string[] }>) => void;
       };
       cleanup.push(() => client.close());

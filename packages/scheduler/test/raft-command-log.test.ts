@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store, StoreConflictError } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
+import { raftCredentials } from '../src/security/member-credentials';
+import { memberIdentity } from './tls-support';
 import type { Peer } from '../src/cluster/peers';
 import { peersOn, waitFor } from './raft-test-support';
 import { MessageType, type Message } from '@pisched/raft';
@@ -27,7 +29,7 @@ function putService(id: string, name: string, version = 0) {
 
 async function open(dir: string, self: Peer, peers: Peer[], snapshotEntries?: number) {
   const store = new Store();
-  const log = new RaftCommandLog(dir, store, self, peers, { tickMs: 20, snapshotEntries });
+  const log = new RaftCommandLog(dir, store, self, peers, { tickMs: 20, snapshotEntries, credentials: raftCredentials(await memberIdentity()) });
   await log.start();
   cleanup.push(() => log.stop());
   return { store, log };

@@ -103,7 +103,7 @@ export function registerCluster(program: Command, context: Context): void {
       const via = members.find((m) => m.id !== member!.id)?.address ?? '<a member>';
       context.write(
         `Member ${member!.id} added at ${member!.address} (Raft id ${member!.raftId}, ${member!.learner ? 'a learner until it catches up' : 'a voter'}).\n` +
-          `Start it with: pisched-scheduler --id ${member!.id} --listen ${member!.address} --data-dir DIR --join ${via}\n`,
+          `Start it with: pisched-scheduler --id ${member!.id} --listen ${member!.address} --data-dir DIR --join ${via} --join-token TOKEN (TOKEN: pisched join-token manager -q)\n`,
       );
     });
   cluster

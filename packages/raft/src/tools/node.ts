@@ -3,6 +3,7 @@
 // SQLite storage, a list state machine, and a small loopback HTTP control API.
 //   node dist/tools/node.js --id 1 --peers 1=127.0.0.1:7001,2=127.0.0.2:7002,3=127.0.0.3:7003
 //        --data DIR --http 127.0.0.1:8001 [--tick-ms 50] [--snapshot-entries 10000]
+import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
   const [httpHost, httpPort] = arg('http').split(':');
   const sm = new ListMachine();
   const storage = new SqliteStorage(path.join(dataDir, 'raft.db'));
-  const transport = new GrpcTransport({ id, listen: peers[id], peers });
+  // A loopback-only test rig (the transport refuses other addresses without allowNonLoopback): plaintext is enough here.
+  const plaintext = { server: grpc.ServerCredentials.createInsecure(), channel: grpc.credentials.createInsecure() };
+  const transport = new GrpcTransport({ id, listen: peers[id], peers, credentials: plaintext });
   const host = new RaftHost({
     id,
     peers: Object.keys(peers).map(Number),

@@ -115,6 +115,21 @@ export interface GrpcTransportOptions {
   maxQueue?: number;
   /** Allow non-loopback addresses (off: pisched's tests only ever use 127.0.0.x). */
   allowNonLoopback?: boolean;
+  /**
+   * How members authenticate each other: the library builds no credentials of
+   * its own (pisched passes mutual TLS; the library's loopback test rigs pass
+   * plaintext ones).
+   */
+  credentials: TransportCredentials;
+}
+
+export interface TransportCredentials {
+  server: grpc.ServerCredentials;
+  channel: grpc.ChannelCredentials;
+  /** Added to every peer channel's options, e.g. a TLS server name. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Why a caller may not speak Raft here (its stream is refused with PERMISSION_DENIED), or undefined to accept it. */
+  refuse?: (call: grpc.ServerReadableStream<unknown, unknown>) => string | undefined;
 }
 
 interface PeerConn {
@@ -163,6 +178,11 @@ export class GrpcTransport implements Transport {
     const server = new grpc.Server();
     server.addService(service().service, {
       Stream: (call: grpc.ServerReadableStream<{ messages: WireMessage[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const refusal = this.o.credentials.refuse?.(call as grpc.ServerReadableStream<unknown, unknown>);
+        if (refusal !== undefined) {
+          cb({ code: grpc.status.PERMISSION_DENIED, details: refusal, metadata: new grpc.Metadata(), name: 'Error', message: refusal });
+          return;
+        }
         call.on('data', (batch: { messages: WireMessage[] }) => {
           for (const w of batch.messages ?? []) {
             try {
@@ -179,7 +199,7 @@ export class GrpcTransport implements Transport {
       },
     });
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(this.o.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(this.o.listen, this.o.credentials.server, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.server = server;
   }
@@ -198,7 +218,8 @@ export class GrpcTransport implements Transport {
     const address = this.addresses.get(id);
     if (!address) return undefined;
     const Client = service();
-    const client = new Client(address, grpc.credentials.createInsecure(), {
+    const client = new Client(address, this.o.credentials.channel, {
+      ...this.o.credentials.channelOptions,
       // A stream cut by a partition shows no error until a ping goes unanswered: keep that
       // short, or a healed member stays deaf to the leader for TCP's retransmission back-off.
       'grpc.keepalive_time_ms': 2_000,

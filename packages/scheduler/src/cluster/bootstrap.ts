@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, parseHostPort, type JoinClusterResponse } from '@pisched/api';
+import { loadGrpc, parseHostPort, type ClusterChannel, type JoinClusterResponse } from '@pisched/api';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { memberAt, type Peer } from './peers';
@@ -39,7 +39,7 @@ export function startFromPeers(dataDir: string, id: string, listen: string, peer
  * member) to add it and learns its Raft id and the others' addresses; later
  * starts find all that in the data dir and the Raft log.
  */
-export async function startByJoining(dataDir: string, id: string, listen: string, via: string): Promise<ClusterStart> {
+export async function startByJoining(dataDir: string, id: string, listen: string, via: string, channel: ClusterChannel): Promise<ClusterStart> {
   const known = readIdentity(dataDir);
   if (known) {
     if (known.id !== id) throw new Error(`${dataDir} belongs to member ${known.id}, not ${id}`);
@@ -47,7 +47,7 @@ export async function startByJoining(dataDir: string, id: string, listen: string
     // The members as the join found them: until the leader's snapshot arrives they are the only way to answer it.
     return { self: peerOf(known), members: known.members ?? [peerOf(known)], joining: true };
   }
-  const answer = await askToJoin(via, id, listen);
+  const answer = await askToJoin(via, id, listen, channel);
   const self: Peer = toPeer(answer.member!);
   const members = answer.members.map(toPeer);
   writeIdentity(dataDir, self, members);
@@ -63,8 +63,9 @@ function toPeer(member: { id: string; address: string; raftId: number }): Peer {
   return memberAt(member.id, member.raftId, host, port);
 }
 
-async function askToJoin(via: string, id: string, address: string): Promise<JoinClusterResponse> {
-  const client = new (loadGrpc().Control)(via, grpc.credentials.createInsecure()) as unknown as JoinClient;
+/** Over mutual TLS, with the manager certificate this member got for the manager join token. */
+async function askToJoin(via: string, id: string, address: string, channel: ClusterChannel): Promise<JoinClusterResponse> {
+  const client = new (loadGrpc().Control)(via, channel.credentials, channel.options) as unknown as JoinClient;
   const until = Date.now() + JOIN_RETRY_MS;
   try {
     for (;;) {

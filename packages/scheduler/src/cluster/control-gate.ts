@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type ControlHandlers } from '@pisched/api';
+import { loadGrpc, type ClusterChannel, type ControlHandlers } from '@pisched/api';
 import type { RaftCommandLog } from '../store/raft-command-log';
 import { toServiceError } from '../control/grpc-errors';
 
@@ -14,6 +14,9 @@ const WRITES = new Set([
   'UpdateNode',
   'JoinCluster',
   'RemoveClusterMember',
+  // Both write to the store (an issued certificate is recorded; a token may be rotated).
+  'IssueNodeCertificate',
+  'GetJoinToken',
 ]);
 
 /**
@@ -58,12 +61,12 @@ type StreamClient = Record<string, (request: unknown, options: grpc.CallOptions)
  * election both wait for the new leader, within the caller's deadline and at
  * most LEADER_WAIT_MS, then refuse with a reason.
  */
-export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandLog): ControlHandlers {
+export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandLog, channel: ClusterChannel): ControlHandlers {
   const clients = new Map<string, UnaryClient>();
   const clientFor = (address: string): UnaryClient => {
     let client = clients.get(address);
     if (!client) {
-      client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as UnaryClient;
+      client = new (loadGrpc().Control)(address, channel.credentials, channel.options) as unknown as UnaryClient;
       clients.set(address, client);
     }
     return client;

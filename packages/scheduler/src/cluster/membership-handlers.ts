@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type ClusterStatus, type ControlHandlers } from '@pisched/api';
+import { loadGrpc, type ClusterChannel, type ClusterStatus, type ControlHandlers } from '@pisched/api';
 import { ApiError, toServiceError } from '../control/grpc-errors';
 import type { RaftCommandLog } from '../store/raft-command-log';
 import { memberView, type Membership } from './membership';
@@ -14,6 +14,8 @@ export function clusterHandlers(
   raft: RaftCommandLog | undefined,
   membership: Membership | undefined,
   status: ControlHandlers['GetClusterStatus'],
+  /** How this member dials another (to hand over a removal); unused by a single scheduler. */
+  channel?: ClusterChannel,
 ): ClusterHandlers {
   const run = <T>(work: (membership: Membership, raft: RaftCommandLog) => Promise<T>, callback: grpc.sendUnaryData<T>) => {
     if (!membership || !raft) return callback(toServiceError(new ApiError(grpc.status.FAILED_PRECONDITION, ALONE)));
@@ -29,7 +31,7 @@ export function clusterHandlers(
       run(async (m, log) => {
         const { handedOverTo } = await m.remove(call.request.id);
         // This leader removes itself: the member it handed leadership to does it.
-        if (handedOverTo) return removeThrough(handedOverTo.address, call.request.id, call.getDeadline());
+        if (handedOverTo) return removeThrough(handedOverTo.address, call.request.id, call.getDeadline(), channel!);
         const learners = log.host.membership.learners;
         return {
           leader: log.leader()?.id ?? '',
@@ -46,8 +48,8 @@ type RemoveClient = {
   close(): void;
 };
 
-function removeThrough(address: string, id: string, deadline: grpc.Deadline): Promise<ClusterStatus> {
-  const client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as RemoveClient;
+function removeThrough(address: string, id: string, deadline: grpc.Deadline, channel: ClusterChannel): Promise<ClusterStatus> {
+  const client = new (loadGrpc().Control)(address, channel.credentials, channel.options) as unknown as RemoveClient;
   return new Promise<ClusterStatus>((resolve, reject) =>
     client.RemoveClusterMember({ id }, { deadline }, (error, response) => {
       client.close();

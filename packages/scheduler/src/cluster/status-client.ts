@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadGrpc, type ClusterStatus } from '@pisched/api';
+import { loadGrpc, type ClusterChannel, type ClusterStatus } from '@pisched/api';
 
 /** How long one member waits for another's own view. */
 const ASK_TIMEOUT_MS = 1_000;
@@ -12,10 +12,14 @@ type StatusClient = {
 export class MemberStatusClient {
   private readonly clients = new Map<string, StatusClient & { close(): void }>();
 
+  /** `channel` is read when a member is first asked: a single scheduler makes its credentials at start. */
+  constructor(private readonly channel: () => ClusterChannel) {}
+
   ask(address: string): Promise<ClusterStatus | undefined> {
     let client = this.clients.get(address);
     if (!client) {
-      client = new (loadGrpc().Control)(address, grpc.credentials.createInsecure()) as unknown as StatusClient & { close(): void };
+      const { credentials, options } = this.channel();
+      client = new (loadGrpc().Control)(address, credentials, options) as unknown as StatusClient & { close(): void };
       this.clients.set(address, client);
     }
     const asked = client;

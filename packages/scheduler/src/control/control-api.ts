@@ -14,6 +14,7 @@ import { withNewSpec, withResume, withRollback } from '../updater/update-status'
 import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
+import type { SecurityCalls } from '../security/security-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -36,7 +37,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): ControlHandlers {
+): Omit<ControlHandlers, SecurityCalls> {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {

@@ -31,6 +31,11 @@ export interface DispatcherOptions {
   refuse?: () => string | undefined;
   /** In a cluster: where the leader is, sent with a refusal so the agent goes straight there. */
   leaderAddress?: () => string | undefined;
+  /**
+   * Whether the caller may hold the session of nodeId (the daemon: a worker
+   * certificate naming that node); the error to end the session with if not.
+   */
+  authorizeSession?: (call: SessionCall, nodeId: string) => grpc.ServiceError | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -38,7 +43,7 @@ export interface HeartbeatSettings {
   grace: number;
 }
 
-type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
+export type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
 
 interface Session {
   id: string;
@@ -173,6 +178,12 @@ export class Dispatcher {
         const { nodeId, description } = message.register;
         if (!NODE_ID_PATTERN.test(nodeId)) {
           call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
+          return;
+        }
+        const denied = this.options.authorizeSession?.(call, nodeId);
+        if (denied) {
+          this.log.warn({ node: nodeId, reason: denied.details }, 'refused an agent session');
+          endWithError(call, denied);
           return;
         }
         session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call };

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ConfChangeType, GrpcTransport, LeadershipLostError, NotLeaderError, RaftHost, SqliteStorage, type ConfChange } from '@pisched/raft';
+import { ConfChangeType, GrpcTransport, LeadershipLostError, NotLeaderError, RaftHost, SqliteStorage, type ConfChange, type TransportCredentials } from '@pisched/raft';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,15 +40,16 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
     private readonly store: Store,
     readonly self: Peer,
     members: Peer[],
-    options: { tickMs?: number; electionTick?: number; snapshotEntries?: number; joining?: boolean } = {},
+    /** credentials: how members authenticate each other on the Raft port (mutual TLS in the daemon). */
+    options: { tickMs?: number; electionTick?: number; snapshotEntries?: number; joining?: boolean; credentials: TransportCredentials },
   ) {
     super();
     fs.mkdirSync(dataDir, { recursive: true });
     this.members = new MemberRegistry(members);
     // A real cluster spans several Pis; loopback-only is a guard for tests, not for the daemon.
-    this.transport = new GrpcTransport({ id: self.raftId, listen: self.raftAddress, peers: {}, allowNonLoopback: true });
+    const { joining, credentials, ...raftOptions } = options;
+    this.transport = new GrpcTransport({ id: self.raftId, listen: self.raftAddress, peers: {}, allowNonLoopback: true, credentials });
     this.syncTransport();
-    const { joining, ...raftOptions } = options;
     this.host = new RaftHost({
       id: self.raftId,
       peers: joining ? [] : members.map((peer) => peer.raftId),

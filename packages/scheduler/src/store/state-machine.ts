@@ -2,6 +2,7 @@ import {
   decodeMessage,
   encodeMessage,
   type Cluster,
+  type ClusterSecurity,
   type Command,
   type Node,
   type Service,
@@ -11,11 +12,12 @@ import {
 } from '@pisched/api';
 
 export const CLUSTER_ID = 'cluster';
+export const SECURITY_ID = 'security';
 
 export type ApplyResult = { ok: true } | { ok: false; error: string };
 
-type Kind = 'service' | 'task' | 'node' | 'cluster';
-type StoredObject = Service | Task | Node | Cluster;
+type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security';
+type StoredObject = Service | Task | Node | Cluster | ClusterSecurity;
 
 /**
  * The scheduler's replicated state: services, tasks and nodes, changed only by
@@ -29,6 +31,8 @@ export class StateMachine {
   readonly nodes = new Map<string, Node>();
   /** Cluster-wide settings: at most one object, id "cluster". */
   private readonly clusters = new Map<string, Cluster>();
+  /** The root CA and join secrets: at most one object, id "security". */
+  private readonly securities = new Map<string, ClusterSecurity>();
   /** Index of the last applied log entry. */
   appliedIndex = 0;
 
@@ -49,7 +53,12 @@ export class StateMachine {
       const { kind, id, value } = change;
       if (id === '') return { ok: false, error: `${kind} without an id` };
       if (kind === 'cluster' && id !== CLUSTER_ID) return { ok: false, error: `the cluster object's id is "${CLUSTER_ID}"` };
+      if (kind === 'security' && id !== SECURITY_ID) return { ok: false, error: `the security object's id is "${SECURITY_ID}"` };
       const existing = current(kind, id);
+      // The root CA is made once: replacing it would cut every node off.
+      if (kind === 'security' && value && existing && (value as ClusterSecurity).rootCaCert !== (existing as ClusterSecurity).rootCaCert) {
+        return { ok: false, error: 'the cluster\'s root CA cannot be replaced' };
+      }
       if (value) {
         const expected = value.meta?.version ?? 0;
         const actual = existing?.meta?.version ?? 0;
@@ -86,6 +95,7 @@ export class StateMachine {
       tasks: [...this.tasks.values()],
       nodes: [...this.nodes.values()],
       cluster: this.cluster ?? null,
+      security: this.security ?? null,
     };
     return encodeMessage('StoreSnapshot', snapshot);
   }
@@ -100,6 +110,8 @@ export class StateMachine {
     for (const node of snapshot.nodes) this.nodes.set(node.id, node);
     this.clusters.clear();
     if (snapshot.cluster) this.clusters.set(snapshot.cluster.id, snapshot.cluster);
+    this.securities.clear();
+    if (snapshot.security) this.securities.set(snapshot.security.id, snapshot.security);
     this.appliedIndex = index;
   }
 
@@ -107,7 +119,13 @@ export class StateMachine {
     return this.clusters.get(CLUSTER_ID);
   }
 
+  /** Secret: read it only to issue certificates or check join tokens, never to show or log. */
+  get security(): ClusterSecurity | undefined {
+    return this.securities.get(SECURITY_ID);
+  }
+
   private mapOf(kind: Kind): Map<string, StoredObject> {
+    if (kind === 'security') return this.securities as Map<string, StoredObject>;
     if (kind === 'service') return this.services as Map<string, StoredObject>;
     if (kind === 'task') return this.tasks as Map<string, StoredObject>;
     if (kind === 'cluster') return this.clusters as Map<string, StoredObject>;
@@ -140,6 +158,8 @@ function describe(action: StoreAction): { kind: Kind; id: string; value?: Stored
       return { kind: 'node', id: action.removeNode ?? '' };
     case 'putCluster':
       return action.putCluster ? { kind: 'cluster', id: action.putCluster.id, value: action.putCluster } : undefined;
+    case 'putSecurity':
+      return action.putSecurity ? { kind: 'security', id: action.putSecurity.id, value: action.putSecurity } : undefined;
     default:
       return undefined;
   }

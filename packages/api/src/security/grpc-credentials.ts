@@ -1,0 +1,121 @@
+import * as grpc from '@grpc/grpc-js';
+import * as tls from 'node:tls';
+import { peerIdentity, type PeerIdentity } from './peer-identity';
+import type { Role } from './roles';
+
+/**
+ * The one place that builds gRPC credentials. Every link is TLS 1.3 with
+ * certificates from the cluster CA; nothing else in the code makes plaintext
+ * or differently configured credentials.
+ */
+
+/** What a node holds: the cluster's root certificate, its own certificate and key (all PEM). */
+export interface TlsIdentity {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+const MIN_TLS = 'TLSv1.3';
+
+function withNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
+/**
+ * grpc-js's createSsl cannot ask for TLS 1.3 nor make the client certificate
+ * optional while still verifying one that is sent, so the server options are
+ * given here directly (the base class passes them to http2.createSecureServer).
+ */
+class ClusterServerCredentials extends grpc.ServerCredentials {
+  constructor(identity: TlsIdentity, requireClientCert: boolean) {
+    super(
+      { requestCert: true, rejectUnauthorized: requireClientCert, minVersion: MIN_TLS },
+      // The chain ends with the root so a joining node can read it and compare it with its token's digest.
+      { ca: [identity.caPem], cert: [withNewline(identity.certPem) + withNewline(identity.caPem)], key: [identity.keyPem] },
+    );
+  }
+
+  override _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/**
+ * A scheduler's server. With requireClientCert false (the port agents, the
+ * CLI and joining nodes dial), a client without a certificate still connects:
+ * only the join call serves it, every other handler checks the caller's
+ * certificate (see callerIdentity). A certificate from another CA never counts.
+ */
+export function serverCredentials(identity: TlsIdentity, options: { requireClientCert: boolean }): grpc.ServerCredentials {
+  return new ClusterServerCredentials(identity, options.requireClientCert);
+}
+
+/**
+ * A client holding a certificate. The server must present a certificate of
+ * this cluster with the manager role: host names are not checked (members are
+ * dialled by IP address and move), the CA and the role are.
+ */
+export function channelCredentials(identity: TlsIdentity): grpc.ChannelCredentials {
+  const context = tls.createSecureContext({ ca: identity.caPem, cert: identity.certPem, key: identity.keyPem, minVersion: MIN_TLS });
+  return grpc.credentials.createFromSecureContext(context, { checkServerIdentity: requireManagerServer });
+}
+
+/** A client without a certificate yet (a node joining): it trusts only the given root. */
+export function joiningChannelCredentials(caPem: string): grpc.ChannelCredentials {
+  const context = tls.createSecureContext({ ca: caPem, minVersion: MIN_TLS });
+  return grpc.credentials.createFromSecureContext(context, { checkServerIdentity: requireManagerServer });
+}
+
+/**
+ * Channel options every client of the cluster passes with these credentials:
+ * members are dialled by IP address, which TLS may not carry as a server name
+ * (Node warns on each process), and certificates name nodes, not hosts.
+ */
+export const CLUSTER_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.ssl_target_name_override': 'pisched' };
+
+function requireManagerServer(_host: string, cert: tls.PeerCertificate): Error | undefined {
+  const identity = cert.raw ? peerIdentity(cert.raw) : undefined;
+  if (identity?.role !== 'manager') return new Error('the server\'s certificate is not a scheduler (manager) certificate of this cluster');
+  return undefined;
+}
+
+type AnyCall = { getAuthContext?: () => { sslPeerCertificate?: tls.PeerCertificate } | null };
+
+/**
+ * The caller's identity from the certificate the TLS handshake verified
+ * against the cluster CA; undefined for a caller without one (grpc-js shows
+ * no certificate when the handshake did not authorize it).
+ */
+export function callerIdentity(call: AnyCall): PeerIdentity | undefined {
+  const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+  return raw ? peerIdentity(raw) : undefined;
+}
+
+/** A PERMISSION_DENIED status naming the role the call needs. */
+export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined, naming = 'of this cluster'): grpc.ServiceError {
+  const who = caller ? `${article(caller.role)} ${caller.role} certificate (${caller.nodeId})` : 'no cluster certificate';
+  const message = `${what} needs ${article(needed)} ${needed} certificate ${naming}; the caller presented ${who}`;
+  return Object.assign(new Error(message), { code: grpc.status.PERMISSION_DENIED, details: message, metadata: new grpc.Metadata() });
+}
+
+function article(role: Role): string {
+  return role === 'admin' ? 'an' : 'a';
+}
+
+/** What a client of the cluster dials with: the credentials and the channel options that go with them. */
+export interface ClusterChannel {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
+export function clusterChannel(identity: TlsIdentity): ClusterChannel {
+  return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS };
+}
+
+/** The caller's identity when its role is one of `roles`, else the PERMISSION_DENIED error to answer with. */
+export function authorize(call: AnyCall, roles: readonly Role[], what: string): PeerIdentity | grpc.ServiceError {
+  const caller = callerIdentity(call);
+  if (caller && roles.includes(caller.role)) return caller;
+  return permissionDenied(roles[0], what, caller);
+}

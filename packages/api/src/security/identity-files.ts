@@ -1,0 +1,32 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TlsIdentity } from './grpc-credentials';
+import { writePrivateFile } from './private-files';
+
+/**
+ * Where a node keeps its credentials: `ca.pem` (the cluster root), and its
+ * certificate and key under a name (`node` for a daemon, `admin` for the
+ * CLI's bundle). The key is 0600; the others are public.
+ */
+export function identityFiles(dir: string, name: string): { ca: string; cert: string; key: string } {
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}.key`) };
+}
+
+/** The identity stored in dir, or undefined when there is none yet (a node that has not joined). */
+export function readIdentity(dir: string, name: string): TlsIdentity | undefined {
+  const files = identityFiles(dir, name);
+  if (!fs.existsSync(files.cert)) return undefined;
+  try {
+    return { caPem: fs.readFileSync(files.ca, 'utf8'), certPem: fs.readFileSync(files.cert, 'utf8'), keyPem: fs.readFileSync(files.key, 'utf8') };
+  } catch (error) {
+    throw new Error(`cannot read the credentials in ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** Key first, certificate last: a crash in between leaves no certificate, so the next start joins again. */
+export function writeIdentity(dir: string, name: string, identity: TlsIdentity): void {
+  const files = identityFiles(dir, name);
+  writePrivateFile(files.key, identity.keyPem);
+  writePrivateFile(files.ca, identity.caPem);
+  writePrivateFile(files.cert, identity.certPem);
+}

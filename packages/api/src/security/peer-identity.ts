@@ -1,0 +1,32 @@
+import { X509Certificate } from 'node:crypto';
+import { NODE_URI_PREFIX, ROLE_URI_PREFIX, isRole, type Role } from './roles';
+
+/** Who a verified peer certificate says its holder is. */
+export interface PeerIdentity {
+  nodeId: string;
+  role: Role;
+}
+
+/**
+ * Reads the node id and role from a certificate this cluster issued (DER, as
+ * TLS hands it over, or PEM). Undefined when the certificate names no role or
+ * node: such a peer has no rights. It does not check the signature: call it
+ * only on a certificate the TLS handshake verified against the cluster CA.
+ */
+export function peerIdentity(cert: Buffer | string): PeerIdentity | undefined {
+  let parsed: X509Certificate;
+  try {
+    parsed = new X509Certificate(cert);
+  } catch {
+    return undefined;
+  }
+  const uris = (parsed.subjectAltName ?? '')
+    .split(', ')
+    .filter((name) => name.startsWith('URI:'))
+    .map((name) => name.slice('URI:'.length));
+  const nodes = uris.filter((uri) => uri.startsWith(NODE_URI_PREFIX)).map((uri) => uri.slice(NODE_URI_PREFIX.length));
+  const roles = uris.filter((uri) => uri.startsWith(ROLE_URI_PREFIX)).map((uri) => uri.slice(ROLE_URI_PREFIX.length));
+  // Exactly one of each: a certificate naming two roles or two nodes is not one this CA made.
+  if (nodes.length !== 1 || roles.length !== 1 || !isRole(roles[0])) return undefined;
+  return { nodeId: nodes[0], role: roles[0] };
+}

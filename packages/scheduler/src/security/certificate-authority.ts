@@ -1,0 +1,92 @@
+import { X509Certificate } from 'node:crypto';
+import {
+  caDigest,
+  createClusterCa,
+  issueCertificate,
+  newJoinSecret,
+  parseJoinToken,
+  roleOfSecret,
+  type ClusterCa,
+  type Role,
+} from '@pisched/api';
+import type { Store } from '../store/store';
+import { recordIssued, seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
+
+/** A certificate issued to a node: its PEM and the root to trust. */
+export interface Issued {
+  certPem: string;
+  caPem: string;
+}
+
+/** A join refused for a reason the joining node is told (one line, no secret in it). */
+export class JoinRefusedError extends Error {
+  override name = 'JoinRefusedError';
+}
+
+/**
+ * The cluster's CA as the leader runs it: the root and its key come from the
+ * replicated store, so whichever member leads issues with the same root.
+ */
+export class CertificateAuthority {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Stores the root CA and join secrets when the store has none (a new
+   * cluster): `ca` when given (the root its members already hold), else a new one.
+   */
+  async ensure(ca?: ClusterCa): Promise<void> {
+    if (this.store.state.security) return;
+    const seed = { ca: ca ?? (await createClusterCa(this.now())), workerSecret: newJoinSecret(), managerSecret: newJoinSecret() };
+    await this.store.update((state) => seedSecurity(state, seed, this.now()));
+  }
+
+  get caPem(): string | undefined {
+    return this.store.state.security?.rootCaCert;
+  }
+
+  /**
+   * Checks a join token and issues the role it grants to the CSR's key.
+   * Refused: a token naming another CA, a secret that is not (or no longer)
+   * one of this cluster's, a node id held by a live certificate.
+   */
+  async join(token: string, csrPem: string, nodeId: string, validityMs?: number): Promise<Issued> {
+    const security = this.store.state.security;
+    if (!security) throw new JoinRefusedError('this cluster has no certificate authority yet');
+    let parsed;
+    try {
+      parsed = parseJoinToken(token);
+    } catch (error) {
+      throw new JoinRefusedError((error as Error).message);
+    }
+    if (parsed.caDigest !== caDigest(security.rootCaCert)) throw new JoinRefusedError('the join token names another cluster\'s CA');
+    const role = roleOfSecret<JoinRole>(parsed.secret, { worker: security.workerJoinSecret, manager: security.managerJoinSecret });
+    if (!role) throw new JoinRefusedError('the join token is not valid for this cluster (a wrong secret, or a token rotated away): ask for a new one with pisched join-token');
+    return this.issue(csrPem, nodeId, role, validityMs);
+  }
+
+  /** Issues a certificate for nodeId in `role` (refused while another live certificate holds the id). */
+  async issue(csrPem: string, nodeId: string, role: Role, validityMs?: number): Promise<Issued> {
+    const security = this.store.state.security;
+    if (!security) throw new Error('this cluster has no certificate authority yet');
+    if (liveCertificateOf(this.store.state, nodeId, this.now())) throw new JoinRefusedError(new NodeIdTakenError(nodeId).message);
+    let certPem: string;
+    try {
+      certPem = await issueCertificate({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, { csrPem, nodeId, role, validityMs, now: this.now() });
+    } catch (error) {
+      throw new JoinRefusedError((error as Error).message);
+    }
+    const cert = new X509Certificate(certPem);
+    const record = { nodeId, role, serial: cert.serialNumber.toLowerCase(), notAfterMs: new Date(cert.validTo).getTime() };
+    try {
+      await this.store.update((state) => recordIssued(state, record, this.now()));
+    } catch (error) {
+      // Another join for the same id won the race; this certificate was never handed out.
+      if (error instanceof NodeIdTakenError) throw new JoinRefusedError(error.message);
+      throw error;
+    }
+    return { certPem, caPem: security.rootCaCert };
+  }
+}

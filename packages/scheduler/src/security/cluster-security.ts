@@ -1,0 +1,75 @@
+import { formatJoinToken, type ClusterCa, type ClusterSecurity, type IssuedCertificate, type StoreAction } from '@pisched/api';
+import { SECURITY_ID, type StateMachine } from '../store/state-machine';
+
+/** The roles a join token can grant. */
+export type JoinRole = 'worker' | 'manager';
+
+/** Everything a new cluster's security starts from; made outside the state machine (it is random). */
+export interface SecuritySeed {
+  ca: ClusterCa;
+  workerSecret: string;
+  managerSecret: string;
+}
+
+/** Stores the root CA and join secrets once; a cluster that has them keeps them. */
+export function seedSecurity(state: StateMachine, seed: SecuritySeed, now: number): StoreAction[] {
+  if (state.security) return [];
+  const security: ClusterSecurity = {
+    id: SECURITY_ID,
+    meta: { version: 0, createdAt: now, updatedAt: now },
+    rootCaCert: seed.ca.certPem,
+    rootCaKey: seed.ca.keyPem,
+    workerJoinSecret: seed.workerSecret,
+    managerJoinSecret: seed.managerSecret,
+    issued: [],
+  };
+  return [{ action: 'putSecurity', putSecurity: security }];
+}
+
+/** Replaces one role's join secret: the old token stops working as soon as this is applied. */
+export function rotateJoinSecret(state: StateMachine, role: JoinRole, secret: string, now: number): StoreAction[] {
+  const current = requireSecurity(state);
+  const next = { ...current, meta: { ...current.meta!, updatedAt: now } };
+  if (role === 'worker') next.workerJoinSecret = secret;
+  else next.managerJoinSecret = secret;
+  return [{ action: 'putSecurity', putSecurity: next }];
+}
+
+/** The live certificate holding a node id, if any (expired ones do not count). */
+export function liveCertificateOf(state: StateMachine, nodeId: string, now: number): IssuedCertificate | undefined {
+  return state.security?.issued.find((cert) => cert.nodeId === nodeId && cert.notAfterMs > now);
+}
+
+/**
+ * Records a certificate just issued, and forgets expired ones. Throws when
+ * another live certificate holds the node id: a node id belongs to one holder
+ * (no impersonation by re-joining under someone else's name).
+ */
+export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number): StoreAction[] {
+  const current = requireSecurity(state);
+  const holder = liveCertificateOf(state, cert.nodeId, now);
+  if (holder) throw new NodeIdTakenError(cert.nodeId);
+  const issued = [...current.issued.filter((other) => other.notAfterMs > now), cert];
+  return [{ action: 'putSecurity', putSecurity: { ...current, issued, meta: { ...current.meta!, updatedAt: now } } }];
+}
+
+export class NodeIdTakenError extends Error {
+  override name = 'NodeIdTakenError';
+  constructor(nodeId: string) {
+    super(`node id ${nodeId} is already held by a live certificate of this cluster; choose another --node-id`);
+  }
+}
+
+/** The current join tokens, for `pisched join-token`. */
+export function joinTokens(state: StateMachine): Record<JoinRole, string> {
+  const security = requireSecurity(state);
+  return {
+    worker: formatJoinToken(security.rootCaCert, security.workerJoinSecret),
+    manager: formatJoinToken(security.rootCaCert, security.managerJoinSecret),
+  };
+}
+
+function requireSecurity(state: StateMachine): ClusterSecurity {
+  if (!state.security) throw new Error('this cluster has no certificate authority yet');
+  return state.security;
+}
