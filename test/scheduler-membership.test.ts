@@ -1,10 +1,9 @@
 // Adding and removing scheduler members at run time. Schedulers only: no
 // agent or container is involved, so this needs no Docker (the partition
 // case needs root, cgroups and iptables: see network-partition.ts).
-import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ControlClient } from '@pisched/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
+import { Cluster, TEST_IMAGE, adminChannel, cli, cliJson, freePort, startScheduler, tempDir, uniqueName, waitFor, type SchedulerHandle } from './harness';
 import { NetworkPartition, partitionsAvailable, type PartitionMember } from './network-partition';
 
 interface Status {
@@ -196,7 +195,14 @@ describe.skipIf(!canPartition)('a scheduler grown from one to three: the newest 
     new Promise<void>((resolve) => {
       let client = statusClients.get(id);
       if (!client) {
-        client = new (loadGrpc().Control)(address(id), grpc.credentials.createInsecure());
+        let channel;
+        try {
+          channel = adminChannel(address(id));
+        } catch {
+          // A joining member has no certificates yet: sample it once it has.
+          return resolve();
+        }
+        client = new (loadGrpc().Control)(address(id), channel.credentials, channel.options);
         statusClients.set(id, client);
       }
       client.GetClusterStatus({ localOnly: true }, { deadline: Date.now() + 1_000 }, (error, value) => {
