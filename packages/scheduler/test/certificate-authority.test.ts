@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +10,7 @@ import { LocalCommandLog } from '../src/store/local-command-log';
 import { StateMachine } from '../src/store/state-machine';
 import { CertificateAuthority } from '../src/security/certificate-authority';
 import { joinTokens, rotateJoinSecret } from '../src/security/cluster-security';
+import { ApiError } from '../src/control/grpc-errors';
 
 const dirs: string[] = [];
 const logs: LocalCommandLog[] = [];
@@ -38,6 +40,18 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('CertificateAuthority', () => {
+  it('a join token asked of a cluster without a CA is refused in one line as a failed precondition', () => {
+    let error: unknown;
+    try {
+      joinTokens(new StateMachine());
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect((error as ApiError).message).toBe('this cluster has no certificate authority yet (its first scheduler makes one at its first start)');
+  });
+
   it('creates the root CA and join secrets once, in the store, and keeps them across a restart', async () => {
     const { store, dir } = openStore();
     const ca = new CertificateAuthority(store);

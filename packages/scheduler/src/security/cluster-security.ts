@@ -1,5 +1,7 @@
 import { formatJoinToken, type ClusterCa, type ClusterSecurity, type IssuedCertificate, type StoreAction } from '@pisched/api';
+import * as grpc from '@grpc/grpc-js';
 import { SECURITY_ID, type StateMachine } from '../store/state-machine';
+import { ApiError } from '../control/grpc-errors';
 
 /** The roles a join token can grant. */
 export type JoinRole = 'worker' | 'manager';
@@ -70,6 +72,9 @@ export function joinTokens(state: StateMachine): Record<JoinRole, string> {
 }
 
 function requireSecurity(state: StateMachine): ClusterSecurity {
-  if (!state.security) throw new Error('this cluster has no certificate authority yet');
+  if (!state.security) {
+    // A caller's answer, not a fault of the scheduler's: one line it can act on.
+    throw new ApiError(grpc.status.FAILED_PRECONDITION, 'this cluster has no certificate authority yet (its first scheduler makes one at its first start)');
+  }
   return state.security;
 }
