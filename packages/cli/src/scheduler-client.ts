@@ -84,6 +84,8 @@ export interface ClusterSettings {
   heartbeatGrace: number;
   /** The default for services that do not choose one: binpack or spread. */
   placementStrategy: string;
+  /** Whether specs with --privileged, --cap-add ALL or SYS_ADMIN are accepted. */
+  allowPrivileged: boolean;
 }
 
 /**
@@ -223,8 +225,9 @@ export class SchedulerClient {
   }
 
   /** 0 and '' leave a setting as it is. */
-  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number, placementStrategy = ''): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace, placementStrategy }, o, cb));
+  /** allowPrivileged: "true", "false" or '' (unchanged). */
+  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number, placementStrategy = '', allowPrivileged = ''): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged }, o, cb));
   }
 
   close(): void {

@@ -14,6 +14,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Heartbeat period: ${formatMs(settings.heartbeatPeriodMs)}`,
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
     `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
+    `Privileged:       ${settings.allowPrivileged ? 'allowed' : 'refused'} (--privileged, --cap-add ALL or SYS_ADMIN)`,
   ].join('\n') + '\n';
 }
 
@@ -50,18 +51,22 @@ const view = (settings: ClusterSettings) => ({
   heartbeatPeriodMs: settings.heartbeatPeriodMs,
   heartbeatGrace: settings.heartbeatGrace,
   placementStrategy: settings.placementStrategy,
+  allowPrivileged: settings.allowPrivileged,
 });
 
 export interface ClusterUpdateOptions {
   heartbeatPeriod?: string;
   heartbeatGrace?: string;
   placementStrategy?: string;
+  allowPrivileged?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
-export function buildClusterUpdate(options: ClusterUpdateOptions): { heartbeatPeriodMs: number; heartbeatGrace: number; placementStrategy: string } {
-  if (options.heartbeatPeriod === undefined && options.heartbeatGrace === undefined && options.placementStrategy === undefined) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace and/or --placement-strategy');
+export function buildClusterUpdate(
+  options: ClusterUpdateOptions,
+): { heartbeatPeriodMs: number; heartbeatGrace: number; placementStrategy: string; allowPrivileged: string } {
+  if (Object.values(options).every((value) => value === undefined)) {
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --allow-privileged');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -70,7 +75,11 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): { heartbeatPe
   if (options.placementStrategy !== undefined && !isPlacementStrategy(placementStrategy)) {
     throw new CliError(`invalid placement strategy "${options.placementStrategy}": use binpack or spread`);
   }
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy };
+  const allowPrivileged = (options.allowPrivileged ?? '').trim().toLowerCase();
+  if (options.allowPrivileged !== undefined && allowPrivileged !== 'true' && allowPrivileged !== 'false') {
+    throw new CliError(`invalid --allow-privileged "${options.allowPrivileged}": use true or false`);
+  }
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -120,8 +129,10 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--heartbeat-period <duration>', 'how often agents heartbeat, e.g. 1s (100ms to 1m)')
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
+    .option('--allow-privileged <true|false>', 'whether services may use --privileged, --cap-add ALL or SYS_ADMIN (running ones stay)')
     .action(async (options: ClusterUpdateOptions) => {
       const update = buildClusterUpdate(options);
-      context.write(renderSettings(await context.client().updateCluster(update.heartbeatPeriodMs, update.heartbeatGrace, update.placementStrategy)));
+      const settings = await context.client().updateCluster(update.heartbeatPeriodMs, update.heartbeatGrace, update.placementStrategy, update.allowPrivileged);
+      context.write(renderSettings(settings));
     });
 }

@@ -15,6 +15,7 @@ import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
+import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -56,6 +57,7 @@ export function controlHandlers(
       heartbeatPeriodMs: periodMs,
       heartbeatGrace: grace,
       placementStrategy: clusterStrategy(store.state, initialStrategy),
+      allowPrivileged: !store.state.cluster?.denyPrivileged,
     };
   };
 
@@ -66,6 +68,7 @@ export function controlHandlers(
       const id = clock.newId();
       await store.update((state) => {
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
+        checkPrivilegedAllowed(state, spec);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -86,6 +89,7 @@ export function controlHandlers(
             `service ${service.spec!.name} changed since it was read (version ${service.meta!.version}, not ${request.version}); try again`,
           );
         }
+        checkPrivilegedAllowed(state, spec, service.spec!);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -113,6 +117,7 @@ export function controlHandlers(
         if (!service.previousSpec) {
           throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no previous spec to roll back to`);
         }
+        checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -200,6 +205,7 @@ export function controlHandlers(
         throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat period: must be from 100ms to 1m');
       }
       if (heartbeatGrace > 100) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat grace: at most 100 periods');
+      const privileged = parseAllowPrivileged(request.allowPrivileged);
       const now = clock.now();
       await store.update((state) => {
         const current = state.cluster ?? emptyCluster(now);
@@ -210,6 +216,7 @@ export function controlHandlers(
             heartbeatPeriodMs: heartbeatPeriodMs || current.heartbeatPeriodMs,
             heartbeatGrace: heartbeatGrace || current.heartbeatGrace,
             placementStrategy: strategy || current.placementStrategy,
+            ...privileged,
             meta: { ...current.meta!, updatedAt: now },
           },
         }];
@@ -247,6 +254,7 @@ export function controlHandlers(
       if (!existing && findService(store.state, spec.name)) {
         throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
       }
+      checkPrivilegedAllowed(store.state, spec, existing?.spec ?? undefined);
       return { tasks: planService(store.state, spec, existing, passes, clock) };
     }),
   };
