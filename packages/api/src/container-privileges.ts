@@ -42,8 +42,8 @@ export function validatePrivileges(input: ContainerInput, publishes: boolean): P
   const network = validateNetwork(input.network ?? '', publishes);
   const hostname = (input.hostname ?? '').trim();
   if (hostname !== '' && !HOSTNAME.test(hostname)) throw new SpecError(`invalid hostname "${hostname}": use letters, digits, '-' and '.'`);
-  // Docker refuses these together: the container would share or lack a network namespace.
-  if (hostname !== '' && network !== '') throw new SpecError(`--hostname conflicts with --network ${network}: the container has no UTS namespace of its own to name`);
+  // Docker refuses these together: the container shares the node's UTS namespace, so the name would be the node's.
+  if (hostname !== '' && network === 'host') throw new SpecError('--hostname conflicts with --network host: the container has no UTS namespace of its own to name');
   const labels = { ...(input.labels ?? {}) };
   for (const key of Object.keys(labels)) {
     if (key.trim() === '') throw new SpecError('invalid container label: the key is empty');

@@ -85,6 +85,8 @@ describe('mounts, privileges, identity and logs in a spec', () => {
       '--publish conflicts with --network host: the container listens on the node\'s ports directly',
     );
     expect(spec({ network: 'HOST' }).container!.network).toBe('host');
+    // Without a network the container still has its own UTS namespace to name.
+    expect(spec({ network: 'none', hostname: 'offline' }).container).toMatchObject({ network: 'none', hostname: 'offline' });
   });
 
   it('logs with rotating json-file unless told otherwise; json-file keeps the caps not overridden', () => {
