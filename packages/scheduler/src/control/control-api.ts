@@ -15,6 +15,7 @@ import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
+import type { RevocationCalls } from '../security/revocation-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -37,7 +38,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls> {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {

@@ -33,7 +33,8 @@ export interface DispatcherOptions {
   leaderAddress?: () => string | undefined;
   /**
    * Whether the caller may hold the session of nodeId (the daemon: a worker
-   * certificate naming that node); the error to end the session with if not.
+   * certificate naming that node, not revoked); the error to end the session
+   * with if not. Asked again of open sessions whenever revocations change.
    */
   authorizeSession?: (call: SessionCall, nodeId: string) => grpc.ServiceError | undefined;
 }
@@ -68,6 +69,8 @@ export class Dispatcher {
   private startedAt = 0;
   private sessionCounter = 0;
   private announcedPeriodMs = 0;
+  /** The version of the security object (revocations) open sessions were last authorized against. */
+  private authorizedSecurityVersion?: number;
   private readonly onChange = () => this.schedulePush();
   /** Who waits for the log reply of each request id sent on a session. */
   private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
@@ -85,6 +88,7 @@ export class Dispatcher {
     this.startedAt = this.clock.now();
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
+    this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 100);
@@ -325,6 +329,7 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
+      this.reauthorizeSessions();
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
       this.announcedPeriodMs = periodMs;
@@ -340,6 +345,21 @@ export class Dispatcher {
       // A node must not be marked down for keeping to the old, slower period.
       if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
     });
+  }
+
+  /** A revocation ends the sessions of the certificates it names at once, not at their next reconnect. */
+  private reauthorizeSessions(): void {
+    const version = this.store.state.security?.meta?.version;
+    if (version === this.authorizedSecurityVersion || !this.options.authorizeSession) return;
+    this.authorizedSecurityVersion = version;
+    for (const session of [...this.sessions.values()]) {
+      const denied = this.options.authorizeSession(session.call, session.nodeId);
+      if (!denied) continue;
+      this.sessions.delete(session.nodeId);
+      this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
+      this.log.warn({ node: session.nodeId, reason: denied.details }, 'closed an agent session');
+      endWithError(session.call, denied);
+    }
   }
 
   private pushAssignments(session: Session): void {
