@@ -1,9 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_CHANNEL_OPTIONS, channelCredentials, loadGrpc, readIdentity, type TlsIdentity } from '@pisched/api';
+import { channelCredentials, readIdentity } from '@pisched/api';
+import { session } from './session-probe';
 import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, tempDir, uniqueName, waitFor, type AgentHandle } from './harness';
 
 /**
@@ -27,24 +27,6 @@ interface TaskRow {
 }
 
 const REVOKED = (node: string) => `the certificate of node ${node} was revoked (node removed); rejoin with a new join token`;
-
-/** Opens a dispatcher session as nodeId; resolves with how the scheduler ended it, or 'accepted'. */
-function session(address: string, identity: TlsIdentity, nodeId: string): Promise<string> {
-  const client = new (loadGrpc().Dispatcher)(address, channelCredentials(identity), CLUSTER_CHANNEL_OPTIONS) as unknown as grpc.Client & {
-    Session(options: grpc.CallOptions): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
-  };
-  return new Promise<string>((resolve) => {
-    const call = client.Session({ deadline: Date.now() + 5_000 });
-    const done = (outcome: string) => {
-      call.cancel();
-      client.close();
-      resolve(outcome);
-    };
-    call.on('data', (message: { accepted?: unknown }) => done(message.accepted ? 'accepted' : 'answered'));
-    call.on('error', (error: grpc.ServiceError) => done(`${grpc.status[error.code]}: ${error.details}`));
-    call.write({ register: { nodeId, description: { hostname: 'x', platform: { os: 'linux', architecture: 'x86_64' }, resources: { cpus: 1, memoryBytes: 1 } } } });
-  });
-}
 
 /** The agent's log lines (pino JSON) that say it was refused as revoked. */
 const refusedLines = (agent: AgentHandle) => agent.daemon.output.split('\n').filter((line) => line.includes('was revoked'));
@@ -100,7 +82,7 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     expect((await nodes()).map((node) => node.id)).not.toContain(victim);
 
     // A new dial with the same, unexpired certificate: refused with the one line.
-    expect(await session(cluster.address, certificate, victim)).toBe(`PERMISSION_DENIED: ${REVOKED(victim)}`);
+    expect(await session(cluster.address, channelCredentials(certificate), victim)).toBe(`PERMISSION_DENIED: ${REVOKED(victim)}`);
 
     // Its task is replaced on the node left, and the one it had is orphaned rather than shown running.
     await waitFor(async () => {

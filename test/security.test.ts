@@ -16,6 +16,7 @@ import {
   readIdentity,
   type TlsIdentity,
 } from '@pisched/api';
+import { session } from './session-probe';
 import { BIN, Cluster, cli, cliJson, dockerAvailable, freePort, joinToken, startScheduler, tempDir, uniqueName, waitFor } from './harness';
 
 /**
@@ -67,24 +68,6 @@ function controlCall(address: string, credentials: grpc.ChannelCredentials, meth
       resolve(error ? `${grpc.status[error.code]}: ${error.details}` : 'OK');
     }),
   );
-}
-
-/** Opens a dispatcher session registering as nodeId; resolves with how the scheduler ended it, or what it first sent. */
-function session(address: string, credentials: grpc.ChannelCredentials, nodeId: string): Promise<string> {
-  const client = new (loadGrpc().Dispatcher)(address, credentials, CLUSTER_CHANNEL_OPTIONS) as unknown as grpc.Client & {
-    Session(options: grpc.CallOptions): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
-  };
-  return new Promise<string>((resolve) => {
-    const call = client.Session({ deadline: Date.now() + 5_000 });
-    const done = (outcome: string) => {
-      call.cancel();
-      client.close();
-      resolve(outcome);
-    };
-    call.on('data', (message: { accepted?: unknown }) => done(message.accepted ? 'accepted' : 'answered'));
-    call.on('error', (error: grpc.ServiceError) => done(`${grpc.status[error.code]}: ${error.details}`));
-    call.write({ register: { nodeId, description: { hostname: 'x', platform: { os: 'linux', architecture: 'x86_64' }, resources: { cpus: 1, memoryBytes: 1 } } } });
-  });
 }
 
 /** One client stream on the Raft port, sending an empty batch; resolves with how it ended. */
