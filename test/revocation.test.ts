@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelCredentials, readIdentity } from '@pisched/api';
-import { session } from './session-probe';
-import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, tempDir, uniqueName, waitFor, type AgentHandle } from './harness';
+import { controlCall, raftStream, session } from './grpc-probes';
+import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, freePort, startScheduler, tempDir, uniqueName, waitFor, type AgentHandle } from './harness';
 
 /**
  * Issue #12 item 8 end to end, on one shared cluster (real processes, real
@@ -12,13 +12,18 @@ import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, tempDir, uniqueName
  * its certificate has not expired (its open session is closed, a new dial is
  * refused with one line), cannot come back with that certificate, and can with
  * a join token; `node rm` of a ready node is refused without --force; an admin
- * bundle made with `admin issue` works until `admin revoke`.
+ * bundle made with `admin issue` works until `admin revoke`; a member taken
+ * out with `cluster remove` is refused on the Raft port and the Control API.
+ * The cluster is a --peers cluster of one member, so it has a Raft port.
  */
 const hasDocker = await dockerAvailable();
 
 interface NodeRow {
   id: string;
   state: string;
+}
+interface StatusRow {
+  members: { id: string; voter: boolean; reachable: boolean }[];
 }
 interface TaskRow {
   node: string;
@@ -36,15 +41,23 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
   const victim = uniqueName('rev-v');
   const keeper = uniqueName('rev-k');
   const svc = uniqueName('rev-svc');
+  const member = uniqueName('s');
+  let port = 0;
   let victimAgent: AgentHandle;
 
   const nodes = () => cliJson<NodeRow[]>(cluster.address, ['node', 'ls']);
   const ready = async (id: string) => (await nodes()).some((node) => node.id === id && node.state === 'ready');
 
   beforeAll(async () => {
-    await cluster.start([keeper]);
+    port = await freePort();
+    const dataDir = tempDir('rev-sched');
+    cluster.dirs.push(dataDir);
+    const address = `127.0.0.1:${port}`;
+    cluster.scheduler = await startScheduler({ port, dataDir, extraArgs: ['--id', member, '--peers', `${member}=${address}`] });
+    cluster.track(cluster.scheduler.daemon);
+    await cluster.addAgent(keeper);
     victimAgent = await cluster.addAgent(victim);
-    await waitFor(() => ready(victim), 20_000, 'the victim agent to be ready');
+    await waitFor(async () => (await ready(keeper)) && (await ready(victim)), 20_000, 'both agents to be ready');
   });
 
   afterAll(async () => {
@@ -137,5 +150,30 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     expect(refused.stderr.trim()).toBe(`the admin certificate ${name} was revoked; ask an admin for a new bundle (pisched admin issue)`);
     const listed = await cliJson<{ name: string; revoked: boolean }[]>(cluster.address, ['admin', 'ls']);
     expect(listed.filter((cert) => cert.name === name).map((cert) => cert.revoked)).toEqual([true]);
+  });
+
+  it('cluster remove revokes the member: it stops, and its certificate is refused on the Raft port and the Control API', async () => {
+    const second = uniqueName('s');
+    const secondPort = await freePort();
+    const secondAddress = `127.0.0.1:${secondPort}`;
+    const added = await cli(cluster.address, ['cluster', 'join', '--id', second, '--address', secondAddress]);
+    expect(added.code, added.stderr).toBe(0);
+    const dataDir = tempDir('rev-s2');
+    cluster.dirs.push(dataDir);
+    const joined = await startScheduler({ port: secondPort, dataDir, extraArgs: ['--id', second, '--join', cluster.address] });
+    cluster.track(joined.daemon);
+    await waitFor(async () => {
+      const status = await cliJson<StatusRow>(cluster.address, ['cluster', 'status']);
+      return status.members.length === 2 && status.members.every((m) => m.voter && m.reachable);
+    }, 20_000, 'the second member to be a voter');
+    const credentials = channelCredentials(readIdentity(path.join(dataDir, 'tls'), 'node')!);
+    expect(await controlCall(cluster.address, credentials, 'GetClusterStatus', { localOnly: true })).toBe('OK');
+
+    const removed = await cli(cluster.address, ['cluster', 'remove', second]);
+    expect(removed.code, removed.stderr).toBe(0);
+    await waitFor(() => !joined.daemon.running, 15_000, `the removed member to stop\n${joined.daemon.tail(8)}`);
+    const refusal = `PERMISSION_DENIED: the certificate of scheduler ${second} was revoked (member removed); rejoin with --join and a new manager join token`;
+    expect(await raftStream(`127.0.0.1:${port + 1}`, credentials)).toBe(refusal);
+    expect(await controlCall(cluster.address, credentials, 'GetClusterStatus', { localOnly: true })).toBe(refusal);
   });
 });
