@@ -6,10 +6,13 @@ import {
   permissionDenied,
   permissionDeniedStatus,
   serverCredentials,
+  type PeerIdentity,
   type TlsIdentity,
 } from '@pisched/api';
 import type { TransportCredentials } from '@pisched/raft';
 import type { RevocationCheck } from './revocation';
+
+const streamCallers = new WeakMap<object, PeerIdentity | undefined>();
 
 /**
  * The Raft port: mutual TLS with a certificate required at the handshake,
@@ -21,7 +24,9 @@ export function raftCredentials(identity: TlsIdentity, revoked: RevocationCheck)
     channel: channelCredentials(identity),
     channelOptions: CLUSTER_CHANNEL_OPTIONS,
     refuse: (call) => {
-      const caller = callerIdentity(call);
+      // Asked at every batch: the certificate is read once per stream.
+      let caller = streamCallers.get(call);
+      if (!streamCallers.has(call)) streamCallers.set(call, (caller = callerIdentity(call)));
       if (caller?.role !== 'manager') return permissionDenied('manager', 'the Raft port', caller).details;
       return revoked(caller);
     },
