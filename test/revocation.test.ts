@@ -143,6 +143,14 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     expect(notAdmin.stderr.trim()).toBe(`${keeper} is a worker certificate, not an admin's: remove a node with pisched node rm, a scheduler with pisched cluster remove`);
     expect(await ready(keeper)).toBe(true);
 
+    const overwrite = await cli(cluster.address, ['admin', 'issue', uniqueName('rev-admin'), '--out', out]);
+    expect(overwrite.code).toBe(1);
+    expect(overwrite.stderr.trim()).toBe(`${out} holds an admin bundle already; choose another --out`);
+    // The CLI's own bundle (the first scheduler's, named admin): revoking it would lock this CLI out.
+    const own = await cli(cluster.address, ['admin', 'revoke', 'admin']);
+    expect(own.code).toBe(1);
+    expect(own.stderr.trim()).toBe('admin is the admin certificate this command is using; revoke it with another admin\'s bundle (--tls-dir)');
+
     const revoked = await cli(cluster.address, ['admin', 'revoke', name]);
     expect(revoked.code, revoked.stderr).toBe(0);
     const refused = await cli(cluster.address, ['--tls-dir', out, 'node', 'ls']);
@@ -160,12 +168,12 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     expect(added.code, added.stderr).toBe(0);
     const dataDir = tempDir('rev-s2');
     cluster.dirs.push(dataDir);
-    const joined = await startScheduler({ port: secondPort, dataDir, extraArgs: ['--id', second, '--join', cluster.address] });
+    const joined = await startScheduler({ port: secondPort, dataDir, extraArgs: ['--id', second, '--join', cluster.address], waitReady: false });
     cluster.track(joined.daemon);
     await waitFor(async () => {
       const status = await cliJson<StatusRow>(cluster.address, ['cluster', 'status']);
       return status.members.length === 2 && status.members.every((m) => m.voter && m.reachable);
-    }, 20_000, 'the second member to be a voter');
+    }, 30_000, `the second member to be a voter\n${joined.daemon.tail(10)}`);
     const credentials = channelCredentials(readIdentity(path.join(dataDir, 'tls'), 'node')!);
     expect(await controlCall(cluster.address, credentials, 'GetClusterStatus', { localOnly: true })).toBe('OK');
 
