@@ -192,9 +192,9 @@ export class Dispatcher {
         }
         session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call };
         const accepted = session;
-        this.register(nodeId, description).then(
+        this.register(call, nodeId, description).then(
           () => this.open(accepted),
-          (error: Error) => endWithError(call, grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
+          (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
         );
         return;
       }
@@ -239,9 +239,13 @@ export class Dispatcher {
     this.pushAssignments(session);
   }
 
-  private register(nodeId: string, description: NodeDescription | null): Promise<unknown> {
+  private register(call: SessionCall, nodeId: string, description: NodeDescription | null): Promise<unknown> {
     const now = this.clock.now();
     return this.store.update((state) => {
+      // Asked again against the state this write is built from: a node removed (and revoked) while
+      // its registration waited must not be put back.
+      const denied = this.options.authorizeSession?.(call, nodeId);
+      if (denied) throw new RegistrationDenied(denied);
       const existing = state.nodes.get(nodeId);
       const node: Node = {
         id: nodeId,
@@ -392,6 +396,13 @@ function isNews(task: Task, status: TaskStatus): boolean {
  */
 function endWithError(call: SessionCall, error: grpc.ServiceError): void {
   call.emit('error', error);
+}
+
+/** A registration refused by the session's authorization, checked again as the node is written. */
+class RegistrationDenied extends Error {
+  constructor(readonly status: grpc.ServiceError) {
+    super(status.details);
+  }
 }
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError & { metadata: grpc.Metadata } {
