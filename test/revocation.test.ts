@@ -163,9 +163,9 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
   it('cluster remove revokes the member: it stops, and its certificate is refused on the Raft port and the Control API', async () => {
     const second = uniqueName('s');
     const secondPort = await freePort();
-    const secondAddress = `127.0.0.1:${secondPort}`;
-    const added = await cli(cluster.address, ['cluster', 'join', '--id', second, '--address', secondAddress]);
-    expect(added.code, added.stderr).toBe(0);
+    // --join alone: the member asks to be added once it holds its certificate and can answer at once.
+    // (Registered first with cluster join, a learner of a young log can be made a voter before its
+    // process runs, leaving a one-member cluster without a quorum meanwhile.)
     const dataDir = tempDir('rev-s2');
     cluster.dirs.push(dataDir);
     const joined = await startScheduler({ port: secondPort, dataDir, extraArgs: ['--id', second, '--join', cluster.address], waitReady: false });
@@ -173,7 +173,9 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     await waitFor(async () => {
       const status = await cliJson<StatusRow>(cluster.address, ['cluster', 'status']);
       return status.members.length === 2 && status.members.every((m) => m.voter && m.reachable);
-    }, 30_000, `the second member to be a voter\n${joined.daemon.tail(10)}`);
+    }, 30_000, 'the second member to be a voter').catch((error: Error) => {
+      throw new Error(`${error.message}\n${joined.daemon.tail(15)}\n${cluster.scheduler.daemon.tail(15)}`);
+    });
     const credentials = channelCredentials(readIdentity(path.join(dataDir, 'tls'), 'node')!);
     expect(await controlCall(cluster.address, credentials, 'GetClusterStatus', { localOnly: true })).toBe('OK');
 
