@@ -4,18 +4,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLUSTER_CHANNEL_OPTIONS,
   channelCredentials,
   clusterChannel,
   createClusterCa,
   formatJoinToken,
   issueIdentity,
-  loadGrpc,
   newJoinSecret,
   parseJoinToken,
   readIdentity,
   type TlsIdentity,
 } from '@pisched/api';
+import { controlCall, raftStream, session } from './grpc-probes';
 import { BIN, Cluster, cli, cliJson, dockerAvailable, freePort, joinToken, startScheduler, tempDir, uniqueName, waitFor } from './harness';
 
 /**
@@ -55,65 +54,6 @@ function reason(exit: Exit): string {
   const lines = exit.output.split('\n').filter((line) => line.startsWith('pisched-agent:'));
   expect(lines, exit.output).toHaveLength(1);
   return lines[0];
-}
-
-type Unary = (request: object, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value?: unknown) => void) => void;
-
-function controlCall(address: string, credentials: grpc.ChannelCredentials, method: string, request: object = {}): Promise<string> {
-  const client = new (loadGrpc().Control)(address, credentials, CLUSTER_CHANNEL_OPTIONS) as unknown as grpc.Client & Record<string, Unary>;
-  return new Promise<string>((resolve) =>
-    client[method].call(client, request, { deadline: Date.now() + 5_000 }, (error) => {
-      client.close();
-      resolve(error ? `${grpc.status[error.code]}: ${error.details}` : 'OK');
-    }),
-  );
-}
-
-/** Opens a dispatcher session registering as nodeId; resolves with how the scheduler ended it, or what it first sent. */
-function session(address: string, credentials: grpc.ChannelCredentials, nodeId: string): Promise<string> {
-  const client = new (loadGrpc().Dispatcher)(address, credentials, CLUSTER_CHANNEL_OPTIONS) as unknown as grpc.Client & {
-    Session(options: grpc.CallOptions): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
-  };
-  return new Promise<string>((resolve) => {
-    const call = client.Session({ deadline: Date.now() + 5_000 });
-    const done = (outcome: string) => {
-      call.cancel();
-      client.close();
-      resolve(outcome);
-    };
-    call.on('data', (message: { accepted?: unknown }) => done(message.accepted ? 'accepted' : 'answered'));
-    call.on('error', (error: grpc.ServiceError) => done(`${grpc.status[error.code]}: ${error.details}`));
-    call.write({ register: { nodeId, description: { hostname: 'x', platform: { os: 'linux', architecture: 'x86_64' }, resources: { cpus: 1, memoryBytes: 1 } } } });
-  });
-}
-
-/** One client stream on the Raft port, sending an empty batch; resolves with how it ended. */
-function raftStream(address: string, credentials: grpc.ChannelCredentials): Promise<string> {
-  const Raft = grpc.makeGenericClientConstructor(
-    {
-      Stream: {
-        path: '/pisched.raft.v1.RaftTransport/Stream',
-        requestStream: true,
-        responseStream: false,
-        requestSerialize: (value: Buffer) => value,
-        requestDeserialize: (value: Buffer) => value,
-        responseSerialize: (value: Buffer) => value,
-        responseDeserialize: (value: Buffer) => value,
-      },
-    },
-    'RaftTransport',
-  );
-  const client = new Raft(address, credentials, CLUSTER_CHANNEL_OPTIONS) as unknown as grpc.Client & {
-    Stream(options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer>;
-  };
-  return new Promise<string>((resolve) => {
-    const call = client.Stream({ deadline: Date.now() + 5_000 }, (error) => {
-      client.close();
-      resolve(error ? `${grpc.status[error.code]}: ${error.details}` : 'OK');
-    });
-    call.write(Buffer.alloc(0));
-    call.end();
-  });
 }
 
 describe.skipIf(!hasDocker)('security: join tokens, mutual TLS, roles', () => {

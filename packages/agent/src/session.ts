@@ -39,6 +39,9 @@ export interface SessionOptions {
   acceptTimeoutMs?: number;
 }
 
+/** A refused certificate stays refused until an operator acts: no point asking often. */
+const REFUSED_RETRY_MS = 30_000;
+
 type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
 
 /**
@@ -58,6 +61,8 @@ export class AgentSession {
   private redirect?: string;
   private closed = false;
   private failingSince: string | undefined;
+  /** The refusal last logged, so a refused agent says it once rather than at every retry. */
+  private refusedFor: string | undefined;
   private readonly backoff = new Backoff();
 
   constructor(private readonly options: SessionOptions) {}
@@ -111,12 +116,18 @@ export class AgentSession {
     const { log } = this.options;
 
     let done = false;
-    const fail = (reason: string): void => {
+    const fail = (reason: string, refused = false): void => {
       if (done || this.call !== call) return;
       done = true;
       const wasAccepted = this.accepted;
       this.teardown();
-      if (wasAccepted) {
+      if (refused) {
+        // The cluster refuses this certificate (e.g. revoked when the node was removed): only an
+        // operator can change that, so it is said once, and asked again rarely.
+        if (this.refusedFor !== reason) log.error(`refused by scheduler ${address}: ${reason}`);
+        this.refusedFor = reason;
+        if (wasAccepted) this.options.handlers.onLost();
+      } else if (wasAccepted) {
         log.warn(`lost the session with scheduler ${address}: ${reason}; reconnecting`);
         this.options.handlers.onLost();
       } else if (this.failingSince === undefined) {
@@ -130,7 +141,7 @@ export class AgentSession {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();
-      }, this.backoff.delay());
+      }, refused ? REFUSED_RETRY_MS : this.backoff.delay());
     };
 
     call.on('data', (message: DispatcherMessage__Output) => {
@@ -138,6 +149,7 @@ export class AgentSession {
       if (message.accepted) {
         this.accepted = true;
         this.failingSince = undefined;
+        this.refusedFor = undefined;
         this.backoff.reset();
         if (this.acceptTimer) clearTimeout(this.acceptTimer);
         this.acceptTimer = undefined;
@@ -162,7 +174,7 @@ export class AgentSession {
     call.on('error', (error: grpc.ServiceError) => {
       const leader = error.metadata?.get(LEADER_METADATA)[0];
       if (typeof leader === 'string' && leader !== address) this.redirect = leader;
-      fail(this.describe(error));
+      fail(this.describe(error), error.code === grpc.status.PERMISSION_DENIED);
     });
     call.on('end', () => fail('the scheduler ended the session'));
 

@@ -63,7 +63,7 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-function startSession(addresses: string[]) {
+function startSession(addresses: string[], log = pino({ level: 'silent' })) {
   const events: string[] = [];
   const assignments: Task[][] = [];
   const session = new AgentSession({
@@ -71,7 +71,7 @@ function startSession(addresses: string[]) {
     addresses,
     channel: worker,
     description: () => ({ hostname: 'pi', platform: { os: 'linux', architecture: 'aarch64' }, resources: { cpus: 4, memoryBytes: 1024 }, engineVersion: '20.10', labels: { zone: 'a' } }),
-    log: pino({ level: 'silent' }),
+    log,
     handlers: {
       onAccepted: (id) => events.push(`accepted:${id}`),
       onAssignments: (tasks) => {
@@ -87,6 +87,24 @@ function startSession(addresses: string[]) {
 }
 
 describe('AgentSession', () => {
+  it('refused while connected (its certificate revoked): says so in one line, and does not retry hot', async () => {
+    const dispatcher = new TestDispatcher();
+    await dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { events } = startSession([`127.0.0.1:${dispatcher.port}`], log);
+    await waitFor(() => events.includes('accepted:s1'));
+    const reason = 'the certificate of node node-a was revoked (node removed); rejoin with a new join token';
+    dispatcher.calls[0].emit('error', Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason, metadata: new grpc.Metadata() }));
+    await waitFor(() => events.includes('lost'));
+    // A refusal only an operator can lift: no reconnect within the backoff that an unreachable scheduler gets.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(dispatcher.calls).toHaveLength(1);
+    const said = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((entry) => entry.level >= 40);
+    expect(said).toEqual([expect.objectContaining({ level: 50, msg: `refused by scheduler 127.0.0.1:${dispatcher.port}: ${reason}` })]);
+  });
+
   it('registers, heartbeats, receives assignments and sends status batches', async () => {
     const dispatcher = new TestDispatcher();
     dispatcher.tasks = [makeTask()];

@@ -18,6 +18,8 @@ export type { RestartPolicy__Output as RestartPolicy, RestartPolicy as RestartPo
 export type { Cluster__Output as Cluster } from './gen/pisched/v1/Cluster';
 export type { ClusterSecurity__Output as ClusterSecurity } from './gen/pisched/v1/ClusterSecurity';
 export type { IssuedCertificate__Output as IssuedCertificate } from './gen/pisched/v1/IssuedCertificate';
+export type { RevokedCertificate__Output as RevokedCertificate } from './gen/pisched/v1/RevokedCertificate';
+export type { AdminCertificate__Output as AdminCertificate } from './gen/pisched/v1/AdminCertificate';
 export type { StoreAction__Output as StoreAction } from './gen/pisched/v1/StoreAction';
 export type { Command__Output as Command } from './gen/pisched/v1/Command';
 export type { StoreSnapshot__Output as StoreSnapshot } from './gen/pisched/v1/StoreSnapshot';

@@ -26,8 +26,11 @@ describe('cluster CA', () => {
     expect(cert.ca).toBe(false);
     expect(cert.subject).toContain('CN=pi-1');
     expect(cert.subject).toContain('OU=worker');
-    expect(peerIdentity(pem)).toEqual({ nodeId: 'pi-1', role: 'worker' });
-    expect(peerIdentity(cert.raw)).toEqual({ nodeId: 'pi-1', role: 'worker' });
+    // The serial as the store records it (lower-case hex): what a revocation names.
+    const serial = cert.serialNumber.toLowerCase();
+    expect(serial).toMatch(/^[0-9a-f]+$/);
+    expect(peerIdentity(pem)).toEqual({ nodeId: 'pi-1', role: 'worker', serial });
+    expect(peerIdentity(cert.raw)).toEqual({ nodeId: 'pi-1', role: 'worker', serial });
     expect(Math.abs(new Date(cert.validTo).getTime() - (now + DEFAULT_CERT_VALIDITY_MS))).toBeLessThan(2000);
     // The certificate is for the node's own key (the key never went to the CA).
     expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
@@ -38,7 +41,7 @@ describe('cluster CA', () => {
     for (const role of ['worker', 'manager', 'admin'] as const) {
       const { csrPem } = await createNodeKeyRequest(`n-${role}`);
       const pem = await issueCertificate(ca, { csrPem, nodeId: `n-${role}`, role, validityMs: 60_000 });
-      expect(peerIdentity(pem)).toEqual({ nodeId: `n-${role}`, role });
+      expect(peerIdentity(pem)).toMatchObject({ nodeId: `n-${role}`, role });
       expect(new Date(new X509Certificate(pem).validTo).getTime() - Date.now()).toBeLessThan(61_000);
     }
   });

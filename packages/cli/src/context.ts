@@ -1,4 +1,4 @@
-import { clusterChannel, type ClusterChannel } from '@pisched/api';
+import { clusterChannel, peerIdentity, type ClusterChannel } from '@pisched/api';
 import { SchedulerClient, resolveAddresses } from './scheduler-client';
 import { findAdminCredentials } from './tls-lookup';
 import { localImagePlatforms } from './image-platforms';
@@ -27,6 +27,12 @@ export class Context {
       this.made = new SchedulerClient(addresses, () => (channel ??= clusterChannel(findAdminCredentials(this.tlsDirFlag(), addresses).identity)));
     }
     return this.made;
+  }
+
+  /** The name in the admin certificate this CLI calls with. */
+  adminName(): string | undefined {
+    const addresses = resolveAddresses(this.schedulerFlag());
+    return peerIdentity(findAdminCredentials(this.tlsDirFlag(), addresses).identity.certPem)?.nodeId;
   }
 
   write(text: string): void {

@@ -11,6 +11,7 @@ import { registerScale } from './commands/scale';
 import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
+import { registerAdmin } from './commands/admin';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -37,6 +38,7 @@ export function buildProgram(context: Context): Command {
   registerNode(program, context);
   registerCluster(program, context);
   registerJoinToken(program, context);
+  registerAdmin(program, context);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -218,6 +218,24 @@ export class SchedulerClient {
 
   joinCluster(id: string, address: string): Promise<JoinClusterResponse> {
     return this.call((c, o, cb) => c.JoinCluster({ id, address }, o, cb));
+  }
+
+  /** Removes a node and revokes its certificates; resolves with how many were revoked. */
+  async removeNode(node: string, force: boolean): Promise<number> {
+    return (await this.call<{ revoked: number }>((c, o, cb) => c.RemoveNode({ node, force }, o, cb))).revoked;
+  }
+
+  /** The certificate (and root) for an admin CSR made here: the key never leaves this host. */
+  issueAdminCertificate(name: string, csrPem: string): Promise<{ certPem: string; caPem: string }> {
+    return this.call((c, o, cb) => c.IssueAdminCertificate({ name, csrPem }, o, cb));
+  }
+
+  async revokeAdminCertificate(name: string): Promise<number> {
+    return (await this.call<{ revoked: number }>((c, o, cb) => c.RevokeAdminCertificate({ name }, o, cb))).revoked;
+  }
+
+  async listAdminCertificates(): Promise<AdminCertificate[]> {
+    return (await this.call<{ certificates: AdminCertificate[] }>((c, o, cb) => c.ListAdminCertificates({}, o, cb))).certificates;
   }
 
   removeClusterMember(id: string): Promise<ClusterStatus> {

@@ -5,7 +5,7 @@ import { readIdentity, type TlsIdentity } from '@pisched/api';
 import { CliError } from './errors';
 
 /** The admin bundle in a directory: ca.pem, admin.pem, admin.key. */
-const BUNDLE = 'admin';
+export const ADMIN_BUNDLE = 'admin';
 
 /** Where the credentials were found, for messages. */
 export interface FoundCredentials {
@@ -43,7 +43,7 @@ export function findAdminCredentials(flag: string | undefined, addresses: string
 
 function readBundle(dir: string): TlsIdentity | undefined {
   try {
-    return readIdentity(dir, BUNDLE);
+    return readIdentity(dir, ADMIN_BUNDLE);
   } catch (error) {
     throw new CliError((error as Error).message);
   }
@@ -60,13 +60,13 @@ function localSchedulerBundle(addresses: string[]): FoundCredentials | undefined
   for (const address of addresses) {
     const target = schedulers.find((scheduler) => sameEndpoint(scheduler.listen, address));
     if (!target) continue;
-    const own = path.join(target.dataDir, BUNDLE);
+    const own = path.join(target.dataDir, ADMIN_BUNDLE);
     const identity = readBundleQuietly(own);
     if (identity) return { identity, from: own };
     const root = readText(path.join(target.dataDir, 'tls', 'ca.pem'));
     if (root === undefined) continue;
     for (const other of schedulers) {
-      const dir = path.join(other.dataDir, BUNDLE);
+      const dir = path.join(other.dataDir, ADMIN_BUNDLE);
       const candidate = readBundleQuietly(dir);
       if (candidate && candidate.caPem === root) return { identity: candidate, from: dir };
     }
@@ -76,7 +76,7 @@ function localSchedulerBundle(addresses: string[]): FoundCredentials | undefined
 
 function readBundleQuietly(dir: string): TlsIdentity | undefined {
   try {
-    return readIdentity(dir, BUNDLE);
+    return readIdentity(dir, ADMIN_BUNDLE);
   } catch {
     // Another user's scheduler: its data dir is not ours to read.
     return undefined;

@@ -83,6 +83,30 @@ describe('gRPC transport', () => {
     expect(Buffer.from(back.context!).toString()).toBe('ctx');
   });
 
+  it('cuts off a stream whose caller is refused after it opened', async () => {
+    let refusal: string | undefined;
+    const delivered: number[] = [];
+    const receiver = new GrpcTransport({ id: 8, listen: addr(8), peers: {}, credentials: { ...plaintext, refuse: () => refusal } });
+    const sender = new GrpcTransport({ id: 9, listen: addr(9), peers: { 8: addr(8) }, credentials: plaintext });
+    await receiver.start((m) => delivered.push(m.index));
+    await sender.start(() => undefined);
+    const message = (index: number) => ({ type: MessageType.App, to: 8, from: 9, term: 1, logTerm: 1, index, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    try {
+      sender.send([message(1)]);
+      await until(() => delivered.length === 1);
+      // E.g. the sender's certificate was revoked: its open stream must not go on delivering.
+      refusal = 'revoked';
+      for (let i = 2; i <= 5; i++) {
+        sender.send([message(i)]);
+        await sleep(50);
+      }
+      expect(delivered).toEqual([1]);
+    } finally {
+      await sender.close();
+      await receiver.close();
+    }
+  });
+
   it('refuses non-loopback addresses', () => {
     expect(() => new GrpcTransport({ id: 1, listen: '10.0.0.1:7000', peers: {}, credentials: plaintext })).toThrow(/not a loopback address/);
   });

@@ -27,6 +27,8 @@ import { securityHandlers } from './security/security-handlers';
 import { authorizeControl } from './security/authorize-control';
 import { authorizeSession, raftCredentials } from './security/member-credentials';
 import { storedIdentity, writeFirstStartCredentials } from './security/member-identity';
+import { revocationCheck, revokeNode } from './security/revocation';
+import { revocationHandlers } from './security/revocation-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -78,6 +80,7 @@ export class SchedulerServer {
   private promoter?: NodeJS.Timeout;
   private readonly otherMembers = new MemberStatusClient(() => this.channel);
   private readonly ca = new CertificateAuthority(this.store);
+  private readonly revoked = revocationCheck(this.store);
   private identity?: TlsIdentity;
   private clientChannel?: ClusterChannel;
   private stopRemovalWatch?: () => void;
@@ -88,7 +91,7 @@ export class SchedulerServer {
     if (cluster && !options.identity) throw new Error('a cluster member needs its credentials');
     this.identity = options.identity;
     this.commandLog = cluster
-      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining, credentials: raftCredentials(options.identity!) })
+      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining, credentials: raftCredentials(options.identity!, this.revoked) })
       : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: this.initialStrategy };
@@ -98,7 +101,7 @@ export class SchedulerServer {
       // Before placement, so a batch's new tasks are placed in the same round.
       { name: 'updater', run: (state) => reconcileUpdates(state, systemClock) },
       { name: 'placement', run: (state) => placePendingTasks(state, systemClock, placement) },
-      { name: 'reaper', run: (state) => reapTasks(state) },
+      { name: 'reaper', run: (state) => reapTasks(state, systemClock.now()) },
     ];
     // A short tick so a restart delay ends close to on time.
     this.loop = new ControlLoop(this.store, passes, options.log, 250);
@@ -110,21 +113,25 @@ export class SchedulerServer {
         heartbeatGrace: options.heartbeatGrace,
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
         leaderAddress: raft ? () => raft.leader()?.address : undefined,
-        authorizeSession,
+        authorizeSession: (call, nodeId) => authorizeSession(call, nodeId, this.revoked),
       },
       options.log.child({ role: 'dispatcher' }),
     );
     const api = loadGrpc();
     const status = clusterStatusHandler({ id: options.id, listen: options.listen }, this.store, raft, this.otherMembers);
     this.membership = raft && new Membership(raft, async (peer) => (await this.otherMembers.ask(peer.address)) !== undefined);
-    const members = clusterHandlers(raft, this.membership, status, raft && this.channel);
+    const revokeMember = async (id: string) => {
+      await this.store.update((state) => revokeNode(state, id, 'manager', Date.now()).actions);
+    };
+    const members = clusterHandlers(raft, this.membership, status, raft && this.channel, revokeMember);
     // ControlHandlers has an index signature, so the two halves' types do not add up by themselves.
     const control = {
       ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
+      ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
     } as ControlHandlers;
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
-    this.server.addService(api.Control.service, authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control));
+    this.server.addService(api.Control.service, authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control, this.revoked));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
   }
 

@@ -80,10 +80,10 @@ describe('CertificateAuthority', () => {
     await ca.ensure();
     const tokens = joinTokens(store.state);
     const issued = await joinAs(ca, tokens.worker, 'pi-1');
-    expect(peerIdentity(issued.certPem)).toEqual({ nodeId: 'pi-1', role: 'worker' });
+    expect(peerIdentity(issued.certPem)).toMatchObject({ nodeId: 'pi-1', role: 'worker' });
     expect(issued.caPem).toBe(store.state.security!.rootCaCert);
     expect(new X509Certificate(issued.certPem).verify(new X509Certificate(issued.caPem).publicKey)).toBe(true);
-    expect(peerIdentity((await joinAs(ca, tokens.manager, 's2')).certPem)).toEqual({ nodeId: 's2', role: 'manager' });
+    expect(peerIdentity((await joinAs(ca, tokens.manager, 's2')).certPem)).toMatchObject({ nodeId: 's2', role: 'manager' });
     expect(store.state.security!.issued.map((cert) => [cert.nodeId, cert.role])).toEqual([['pi-1', 'worker'], ['s2', 'manager']]);
   });
 

@@ -38,7 +38,7 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   // Elections take 0.6-1.1 s: stopping the leader (its transport waits 200 ms) must end well before the
   // followers give up on it, or the window this file tests (a follower still naming a dead leader) is gone.
   const identity = await memberIdentity();
-  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60, credentials: raftCredentials(identity) });
+  const log = new RaftCommandLog(dir, new Store(), peer, peers, { tickMs: 60, credentials: raftCredentials(identity, () => undefined) });
   const stall = { writes: false };
   const served = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { service: { id: peer.id } });

@@ -29,7 +29,7 @@ function putService(id: string, name: string, version = 0) {
 
 async function open(dir: string, self: Peer, peers: Peer[], snapshotEntries?: number) {
   const store = new Store();
-  const log = new RaftCommandLog(dir, store, self, peers, { tickMs: 20, snapshotEntries, credentials: raftCredentials(await memberIdentity()) });
+  const log = new RaftCommandLog(dir, store, self, peers, { tickMs: 20, snapshotEntries, credentials: raftCredentials(await memberIdentity(), () => undefined) });
   await log.start();
   cleanup.push(() => log.stop());
   return { store, log };

@@ -95,7 +95,11 @@ export function callerIdentity(call: AnyCall): PeerIdentity | undefined {
 /** A PERMISSION_DENIED status naming the role the call needs. */
 export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined, naming = 'of this cluster'): grpc.ServiceError {
   const who = caller ? `${article(caller.role)} ${caller.role} certificate (${caller.nodeId})` : 'no cluster certificate';
-  const message = `${what} needs ${article(needed)} ${needed} certificate ${naming}; the caller presented ${who}`;
+  return permissionDeniedStatus(`${what} needs ${article(needed)} ${needed} certificate ${naming}; the caller presented ${who}`);
+}
+
+/** A PERMISSION_DENIED status with one line for a person (e.g. why a certificate no longer counts). */
+export function permissionDeniedStatus(message: string): grpc.ServiceError {
   return Object.assign(new Error(message), { code: grpc.status.PERMISSION_DENIED, details: message, metadata: new grpc.Metadata() });
 }
 

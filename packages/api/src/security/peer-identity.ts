@@ -5,6 +5,8 @@ import { NODE_URI_PREFIX, ROLE_URI_PREFIX, isRole, type Role } from './roles';
 export interface PeerIdentity {
   nodeId: string;
   role: Role;
+  /** Lower-case hex, as the store records it: what a revocation names. */
+  serial: string;
 }
 
 /**
@@ -28,5 +30,10 @@ export function peerIdentity(cert: Buffer | string): PeerIdentity | undefined {
   const roles = uris.filter((uri) => uri.startsWith(ROLE_URI_PREFIX)).map((uri) => uri.slice(ROLE_URI_PREFIX.length));
   // Exactly one of each: a certificate naming two roles or two nodes is not one this CA made.
   if (nodes.length !== 1 || roles.length !== 1 || !isRole(roles[0])) return undefined;
-  return { nodeId: nodes[0], role: roles[0] };
+  return { nodeId: nodes[0], role: roles[0], serial: certificateSerial(parsed) };
+}
+
+/** A certificate's serial as the cluster records and revokes it. */
+export function certificateSerial(cert: X509Certificate): string {
+  return cert.serialNumber.toLowerCase();
 }

@@ -117,7 +117,7 @@ export function registerCluster(program: Command, context: Context): void {
     });
   cluster
     .command('remove')
-    .description('remove a scheduler member (refused when the members left could not keep a majority)')
+    .description('remove a scheduler member and revoke its certificate (refused when the members left could not keep a majority)')
     .argument('<id>', 'the member to remove')
     .action(async (id: string) => {
       const status = await context.client().removeClusterMember(id);

@@ -6,6 +6,7 @@ import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson } from '../json-views';
 import { renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
+import { registerNodeRm } from './node-rm';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
@@ -36,4 +37,5 @@ export function registerNode(program: Command, context: Context): void {
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
   registerNodeUpdate(node, context);
+  registerNodeRm(node, context);
 }

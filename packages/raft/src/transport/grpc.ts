@@ -128,7 +128,11 @@ export interface TransportCredentials {
   channel: grpc.ChannelCredentials;
   /** Added to every peer channel's options, e.g. a TLS server name. */
   channelOptions?: grpc.ChannelOptions;
-  /** Why a caller may not speak Raft here (its stream is refused with PERMISSION_DENIED), or undefined to accept it. */
+  /**
+   * Why a caller may not speak Raft here (its stream is refused with
+   * PERMISSION_DENIED), or undefined to accept it. Asked when a stream opens
+   * and at every batch it sends, so keep it cheap.
+   */
   refuse?: (call: grpc.ServerReadableStream<unknown, unknown>) => string | undefined;
 }
 
@@ -178,12 +182,18 @@ export class GrpcTransport implements Transport {
     const server = new grpc.Server();
     server.addService(service().service, {
       Stream: (call: grpc.ServerReadableStream<{ messages: WireMessage[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const refusal = this.o.credentials.refuse?.(call as grpc.ServerReadableStream<unknown, unknown>);
-        if (refusal !== undefined) {
+        const refused = (): boolean => {
+          const refusal = this.o.credentials.refuse?.(call as grpc.ServerReadableStream<unknown, unknown>);
+          if (refusal === undefined) return false;
+          call.removeAllListeners('data');
+          call.removeAllListeners('end');
           cb({ code: grpc.status.PERMISSION_DENIED, details: refusal, metadata: new grpc.Metadata(), name: 'Error', message: refusal });
-          return;
-        }
+          return true;
+        };
+        if (refused()) return;
         call.on('data', (batch: { messages: WireMessage[] }) => {
+          // Asked again at every batch: a caller refused since its stream opened (e.g. its certificate revoked) is cut off.
+          if (refused()) return;
           for (const w of batch.messages ?? []) {
             try {
               handler(fromWire(w));

@@ -17,6 +17,10 @@ const WRITES = new Set([
   // Both write to the store (an issued certificate is recorded; a token may be rotated).
   'IssueNodeCertificate',
   'GetJoinToken',
+  // Each revokes or records certificates.
+  'RemoveNode',
+  'IssueAdminCertificate',
+  'RevokeAdminCertificate',
 ]);
 
 /**

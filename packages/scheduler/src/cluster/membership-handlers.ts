@@ -16,6 +16,8 @@ export function clusterHandlers(
   status: ControlHandlers['GetClusterStatus'],
   /** How this member dials another (to hand over a removal); unused by a single scheduler. */
   channel?: ClusterChannel,
+  /** Revokes a removed member's certificates, so it can speak to the cluster no more. */
+  revokeMember?: (id: string) => Promise<void>,
 ): ClusterHandlers {
   const run = <T>(work: (membership: Membership, raft: RaftCommandLog) => Promise<T>, callback: grpc.sendUnaryData<T>) => {
     if (!membership || !raft) return callback(toServiceError(new ApiError(grpc.status.FAILED_PRECONDITION, ALONE)));
@@ -32,6 +34,11 @@ export function clusterHandlers(
         const { handedOverTo } = await m.remove(call.request.id);
         // This leader removes itself: the member it handed leadership to does it.
         if (handedOverTo) return removeThrough(handedOverTo.address, call.request.id, call.getDeadline(), channel!);
+        // After the removal has committed, not before: a member refused on the Raft port could not
+        // acknowledge its own removal, and a cluster of two needs that acknowledgement to commit it.
+        await revokeMember?.(call.request.id).catch((error: Error) => {
+          throw new ApiError(grpc.status.UNAVAILABLE, `member ${call.request.id} was removed, but revoking its certificate failed: ${error.message}`);
+        });
         const learners = log.host.membership.learners;
         return {
           leader: log.leader()?.id ?? '',

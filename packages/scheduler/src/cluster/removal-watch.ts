@@ -21,15 +21,18 @@ export function watchForRemoval(raft: RaftCommandLog, others: MemberStatusClient
   const timer = setInterval(() => {
     if (checking || raft.host.isLeader) return;
     checking = true;
-    const askAll = raft.peers.filter((peer) => peer.raftId !== raft.self.raftId).map((peer) => others.ask(peer.address));
-    Promise.all(askAll)
+    const otherPeers = raft.peers.filter((peer) => peer.raftId !== raft.self.raftId);
+    Promise.all(otherPeers.map((peer) => others.ask(peer.address)))
       .then((answers) => {
-        const removed = answers.some(
-          (answer) =>
-            answer?.members[0]?.role === 'leader' &&
-            answer.members[0].term >= raft.host.term &&
-            !answer.members.some((member) => member.raftId === raft.self.raftId),
-        );
+        // A member whose certificate the others refuse was removed with `cluster remove`, which revokes it.
+        const removed =
+          otherPeers.some((peer) => others.refusedBy.has(peer.address)) ||
+          answers.some(
+            (answer) =>
+              answer?.members[0]?.role === 'leader' &&
+              answer.members[0].term >= raft.host.term &&
+              !answer.members.some((member) => member.raftId === raft.self.raftId),
+          );
         verdicts = removed ? verdicts + 1 : 0;
         if (verdicts >= VERDICTS_NEEDED && !raft.host.isLeader) raft.emit('removed');
       })

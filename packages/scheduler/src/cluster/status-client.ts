@@ -11,6 +11,8 @@ type StatusClient = {
 /** Asks other members for their own view of the cluster; undefined when one does not answer in time. */
 export class MemberStatusClient {
   private readonly clients = new Map<string, StatusClient & { close(): void }>();
+  /** Members that last refused this one's certificate (it was revoked: this member was removed). */
+  readonly refusedBy = new Set<string>();
 
   /** `channel` is read when a member is first asked: a single scheduler makes its credentials at start. */
   constructor(private readonly channel: () => ClusterChannel) {}
@@ -24,7 +26,11 @@ export class MemberStatusClient {
     }
     const asked = client;
     return new Promise((resolve) =>
-      asked.GetClusterStatus({ localOnly: true }, { deadline: Date.now() + ASK_TIMEOUT_MS }, (error, response) => resolve(error ? undefined : response)),
+      asked.GetClusterStatus({ localOnly: true }, { deadline: Date.now() + ASK_TIMEOUT_MS }, (error, response) => {
+        if (error?.code === grpc.status.PERMISSION_DENIED) this.refusedBy.add(address);
+        else this.refusedBy.delete(address);
+        resolve(error ? undefined : response);
+      }),
     );
   }
 

@@ -16,6 +16,7 @@ import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type Service
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
 import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
+import type { RevocationCalls } from '../security/revocation-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -38,7 +39,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls> {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {

@@ -33,7 +33,8 @@ export interface DispatcherOptions {
   leaderAddress?: () => string | undefined;
   /**
    * Whether the caller may hold the session of nodeId (the daemon: a worker
-   * certificate naming that node); the error to end the session with if not.
+   * certificate naming that node, not revoked); the error to end the session
+   * with if not. Asked again of open sessions whenever revocations change.
    */
   authorizeSession?: (call: SessionCall, nodeId: string) => grpc.ServiceError | undefined;
 }
@@ -68,6 +69,8 @@ export class Dispatcher {
   private startedAt = 0;
   private sessionCounter = 0;
   private announcedPeriodMs = 0;
+  /** The version of the security object (revocations) open sessions were last authorized against. */
+  private authorizedSecurityVersion?: number;
   private readonly onChange = () => this.schedulePush();
   /** Who waits for the log reply of each request id sent on a session. */
   private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
@@ -85,6 +88,7 @@ export class Dispatcher {
     this.startedAt = this.clock.now();
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
+    this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 100);
@@ -188,9 +192,9 @@ export class Dispatcher {
         }
         session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call };
         const accepted = session;
-        this.register(nodeId, description).then(
+        this.register(call, nodeId, description).then(
           () => this.open(accepted),
-          (error: Error) => endWithError(call, grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
+          (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
         );
         return;
       }
@@ -235,9 +239,13 @@ export class Dispatcher {
     this.pushAssignments(session);
   }
 
-  private register(nodeId: string, description: NodeDescription | null): Promise<unknown> {
+  private register(call: SessionCall, nodeId: string, description: NodeDescription | null): Promise<unknown> {
     const now = this.clock.now();
     return this.store.update((state) => {
+      // Asked again against the state this write is built from: a node removed (and revoked) while
+      // its registration waited must not be put back.
+      const denied = this.options.authorizeSession?.(call, nodeId);
+      if (denied) throw new RegistrationDenied(denied);
       const existing = state.nodes.get(nodeId);
       const node: Node = {
         id: nodeId,
@@ -325,6 +333,7 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
+      this.reauthorizeSessions();
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
       this.announcedPeriodMs = periodMs;
@@ -340,6 +349,21 @@ export class Dispatcher {
       // A node must not be marked down for keeping to the old, slower period.
       if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
     });
+  }
+
+  /** A revocation ends the sessions of the certificates it names at once, not at their next reconnect. */
+  private reauthorizeSessions(): void {
+    const version = this.store.state.security?.meta?.version;
+    if (version === this.authorizedSecurityVersion || !this.options.authorizeSession) return;
+    this.authorizedSecurityVersion = version;
+    for (const session of [...this.sessions.values()]) {
+      const denied = this.options.authorizeSession(session.call, session.nodeId);
+      if (!denied) continue;
+      this.sessions.delete(session.nodeId);
+      this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
+      this.log.warn({ node: session.nodeId, reason: denied.details }, 'closed an agent session');
+      endWithError(session.call, denied);
+    }
   }
 
   private pushAssignments(session: Session): void {
@@ -372,6 +396,13 @@ function isNews(task: Task, status: TaskStatus): boolean {
  */
 function endWithError(call: SessionCall, error: grpc.ServiceError): void {
   call.emit('error', error);
+}
+
+/** A registration refused by the session's authorization, checked again as the node is written. */
+class RegistrationDenied extends Error {
+  constructor(readonly status: grpc.ServiceError) {
+    super(status.details);
+  }
 }
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError & { metadata: grpc.Metadata } {

@@ -9,8 +9,10 @@ export const TASK_HISTORY_PER_SLOT = 5;
  * stopped (or never reached a node, or their node is gone or down), and the
  * oldest dead tasks beyond the history limit. Deleting is always safe for the
  * agents: a container whose task is no longer assigned gets removed.
+ * A replaced task whose node was removed (node rm) is marked orphaned: no
+ * agent will ever report on it again, and history should not show it running.
  */
-export function reapTasks(state: StateMachine): StoreAction[] {
+export function reapTasks(state: StateMachine, now = Date.now()): StoreAction[] {
   const actions: StoreAction[] = [];
   const history = new Map<string, Task[]>();
   for (const task of state.tasks.values()) {
@@ -19,6 +21,10 @@ export function reapTasks(state: StateMachine): StoreAction[] {
       continue;
     }
     if (task.desiredState === 'RUNNING') continue;
+    if (task.nodeId !== '' && !state.nodes.has(task.nodeId) && !isTerminal(task.status!.state) && stateRank(task.status!.state) >= stateRank('ASSIGNED')) {
+      const status = { ...task.status!, state: 'ORPHANED' as const, message: `node ${task.nodeId} was removed`, timestamp: now };
+      actions.push({ action: 'putTask', putTask: { ...task, status } });
+    }
     // Global tasks all have slot 0; their history is per node.
     const key = task.slot === 0 ? `${task.serviceId}/0/${task.nodeId}` : `${task.serviceId}/${task.slot}`;
     const slot = history.get(key) ?? [];

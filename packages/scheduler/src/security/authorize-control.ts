@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { authorize, type ControlHandlers } from '@pisched/api';
+import { authorize, permissionDeniedStatus, type ControlHandlers } from '@pisched/api';
+import type { RevocationCheck } from './revocation';
 
 /** The one Control API call a node without a certificate may make: it is how a node gets one. */
 const OPEN = new Set(['IssueNodeCertificate']);
@@ -7,10 +8,11 @@ const OPEN = new Set(['IssueNodeCertificate']);
 /**
  * Only admin certificates use the Control API; manager certificates too, as
  * members forward the calls they receive to the leader under their own.
- * Anyone else (a worker, a certificate of another CA, none) is refused with
- * PERMISSION_DENIED before the handler runs.
+ * Anyone else (a worker, a certificate of another CA, none, a revoked one) is
+ * refused with PERMISSION_DENIED before the handler runs, so nothing is
+ * forwarded for it either.
  */
-export function authorizeControl(handlers: ControlHandlers): ControlHandlers {
+export function authorizeControl(handlers: ControlHandlers, revoked: RevocationCheck): ControlHandlers {
   const guarded: Record<string, unknown> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, (call: unknown, callback?: unknown) => void][]) {
     if (OPEN.has(name)) {
@@ -19,10 +21,12 @@ export function authorizeControl(handlers: ControlHandlers): ControlHandlers {
     }
     guarded[name] = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
       const caller = authorize(call, ['admin', 'manager'], `the Control API (${name})`);
-      if (!(caller instanceof Error)) return handler(call, callback);
-      if (callback) callback(caller);
+      const reason = caller instanceof Error ? undefined : revoked(caller);
+      const refusal = caller instanceof Error ? caller : reason === undefined ? undefined : permissionDeniedStatus(reason);
+      if (!refusal) return handler(call, callback);
+      if (callback) callback(refusal);
       // How grpc-js ends a server stream with a status.
-      else (call as grpc.ServerWritableStream<unknown, unknown>).emit('error', caller);
+      else (call as grpc.ServerWritableStream<unknown, unknown>).emit('error', refusal);
     };
   }
   return guarded as unknown as ControlHandlers;

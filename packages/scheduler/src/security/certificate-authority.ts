@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import {
   caDigest,
+  certificateSerial,
   createClusterCa,
   issueCertificate,
   newJoinSecret,
@@ -79,7 +80,7 @@ export class CertificateAuthority {
       throw new JoinRefusedError((error as Error).message);
     }
     const cert = new X509Certificate(certPem);
-    const record = { nodeId, role, serial: cert.serialNumber.toLowerCase(), notAfterMs: new Date(cert.validTo).getTime() };
+    const record = { nodeId, role, serial: certificateSerial(cert), notAfterMs: new Date(cert.validTo).getTime() };
     try {
       await this.store.update((state) => recordIssued(state, record, this.now()));
     } catch (error) {

@@ -24,6 +24,7 @@ export function seedSecurity(state: StateMachine, seed: SecuritySeed, now: numbe
     workerJoinSecret: seed.workerSecret,
     managerJoinSecret: seed.managerSecret,
     issued: [],
+    revoked: [],
   };
   return [{ action: 'putSecurity', putSecurity: security }];
 }
@@ -52,7 +53,8 @@ export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: 
   const holder = liveCertificateOf(state, cert.nodeId, now);
   if (holder) throw new NodeIdTakenError(cert.nodeId);
   const issued = [...current.issued.filter((other) => other.notAfterMs > now), cert];
-  return [{ action: 'putSecurity', putSecurity: { ...current, issued, meta: { ...current.meta!, updatedAt: now } } }];
+  const revoked = current.revoked.filter((entry) => entry.notAfterMs > now);
+  return [{ action: 'putSecurity', putSecurity: { ...current, issued, revoked, meta: { ...current.meta!, updatedAt: now } } }];
 }
 
 export class NodeIdTakenError extends Error {
@@ -71,7 +73,7 @@ export function joinTokens(state: StateMachine): Record<JoinRole, string> {
   };
 }
 
-function requireSecurity(state: StateMachine): ClusterSecurity {
+export function requireSecurity(state: StateMachine): ClusterSecurity {
   if (!state.security) {
     // A caller's answer, not a fault of the scheduler's: one line it can act on.
     throw new ApiError(grpc.status.FAILED_PRECONDITION, 'this cluster has no certificate authority yet (its first scheduler makes one at its first start)');

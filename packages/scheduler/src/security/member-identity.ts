@@ -14,6 +14,8 @@ import {
 /** In a scheduler's data dir: its own credentials, and the admin bundle the CLI finds (see the CLI's tls-lookup). */
 export const NODE_TLS_DIR = 'tls';
 export const ADMIN_TLS_DIR = 'admin';
+/** The name of the admin bundle a new cluster's first members write (not recorded in the store: it predates it). */
+export const FIRST_ADMIN_NAME = 'admin';
 const CA_KEY_FILE = 'ca.key';
 const CA_CERT_FILE = 'ca.pem';
 
@@ -32,7 +34,7 @@ export function storedIdentity(dataDir: string): TlsIdentity | undefined {
  * manager certificate, and an admin bundle for the CLI on this host.
  */
 export async function writeFirstStartCredentials(dataDir: string, memberId: string, ca: ClusterCa): Promise<TlsIdentity> {
-  writeIdentity(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, 'admin', 'admin'));
+  writeIdentity(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, FIRST_ADMIN_NAME, 'admin'));
   const identity = await issueIdentity(ca, memberId, 'manager');
   writeIdentity(tlsDir(dataDir), 'node', identity);
   return identity;
