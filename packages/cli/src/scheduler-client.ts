@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -84,7 +84,12 @@ export interface ClusterSettings {
   heartbeatGrace: number;
   /** The default for services that do not choose one: binpack or spread. */
   placementStrategy: string;
+  /** How long node certificates issued now live. */
+  certExpiryMs: number;
 }
+
+/** What `cluster update` sends: 0 or '' leaves a setting as it is. */
+export type ClusterUpdate = UpdateClusterRequest;
 
 /**
  * The Control API over one or more scheduler addresses. Addresses are tried
@@ -223,8 +228,8 @@ export class SchedulerClient {
   }
 
   /** 0 and '' leave a setting as it is. */
-  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number, placementStrategy = ''): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace, placementStrategy }, o, cb));
+  updateCluster(update: ClusterUpdate): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.UpdateCluster(update, o, cb));
   }
 
   close(): void {

@@ -68,9 +68,9 @@ describe('UpdateCluster / GetCluster', () => {
     const noLogs = { requestLogs: () => false, cancelLogs: () => undefined };
     const handlers = controlHandlers(store, testClock(), [], heartbeats, clusterHandlers(undefined, undefined, () => undefined), noLogs, initial);
     const call = <K extends 'UpdateCluster' | 'GetCluster'>(name: K, request: object) =>
-      new Promise<{ placementStrategy: string; heartbeatPeriodMs: number }>((resolve, reject) => {
+      new Promise<{ placementStrategy: string; heartbeatPeriodMs: number; certExpiryMs: number }>((resolve, reject) => {
         const handler = handlers[name] as unknown as (call: { request: object }, cb: (error: unknown, response: unknown) => void) => void;
-        handler({ request }, (error, response) => (error ? reject(error) : resolve(response as { placementStrategy: string; heartbeatPeriodMs: number })));
+        handler({ request }, (error, response) => (error ? reject(error) : resolve(response as { placementStrategy: string; heartbeatPeriodMs: number; certExpiryMs: number })));
       });
     return { store, call };
   }
@@ -94,5 +94,21 @@ describe('UpdateCluster / GetCluster', () => {
       details: 'invalid placement strategy "random": use binpack or spread',
     });
     expect(store.state.cluster).toBeUndefined();
+  });
+
+  it('stores the certificate lifetime, shows 90 days until one is set, and refuses one under a minute', async () => {
+    const { store, call } = api();
+    expect((await call('GetCluster', {})).certExpiryMs).toBe(90 * 86_400_000);
+    // As gRPC hands requests over: every field present, 0 or '' when not given.
+    const request = { heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', certExpiryMs: 0 };
+    const updated = await call('UpdateCluster', { ...request, certExpiryMs: 60_000 });
+    expect(updated.certExpiryMs).toBe(60_000);
+    expect(Number(store.state.cluster!.certExpiryMs)).toBe(60_000);
+    // Another setting's change leaves it as it is.
+    expect((await call('UpdateCluster', { ...request, heartbeatPeriodMs: 2000 })).certExpiryMs).toBe(60_000);
+    await expect(call('UpdateCluster', { ...request, certExpiryMs: 59_000 })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'invalid certificate expiry: a certificate lifetime must be from 1m to 3650d',
+    });
   });
 });

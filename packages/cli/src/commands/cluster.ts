@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { parseCount, parseDuration } from '../flags';
+import { parseCertExpiry, parseCount, parseDuration } from '../flags';
 import { formatMs } from '../format';
 import { printJson } from '../json-views';
-import type { ClusterSettings } from '../scheduler-client';
+import type { ClusterSettings, ClusterUpdate } from '../scheduler-client';
 import { renderTable } from '../table';
 import { isPlacementStrategy, type ClusterStatus } from '@pisched/api';
 
@@ -14,6 +14,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Heartbeat period: ${formatMs(settings.heartbeatPeriodMs)}`,
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
     `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
+    `Cert expiry:      ${formatMs(settings.certExpiryMs)} (node certificates issued from now on; nodes renew at 50-80% of it)`,
   ].join('\n') + '\n';
 }
 
@@ -50,18 +51,20 @@ const view = (settings: ClusterSettings) => ({
   heartbeatPeriodMs: settings.heartbeatPeriodMs,
   heartbeatGrace: settings.heartbeatGrace,
   placementStrategy: settings.placementStrategy,
+  certExpiryMs: settings.certExpiryMs,
 });
 
 export interface ClusterUpdateOptions {
   heartbeatPeriod?: string;
   heartbeatGrace?: string;
   placementStrategy?: string;
+  certExpiry?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
-export function buildClusterUpdate(options: ClusterUpdateOptions): { heartbeatPeriodMs: number; heartbeatGrace: number; placementStrategy: string } {
-  if (options.heartbeatPeriod === undefined && options.heartbeatGrace === undefined && options.placementStrategy === undefined) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace and/or --placement-strategy');
+export function buildClusterUpdate(options: ClusterUpdateOptions): ClusterUpdate {
+  if (Object.values(options).every((value) => value === undefined)) {
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --cert-expiry');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -70,7 +73,8 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): { heartbeatPe
   if (options.placementStrategy !== undefined && !isPlacementStrategy(placementStrategy)) {
     throw new CliError(`invalid placement strategy "${options.placementStrategy}": use binpack or spread`);
   }
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy };
+  const certExpiryMs = options.certExpiry === undefined ? 0 : parseCertExpiry(options.certExpiry);
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, certExpiryMs };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -120,8 +124,8 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--heartbeat-period <duration>', 'how often agents heartbeat, e.g. 1s (100ms to 1m)')
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
+    .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
-      const update = buildClusterUpdate(options);
-      context.write(renderSettings(await context.client().updateCluster(update.heartbeatPeriodMs, update.heartbeatGrace, update.placementStrategy)));
+      context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));
     });
 }
