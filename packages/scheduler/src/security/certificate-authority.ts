@@ -7,9 +7,11 @@ import {
   parseJoinToken,
   roleOfSecret,
   type ClusterCa,
+  type PeerIdentity,
   type Role,
 } from '@pisched/api';
 import type { Store } from '../store/store';
+import { certValidity } from '../cluster/cluster-settings';
 import { recordIssued, seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
 
 /** A certificate issued to a node: its PEM and the root to trust. */
@@ -67,21 +69,34 @@ export class CertificateAuthority {
     return this.issue(csrPem, nodeId, role, validityMs);
   }
 
-  /** Issues a certificate for nodeId in `role` (refused while another live certificate holds the id). */
-  async issue(csrPem: string, nodeId: string, role: Role, validityMs?: number): Promise<Issued> {
+  /**
+   * A new certificate for a node that holds a valid one: same node id and
+   * role (from the certificate it called with), a key of its own making.
+   */
+  renew(csrPem: string, holder: PeerIdentity): Promise<Issued> {
+    return this.issue(csrPem, holder.nodeId, holder.role, undefined, true);
+  }
+
+  /**
+   * Issues a certificate for nodeId in `role`, living as long as the cluster
+   * setting says unless validityMs is given. Refused while another live
+   * certificate holds the id, except for the holder's own renewal.
+   */
+  async issue(csrPem: string, nodeId: string, role: Role, validityMs?: number, renewal = false): Promise<Issued> {
     const security = this.store.state.security;
     if (!security) throw new Error('this cluster has no certificate authority yet');
-    if (liveCertificateOf(this.store.state, nodeId, this.now())) throw new JoinRefusedError(new NodeIdTakenError(nodeId).message);
+    if (!renewal && liveCertificateOf(this.store.state, nodeId, this.now())) throw new JoinRefusedError(new NodeIdTakenError(nodeId).message);
     let certPem: string;
     try {
-      certPem = await issueCertificate({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, { csrPem, nodeId, role, validityMs, now: this.now() });
+      const lifetime = validityMs ?? certValidity(this.store.state);
+      certPem = await issueCertificate({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, { csrPem, nodeId, role, validityMs: lifetime, now: this.now() });
     } catch (error) {
       throw new JoinRefusedError((error as Error).message);
     }
     const cert = new X509Certificate(certPem);
     const record = { nodeId, role, serial: cert.serialNumber.toLowerCase(), notAfterMs: new Date(cert.validTo).getTime() };
     try {
-      await this.store.update((state) => recordIssued(state, record, this.now()));
+      await this.store.update((state) => recordIssued(state, record, this.now(), renewal));
     } catch (error) {
       // Another join for the same id won the race; this certificate was never handed out.
       if (error instanceof NodeIdTakenError) throw new JoinRefusedError(error.message);

@@ -45,12 +45,14 @@ export function liveCertificateOf(state: StateMachine, nodeId: string, now: numb
 /**
  * Records a certificate just issued, and forgets expired ones. Throws when
  * another live certificate holds the node id: a node id belongs to one holder
- * (no impersonation by re-joining under someone else's name).
+ * (no impersonation by re-joining under someone else's name). A renewal is
+ * the holder itself asking (its certificate verified), so the id is its own;
+ * its old certificate stays listed until it expires, as it still works until then.
  */
-export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number): StoreAction[] {
+export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number, renewal = false): StoreAction[] {
   const current = requireSecurity(state);
   const holder = liveCertificateOf(state, cert.nodeId, now);
-  if (holder) throw new NodeIdTakenError(cert.nodeId);
+  if (holder && !(renewal && holder.role === cert.role)) throw new NodeIdTakenError(cert.nodeId);
   const issued = [...current.issued.filter((other) => other.notAfterMs > now), cert];
   return [{ action: 'putSecurity', putSecurity: { ...current, issued, meta: { ...current.meta!, updatedAt: now } } }];
 }
