@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { callerCertificateExpiry, clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -111,6 +111,8 @@ export class SchedulerServer {
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
         leaderAddress: raft ? () => raft.leader()?.address : undefined,
         authorizeSession,
+        // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
+        sessionExpiry: callerCertificateExpiry,
       },
       options.log.child({ role: 'dispatcher' }),
     );

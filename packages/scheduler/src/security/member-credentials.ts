@@ -5,6 +5,7 @@ import {
   channelCredentials,
   permissionDenied,
   serverCredentials,
+  type RenewableIdentity,
   type TlsIdentity,
 } from '@pisched/api';
 import type { TransportCredentials } from '@pisched/raft';
@@ -13,7 +14,7 @@ import type { TransportCredentials } from '@pisched/raft';
  * The Raft port: mutual TLS with a certificate required at the handshake,
  * and only members (manager certificates) may speak Raft.
  */
-export function raftCredentials(identity: TlsIdentity): TransportCredentials {
+export function raftCredentials(identity: TlsIdentity | RenewableIdentity): TransportCredentials {
   return {
     server: serverCredentials(identity, { requireClientCert: true }),
     channel: channelCredentials(identity),
@@ -31,3 +32,4 @@ export function authorizeSession(call: grpc.ServerDuplexStream<unknown, unknown>
   if (caller?.role === 'worker' && caller.nodeId === nodeId) return undefined;
   return permissionDenied('worker', `a session as node ${nodeId}`, caller, `naming ${nodeId}`);
 }
+
