@@ -34,6 +34,9 @@ describe('certificate renewal', () => {
     expect(renewalDelayMs(certPem, issuedAt, () => 0)).toBe(30_000);
     expect(renewalDelayMs(certPem, issuedAt, () => 1)).toBe(48_000);
     expect(renewalDelayMs(certPem, issuedAt + 10_000, () => 0.5)).toBe(29_000);
+    // A member told the cluster's lifetime is now 20 s renews within that window instead.
+    expect(renewalDelayMs(certPem, issuedAt, () => 0, 20_000)).toBe(10_000);
+    expect(renewalDelayMs(certPem, issuedAt + 30_000, () => 0, 20_000)).toBe(0);
     // Past due (a node that was busy or cut off): at once.
     expect(renewalDelayMs(certPem, issuedAt + 55_000, () => 0)).toBe(0);
     expect(certificateExpired(certPem, issuedAt + 59_000)).toBe(false);

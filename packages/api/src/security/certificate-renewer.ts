@@ -21,6 +21,8 @@ export interface RenewerOptions {
   log: RenewalLog;
   /** What a node whose certificate expired must do, for the log line that says so. */
   rejoinHint: string;
+  /** The cluster's certificate lifetime where this node can read it (a member): a shorter one applies at once. */
+  lifetimeCap?: () => number;
   now?: () => number;
   random?: () => number;
 }
@@ -38,12 +40,22 @@ export class CertificateRenewer {
   private timer?: NodeJS.Timeout;
   private stopped = true;
   private toldExpired = false;
+  private renewing = false;
 
   constructor(private readonly options: RenewerOptions) {}
 
   start(): void {
     this.stopped = false;
-    this.schedule(renewalDelayMs(this.options.identity.current.certPem, this.now(), this.options.random));
+    this.scheduleNext();
+  }
+
+  /** Schedules the next renewal anew: after the cluster's certificate lifetime changed. */
+  reschedule(): void {
+    if (!this.stopped && !this.renewing) this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
+    this.schedule(renewalDelayMs(this.options.identity.current.certPem, this.now(), this.options.random, this.options.lifetimeCap?.()));
   }
 
   stop(): void {
@@ -72,9 +84,11 @@ export class CertificateRenewer {
     const { identity, log } = this.options;
     const current = identity.current;
     let renewed: TlsIdentity;
+    this.renewing = true;
     try {
       renewed = await this.options.renew(current);
     } catch (error) {
+      this.renewing = false;
       if (this.stopped) return;
       const { expiresAt } = certificateLife(current.certPem);
       const left = expiresAt - this.now();
@@ -87,6 +101,7 @@ export class CertificateRenewer {
       this.schedule(left > 0 ? Math.min(RETRY_MS, Math.max(100, left / 4)) : RETRY_MS);
       return;
     }
+    this.renewing = false;
     if (this.stopped) return;
     this.options.store(renewed);
     identity.replace(renewed);
@@ -94,6 +109,6 @@ export class CertificateRenewer {
     const { expiresAt } = certificateLife(renewed.certPem);
     log.info({ role: peerIdentity(renewed.certPem)?.role, expiresAt: new Date(expiresAt).toISOString() }, 'node certificate renewed');
     this.options.onRenewed?.(renewed);
-    this.schedule(renewalDelayMs(renewed.certPem, this.now(), this.options.random));
+    this.scheduleNext();
   }
 }

@@ -19,10 +19,13 @@ export function certificateLife(certPem: string): { issuedAt: number; expiresAt:
 /**
  * How long from `now` until this certificate is due for renewal: a random
  * point in the window, so that nodes issued together do not all renew at once.
+ * lifetimeCapMs is the cluster's certificate lifetime where the node knows it.
  */
-export function renewalDelayMs(certPem: string, now = Date.now(), random: () => number = Math.random): number {
+export function renewalDelayMs(certPem: string, now = Date.now(), random: () => number = Math.random, lifetimeCapMs = Infinity): number {
   const { issuedAt, expiresAt } = certificateLife(certPem);
-  const due = issuedAt + (expiresAt - issuedAt) * (EARLIEST + (LATEST - EARLIEST) * random());
+  // A certificate issued before the cluster's lifetime was shortened renews as if issued for the new one.
+  const life = Math.min(expiresAt - issuedAt, lifetimeCapMs);
+  const due = issuedAt + life * (EARLIEST + (LATEST - EARLIEST) * random());
   return Math.max(0, Math.round(due - now));
 }
 
