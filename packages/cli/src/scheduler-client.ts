@@ -88,9 +88,6 @@ export interface ClusterSettings {
   certExpiryMs: number;
 }
 
-/** What `cluster update` sends: 0 or '' leaves a setting as it is. */
-export type ClusterUpdate = UpdateClusterRequest;
-
 /**
  * The Control API over one or more scheduler addresses. Addresses are tried
  * in order until one answers; that one is kept for the rest of the command.
@@ -228,7 +225,8 @@ export class SchedulerClient {
   }
 
   /** 0 and '' leave a setting as it is. */
-  updateCluster(update: ClusterUpdate): Promise<ClusterSettings> {
+  /** 0 or '' in a field leaves that setting as it is. */
+  updateCluster(update: UpdateClusterRequest): Promise<ClusterSettings> {
     return this.call((c, o, cb) => c.UpdateCluster(update, o, cb));
   }
 

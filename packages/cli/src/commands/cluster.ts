@@ -4,9 +4,9 @@ import { CliError } from '../errors';
 import { parseCertExpiry, parseCount, parseDuration } from '../flags';
 import { formatMs } from '../format';
 import { printJson } from '../json-views';
-import type { ClusterSettings, ClusterUpdate } from '../scheduler-client';
+import type { ClusterSettings } from '../scheduler-client';
 import { renderTable } from '../table';
-import { isPlacementStrategy, type ClusterStatus } from '@pisched/api';
+import { isPlacementStrategy, type ClusterStatus, type UpdateClusterRequest } from '@pisched/api';
 
 export function renderSettings(settings: ClusterSettings): string {
   const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
@@ -62,7 +62,7 @@ export interface ClusterUpdateOptions {
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
-export function buildClusterUpdate(options: ClusterUpdateOptions): ClusterUpdate {
+export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
     throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --cert-expiry');
   }
