@@ -107,7 +107,7 @@ export class CertificateRenewer {
     identity.replace(renewed);
     this.toldExpired = false;
     const { expiresAt } = certificateLife(renewed.certPem);
-    log.info({ role: peerIdentity(renewed.certPem)?.role, expiresAt: new Date(expiresAt).toISOString() }, 'node certificate renewed');
+    log.info({ certificateRole: peerIdentity(renewed.certPem)?.role, expiresAt: new Date(expiresAt).toISOString() }, 'node certificate renewed');
     this.options.onRenewed?.(renewed);
     this.scheduleNext();
   }
