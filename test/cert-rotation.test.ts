@@ -56,9 +56,22 @@ describe.skipIf(!hasDocker)('certificate rotation', () => {
     const peers = ids.map((id, i) => `${id}=${subnet}.${i + 1}:${port}`).join(',');
     cluster.dirs.push(...dirs);
     cluster.nodeIds.push(node);
-    members.push(...(await Promise.all(ids.map((id, i) => startScheduler({ host: `${subnet}.${i + 1}`, port, dataDir: dirs[i], extraArgs: ['--id', id, '--peers', peers] })))));
-    for (const member of members) cluster.track(member.daemon);
+    // Together: a member answers only once a majority has elected a leader. Tracked at once, so a
+    // start that fails still has its daemons stopped; on a busy machine an election may take a while.
+    for (const [i, id] of ids.entries()) {
+      const member = await startScheduler({ host: `${subnet}.${i + 1}`, port, dataDir: dirs[i], extraArgs: ['--id', id, '--peers', peers], waitReady: false });
+      cluster.track(member.daemon);
+      members.push(member);
+    }
     all = members.map((member) => member.address).join(',');
+    for (const member of members) {
+      await waitFor(async () => {
+        if (!member.daemon.running) throw new Error('scheduler exited');
+        return (await cli(member.address, ['node', 'ls'])).code === 0;
+      }, 45_000, `scheduler ${member.address} to answer`).catch((error: Error) => {
+        throw new Error(`${error.message}\n${cluster.logs()}`);
+      });
+    }
   }, 60_000);
   afterAll(async () => {
     await cluster.stop();
