@@ -8,7 +8,8 @@ import { Store } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import { gateControlHandlers } from '../src/cluster/control-gate';
 import { raftCredentials } from '../src/security/member-credentials';
-import { memberIdentity } from './tls-support';
+import { identityOf, memberIdentity } from './tls-support';
+import { originalCaller } from '../src/security/forwarded-identity';
 import type { Peer } from '../src/cluster/peers';
 import { peersOn, waitFor } from './raft-test-support';
 
@@ -52,7 +53,12 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
     call.write({ entries: [], notes: [`second from ${peer.id}`] });
     call.end();
   };
-  const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
+  // Answers with whom it serves: the caller, or whom the member forwarding the call verified.
+  const renewServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const caller = originalCaller(call);
+    callback(null, { certPem: '', caPem: peer.id, role: `${caller?.nodeId}:${caller?.role}` });
+  };
+  const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed, RenewNodeCertificate: renewServed } as unknown as ControlHandlers;
   const server = new grpc.Server();
   server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log, clusterChannel(identity)) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
@@ -88,6 +94,23 @@ function call(address: string, method: 'CreateService' | 'GetService', deadlineM
 }
 
 describe('the Control API gate of a cluster member', () => {
+  it('forwards a renewal from a follower to the leader saying whom it verified: the leader renews the caller, not the follower', async () => {
+    const peers = await peersOn(3);
+    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
+    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
+    const follower = members.find((m) => m !== leader)!;
+    await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+    const worker = clusterChannel(await identityOf('pi-7', 'worker'));
+    const client = new (loadGrpc().Control)(follower.peer.address, worker.credentials, worker.options) as unknown as grpc.Client & {
+      RenewNodeCertificate(request: object, options: grpc.CallOptions, callback: grpc.requestCallback<{ caPem: string; role: string }>): void;
+    };
+    cleanup.push(() => client.close());
+    const answer = await new Promise<{ caPem: string; role: string }>((resolve, reject) =>
+      client.RenewNodeCertificate({ csrPem: '' }, { deadline: Date.now() + 5_000 }, (error, response) => (error ? reject(error) : resolve(response!))),
+    );
+    expect(answer).toMatchObject({ caPem: leader.peer.id, role: 'pi-7:worker' });
+  }, 30_000);
+
   it('holds a write sent to a follower just after the leader died until a new leader serves it', async () => {
     const peers = await peersOn(3);
     const members = await Promise.all(peers.map((peer) => member(peer, peers)));
