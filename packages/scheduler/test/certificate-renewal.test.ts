@@ -36,9 +36,9 @@ const life = (certPem: string) => {
 };
 
 /** A call as grpc-js hands it to a handler, made over a connection verified with `identity`'s certificate. */
-function callFrom(identity: TlsIdentity | undefined, metadata = new grpc.Metadata()) {
+function callFrom(identity: TlsIdentity | undefined, metadata = new grpc.Metadata()): grpc.ServerUnaryCall<unknown, unknown> {
   const raw = identity && new X509Certificate(identity.certPem).raw;
-  return { request: {}, metadata, getAuthContext: () => ({ sslPeerCertificate: raw ? { raw } : undefined }) };
+  return { request: {}, metadata, getAuthContext: () => ({ sslPeerCertificate: raw ? { raw } : undefined }) } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
 }
 
 async function identityOf(store: Store, nodeId: string, role: Role): Promise<TlsIdentity> {
