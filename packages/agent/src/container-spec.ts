@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { Task } from '@pisched/api';
+import { applyWorkloadOptions } from './workload-options';
 import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
 
 /** `<service>.<slot>.<first 12 chars of the task id>`, like Swarm's task containers. */
@@ -53,6 +54,7 @@ export function buildContainerSpec(task: Task, nodeId: string): Docker.Container
   };
   if (spec.container.command && spec.container.command.length > 0) options.Cmd = [...spec.container.command];
   applyStopAndHealth(spec.container, options);
+  applyWorkloadOptions(spec.container, options);
   return options;
 }
 

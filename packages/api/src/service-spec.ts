@@ -5,6 +5,9 @@ import { isPlacementStrategy, parseConstraint, parseSpreadDescriptor } from './p
 import { validateUpdateConfig } from './update-config';
 import { validatePlatforms } from './platforms';
 import { validateContainerOptions } from './container-options';
+import { validateMounts } from './mounts';
+import { validatePrivileges } from './container-privileges';
+import { validateLogConfig } from './log-config';
 
 export { SpecError } from './spec-error';
 
@@ -84,7 +87,15 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     name,
     mode,
     replicas,
-    container: { image, command: [...(input.container?.command ?? [])], env, ...validateContainerOptions(input.container ?? {}) },
+    container: {
+      image,
+      command: [...(input.container?.command ?? [])],
+      env,
+      ...validateContainerOptions(input.container ?? {}),
+      mounts: validateMounts(input.container?.mounts),
+      ...validatePrivileges(input.container ?? {}, ports.length > 0),
+      logConfig: validateLogConfig(input.container?.logConfig),
+    },
     resources: { cpus, memoryBytes },
     ports,
     placement: validatePlacement(input.placement ?? {}),

@@ -40,3 +40,6 @@ export type { LogEntry__Output as LogEntry, LogEntry as LogEntryInput } from './
 export type { LogRequest__Output as LogRequest } from './gen/pisched/v1/LogRequest';
 export type { LogReply__Output as LogReply, LogReply as LogReplyInput } from './gen/pisched/v1/LogReply';
 export type { GetServiceLogsResponse__Output as ServiceLogs } from './gen/pisched/v1/GetServiceLogsResponse';
+export type { Mount__Output as Mount, Mount as MountInput } from './gen/pisched/v1/Mount';
+export type { Ulimit__Output as Ulimit, Ulimit as UlimitInput } from './gen/pisched/v1/Ulimit';
+export type { LogConfig__Output as LogConfig, LogConfig as LogConfigInput } from './gen/pisched/v1/LogConfig';

@@ -130,3 +130,24 @@ export function parseScaleArgument(text: string): { name: string; replicas: numb
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** "sh -c 'exit 1'" into words, as a shell would for plain and quoted words (no expansions). */
+export function splitArgs(text: string, flag = '--args'): string[] {
+  const words: string[] = [];
+  const pattern = /\s*(?:'([^']*)'|"((?:[^"\\]|\\.)*)"|([^\s'"]+))/gy;
+  let word: string | undefined;
+  let last = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    const gap = match[0].length > 0 && /^\s/.test(match[0]);
+    const part = match[1] ?? match[2]?.replace(/\\(.)/g, '$1') ?? match[3] ?? '';
+    if (word !== undefined && gap) {
+      words.push(word);
+      word = undefined;
+    }
+    word = (word ?? '') + part;
+    last = pattern.lastIndex;
+  }
+  if (text.slice(last).trim() !== '') throw new CliError(`invalid ${flag} "${text}": unbalanced quotes`);
+  if (word !== undefined) words.push(word);
+  return words;
+}

@@ -1,6 +1,7 @@
 import { defaultUpdateConfig, stateName } from '@pisched/api';
 import type { UpdateConfig, Node, PortConfig, Service, ServiceSpec, ServiceSummary, Task } from '@pisched/api';
 import { isoTime } from './format';
+import { workloadView, type WorkloadView } from './workload-view';
 
 // The --json shapes are a contract with scripts: built field by field here,
 // never by dumping wire objects, so a proto change cannot silently alter them.
@@ -99,7 +100,7 @@ export interface SpecView {
   name: string;
   mode: string;
   replicas: number;
-  container: {
+  container: WorkloadView & {
     image: string;
     command: string[];
     env: string[];
@@ -181,6 +182,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
             startPeriodMs: spec.container.healthcheck.startPeriodMs,
           }
         : null,
+      ...workloadView(spec?.container),
     },
     resources: { cpus: spec?.resources?.cpus ?? 0, memoryBytes: spec?.resources?.memoryBytes ?? 0 },
     ports: (spec?.ports ?? []).map(portView),

@@ -86,6 +86,8 @@ export interface ClusterSettings {
   placementStrategy: string;
   /** How long node certificates issued now live. */
   certExpiryMs: number;
+  /** Whether specs with --privileged, --cap-add ALL or SYS_ADMIN are accepted. */
+  allowPrivileged: boolean;
 }
 
 /**

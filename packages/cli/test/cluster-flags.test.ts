@@ -5,8 +5,9 @@ import { formatMs } from '../src/format';
 
 describe('cluster update flags', () => {
   it('read --placement-strategy, leaving what is not given unchanged (0 or empty)', () => {
-    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', certExpiryMs: 0 });
-    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', certExpiryMs: 0 });
+    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0 });
+    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0 });
+    expect(buildClusterUpdate({ allowPrivileged: 'FALSE' })).toMatchObject({ allowPrivileged: 'false' });
   });
 
   it('read --cert-expiry in days, hours or minutes, from 1m', () => {
@@ -20,7 +21,8 @@ describe('cluster update flags', () => {
 
   it.each([
     [{ placementStrategy: 'random' }, 'invalid placement strategy "random": use binpack or spread'],
-    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --cert-expiry'],
+    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged and/or --cert-expiry'],
+    [{ allowPrivileged: 'no' }, 'invalid --allow-privileged "no": use true or false'],
     [{ certExpiry: '30s' }, 'invalid --cert-expiry "30s": a certificate lifetime must be from 1m to 3650d'],
     [{ certExpiry: '4000d' }, 'invalid --cert-expiry "4000d": a certificate lifetime must be from 1m to 3650d'],
     [{ certExpiry: 'soon' }, 'invalid --cert-expiry "soon": use a duration such as 90d, 24h or 1m'],

@@ -7,6 +7,7 @@
 import { seededRandom } from '@pisched/raft';
 import * as os from 'node:os';
 import type { Node, Service, ServiceSpec, Task } from '@pisched/api';
+import { validateServiceSpec } from '@pisched/api';
 import { nodeCapacity, placePendingTasks, reservedByTasks, StateMachine, type PlacementOptions } from '@pisched/scheduler';
 
 const GiB = 1024 ** 3;
@@ -44,7 +45,7 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     name,
     mode: 'REPLICATED',
     replicas,
-    container: { image: 'bench', command: [], env: [], stopSignal: '', stopGracePeriodMs: 0, init: false, healthcheck: null },
+    container: validateServiceSpec({ name, container: { image: 'bench' } }).container,
     resources: { cpus: size.cpus, memoryBytes: size.memoryBytes },
     ports: [],
     placement: { constraints: [], spread: [], maxPerNode: 0, strategy: '', ...placement },

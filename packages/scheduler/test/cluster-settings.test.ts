@@ -31,7 +31,7 @@ describe('the cluster\'s default placement strategy', () => {
     const { machine } = cluster();
     apply(machine, [{
       action: 'putCluster',
-      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', certExpiryMs: 0 },
+      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0 },
     }]);
     apply(machine, seedPlacementStrategy(machine, 'binpack', 7));
     expect(machine.cluster).toMatchObject({ heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: 'binpack' });
@@ -67,10 +67,11 @@ describe('UpdateCluster / GetCluster', () => {
     // These calls never read logs: no agent is connected.
     const noLogs = { requestLogs: () => false, cancelLogs: () => undefined };
     const handlers = controlHandlers(store, testClock(), [], heartbeats, clusterHandlers(undefined, undefined, () => undefined), noLogs, initial);
-    const call = <K extends 'UpdateCluster' | 'GetCluster'>(name: K, request: object) =>
-      new Promise<{ placementStrategy: string; heartbeatPeriodMs: number; certExpiryMs: number }>((resolve, reject) => {
+    type Response = { placementStrategy: string; heartbeatPeriodMs: number; allowPrivileged: boolean; certExpiryMs: number; service?: { id: string; meta: { version: number } } };
+    const call = <K extends 'UpdateCluster' | 'GetCluster' | 'CreateService' | 'UpdateService'>(name: K, request: object) =>
+      new Promise<Response>((resolve, reject) => {
         const handler = handlers[name] as unknown as (call: { request: object }, cb: (error: unknown, response: unknown) => void) => void;
-        handler({ request }, (error, response) => (error ? reject(error) : resolve(response as { placementStrategy: string; heartbeatPeriodMs: number; certExpiryMs: number })));
+        handler({ request }, (error, response) => (error ? reject(error) : resolve(response as Response)));
       });
     return { store, call };
   }
@@ -110,5 +111,40 @@ describe('UpdateCluster / GetCluster', () => {
       code: grpc.status.INVALID_ARGUMENT,
       details: 'invalid certificate expiry: a certificate lifetime must be from 1m to 3650d',
     });
+  });
+
+  it('with --allow-privileged false, refuses privileged specs in one line; a service accepted before can still be scaled', async () => {
+    const { store, call } = api();
+    const allow = (allowPrivileged: string) => call('UpdateCluster', { heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', allowPrivileged });
+    expect((await call('GetCluster', {})).allowPrivileged).toBe(true);
+    const plain = { name: 'gpio', container: { image: 'app:v1', capAdd: ['SYS_RAWIO'] } };
+    const privileged = { name: 'hass', container: { image: 'app:v1', privileged: true } };
+    const created = await call('CreateService', { spec: privileged });
+    expect((await allow('false')).allowPrivileged).toBe(false);
+    expect(store.state.cluster!.denyPrivileged).toBe(true);
+
+    const refusal = (name: string, reason: string) => ({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: `service ${name} asks for ${reason}, which this cluster does not allow (pisched cluster update --allow-privileged true)`,
+    });
+    await expect(call('CreateService', { spec: { ...privileged, name: 'cam' } })).rejects.toMatchObject(refusal('cam', '--privileged'));
+    await expect(call('CreateService', { spec: { name: 'fs', container: { image: 'app:v1', capAdd: ['cap_sys_admin'] } } })).rejects.toMatchObject(
+      refusal('fs', '--cap-add SYS_ADMIN'),
+    );
+    await expect(call('CreateService', { spec: { name: 'all', container: { image: 'app:v1', capAdd: ['ALL'] } } })).rejects.toMatchObject(refusal('all', '--cap-add ALL'));
+    expect([...store.state.services.values()].map((service) => service.spec!.name)).toEqual(['hass']);
+    // Narrow capabilities stay allowed.
+    await call('CreateService', { spec: plain });
+
+    const version = () => store.state.services.get(created.service!.id)!.meta!.version;
+    await call('UpdateService', { service: 'hass', version: version(), spec: { ...privileged, replicas: 3 } });
+    expect(store.state.services.get(created.service!.id)!.spec!.replicas).toBe(3);
+    await expect(
+      call('UpdateService', { service: 'hass', version: version(), spec: { ...privileged, replicas: 3, container: { ...privileged.container, image: 'app:v2' } } }),
+    ).rejects.toMatchObject(refusal('hass', '--privileged'));
+
+    await expect(allow('maybe')).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((await allow('true')).allowPrivileged).toBe(true);
+    await call('CreateService', { spec: { ...privileged, name: 'cam' } });
   });
 });

@@ -15,6 +15,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
     `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
     `Cert expiry:      ${formatMs(settings.certExpiryMs)} (node certificates issued from now on; nodes renew at 50-80% of it)`,
+    `Privileged:       ${settings.allowPrivileged ? 'allowed' : 'refused'} (--privileged, --cap-add ALL or SYS_ADMIN)`,
   ].join('\n') + '\n';
 }
 
@@ -52,19 +53,21 @@ const view = (settings: ClusterSettings) => ({
   heartbeatGrace: settings.heartbeatGrace,
   placementStrategy: settings.placementStrategy,
   certExpiryMs: settings.certExpiryMs,
+  allowPrivileged: settings.allowPrivileged,
 });
 
 export interface ClusterUpdateOptions {
   heartbeatPeriod?: string;
   heartbeatGrace?: string;
   placementStrategy?: string;
+  allowPrivileged?: string;
   certExpiry?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
 export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --cert-expiry');
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged and/or --cert-expiry');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -73,8 +76,12 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateCluster
   if (options.placementStrategy !== undefined && !isPlacementStrategy(placementStrategy)) {
     throw new CliError(`invalid placement strategy "${options.placementStrategy}": use binpack or spread`);
   }
+  const allowPrivileged = (options.allowPrivileged ?? '').trim().toLowerCase();
+  if (options.allowPrivileged !== undefined && allowPrivileged !== 'true' && allowPrivileged !== 'false') {
+    throw new CliError(`invalid --allow-privileged "${options.allowPrivileged}": use true or false`);
+  }
   const certExpiryMs = options.certExpiry === undefined ? 0 : parseCertExpiry(options.certExpiry);
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, certExpiryMs };
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -124,6 +131,7 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--heartbeat-period <duration>', 'how often agents heartbeat, e.g. 1s (100ms to 1m)')
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
+    .option('--allow-privileged <true|false>', 'whether services may use --privileged, --cap-add ALL or SYS_ADMIN (running ones stay)')
     .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
       context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));

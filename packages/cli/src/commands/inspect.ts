@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
 import { printJson, serviceView, type UpdateConfigView } from '../json-views';
+import { workloadLines } from '../workload-view';
 
 /** A readable summary; --json is the complete, stable form. */
 export function renderService(service: Service): string {
@@ -35,6 +36,7 @@ export function renderService(service: Service): string {
   if (spec.container.init) more.push(['Init', 'yes']);
   const health = spec.container.healthcheck;
   if (health) more.push(['Healthcheck', health.test[0] === 'NONE' ? 'disabled' : health.test.slice(1).join(' ')]);
+  more.push(...workloadLines(spec.container, !service.spec?.container?.logConfig));
   more.push(['Update config', updateConfigText(spec.updateConfig)]);
   more.push(['Rollback config', updateConfigText(spec.rollbackConfig)]);
   if (view.updateStatus) {

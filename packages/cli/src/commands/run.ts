@@ -16,8 +16,9 @@ import {
   type UpdateConfigOptions,
 } from '../update-flags';
 import { addPlatformFlags, explicitPlatforms, platformsForRun, type PlatformOptions } from '../platform-flags';
+import { addWorkloadFlags, workloadFields, type WorkloadFlags } from '../workload-flags';
 
-export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -55,7 +56,16 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
       mode: options.mode === undefined ? 'REPLICATED' : parseMode(options.mode),
       replicas: options.replicas === undefined ? 1 : parseReplicas(options.replicas),
       container: applyContainerOptionFlags(
-        { image, command, env: (options.env ?? []).map(parseEnv), stopSignal: '', stopGracePeriodMs: 0, init: false, healthcheck: null },
+        {
+          image,
+          command,
+          env: (options.env ?? []).map(parseEnv),
+          stopSignal: '',
+          stopGracePeriodMs: 0,
+          init: false,
+          healthcheck: null,
+          ...workloadFields(options),
+        },
         options,
       ),
       updateConfig: applyUpdateConfigFlags(null, options, 'update'),
@@ -115,6 +125,7 @@ export function registerRun(program: Command, context: Context): void {
   addPlatformFlags(command, 'default: the image\'s, when the local Docker engine has it');
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
+  addWorkloadFlags(command);
   command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()

@@ -3,7 +3,7 @@ import { SpecError, parseConstraint, parseSpreadDescriptor, validateServiceSpec,
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas } from '../flags';
+import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas, splitArgs } from '../flags';
 import { waitForConvergence } from '../converge';
 import { renderPlan } from '../plan-view';
 import { SchedulerError, type SchedulerClient } from '../scheduler-client';
@@ -17,8 +17,9 @@ import {
 } from '../update-flags';
 import { waitForUpdate } from '../update-progress';
 import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
+import { addWorkloadUpdateFlags, applyWorkloadUpdateFlags, type WorkloadUpdateFlags } from '../workload-update-flags';
 
-export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions {
+export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags {
   dryRun?: boolean;
   constraintAdd?: string[];
   constraintRm?: string[];
@@ -62,9 +63,9 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
   try {
     return validateServiceSpec({
       ...current,
+      container: applyWorkloadUpdateFlags(container, options),
       placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
-      container,
       resources,
       updateConfig: applyUpdateConfigFlags(current.updateConfig, options, 'update'),
       rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
@@ -98,26 +99,8 @@ function updatedPlacement(current: ServiceSpec['placement'] & object, options: U
   };
 }
 
-/** "sh -c 'exit 1'" into words, as a shell would for plain and quoted words (no expansions). */
-export function splitArgs(text: string): string[] {
-  const words: string[] = [];
-  const pattern = /\s*(?:'([^']*)'|"((?:[^"\\]|\\.)*)"|([^\s'"]+))/gy;
-  let word: string | undefined;
-  let last = 0;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    const gap = match[0].length > 0 && /^\s/.test(match[0]);
-    const part = match[1] ?? match[2]?.replace(/\\(.)/g, '$1') ?? match[3] ?? '';
-    if (word !== undefined && gap) {
-      words.push(word);
-      word = undefined;
-    }
-    word = (word ?? '') + part;
-    last = pattern.lastIndex;
-  }
-  if (text.slice(last).trim() !== '') throw new CliError(`invalid --args "${text}": unbalanced quotes`);
-  if (word !== undefined) words.push(word);
-  return words;
-}
+// Kept here too: it is how `update --args` reads its value.
+export { splitArgs };
 
 const MAX_ATTEMPTS = 5;
 
@@ -169,6 +152,7 @@ export function registerUpdate(program: Command, context: Context): void {
   addPlatformFlags(command, 'replaces those recorded; default: with --image, the new image\'s when the local Docker engine has it');
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
+  addWorkloadUpdateFlags(command);
   command
     .option('--resume', 'go on with a paused update or rollback')
     .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')

@@ -3,7 +3,7 @@ import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
 
 /** The cluster object before anything was set: every field falls back to the scheduler's flags. */
 export function emptyCluster(now: number): Cluster {
-  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', certExpiryMs: 0 };
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0 };
 }
 
 /**

@@ -15,6 +15,7 @@ import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
+import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -57,6 +58,7 @@ export function controlHandlers(
       heartbeatGrace: grace,
       placementStrategy: clusterStrategy(store.state, initialStrategy),
       certExpiryMs: certValidity(store.state),
+      allowPrivileged: !store.state.cluster?.denyPrivileged,
     };
   };
 
@@ -67,6 +69,7 @@ export function controlHandlers(
       const id = clock.newId();
       await store.update((state) => {
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
+        checkPrivilegedAllowed(state, spec);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -87,6 +90,7 @@ export function controlHandlers(
             `service ${service.spec!.name} changed since it was read (version ${service.meta!.version}, not ${request.version}); try again`,
           );
         }
+        checkPrivilegedAllowed(state, spec, service.spec!);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -114,6 +118,7 @@ export function controlHandlers(
         if (!service.previousSpec) {
           throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no previous spec to roll back to`);
         }
+        checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -204,6 +209,7 @@ export function controlHandlers(
       const certExpiryMs = Number(request.certExpiryMs ?? 0);
       const expiryProblem = certValidityProblem(certExpiryMs);
       if (expiryProblem) throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid certificate expiry: ${expiryProblem}`);
+      const privileged = parseAllowPrivileged(request.allowPrivileged);
       const now = clock.now();
       await store.update((state) => {
         const current = state.cluster ?? emptyCluster(now);
@@ -215,6 +221,7 @@ export function controlHandlers(
             heartbeatGrace: heartbeatGrace || current.heartbeatGrace,
             placementStrategy: strategy || current.placementStrategy,
             certExpiryMs: certExpiryMs || current.certExpiryMs,
+            ...privileged,
             meta: { ...current.meta!, updatedAt: now },
           },
         }];
@@ -252,6 +259,7 @@ export function controlHandlers(
       if (!existing && findService(store.state, spec.name)) {
         throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
       }
+      checkPrivilegedAllowed(store.state, spec, existing?.spec ?? undefined);
       return { tasks: planService(store.state, spec, existing, passes, clock) };
     }),
   };
