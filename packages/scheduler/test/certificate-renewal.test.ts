@@ -57,6 +57,9 @@ describe('certificate renewal at the CA', () => {
     // Both stay listed until they expire: the old one still works until then.
     expect(store.state.security!.issued.map((cert) => [cert.nodeId, cert.role])).toEqual([['pi-1', 'worker'], ['pi-1', 'worker']]);
     await expect(ca.issue((await createNodeKeyRequest('pi-1')).csrPem, 'pi-1', 'worker')).rejects.toThrow(/already held by a live certificate/);
+    // Renewing again and again keeps two listed: the newest before the renewal, and the renewal.
+    for (let i = 0; i < 3; i++) await ca.renew((await createNodeKeyRequest('pi-1')).csrPem, { nodeId: 'pi-1', role: 'worker' });
+    expect(store.state.security!.issued.filter((cert) => cert.nodeId === 'pi-1')).toHaveLength(2);
   });
 
   it('recordIssued takes a renewal for the same role only', async () => {
