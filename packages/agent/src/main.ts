@@ -2,7 +2,8 @@ import pino from 'pino';
 import { Agent } from './agent';
 import { lockDataDir } from './data-dir';
 import { nodeCredentials } from './credentials';
-import { clusterChannel } from '@pisched/api';
+import { RenewableIdentity, clusterChannel, type CertificateRenewer } from '@pisched/api';
+import { agentRenewer } from './renewal';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
@@ -50,12 +51,14 @@ async function main(): Promise<void> {
     'pisched-agent starting',
   );
   let agent: Agent | undefined;
+  let renewer: CertificateRenewer | undefined;
   let stopping = false;
   // Installed before joining, which may wait for a scheduler to come up: a stop then is a clean one too.
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping; containers are left running');
+    renewer?.stop();
     agent?.stop();
     lock.release();
     log.flush();
@@ -74,8 +77,12 @@ async function main(): Promise<void> {
     fatal((error as Error).message);
   }
   if (stopping) return;
-  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel: clusterChannel(identity), description, driver, log });
+  const renewable = new RenewableIdentity(identity);
+  const channel = clusterChannel(renewable);
+  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log });
+  renewer = agentRenewer({ dataDir: options.dataDir, identity: renewable, channel, schedulers: options.schedulers, session: agent.session, log });
   agent.start();
+  renewer.start();
 }
 
 main().catch((error: unknown) => fatal((error as Error).stack ?? String(error)));

@@ -59,7 +59,7 @@ function program(write: (text: string) => void): Command {
     .requiredOption('--node-id <name>', 'this node\'s id, unique in the cluster')
     .requiredOption('--scheduler <host:port,...>', 'scheduler address(es), tried in turn')
     .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
-    .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only')
+    .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only (and after the node was off longer than its certificate\'s life)')
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')

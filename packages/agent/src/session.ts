@@ -64,6 +64,8 @@ export class AgentSession {
   /** The refusal last logged, so a refused agent says it once rather than at every retry. */
   private refusedFor: string | undefined;
   private readonly backoff = new Backoff();
+  /** The scheduler the current session was opened with. */
+  private currentAddress?: string;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -71,8 +73,29 @@ export class AgentSession {
     return this.accepted && this.call !== undefined;
   }
 
+  /** The scheduler holding this node's session, while one is accepted. */
+  get address(): string | undefined {
+    return this.connected ? this.currentAddress : undefined;
+  }
+
   start(): void {
     this.closed = false;
+    this.open();
+  }
+
+  /**
+   * Opens a new session at once on the same scheduler, on a new connection:
+   * after a renewal, so that the session runs on the new certificate (an
+   * established connection keeps the one it was made with). The node is
+   * not reported lost: the next session's accepted and assignments follow
+   * within a moment, and the worker re-sends its status then.
+   */
+  redial(): void {
+    if (this.closed || !this.connected) return;
+    this.redirect = this.currentAddress;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.teardown();
     this.open();
   }
 
@@ -102,6 +125,7 @@ export class AgentSession {
     const address = this.redirect ?? this.options.addresses[this.addressIndex % this.options.addresses.length];
     const redirected = this.redirect !== undefined;
     this.redirect = undefined;
+    this.currentAddress = address;
     const Dispatcher = loadGrpc().Dispatcher;
     this.client = new Dispatcher(address, this.options.channel.credentials, {
       ...this.options.channel.options,
@@ -109,6 +133,8 @@ export class AgentSession {
       // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
+      // Its own connection, made with the certificate current now: never one left from before a renewal.
+      'grpc.use_local_subchannel_pool': 1,
     }) as unknown as DispatcherClient;
     const call = this.client.Session();
     this.call = call;

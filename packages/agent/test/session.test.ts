@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { LEADER_METADATA, clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel, type TlsIdentity, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
+import { LEADER_METADATA, RenewableIdentity, clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel, type TlsIdentity, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSession } from '../src/session';
@@ -10,8 +10,9 @@ type Call = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
 // The session runs over real mutual TLS: schedulers hold a manager certificate, the agent a worker one.
 let scheduler: TlsIdentity;
 let worker: ClusterChannel;
+let ca: Awaited<ReturnType<typeof createClusterCa>>;
 beforeAll(async () => {
-  const ca = await createClusterCa();
+  ca = await createClusterCa();
   scheduler = await issueIdentity(ca, 's1', 'manager');
   worker = clusterChannel(await issueIdentity(ca, 'node-a', 'worker'));
 });
@@ -63,13 +64,13 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-function startSession(addresses: string[], log = pino({ level: 'silent' })) {
+function startSession(addresses: string[], log = pino({ level: 'silent' }), channel = worker) {
   const events: string[] = [];
   const assignments: Task[][] = [];
   const session = new AgentSession({
     nodeId: 'node-a',
     addresses,
-    channel: worker,
+    channel,
     description: () => ({ hostname: 'pi', platform: { os: 'linux', architecture: 'aarch64' }, resources: { cpus: 4, memoryBytes: 1024 }, engineVersion: '20.10', labels: { zone: 'a' } }),
     log,
     handlers: {
@@ -103,6 +104,23 @@ describe('AgentSession', () => {
     expect(dispatcher.calls).toHaveLength(1);
     const said = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((entry) => entry.level >= 40);
     expect(said).toEqual([expect.objectContaining({ level: 50, msg: `refused by scheduler 127.0.0.1:${dispatcher.port}: ${reason}` })]);
+  });
+
+  it('after a renewal, re-dials at once on a new connection with the new certificate, without reporting the node lost', async () => {
+    const dispatcher = new TestDispatcher();
+    await dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+    const identity = new RenewableIdentity(await issueIdentity(ca, 'node-a', 'worker'));
+    const { session, events } = startSession([`127.0.0.1:${dispatcher.port}`], undefined, clusterChannel(identity));
+    await waitFor(() => events.includes('assignments:0'));
+    const serialOf = (call: Call) => call.getAuthContext().sslPeerCertificate!.serialNumber;
+    const first = serialOf(dispatcher.calls[0]);
+    identity.replace(await issueIdentity(ca, 'node-a', 'worker'));
+    session.redial();
+    await waitFor(() => events.includes('accepted:s2'), 2000);
+    expect(events).not.toContain('lost');
+    expect(serialOf(dispatcher.calls[1])).not.toBe(first);
+    expect(session.address).toBe(`127.0.0.1:${dispatcher.port}`);
   });
 
   it('registers, heartbeats, receives assignments and sends status batches', async () => {

@@ -37,6 +37,7 @@ export type { HealthConfig__Output as HealthConfig, HealthConfig as HealthConfig
 export type { ClusterStatusResponse__Output as ClusterStatus } from './gen/pisched/v1/ClusterStatusResponse';
 export type { ClusterMember__Output as ClusterMember } from './gen/pisched/v1/ClusterMember';
 export type { JoinClusterResponse__Output as JoinClusterResponse } from './gen/pisched/v1/JoinClusterResponse';
+export type { UpdateClusterRequest__Output as UpdateClusterRequest } from './gen/pisched/v1/UpdateClusterRequest';
 export type { LogEntry__Output as LogEntry, LogEntry as LogEntryInput } from './gen/pisched/v1/LogEntry';
 export type { LogRequest__Output as LogRequest } from './gen/pisched/v1/LogRequest';
 export type { LogReply__Output as LogReply, LogReply as LogReplyInput } from './gen/pisched/v1/LogReply';

@@ -1,4 +1,4 @@
-import { MAX_REPLICAS, parseCpus, parseMemory } from '@pisched/api';
+import { MAX_REPLICAS, certValidityProblem, parseCpus, parseMemory } from '@pisched/api';
 import type { PortConfig, ServiceSpec } from '@pisched/api';
 import { CliError } from './errors';
 
@@ -80,13 +80,28 @@ export function parseCpuFlag(text: string): number {
   }
 }
 
-/** "120", "90s", "2m", "1h", "500ms" into milliseconds; bare numbers are seconds. */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "120", "90s", "2m", "1h", "90d", "500ms" into milliseconds; bare numbers are seconds. */
 export function parseDuration(text: string, allowZero = false): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) throw new CliError(`invalid duration "${text}": use e.g. 120s, 2m or 1h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const unit = UNITS[(match[2] ?? 's') as keyof typeof UNITS];
   const ms = Math.round(Number(match[1]) * unit);
   if (ms <= 0 && !(allowZero && ms === 0)) throw new CliError(`invalid duration "${text}": must be more than zero`);
+  return ms;
+}
+
+/** --cert-expiry: how long node certificates live, e.g. 90d, 24h, 1m. */
+export function parseCertExpiry(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new CliError(`invalid --cert-expiry "${text}": use a duration such as 90d, 24h or 1m`);
+  }
+  const problem = certValidityProblem(ms);
+  if (problem) throw new CliError(`invalid --cert-expiry "${text}": ${problem}`);
   return ms;
 }
 

@@ -39,7 +39,18 @@ export function formatCpus(cpus: number): string {
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(1)}s`;
+  // Certificate lifetimes run to days: "129600m" says nothing at a glance.
+  if (ms >= 86_400_000) return largeUnits(ms, 86_400_000, 'd', 3_600_000, 'h');
+  if (ms >= 3_600_000) return largeUnits(ms, 3_600_000, 'h', 60_000, 'm');
   const minutes = Math.floor(ms / 60_000);
   const seconds = Math.round((ms % 60_000) / 1000);
   return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+}
+
+function largeUnits(ms: number, big: number, bigName: string, small: number, smallName: string): string {
+  const perBig = big / small;
+  const total = Math.round(ms / small);
+  const whole = Math.floor(total / perBig);
+  const rest = total % perBig;
+  return rest ? `${whole}${bigName}${rest}${smallName}` : `${whole}${bigName}`;
 }

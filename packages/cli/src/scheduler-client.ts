@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -84,6 +84,8 @@ export interface ClusterSettings {
   heartbeatGrace: number;
   /** The default for services that do not choose one: binpack or spread. */
   placementStrategy: string;
+  /** How long node certificates issued now live. */
+  certExpiryMs: number;
   /** Whether specs with --privileged, --cap-add ALL or SYS_ADMIN are accepted. */
   allowPrivileged: boolean;
 }
@@ -243,9 +245,9 @@ export class SchedulerClient {
   }
 
   /** 0 and '' leave a setting as it is. */
-  /** allowPrivileged: "true", "false" or '' (unchanged). */
-  updateCluster(heartbeatPeriodMs: number, heartbeatGrace: number, placementStrategy = '', allowPrivileged = ''): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.UpdateCluster({ heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged }, o, cb));
+  /** 0 or '' in a field leaves that setting as it is. */
+  updateCluster(update: UpdateClusterRequest): Promise<ClusterSettings> {
+    return this.call((c, o, cb) => c.UpdateCluster(update, o, cb));
   }
 
   close(): void {

@@ -58,7 +58,7 @@ const program = new Command('pisched-scheduler')
     'join a running cluster of schedulers through any of its members (first start only; later starts rejoin from --data-dir)',
     address,
   )
-  .option('--join-token <token>', 'with --join, the manager join token (pisched join-token manager on a member); first start only')
+  .option('--join-token <token>', 'with --join, the manager join token (pisched join-token manager on a member); first start only (and after this member was off longer than its certificate\'s life)')
   .option(
     '--ca-dir <dir>',
     'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, callerCertificateExpiry, certificateExpired, clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -26,7 +26,8 @@ import { CertificateAuthority } from './security/certificate-authority';
 import { securityHandlers } from './security/security-handlers';
 import { authorizeControl } from './security/authorize-control';
 import { authorizeSession, raftCredentials } from './security/member-credentials';
-import { storedIdentity, writeFirstStartCredentials } from './security/member-identity';
+import { reissueMemberCertificate, storedIdentity, writeFirstStartCredentials } from './security/member-identity';
+import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
 
@@ -81,17 +82,19 @@ export class SchedulerServer {
   private readonly otherMembers = new MemberStatusClient(() => this.channel);
   private readonly ca = new CertificateAuthority(this.store);
   private readonly revoked = revocationCheck(this.store);
-  private identity?: TlsIdentity;
+  /** Replaced in place when this member renews its certificate: servers and channels follow it. */
+  private identity?: RenewableIdentity;
   private clientChannel?: ClusterChannel;
+  private renewer?: { stop(): void };
   private stopRemovalWatch?: () => void;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
     const { cluster } = options;
     if (cluster && !options.identity) throw new Error('a cluster member needs its credentials');
-    this.identity = options.identity;
+    this.identity = options.identity && new RenewableIdentity(options.identity);
     this.commandLog = cluster
-      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining, credentials: raftCredentials(options.identity!, this.revoked) })
+      ? new RaftCommandLog(options.dataDir, this.store, cluster.self, cluster.members, { joining: cluster.joining, credentials: raftCredentials(this.identity!, this.revoked) })
       : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: this.initialStrategy };
@@ -114,6 +117,8 @@ export class SchedulerServer {
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
         leaderAddress: raft ? () => raft.leader()?.address : undefined,
         authorizeSession: (call, nodeId) => authorizeSession(call, nodeId, this.revoked),
+        // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
+        sessionExpiry: callerCertificateExpiry,
       },
       options.log.child({ role: 'dispatcher' }),
     );
@@ -149,16 +154,22 @@ export class SchedulerServer {
    */
   private async ownIdentity(): Promise<TlsIdentity> {
     const stored = storedIdentity(this.options.dataDir);
+    const security = this.store.state.security;
+    if (stored && security && certificateExpired(stored.certPem)) {
+      // Off longer than its certificate's life: this scheduler holds the CA, so it issues itself a new one.
+      this.options.log.warn('this scheduler\'s certificate expired while it was off; issuing it a new one');
+      return reissueMemberCertificate(this.options.dataDir, this.options.id, { certPem: security.rootCaCert, keyPem: security.rootCaKey });
+    }
     if (stored) return stored;
     await this.ca.ensure();
-    const security = this.store.state.security!;
-    const identity = await writeFirstStartCredentials(this.options.dataDir, this.options.id, { certPem: security.rootCaCert, keyPem: security.rootCaKey });
+    const ensured = this.store.state.security!;
+    const identity = await writeFirstStartCredentials(this.options.dataDir, this.options.id, { certPem: ensured.rootCaCert, keyPem: ensured.rootCaKey });
     this.options.log.info({ id: this.options.id }, 'new cluster: root CA created; admin credentials written to the data dir (admin/)');
     return identity;
   }
 
   async start(): Promise<void> {
-    this.identity ??= await this.ownIdentity();
+    this.identity ??= new RenewableIdentity(await this.ownIdentity());
     // Clients without a certificate get through the handshake only to join (authorizeControl refuses the rest).
     const credentials = serverCredentials(this.identity, { requireClientCert: false });
     this.port = await new Promise<number>((resolve, reject) =>
@@ -186,6 +197,20 @@ export class SchedulerServer {
     } else {
       this.startLeading();
     }
+    const renewer = memberRenewer({
+      dataDir: this.options.dataDir,
+      identity: this.identity,
+      ca: this.ca,
+      store: this.store,
+      leader: () => {
+        const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
+        return !raft || raft.host.isLeader ? { self: true } : { self: false, address: raft.leader()?.address };
+      },
+      channel: this.channel,
+      log: this.options.log,
+    });
+    renewer.start();
+    this.renewer = renewer;
     const { services, tasks, nodes } = this.store.state;
     this.options.log.info(
       { id: this.options.id, listen: this.options.listen, services: services.size, tasks: tasks.size, nodes: nodes.size },
@@ -196,6 +221,7 @@ export class SchedulerServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.renewer?.stop();
     clearInterval(this.promoter);
     this.stopRemovalWatch?.();
     this.otherMembers.close();

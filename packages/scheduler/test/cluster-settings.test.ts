@@ -31,7 +31,7 @@ describe('the cluster\'s default placement strategy', () => {
     const { machine } = cluster();
     apply(machine, [{
       action: 'putCluster',
-      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', denyPrivileged: false },
+      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0 },
     }]);
     apply(machine, seedPlacementStrategy(machine, 'binpack', 7));
     expect(machine.cluster).toMatchObject({ heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: 'binpack' });
@@ -67,7 +67,7 @@ describe('UpdateCluster / GetCluster', () => {
     // These calls never read logs: no agent is connected.
     const noLogs = { requestLogs: () => false, cancelLogs: () => undefined };
     const handlers = controlHandlers(store, testClock(), [], heartbeats, clusterHandlers(undefined, undefined, () => undefined), noLogs, initial);
-    type Response = { placementStrategy: string; heartbeatPeriodMs: number; allowPrivileged: boolean; service?: { id: string; meta: { version: number } } };
+    type Response = { placementStrategy: string; heartbeatPeriodMs: number; allowPrivileged: boolean; certExpiryMs: number; service?: { id: string; meta: { version: number } } };
     const call = <K extends 'UpdateCluster' | 'GetCluster' | 'CreateService' | 'UpdateService'>(name: K, request: object) =>
       new Promise<Response>((resolve, reject) => {
         const handler = handlers[name] as unknown as (call: { request: object }, cb: (error: unknown, response: unknown) => void) => void;
@@ -95,6 +95,22 @@ describe('UpdateCluster / GetCluster', () => {
       details: 'invalid placement strategy "random": use binpack or spread',
     });
     expect(store.state.cluster).toBeUndefined();
+  });
+
+  it('stores the certificate lifetime, shows 90 days until one is set, and refuses one under a minute', async () => {
+    const { store, call } = api();
+    expect((await call('GetCluster', {})).certExpiryMs).toBe(90 * 86_400_000);
+    // As gRPC hands requests over: every field present, 0 or '' when not given.
+    const request = { heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', certExpiryMs: 0 };
+    const updated = await call('UpdateCluster', { ...request, certExpiryMs: 60_000 });
+    expect(updated.certExpiryMs).toBe(60_000);
+    expect(Number(store.state.cluster!.certExpiryMs)).toBe(60_000);
+    // Another setting's change leaves it as it is.
+    expect((await call('UpdateCluster', { ...request, heartbeatPeriodMs: 2000 })).certExpiryMs).toBe(60_000);
+    await expect(call('UpdateCluster', { ...request, certExpiryMs: 59_000 })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'invalid certificate expiry: a certificate lifetime must be from 1m to 3650d',
+    });
   });
 
   it('with --allow-privileged false, refuses privileged specs in one line; a service accepted before can still be scaled', async () => {

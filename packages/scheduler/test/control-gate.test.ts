@@ -8,7 +8,8 @@ import { Store } from '../src/store/store';
 import { RaftCommandLog } from '../src/store/raft-command-log';
 import { gateControlHandlers } from '../src/cluster/control-gate';
 import { raftCredentials } from '../src/security/member-credentials';
-import { memberIdentity } from './tls-support';
+import { identityOf, memberIdentity } from './tls-support';
+import { originalCaller } from '../src/security/forwarded-identity';
 import type { Peer } from '../src/cluster/peers';
 import { peersOn, waitFor } from './raft-test-support';
 
@@ -52,7 +53,12 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
     call.write({ entries: [], notes: [`second from ${peer.id}`] });
     call.end();
   };
-  const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed } as unknown as ControlHandlers;
+  // Answers with whom it serves: the caller, or whom the member forwarding the call verified.
+  const renewServed = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const caller = originalCaller(call);
+    callback(null, { certPem: '', caPem: peer.id, role: `${caller?.nodeId}:${caller?.role}` });
+  };
+  const handlers = { CreateService: createServed, GetService: served, GetServiceLogs: logsServed, FollowServiceLogs: logsFollowed, RenewNodeCertificate: renewServed } as unknown as ControlHandlers;
   const server = new grpc.Server();
   server.addService(loadGrpc().Control.service, gateControlHandlers(handlers, log, clusterChannel(identity)) as unknown as grpc.UntypedServiceImplementation);
   await new Promise<number>((resolve, reject) =>
@@ -73,6 +79,16 @@ async function member(peer: Peer, peers: Peer[]): Promise<Member> {
   return { peer, log, stop, stall };
 }
 
+/** Three members, once one leads and another (returned as follower) knows it. */
+async function leaderAndFollower(): Promise<{ members: Member[]; leader: Member; follower: Member }> {
+  const peers = await peersOn(3);
+  const members = await Promise.all(peers.map((peer) => member(peer, peers)));
+  const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
+  const follower = members.find((m) => m !== leader)!;
+  await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+  return { members, leader, follower };
+}
+
 type Call = (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<{ service: { id: string } }>) => void;
 
 function call(address: string, method: 'CreateService' | 'GetService', deadlineMs: number): Promise<{ servedBy?: string; error?: grpc.ServiceError; ms: number }> {
@@ -88,12 +104,21 @@ function call(address: string, method: 'CreateService' | 'GetService', deadlineM
 }
 
 describe('the Control API gate of a cluster member', () => {
+  it('forwards a renewal from a follower to the leader saying whom it verified: the leader renews the caller, not the follower', async () => {
+    const { leader, follower } = await leaderAndFollower();
+    const worker = clusterChannel(await identityOf('pi-7', 'worker'));
+    const client = new (loadGrpc().Control)(follower.peer.address, worker.credentials, worker.options) as unknown as grpc.Client & {
+      RenewNodeCertificate(request: object, options: grpc.CallOptions, callback: grpc.requestCallback<{ caPem: string; role: string }>): void;
+    };
+    cleanup.push(() => client.close());
+    const answer = await new Promise<{ caPem: string; role: string }>((resolve, reject) =>
+      client.RenewNodeCertificate({ csrPem: '' }, { deadline: Date.now() + 5_000 }, (error, response) => (error ? reject(error) : resolve(response!))),
+    );
+    expect(answer).toMatchObject({ caPem: leader.peer.id, role: 'pi-7:worker' });
+  }, 30_000);
+
   it('holds a write sent to a follower just after the leader died until a new leader serves it', async () => {
-    const peers = await peersOn(3);
-    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
-    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
-    const follower = members.find((m) => m !== leader)!;
-    await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+    const { members, leader, follower } = await leaderAndFollower();
     // Once through the old leader, so the follower's connection to it is open when it dies.
     expect((await call(follower.peer.address, 'CreateService', 5_000)).servedBy).toBe(leader.peer.id);
 
@@ -119,11 +144,7 @@ describe('the Control API gate of a cluster member', () => {
   }, 30_000);
 
   it('answers a forwarded write whose leader stopped answering before the caller gives up, saying it may or may not have been applied', async () => {
-    const peers = await peersOn(3);
-    const members = await Promise.all(peers.map((peer) => member(peer, peers)));
-    const leader = await waitFor(() => members.find((m) => m.log.host.isLeader), 'a leader');
-    const follower = members.find((m) => m !== leader)!;
-    await waitFor(() => follower.log.host.leaderId === leader.log.host.id, 'the follower to know the leader');
+    const { leader, follower } = await leaderAndFollower();
     // The leader still leads, but this write gets no answer: as through a connection a partition stalls.
     leader.stall.writes = true;
     const result = await call(follower.peer.address, 'CreateService', 3_000);

@@ -1,8 +1,20 @@
-import { createClusterCa, issueIdentity, type TlsIdentity } from '@pisched/api';
+import { createClusterCa, issueIdentity, type ClusterCa, type Role, type TlsIdentity } from '@pisched/api';
 
-/** One manager identity of a throwaway CA, shared by a test file's members: real mutual TLS, made once. */
+/** One throwaway CA for a test file: real mutual TLS, made once. */
+let ca: Promise<ClusterCa> | undefined;
+function testCa(): Promise<ClusterCa> {
+  ca ??= createClusterCa();
+  return ca;
+}
+
+/** One manager identity of that CA, shared by a test file's members. */
 let made: Promise<TlsIdentity> | undefined;
 export function memberIdentity(): Promise<TlsIdentity> {
-  made ??= createClusterCa().then((ca) => issueIdentity(ca, 'test-member', 'manager'));
+  made ??= testCa().then((root) => issueIdentity(root, 'test-member', 'manager'));
   return made;
+}
+
+/** Another identity of the same CA, e.g. an agent's. */
+export async function identityOf(nodeId: string, role: Role): Promise<TlsIdentity> {
+  return issueIdentity(await testCa(), nodeId, role);
 }

@@ -13,8 +13,18 @@ export interface ClusterCa {
 export const ROOT_CA_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
 /** Node certificates live 90 days by default. */
 export const DEFAULT_CERT_VALIDITY_MS = 90 * 24 * 3600_000;
+/** Short enough to watch rotation happen in a test; renewal starts at half of it. */
+export const MIN_CERT_VALIDITY_MS = 60_000;
+/** Well inside the root's life: a node certificate must not outlive the CA that vouches for it. */
+export const MAX_CERT_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
+
+/** Why a certificate lifetime cannot be used, or undefined when it can (0 means the default). */
+export function certValidityProblem(ms: number): string | undefined {
+  if (ms === 0 || (ms >= MIN_CERT_VALIDITY_MS && ms <= MAX_CERT_VALIDITY_MS)) return undefined;
+  return 'a certificate lifetime must be from 1m to 3650d';
+}
 /** Back-dated a little so a node whose clock runs slightly behind accepts a fresh certificate. */
-const CLOCK_SKEW_MS = 5 * 60_000;
+export const CLOCK_SKEW_MS = 5 * 60_000;
 
 export async function createClusterCa(now = Date.now()): Promise<ClusterCa> {
   const { KEY_ALGORITHM, pemText, exportPrivateKeyPem, newKeyPair, randomSerial, x509 } = await pki();

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as tls from 'node:tls';
 import { peerIdentity, type PeerIdentity } from './peer-identity';
 import type { Role } from './roles';
+import { RenewableIdentity } from './renewable-identity';
 
 /**
  * The one place that builds gRPC credentials. Every link is TLS 1.3 with
@@ -28,16 +29,57 @@ function withNewline(pem: string): string {
  * given here directly (the base class passes them to http2.createSecureServer).
  */
 class ClusterServerCredentials extends grpc.ServerCredentials {
-  constructor(identity: TlsIdentity, requireClientCert: boolean) {
-    super(
-      { requestCert: true, rejectUnauthorized: requireClientCert, minVersion: MIN_TLS },
-      // The chain ends with the root so a joining node can read it and compare it with its token's digest.
-      { ca: [identity.caPem], cert: [withNewline(identity.certPem) + withNewline(identity.caPem)], key: [identity.keyPem] },
-    );
+  constructor(identity: TlsIdentity | RenewableIdentity, requireClientCert: boolean) {
+    const renewable = identity instanceof RenewableIdentity ? identity : undefined;
+    super({ requestCert: true, rejectUnauthorized: requireClientCert, minVersion: MIN_TLS }, serverContext(renewable?.current ?? (identity as TlsIdentity)));
+    // A renewed certificate is presented from the next handshake on; connections already made stay up.
+    renewable?.onReplace((next) => this.updateSecureContextOptions(serverContext(next)));
   }
 
   override _equals(other: grpc.ServerCredentials): boolean {
     return other === this;
+  }
+}
+
+function serverContext(identity: TlsIdentity): tls.SecureContextOptions {
+  // The chain ends with the root so a joining node can read it and compare it with its token's digest.
+  return { ca: [identity.caPem], cert: [withNewline(identity.certPem) + withNewline(identity.caPem)], key: [identity.keyPem], minVersion: MIN_TLS };
+}
+
+/**
+ * Channel credentials that follow a renewable identity: each new connection
+ * (a channel's first, or a reconnect) presents the certificate current at
+ * that moment, so long-lived channels need not be rebuilt after a renewal.
+ */
+class RenewableChannelCredentials extends grpc.ChannelCredentials {
+  private made?: { identity: TlsIdentity; credentials: grpc.ChannelCredentials };
+
+  constructor(private readonly identity: RenewableIdentity) {
+    super();
+  }
+
+  private latest(): grpc.ChannelCredentials {
+    const identity = this.identity.current;
+    if (this.made?.identity !== identity) this.made = { identity, credentials: fixedChannelCredentials(identity) };
+    return this.made.credentials;
+  }
+
+  override _isSecure(): boolean {
+    return true;
+  }
+
+  override _equals(other: grpc.ChannelCredentials): boolean {
+    return other === this;
+  }
+
+  override _createSecureConnector(...args: Parameters<grpc.ChannelCredentials['_createSecureConnector']>): grpc.experimental.SecureConnector {
+    const first = this.latest()._createSecureConnector(...args);
+    return {
+      connect: (socket) => this.latest()._createSecureConnector(...args).connect(socket),
+      waitForReady: () => first.waitForReady(),
+      getCallCredentials: () => first.getCallCredentials(),
+      destroy: () => first.destroy(),
+    };
   }
 }
 
@@ -47,7 +89,7 @@ class ClusterServerCredentials extends grpc.ServerCredentials {
  * only the join call serves it, every other handler checks the caller's
  * certificate (see callerIdentity). A certificate from another CA never counts.
  */
-export function serverCredentials(identity: TlsIdentity, options: { requireClientCert: boolean }): grpc.ServerCredentials {
+export function serverCredentials(identity: TlsIdentity | RenewableIdentity, options: { requireClientCert: boolean }): grpc.ServerCredentials {
   return new ClusterServerCredentials(identity, options.requireClientCert);
 }
 
@@ -56,7 +98,11 @@ export function serverCredentials(identity: TlsIdentity, options: { requireClien
  * this cluster with the manager role: host names are not checked (members are
  * dialled by IP address and move), the CA and the role are.
  */
-export function channelCredentials(identity: TlsIdentity): grpc.ChannelCredentials {
+export function channelCredentials(identity: TlsIdentity | RenewableIdentity): grpc.ChannelCredentials {
+  return identity instanceof RenewableIdentity ? new RenewableChannelCredentials(identity) : fixedChannelCredentials(identity);
+}
+
+function fixedChannelCredentials(identity: TlsIdentity): grpc.ChannelCredentials {
   const context = tls.createSecureContext({ ca: identity.caPem, cert: identity.certPem, key: identity.keyPem, minVersion: MIN_TLS });
   return grpc.credentials.createFromSecureContext(context, { checkServerIdentity: requireManagerServer });
 }
@@ -92,6 +138,12 @@ export function callerIdentity(call: AnyCall): PeerIdentity | undefined {
   return raw ? peerIdentity(raw) : undefined;
 }
 
+/** When the certificate the caller's connection was verified with expires (ms since the epoch), if it showed one. */
+export function callerCertificateExpiry(call: AnyCall): number | undefined {
+  const validTo = call.getAuthContext?.()?.sslPeerCertificate?.valid_to;
+  return validTo ? Date.parse(validTo) : undefined;
+}
+
 /** A PERMISSION_DENIED status naming the role the call needs. */
 export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined, naming = 'of this cluster'): grpc.ServiceError {
   const who = caller ? `${article(caller.role)} ${caller.role} certificate (${caller.nodeId})` : 'no cluster certificate';
@@ -113,7 +165,7 @@ export interface ClusterChannel {
   options: grpc.ChannelOptions;
 }
 
-export function clusterChannel(identity: TlsIdentity): ClusterChannel {
+export function clusterChannel(identity: TlsIdentity | RenewableIdentity): ClusterChannel {
   return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS };
 }
 

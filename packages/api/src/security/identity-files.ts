@@ -14,6 +14,7 @@ export function identityFiles(dir: string, name: string): { ca: string; cert: st
 
 /** The identity stored in dir, or undefined when there is none yet (a node that has not joined). */
 export function readIdentity(dir: string, name: string): TlsIdentity | undefined {
+  finishReplacement(dir, name);
   const files = identityFiles(dir, name);
   if (!fs.existsSync(files.cert)) return undefined;
   try {
@@ -29,4 +30,32 @@ export function writeIdentity(dir: string, name: string, identity: TlsIdentity):
   writePrivateFile(files.key, identity.keyPem);
   writePrivateFile(files.ca, identity.caPem);
   writePrivateFile(files.cert, identity.certPem);
+}
+
+/** Where a renewed certificate and key are written in full before either replaces the current one. */
+function nextFiles(dir: string, name: string): { cert: string; key: string } {
+  const next = identityFiles(dir, `${name}.next`);
+  return { cert: next.cert, key: next.key };
+}
+
+/**
+ * Replaces a stored certificate and key (a renewal) so that a crash at any
+ * point leaves a matching pair: both are written in full under other names
+ * first, then moved into place; a crash between the two moves is finished
+ * by the next read (rolling forward is safe: both new files were complete).
+ */
+export function replaceIdentity(dir: string, name: string, identity: TlsIdentity): void {
+  const next = nextFiles(dir, name);
+  writePrivateFile(next.key, identity.keyPem);
+  writePrivateFile(next.cert, identity.certPem);
+  finishReplacement(dir, name);
+}
+
+function finishReplacement(dir: string, name: string): void {
+  const next = nextFiles(dir, name);
+  // The certificate is moved last: while it waits, the key has always been moved already, or is about to be.
+  if (!fs.existsSync(next.cert)) return;
+  const files = identityFiles(dir, name);
+  if (fs.existsSync(next.key)) fs.renameSync(next.key, files.key);
+  fs.renameSync(next.cert, files.cert);
 }

@@ -7,3 +7,7 @@ export * from './grpc-credentials';
 export * from './private-files';
 export * from './identity-files';
 export * from './join-client';
+export * from './renewable-identity';
+export * from './renewal-timing';
+export * from './renew-client';
+export * from './certificate-renewer';

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { parseCount, parseDuration } from '../flags';
+import { parseCertExpiry, parseCount, parseDuration } from '../flags';
 import { formatMs } from '../format';
 import { printJson } from '../json-views';
 import type { ClusterSettings } from '../scheduler-client';
 import { renderTable } from '../table';
-import { isPlacementStrategy, type ClusterStatus } from '@pisched/api';
+import { isPlacementStrategy, type ClusterStatus, type UpdateClusterRequest } from '@pisched/api';
 
 export function renderSettings(settings: ClusterSettings): string {
   const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
@@ -14,6 +14,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Heartbeat period: ${formatMs(settings.heartbeatPeriodMs)}`,
     `Heartbeat grace:  ${settings.heartbeatGrace} missed periods (a silent node is down after ${formatMs(downAfter)})`,
     `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
+    `Cert expiry:      ${formatMs(settings.certExpiryMs)} (node certificates issued from now on; nodes renew at 50-80% of it)`,
     `Privileged:       ${settings.allowPrivileged ? 'allowed' : 'refused'} (--privileged, --cap-add ALL or SYS_ADMIN)`,
   ].join('\n') + '\n';
 }
@@ -51,6 +52,7 @@ const view = (settings: ClusterSettings) => ({
   heartbeatPeriodMs: settings.heartbeatPeriodMs,
   heartbeatGrace: settings.heartbeatGrace,
   placementStrategy: settings.placementStrategy,
+  certExpiryMs: settings.certExpiryMs,
   allowPrivileged: settings.allowPrivileged,
 });
 
@@ -59,14 +61,13 @@ export interface ClusterUpdateOptions {
   heartbeatGrace?: string;
   placementStrategy?: string;
   allowPrivileged?: string;
+  certExpiry?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
-export function buildClusterUpdate(
-  options: ClusterUpdateOptions,
-): { heartbeatPeriodMs: number; heartbeatGrace: number; placementStrategy: string; allowPrivileged: string } {
+export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy and/or --allow-privileged');
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged and/or --cert-expiry');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -79,7 +80,8 @@ export function buildClusterUpdate(
   if (options.allowPrivileged !== undefined && allowPrivileged !== 'true' && allowPrivileged !== 'false') {
     throw new CliError(`invalid --allow-privileged "${options.allowPrivileged}": use true or false`);
   }
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged };
+  const certExpiryMs = options.certExpiry === undefined ? 0 : parseCertExpiry(options.certExpiry);
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -130,9 +132,8 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
     .option('--allow-privileged <true|false>', 'whether services may use --privileged, --cap-add ALL or SYS_ADMIN (running ones stay)')
+    .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
-      const update = buildClusterUpdate(options);
-      const settings = await context.client().updateCluster(update.heartbeatPeriodMs, update.heartbeatGrace, update.placementStrategy, update.allowPrivileged);
-      context.write(renderSettings(settings));
+      context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));
     });
 }

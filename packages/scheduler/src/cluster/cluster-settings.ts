@@ -1,9 +1,9 @@
-import { isPlacementStrategy, type Cluster, type PlacementStrategy, type StoreAction } from '@pisched/api';
+import { DEFAULT_CERT_VALIDITY_MS, isPlacementStrategy, type Cluster, type PlacementStrategy, type StoreAction } from '@pisched/api';
 import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
 
 /** The cluster object before anything was set: every field falls back to the scheduler's flags. */
 export function emptyCluster(now: number): Cluster {
-  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false };
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0 };
 }
 
 /**
@@ -27,4 +27,9 @@ export function seedPlacementStrategy(state: StateMachine, initial: PlacementStr
   if (current && current.placementStrategy !== '') return [];
   const base = current ?? emptyCluster(now);
   return [{ action: 'putCluster', putCluster: { ...base, placementStrategy: initial, meta: { ...base.meta!, updatedAt: now } } }];
+}
+
+/** How long a node certificate issued now lives: `cluster update --cert-expiry`, else the default. */
+export function certValidity(state: StateMachine): number {
+  return Number(state.cluster?.certExpiryMs ?? 0) || DEFAULT_CERT_VALIDITY_MS;
 }

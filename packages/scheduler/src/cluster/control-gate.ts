@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadGrpc, type ClusterChannel, type ControlHandlers } from '@pisched/api';
 import type { RaftCommandLog } from '../store/raft-command-log';
 import { toServiceError } from '../control/grpc-errors';
+import { forwardedMetadata } from '../security/forwarded-identity';
 
 /** Control API calls that change state; every other call is a read. */
 const WRITES = new Set([
@@ -14,8 +15,9 @@ const WRITES = new Set([
   'UpdateNode',
   'JoinCluster',
   'RemoveClusterMember',
-  // Both write to the store (an issued certificate is recorded; a token may be rotated).
+  // These write to the store (an issued certificate is recorded; a token may be rotated).
   'IssueNodeCertificate',
+  'RenewNodeCertificate',
   'GetJoinToken',
   // Each revokes or records certificates.
   'RemoveNode',
@@ -53,7 +55,7 @@ const NEVER_SENT = /^No connection established/;
 const REFUSAL = /^(not the leader|cannot confirm the state is current|the leader \S+ at \S+ |leadership changed)/;
 
 type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
-type UnaryClient = Record<string, (request: unknown, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => void>;
+type UnaryClient = Record<string, (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => void>;
 type ServerStream = (call: grpc.ServerWritableStream<unknown, unknown>) => void;
 type StreamClient = Record<string, (request: unknown, options: grpc.CallOptions) => grpc.ClientReadableStream<unknown>>;
 
@@ -88,7 +90,7 @@ export function gateControlHandlers(handlers: ControlHandlers, log: RaftCommandL
           // Kept back from the caller's deadline like any refusal: a leader that stopped answering
           // (a partition stalls the connection rather than closing it) must not leave the caller
           // with nothing but its own time-out.
-          clientFor(leader.address)[name](call.request, { deadline: forwardDeadline(call) }, (error, response) => {
+          clientFor(leader.address)[name](call.request, forwardedMetadata(call), { deadline: forwardDeadline(call) }, (error, response) => {
             if (!error) return callback(null, response);
             if (error.code === grpc.status.DEADLINE_EXCEEDED) {
               return callback({

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { isPlacementStrategy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { certValidityProblem, isPlacementStrategy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
-import { clusterStrategy, emptyCluster } from '../cluster/cluster-settings';
+import { certValidity, clusterStrategy, emptyCluster } from '../cluster/cluster-settings';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
@@ -58,6 +58,7 @@ export function controlHandlers(
       heartbeatPeriodMs: periodMs,
       heartbeatGrace: grace,
       placementStrategy: clusterStrategy(store.state, initialStrategy),
+      certExpiryMs: certValidity(store.state),
       allowPrivileged: !store.state.cluster?.denyPrivileged,
     };
   };
@@ -206,6 +207,9 @@ export function controlHandlers(
         throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat period: must be from 100ms to 1m');
       }
       if (heartbeatGrace > 100) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid heartbeat grace: at most 100 periods');
+      const certExpiryMs = Number(request.certExpiryMs ?? 0);
+      const expiryProblem = certValidityProblem(certExpiryMs);
+      if (expiryProblem) throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid certificate expiry: ${expiryProblem}`);
       const privileged = parseAllowPrivileged(request.allowPrivileged);
       const now = clock.now();
       await store.update((state) => {
@@ -217,6 +221,7 @@ export function controlHandlers(
             heartbeatPeriodMs: heartbeatPeriodMs || current.heartbeatPeriodMs,
             heartbeatGrace: heartbeatGrace || current.heartbeatGrace,
             placementStrategy: strategy || current.placementStrategy,
+            certExpiryMs: certExpiryMs || current.certExpiryMs,
             ...privileged,
             meta: { ...current.meta!, updatedAt: now },
           },

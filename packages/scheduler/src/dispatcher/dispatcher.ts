@@ -37,6 +37,8 @@ export interface DispatcherOptions {
    * with if not. Asked again of open sessions whenever revocations change.
    */
   authorizeSession?: (call: SessionCall, nodeId: string) => grpc.ServiceError | undefined;
+  /** When the credentials a session was opened with expire (wall-clock ms); the session is ended then. */
+  sessionExpiry?: (call: SessionCall) => number | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -51,6 +53,7 @@ interface Session {
   nodeId: string;
   call: SessionCall;
   lastAssignments?: string;
+  expiresAt?: number;
 }
 
 /**
@@ -91,7 +94,10 @@ export class Dispatcher {
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 100);
+    this.heartbeatTimer = setInterval(() => {
+      this.checkHeartbeats();
+      this.endExpiredSessions();
+    }, 100);
   }
 
   /** The heartbeat settings in force: the cluster's stored ones, else this scheduler's defaults. */
@@ -190,7 +196,7 @@ export class Dispatcher {
           endWithError(call, denied);
           return;
         }
-        session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call };
+        session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
         const accepted = session;
         this.register(call, nodeId, description).then(
           () => this.open(accepted),
@@ -272,6 +278,17 @@ export class Dispatcher {
         return [{ action: 'putNode', putNode: { ...current, state: 'READY', message: '', meta: { ...current.meta!, updatedAt: now } } }];
       })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot mark node ready'));
+  }
+
+  /** A node that did not renew in time loses its session with its certificate, and cannot open another. */
+  private endExpiredSessions(): void {
+    // Certificates run on wall-clock time, whatever clock the rest of the dispatcher is given.
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      if (session.expiresAt === undefined || session.expiresAt > now) continue;
+      this.log.warn({ node: session.nodeId, session: session.id }, 'the certificate this session was opened with expired; ending the session');
+      endWithError(session.call, grpcError(grpc.status.UNAUTHENTICATED, 'the certificate this session was opened with has expired: renew it, or join again with a token'));
+    }
   }
 
   private checkHeartbeats(): void {

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import {
   caDigest,
   certificateSerial,
@@ -8,9 +9,14 @@ import {
   parseJoinToken,
   roleOfSecret,
   type ClusterCa,
+  type PeerIdentity,
   type Role,
 } from '@pisched/api';
 import type { Store } from '../store/store';
+import { certValidity } from '../cluster/cluster-settings';
+import { ApiError } from '../control/grpc-errors';
+import { revocationReason } from './revocation';
+import type { StateMachine } from '../store/state-machine';
 import { recordIssued, seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
 
 /** A certificate issued to a node: its PEM and the root to trust. */
@@ -68,21 +74,40 @@ export class CertificateAuthority {
     return this.issue(csrPem, nodeId, role, validityMs);
   }
 
-  /** Issues a certificate for nodeId in `role` (refused while another live certificate holds the id). */
-  async issue(csrPem: string, nodeId: string, role: Role, validityMs?: number): Promise<Issued> {
+  /**
+   * A new certificate for a node that holds a valid one: same node id and
+   * role (from the certificate it called with), a key of its own making.
+   */
+  renew(csrPem: string, holder: PeerIdentity): Promise<Issued> {
+    return this.issue(csrPem, holder.nodeId, holder.role, undefined, holder);
+  }
+
+  /**
+   * Issues a certificate for nodeId in `role`, living as long as the cluster
+   * setting says unless validityMs is given. Refused while another live
+   * certificate holds the id, except for the holder's own renewal.
+   */
+  async issue(csrPem: string, nodeId: string, role: Role, validityMs?: number, renewalOf?: PeerIdentity): Promise<Issued> {
     const security = this.store.state.security;
     if (!security) throw new Error('this cluster has no certificate authority yet');
-    if (liveCertificateOf(this.store.state, nodeId, this.now())) throw new JoinRefusedError(new NodeIdTakenError(nodeId).message);
+    const renewal = renewalOf !== undefined;
+    if (renewalOf) refuseRevoked(this.store.state, renewalOf);
+    if (!renewal && liveCertificateOf(this.store.state, nodeId, this.now())) throw new JoinRefusedError(new NodeIdTakenError(nodeId).message);
     let certPem: string;
     try {
-      certPem = await issueCertificate({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, { csrPem, nodeId, role, validityMs, now: this.now() });
+      const lifetime = validityMs ?? certValidity(this.store.state);
+      certPem = await issueCertificate({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, { csrPem, nodeId, role, validityMs: lifetime, now: this.now() });
     } catch (error) {
       throw new JoinRefusedError((error as Error).message);
     }
     const cert = new X509Certificate(certPem);
     const record = { nodeId, role, serial: certificateSerial(cert), notAfterMs: new Date(cert.validTo).getTime() };
     try {
-      await this.store.update((state) => recordIssued(state, record, this.now()));
+      await this.store.update((state) => {
+        // Checked again as the record is written: a revocation may have been applied while this was signed.
+        if (renewalOf) refuseRevoked(state, renewalOf);
+        return recordIssued(state, record, this.now(), renewal);
+      });
     } catch (error) {
       // Another join for the same id won the race; this certificate was never handed out.
       if (error instanceof NodeIdTakenError) throw new JoinRefusedError(error.message);
@@ -90,4 +115,10 @@ export class CertificateAuthority {
     }
     return { certPem, caPem: security.rootCaCert };
   }
+}
+
+/** A revoked certificate renews nothing: the member that forwarded the call may not have learnt of the revocation yet. */
+function refuseRevoked(state: StateMachine, holder: PeerIdentity): void {
+  const reason = revocationReason(state, holder);
+  if (reason !== undefined) throw new ApiError(grpc.status.PERMISSION_DENIED, reason);
 }

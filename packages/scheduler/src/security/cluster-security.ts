@@ -46,15 +46,25 @@ export function liveCertificateOf(state: StateMachine, nodeId: string, now: numb
 /**
  * Records a certificate just issued, and forgets expired ones. Throws when
  * another live certificate holds the node id: a node id belongs to one holder
- * (no impersonation by re-joining under someone else's name).
+ * (no impersonation by re-joining under someone else's name). A renewal is
+ * the holder itself asking (its certificate verified), so the id is its own;
+ * its current certificate stays listed until it expires, as it still works until then.
  */
-export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number): StoreAction[] {
+export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number, renewal = false): StoreAction[] {
   const current = requireSecurity(state);
   const holder = liveCertificateOf(state, cert.nodeId, now);
-  if (holder) throw new NodeIdTakenError(cert.nodeId);
-  const issued = [...current.issued.filter((other) => other.notAfterMs > now), cert];
+  if (holder && !(renewal && holder.role === cert.role)) throw new NodeIdTakenError(cert.nodeId);
+  let live = current.issued.filter((other) => other.notAfterMs > now);
+  // The renewing node's latest certificate stays listed beside the new one, older ones go: a
+  // node renewing in a loop must not grow the replicated store (the id holds either way).
+  if (renewal) live = live.filter((other) => other.nodeId !== cert.nodeId || other === latestOf(live, cert.nodeId));
+  const issued = [...live, cert];
   const revoked = current.revoked.filter((entry) => entry.notAfterMs > now);
   return [{ action: 'putSecurity', putSecurity: { ...current, issued, revoked, meta: { ...current.meta!, updatedAt: now } } }];
+}
+
+function latestOf(issued: IssuedCertificate[], nodeId: string): IssuedCertificate | undefined {
+  return issued.filter((cert) => cert.nodeId === nodeId).reduce<IssuedCertificate | undefined>((latest, cert) => (!latest || cert.notAfterMs > latest.notAfterMs ? cert : latest), undefined);
 }
 
 export class NodeIdTakenError extends Error {

@@ -7,6 +7,7 @@ import {
   permissionDeniedStatus,
   serverCredentials,
   type PeerIdentity,
+  type RenewableIdentity,
   type TlsIdentity,
 } from '@pisched/api';
 import type { TransportCredentials } from '@pisched/raft';
@@ -18,7 +19,7 @@ const streamCallers = new WeakMap<object, PeerIdentity | undefined>();
  * The Raft port: mutual TLS with a certificate required at the handshake,
  * and only members (manager certificates not revoked) may speak Raft.
  */
-export function raftCredentials(identity: TlsIdentity, revoked: RevocationCheck): TransportCredentials {
+export function raftCredentials(identity: TlsIdentity | RenewableIdentity, revoked: RevocationCheck): TransportCredentials {
   return {
     server: serverCredentials(identity, { requireClientCert: true }),
     channel: channelCredentials(identity),
@@ -40,3 +41,4 @@ export function authorizeSession(call: grpc.ServerDuplexStream<unknown, unknown>
   const reason = revoked(caller);
   return reason === undefined ? undefined : permissionDeniedStatus(reason);
 }
+

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  certificateExpired,
+  certificateLife,
   createClusterCa,
   issueIdentity,
   joinWithToken,
   readIdentity,
+  replaceIdentity,
   writeIdentity,
   writePrivateFile,
   type ClusterCa,
@@ -30,13 +33,26 @@ export function storedIdentity(dataDir: string): TlsIdentity | undefined {
 
 
 /**
+ * The CLI does not renew its certificate, so the admin bundle written at a
+ * first start lives long (revoke it if it leaks); nodes renew theirs.
+ */
+export const ADMIN_BUNDLE_VALIDITY_MS = 5 * 365 * 24 * 3600_000;
+
+/**
  * Credentials of a scheduler holding the CA key at its first start: its own
  * manager certificate, and an admin bundle for the CLI on this host.
  */
 export async function writeFirstStartCredentials(dataDir: string, memberId: string, ca: ClusterCa): Promise<TlsIdentity> {
-  writeIdentity(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, FIRST_ADMIN_NAME, 'admin'));
+  writeIdentity(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, FIRST_ADMIN_NAME, 'admin', ADMIN_BUNDLE_VALIDITY_MS));
   const identity = await issueIdentity(ca, memberId, 'manager');
   writeIdentity(tlsDir(dataDir), 'node', identity);
+  return identity;
+}
+
+/** A new manager certificate for a member holding the CA key whose own expired while it was off. */
+export async function reissueMemberCertificate(dataDir: string, memberId: string, ca: ClusterCa): Promise<TlsIdentity> {
+  const identity = await issueIdentity(ca, memberId, 'manager');
+  replaceIdentity(tlsDir(dataDir), 'node', identity);
   return identity;
 }
 
@@ -49,7 +65,11 @@ export async function writeFirstStartCredentials(dataDir: string, memberId: stri
 export async function peersMemberCredentials(dataDir: string, memberId: string, caDir: string): Promise<{ identity: TlsIdentity; ca: ClusterCa }> {
   const kept = readCa(tlsDir(dataDir));
   const stored = storedIdentity(dataDir);
-  if (stored && kept) return { identity: stored, ca: kept };
+  if (stored && kept) {
+    // This member holds the CA key: one that expired while it was off is simply issued again.
+    const identity = certificateExpired(stored.certPem) ? await reissueMemberCertificate(dataDir, memberId, kept) : stored;
+    return { identity, ca: kept };
+  }
   const ca = await sharedCa(caDir);
   writePrivateFile(path.join(tlsDir(dataDir), CA_KEY_FILE), ca.keyPem);
   return { identity: await writeFirstStartCredentials(dataDir, memberId, ca), ca };
@@ -99,7 +119,13 @@ async function sharedCa(caDir: string): Promise<ClusterCa> {
 /** A member added with --join: its manager certificate comes from the cluster, for the manager join token. */
 export async function joiningMemberCredentials(dataDir: string, memberId: string, via: string, token: string | undefined): Promise<TlsIdentity> {
   const stored = storedIdentity(dataDir);
-  if (stored) return stored;
+  // Off longer than its certificate's life: only a token lets it back in.
+  const expired = stored !== undefined && certificateExpired(stored.certPem);
+  if (stored && !expired) return stored;
+  if (expired && !token) {
+    const at = new Date(certificateLife(stored.certPem).expiresAt).toISOString();
+    throw new Error(`this scheduler's certificate expired at ${at} (it was off longer than the certificate's life): start it with --join-token TOKEN to join again (print it on another member with: pisched join-token manager)`);
+  }
   if (!token) throw new Error('--join needs --join-token (print it on a member with: pisched join-token manager)');
   const { identity, role } = await joinWithToken(via, token, memberId);
   if (role !== 'manager') throw new Error('the join token is a worker token; a scheduler joins with the manager token (pisched join-token manager)');

@@ -1,6 +1,7 @@
 import { DEFAULT_CERT_VALIDITY_MS, type ClusterSecurity, type PeerIdentity, type RevokedCertificate, type Role, type StoreAction } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Store } from '../store/store';
+import { ADMIN_BUNDLE_VALIDITY_MS } from './member-identity';
 
 /**
  * The store side of revocation: which certificates are revoked, and the one
@@ -23,8 +24,9 @@ export function revokeNode(state: StateMachine, nodeId: string, role: Role, now:
   if (!current) return { actions: [], revoked: 0 };
   const mine = current.issued.filter((cert) => cert.nodeId === nodeId);
   const entries: RevokedCertificate[] = mine.map((cert) => ({ ...cert, revokedAtMs: now }));
-  // An unrecorded certificate lives at most the default validity from the cluster's start, so at most that long from now.
-  const latest = Math.max(now + DEFAULT_CERT_VALIDITY_MS, ...mine.map((cert) => cert.notAfterMs));
+  // An unrecorded certificate lives at most its default validity from the cluster's start (the first admin bundle's is longer), so at most that long from now.
+  const unrecordedLife = role === 'admin' ? ADMIN_BUNDLE_VALIDITY_MS : DEFAULT_CERT_VALIDITY_MS;
+  const latest = Math.max(now + unrecordedLife, ...mine.map((cert) => cert.notAfterMs));
   entries.push({ nodeId, role, serial: '', notAfterMs: latest, revokedAtMs: now });
   const kept = current.revoked.filter((entry) => entry.notAfterMs > now && !(entry.nodeId === nodeId && entry.serial === ''));
   const next: ClusterSecurity = {
