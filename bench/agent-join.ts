@@ -1,0 +1,69 @@
+// Benchmark (issue #12): a new agent from `pisched-agent --join-token` to
+// `ready` on loopback, and the agent's resident memory once it is ready and
+// idle. Prints medians; asserts nothing about time or memory.
+// Run: npm run bench:join   (BENCH_RUNS=7, BENCH_IDLE_MS=5000)
+import * as fs from 'node:fs';
+import { afterAll, it } from 'vitest';
+import { SchedulerClient } from '../packages/cli/src/scheduler-client';
+import { Cluster, adminChannel, dockerAvailable, joinToken, uniqueName } from '../test/harness';
+import { spread } from './lib/report';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5_000);
+const cluster = new Cluster();
+
+afterAll(async () => {
+  await cluster.stop();
+});
+
+/** Resident set of a process in KiB, as the kernel counts it (VmRSS). */
+function rssKiB(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m);
+  if (!line) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(line[1]);
+}
+
+/** Polled through one open channel, so what is timed is the agent's join and session, not a CLI process per look. */
+async function untilReady(client: SchedulerClient, nodeId: string, limitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const nodes = await client.listNodes();
+    if (nodes.some((node) => node.id === nodeId && node.state === 'READY')) return;
+    if (Date.now() > deadline) throw new Error(`agent ${nodeId} was not ready within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+it(`agent join to ready and agent memory, ${RUNS} runs`, async () => {
+  if (!(RUNS >= 1) || !(IDLE_MS >= 0)) throw new Error('BENCH_RUNS must be positive and BENCH_IDLE_MS not negative');
+  if (!(await dockerAvailable())) throw new Error('this benchmark needs the Docker engine (the agent asks it for the node\'s resources)');
+  await cluster.start([]);
+  const client = new SchedulerClient([cluster.address], () => adminChannel(cluster.address));
+  try {
+    // One token for every run: a worker token admits any number of new nodes.
+    const token = await joinToken(cluster.address, 'worker');
+    await client.listNodes();
+    const joinMs: number[] = [];
+    const rss: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const nodeId = uniqueName('join');
+      const started = performance.now();
+      const agent = await cluster.addAgent(nodeId, ['--join-token', token]);
+      await untilReady(client, nodeId);
+      joinMs.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      if (!agent.daemon.running) throw new Error(`agent ${nodeId} exited:\n${agent.daemon.tail()}`);
+      rss.push(rssKiB(agent.daemon.child.pid!) / 1024);
+      // One agent at a time: each run starts a new node against the same scheduler and engine.
+      await agent.daemon.stop();
+      console.log(`  run ${run + 1}: ${nodeId} ready after ${Math.round(joinMs[run])} ms; RSS after ${IDLE_MS} ms idle ${rss[run].toFixed(1)} MiB`);
+    }
+    const join = spread(joinMs);
+    const memory = spread(rss);
+    console.log(`agent join: process start with --join-token to ready in ListNodes, loopback, ${RUNS} runs`);
+    console.log(`  join to ready: median ${Math.round(join.median)} ms (min ${Math.round(join.min)}, max ${Math.round(join.max)}); target <= 1000 ms: ${join.median <= 1000 ? 'met' : 'NOT met'}`);
+    console.log(`  agent RSS, ready and idle ${IDLE_MS} ms: median ${memory.median.toFixed(1)} MiB (min ${memory.min.toFixed(1)}, max ${memory.max.toFixed(1)})`);
+  } finally {
+    client.close();
+  }
+}, 600_000);
