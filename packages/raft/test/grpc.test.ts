@@ -6,10 +6,11 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, MessageType, RaftHost, SqliteStorage, StateMachine } from '../src/index.js';
 import { fromWire, toWire } from '../src/transport/grpc.js';
-import * as grpc from '@grpc/grpc-js';
+import { memberCredentials, memberIdentities } from '../src/tools/member-tls.js';
 
-// Loopback only: the library's own tests need no TLS (pisched's members use mutual TLS).
-const plaintext = { server: grpc.ServerCredentials.createInsecure(), channel: grpc.credentials.createInsecure() };
+// Over the mutual TLS pisched's members use, so the wire format is checked as it runs there.
+const identities = await memberIdentities([1, 2, 3, 4]);
+const tls = (id: number) => memberCredentials(identities.get(id)!);
 
 class ListMachine implements StateMachine {
   items: string[] = [];
@@ -48,7 +49,7 @@ describe('gRPC transport', () => {
   async function start(id: number, peers: number[]): Promise<RaftHost> {
     const known: Record<number, string> = {};
     for (const p of [...peers, id]) known[p] = addr(p);
-    const t = new GrpcTransport({ id, listen: addr(id), peers: known, credentials: plaintext });
+    const t = new GrpcTransport({ id, listen: addr(id), peers: known, credentials: tls(id) });
     const sm = new ListMachine();
     const h = new RaftHost({ id, peers, storage: new SqliteStorage(path.join(root, `n${id}.db`)), transport: t, stateMachine: sm, tickMs: 20, snapshotEntries: 50, compactionMargin: 10 });
     hosts.set(id, h);
@@ -84,7 +85,7 @@ describe('gRPC transport', () => {
   });
 
   it('refuses non-loopback addresses', () => {
-    expect(() => new GrpcTransport({ id: 1, listen: '10.0.0.1:7000', peers: {}, credentials: plaintext })).toThrow(/not a loopback address/);
+    expect(() => new GrpcTransport({ id: 1, listen: '10.0.0.1:7000', peers: {}, credentials: tls(1) })).toThrow(/not a loopback address/);
   });
 
   it('replicates, adds a learner that catches up by snapshot, promotes it, removes a voter', async () => {
