@@ -1,11 +1,13 @@
 // Benchmark (issue #12): a new agent from `pisched-agent --join-token` to
 // `ready` on loopback, and the agent's resident memory once it is ready and
-// idle. Prints medians; asserts nothing about time or memory.
+// idle: just after joining, and after a restart with its stored credentials
+// (no join, so no certificate-making code loaded). Prints medians; asserts
+// nothing about time or memory.
 // Run: npm run bench:join   (BENCH_RUNS=7, BENCH_IDLE_MS=5000)
 import * as fs from 'node:fs';
 import { afterAll, it } from 'vitest';
 import { SchedulerClient } from '../packages/cli/src/scheduler-client';
-import { Cluster, adminChannel, dockerAvailable, joinToken, uniqueName } from '../test/harness';
+import { Cluster, adminChannel, dockerAvailable, joinToken, uniqueName, waitFor, type AgentHandle } from '../test/harness';
 import { spread } from './lib/report';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -24,6 +26,14 @@ function rssKiB(pid: number): number {
 }
 
 /** Polled through one open channel, so what is timed is the agent's join and session, not a CLI process per look. */
+/** RSS in MiB once the agent has held its session for IDLE_MS. */
+async function idleRss(agent: AgentHandle): Promise<number> {
+  await waitFor(() => agent.daemon.output.includes('"session accepted"'), 30_000, `agent ${agent.nodeId}'s session`);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  if (!agent.daemon.running) throw new Error(`agent ${agent.nodeId} exited:\n${agent.daemon.tail()}`);
+  return rssKiB(agent.daemon.child.pid!) / 1024;
+}
+
 async function untilReady(client: SchedulerClient, nodeId: string, limitMs = 30_000): Promise<void> {
   const deadline = Date.now() + limitMs;
   for (;;) {
@@ -45,24 +55,31 @@ it(`agent join to ready and agent memory, ${RUNS} runs`, async () => {
     await client.listNodes();
     const joinMs: number[] = [];
     const rss: number[] = [];
+    const restartedRss: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const nodeId = uniqueName('join');
       const started = performance.now();
       const agent = await cluster.addAgent(nodeId, ['--join-token', token]);
       await untilReady(client, nodeId);
       joinMs.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-      if (!agent.daemon.running) throw new Error(`agent ${nodeId} exited:\n${agent.daemon.tail()}`);
-      rss.push(rssKiB(agent.daemon.child.pid!) / 1024);
+      rss.push(await idleRss(agent));
       // One agent at a time: each run starts a new node against the same scheduler and engine.
       await agent.daemon.stop();
-      console.log(`  run ${run + 1}: ${nodeId} ready after ${Math.round(joinMs[run])} ms; RSS after ${IDLE_MS} ms idle ${rss[run].toFixed(1)} MiB`);
+      const restarted = await cluster.addAgent(nodeId, [], agent.dataDir);
+      restartedRss.push(await idleRss(restarted));
+      await restarted.daemon.stop();
+      console.log(
+        `  run ${run + 1}: ${nodeId} ready after ${Math.round(joinMs[run])} ms; RSS after ${IDLE_MS} ms idle ${rss[run].toFixed(1)} MiB, ` +
+          `restarted ${restartedRss[run].toFixed(1)} MiB`,
+      );
     }
     const join = spread(joinMs);
     const memory = spread(rss);
     console.log(`agent join: process start with --join-token to ready in ListNodes, loopback, ${RUNS} runs`);
     console.log(`  join to ready: median ${Math.round(join.median)} ms (min ${Math.round(join.min)}, max ${Math.round(join.max)}); target <= 1000 ms: ${join.median <= 1000 ? 'met' : 'NOT met'}`);
-    console.log(`  agent RSS, ready and idle ${IDLE_MS} ms: median ${memory.median.toFixed(1)} MiB (min ${memory.min.toFixed(1)}, max ${memory.max.toFixed(1)})`);
+    const again = spread(restartedRss);
+    console.log(`  agent RSS, ready and idle ${IDLE_MS} ms after joining: median ${memory.median.toFixed(1)} MiB (min ${memory.min.toFixed(1)}, max ${memory.max.toFixed(1)})`);
+    console.log(`  agent RSS, ready and idle ${IDLE_MS} ms after a restart: median ${again.median.toFixed(1)} MiB (min ${again.min.toFixed(1)}, max ${again.max.toFixed(1)})`);
   } finally {
     client.close();
   }
