@@ -4,7 +4,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Docker from 'dockerode';
-import { clusterChannel, createClusterCa, issueIdentity, readIdentity, writeIdentity, type ClusterChannel } from '@pisched/api';
+import { afterAll } from 'vitest';
+import { clusterChannel, createClusterCa, issueIdentity, writeIdentity, type ClusterChannel } from '@pisched/api';
+import { localSchedulerBundle, type LocalScheduler } from '../packages/cli/src/tls-lookup';
 import { inCgroup } from './network-partition';
 
 /**
@@ -56,9 +58,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Every directory tempDir made in this test file, removed after its last test even when a test forgot one. */
+const madeDirs: string[] = [];
+
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `pisched-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pisched-${prefix}-`));
+  madeDirs.push(dir);
+  return dir;
 }
+
+// Registered when a test file first imports the harness, so it runs after that file's own afterAll hooks (which stop the daemons).
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  caDirs.clear();
+});
 
 export class Daemon {
   private exited?: Promise<number | null>;
@@ -128,7 +141,7 @@ export async function startScheduler(
   if (peers !== undefined && flagValue(args, '--ca-dir') === undefined) args.push('--ca-dir', await caDirFor(peers));
   const via = flagValue(args, '--join');
   if (via !== undefined && flagValue(args, '--join-token') === undefined && !hasJoined(dataDir)) args.push('--join-token', await joinToken(via, 'manager'));
-  adminDirs.set(address, path.join(dataDir, 'admin'));
+  started.set(address, { listen: address, dataDir });
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...args,
   ], opts.cgroup);
@@ -198,44 +211,27 @@ export async function throwawayAdminDir(): Promise<string> {
   return dir;
 }
 
-/** Where the admin bundle of the scheduler at an address is (written at its first start). */
-const adminDirs = new Map<string, string>();
+/** The schedulers this harness started, by address, stopped ones included (their data dirs still hold their bundles). */
+const started = new Map<string, LocalScheduler>();
 
 /**
  * Admin credentials for a test's own gRPC clients of the scheduler at
  * `address`: that member's admin bundle, or another member's of the same
- * cluster (a member added with --join has none). Read on first use.
+ * cluster (a member added with --join has none), found as the CLI finds them.
  */
 export function adminChannel(address: string): ClusterChannel {
-  const dir = adminDirFor(address);
-  const identity = dir && readIdentity(dir, 'admin');
-  if (!identity) throw new Error(`no admin credentials known for the scheduler at ${address}`);
-  return clusterChannel(identity);
+  const found = adminBundle(address);
+  if (!found) throw new Error(`no admin credentials known for the scheduler at ${address}`);
+  return clusterChannel(found.identity);
 }
 
-/** The admin bundle for the scheduler at an address (the first of a list), if the harness started it. */
-function adminDirFor(addresses: string): string | undefined {
-  const address = addresses.split(',')[0].trim();
-  const own = adminDirs.get(address);
-  if (!own) return undefined;
-  if (fs.existsSync(path.join(own, 'admin.pem'))) return own;
-  const root = readText(path.join(path.dirname(own), 'tls', 'ca.pem'));
-  for (const dir of adminDirs.values()) {
-    if (root !== undefined && readText(path.join(dir, 'ca.pem')) === root && fs.existsSync(path.join(dir, 'admin.pem'))) return dir;
-  }
-  return undefined;
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+/** The CLI's lookup of a local scheduler's bundle, over the schedulers the harness started rather than those in /proc. */
+function adminBundle(addresses: string) {
+  return localSchedulerBundle(addresses.split(',').map((address) => address.trim()), [...started.values()]);
 }
 
 /** A per-user config dir with nothing in it: the tests never read the developer's own ~/.config/pisched. */
-const EMPTY_CONFIG = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-config-'));
+const EMPTY_CONFIG = tempDir('config');
 
 export interface CliResult {
   code: number;
@@ -247,7 +243,7 @@ export function cli(scheduler: string | undefined, args: string[], timeoutMs = 1
   return new Promise((resolve, reject) => {
     const full = scheduler ? ['--scheduler', scheduler, ...args] : args;
     // The admin bundle of the scheduler asked, as `--tls-dir` would give it; else the CLI's own lookup.
-    const tlsDir = scheduler ? adminDirFor(scheduler) : undefined;
+    const tlsDir = scheduler ? adminBundle(scheduler)?.from : undefined;
     const env = { ...process.env, XDG_CONFIG_HOME: EMPTY_CONFIG, ...(tlsDir ? { PISCHED_TLS_DIR: tlsDir } : {}) };
     const child = spawn(process.execPath, [BIN.cli, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';

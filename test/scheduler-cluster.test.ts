@@ -27,6 +27,10 @@ interface Status {
 /** Each member logs this when it takes over orchestration and the agents' sessions. */
 const LEADING = 'leading: running orchestration';
 
+/** Whether a member's log says it issued a certificate to this node (the CA logs each one it signs). */
+const issuedTo = (log: string, nodeId: string) =>
+  log.split('\n').some((line) => line.includes('"issued a node certificate"') && line.includes(`"node":"${nodeId}"`));
+
 describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
   const cluster = new Cluster();
   // A loopback /24 of its own (127.0.0.0/8 is all on lo), so parallel runs cannot collide.
@@ -72,7 +76,7 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     await cluster.stop();
   });
 
-  it('survives kill -9 of the leader: a new leader, containers untouched, writes through a survivor, the old leader rejoins as follower', async () => {
+  it('survives kill -9 of the leader: a new leader, containers untouched, writes through a survivor, a new agent joins and gets its certificate from the new leader, the old leader rejoins as follower', async () => {
     const firstLeader = await waitFor(() => leaderOf(ids), 10_000, 'a leader');
     const followers = ids.filter((id) => id !== firstLeader);
     // Any member reports the whole cluster, asking the others for their own view.
@@ -112,6 +116,19 @@ describe.skipIf(!hasDocker)('a cluster of three schedulers on Raft', () => {
     const second = await cli(survivor, ['run', '--name', web, '--replicas', '2', TEST_IMAGE]);
     expect(second.code, `${second.stderr}\n${cluster.logs()}`).toBe(0);
     expect(await runningContainersOfService(nodes, web)).toHaveLength(2);
+
+    // A new agent joins through the survivor, a follower: the join is forwarded, so its certificate comes from the new leader.
+    const newcomer = uniqueName('n');
+    const joined = await startAgent(survivor, newcomer);
+    cluster.track(joined.daemon);
+    cluster.nodeIds.push(newcomer);
+    cluster.dirs.push(joined.dataDir);
+    await waitFor(async () => {
+      const listed = await cliJson<{ id: string; state: string }[]>(survivor, ['node', 'ls']);
+      return listed.some((node) => node.id === newcomer && node.state === 'ready');
+    }, 20_000, `${newcomer} to join and be ready`);
+    const issuedBy = ids.filter((id) => issuedTo(members.get(id)!.daemon.output, newcomer));
+    expect(issuedBy, cluster.logs()).toEqual([newLeader]);
 
     // The old leader comes back with its data dir: it follows and catches up.
     const restarted = await start(ids.indexOf(firstLeader));

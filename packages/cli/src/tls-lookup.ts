@@ -49,14 +49,19 @@ function readBundle(dir: string): TlsIdentity | undefined {
   }
 }
 
-interface LocalScheduler {
+/** A scheduler on this machine: the address it listens on and its data dir. */
+export interface LocalScheduler {
   listen: string;
   dataDir: string;
 }
 
-/** The admin bundle of a local scheduler at one of the addresses, or of another local member sharing its root CA. */
-function localSchedulerBundle(addresses: string[]): FoundCredentials | undefined {
-  const schedulers = localSchedulers();
+/**
+ * The admin bundle of a local scheduler at one of the addresses, or of another
+ * local member sharing its root CA. The schedulers are those running here
+ * (from /proc) unless the caller knows them better: the test harness passes
+ * the ones it started, stopped ones included.
+ */
+export function localSchedulerBundle(addresses: string[], schedulers: LocalScheduler[] = localSchedulers()): FoundCredentials | undefined {
   for (const address of addresses) {
     const target = schedulers.find((scheduler) => sameEndpoint(scheduler.listen, address));
     if (!target) continue;

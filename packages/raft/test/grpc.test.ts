@@ -3,13 +3,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, MessageType, RaftHost, SqliteStorage, StateMachine } from '../src/index.js';
 import { fromWire, toWire } from '../src/transport/grpc.js';
-import * as grpc from '@grpc/grpc-js';
+import { memberCredentials, memberIdentities } from '../src/tools/member-tls.js';
 
-// Loopback only: the library's own tests need no TLS (pisched's members use mutual TLS).
-const plaintext = { server: grpc.ServerCredentials.createInsecure(), channel: grpc.credentials.createInsecure() };
+// Over the mutual TLS pisched's members use, so the wire format is checked as it runs there.
+let identities: Awaited<ReturnType<typeof memberIdentities>>;
+beforeAll(async () => {
+  identities = await memberIdentities([1, 2, 3, 4, 8, 9]);
+});
+const tls = (id: number) => memberCredentials(identities.get(id)!);
 
 class ListMachine implements StateMachine {
   items: string[] = [];
@@ -48,7 +52,7 @@ describe('gRPC transport', () => {
   async function start(id: number, peers: number[]): Promise<RaftHost> {
     const known: Record<number, string> = {};
     for (const p of [...peers, id]) known[p] = addr(p);
-    const t = new GrpcTransport({ id, listen: addr(id), peers: known, credentials: plaintext });
+    const t = new GrpcTransport({ id, listen: addr(id), peers: known, credentials: tls(id) });
     const sm = new ListMachine();
     const h = new RaftHost({ id, peers, storage: new SqliteStorage(path.join(root, `n${id}.db`)), transport: t, stateMachine: sm, tickMs: 20, snapshotEntries: 50, compactionMargin: 10 });
     hosts.set(id, h);
@@ -86,8 +90,8 @@ describe('gRPC transport', () => {
   it('cuts off a stream whose caller is refused after it opened', async () => {
     let refusal: string | undefined;
     const delivered: number[] = [];
-    const receiver = new GrpcTransport({ id: 8, listen: addr(8), peers: {}, credentials: { ...plaintext, refuse: () => refusal } });
-    const sender = new GrpcTransport({ id: 9, listen: addr(9), peers: { 8: addr(8) }, credentials: plaintext });
+    const receiver = new GrpcTransport({ id: 8, listen: addr(8), peers: {}, credentials: { ...tls(8), refuse: () => refusal } });
+    const sender = new GrpcTransport({ id: 9, listen: addr(9), peers: { 8: addr(8) }, credentials: tls(9) });
     await receiver.start((m) => delivered.push(m.index));
     await sender.start(() => undefined);
     const message = (index: number) => ({ type: MessageType.App, to: 8, from: 9, term: 1, logTerm: 1, index, entries: [], commit: 0, reject: false, rejectHint: 0 });
@@ -108,7 +112,7 @@ describe('gRPC transport', () => {
   });
 
   it('refuses non-loopback addresses', () => {
-    expect(() => new GrpcTransport({ id: 1, listen: '10.0.0.1:7000', peers: {}, credentials: plaintext })).toThrow(/not a loopback address/);
+    expect(() => new GrpcTransport({ id: 1, listen: '10.0.0.1:7000', peers: {}, credentials: tls(1) })).toThrow(/not a loopback address/);
   });
 
   it('replicates, adds a learner that catches up by snapshot, promotes it, removes a voter', async () => {

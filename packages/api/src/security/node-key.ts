@@ -1,4 +1,5 @@
-import { pki } from './pki';
+import { generateKeyPairSync } from 'node:crypto';
+import { certificationRequestDer, pemOf } from './csr';
 
 /** A node's own key pair and the request to have it certified under nodeId. */
 export interface NodeKeyRequest {
@@ -8,12 +9,9 @@ export interface NodeKeyRequest {
 
 /** Made on the node itself: only the CSR (public key, node id) ever leaves it. */
 export async function createNodeKeyRequest(nodeId: string): Promise<NodeKeyRequest> {
-  const { KEY_ALGORITHM, pemText, exportPrivateKeyPem, newKeyPair, x509 } = await pki();
-  const keys = await newKeyPair();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [nodeId] }],
-    keys,
-    signingAlgorithm: KEY_ALGORITHM,
-  });
-  return { keyPem: await exportPrivateKeyPem(keys.privateKey), csrPem: pemText(csr.toString('pem')) };
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    csrPem: pemOf(certificationRequestDer(nodeId, publicKey, privateKey), 'CERTIFICATE REQUEST'),
+  };
 }

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// A standalone Raft node for the real-process test and the benchmark: gRPC transport,
-// SQLite storage, a list state machine, and a small loopback HTTP control API.
+// A standalone Raft node for the real-process test and the benchmark: gRPC transport
+// over pisched's mutual TLS, SQLite storage, a list state machine, and a small loopback
+// HTTP control API.
 //   node dist/tools/node.js --id 1 --peers 1=127.0.0.1:7001,2=127.0.0.2:7002,3=127.0.0.3:7003
-//        --data DIR --http 127.0.0.1:8001 [--tick-ms 50] [--snapshot-entries 10000]
-import * as grpc from '@grpc/grpc-js';
+//        --data DIR --tls-dir DIR --http 127.0.0.1:8001 [--tick-ms 50] [--snapshot-entries 10000]
+// --tls-dir holds ca.pem, node.pem and node.key (see member-tls.ts).
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { NotLeaderError, RaftHost, StateMachine } from '../host.js';
 import { SqliteStorage } from '../storage/sqlite.js';
 import { GrpcTransport } from '../transport/grpc.js';
+import { memberCredentials, readMemberIdentity } from './member-tls.js';
 
 function arg(name: string, def?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,9 +49,7 @@ async function main(): Promise<void> {
   const [httpHost, httpPort] = arg('http').split(':');
   const sm = new ListMachine();
   const storage = new SqliteStorage(path.join(dataDir, 'raft.db'));
-  // A loopback-only test rig (the transport refuses other addresses without allowNonLoopback): plaintext is enough here.
-  const plaintext = { server: grpc.ServerCredentials.createInsecure(), channel: grpc.credentials.createInsecure() };
-  const transport = new GrpcTransport({ id, listen: peers[id], peers, credentials: plaintext });
+  const transport = new GrpcTransport({ id, listen: peers[id], peers, credentials: memberCredentials(readMemberIdentity(arg('tls-dir'))) });
   const host = new RaftHost({
     id,
     peers: Object.keys(peers).map(Number),

@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { memberIdentities, writeMemberIdentity } from './member-tls.js';
 
 /** dist/tools/node.js, whether this file runs from src/ (vitest) or dist/. */
 export const NODE_SCRIPT = path.resolve(__dirname, '../../dist/tools/node.js');
@@ -12,6 +13,7 @@ export interface ProcNode {
   raftAddr: string;
   httpAddr: string;
   dataDir: string;
+  tlsDir: string;
   proc?: ChildProcess;
 }
 
@@ -31,9 +33,13 @@ export class ProcCluster {
         raftAddr: `127.0.0.${i}:${basePort + i}`,
         httpAddr: `127.0.0.${i}:${basePort + 100 + i}`,
         dataDir: path.join(this.root, `n${i}`),
+        tlsDir: path.join(this.root, `tls${i}`),
       });
     }
   }
+
+  /** Made once, before the first node starts: every node's certificate of one root CA. */
+  private identities?: Promise<void>;
 
   node(id: number): ProcNode {
     return this.nodes[id - 1];
@@ -41,10 +47,14 @@ export class ProcCluster {
 
   async start(id: number): Promise<void> {
     const n = this.node(id);
+    this.identities ??= memberIdentities(this.nodes.map((p) => p.id)).then((made) => {
+      for (const p of this.nodes) writeMemberIdentity(p.tlsDir, made.get(p.id)!);
+    });
+    await this.identities;
     const peers = this.nodes.map((p) => `${p.id}=${p.raftAddr}`).join(',');
     const proc = spawn(
       process.execPath,
-      [...(process.env.RAFT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs), ...this.extraArgs],
+      [...(process.env.RAFT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), NODE_SCRIPT, '--id', String(id), '--peers', peers, '--data', n.dataDir, '--tls-dir', n.tlsDir, '--http', n.httpAddr, '--tick-ms', String(this.tickMs), ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     n.proc = proc;
