@@ -132,6 +132,15 @@ describe('Membership', () => {
     await caughtUp.membership.promoteCaughtUp();
     expect(caughtUp.proposed).toEqual([`voter 4 ${JSON.stringify(memberAt('s4', 4, '127.0.0.4', 7700))}`]);
   });
+
+  it('does not promote a learner that has never answered, though Raft counts a new member as recently active and the log is young', async () => {
+    // One voter and a learner whose process is not running yet: promoting it would leave 1 of 2 voters, no majority.
+    const young = fakeRaft([1], [2], [1], 10);
+    const progress = young.host.progress;
+    young.host.progress = () => progress().map((p) => (p.id === 2 ? { ...p, recentActive: true } : p));
+    await young.membership.promoteCaughtUp();
+    expect(young.proposed).toEqual([]);
+  });
 });
 
 describe('Membership under contention', () => {

@@ -123,7 +123,10 @@ export class Membership {
   async promoteCaughtUp(): Promise<void> {
     if (!this.raft.host.isLeader || this.busy) return;
     const last = this.raft.host.lastIndex;
-    const ready = this.raft.host.progress().find((p) => p.learner && p.recentActive && p.match >= last - PROMOTE_WITHIN_ENTRIES);
+    // match > 0: a learner just added counts as recently active before it has answered at all
+    // (so that it cannot make the leader step down), and on a young log a match of 0 is already
+    // "within" the window; promoting a learner that never answered can leave the voters without a majority.
+    const ready = this.raft.host.progress().find((p) => p.learner && p.recentActive && p.match > 0 && p.match >= last - PROMOTE_WITHIN_ENTRIES);
     const peer = ready && this.raft.members.byRaft(ready.id);
     if (!peer) return;
     await this.oneAtATime(() => this.raft.host.addMember(peer.raftId, { context: encodeMember(peer) }));
