@@ -3,13 +3,13 @@ import type { Node } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
-import { nodeRow, printJson } from '../json-views';
+import { nodeRow, printJson, type NodeRow } from '../json-views';
 import { renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
-    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'LABELS'],
+    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'DEVICES', 'LABELS'],
     nodes.map((node) => nodeRow(node, heartbeatAgeMs)).map((row) => [
       row.id,
       row.hostname,
@@ -19,6 +19,7 @@ export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number
       formatCpus(row.cpus),
       formatBytes(row.memoryBytes),
       row.lastHeartbeatMs === null ? '-' : `${formatMs(row.lastHeartbeatMs)} ago`,
+      devicesText(row),
       Object.entries(row.labels).map(([key, value]) => `${key}=${value}`).join(','),
     ]),
   );
@@ -36,4 +37,10 @@ export function registerNode(program: Command, context: Context): void {
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
   registerNodeUpdate(node, context);
+}
+
+/** Devices and generic resources in one short cell: a Pi usually has a few of each. */
+function devicesText(row: NodeRow): string {
+  const text = [...row.devices, ...Object.entries(row.genericResources).map(([name, count]) => `${name}=${count}`)].join(',');
+  return text === '' ? '-' : text;
 }
