@@ -50,6 +50,11 @@ describe.skipIf(!hasDocker)('devices and generic resources on real Docker', () =
     expect(rows.find((row) => row.id === plain)).toMatchObject({ devices: [], genericResources: { camera: 1 } });
     const table = await cli(cluster.address, ['node', 'ls']);
     expect(table.stdout).toMatch(new RegExp(`${withZero}.*/dev/zero`));
+    const inspect = await cli(cluster.address, ['node', 'inspect', plain]);
+    expect(inspect.stdout).toMatch(/^Generic resources: +camera=1$/m);
+    expect(await cliJson<NodeRow>(cluster.address, ['node', 'inspect', withZero])).toMatchObject({ id: withZero, devices: ['/dev/zero'] });
+    const missing = await cli(cluster.address, ['node', 'inspect', 'no-such-node']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'no such node: no-such-node']);
   });
 
   it('refuses a device outside /dev in one line and stores nothing', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderService } from '../src/commands/inspect';
 import { renderServices } from '../src/commands/ls';
+import { renderNode } from '../src/commands/node-inspect';
 import { renderNodes } from '../src/commands/node';
 import { renderTasks, sortTasks } from '../src/commands/ps';
 import { humanDuration } from '../src/format';
@@ -168,6 +169,10 @@ describe('tables', () => {
     const lines = renderNodes([withDevices]).trimEnd().split('\n');
     expect(lines[0]).toContain('DEVICES');
     expect(lines[1]).toContain('/dev/i2c-1,/dev/video0,camera=1');
+    const text = renderNode(nodeRow(withDevices));
+    expect(text).toMatch(/^Devices: +\/dev\/i2c-1, \/dev\/video0$/m);
+    expect(text).toMatch(/^Generic resources: +camera=1$/m);
+    expect(renderNode(nodeRow(pi))).toMatch(/^Devices: +none$/m);
   });
 
   it('inspect\'s summary lists what was asked for', () => {

@@ -6,6 +6,7 @@ import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson, type NodeRow } from '../json-views';
 import { renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
+import { registerNodeInspect } from './node-inspect';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
@@ -36,6 +37,7 @@ export function registerNode(program: Command, context: Context): void {
       if (options.json) printJson(nodes.map((node) => nodeRow(node, heartbeatAgeMs)), (text) => context.write(text));
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
+  registerNodeInspect(node, context);
   registerNodeUpdate(node, context);
 }
 
