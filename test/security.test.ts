@@ -7,11 +7,14 @@ import {
   channelCredentials,
   clusterChannel,
   createClusterCa,
+  createNodeKeyRequest,
   formatJoinToken,
+  issueCertificate,
   issueIdentity,
   newJoinSecret,
   parseJoinToken,
   readIdentity,
+  type Role,
   type TlsIdentity,
 } from '@pisched/api';
 import { controlCall, raftStream, session } from './grpc-probes';
@@ -166,6 +169,22 @@ describe.skipIf(!hasDocker)('security: join tokens, mutual TLS, roles', () => {
     expect(await raftStream(raftAddress, asWorker)).toBe(
       `PERMISSION_DENIED: the Raft port needs a manager certificate of this cluster; the caller presented a worker certificate (${joined})`,
     );
+  });
+
+  it('an expired certificate of this cluster is refused on every port', { timeout: 30_000 }, async () => {
+    const tls = path.join(cluster.scheduler.dataDir, 'tls');
+    const ca = { certPem: fs.readFileSync(path.join(tls, 'ca.pem'), 'utf8'), keyPem: fs.readFileSync(path.join(tls, 'ca.key'), 'utf8') };
+    // Signed by the real root ten minutes ago, for one minute: expired since nine.
+    const expired = async (nodeId: string, role: Role): Promise<TlsIdentity> => {
+      const { keyPem, csrPem } = await createNodeKeyRequest(nodeId);
+      return { caPem: ca.certPem, keyPem, certPem: await issueCertificate(ca, { csrPem, nodeId, role, validityMs: 60_000, now: Date.now() - 600_000 }) };
+    };
+    const admin = channelCredentials(await expired(uniqueName('sec-x'), 'admin'));
+    expect(await controlCall(address, admin, 'ListNodes')).toMatch(/^PERMISSION_DENIED: the Control API \(ListNodes\) needs an admin certificate of this cluster; the caller presented no cluster certificate$/);
+    const node = uniqueName('sec-x');
+    expect(await session(address, channelCredentials(await expired(node, 'worker')), node)).toMatch(/^PERMISSION_DENIED: a session as node .* the caller presented no cluster certificate$/);
+    // The Raft port asks for a valid certificate at the handshake itself.
+    expect(await raftStream(raftAddress, channelCredentials(await expired(uniqueName('sec-x'), 'manager')))).toMatch(/^UNAVAILABLE/);
   });
 
   it('an admin certificate of another cluster is refused; this cluster\'s admin is served', async () => {

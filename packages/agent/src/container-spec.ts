@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { Task } from '@pisched/api';
-import { applyWorkloadOptions } from './workload-options';
+import { applyWorkloadOptions, genericResourceEnv } from './workload-options';
 import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
 
 /** `<service>.<slot>.<first 12 chars of the task id>`, like Swarm's task containers. */
@@ -47,7 +47,7 @@ export function buildContainerSpec(task: Task, nodeId: string): Docker.Container
   const options: Docker.ContainerCreateOptions = {
     name: containerName(task),
     Image: spec.container.image,
-    Env: [...(spec.container.env ?? [])],
+    Env: [...genericResourceEnv(spec.resources), ...(spec.container.env ?? [])],
     Labels: containerLabels(task, nodeId),
     ExposedPorts: exposed,
     HostConfig: hostConfig,

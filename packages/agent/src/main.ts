@@ -47,7 +47,7 @@ async function main(): Promise<void> {
 
   const log = pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination(2));
   log.info(
-    { schedulers: options.schedulers, engine: info.serverVersion, platform: description.platform, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes, reserved: description.reserved },
+    { schedulers: options.schedulers, engine: info.serverVersion, platform: description.platform, cpus: description.resources?.cpus, memoryBytes: description.resources?.memoryBytes, reserved: description.reserved, devices: description.devices, genericResources: description.resources?.generic },
     'pisched-agent starting',
   );
   let agent: Agent | undefined;

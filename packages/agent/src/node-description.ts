@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { formatBytes, type AgentMessage } from '@pisched/api';
 import type { EngineInfo } from './docker-driver';
 import type { AgentOptions } from './options';
+import { discoverDevices } from './device-discovery';
 
 /** The registration's description as written to the wire (fields the agent does not know stay unset). */
 export type NodeDescriptionInput = NonNullable<NonNullable<AgentMessage['register']>['description']>;
@@ -9,7 +10,8 @@ export type NodeDescriptionInput = NonNullable<NonNullable<AgentMessage['registe
 /** What the node registers with: the engine's view, with the operator's overrides. */
 export function buildNodeDescription(
   info: EngineInfo,
-  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels' | 'reserveCpus' | 'reserveMemoryBytes' | 'arch' | 'os'>,
+  options: Pick<AgentOptions, 'cpus' | 'memoryBytes' | 'labels' | 'reserveCpus' | 'reserveMemoryBytes' | 'arch' | 'os'> &
+    Partial<Pick<AgentOptions, 'devicePaths' | 'devices' | 'genericResources'>>,
   hostname: string = os.hostname(),
 ): NodeDescriptionInput {
   const cpus = options.cpus ?? info.ncpu;
@@ -26,9 +28,10 @@ export function buildNodeDescription(
   const description: NodeDescriptionInput = {
     hostname,
     platform: { os: options.os ?? info.osType, architecture: options.arch ?? info.architecture },
-    resources: { cpus, memoryBytes },
+    resources: { cpus, memoryBytes, generic: { ...options.genericResources } },
     engineVersion: info.serverVersion,
     labels: { ...options.labels },
+    devices: discoverDevices(options.devicePaths ?? [], options.devices ?? []),
   };
   if (reserveCpus > 0 || reserveMemory > 0) description.reserved = { cpus: reserveCpus, memoryBytes: reserveMemory };
   return description;

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
-import { isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory } from '@pisched/api';
+import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory } from '@pisched/api';
+import { DEFAULT_DEVICE_PATHS } from './device-discovery';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -27,6 +28,12 @@ export interface AgentOptions {
    */
   arch?: string;
   os?: string;
+  /** Paths (a `*` allowed in the last part) searched for devices to advertise; those that exist count. */
+  devicePaths: string[];
+  /** More device paths to advertise, if they exist (--devices). */
+  devices: string[];
+  /** Countable resources the node offers, e.g. { camera: 1 } (--generic-resource). */
+  genericResources: Record<string, number>;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -69,6 +76,9 @@ function program(write: (text: string) => void): Command {
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
     .option('--arch <arch>', 'architecture to advertise instead of the engine\'s, e.g. arm64 (for testing / emulated runtimes)')
     .option('--os <os>', 'operating system to advertise instead of the engine\'s, e.g. linux (for testing / emulated runtimes)')
+    .option('--device-paths <path,...>', `device paths to look for and advertise, a * allowed in the last part ('' for none; default: ${DEFAULT_DEVICE_PATHS.join(',')})`)
+    .option('--devices <path,...>', 'more device paths to advertise, if they exist, e.g. /dev/ttyS0')
+    .option('--generic-resource <NAME=COUNT>', 'a countable resource this node offers, e.g. camera=1 (repeatable)', (value: string, previous: string[] = []) => [...previous, value], [])
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined })
@@ -96,7 +106,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string;
+    arch?: string; os?: string; joinToken?: string; devicePaths?: string; devices?: string; genericResource: string[];
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -121,6 +131,9 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     labels: raw.labels === undefined ? {} : parseLabels(raw.labels),
     dockerSocket: raw.dockerSocket,
     logLevel: raw.logLevel,
+    devicePaths: raw.devicePaths === undefined ? [...DEFAULT_DEVICE_PATHS] : wrap(() => devicePathList('--device-paths', raw.devicePaths as string)),
+    devices: raw.devices === undefined ? [] : wrap(() => devicePathList('--devices', raw.devices as string)),
+    genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
   };
   if (raw.joinToken !== undefined) options.joinToken = raw.joinToken;
   if (raw.cpus !== undefined) {
@@ -156,4 +169,15 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   if (raw.reserveCpus !== undefined) options.reserveCpus = wrap(() => parseCpus(raw.reserveCpus as string));
   if (raw.reserveMemory !== undefined) options.reserveMemoryBytes = wrap(() => parseMemory(raw.reserveMemory as string));
   return options;
+}
+
+/** A comma-separated list of paths under /dev, as services name them, so what is advertised can match. */
+function devicePathList(flag: string, text: string): string[] {
+  return text.split(',').map((part) => part.trim()).filter((part) => part !== '').map((part) => {
+    try {
+      return hostDevicePath(part);
+    } catch (error) {
+      throw new OptionsError(`${flag}: ${(error as Error).message}`);
+    }
+  });
 }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { effectiveLogConfig, type ContainerSpec, type Mount } from '@pisched/api';
+import { effectiveLogConfig, type ContainerSpec, type Mount, type Resources } from '@pisched/api';
 
 /**
  * Mounts, privileges, identity and logging of a spec as the engine's create
@@ -10,6 +10,9 @@ export function applyWorkloadOptions(container: ContainerSpec, options: Docker.C
   const host = options.HostConfig!;
   const mounts = container.mounts ?? [];
   if (mounts.length > 0) host.Mounts = mounts.map(engineMount);
+  if (container.devices?.length) {
+    host.Devices = container.devices.map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.permissions }));
+  }
   if (container.capAdd?.length) host.CapAdd = [...container.capAdd];
   if (container.capDrop?.length) host.CapDrop = [...container.capDrop];
   if (container.privileged) host.Privileged = true;
@@ -40,4 +43,14 @@ function engineMount(mount: Mount): Docker.MountSettings {
   if (mount.type === 'tmpfs') return mount.tmpfsSizeBytes > 0 ? { ...base, TmpfsOptions: { SizeBytes: mount.tmpfsSizeBytes, Mode: 0 } } : base;
   if (mount.type !== 'volume' || (!mount.volumeDriver && Object.keys(mount.volumeOptions ?? {}).length === 0)) return base;
   return { ...base, VolumeOptions: { NoCopy: false, Labels: {}, DriverConfig: { Name: mount.volumeDriver || 'local', Options: { ...mount.volumeOptions } } } };
+}
+
+/**
+ * What the task booked of the node's generic resources, told to the command
+ * as Swarm does (DOCKER_RESOURCE_CAMERA=1), so a program can check it got them.
+ */
+export function genericResourceEnv(resources: Resources | null | undefined): string[] {
+  return Object.entries(resources?.generic ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, count]) => `DOCKER_RESOURCE_${name.toUpperCase()}=${count}`);
 }

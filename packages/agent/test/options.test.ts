@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_DEVICE_PATHS } from '../src/device-discovery';
 import { InfoShown, OptionsError, parseAgentOptions, parseLabels } from '../src/options';
 
 const base = ['--node-id', 'pi-1', '--scheduler', '10.0.0.1:7700', '--data-dir', '/tmp/agent'];
@@ -22,6 +23,9 @@ describe('parseAgentOptions', () => {
       labels: {},
       dockerSocket: '/var/run/docker.sock',
       logLevel: 'info',
+      devicePaths: DEFAULT_DEVICE_PATHS,
+      devices: [],
+      genericResources: {},
     });
   });
 

@@ -30,7 +30,7 @@ describe('--reserve-cpus and --reserve-memory', () => {
 
   it('go into the registration as the node\'s reserved resources, beside its full capacity', () => {
     const description = buildNodeDescription(info, { labels: {}, reserveCpus: 0.5, reserveMemoryBytes: 512 * 1024 ** 2 }, 'pi-1');
-    expect(description.resources).toEqual({ cpus: 4, memoryBytes: 4 * 1024 ** 3 });
+    expect(description.resources).toEqual({ cpus: 4, memoryBytes: 4 * 1024 ** 3, generic: {} });
     expect(description.reserved).toEqual({ cpus: 0.5, memoryBytes: 512 * 1024 ** 2 });
     expect(buildNodeDescription(info, { labels: {} }, 'pi-1').reserved).toBeUndefined();
   });

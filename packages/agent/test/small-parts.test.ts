@@ -14,14 +14,15 @@ describe('buildNodeDescription', () => {
     expect(buildNodeDescription(info, { labels: { zone: 'a' } }, 'pi-1')).toEqual({
       hostname: 'pi-1',
       platform: { os: 'linux', architecture: 'aarch64' },
-      resources: { cpus: 4, memoryBytes: 8_000_000_000 },
+      resources: { cpus: 4, memoryBytes: 8_000_000_000, generic: {} },
       engineVersion: '20.10.24',
       labels: { zone: 'a' },
+      devices: [],
     });
   });
 
   it('lets --cpus and --memory override it', () => {
-    expect(buildNodeDescription(info, { labels: {}, cpus: 1.5, memoryBytes: 1024 }, 'h').resources).toEqual({ cpus: 1.5, memoryBytes: 1024 });
+    expect(buildNodeDescription(info, { labels: {}, cpus: 1.5, memoryBytes: 1024 }, 'h').resources).toEqual({ cpus: 1.5, memoryBytes: 1024, generic: {} });
   });
 });
 

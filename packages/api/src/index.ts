@@ -8,6 +8,8 @@ export * from './placement-rules';
 export * from './update-config';
 export * from './container-options';
 export * from './mounts';
+export * from './devices';
+export * from './generic-resources';
 export * from './container-privileges';
 export * from './log-config';
 export * from './leader-metadata';

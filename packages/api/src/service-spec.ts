@@ -6,6 +6,8 @@ import { validateUpdateConfig } from './update-config';
 import { validatePlatforms } from './platforms';
 import { validateContainerOptions } from './container-options';
 import { validateMounts } from './mounts';
+import { validateDevices } from './devices';
+import { validateGenericResources } from './generic-resources';
 import { validatePrivileges } from './container-privileges';
 import { validateLogConfig } from './log-config';
 
@@ -93,10 +95,11 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
       env,
       ...validateContainerOptions(input.container ?? {}),
       mounts: validateMounts(input.container?.mounts),
+      devices: validateDevices(input.container?.devices),
       ...validatePrivileges(input.container ?? {}, ports.length > 0),
       logConfig: validateLogConfig(input.container?.logConfig),
     },
-    resources: { cpus, memoryBytes },
+    resources: { cpus, memoryBytes, generic: validateGenericResources(input.resources?.generic as Record<string, number | string> | undefined) },
     ports,
     placement: validatePlacement(input.placement ?? {}),
     noLimits: input.noLimits ?? false,

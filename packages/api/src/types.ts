@@ -45,3 +45,4 @@ export type { GetServiceLogsResponse__Output as ServiceLogs } from './gen/pische
 export type { Mount__Output as Mount, Mount as MountInput } from './gen/pisched/v1/Mount';
 export type { Ulimit__Output as Ulimit, Ulimit as UlimitInput } from './gen/pisched/v1/Ulimit';
 export type { LogConfig__Output as LogConfig, LogConfig as LogConfigInput } from './gen/pisched/v1/LogConfig';
+export type { Device__Output as Device, Device as DeviceInput } from './gen/pisched/v1/Device';

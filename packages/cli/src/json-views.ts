@@ -78,6 +78,10 @@ export interface NodeRow {
   cpus: number;
   memoryBytes: number;
   labels: Record<string, string>;
+  /** Host device paths the agent found; tasks needing a device go only to nodes listing it. */
+  devices: string[];
+  /** Generic resources the node offers, e.g. { camera: 1 }. */
+  genericResources: Record<string, number>;
   /** Milliseconds since the node's last heartbeat; null when the scheduler has seen none. */
   lastHeartbeatMs: number | null;
 }
@@ -92,6 +96,8 @@ export function nodeRow(node: Node, heartbeatAgeMs: Record<string, number> = {})
     cpus: node.description?.resources?.cpus ?? 0,
     memoryBytes: node.description?.resources?.memoryBytes ?? 0,
     labels: nodeLabels(node),
+    devices: [...(node.description?.devices ?? [])],
+    genericResources: sortedCounts(node.description?.resources?.generic),
     lastHeartbeatMs: heartbeatAgeMs[node.id] ?? null,
   };
 }
@@ -110,7 +116,8 @@ export interface SpecView {
     /** null: the image's own HEALTHCHECK applies. */
     healthcheck: HealthcheckView | null;
   };
-  resources: { cpus: number; memoryBytes: number };
+  /** generic: what each task books of its node's generic resources, e.g. { camera: 1 }. */
+  resources: { cpus: number; memoryBytes: number; generic: Record<string, number> };
   ports: { publishedPort: number; targetPort: number; protocol: string }[];
   placement: {
     constraints: string[];
@@ -184,7 +191,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
         : null,
       ...workloadView(spec?.container),
     },
-    resources: { cpus: spec?.resources?.cpus ?? 0, memoryBytes: spec?.resources?.memoryBytes ?? 0 },
+    resources: { cpus: spec?.resources?.cpus ?? 0, memoryBytes: spec?.resources?.memoryBytes ?? 0, generic: sortedCounts(spec?.resources?.generic) },
     ports: (spec?.ports ?? []).map(portView),
     placement: {
       constraints: [...(spec?.placement?.constraints ?? [])],
@@ -247,4 +254,8 @@ export function serviceView(service: Service): ServiceView {
 
 export function printJson(value: unknown, write: (text: string) => void = (text) => process.stdout.write(text)): void {
   write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function sortedCounts(map: Record<string, number> | null | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(map ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => [name, Number(count)]));
 }

@@ -2,6 +2,7 @@ import { effectiveLogConfig, formatBytes, type ContainerSpec } from '@pisched/ap
 
 /** The --json shape of a container's mounts, privileges, identity and logging; logConfig is what containers get. */
 export interface WorkloadView {
+  devices: { pathOnHost: string; pathInContainer: string; permissions: string }[];
   mounts: { type: string; source: string; target: string; readOnly: boolean; volumeDriver: string; volumeOptions: Record<string, string>; tmpfsSizeBytes: number }[];
   capAdd: string[];
   capDrop: string[];
@@ -24,6 +25,7 @@ export interface WorkloadView {
 export function workloadView(container: ContainerSpec | null | undefined): WorkloadView {
   const log = effectiveLogConfig(container?.logConfig);
   return {
+    devices: (container?.devices ?? []).map((d) => ({ pathOnHost: d.pathOnHost, pathInContainer: d.pathInContainer, permissions: d.permissions })),
     mounts: (container?.mounts ?? []).map((m) => ({
       type: m.type,
       source: m.source,
@@ -54,6 +56,10 @@ export function workloadView(container: ContainerSpec | null | undefined): Workl
 /** `inspect`'s lines for what is set; nothing for what is left to the image or the engine. */
 export function workloadLines(view: WorkloadView, defaultLog: boolean): [string, string][] {
   const fields: [string, string][] = view.mounts.map((mount) => ['Mount', mountText(mount)]);
+  for (const device of view.devices) {
+    const inside = device.pathInContainer === device.pathOnHost ? '' : ` -> ${device.pathInContainer}`;
+    fields.push(['Device', `${device.pathOnHost}${inside} (${device.permissions})`]);
+  }
   if (view.privileged) fields.push(['Privileged', 'yes']);
   if (view.capAdd.length > 0) fields.push(['Cap add', view.capAdd.join(', ')]);
   if (view.capDrop.length > 0) fields.push(['Cap drop', view.capDrop.join(', ')]);

@@ -13,7 +13,7 @@ describe('update flags', () => {
     const spec = buildUpdatedSpec(current(), { image: 'app:v2', envAdd: ['B=3', 'C=4'], envRm: ['A'], cpu: '0.5', memory: '64M', replicas: '4' });
     expect(spec.container!.image).toBe('app:v2');
     expect(spec.container!.env).toEqual(['B=3', 'C=4']);
-    expect(spec.resources).toEqual({ cpus: 0.5, memoryBytes: 64 * 1024 * 1024 });
+    expect(spec.resources).toEqual({ cpus: 0.5, memoryBytes: 64 * 1024 * 1024, generic: {} });
     expect(spec.replicas).toBe(4);
     expect(spec.forceUpdate).toBe(0);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderService } from '../src/commands/inspect';
 import { renderServices } from '../src/commands/ls';
+import { renderNode } from '../src/commands/node-inspect';
 import { renderNodes } from '../src/commands/node';
 import { renderTasks, sortTasks } from '../src/commands/ps';
 import { humanDuration } from '../src/format';
@@ -61,6 +62,8 @@ describe('--json views', () => {
       cpus: 4,
       memoryBytes: 4 * 1024 ** 3,
       labels: { rack: 'r1', zone: 'b' },
+      devices: [],
+      genericResources: {},
       lastHeartbeatMs: 400,
     });
     expect(nodeRow(node()).lastHeartbeatMs).toBeNull();
@@ -85,6 +88,7 @@ describe('--json views', () => {
           stopGracePeriodMs: 0,
           init: false,
           healthcheck: null,
+          devices: [],
           mounts: [],
           capAdd: [],
           capDrop: [],
@@ -103,7 +107,7 @@ describe('--json views', () => {
           // What the container gets: the rotating default, as the spec names no driver.
           logConfig: { driver: 'json-file', options: { 'max-file': '3', 'max-size': '10m' } },
         },
-        resources: { cpus: 0.5, memoryBytes: 134217728 },
+        resources: { cpus: 0.5, memoryBytes: 134217728, generic: {} },
         ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
         placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '', platforms: [] },
         noLimits: false,
@@ -155,7 +159,20 @@ describe('tables', () => {
 
   it('node ls shows cores, human memory and labels', () => {
     const lines = renderNodes([node()], { pi1: 1500 }).trimEnd().split('\n');
-    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', 'rack=r1,zone=b']);
+    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', '-', 'rack=r1,zone=b']);
+  });
+
+  it('node ls lists the devices and generic resources a node advertises', () => {
+    const pi = node();
+    const withDevices = { ...pi, description: { ...pi.description!, devices: ['/dev/i2c-1', '/dev/video0'], resources: { ...pi.description!.resources!, generic: { camera: 1 } } } };
+    expect(nodeRow(withDevices)).toMatchObject({ devices: ['/dev/i2c-1', '/dev/video0'], genericResources: { camera: 1 } });
+    const lines = renderNodes([withDevices]).trimEnd().split('\n');
+    expect(lines[0]).toContain('DEVICES');
+    expect(lines[1]).toContain('/dev/i2c-1,/dev/video0,camera=1');
+    const text = renderNode(nodeRow(withDevices));
+    expect(text).toMatch(/^Devices: +\/dev\/i2c-1, \/dev\/video0$/m);
+    expect(text).toMatch(/^Generic resources: +camera=1$/m);
+    expect(renderNode(nodeRow(pi))).toMatch(/^Devices: +none$/m);
   });
 
   it('inspect\'s summary lists what was asked for', () => {

@@ -17,6 +17,8 @@ export interface NodeShape {
   hostname?: string;
   state?: Node['state'];
   availability?: Node['availability'];
+  devices?: string[];
+  generic?: Record<string, number>;
 }
 
 /** A node as an agent registers it, with capacity, platform and labels. */
@@ -27,10 +29,11 @@ export function sizedNode(id: string, shape: NodeShape = {}): Node {
     description: {
       hostname: shape.hostname ?? `host-${id}`,
       platform: { os: shape.os ?? 'linux', architecture: shape.arch ?? 'aarch64' },
-      resources: { cpus: shape.cpus ?? 4, memoryBytes: shape.memory ?? 4 * GiB },
+      resources: { cpus: shape.cpus ?? 4, memoryBytes: shape.memory ?? 4 * GiB, generic: shape.generic ?? {} },
       engineVersion: '27.0.0',
       labels: shape.labels ?? {},
-      reserved: { cpus: shape.reservedCpus ?? 0, memoryBytes: shape.reservedMemory ?? 0 },
+      reserved: { cpus: shape.reservedCpus ?? 0, memoryBytes: shape.reservedMemory ?? 0, generic: {} },
+      devices: shape.devices ?? [],
     },
     state: shape.state ?? 'READY',
     availability: shape.availability ?? 'ACTIVE',
@@ -49,6 +52,8 @@ export interface ServiceShape {
   strategy?: string;
   mode?: ServiceSpec['mode'];
   platforms?: Platform[];
+  devices?: string[];
+  generic?: Record<string, number>;
 }
 
 export function serviceSpec(name: string, shape: ServiceShape = {}): ServiceSpec {
@@ -57,7 +62,8 @@ export function serviceSpec(name: string, shape: ServiceShape = {}): ServiceSpec
     ...base,
     mode: shape.mode ?? 'REPLICATED',
     replicas: shape.mode === 'GLOBAL' ? 0 : (shape.replicas ?? 1),
-    resources: { cpus: shape.cpus ?? 0, memoryBytes: shape.memory ?? 0 },
+    container: { ...base.container!, devices: (shape.devices ?? []).map((path) => ({ pathOnHost: path, pathInContainer: path, permissions: 'rwm' })) },
+    resources: { cpus: shape.cpus ?? 0, memoryBytes: shape.memory ?? 0, generic: shape.generic ?? {} },
     placement: {
       constraints: shape.constraints ?? [],
       spread: shape.spread ?? [],

@@ -22,6 +22,7 @@ export function renderService(service: Service): string {
   for (const port of spec.ports) fields.push(['Port', `${port.publishedPort}:${port.targetPort}/${port.protocol}`]);
   if (spec.resources.cpus > 0) fields.push(['CPUs', formatCpus(spec.resources.cpus)]);
   if (spec.resources.memoryBytes > 0) fields.push(['Memory', formatBytes(spec.resources.memoryBytes)]);
+  for (const [name, count] of Object.entries(spec.resources.generic)) fields.push(['Generic resource', `${name}=${count}`]);
   for (const constraint of spec.placement.constraints) fields.push(['Constraint', constraint]);
   for (const spread of spec.placement.spread) fields.push(['Spread', spread]);
   if (spec.placement.maxPerNode > 0) fields.push(['Max per node', String(spec.placement.maxPerNode)]);

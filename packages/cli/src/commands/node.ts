@@ -3,14 +3,15 @@ import type { Node } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
-import { nodeRow, printJson } from '../json-views';
+import { nodeRow, printJson, type NodeRow } from '../json-views';
 import { renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
 import { registerNodeRm } from './node-rm';
+import { registerNodeInspect } from './node-inspect';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
-    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'LABELS'],
+    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'DEVICES', 'LABELS'],
     nodes.map((node) => nodeRow(node, heartbeatAgeMs)).map((row) => [
       row.id,
       row.hostname,
@@ -20,6 +21,7 @@ export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number
       formatCpus(row.cpus),
       formatBytes(row.memoryBytes),
       row.lastHeartbeatMs === null ? '-' : `${formatMs(row.lastHeartbeatMs)} ago`,
+      devicesText(row),
       Object.entries(row.labels).map(([key, value]) => `${key}=${value}`).join(','),
     ]),
   );
@@ -36,6 +38,13 @@ export function registerNode(program: Command, context: Context): void {
       if (options.json) printJson(nodes.map((node) => nodeRow(node, heartbeatAgeMs)), (text) => context.write(text));
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
+  registerNodeInspect(node, context);
   registerNodeUpdate(node, context);
   registerNodeRm(node, context);
+}
+
+/** Devices and generic resources in one short cell: a Pi usually has a few of each. */
+function devicesText(row: NodeRow): string {
+  const text = [...row.devices, ...Object.entries(row.genericResources).map(([name, count]) => `${name}=${count}`)].join(',');
+  return text === '' ? '-' : text;
 }

@@ -17,8 +17,9 @@ import {
 } from '../update-flags';
 import { addPlatformFlags, explicitPlatforms, platformsForRun, type PlatformOptions } from '../platform-flags';
 import { addWorkloadFlags, workloadFields, type WorkloadFlags } from '../workload-flags';
+import { addDeviceFlags, deviceFields, type DeviceFlags } from '../device-flags';
 
-export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags, DeviceFlags {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -51,6 +52,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
   const chosenPlatforms = explicitPlatforms(options) ?? platforms;
   const ports: PortConfig[] = (options.publish ?? []).flatMap(parsePort);
   try {
+    const { devices, generic } = deviceFields(options);
     return validateServiceSpec({
       name: options.name,
       mode: options.mode === undefined ? 'REPLICATED' : parseMode(options.mode),
@@ -65,6 +67,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
           init: false,
           healthcheck: null,
           ...workloadFields(options),
+          devices,
         },
         options,
       ),
@@ -73,6 +76,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
       resources: {
         cpus: options.cpu === undefined ? 0 : parseCpuFlag(options.cpu),
         memoryBytes: options.memory === undefined ? 0 : parseMemoryFlag(options.memory),
+        generic,
       },
       ports,
       placement: {
@@ -126,6 +130,7 @@ export function registerRun(program: Command, context: Context): void {
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
   addWorkloadFlags(command);
+  addDeviceFlags(command);
   command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()

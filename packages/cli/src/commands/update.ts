@@ -17,9 +17,10 @@ import {
 } from '../update-flags';
 import { waitForUpdate } from '../update-progress';
 import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
+import { addDeviceUpdateFlags, updatedDevices, updatedGenericResources, type DeviceUpdateFlags } from '../device-flags';
 import { addWorkloadUpdateFlags, applyWorkloadUpdateFlags, type WorkloadUpdateFlags } from '../workload-update-flags';
 
-export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags {
+export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags, DeviceUpdateFlags {
   dryRun?: boolean;
   constraintAdd?: string[];
   constraintRm?: string[];
@@ -63,10 +64,10 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
   try {
     return validateServiceSpec({
       ...current,
-      container: applyWorkloadUpdateFlags(container, options),
+      container: { ...applyWorkloadUpdateFlags(container, options), devices: updatedDevices(container.devices ?? [], options) },
       placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
-      resources,
+      resources: { ...resources, generic: updatedGenericResources(resources.generic ?? {}, options) },
       updateConfig: applyUpdateConfigFlags(current.updateConfig, options, 'update'),
       rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
       forceUpdate: current.forceUpdate + (options.force ? 1 : 0),
@@ -153,6 +154,7 @@ export function registerUpdate(program: Command, context: Context): void {
   addUpdateConfigFlags(command);
   addContainerOptionFlags(command);
   addWorkloadUpdateFlags(command);
+  addDeviceUpdateFlags(command);
   command
     .option('--resume', 'go on with a paused update or rollback')
     .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')

@@ -92,7 +92,8 @@ function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean
   const node = nodes.get(task.nodeId);
   if (node === undefined || node.state === 'DOWN' || node.availability === 'DRAIN') return false;
   const placement = service.spec?.placement;
-  if (!placement || (placement.constraints.length === 0 && (placement.platforms ?? []).length === 0)) return true;
+  const devices = service.spec?.container?.devices ?? [];
+  if (!placement || (placement.constraints.length === 0 && (placement.platforms ?? []).length === 0 && devices.length === 0)) return true;
   return ruleFilters(compileRules(service.spec), nodeFacts(node)) === undefined;
 }
 

@@ -1,7 +1,7 @@
 import { isTerminal, stateRank, type Node, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
-import { holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
+import { genericOf, holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node
@@ -21,6 +21,8 @@ export class ClusterView {
   readonly taskCount: Int32Array;
   /** Host ports (8080/tcp) published on each node by tasks that have or may soon have a container. */
   readonly portsInUse: Set<string>[];
+  /** Generic resources (camera → 1) each node has not yet promised to a task; booked like CPU and memory. */
+  readonly freeGeneric: Map<string, number>[];
   /** serviceId → node index → tasks of that service holding a reservation there. */
   private readonly perService = new Map<string, Map<number, number>>();
 
@@ -34,6 +36,7 @@ export class ClusterView {
     this.freeMemory = new Float64Array(n);
     this.taskCount = new Int32Array(n);
     this.portsInUse = this.nodes.map(() => new Set<string>());
+    this.freeGeneric = this.nodes.map((node) => new Map(Object.entries(genericOf(node.description?.resources))));
     this.nodes.forEach((node, i) => {
       this.index.set(node.id, i);
       const capacity = nodeCapacity(node);
@@ -61,6 +64,9 @@ export class ClusterView {
     const amount = toAmount(task.spec?.resources);
     this.freeCpu[i] -= amount.cpuMicros;
     this.freeMemory[i] -= amount.memoryBytes;
+    for (const [name, count] of Object.entries(genericOf(task.spec?.resources))) {
+      this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) - count);
+    }
     this.taskCount[i]++;
     for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
     let counts = this.perService.get(task.serviceId);

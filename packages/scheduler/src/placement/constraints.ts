@@ -1,4 +1,4 @@
-import { normalizeArch, parseConstraint, type Constraint, type Node, type Platform, type ServiceSpec } from '@pisched/api';
+import { hostDevicePaths, normalizeArch, parseConstraint, type Constraint, type Node, type Platform, type ServiceSpec } from '@pisched/api';
 
 /** The node's attributes constraints can name, resolved once per node. */
 export interface NodeFacts {
@@ -8,6 +8,8 @@ export interface NodeFacts {
   arch: string;
   /** The agent's labels overridden by the ones users set with `node update`. */
   labels: Record<string, string>;
+  /** Host device paths the agent advertises. */
+  devices: ReadonlySet<string>;
 }
 
 export function nodeFacts(node: Node): NodeFacts {
@@ -17,6 +19,7 @@ export function nodeFacts(node: Node): NodeFacts {
     os: (node.description?.platform?.os ?? '').toLowerCase(),
     arch: normalizeArch(node.description?.platform?.architecture ?? ''),
     labels: { ...node.description?.labels, ...node.labels },
+    devices: new Set(node.description?.devices ?? []),
   };
 }
 
@@ -34,9 +37,13 @@ export function compileConstraints(texts: readonly string[]): Constraint[] {
   });
 }
 
-/** A spec's constraints and platforms as the filters take them (platforms are canonical once validated). */
-export function compileRules(spec: ServiceSpec | null | undefined): { constraints: Constraint[]; platforms: Platform[] } {
-  return { constraints: compileConstraints(spec?.placement?.constraints ?? []), platforms: spec?.placement?.platforms ?? [] };
+/** A spec's constraints, platforms and devices as the filters take them (all canonical once validated). */
+export function compileRules(spec: ServiceSpec | null | undefined): { constraints: Constraint[]; platforms: Platform[]; devices: string[] } {
+  return {
+    constraints: compileConstraints(spec?.placement?.constraints ?? []),
+    platforms: spec?.placement?.platforms ?? [],
+    devices: hostDevicePaths(spec?.container?.devices),
+  };
 }
 
 /**

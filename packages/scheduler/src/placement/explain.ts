@@ -22,13 +22,12 @@ export function explainOnNode(nodeId: string, rejection: Rejection): string {
   return `node ${nodeId} ${phrase(rejection, 1, true)}`;
 }
 
-const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'max-per-node', 'port', 'memory', 'cpu'];
+const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'device', 'max-per-node', 'port', 'memory', 'cpu', 'generic'];
 
 function describeGroups(rejections: readonly Rejection[]): string[] {
   const groups = new Map<string, Rejection[]>();
   for (const rejection of rejections) {
-    const key =
-      rejection.kind === 'constraint' ? `constraint ${rejection.constraint}` : rejection.kind === 'port' ? `port ${rejection.port}` : rejection.kind;
+    const key = groupKey(rejection);
     const group = groups.get(key) ?? [];
     group.push(rejection);
     groups.set(key, group);
@@ -38,6 +37,22 @@ function describeGroups(rejections: readonly Rejection[]): string[] {
     const group = groups.get(key)!;
     return `${group.length} ${group.length === 1 ? 'node' : 'nodes'} ${phrase(representative(group), group.length, false)}`;
   });
+}
+
+/** Nodes go in one group when the same thing stops them: the same constraint, port, device or generic resource. */
+function groupKey(rejection: Rejection): string {
+  switch (rejection.kind) {
+    case 'constraint':
+      return `constraint ${rejection.constraint}`;
+    case 'port':
+      return `port ${rejection.port}`;
+    case 'device':
+      return `device ${rejection.device}`;
+    case 'generic':
+      return `generic ${rejection.name}`;
+    default:
+      return rejection.kind;
+  }
 }
 
 function rank(key: string): number {
@@ -62,6 +77,7 @@ function mostFree(group: Rejection[]): Rejection {
   return group.reduce((best, rejection) => {
     if (rejection.kind === 'memory' && best.kind === 'memory') return rejection.free > best.free ? rejection : best;
     if (rejection.kind === 'cpu' && best.kind === 'cpu') return rejection.freeMicros > best.freeMicros ? rejection : best;
+    if (rejection.kind === 'generic' && best.kind === 'generic') return rejection.free > best.free ? rejection : best;
     return best;
   });
 }
@@ -82,6 +98,8 @@ function phrase(rejection: Rejection, count: number, single: boolean): string {
     }
     case 'constraint':
       return `${one ? 'fails' : 'fail'} constraint ${rejection.constraint}`;
+    case 'device':
+      return `${one ? 'lacks' : 'lack'} device ${rejection.device}`;
     case 'max-per-node':
       return `already ${one ? 'runs' : 'run'} ${rejection.limit} ${rejection.limit === 1 ? 'task' : 'tasks'} of this service (max-per-node ${rejection.limit})`;
     case 'port':
@@ -90,6 +108,8 @@ function phrase(rejection: Rejection, count: number, single: boolean): string {
       return `${one ? 'lacks' : 'lack'} memory (need ${formatBytes(rejection.need)}, ${free} ${formatBytes(rejection.free)})`;
     case 'cpu':
       return `${one ? 'lacks' : 'lack'} CPU (need ${formatCpus(rejection.needMicros)}, ${free} ${formatCpus(rejection.freeMicros)})`;
+    case 'generic':
+      return `${one ? 'lacks' : 'lack'} generic resource ${rejection.name} (need ${rejection.need}, ${free} ${rejection.free})`;
   }
 }
 

@@ -15,11 +15,15 @@ export type Rejection =
   /** wanted: the image's platforms as os/arch; actual: the node's. */
   | { kind: 'platform'; wanted: string[]; actual: string }
   | { kind: 'constraint'; constraint: string }
+  /** A host device the task needs that the node does not advertise, e.g. /dev/video0. */
+  | { kind: 'device'; device: string }
   | { kind: 'max-per-node'; limit: number }
   /** A host port the task publishes is taken on the node, e.g. 8080/tcp. */
   | { kind: 'port'; port: string }
   | { kind: 'memory'; need: number; free: number }
-  | { kind: 'cpu'; needMicros: number; freeMicros: number };
+  | { kind: 'cpu'; needMicros: number; freeMicros: number }
+  /** Too few of a generic resource (camera=1) left unbooked on the node. */
+  | { kind: 'generic'; name: string; need: number; free: number };
 
 /** Node state and availability: only ready, active nodes take new tasks. */
 export function availabilityFilter(node: Node): Rejection | undefined {
@@ -46,15 +50,23 @@ export function platformFilter(platforms: readonly Platform[], facts: NodeFacts)
   return { kind: 'platform', wanted: platforms.map(formatPlatform), actual: facts.arch === '' ? 'of unknown platform' : `${facts.os}/${facts.arch}` };
 }
 
+/** Every device the task needs must be one the node's agent found (an engine would refuse the container otherwise). */
+export function deviceFilter(devices: readonly string[], facts: NodeFacts): Rejection | undefined {
+  const missing = devices.find((device) => !facts.devices.has(device));
+  return missing === undefined ? undefined : { kind: 'device', device: missing };
+}
+
 /** A service's placement rules, compiled once per pass. */
 export interface PlacementRules {
   constraints: readonly Constraint[];
   platforms: readonly Platform[];
+  /** Host paths of the devices the task needs. */
+  devices: readonly string[];
 }
 
-/** What the service asks of a node itself, whatever its state: its platform and the constraints. */
+/** What the service asks of a node itself, whatever its state: its platform, the constraints and its devices. */
 export function ruleFilters(rules: PlacementRules, facts: NodeFacts): Rejection | undefined {
-  return platformFilter(rules.platforms, facts) ?? constraintFilter(rules.constraints, facts);
+  return platformFilter(rules.platforms, facts) ?? constraintFilter(rules.constraints, facts) ?? deviceFilter(rules.devices, facts);
 }
 
 /** The filters that do not depend on what else runs on the node; their verdict holds for a whole placement pass. */
@@ -77,5 +89,14 @@ export function portFilter(wanted: readonly string[], inUse: ReadonlySet<string>
 export function resourceFilter(need: Amount, free: Amount): Rejection | undefined {
   if (need.memoryBytes > free.memoryBytes) return { kind: 'memory', need: need.memoryBytes, free: Math.max(0, free.memoryBytes) };
   if (need.cpuMicros > free.cpuMicros) return { kind: 'cpu', needMicros: need.cpuMicros, freeMicros: Math.max(0, free.cpuMicros) };
+  return undefined;
+}
+
+/** Each generic resource the task books must have that many left unbooked on the node; a node that never offered it has 0. */
+export function genericFilter(need: Readonly<Record<string, number>>, free: ReadonlyMap<string, number>): Rejection | undefined {
+  for (const [name, count] of Object.entries(need)) {
+    const left = free.get(name) ?? 0;
+    if (count > left) return { kind: 'generic', name, need: count, free: Math.max(0, left) };
+  }
   return undefined;
 }

@@ -33,6 +33,13 @@ export function nodeCapacity(node: Node): Amount {
   };
 }
 
+/** Generic resources a spec books per task, or a node offers: name → count, none below 1. */
+export function genericOf(resources: Resources | null | undefined): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [name, count] of Object.entries(resources?.generic ?? {})) if (Number(count) > 0) result[name] = Number(count);
+  return result;
+}
+
 /**
  * A task holds its reservation from the moment it is assigned to a node until
  * it ends or is told to stop. A global task waiting for room on its node has

@@ -5,8 +5,8 @@ import { ClusterView, publishedPorts } from './cluster-view';
 import { clusterStrategy } from '../cluster/cluster-settings';
 import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
-import { maxPerNodeFilter, portFilter, resourceFilter, staticFilters, type Rejection } from './filters';
-import { toAmount, type Amount } from './node-capacity';
+import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, type Rejection } from './filters';
+import { genericOf, toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 
 export interface PlacementOptions {
@@ -80,7 +80,8 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     const rejection =
       staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ??
       portFilter(publishedPorts(task), view.portsInUse[i]) ??
-      resourceFilter(toAmount(task.spec?.resources), view.free(i));
+      resourceFilter(toAmount(task.spec?.resources), view.free(i)) ??
+      genericFilter(genericOf(task.spec?.resources), view.freeGeneric[i]);
     if (rejection) leavePending(task, explainOnNode(task.nodeId, rejection));
     else assign(task, i);
   }
@@ -115,6 +116,7 @@ function placeGroup(
   const strategy = (placement?.strategy || defaultStrategy) as PlacementStrategy;
   const maxPerNode = Number(placement?.maxPerNode ?? 0);
   const need: Amount = toAmount(spec?.resources);
+  const generic = genericOf(spec?.resources);
   const ports = publishedPorts(tasks[0]);
   const rules = compileRules(spec);
 
@@ -129,10 +131,10 @@ function placeGroup(
   const spread = spreadGroups(view, placement?.spread ?? [], counts);
 
   for (let t = 0; t < tasks.length; t++) {
-    const best = choose(view, candidates, counts, spread, need, maxPerNode, ports, strategy);
+    const best = choose(view, candidates, counts, spread, need, generic, maxPerNode, ports, strategy);
     if (best < 0) {
       // Placing only ever takes room away, so every later task of this group fails the same way.
-      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, maxPerNode, ports));
+      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, generic, maxPerNode, ports));
       for (; t < tasks.length; t++) leavePending(tasks[t], reason);
       return;
     }
@@ -182,16 +184,19 @@ function choose(
   counts: Int32Array,
   spread: readonly SpreadDescriptor[],
   need: Amount,
+  generic: Readonly<Record<string, number>>,
   maxPerNode: number,
   ports: readonly string[],
   strategy: PlacementStrategy,
 ): number {
+  const booksGeneric = Object.keys(generic).length > 0;
   const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount } = view;
   let best = -1;
   let bestScore = 0;
   for (const i of candidates) {
     if (maxPerNode > 0 && counts[i] >= maxPerNode) continue;
     if (ports.length > 0 && portFilter(ports, view.portsInUse[i])) continue;
+    if (booksGeneric && genericFilter(generic, view.freeGeneric[i])) continue;
     const cpuAfter = freeCpu[i] - need.cpuMicros;
     const memoryAfter = freeMemory[i] - need.memoryBytes;
     if (cpuAfter < 0 || memoryAfter < 0) continue;
@@ -224,13 +229,18 @@ function explainAll(
   staticRejections: readonly (Rejection | undefined)[],
   counts: Int32Array,
   need: Amount,
+  generic: Readonly<Record<string, number>>,
   maxPerNode: number,
   ports: readonly string[],
 ): Rejection[] {
   const rejections: Rejection[] = [];
   for (let i = 0; i < view.size; i++) {
     const rejection =
-      staticRejections[i] ?? maxPerNodeFilter(counts[i], maxPerNode) ?? portFilter(ports, view.portsInUse[i]) ?? resourceFilter(need, view.free(i));
+      staticRejections[i] ??
+      maxPerNodeFilter(counts[i], maxPerNode) ??
+      portFilter(ports, view.portsInUse[i]) ??
+      resourceFilter(need, view.free(i)) ??
+      genericFilter(generic, view.freeGeneric[i]);
     if (rejection) rejections.push(rejection);
   }
   return rejections;
