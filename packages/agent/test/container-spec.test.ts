@@ -83,13 +83,13 @@ describe('buildContainerSpec', () => {
 
   it('rounds fractional CPUs to whole nano-CPUs', () => {
     const t = makeTask();
-    t.spec!.resources = { cpus: 1 / 3, memoryBytes: 0 };
+    t.spec!.resources = { cpus: 1 / 3, memoryBytes: 0, generic: {} };
     expect(buildContainerSpec(t, 'n').HostConfig?.NanoCpus).toBe(333_333_333);
   });
 
   it('applies no limits when the spec asks for reservations only', () => {
     const t = makeTask();
-    t.spec!.resources = { cpus: 1, memoryBytes: 64 * 1024 * 1024 };
+    t.spec!.resources = { cpus: 1, memoryBytes: 64 * 1024 * 1024, generic: {} };
     (t.spec as unknown as { noLimits: boolean }).noLimits = true;
     const spec = buildContainerSpec(t, 'n');
     expect(spec.HostConfig?.Memory).toBeUndefined();

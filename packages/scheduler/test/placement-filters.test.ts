@@ -82,7 +82,7 @@ describe('node filters', () => {
 
   it('check state before constraints', () => {
     const node = sizedNode('n', { availability: 'DRAIN' });
-    expect(staticFilters(node, nodeFacts(node), { constraints: compileConstraints(['node.labels.zone==a']), platforms: [] })).toEqual({ kind: 'drained' });
+    expect(staticFilters(node, nodeFacts(node), { constraints: compileConstraints(['node.labels.zone==a']), platforms: [], devices: [] })).toEqual({ kind: 'drained' });
   });
 
   it('refuse a node with less free memory or CPU than the task reserves, memory first', () => {
@@ -109,9 +109,9 @@ describe('node capacity', () => {
   });
 
   it('counts CPU in whole micro-cores so decimal reservations add up exactly', () => {
-    const a = toAmount({ cpus: 0.1, memoryBytes: 0 });
-    const b = toAmount({ cpus: 0.2, memoryBytes: 0 });
-    expect(a.cpuMicros + b.cpuMicros).toBe(toAmount({ cpus: 0.3, memoryBytes: 0 }).cpuMicros);
+    const a = toAmount({ cpus: 0.1, memoryBytes: 0, generic: {} });
+    const b = toAmount({ cpus: 0.2, memoryBytes: 0, generic: {} });
+    expect(a.cpuMicros + b.cpuMicros).toBe(toAmount({ cpus: 0.3, memoryBytes: 0, generic: {} }).cpuMicros);
   });
 
   it('sums the reservations of assigned, unfinished tasks meant to run', () => {

@@ -39,7 +39,7 @@ describe('platform filter', () => {
 
   it('comes after node state and before constraints', () => {
     const drained = sizedNode('n', { arch: 'aarch64', availability: 'DRAIN' });
-    expect(staticFilters(drained, nodeFacts(drained), { constraints: [], platforms: [amd64] })).toEqual({ kind: 'drained' });
+    expect(staticFilters(drained, nodeFacts(drained), { constraints: [], platforms: [amd64], devices: [] })).toEqual({ kind: 'drained' });
   });
 });
 
