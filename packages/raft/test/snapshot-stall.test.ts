@@ -39,10 +39,10 @@ describe('snapshots and CheckQuorum', () => {
       s.run(25);
       await new Promise((r) => setImmediate(r));
     }
+    expect(changes, s.describe()).toEqual([]);
+    expect(lost).toEqual([]);
     const snapshots = [...s.members.values()].map((m) => m.host!.snapshotIndex);
     expect(Math.min(...snapshots)).toBeGreaterThan(600);
-    expect(lost).toEqual([]);
-    expect(changes, s.describe()).toEqual([]);
     expect(leader.host!.isLeader).toBe(true);
     expect(leader.host!.term).toBe(term);
     expect(acked).toBeGreaterThan(790);
