@@ -523,12 +523,29 @@ export class RaftHost extends EventEmitter {
   private maybeSnapshot(): void {
     const snapIndex = this.storage.snapshot().meta.index;
     if (this.applied <= snapIndex) return;
-    if (this.applied - snapIndex < this.snapshotEntries && !this.snapshotNow) return;
+    if (!this.snapshotNow && !this.passedSnapshotPoint(snapIndex)) return;
     this.snapshotNow = false;
     this.storage.createSnapshot(this.applied, this.confState, this.sm.snapshot());
     const compactTo = this.applied - this.compactionMargin;
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
     this.sync();
+  }
+
+  /**
+   * Whether the log passed one of this member's snapshot points since its last snapshot. The
+   * points are every `snapshotEntries` indexes, shifted by the member's rank in the membership
+   * so that members take their snapshots at different indexes. Taking one blocks the event loop
+   * (serializing the state machine, writing and fsyncing it), which can outlast an election
+   * timeout: when every member snapshotted at the same index, the followers, applying the same
+   * commits, went silent together and the leader stepped down on CheckQuorum, failing every
+   * pending proposal. Apart, one member at a time is silent and the others keep a quorum.
+   */
+  private passedSnapshotPoint(snapIndex: number): boolean {
+    const members = [...this.confState.voters, ...this.confState.learners].sort((a, b) => a - b);
+    const rank = Math.max(0, members.indexOf(this.id));
+    const every = this.snapshotEntries;
+    const phase = Math.floor((rank * every) / Math.max(1, members.length));
+    return Math.floor((this.applied - phase) / every) > Math.floor((snapIndex - phase) / every);
   }
 
   private sync(): void {

@@ -2,7 +2,7 @@ import { HostClock, RaftHost } from '../host.js';
 import { Rand, randInt, seededRandom } from '../rand.js';
 import { MemoryStorage } from '../storage.js';
 import { Transport } from '../transport/transport.js';
-import { ConfChange, ConfChangeType, Message } from '../types.js';
+import { ConfChange, ConfChangeType, ConfState, Message, Snapshot } from '../types.js';
 import { EventQueue, InvariantError, LONG_REORDER, NetOptions, RELIABLE, UNRELIABLE } from './sim.js';
 
 /**
@@ -22,11 +22,16 @@ const dec = new TextDecoder();
 /** Timers of one incarnation of a host: a crash makes all of them fall silent. */
 class VirtualClock implements HostClock {
   alive = true;
-  constructor(private readonly sim: HostSimulator) {}
+  constructor(
+    private readonly sim: HostSimulator,
+    private readonly member: SimMember,
+  ) {}
   every(ms: number, fn: () => void): () => void {
     let on = true;
     const fire = (): void => {
       if (!on || !this.alive) return;
+      // A stalled event loop runs an interval once when it wakes, not once per missed period.
+      if (this.member.stalledUntil > this.sim.now) return this.sim.at(this.member.stalledUntil - this.sim.now, fire);
       fn();
       this.sim.at(ms, fire);
     };
@@ -35,12 +40,22 @@ class VirtualClock implements HostClock {
   }
   after(ms: number, fn: () => void): () => void {
     let on = true;
-    this.sim.at(ms, () => on && this.alive && fn());
+    this.sim.at(ms, () => on && this.alive && this.sim.whenAwake(this.member, fn));
     return () => (on = false);
   }
   soon(fn: () => void): void {
     // An fsync takes a while; messages can arrive (and are held) meanwhile.
-    this.sim.at(this.sim.rand() * 2, () => this.alive && fn());
+    this.sim.at(this.sim.rand() * 2, () => this.alive && this.sim.whenAwake(this.member, fn));
+  }
+}
+
+/** MemoryStorage that tells the simulator when the host writes a snapshot (to stall it). */
+class SimStorage extends MemoryStorage {
+  onSnapshot?: () => void;
+  override createSnapshot(index: number, cs: ConfState, data: Uint8Array): Snapshot {
+    const snap = super.createSnapshot(index, cs, data);
+    this.onSnapshot?.();
+    return snap;
   }
 }
 
@@ -105,6 +120,8 @@ export class SimMember {
   crashAtEarlySend = false;
   removed = false;
   restarts = 0;
+  /** Virtual time until which this member's event loop is blocked (see HostSimOptions.snapshotStallMs). */
+  stalledUntil = 0;
   constructor(
     readonly id: number,
     readonly storage: MemoryStorage,
@@ -121,6 +138,11 @@ export interface HostSimOptions {
   electionTick?: number;
   snapshotEntries?: number;
   compactionMargin?: number;
+  /**
+   * How long taking a snapshot blocks a member's event loop (serializing the state machine,
+   * writing and fsyncing it): no tick, message or callback runs there meanwhile. Default: none.
+   */
+  snapshotStallMs?: (member: SimMember) => number;
 }
 
 export class HostSimulator {
@@ -139,7 +161,7 @@ export class HostSimulator {
   private readonly o: Required<HostSimOptions>;
 
   constructor(o: HostSimOptions) {
-    this.o = { tickMs: 10, electionTick: 10, snapshotEntries: 40, compactionMargin: 10, ...o };
+    this.o = { tickMs: 10, electionTick: 10, snapshotEntries: 40, compactionMargin: 10, snapshotStallMs: () => 0, ...o };
     this.rand = seededRandom(o.seed);
     const voters = Array.from({ length: o.voters }, (_, i) => i + 1);
     for (const id of voters) this.spawn(id, voters);
@@ -154,6 +176,12 @@ export class HostSimulator {
     this.queue.push(this.now + delayMs, run);
   }
 
+  /** Runs `fn` now, or when the member's event loop is no longer blocked (in arrival order). */
+  whenAwake(m: SimMember, fn: () => void): void {
+    if (m.stalledUntil > this.now) this.at(m.stalledUntil - this.now, () => this.whenAwake(m, fn));
+    else fn();
+  }
+
   run(ms: number): void {
     const until = this.now + ms;
     this.queue.runUntil(until, (t) => (this.now = t), () => this.retireLeavers());
@@ -163,7 +191,12 @@ export class HostSimulator {
   // ---- members ----
 
   private spawn(id: number, peers: number[]): SimMember {
-    const m = new SimMember(id, new MemoryStorage(), peers);
+    const storage = new SimStorage();
+    const m = new SimMember(id, storage, peers);
+    storage.onSnapshot = () => {
+      const ms = this.o.snapshotStallMs(m);
+      if (ms > 0) m.stalledUntil = Math.max(m.stalledUntil, this.now + ms);
+    };
     this.members.set(id, m);
     this.group.set(id, 0);
     this.boot(m);
@@ -172,7 +205,7 @@ export class HostSimulator {
 
   /** Starts a host on the member's storage, as the scheduler does on every start. */
   private boot(m: SimMember): void {
-    const clock = new VirtualClock(this);
+    const clock = new VirtualClock(this, m);
     const machine = new RecordingMachine(this, m.id);
     const host = new RaftHost({
       id: m.id,
@@ -217,6 +250,7 @@ export class HostSimulator {
     m.host = null;
     m.deliver = undefined;
     m.crashAtEarlySend = false;
+    m.stalledUntil = 0;
     m.storage.crash();
     m.restarts++;
   }
@@ -285,7 +319,7 @@ export class HostSimulator {
         if (this.rand() < this.net.longDelay) delay = 200 + this.rand() * 2000;
         this.at(delay, () => {
           const dst = this.members.get(m.to);
-          if (dst?.deliver && this.linked(from.id, m.to)) dst.deliver(m);
+          if (dst?.deliver && this.linked(from.id, m.to)) this.whenAwake(dst, () => dst.deliver?.(m));
         });
       }
     }

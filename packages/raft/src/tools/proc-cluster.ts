@@ -79,7 +79,8 @@ export class ProcCluster {
   /** kill -9: no shutdown, no flush. */
   kill9(id: number): Promise<void> {
     const p = this.node(id).proc;
-    if (!p || p.exitCode !== null) return Promise.resolve();
+    // A process killed by a signal has signalCode set and exitCode null: kill -9 it again and process.kill throws ESRCH.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       p.once('exit', () => resolve());
       process.kill(p.pid!, 'SIGKILL');

@@ -179,7 +179,7 @@ export class GrpcTransport implements Transport {
   }
 
   async start(handler: (m: Message) => void): Promise<void> {
-    const server = new grpc.Server();
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     server.addService(service().service, {
       Stream: (call: grpc.ServerReadableStream<{ messages: WireMessage[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const refused = (): boolean => {
