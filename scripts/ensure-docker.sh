@@ -33,7 +33,9 @@ if ! docker info >/dev/null 2>&1; then
     log "started docker with systemd"
   else
     log "starting dockerd in the background (log: /var/log/pisched-dockerd.log)"
-    nohup dockerd >/var/log/pisched-dockerd.log 2>&1 &
+    # In a session of its own: a signal to the caller's process group (Ctrl-C, or
+    # `timeout` expiring around npm test) must not take the shared engine down with it.
+    setsid -f dockerd </dev/null >/var/log/pisched-dockerd.log 2>&1
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
