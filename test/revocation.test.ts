@@ -131,6 +131,9 @@ describe.skipIf(!hasDocker)('removal and revocation', () => {
     const issued = await cli(cluster.address, ['admin', 'issue', name, '--out', out]);
     expect(issued.code, issued.stderr).toBe(0);
     expect(fs.statSync(path.join(out, 'admin.key')).mode & 0o777).toBe(0o600);
+    // The CLI does not renew, so a bundle outlives node certificates (five years, as the first one).
+    const expires = Date.parse(new X509Certificate(fs.readFileSync(path.join(out, 'admin.pem'))).validTo);
+    expect(expires - Date.now()).toBeGreaterThan(4 * 365 * 86_400_000);
     const asNew = await cli(cluster.address, ['--tls-dir', out, 'node', 'ls', '--json']);
     expect(asNew.code, asNew.stderr).toBe(0);
     expect((JSON.parse(asNew.stdout) as NodeRow[]).map((node) => node.id)).toContain(keeper);

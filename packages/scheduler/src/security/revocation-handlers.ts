@@ -6,7 +6,7 @@ import type { StateMachine } from '../store/state-machine';
 import { ApiError, toServiceError } from '../control/grpc-errors';
 import { CertificateAuthority, JoinRefusedError } from './certificate-authority';
 import { liveCertificateOf } from './cluster-security';
-import { FIRST_ADMIN_NAME } from './member-identity';
+import { ADMIN_BUNDLE_VALIDITY_MS, FIRST_ADMIN_NAME } from './member-identity';
 import { removeNode } from './remove-node';
 import { revokeNode } from './revocation';
 
@@ -36,7 +36,8 @@ export function revocationHandlers(store: Store, ca: CertificateAuthority, isMem
         const { name, csrPem } = call.request;
         refuseAdminName(store.state, name, isMember);
         try {
-          const issued = await ca.issue(csrPem, name, 'admin');
+          // The CLI does not renew: an admin bundle lives as long as the first one, not a node's certificate life.
+          const issued = await ca.issue(csrPem, name, 'admin', ADMIN_BUNDLE_VALIDITY_MS);
           log.info({ name }, 'issued an admin certificate');
           return { certPem: issued.certPem, caPem: issued.caPem, role: 'admin' };
         } catch (error) {
