@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createClusterCa, issueIdentity, writeIdentity } from '@pisched/api';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -19,6 +19,9 @@ interface Result {
 const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-tls-'));
 /** An empty per-user config dir, so a developer's own ~/.config/pisched never plays a part. */
 const emptyConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-config-'));
+afterAll(() => {
+  for (const dir of [tlsDir, emptyConfig]) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function pisched(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve) => {
