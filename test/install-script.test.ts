@@ -91,9 +91,12 @@ describe.skipIf(!hasDocker)('install.sh', () => {
     expect(fs.existsSync(path.join(root, 'opt/pisched/current/node_modules/vitest'))).toBe(false);
 
     daemons.push(startInstalled(root, 'scheduler', schedulerFlags));
-    const token = (
-      await waitFor(() => installedCli(root, address, ['join-token', 'worker', '-q']).catch(() => false), 30_000, `the installed scheduler\n${daemons[0].tail()}`)
-    ).trim();
+    const answer = await waitFor(
+      () => installedCli(root, address, ['join-token', 'worker', '-q']).catch(() => ''),
+      30_000,
+      `the installed scheduler\n${daemons[0].tail()}`,
+    );
+    const token = answer.trim();
 
     const agent = await install(['agent', '--join', address, '--token', token, '--node-id', nodeId, '--labels', 'zone=shelf', '--root', root, '--state-dir', state]);
     expect(agent.code, agent.stderr).toBe(0);
