@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ServiceSpec } from '@pisched/api';
 import { readComposeFile, type ComposeFile, type ModelPath } from './compose-file';
 import { ComposeError, describePath } from './compose-error';
@@ -33,8 +33,8 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
   if (paths.length === 0) throw new ComposeError('a compose file is required: -c FILE');
   checkStackName(stack);
   // The project directory is the first file's: its .env and relative paths are read from there, as Compose does.
-  const first = readComposeFile(paths[0], () => undefined);
-  const dotenv = readEnvFile(join(first.dir, '.env'), false);
+  const projectDir = dirname(resolve(paths[0]));
+  const dotenv = readEnvFile(join(projectDir, '.env'), false);
   const lookup: Lookup = (name) => env[name] ?? dotenv[name];
   const files = paths.map((path) => readComposeFile(path, lookup));
   files.forEach(validateAgainstSchema);
@@ -59,7 +59,7 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
     convertService(definition ?? {}, {
       stack,
       service,
-      projectDir: first.dir,
+      projectDir,
       lookup,
       topVolumes: (model.volumes ?? {}) as Record<string, unknown>,
       fail: (path, message) => fail(['services', service, ...path], message),
