@@ -19,9 +19,13 @@ let leaveSwarm = false;
 
 afterAll(async () => {
   await cluster?.stop();
-  if (leaveSwarm) await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+  if (leaveSwarm) {
+    await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+    // swarm init made it; leaving swarm mode does not remove it.
+    await run('docker', ['network', 'rm', 'docker_gwbridge']).catch(() => undefined);
+  }
   fs.rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
