@@ -154,6 +154,7 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['an ingress port', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: ingress}\n', 'compose.yml:5: service "web": ports[0].mode: mode ingress needs the routing mesh, not supported yet: use mode: host'],
     ['a port with no published side', 'services:\n  web:\n    image: x\n    ports: ["80"]\n', /^compose\.yml:4: service "web": ports\[0\]: "80" publishes no port on the node/],
     ['an anonymous volume', 'services:\n  web:\n    image: x\n    volumes: [/data]\n', /^compose\.yml:4: service "web": volumes\[0\]: "\/data" is an anonymous volume/],
+    ['a bind mount without a source', 'services:\n  web:\n    image: x\n    volumes:\n      - {type: bind, target: /data}\n', 'compose.yml:5: service "web": volumes[0]: a bind mount needs a source (a path on the node)'],
     ['an undeclared volume', 'services:\n  web:\n    image: x\n    volumes: ["db:/data"]\n', 'compose.yml:4: service "web": volumes[0]: volume "db" is not declared under the top-level volumes'],
     ['build without image', 'services:\n  web:\n    build: .\n', /^compose\.yml:2: service "web": an image is required: pisched does not build images/],
     ['profiles', 'services:\n  web:\n    image: x\n    profiles: [debug]\n', /^compose\.yml:4: service "web": profiles: profiles select which services run/],

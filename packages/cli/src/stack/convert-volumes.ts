@@ -52,6 +52,7 @@ function longVolume(entry: Record<string, unknown>, index: number, context: Conv
   if (type === 'bind') {
     // create_host_path matters to a local engine only: on a cluster, like Swarm, a missing source fails the task visibly.
     refuseOptions('bind', [], ['create_host_path']);
+    if (entry.source === undefined || entry.source === '') context.fail(where, 'a bind mount needs a source (a path on the node)');
     return { type, source: hostPath(String(entry.source ?? ''), context), target, readOnly };
   }
   if (type === 'volume') {
