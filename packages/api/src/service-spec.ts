@@ -13,8 +13,9 @@ import { validateLogConfig } from './log-config';
 
 export { SpecError } from './spec-error';
 
-// Service names become parts of container names and, later, DNS names: a DNS label.
-const NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+// Service names become parts of container names and, later, DNS names: a DNS label,
+// with '_' inside as Swarm allows it, because stacks name their services STACK_SERVICE.
+const NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$/;
 const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*=/;
 // Docker refuses containers with less memory than this.
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
@@ -35,7 +36,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
   if (name === '') throw new SpecError('service name is required');
   if (!NAME_PATTERN.test(name)) {
     throw new SpecError(
-      `invalid service name "${name}": use letters, digits and '-', at most 63 characters, starting and ending with a letter or digit`,
+      `invalid service name "${name}": use letters, digits, '-' and '_', at most 63 characters, starting and ending with a letter or digit`,
     );
   }
   const mode = MODES.find((known, number) => input.mode === known || input.mode === number) ?? (input.mode == null ? 'REPLICATED' : undefined);

@@ -26,6 +26,8 @@ describe('validateServiceSpec: the basics both CLI and scheduler enforce', () =>
     ['no name', base({ name: '' }), /service name is required/],
     ['a name with spaces', base({ name: 'my web' }), /invalid service name "my web"/],
     ['a name ending in -', base({ name: 'web-' }), /invalid service name/],
+    ['a name starting with _', base({ name: '_web' }), /invalid service name/],
+    ['a name ending in _', base({ name: 'web_' }), /invalid service name/],
     ['negative replicas', base({ replicas: -1 }), /invalid replicas "-1"/],
     ['fractional replicas', base({ replicas: 1.5 }), /invalid replicas "1.5"/],
     ['no image', base({ container: { image: ' ' } }), /an image is required/],
@@ -47,6 +49,10 @@ describe('validateServiceSpec: the basics both CLI and scheduler enforce', () =>
     expect(error).toBeInstanceOf(SpecError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('accepts a stack service name, STACK_SERVICE', () => {
+    expect(validateServiceSpec(base({ name: 'app_web' })).name).toBe('app_web');
   });
 
   it('allows the same port number once per protocol', () => {

@@ -12,6 +12,7 @@ import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
+import { registerStack } from './commands/stack';
 import { registerCompletion } from './commands/completion';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
@@ -40,6 +41,7 @@ export function buildProgram(context: Context): Command {
   registerCluster(program, context);
   registerJoinToken(program, context);
   registerAdmin(program, context);
+  registerStack(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

@@ -88,7 +88,7 @@ describe('the built pisched executable', () => {
     [['run', '--name', 'web', '--cpu', 'lots', 'busybox'], /^invalid CPU amount "lots"/],
     [['run', '--name', 'web', '-p', '80:70000', 'busybox'], /^invalid port mapping "80:70000"/],
     [['run', '--name', 'web', '--env', 'NOEQUALS', 'busybox'], /^invalid environment variable "NOEQUALS"/],
-    [['run', '--name', 'under_score', 'busybox'], /^invalid service name "under_score"/],
+    [['run', '--name', 'dot.ted', 'busybox'], /^invalid service name "dot.ted"/],
     [['scale', 'web'], /^invalid scale argument "web"/],
     [['run', '--bogus', 'busybox'], /unknown option '--bogus'/],
     [['ls', '--wide'], /unknown option '--wide'/],

@@ -118,7 +118,7 @@ describe('buildRunSpec', () => {
   it('defaults to one replica and refuses what the shared rules refuse', () => {
     expect(buildRunSpec('busybox', [], { name: 'web' }).replicas).toBe(1);
     expect(() => buildRunSpec('busybox', [], {})).toThrow(/--name/);
-    expect(() => buildRunSpec('busybox', [], { name: 'bad_name' })).toThrow(/invalid service name "bad_name"/);
+    expect(() => buildRunSpec('busybox', [], { name: 'bad.name' })).toThrow(/invalid service name "bad.name"/);
     expect(() => buildRunSpec('busybox', [], { name: 'web', memory: '1M' })).toThrow(/at least 6MiB/);
     expect(() => buildRunSpec('busybox', [], { name: 'web', publish: ['80:80', '80:81'] })).toThrow(/published twice/);
     expect(() => buildRunSpec('busy box', [], { name: 'web' })).toThrow(CliError);

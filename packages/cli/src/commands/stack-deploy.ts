@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { collect, parseDuration } from '../flags';
+import { renderPlan } from '../plan-view';
+import { loadStack } from '../stack/load-stack';
+import { alignWithCurrent, planStack } from '../stack/stack-plan';
+import { applyStack } from '../stack/apply-stack';
+import { renderChanges, summaryLine } from '../stack/render-stack';
+
+interface DeployOptions {
+  composeFile: string[];
+  prune?: boolean;
+  detach?: boolean;
+  dryRun?: boolean;
+  timeout: string;
+}
+
+export function registerStackDeploy(stack: Command, context: Context): void {
+  stack
+    .command('deploy')
+    .description('create or update the services of a stack from Compose files')
+    .argument('<stack>', 'stack name: services are named STACK_SERVICE')
+    .option('-c, --compose-file <FILE>', 'Compose file (repeatable: later files override earlier ones)', collect, [])
+    .option('--prune', 'remove services of the stack that are no longer in the files')
+    .option('--dry-run', 'print what would be created, updated (with the spec diff) and removed, and where new tasks would go; change nothing')
+    .option('-d, --detach', 'return once the changes are accepted, without waiting')
+    .option('--timeout <duration>', 'how long to wait for each service', '10m')
+    .action(async (name: string, options: DeployOptions) => {
+      const timeoutMs = parseDuration(options.timeout);
+      // The whole file is read and checked before the scheduler is asked anything.
+      const loaded = loadStack(options.composeFile, name);
+      if (loaded.ignored.length > 0) context.writeError(`warning: ignoring unsupported options: ${loaded.ignored.join(', ')}\n`);
+      const client = context.client();
+      const existing = (await client.listServices()).map((summary) => summary.service!).filter(Boolean);
+      const byName = new Map(existing.map((service) => [service.spec!.name, service]));
+      const desired = [];
+      for (const spec of loaded.specs) desired.push(await alignWithCurrent(spec, byName.get(spec.name), context.resolveImage));
+      const changes = planStack(name, desired, existing, options.prune ?? false);
+      if (options.dryRun) {
+        for (const change of changes) {
+          context.write(renderChanges([change]));
+          if (change.action === 'create' || change.action === 'update') {
+            context.write(indent(renderPlan(await client.planService(change.spec!, change.current?.id ?? ''))));
+          }
+        }
+        context.write(summaryLine(name, changes));
+        context.write('dry run: nothing was changed\n');
+        return;
+      }
+      context.write(summaryLine(name, changes));
+      await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
+    });
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => (line === '' ? line : `    ${line}`)).join('\n');
+}
