@@ -107,6 +107,20 @@ describe.skipIf(!hasDocker)('Prometheus metrics of the scheduler and the agents'
     expect(sample(scaled, 'pisched_service_running_tasks', { service })).toBe(4);
     expect(sample(scaled, 'pisched_tasks_pending')).toBe(0);
     expect(sample(scaled, 'pisched_tasks_pending_oldest_seconds')).toBe(0);
+
+    // A task no node can take shows as pending, with an age that grows.
+    const huge = uniqueName('mhuge');
+    expect((await cli(cluster.address, ['run', '--detach', '--name', huge, '--memory', '100G', TEST_IMAGE])).code).toBe(0);
+    const pending = await waitFor(async () => {
+      const text = await scrapeHttp(schedulerMetrics);
+      return (sample(text, 'pisched_tasks_pending_oldest_seconds') ?? 0) >= 1 ? text : undefined;
+    }, 15_000, 'a pending task a second old');
+    expect(sample(pending, 'pisched_tasks_pending')).toBe(1);
+    expect(sample(pending, 'pisched_service_running_tasks', { service: huge })).toBe(0);
+    expect((await cli(cluster.address, ['rm', huge])).code).toBe(0);
+    const removed = await scrapeHttp(schedulerMetrics);
+    expect(sample(removed, 'pisched_tasks_pending')).toBe(0);
+    expect(sample(removed, 'pisched_service_desired_tasks', { service: huge })).toBeUndefined();
   });
 
   it('an agent exports its containers, Docker API timings and session over loopback HTTP', async () => {
@@ -145,6 +159,17 @@ describe.skipIf(!hasDocker)('Prometheus metrics of the scheduler and the agents'
     expect(sample(after, 'pisched_dispatcher_sessions')).toBe(1);
     expect(sample(after, 'pisched_placement_latency_seconds_count')).toBeGreaterThan(sample(before, 'pisched_placement_latency_seconds_count')!);
     expect((await runningContainersOfService([keep], service)).length).toBe(4);
+  });
+
+  it('the sample Grafana dashboard and the README name only metrics the daemons export', async () => {
+    const exported = (await scrapeHttp(schedulerMetrics)) + (await scrapeHttp(keepMetrics));
+    const piOnly = new Set(['pisched_agent_soc_temperature_celsius', 'pisched_agent_throttled']);
+    const dashboard = fs.readFileSync(path.join(__dirname, '../docs/grafana-dashboard.json'), 'utf8');
+    const readme = fs.readFileSync(path.join(__dirname, '../README.md'), 'utf8');
+    const names = (text: string) => new Set([...text.matchAll(/\bpisched_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')));
+    const exportedNames = names(exported.split('\n').filter((line) => line.startsWith('# TYPE')).join('\n'));
+    for (const name of names(dashboard)) if (!piOnly.has(name)) expect(exportedNames, `dashboard uses ${name}`).toContain(name);
+    for (const name of exportedNames) expect(readme, `README lists ${name}`).toContain(`\`${name}`);
   });
 
   it('refuses a bad --metrics-addr with one line, before anything starts', async () => {
