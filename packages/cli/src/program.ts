@@ -12,7 +12,6 @@ import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
-import { registerCompletion } from './commands/completion';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -40,7 +39,6 @@ export function buildProgram(context: Context): Command {
   registerCluster(program, context);
   registerJoinToken(program, context);
   registerAdmin(program, context);
-  registerCompletion(program, context);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
