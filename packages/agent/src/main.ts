@@ -2,10 +2,11 @@ import pino from 'pino';
 import { Agent } from './agent';
 import { lockDataDir } from './data-dir';
 import { nodeCredentials } from './credentials';
-import { RenewableIdentity, clusterChannel, type CertificateRenewer } from '@pisched/api';
+import { RenewableIdentity, clusterChannel, startMetricsEndpoint, type CertificateRenewer, type MetricsEndpoint } from '@pisched/api';
 import { agentRenewer } from './renewal';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
+import { AgentMetrics } from './metrics/agent-metrics';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
 
 function fatal(message: string): never {
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   );
   let agent: Agent | undefined;
   let renewer: CertificateRenewer | undefined;
+  let metricsEndpoint: MetricsEndpoint | undefined;
   let stopping = false;
   // Installed before joining, which may wait for a scheduler to come up: a stop then is a clean one too.
   const shutdown = (signal: string): void => {
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping; containers are left running');
     renewer?.stop();
+    void metricsEndpoint?.close();
     agent?.stop();
     lock.release();
     log.flush();
@@ -80,6 +83,16 @@ async function main(): Promise<void> {
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
   agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log });
+  if (options.metricsAddr) {
+    const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
+    try {
+      metricsEndpoint = await startMetricsEndpoint(options.metricsAddr, { contentType: metrics.contentType, render: () => metrics.render() }, renewable);
+    } catch (error) {
+      lock.release();
+      fatal((error as Error).message);
+    }
+    log.info({ address: metricsEndpoint.address, scheme: metricsEndpoint.scheme }, 'serving metrics');
+  }
   renewer = agentRenewer({ dataDir: options.dataDir, identity: renewable, channel, schedulers: options.schedulers, session: agent.session, log });
   agent.start();
   renewer.start();

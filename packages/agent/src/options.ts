@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory } from '@pisched/api';
+import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory, parseMetricsAddress } from '@pisched/api';
 import { DEFAULT_DEVICE_PATHS } from './device-discovery';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -20,6 +20,8 @@ export interface AgentOptions {
   reserveMemoryBytes?: number;
   dockerSocket: string;
   logLevel: LogLevel;
+  /** Serve Prometheus metrics here (--metrics-addr); off when absent. */
+  metricsAddr?: string;
   /** The worker join token: used on the first start only, to get this node's certificate. */
   joinToken?: string;
   /**
@@ -74,6 +76,7 @@ function program(write: (text: string) => void): Command {
     .option('--reserve-memory <size>', 'memory to keep back for the OS, never reserved by tasks, e.g. 256M')
     .option('--reserve-system <cpus,memory>', 'both at once, e.g. 0.5,256M (instead of --reserve-cpus and --reserve-memory)')
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
+    .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)')
     .option('--arch <arch>', 'architecture to advertise instead of the engine\'s, e.g. arm64 (for testing / emulated runtimes)')
     .option('--os <os>', 'operating system to advertise instead of the engine\'s, e.g. linux (for testing / emulated runtimes)')
     .option('--device-paths <path,...>', `device paths to look for and advertise, a * allowed in the last part ('' for none; default: ${DEFAULT_DEVICE_PATHS.join(',')})`)
@@ -106,7 +109,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; devicePaths?: string; devices?: string; genericResource: string[];
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[];
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -136,6 +139,10 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
   };
   if (raw.joinToken !== undefined) options.joinToken = raw.joinToken;
+  if (raw.metricsAddr !== undefined) {
+    const { host, port } = wrap(() => parseMetricsAddress(raw.metricsAddr as string));
+    options.metricsAddr = `${host}:${port}`;
+  }
   if (raw.cpus !== undefined) {
     const cpus = wrap(() => parseCpus(raw.cpus as string));
     if (cpus <= 0) throw new OptionsError(`invalid CPU amount "${raw.cpus}": must be more than 0`);

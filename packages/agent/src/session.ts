@@ -53,6 +53,8 @@ export class AgentSession {
   private client: DispatcherClient | undefined;
   private call: Call | undefined;
   private accepted = false;
+  /** Sessions the scheduler accepted since the agent started: every one after the first is a reconnect. */
+  acceptedCount = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private acceptTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -174,6 +176,7 @@ export class AgentSession {
       if (this.call !== call) return;
       if (message.accepted) {
         this.accepted = true;
+        this.acceptedCount++;
         this.failingSince = undefined;
         this.refusedFor = undefined;
         this.backoff.reset();

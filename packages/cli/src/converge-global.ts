@@ -3,6 +3,7 @@ import type { Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 import { ProgressWriter, type WaitOptions } from './converge';
 import type { SchedulerClient } from './scheduler-client';
+import { SettleWatch, settledBlock, stuckMessage } from './settle';
 
 export interface GlobalAssessment {
   desired: number;
@@ -51,11 +52,17 @@ export async function waitForGlobalConvergence(
   const deadline = now() + timeoutMs;
   let stableSince: number | undefined;
   let verifying = false;
+  const watch = new SettleWatch(options.settle?.settleMs ?? 0);
   for (;;) {
     const summary = (await client.listServices()).find((entry) => entry.service?.spec?.name === serviceName);
-    const assessment = assessGlobal(summary?.desired ?? 0, await client.listTasks(serviceName), preexisting);
+    const tasks = await client.listTasks(serviceName);
+    const assessment = assessGlobal(summary?.desired ?? 0, tasks, preexisting);
     progress.show(assessment.lines);
     if (assessment.rejected) throw new CliError(`task ${serviceName} on node ${assessment.rejected.node} rejected: ${assessment.rejected.err}`);
+    if (options.settle && !assessment.allRunning) {
+      const stuck = await settledBlock(options.settle.cluster, watch, serviceName, tasks, now());
+      if (stuck) throw new CliError(stuckMessage(serviceName, stuck));
+    }
     if (assessment.allRunning) {
       stableSince ??= now();
       if (!verifying) progress.line('verify: Waiting 1 second to verify that tasks are stable...');

@@ -2,6 +2,7 @@ import { isTerminal, stateName } from '@pisched/api';
 import type { Task, TaskState } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 import type { SchedulerClient } from './scheduler-client';
+import { SettleWatch, settledBlock, stuckMessage, type SettleOptions } from './settle';
 
 export interface SlotProgress {
   slot: number;
@@ -133,6 +134,8 @@ export interface WaitOptions {
   preexisting?: ReadonlySet<string>;
   /** A replicated job: wait for every slot to complete instead of to run. */
   job?: boolean;
+  /** Fail as soon as the service is stuck on placement (see settle.ts); without it, wait out the timeout (--wait). */
+  settle?: SettleOptions;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -167,11 +170,18 @@ async function poll(client: Pick<SchedulerClient, 'listTasks'>, serviceName: str
   let stableSince: number | undefined;
   let stableTasks = '';
   let verifying = false;
+  const watch = new SettleWatch(options.settle?.settleMs ?? 0);
   for (;;) {
-    const assessment = assessConvergence(serviceName, replicas, await client.listTasks(serviceName), preexisting, options.job);
+    const tasks = await client.listTasks(serviceName);
+    const assessment = assessConvergence(serviceName, replicas, tasks, preexisting, options.job);
     progress.show(progressLines(assessment, replicas));
     if (assessment.rejected) {
       throw new CliError(`task ${assessment.rejected.name} rejected: ${assessment.rejected.err}`);
+    }
+    if (options.settle && !assessment.allRunning) {
+      const wanted = tasks.filter((task) => task.slot <= replicas);
+      const stuck = await settledBlock(options.settle.cluster, watch, serviceName, wanted, now(), options.job);
+      if (stuck) throw new CliError(stuckMessage(serviceName, stuck));
     }
     if (assessment.allRunning) {
       // The same tasks must stay running: a replacement in between restarts the clock.

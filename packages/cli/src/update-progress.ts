@@ -2,6 +2,7 @@ import { isSameTaskSpec, stateName, type Service, type Task } from '@pisched/api
 import { CliError } from './errors';
 import { ProgressWriter } from './converge';
 import type { SchedulerClient } from './scheduler-client';
+import { SettleWatch, settledBlock, stuckMessage, type SettleOptions } from './settle';
 
 /** Where an update stands, as the CLI draws it: one line per slot and an overall count. */
 export function updateProgressLines(service: Service, tasks: Task[]): string[] {
@@ -46,6 +47,8 @@ export interface UpdateWaitOptions {
   /** What the command asked for: an update succeeds on completed, a rollback on rollback_completed. */
   expect: 'update' | 'rollback';
   pollMs?: number;
+  /** Fail as soon as the update is stuck on placing its new tasks (see settle.ts); without it, wait out the timeout (--wait). */
+  settle?: SettleOptions;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -68,10 +71,12 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
+  const watch = new SettleWatch(options.settle?.settleMs ?? 0);
   try {
     for (;;) {
       const service = await client.getService(name);
-      progress.show(updateProgressLines(service, await client.listTasks(name)));
+      const tasks = await client.listTasks(name);
+      progress.show(updateProgressLines(service, tasks));
       const status = service.updateStatus;
       if (!status) throw new CliError(`service ${name} has no update status`);
       // A later update or a rollback started by someone else replaces the one we follow.
@@ -84,6 +89,11 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
         return;
       }
       if (outcome) throw new CliError(`service ${name}: ${outcome}`);
+      if (options.settle) {
+        // The update waits on its new tasks; when none can be placed and nothing moves, it waits in the background.
+        const stuck = await settledBlock(options.settle.cluster, watch, name, tasks, now(), service.spec?.mode === 'REPLICATED_JOB');
+        if (stuck) throw new CliError(stuckMessage(name, stuck));
+      }
       if (now() >= deadline) {
         throw new CliError(`service ${name}: ${options.expect} not finished within ${Math.round(options.timeoutMs / 1000)}s (${status.state.replace('_', ' ')}: ${status.message}); it goes on in the background`);
       }

@@ -273,6 +273,10 @@ export class RaftHost extends EventEmitter {
   get snapshotIndex(): number {
     return this.storage.snapshot().meta.index;
   }
+  /** Size of the latest snapshot in storage (0 if none): what a lagging follower is sent. */
+  get snapshotBytes(): number {
+    return this.storage.snapshot().data.length;
+  }
   get membership(): ConfState {
     return { voters: [...this.confState.voters], learners: [...this.confState.learners] };
   }

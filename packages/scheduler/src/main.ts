@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_SCHEDULER_PORT, clusterChannel, ensurePrivateDir, isPlacementStrategy, type ClusterCa, type TlsIdentity, parseHostPort, type PlacementStrategy } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, parseMetricsAddress, clusterChannel, ensurePrivateDir, isPlacementStrategy, type ClusterCa, type TlsIdentity, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
@@ -25,6 +25,15 @@ function positiveInt(flag: string) {
 function address(value: string): string {
   try {
     const { host, port } = parseHostPort(value, DEFAULT_SCHEDULER_PORT, true);
+    return `${host}:${port}`;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function metricsAddress(value: string): string {
+  try {
+    const { host, port } = parseMetricsAddress(value);
     return `${host}:${port}`;
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
@@ -63,6 +72,7 @@ const program = new Command('pisched-scheduler')
     '--ca-dir <dir>',
     'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',
   )
+  .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)', metricsAddress)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -97,6 +107,7 @@ const program = new Command('pisched-scheduler')
         identity,
         caSeed,
         onRemoved: () => process.exit(0),
+        metricsAddr: options.metricsAddr,
         log,
       });
       await server.start();

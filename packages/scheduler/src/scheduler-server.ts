@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { RenewableIdentity, callerCertificateExpiry, certificateExpired, clusterChannel, loadGrpc, serverCredentials, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, callerCertificateExpiry, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -30,6 +30,7 @@ import { reissueMemberCertificate, storedIdentity, writeFirstStartCredentials } 
 import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
+import { SchedulerMetrics } from './metrics/scheduler-metrics';
 
 export interface SchedulerOptions {
   id: string;
@@ -54,6 +55,8 @@ export interface SchedulerOptions {
   caSeed?: ClusterCa;
   /** Called once this member has applied its own removal from the cluster (it has stopped serving). */
   onRemoved?: () => void;
+  /** Serve Prometheus metrics here (HTTP on loopback, HTTPS with cluster client certificates elsewhere); off when absent. */
+  metricsAddr?: string;
   log: Logger;
 }
 
@@ -87,6 +90,8 @@ export class SchedulerServer {
   private clientChannel?: ClusterChannel;
   private renewer?: { stop(): void };
   private stopRemovalWatch?: () => void;
+  private readonly metrics?: SchedulerMetrics;
+  private metricsEndpoint?: MetricsEndpoint;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -106,8 +111,21 @@ export class SchedulerServer {
       { name: 'placement', run: (state) => placePendingTasks(state, systemClock, placement) },
       { name: 'reaper', run: (state) => reapTasks(state, systemClock.now()) },
     ];
+    // Placements are timed only in the loop's own passes, not in --dry-run's plans, which reuse `passes`.
+    const loopPasses = passes.map((pass) =>
+      pass.name !== 'placement'
+        ? pass
+        : {
+            name: pass.name,
+            run: (state: Parameters<Pass['run']>[0]) => {
+              const actions = pass.run(state);
+              if (actions.length > 0) this.metrics?.observePlacements(actions, systemClock.now());
+              return actions;
+            },
+          },
+    );
     // A short tick so a restart delay ends close to on time.
-    this.loop = new ControlLoop(this.store, passes, options.log, 250);
+    this.loop = new ControlLoop(this.store, loopPasses, options.log, 250);
     this.dispatcher = new Dispatcher(
       this.store,
       systemClock,
@@ -119,6 +137,7 @@ export class SchedulerServer {
         authorizeSession: (call, nodeId) => authorizeSession(call, nodeId, this.revoked),
         // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
         sessionExpiry: callerCertificateExpiry,
+        onHeartbeatFailure: () => this.metrics?.heartbeatFailure(),
       },
       options.log.child({ role: 'dispatcher' }),
     );
@@ -138,6 +157,9 @@ export class SchedulerServer {
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
     this.server.addService(api.Control.service, authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control, this.revoked));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
+    if (options.metricsAddr) {
+      this.metrics = new SchedulerMetrics({ store: this.store, raft, leading: () => this.leading, dispatcherSessions: () => this.dispatcher.sessionCount });
+    }
   }
 
   /** How this member dials the others (forwarding, status, removal): mutual TLS with its own certificate. */
@@ -211,6 +233,11 @@ export class SchedulerServer {
     });
     renewer.start();
     this.renewer = renewer;
+    if (this.metrics) {
+      const metrics = this.metrics;
+      this.metricsEndpoint = await startMetricsEndpoint(this.options.metricsAddr!, { contentType: metrics.contentType, render: () => metrics.render() }, this.identity);
+      this.options.log.info({ address: this.metricsEndpoint.address, scheme: this.metricsEndpoint.scheme }, 'serving metrics');
+    }
     const { services, tasks, nodes } = this.store.state;
     this.options.log.info(
       { id: this.options.id, listen: this.options.listen, services: services.size, tasks: tasks.size, nodes: nodes.size },
@@ -222,6 +249,7 @@ export class SchedulerServer {
     if (this.stopped) return;
     this.stopped = true;
     this.renewer?.stop();
+    await this.metricsEndpoint?.close();
     clearInterval(this.promoter);
     this.stopRemovalWatch?.();
     this.otherMembers.close();

@@ -11,3 +11,4 @@ export * from './renewable-identity';
 export * from './renewal-timing';
 export * from './renew-client';
 export * from './certificate-renewer';
+export * from './metrics-endpoint';

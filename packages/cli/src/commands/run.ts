@@ -7,6 +7,7 @@ import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemory
 import { waitForConvergence } from '../converge';
 import { waitForGlobalConvergence } from '../converge-global';
 import { renderPlan } from '../plan-view';
+import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import {
   addContainerOptionFlags,
   addUpdateConfigFlags,
@@ -27,6 +28,7 @@ export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, P
   cpu?: string;
   memory?: string;
   detach?: boolean;
+  wait?: boolean;
   timeout?: string;
   mode?: string;
   restartCondition?: string;
@@ -128,6 +130,7 @@ export function registerRun(program: Command, context: Context): void {
     .option('--restart-max-attempts <n>', 'restarts before giving up; 0 = unlimited')
     .option('--restart-window <duration>', 'the window --restart-max-attempts counts in (default: forever)')
     .option('-d, --detach', 'return once the service is created, without waiting')
+    .option('--wait', WAIT_FLAG_HELP)
     .option('--timeout <duration>', 'how long to wait for convergence', '120s');
   addPlatformFlags(command, 'default: the image\'s, when the local Docker engine has it');
   addUpdateConfigFlags(command);
@@ -142,6 +145,7 @@ export function registerRun(program: Command, context: Context): void {
       const draft = buildRunSpec(image, command, options);
       const spec = buildRunSpec(image, command, options, await platformsForRun(draft.container!.image, options, context.resolveImage));
       const timeoutMs = parseDuration(options.timeout ?? '120s');
+      const settle = settleFor(context.client(), options);
       if (options.dryRun) {
         context.write(renderPlan(await context.client().planService(spec)));
         return;
@@ -150,9 +154,9 @@ export function registerRun(program: Command, context: Context): void {
       context.write(`${service.id}\n`);
       if (options.detach) return;
       if (spec.mode === 'GLOBAL') {
-        await waitForGlobalConvergence(context.client(), spec.name, { timeoutMs, out: context.stdout });
+        await waitForGlobalConvergence(context.client(), spec.name, { timeoutMs, settle, out: context.stdout });
         return;
       }
-      await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
+      await waitForConvergence(context.client(), spec.name, spec.replicas, { timeoutMs, settle, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
     });
 }

@@ -4,6 +4,7 @@ import type { Context } from '../context';
 import { waitForConvergence } from '../converge';
 import { parseDuration, parseScaleArgument } from '../flags';
 import { SchedulerError } from '../scheduler-client';
+import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import type { SchedulerClient } from '../scheduler-client';
 
 /** Someone else updating the same service between our read and write is rare; a few tries settle it. */
@@ -28,12 +29,14 @@ export function registerScale(program: Command, context: Context): void {
     .description('set the number of tasks of one or more services')
     .argument('<NAME=REPLICAS...>', 'service and its new replica count')
     .option('-d, --detach', 'return once the change is accepted, without waiting')
+    .option('--wait', WAIT_FLAG_HELP)
     .option('--timeout <duration>', 'how long to wait for convergence', '120s')
-    .action(async (args: string[], options: { detach?: boolean; timeout: string }) => {
+    .action(async (args: string[], options: { detach?: boolean; wait?: boolean; timeout: string }) => {
       // All arguments are checked before the first change is sent.
       const targets = args.map(parseScaleArgument);
       const timeoutMs = parseDuration(options.timeout);
       const client = context.client();
+      const settle = settleFor(client, options);
       // An unknown name fails the command before any service is changed.
       for (const { name } of targets) await client.getService(name);
       const before = new Map<string, Set<string>>();
@@ -45,7 +48,7 @@ export function registerScale(program: Command, context: Context): void {
       if (options.detach) return;
       for (const { name, replicas } of targets) {
         context.write(`${name}\n`);
-        await waitForConvergence(client, name, replicas, { timeoutMs, preexisting: before.get(name), out: context.stdout });
+        await waitForConvergence(client, name, replicas, { timeoutMs, settle, preexisting: before.get(name), out: context.stdout });
       }
     });
 }

@@ -16,6 +16,7 @@ import {
   type UpdateConfigOptions,
 } from '../update-flags';
 import { waitForUpdate } from '../update-progress';
+import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
 import { addDeviceUpdateFlags, updatedDevices, updatedGenericResources, type DeviceUpdateFlags } from '../device-flags';
 import { addWorkloadUpdateFlags, applyWorkloadUpdateFlags, type WorkloadUpdateFlags } from '../workload-update-flags';
@@ -38,6 +39,7 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
   replicas?: string;
   force?: boolean;
   detach?: boolean;
+  wait?: boolean;
   resume?: boolean;
   timeout?: string;
 }
@@ -162,10 +164,12 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--resume', 'go on with a paused update or rollback')
     .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')
     .option('-d, --detach', 'return once the change is accepted, without waiting')
+    .option('--wait', WAIT_FLAG_HELP)
     .option('--timeout <duration>', 'how long to follow the update', '10m')
     .action(async (name: string, options: UpdateOptions) => {
       const timeoutMs = parseDuration(options.timeout ?? '10m');
       const client = context.client();
+      const settle = settleFor(client, options);
       if (options.resume) {
         // Resuming goes on with the spec as it is; a change would be a new update, so say so rather than drop it.
         const current = await client.getService(name);
@@ -176,7 +180,7 @@ export function registerUpdate(program: Command, context: Context): void {
         context.write(`${name}: ${resumed.updateStatus!.state.replace('_', ' ')}\n`);
         if (options.detach) return;
         const expect = resumed.updateStatus!.state.startsWith('rollback') ? 'rollback' : 'update';
-        await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, out: context.stdout });
+        await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, settle, out: context.stdout });
         return;
       }
       if (options.dryRun) {
@@ -190,10 +194,10 @@ export function registerUpdate(program: Command, context: Context): void {
       if (options.detach) return;
       const started = after.updateStatus && after.updateStatus.startedAt !== old.updateStatus?.startedAt && after.updateStatus.state === 'updating';
       if (started) {
-        await waitForUpdate(client, name, after.updateStatus!.startedAt, { timeoutMs, expect: 'update', out: context.stdout });
+        await waitForUpdate(client, name, after.updateStatus!.startedAt, { timeoutMs, expect: 'update', settle, out: context.stdout });
       } else if (spec.mode !== 'GLOBAL') {
         // Nothing to replace (a scale, a config change): wait as `scale` does.
-        await waitForConvergence(client, name, spec.replicas, { timeoutMs, preexisting: before, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
+        await waitForConvergence(client, name, spec.replicas, { timeoutMs, settle, preexisting: before, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });
       }
     });
 }

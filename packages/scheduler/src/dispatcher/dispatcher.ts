@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   heartbeatPeriodMs: number;
   /** Missed periods before a node is marked down. */
   heartbeatGrace: number;
+  /** Told of each node marked down for missed heartbeats (metrics). */
+  onHeartbeatFailure?: (nodeId: string) => void;
   /** In a cluster: why this member refuses agent sessions now (not the leader), or undefined to accept. */
   refuse?: () => string | undefined;
   /** In a cluster: where the leader is, sent with a refusal so the agent goes straight there. */
@@ -101,6 +103,11 @@ export class Dispatcher {
   }
 
   /** The heartbeat settings in force: the cluster's stored ones, else this scheduler's defaults. */
+  /** Agent sessions open now. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   heartbeat(): HeartbeatSettings {
     const cluster = this.store.state.cluster;
     return {
@@ -307,6 +314,7 @@ export class Dispatcher {
           const node = state.nodes.get(stale.id);
           if (!node || node.state !== 'READY') return [];
           this.log.warn({ node: node.id }, 'node missed its heartbeats; marking it down');
+          this.options.onHeartbeatFailure?.(node.id);
           return [
             {
               action: 'putNode' as const,

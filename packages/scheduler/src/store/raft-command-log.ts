@@ -26,6 +26,8 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
   readonly transport: GrpcTransport;
   readonly members: MemberRegistry;
   private readonly results = new Map<number, ApplyResult>();
+  /** Told how long each write took from proposal to applied here, in seconds (metrics). */
+  proposalObserver?: (seconds: number) => void;
 
   /**
    * `members` is the cluster as this member first knows it: all of --peers, or
@@ -101,8 +103,10 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
 
   async propose(data: Uint8Array): Promise<ApplyResult> {
     let index: number;
+    const started = performance.now();
     try {
       ({ index } = await this.host.propose(data));
+      this.proposalObserver?.((performance.now() - started) / 1000);
     } catch (error) {
       if (error instanceof NotLeaderError) throw this.notLeader();
       if (error instanceof LeadershipLostError) {

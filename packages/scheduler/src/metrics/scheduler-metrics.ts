@@ -1,0 +1,132 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StoreAction } from '@pisched/api';
+import type { Store } from '../store/store';
+import type { RaftCommandLog } from '../store/raft-command-log';
+
+/** What the metrics read, only when scraped. */
+export interface SchedulerMetricSources {
+  store: Store;
+  /** Absent for a single scheduler without Raft: the Raft metrics are then not exported. */
+  raft?: RaftCommandLog;
+  /** Whether the leader-only roles run here. */
+  leading: () => boolean;
+  dispatcherSessions: () => number;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const PLACEMENT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+
+/**
+ * The scheduler's Prometheus metrics. Gauges are computed when scraped, from
+ * the store and the Raft host, so a scheduler nobody scrapes pays nothing;
+ * only events that cannot be recovered later (a leader change, a proposal's
+ * latency, a placement, a missed heartbeat) are counted as they happen.
+ */
+export class SchedulerMetrics {
+  readonly registry = new Registry();
+  private readonly leaderChanges: Counter;
+  private readonly proposalSeconds: Histogram;
+  private readonly placementSeconds: Histogram;
+  private readonly heartbeatFailures: Counter;
+
+  constructor(private readonly sources: SchedulerMetricSources) {
+    const registers = [this.registry];
+    const { store, raft } = sources;
+    this.leaderChanges = new Counter({ name: 'pisched_raft_leader_changes_total', help: 'Leader changes this member has seen (including "no leader")', registers });
+    this.proposalSeconds = new Histogram({
+      name: 'pisched_raft_proposal_seconds',
+      help: 'Time from proposing a write on the leader until it is committed and applied',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.placementSeconds = new Histogram({
+      name: 'pisched_placement_latency_seconds',
+      help: 'Time from a task\'s creation until placement assigned it to a node',
+      buckets: PLACEMENT_BUCKETS,
+      registers,
+    });
+    this.heartbeatFailures = new Counter({
+      name: 'pisched_node_heartbeat_failures_total',
+      help: 'Nodes this scheduler marked down because they missed their heartbeats',
+      registers,
+    });
+    new Gauge({ name: 'pisched_scheduler_leader', help: '1 while this scheduler leads (runs orchestration and holds agent sessions), else 0', registers, collect() {
+      this.set(sources.leading() ? 1 : 0);
+    } });
+    if (raft) {
+      const host = raft.host;
+      new Gauge({ name: 'pisched_raft_term', help: 'Current Raft term', registers, collect() { this.set(host.term); } });
+      new Gauge({ name: 'pisched_raft_commit_index', help: 'Highest log index known to be committed', registers, collect() { this.set(host.commitIndex); } });
+      new Gauge({ name: 'pisched_raft_applied_index', help: 'Highest log index applied to the store', registers, collect() { this.set(host.appliedIndex); } });
+      new Gauge({ name: 'pisched_raft_apply_lag', help: 'Committed entries not yet applied (commit index - applied index)', registers, collect() {
+        this.set(Math.max(0, host.commitIndex - host.appliedIndex));
+      } });
+      new Gauge({ name: 'pisched_raft_snapshot_index', help: 'Log index of the latest snapshot (0 if none)', registers, collect() { this.set(host.snapshotIndex); } });
+      new Gauge({ name: 'pisched_raft_snapshot_bytes', help: 'Size of the latest snapshot', registers, collect() { this.set(host.snapshotBytes); } });
+      raft.host.on('leader-change', () => this.leaderChanges.inc());
+      raft.proposalObserver = (seconds) => this.proposalSeconds.observe(seconds);
+    }
+    new Gauge({ name: 'pisched_nodes', help: 'Nodes by state and availability', labelNames: ['state', 'availability'], registers, collect() {
+      this.reset();
+      for (const node of store.state.nodes.values()) this.inc({ state: node.state.toLowerCase(), availability: node.availability.toLowerCase() });
+    } });
+    new Gauge({ name: 'pisched_tasks', help: 'Stored tasks (history included) by observed state', labelNames: ['state'], registers, collect() {
+      this.reset();
+      for (const task of store.state.tasks.values()) this.inc({ state: (task.status?.state ?? 'NEW').toLowerCase() });
+    } });
+    new Gauge({ name: 'pisched_tasks_pending', help: 'Tasks meant to run that wait for a node', registers, collect() {
+      this.set(pendingTasks(store).length);
+    } });
+    new Gauge({ name: 'pisched_tasks_pending_oldest_seconds', help: 'Age of the oldest pending task (0 when none)', registers, collect() {
+      const oldest = Math.min(...pendingTasks(store).map((task) => task.meta?.createdAt ?? Date.now()));
+      this.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+    } });
+    new Gauge({ name: 'pisched_dispatcher_sessions', help: 'Agent sessions open on this scheduler (only the leader holds any)', registers, collect() {
+      this.set(sources.dispatcherSessions());
+    } });
+    new Gauge({ name: 'pisched_service_desired_tasks', help: 'Tasks a service wants running (replicas; for a global service, its tasks meant to run)', labelNames: ['service'], registers, collect() {
+      this.reset();
+      const global = new Map<string, number>();
+      for (const task of store.state.tasks.values()) {
+        if (task.desiredState === 'RUNNING') global.set(task.serviceId, (global.get(task.serviceId) ?? 0) + 1);
+      }
+      for (const service of store.state.services.values()) {
+        const spec = service.spec!;
+        this.set({ service: spec.name }, spec.mode === 'GLOBAL' ? global.get(service.id) ?? 0 : spec.replicas);
+      }
+    } });
+    new Gauge({ name: 'pisched_service_running_tasks', help: 'Tasks of a service that are meant to run and are running', labelNames: ['service'], registers, collect() {
+      this.reset();
+      const running = new Map<string, number>();
+      for (const task of store.state.tasks.values()) {
+        if (task.desiredState === 'RUNNING' && task.status?.state === 'RUNNING') running.set(task.serviceId, (running.get(task.serviceId) ?? 0) + 1);
+      }
+      for (const service of store.state.services.values()) this.set({ service: service.spec!.name }, running.get(service.id) ?? 0);
+    } });
+  }
+
+  /** From the placement pass's result: each task it assigned, timed from its creation. */
+  observePlacements(actions: StoreAction[], now: number): void {
+    for (const action of actions) {
+      const task = action.putTask;
+      if (action.action !== 'putTask' || !task || task.status?.state !== 'ASSIGNED') continue;
+      this.placementSeconds.observe(Math.max(0, (now - (task.meta?.createdAt ?? now)) / 1000));
+    }
+  }
+
+  heartbeatFailure(): void {
+    this.heartbeatFailures.inc();
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+function pendingTasks(store: Store) {
+  return [...store.state.tasks.values()].filter((task) => task.desiredState === 'RUNNING' && task.status?.state === 'PENDING');
+}
