@@ -12,6 +12,7 @@ import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
+import { registerFileObjects } from './commands/file-objects';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -39,6 +40,8 @@ export function buildProgram(context: Context): Command {
   registerCluster(program, context);
   registerJoinToken(program, context);
   registerAdmin(program, context);
+  registerFileObjects(program, context, 'secret');
+  registerFileObjects(program, context, 'config');
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });

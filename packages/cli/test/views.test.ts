@@ -89,6 +89,8 @@ describe('--json views', () => {
           init: false,
           healthcheck: null,
           devices: [],
+          secrets: [],
+          configs: [],
           mounts: [],
           capAdd: [],
           capDrop: [],
