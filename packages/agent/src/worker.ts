@@ -115,8 +115,10 @@ export class Worker {
     }
     const ids = new Set([...this.assignments.keys(), ...observedTaskIds]);
     await Promise.all([...ids].map((id) => this.reconcileTask(id)));
-    // Secret files outlive nothing: a tmpfs whose task is neither assigned nor has a container goes.
-    await this.options.files?.releaseAllBut(ids);
+    // Secret files live only while their task is meant to run: a tmpfs of a task that ended, is
+    // stopping or is no longer assigned goes (a running container keeps its own bind mount of the file).
+    const live = [...this.assignments.values()].filter((task) => task.desiredState === 'RUNNING' && !isTerminal(this.known(task)));
+    await this.options.files?.releaseAllBut(new Set(live.map((task) => task.id)));
   }
 
   reconcileTask(taskId: string): Promise<void> {
