@@ -58,11 +58,14 @@ describe.skipIf(!hasDocker)('secrets and configs on real containers', () => {
     const files = tempDir('sec-input');
     fs.writeFileSync(path.join(files, 'db'), dbValue);
     fs.writeFileSync(path.join(files, 'conf'), confValue);
-    expect((await cli(cluster.address, ['secret', 'create', dbPass, path.join(files, 'db')])).code).toBe(0);
+    const created = await Promise.all([
+      cli(cluster.address, ['secret', 'create', dbPass, path.join(files, 'db')]),
+      cli(cluster.address, ['config', 'create', appConf, path.join(files, 'conf')]),
+    ]);
+    for (const result of created) expect(result.code, result.stderr).toBe(0);
     // From stdin, as `printf … | pisched secret create NAME -`.
     const admin = path.join(cluster.scheduler.dataDir, 'admin');
     execFileSync(process.execPath, [BIN.cli, '--scheduler', cluster.address, '--tls-dir', admin, 'secret', 'create', apiKey, '-'], { input: apiValue });
-    expect((await cli(cluster.address, ['config', 'create', appConf, path.join(files, 'conf')])).code).toBe(0);
     fs.rmSync(files, { recursive: true, force: true });
 
     const run = await cli(cluster.address, [
@@ -147,17 +150,20 @@ describe.skipIf(!hasDocker)('secrets and configs on real containers', () => {
     expect(before.map((row) => row.name).sort()).toEqual([apiKey, dbPass].sort());
     const version = (await cliJson<{ version: number }>(cluster.address, ['inspect', service])).version;
 
-    const badMode = await cli(cluster.address, ['run', '--name', uniqueName('sec-bad'), '-d', '--secret', `${dbPass},mode=0999`, TEST_IMAGE, 'true']);
-    expect(badMode.stderr.trim()).toMatch(/^[^\n]*invalid --secret "[^"]+": invalid mode "0999": use octal permission bits such as 0400$/);
-    const unknown = await cli(cluster.address, ['run', '--name', uniqueName('sec-bad'), '-d', '--secret', 'no-such-secret', TEST_IMAGE, 'true']);
-    expect(unknown.stderr.trim()).toBe('secret no-such-secret not found: create it first (pisched secret create no-such-secret FILE)');
-    const unknownUpdate = await cli(cluster.address, ['update', '-d', '--secret-add', 'no-such-secret', service]);
-    expect(unknownUpdate.stderr.trim()).toBe('secret no-such-secret not found: create it first (pisched secret create no-such-secret FILE)');
-    const badName = await cli(cluster.address, ['secret', 'create', 'bad!name', '/dev/null']);
-    expect(badName.stderr.trim()).toMatch(/^invalid secret name "bad!name": use letters, digits/);
     const big = tempDir('sec-big');
     fs.writeFileSync(path.join(big, 'v'), Buffer.alloc(600 * 1024, 1));
-    const tooBig = await cli(cluster.address, ['secret', 'create', uniqueName('sec-big'), path.join(big, 'v')]);
+    // Independent refusals, asked at once to keep the file short.
+    const [badMode, unknown, unknownUpdate, badName, tooBig] = await Promise.all([
+      cli(cluster.address, ['run', '--name', uniqueName('sec-bad'), '-d', '--secret', `${dbPass},mode=0999`, TEST_IMAGE, 'true']),
+      cli(cluster.address, ['run', '--name', uniqueName('sec-bad'), '-d', '--secret', 'no-such-secret', TEST_IMAGE, 'true']),
+      cli(cluster.address, ['update', '-d', '--secret-add', 'no-such-secret', service]),
+      cli(cluster.address, ['secret', 'create', 'bad!name', '/dev/null']),
+      cli(cluster.address, ['secret', 'create', uniqueName('sec-big'), path.join(big, 'v')]),
+    ]);
+    expect(badMode.stderr.trim()).toMatch(/^[^\n]*invalid --secret "[^"]+": invalid mode "0999": use octal permission bits such as 0400$/);
+    expect(unknown.stderr.trim()).toBe('secret no-such-secret not found: create it first (pisched secret create no-such-secret FILE)');
+    expect(unknownUpdate.stderr.trim()).toBe('secret no-such-secret not found: create it first (pisched secret create no-such-secret FILE)');
+    expect(badName.stderr.trim()).toMatch(/^invalid secret name "bad!name": use letters, digits/);
     expect(tooBig.stderr.trim()).toBe('secret too large: 614400 bytes, the limit is 512000 (500 KB)');
     for (const result of [badMode, unknown, unknownUpdate, badName, tooBig]) expect(result.code).not.toBe(0);
 
