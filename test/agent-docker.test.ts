@@ -54,6 +54,7 @@ function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
     specVersion: 1,
     restarts: 0,
     startedAt: 0,
+    shutdownReason: '',
     ...overrides,
   };
 }

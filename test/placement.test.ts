@@ -230,6 +230,28 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     expect(inspect.spec.placement.constraints).toEqual([`node.id==${late}`]);
   });
 
+  it('stops a lower-priority task to make room for a higher one, and brings it back when room appears', async () => {
+    // late offers 256 MiB: the global task holds 16, loose 64; "more" (200) waits. Remove it so only loose can give way.
+    const loose = (await cliJson<{ name: string }[]>(cluster.address, ['ls'])).find((row) => row.name.startsWith('loose-'))!.name;
+    for (const row of await cliJson<{ name: string }[]>(cluster.address, ['ls'])) {
+      if (row.name.startsWith('more-')) expect((await cli(cluster.address, ['rm', row.name])).code).toBe(0);
+    }
+    const vip = uniqueName('vip');
+    await run(['--name', vip, '--memory', '200M', '--priority', '10', '--constraint', `node.id==${late}`, TEST_IMAGE]);
+    expect(await running(vip)).toHaveLength(1);
+    const rows = await waitFor(async () => {
+      const now = await ps(loose);
+      return now.some((row) => row.state === 'pending' && row.desiredState === 'running') && now;
+    }, 15_000, 'the preempted task to be replaced by a pending one');
+    const stopped = rows.find((row) => row.desiredState === 'shutdown')!;
+    expect(stopped.shutdownReason).toBe(`preempted by ${vip}.1`);
+    expect((await cli(cluster.address, ['ps', loose])).stdout).toContain(`preempted by ${vip}.1`);
+    await waitFor(async () => (await running(loose)).length === 0, 15_000, 'the preempted container to stop');
+
+    expect((await cli(cluster.address, ['rm', vip])).code).toBe(0);
+    await waitFor(async () => (await running(loose)).length === 1, 30_000, 'the preempted service to run again once room appeared');
+  });
+
   it('never puts two tasks publishing the same host port on one node, and says so', async () => {
     const name = uniqueName('ported');
     const port = await freePort('0.0.0.0');

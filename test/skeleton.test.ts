@@ -121,6 +121,13 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
     expect(containers.map((c) => c.Labels['pisched.slot']).sort()).toEqual(['1', '2', '3', '4', '5']);
   });
 
+  it('completes live service and node names from the cluster', async () => {
+    const services = await cli(cluster.address, ['__complete', '--', 'ps', web.slice(0, 4)]);
+    expect(services.stdout.split('\n')).toContain(web);
+    const nodes = await cli(undefined, ['__complete', '--line', `pisched --scheduler ${cluster.address} node rm `]);
+    expect(nodes.stdout.split('\n')).toEqual(expect.arrayContaining([a1, a2]));
+  });
+
   it('restarting an agent adopts its containers instead of duplicating them', async () => {
     const before = await running();
     const agent = cluster.daemons.find((daemon) => daemon.name === `agent ${a1}`)!;

@@ -23,6 +23,7 @@ export function makeTask(overrides: Partial<Task> & { state?: TaskState } = {}):
     specVersion: 1,
     restarts: 0,
     startedAt: 0,
+    shutdownReason: '',
     ...rest,
   };
 }

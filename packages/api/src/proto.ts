@@ -1,14 +1,10 @@
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
 import type { ProtoGrpcType as ControlProto } from './gen/control';
 import type { ProtoGrpcType as DispatcherProto } from './gen/dispatcher';
-
-/** proto/ at the top of the repository: the one source of the wire contract. */
-export const PROTO_DIR = path.resolve(__dirname, '../../../proto');
-
-const FILES = ['pisched/v1/objects.proto', 'pisched/v1/control.proto', 'pisched/v1/dispatcher.proto'];
+// proto/ parsed at build time (gen-descriptor.js): no .proto text is parsed at a start.
+import { DESCRIPTOR } from './gen/descriptor';
 
 /**
  * How protobuf values become JS objects. The generated `__Output` types
@@ -23,7 +19,7 @@ let grpcObject: Grpc | undefined;
 /** The gRPC service definitions (Control, Dispatcher), loaded once. */
 export function loadGrpc(): Grpc['pisched']['v1'] {
   if (!grpcObject) {
-    const definition = protoLoader.loadSync(FILES, { ...CONVERSION, keepCase: false, includeDirs: [PROTO_DIR] });
+    const definition = protoLoader.fromJSON(DESCRIPTOR as protobuf.INamespace, { ...CONVERSION, keepCase: false });
     grpcObject = grpc.loadPackageDefinition(definition) as unknown as Grpc;
   }
   return grpcObject.pisched.v1;
@@ -33,9 +29,7 @@ let root: protobuf.Root | undefined;
 
 function messageType(name: string): protobuf.Type {
   if (!root) {
-    root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
-    root.loadSync(FILES, { keepCase: false });
+    root = protobuf.Root.fromJSON(DESCRIPTOR as protobuf.INamespace);
   }
   return root.lookupType(`pisched.v1.${name}`);
 }

@@ -109,6 +109,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     updateConfig: validateUpdateConfig(input.updateConfig, 'update'),
     rollbackConfig: validateUpdateConfig(input.rollbackConfig, 'rollback'),
     forceUpdate: wholeNumber(input.forceUpdate),
+    priority: validatePriority(input.priority),
   };
 }
 
@@ -117,6 +118,17 @@ function validateFiles(input: NonNullable<ServiceSpecInput['container']>): Pick<
   const taken = new Set((input.mounts ?? []).map((mount) => (mount.target ?? '').trim().replace(/(.)\/+$/, '$1')));
   const secrets = validateFileReferences('secret', input.secrets, taken);
   return { secrets, configs: validateFileReferences('config', input.configs, taken) };
+}
+
+/** Highest service priority; a range small enough to read at a glance, as Nomad's 1-100. */
+export const MAX_PRIORITY = 1000;
+
+function validatePriority(input: number | string | null | undefined): number {
+  const priority = wholeNumber(input);
+  if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+    throw new SpecError(`invalid priority "${String(input)}": must be a whole number from 0 to ${MAX_PRIORITY}`);
+  }
+  return priority;
 }
 
 // In the proto's numbering, so a numeric mode from a client means the same.

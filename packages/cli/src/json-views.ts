@@ -44,6 +44,8 @@ export interface TaskRow {
   updatedAt: string | null;
   /** starting, healthy or unhealthy while a health check runs; '' without one. */
   health: string;
+  /** Why the scheduler stopped it when no spec change did, e.g. "preempted by db.1"; '' otherwise. */
+  shutdownReason: string;
 }
 
 export function taskRow(task: Task): TaskRow {
@@ -60,6 +62,7 @@ export function taskRow(task: Task): TaskRow {
     exitCode: task.status?.exitCode ?? 0,
     updatedAt: isoTime(task.status?.timestamp),
     health: task.status?.health ?? '',
+    shutdownReason: task.shutdownReason ?? '',
   };
 }
 
@@ -133,6 +136,8 @@ export interface SpecView {
   rollbackConfig: UpdateConfigView;
   /** Bumped by `update --force`. */
   forceUpdate: number;
+  /** 0-1000: tasks of lower-priority services may be stopped to make room for this one's. */
+  priority: number;
 }
 
 export interface UpdateConfigView {
@@ -210,6 +215,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
     updateConfig: updateConfigView(spec?.updateConfig),
     rollbackConfig: updateConfigView(spec?.rollbackConfig),
     forceUpdate: spec?.forceUpdate ?? 0,
+    priority: spec?.priority ?? 0,
   };
 }
 

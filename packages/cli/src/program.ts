@@ -13,6 +13,7 @@ import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerFileObjects } from './commands/file-objects';
+import { registerCompletion } from './commands/completion';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -42,6 +43,7 @@ export function buildProgram(context: Context): Command {
   registerAdmin(program, context);
   registerFileObjects(program, context, 'secret');
   registerFileObjects(program, context, 'config');
+  registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });

@@ -88,6 +88,8 @@ export interface ClusterSettings {
   certExpiryMs: number;
   /** Whether specs with --privileged, --cap-add ALL or SYS_ADMIN are accepted. */
   allowPrivileged: boolean;
+  /** Whether a task that finds no room may stop tasks of lower priority. */
+  preemption: boolean;
 }
 
 /**

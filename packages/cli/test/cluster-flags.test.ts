@@ -5,9 +5,10 @@ import { formatMs } from '../src/format';
 
 describe('cluster update flags', () => {
   it('read --placement-strategy, leaving what is not given unchanged (0 or empty)', () => {
-    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0 });
-    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0 });
+    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0, preemption: '' });
+    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0, preemption: '' });
     expect(buildClusterUpdate({ allowPrivileged: 'FALSE' })).toMatchObject({ allowPrivileged: 'false' });
+    expect(buildClusterUpdate({ preemption: 'Off' })).toMatchObject({ preemption: 'off' });
   });
 
   it('read --cert-expiry in days, hours or minutes, from 1m', () => {
@@ -21,7 +22,8 @@ describe('cluster update flags', () => {
 
   it.each([
     [{ placementStrategy: 'random' }, 'invalid placement strategy "random": use binpack or spread'],
-    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged and/or --cert-expiry'],
+    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry and/or --preemption'],
+    [{ preemption: 'maybe' }, 'invalid --preemption "maybe": use on or off'],
     [{ allowPrivileged: 'no' }, 'invalid --allow-privileged "no": use true or false'],
     [{ certExpiry: '30s' }, 'invalid --cert-expiry "30s": a certificate lifetime must be from 1m to 3650d'],
     [{ certExpiry: '4000d' }, 'invalid --cert-expiry "4000d": a certificate lifetime must be from 1m to 3650d'],

@@ -44,6 +44,7 @@ describe('--json views', () => {
       exitCode: 1,
       updatedAt: '2026-11-27T01:00:00.000Z',
       health: '',
+      shutdownReason: '',
     });
   });
 
@@ -117,6 +118,7 @@ describe('--json views', () => {
         updateConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },
         rollbackConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },
         forceUpdate: 0,
+        priority: 0,
       },
       previousSpec: null,
       updateStatus: null,

@@ -55,6 +55,7 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     updateConfig: null,
     rollbackConfig: null,
     forceUpdate: 0,
+    priority: 0,
   } as ServiceSpec;
 }
 

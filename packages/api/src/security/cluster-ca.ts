@@ -13,6 +13,11 @@ export interface ClusterCa {
 export const ROOT_CA_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
 /** Node certificates live 90 days by default. */
 export const DEFAULT_CERT_VALIDITY_MS = 90 * 24 * 3600_000;
+/**
+ * The CLI does not renew its certificate, so an admin bundle lives long
+ * (revoke it if it leaks); nodes renew theirs.
+ */
+export const ADMIN_BUNDLE_VALIDITY_MS = 5 * 365 * 24 * 3600_000;
 /** Short enough to watch rotation happen in a test; renewal starts at half of it. */
 export const MIN_CERT_VALIDITY_MS = 60_000;
 /** Well inside the root's life: a node certificate must not outlive the CA that vouches for it. */

@@ -16,6 +16,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Placement:        ${settings.placementStrategy} (for services that do not choose a strategy)`,
     `Cert expiry:      ${formatMs(settings.certExpiryMs)} (node certificates issued from now on; nodes renew at 50-80% of it)`,
     `Privileged:       ${settings.allowPrivileged ? 'allowed' : 'refused'} (--privileged, --cap-add ALL or SYS_ADMIN)`,
+    `Preemption:       ${settings.preemption ? 'on' : 'off'} (a task that finds no room may stop tasks of lower --priority)`,
   ].join('\n') + '\n';
 }
 
@@ -54,6 +55,7 @@ const view = (settings: ClusterSettings) => ({
   placementStrategy: settings.placementStrategy,
   certExpiryMs: settings.certExpiryMs,
   allowPrivileged: settings.allowPrivileged,
+  preemption: settings.preemption,
 });
 
 export interface ClusterUpdateOptions {
@@ -62,12 +64,13 @@ export interface ClusterUpdateOptions {
   placementStrategy?: string;
   allowPrivileged?: string;
   certExpiry?: string;
+  preemption?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
 export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged and/or --cert-expiry');
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry and/or --preemption');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -81,7 +84,11 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateCluster
     throw new CliError(`invalid --allow-privileged "${options.allowPrivileged}": use true or false`);
   }
   const certExpiryMs = options.certExpiry === undefined ? 0 : parseCertExpiry(options.certExpiry);
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs };
+  const preemption = (options.preemption ?? '').trim().toLowerCase();
+  if (options.preemption !== undefined && preemption !== 'on' && preemption !== 'off') {
+    throw new CliError(`invalid --preemption "${options.preemption}": use on or off`);
+  }
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs, preemption };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -132,6 +139,7 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--heartbeat-grace <n>', 'missed heartbeats before a node is down and its tasks are replaced')
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
     .option('--allow-privileged <true|false>', 'whether services may use --privileged, --cap-add ALL or SYS_ADMIN (running ones stay)')
+    .option('--preemption <on|off>', 'whether a task that finds no room may stop tasks of services with a lower --priority (running tasks stay)')
     .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
       context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));

@@ -28,7 +28,8 @@ export function renderTasks(tasks: Task[], now: number): string {
     const history = previous !== undefined && previous.serviceName === task.serviceName && previous.slot === task.slot;
     const name = `${history ? ' \\_ ' : ''}${row.service}.${row.slot}`;
     const since = task.status?.timestamp ? ` ${ago(task.status.timestamp, now)}` : '';
-    const error = row.error || (row.state === 'failed' || row.state === 'complete' ? `exit code ${row.exitCode}` : '');
+    // Why the scheduler stopped it says more than the exit code the stop caused.
+    const error = row.shutdownReason || row.error || (row.state === 'failed' || row.state === 'complete' ? `exit code ${row.exitCode}` : '');
     // As docker shows it: "running (healthy) 5 seconds ago".
     const health = row.health && row.state === 'running' ? ` (${row.health})` : '';
     return [shortId(row.id), name, row.image, row.node, row.desiredState, `${row.state}${health}${since}`, error];

@@ -3,7 +3,7 @@ import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
 
 /** The cluster object before anything was set: every field falls back to the scheduler's flags. */
 export function emptyCluster(now: number): Cluster {
-  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0 };
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false };
 }
 
 /**
@@ -32,4 +32,9 @@ export function seedPlacementStrategy(state: StateMachine, initial: PlacementStr
 /** How long a node certificate issued now lives: `cluster update --cert-expiry`, else the default. */
 export function certValidity(state: StateMachine): number {
   return Number(state.cluster?.certExpiryMs ?? 0) || DEFAULT_CERT_VALIDITY_MS;
+}
+
+/** Whether placement may stop lower-priority tasks to make room: on unless `cluster update --preemption off`. */
+export function preemptionEnabled(state: StateMachine): boolean {
+  return !state.cluster?.preemptionDisabled;
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
-import { certValidity, clusterStrategy, emptyCluster } from '../cluster/cluster-settings';
+import { certValidity, clusterStrategy, emptyCluster, preemptionEnabled } from '../cluster/cluster-settings';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
@@ -62,6 +62,7 @@ export function controlHandlers(
       placementStrategy: clusterStrategy(store.state, initialStrategy),
       certExpiryMs: certValidity(store.state),
       allowPrivileged: !store.state.cluster?.denyPrivileged,
+      preemption: preemptionEnabled(store.state),
     };
   };
 
@@ -216,6 +217,10 @@ export function controlHandlers(
       const expiryProblem = certValidityProblem(certExpiryMs);
       if (expiryProblem) throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid certificate expiry: ${expiryProblem}`);
       const privileged = parseAllowPrivileged(request.allowPrivileged);
+      const preemption = (request.preemption ?? '').trim().toLowerCase();
+      if (preemption !== '' && preemption !== 'on' && preemption !== 'off') {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid preemption "${request.preemption}": use on or off`);
+      }
       const now = clock.now();
       await store.update((state) => {
         const current = state.cluster ?? emptyCluster(now);
@@ -228,6 +233,7 @@ export function controlHandlers(
             placementStrategy: strategy || current.placementStrategy,
             certExpiryMs: certExpiryMs || current.certExpiryMs,
             ...privileged,
+            preemptionDisabled: preemption === '' ? current.preemptionDisabled : preemption === 'off',
             meta: { ...current.meta!, updatedAt: now },
           },
         }];

@@ -21,6 +21,7 @@ export function newTask(service: Service, slot: number, clock: Clock): Task {
     specVersion: service.meta?.version ?? 0,
     restarts: 0,
     startedAt: 0,
+    shutdownReason: '',
   };
 }
 

@@ -23,6 +23,12 @@ export class ClusterView {
   readonly portsInUse: Set<string>[];
   /** Generic resources (camera → 1) each node has not yet promised to a task; booked like CPU and memory. */
   readonly freeGeneric: Map<string, number>[];
+  /**
+   * Tasks that held a reservation on each node when the pass began:
+   * preemption's candidates. Tasks placed in this pass are not among them, so a
+   * pass never stops a task it just placed.
+   */
+  readonly residents: Task[][];
   /** serviceId → node index → tasks of that service holding a reservation there. */
   private readonly perService = new Map<string, Map<number, number>>();
 
@@ -36,6 +42,7 @@ export class ClusterView {
     this.freeMemory = new Float64Array(n);
     this.taskCount = new Int32Array(n);
     this.portsInUse = this.nodes.map(() => new Set<string>());
+    this.residents = this.nodes.map(() => []);
     this.freeGeneric = this.nodes.map((node) => new Map(Object.entries(genericOf(node.description?.resources))));
     this.nodes.forEach((node, i) => {
       this.index.set(node.id, i);
@@ -46,7 +53,10 @@ export class ClusterView {
     for (const task of state.tasks.values()) {
       const i = this.index.get(task.nodeId);
       if (i === undefined) continue;
-      if (holdsReservation(task)) this.place(i, task);
+      if (holdsReservation(task)) {
+        this.place(i, task);
+        this.residents[i].push(task);
+      }
       // A task being stopped keeps its port until its container is gone: a replacement would fail to start.
       else if (holdsPorts(task)) for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
     }
@@ -75,6 +85,23 @@ export class ClusterView {
       this.perService.set(task.serviceId, counts);
     }
     counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+
+  /**
+   * Gives back what a task being stopped held (preemption). Its ports stay
+   * taken: the container still holds them until it is gone.
+   */
+  release(i: number, task: Task): void {
+    const amount = toAmount(task.spec?.resources);
+    this.freeCpu[i] += amount.cpuMicros;
+    this.freeMemory[i] += amount.memoryBytes;
+    for (const [name, count] of Object.entries(genericOf(task.spec?.resources))) {
+      this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) + count);
+    }
+    this.taskCount[i]--;
+    this.residents[i] = this.residents[i].filter((resident) => resident.id !== task.id);
+    const counts = this.perService.get(task.serviceId);
+    if (counts) counts.set(i, (counts.get(i) ?? 1) - 1);
   }
 
   /** Tasks of the service per node, as a dense array the hot loop can index. */

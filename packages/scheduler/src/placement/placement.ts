@@ -1,13 +1,14 @@
 import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
-import type { Clock } from '../orchestrator/task-factory';
+import { withDesiredState, type Clock } from '../orchestrator/task-factory';
 import { ClusterView, publishedPorts } from './cluster-view';
-import { clusterStrategy } from '../cluster/cluster-settings';
+import { clusterStrategy, preemptionEnabled } from '../cluster/cluster-settings';
 import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
 import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, type Rejection } from './filters';
 import { genericOf, toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
+import { findEviction } from './preemption';
 
 export interface PlacementOptions {
   /**
@@ -28,9 +29,14 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
  * only when it changes; the control loop reruns on every change, so it is
  * placed as soon as room appears.
  *
- * Tasks are taken largest first (best-fit decreasing packs better than
- * arrival order) and each placement is booked before the next task is
- * considered, so one pass never overcommits a node.
+ * Tasks are taken highest service priority first, then largest first
+ * (best-fit decreasing packs better than arrival order), and each placement
+ * is booked before the next task is considered, so one pass never
+ * overcommits a node. A task that fits nowhere may stop running tasks of
+ * services with a strictly lower priority (preemption.ts), unless the
+ * cluster turned preemption off; they are shut down with the reason
+ * `preempted by SERVICE.SLOT` and the orchestrator replaces them, to be placed
+ * when room appears.
  */
 export function placePendingTasks(state: StateMachine, clock: Clock, options: PlacementOptions = DEFAULT_PLACEMENT): StoreAction[] {
   const bound: Task[] = [];
@@ -71,19 +77,34 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     if (task.status!.err === reason) return;
     actions.push({ action: 'putTask', putTask: { ...task, status: { ...task.status!, err: reason, timestamp: now } } });
   };
+  // The service's priority as it is now: changing it replaces no task, so a task's own copy may be older.
+  const priorityOf = (task: Task) => state.services.get(task.serviceId)?.spec?.priority ?? task.spec?.priority ?? 0;
+  const preempting = preemptionEnabled(state);
+  /** Stops lower-priority tasks on one of `nodes` so that `task` fits there; the node's index, or -1. */
+  const preempt = (task: Task, nodes: readonly number[]): number => {
+    const priority = priorityOf(task);
+    if (!preempting || priority === 0 || nodes.length === 0) return -1;
+    const eviction = findEviction(view, nodes, toAmount(task.spec?.resources), genericOf(task.spec?.resources), priority, priorityOf);
+    if (!eviction) return -1;
+    const reason = `preempted by ${task.serviceName}.${task.slot || task.nodeId}`;
+    for (const victim of eviction.victims) {
+      view.release(eviction.node, victim);
+      actions.push({ action: 'putTask', putTask: { ...withDesiredState(victim, 'SHUTDOWN', now), shutdownReason: reason } });
+    }
+    return eviction.node;
+  };
 
   // Global tasks are bound to their node from birth; they go first because no other node will do for them.
   bound.sort(byServiceAndSlot);
   for (const task of bound) {
     const i = view.index.get(task.nodeId);
     if (i === undefined) continue; // the node left; the orchestrator retires the task
+    const fixed = staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ?? portFilter(publishedPorts(task), view.portsInUse[i]);
     const rejection =
-      staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ??
-      portFilter(publishedPorts(task), view.portsInUse[i]) ??
-      resourceFilter(toAmount(task.spec?.resources), view.free(i)) ??
-      genericFilter(genericOf(task.spec?.resources), view.freeGeneric[i]);
-    if (rejection) leavePending(task, explainOnNode(task.nodeId, rejection));
-    else assign(task, i);
+      fixed ?? resourceFilter(toAmount(task.spec?.resources), view.free(i)) ?? genericFilter(genericOf(task.spec?.resources), view.freeGeneric[i]);
+    if (!rejection) assign(task, i);
+    else if (!fixed && preempt(task, [i]) === i) assign(task, i);
+    else leavePending(task, explainOnNode(task.nodeId, rejection));
   }
 
   const biggest = view.maxCapacity();
@@ -91,10 +112,10 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     const amount = toAmount(task.spec?.resources);
     return (biggest.cpuMicros > 0 ? amount.cpuMicros / biggest.cpuMicros : 0) + (biggest.memoryBytes > 0 ? amount.memoryBytes / biggest.memoryBytes : 0);
   };
-  const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]) }));
-  ordered.sort((a, b) => b.size - a.size || byServiceAndSlot(a.tasks[0], b.tasks[0]));
+  const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]), priority: priorityOf(tasks[0]) }));
+  ordered.sort((a, b) => b.priority - a.priority || b.size - a.size || byServiceAndSlot(a.tasks[0], b.tasks[0]));
   for (const { tasks } of ordered) {
-    placeGroup(view, tasks, defaultStrategy, assign, leavePending);
+    placeGroup(view, tasks, defaultStrategy, assign, leavePending, preempt);
   }
   return actions;
 }
@@ -110,6 +131,7 @@ function placeGroup(
   defaultStrategy: PlacementStrategy,
   assign: (task: Task, i: number) => void,
   leavePending: (task: Task, reason: string) => void,
+  preempt: (task: Task, nodes: readonly number[]) => number,
 ): void {
   const spec = tasks[0].spec;
   const placement = spec?.placement;
@@ -130,8 +152,12 @@ function placeGroup(
   const counts = view.serviceCounts(tasks[0].serviceId);
   const spread = spreadGroups(view, placement?.spread ?? [], counts);
 
+  // Nodes where only CPU, memory or generic resources stand in the way: what stopping tasks can change.
+  const preemptable = () =>
+    candidates.filter((i) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i])));
   for (let t = 0; t < tasks.length; t++) {
-    const best = choose(view, candidates, counts, spread, need, generic, maxPerNode, ports, strategy);
+    let best = choose(view, candidates, counts, spread, need, generic, maxPerNode, ports, strategy);
+    if (best < 0) best = preempt(tasks[t], preemptable());
     if (best < 0) {
       // Placing only ever takes room away, so every later task of this group fails the same way.
       const reason = explainNoNode(explainAll(view, staticRejections, counts, need, generic, maxPerNode, ports));

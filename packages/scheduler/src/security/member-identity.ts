@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  ADMIN_BUNDLE_VALIDITY_MS,
   certificateExpired,
   certificateLife,
   createClusterCa,
@@ -31,12 +32,6 @@ export function storedIdentity(dataDir: string): TlsIdentity | undefined {
   return readIdentity(tlsDir(dataDir), 'node');
 }
 
-
-/**
- * The CLI does not renew its certificate, so the admin bundle written at a
- * first start lives long (revoke it if it leaks); nodes renew theirs.
- */
-export const ADMIN_BUNDLE_VALIDITY_MS = 5 * 365 * 24 * 3600_000;
 
 /**
  * Credentials of a scheduler holding the CA key at its first start: its own

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { CERT_NODE_ID, type AdminCertificate, type ControlHandlers } from '@pisched/api';
+import { ADMIN_BUNDLE_VALIDITY_MS, CERT_NODE_ID, type AdminCertificate, type ControlHandlers } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import { ApiError, toServiceError } from '../control/grpc-errors';
 import { CertificateAuthority, JoinRefusedError } from './certificate-authority';
 import { liveCertificateOf } from './cluster-security';
-import { ADMIN_BUNDLE_VALIDITY_MS, FIRST_ADMIN_NAME } from './member-identity';
+import { FIRST_ADMIN_NAME } from './member-identity';
 import { removeNode } from './remove-node';
 import { revokeNode } from './revocation';
 

@@ -1,7 +1,6 @@
-import { DEFAULT_CERT_VALIDITY_MS, type ClusterSecurity, type PeerIdentity, type RevokedCertificate, type Role, type StoreAction } from '@pisched/api';
+import { ADMIN_BUNDLE_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, type ClusterSecurity, type PeerIdentity, type RevokedCertificate, type Role, type StoreAction } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Store } from '../store/store';
-import { ADMIN_BUNDLE_VALIDITY_MS } from './member-identity';
 
 /**
  * The store side of revocation: which certificates are revoked, and the one
