@@ -7,6 +7,7 @@ import { AgentSession } from './session';
 import { StatusReporter } from './status-reporter';
 import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
+import { SecretMounts } from './secret-mounts';
 
 export interface AgentConfig {
   nodeId: string;
@@ -18,6 +19,8 @@ export interface AgentConfig {
   log: Logger;
   reconcileIntervalMs?: number;
   stopGraceSeconds?: number;
+  /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir). */
+  secretsDir: string;
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -26,13 +29,15 @@ export class Agent {
   readonly session: AgentSession;
   private readonly watcher: EventWatcher;
   private readonly reporter: StatusReporter;
+  private readonly files: SecretMounts;
   /** Followed log requests, by request id: each ends on cancel, on its last reply, or with the session. */
   private readonly follows = new Map<string, () => void>();
 
   constructor(private readonly config: AgentConfig) {
     const { driver, nodeId, log } = config;
     this.reporter = new StatusReporter(() => false);
-    this.worker = new Worker({ driver, nodeId, reporter: this.reporter, log, stopGraceSeconds: config.stopGraceSeconds });
+    this.files = new SecretMounts(config.secretsDir, log);
+    this.worker = new Worker({ driver, nodeId, reporter: this.reporter, log, stopGraceSeconds: config.stopGraceSeconds, files: this.files });
     this.session = new AgentSession({
       nodeId,
       addresses: config.schedulers,
@@ -46,8 +51,10 @@ export class Agent {
           this.reporter.clear();
           this.worker.sessionStarted();
         },
-        onAssignments: (tasks) => {
-          log.debug({ tasks: tasks.length }, 'assignments received');
+        onAssignments: (tasks, files) => {
+          // Counts only: the values are never logged.
+          log.debug({ tasks: tasks.length, secrets: files?.secrets.length ?? 0, configs: files?.configs.length ?? 0 }, 'assignments received');
+          this.files.setValues(files?.secrets ?? [], files?.configs ?? []);
           void this.worker.setAssignments(tasks);
         },
         onLogRequest: (request) => {
@@ -90,6 +97,11 @@ export class Agent {
   }
 
   start(): void {
+    // What an earlier run left: the tmpfs of a task whose container is gone by now.
+    this.config.driver.listTaskIds(this.config.nodeId).then(
+      (taskIds) => this.files.releaseAllBut(new Set(taskIds)),
+      (error: Error) => this.config.log.warn({ err: error.message }, 'cannot list containers to clean up secret files; the first reconcile will'),
+    );
     this.watcher.start();
     this.worker.startPeriodic(this.config.reconcileIntervalMs ?? 10_000);
     this.session.start();

@@ -19,7 +19,8 @@ export function containerLabels(task: Task, nodeId: string): Record<string, stri
 }
 
 /** The engine's create request for a task. */
-export function buildContainerSpec(task: Task, nodeId: string): Docker.ContainerCreateOptions {
+/** fileMounts: the bind mounts of the task's secret and config files (see SecretMounts.prepare). */
+export function buildContainerSpec(task: Task, nodeId: string, fileMounts: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
   const spec = task.spec;
   if (!spec || !spec.container) throw new Error(`task ${task.id} has no container spec`);
   const exposed: Record<string, object> = {};
@@ -55,6 +56,7 @@ export function buildContainerSpec(task: Task, nodeId: string): Docker.Container
   if (spec.container.command && spec.container.command.length > 0) options.Cmd = [...spec.container.command];
   applyStopAndHealth(spec.container, options);
   applyWorkloadOptions(spec.container, options);
+  if (fileMounts.length > 0) options.HostConfig!.Mounts = [...(options.HostConfig!.Mounts ?? []), ...fileMounts];
   return options;
 }
 

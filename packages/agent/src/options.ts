@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory, parseMetricsAddress } from '@pisched/api';
 import { DEFAULT_DEVICE_PATHS } from './device-discovery';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   devices: string[];
   /** Countable resources the node offers, e.g. { camera: 1 } (--generic-resource). */
   genericResources: Record<string, number>;
+  /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir); never the data dir. */
+  secretsDir: string;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -82,6 +85,7 @@ function program(write: (text: string) => void): Command {
     .option('--device-paths <path,...>', `device paths to look for and advertise, a * allowed in the last part ('' for none; default: ${DEFAULT_DEVICE_PATHS.join(',')})`)
     .option('--devices <path,...>', 'more device paths to advertise, if they exist, e.g. /dev/ttyS0')
     .option('--generic-resource <NAME=COUNT>', 'a countable resource this node offers, e.g. camera=1 (repeatable)', (value: string, previous: string[] = []) => [...previous, value], [])
+    .option('--secrets-dir <dir>', 'where each task\'s tmpfs of secret and config files is mounted (default /run/pisched/<node-id>/secrets)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined })
@@ -109,7 +113,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[];
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -137,7 +141,11 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     devicePaths: raw.devicePaths === undefined ? [...DEFAULT_DEVICE_PATHS] : wrap(() => devicePathList('--device-paths', raw.devicePaths as string)),
     devices: raw.devices === undefined ? [] : wrap(() => devicePathList('--devices', raw.devices as string)),
     genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
+    secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
   };
+  if (options.secretsDir.trim() === '' || !options.secretsDir.startsWith('/')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": must be an absolute path`);
+  const inDataDir = path.relative(path.resolve(options.dataDir), path.resolve(options.secretsDir));
+  if (!inDataDir.startsWith('..')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": it must not be in the data dir, which is on the node's disk`);
   if (raw.joinToken !== undefined) options.joinToken = raw.joinToken;
   if (raw.metricsAddr !== undefined) {
     const { host, port } = wrap(() => parseMetricsAddress(raw.metricsAddr as string));

@@ -8,6 +8,7 @@ import {
   type DispatcherMessage__Output,
   type LogReplyInput,
   type LogRequest,
+  type FileData,
   type Task,
 } from '@pisched/api';
 import type { Logger } from 'pino';
@@ -18,7 +19,8 @@ import type { StatusUpdate } from './status-reporter';
 export interface SessionHandlers {
   /** The scheduler accepted the registration; its assignment set follows. */
   onAccepted(sessionId: string): void;
-  onAssignments(tasks: Task[]): void;
+  /** files: the values of the secrets and configs these tasks use, and of no others. */
+  onAssignments(tasks: Task[], files?: { secrets: FileData[]; configs: FileData[] }): void;
   /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
   onLogRequest?(request: LogRequest): void;
   /** A followed log request is over: nobody reads it any more. */
@@ -193,7 +195,8 @@ export class AgentSession {
           fail('assignments arrived before the session was accepted');
           return;
         }
-        this.options.handlers.onAssignments(message.assignments.tasks ?? []);
+        const { secrets, configs } = message.assignments;
+        this.options.handlers.onAssignments(message.assignments.tasks ?? [], { secrets: secrets ?? [], configs: configs ?? [] });
       } else if (message.logRequest) {
         if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
       } else if (message.logCancel) {

@@ -6,6 +6,7 @@ import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
+import { MissingFileError, type SecretMounts } from './secret-mounts';
 
 export interface WorkerOptions {
   driver: DockerDriver;
@@ -14,6 +15,8 @@ export interface WorkerOptions {
   log: Logger;
   /** SIGTERM grace before SIGKILL when stopping a task, as `docker stop -t`. */
   stopGraceSeconds?: number;
+  /** Where tasks' secret and config files are made; without it a task using any is rejected. */
+  files?: SecretMounts;
 }
 
 interface Chain {
@@ -112,6 +115,10 @@ export class Worker {
     }
     const ids = new Set([...this.assignments.keys(), ...observedTaskIds]);
     await Promise.all([...ids].map((id) => this.reconcileTask(id)));
+    // Secret files live only while their task is meant to run: a tmpfs of a task that ended, is
+    // stopping or is no longer assigned goes (a running container keeps its own bind mount of the file).
+    const live = [...this.assignments.values()].filter((task) => task.desiredState === 'RUNNING' && !isTerminal(this.known(task)));
+    await this.options.files?.releaseAllBut(new Set(live.map((task) => task.id)));
   }
 
   reconcileTask(taskId: string): Promise<void> {
@@ -179,6 +186,7 @@ export class Worker {
         this.log.info({ taskId: action.taskId, containerId: action.containerId, reason: action.reason }, 'removing container');
         if (action.stopFirst) await driver.stopContainer(action.containerId, this.graceFor(action.taskId));
         await driver.removeContainer(action.containerId);
+        await this.options.files?.release(action.taskId);
         return;
     }
   }
@@ -227,10 +235,20 @@ export class Worker {
     }
 
     advance('STARTING', 'starting');
+    let fileMounts;
+    try {
+      fileMounts = await this.prepareFiles(task);
+    } catch (error) {
+      // Names only, never a value: the message is the node's word on what it lacks.
+      const err = error instanceof MissingFileError ? error.message : `cannot make the secret files: ${(error as Error).message}`;
+      this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err });
+      return;
+    }
     let containerId: string;
     try {
-      containerId = await driver.createContainer(buildContainerSpec(task, nodeId));
+      containerId = await driver.createContainer(buildContainerSpec(task, nodeId, fileMounts));
     } catch (error) {
+      await this.options.files?.release(task.id);
       this.report(task.id, { state: 'REJECTED', message: 'create failed', err: verdict(error) });
       return;
     }
@@ -242,9 +260,20 @@ export class Worker {
       // A created-but-never-started container would block the name and
       // count as a task container; nothing in it is worth keeping.
       await driver.removeContainer(containerId).catch((removeError: unknown) => this.jobFailed(task.id, removeError));
+      await this.options.files?.release(task.id);
       return;
     }
     this.report(task.id, { state: 'RUNNING', message: 'started', containerId });
+  }
+
+  private prepareFiles(task: Task) {
+    const container = task.spec?.container;
+    const needed = (container?.secrets?.length ?? 0) + (container?.configs?.length ?? 0);
+    if (!this.options.files) {
+      if (needed > 0) throw new MissingFileError('this agent cannot make secret or config files');
+      return Promise.resolve([]);
+    }
+    return this.options.files.prepare(task);
   }
 
   private report(taskId: string, report: StatusReport): void {

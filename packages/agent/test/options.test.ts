@@ -26,7 +26,15 @@ describe('parseAgentOptions', () => {
       devicePaths: DEFAULT_DEVICE_PATHS,
       devices: [],
       genericResources: {},
+      secretsDir: '/run/pisched/pi-1/secrets',
     });
+  });
+
+  it('refuses a --secrets-dir in the data dir (the node\'s disk) or a relative one', () => {
+    expect(() => parse('--secrets-dir', '/tmp/agent/secrets')).toThrow('must not be in the data dir');
+    expect(() => parse('--secrets-dir', '/tmp/agent')).toThrow('must not be in the data dir');
+    expect(() => parse('--secrets-dir', 'secrets')).toThrow('must be an absolute path');
+    expect(parse('--secrets-dir', '/run/s').secretsDir).toBe('/run/s');
   });
 
   it('accepts several scheduler addresses and takes the default port', () => {

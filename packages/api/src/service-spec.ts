@@ -10,6 +10,7 @@ import { validateDevices } from './devices';
 import { validateGenericResources } from './generic-resources';
 import { validatePrivileges } from './container-privileges';
 import { validateLogConfig } from './log-config';
+import { validateFileReferences } from './file-references';
 
 export { SpecError } from './spec-error';
 
@@ -99,6 +100,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
       devices: validateDevices(input.container?.devices),
       ...validatePrivileges(input.container ?? {}, ports.length > 0),
       logConfig: validateLogConfig(input.container?.logConfig),
+      ...validateFiles(input.container ?? {}),
     },
     resources: { cpus, memoryBytes, generic: validateGenericResources(input.resources?.generic as Record<string, number | string> | undefined) },
     ports,
@@ -110,6 +112,13 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     forceUpdate: wholeNumber(input.forceUpdate),
     priority: validatePriority(input.priority),
   };
+}
+
+/** Secret and config files: one set of targets for both, and none on a mount's target. */
+function validateFiles(input: NonNullable<ServiceSpecInput['container']>): Pick<ServiceSpec['container'] & object, 'secrets' | 'configs'> {
+  const taken = new Set((input.mounts ?? []).map((mount) => (mount.target ?? '').trim().replace(/(.)\/+$/, '$1')));
+  const secrets = validateFileReferences('secret', input.secrets, taken);
+  return { secrets, configs: validateFileReferences('config', input.configs, taken) };
 }
 
 /** Highest service priority; a range small enough to read at a glance, as Nomad's 1-100. */

@@ -46,3 +46,7 @@ export type { Mount__Output as Mount, Mount as MountInput } from './gen/pisched/
 export type { Ulimit__Output as Ulimit, Ulimit as UlimitInput } from './gen/pisched/v1/Ulimit';
 export type { LogConfig__Output as LogConfig, LogConfig as LogConfigInput } from './gen/pisched/v1/LogConfig';
 export type { Device__Output as Device, Device as DeviceInput } from './gen/pisched/v1/Device';
+export type { FileReference__Output as FileReference, FileReference as FileReferenceInput } from './gen/pisched/v1/FileReference';
+export type { FileData__Output as FileData } from './gen/pisched/v1/FileData';
+export type { Secret__Output as Secret } from './gen/pisched/v1/Secret';
+export type { Config__Output as Config } from './gen/pisched/v1/Config';

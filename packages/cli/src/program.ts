@@ -13,6 +13,7 @@ import { registerRollback } from './commands/rollback';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
+import { registerFileObjects } from './commands/file-objects';
 import { registerCompletion } from './commands/completion';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
@@ -42,6 +43,8 @@ export function buildProgram(context: Context): Command {
   registerJoinToken(program, context);
   registerAdmin(program, context);
   registerStack(program, context);
+  registerFileObjects(program, context, 'secret');
+  registerFileObjects(program, context, 'config');
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

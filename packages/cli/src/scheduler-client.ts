@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -250,6 +250,33 @@ export class SchedulerClient {
   /** 0 or '' in a field leaves that setting as it is. */
   updateCluster(update: UpdateClusterRequest): Promise<ClusterSettings> {
     return this.call((c, o, cb) => c.UpdateCluster(update, o, cb));
+  }
+
+  /** Creates a secret (config) from its value; the answer never carries a secret's value back. */
+  async createFileObject(kind: FileKind, name: string, data: Uint8Array): Promise<Secret | Config> {
+    const response = kind === 'secret'
+      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.CreateSecret({ name, data }, o, cb))).secret
+      : (await this.call<{ config: Config | null }>((c, o, cb) => c.CreateConfig({ name, data }, o, cb))).config;
+    if (!response) throw new CliError(`the scheduler answered without a ${kind}`);
+    return response;
+  }
+
+  async getFileObject(kind: FileKind, name: string): Promise<Secret | Config> {
+    const response = kind === 'secret'
+      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.GetSecret({ name }, o, cb))).secret
+      : (await this.call<{ config: Config | null }>((c, o, cb) => c.GetConfig({ name }, o, cb))).config;
+    if (!response) throw new CliError(`the scheduler answered without a ${kind}`);
+    return response;
+  }
+
+  async listFileObjects(kind: FileKind): Promise<(Secret | Config)[]> {
+    if (kind === 'secret') return (await this.call<{ secrets: Secret[] }>((c, o, cb) => c.ListSecrets({}, o, cb))).secrets;
+    return (await this.call<{ configs: Config[] }>((c, o, cb) => c.ListConfigs({}, o, cb))).configs;
+  }
+
+  async removeFileObject(kind: FileKind, name: string): Promise<void> {
+    if (kind === 'secret') await this.call((c, o, cb) => c.RemoveSecret({ name }, o, cb));
+    else await this.call((c, o, cb) => c.RemoveConfig({ name }, o, cb));
   }
 
   close(): void {

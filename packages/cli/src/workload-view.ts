@@ -1,8 +1,11 @@
-import { effectiveLogConfig, formatBytes, type ContainerSpec } from '@pisched/api';
+import { effectiveLogConfig, formatBytes, type ContainerSpec, type FileReference } from '@pisched/api';
 
 /** The --json shape of a container's mounts, privileges, identity and logging; logConfig is what containers get. */
 export interface WorkloadView {
   devices: { pathOnHost: string; pathInContainer: string; permissions: string }[];
+  /** Names and files only: a secret's value is never part of a spec. */
+  secrets: FileReferenceView[];
+  configs: FileReferenceView[];
   mounts: { type: string; source: string; target: string; readOnly: boolean; volumeDriver: string; volumeOptions: Record<string, string>; tmpfsSizeBytes: number }[];
   capAdd: string[];
   capDrop: string[];
@@ -22,10 +25,25 @@ export interface WorkloadView {
   logConfig: { driver: string; options: Record<string, string> };
 }
 
+export interface FileReferenceView {
+  source: string;
+  target: string;
+  uid: number;
+  gid: number;
+  /** Octal, as chmod takes it: "0400". */
+  mode: string;
+}
+
+function fileReferenceViews(references: FileReference[] | null | undefined): FileReferenceView[] {
+  return (references ?? []).map((r) => ({ source: r.source, target: r.target, uid: r.uid, gid: r.gid, mode: `0${r.mode.toString(8)}` }));
+}
+
 export function workloadView(container: ContainerSpec | null | undefined): WorkloadView {
   const log = effectiveLogConfig(container?.logConfig);
   return {
     devices: (container?.devices ?? []).map((d) => ({ pathOnHost: d.pathOnHost, pathInContainer: d.pathInContainer, permissions: d.permissions })),
+    secrets: fileReferenceViews(container?.secrets),
+    configs: fileReferenceViews(container?.configs),
     mounts: (container?.mounts ?? []).map((m) => ({
       type: m.type,
       source: m.source,
@@ -60,6 +78,8 @@ export function workloadLines(view: WorkloadView, defaultLog: boolean): [string,
     const inside = device.pathInContainer === device.pathOnHost ? '' : ` -> ${device.pathInContainer}`;
     fields.push(['Device', `${device.pathOnHost}${inside} (${device.permissions})`]);
   }
+  for (const secret of view.secrets) fields.push(['Secret', fileReferenceText(secret)]);
+  for (const config of view.configs) fields.push(['Config', fileReferenceText(config)]);
   if (view.privileged) fields.push(['Privileged', 'yes']);
   if (view.capAdd.length > 0) fields.push(['Cap add', view.capAdd.join(', ')]);
   if (view.capDrop.length > 0) fields.push(['Cap drop', view.capDrop.join(', ')]);
@@ -77,6 +97,10 @@ export function workloadLines(view: WorkloadView, defaultLog: boolean): [string,
   const options = Object.entries(view.logConfig.options).map(([key, value]) => `${key}=${value}`).join(', ');
   fields.push(['Log driver', `${view.logConfig.driver}${options ? ` (${options})` : ''}${defaultLog ? ', the default' : ''}`]);
   return fields;
+}
+
+function fileReferenceText(reference: FileReferenceView): string {
+  return `${reference.source} -> ${reference.target} (uid ${reference.uid}, gid ${reference.gid}, mode ${reference.mode})`;
 }
 
 function mountText(mount: WorkloadView['mounts'][number]): string {

@@ -90,6 +90,8 @@ describe('--json views', () => {
           init: false,
           healthcheck: null,
           devices: [],
+          secrets: [],
+          configs: [],
           mounts: [],
           capAdd: [],
           capDrop: [],

@@ -31,6 +31,7 @@ import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
 import { SchedulerMetrics } from './metrics/scheduler-metrics';
+import { fileObjectHandlers } from './control/file-object-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -152,6 +153,7 @@ export class SchedulerServer {
     const control = {
       ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
+      ...fileObjectHandlers(this.store, systemClock),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
     } as ControlHandlers;
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.

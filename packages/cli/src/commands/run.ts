@@ -19,8 +19,9 @@ import {
 import { addPlatformFlags, explicitPlatforms, platformsForRun, type PlatformOptions } from '../platform-flags';
 import { addWorkloadFlags, workloadFields, type WorkloadFlags } from '../workload-flags';
 import { addDeviceFlags, deviceFields, type DeviceFlags } from '../device-flags';
+import { addFileReferenceFlags, fileReferenceFields, type FileReferenceFlags } from '../file-reference-flags';
 
-export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags, DeviceFlags {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags, DeviceFlags, FileReferenceFlags {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -71,6 +72,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
           healthcheck: null,
           ...workloadFields(options),
           devices,
+          ...fileReferenceFields(options),
         },
         options,
       ),
@@ -137,6 +139,7 @@ export function registerRun(program: Command, context: Context): void {
   addContainerOptionFlags(command);
   addWorkloadFlags(command);
   addDeviceFlags(command);
+  addFileReferenceFlags(command);
   command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()

@@ -20,8 +20,9 @@ import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
 import { addDeviceUpdateFlags, updatedDevices, updatedGenericResources, type DeviceUpdateFlags } from '../device-flags';
 import { addWorkloadUpdateFlags, applyWorkloadUpdateFlags, type WorkloadUpdateFlags } from '../workload-update-flags';
+import { addFileReferenceUpdateFlags, updatedFileFields, type FileReferenceUpdateFlags } from '../file-reference-flags';
 
-export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags, DeviceUpdateFlags {
+export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags, DeviceUpdateFlags, FileReferenceUpdateFlags {
   dryRun?: boolean;
   priority?: string;
   constraintAdd?: string[];
@@ -67,7 +68,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
   try {
     return validateServiceSpec({
       ...current,
-      container: { ...applyWorkloadUpdateFlags(container, options), devices: updatedDevices(container.devices ?? [], options) },
+      container: { ...applyWorkloadUpdateFlags(container, options), devices: updatedDevices(container.devices ?? [], options), ...updatedFileFields(container, options) },
       placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
       resources: { ...resources, generic: updatedGenericResources(resources.generic ?? {}, options) },
@@ -160,6 +161,7 @@ export function registerUpdate(program: Command, context: Context): void {
   addContainerOptionFlags(command);
   addWorkloadUpdateFlags(command);
   addDeviceUpdateFlags(command);
+  addFileReferenceUpdateFlags(command);
   command
     .option('--resume', 'go on with a paused update or rollback')
     .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')

@@ -23,6 +23,10 @@ const WRITES = new Set([
   'RemoveNode',
   'IssueAdminCertificate',
   'RevokeAdminCertificate',
+  'CreateSecret',
+  'RemoveSecret',
+  'CreateConfig',
+  'RemoveConfig',
 ]);
 
 /**

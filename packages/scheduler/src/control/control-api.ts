@@ -17,6 +17,8 @@ import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
 import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
 import type { RevocationCalls } from '../security/revocation-handlers';
+import type { FileObjectCalls } from './file-object-handlers';
+import { checkFileReferences } from './file-object-use';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -39,7 +41,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls | RevocationCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls> {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -72,6 +74,7 @@ export function controlHandlers(
       await store.update((state) => {
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
         checkPrivilegedAllowed(state, spec);
+        checkFileReferences(state, spec);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -93,6 +96,7 @@ export function controlHandlers(
           );
         }
         checkPrivilegedAllowed(state, spec, service.spec!);
+        checkFileReferences(state, spec);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -121,6 +125,7 @@ export function controlHandlers(
           throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no previous spec to roll back to`);
         }
         checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
+        checkFileReferences(state, service.previousSpec);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -267,6 +272,7 @@ export function controlHandlers(
         throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
       }
       checkPrivilegedAllowed(store.state, spec, existing?.spec ?? undefined);
+      checkFileReferences(store.state, spec);
       return { tasks: planService(store.state, spec, existing, passes, clock) };
     }),
   };

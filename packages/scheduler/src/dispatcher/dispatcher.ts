@@ -14,6 +14,7 @@ import {
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
+import { filesForTasks } from './task-files';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports are gathered this long and written in one command.
@@ -401,7 +402,10 @@ export class Dispatcher {
     const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
     if (fingerprint === session.lastAssignments) return;
     session.lastAssignments = fingerprint;
-    session.call.write({ assignments: { tasks } });
+    const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
+    // Names only: a value is never logged.
+    if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
+    session.call.write({ assignments: { tasks, secrets, configs } });
   }
 }
 

@@ -25,6 +25,8 @@ export function seedSecurity(state: StateMachine, seed: SecuritySeed, now: numbe
     managerJoinSecret: seed.managerSecret,
     issued: [],
     revoked: [],
+    // Made with the first secret (see CreateSecret): a cluster without secrets needs none.
+    secretsKey: Buffer.alloc(0),
   };
   return [{ action: 'putSecurity', putSecurity: security }];
 }

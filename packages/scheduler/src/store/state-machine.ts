@@ -4,6 +4,8 @@ import {
   type Cluster,
   type ClusterSecurity,
   type Command,
+  type Config,
+  type Secret,
   type Node,
   type Service,
   type StoreAction,
@@ -16,8 +18,14 @@ export const SECURITY_ID = 'security';
 
 export type ApplyResult = { ok: true } | { ok: false; error: string };
 
-type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security';
-type StoredObject = Service | Task | Node | Cluster | ClusterSecurity;
+type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security' | 'secret' | 'config';
+type StoredObject = Service | Task | Node | Cluster | ClusterSecurity | Secret | Config;
+/** The kinds whose names are unique among their kind, and how to read the name. */
+const NAMED: Partial<Record<Kind, (value: StoredObject) => string | undefined>> = {
+  service: (value) => (value as Service).spec?.name,
+  secret: (value) => (value as Secret).name,
+  config: (value) => (value as Config).name,
+};
 
 /**
  * The scheduler's replicated state: services, tasks and nodes, changed only by
@@ -29,6 +37,9 @@ export class StateMachine {
   readonly services = new Map<string, Service>();
   readonly tasks = new Map<string, Task>();
   readonly nodes = new Map<string, Node>();
+  /** Values only sealed (see Secret.sealed_data): opened by the dispatcher for the agents that need them. */
+  readonly secrets = new Map<string, Secret>();
+  readonly configs = new Map<string, Config>();
   /** Cluster-wide settings: at most one object, id "cluster". */
   private readonly clusters = new Map<string, Cluster>();
   /** The root CA and join secrets: at most one object, id "security". */
@@ -65,11 +76,12 @@ export class StateMachine {
         if (expected !== actual) {
           return { ok: false, error: `${kind} ${id} changed since it was read (version ${actual}, expected ${expected})` };
         }
-        if (kind === 'service') {
-          const name = (value as Service).spec?.name;
-          for (const other of this.allServices(staged)) {
-            if (other.id !== id && other.spec?.name === name) {
-              return { ok: false, error: `service name ${name} is already in use` };
+        const nameOf = NAMED[kind];
+        if (nameOf) {
+          const name = nameOf(value);
+          for (const other of this.allOf(kind, staged)) {
+            if (other.id !== id && nameOf(other) === name) {
+              return { ok: false, error: `${kind} name ${name} is already in use` };
             }
           }
         }
@@ -96,6 +108,8 @@ export class StateMachine {
       nodes: [...this.nodes.values()],
       cluster: this.cluster ?? null,
       security: this.security ?? null,
+      secrets: [...this.secrets.values()],
+      configs: [...this.configs.values()],
     };
     return encodeMessage('StoreSnapshot', snapshot);
   }
@@ -108,6 +122,10 @@ export class StateMachine {
     for (const service of snapshot.services) this.services.set(service.id, service);
     for (const task of snapshot.tasks) this.tasks.set(task.id, task);
     for (const node of snapshot.nodes) this.nodes.set(node.id, node);
+    this.secrets.clear();
+    this.configs.clear();
+    for (const secret of snapshot.secrets ?? []) this.secrets.set(secret.id, secret);
+    for (const config of snapshot.configs ?? []) this.configs.set(config.id, config);
     this.clusters.clear();
     if (snapshot.cluster) this.clusters.set(snapshot.cluster.id, snapshot.cluster);
     this.securities.clear();
@@ -129,15 +147,17 @@ export class StateMachine {
     if (kind === 'service') return this.services as Map<string, StoredObject>;
     if (kind === 'task') return this.tasks as Map<string, StoredObject>;
     if (kind === 'cluster') return this.clusters as Map<string, StoredObject>;
+    if (kind === 'secret') return this.secrets as Map<string, StoredObject>;
+    if (kind === 'config') return this.configs as Map<string, StoredObject>;
     return this.nodes as Map<string, StoredObject>;
   }
 
-  private *allServices(staged: Map<string, StoredObject | null>): Iterable<Service> {
-    for (const [id, service] of this.services) {
-      if (!staged.has(`service/${id}`)) yield service;
+  private *allOf(kind: Kind, staged: Map<string, StoredObject | null>): Iterable<StoredObject> {
+    for (const [id, object] of this.mapOf(kind)) {
+      if (!staged.has(`${kind}/${id}`)) yield object;
     }
     for (const [key, value] of staged) {
-      if (key.startsWith('service/') && value) yield value as Service;
+      if (key.startsWith(`${kind}/`) && value) yield value;
     }
   }
 }
@@ -160,6 +180,14 @@ function describe(action: StoreAction): { kind: Kind; id: string; value?: Stored
       return action.putCluster ? { kind: 'cluster', id: action.putCluster.id, value: action.putCluster } : undefined;
     case 'putSecurity':
       return action.putSecurity ? { kind: 'security', id: action.putSecurity.id, value: action.putSecurity } : undefined;
+    case 'putSecret':
+      return action.putSecret ? { kind: 'secret', id: action.putSecret.id, value: action.putSecret } : undefined;
+    case 'removeSecret':
+      return { kind: 'secret', id: action.removeSecret ?? '' };
+    case 'putConfig':
+      return action.putConfig ? { kind: 'config', id: action.putConfig.id, value: action.putConfig } : undefined;
+    case 'removeConfig':
+      return { kind: 'config', id: action.removeConfig ?? '' };
     default:
       return undefined;
   }

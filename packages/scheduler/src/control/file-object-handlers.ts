@@ -1,0 +1,118 @@
+import * as grpc from '@grpc/grpc-js';
+import { checkFileDataSize, validateFileObjectName, type Config, type ControlHandlers, type FileKind, type Secret, type StoreAction } from '@pisched/api';
+import type { Store } from '../store/store';
+import type { Clock } from '../orchestrator/task-factory';
+import { requireSecurity } from '../security/cluster-security';
+import { newSecretsKey, sealSecret } from '../security/secret-box';
+import { ApiError, notFound, toServiceError } from './grpc-errors';
+import { findFileObject, servicesUsing } from './file-object-use';
+
+export type FileObjectCalls =
+  | 'CreateSecret' | 'GetSecret' | 'ListSecrets' | 'RemoveSecret'
+  | 'CreateConfig' | 'GetConfig' | 'ListConfigs' | 'RemoveConfig';
+
+/**
+ * Secrets and configs, as Swarm's: created once, never changed, removed only
+ * while no service uses them. A secret's value is sealed here, before the
+ * command is proposed, so neither the Raft log nor a snapshot ever holds it in
+ * clear; no answer carries it back (sealed or not), no log line names it.
+ */
+export function fileObjectHandlers(store: Store, clock: Clock): Pick<ControlHandlers, FileObjectCalls> {
+  const unary =
+    <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => handler(call.request))
+        .then(
+          (response) => callback(null, response),
+          (error) => callback(toServiceError(error)),
+        );
+    };
+
+  const checked = (kind: FileKind, name: string, data: Uint8Array | undefined): Uint8Array => {
+    validateFileObjectName(kind, name);
+    const bytes = data ?? new Uint8Array();
+    checkFileDataSize(kind, bytes.length);
+    return bytes;
+  };
+
+  const require = (kind: FileKind, nameOrId: string) => {
+    if (!nameOrId) throw new ApiError(grpc.status.INVALID_ARGUMENT, `a ${kind} name or id is required`);
+    const object = findFileObject(store.state, kind, nameOrId);
+    if (!object) throw notFound(`${kind} ${nameOrId}`);
+    return object;
+  };
+
+  const remove = async (kind: FileKind, nameOrId: string): Promise<Record<string, never>> => {
+    await store.update((state) => {
+      const object = findFileObject(state, kind, nameOrId);
+      if (!object) throw notFound(`${kind} ${nameOrId}`);
+      const users = servicesUsing(state, kind, object.name);
+      if (users.length > 0) {
+        throw new ApiError(
+          grpc.status.FAILED_PRECONDITION,
+          `${kind} ${object.name} is in use by service${users.length > 1 ? 's' : ''} ${users.join(', ')}: remove it from them first (update --${kind}-rm ${object.name})`,
+        );
+      }
+      const action: StoreAction = kind === 'secret' ? { action: 'removeSecret', removeSecret: object.id } : { action: 'removeConfig', removeConfig: object.id };
+      return [action];
+    });
+    return {};
+  };
+
+  const alreadyInUse = (kind: FileKind, name: string) => new ApiError(grpc.status.ALREADY_EXISTS, `${kind} name ${name} is already in use`);
+
+  return {
+    CreateSecret: unary(async (request) => {
+      const { name } = request;
+      const data = checked('secret', name, request.data as Uint8Array);
+      const id = clock.newId();
+      const now = clock.now();
+      // Random, so made outside the state machine; used only when the cluster has no key yet.
+      const freshKey = newSecretsKey();
+      await store.update((state) => {
+        if (findFileObject(state, 'secret', name)) throw alreadyInUse('secret', name);
+        const security = requireSecurity(state);
+        const actions: StoreAction[] = [];
+        let key: Uint8Array = security.secretsKey;
+        if (!key || key.length === 0) {
+          key = freshKey;
+          actions.push({ action: 'putSecurity', putSecurity: { ...security, secretsKey: freshKey, meta: { ...security.meta!, updatedAt: now } } });
+        }
+        const secret: Secret = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, sealedData: sealSecret(key, id, data), size: data.length };
+        actions.push({ action: 'putSecret', putSecret: secret });
+        return actions;
+      });
+      return { secret: withoutValue(store.state.secrets.get(id)!) };
+    }),
+    GetSecret: unary((request) => ({ secret: withoutValue(require('secret', request.name) as Secret) })),
+    ListSecrets: unary(() => ({ secrets: [...store.state.secrets.values()].sort(byName).map(withoutValue) })),
+    RemoveSecret: unary((request) => remove('secret', request.name)),
+
+    CreateConfig: unary(async (request) => {
+      const { name } = request;
+      const data = checked('config', name, request.data as Uint8Array);
+      const id = clock.newId();
+      const now = clock.now();
+      await store.update((state) => {
+        if (findFileObject(state, 'config', name)) throw alreadyInUse('config', name);
+        const config: Config = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, data: Buffer.from(data) };
+        return [{ action: 'putConfig', putConfig: config }];
+      });
+      return { config: store.state.configs.get(id) };
+    }),
+    // A config is not secret: inspect shows its data, as `docker config inspect` does.
+    GetConfig: unary((request) => ({ config: require('config', request.name) as Config })),
+    ListConfigs: unary(() => ({ configs: [...store.state.configs.values()].sort(byName).map((config) => ({ ...config, data: Buffer.alloc(0) })) })),
+    RemoveConfig: unary((request) => remove('config', request.name)),
+  };
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name.localeCompare(b.name);
+}
+
+/** What the Control API shows of a secret: never its value, not even sealed. */
+function withoutValue(secret: Secret): Secret {
+  return { ...secret, sealedData: Buffer.alloc(0) };
+}
