@@ -589,7 +589,9 @@ export class RaftHost extends EventEmitter {
       (error: Error) => {
         this.backgroundSnapshot = undefined;
         if (this.stopped) return;
-        // The log keeps growing until a snapshot succeeds; try again, but not in a busy loop.
+        // The log keeps growing until a snapshot succeeds (and a member just added may be
+        // waiting for one that includes it): try again, but not in a busy loop.
+        this.snapshotNow = true;
         this.emit('snapshot-failed', error);
         this.cancelSnapshotRetry = this.clock.after(this.tickMs * 20, () => {
           this.cancelSnapshotRetry = undefined;
