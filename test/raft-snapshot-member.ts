@@ -5,6 +5,7 @@
 //   SNAPSHOT_MEMBER='<MemberConfig JSON>' vite-node test/raft-snapshot-member.ts
 import { encodeMessage, type Task } from '@pisched/api';
 import { memberCredentials, readMemberIdentity } from '../packages/raft/src/tools/member-tls';
+import { watchStalls, type Stalls } from './event-loop-stalls';
 import { RaftCommandLog } from '../packages/scheduler/src/store/raft-command-log';
 import { Store } from '../packages/scheduler/src/store/store';
 import type { Peer } from '../packages/scheduler/src/cluster/peers';
@@ -24,17 +25,9 @@ export interface Status {
   tasks: number;
 }
 
-export interface LoadReport {
+export interface LoadReport extends Stalls {
   failed: string[];
   leaderChanges: string[];
-  /** Longest the event loop was blocked during the load, in ms of wall-clock time. */
-  maxDelayMs: number;
-  /**
-   * Longest stall this process's own work caused: each stall counted only up to the CPU time
-   * the process used meanwhile. On a machine shared with other test runs the wall-clock figure
-   * also holds the time the OS ran other processes instead.
-   */
-  maxBusyStallMs: number;
   snapshotBefore: number;
   snapshotAfter: number;
   ms: number;
@@ -133,37 +126,6 @@ async function load(writes: number, concurrency: number): Promise<LoadReport> {
     snapshotAfter: log.host.snapshotIndex,
     ms: performance.now() - started,
   };
-}
-
-/** Samples the event loop every 10 ms, noting how late each sample came and how much CPU this process used in between. */
-function watchStalls(): { stop(): { maxDelayMs: number; maxBusyStallMs: number } } {
-  const PERIOD = 10;
-  let lastAt = performance.now();
-  let lastCpu = cpuMs();
-  let maxDelayMs = 0;
-  let maxBusyStallMs = 0;
-  const sample = (): void => {
-    const at = performance.now();
-    const cpu = cpuMs();
-    const delay = Math.max(0, at - lastAt - PERIOD);
-    maxDelayMs = Math.max(maxDelayMs, delay);
-    maxBusyStallMs = Math.max(maxBusyStallMs, Math.min(delay, cpu - lastCpu));
-    lastAt = at;
-    lastCpu = cpu;
-  };
-  const timer = setInterval(sample, PERIOD);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return { maxDelayMs, maxBusyStallMs };
-    },
-  };
-}
-
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
 }
 
 async function handle(request: Request): Promise<unknown> {
