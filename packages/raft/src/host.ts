@@ -25,6 +25,16 @@ export interface StateMachine {
   /** Replaces the state with a snapshot (on start and on InstallSnapshot). */
   restore(data: Uint8Array): void;
   /**
+   * Optional, for a state too large to serialize within a heartbeat: captures the state as of
+   * the last apply() without serializing it (later applies must leave the capture unchanged,
+   * e.g. because they replace objects rather than change them), and returns a function that
+   * serializes the capture later in slices, yielding to the event loop between them, while
+   * applies go on. It resolves with parts whose concatenation is the snapshot (what snapshot()
+   * would have returned then), and rejects soon after `signal` aborts. Without it the host
+   * calls snapshot(), which blocks the event loop for the whole serialization.
+   */
+  captureSnapshot?(): (signal: AbortSignal) => Promise<Uint8Array[]>;
+  /**
    * A committed membership change, after Raft applied it, in log order with apply().
    * Where the application keeps what a member's context carries (its address).
    */
@@ -86,6 +96,9 @@ export const realClock: HostClock = {
   },
 };
 
+/** Bytes of snapshot copied per event-loop turn when its parts are joined. */
+const JOIN_SLICE = 1 << 20;
+
 /** The first index and term of every log: the initial membership, as a snapshot. */
 export const BOOTSTRAP_INDEX = 1;
 
@@ -141,7 +154,9 @@ interface PendingRead {
  * event-loop turn are batched into one fsync.
  *
  * Events: 'leader-change' (leaderId: number, term: number), 'applied' (index: number),
- * 'snapshot-installed' (index: number) when a snapshot from the leader replaced the state.
+ * 'snapshot-installed' (index: number) when a snapshot from the leader replaced the state,
+ * 'snapshot-failed' (error: Error) when a snapshot taken in the background failed (it is
+ * tried again a little later).
  */
 export class RaftHost extends EventEmitter {
   readonly id: number;
@@ -224,8 +239,13 @@ export class RaftHost extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     this.stopTicker?.();
+    this.cancelSnapshotRetry?.();
     this.failAll(new Error('raft host stopped'));
+    // A snapshot being taken in the background is abandoned; it touches storage only once
+    // done, so waiting for it keeps it from writing after the storage is closed.
+    this.backgroundSnapshot?.abort.abort();
     await this.transport.close();
+    await this.backgroundSnapshot?.done;
     this.storage.close?.();
   }
 
@@ -277,6 +297,12 @@ export class RaftHost extends EventEmitter {
   get snapshotBytes(): number {
     return this.storage.snapshot().data.length;
   }
+
+  /** Index of the snapshot being taken in the background, if one is. */
+  get snapshotInProgress(): number | undefined {
+    return this.backgroundSnapshot?.index;
+  }
+
   get membership(): ConfState {
     return { voters: [...this.confState.voters], learners: [...this.confState.learners] };
   }
@@ -523,14 +549,88 @@ export class RaftHost extends EventEmitter {
   }
 
   private snapshotNow = false;
+  /** The snapshot being serialized and written in the background (at most one at a time). */
+  private backgroundSnapshot?: { index: number; abort: AbortController; done: Promise<void> };
+  /** Set after a background snapshot failed: none is tried again until the retry delay ends. */
+  private cancelSnapshotRetry?: () => void;
 
   private maybeSnapshot(): void {
+    if (this.backgroundSnapshot || this.cancelSnapshotRetry) return;
     const snapIndex = this.storage.snapshot().meta.index;
     if (this.applied <= snapIndex) return;
     if (!this.snapshotNow && !this.passedSnapshotPoint(snapIndex)) return;
     this.snapshotNow = false;
-    this.storage.createSnapshot(this.applied, this.confState, this.sm.snapshot());
-    const compactTo = this.applied - this.compactionMargin;
+    if (!this.sm.captureSnapshot) {
+      this.recordSnapshot(this.applied, this.confState, this.sm.snapshot());
+      return;
+    }
+    this.snapshotInBackground(this.applied, this.membership, this.sm.captureSnapshot());
+  }
+
+  /**
+   * Takes a snapshot of the state captured at `index` without blocking the event loop: the
+   * state machine serializes its capture in slices, the parts are joined in slices, the
+   * storage writes the data off the event loop, and only then is the snapshot recorded and
+   * the log compacted, in one short synchronous step. Entries go on being applied meanwhile
+   * (the capture does not see them), so the member keeps answering heartbeats and a leader
+   * keeps its followers; etcd likewise snapshots a copy of its store at the applied index.
+   */
+  private snapshotInBackground(index: number, cs: ConfState, serialize: (signal: AbortSignal) => Promise<Uint8Array[]>): void {
+    const abort = new AbortController();
+    const work = async (): Promise<void> => {
+      const data = await this.joinInSlices(await serialize(abort.signal), abort.signal);
+      if (this.stopped) return;
+      await this.storage.prepareSnapshot?.(index, data);
+      if (this.stopped) return;
+      // A snapshot from the leader may have been installed meanwhile: it is newer (it was
+      // ahead of everything committed here) and replaced the log this one would compact.
+      if (this.storage.snapshot().meta.index >= index) return;
+      this.recordSnapshot(index, cs, data);
+    };
+    const done = work().then(
+      () => {
+        this.backgroundSnapshot = undefined;
+        if (!this.stopped) this.schedule();
+      },
+      (error: Error) => {
+        this.backgroundSnapshot = undefined;
+        if (this.stopped) return;
+        // The log keeps growing until a snapshot succeeds (and a member just added may be
+        // waiting for one that includes it): try again, but not in a busy loop.
+        this.snapshotNow = true;
+        this.emit('snapshot-failed', error);
+        this.cancelSnapshotRetry = this.clock.after(this.tickMs * 20, () => {
+          this.cancelSnapshotRetry = undefined;
+          this.schedule();
+        });
+      },
+    );
+    this.backgroundSnapshot = { index, abort, done };
+  }
+
+  /** Concatenates parts a megabyte per event-loop turn: copying tens of megabytes at once stalls too. */
+  private async joinInSlices(parts: Uint8Array[], signal: AbortSignal): Promise<Uint8Array> {
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    let sinceYield = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+      sinceYield += part.length;
+      if (sinceYield >= JOIN_SLICE) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => this.clock.soon(resolve));
+        signal.throwIfAborted();
+      }
+    }
+    return out;
+  }
+
+  /** Records a snapshot of the state at `index`, compacts the log behind it, and syncs. */
+  private recordSnapshot(index: number, cs: ConfState, data: Uint8Array): void {
+    this.storage.createSnapshot(index, cs, data);
+    const compactTo = index - this.compactionMargin;
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
     this.sync();
   }

@@ -37,6 +37,11 @@ export interface WritableStorage extends Storage {
   compact(index: number): void;
   sync(): void;
   close?(): void;
+  /**
+   * Optional: makes `data` durable off the event loop ahead of createSnapshot(index, _, data),
+   * so that the sync() recording that snapshot does not write the data itself.
+   */
+  prepareSnapshot?(index: number, data: Uint8Array): Promise<void>;
 }
 
 /** The log state kept by MemoryStorage. ents[0] is a dummy at the snapshot index/term. */

@@ -110,7 +110,8 @@ describe('RaftCommandLog', () => {
     const first = await open(dir, peer, [peer], 5);
     await waitFor(() => first.log.host.isLeader, 'the single member to lead');
     for (let i = 0; i < 12; i++) await first.store.update(() => putService(`svc${i}`, `name${i}`));
-    expect(first.log.host.snapshotIndex).toBeGreaterThan(0);
+    // Snapshots are taken in the background: wait for one past the bootstrap snapshot (index 1) to be recorded.
+    await waitFor(() => first.log.host.snapshotIndex > 1 && first.log.host.snapshotInProgress === undefined, 'a snapshot to be recorded');
     const applied = first.store.state.appliedIndex;
     await first.log.stop();
 

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as zlib from 'node:zlib';
 import { WritableStorage } from '../storage.js';
+import { SnapshotFileRef, SnapshotFiles } from './snapshot-files.js';
 import {
   ConfState,
   Entry,
@@ -53,6 +54,10 @@ interface Pending {
  * the whole log is verified (contiguity, checksums, commit within the log) and any mismatch
  * is a StorageCorruptionError. Reads come from an in-memory copy of the log since the last
  * snapshot, so the core never waits on disk.
+ *
+ * A snapshot's data is a file beside the database (SnapshotFiles), recorded by the transaction
+ * with its length and CRC. `prepareSnapshot` writes that file off the event loop before the
+ * host records its own snapshot, so the sync() that records it writes only a few bytes.
  */
 export class SqliteStorage implements WritableStorage {
   private db: Database.Database;
@@ -61,14 +66,23 @@ export class SqliteStorage implements WritableStorage {
   /** ents[0] is a dummy at the snapshot index/term. */
   private ents: Entry[];
   private pending: Pending = { entries: [] };
+  private readonly files: SnapshotFiles;
+  /** Snapshot files written by prepareSnapshot, not yet recorded, by index (with the data they hold). */
+  private prepared = new Map<number, { ref: SnapshotFileRef; data: Uint8Array }>();
+  /** Indexes whose file prepareSnapshot is writing right now. */
+  private preparing = new Set<number>();
+  /** File holding the recorded snapshot's data ('' when it is empty or kept in the database). */
+  private currentFile = '';
   private stmts: {
     put: Database.Statement;
     truncate: Database.Statement;
     compact: Database.Statement;
     meta: Database.Statement;
+    dropMeta: Database.Statement;
   };
 
   constructor(readonly path: string) {
+    this.files = new SnapshotFiles(path);
     this.db = new Database(path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -89,6 +103,7 @@ export class SqliteStorage implements WritableStorage {
       truncate: this.db.prepare('DELETE FROM entries WHERE idx >= ?'),
       compact: this.db.prepare('DELETE FROM entries WHERE idx <= ?'),
       meta: this.db.prepare('INSERT OR REPLACE INTO meta (key, value, crc) VALUES (?, ?, ?)'),
+      dropMeta: this.db.prepare('DELETE FROM meta WHERE key = ?'),
     };
     this.snap = { meta: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array(0) };
     this.ents = [];
@@ -112,9 +127,22 @@ export class SqliteStorage implements WritableStorage {
     const snapMeta = meta.get('snapshot_meta');
     if (snapMeta) {
       const m = JSON.parse(snapMeta.toString('utf8')) as Snapshot['meta'];
-      const data = meta.get('snapshot_data') ?? Buffer.alloc(0);
-      this.snap = { meta: m, data: new Uint8Array(data) };
+      const fileRef = meta.get('snapshot_file');
+      if (fileRef) {
+        const ref = JSON.parse(fileRef.toString('utf8')) as SnapshotFileRef;
+        if (ref.index !== m.index) throw new StorageCorruptionError(this.path, `snapshot file is of index ${ref.index}, the snapshot of ${m.index}`);
+        const read = this.files.read(ref);
+        if ('problem' in read) throw new StorageCorruptionError(this.path, read.problem);
+        this.snap = { meta: m, data: read.data };
+        this.currentFile = ref.name;
+      } else {
+        // Written before snapshots moved to files.
+        const data = meta.get('snapshot_data') ?? Buffer.alloc(0);
+        this.snap = { meta: m, data: new Uint8Array(data) };
+      }
     }
+    // Files of snapshots a crash kept from being recorded, or replaced ones it kept from being removed.
+    this.files.removeAllBut(this.currentFile);
     const first = this.snap.meta.index + 1;
     this.ents = [{ term: this.snap.meta.term, index: this.snap.meta.index, type: 0, data: new Uint8Array(0) }];
     const rows = this.db.prepare('SELECT idx, term, type, data, crc FROM entries ORDER BY idx').iterate() as Iterable<{
@@ -234,17 +262,40 @@ export class SqliteStorage implements WritableStorage {
     this.pending.compactTo = Math.max(this.pending.compactTo ?? 0, index);
   }
 
+  /**
+   * Makes `data`, the state machine at `index`, durable without blocking the event loop, ahead
+   * of createSnapshot(index, _, data): the sync() that records that snapshot then writes only a
+   * reference to the file. A prepared file that is never recorded is removed later.
+   */
+  async prepareSnapshot(index: number, data: Uint8Array): Promise<void> {
+    if (!this.db.open) throw new Error('storage closed');
+    this.preparing.add(index);
+    try {
+      const ref = await this.files.write(index, data);
+      if (this.db.open) this.prepared.set(index, { ref, data });
+      else this.files.removeAllBut(this.currentFile);
+    } finally {
+      this.preparing.delete(index);
+    }
+  }
+
   /** Writes everything buffered in one transaction; returns after the WAL is fsynced. */
   sync(): void {
     const p = this.pending;
     if (p.entries.length === 0 && p.truncateFrom === undefined && !p.hardState && !p.snapshot && p.compactTo === undefined) return;
     this.pending = { entries: [] };
+    let ref: SnapshotFileRef | undefined;
+    if (p.snapshot) {
+      const prepared = this.prepared.get(p.snapshot.meta.index);
+      ref = prepared && prepared.data === p.snapshot.data ? prepared.ref : this.files.writeSync(p.snapshot.meta.index, p.snapshot.data);
+    }
     const tx = this.db.transaction(() => {
-      if (p.snapshot) {
+      if (p.snapshot && ref) {
         const m = Buffer.from(JSON.stringify(p.snapshot.meta));
-        const d = Buffer.from(p.snapshot.data.buffer, p.snapshot.data.byteOffset, p.snapshot.data.byteLength);
-        this.stmts.meta.run('snapshot_data', d, crcOf([d]));
+        const r = Buffer.from(JSON.stringify(ref));
+        this.stmts.meta.run('snapshot_file', r, crcOf([r]));
         this.stmts.meta.run('snapshot_meta', m, crcOf([m]));
+        this.stmts.dropMeta.run('snapshot_data');
       }
       if (p.truncateFrom !== undefined) this.stmts.truncate.run(p.truncateFrom);
       for (const e of p.entries) {
@@ -258,6 +309,11 @@ export class SqliteStorage implements WritableStorage {
       }
     });
     tx();
+    if (ref) {
+      this.currentFile = ref.name;
+      for (const index of this.prepared.keys()) if (index <= ref.index) this.prepared.delete(index);
+      this.files.removeAllBut(ref.name, new Set([...this.preparing, ...this.prepared.keys()]));
+    }
   }
 
   close(): void {

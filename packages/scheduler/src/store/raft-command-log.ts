@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ApplyResult } from './state-machine';
+import { encodeInSlices } from './snapshot-encoder';
 import type { CommandLog, Store } from './store';
 import type { Peer } from '../cluster/peers';
 import { MemberRegistry, decodeMember, type RegistryState } from '../cluster/members';
@@ -60,6 +61,11 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
       stateMachine: {
         apply: (index, data) => this.apply(index, data),
         snapshot: () => encodeSnapshot(store.state.appliedIndex, this.members.toJSON(), store.state.snapshot()),
+        captureSnapshot: () => {
+          const header = snapshotHeader(store.state.appliedIndex, this.members.toJSON());
+          const capture = store.state.capture();
+          return async (signal) => [header, ...(await encodeInSlices(capture, signal))];
+        },
         restore: (data) => {
           const { index, registry: restored, body } = decodeSnapshot(data);
           store.state.restore(body, index);
@@ -214,14 +220,22 @@ export class RaftCommandLog extends EventEmitter implements CommandLog {
 const MAGIC = 0x50534d31; // "PSM1"
 
 function encodeSnapshot(index: number, members: RegistryState, body: Uint8Array): Uint8Array {
+  const header = snapshotHeader(index, members);
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header);
+  out.set(body, header.length);
+  return out;
+}
+
+/** What precedes the store's snapshot: the layout mark, the applied index and the member registry. */
+function snapshotHeader(index: number, members: RegistryState): Uint8Array {
   const registry = new TextEncoder().encode(JSON.stringify(members));
-  const out = new Uint8Array(16 + registry.length + body.length);
+  const out = new Uint8Array(16 + registry.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC);
   view.setBigUint64(4, BigInt(index));
   view.setUint32(12, registry.length);
   out.set(registry, 16);
-  out.set(body, 16 + registry.length);
   return out;
 }
 

@@ -12,6 +12,7 @@ import {
   type StoreSnapshot,
   type Task,
 } from '@pisched/api';
+import type { StoreCapture } from './snapshot-encoder';
 
 export const CLUSTER_ID = 'cluster';
 export const SECURITY_ID = 'security';
@@ -112,6 +113,21 @@ export class StateMachine {
       configs: [...this.configs.values()],
     };
     return encodeMessage('StoreSnapshot', snapshot);
+  }
+
+  /**
+   * The state as of now, for encodeInSlices to encode later while applies go on. Copying the
+   * maps' values is enough: apply() replaces a changed object with a new one and never
+   * changes a stored object, so the capture keeps seeing this index.
+   */
+  capture(): StoreCapture {
+    return {
+      services: [...this.services.values()],
+      tasks: [...this.tasks.values()],
+      nodes: [...this.nodes.values()],
+      cluster: this.cluster ?? null,
+      security: this.security ?? null,
+    };
   }
 
   restore(bytes: Uint8Array, index: number): void {
