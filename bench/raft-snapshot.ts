@@ -37,6 +37,7 @@ function task(i: number): Task {
     specVersion: 1,
     restarts: 0,
     startedAt: 1_700_000_000_000,
+    shutdownReason: '',
   };
 }
 
