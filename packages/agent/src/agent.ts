@@ -7,6 +7,11 @@ import { AgentSession } from './session';
 import { StatusReporter } from './status-reporter';
 import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
+import { Mesh } from './mesh/mesh';
+
+// Long enough for every other node to have applied the table without the task
+// (sent in the same push as the stop), short enough not to slow updates much.
+const MESH_DRAIN_MS = 1_000;
 
 export interface AgentConfig {
   nodeId: string;
@@ -18,12 +23,17 @@ export interface AgentConfig {
   log: Logger;
   reconcileIntervalMs?: number;
   stopGraceSeconds?: number;
+  /** --advertise-addr; undefined: the scheduler takes the address the session comes from. */
+  advertiseAddr?: string;
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
 export class Agent {
   readonly worker: Worker;
   readonly session: AgentSession;
+  readonly mesh: Mesh;
+  /** This node's address as the scheduler stored it: where ingress ports are published and the mesh listens. */
+  private nodeAddress = '';
   private readonly watcher: EventWatcher;
   private readonly reporter: StatusReporter;
   /** Followed log requests, by request id: each ends on cancel, on its last reply, or with the session. */
@@ -32,15 +42,27 @@ export class Agent {
   constructor(private readonly config: AgentConfig) {
     const { driver, nodeId, log } = config;
     this.reporter = new StatusReporter(() => false);
-    this.worker = new Worker({ driver, nodeId, reporter: this.reporter, log, stopGraceSeconds: config.stopGraceSeconds });
+    this.mesh = new Mesh(log);
+    this.worker = new Worker({
+      driver,
+      nodeId,
+      reporter: this.reporter,
+      log,
+      stopGraceSeconds: config.stopGraceSeconds,
+      nodeAddress: () => this.nodeAddress || config.advertiseAddr || '',
+      meshDrainMs: MESH_DRAIN_MS,
+    });
     this.session = new AgentSession({
       nodeId,
       addresses: config.schedulers,
       channel: config.channel,
       description: () => config.description,
+      advertiseAddr: config.advertiseAddr,
       log,
       handlers: {
-        onAccepted: () => {
+        onAccepted: (_sessionId, nodeAddress) => {
+          if (nodeAddress) this.nodeAddress = nodeAddress;
+          this.mesh.setAddress(this.nodeAddress);
           // Unsent updates belonged to the old session; the worker re-sends
           // the latest of each once this session's assignments arrive.
           this.reporter.clear();
@@ -67,6 +89,7 @@ export class Agent {
           );
         },
         onLogCancel: (requestId) => this.stopFollow(requestId),
+        onMesh: (update) => this.mesh.apply(update),
         onLost: () => {
           for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
           this.reporter.clear();
@@ -100,6 +123,7 @@ export class Agent {
     this.reporter.flush();
     for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
     this.session.close();
+    this.mesh.close();
     this.watcher.stop();
     this.worker.stopPeriodic();
   }

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
-  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log });
+  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, advertiseAddr: options.advertiseAddr });
   renewer = agentRenewer({ dataDir: options.dataDir, identity: renewable, channel, schedulers: options.schedulers, session: agent.session, log });
   agent.start();
   renewer.start();

@@ -16,3 +16,4 @@ export * from './leader-metadata';
 export * from './platforms';
 export * from './log-entries';
 export * from './security';
+export * from './published-ports';

@@ -46,3 +46,6 @@ export type { Mount__Output as Mount, Mount as MountInput } from './gen/pisched/
 export type { Ulimit__Output as Ulimit, Ulimit as UlimitInput } from './gen/pisched/v1/Ulimit';
 export type { LogConfig__Output as LogConfig, LogConfig as LogConfigInput } from './gen/pisched/v1/LogConfig';
 export type { Device__Output as Device, Device as DeviceInput } from './gen/pisched/v1/Device';
+export type { MeshUpdate__Output as MeshUpdate, MeshUpdate as MeshUpdateInput } from './gen/pisched/v1/MeshUpdate';
+export type { MeshService__Output as MeshService } from './gen/pisched/v1/MeshService';
+export type { MeshBackend__Output as MeshBackend } from './gen/pisched/v1/MeshBackend';

@@ -16,6 +16,7 @@ import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type Service
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
 import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
+import { checkPortsFree } from './port-gate';
 import type { RevocationCalls } from '../security/revocation-handlers';
 
 /**
@@ -71,6 +72,7 @@ export function controlHandlers(
       await store.update((state) => {
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
         checkPrivilegedAllowed(state, spec);
+        checkPortsFree(state, spec, id);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -92,6 +94,7 @@ export function controlHandlers(
           );
         }
         checkPrivilegedAllowed(state, spec, service.spec!);
+        checkPortsFree(state, spec, service.id);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -120,6 +123,7 @@ export function controlHandlers(
           throw new ApiError(grpc.status.FAILED_PRECONDITION, `service ${service.spec!.name} has no previous spec to roll back to`);
         }
         checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
+        checkPortsFree(state, service.previousSpec, service.id);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };
