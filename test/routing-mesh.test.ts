@@ -106,7 +106,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
     expect([...viaA].sort()).toEqual(replicas);
   });
 
-  it('refuses a second service publishing the same port, in either mode, naming the holder, and stores nothing', async () => {
+  it('refuses a second service publishing the same port, in either mode, at run and update, naming the holder, and stores nothing', async () => {
     for (const publish of [`${port}:80`, `published=${port},target=80,mode=host`]) {
       const other = uniqueName('clash');
       const run = await cli(cluster.address, ['run', '--name', other, '-p', publish, TEST_IMAGE]);
@@ -118,6 +118,10 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
     const udp = uniqueName('udp');
     const run = await cli(cluster.address, ['run', '--name', udp, '--replicas', '0', '-p', `${port}:80/udp`, TEST_IMAGE]);
     expect(run.code, run.stderr).toBe(0);
+    // update is checked the same way.
+    const update = await cli(cluster.address, ['update', udp, '--publish-add', `${port}:80`]);
+    expect(update.code).toBe(1);
+    expect(update.stderr.trim()).toBe(`published port ${port}/tcp is already in use by service ${web}`);
     expect((await cli(cluster.address, ['rm', udp])).code).toBe(0);
   });
 
