@@ -32,7 +32,7 @@ function task(i: number): Task {
     slot: i + 1,
     nodeId: `node-${i % 20}`,
     desiredState: 'RUNNING',
-    status: { state: 'RUNNING', timestamp: 1_700_000_000_000, message: 'started', err: '', exitCode: 0, containerId: 'c'.repeat(64), health: '' },
+    status: { state: 'RUNNING', timestamp: 1_700_000_000_000, message: 'started', err: '', exitCode: 0, containerId: 'c'.repeat(64), health: '', ingressPorts: [] },
     spec: taskSpec,
     specVersion: 1,
     restarts: 0,

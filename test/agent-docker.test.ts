@@ -42,7 +42,7 @@ function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
     slot: 1,
     nodeId,
     desiredState: 'RUNNING',
-    status: { state: 'ASSIGNED', timestamp: Date.now(), message: '', err: '', exitCode: 0, containerId: '', health: '' },
+    status: { state: 'ASSIGNED', timestamp: Date.now(), message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] },
     spec: {
       name: `e2e-${process.pid}-${n}`,
       mode: 'REPLICATED',

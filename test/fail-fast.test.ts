@@ -48,7 +48,7 @@ describe.skipIf(!hasDocker)('fail fast when placement is stuck (run, scale, upda
   it('run -p with two replicas on one node runs one and fails fast on the port clash', async () => {
     const name = uniqueName('port');
     const port = await freePort();
-    const result = await timed(['run', '--name', name, '-p', `${port}:80`, '--replicas', '2', TEST_IMAGE]);
+    const result = await timed(['run', '--name', name, '--publish', `published=${port},target=80,mode=host`, '--replicas', '2', TEST_IMAGE]);
     expect(result.code, result.stdout + result.stderr).not.toBe(0);
     expect(result.ms).toBeLessThan(FAST_MS);
     expect(result.stderr).toContain(`pending: no suitable node: 1 node already has port ${port}/tcp published`);

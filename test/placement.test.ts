@@ -256,7 +256,7 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     const name = uniqueName('ported');
     const port = await freePort('0.0.0.0');
     // Only big may take it: both agents share this machine's one engine, where a second bind would fail anyway.
-    await run(['--detach', '--name', name, '--replicas', '2', '--constraint', `node.id==${big}`, '--publish', `${port}:8080`, TEST_IMAGE]);
+    await run(['--detach', '--name', name, '--replicas', '2', '--constraint', `node.id==${big}`, '--publish', `published=${port},target=8080,mode=host`, TEST_IMAGE]);
     const rows = await waitFor(async () => {
       const now = await live(name);
       return now.some((row) => row.state === 'running') && now.some((row) => row.error !== '') && now;

@@ -69,7 +69,7 @@ function task(id: string, slot: number): Task {
     slot,
     nodeId: `node-${slot % 20}`,
     desiredState: 'RUNNING',
-    status: { state: 'RUNNING', timestamp: 1_700_000_000_000, message: 'started', err: '', exitCode: 0, containerId: 'c'.repeat(64), health: '' },
+    status: { state: 'RUNNING', timestamp: 1_700_000_000_000, message: 'started', err: '', exitCode: 0, containerId: 'c'.repeat(64), health: '', ingressPorts: [] },
     spec: taskSpec,
     specVersion: 1,
     restarts: 0,

@@ -152,7 +152,7 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     const svc = uniqueName('port');
     const port = await freePort('0.0.0.0');
     // A 2 s stop: the old container holds the port for a while after it is told to go.
-    const run = await cli(cluster.address, ['run', '--name', svc, '-p', `${port}:80`, '--update-monitor', '1s', TEST_IMAGE, 'sh', '-c', 'trap "sleep 2; exit 0" TERM; while :; do sleep 1; done']);
+    const run = await cli(cluster.address, ['run', '--name', svc, '-p', `published=${port},target=80,mode=host`, '--update-monitor', '1s', TEST_IMAGE, 'sh', '-c', 'trap "sleep 2; exit 0" TERM; while :; do sleep 1; done']);
     expect(run.code, run.stderr).toBe(0);
     const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE]);
     expect(update.code, update.stderr).toBe(0);

@@ -8,6 +8,11 @@ import { StatusReporter } from './status-reporter';
 import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
 import { SecretMounts } from './secret-mounts';
+import { Mesh } from './mesh/mesh';
+
+// Long enough for every other node to have applied the table without the task
+// (sent in the same push as the stop), short enough not to slow updates much.
+const MESH_DRAIN_MS = 1_000;
 
 export interface AgentConfig {
   nodeId: string;
@@ -21,12 +26,17 @@ export interface AgentConfig {
   stopGraceSeconds?: number;
   /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir). */
   secretsDir: string;
+  /** --advertise-addr; undefined: the scheduler takes the address the session comes from. */
+  advertiseAddr?: string;
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
 export class Agent {
   readonly worker: Worker;
   readonly session: AgentSession;
+  readonly mesh: Mesh;
+  /** This node's address as the scheduler stored it: where ingress ports are published and the mesh listens. */
+  private nodeAddress = '';
   private readonly watcher: EventWatcher;
   private readonly reporter: StatusReporter;
   private readonly files: SecretMounts;
@@ -37,15 +47,28 @@ export class Agent {
     const { driver, nodeId, log } = config;
     this.reporter = new StatusReporter(() => false);
     this.files = new SecretMounts(config.secretsDir, log);
-    this.worker = new Worker({ driver, nodeId, reporter: this.reporter, log, stopGraceSeconds: config.stopGraceSeconds, files: this.files });
+    this.mesh = new Mesh(log);
+    this.worker = new Worker({
+      driver,
+      nodeId,
+      reporter: this.reporter,
+      log,
+      stopGraceSeconds: config.stopGraceSeconds,
+      files: this.files,
+      nodeAddress: () => this.nodeAddress || config.advertiseAddr || '',
+      meshDrainMs: MESH_DRAIN_MS,
+    });
     this.session = new AgentSession({
       nodeId,
       addresses: config.schedulers,
       channel: config.channel,
       description: () => config.description,
+      advertiseAddr: config.advertiseAddr,
       log,
       handlers: {
-        onAccepted: () => {
+        onAccepted: (_sessionId, nodeAddress) => {
+          if (nodeAddress) this.nodeAddress = nodeAddress;
+          this.mesh.setAddress(this.nodeAddress);
           // Unsent updates belonged to the old session; the worker re-sends
           // the latest of each once this session's assignments arrive.
           this.reporter.clear();
@@ -74,6 +97,7 @@ export class Agent {
           );
         },
         onLogCancel: (requestId) => this.stopFollow(requestId),
+        onMesh: (update) => this.mesh.apply(update),
         onLost: () => {
           for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
           this.reporter.clear();
@@ -112,6 +136,7 @@ export class Agent {
     this.reporter.flush();
     for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
     this.session.close();
+    this.mesh.close();
     this.watcher.stop();
     this.worker.stopPeriodic();
   }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { Task } from '@pisched/api';
+import { isIngressPort, type PortConfig, type Task } from '@pisched/api';
 import { applyWorkloadOptions, genericResourceEnv } from './workload-options';
 import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
 
@@ -18,18 +18,42 @@ export function containerLabels(task: Task, nodeId: string): Record<string, stri
   };
 }
 
-/** The engine's create request for a task. */
-/** fileMounts: the bind mounts of the task's secret and config files (see SecretMounts.prepare). */
-export function buildContainerSpec(task: Task, nodeId: string, fileMounts: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
+/** The engine's key for a container port: "80/tcp". */
+export function containerPortKey(port: Pick<PortConfig, 'targetPort' | 'protocol'>): string {
+  return `${port.targetPort}/${(port.protocol || 'tcp').toLowerCase()}`;
+}
+
+/**
+ * Where the mesh reaches a task's ingress ports: the host port the engine
+ * picked for each (hostPorts: container port key → host port, as inspected).
+ * Empty until every ingress port has one.
+ */
+export function ingressBindings(task: Pick<Task, 'spec'>, hostPorts: Record<string, number>): PortConfig[] {
+  const ports = (task.spec?.ports ?? []).filter(isIngressPort);
+  const bound = ports.map((port) => ({ publishedPort: hostPorts[containerPortKey(port)] ?? 0, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: 'ingress' }));
+  return bound.every((port) => port.publishedPort > 0) ? bound : [];
+}
+
+/**
+ * The engine's create request for a task. nodeAddress is where this node's
+ * ingress ports are published (its advertise address); '' = every interface.
+ * fileMounts: the bind mounts of the task's secret and config files (see SecretMounts.prepare).
+ */
+export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '', fileMounts: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
   const spec = task.spec;
   if (!spec || !spec.container) throw new Error(`task ${task.id} has no container spec`);
   const exposed: Record<string, object> = {};
-  const bindings: Record<string, Array<{ HostPort: string }>> = {};
+  const bindings: Record<string, Array<{ HostPort: string; HostIp?: string }>> = {};
   for (const port of spec.ports ?? []) {
-    const key = `${port.targetPort}/${(port.protocol || 'tcp').toLowerCase()}`;
+    const key = containerPortKey(port);
     exposed[key] = {};
-    // Host-mode publishing: this node's port goes straight to this container.
-    (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
+    if (isIngressPort(port)) {
+      // Ingress: a port the engine picks, on the address other nodes' meshes forward to.
+      (bindings[key] ??= []).push(nodeAddress ? { HostIp: nodeAddress, HostPort: '' } : { HostPort: '' });
+    } else {
+      // Host-mode publishing: this node's port goes straight to this container.
+      (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
+    }
   }
   const memory = spec.resources?.memoryBytes ?? 0;
   const cpus = spec.resources?.cpus ?? 0;

@@ -57,6 +57,16 @@ function phaseOf(state: string): ContainerPhase {
   }
 }
 
+function hostPortsOf(inspected: Docker.ContainerInspectInfo): Record<string, number> {
+  const ports: Record<string, number> = {};
+  const published = (inspected.NetworkSettings?.Ports ?? {}) as Record<string, Array<{ HostPort?: string }> | null>;
+  for (const [key, bindings] of Object.entries(published)) {
+    const port = Number(bindings?.[0]?.HostPort ?? 0);
+    if (port > 0) ports[key] = port;
+  }
+  return ports;
+}
+
 export interface EngineInfo {
   osType: string;
   architecture: string;
@@ -112,6 +122,8 @@ export class DockerDriver {
         phase: phaseOf(inspected.State.Status),
         created: info.Created,
       };
+      const hostPorts = hostPortsOf(inspected);
+      if (Object.keys(hostPorts).length > 0) observed.hostPorts = hostPorts;
       const health = (inspected.State as { Health?: { Status?: string } }).Health?.Status;
       if (observed.phase === 'running' && health && health !== 'none') observed.health = health;
       if (observed.phase === 'exited') {
@@ -168,6 +180,11 @@ export class DockerDriver {
 
   async startContainer(id: string): Promise<void> {
     await this.docker.getContainer(id).start();
+  }
+
+  /** The host ports the engine gave a container's published ports ("80/tcp" → 32768); known once it started. */
+  async hostPorts(id: string): Promise<Record<string, number>> {
+    return hostPortsOf(await this.docker.getContainer(id).inspect());
   }
 
   /** SIGTERM, then SIGKILL after the grace period. Already stopped is fine. */

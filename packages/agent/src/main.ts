@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
-  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, secretsDir: options.secretsDir });
+  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, secretsDir: options.secretsDir, advertiseAddr: options.advertiseAddr });
   if (options.metricsAddr) {
     const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
     try {

@@ -1,4 +1,4 @@
-import type { TaskState } from '@pisched/api';
+import type { PortConfig, TaskState } from '@pisched/api';
 
 /**
  * What the agent needs to know about one of its containers, reduced from the
@@ -22,6 +22,8 @@ export interface ObservedContainer {
   error?: string;
   /** Health check status of a running container: starting, healthy, unhealthy; absent without a check. */
   health?: string;
+  /** Host ports the engine gave its published ports, "80/tcp" → 32768 (absent: none). */
+  hostPorts?: Record<string, number>;
 }
 
 /** A status the agent reports; the reporter adds the timestamp when it is sent. */
@@ -33,4 +35,6 @@ export interface StatusReport {
   containerId?: string;
   /** Docker's health status while a health check runs: starting, healthy or unhealthy. */
   health?: string;
+  /** Where the mesh reaches the task's ingress ports (see TaskStatus.ingress_ports). */
+  ingressPorts?: PortConfig[];
 }

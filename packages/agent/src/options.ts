@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory, parseMetricsAddress } from '@pisched/api';
 import { DEFAULT_DEVICE_PATHS } from './device-discovery';
+import { isIP } from 'node:net';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -39,6 +40,12 @@ export interface AgentOptions {
   genericResources: Record<string, number>;
   /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir); never the data dir. */
   secretsDir: string;
+  /**
+   * The address other nodes reach this one at (--advertise-addr): the routing
+   * mesh listens there and the engine publishes ingress tasks there. Undefined:
+   * the address the scheduler sees the session come from.
+   */
+  advertiseAddr?: string;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -72,6 +79,7 @@ function program(write: (text: string) => void): Command {
     .requiredOption('--scheduler <host:port,...>', 'scheduler address(es), tried in turn')
     .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
     .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only (and after the node was off longer than its certificate\'s life)')
+    .option('--advertise-addr <ip>', 'the address other nodes reach this one at, where the routing mesh listens (default: the address of this node\'s route to the scheduler)')
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
@@ -113,7 +121,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -150,6 +158,11 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   if (raw.metricsAddr !== undefined) {
     const { host, port } = wrap(() => parseMetricsAddress(raw.metricsAddr as string));
     options.metricsAddr = `${host}:${port}`;
+  }
+  if (raw.advertiseAddr !== undefined) {
+    const address = raw.advertiseAddr.trim();
+    if (isIP(address) === 0) throw new OptionsError(`invalid --advertise-addr "${raw.advertiseAddr}": must be an IP address, e.g. 192.168.1.21`);
+    options.advertiseAddr = address;
   }
   if (raw.cpus !== undefined) {
     const cpus = wrap(() => parseCpus(raw.cpus as string));

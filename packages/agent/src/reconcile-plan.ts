@@ -1,5 +1,6 @@
 import { isTerminal, stateRank, type Task, type TaskState } from '@pisched/api';
 import type { ObservedContainer, StatusReport } from './observed';
+import { ingressBindings } from './container-spec';
 
 /**
  * One step the worker must take. Steps for the same task run in order; the
@@ -96,7 +97,8 @@ function planTask(
       }
     } else if (primary.phase === 'running') {
       if (!isTerminal(known)) {
-        report({ state: 'RUNNING', message: 'started', containerId: primary.id, ...(primary.health ? { health: primary.health } : {}) });
+        const ingressPorts = ingressBindings(task, primary.hostPorts ?? {});
+        report({ state: 'RUNNING', message: 'started', containerId: primary.id, ...(primary.health ? { health: primary.health } : {}), ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
       }
     } else if (primary.phase === 'exited') {
       if (!isTerminal(known)) report(exitStatus(primary));

@@ -9,6 +9,7 @@ import {
   type LogReplyInput,
   type LogRequest,
   type FileData,
+  type MeshUpdate,
   type Task,
 } from '@pisched/api';
 import type { Logger } from 'pino';
@@ -17,8 +18,10 @@ import { Backoff } from './backoff';
 import type { StatusUpdate } from './status-reporter';
 
 export interface SessionHandlers {
-  /** The scheduler accepted the registration; its assignment set follows. */
-  onAccepted(sessionId: string): void;
+  /** The scheduler accepted the registration; its assignment set follows. nodeAddress: this node's address as stored. */
+  onAccepted(sessionId: string, nodeAddress: string): void;
+  /** The routing mesh's endpoint table (full) or a change to it. */
+  onMesh?(update: MeshUpdate): void;
   /** files: the values of the secrets and configs these tasks use, and of no others. */
   onAssignments(tasks: Task[], files?: { secrets: FileData[]; configs: FileData[] }): void;
   /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
@@ -35,6 +38,8 @@ export interface SessionOptions {
   /** Mutual TLS with this node's worker certificate (see @pisched/api's clusterChannel). */
   channel: ClusterChannel;
   description: () => NodeDescriptionInput;
+  /** --advertise-addr; undefined lets the scheduler take the address the session comes from. */
+  advertiseAddr?: string;
   handlers: SessionHandlers;
   log: Logger;
   /** How long a scheduler gets to accept a registration before the next address is tried. */
@@ -189,7 +194,7 @@ export class AgentSession {
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.call?.write({ heartbeat: {} }), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
-        this.options.handlers.onAccepted(message.accepted.sessionId);
+        this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
         if (!this.accepted) {
           fail('assignments arrived before the session was accepted');
@@ -199,6 +204,8 @@ export class AgentSession {
         this.options.handlers.onAssignments(message.assignments.tasks ?? [], { secrets: secrets ?? [], configs: configs ?? [] });
       } else if (message.logRequest) {
         if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
+      } else if (message.mesh) {
+        if (this.accepted) this.options.handlers.onMesh?.(message.mesh);
       } else if (message.logCancel) {
         this.options.handlers.onLogCancel?.(message.logCancel.requestId);
       }
@@ -211,7 +218,7 @@ export class AgentSession {
     call.on('end', () => fail('the scheduler ended the session'));
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
-    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description() } });
+    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '' } });
   }
 
   private describe(error: grpc.ServiceError): string {

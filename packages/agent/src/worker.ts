@@ -1,6 +1,6 @@
-import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '@pisched/api';
+import { ingressPorts as ingressPortsOf, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
 import type { Logger } from 'pino';
-import { buildContainerSpec } from './container-spec';
+import { buildContainerSpec, ingressBindings } from './container-spec';
 import { engineMessage, isEngineUnreachable, type DockerDriver } from './docker-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
@@ -17,6 +17,14 @@ export interface WorkerOptions {
   stopGraceSeconds?: number;
   /** Where tasks' secret and config files are made; without it a task using any is rejected. */
   files?: SecretMounts;
+  /** This node's address as the scheduler stored it: where ingress ports are published. */
+  nodeAddress?: () => string;
+  /**
+   * How long a task with ingress ports is left running after it was told to
+   * stop, before the stop signal: the scheduler took it out of every node's
+   * mesh table in the same push, and new connections must have moved away.
+   */
+  meshDrainMs?: number;
 }
 
 interface Chain {
@@ -42,6 +50,8 @@ export class Worker {
   /** The latest status this agent determined per task, across sessions. */
   private readonly memory = new Map<string, TaskStatus>();
   private readonly chains = new Map<string, Chain>();
+  /** Tasks whose mesh drain has been waited out. */
+  private readonly drained = new Set<string>();
   private periodic: NodeJS.Timeout | undefined;
   private readonly grace: number;
 
@@ -88,6 +98,9 @@ export class Worker {
     }
     for (const id of [...this.memory.keys()]) {
       if (!this.assignments.has(id)) this.memory.delete(id);
+    }
+    for (const id of [...this.drained]) {
+      if (!this.assignments.has(id)) this.drained.delete(id);
     }
     return this.reconcileAll();
   }
@@ -178,6 +191,7 @@ export class Worker {
         await this.startTask(action.task);
         return;
       case 'stop':
+        await this.drain(action.taskId);
         this.log.info({ taskId: action.taskId, containerId: action.containerId }, 'stopping container');
         await driver.stopContainer(action.containerId, this.graceFor(action.taskId));
         if (action.then) this.report(action.taskId, action.then);
@@ -189,6 +203,16 @@ export class Worker {
         await this.options.files?.release(action.taskId);
         return;
     }
+  }
+
+  /** Waits out the mesh drain of a task that receives ingress traffic, once per task. */
+  private async drain(taskId: string): Promise<void> {
+    const task = this.assignments?.get(taskId);
+    const ms = this.options.meshDrainMs ?? 0;
+    if (!task || ms <= 0 || ingressPortsOf(task.spec).length === 0 || this.drained.has(taskId)) return;
+    this.drained.add(taskId);
+    this.log.info({ taskId, ms }, 'draining mesh connections before the stop');
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** The task's --stop-grace-period when it has one, else the agent's. */
@@ -246,7 +270,7 @@ export class Worker {
     }
     let containerId: string;
     try {
-      containerId = await driver.createContainer(buildContainerSpec(task, nodeId, fileMounts));
+      containerId = await driver.createContainer(buildContainerSpec(task, nodeId, this.options.nodeAddress?.() ?? '', fileMounts));
     } catch (error) {
       await this.options.files?.release(task.id);
       this.report(task.id, { state: 'REJECTED', message: 'create failed', err: verdict(error) });
@@ -263,7 +287,17 @@ export class Worker {
       await this.options.files?.release(task.id);
       return;
     }
-    this.report(task.id, { state: 'RUNNING', message: 'started', containerId });
+    // The mesh reaches the task at the host ports the engine picked, known only now.
+    let ingressPorts: PortConfig[] = [];
+    if (ingressPortsOf(task.spec).length > 0) {
+      try {
+        ingressPorts = ingressBindings(task, await driver.hostPorts(containerId));
+      } catch (error) {
+        // Reported without ports: the task runs, and the next pass reports them.
+        this.jobFailed(task.id, error);
+      }
+    }
+    this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
   }
 
   private prepareFiles(task: Task) {
@@ -285,6 +319,7 @@ export class Worker {
       exitCode: report.exitCode ?? 0,
       containerId: report.containerId ?? '',
       health: report.health ?? '',
+      ingressPorts: report.ingressPorts ?? [],
     };
     this.memory.set(taskId, status);
     this.options.reporter.enqueue({ taskId, status });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, containerName } from '../src/container-spec';
+import { buildContainerSpec, containerName, ingressBindings } from '../src/container-spec';
 import { makeTask } from './fixtures';
 
 describe('buildContainerSpec', () => {
@@ -15,8 +15,8 @@ describe('buildContainerSpec', () => {
       container: { image: 'pisched-test/busybox:latest', command: ['sleep', '100'], env: ['A=1', 'B=two'] },
       resources: { cpus: 0.5, memoryBytes: 128 * 1024 * 1024 },
       ports: [
-        { publishedPort: 8080, targetPort: 80, protocol: 'tcp' },
-        { publishedPort: 5353, targetPort: 53, protocol: 'udp' },
+        { publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'host' },
+        { publishedPort: 5353, targetPort: 53, protocol: 'udp', publishMode: 'ingress' },
       ],
     } as never,
   });
@@ -42,6 +42,11 @@ describe('buildContainerSpec', () => {
     expect([plain.StopSignal, plain.StopTimeout, plain.HostConfig!.Init, plain.Healthcheck]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
+  it('reports where the mesh reaches the ingress ports once the engine gave each a host port', () => {
+    expect(ingressBindings(task, { '80/tcp': 8080, '53/udp': 32768 })).toEqual([{ publishedPort: 32768, targetPort: 53, protocol: 'udp', publishMode: 'ingress' }]);
+    expect(ingressBindings(task, { '80/tcp': 8080 })).toEqual([]);
+  });
+
   it('names the container <service>.<slot>.<12 chars of the task id>', () => {
     expect(containerName(task)).toBe('api.3.abcdef123456');
   });
@@ -57,7 +62,7 @@ describe('buildContainerSpec', () => {
   });
 
   it('carries image, command, env, limits, ports and no restart policy', () => {
-    const spec = buildContainerSpec(task, 'pi-2');
+    const spec = buildContainerSpec(task, 'pi-2', '10.0.0.5');
     expect(spec).toMatchObject({
       name: 'api.3.abcdef123456',
       Image: 'pisched-test/busybox:latest',
@@ -65,7 +70,8 @@ describe('buildContainerSpec', () => {
       Env: ['A=1', 'B=two'],
       ExposedPorts: { '80/tcp': {}, '53/udp': {} },
       HostConfig: {
-        PortBindings: { '80/tcp': [{ HostPort: '8080' }], '53/udp': [{ HostPort: '5353' }] },
+        // Host mode: the node's own port. Ingress: a port the engine picks on the node's address, for the mesh.
+        PortBindings: { '80/tcp': [{ HostPort: '8080' }], '53/udp': [{ HostIp: '10.0.0.5', HostPort: '' }] },
         Memory: 128 * 1024 * 1024,
         NanoCpus: 500_000_000,
         RestartPolicy: { Name: 'no' },

@@ -11,7 +11,7 @@ export function makeTask(overrides: Partial<Task> & { state?: TaskState } = {}):
     slot: 1,
     nodeId: 'node-a',
     desiredState: 'RUNNING',
-    status: { state: state ?? 'ASSIGNED', timestamp: 0, message: '', err: '', exitCode: 0, containerId: '', health: '' },
+    status: { state: state ?? 'ASSIGNED', timestamp: 0, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] },
     spec: {
       name: 'web',
       mode: 'REPLICATED',

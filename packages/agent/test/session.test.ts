@@ -139,7 +139,7 @@ describe('AgentSession', () => {
 
     await waitFor(() => dispatcher.received.filter((m) => m.heartbeat).length >= 2, 2000);
 
-    const status = { state: 'RUNNING' as const, timestamp: 123, message: 'started', err: '', exitCode: 0, containerId: 'c1', health: '' };
+    const status = { state: 'RUNNING' as const, timestamp: 123, message: 'started', err: '', exitCode: 0, containerId: 'c1', health: '', ingressPorts: [] };
     expect(session.sendStatus([{ taskId: 't1', status }])).toBe(true);
     await waitFor(() => dispatcher.received.some((m) => m.status));
     expect(dispatcher.received.find((m) => m.status)!.status!.updates).toEqual([{ taskId: 't1', status }]);

@@ -33,7 +33,7 @@ describe('StatusReporter', () => {
       batches.push(batch);
       return true;
     }, 20);
-    const status = { state: 'RUNNING' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '' };
+    const status = { state: 'RUNNING' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] };
     reporter.enqueue({ taskId: 'a', status });
     reporter.enqueue({ taskId: 'b', status });
     expect(batches).toEqual([]);
@@ -44,7 +44,7 @@ describe('StatusReporter', () => {
   it('drops what clear() finds unsent', async () => {
     const batches: StatusUpdate[][] = [];
     const reporter = new StatusReporter((batch) => batches.push(batch) > 0, 10);
-    reporter.enqueue({ taskId: 'a', status: { state: 'NEW', timestamp: 0, message: '', err: '', exitCode: 0, containerId: '', health: '' } });
+    reporter.enqueue({ taskId: 'a', status: { state: 'NEW', timestamp: 0, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] } });
     reporter.clear();
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(batches).toEqual([]);

@@ -17,3 +17,4 @@ export * from './platforms';
 export * from './log-entries';
 export * from './security';
 export * from './file-references';
+export * from './published-ports';

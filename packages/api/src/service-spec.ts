@@ -11,6 +11,7 @@ import { validateGenericResources } from './generic-resources';
 import { validatePrivileges } from './container-privileges';
 import { validateLogConfig } from './log-config';
 import { validateFileReferences } from './file-references';
+import { validatePorts } from './published-ports';
 
 export { SpecError } from './spec-error';
 
@@ -68,24 +69,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     throw new SpecError('invalid memory: Docker needs at least 6MiB per container');
   }
 
-  const ports = (input.ports ?? []).map((port) => {
-    const published = wholeNumber(port.publishedPort);
-    const target = wholeNumber(port.targetPort);
-    const protocol = (port.protocol || 'tcp').toLowerCase();
-    for (const [what, value] of [['published', published], ['target', target]] as const) {
-      if (!Number.isInteger(value) || value < 1 || value > 65535) {
-        throw new SpecError(`invalid ${what} port ${String(value)}: must be 1-65535`);
-      }
-    }
-    if (protocol !== 'tcp' && protocol !== 'udp') throw new SpecError(`invalid port protocol "${protocol}": use tcp or udp`);
-    return { publishedPort: published, targetPort: target, protocol };
-  });
-  const seen = new Set<string>();
-  for (const port of ports) {
-    const key = `${port.publishedPort}/${port.protocol}`;
-    if (seen.has(key)) throw new SpecError(`port ${key} is published twice`);
-    seen.add(key);
-  }
+  const ports = validatePorts(input.ports);
 
   return {
     name,

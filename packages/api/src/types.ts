@@ -50,3 +50,6 @@ export type { FileReference__Output as FileReference, FileReference as FileRefer
 export type { FileData__Output as FileData } from './gen/pisched/v1/FileData';
 export type { Secret__Output as Secret } from './gen/pisched/v1/Secret';
 export type { Config__Output as Config } from './gen/pisched/v1/Config';
+export type { MeshUpdate__Output as MeshUpdate, MeshUpdate as MeshUpdateInput } from './gen/pisched/v1/MeshUpdate';
+export type { MeshService__Output as MeshService } from './gen/pisched/v1/MeshService';
+export type { MeshBackend__Output as MeshBackend } from './gen/pisched/v1/MeshBackend';

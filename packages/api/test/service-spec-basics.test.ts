@@ -18,8 +18,12 @@ describe('validateServiceSpec: the basics both CLI and scheduler enforce', () =>
       replicas: 2,
       container: { image: 'pisched-test/busybox:latest', command: [], env: [] },
       resources: { cpus: 0, memoryBytes: 0 },
-      ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
+      ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }],
     });
+  });
+
+  it('refuses an unknown publish mode', () => {
+    expect(() => validateServiceSpec(base({ ports: [{ publishedPort: 80, targetPort: 80, publishMode: 'vip' }] }))).toThrow('invalid publish mode "vip": use ingress or host');
   });
 
   it.each<[string, ServiceSpecInput, RegExp]>([

@@ -47,6 +47,7 @@ function parsePortRange(text: string, what: string, whole: string): PortRange {
  * ("8000-8002:80-82") as docker accepts them; a range becomes one mapping per port.
  */
 export function parsePort(text: string): PortConfig[] {
+  if (text.includes('=')) return [parseLongPort(text)];
   const match = /^([^:/]+):([^:/]+)(?:\/([A-Za-z]+))?$/.exec(text.trim());
   if (!match) throw new CliError(`invalid port mapping "${text}": expected PUBLISHED:TARGET[/tcp|udp], e.g. 8080:80`);
   const protocol = (match[3] ?? 'tcp').toLowerCase();
@@ -61,7 +62,33 @@ export function parsePort(text: string): PortConfig[] {
     publishedPort: published.first + i,
     targetPort: target.first + i,
     protocol,
+    publishMode: 'ingress',
   }));
+}
+
+const LONG_PORT_KEYS = ['published', 'target', 'protocol', 'mode'];
+
+/** Docker's long syntax: "published=8080,target=80[,protocol=tcp|udp][,mode=ingress|host]". */
+function parseLongPort(text: string): PortConfig {
+  const fields = new Map<string, string>();
+  for (const part of text.split(',')) {
+    const [key, value, extra] = part.split('=').map((s) => s.trim());
+    if (!LONG_PORT_KEYS.includes(key) || value === undefined || value === '' || extra !== undefined) {
+      throw new CliError(`invalid port "${text}": expected published=N,target=N[,protocol=tcp|udp][,mode=ingress|host], e.g. published=8080,target=80`);
+    }
+    fields.set(key, value);
+  }
+  const number = (key: string): number => {
+    const value = fields.get(key);
+    if (value === undefined) throw new CliError(`invalid port "${text}": ${key}= is required`);
+    if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new CliError(`invalid port "${text}": ${key} port "${value}" is not a port number 1-65535`);
+    return Number(value);
+  };
+  const protocol = (fields.get('protocol') ?? 'tcp').toLowerCase();
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new CliError(`invalid port "${text}": protocol must be tcp or udp`);
+  const publishMode = (fields.get('mode') ?? 'ingress').toLowerCase();
+  if (publishMode !== 'ingress' && publishMode !== 'host') throw new CliError(`invalid port "${text}": mode must be ingress or host`);
+  return { publishedPort: number('published'), targetPort: number('target'), protocol, publishMode };
 }
 
 export function parseMemoryFlag(text: string): number {

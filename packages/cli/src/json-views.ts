@@ -75,6 +75,8 @@ export function nodeLabels(node: Node): Record<string, string> {
 export interface NodeRow {
   id: string;
   hostname: string;
+  /** Where other nodes reach it (the routing mesh forwards to it); '' before its first session. */
+  address: string;
   state: string;
   availability: string;
   arch: string;
@@ -93,6 +95,7 @@ export function nodeRow(node: Node, heartbeatAgeMs: Record<string, number> = {})
   return {
     id: node.id,
     hostname: node.description?.hostname ?? '',
+    address: node.address ?? '',
     state: stateName(node.state),
     availability: stateName(node.availability),
     arch: node.description?.platform?.architecture ?? '',
@@ -121,7 +124,7 @@ export interface SpecView {
   };
   /** generic: what each task books of its node's generic resources, e.g. { camera: 1 }. */
   resources: { cpus: number; memoryBytes: number; generic: Record<string, number> };
-  ports: { publishedPort: number; targetPort: number; protocol: string }[];
+  ports: { publishedPort: number; targetPort: number; protocol: string; publishMode: string }[];
   placement: {
     constraints: string[];
     spread: string[];
@@ -170,7 +173,7 @@ function updateConfigView(config: UpdateConfig | null | undefined): UpdateConfig
 }
 
 function portView(port: PortConfig): SpecView['ports'][number] {
-  return { publishedPort: port.publishedPort, targetPort: port.targetPort, protocol: port.protocol || 'tcp' };
+  return { publishedPort: port.publishedPort, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: port.publishMode || 'ingress' };
 }
 
 export function specView(spec: ServiceSpec | null | undefined): SpecView {

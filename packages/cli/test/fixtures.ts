@@ -58,6 +58,7 @@ export function node(overrides: Partial<Node> = {}): Node {
     availability: 'ACTIVE',
     message: '',
     labels: { zone: 'b' },
+    address: '192.168.1.21',
     ...overrides,
   });
 }

@@ -5,16 +5,21 @@ import { buildRunSpec } from '../src/commands/run';
 
 describe('parsePort', () => {
   it('reads PUBLISHED:TARGET with tcp by default and udp when asked', () => {
-    expect(parsePort('8080:80')).toEqual([{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }]);
-    expect(parsePort('53:53/udp')).toEqual([{ publishedPort: 53, targetPort: 53, protocol: 'udp' }]);
-    expect(parsePort('443:8443/TCP')).toEqual([{ publishedPort: 443, targetPort: 8443, protocol: 'tcp' }]);
+    expect(parsePort('8080:80')).toEqual([{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }]);
+    expect(parsePort('53:53/udp')).toEqual([{ publishedPort: 53, targetPort: 53, protocol: 'udp', publishMode: 'ingress' }]);
+    expect(parsePort('443:8443/TCP')).toEqual([{ publishedPort: 443, targetPort: 8443, protocol: 'tcp', publishMode: 'ingress' }]);
+  });
+
+  it('reads the long syntax, ingress unless mode=host', () => {
+    expect(parsePort('published=8080,target=80')).toEqual([{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }]);
+    expect(parsePort('published=53,target=5353,protocol=udp,mode=host')).toEqual([{ publishedPort: 53, targetPort: 5353, protocol: 'udp', publishMode: 'host' }]);
   });
 
   it('expands equal-length ranges into one mapping per port', () => {
     expect(parsePort('8000-8002:80-82/udp')).toEqual([
-      { publishedPort: 8000, targetPort: 80, protocol: 'udp' },
-      { publishedPort: 8001, targetPort: 81, protocol: 'udp' },
-      { publishedPort: 8002, targetPort: 82, protocol: 'udp' },
+      { publishedPort: 8000, targetPort: 80, protocol: 'udp', publishMode: 'ingress' },
+      { publishedPort: 8001, targetPort: 81, protocol: 'udp', publishMode: 'ingress' },
+      { publishedPort: 8002, targetPort: 82, protocol: 'udp', publishMode: 'ingress' },
     ]);
   });
 
@@ -28,6 +33,10 @@ describe('parsePort', () => {
     ['8000-8002:80-81', /differ in length/],
     ['9000-8000:80', /ends before it starts/],
     ['-1:80', /not a number/],
+    ['published=8080', /target= is required/],
+    ['published=8080,target=80,mode=vip', /mode must be ingress or host/],
+    ['published=8080,target=80,colour=red', /expected published=N,target=N/],
+    ['published=0,target=80', /not a port number/],
   ])('refuses %s with one line', (text, message) => {
     expect(() => parsePort(text)).toThrow(CliError);
     expect(() => parsePort(text)).toThrow(message);
@@ -109,8 +118,8 @@ describe('buildRunSpec', () => {
       container: { image: 'busybox', command: ['sleep', '60'], env: ['A=1'] },
       resources: { cpus: 0.5, memoryBytes: 64 * 1024 * 1024 },
       ports: [
-        { publishedPort: 8080, targetPort: 80, protocol: 'tcp' },
-        { publishedPort: 53, targetPort: 53, protocol: 'udp' },
+        { publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' },
+        { publishedPort: 53, targetPort: 53, protocol: 'udp', publishMode: 'ingress' },
       ],
     });
   });

@@ -95,9 +95,9 @@ describe('Compose files into specs', () => {
       ['tmpfs', '', '/run', false, 0],
     ]);
     expect(sensor.ports).toEqual([
-      { publishedPort: 8080, targetPort: 80, protocol: 'tcp' },
-      { publishedPort: 5353, targetPort: 53, protocol: 'udp' },
-      { publishedPort: 8443, targetPort: 443, protocol: 'tcp' },
+      { publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' },
+      { publishedPort: 5353, targetPort: 53, protocol: 'udp', publishMode: 'ingress' },
+      { publishedPort: 8443, targetPort: 443, protocol: 'tcp', publishMode: 'host' },
     ]);
     expect(sensor.placement).toEqual({
       constraints: ['node.labels.zone==a'], spread: ['node.labels.rack'], maxPerNode: 2, strategy: '', platforms: [{ os: 'linux', architecture: 'arm64' }],
@@ -151,8 +151,8 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['configs', 'services:\n  web:\n    image: x\n    configs: [c]\n', 'compose.yml:4: service "web": configs: configs are not supported yet'],
     ['another network', 'services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front:\n', 'compose.yml:6: networks.front: networks other than the default are not supported yet'],
     ['endpoint_mode', 'services:\n  web:\n    image: x\n    deploy:\n      endpoint_mode: dnsrr\n', 'compose.yml:5: service "web": deploy.endpoint_mode: endpoint_mode needs the routing mesh, not supported yet'],
-    ['an ingress port', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: ingress}\n', 'compose.yml:5: service "web": ports[0].mode: mode ingress needs the routing mesh, not supported yet: use mode: host'],
-    ['a port with no published side', 'services:\n  web:\n    image: x\n    ports: ["80"]\n', /^compose\.yml:4: service "web": ports\[0\]: "80" publishes no port on the node/],
+    ['an unknown port mode', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: bridge}\n', 'compose.yml:5: service "web": ports[0].mode: unknown mode bridge: use ingress or host'],
+    ['a port with no published side', 'services:\n  web:\n    image: x\n    ports: ["80"]\n', /^compose\.yml:4: service "web": ports\[0\]: "80" publishes no port: write PUBLISHED:TARGET/],
     ['an anonymous volume', 'services:\n  web:\n    image: x\n    volumes: [/data]\n', /^compose\.yml:4: service "web": volumes\[0\]: "\/data" is an anonymous volume/],
     ['a bind mount without a source', 'services:\n  web:\n    image: x\n    volumes:\n      - {type: bind, target: /data}\n', 'compose.yml:5: service "web": volumes[0]: a bind mount needs a source (a path on the node)'],
     ['an undeclared volume', 'services:\n  web:\n    image: x\n    volumes: ["db:/data"]\n', 'compose.yml:4: service "web": volumes[0]: volume "db" is not declared under the top-level volumes'],

@@ -18,6 +18,14 @@ describe('update flags', () => {
     expect(spec.forceUpdate).toBe(0);
   });
 
+  it('--publish-add adds or replaces a port, --publish-rm drops one by its published port and protocol', () => {
+    const withPorts = buildUpdatedSpec(current(), { publishAdd: ['8080:80', 'published=5353,target=53,protocol=udp,mode=host'] });
+    expect(withPorts.ports.map((p) => `${p.publishedPort}:${p.targetPort}/${p.protocol} ${p.publishMode}`)).toEqual(['8080:80/tcp ingress', '5353:53/udp host']);
+    const changed = buildUpdatedSpec(withPorts, { publishAdd: ['8080:81'], publishRm: ['5353/udp'] });
+    expect(changed.ports.map((p) => `${p.publishedPort}:${p.targetPort}/${p.protocol}`)).toEqual(['8080:81/tcp']);
+    expect(buildUpdatedSpec(changed, { publishRm: ['8080'] }).ports).toEqual([]);
+  });
+
   it('--force bumps the force counter; update config flags keep the values not given', () => {
     const first = buildUpdatedSpec(current(), { force: true, updateParallelism: '2', updateOrder: 'start-first' });
     expect(first.forceUpdate).toBe(1);

@@ -57,6 +57,7 @@ describe('--json views', () => {
     expect(nodeRow(node(), { pi1: 400 })).toEqual({
       id: 'pi1',
       hostname: 'raspberrypi',
+      address: '192.168.1.21',
       state: 'ready',
       availability: 'active',
       arch: 'aarch64',
@@ -111,7 +112,7 @@ describe('--json views', () => {
           logConfig: { driver: 'json-file', options: { 'max-file': '3', 'max-size': '10m' } },
         },
         resources: { cpus: 0.5, memoryBytes: 134217728, generic: {} },
-        ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' }],
+        ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }],
         placement: { constraints: ['node.labels.zone==a'], spread: [], maxPerNode: 0, strategy: '', platforms: [] },
         noLimits: false,
         restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
@@ -163,7 +164,7 @@ describe('tables', () => {
 
   it('node ls shows cores, human memory and labels', () => {
     const lines = renderNodes([node()], { pi1: 1500 }).trimEnd().split('\n');
-    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', '-', 'rack=r1,zone=b']);
+    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', '192.168.1.21', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', '-', 'rack=r1,zone=b']);
   });
 
   it('node ls lists the devices and generic resources a node advertises', () => {
@@ -183,7 +184,7 @@ describe('tables', () => {
     const text = renderService(service());
     expect(text).toContain('Name:       web\n');
     expect(text).toContain("Command:    nginx -g 'daemon off;'\n");
-    expect(text).toContain('Port:       8080:80/tcp\n');
+    expect(text).toContain('Port:       8080:80/tcp (ingress)\n');
     expect(text).toContain('Memory:     128MiB\n');
     expect(text).toContain('Constraint: node.labels.zone==a\n');
   });

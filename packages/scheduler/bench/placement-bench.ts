@@ -38,6 +38,7 @@ function node(id: string, capacity: Size, labels: Record<string, string> = {}): 
     availability: 'ACTIVE',
     message: '',
     labels: {},
+    address: '',
   };
 }
 

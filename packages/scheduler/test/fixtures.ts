@@ -29,6 +29,7 @@ export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
     availability: 'ACTIVE',
     message: '',
     labels: {},
+    address: '',
   };
 }
 

@@ -39,6 +39,7 @@ export function sizedNode(id: string, shape: NodeShape = {}): Node {
     availability: shape.availability ?? 'ACTIVE',
     message: '',
     labels: shape.userLabels ?? {},
+    address: '',
   };
 }
 

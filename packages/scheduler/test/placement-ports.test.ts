@@ -12,7 +12,7 @@ function published(name: string, shape: ServiceShape, ports: ServiceSpec['ports'
   return { ...serviceSpec(name, shape), ports };
 }
 
-const web = (port: number, protocol = 'tcp') => [{ publishedPort: port, targetPort: 80, protocol }];
+const web = (port: number, protocol = 'tcp', publishMode = 'host') => [{ publishedPort: port, targetPort: 80, protocol, publishMode }];
 
 function place(nodes: string[], ...services: ServiceSpec[]) {
   const { machine } = cluster();
@@ -56,6 +56,11 @@ describe('published host ports', () => {
     const tasks = liveTasks(machine, 'everywhere');
     expect(tasks.find((task) => task.nodeId === 'n2')!.status!.state).toBe('ASSIGNED');
     expect(tasks.find((task) => task.nodeId === 'n1')!.status!.err).toBe('node n1 already has port 7000/tcp published');
+  });
+
+  it('places ingress replicas side by side: the engine picks their host ports, the mesh owns the published one', () => {
+    const machine = place(['n1'], published('mesh', { replicas: 3 }, web(8080, 'tcp', 'ingress')));
+    expect(liveTasks(machine, 'mesh').map((task) => task.nodeId)).toEqual(['n1', 'n1', 'n1']);
   });
 
   it('phrases the filter and groups nodes by port', () => {

@@ -14,7 +14,7 @@ const task = (id: string, slot: number, state: 'RUNNING' | 'SHUTDOWN' = 'RUNNING
     slot,
     nodeId: 'n1',
     desiredState: state,
-    status: { state, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '' },
+    status: { state, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] },
     spec: spec('web', 3),
     specVersion: 1,
     restarts: 0,

@@ -19,7 +19,7 @@ export function renderService(service: Service): string {
   ];
   if (spec.container.command.length > 0) fields.push(['Command', spec.container.command.map(quote).join(' ')]);
   for (const entry of spec.container.env) fields.push(['Env', entry]);
-  for (const port of spec.ports) fields.push(['Port', `${port.publishedPort}:${port.targetPort}/${port.protocol}`]);
+  for (const port of spec.ports) fields.push(['Port', `${port.publishedPort}:${port.targetPort}/${port.protocol} (${port.publishMode || 'ingress'})`]);
   if (spec.resources.cpus > 0) fields.push(['CPUs', formatCpus(spec.resources.cpus)]);
   if (spec.resources.memoryBytes > 0) fields.push(['Memory', formatBytes(spec.resources.memoryBytes)]);
   for (const [name, count] of Object.entries(spec.resources.generic)) fields.push(['Generic resource', `${name}=${count}`]);

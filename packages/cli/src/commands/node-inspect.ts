@@ -10,6 +10,7 @@ export function renderNode(row: NodeRow): string {
   const fields: [string, string][] = [
     ['ID', row.id],
     ['Hostname', row.hostname],
+    ['Address', row.address || '-'],
     ['Status', row.state],
     ['Availability', row.availability],
     ['Arch', row.arch],

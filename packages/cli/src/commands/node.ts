@@ -11,10 +11,11 @@ import { registerNodeInspect } from './node-inspect';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
-    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'DEVICES', 'LABELS'],
+    ['ID', 'HOSTNAME', 'ADDRESS', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'DEVICES', 'LABELS'],
     nodes.map((node) => nodeRow(node, heartbeatAgeMs)).map((row) => [
       row.id,
       row.hostname,
+      row.address || '-',
       row.state,
       row.availability,
       row.arch,

@@ -117,7 +117,7 @@ export function registerRun(program: Command, context: Context): void {
     .option('--mode <mode>', 'replicated, global (one task on every eligible node) or replicated-job (tasks run to completion)', 'replicated')
     .option('--replicas <n>', 'number of tasks (not for global services)', '1')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
-    .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (repeatable)', collect, [])
+    .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port through the routing mesh (every node accepts it); or published=N,target=N[,protocol=tcp|udp][,mode=ingress|host] (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task, e.g. 0.5')
     .option('--memory <size>', 'memory per task, e.g. 128M')
     .option('--no-limits', 'reserve --cpu/--memory on the node but do not apply them as Docker limits')

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { SpecError, parseConstraint, parseSpreadDescriptor, validateServiceSpec, type Platform, type Service, type ServiceSpec } from '@pisched/api';
+import { SpecError, portKey, type PortConfig, parseConstraint, parseSpreadDescriptor, validateServiceSpec, type Platform, type Service, type ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseReplicas, splitArgs } from '../flags';
+import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parsePort, parseReplicas, splitArgs } from '../flags';
 import { waitForConvergence } from '../converge';
 import { renderPlan } from '../plan-view';
 import { SchedulerError, type SchedulerClient } from '../scheduler-client';
@@ -35,6 +35,8 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
   args?: string;
   envAdd?: string[];
   envRm?: string[];
+  publishAdd?: string[];
+  publishRm?: string[];
   cpu?: string;
   memory?: string;
   replicas?: string;
@@ -71,6 +73,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
       container: { ...applyWorkloadUpdateFlags(container, options), devices: updatedDevices(container.devices ?? [], options), ...updatedFileFields(container, options) },
       placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
+      ports: updatedPorts(current.ports ?? [], options),
       resources: { ...resources, generic: updatedGenericResources(resources.generic ?? {}, options) },
       updateConfig: applyUpdateConfigFlags(current.updateConfig, options, 'update'),
       rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
@@ -81,6 +84,24 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
     if (error instanceof SpecError) throw new CliError(error.message);
     throw error;
   }
+}
+
+/**
+ * As docker: --publish-rm PUBLISHED[/PROTOCOL] (or a whole mapping) drops a
+ * port, --publish-add adds one or replaces the one with the same published
+ * port and protocol. The scheduler refuses a port another service holds.
+ */
+function updatedPorts(current: PortConfig[], options: UpdateOptions): PortConfig[] {
+  const drop = new Set((options.publishRm ?? []).map((text) => {
+    const bare = /^(\d{1,5})(?:\/(tcp|udp))?$/i.exec(text.trim());
+    if (bare) return `${Number(bare[1])}/${(bare[2] ?? 'tcp').toLowerCase()}`;
+    const mapped = parsePort(text);
+    if (mapped.length !== 1) throw new CliError(`invalid --publish-rm "${text}": name one port, e.g. 8080 or 8080/udp`);
+    return portKey(mapped[0]);
+  }));
+  const added = (options.publishAdd ?? []).flatMap(parsePort);
+  const addedKeys = new Set(added.map(portKey));
+  return [...current.filter((port) => !drop.has(portKey(port)) && !addedKeys.has(portKey(port))), ...added];
 }
 
 /**
@@ -144,6 +165,8 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--image <image>', 'new image')
     .option('--args <command>', 'new command and arguments, as one string (\'\' for the image\'s CMD)')
     .option('--env-add <KEY=VALUE>', 'add or replace an environment variable (repeatable)', collect, [])
+    .option('--publish-add <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (as run --publish; replaces one with the same published port and protocol; repeatable)', collect, [])
+    .option('--publish-rm <PUBLISHED[/tcp|udp]>', 'stop publishing a port (repeatable)', collect, [])
     .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task')
     .option('--memory <size>', 'memory per task')

@@ -16,6 +16,7 @@ import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type Service
 import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
 import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
+import { checkPortsFree } from './port-gate';
 import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
@@ -75,6 +76,7 @@ export function controlHandlers(
         if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
         checkPrivilegedAllowed(state, spec);
         checkFileReferences(state, spec);
+        checkPortsFree(state, spec, id);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -97,6 +99,7 @@ export function controlHandlers(
         }
         checkPrivilegedAllowed(state, spec, service.spec!);
         checkFileReferences(state, spec);
+        checkPortsFree(state, spec, service.id);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -126,6 +129,7 @@ export function controlHandlers(
         }
         checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
         checkFileReferences(state, service.previousSpec);
+        checkPortsFree(state, service.previousSpec, service.id);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };

@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
+import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { isIP } from 'node:net';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports are gathered this long and written in one command.
@@ -56,6 +58,8 @@ interface Session {
   nodeId: string;
   call: SessionCall;
   lastAssignments?: string;
+  /** The routing mesh's table as this session was last sent it; undefined until the first (full) one. */
+  mesh?: MeshSent;
   expiresAt?: number;
 }
 
@@ -193,9 +197,14 @@ export class Dispatcher {
           endWithError(call, error);
           return;
         }
-        const { nodeId, description } = message.register;
+        const { nodeId, description, advertiseAddr } = message.register;
         if (!NODE_ID_PATTERN.test(nodeId)) {
           call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
+          return;
+        }
+        const address = advertiseAddr || peerHost(call.getPeer());
+        if (!isIP(address)) {
+          endWithError(call, grpcError(grpc.status.INVALID_ARGUMENT, `invalid advertise address "${address}": must be an IP address`));
           return;
         }
         const denied = this.options.authorizeSession?.(call, nodeId);
@@ -206,7 +215,7 @@ export class Dispatcher {
         }
         session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
         const accepted = session;
-        this.register(call, nodeId, description).then(
+        this.register(call, nodeId, description, address).then(
           () => this.open(accepted),
           (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
         );
@@ -246,14 +255,16 @@ export class Dispatcher {
     }
     this.sessions.set(session.nodeId, session);
     this.lastHeartbeat.set(session.nodeId, this.clock.now());
+    const nodeAddress = this.store.state.nodes.get(session.nodeId)?.address ?? '';
     session.call.write({
-      accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs },
+      accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs, nodeAddress },
     });
-    this.log.info({ node: session.nodeId, session: session.id }, 'agent session opened');
+    this.log.info({ node: session.nodeId, session: session.id, address: nodeAddress }, 'agent session opened');
     this.pushAssignments(session);
+    this.pushMesh(session, meshTable(this.store.state));
   }
 
-  private register(call: SessionCall, nodeId: string, description: NodeDescription | null): Promise<unknown> {
+  private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string): Promise<unknown> {
     const now = this.clock.now();
     return this.store.update((state) => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
@@ -269,6 +280,7 @@ export class Dispatcher {
         availability: existing?.availability ?? 'ACTIVE',
         message: '',
         labels: existing?.labels ?? {},
+        address,
       };
       node.meta = { ...node.meta!, updatedAt: now };
       return [{ action: 'putNode', putNode: node }];
@@ -366,11 +378,18 @@ export class Dispatcher {
       for (const session of this.sessions.values()) {
         // Agents take the heartbeat period from accepted; a new period is announced the same way.
         if (periodChanged) {
-          session.call.write({ accepted: { sessionId: session.id, heartbeatPeriodMs: periodMs } });
+          const nodeAddress = this.store.state.nodes.get(session.nodeId)?.address ?? '';
+          session.call.write({ accepted: { sessionId: session.id, heartbeatPeriodMs: periodMs, nodeAddress } });
           // The agent treats accepted as a fresh session start and waits for a complete assignment set.
           session.lastAssignments = undefined;
         }
         this.pushAssignments(session);
+      }
+      // Endpoints go out with the assignments that stop their tasks: a task leaves every
+      // node's rotation while its agent still waits out the drain before stopping it.
+      if (this.sessions.size > 0) {
+        const table = meshTable(this.store.state);
+        for (const session of this.sessions.values()) this.pushMesh(session, table);
       }
       // A node must not be marked down for keeping to the old, slower period.
       if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
@@ -390,6 +409,12 @@ export class Dispatcher {
       this.log.warn({ node: session.nodeId, reason: denied.details }, 'closed an agent session');
       endWithError(session.call, denied);
     }
+  }
+
+  private pushMesh(session: Session, table: ReturnType<typeof meshTable>): void {
+    const { update, sent } = meshDelta(table, session.mesh);
+    session.mesh = sent;
+    if (update) session.call.write({ mesh: update });
   }
 
   private pushAssignments(session: Session): void {
@@ -415,7 +440,21 @@ function isNews(task: Task, status: TaskStatus): boolean {
   const diff = stateRank(status.state) - stateRank(current.state);
   if (diff !== 0) return diff > 0;
   // Health changes while the state stays RUNNING: the updater and the orchestrator act on them.
-  return status.containerId !== current.containerId || status.err !== current.err || status.health !== current.health;
+  return (
+    status.containerId !== current.containerId ||
+    status.err !== current.err ||
+    status.health !== current.health ||
+    JSON.stringify(status.ingressPorts ?? []) !== JSON.stringify(current.ingressPorts ?? [])
+  );
+}
+
+/** The host of grpc-js's peer string ("127.0.0.1:5000", "[::1]:5000", "ipv4:…"). */
+function peerHost(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(bare);
+  if (bracketed) return bracketed[1];
+  const host = bare.replace(/:\d+$/, '');
+  return host.replace(/^::ffff:/, '');
 }
 
 /**

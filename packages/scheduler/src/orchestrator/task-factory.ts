@@ -16,7 +16,7 @@ export function newTask(service: Service, slot: number, clock: Clock): Task {
     slot,
     nodeId: '',
     desiredState: 'RUNNING',
-    status: { state: 'PENDING', timestamp: now, message: 'waiting for a node', err: '', exitCode: 0, containerId: '', health: '' },
+    status: { state: 'PENDING', timestamp: now, message: 'waiting for a node', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] },
     spec: service.spec,
     specVersion: service.meta?.version ?? 0,
     restarts: 0,

@@ -1,4 +1,4 @@
-import { isTerminal, stateRank, type Node, type Task } from '@pisched/api';
+import { isIngressPort, isTerminal, portKey, stateRank, type Node, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
 import { genericOf, holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
@@ -122,9 +122,13 @@ export class ClusterView {
   }
 }
 
-/** The host ports a task publishes, as port/protocol. */
+/**
+ * The host-mode ports a task publishes, as port/protocol. Ingress ports take
+ * no port of the task's node: the engine picks one, and the mesh listens on
+ * the published port everywhere (unique cluster-wide, checked at run/update).
+ */
 export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
-  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0).map((port) => `${port.publishedPort}/${port.protocol || 'tcp'}`);
+  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
 }
 
 function holdsPorts(task: Task): boolean {

@@ -1,0 +1,14 @@
+import * as grpc from '@grpc/grpc-js';
+import { portClash, type ServiceSpec } from '@pisched/api';
+import type { StateMachine } from '../store/state-machine';
+import { ApiError } from './grpc-errors';
+
+/**
+ * Refuses a spec publishing a port another service holds (an ingress port is
+ * taken on every node). Read from the state the write is checked against, so
+ * of two concurrent runs asking for the same port only one can win.
+ */
+export function checkPortsFree(state: StateMachine, spec: ServiceSpec, serviceId: string): void {
+  const clash = portClash(spec.ports ?? [], serviceId, state.services.values());
+  if (clash) throw new ApiError(grpc.status.ALREADY_EXISTS, clash);
+}

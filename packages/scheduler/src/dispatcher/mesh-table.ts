@@ -1,0 +1,61 @@
+import { ingressPorts, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
+import type { StateMachine } from '../store/state-machine';
+
+/**
+ * Whether the routing mesh may send new connections to a task: running, not
+ * on its way out (desired state past running: an update, a scale-down, a
+ * drain or rm is about to stop it, so it leaves before its container gets the
+ * stop signal), not failing or still starting its health check, its ports known.
+ */
+function servesTraffic(task: Task): boolean {
+  const status = task.status;
+  if (!status || status.state !== 'RUNNING' || task.desiredState !== 'RUNNING') return false;
+  if (status.health === 'starting' || status.health === 'unhealthy') return false;
+  return status.ingressPorts.length > 0;
+}
+
+/**
+ * The mesh's endpoint table: every service with ingress ports, and where its
+ * serving tasks are reached (their node's address, on a ready node: a node
+ * down past its heartbeat grace leaves every other node's rotation).
+ */
+export function meshTable(state: StateMachine): Map<string, MeshService> {
+  const table = new Map<string, MeshService>();
+  for (const service of state.services.values()) {
+    const ports = ingressPorts(service.spec);
+    if (ports.length === 0) continue;
+    table.set(service.id, { serviceId: service.id, serviceName: service.spec!.name, ports, backends: [] });
+  }
+  for (const task of state.tasks.values()) {
+    const entry = table.get(task.serviceId);
+    if (!entry || !servesTraffic(task)) continue;
+    const node = state.nodes.get(task.nodeId);
+    if (!node || node.state !== 'READY' || !node.address) continue;
+    const backend: MeshBackend = { taskId: task.id, nodeId: node.id, address: node.address, ports: task.status!.ingressPorts };
+    entry.backends.push(backend);
+  }
+  for (const entry of table.values()) entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
+  return table;
+}
+
+/** What one session was last sent: a fingerprint per service id. */
+export type MeshSent = Map<string, string>;
+
+/**
+ * The update that brings a session from what it was sent (undefined: nothing
+ * yet) to the table: the whole table the first time, else only the services
+ * that changed or went; no update when nothing did. Also what it has been sent then.
+ */
+export function meshDelta(table: Map<string, MeshService>, sent: MeshSent | undefined): { update?: MeshUpdateInput; sent: MeshSent } {
+  const now: MeshSent = new Map();
+  const services: MeshService[] = [];
+  for (const [id, entry] of table) {
+    const print = JSON.stringify(entry);
+    now.set(id, print);
+    if (sent === undefined || sent.get(id) !== print) services.push(entry);
+  }
+  if (sent === undefined) return { update: { full: true, services, removedServices: [] }, sent: now };
+  const removedServices = [...sent.keys()].filter((id) => !now.has(id));
+  if (services.length === 0 && removedServices.length === 0) return { sent };
+  return { update: { full: false, services, removedServices }, sent: now };
+}
