@@ -20,6 +20,7 @@ import { checkPortsFree } from './port-gate';
 import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
+import { unary } from './unary';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -43,17 +44,6 @@ export function controlHandlers(
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
 ): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls> {
-  const unary =
-    <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
-    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-      Promise.resolve()
-        .then(() => handler(call.request))
-        .then(
-          (response) => callback(null, response),
-          (error) => callback(toServiceError(error)),
-        );
-    };
-
   const clusterResponse = () => {
     const { periodMs, grace } = heartbeats.heartbeat();
     return {

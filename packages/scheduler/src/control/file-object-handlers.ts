@@ -4,8 +4,9 @@ import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { requireSecurity } from '../security/cluster-security';
 import { newSecretsKey, sealSecret } from '../security/secret-box';
-import { ApiError, notFound, toServiceError } from './grpc-errors';
+import { ApiError, notFound } from './grpc-errors';
 import { findFileObject, servicesUsing } from './file-object-use';
+import { unary } from './unary';
 
 export type FileObjectCalls =
   | 'CreateSecret' | 'GetSecret' | 'ListSecrets' | 'RemoveSecret'
@@ -18,17 +19,6 @@ export type FileObjectCalls =
  * clear; no answer carries it back (sealed or not), no log line names it.
  */
 export function fileObjectHandlers(store: Store, clock: Clock): Pick<ControlHandlers, FileObjectCalls> {
-  const unary =
-    <Req, Res>(handler: (request: Req) => Promise<Res> | Res) =>
-    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-      Promise.resolve()
-        .then(() => handler(call.request))
-        .then(
-          (response) => callback(null, response),
-          (error) => callback(toServiceError(error)),
-        );
-    };
-
   const checked = (kind: FileKind, name: string, data: Uint8Array | undefined): Uint8Array => {
     validateFileObjectName(kind, name);
     const bytes = data ?? new Uint8Array();
