@@ -107,8 +107,31 @@ describe('Compose files into specs', () => {
     expect(sensor.restart).toEqual({ condition: 'on-failure', delayMs: 10_000, delaySet: true, maxAttempts: 3, windowMs: 120_000 });
     expect(sensor.updateConfig).toEqual({ parallelism: 2, delayMs: 5_000, failureAction: 'rollback', monitorMs: 10_000, maxFailureRatio: 0.25, order: 'start-first' });
     expect(sensor.rollbackConfig).toMatchObject({ parallelism: 0, order: 'stop-first' });
+    // Secrets: the target defaults to the file's key, not the scoped name; a relative target lands under /run/secrets;
+    // a plain 0400 is octal (256) as Compose reads it, a quoted "0440" too; unset modes get the 0444 default.
+    expect(sensor.container!.secrets).toEqual([
+      { source: 'iot_token', target: '/run/secrets/token', uid: 0, gid: 0, mode: 0o444 },
+      { source: 'mqtt_password', target: '/run/secrets/mqtt.pw', uid: 1000, gid: 1000, mode: 0o400 },
+    ]);
+    expect(sensor.container!.configs).toEqual([{ source: 'iot_sensor_conf', target: '/etc/sensor.ini', uid: 0, gid: 0, mode: 0o440 }]);
     expect(hass).toMatchObject({ name: 'iot_hass', mode: 'GLOBAL', replicas: 0, noLimits: true, resources: { cpus: 0, memoryBytes: 128 * 1024 * 1024 } });
     expect(hass.container!.network).toBe('host');
+  });
+
+  it('reads the top-level secrets and configs the services use: files beside the compose file, content, external', () => {
+    const { fileObjects } = loadStack([fixture('all-keys.yml')], 'iot', env);
+    expect(fileObjects.map((o) => [o.kind, o.key, o.name, o.external, o.data?.toString()])).toEqual([
+      ['secret', 'token', 'iot_token', false, 'hunter2\n'],
+      ['secret', 'mqtt_password', 'mqtt_password', true, undefined],
+      ['config', 'sensor_conf', 'iot_sensor_conf', false, '[sensor]\nrate = 10\n'],
+    ]);
+  });
+
+  it.each([
+    ['0400', 0o400], ['400', 400], ['0o400', 0o400], ['"0400"', 0o400], ['"400"', 0o400], ['"${MODE}"', 0o600],
+  ])('reads secret mode %s as %i', (written, expected) => {
+    const text = `services:\n  web:\n    image: x\n    secrets:\n      - {source: s, mode: ${written}}\nsecrets:\n  s: {external: true}\n`;
+    expect(loadText(text, undefined, { MODE: '0600' }).specs[0].container!.secrets[0].mode).toBe(expected);
   });
 
   it('merges -c files in order: maps key by key, environment lists by name', () => {
@@ -146,9 +169,17 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['a wrong type', 'services:\n  web:\n    image: x\n    privileged: [yes]\n', 'compose.yml:4: service "web": privileged: must be boolean,string'],
     ['a missing required variable', 'services:\n  web:\n    image: ${IMG:?set IMG}\n', 'compose.yml:3: service "web": image: required variable IMG is missing a value: set IMG'],
     ['invalid YAML', 'services:\n  web:\n   image: x\n  - y\n', /^compose\.yml:\d+: invalid YAML: /],
-    ['secrets', 'services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {file: ./s}\n', 'compose.yml:5: secrets: secrets are not supported yet'],
-    ['a service secret', 'services:\n  web:\n    image: x\n    secrets: [s]\n', 'compose.yml:4: service "web": secrets: secrets are not supported yet'],
-    ['configs', 'services:\n  web:\n    image: x\n    configs: [c]\n', 'compose.yml:4: service "web": configs: configs are not supported yet'],
+    ['a service secret not defined at the top level', 'services:\n  web:\n    image: x\n    secrets: [s]\n', 'compose.yml:4: service "web": secrets[0]: secret s is not defined under the top-level secrets:'],
+    ['a secret file that cannot be read', 'services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {file: ./missing.txt}\n', 'compose.yml:6: secrets.s.file: cannot read ./missing.txt: no such file'],
+    ['a secret from the environment', 'services:\n  web:\n    image: x\nsecrets:\n  s: {environment: PW}\n', 'compose.yml:5: secrets.s.environment: environment sources are not supported: put the value in a file and use file:'],
+    ['a secret with content', 'services:\n  web:\n    image: x\nsecrets:\n  s: {content: pw}\n', 'compose.yml:5: secrets.s.content: unknown key (not in the Compose Specification)'],
+    ['a created secret with a name', 'services:\n  web:\n    image: x\nsecrets:\n  s: {file: ./compose.yml, name: shared}\n', /^compose\.yml:5: secrets\.s\.name: name is only supported with external: true/],
+    ['a config with a driver', 'services:\n  web:\n    image: x\nconfigs:\n  c: {file: ./compose.yml, template_driver: golang}\n', 'compose.yml:5: configs.c.template_driver: template_driver is not supported: configs are stored by the scheduler'],
+    ['an empty config', 'services:\n  web:\n    image: x\nconfigs:\n  c: {content: ""}\n', 'compose.yml:5: configs.c.content: a config needs a value: the data given is empty'],
+    ['a bad secret mode', 'services:\n  web:\n    image: x\n    secrets:\n      - {source: s, mode: "0999"}\nsecrets:\n  s: {external: true}\n', 'compose.yml:5: service "web": secrets[0].mode: invalid mode "0999": use octal permission bits such as 0400'],
+    ['a bad secret uid', 'services:\n  web:\n    image: x\n    secrets:\n      - {source: s, uid: root}\nsecrets:\n  s: {external: true}\n', 'compose.yml:5: service "web": secrets[0].uid: invalid uid "root": must be a whole number'],
+    ['a config target used twice', 'services:\n  web:\n    image: x\n    configs:\n      - {source: c, target: /a}\n      - {source: d, target: /a}\nconfigs:\n  c: {content: x}\n  d: {content: y}\n', /^compose\.yml:2: service "web": config target \/a is used twice/],
+    ['an external name that cannot be a secret', 'services:\n  web:\n    image: x\nsecrets:\n  s: {external: true, name: "bad name"}\n', /^compose\.yml:5: secrets\.s\.name: invalid secret name "bad name"/],
     ['another network', 'services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front:\n', 'compose.yml:6: networks.front: networks other than the default are not supported yet'],
     ['endpoint_mode', 'services:\n  web:\n    image: x\n    deploy:\n      endpoint_mode: dnsrr\n', 'compose.yml:5: service "web": deploy.endpoint_mode: endpoint_mode needs the routing mesh, not supported yet'],
     ['an unknown port mode', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: bridge}\n', 'compose.yml:5: service "web": ports[0].mode: unknown mode bridge: use ingress or host'],

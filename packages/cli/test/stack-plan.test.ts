@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { validateServiceSpec, type Service, type ServiceSpec } from '@pisched/api';
 import { alignWithCurrent, planStack } from '../src/stack/stack-plan';
 import { stackRows } from '../src/stack/render-stack';
+import { ownFileObjects, planFileObjects, renderFileObjectChanges } from '../src/stack/file-object-plan';
+import type { StackFileObject } from '../src/stack/convert-file-objects';
 
 function spec(name: string, image: string, stack = 'app'): ServiceSpec {
   return validateServiceSpec({ name, container: { image, labels: stack === '' ? {} : { 'com.docker.stack.namespace': stack } } });
@@ -43,5 +45,40 @@ describe('stack plans', () => {
   it('lists stacks from their services\' labels', () => {
     const summaries = existing.map((s) => ({ service: s, desired: 1, running: 1, completed: 0 }));
     expect(stackRows(summaries)).toEqual([{ name: 'app', services: 3 }, { name: 'other', services: 1 }]);
+  });
+});
+
+describe('stack secrets and configs', () => {
+  const meta = { version: 1, createdAt: 0, updatedAt: 0 };
+  const secret = (name: string, size: number) => ({ id: `s-${name}`, meta, name, sealedData: Buffer.alloc(0), size });
+  const config = (name: string, data: string) => ({ id: `c-${name}`, meta, name, data: Buffer.from(data) });
+  const created = (kind: 'secret' | 'config', key: string, data: string): StackFileObject => ({ kind, key, name: `app_${key}`, external: false, data: Buffer.from(data) });
+  const external = (kind: 'secret' | 'config', name: string): StackFileObject => ({ kind, key: name, name, external: true });
+
+  it('creates missing ones, reuses identical ones, only looks up external ones', () => {
+    const existing = { secret: [secret('app_same', 3), secret('shared_pw', 9)], config: [config('app_conf', 'a=1')] };
+    const changes = planFileObjects([created('secret', 'new', 'pw'), created('secret', 'same', 'abc'), external('secret', 'shared_pw'), created('config', 'conf', 'a=1')], existing);
+    expect(changes.map((change) => [change.action, change.object.name])).toEqual([
+      ['create', 'app_new'], ['unchanged', 'app_same'], ['external', 'shared_pw'], ['unchanged', 'app_conf'],
+    ]);
+    expect(renderFileObjectChanges(changes)).toBe('create secret app_new\nunchanged secret app_same\nuse external secret shared_pw\nunchanged config app_conf\n');
+  });
+
+  it('refuses changed content (immutable, as in Swarm) and a missing external one, with one line', () => {
+    const existing = { secret: [secret('app_pw', 3)], config: [config('app_conf', 'a=1')] };
+    expect(() => planFileObjects([created('config', 'conf', 'a=2')], existing)).toThrow(
+      'config app_conf already exists with other content and configs cannot be changed: rename conf in the file (e.g. conf_v2) and deploy again',
+    );
+    expect(() => planFileObjects([created('secret', 'pw', 'longer')], existing)).toThrow('secret app_pw already exists with other content');
+    expect(() => planFileObjects([external('secret', 'nope')], existing)).toThrow(
+      'external secret nope (nope) does not exist: create it first with pisched secret create nope FILE',
+    );
+  });
+
+  it('stack rm removes what the stack\'s services use under its prefix, not external ones', () => {
+    const withFiles = (name: string, secrets: string[], configs: string[]) =>
+      service(validateServiceSpec({ name, container: { image: 'x', labels: { 'com.docker.stack.namespace': 'app' }, secrets: secrets.map((source) => ({ source })), configs: configs.map((source) => ({ source })) } }));
+    const own = ownFileObjects('app', [withFiles('app_web', ['app_pw', 'shared_pw'], ['app_conf']), withFiles('app_db', ['app_pw'], [])]);
+    expect(own).toEqual([{ kind: 'secret', name: 'app_pw' }, { kind: 'config', name: 'app_conf' }]);
   });
 });

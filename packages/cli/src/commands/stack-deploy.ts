@@ -6,6 +6,7 @@ import { loadStack } from '../stack/load-stack';
 import { alignWithCurrent, planStack } from '../stack/stack-plan';
 import { applyStack } from '../stack/apply-stack';
 import { renderChanges, summaryLine } from '../stack/render-stack';
+import { planFileObjects, renderFileObjectChanges } from '../stack/file-object-plan';
 
 interface DeployOptions {
   composeFile: string[];
@@ -36,7 +37,15 @@ export function registerStackDeploy(stack: Command, context: Context): void {
       const desired = [];
       for (const spec of loaded.specs) desired.push(await alignWithCurrent(spec, byName.get(spec.name), context.resolveImage));
       const changes = planStack(name, desired, existing, options.prune ?? false);
+      // Secrets and configs are checked (external ones exist, created ones are not changed) before anything is sent.
+      const kinds = new Set(loaded.fileObjects.map((object) => object.kind));
+      const existingObjects = {
+        secret: kinds.has('secret') ? await client.listFileObjects('secret') : [],
+        config: kinds.has('config') ? await client.listFileObjects('config') : [],
+      };
+      const objectChanges = planFileObjects(loaded.fileObjects, existingObjects);
       if (options.dryRun) {
+        context.write(renderFileObjectChanges(objectChanges));
         for (const change of changes) {
           context.write(renderChanges([change]));
           if (change.action === 'create' || change.action === 'update') {
@@ -48,6 +57,11 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         return;
       }
       context.write(summaryLine(name, changes));
+      // Before the services: a task whose secret does not exist yet could not start.
+      for (const { object } of objectChanges.filter((change) => change.action === 'create')) {
+        context.write(`Creating ${object.kind} ${object.name}\n`);
+        await client.createFileObject(object.kind, object.name, object.data!);
+      }
       await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
     });
 }

@@ -5,6 +5,8 @@ import { collect } from '../flags';
 import { printJson, serviceRow, taskRow } from '../json-views';
 import { loadStack } from '../stack/load-stack';
 import { servicesOfStack } from '../stack/stack-plan';
+import { ownFileObjects } from '../stack/file-object-plan';
+import { SchedulerError } from '../scheduler-client';
 import { renderStacks, stackRows } from '../stack/render-stack';
 import { renderServices } from './ls';
 import { renderTasks, sortTasks } from './ps';
@@ -53,7 +55,7 @@ export function registerStack(program: Command, context: Context): void {
 
   stack
     .command('rm')
-    .description('remove the services of a stack; their containers are stopped and removed (volumes are kept)')
+    .description('remove the services of a stack, then the secrets and configs it created; containers are stopped and removed (volumes are kept)')
     .argument('<stack...>', 'stack names')
     .action(async (names: string[]) => {
       const client = context.client();
@@ -64,6 +66,16 @@ export function registerStack(program: Command, context: Context): void {
         for (const service of members) {
           context.write(`Removing service ${service.spec!.name}\n`);
           await client.removeService(service.id);
+        }
+        for (const object of ownFileObjects(name, members)) {
+          context.write(`Removing ${object.kind} ${object.name}\n`);
+          try {
+            await client.removeFileObject(object.kind, object.name);
+          } catch (error) {
+            // Gone already, or used by a service outside the stack: the rest of the stack is still removed.
+            if (!(error instanceof SchedulerError)) throw error;
+            context.writeError(`warning: ${object.kind} ${object.name} kept: ${error.message}\n`);
+          }
         }
       }
     });

@@ -33,11 +33,30 @@ export function parseComposeText(text: string, name: string, dir: string, lookup
   const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lines.linePos(offset).line);
   const problem = doc.errors[0];
   if (problem) throw new ComposeError(`${name}:${lineAt(problem.pos[0]) ?? '?'}: invalid YAML: ${problem.message.split('\n')[0]}`);
+  readModesAsOctal(doc);
   interpolateDocument(doc, (path, offset, message) => new ComposeError(`${name}:${lineAt(offset) ?? '?'}: ${describePath(path)}: ${message}`), lookup);
   const model = doc.toJS({ maxAliasCount: 1000 }) as unknown;
   if (model === null || model === undefined) throw new ComposeError(`${name}: the file is empty`);
   if (typeof model !== 'object' || Array.isArray(model)) throw new ComposeError(`${name}:1: a Compose file must be a mapping (services: …)`);
   return { path: name, dir, model: model as Record<string, unknown>, lineOf: (path) => lineAt(offsetOf(doc, path)) };
+}
+
+/**
+ * The yaml package reads YAML 1.2, where a plain `mode: 0400` is decimal 400;
+ * Compose reads files with Go's YAML 1.1 rules, where it is octal (256). Modes
+ * are permission bits, so a plain leading-zero number under a `mode` key is
+ * read as octal here, as Compose does. Quoted modes stay strings and are read
+ * as octal where they are converted.
+ */
+function readModesAsOctal(doc: Document): void {
+  visit(doc, {
+    Pair(_key, pair) {
+      const value = pair.value;
+      if (!isScalar(pair.key) || pair.key.value !== 'mode' || !isScalar(value) || value.type !== 'PLAIN' || typeof value.value !== 'number') return;
+      const source = (value as { source?: string }).source ?? '';
+      if (/^0[0-7]+$/.test(source)) value.value = parseInt(source, 8);
+    },
+  });
 }
 
 /** Values only, never keys, as Compose substitutes. */

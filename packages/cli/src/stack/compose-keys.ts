@@ -7,7 +7,7 @@
 export const SUPPORTED_SERVICE_KEYS = new Set([
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'healthcheck', 'stop_signal', 'stop_grace_period',
   'init', 'user', 'working_dir', 'hostname', 'labels', 'volumes', 'tmpfs', 'devices', 'cap_add', 'cap_drop', 'privileged',
-  'network_mode', 'networks', 'logging', 'sysctls', 'ulimits', 'read_only', 'dns', 'group_add', 'deploy', 'platform',
+  'network_mode', 'networks', 'logging', 'sysctls', 'ulimits', 'read_only', 'dns', 'group_add', 'deploy', 'platform', 'secrets', 'configs',
 ]);
 
 /** Harmless to ignore on a cluster: build-time, ordering, naming and interactive-session keys. */
@@ -20,8 +20,6 @@ const USE_DEPLOY_RESOURCES = 'use deploy.resources (limits/reservations) instead
 
 /** Keys whose absence would change what the application does: refused, with why. */
 export const REFUSED_SERVICE_KEYS: Record<string, string> = {
-  secrets: `secrets are ${NOT_YET}`,
-  configs: `configs are ${NOT_YET}`,
   extra_hosts: 'extra /etc/hosts entries are not supported',
   profiles: 'profiles select which services run, and pisched deploys every service of the file: remove the key or the services you do not want',
   mem_limit: USE_DEPLOY_RESOURCES,
@@ -37,12 +35,10 @@ export const REFUSED_DEPLOY_KEYS: Record<string, string> = {
   endpoint_mode: `endpoint_mode needs the routing mesh, ${NOT_YET}`,
 };
 
-export const SUPPORTED_TOP_KEYS = new Set(['version', 'services', 'volumes', 'networks']);
+export const SUPPORTED_TOP_KEYS = new Set(['version', 'services', 'volumes', 'networks', 'secrets', 'configs']);
 /** The stack's name comes from the command line. */
 export const WARNED_TOP_KEYS = new Set(['name']);
 export const REFUSED_TOP_KEYS: Record<string, string> = {
-  secrets: `secrets are ${NOT_YET}`,
-  configs: `configs are ${NOT_YET}`,
   include: 'include is not supported: pass the files with several -c instead',
   models: 'models are not supported',
 };

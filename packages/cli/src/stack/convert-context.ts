@@ -1,5 +1,6 @@
 import type { ModelPath } from './compose-file';
 import type { Lookup } from './interpolate';
+import type { StackFileObject } from './convert-file-objects';
 
 /** What converting one service needs to know, and how it reports. */
 export interface ConvertContext {
@@ -9,6 +10,8 @@ export interface ConvertContext {
   projectDir: string;
   lookup: Lookup;
   topVolumes: Record<string, unknown>;
+  /** The top-level secrets and configs, which the service's references name by key. */
+  fileObjects: readonly StackFileObject[];
   /** Throws a one-line error naming the file and line of `path` (relative to the service). */
   fail(path: ModelPath, message: string): never;
   /** Records an ignored key (relative to the service) for the warning line. */

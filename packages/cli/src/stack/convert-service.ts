@@ -9,6 +9,7 @@ import { readEnvFile } from './dotenv';
 import { convertPorts } from './convert-ports';
 import { convertVolumes } from './convert-volumes';
 import { convertDeploy } from './convert-deploy';
+import { convertFileReferences } from './convert-file-references';
 import { splitArgs } from '../flags';
 import { CliError } from '../errors';
 
@@ -66,6 +67,8 @@ export function convertService(service: Record<string, unknown>, context: Conver
     stopGracePeriodMs: service.stop_grace_period === undefined ? 0 : read(['stop_grace_period'], () => durationMs(service.stop_grace_period)),
     init: bool(service.init),
     healthcheck: healthcheck(service.healthcheck as Record<string, unknown> | undefined, context, read),
+    secrets: convertFileReferences('secret', service, context.fileObjects, context),
+    configs: convertFileReferences('config', service, context.fileObjects, context),
   };
   const ports = convertPorts(service.ports, context);
   const platforms = service.platform === undefined ? [] : [read(['platform'], () => parsePlatform(String(service.platform)))];

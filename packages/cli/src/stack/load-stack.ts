@@ -8,11 +8,14 @@ import { REFUSED_TOP_KEYS, SUPPORTED_TOP_KEYS, WARNED_TOP_KEYS, refusalReason } 
 import { readEnvFile } from './dotenv';
 import { convertService } from './convert-service';
 import type { Lookup } from './interpolate';
+import { convertFileObjects, type StackFileObject } from './convert-file-objects';
 
 export interface LoadedStack {
   /** The merged, interpolated model: what `stack config` prints. */
   model: Model;
   specs: ServiceSpec[];
+  /** Top-level secrets and configs some service uses: created as STACK_KEY, or external and looked up. */
+  fileObjects: StackFileObject[];
   /** Keys ignored, as `key (service, …)`, for one warning line. */
   ignored: string[];
 }
@@ -53,6 +56,14 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
     if (name !== 'default') fail(['networks', name], 'networks other than the default are not supported yet');
     if (network !== null && Object.keys(network as object).length > 0) fail(['networks', name], 'options of the default network are not supported yet');
   }
+  const warnTop = (path: ModelPath) => {
+    const key = describePath(path);
+    if (!ignored.has(key)) ignored.set(key, new Set());
+  };
+  const declared = [
+    ...convertFileObjects('secret', (model.secrets ?? {}) as Record<string, unknown>, stack, projectDir, fail, warnTop),
+    ...convertFileObjects('config', (model.configs ?? {}) as Record<string, unknown>, stack, projectDir, fail, warnTop),
+  ];
   const services = (model.services ?? {}) as Record<string, Record<string, unknown>>;
   if (Object.keys(services).length === 0) fail([], 'no services: a stack needs at least one under services');
   const specs = Object.entries(services).map(([service, definition]) =>
@@ -62,6 +73,7 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
       projectDir,
       lookup,
       topVolumes: (model.volumes ?? {}) as Record<string, unknown>,
+      fileObjects: declared,
       fail: (path, message) => fail(['services', service, ...path], message),
       warn: (path) => {
         const key = describePath(path);
@@ -69,7 +81,10 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
       },
     }),
   );
-  return { model, specs, ignored: [...ignored].map(([key, names]) => (names.size === 0 ? key : `${key} (${[...names].join(', ')})`)) };
+  // Only what a service uses is created (or looked up): stack rm finds the stack's objects through its services.
+  const used = new Set(specs.flatMap((spec) => [...spec.container!.secrets.map((ref) => `secret:${ref.source}`), ...spec.container!.configs.map((ref) => `config:${ref.source}`)]));
+  const fileObjects = declared.filter((object) => used.has(`${object.kind}:${object.name}`));
+  return { model, specs, fileObjects, ignored: [...ignored].map(([key, names]) => (names.size === 0 ? key : `${key} (${[...names].join(', ')})`)) };
 }
 
 /** `file:line` of the file that sets most of this path, the later one on a tie (later files override earlier ones). */
