@@ -71,7 +71,7 @@ describe('stack secrets and configs', () => {
     );
     expect(() => planFileObjects([created('secret', 'pw', 'longer')], existing)).toThrow('secret app_pw already exists with other content');
     expect(() => planFileObjects([external('secret', 'nope')], existing)).toThrow(
-      'external secret nope (nope) does not exist: create it first with pisched secret create nope FILE',
+      'external secret nope does not exist: create it first with pisched secret create nope FILE',
     );
   });
 

@@ -21,7 +21,7 @@ export function planFileObjects(objects: readonly StackFileObject[], existing: E
   return objects.map((object) => {
     const current = existing[object.kind].find((candidate) => candidate.name === object.name);
     if (object.external) {
-      if (!current) throw new CliError(`external ${object.kind} ${object.name} (${object.key}) does not exist: create it first with pisched ${object.kind} create ${object.name} FILE`);
+      if (!current) throw new CliError(`external ${object.kind} ${object.name}${object.key === object.name ? '' : ` (${object.key} in the file)`} does not exist: create it first with pisched ${object.kind} create ${object.name} FILE`);
       return { action: 'external', object };
     }
     if (!current) return { action: 'create', object };
