@@ -80,6 +80,15 @@ class FakeScheduler {
     this.calls.push(`create service ${spec.name} ${spec.container!.secrets!.map((ref) => `${ref.source}:${ref.target}`).join(',')}`);
     this.services.push({ id: spec.name!, meta: { version: 1, createdAt: 0, updatedAt: 0 }, spec, previousSpec: null, updateStatus: null } as unknown as Service);
   }
+  async updateService(id: string, _version: number, spec: ServiceSpecInput) {
+    this.calls.push(`update service ${spec.name}`);
+    const service = this.services.find((candidate) => candidate.id === id)!;
+    service.spec = spec as Service['spec'];
+    return service;
+  }
+  async listTasks() {
+    return [];
+  }
   async removeService(id: string) {
     this.calls.push(`remove service ${id}`);
     this.services = this.services.filter((service) => service.id !== id);
@@ -110,6 +119,20 @@ describe('stack secrets and configs against a scheduler held in memory', () => {
     expect(fake.calls).toEqual([]);
     expect((await run(['stack', 'rm', 'app'], fake)).error).toBeUndefined();
     expect(fake.calls).toEqual(['remove service app_web', 'remove secret app_pw']);
+  });
+
+  it('--prune removes a created secret no service uses any more, after the services', async () => {
+    compose();
+    const fake = new FakeScheduler();
+    expect((await run(['stack', 'deploy', '-d', '-c', file, 'app'], fake)).error).toBeUndefined();
+    fs.writeFileSync(file, 'services:\n  web:\n    image: busybox\n');
+    fake.calls = [];
+    const kept = await run(['stack', 'deploy', '--dry-run', '-c', file, 'app'], fake);
+    expect(kept.stdout).not.toContain('remove secret');
+    const dry = await run(['stack', 'deploy', '--dry-run', '--prune', '-c', file, 'app'], fake);
+    expect(dry.stdout).toContain('remove secret app_pw\n');
+    expect((await run(['stack', 'deploy', '-d', '--prune', '-c', file, 'app'], fake)).error).toBeUndefined();
+    expect(fake.calls).toEqual(['update service app_web', 'remove secret app_pw']);
   });
 
   it('refuses a changed secret and a missing external one before any change', async () => {

@@ -6,7 +6,8 @@ import { loadStack } from '../stack/load-stack';
 import { alignWithCurrent, planStack } from '../stack/stack-plan';
 import { applyStack } from '../stack/apply-stack';
 import { renderChanges, summaryLine } from '../stack/render-stack';
-import { planFileObjects, renderFileObjectChanges } from '../stack/file-object-plan';
+import { planFileObjects, renderFileObjectChanges, staleFileObjects } from '../stack/file-object-plan';
+import { servicesOfStack } from '../stack/stack-plan';
 
 interface DeployOptions {
   composeFile: string[];
@@ -22,7 +23,7 @@ export function registerStackDeploy(stack: Command, context: Context): void {
     .description('create or update the services of a stack from Compose files')
     .argument('<stack>', 'stack name: services are named STACK_SERVICE')
     .option('-c, --compose-file <FILE>', 'Compose file (repeatable: later files override earlier ones)', collect, [])
-    .option('--prune', 'remove services of the stack that are no longer in the files')
+    .option('--prune', 'remove services of the stack that are no longer in the files, and the secrets and configs the stack created that no service uses any more')
     .option('--dry-run', 'print what would be created, updated (with the spec diff) and removed, and where new tasks would go; change nothing')
     .option('-d, --detach', 'return once the changes are accepted, without waiting')
     .option('--timeout <duration>', 'how long to wait for each service', '10m')
@@ -44,8 +45,10 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         config: kinds.has('config') ? await client.listFileObjects('config') : [],
       };
       const objectChanges = planFileObjects(loaded.fileObjects, existingObjects);
+      const stale = options.prune ? staleFileObjects(name, servicesOfStack(existing, name), desired) : [];
       if (options.dryRun) {
         context.write(renderFileObjectChanges(objectChanges));
+        for (const object of stale) context.write(`remove ${object.kind} ${object.name}\n`);
         for (const change of changes) {
           context.write(renderChanges([change]));
           if (change.action === 'create' || change.action === 'update') {
@@ -63,6 +66,10 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         await client.createFileObject(object.kind, object.name, object.data!);
       }
       await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
+      for (const object of stale) {
+        context.write(`Removing ${object.kind} ${object.name}\n`);
+        await client.removeFileObject(object.kind, object.name);
+      }
     });
 }
 

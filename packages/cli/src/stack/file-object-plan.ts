@@ -1,4 +1,4 @@
-import type { Config, FileKind, Secret, Service } from '@pisched/api';
+import type { Config, FileKind, Secret, Service, ServiceSpec } from '@pisched/api';
 import { CliError } from '../errors';
 import type { StackFileObject } from './convert-file-objects';
 
@@ -53,4 +53,14 @@ export function ownFileObjects(stack: string, services: readonly Service[]): { k
     }
   }
   return [...found.values()];
+}
+
+/**
+ * With --prune: the stack's own secrets and configs its services use now but
+ * no longer will after the deploy. Removed after the services, once no spec
+ * names them (the scheduler refuses to remove one a service uses).
+ */
+export function staleFileObjects(stack: string, current: readonly Service[], desired: readonly ServiceSpec[]): { kind: FileKind; name: string }[] {
+  const wanted = new Set(desired.flatMap((spec) => [...(spec.container?.secrets ?? []).map((ref) => `secret:${ref.source}`), ...(spec.container?.configs ?? []).map((ref) => `config:${ref.source}`)]));
+  return ownFileObjects(stack, current).filter((object) => !wanted.has(`${object.kind}:${object.name}`));
 }
