@@ -4,8 +4,18 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { Cluster, TEST_IMAGE, cli, cliJson, containersOf, docker, dockerAvailable, freePort, tempDir, uniqueName, waitFor } from './harness';
 import type { ServiceRow, TaskRow } from '../packages/cli/src/json-views';
+import { demultiplex } from '../packages/agent/src/docker-log-stream';
 
 const hasDocker = await dockerAvailable();
+
+async function exec(containerId: string, cmd: string[]): Promise<string> {
+  const run = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await run.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => stream.once('end', resolve));
+  return demultiplex(Buffer.concat(chunks)).stdout.toString();
+}
 
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -28,6 +38,7 @@ function composeFile(cacheImage: string, withJob: boolean): string {
     '    ports: ["${WEB_PORT:?set WEB_PORT}:8080"]',
     '    stop_grace_period: 1s',
     '    depends_on: [cache]',
+    '    secrets: [token]',
     '  cache:',
     `    image: ${cacheImage}`,
     '    stop_grace_period: 1s',
@@ -35,6 +46,8 @@ function composeFile(cacheImage: string, withJob: boolean): string {
     '      replicas: 2',
     '      update_config: {parallelism: 2, monitor: 1s}',
     ...(withJob ? ['  job:', '    image: ${IMAGE}', '    command: sh -c "echo done"', '    deploy: {mode: replicated-job}'] : []),
+    'secrets:',
+    '  token: {file: ./token.txt}',
     '',
   ].join('\n');
 }
@@ -48,6 +61,7 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
   // Same image, another name: a changed image string rolls the service without pulling anything.
   const otherImage = `pisched-test/busybox:${stack}`;
   let port = 0;
+  const token = `token-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const taskIds = async (service: string) =>
     (await cliJson<TaskRow[]>(cluster.address, ['ps', `${stack}_${service}`])).filter((task) => task.desiredState === 'running').map((task) => task.id).sort();
 
@@ -55,8 +69,9 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     port = await freePort();
     fs.writeFileSync(path.join(dir, '.env'), `IMAGE=${TEST_IMAGE}\nWEB_PORT=${port}\n`);
     fs.writeFileSync(file, composeFile(TEST_IMAGE, true));
+    fs.writeFileSync(path.join(dir, 'token.txt'), token);
     await docker.getImage(TEST_IMAGE).tag({ repo: 'pisched-test/busybox', tag: stack });
-    await cluster.start([node]);
+    await cluster.start([node], () => ['--secrets-dir', tempDir('stack-secrets')]);
   });
 
   afterAll(async () => {
@@ -81,6 +96,10 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     expect(stacks).toContainEqual({ name: stack, services: 3 });
     const containers = (await containersOf([node], false)).filter((c) => c.Labels['com.docker.stack.namespace'] === stack);
     expect(containers.length).toBe(3);
+    // The stack's secret was created as STACK_token and the web container has the file's content under the key's name.
+    expect(deploy.stdout).toContain(`Creating secret ${stack}_token`);
+    const web = containers.find((c) => c.Labels['pisched.service'] === `${stack}_web`)!;
+    expect(await exec(web.Id, ['cat', '/run/secrets/token'])).toBe(token);
   });
 
   it('changes nothing when the same file is deployed again', async () => {
@@ -137,5 +156,7 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     expect(rm.code, rm.stderr).toBe(0);
     expect(await cliJson<ServiceRow[]>(cluster.address, ['stack', 'services', stack])).toEqual([]);
     await waitFor(async () => (await containersOf([node])).filter((c) => c.Labels['com.docker.stack.namespace'] === stack).length === 0, 30_000, 'the stack\'s containers to go');
+    expect(rm.stdout).toContain(`Removing secret ${stack}_token`);
+    expect((await cliJson<{ name: string }[]>(cluster.address, ['secret', 'ls'])).map((row) => row.name)).not.toContain(`${stack}_token`);
   });
 });
