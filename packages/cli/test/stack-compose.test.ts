@@ -127,6 +127,11 @@ describe('Compose files into specs', () => {
     ]);
   });
 
+  it('reads the older external: {name} spelling', () => {
+    const text = 'services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c:\n    external: {name: shared_conf}\n';
+    expect(loadText(text).fileObjects).toEqual([{ kind: 'config', key: 'c', name: 'shared_conf', external: true }]);
+  });
+
   it.each([
     ['0400', 0o400], ['400', 400], ['0o400', 0o400], ['"0400"', 0o400], ['"400"', 0o400], ['"${MODE}"', 0o600],
   ])('reads secret mode %s as %i', (written, expected) => {

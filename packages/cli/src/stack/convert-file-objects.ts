@@ -48,9 +48,12 @@ export function convertFileObjects(
     }
     // Secrets and configs carry no labels in pisched; ignoring them changes nothing a container sees.
     if (definition.labels !== undefined) warn(at('labels'));
-    if (bool(definition.external) || (typeof definition.external === 'object' && definition.external !== null)) {
-      const name = definition.name === undefined ? key : String(definition.name);
-      checked(at(definition.name === undefined ? '' : 'name').filter(Boolean), () => validateFileObjectName(kind, name));
+    // `external: {name: …}` is the older spelling of `external: true` with `name:`.
+    const legacy = typeof definition.external === 'object' && definition.external !== null ? (definition.external as Record<string, unknown>) : undefined;
+    if (bool(definition.external) || legacy) {
+      const given = definition.name ?? legacy?.name;
+      const name = given === undefined ? key : String(given);
+      checked(given === undefined ? at() : at(definition.name === undefined ? 'external' : 'name'), () => validateFileObjectName(kind, name));
       return { kind, key, name, external: true };
     }
     if (definition.name !== undefined) {
