@@ -3,11 +3,11 @@ import type { Context } from '../context';
 import { collect, parseDuration } from '../flags';
 import { renderPlan } from '../plan-view';
 import { loadStack } from '../stack/load-stack';
-import { alignWithCurrent, planStack } from '../stack/stack-plan';
+import { alignWithCurrent, planStack, servicesOfStack } from '../stack/stack-plan';
 import { applyStack } from '../stack/apply-stack';
 import { renderChanges, summaryLine } from '../stack/render-stack';
 import { planFileObjects, renderFileObjectChanges, staleFileObjects } from '../stack/file-object-plan';
-import { servicesOfStack } from '../stack/stack-plan';
+import { SchedulerError } from '../scheduler-client';
 
 interface DeployOptions {
   composeFile: string[];
@@ -68,7 +68,13 @@ export function registerStackDeploy(stack: Command, context: Context): void {
       await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
       for (const object of stale) {
         context.write(`Removing ${object.kind} ${object.name}\n`);
-        await client.removeFileObject(object.kind, object.name);
+        try {
+          await client.removeFileObject(object.kind, object.name);
+        } catch (error) {
+          // Used by a service outside the stack, or gone already: the deploy itself is done.
+          if (!(error instanceof SchedulerError)) throw error;
+          context.writeError(`warning: ${object.kind} ${object.name} kept: ${error.message}\n`);
+        }
       }
     });
 }
