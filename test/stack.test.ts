@@ -116,7 +116,7 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     const before = await taskIds('cache');
     const result = await cli(cluster.address, ['stack', 'deploy', '-c', bad, stack]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`${bad}:13: service "cache": deploy.replica: unknown key (not in the Compose Specification)\n`);
+    expect(result.stderr).toBe(`${bad}:14: service "cache": deploy.replica: unknown key (not in the Compose Specification)\n`);
     expect(await taskIds('cache')).toEqual(before);
   });
 
