@@ -68,6 +68,15 @@ describe('events derived from applied changes', () => {
     expect(events[3].attributes).toMatchObject({ from: 'running', to: 'shutdown', reason: 'preempted by db.1' });
   });
 
+  it('tells why a pending task waits when the reason changes, once', () => {
+    const task: Task = newTask(service(1), 1, testClock());
+    const waiting: Task = { ...task, status: { ...task.status!, err: 'no suitable node: 1 node lacks memory', timestamp: 5 } };
+    expect(eventsOf({ kind: 'task', before: task, after: waiting }, 1)).toEqual([
+      { timeMs: 1, type: 'task', action: 'status', id: task.id, name: 'web.1', attributes: { service: 'web', state: 'pending', err: 'no suitable node: 1 node lacks memory' } },
+    ]);
+    expect(eventsOf({ kind: 'task', before: waiting, after: { ...waiting, status: { ...waiting.status!, timestamp: 9 } } }, 2)).toEqual([]);
+  });
+
   it('tells a node going down and being drained', () => {
     const node = readyNode('node-a');
     const down = { ...readyNode('node-a', 'DOWN'), message: 'heartbeat missed' };

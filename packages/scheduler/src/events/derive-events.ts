@@ -90,6 +90,11 @@ function taskEvents(before: Task | undefined, after: Task | undefined, timeMs: n
       }),
     );
   }
+  // A pending task's reason changing ("no suitable node: …") is news even though its state is not.
+  const err = after.status?.err ?? '';
+  if (from === to && err !== '' && err !== (before.status?.err ?? '')) {
+    events.push(event(timeMs, 'task', 'status', task.id, name, { ...taskAttributes(after), state: stateName(to), err }));
+  }
   return events;
 }
 

@@ -7,10 +7,15 @@ import type { EventLog } from './event-log';
  * Makes this member's events: from every service, task and node change it
  * applies, and from the leader changes its Raft host sees. Events are stamped
  * when this member applies the change, so each member's times are its own.
+ * Call it before the command log starts, so it knows which entries are replayed.
  * Returns what stops recording.
  */
 export function recordEvents(store: Store, events: EventLog, now: () => number, raft?: RaftCommandLog): () => void {
-  store.state.observer = (change) => {
+  // Entries already in this member's log when it started happened before: re-applying them
+  // (Raft replays what follows its snapshot) must not report them as news stamped now.
+  const replayedUpTo = Math.max(store.state.appliedIndex, raft?.host.lastIndex ?? 0);
+  store.state.observer = (change, index) => {
+    if (index <= replayedUpTo) return;
     for (const event of eventsOf(change, now())) events.publish(event);
   };
   const leaderChanged = (leaderId: number, term: number) => {

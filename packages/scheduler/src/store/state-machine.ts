@@ -58,7 +58,7 @@ export class StateMachine {
    * is written (events are made from these). It must not touch the state:
    * apply() stays deterministic whether anyone observes it or not.
    */
-  observer?: (change: StoreChange) => void;
+  observer?: (change: StoreChange, index: number) => void;
 
   apply(command: Command, index: number): ApplyResult {
     if (index <= this.appliedIndex) return { ok: false, error: `entry ${index} already applied` };
@@ -110,7 +110,7 @@ export class StateMachine {
       const id = key.slice(slash + 1);
       const kind = key.slice(0, slash);
       if (this.observer && (kind === 'service' || kind === 'task' || kind === 'node')) {
-        this.observer({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
+        this.observer({ kind, before: map.get(id), after: value ?? undefined } as StoreChange, index);
       }
       if (value) map.set(id, value);
       else map.delete(id);
