@@ -78,7 +78,8 @@ describe.skipIf(!hasDocker)('pisched events', () => {
   it('streams service create/update/remove and each task transition, history first with --since, filtered with --filter', async () => {
     const { address, dataDir } = cluster.scheduler;
     const all = watch(address, dataDir, ['--json', '--since', '10m']);
-    const servicesOnly = watch(address, dataDir, ['--filter', 'type=service', '--filter', `name=${service}`]);
+    // --since too, so that this watch misses nothing however late it connects.
+    const servicesOnly = watch(address, dataDir, ['--since', '10m', '--filter', 'type=service', '--filter', `name=${service}`]);
     watchers.push(all, servicesOnly);
 
     // From the held history: the member's election and the agent's node, which came before the watch.
@@ -101,6 +102,8 @@ describe.skipIf(!hasDocker)('pisched events', () => {
     // Each transition of the first task follows on from the last one, from pending to running.
     const transitions = ours.filter((row) => row.type === 'task' && row.action === 'state' && row.name === `${service}.1`);
     const chain = transitions.map((row) => `${row.attributes.from}>${row.attributes.to}`);
+    const created = ours.find((row) => row.type === 'task' && row.action === 'create' && row.name === `${service}.1`);
+    expect(created?.attributes.state).toBe('pending');
     expect(transitions[0]?.attributes.from, chain.join(' ')).toBe('pending');
     transitions.slice(1).forEach((row, i) => expect(row.attributes.from, chain.join(' ')).toBe(transitions[i].attributes.to));
     expect(taskStates(`${service}.1`)).toContain('running');
