@@ -54,8 +54,8 @@ export class StateMachine {
   /** Index of the last applied log entry. */
   appliedIndex = 0;
   /**
-   * Told of each service, task and node a command changes, before the change
-   * is written (events are made from these). It must not touch the state:
+   * Told of each service, task and node a command changed, with its old and
+   * new version, after the command is written (events are made from these). It must not touch the state:
    * apply() stays deterministic whether anyone observes it or not.
    */
   observer?: (change: StoreChange, index: number) => void;
@@ -104,16 +104,25 @@ export class StateMachine {
         staged.set(`${kind}/${id}`, null);
       }
     }
+    const changes: StoreChange[] = [];
     for (const [key, value] of staged) {
       const slash = key.indexOf('/');
       const map = this.mapOf(key.slice(0, slash) as Kind);
       const id = key.slice(slash + 1);
       const kind = key.slice(0, slash);
       if (this.observer && (kind === 'service' || kind === 'task' || kind === 'node')) {
-        this.observer({ kind, before: map.get(id), after: value ?? undefined } as StoreChange, index);
+        changes.push({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
       }
       if (value) map.set(id, value);
       else map.delete(id);
+    }
+    // Told once the command is fully written: an observer that fails must not leave it half applied.
+    for (const change of changes) {
+      try {
+        this.observer?.(change, index);
+      } catch {
+        // Events are a view of the state, never a reason to diverge from the other replicas.
+      }
     }
     return { ok: true };
   }
