@@ -42,6 +42,8 @@ export type { LogEntry__Output as LogEntry, LogEntry as LogEntryInput } from './
 export type { LogRequest__Output as LogRequest } from './gen/pisched/v1/LogRequest';
 export type { LogReply__Output as LogReply, LogReply as LogReplyInput } from './gen/pisched/v1/LogReply';
 export type { GetServiceLogsResponse__Output as ServiceLogs } from './gen/pisched/v1/GetServiceLogsResponse';
+export type { Event__Output as ClusterEvent } from './gen/pisched/v1/Event';
+export type { EventsRequest__Output as EventsRequest } from './gen/pisched/v1/EventsRequest';
 export type { Mount__Output as Mount, Mount as MountInput } from './gen/pisched/v1/Mount';
 export type { Ulimit__Output as Ulimit, Ulimit as UlimitInput } from './gen/pisched/v1/Ulimit';
 export type { LogConfig__Output as LogConfig, LogConfig as LogConfigInput } from './gen/pisched/v1/LogConfig';

@@ -3,6 +3,7 @@ import { registerCluster } from './commands/cluster';
 import { registerInspect } from './commands/inspect';
 import { registerLs } from './commands/ls';
 import { registerLogs } from './commands/logs';
+import { registerEvents } from './commands/events';
 import { registerNode } from './commands/node';
 import { registerPs } from './commands/ps';
 import { registerRm } from './commands/rm';
@@ -34,6 +35,7 @@ export function buildProgram(context: Context): Command {
   registerPs(program, context);
   registerInspect(program, context);
   registerLogs(program, context);
+  registerEvents(program, context);
   registerScale(program, context);
   registerUpdate(program, context);
   registerRollback(program, context);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -168,6 +168,45 @@ export class SchedulerClient {
           onBatch(batch);
         });
         stream.on('end', () => resolve());
+        stream.on('error', (error: grpc.ServiceError) => {
+          if (stopped && error.code === grpc.status.CANCELLED) return resolve();
+          const reason = unreachableReason(error);
+          if (reason === undefined || received) return reject(new SchedulerError(schedulerErrorMessage(error), grpcCode(error)));
+          attempt(index + 1, [...failures, { address, reason }]).then(resolve, reject);
+        });
+      });
+    return {
+      done: attempt(0, []),
+      stop: () => {
+        stopped = true;
+        current?.cancel();
+      },
+    };
+  }
+
+  /**
+   * Streams the cluster's events as the first member that answers applies
+   * them, until stop() or the member ends the stream. A member that cannot
+   * be reached before anything arrived is skipped for the next, as other calls do.
+   */
+  events(request: EventsRequest, onEvent: (event: ClusterEvent) => void): { done: Promise<void>; stop: () => void } {
+    let current: grpc.ClientReadableStream<ClusterEvent> | undefined;
+    let stopped = false;
+    const attempt = (index: number, failures: { address: string; reason: string }[]): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        if (index >= this.addresses.length) return reject(new CliError(unreachableMessage(failures)));
+        const address = this.addresses[(this.preferred + index) % this.addresses.length];
+        const stream = this.client(address).Events(request) as grpc.ClientReadableStream<ClusterEvent>;
+        current = stream;
+        let received = false;
+        stream.on('data', (event: ClusterEvent) => {
+          received = true;
+          onEvent(event);
+        });
+        // grpc-js ends the stream before it emits a failed call's error: only an OK status is a clean end.
+        stream.on('status', (status: grpc.StatusObject) => {
+          if (status.code === grpc.status.OK) resolve();
+        });
         stream.on('error', (error: grpc.ServiceError) => {
           if (stopped && error.code === grpc.status.CANCELLED) return resolve();
           const reason = unreachableReason(error);

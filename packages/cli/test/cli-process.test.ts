@@ -93,6 +93,8 @@ describe('the built pisched executable', () => {
     [['run', '--bogus', 'busybox'], /unknown option '--bogus'/],
     [['ls', '--wide'], /unknown option '--wide'/],
     [['nope'], /unknown command 'nope'/],
+    [['events', '--filter', 'type=container'], /^invalid --filter "type=container": type is one of service, task, node, leader$/],
+    [['events', '--since', 'yesterday'], /^invalid --since "yesterday"/],
   ])('refuses %j with one line and sends nothing', async (args, message) => {
     // Against an unreachable scheduler: had anything been sent, the error would be "cannot reach".
     const result = await pisched(['--scheduler', unreachable, ...args]);
@@ -103,6 +105,12 @@ describe('the built pisched executable', () => {
   it('passes everything after IMAGE to the container, flags included', async () => {
     // The command's own "--replicas -1" must not be read as ours: validation passes and the CLI goes on to connect.
     const result = await pisched(['--scheduler', unreachable, 'run', '--name', 'web', 'busybox', 'sh', '-c', 'x', '--replicas', '-1']);
+    expect(result.code).toBe(1);
+    expect(oneLine(result)).toBe(`cannot reach scheduler at ${unreachable}: connection refused`);
+  });
+
+  it('events: an unreachable scheduler is one line, not a silent wait', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'events', '--json']);
     expect(result.code).toBe(1);
     expect(oneLine(result)).toBe(`cannot reach scheduler at ${unreachable}: connection refused`);
   });

@@ -31,6 +31,9 @@ import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
 import { SchedulerMetrics } from './metrics/scheduler-metrics';
+import { EventLog } from './events/event-log';
+import { eventsHandler } from './events/events-handler';
+import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
 
 export interface SchedulerOptions {
@@ -74,6 +77,9 @@ const systemClock: Clock = { now: () => Date.now(), newId };
  */
 export class SchedulerServer {
   readonly store = new Store();
+  /** This member's recent events (`pisched events`): in memory only. */
+  readonly events = new EventLog();
+  private stopRecordingEvents?: () => void;
   private readonly commandLog: LocalCommandLog | RaftCommandLog;
   /** Whether the leader-only roles (control loop, dispatcher's sessions and heartbeat checks) run here. */
   private leading = false;
@@ -154,6 +160,7 @@ export class SchedulerServer {
       ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
       ...fileObjectHandlers(this.store, systemClock),
+      ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
     } as ControlHandlers;
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
@@ -201,6 +208,8 @@ export class SchedulerServer {
         error ? reject(new Error(`cannot listen on ${this.options.listen}: ${error.message}`)) : resolve(port),
       ),
     );
+    // From here on: what the constructor replayed from the local log happened before, not now.
+    this.stopRecordingEvents = recordEvents(this.store, this.events, () => Date.now(), this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined);
     if (this.commandLog instanceof RaftCommandLog) {
       const raft = this.commandLog;
       raft.host.on('leader-change', (leaderId: number, term: number) => {
@@ -251,6 +260,7 @@ export class SchedulerServer {
     if (this.stopped) return;
     this.stopped = true;
     this.renewer?.stop();
+    this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();
     clearInterval(this.promoter);
     this.stopRemovalWatch?.();

@@ -37,8 +37,11 @@ const LEADER_ONLY = new Set(['GetServiceLogs']);
 /** Server-streaming calls, leader-only for the same reason; a follower relays the leader's stream. */
 const LEADER_STREAMS = new Set(['FollowServiceLogs']);
 
-/** Calls any member answers from its own view, with or without a leader: how else to diagnose a partition. */
-const UNGATED = new Set(['GetClusterStatus']);
+/**
+ * Calls any member answers from its own view, with or without a leader: how else to diagnose a partition.
+ * Events too: every member applies the same log, so each can tell what changed.
+ */
+const UNGATED = new Set(['GetClusterStatus', 'Events']);
 
 /** How long a call sent during an election waits for a leader to be known and to answer. */
 const LEADER_WAIT_MS = 10_000;

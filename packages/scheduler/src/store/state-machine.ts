@@ -19,6 +19,12 @@ export const SECURITY_ID = 'security';
 
 export type ApplyResult = { ok: true } | { ok: false; error: string };
 
+/** One stored object as one applied command changed it: before absent = created, after absent = removed. */
+export type StoreChange =
+  | { kind: 'service'; before?: Service; after?: Service }
+  | { kind: 'task'; before?: Task; after?: Task }
+  | { kind: 'node'; before?: Node; after?: Node };
+
 type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security' | 'secret' | 'config';
 type StoredObject = Service | Task | Node | Cluster | ClusterSecurity | Secret | Config;
 /** The kinds whose names are unique among their kind, and how to read the name. */
@@ -47,6 +53,12 @@ export class StateMachine {
   private readonly securities = new Map<string, ClusterSecurity>();
   /** Index of the last applied log entry. */
   appliedIndex = 0;
+  /**
+   * Told of each service, task and node a command changed, with its old and
+   * new version, after the command is written (events are made from these). It must not touch the state:
+   * apply() stays deterministic whether anyone observes it or not.
+   */
+  observer?: (change: StoreChange, index: number) => void;
 
   apply(command: Command, index: number): ApplyResult {
     if (index <= this.appliedIndex) return { ok: false, error: `entry ${index} already applied` };
@@ -92,12 +104,25 @@ export class StateMachine {
         staged.set(`${kind}/${id}`, null);
       }
     }
+    const changes: StoreChange[] = [];
     for (const [key, value] of staged) {
       const slash = key.indexOf('/');
       const map = this.mapOf(key.slice(0, slash) as Kind);
       const id = key.slice(slash + 1);
+      const kind = key.slice(0, slash);
+      if (this.observer && (kind === 'service' || kind === 'task' || kind === 'node')) {
+        changes.push({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
+      }
       if (value) map.set(id, value);
       else map.delete(id);
+    }
+    // Told once the command is fully written: an observer that fails must not leave it half applied.
+    for (const change of changes) {
+      try {
+        this.observer?.(change, index);
+      } catch {
+        // Events are a view of the state, never a reason to diverge from the other replicas.
+      }
     }
     return { ok: true };
   }

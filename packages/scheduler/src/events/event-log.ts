@@ -1,0 +1,68 @@
+import type { ClusterEvent } from '@pisched/api';
+
+/** Which events a watcher wants: OR within types and within names, AND between the two; empty = any. */
+export interface EventFilter {
+  types: string[];
+  names: string[];
+}
+
+export function matches(event: ClusterEvent, filter: EventFilter): boolean {
+  if (filter.types.length > 0 && !filter.types.includes(event.type)) return false;
+  if (filter.names.length === 0) return true;
+  // A service's name also selects its tasks, so `--filter name=web` follows all of web.
+  const service = event.attributes.service;
+  return filter.names.some((name) => name === event.name || name === event.id || (service !== undefined && name === service));
+}
+
+export interface EventLogLimits {
+  maxEvents: number;
+  maxAgeMs: number;
+}
+
+/** As `docker events` keeps: enough to look back over a few minutes, bounded on a Pi's memory. */
+export const DEFAULT_EVENT_LIMITS: EventLogLimits = { maxEvents: 1_000, maxAgeMs: 10 * 60_000 };
+
+/**
+ * This member's recent events and who is watching them. History is in
+ * memory only and per member: a restarted member starts empty, and two
+ * members' histories differ in their times, not in what happened.
+ */
+export class EventLog {
+  private readonly held: ClusterEvent[] = [];
+  private readonly watchers = new Set<(event: ClusterEvent) => void>();
+
+  constructor(private readonly limits: EventLogLimits = DEFAULT_EVENT_LIMITS) {}
+
+  publish(event: ClusterEvent): void {
+    this.held.push(event);
+    const oldest = event.timeMs - this.limits.maxAgeMs;
+    let drop = Math.max(0, this.held.length - this.limits.maxEvents);
+    while (drop < this.held.length && this.held[drop].timeMs < oldest) drop++;
+    if (drop > 0) this.held.splice(0, drop);
+    for (const watcher of this.watchers) watcher(event);
+  }
+
+  /** Events held from sinceMs on (none when sinceMs is 0), in the order they happened. */
+  since(sinceMs: number, filter: EventFilter): ClusterEvent[] {
+    if (sinceMs <= 0) return [];
+    return this.held.filter((event) => event.timeMs >= sinceMs && matches(event, filter));
+  }
+
+  /**
+   * Sends the held events from sinceMs, then each new one, to send. Both
+   * happen in one turn of the event loop, so none falls between them.
+   * Returns what stops the watch.
+   */
+  watch(sinceMs: number, filter: EventFilter, send: (event: ClusterEvent) => void): () => void {
+    for (const event of this.since(sinceMs, filter)) send(event);
+    const watcher = (event: ClusterEvent) => {
+      if (matches(event, filter)) send(event);
+    };
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  get size(): number {
+    return this.held.length;
+  }
+}

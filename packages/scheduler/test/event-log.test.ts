@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterEvent } from '@pisched/api';
+import { EventLog, matches } from '../src/events/event-log';
+
+const event = (timeMs: number, type: string, name: string, attributes: Record<string, string> = {}): ClusterEvent => ({
+  timeMs,
+  type,
+  action: 'create',
+  id: `id-${name}`,
+  name,
+  attributes,
+});
+const ANY = { types: [], names: [] };
+
+describe('event log', () => {
+  it('filters OR within a key and AND across keys; a service name selects its tasks', () => {
+    const web = event(1, 'service', 'web');
+    const webTask = event(1, 'task', 'web.1', { service: 'web' });
+    const dbTask = event(1, 'task', 'db.1', { service: 'db' });
+    const node = event(1, 'node', 'node-a');
+    const all = [web, webTask, dbTask, node];
+    expect(all.filter((e) => matches(e, { types: ['task'], names: [] }))).toEqual([webTask, dbTask]);
+    expect(all.filter((e) => matches(e, { types: [], names: ['web'] }))).toEqual([web, webTask]);
+    expect(all.filter((e) => matches(e, { types: ['task'], names: ['web'] }))).toEqual([webTask]);
+    expect(all.filter((e) => matches(e, { types: ['service', 'node'], names: [] }))).toEqual([web, node]);
+    expect(all.filter((e) => matches(e, { types: [], names: ['id-db.1', 'node-a'] }))).toEqual([dbTask, node]);
+  });
+
+  it('keeps at most maxEvents and nothing older than maxAgeMs', () => {
+    const log = new EventLog({ maxEvents: 3, maxAgeMs: 100 });
+    for (let t = 1; t <= 5; t++) log.publish(event(t, 'service', `s${t}`));
+    expect(log.since(1, ANY).map((e) => e.name)).toEqual(['s3', 's4', 's5']);
+    log.publish(event(150, 'service', 's150'));
+    // 150 - 100 = 50: everything before time 50 has aged out.
+    expect(log.since(1, ANY).map((e) => e.name)).toEqual(['s150']);
+    expect(log.size).toBe(1);
+  });
+
+  it('a watch gets the held events since its time, then new ones, filtered, until stopped', () => {
+    const log = new EventLog();
+    log.publish(event(10, 'service', 'old'));
+    log.publish(event(20, 'service', 'web'));
+    log.publish(event(20, 'node', 'node-a'));
+    const seen: string[] = [];
+    const stop = log.watch(15, { types: ['service'], names: [] }, (e) => seen.push(e.name));
+    expect(seen).toEqual(['web']);
+    log.publish(event(30, 'service', 'db'));
+    log.publish(event(30, 'node', 'node-b'));
+    stop();
+    log.publish(event(40, 'service', 'late'));
+    expect(seen).toEqual(['web', 'db']);
+    const live: string[] = [];
+    log.watch(0, ANY, (e) => live.push(e.name));
+    expect(live).toEqual([]);
+  });
+});
