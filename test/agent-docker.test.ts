@@ -425,6 +425,7 @@ describe('agent worker on a real Docker engine', () => {
       expect(failed.exitCode).toBe(137);
     } finally {
       await proxy.down();
+      fs.rmSync(path.dirname(proxy.socketPath), { recursive: true, force: true });
     }
   });
 
@@ -455,5 +456,6 @@ describe('agent worker on a real Docker engine', () => {
     expect(stopped.code).toBe(0);
     expect(stopped.stderr).toMatch(/cannot reach scheduler at 127\.0\.0\.1:9/);
     expect(fs.existsSync(path.join(dataDir, 'agent.lock'))).toBe(false);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 });

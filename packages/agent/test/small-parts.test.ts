@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { lockDataDir, LOCK_FILE } from '../src/data-dir';
 import { engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
 import { buildNodeDescription } from '../src/node-description';
@@ -52,8 +52,18 @@ describe('StatusReporter', () => {
 });
 
 describe('lockDataDir', () => {
+  const made: string[] = [];
+  const tempDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-lock-'));
+    made.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('creates the dir, refuses a second holder, and can be taken again after release', () => {
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agent-lock-')), 'nested', 'data');
+    const dir = path.join(tempDir(), 'nested', 'data');
     const lock = lockDataDir(dir);
     expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
     // A live process other than us holds it: pid 1 always exists.
@@ -66,7 +76,7 @@ describe('lockDataDir', () => {
   });
 
   it('takes over a lock left by a dead process', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-lock-'));
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, LOCK_FILE), '999999999\n');
     const lock = lockDataDir(dir);
     expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
