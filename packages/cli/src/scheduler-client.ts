@@ -154,34 +154,7 @@ export class SchedulerClient {
    * the next, as for other calls.
    */
   followServiceLogs(service: string, tail: number, onBatch: (batch: ServiceLogs) => void): { done: Promise<void>; stop: () => void } {
-    let current: grpc.ClientReadableStream<ServiceLogs> | undefined;
-    let stopped = false;
-    const attempt = (index: number, failures: { address: string; reason: string }[]): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        if (index >= this.addresses.length) return reject(new CliError(unreachableMessage(failures)));
-        const address = this.addresses[(this.preferred + index) % this.addresses.length];
-        const stream = this.client(address).FollowServiceLogs({ service, tail }) as grpc.ClientReadableStream<ServiceLogs>;
-        current = stream;
-        let received = false;
-        stream.on('data', (batch: ServiceLogs) => {
-          received = true;
-          onBatch(batch);
-        });
-        stream.on('end', () => resolve());
-        stream.on('error', (error: grpc.ServiceError) => {
-          if (stopped && error.code === grpc.status.CANCELLED) return resolve();
-          const reason = unreachableReason(error);
-          if (reason === undefined || received) return reject(new SchedulerError(schedulerErrorMessage(error), grpcCode(error)));
-          attempt(index + 1, [...failures, { address, reason }]).then(resolve, reject);
-        });
-      });
-    return {
-      done: attempt(0, []),
-      stop: () => {
-        stopped = true;
-        current?.cancel();
-      },
-    };
+    return this.follow((client) => client.FollowServiceLogs({ service, tail }) as grpc.ClientReadableStream<ServiceLogs>, onBatch);
   }
 
   /**
@@ -190,18 +163,27 @@ export class SchedulerClient {
    * be reached before anything arrived is skipped for the next, as other calls do.
    */
   events(request: EventsRequest, onEvent: (event: ClusterEvent) => void): { done: Promise<void>; stop: () => void } {
-    let current: grpc.ClientReadableStream<ClusterEvent> | undefined;
+    return this.follow((client) => client.Events(request) as grpc.ClientReadableStream<ClusterEvent>, onEvent);
+  }
+
+  /**
+   * A server stream from the first member that answers, until stop() or the
+   * member ends it. A member that cannot be reached before anything arrived is
+   * skipped for the next, as other calls do.
+   */
+  private follow<T>(open: (client: ControlClient) => grpc.ClientReadableStream<T>, onItem: (item: T) => void): { done: Promise<void>; stop: () => void } {
+    let current: grpc.ClientReadableStream<T> | undefined;
     let stopped = false;
     const attempt = (index: number, failures: { address: string; reason: string }[]): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         if (index >= this.addresses.length) return reject(new CliError(unreachableMessage(failures)));
         const address = this.addresses[(this.preferred + index) % this.addresses.length];
-        const stream = this.client(address).Events(request) as grpc.ClientReadableStream<ClusterEvent>;
+        const stream = open(this.client(address));
         current = stream;
         let received = false;
-        stream.on('data', (event: ClusterEvent) => {
+        stream.on('data', (item: T) => {
           received = true;
-          onEvent(event);
+          onItem(item);
         });
         // grpc-js ends the stream before it emits a failed call's error: only an OK status is a clean end.
         stream.on('status', (status: grpc.StatusObject) => {
