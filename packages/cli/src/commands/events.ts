@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
 import { parseDuration } from '../flags';
+import { followUntilInterrupted } from '../follow-until-interrupted';
 
 const TYPES = ['service', 'task', 'node', 'leader'];
 
@@ -62,14 +63,6 @@ export function registerEvents(program: Command, context: Context): void {
       const { done, stop } = context.client().events(request, (event) => {
         context.write(options.json ? `${JSON.stringify(eventRow(event))}\n` : renderEvent(event));
       });
-      const interrupt = () => stop();
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
-      try {
-        await done;
-      } finally {
-        process.off('SIGINT', interrupt);
-        process.off('SIGTERM', interrupt);
-      }
+      await followUntilInterrupted({ done, stop });
     });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
 import { printJson } from '../json-views';
+import { followUntilInterrupted } from '../follow-until-interrupted';
 
 /** `logs --json`: one object per line of output, in time order. */
 export interface LogRow {
@@ -76,14 +77,5 @@ async function follow(context: Context, service: string, tail: number, options: 
       context.write(options.json ? `${JSON.stringify(logRow(entry))}\n` : renderLogs([entry], options.timestamps === true));
     }
   });
-  // Ctrl-C ends the stream cleanly, so the scheduler tells the agents to stop reading.
-  const interrupt = () => stop();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  try {
-    await done;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-  }
+  await followUntilInterrupted({ done, stop });
 }
