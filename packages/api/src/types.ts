@@ -11,6 +11,7 @@ export type { TaskState__Output as TaskState } from './gen/pisched/v1/TaskState'
 export type { Node__Output as Node } from './gen/pisched/v1/Node';
 export type { Platform__Output as Platform } from './gen/pisched/v1/Platform';
 export type { NodeDescription__Output as NodeDescription } from './gen/pisched/v1/NodeDescription';
+export type { NodeThermal__Output as NodeThermal, NodeThermal as NodeThermalInput } from './gen/pisched/v1/NodeThermal';
 export type { NodeState__Output as NodeState } from './gen/pisched/v1/NodeState';
 export type { NodeAvailability__Output as NodeAvailability } from './gen/pisched/v1/NodeAvailability';
 export type { Meta__Output as Meta } from './gen/pisched/v1/Meta';

@@ -90,6 +90,10 @@ export interface ClusterSettings {
   allowPrivileged: boolean;
   /** Whether a task that finds no room may stop tasks of lower priority. */
   preemption: boolean;
+  /** How placement treats hot and throttling nodes: off, prefer-cool or avoid-throttled. */
+  thermalPolicy: string;
+  /** How long a node may throttle before avoid-throttled places nothing new there. */
+  thermalGraceMs: number;
 }
 
 /**

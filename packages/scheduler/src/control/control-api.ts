@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { certValidityProblem, isPlacementStrategy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { certValidityProblem, isPlacementStrategy, isThermalPolicy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
-import { certValidity, clusterStrategy, emptyCluster, preemptionEnabled } from '../cluster/cluster-settings';
+import { certValidity, clusterStrategy, emptyCluster, preemptionEnabled, thermalGraceMs, thermalPolicy } from '../cluster/cluster-settings';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
@@ -54,6 +54,8 @@ export function controlHandlers(
       certExpiryMs: certValidity(store.state),
       allowPrivileged: !store.state.cluster?.denyPrivileged,
       preemption: preemptionEnabled(store.state),
+      thermalPolicy: thermalPolicy(store.state),
+      thermalGraceMs: thermalGraceMs(store.state),
     };
   };
 
@@ -215,6 +217,14 @@ export function controlHandlers(
       if (preemption !== '' && preemption !== 'on' && preemption !== 'off') {
         throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid preemption "${request.preemption}": use on or off`);
       }
+      const thermal = (request.thermalPolicy ?? '').trim().toLowerCase();
+      if (thermal !== '' && !isThermalPolicy(thermal)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid thermal policy "${request.thermalPolicy}": use off, prefer-cool or avoid-throttled`);
+      }
+      const thermalGrace = Number(request.thermalGraceMs ?? 0);
+      if (thermalGrace !== 0 && (thermalGrace < 1000 || thermalGrace > 86_400_000)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid thermal grace: must be from 1s to 24h');
+      }
       const now = clock.now();
       await store.update((state) => {
         const current = state.cluster ?? emptyCluster(now);
@@ -228,6 +238,8 @@ export function controlHandlers(
             certExpiryMs: certExpiryMs || current.certExpiryMs,
             ...privileged,
             preemptionDisabled: preemption === '' ? current.preemptionDisabled : preemption === 'off',
+            thermalPolicy: thermal || current.thermalPolicy,
+            thermalGraceMs: thermalGrace || current.thermalGraceMs,
             meta: { ...current.meta!, updatedAt: now },
           },
         }];
