@@ -186,7 +186,7 @@ describe('rolling updater', () => {
     expect(c.images()).toEqual(['app:bad', 'app:bad', 'app:bad', 'app:bad']);
   });
 
-  it('waits the monitor window after each batch: a task that crashes after running pauses before the next batch', () => {
+  it('the first batch is a canary: a task that crashes after running pauses before the next batch', () => {
     const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
     c.until(() => c.running().length === 4);
     c.behave((task) => (task.spec!.container!.image === 'app:bad' ? 'crash' : 'run'));
@@ -195,6 +195,33 @@ describe('rolling updater', () => {
     expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.1 \(\w+\) exited with code 2 within the monitor window$/);
     const touched = [...c.machine.tasks.values()].filter((t) => t.spec!.container!.image === 'app:bad').map((t) => t.slot);
     expect(new Set(touched)).toEqual(new Set([1]));
+  });
+
+  it('after the canary, later batches go as soon as their tasks are up, and the last is watched before completing', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    const starts = [...c.machine.tasks.values()]
+      .filter((task) => task.spec!.container!.image === 'app:v2')
+      .sort((a, b) => a.slot - b.slot)
+      .map((task) => task.startedAt);
+    expect(starts).toHaveLength(4);
+    // The canary lasted the window before the second batch began...
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(2000);
+    // ...the others followed as soon as the one before ran (a few steps of 100 ms each).
+    expect(starts[2] - starts[1]).toBeLessThan(1000);
+    expect(starts[3] - starts[2]).toBeLessThan(1000);
+    expect(c.service().updateStatus!.completedAt).toBeGreaterThanOrEqual(starts[3] + 2000);
+  });
+
+  it('after the canary, a task that fails within its window still counts against the update', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && task.slot === 3 ? 'crash' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'paused');
+    expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.3 \(\w+\) exited with code 2 within the monitor window$/);
   });
 
   it('a task the scheduler stopped is no failure, even when it exits 0 or 137', () => {
