@@ -56,3 +56,6 @@ export type { Config__Output as Config } from './gen/pisched/v1/Config';
 export type { MeshUpdate__Output as MeshUpdate, MeshUpdate as MeshUpdateInput } from './gen/pisched/v1/MeshUpdate';
 export type { MeshService__Output as MeshService } from './gen/pisched/v1/MeshService';
 export type { MeshBackend__Output as MeshBackend } from './gen/pisched/v1/MeshBackend';
+export type { RebalanceServicesRequest as RebalanceServicesRequestInput } from './gen/pisched/v1/RebalanceServicesRequest';
+export type { RebalanceServicesResponse__Output as RebalanceServicesResponse } from './gen/pisched/v1/RebalanceServicesResponse';
+export type { RebalanceMove__Output as RebalanceMove } from './gen/pisched/v1/RebalanceMove';

@@ -11,6 +11,7 @@ import { registerRun } from './commands/run';
 import { registerScale } from './commands/scale';
 import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
+import { registerRebalance } from './commands/rebalance';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
@@ -39,6 +40,7 @@ export function buildProgram(context: Context): Command {
   registerScale(program, context);
   registerUpdate(program, context);
   registerRollback(program, context);
+  registerRebalance(program, context);
   registerRm(program, context);
   registerNode(program, context);
   registerCluster(program, context);

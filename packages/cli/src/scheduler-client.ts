@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -123,6 +123,11 @@ export class SchedulerClient {
 
   rollbackService(service: string): Promise<Service> {
     return this.service((c, o, cb) => c.RollbackService({ service }, o, cb));
+  }
+
+  /** Moves tasks so their services' placement goals hold again; with dryRun only says what would move. */
+  rebalanceServices(request: RebalanceServicesRequestInput): Promise<RebalanceServicesResponse> {
+    return this.call((c, o, cb) => c.RebalanceServices(request, o, cb));
   }
 
   resumeServiceUpdate(service: string): Promise<Service> {

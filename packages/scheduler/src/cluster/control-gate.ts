@@ -10,6 +10,7 @@ const WRITES = new Set([
   'UpdateService',
   'RemoveService',
   'RollbackService',
+  'RebalanceServices',
   'ResumeServiceUpdate',
   'UpdateCluster',
   'UpdateNode',

@@ -11,6 +11,7 @@ import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 import { withNewSpec, withResume, withRollback } from '../updater/update-status';
+import { rebalanceServices } from '../updater/rebalance';
 import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
@@ -270,6 +271,30 @@ export function controlHandlers(
     }),
 
     ...cluster,
+
+    RebalanceServices: unary(async (request) => {
+      const chosen = (state: StateMachine): Service[] => {
+        if (request.all) return [...state.services.values()].filter((service) => service.spec?.mode === 'REPLICATED').sort((a, b) => a.spec!.name.localeCompare(b.spec!.name));
+        if (request.services.length === 0) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'name the services to rebalance, or ask for all');
+        return request.services.map((name: string) => {
+          const service = requireService(state, name);
+          if (service.spec!.mode !== 'REPLICATED') {
+            throw new ApiError(grpc.status.INVALID_ARGUMENT, `service ${service.spec!.name} is ${service.spec!.mode.toLowerCase().replace('_', ' ')}: only replicated services are rebalanced`);
+          }
+          return service;
+        });
+      };
+      const now = clock.now();
+      if (request.dryRun) {
+        const { moves, notes } = rebalanceServices(store.state, chosen(store.state), now, clusterStrategy(store.state, initialStrategy));
+        return { moves, notes };
+      }
+      const { moves, notes } = (await store.update((state) => {
+        const result = rebalanceServices(state, chosen(state), now, clusterStrategy(state, initialStrategy));
+        return [result.actions, result];
+      }))!;
+      return { moves, notes };
+    }),
 
     PlanService: unary((request) => {
       const spec = validateServiceSpec(request.spec ?? {});

@@ -1,4 +1,4 @@
-import { defaultUpdateConfig, isSameTaskSpec, isTerminal, type Service, type StoreAction, type Task, type UpdateConfig } from '@pisched/api';
+import { defaultUpdateConfig, isCurrentTask, isTerminal, type Service, type StoreAction, type Task, type UpdateConfig } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from '../orchestrator/task-factory';
 import { isInProgress, isRollingBack, withCompletion, withPause, withRollback } from './update-status';
@@ -96,7 +96,7 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   const config: UpdateConfig = (rollingBack ? spec.rollbackConfig : spec.updateConfig) ?? defaultUpdateConfig();
   const status = service.updateStatus!;
   const countFrom = Math.max(status.startedAt, status.resumedAt);
-  const current = (task: Task) => isSameTaskSpec(task.spec, spec);
+  const current = (task: Task) => isCurrentTask(task, spec);
   // The tasks this update made (restarts of them included): the ones watched for failures.
   const made = allTasks.filter((task) => current(task) && (task.meta?.createdAt ?? 0) >= countFrom);
 
@@ -104,7 +104,8 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   const replicas = Math.max(1, units.length);
   if (failures.length > 0 && config.failureAction !== 'continue' && failures.length / replicas > config.maxFailureRatio) {
     const reason = describeFailure(failures[0], spec.name);
-    if (config.failureAction === 'rollback' && !rollingBack && service.previousSpec) {
+    // A rebalance changed no spec: there is nothing to roll back to.
+    if (config.failureAction === 'rollback' && !rollingBack && !status.rebalance && service.previousSpec) {
       return [putService(withRollback(service, now, `update rolled back: ${reason}`))];
     }
     return [putService(withPause(service, now, reason))];
