@@ -73,6 +73,7 @@ const program = new Command('pisched-scheduler')
     'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',
   )
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)', metricsAddress)
+  .option('--dashboard-addr <host:port>', 'serve the web dashboard at https://HOST:PORT/ (log in with pisched dashboard, or an admin client certificate; off by default)', metricsAddress)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -108,6 +109,7 @@ const program = new Command('pisched-scheduler')
         caSeed,
         onRemoved: () => process.exit(0),
         metricsAddr: options.metricsAddr,
+        dashboardAddr: options.dashboardAddr,
         log,
       });
       await server.start();
