@@ -67,7 +67,7 @@ it('dashboard: page weight, first paint on loopback, scheduler idle CPU with the
       page.on('response', (response) => {
         if (!response.url().includes('/api/')) response.body().then((body) => (bytes += body.length), () => undefined);
       });
-      await page.goto((await cli(cluster.address, ['dashboard'])).stdout.trim());
+      await page.goto((await cli(cluster.address, ['dashboard'])).stdout.trim(), { waitUntil: 'commit' });
       await page.waitForURL(`https://${dashboard}/`);
       await page.locator(`[data-service="${service}"]`).waitFor();
       paints.push(await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN));
@@ -84,7 +84,7 @@ it('dashboard: page weight, first paint on loopback, scheduler idle CPU with the
 
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto((await cli(cluster.address, ['dashboard'])).stdout.trim());
+    await page.goto((await cli(cluster.address, ['dashboard'])).stdout.trim(), { waitUntil: 'commit' });
     await page.locator(`[data-service="${service}"]`).waitFor();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     let scrapes: NodeJS.Timeout | undefined;

@@ -5,6 +5,24 @@
 
 let csrf = '';
 let view = null;
+// Cards are rebuilt only when their data changes, so a button being pressed or a
+// field being typed in is not swapped out by an unrelated update.
+let cards = new Map();
+let nextCards = new Map();
+// Replica counts typed and not sent yet, by service: kept across redraws.
+const drafts = new Map();
+
+function keyed(key, data, build) {
+  const full = `${key}:${JSON.stringify(data)}`;
+  const node = cards.get(full) || build();
+  nextCards.set(full, node);
+  return node;
+}
+
+function sync(container, children) {
+  const same = children.length === container.children.length && children.every((child, i) => container.children[i] === child);
+  if (!same) container.replaceChildren(...children);
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -46,7 +64,7 @@ function eventText(event) {
 }
 
 function eventItem(event) {
-  return el('li', { 'data-type': event.type, 'data-name': event.name }, el('time', {}, clock(event.time)), eventText(event));
+  return el('li', { 'data-type': event.type, 'data-name': event.name, 'data-time': String(event.time) }, el('time', {}, clock(event.time)), eventText(event));
 }
 
 function notice(text, ok) {
@@ -71,15 +89,18 @@ async function act(path, body) {
   }
 }
 
-function serviceCard(service, events) {
-  const input = el('input', { type: 'number', min: '0', value: String(service.desired), 'aria-label': `replicas of ${service.name}`, name: 'replicas' });
-  const recent = events.filter((e) => (e.type === 'service' && e.name === service.name) || (e.attributes && e.attributes.service === service.name)).slice(-5).reverse();
+function serviceCard(service, recentEvents) {
+  const input = el('input', { type: 'number', min: '0', value: drafts.get(service.name) ?? String(service.desired), 'aria-label': `replicas of ${service.name}`, name: 'replicas', oninput: () => drafts.set(service.name, input.value) });
+  const recent = recentEvents.slice().reverse();
   return el('div', { class: 'card service', 'data-service': service.name },
     el('h3', {}, el('span', {}, service.name), el('span', { class: `count ${service.running >= service.desired ? 'running' : 'pending'}`, 'data-role': 'replicas' }, `${service.running}/${service.desired}`)),
     el('div', { class: 'muted' }, `${service.mode} · ${service.image}`),
     service.update ? el('div', { class: service.update.state, 'data-role': 'update' }, `update ${service.update.state}${service.update.message ? `: ${service.update.message}` : ''}`) : null,
     el('div', { class: 'actions' },
-      service.mode === 'global' ? null : [input, el('button', { type: 'button', 'data-action': 'scale', onclick: () => act(`/api/services/${encodeURIComponent(service.name)}/scale`, { replicas: Number(input.value) }) }, 'Scale')],
+      service.mode === 'global' ? null : [input, el('button', { type: 'button', 'data-action': 'scale', onclick: () => {
+        drafts.delete(service.name);
+        act(`/api/services/${encodeURIComponent(service.name)}/scale`, { replicas: Number(input.value) });
+      } }, 'Scale')],
       el('button', { type: 'button', 'data-action': 'rollback', disabled: !service.canRollback, onclick: () => { if (confirm(`Roll ${service.name} back to its previous spec?`)) act(`/api/services/${encodeURIComponent(service.name)}/rollback`); } }, 'Rollback')),
     recent.length ? el('ol', { class: 'events' }, recent.map(eventItem)) : null);
 }
@@ -101,13 +122,28 @@ function nodeCard(node) {
 
 function render() {
   if (!view) return;
+  // A replica field being typed in keeps the focus when its card is redrawn.
+  const focused = document.activeElement && document.activeElement.name === 'replicas' ? document.activeElement.closest('[data-service]').dataset.service : null;
+  nextCards = new Map();
   const members = document.getElementById('members');
   members.replaceChildren(...view.members.map((m, i) => el('span', {}, i ? ' · ' : '', m.id === view.leader ? el('b', {}, `${m.id} (leader)`) : `${m.id} ${m.role}${m.reachable ? '' : ' unreachable'}`)));
   if (!view.members.length) members.textContent = `member ${view.self}`;
-  document.getElementById('services').replaceChildren(...(view.services.length ? view.services.map((s) => serviceCard(s, view.events)) : [el('p', { class: 'muted' }, 'No services yet.')]));
+  sync(document.getElementById('services'), view.services.length
+    ? view.services.map((s) => {
+      const recent = view.events.filter((e) => (e.type === 'service' && e.name === s.name) || (e.attributes && e.attributes.service === s.name)).slice(-5);
+      return keyed(`service:${s.name}`, [s, recent], () => serviceCard(s, recent));
+    })
+    : [keyed('no-services', null, () => el('p', { class: 'muted' }, 'No services yet.'))]);
   document.getElementById('pending').replaceChildren(...(view.unassigned.length ? [el('h3', {}, 'Waiting for a node'), el('ul', { class: 'tasks card' }, view.unassigned.map((t) => el('li', { 'data-task': t.id }, el('span', {}, t.name), el('span', { class: 'muted' }, t.message || t.state))))] : []));
-  document.getElementById('nodes').replaceChildren(...(view.nodes.length ? view.nodes.map(nodeCard) : [el('p', { class: 'muted' }, 'No nodes have joined.')]));
+  sync(document.getElementById('nodes'), view.nodes.length
+    ? view.nodes.map((n) => keyed(`node:${n.id}`, n, () => nodeCard(n)))
+    : [keyed('no-nodes', null, () => el('p', { class: 'muted' }, 'No nodes have joined.'))]);
+  cards = nextCards;
   document.getElementById('events').replaceChildren(...view.events.slice().reverse().map(eventItem));
+  if (focused !== null) {
+    const input = document.querySelector(`[data-service="${CSS.escape(focused)}"] input[name="replicas"]`);
+    if (input && document.activeElement !== input) input.focus();
+  }
 }
 
 function connect() {
