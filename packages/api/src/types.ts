@@ -18,6 +18,7 @@ export type { Meta__Output as Meta } from './gen/pisched/v1/Meta';
 export type { RestartPolicy__Output as RestartPolicy, RestartPolicy as RestartPolicyInput } from './gen/pisched/v1/RestartPolicy';
 export type { Cluster__Output as Cluster } from './gen/pisched/v1/Cluster';
 export type { ClusterSecurity__Output as ClusterSecurity } from './gen/pisched/v1/ClusterSecurity';
+export type { DashboardLogin__Output as DashboardLogin } from './gen/pisched/v1/DashboardLogin';
 export type { IssuedCertificate__Output as IssuedCertificate } from './gen/pisched/v1/IssuedCertificate';
 export type { RevokedCertificate__Output as RevokedCertificate } from './gen/pisched/v1/RevokedCertificate';
 export type { AdminCertificate__Output as AdminCertificate } from './gen/pisched/v1/AdminCertificate';

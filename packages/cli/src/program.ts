@@ -17,6 +17,7 @@ import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
 import { registerFileObjects } from './commands/file-objects';
 import { registerCompletion } from './commands/completion';
+import { registerDashboard } from './commands/dashboard';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -49,6 +50,7 @@ export function buildProgram(context: Context): Command {
   registerStack(program, context);
   registerFileObjects(program, context, 'secret');
   registerFileObjects(program, context, 'config');
+  registerDashboard(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

@@ -268,6 +268,12 @@ export class SchedulerClient {
     return (await this.call<{ revoked: number }>((c, o, cb) => c.RevokeAdminCertificate({ name }, o, cb))).revoked;
   }
 
+  /** A one-time dashboard login; `address` is the scheduler address the answer came through. */
+  async createDashboardLogin(): Promise<{ token: string; expiresAtMs: number; dashboardAddress: string; address: string }> {
+    const login = await this.call<{ token: string; expiresAtMs: number; dashboardAddress: string }>((c, o, cb) => c.CreateDashboardLogin({}, o, cb));
+    return { ...login, expiresAtMs: Number(login.expiresAtMs), address: this.addresses[this.preferred] };
+  }
+
   async listAdminCertificates(): Promise<AdminCertificate[]> {
     return (await this.call<{ certificates: AdminCertificate[] }>((c, o, cb) => c.ListAdminCertificates({}, o, cb))).certificates;
   }

@@ -40,6 +40,16 @@ function metricsAddress(value: string): string {
   }
 }
 
+/** A browser is told the address: the port must be given (a dashboard has no customary one here). */
+function dashboardAddress(value: string): string {
+  try {
+    const { host, port } = parseHostPort(value, Number.NaN, true);
+    return `${host}:${port}`;
+  } catch (error) {
+    throw new InvalidArgumentError(`--dashboard-addr: ${(error as Error).message}`);
+  }
+}
+
 function strategy(value: string): PlacementStrategy {
   if (!isPlacementStrategy(value)) throw new InvalidArgumentError('--placement-strategy must be binpack or spread');
   return value;
@@ -73,6 +83,7 @@ const program = new Command('pisched-scheduler')
     'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',
   )
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)', metricsAddress)
+  .option('--dashboard-addr <host:port>', 'serve the web dashboard at https://HOST:PORT/ (log in with pisched dashboard, or an admin client certificate; off by default)', dashboardAddress)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -108,6 +119,7 @@ const program = new Command('pisched-scheduler')
         caSeed,
         onRemoved: () => process.exit(0),
         metricsAddr: options.metricsAddr,
+        dashboardAddr: options.dashboardAddr,
         log,
       });
       await server.start();

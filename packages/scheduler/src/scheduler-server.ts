@@ -35,6 +35,11 @@ import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
+import { dashboardLoginHandlers } from './security/dashboard-login-handlers';
+import { localControl, type LocalControl } from './dashboard/local-control';
+import { DashboardFeed } from './dashboard/dashboard-feed';
+import { dashboardActions } from './dashboard/dashboard-actions';
+import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
 
 export interface SchedulerOptions {
   id: string;
@@ -61,6 +66,8 @@ export interface SchedulerOptions {
   onRemoved?: () => void;
   /** Serve Prometheus metrics here (HTTP on loopback, HTTPS with cluster client certificates elsewhere); off when absent. */
   metricsAddr?: string;
+  /** Serve the web dashboard here (HTTPS with the member's certificate); off when absent. */
+  dashboardAddr?: string;
   log: Logger;
 }
 
@@ -99,6 +106,9 @@ export class SchedulerServer {
   private stopRemovalWatch?: () => void;
   private readonly metrics?: SchedulerMetrics;
   private metricsEndpoint?: MetricsEndpoint;
+  /** The Control API as a call reaches it (gated on a Raft member), for the dashboard's actions. */
+  private readonly control: LocalControl;
+  private dashboard?: DashboardEndpoint;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -162,9 +172,12 @@ export class SchedulerServer {
       ...fileObjectHandlers(this.store, systemClock),
       ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
+      ...dashboardLoginHandlers(this.store, () => this.dashboard?.address),
     } as ControlHandlers;
+    const served = raft ? gateControlHandlers(control, raft, this.channel) : control;
+    this.control = localControl(served);
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
-    this.server.addService(api.Control.service, authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control, this.revoked));
+    this.server.addService(api.Control.service, authorizeControl(served, this.revoked));
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
     if (options.metricsAddr) {
       this.metrics = new SchedulerMetrics({ store: this.store, raft, leading: () => this.leading, dispatcherSessions: () => this.dispatcher.sessionCount });
@@ -249,6 +262,18 @@ export class SchedulerServer {
       this.metricsEndpoint = await startMetricsEndpoint(this.options.metricsAddr!, { contentType: metrics.contentType, render: () => metrics.render() }, this.identity);
       this.options.log.info({ address: this.metricsEndpoint.address, scheme: this.metricsEndpoint.scheme }, 'serving metrics');
     }
+    if (this.options.dashboardAddr) {
+      const control = this.control;
+      this.dashboard = await startDashboard({
+        address: this.options.dashboardAddr,
+        identity: this.identity,
+        feed: new DashboardFeed(this.store, this.events, this.options.id, () => control('GetClusterStatus', { localOnly: false })),
+        actions: dashboardActions(control),
+        control,
+        revoked: this.revoked,
+      });
+      this.options.log.info({ address: this.dashboard.address }, 'serving the dashboard over https');
+    }
     const { services, tasks, nodes } = this.store.state;
     this.options.log.info(
       { id: this.options.id, listen: this.options.listen, services: services.size, tasks: tasks.size, nodes: nodes.size },
@@ -262,6 +287,7 @@ export class SchedulerServer {
     this.renewer?.stop();
     this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();
+    await this.dashboard?.close();
     clearInterval(this.promoter);
     this.stopRemovalWatch?.();
     this.otherMembers.close();

@@ -28,6 +28,9 @@ const WRITES = new Set([
   'RemoveSecret',
   'CreateConfig',
   'RemoveConfig',
+  // A login is stored when made and removed when used.
+  'CreateDashboardLogin',
+  'RedeemDashboardLogin',
 ]);
 
 /**

@@ -22,6 +22,7 @@ import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
 import { unary } from './unary';
+import type { DashboardLoginCalls } from '../security/dashboard-login-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -44,7 +45,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls | DashboardLoginCalls> {
   const clusterResponse = () => {
     const { periodMs, grace } = heartbeats.heartbeat();
     return {
