@@ -76,4 +76,18 @@ describe.skipIf(!hasDocker)('rebalance on real Docker', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout.trim()).toBe(`${web}: already balanced (spread)`);
   });
+  it('with --rebalance auto, moves tasks back by itself when the node returns, once', async () => {
+    const update = await cli(cluster.address, ['update', '--rebalance', 'auto', web]);
+    expect(update.code, update.stderr).toBe(0);
+    await nodeUpdate('drain');
+    await waitFor(async () => ((await perNode())[back] ?? 0) === 0, 30_000, 'the drained node\'s tasks to run elsewhere');
+    await nodeUpdate('active');
+    await waitFor(async () => {
+      const counts = await perNode();
+      return Object.values(counts).join() === '2,2,2' && counts;
+    }, 60_000, 'the tasks to come back by themselves');
+    const view = await cliJson<{ spec: { rebalance: string }; updateStatus: { message: string } }>(cluster.address, ['inspect', web]);
+    expect(view.spec.rebalance).toBe('auto');
+    await waitFor(async () => (await cliJson<{ updateStatus: { message: string } }>(cluster.address, ['inspect', web])).updateStatus.message === 'rebalance completed', 30_000, 'the rebalance to complete');
+  });
 });

@@ -95,7 +95,19 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     rollbackConfig: validateUpdateConfig(input.rollbackConfig, 'rollback'),
     forceUpdate: wholeNumber(input.forceUpdate),
     priority: validatePriority(input.priority),
+    rebalance: validateRebalance(input.rebalance),
   };
+}
+
+export const REBALANCE_MODES = ['auto', 'off'] as const;
+
+/** '' (the cluster's setting), auto or off. */
+function validateRebalance(input: string | null | undefined): string {
+  const mode = (input ?? '').trim().toLowerCase();
+  if (mode !== '' && !(REBALANCE_MODES as readonly string[]).includes(mode)) {
+    throw new SpecError(`invalid rebalance "${input}": use auto or off`);
+  }
+  return mode;
 }
 
 /** Secret and config files: one set of targets for both, and none on a mount's target. */

@@ -147,6 +147,8 @@ export interface SpecView {
   forceUpdate: number;
   /** 0-1000: tasks of lower-priority services may be stopped to make room for this one's. */
   priority: number;
+  /** auto, off, or '' for the cluster's setting. */
+  rebalance: string;
 }
 
 export interface UpdateConfigView {
@@ -225,6 +227,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
     rollbackConfig: updateConfigView(spec?.rollbackConfig),
     forceUpdate: spec?.forceUpdate ?? 0,
     priority: spec?.priority ?? 0,
+    rebalance: spec?.rebalance ?? '',
   };
 }
 

@@ -94,6 +94,8 @@ export interface ClusterSettings {
   thermalPolicy: string;
   /** How long a node may throttle before avoid-throttled places nothing new there. */
   thermalGraceMs: number;
+  /** Whether services that do not choose are rebalanced by themselves when a node joins or returns. */
+  rebalanceAuto: boolean;
 }
 
 /**

@@ -5,8 +5,8 @@ import { formatMs } from '../src/format';
 
 describe('cluster update flags', () => {
   it('read --placement-strategy, leaving what is not given unchanged (0 or empty)', () => {
-    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0 });
-    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0 });
+    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0, rebalance: '' });
+    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0, rebalance: '' });
     expect(buildClusterUpdate({ allowPrivileged: 'FALSE' })).toMatchObject({ allowPrivileged: 'false' });
     expect(buildClusterUpdate({ preemption: 'Off' })).toMatchObject({ preemption: 'off' });
     expect(buildClusterUpdate({ thermalPolicy: 'Avoid-Throttled', thermalGrace: '90s' })).toMatchObject({ thermalPolicy: 'avoid-throttled', thermalGraceMs: 90_000 });
@@ -23,7 +23,8 @@ describe('cluster update flags', () => {
 
   it.each([
     [{ placementStrategy: 'random' }, 'invalid placement strategy "random": use binpack or spread'],
-    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy and/or --thermal-grace'],
+    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy, --thermal-grace and/or --rebalance'],
+    [{ rebalance: 'sometimes' }, 'invalid --rebalance "sometimes": use auto or off'],
     [{ thermalPolicy: 'cold' }, 'invalid --thermal-policy "cold": use off, prefer-cool or avoid-throttled'],
     [{ thermalGrace: '100ms' }, 'invalid --thermal-grace "100ms": must be from 1s to 24h'],
     [{ preemption: 'maybe' }, 'invalid --preemption "maybe": use on or off'],

@@ -9,6 +9,7 @@ import { reconcileReplicated } from './orchestrator/replicated';
 import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
 import { placePendingTasks } from './placement/placement';
+import { AutoRebalancer } from './updater/auto-rebalance';
 import { reconcileGlobal } from './orchestrator/global';
 import { reconcileUpdates } from './updater/updater';
 import { Dispatcher } from './dispatcher/dispatcher';
@@ -141,6 +142,9 @@ export class SchedulerServer {
             },
           },
     );
+    // Not among `passes`: it remembers which nodes it saw, and a --dry-run plan must not change that.
+    const autoRebalancer = new AutoRebalancer(systemClock, this.initialStrategy);
+    loopPasses.push({ name: 'auto-rebalance', run: (state) => autoRebalancer.run(state) });
     // A short tick so a restart delay ends close to on time.
     this.loop = new ControlLoop(this.store, loopPasses, options.log, 250);
     this.dispatcher = new Dispatcher(

@@ -19,6 +19,7 @@ export function renderSettings(settings: ClusterSettings): string {
     `Preemption:       ${settings.preemption ? 'on' : 'off'} (a task that finds no room may stop tasks of lower --priority)`,
     `Thermal policy:   ${settings.thermalPolicy} (${THERMAL_POLICY_MEANING[settings.thermalPolicy] ?? 'unknown'})`,
     `Thermal grace:    ${formatMs(settings.thermalGraceMs)} (throttling longer than this counts under avoid-throttled)`,
+    `Rebalance:        ${settings.rebalanceAuto ? 'auto' : 'off'} (for services that do not choose: ${settings.rebalanceAuto ? 'moved by themselves when a node joins or returns' : 'moved only by pisched rebalance'})`,
   ].join('\n') + '\n';
 }
 
@@ -66,6 +67,7 @@ const view = (settings: ClusterSettings) => ({
   preemption: settings.preemption,
   thermalPolicy: settings.thermalPolicy,
   thermalGraceMs: settings.thermalGraceMs,
+  rebalanceAuto: settings.rebalanceAuto,
 });
 
 export interface ClusterUpdateOptions {
@@ -77,12 +79,13 @@ export interface ClusterUpdateOptions {
   preemption?: string;
   thermalPolicy?: string;
   thermalGrace?: string;
+  rebalance?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
 export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy and/or --thermal-grace');
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy, --thermal-grace and/or --rebalance');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -108,7 +111,11 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateCluster
   if (options.thermalGrace !== undefined && (thermalGraceMs < 1000 || thermalGraceMs > 86_400_000)) {
     throw new CliError(`invalid --thermal-grace "${options.thermalGrace}": must be from 1s to 24h`);
   }
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs, preemption, thermalPolicy, thermalGraceMs };
+  const rebalance = (options.rebalance ?? '').trim().toLowerCase();
+  if (options.rebalance !== undefined && rebalance !== 'auto' && rebalance !== 'off') {
+    throw new CliError(`invalid --rebalance "${options.rebalance}": use auto or off`);
+  }
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs, preemption, thermalPolicy, thermalGraceMs, rebalance };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -162,6 +169,7 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--preemption <on|off>', 'whether a task that finds no room may stop tasks of services with a lower --priority (running tasks stay)')
     .option('--thermal-policy <policy>', 'off, prefer-cool (hot or throttling nodes last, the default) or avoid-throttled (also no new tasks on a node throttling past --thermal-grace)')
     .option('--thermal-grace <duration>', 'how long a node may throttle before avoid-throttled stops placing there, e.g. 2m (1s to 24h)')
+    .option('--rebalance <auto|off>', 'whether services that do not choose are rebalanced by themselves when a node joins or returns (see pisched rebalance)')
     .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
       context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));

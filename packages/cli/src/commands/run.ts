@@ -41,6 +41,7 @@ export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, P
   maxPerNode?: string;
   placementStrategy?: string;
   priority?: string;
+  rebalance?: string;
   /** commander's reading of --no-limits: false when given. */
   limits?: boolean;
   dryRun?: boolean;
@@ -93,6 +94,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
       },
       noLimits: options.limits === false,
       priority: options.priority === undefined ? 0 : parseCount('--priority', options.priority),
+      rebalance: options.rebalance ?? '',
       restart: {
         condition: options.restartCondition ?? '',
         delayMs: options.restartDelay === undefined ? 0 : parseDuration(options.restartDelay, true),
@@ -125,6 +127,7 @@ export function registerRun(program: Command, context: Context): void {
     .option('--spread <node.labels.KEY>', 'spread tasks evenly over the values of a node label (repeatable)', collect, [])
     .option('--max-per-node <n>', 'at most this many tasks of the service on one node (0 = no limit)')
     .option('--priority <n>', '0-1000 (default 0): when the cluster is full, tasks of services with a lower priority are stopped to make room')
+    .option('--rebalance <auto|off>', 'auto: move tasks by themselves when a node joins or returns (see pisched rebalance); default: the cluster\'s setting')
     .option('--placement-strategy <strategy>', 'binpack (fill nodes) or spread (even out); default: the scheduler\'s')
     .option('--dry-run', 'print where each task would go, or why it cannot be placed, and change nothing')
     .option('--restart-condition <condition>', 'when an ended task is replaced: any, on-failure or none (default any; on-failure for jobs)')

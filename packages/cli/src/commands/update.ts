@@ -25,6 +25,7 @@ import { addFileReferenceUpdateFlags, updatedFileFields, type FileReferenceUpdat
 export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags, DeviceUpdateFlags, FileReferenceUpdateFlags {
   dryRun?: boolean;
   priority?: string;
+  rebalance?: string;
   constraintAdd?: string[];
   constraintRm?: string[];
   spreadAdd?: string[];
@@ -79,6 +80,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
       rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
       forceUpdate: current.forceUpdate + (options.force ? 1 : 0),
       priority: options.priority === undefined ? current.priority : parseCount('--priority', options.priority),
+      rebalance: options.rebalance ?? current.rebalance,
     });
   } catch (error) {
     if (error instanceof SpecError) throw new CliError(error.message);
@@ -177,6 +179,7 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--spread-rm <node.labels.KEY>', 'stop spreading over a node label (repeatable)', collect, [])
     .option('--max-per-node <n>', 'at most this many tasks of the service on one node (0 = no limit)')
     .option('--priority <n>', '0-1000: when the cluster is full, tasks of services with a lower priority are stopped to make room (replaces no task)')
+    .option('--rebalance <auto|off>', 'auto: move tasks by themselves when a node joins or returns; off: only by pisched rebalance (replaces no task)')
     .option('--placement-strategy <strategy>', 'binpack or spread')
     .option('--force', 'replace the tasks even if nothing changed');
   addPlatformFlags(command, 'replaces those recorded; default: with --image, the new image\'s when the local Docker engine has it');

@@ -3,7 +3,7 @@ import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
 
 /** The cluster object before anything was set: every field falls back to the scheduler's flags. */
 export function emptyCluster(now: number): Cluster {
-  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false, thermalPolicy: '', thermalGraceMs: 0 };
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false, thermalPolicy: '', thermalGraceMs: 0, rebalanceAuto: false };
 }
 
 /**
@@ -54,4 +54,10 @@ export const DEFAULT_THERMAL_GRACE_MS = 120_000;
 
 export function thermalGraceMs(state: StateMachine): number {
   return Number(state.cluster?.thermalGraceMs ?? 0) || DEFAULT_THERMAL_GRACE_MS;
+}
+
+/** Whether a service is rebalanced by itself: its own --rebalance, else the cluster's. */
+export function rebalancesItself(state: StateMachine, spec: { rebalance: string } | null | undefined): boolean {
+  const own = spec?.rebalance ?? '';
+  return own === '' ? !!state.cluster?.rebalanceAuto : own === 'auto';
 }

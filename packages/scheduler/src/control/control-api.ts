@@ -58,6 +58,7 @@ export function controlHandlers(
       preemption: preemptionEnabled(store.state),
       thermalPolicy: thermalPolicy(store.state),
       thermalGraceMs: thermalGraceMs(store.state),
+      rebalanceAuto: !!store.state.cluster?.rebalanceAuto,
     };
   };
 
@@ -223,6 +224,10 @@ export function controlHandlers(
       if (thermal !== '' && !isThermalPolicy(thermal)) {
         throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid thermal policy "${request.thermalPolicy}": use off, prefer-cool or avoid-throttled`);
       }
+      const rebalance = (request.rebalance ?? '').trim().toLowerCase();
+      if (rebalance !== '' && rebalance !== 'auto' && rebalance !== 'off') {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid rebalance "${request.rebalance}": use auto or off`);
+      }
       const thermalGrace = Number(request.thermalGraceMs ?? 0);
       if (thermalGrace !== 0 && (thermalGrace < 1000 || thermalGrace > 86_400_000)) {
         throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid thermal grace: must be from 1s to 24h');
@@ -242,6 +247,7 @@ export function controlHandlers(
             preemptionDisabled: preemption === '' ? current.preemptionDisabled : preemption === 'off',
             thermalPolicy: thermal || current.thermalPolicy,
             thermalGraceMs: thermalGrace || current.thermalGraceMs,
+            rebalanceAuto: rebalance === '' ? current.rebalanceAuto : rebalance === 'auto',
             meta: { ...current.meta!, updatedAt: now },
           },
         }];
