@@ -110,6 +110,7 @@ function nodeCard(node) {
   return el('div', { class: 'card node', 'data-node': node.id },
     el('h3', {}, el('span', {}, node.id), el('span', { class: node.state }, node.state)),
     el('div', { class: 'muted' }, [node.hostname, node.address, node.platform].filter(Boolean).join(' · ')),
+    node.heat ? el('div', { class: node.hot ? 'hot' : 'muted', 'data-role': 'heat' }, node.heat) : null,
     el('div', { class: node.availability }, node.availability, node.message ? el('span', { class: 'muted' }, ` — ${node.message}`) : null),
     bar('CPU', node.cpus.reserved, node.cpus.capacity, (n) => `${Number(n.toFixed(2))}`),
     bar('Memory', node.memory.reserved, node.memory.capacity, bytes),

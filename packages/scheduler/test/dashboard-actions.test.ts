@@ -57,7 +57,11 @@ describe('dashboard actions go through the Control API handlers', () => {
   it('draws the view the page shows: nodes with their reservations and tasks, services with counts', async () => {
     const { store } = await cluster();
     const service = [...store.state.services.values()][0];
-    const pi = { ...readyNode('pi-2'), description: { hostname: 'pi', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 4 * GiB }, reserved: { cpus: 1, memoryBytes: GiB } } };
+    const pi = {
+      ...readyNode('pi-2'),
+      description: { hostname: 'pi', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 4 * GiB }, reserved: { cpus: 1, memoryBytes: GiB } },
+      thermal: { hasTemperature: true, temperatureMillicelsius: 81_400, hasThrottleFlags: true, throttleFlags: 0b0100, throttledSince: 1 },
+    };
     const task = {
       id: 't1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, serviceId: service.id, serviceName: 'web', slot: 1, nodeId: 'pi-2', desiredState: 'RUNNING',
       status: { state: 'RUNNING', timestamp: 1, message: 'started' }, spec: { ...service.spec, resources: { cpus: 0.5, memoryBytes: 256 * MiB } },
@@ -69,6 +73,8 @@ describe('dashboard actions go through the Control API handlers', () => {
       state: 'ready',
       availability: 'active',
       platform: 'linux/arm64',
+      heat: '81°C throttled',
+      hot: true,
       cpus: { reserved: 0.5, capacity: 3 },
       memory: { reserved: 256 * MiB, capacity: 3 * GiB },
       tasks: [{ id: 't1', name: 'web.1', service: 'web', state: 'running', desired: 'running' }],

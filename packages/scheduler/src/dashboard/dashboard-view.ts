@@ -1,4 +1,4 @@
-import type { ClusterEvent, ClusterMember } from '@pisched/api';
+import { thermalPressure, throttleConditions, type ClusterEvent, type ClusterMember, type NodeThermal } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { cpusOf, nodeCapacity, reservedByTasks, ZERO } from '../placement/node-capacity';
 import { countTasks } from '../orchestrator/replicated';
@@ -17,6 +17,10 @@ export interface DashboardView {
     availability: string;
     message: string;
     platform: string;
+    /** "62°C", "81°C throttled": the node's reported heat; '' where it has no sensors. */
+    heat: string;
+    /** Whether placement ranks the node last for its heat (hot or throttling). */
+    hot: boolean;
     cpus: { reserved: number; capacity: number };
     memory: { reserved: number; capacity: number };
     tasks: { id: string; name: string; service: string; state: string; desired: string }[];
@@ -55,6 +59,8 @@ export function dashboardView(state: StateMachine, members: { leader: string; me
         availability: node.availability.toLowerCase(),
         message: node.message,
         platform: [node.description?.platform?.os, node.description?.platform?.architecture].filter(Boolean).join('/'),
+        heat: heatText(node.thermal),
+        hot: thermalPressure(node.thermal) > 0,
         cpus: { reserved: cpusOf(used.cpuMicros), capacity: cpusOf(capacity.cpuMicros) },
         memory: { reserved: used.memoryBytes, capacity: capacity.memoryBytes },
         tasks: live
@@ -88,4 +94,11 @@ export function dashboardView(state: StateMachine, members: { leader: string; me
     unassigned,
     events: recent.slice(-RECENT_EVENTS).map((event) => ({ time: Number(event.timeMs), type: event.type, action: event.action, name: event.name, attributes: event.attributes })),
   };
+}
+
+function heatText(thermal: NodeThermal | null): string {
+  if (!thermal) return '';
+  const parts = thermal.hasTemperature ? [`${Math.round(thermal.temperatureMillicelsius / 1000)}°C`] : [];
+  if (thermal.hasThrottleFlags) parts.push(...throttleConditions(thermal.throttleFlags).map((condition) => condition.replace(/_/g, ' ')));
+  return parts.join(' ');
 }
