@@ -55,3 +55,4 @@ export type { Config__Output as Config } from './gen/pisched/v1/Config';
 export type { MeshUpdate__Output as MeshUpdate, MeshUpdate as MeshUpdateInput } from './gen/pisched/v1/MeshUpdate';
 export type { MeshService__Output as MeshService } from './gen/pisched/v1/MeshService';
 export type { MeshBackend__Output as MeshBackend } from './gen/pisched/v1/MeshBackend';
+export type { Network__Output as Network } from './gen/pisched/v1/Network';

@@ -15,6 +15,7 @@ import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
 import { registerFileObjects } from './commands/file-objects';
+import { registerNetwork } from './commands/network';
 import { registerCompletion } from './commands/completion';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
@@ -47,6 +48,7 @@ export function buildProgram(context: Context): Command {
   registerStack(program, context);
   registerFileObjects(program, context, 'secret');
   registerFileObjects(program, context, 'config');
+  registerNetwork(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

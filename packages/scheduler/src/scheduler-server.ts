@@ -35,6 +35,7 @@ import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
+import { networkHandlers } from './control/network-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -160,6 +161,7 @@ export class SchedulerServer {
       ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
       ...fileObjectHandlers(this.store, systemClock),
+      ...networkHandlers(this.store, systemClock),
       ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
     } as ControlHandlers;

@@ -31,8 +31,9 @@ export class TcpProxy {
     this.server.listen({ host: address, port }, () => onListening());
   }
 
-  setBackends(backends: readonly Backend[]): void {
+  setBackends(backends: readonly Backend[], preferLocal = false): void {
     this.rotation.backends = backends;
+    this.rotation.preferLocal = preferLocal;
   }
 
   close(): void {

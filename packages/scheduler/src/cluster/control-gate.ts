@@ -27,6 +27,8 @@ const WRITES = new Set([
   'RemoveSecret',
   'CreateConfig',
   'RemoveConfig',
+  'CreateNetwork',
+  'RemoveNetwork',
 ]);
 
 /**
