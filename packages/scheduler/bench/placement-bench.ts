@@ -57,6 +57,10 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     rollbackConfig: null,
     forceUpdate: 0,
     priority: 0,
+    networks: [],
+    endpointMode: 'vip',
+    lbPreferLocal: false,
+    expose: [],
   } as ServiceSpec;
 }
 
