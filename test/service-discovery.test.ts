@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from './harness';
+import * as http from 'node:http';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
 import { demultiplex } from '../packages/agent/src/docker-log-stream';
 import { VipRange } from '../packages/agent/src/discovery/vip-range';
 import { dockerNetworkName } from '../packages/agent/src/discovery/docker-networks';
@@ -83,6 +84,7 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
   const range: Record<string, VipRange> = { [a]: ranges.a, [b]: ranges.b };
   const [front, back] = [uniqueName('disc-front'), uniqueName('disc-back')];
   const [srv, client, stranger] = [uniqueName('srv'), uniqueName('client'), uniqueName('stranger')];
+  const [rr, near] = [uniqueName('rr'), uniqueName('near')];
   let upstream: dgram.Socket | undefined;
   let clientId = '';
   let strangerId = '';
@@ -166,6 +168,47 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
     expect([...byTask].sort()).toEqual(replicas);
   });
 
+  it('--endpoint-mode dnsrr: NAME resolves to the tasks\' addresses, no VIP; --lb-prefer-local: VIP and ingress traffic stays on the node', async () => {
+    const port = await freePort(address[a]);
+    const runs = [
+      ['run', '--name', rr, '--network', front, '--endpoint-mode', 'dnsrr', '--expose', '80', '--constraint', `node.id==${a}`, TEST_IMAGE, ...HTTP_SERVER],
+      ['run', '--name', near, '--replicas', '2', '--max-per-node', '1', '--network', front, '--lb-prefer-local', '-p', `${port}:80`, TEST_IMAGE, ...HTTP_SERVER],
+    ];
+    for (const args of runs) {
+      const run = await cli(cluster.address, args);
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+    }
+    const rrTasks = await waitFor(async () => {
+      const byName = answers((await exec(clientId, ['nslookup', rr])).stdout);
+      const byTasks = answers((await exec(clientId, ['nslookup', `tasks.${rr}`])).stdout);
+      return byName.length === 1 && byName.join() === byTasks.join() && byName;
+    }, 10_000, `${rr} to resolve to its task`);
+    expect(inRange(rrTasks[0]!, range[b])).toBe(true);
+    const rrContainer = (await runningContainersOfService([a], rr))[0]!.Id.slice(0, 12);
+    expect((await httpGet(clientId, rrTasks[0]!)).body).toBe(rrContainer);
+
+    const [onA] = (await runningContainersOfService([a], near)).map((c) => c.Id.slice(0, 12));
+    const [onB] = (await runningContainersOfService([b], near)).map((c) => c.Id.slice(0, 12));
+    expect(onA && onB).toBeTruthy();
+    const nearVip = await waitFor(async () => answers((await exec(clientId, ['nslookup', near])).stdout)[0], 10_000, `${near} to resolve`);
+    // The client runs on b: every connection to the VIP goes to b's replica.
+    const viaVip = new Set<string>();
+    for (let i = 0; i < 4; i++) viaVip.add((await httpGet(clientId, nearVip)).body);
+    expect([...viaVip]).toEqual([onB]);
+    // Ingress on a's address: a's replica only, though b's is in the table too.
+    const viaIngress = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      viaIngress.add(await new Promise<string>((resolve) => {
+        http.get({ host: address[a], port, path: '/', agent: false, timeout: 3_000 }, (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve(body.trim()));
+        }).on('error', (error) => resolve(error.message));
+      }));
+    }
+    expect([...viaIngress]).toEqual([onA]);
+  });
+
   it('does not resolve the name on another network, and forwards other names to the node\'s resolver', async () => {
     const fromStranger = await exec(strangerId, ['nslookup', srv]);
     expect(answers(fromStranger.stdout)).toEqual([]);
@@ -182,10 +225,10 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
   it('refuses to remove a network in use; once its services go, removes it and the agents take their interfaces down', async () => {
     const refused = await cli(cluster.address, ['network', 'rm', front]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[client, srv].sort().join(', ')}: remove them from it first`);
+    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[client, near, rr, srv].sort().join(', ')}: remove them from it first`);
     expect(interfaceExists(range[a].interfaceName) && interfaceExists(range[b].interfaceName)).toBe(true);
 
-    expect((await cli(cluster.address, ['rm', srv, client, stranger])).code).toBe(0);
+    expect((await cli(cluster.address, ['rm', srv, client, stranger, rr, near])).code).toBe(0);
     await waitFor(() => !interfaceExists(range[a].interfaceName) && !interfaceExists(range[b].interfaceName), 15_000, 'the discovery interfaces to go');
     await waitFor(async () => {
       const removed = await cli(cluster.address, ['network', 'rm', front, back]);
