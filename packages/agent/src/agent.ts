@@ -54,7 +54,7 @@ export class Agent {
     this.reporter = new StatusReporter(() => false);
     this.files = new SecretMounts(config.secretsDir, log);
     if (config.discovery) {
-      this.discovery = new Discovery({ range: VipRange.parse(config.discovery.vipRange), upstreams: config.discovery.upstreams, docker: driver.docker, log });
+      this.discovery = new Discovery({ range: VipRange.parse(config.discovery.vipRange), upstreams: config.discovery.upstreams, docker: driver.docker, nodeId, log });
     }
     this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
     this.worker = new Worker({

@@ -20,8 +20,12 @@ export interface DiscoveryOptions {
   /** Where names that are not services' go ("host[:port]"): the node's resolvers. */
   upstreams: string[];
   docker: Docker;
+  nodeId: string;
   log: Logger;
 }
+
+// An engine network that could not go yet (its containers still stopping) is tried again this often.
+const NETWORK_RETRY_MS = 5_000;
 
 /**
  * Service discovery on this node: the addresses it hands out from its VIP
@@ -41,13 +45,14 @@ export class Discovery {
   private dns?: DnsServer;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  private retry?: NodeJS.Timeout;
   /** Told when the addresses on the interface changed, so the forwarder can follow. */
   onAddressesChanged: () => void = () => undefined;
 
   constructor(private readonly options: DiscoveryOptions) {
     this.pool = new AddressPool(options.range);
     this.iface = new VipInterface(options.range.interfaceName, options.log);
-    this.networks = new DockerNetworks(options.docker, options.log);
+    this.networks = new DockerNetworks(options.docker, options.nodeId, options.log);
   }
 
   get dnsAddress(): string {
@@ -113,6 +118,7 @@ export class Discovery {
   /** Removes the interface (the DNS server and VIPs with it); engine networks stay for the containers left running. */
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     return this.enqueue(async () => {
       this.dns?.close();
       this.dns = undefined;
@@ -142,7 +148,7 @@ export class Discovery {
         log.info({ interface: this.iface.name }, 'discovery: no service on a network; interface removed');
         this.onAddressesChanged();
       }
-      await this.networks.removeAllBut(new Set());
+      this.retryLeftovers(await this.networks.removeAllBut(new Set()));
       return;
     }
     const addresses = this.pool.addresses();
@@ -155,7 +161,16 @@ export class Discovery {
       this.dns = dns;
       log.info({ address: this.pool.dnsAddress }, 'discovery: dns server listening');
     }
-    if (!needUp) await this.networks.removeAllBut(new Set(this.services.flatMap((service) => service.networks)));
+    if (!needUp) this.retryLeftovers(await this.networks.removeAllBut(new Set(this.services.flatMap((service) => service.networks))));
     if (changed) this.onAddressesChanged();
+  }
+
+  private retryLeftovers(stayed: number): void {
+    if (stayed === 0 || this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.enqueue(() => this.converge(false));
+    }, NETWORK_RETRY_MS);
+    this.retry.unref();
   }
 }

@@ -5,6 +5,8 @@ import { inSubnet } from './vip-range';
 
 /** The engine's label on a network pisched made: the pisched network's name. */
 export const LABEL_NETWORK = 'pisched.network';
+/** And the node whose agent made it, so whoever cleans up after that node finds it. */
+export const LABEL_CREATED_BY = 'pisched.created-by';
 
 /** The engine's name for a pisched network. */
 export function dockerNetworkName(network: string): string {
@@ -28,6 +30,7 @@ export class DockerNetworks {
 
   constructor(
     private readonly docker: Docker,
+    private readonly nodeId: string,
     private readonly log: Logger,
   ) {}
 
@@ -38,7 +41,7 @@ export class DockerNetworks {
     let subnet = await this.inspectSubnet(name);
     if (subnet === undefined) {
       try {
-        await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_NETWORK]: network } });
+        await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_NETWORK]: network, [LABEL_CREATED_BY]: this.nodeId } });
         this.log.info({ network, engineNetwork: name }, 'discovery: engine network made');
       } catch (error) {
         // Another agent on the same engine made it first: use theirs.
@@ -58,18 +61,28 @@ export class DockerNetworks {
     return this.lookup(address);
   }
 
-  /** Removes the engine networks of pisched networks not in keep; one still holding a container (another agent's on a shared engine) stays. */
-  async removeAllBut(keep: ReadonlySet<string>): Promise<void> {
+  /**
+   * Removes the engine networks of pisched networks not in keep; one still
+   * holding a container (stopping, or another agent's on a shared engine) stays
+   * and is tried again on the next call. Resolves to how many stayed.
+   */
+  async removeAllBut(keep: ReadonlySet<string>): Promise<number> {
+    let stayed = 0;
     for (const network of [...this.subnets.keys()]) {
       if (keep.has(network)) continue;
-      this.subnets.delete(network);
       try {
         await this.docker.getNetwork(dockerNetworkName(network)).remove();
         this.log.info({ network }, 'discovery: engine network removed');
       } catch (error) {
-        this.log.debug({ network, err: engineMessage(error) }, 'discovery: engine network kept');
+        if (statusCode(error) !== 404) {
+          stayed++;
+          this.log.debug({ network, err: engineMessage(error) }, 'discovery: engine network kept for now');
+          continue;
+        }
       }
+      this.subnets.delete(network);
     }
+    return stayed;
   }
 
   private lookup(address: string): string | undefined {
