@@ -77,7 +77,7 @@ describe('--lb-prefer-local', () => {
       full: true,
       removedServices: [],
       services: [{
-        serviceId: 's1', serviceName: 'web', networks: [], endpointMode: 'vip', vipPorts: [], preferLocal: true,
+        serviceId: 's1', serviceName: 'web', networks: [], endpointMode: 'vip', vipPorts: [], preferLocal: true, aliases: [],
         ports: [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }],
         backends: ['10.0.0.1', '10.0.0.2'].map((address, i) => ({ taskId: `t${i}`, nodeId: `n${i}`, address, ports: [{ publishedPort: 30000 + i, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }] })),
       }],

@@ -71,11 +71,15 @@ describe('service names', () => {
 
   it('takes the table\'s services on networks, with the addresses handed out here', () => {
     const table = [
-      { serviceId: 's1', serviceName: 'web', ports: [], networks: ['front'], endpointMode: 'vip', vipPorts: [], preferLocal: false, backends: [{ taskId: 't1', nodeId: 'n', address: '127.0.0.1', ports: [] }] },
-      { serviceId: 's2', serviceName: 'public', ports: [], networks: [], endpointMode: 'vip', vipPorts: [], preferLocal: false, backends: [] },
+      { serviceId: 's1', serviceName: 'web', ports: [], networks: ['front'], endpointMode: 'vip', vipPorts: [], preferLocal: false, aliases: ['www'], backends: [{ taskId: 't1', nodeId: 'n', address: '127.0.0.1', ports: [] }] },
+      { serviceId: 's2', serviceName: 'public', ports: [], networks: [], endpointMode: 'vip', vipPorts: [], preferLocal: false, aliases: [], backends: [] },
     ];
     const addresses: Record<string, string> = { [serviceKey('s1')]: '198.18.0.2', [taskKey('t1')]: '198.18.0.3' };
-    expect(namedServices(table, (key) => addresses[key])).toEqual([{ name: 'web', networks: ['front'], endpointMode: 'vip', vip: '198.18.0.2', taskAddresses: ['198.18.0.3'] }]);
+    const named = namedServices(table, (key) => addresses[key]);
+    expect(named).toEqual([{ name: 'web', aliases: ['www'], networks: ['front'], endpointMode: 'vip', vip: '198.18.0.2', taskAddresses: ['198.18.0.3'] }]);
+    // An alias (a stack service's Compose key) resolves as the name does.
+    expect(resolveName(named, ['front'], 'www')).toEqual({ known: true, addresses: ['198.18.0.2'] });
+    expect(resolveName(named, ['front'], 'tasks.www')).toEqual({ known: true, addresses: ['198.18.0.3'] });
   });
 });
 

@@ -68,6 +68,7 @@ function update(published: number, protocol: 'tcp' | 'udp', backends: Array<{ id
       endpointMode: 'vip',
       vipPorts: [],
       preferLocal: false,
+      aliases: [],
     }],
   };
 }

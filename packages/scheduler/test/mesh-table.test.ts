@@ -87,6 +87,19 @@ describe('the mesh table for service discovery', () => {
     expect(table.get('client')).toMatchObject({ endpointMode: 'dnsrr', vipPorts: [], backends: [{ taskId: 'c1', ports: [] }] });
     expect(table.get('web')).toMatchObject({ networks: [], vipPorts: [] });
   });
+
+  it('gives a stack\'s service on a network its Compose key as an alias', () => {
+    const machine = setup([]);
+    const labelled = (name: string, networks: string[]) => {
+      const spec = serviceSpec(name);
+      return { ...spec, networks, container: { ...spec.container!, labels: { 'com.docker.stack.namespace': 'shop' } } };
+    };
+    putService(machine, 'shop_db', labelled('shop_db', ['shop_default']));
+    putService(machine, 'shop_web', labelled('shop_web', []));
+    const table = meshTable(machine);
+    expect(table.get('shop_db')!.aliases).toEqual(['db']);
+    expect(table.has('shop_web')).toBe(false);
+  });
 });
 
 describe('published port clashes', () => {

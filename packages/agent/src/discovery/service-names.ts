@@ -3,6 +3,8 @@ import type { MeshService } from '@pisched/api';
 /** Where the agent reaches a service by name on this node: its VIP and each serving task's address. */
 export interface NamedService {
   name: string;
+  /** Other names it answers to (a stack service's Compose key). */
+  aliases?: readonly string[];
   networks: readonly string[];
   endpointMode: string;
   vip: string;
@@ -21,11 +23,12 @@ export function resolveName(services: readonly NamedService[], askerNetworks: re
   const wanted = name.toLowerCase();
   for (const service of services) {
     if (!service.networks.some((network) => askerNetworks.includes(network))) continue;
-    const own = service.name.toLowerCase();
-    if (wanted === own) {
-      return { known: true, addresses: service.endpointMode === 'dnsrr' ? [...service.taskAddresses] : [service.vip] };
+    for (const own of [service.name, ...(service.aliases ?? [])].map((name) => name.toLowerCase())) {
+      if (wanted === own) {
+        return { known: true, addresses: service.endpointMode === 'dnsrr' ? [...service.taskAddresses] : [service.vip] };
+      }
+      if (wanted === `tasks.${own}`) return { known: true, addresses: [...service.taskAddresses] };
     }
-    if (wanted === `tasks.${own}`) return { known: true, addresses: [...service.taskAddresses] };
   }
   return { known: false };
 }
@@ -37,7 +40,7 @@ export function namedServices(services: Iterable<MeshService>, addressOf: (key: 
     if (service.networks.length === 0) continue;
     const vip = addressOf(serviceKey(service.serviceId));
     const taskAddresses = service.backends.map((backend) => addressOf(taskKey(backend.taskId))).filter((a): a is string => a !== undefined);
-    named.push({ name: service.serviceName, networks: service.networks, endpointMode: service.endpointMode || 'vip', vip: vip ?? '', taskAddresses });
+    named.push({ name: service.serviceName, aliases: service.aliases ?? [], networks: service.networks, endpointMode: service.endpointMode || 'vip', vip: vip ?? '', taskAddresses });
   }
   return named;
 }
