@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -8,6 +9,7 @@ import { afterAll } from 'vitest';
 import { clusterChannel, createClusterCa, issueIdentity, writeIdentity, type ClusterChannel } from '@pisched/api';
 import { localSchedulerBundle, type LocalScheduler } from '../packages/cli/src/tls-lookup';
 import { inCgroup } from './network-partition';
+import { VipRange } from '../packages/agent/src/discovery/vip-range';
 
 /**
  * Real processes and a real Docker engine for end-to-end tests. Every name a
@@ -162,10 +164,18 @@ export interface AgentHandle {
 /** Starts an agent; on its first start (no credentials in its data dir) it joins with the cluster's worker token. */
 export async function startAgent(scheduler: string, nodeId: string, extraArgs: string[] = [], dataDir = tempDir(`agent-${nodeId}`)): Promise<AgentHandle> {
   const join = hasJoined(dataDir) || flagValue(extraArgs, '--join-token') !== undefined ? [] : ['--join-token', await joinToken(scheduler, 'worker')];
+  // Agents of tests running at once on this machine must not share a discovery VIP range (and its interface).
+  const vipRange = flagValue(extraArgs, '--vip-range') === undefined ? ['--vip-range', testVipRange(nodeId)] : [];
   const daemon = spawnDaemon(`agent ${nodeId}`, BIN.agent, [
-    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...extraArgs,
+    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...vipRange, ...extraArgs,
   ]);
   return { daemon, nodeId, dataDir };
+}
+
+/** A /26 of 198.18.0.0/16 picked by the node id (the same again when the agent restarts). */
+function testVipRange(nodeId: string): string {
+  const block = createHash('sha256').update(nodeId).digest().readUInt16BE(0) % 1024;
+  return `198.18.${block >> 2}.${(block & 3) * 64}/26`;
 }
 
 function flagValue(args: string[], flag: string): string | undefined {
@@ -304,6 +314,14 @@ export async function removeContainersOf(nodeIds: string[]): Promise<void> {
   }
 }
 
+/** Removes the engine networks these nodes' agents made for pisched networks (once their containers are gone). */
+export async function removeEngineNetworksOf(nodeIds: string[]): Promise<void> {
+  const networks = await docker.listNetworks({ filters: { label: ['pisched.created-by'] } }).catch(() => []);
+  for (const info of networks) {
+    if (nodeIds.includes(info.Labels?.['pisched.created-by'] ?? '')) await docker.getNetwork(info.Id).remove().catch(() => undefined);
+  }
+}
+
 /** Everything a test started, torn down in reverse order even when the test failed. */
 export class Cluster {
   readonly daemons: Daemon[] = [];
@@ -348,6 +366,15 @@ export class Cluster {
   async stop(): Promise<void> {
     for (const daemon of [...this.daemons].reverse()) await daemon.stop();
     await removeContainersOf(this.nodeIds);
+    await removeEngineNetworksOf(this.nodeIds);
+    // An agent stopped cleanly removed its discovery interface; one that was killed left it.
+    for (const id of this.nodeIds) {
+      try {
+        execFileSync('ip', ['link', 'del', VipRange.parse(testVipRange(id)).interfaceName], { stdio: 'ignore' });
+      } catch {
+        // not there
+      }
+    }
     for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

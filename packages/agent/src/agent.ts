@@ -10,6 +10,9 @@ import { Worker } from './worker';
 import { SecretMounts } from './secret-mounts';
 import { Mesh } from './mesh/mesh';
 import type { ThermalSensor } from './thermal-sensor';
+import { UserspaceForwarder } from './mesh/userspace-forwarder';
+import { Discovery } from './discovery/discovery';
+import { VipRange } from './discovery/vip-range';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -31,6 +34,8 @@ export interface AgentConfig {
   advertiseAddr?: string;
   /** The node's heat, reported with heartbeats when it changes. */
   thermal?: ThermalSensor;
+  /** Service discovery (--vip-range, --dns-upstream); without it a task on a network is rejected. */
+  discovery?: { vipRange: string; upstreams: string[] };
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -38,6 +43,7 @@ export class Agent {
   readonly worker: Worker;
   readonly session: AgentSession;
   readonly mesh: Mesh;
+  private readonly discovery?: Discovery;
   /** This node's address as the scheduler stored it: where ingress ports are published and the mesh listens. */
   private nodeAddress = '';
   private readonly watcher: EventWatcher;
@@ -50,7 +56,10 @@ export class Agent {
     const { driver, nodeId, log } = config;
     this.reporter = new StatusReporter(() => false);
     this.files = new SecretMounts(config.secretsDir, log);
-    this.mesh = new Mesh(log);
+    if (config.discovery) {
+      this.discovery = new Discovery({ range: VipRange.parse(config.discovery.vipRange), upstreams: config.discovery.upstreams, docker: driver.docker, nodeId, log });
+    }
+    this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
     this.worker = new Worker({
       driver,
       nodeId,
@@ -60,6 +69,7 @@ export class Agent {
       files: this.files,
       nodeAddress: () => this.nodeAddress || config.advertiseAddr || '',
       meshDrainMs: MESH_DRAIN_MS,
+      ...(this.discovery ? { attachNetworks: (task) => this.discovery!.attach(task) } : {}),
     });
     this.session = new AgentSession({
       nodeId,
@@ -135,13 +145,17 @@ export class Agent {
     this.session.start();
   }
 
-  /** Ends the session and stops watching; containers are left running on purpose. */
-  stop(): void {
+  /**
+   * Ends the session and stops watching; containers are left running on purpose.
+   * Resolves once the discovery interface is gone.
+   */
+  stop(): Promise<void> {
     this.reporter.flush();
     for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
     this.session.close();
     this.mesh.close();
     this.watcher.stop();
     this.worker.stopPeriodic();
+    return this.discovery?.close() ?? Promise.resolve();
   }
 }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { isIngressPort, type PortConfig, type Task } from '@pisched/api';
+import { isIngressPort, meshTargetPorts, type PortConfig, type Task } from '@pisched/api';
 import { applyWorkloadOptions, genericResourceEnv } from './workload-options';
 import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
 
@@ -24,14 +24,22 @@ export function containerPortKey(port: Pick<PortConfig, 'targetPort' | 'protocol
 }
 
 /**
- * Where the mesh reaches a task's ingress ports: the host port the engine
- * picked for each (hostPorts: container port key → host port, as inspected).
- * Empty until every ingress port has one.
+ * Where the mesh reaches a task's ingress and VIP ports: the host port the
+ * engine picked for each (hostPorts: container port key → host port, as
+ * inspected). Empty until every such port has one.
  */
 export function ingressBindings(task: Pick<Task, 'spec'>, hostPorts: Record<string, number>): PortConfig[] {
-  const ports = (task.spec?.ports ?? []).filter(isIngressPort);
+  const ports = meshTargetPorts(task.spec);
   const bound = ports.map((port) => ({ publishedPort: hostPorts[containerPortKey(port)] ?? 0, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: 'ingress' }));
   return bound.every((port) => port.publishedPort > 0) ? bound : [];
+}
+
+/** How a task's container joins its pisched networks (see Discovery.attach). */
+export interface ContainerNetworking {
+  /** Engine networks; the container is created on the first and connected to the others before it starts. */
+  engineNetworks: string[];
+  /** The node's DNS server for service names, first in the container's resolvers. */
+  dns: string;
 }
 
 /**
@@ -39,21 +47,23 @@ export function ingressBindings(task: Pick<Task, 'spec'>, hostPorts: Record<stri
  * ingress ports are published (its advertise address); '' = every interface.
  * fileMounts: the bind mounts of the task's secret and config files (see SecretMounts.prepare).
  */
-export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '', fileMounts: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
+export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '', fileMounts: Docker.MountSettings[] = [], networking?: ContainerNetworking): Docker.ContainerCreateOptions {
   const spec = task.spec;
   if (!spec || !spec.container) throw new Error(`task ${task.id} has no container spec`);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, Array<{ HostPort: string; HostIp?: string }>> = {};
   for (const port of spec.ports ?? []) {
+    if (isIngressPort(port)) continue;
     const key = containerPortKey(port);
     exposed[key] = {};
-    if (isIngressPort(port)) {
-      // Ingress: a port the engine picks, on the address other nodes' meshes forward to.
-      (bindings[key] ??= []).push(nodeAddress ? { HostIp: nodeAddress, HostPort: '' } : { HostPort: '' });
-    } else {
-      // Host-mode publishing: this node's port goes straight to this container.
-      (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
-    }
+    // Host-mode publishing: this node's port goes straight to this container.
+    (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
+  }
+  for (const port of meshTargetPorts(spec)) {
+    // Ingress and VIP ports: a port the engine picks, on the address every node's mesh forwards to.
+    const key = containerPortKey(port);
+    exposed[key] = {};
+    (bindings[key] ??= []).push(nodeAddress ? { HostIp: nodeAddress, HostPort: '' } : { HostPort: '' });
   }
   const memory = spec.resources?.memoryBytes ?? 0;
   const cpus = spec.resources?.cpus ?? 0;
@@ -81,6 +91,10 @@ export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '',
   applyStopAndHealth(spec.container, options);
   applyWorkloadOptions(spec.container, options);
   if (fileMounts.length > 0) options.HostConfig!.Mounts = [...(options.HostConfig!.Mounts ?? []), ...fileMounts];
+  if (networking && networking.engineNetworks.length > 0) {
+    options.HostConfig!.NetworkMode = networking.engineNetworks[0];
+    options.HostConfig!.Dns = [networking.dns, ...(options.HostConfig!.Dns ?? [])];
+  }
   return options;
 }
 

@@ -178,6 +178,11 @@ export class DockerDriver {
     return container.id;
   }
 
+  /** Joins a created container to another engine network (the engine takes one network at create). */
+  async connectNetwork(id: string, network: string): Promise<void> {
+    await this.docker.getNetwork(network).connect({ Container: id });
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.docker.getContainer(id).start();
   }

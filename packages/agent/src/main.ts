@@ -1,14 +1,25 @@
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { Agent } from './agent';
 import { lockDataDir } from './data-dir';
 import { nodeCredentials } from './credentials';
 import { RenewableIdentity, clusterChannel, startMetricsEndpoint, type CertificateRenewer, type MetricsEndpoint } from '@pisched/api';
 import { agentRenewer } from './renewal';
+import { resolvConfNameservers } from './discovery/dns-server';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { AgentMetrics } from './metrics/agent-metrics';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
 import { ThermalSensor } from './thermal-sensor';
+
+/** The node's own resolvers, for names that are not services'. */
+function hostNameservers(): string[] {
+  try {
+    return resolvConfNameservers(readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return [];
+  }
+}
 
 function fatal(message: string): never {
   process.stderr.write(`pisched-agent: ${message}\n`);
@@ -63,11 +74,13 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping; containers are left running');
     renewer?.stop();
     void metricsEndpoint?.close();
-    agent?.stop();
+    const stopped = agent?.stop() ?? Promise.resolve();
     lock.release();
     log.flush();
-    // Give the stream's cancel a moment to reach the scheduler.
-    setTimeout(() => process.exit(0), 100).unref();
+    // Give the stream's cancel a moment to reach the scheduler, and the discovery interface its removal.
+    const exit = setTimeout(() => process.exit(0), 2_000);
+    exit.unref();
+    void Promise.all([stopped, new Promise((resolve) => setTimeout(resolve, 100))]).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -83,7 +96,18 @@ async function main(): Promise<void> {
   if (stopping) return;
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
-  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, secretsDir: options.secretsDir, advertiseAddr: options.advertiseAddr, thermal: new ThermalSensor(options.sysfsRoot) });
+  agent = new Agent({
+    nodeId: options.nodeId,
+    schedulers: options.schedulers,
+    channel,
+    description,
+    driver,
+    log,
+    secretsDir: options.secretsDir,
+    advertiseAddr: options.advertiseAddr,
+    thermal: new ThermalSensor(options.sysfsRoot),
+    discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers() },
+  });
   if (options.metricsAddr) {
     const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
     try {

@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { genericResourcesFrom, hostDevicePath, isKnownArchitecture, normalizeArch, parseAddressList, parseCpus, parseMemory, parseMetricsAddress } from '@pisched/api';
 import { DEFAULT_DEVICE_PATHS } from './device-discovery';
 import { isIP } from 'node:net';
+import { DEFAULT_VIP_RANGE, VipRange } from './discovery/vip-range';
+import { splitHostPort } from './discovery/dns-server';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -48,6 +50,10 @@ export interface AgentOptions {
   advertiseAddr?: string;
   /** Stands in for /sys when reading the SoC temperature and throttling flags (--sysfs-root). */
   sysfsRoot: string;
+  /** Where service discovery takes its DNS address, VIPs and task addresses from (--vip-range). */
+  vipRange: string;
+  /** Where names that are not services' are resolved (--dns-upstream); undefined: /etc/resolv.conf's nameservers. */
+  dnsUpstreams?: string[];
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -95,6 +101,8 @@ function program(write: (text: string) => void): Command {
     .option('--device-paths <path,...>', `device paths to look for and advertise, a * allowed in the last part ('' for none; default: ${DEFAULT_DEVICE_PATHS.join(',')})`)
     .option('--devices <path,...>', 'more device paths to advertise, if they exist, e.g. /dev/ttyS0')
     .option('--generic-resource <NAME=COUNT>', 'a countable resource this node offers, e.g. camera=1 (repeatable)', (value: string, previous: string[] = []) => [...previous, value], [])
+    .option('--vip-range <cidr>', `IPv4 block for service discovery on this node: its DNS server (the first address), service VIPs and task addresses, on an interface pisched-* (default ${DEFAULT_VIP_RANGE})`)
+    .option('--dns-upstream <ip[:port],...>', 'resolvers for names that are not services\' (default: the nameservers in /etc/resolv.conf)')
     .option('--secrets-dir <dir>', 'where each task\'s tmpfs of secret and config files is mounted (default /run/pisched/<node-id>/secrets)')
     .option('--sysfs-root <dir>', 'where to read the SoC temperature (class/thermal) and the firmware\'s throttling flags from', '/sys')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
@@ -124,7 +132,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -154,8 +162,16 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
     secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
     sysfsRoot: raw.sysfsRoot,
+    vipRange: wrap(() => VipRange.parse(raw.vipRange ?? DEFAULT_VIP_RANGE)).text,
   };
   if (!options.sysfsRoot.startsWith('/')) throw new OptionsError(`invalid --sysfs-root "${raw.sysfsRoot}": must be an absolute path`);
+  if (raw.dnsUpstream !== undefined) {
+    options.dnsUpstreams = raw.dnsUpstream.split(',').map((part) => part.trim()).filter((part) => part !== '').map((part) => {
+      const [host, port] = splitHostPort(part);
+      if (isIP(host) !== 4 || !(port >= 1 && port <= 65535)) throw new OptionsError(`invalid --dns-upstream "${part}": expected an IPv4 address, optionally :PORT`);
+      return part;
+    });
+  }
   if (options.secretsDir.trim() === '' || !options.secretsDir.startsWith('/')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": must be an absolute path`);
   const inDataDir = path.relative(path.resolve(options.dataDir), path.resolve(options.secretsDir));
   if (!inDataDir.startsWith('..')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": it must not be in the data dir, which is on the node's disk`);

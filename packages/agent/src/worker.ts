@@ -1,6 +1,6 @@
-import { ingressPorts as ingressPortsOf, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
+import { ingressPorts as ingressPortsOf, meshTargetPorts, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
 import type { Logger } from 'pino';
-import { buildContainerSpec, ingressBindings } from './container-spec';
+import { buildContainerSpec, ingressBindings, type ContainerNetworking } from './container-spec';
 import { engineMessage, isEngineUnreachable, type DockerDriver } from './docker-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
@@ -25,6 +25,8 @@ export interface WorkerOptions {
    * mesh table in the same push, and new connections must have moved away.
    */
   meshDrainMs?: number;
+  /** Gets a task's pisched networks ready on this node; without it a task on a network is rejected. */
+  attachNetworks?: (task: Task) => Promise<ContainerNetworking>;
 }
 
 interface Chain {
@@ -209,7 +211,7 @@ export class Worker {
   private async drain(taskId: string): Promise<void> {
     const task = this.assignments?.get(taskId);
     const ms = this.options.meshDrainMs ?? 0;
-    if (!task || ms <= 0 || ingressPortsOf(task.spec).length === 0 || this.drained.has(taskId)) return;
+    if (!task || ms <= 0 || (ingressPortsOf(task.spec).length === 0 && (task.spec?.networks ?? []).length === 0) || this.drained.has(taskId)) return;
     this.drained.add(taskId);
     this.log.info({ taskId, ms }, 'draining mesh connections before the stop');
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -268,9 +270,21 @@ export class Worker {
       this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err });
       return;
     }
+    let networking: ContainerNetworking | undefined;
+    if ((task.spec?.networks ?? []).length > 0) {
+      try {
+        if (!this.options.attachNetworks) throw new Error('this agent has no service discovery');
+        networking = await this.options.attachNetworks(task);
+      } catch (error) {
+        await this.options.files?.release(task.id);
+        this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: `cannot join networks ${task.spec!.networks.join(', ')}: ${(error as Error).message}` });
+        return;
+      }
+    }
     let containerId: string;
     try {
-      containerId = await driver.createContainer(buildContainerSpec(task, nodeId, this.options.nodeAddress?.() ?? '', fileMounts));
+      containerId = await driver.createContainer(buildContainerSpec(task, nodeId, this.options.nodeAddress?.() ?? '', fileMounts, networking));
+      for (const network of networking?.engineNetworks.slice(1) ?? []) await driver.connectNetwork(containerId, network);
     } catch (error) {
       await this.options.files?.release(task.id);
       this.report(task.id, { state: 'REJECTED', message: 'create failed', err: verdict(error) });
@@ -289,7 +303,7 @@ export class Worker {
     }
     // The mesh reaches the task at the host ports the engine picked, known only now.
     let ingressPorts: PortConfig[] = [];
-    if (ingressPortsOf(task.spec).length > 0) {
+    if (meshTargetPorts(task.spec).length > 0) {
       try {
         ingressPorts = ingressBindings(task, await driver.hostPorts(containerId));
       } catch (error) {

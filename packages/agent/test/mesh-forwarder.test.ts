@@ -64,6 +64,11 @@ function update(published: number, protocol: 'tcp' | 'udp', backends: Array<{ id
         address: '127.0.0.1',
         ports: [{ publishedPort: backend.port, targetPort: 80, protocol, publishMode: 'ingress' }],
       })),
+      networks: [],
+      endpointMode: 'vip',
+      vipPorts: [],
+      preferLocal: false,
+      aliases: [],
     }],
   };
 }
@@ -106,6 +111,26 @@ describe('the userspace forwarder', () => {
     for (let i = 0; i < 3; i++) expect(await ask(published)).toBe('two');
     forward(table, { full: false, removedServices: ['s1'], services: [] }, forwarder);
     await expect(ask(published)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('answers a client that sends its request and half-closes at once, before the backend is connected', async () => {
+    const [one, published] = [await namedServer('one'), await freePort('tcp')];
+    const table = new EndpointTable();
+    const forwarder = new UserspaceForwarder(log);
+    closers.push(() => forwarder.close());
+    forward(table, update(published, 'tcp', [{ id: 'a', port: one }]), forwarder);
+    await waitListening(published);
+    for (let i = 0; i < 3; i++) {
+      const body = await new Promise<string>((resolve, reject) => {
+        // What `printf 'GET …' | nc` does: the request and the end of its input in one go.
+        const socket = net.connect(published, '127.0.0.1', () => socket.end('hello\n'));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => resolve(text.trim()));
+        socket.on('error', reject);
+      });
+      expect(body).toBe('one');
+    }
   });
 
   it('closes a connection when no backend answers', async () => {

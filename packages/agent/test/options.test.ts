@@ -28,7 +28,12 @@ describe('parseAgentOptions', () => {
       genericResources: {},
       secretsDir: '/run/pisched/pi-1/secrets',
       sysfsRoot: '/sys',
+      vipRange: '198.18.0.0/24',
     });
+  });
+
+  it('reads --vip-range (aligned) and --dns-upstream', () => {
+    expect(parse('--vip-range', '198.19.3.70/26', '--dns-upstream', '127.0.0.53, 10.0.0.1:5353')).toMatchObject({ vipRange: '198.19.3.64/26', dnsUpstreams: ['127.0.0.53', '10.0.0.1:5353'] });
   });
 
   it('refuses a --secrets-dir in the data dir (the node\'s disk) or a relative one', () => {
@@ -79,6 +84,8 @@ describe('parseAgentOptions', () => {
       [[...base, '--labels', 'novalue'], /invalid label "novalue"/],
       [[...base, '--labels', '=x'], /invalid label/],
       [[...base, '--log-level', 'loud'], /log-level/],
+      [[...base, '--vip-range', '10.0.0.0/8'], /invalid --vip-range "10.0.0.0\/8": expected an IPv4 block from \/16 to \/29/],
+      [[...base, '--dns-upstream', 'resolver.lan'], /invalid --dns-upstream "resolver.lan"/],
       [[...base, '--bogus'], /unknown option '--bogus'/],
       [[...base, 'extra'], /too many arguments|unknown command|excess/i],
     ];

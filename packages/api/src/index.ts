@@ -19,3 +19,4 @@ export * from './security';
 export * from './file-references';
 export * from './published-ports';
 export * from './node-thermal';
+export * from './service-networks';

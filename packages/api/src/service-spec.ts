@@ -12,6 +12,7 @@ import { validatePrivileges } from './container-privileges';
 import { validateLogConfig } from './log-config';
 import { validateFileReferences } from './file-references';
 import { validatePorts } from './published-ports';
+import { validateServiceNetworks } from './service-networks';
 
 export { SpecError } from './spec-error';
 
@@ -70,6 +71,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
   }
 
   const ports = validatePorts(input.ports);
+  const privileges = validatePrivileges(input.container ?? {}, ports.length > 0);
 
   return {
     name,
@@ -82,7 +84,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
       ...validateContainerOptions(input.container ?? {}),
       mounts: validateMounts(input.container?.mounts),
       devices: validateDevices(input.container?.devices),
-      ...validatePrivileges(input.container ?? {}, ports.length > 0),
+      ...privileges,
       logConfig: validateLogConfig(input.container?.logConfig),
       ...validateFiles(input.container ?? {}),
     },
@@ -96,6 +98,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     forceUpdate: wholeNumber(input.forceUpdate),
     priority: validatePriority(input.priority),
     rebalance: validateRebalance(input.rebalance),
+    ...validateServiceNetworks(input, ports, privileges.network),
   };
 }
 

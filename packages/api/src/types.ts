@@ -60,3 +60,4 @@ export type { MeshBackend__Output as MeshBackend } from './gen/pisched/v1/MeshBa
 export type { RebalanceServicesRequest as RebalanceServicesRequestInput } from './gen/pisched/v1/RebalanceServicesRequest';
 export type { RebalanceServicesResponse__Output as RebalanceServicesResponse } from './gen/pisched/v1/RebalanceServicesResponse';
 export type { RebalanceMove__Output as RebalanceMove } from './gen/pisched/v1/RebalanceMove';
+export type { Network__Output as Network } from './gen/pisched/v1/Network';

@@ -16,6 +16,7 @@ import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
 import { registerFileObjects } from './commands/file-objects';
+import { registerNetwork } from './commands/network';
 import { registerCompletion } from './commands/completion';
 import { registerDashboard } from './commands/dashboard';
 import { Context } from './context';
@@ -51,6 +52,7 @@ export function buildProgram(context: Context): Command {
   registerFileObjects(program, context, 'secret');
   registerFileObjects(program, context, 'config');
   registerDashboard(program, context);
+  registerNetwork(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

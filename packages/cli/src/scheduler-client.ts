@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -315,6 +315,20 @@ export class SchedulerClient {
   async removeFileObject(kind: FileKind, name: string): Promise<void> {
     if (kind === 'secret') await this.call((c, o, cb) => c.RemoveSecret({ name }, o, cb));
     else await this.call((c, o, cb) => c.RemoveConfig({ name }, o, cb));
+  }
+
+  async createNetwork(name: string): Promise<Network> {
+    const response = (await this.call<{ network: Network | null }>((c, o, cb) => c.CreateNetwork({ name }, o, cb))).network;
+    if (!response) throw new CliError('the scheduler answered without a network');
+    return response;
+  }
+
+  async listNetworks(): Promise<Network[]> {
+    return (await this.call<{ networks: Network[] }>((c, o, cb) => c.ListNetworks({}, o, cb))).networks;
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.call((c, o, cb) => c.RemoveNetwork({ name }, o, cb));
   }
 
   close(): void {

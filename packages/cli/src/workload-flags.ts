@@ -20,7 +20,8 @@ export interface WorkloadFlags {
   sysctl?: string[];
   ulimit?: string[];
   dns?: string[];
-  network?: string;
+  /** Docker's mode (bridge, host, none) and the pisched networks to join, as given. */
+  network?: string[];
   logDriver?: string;
   logOpt?: string[];
 }
@@ -43,7 +44,7 @@ export function addWorkloadFlags(command: Command): Command {
     .option('--sysctl <KEY=VALUE>', 'namespaced kernel parameter, e.g. net.ipv4.ip_forward=1 (repeatable)', collect, [])
     .option('--ulimit <NAME=SOFT[:HARD]>', 'resource limit, e.g. nofile=1024:2048 (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server (repeatable)', collect, [])
-    .option('--network <mode>', 'bridge (default), host (the node\'s own network) or none')
+    .option('--network <name>', 'a pisched network to join, where services resolve each other by name (repeatable); or bridge (default), host (the node\'s own network) or none', collect, [])
     .option('--log-driver <driver>', 'log driver (default json-file with max-size=10m, max-file=3)')
     .option('--log-opt <KEY=VALUE>', 'log driver option, e.g. max-size=50m (repeatable)', collect, []);
 }
@@ -65,7 +66,7 @@ export function workloadFields(options: WorkloadFlags): WorkloadFields {
     sysctls: keyValues('--sysctl', options.sysctl ?? []),
     ulimits: (options.ulimit ?? []).map((text) => parseUlimit('--ulimit', text)),
     dns: [...(options.dns ?? [])],
-    network: options.network ?? '',
+    network: containerNetworkMode(options.network ?? []),
     logConfig: logConfigFlags(null, options),
   };
 }
@@ -82,4 +83,17 @@ export function logConfigFlags(current: LogConfig | null, options: Pick<Workload
   }
   if (Object.keys(given).length === 0) return current;
   return { driver: current?.driver ?? '', options: { ...(current?.options ?? {}), ...given } };
+}
+
+/** Docker's own modes among --network values; every other value is a pisched network. */
+export const DOCKER_NETWORK_MODES = ['bridge', 'host', 'none'];
+
+/** The Docker mode the --network values ask for: the last one given, '' when none is. */
+export function containerNetworkMode(values: readonly string[]): string {
+  return [...values].reverse().find((value) => DOCKER_NETWORK_MODES.includes(value.trim().toLowerCase())) ?? '';
+}
+
+/** The pisched networks among --network values. */
+export function pischedNetworks(values: readonly string[]): string[] {
+  return values.filter((value) => !DOCKER_NETWORK_MODES.includes(value.trim().toLowerCase()));
 }

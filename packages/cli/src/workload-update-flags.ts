@@ -6,7 +6,8 @@ import { updatedMounts } from './mount-flags';
 import { logConfigFlags, type WorkloadFlags } from './workload-flags';
 
 /** `update`'s mount, privilege, identity and log flags: -add/-rm for lists, a new value for the rest. */
-export interface WorkloadUpdateFlags extends Pick<WorkloadFlags, 'capAdd' | 'capDrop' | 'privileged' | 'user' | 'groupAdd' | 'workdir' | 'entrypoint' | 'hostname' | 'readOnly' | 'network' | 'logDriver' | 'logOpt'> {
+export interface WorkloadUpdateFlags extends Pick<WorkloadFlags, 'capAdd' | 'capDrop' | 'privileged' | 'user' | 'groupAdd' | 'workdir' | 'entrypoint' | 'hostname' | 'readOnly' | 'logDriver' | 'logOpt'> {
+  network?: string;
   mountAdd?: string[];
   mountRm?: string[];
   groupRm?: string[];

@@ -43,7 +43,7 @@ describe('stack commands without a scheduler', () => {
   it('stack config --json and the warning line for ignored keys', async () => {
     const result = await run(['stack', 'config', '--json', '-c', path.join(FIXTURES, 'awesome-compose-wordpress-mysql', 'compose.yaml')]);
     expect(Object.keys(JSON.parse(result.stdout).services)).toEqual(['db', 'wordpress', 'phpmyadmin']);
-    expect(result.stderr).toBe('warning: ignoring unsupported options: restart (db, wordpress, phpmyadmin), expose (db), depends_on (phpmyadmin)\n');
+    expect(result.stderr).toBe('warning: ignoring unsupported options: restart (db, wordpress, phpmyadmin), depends_on (phpmyadmin)\n');
   });
 
   it('stack deploy of a bad file fails on the file before asking the scheduler anything', async () => {
@@ -59,6 +59,20 @@ class FakeScheduler {
   calls: string[] = [];
   services: Service[] = [];
   objects: Record<FileKind, (Secret | Config)[]> = { secret: [], config: [] };
+  networks: string[] = [];
+
+  async listNetworks() {
+    return this.networks.map((name) => ({ id: name, meta: null, name }));
+  }
+  async createNetwork(name: string) {
+    this.calls.push(`create network ${name}`);
+    this.networks.push(name);
+    return { id: name, meta: null, name };
+  }
+  async removeNetwork(name: string) {
+    this.calls.push(`remove network ${name}`);
+    this.networks = this.networks.filter((network) => network !== name);
+  }
 
   async listServices() {
     return this.services.map((service) => ({ service, desired: 1, running: 1, completed: 0 }));
@@ -111,14 +125,17 @@ describe('stack secrets and configs against a scheduler held in memory', () => {
     const dry = await run(['stack', 'deploy', '--dry-run', '-c', file, 'app'], fake);
     expect(dry.error).toBeUndefined();
     expect(dry.stdout).toContain('create secret app_pw\n');
+    expect(dry.stdout).toContain('create network app_default\n');
     expect(fake.calls).toEqual([]);
     expect((await run(['stack', 'deploy', '-d', '-c', file, 'app'], fake)).error).toBeUndefined();
-    expect(fake.calls).toEqual(['create secret app_pw s3cret', 'create service app_web app_pw:/run/secrets/pw']);
+    // The stack's services share one network, app_default, made before them as Swarm does.
+    expect(fake.calls).toEqual(['create network app_default', 'create secret app_pw s3cret', 'create service app_web app_pw:/run/secrets/pw']);
+    expect(fake.services[0]!.spec!.networks).toEqual(['app_default']);
     fake.calls = [];
     expect((await run(['stack', 'deploy', '-d', '-c', file, 'app'], fake)).error).toBeUndefined();
     expect(fake.calls).toEqual([]);
     expect((await run(['stack', 'rm', 'app'], fake)).error).toBeUndefined();
-    expect(fake.calls).toEqual(['remove service app_web', 'remove secret app_pw']);
+    expect(fake.calls).toEqual(['remove service app_web', 'remove network app_default', 'remove secret app_pw']);
   });
 
   it('--prune removes a created secret no service uses any more, after the services', async () => {

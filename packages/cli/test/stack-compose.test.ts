@@ -157,7 +157,21 @@ describe('Compose files into specs', () => {
     ]);
     expect(specs[0].container!.command).toEqual(['--default-authentication-plugin=mysql_native_password']);
     expect(specs[0].container!.mounts[0]).toMatchObject({ type: 'volume', source: 'wp_db_data', target: '/var/lib/mysql' });
-    expect(ignored).toEqual(['restart (db, wordpress, phpmyadmin)', 'expose (db)', 'depends_on (phpmyadmin)']);
+    expect(ignored).toEqual(['restart (db, wordpress, phpmyadmin)', 'depends_on (phpmyadmin)']);
+    // One network for the whole stack, and db's expose ports for the others on it.
+    expect(specs.map((spec) => spec.networks)).toEqual([['wp_default'], ['wp_default'], ['wp_default']]);
+    expect(specs[0].expose.map((p) => `${p.targetPort}/${p.protocol}`)).toEqual(['3306/tcp', '33060/tcp']);
+  });
+
+  it('puts services on the networks they list (STACK_KEY, or an external one by its name), none with a network_mode', () => {
+    const text = 'services:\n  web:\n    image: x\n    networks: [front, shared]\n    deploy:\n      endpoint_mode: dnsrr\n  api:\n    image: x\n  hass:\n    image: x\n    network_mode: host\nnetworks:\n  front:\n  shared:\n    external: true\n    name: lan\n';
+    const { specs, networks } = loadText(text);
+    expect(specs.map((spec) => [spec.name, spec.networks, spec.endpointMode])).toEqual([
+      ['app_web', ['app_front', 'lan'], 'dnsrr'],
+      ['app_api', ['app_default'], 'vip'],
+      ['app_hass', [], 'vip'],
+    ]);
+    expect(networks).toEqual(['app_default', 'app_front']);
   });
 
   it('reads variables from .env beside the file, the environment winning', () => {
@@ -185,8 +199,9 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['a bad secret uid', 'services:\n  web:\n    image: x\n    secrets:\n      - {source: s, uid: root}\nsecrets:\n  s: {external: true}\n', 'compose.yml:5: service "web": secrets[0].uid: invalid uid "root": must be a whole number'],
     ['a config target used twice', 'services:\n  web:\n    image: x\n    configs:\n      - {source: c, target: /a}\n      - {source: d, target: /a}\nconfigs:\n  c: {content: x}\n  d: {content: y}\n', /^compose\.yml:2: service "web": config target \/a is used twice/],
     ['an external name that cannot be a secret', 'services:\n  web:\n    image: x\nsecrets:\n  s: {external: true, name: "bad name"}\n', /^compose\.yml:5: secrets\.s\.name: invalid secret name "bad name"/],
-    ['another network', 'services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front:\n', 'compose.yml:6: networks.front: networks other than the default are not supported yet'],
-    ['endpoint_mode', 'services:\n  web:\n    image: x\n    deploy:\n      endpoint_mode: dnsrr\n', 'compose.yml:5: service "web": deploy.endpoint_mode: endpoint_mode needs the routing mesh, not supported yet'],
+    ['an undeclared network', 'services:\n  web:\n    image: x\n    networks: [front]\n', 'compose.yml:4: service "web": networks.front: network front is not declared under the top-level networks'],
+    ['a network driver', 'services:\n  web:\n    image: x\nnetworks:\n  front:\n    driver: overlay\n', 'compose.yml:6: networks.front.driver: network options other than external and name are not supported (pisched networks have no driver options)'],
+    ['a bad endpoint_mode', 'services:\n  web:\n    image: x\n    deploy:\n      endpoint_mode: rr\n', /^compose\.yml:\d+: service "web": invalid endpoint mode "rr": use vip or dnsrr$/],
     ['an unknown port mode', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: bridge}\n', 'compose.yml:5: service "web": ports[0].mode: unknown mode bridge: use ingress or host'],
     ['a port with no published side', 'services:\n  web:\n    image: x\n    ports: ["80"]\n', /^compose\.yml:4: service "web": ports\[0\]: "80" publishes no port: write PUBLISHED:TARGET/],
     ['an anonymous volume', 'services:\n  web:\n    image: x\n    volumes: [/data]\n', /^compose\.yml:4: service "web": volumes\[0\]: "\/data" is an anonymous volume/],

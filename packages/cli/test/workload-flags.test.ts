@@ -54,7 +54,7 @@ describe('run: privileges, identity and logs', () => {
       readOnly: true,
       ulimit: ['nofile=1024:2048', 'nproc=64'],
       dns: ['1.1.1.1'],
-      network: 'host',
+      network: ['host'],
       logDriver: 'local',
       logOpt: ['max-size=5m'],
     });
@@ -83,8 +83,8 @@ describe('run: privileges, identity and logs', () => {
     [{ sysctl: ['net.ipv4.ip_forward'] }, 'invalid --sysctl "net.ipv4.ip_forward": expected KEY=VALUE'],
     [{ containerLabel: ['=x'] }, 'invalid --container-label "=x": expected KEY=VALUE'],
     [{ logOpt: ['max-size'] }, 'invalid --log-opt "max-size": expected KEY=VALUE'],
-    [{ network: 'overlay' }, 'invalid network "overlay": use bridge (the default), host or none'],
-    [{ network: 'host', publish: ['80:80'] }, '--publish conflicts with --network host: the container listens on the node\'s ports directly'],
+    [{ network: ['host', 'front'] }, '--network front conflicts with --network host: a container in the node\'s or no network joins no other'],
+    [{ network: ['host'], publish: ['80:80'] }, '--publish conflicts with --network host: the container listens on the node\'s ports directly'],
     [{ entrypoint: 'sh -c \'x' }, 'invalid --entrypoint "sh -c \'x": unbalanced quotes'],
   ])('refuses %j in one line', (flags, message) => {
     expect(() => buildRunSpec('x', [], { name: 'x', ...flags })).toThrow(CliError);

@@ -59,6 +59,10 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     forceUpdate: 0,
     priority: 0,
     rebalance: '',
+    networks: [],
+    endpointMode: 'vip',
+    lbPreferLocal: false,
+    expose: [],
   } as ServiceSpec;
 }
 

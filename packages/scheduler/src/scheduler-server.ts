@@ -41,6 +41,7 @@ import { localControl, type LocalControl } from './dashboard/local-control';
 import { DashboardFeed } from './dashboard/dashboard-feed';
 import { dashboardActions } from './dashboard/dashboard-actions';
 import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
+import { networkHandlers } from './control/network-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -174,6 +175,7 @@ export class SchedulerServer {
       ...controlHandlers(this.store, systemClock, passes, this.dispatcher, members, this.dispatcher, this.initialStrategy),
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
       ...fileObjectHandlers(this.store, systemClock),
+      ...networkHandlers(this.store, systemClock),
       ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
       ...dashboardLoginHandlers(this.store, () => this.dashboard?.address),

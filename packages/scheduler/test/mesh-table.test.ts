@@ -71,6 +71,38 @@ describe('the mesh endpoint table', () => {
   });
 });
 
+describe('the mesh table for service discovery', () => {
+  it('lists a service on a network, with or without ports: its networks, endpoint mode, VIP ports and prefer-local', () => {
+    const machine = setup([]);
+    putService(machine, 'api', { ...serviceSpec('api'), networks: ['front'], endpointMode: 'vip', lbPreferLocal: true, ports: [ingress(8081)], expose: [{ publishedPort: 0, targetPort: 9000, protocol: 'tcp', publishMode: '' }] });
+    putService(machine, 'client', { ...serviceSpec('client'), networks: ['front'], endpointMode: 'dnsrr' });
+    const noPorts = { ...task('c1', 'n1', { hostPort: 0 }), serviceId: 'client', serviceName: 'client' };
+    expect(applyActions(machine, [{ action: 'putTask', putTask: noPorts }]).ok).toBe(true);
+    const table = meshTable(machine);
+    expect([...table.keys()].sort()).toEqual(['api', 'client', 'web']);
+    expect(table.get('api')).toMatchObject({
+      networks: ['front'], endpointMode: 'vip', preferLocal: true, ports: [ingress(8081)],
+      vipPorts: [{ publishedPort: 80, targetPort: 80, protocol: 'tcp' }, { publishedPort: 9000, targetPort: 9000, protocol: 'tcp' }],
+    });
+    // A service that answers on no port is still a name: its running tasks are listed for tasks.NAME.
+    expect(table.get('client')).toMatchObject({ endpointMode: 'dnsrr', vipPorts: [], backends: [{ taskId: 'c1', ports: [] }] });
+    expect(table.get('web')).toMatchObject({ networks: [], vipPorts: [] });
+  });
+
+  it('gives a stack\'s service on a network its Compose key as an alias', () => {
+    const machine = setup([]);
+    const labelled = (name: string, networks: string[]) => {
+      const spec = serviceSpec(name);
+      return { ...spec, networks, container: { ...spec.container!, labels: { 'com.docker.stack.namespace': 'shop' } } };
+    };
+    putService(machine, 'shop_db', labelled('shop_db', ['shop_default']));
+    putService(machine, 'shop_web', labelled('shop_web', []));
+    const table = meshTable(machine);
+    expect(table.get('shop_db')!.aliases).toEqual(['db']);
+    expect(table.has('shop_web')).toBe(false);
+  });
+});
+
 describe('published port clashes', () => {
   const services = [
     { id: 's1', spec: { name: 'web', ports: [ingress(8080)] } },

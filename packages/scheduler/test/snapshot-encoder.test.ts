@@ -56,6 +56,23 @@ describe('snapshot encoded in slices', () => {
     expect([...restored.nodes.keys()]).toEqual(['n1']);
   });
 
+  it('keeps networks, secrets and configs (they were left out of sliced snapshots before networks came)', async () => {
+    const machine = new StateMachine();
+    const meta = { version: 0, createdAt: 1, updatedAt: 1 };
+    applyActions(machine, [
+      { action: 'putNetwork', putNetwork: { id: 'net1', meta, name: 'front' } },
+      { action: 'putSecret', putSecret: { id: 'sec1', meta, name: 'token', sealedData: Buffer.from('sealed'), size: 6 } },
+      { action: 'putConfig', putConfig: { id: 'cfg1', meta, name: 'conf', data: Buffer.from('x=1') } },
+    ]);
+    const restored = new StateMachine();
+    restored.restore(join(await encodeInSlices(machine.capture(), new AbortController().signal)), 2);
+    expect([...restored.networks.values()].map((n) => n.name)).toEqual(['front']);
+    expect([...restored.secrets.values()].map((n) => n.name)).toEqual(['token']);
+    expect([...restored.configs.values()].map((n) => n.name)).toEqual(['conf']);
+    // A second network of the same name is refused by the state machine itself.
+    expect(applyActions(machine, [{ action: 'putNetwork', putNetwork: { id: 'net2', meta, name: 'front' } }])).toEqual({ ok: false, error: 'network name front is already in use' });
+  });
+
   it('stops with a rejection once aborted', async () => {
     const machine = new StateMachine();
     applyActions(machine, Array.from({ length: 20 }, (_, i) => task(`t${i}`, i)));

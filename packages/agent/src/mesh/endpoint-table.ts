@@ -5,16 +5,22 @@ export interface Backend {
   taskId: string;
   address: string;
   port: number;
+  /** On this node (its address is the node's): what --lb-prefer-local prefers. */
+  local?: boolean;
 }
 
 /** A published ingress port and the backends behind it. */
 export interface Route {
-  /** "8080/tcp" */
+  /** "8080/tcp" for an ingress port; "198.18.0.5:80/tcp" for a VIP's. */
   key: string;
+  /** Where to listen; absent = the node's address (an ingress port). */
+  address?: string;
   publishedPort: number;
   protocol: 'tcp' | 'udp';
   serviceName: string;
   backends: Backend[];
+  /** Try the backends on this node first (ServiceSpec.lb_prefer_local). */
+  preferLocal?: boolean;
 }
 
 /**
@@ -31,20 +37,30 @@ export class EndpointTable {
     for (const service of update.services) this.services.set(service.serviceId, service);
   }
 
+  all(): Iterable<MeshService> {
+    return this.services.values();
+  }
+
   /** Every ingress port with its backends: a task's host port for the port's target and protocol. */
-  routes(): Route[] {
+  routes(localAddress = ''): Route[] {
     const routes: Route[] = [];
     for (const service of this.services.values()) {
       for (const port of service.ports) {
         const protocol = port.protocol === 'udp' ? 'udp' : 'tcp';
-        const backends: Backend[] = [];
-        for (const backend of service.backends) {
-          const bound = backend.ports.find((p) => p.targetPort === port.targetPort && (p.protocol || 'tcp') === protocol);
-          if (bound) backends.push({ taskId: backend.taskId, address: backend.address, port: bound.publishedPort });
-        }
-        routes.push({ key: portKey(port), publishedPort: port.publishedPort, protocol, serviceName: service.serviceName, backends });
+        const backends = backendsFor(service, port.targetPort, protocol, localAddress);
+        routes.push({ key: portKey(port), publishedPort: port.publishedPort, protocol, serviceName: service.serviceName, backends, preferLocal: service.preferLocal });
       }
     }
     return routes;
   }
+}
+
+/** Where a service's target port is reached on each serving task: the host port the task reported for it. */
+export function backendsFor(service: MeshService, targetPort: number, protocol: string, localAddress: string): Backend[] {
+  const backends: Backend[] = [];
+  for (const backend of service.backends) {
+    const bound = backend.ports.find((p) => p.targetPort === targetPort && (p.protocol || 'tcp') === protocol);
+    if (bound) backends.push({ taskId: backend.taskId, address: backend.address, port: bound.publishedPort, local: localAddress !== '' && backend.address === localAddress });
+  }
+  return backends;
 }

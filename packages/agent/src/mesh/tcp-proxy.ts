@@ -26,13 +26,15 @@ export class TcpProxy {
     private readonly log: Logger,
     onListening: (error?: Error) => void,
   ) {
-    this.server = net.createServer((client) => this.accept(client));
+    // Half-open allowed: a client that ends its side after the request (`printf … | nc`) still gets the answer.
+    this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
     this.server.once('error', (error) => onListening(error));
     this.server.listen({ host: address, port }, () => onListening());
   }
 
-  setBackends(backends: readonly Backend[]): void {
+  setBackends(backends: readonly Backend[], preferLocal = false): void {
     this.rotation.backends = backends;
+    this.rotation.preferLocal = preferLocal;
   }
 
   close(): void {
@@ -55,15 +57,18 @@ export class TcpProxy {
     let backend: net.Socket | undefined;
     let committed = false;
 
+    // Until the backend is connected, what the client sends is only kept: the connect handler
+    // writes it all (writing it now too would send it twice, and an end now would come before it).
+    const connected = (): net.Socket | undefined => (backend && !backend.connecting ? backend : undefined);
     const onClientData = (chunk: Buffer): void => {
       sent.push(chunk);
       sentBytes += chunk.length;
-      backend?.write(chunk);
+      connected()?.write(chunk);
       if (sentBytes > REPLAY_LIMIT_BYTES && backend) commit(backend);
     };
     const onClientEnd = (): void => {
       clientEnded = true;
-      backend?.end();
+      connected()?.end();
     };
     client.on('data', onClientData);
     client.on('end', onClientEnd);

@@ -43,8 +43,9 @@ export class UdpProxy {
     this.sweeper.unref();
   }
 
-  setBackends(backends: readonly Backend[]): void {
+  setBackends(backends: readonly Backend[], preferLocal = false): void {
     this.rotation.backends = backends;
+    this.rotation.preferLocal = preferLocal;
     const live = new Set(backends.map((b) => `${b.address}:${b.port}`));
     for (const [key, flow] of this.flows) {
       if (!live.has(`${flow.backend.address}:${flow.backend.port}`)) this.drop(key);

@@ -32,14 +32,15 @@ export class UserspaceForwarder implements Forwarder {
     this.routes = routes;
     const wanted = new Map(routes.map((route) => [route.key, route]));
     for (const key of [...this.proxies.keys()]) if (!wanted.has(key)) this.stop(key);
-    if (address === '') return;
     for (const route of routes) {
+      // An ingress port waits for the node's address; a VIP's route brings its own.
+      if (!route.address && address === '') continue;
       let proxy = this.proxies.get(route.key);
       if (!proxy) {
         proxy = this.listen(route);
         this.proxies.set(route.key, proxy);
       }
-      proxy.setBackends(route.backends);
+      proxy.setBackends(route.backends, route.preferLocal ?? false);
     }
   }
 
@@ -50,12 +51,13 @@ export class UserspaceForwarder implements Forwarder {
   }
 
   private listen(route: Route): Proxy {
+    const address = route.address ?? this.address;
     const onListening = (error?: Error): void => {
       if (!error) {
-        this.log.info({ port: route.key, address: this.address, service: route.serviceName }, 'mesh: listening');
+        this.log.info({ port: route.key, address, service: route.serviceName }, 'mesh: listening');
         return;
       }
-      this.log.warn({ port: route.key, address: this.address, err: error.message }, 'mesh: cannot listen; will retry');
+      this.log.warn({ port: route.key, address, err: error.message }, 'mesh: cannot listen; will retry');
       if (this.proxies.get(route.key) === proxy) this.stop(route.key);
       this.retry ??= setTimeout(() => {
         this.retry = undefined;
@@ -63,8 +65,8 @@ export class UserspaceForwarder implements Forwarder {
       }, RETRY_MS);
     };
     const proxy: Proxy = route.protocol === 'udp'
-      ? new UdpProxy(this.address, route.publishedPort, this.log, onListening)
-      : new TcpProxy(this.address, route.publishedPort, this.log, onListening);
+      ? new UdpProxy(address, route.publishedPort, this.log, onListening)
+      : new TcpProxy(address, route.publishedPort, this.log, onListening);
     return proxy;
   }
 

@@ -20,8 +20,9 @@ import { addPlatformFlags, explicitPlatforms, platformsForRun, type PlatformOpti
 import { addWorkloadFlags, workloadFields, type WorkloadFlags } from '../workload-flags';
 import { addDeviceFlags, deviceFields, type DeviceFlags } from '../device-flags';
 import { addFileReferenceFlags, fileReferenceFields, type FileReferenceFlags } from '../file-reference-flags';
+import { addServiceNetworkFlags, serviceNetworkFields, type ServiceNetworkFlags } from '../service-network-flags';
 
-export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags, DeviceFlags, FileReferenceFlags {
+export interface RunOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadFlags, DeviceFlags, FileReferenceFlags, ServiceNetworkFlags {
   name?: string;
   replicas?: string;
   env?: string[];
@@ -85,6 +86,7 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
         generic,
       },
       ports,
+      ...serviceNetworkFields(options),
       placement: {
         constraints: options.constraint ?? [],
         spread: options.spread ?? [],
@@ -143,6 +145,7 @@ export function registerRun(program: Command, context: Context): void {
   addWorkloadFlags(command);
   addDeviceFlags(command);
   addFileReferenceFlags(command);
+  addServiceNetworkFlags(command);
   command
     // Everything after IMAGE belongs to the container, even "-c" or "--help".
     .passThroughOptions()

@@ -46,7 +46,10 @@ export function registerStackDeploy(stack: Command, context: Context): void {
       };
       const objectChanges = planFileObjects(loaded.fileObjects, existingObjects);
       const stale = options.prune ? staleFileObjects(name, servicesOfStack(existing, name), desired) : [];
+      const haveNetworks = new Set(loaded.networks.length > 0 ? (await client.listNetworks()).map((network) => network.name) : []);
+      const newNetworks = loaded.networks.filter((network) => !haveNetworks.has(network));
       if (options.dryRun) {
+        for (const network of newNetworks) context.write(`create network ${network}\n`);
         context.write(renderFileObjectChanges(objectChanges));
         for (const object of stale) context.write(`remove ${object.kind} ${object.name}\n`);
         for (const change of changes) {
@@ -60,6 +63,11 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         return;
       }
       context.write(summaryLine(name, changes));
+      // Before the services, which are refused on a network that does not exist.
+      for (const network of newNetworks) {
+        context.write(`Creating network ${network}\n`);
+        await client.createNetwork(network);
+      }
       // Before the services: a task whose secret does not exist yet could not start.
       for (const { object } of objectChanges.filter((change) => change.action === 'create')) {
         context.write(`Creating ${object.kind} ${object.name}\n`);

@@ -55,7 +55,7 @@ export function registerStack(program: Command, context: Context): void {
 
   stack
     .command('rm')
-    .description('remove the services of a stack, then the secrets and configs it created; containers are stopped and removed (volumes are kept)')
+    .description('remove the services of a stack, then its networks and the secrets and configs it created; containers are stopped and removed (volumes are kept)')
     .argument('<stack...>', 'stack names')
     .action(async (names: string[]) => {
       const client = context.client();
@@ -66,6 +66,17 @@ export function registerStack(program: Command, context: Context): void {
         for (const service of members) {
           context.write(`Removing service ${service.spec!.name}\n`);
           await client.removeService(service.id);
+        }
+        // The stack's own networks (STACK_…) its services were on; an external one is not the stack's to remove.
+        const networks = [...new Set(members.flatMap((service) => service.spec!.networks ?? []))].filter((network) => network.startsWith(`${name}_`));
+        for (const network of networks.sort()) {
+          context.write(`Removing network ${network}\n`);
+          try {
+            await client.removeNetwork(network);
+          } catch (error) {
+            if (!(error instanceof SchedulerError)) throw error;
+            context.writeError(`warning: network ${network} kept: ${error.message}\n`);
+          }
         }
         for (const object of ownFileObjects(name, members)) {
           context.write(`Removing ${object.kind} ${object.name}\n`);

@@ -7,12 +7,12 @@
 export const SUPPORTED_SERVICE_KEYS = new Set([
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'healthcheck', 'stop_signal', 'stop_grace_period',
   'init', 'user', 'working_dir', 'hostname', 'labels', 'volumes', 'tmpfs', 'devices', 'cap_add', 'cap_drop', 'privileged',
-  'network_mode', 'networks', 'logging', 'sysctls', 'ulimits', 'read_only', 'dns', 'group_add', 'deploy', 'platform', 'secrets', 'configs',
+  'network_mode', 'networks', 'expose', 'logging', 'sysctls', 'ulimits', 'read_only', 'dns', 'group_add', 'deploy', 'platform', 'secrets', 'configs',
 ]);
 
 /** Harmless to ignore on a cluster: build-time, ordering, naming and interactive-session keys. */
 export const WARNED_SERVICE_KEYS = new Set([
-  'build', 'depends_on', 'links', 'external_links', 'container_name', 'restart', 'expose', 'pull_policy', 'tty', 'stdin_open', 'attach', 'develop',
+  'build', 'depends_on', 'links', 'external_links', 'container_name', 'restart', 'pull_policy', 'tty', 'stdin_open', 'attach', 'develop',
 ]);
 
 const NOT_YET = 'not supported yet';
@@ -28,11 +28,10 @@ export const REFUSED_SERVICE_KEYS: Record<string, string> = {
   scale: 'use deploy.replicas instead',
 };
 
-export const SUPPORTED_DEPLOY_KEYS = new Set(['mode', 'replicas', 'placement', 'resources', 'restart_policy', 'update_config', 'rollback_config']);
+export const SUPPORTED_DEPLOY_KEYS = new Set(['mode', 'replicas', 'placement', 'resources', 'restart_policy', 'update_config', 'rollback_config', 'endpoint_mode']);
 
 export const REFUSED_DEPLOY_KEYS: Record<string, string> = {
   labels: `service labels are ${NOT_YET} (container labels are: use labels at the service level)`,
-  endpoint_mode: `endpoint_mode needs the routing mesh, ${NOT_YET}`,
 };
 
 export const SUPPORTED_TOP_KEYS = new Set(['version', 'services', 'volumes', 'networks', 'secrets', 'configs']);

@@ -1,6 +1,7 @@
 import type { ModelPath } from './compose-file';
 import type { Lookup } from './interpolate';
 import type { StackFileObject } from './convert-file-objects';
+import type { StackNetwork } from './convert-networks';
 
 /** What converting one service needs to know, and how it reports. */
 export interface ConvertContext {
@@ -12,6 +13,8 @@ export interface ConvertContext {
   topVolumes: Record<string, unknown>;
   /** The top-level secrets and configs, which the service's references name by key. */
   fileObjects: readonly StackFileObject[];
+  /** The top-level networks and the implicit default, with their pisched names. */
+  networks: readonly StackNetwork[];
   /** Throws a one-line error naming the file and line of `path` (relative to the service). */
   fail(path: ModelPath, message: string): never;
   /** Records an ignored key (relative to the service) for the warning line. */

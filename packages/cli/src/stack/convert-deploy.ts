@@ -5,7 +5,7 @@ import { REFUSED_DEPLOY_KEYS, SUPPORTED_DEPLOY_KEYS, refusalReason } from './com
 
 const MODES: Record<string, ServiceSpecInput['mode']> = { replicated: 'REPLICATED', global: 'GLOBAL', 'replicated-job': 'REPLICATED_JOB' };
 
-type DeployFields = Pick<ServiceSpecInput, 'mode' | 'replicas' | 'placement' | 'resources' | 'noLimits' | 'restart' | 'updateConfig' | 'rollbackConfig'>;
+type DeployFields = Pick<ServiceSpecInput, 'mode' | 'replicas' | 'placement' | 'resources' | 'noLimits' | 'restart' | 'updateConfig' | 'rollbackConfig' | 'endpointMode'>;
 
 /** The `deploy` section as the spec's mode, replicas, placement, resources, restart policy and update configs. */
 export function convertDeploy(deploy: Record<string, unknown> | undefined, context: ConvertContext): DeployFields {
@@ -27,6 +27,7 @@ export function convertDeploy(deploy: Record<string, unknown> | undefined, conte
   const restart = (d.restart_policy ?? {}) as Record<string, unknown>;
   return {
     mode,
+    endpointMode: d.endpoint_mode === undefined ? '' : String(d.endpoint_mode),
     replicas: d.replicas === undefined ? (mode === 'GLOBAL' ? 0 : 1) : read(['replicas'], () => wholeNumber(d.replicas, 'replicas')),
     placement: {
       constraints: ((placement.constraints ?? []) as unknown[]).map(String),

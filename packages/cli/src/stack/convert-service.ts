@@ -10,6 +10,7 @@ import { convertPorts } from './convert-ports';
 import { convertVolumes } from './convert-volumes';
 import { convertDeploy } from './convert-deploy';
 import { convertFileReferences } from './convert-file-references';
+import { serviceExpose, serviceNetworks } from './convert-networks';
 import { splitArgs } from '../flags';
 import { CliError } from '../errors';
 
@@ -73,7 +74,15 @@ export function convertService(service: Record<string, unknown>, context: Conver
   const ports = convertPorts(service.ports, context);
   const platforms = service.platform === undefined ? [] : [read(['platform'], () => parsePlatform(String(service.platform)))];
   return read([], () =>
-    validateServiceSpec({ name: `${context.stack}_${context.service}`, ...deploy, container, ports, placement: { ...deploy.placement, platforms } }),
+    validateServiceSpec({
+      name: `${context.stack}_${context.service}`,
+      ...deploy,
+      container,
+      ports,
+      placement: { ...deploy.placement, platforms },
+      networks: serviceNetworks(service, context, context.networks),
+      expose: serviceExpose(service, context),
+    }),
   );
 }
 
@@ -106,12 +115,6 @@ function environment(service: Record<string, unknown>, context: ConvertContext, 
 }
 
 function networkMode(service: Record<string, unknown>, context: ConvertContext, publishes: boolean): string {
-  if (service.networks !== undefined) {
-    const names = Array.isArray(service.networks) ? service.networks.map(String) : Object.keys(service.networks as object);
-    const other = names.find((name) => name !== 'default');
-    if (other !== undefined) context.fail(['networks', other], `networks other than the default are not supported yet`);
-    if (!Array.isArray(service.networks) && (service.networks as Record<string, unknown>).default) context.fail(['networks', 'default'], 'network options (aliases, addresses) are not supported yet');
-  }
   if (service.network_mode === undefined) return '';
   const mode = String(service.network_mode);
   if (!['host', 'none', 'bridge'].includes(mode)) context.fail(['network_mode'], `network_mode ${mode} is not supported (use host, none or bridge)`);

@@ -9,6 +9,7 @@ import { readEnvFile } from './dotenv';
 import { convertService } from './convert-service';
 import type { Lookup } from './interpolate';
 import { convertFileObjects, type StackFileObject } from './convert-file-objects';
+import { convertTopNetworks } from './convert-networks';
 
 export interface LoadedStack {
   /** The merged, interpolated model: what `stack config` prints. */
@@ -16,6 +17,8 @@ export interface LoadedStack {
   specs: ServiceSpec[];
   /** Top-level secrets and configs some service uses: created as STACK_KEY, or external and looked up. */
   fileObjects: StackFileObject[];
+  /** The stack's own networks its services join (STACK_default, STACK_KEY): made before the services, removed by stack rm. */
+  networks: string[];
   /** Keys ignored, as `key (service, …)`, for one warning line. */
   ignored: string[];
 }
@@ -51,11 +54,7 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
   }
   const ignored = new Map<string, Set<string>>();
   for (const key of Object.keys(model)) if (WARNED_TOP_KEYS.has(key)) ignored.set(key, new Set());
-  const networks = (model.networks ?? {}) as Record<string, unknown>;
-  for (const [name, network] of Object.entries(networks)) {
-    if (name !== 'default') fail(['networks', name], 'networks other than the default are not supported yet');
-    if (network !== null && Object.keys(network as object).length > 0) fail(['networks', name], 'options of the default network are not supported yet');
-  }
+  const networks = convertTopNetworks(stack, (model.networks ?? {}) as Record<string, unknown>, fail);
   const warnTop = (path: ModelPath) => {
     const key = describePath(path);
     if (!ignored.has(key)) ignored.set(key, new Set());
@@ -74,6 +73,7 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
       lookup,
       topVolumes: (model.volumes ?? {}) as Record<string, unknown>,
       fileObjects: declared,
+      networks,
       fail: (path, message) => fail(['services', service, ...path], message),
       warn: (path) => {
         const key = describePath(path);
@@ -84,7 +84,10 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
   // Only what a service uses is created (or looked up): stack rm finds the stack's objects through its services.
   const used = new Set(specs.flatMap((spec) => [...spec.container!.secrets.map((ref) => `secret:${ref.source}`), ...spec.container!.configs.map((ref) => `config:${ref.source}`)]));
   const fileObjects = declared.filter((object) => used.has(`${object.kind}:${object.name}`));
-  return { model, specs, fileObjects, ignored: [...ignored].map(([key, names]) => (names.size === 0 ? key : `${key} (${[...names].join(', ')})`)) };
+  // Likewise the networks: the stack's own ones its services join are made; external ones must exist.
+  const joined = new Set(specs.flatMap((spec) => spec.networks));
+  const ownNetworks = networks.filter((network) => !network.external && joined.has(network.name)).map((network) => network.name);
+  return { model, specs, fileObjects, networks: ownNetworks, ignored: [...ignored].map(([key, names]) => (names.size === 0 ? key : `${key} (${[...names].join(', ')})`)) };
 }
 
 /** `file:line` of the file that sets most of this path, the later one on a tie (later files override earlier ones). */

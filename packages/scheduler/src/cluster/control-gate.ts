@@ -31,6 +31,8 @@ const WRITES = new Set([
   // A login is stored when made and removed when used.
   'CreateDashboardLogin',
   'RedeemDashboardLogin',
+  'CreateNetwork',
+  'RemoveNetwork',
 ]);
 
 /**

@@ -18,6 +18,7 @@ import { followServiceLogs } from '../logs/follow-logs';
 import type { SecurityCalls } from '../security/security-handlers';
 import { checkPrivilegedAllowed, parseAllowPrivileged } from './privileged-gate';
 import { checkPortsFree } from './port-gate';
+import { checkNetworksExist, type NetworkCalls } from './network-handlers';
 import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
@@ -45,7 +46,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls | DashboardLoginCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls | DashboardLoginCalls | NetworkCalls> {
   const clusterResponse = () => {
     const { periodMs, grace } = heartbeats.heartbeat();
     return {
@@ -72,6 +73,7 @@ export function controlHandlers(
         checkPrivilegedAllowed(state, spec);
         checkFileReferences(state, spec);
         checkPortsFree(state, spec, id);
+        checkNetworksExist(state, spec);
         const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
         return [{ action: 'putService', putService: service }];
       });
@@ -95,6 +97,7 @@ export function controlHandlers(
         checkPrivilegedAllowed(state, spec, service.spec!);
         checkFileReferences(state, spec);
         checkPortsFree(state, spec, service.id);
+        checkNetworksExist(state, spec);
         return [[{ action: 'putService', putService: withNewSpec(service, spec, now) }], service.id];
       });
       return { service: store.state.services.get(id!) };
@@ -125,6 +128,7 @@ export function controlHandlers(
         checkPrivilegedAllowed(state, service.previousSpec, service.spec!);
         checkFileReferences(state, service.previousSpec);
         checkPortsFree(state, service.previousSpec, service.id);
+        checkNetworksExist(state, service.previousSpec);
         return [[{ action: 'putService', putService: withRollback(service, now, 'manually requested rollback') }], service.id];
       });
       return { service: store.state.services.get(id!) };

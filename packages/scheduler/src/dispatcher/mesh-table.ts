@@ -1,4 +1,4 @@
-import { ingressPorts, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
+import { ingressPorts, vipPorts, type Service, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 
 /**
@@ -7,28 +7,41 @@ import type { StateMachine } from '../store/state-machine';
  * drain or rm is about to stop it, so it leaves before its container gets the
  * stop signal), not failing or still starting its health check, its ports known.
  */
-function servesTraffic(task: Task): boolean {
+function servesTraffic(task: Task, entry: MeshService): boolean {
   const status = task.status;
   if (!status || status.state !== 'RUNNING' || task.desiredState !== 'RUNNING') return false;
   if (status.health === 'starting' || status.health === 'unhealthy') return false;
-  return status.ingressPorts.length > 0;
+  // A service with no port at all (a client) is still a name: tasks.NAME lists its tasks.
+  return status.ingressPorts.length > 0 || (entry.ports.length === 0 && entry.vipPorts.length === 0);
 }
 
 /**
- * The mesh's endpoint table: every service with ingress ports, and where its
- * serving tasks are reached (their node's address, on a ready node: a node
- * down past its heartbeat grace leaves every other node's rotation).
+ * The mesh's endpoint table: every service with ingress ports or on a pisched
+ * network, and where its serving tasks are reached (their node's address, on
+ * a ready node: a node down past its heartbeat grace leaves every other node's rotation).
  */
 export function meshTable(state: StateMachine): Map<string, MeshService> {
   const table = new Map<string, MeshService>();
   for (const service of state.services.values()) {
-    const ports = ingressPorts(service.spec);
-    if (ports.length === 0) continue;
-    table.set(service.id, { serviceId: service.id, serviceName: service.spec!.name, ports, backends: [] });
+    const spec = service.spec;
+    const ports = ingressPorts(spec);
+    const networks = spec?.networks ?? [];
+    if (ports.length === 0 && networks.length === 0) continue;
+    table.set(service.id, {
+      serviceId: service.id,
+      serviceName: spec!.name,
+      ports,
+      backends: [],
+      networks,
+      endpointMode: spec!.endpointMode || 'vip',
+      vipPorts: vipPorts(spec),
+      preferLocal: spec!.lbPreferLocal ?? false,
+      aliases: stackAliases(spec!),
+    });
   }
   for (const task of state.tasks.values()) {
     const entry = table.get(task.serviceId);
-    if (!entry || !servesTraffic(task)) continue;
+    if (!entry || !servesTraffic(task, entry)) continue;
     const node = state.nodes.get(task.nodeId);
     if (!node || node.state !== 'READY' || !node.address) continue;
     const backend: MeshBackend = { taskId: task.id, nodeId: node.id, address: node.address, ports: task.status!.ingressPorts };
@@ -36,6 +49,16 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
   }
   for (const entry of table.values()) entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
   return table;
+}
+
+// The label `stack deploy` puts on a stack's containers (Swarm's), naming the stack.
+const STACK_LABEL = 'com.docker.stack.namespace';
+
+/** A stack's service STACK_KEY also answers to KEY on its networks, as Swarm's stack services do. */
+function stackAliases(spec: NonNullable<Service['spec']>): string[] {
+  const stack = spec.container?.labels?.[STACK_LABEL];
+  if (!stack || !spec.name.startsWith(`${stack}_`) || (spec.networks ?? []).length === 0) return [];
+  return [spec.name.slice(stack.length + 1)];
 }
 
 /** What one session was last sent: a fingerprint per service id. */

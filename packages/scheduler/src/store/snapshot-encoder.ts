@@ -1,10 +1,13 @@
-import { encodeMessage, type Cluster, type ClusterSecurity, type Node, type Service, type Task } from '@pisched/api';
+import { encodeMessage, type Cluster, type ClusterSecurity, type Config, type Network, type Node, type Secret, type Service, type Task } from '@pisched/api';
 
 /** The store's objects as of one applied index: arrays of objects that applies replace, never change. */
 export interface StoreCapture {
   services: Service[];
   tasks: Task[];
   nodes: Node[];
+  secrets: Secret[];
+  configs: Config[];
+  networks: Network[];
   cluster: Cluster | null;
   security: ClusterSecurity | null;
 }
@@ -24,10 +27,13 @@ const SLICE_MS = 5;
 export async function encodeInSlices(capture: StoreCapture, signal: AbortSignal): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = [encodeMessage('StoreSnapshot', { services: [], tasks: [], nodes: [], cluster: capture.cluster, security: capture.security })];
   let sliceStart = performance.now();
-  const lists: Array<['services' | 'tasks' | 'nodes', object[]]> = [
+  const lists: Array<['services' | 'tasks' | 'nodes' | 'secrets' | 'configs' | 'networks', object[]]> = [
     ['services', capture.services],
     ['tasks', capture.tasks],
     ['nodes', capture.nodes],
+    ['secrets', capture.secrets],
+    ['configs', capture.configs],
+    ['networks', capture.networks],
   ];
   for (const [field, objects] of lists) {
     for (let at = 0; at < objects.length; at += BATCH) {

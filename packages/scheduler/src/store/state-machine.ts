@@ -5,6 +5,7 @@ import {
   type ClusterSecurity,
   type Command,
   type Config,
+  type Network,
   type Secret,
   type Node,
   type Service,
@@ -25,13 +26,14 @@ export type StoreChange =
   | { kind: 'task'; before?: Task; after?: Task }
   | { kind: 'node'; before?: Node; after?: Node };
 
-type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security' | 'secret' | 'config';
-type StoredObject = Service | Task | Node | Cluster | ClusterSecurity | Secret | Config;
+type Kind = 'service' | 'task' | 'node' | 'cluster' | 'security' | 'secret' | 'config' | 'network';
+type StoredObject = Service | Task | Node | Cluster | ClusterSecurity | Secret | Config | Network;
 /** The kinds whose names are unique among their kind, and how to read the name. */
 const NAMED: Partial<Record<Kind, (value: StoredObject) => string | undefined>> = {
   service: (value) => (value as Service).spec?.name,
   secret: (value) => (value as Secret).name,
   config: (value) => (value as Config).name,
+  network: (value) => (value as Network).name,
 };
 
 /**
@@ -47,6 +49,7 @@ export class StateMachine {
   /** Values only sealed (see Secret.sealed_data): opened by the dispatcher for the agents that need them. */
   readonly secrets = new Map<string, Secret>();
   readonly configs = new Map<string, Config>();
+  readonly networks = new Map<string, Network>();
   /** Cluster-wide settings: at most one object, id "cluster". */
   private readonly clusters = new Map<string, Cluster>();
   /** The root CA and join secrets: at most one object, id "security". */
@@ -136,6 +139,7 @@ export class StateMachine {
       security: this.security ?? null,
       secrets: [...this.secrets.values()],
       configs: [...this.configs.values()],
+      networks: [...this.networks.values()],
     };
     return encodeMessage('StoreSnapshot', snapshot);
   }
@@ -150,6 +154,9 @@ export class StateMachine {
       services: [...this.services.values()],
       tasks: [...this.tasks.values()],
       nodes: [...this.nodes.values()],
+      secrets: [...this.secrets.values()],
+      configs: [...this.configs.values()],
+      networks: [...this.networks.values()],
       cluster: this.cluster ?? null,
       security: this.security ?? null,
     };
@@ -167,6 +174,8 @@ export class StateMachine {
     this.configs.clear();
     for (const secret of snapshot.secrets ?? []) this.secrets.set(secret.id, secret);
     for (const config of snapshot.configs ?? []) this.configs.set(config.id, config);
+    this.networks.clear();
+    for (const network of snapshot.networks ?? []) this.networks.set(network.id, network);
     this.clusters.clear();
     if (snapshot.cluster) this.clusters.set(snapshot.cluster.id, snapshot.cluster);
     this.securities.clear();
@@ -190,6 +199,7 @@ export class StateMachine {
     if (kind === 'cluster') return this.clusters as Map<string, StoredObject>;
     if (kind === 'secret') return this.secrets as Map<string, StoredObject>;
     if (kind === 'config') return this.configs as Map<string, StoredObject>;
+    if (kind === 'network') return this.networks as Map<string, StoredObject>;
     return this.nodes as Map<string, StoredObject>;
   }
 
@@ -229,6 +239,10 @@ function describe(action: StoreAction): { kind: Kind; id: string; value?: Stored
       return action.putConfig ? { kind: 'config', id: action.putConfig.id, value: action.putConfig } : undefined;
     case 'removeConfig':
       return { kind: 'config', id: action.removeConfig ?? '' };
+    case 'putNetwork':
+      return action.putNetwork ? { kind: 'network', id: action.putNetwork.id, value: action.putNetwork } : undefined;
+    case 'removeNetwork':
+      return { kind: 'network', id: action.removeNetwork ?? '' };
     default:
       return undefined;
   }
