@@ -3,6 +3,7 @@ import {
   LEADER_METADATA,
   stateRank,
   type AgentMessage__Output,
+  type Command,
   type DispatcherHandlers,
   type DispatcherMessage,
   type LogReply,
@@ -16,6 +17,7 @@ import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { AssignmentIndex } from './assignment-index';
 import { isIP } from 'node:net';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -81,7 +83,20 @@ export class Dispatcher {
   private announcedPeriodMs = 0;
   /** The version of the security object (revocations) open sessions were last authorized against. */
   private authorizedSecurityVersion?: number;
-  private readonly onChange = () => this.schedulePush();
+  /** Each node's tasks, followed command by command. */
+  private readonly index = new AssignmentIndex();
+  /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
+  private readonly touched = new Set<string>();
+  private allTouched = true;
+  private readonly onChange = (command?: Command) => {
+    if (command) {
+      this.index.apply(command, this.touched);
+    } else {
+      this.index.rebuild(this.store.state);
+      this.allTouched = true;
+    }
+    this.schedulePush();
+  };
   /** Who waits for the log reply of each request id sent on a session. */
   private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
 
@@ -99,6 +114,8 @@ export class Dispatcher {
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
+    this.index.rebuild(this.store.state);
+    this.allTouched = true;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => {
@@ -375,6 +392,10 @@ export class Dispatcher {
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
       this.announcedPeriodMs = periodMs;
+      const everyone = this.allTouched || periodChanged;
+      const touched = new Set(this.touched);
+      this.allTouched = false;
+      this.touched.clear();
       for (const session of this.sessions.values()) {
         // Agents take the heartbeat period from accepted; a new period is announced the same way.
         if (periodChanged) {
@@ -383,7 +404,8 @@ export class Dispatcher {
           // The agent treats accepted as a fresh session start and waits for a complete assignment set.
           session.lastAssignments = undefined;
         }
-        this.pushAssignments(session);
+        // A node none of whose tasks changed has its set already: the cost of a push follows the change, not the cluster.
+        if (everyone || touched.has(session.nodeId)) this.pushAssignments(session);
       }
       // Endpoints go out with the assignments that stop their tasks: a task leaves every
       // node's rotation while its agent still waits out the drain before stopping it.
@@ -418,11 +440,8 @@ export class Dispatcher {
   }
 
   private pushAssignments(session: Session): void {
-    const tasks: Task[] = [];
-    for (const task of this.store.state.tasks.values()) {
-      // A global task is bound to its node before placement has found room for it there: not the agent's yet.
-      if (task.nodeId === session.nodeId && stateRank(task.status!.state) >= stateRank('ASSIGNED')) tasks.push(task);
-    }
+    // A global task is bound to its node before placement has found room for it there: not the agent's yet.
+    const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
     const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
     if (fingerprint === session.lastAssignments) return;
