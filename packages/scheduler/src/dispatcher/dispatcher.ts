@@ -18,6 +18,7 @@ import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
 import { AssignmentIndex } from './assignment-index';
+import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -83,6 +84,8 @@ export class Dispatcher {
   private announcedPeriodMs = 0;
   /** The version of the security object (revocations) open sessions were last authorized against. */
   private authorizedSecurityVersion?: number;
+  /** The revocations open sessions were last authorized against (see revocationFingerprint). */
+  private authorizedRevocations = '';
   /** Each node's tasks, followed command by command. */
   private readonly index = new AssignmentIndex();
   /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
@@ -114,6 +117,7 @@ export class Dispatcher {
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
+    this.authorizedRevocations = revocationFingerprint(this.store.state.security);
     this.index.rebuild(this.store.state);
     this.allTouched = true;
     this.store.on('change', this.onChange);
@@ -420,9 +424,15 @@ export class Dispatcher {
 
   /** A revocation ends the sessions of the certificates it names at once, not at their next reconnect. */
   private reauthorizeSessions(): void {
-    const version = this.store.state.security?.meta?.version;
+    const security = this.store.state.security;
+    const version = security?.meta?.version;
     if (version === this.authorizedSecurityVersion || !this.options.authorizeSession) return;
     this.authorizedSecurityVersion = version;
+    // Every join records a certificate in the security object too, but changes no verdict: asking
+    // every open session again at each join (a certificate parse each) made N joins cost N².
+    const revocations = revocationFingerprint(security);
+    if (revocations === this.authorizedRevocations) return;
+    this.authorizedRevocations = revocations;
     for (const session of [...this.sessions.values()]) {
       const denied = this.options.authorizeSession(session.call, session.nodeId);
       if (!denied) continue;
