@@ -26,6 +26,8 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
     if (ports.length === 0) continue;
     table.set(service.id, { serviceId: service.id, serviceName: service.spec!.name, ports, backends: [] });
   }
+  // Made at every push: without an ingress service there is no reason to look at every task.
+  if (table.size === 0) return table;
   for (const task of state.tasks.values()) {
     const entry = table.get(task.serviceId);
     if (!entry || !servesTraffic(task)) continue;
