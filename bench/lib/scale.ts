@@ -84,14 +84,17 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
     const { leader } = await trio.leader();
     return trio.members.find((member) => member !== leader && member.daemon.running)!;
   };
-  /** Waits for a follower's view of the store to satisfy check; returns ms since `since`. */
+  /** Waits for a follower's view of the store to satisfy check; returns ms since `since`. An agent process that died fails it at once. */
   const until = async (since: number, what: string, timeoutMs: number, check: (samples: Map<string, number>) => boolean) => {
     const watcher = await follower();
-    await waitFor(async () => {
-      for (const set of agentSets) if (!set.daemon.running && set.daemon.child.signalCode !== 'SIGKILL') throw new Error(`agents exited:\n${set.daemon.tail()}`);
-      return check(await metricsOf(watcher));
-    }, timeoutMs, what);
-    return performance.now() - since;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const set of agentSets) if (!set.daemon.running && !set.killed) throw new Error(`${set.daemon.name} exited:\n${set.daemon.tail()}`);
+      const samples = await metricsOf(watcher).catch(() => undefined);
+      if (samples && check(samples)) return performance.now() - since;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(POLL_MS);
+    }
   };
   try {
     const { token } = await client.joinToken('worker', false);

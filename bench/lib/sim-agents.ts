@@ -25,6 +25,8 @@ export interface SimAgentsOptions {
 export class SimAgents {
   daemon: Daemon;
   readonly dataDir = tempDir('sim-agents');
+  /** Killed on purpose: its exit is no failure. */
+  killed = false;
 
   constructor(private readonly options: SimAgentsOptions) {
     live.add(this);
@@ -37,11 +39,13 @@ export class SimAgents {
 
   /** kill -9: every node of the process vanishes at once, sessions and all. */
   async kill(): Promise<void> {
+    this.killed = true;
     await this.daemon.stop('SIGKILL');
   }
 
   restart(): void {
     if (this.daemon.running) throw new Error('still running');
+    this.killed = false;
     this.daemon = this.spawn(false);
   }
 

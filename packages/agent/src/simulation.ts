@@ -12,8 +12,11 @@ import { SimulatedDriver } from './simulated-driver';
 /** What a simulated node announces unless --cpus/--memory say otherwise: a Raspberry Pi 4 with 4 GB. */
 const DEFAULT_CPUS = 4;
 const DEFAULT_MEMORY_BYTES = 4 * 1024 ** 3;
-/** Joins in flight at once: each costs the leader a certificate signature, and a thousand at once only queue. */
-const JOIN_CONCURRENCY = 16;
+/** Joins in flight at once: each costs the leader a certificate signature, and a thousand at once only queue and time out. */
+const JOIN_CONCURRENCY = 4;
+/** A join the cluster did not answer in time (a leader busy signing, an election) is asked again for this long. */
+const JOIN_PATIENCE_MS = 5 * 60_000;
+const TRANSIENT_JOIN = /deadline exceeded|unavailable|no connection established|timed out|cannot reach/i;
 
 export interface Simulation {
   readonly driver: SimulatedDriver;
@@ -58,7 +61,7 @@ export async function startSimulation(options: AgentOptions & { simulate: Simula
       const nodeId = ids[next++];
       const nodeLog = log.child({ node: nodeId });
       const dataDir = path.join(options.dataDir, nodeId);
-      const identity = await nodeCredentials(dataDir, nodeId, options.schedulers, options.joinToken, nodeLog);
+      const identity = await patientCredentials(() => nodeCredentials(dataDir, nodeId, options.schedulers, options.joinToken, nodeLog), nodeLog, () => stopped || stopping());
       if (stopped || stopping()) return;
       const renewable = new RenewableIdentity(identity);
       const channel = clusterChannel(renewable);
@@ -91,4 +94,24 @@ export async function startSimulation(options: AgentOptions & { simulate: Simula
     if (agent) agents.push(agent);
   }
   return simulation;
+}
+
+/**
+ * One node's credentials, asked again while the cluster only fails to answer
+ * in time: a real agent is started once per node, but a process of hundreds
+ * must not end for one join that waited behind the others. A refusal (a wrong
+ * token) still ends it at once.
+ */
+async function patientCredentials<T>(get: () => Promise<T>, log: Logger, stopping: () => boolean): Promise<T> {
+  const until = Date.now() + JOIN_PATIENCE_MS;
+  for (;;) {
+    try {
+      return await get();
+    } catch (error) {
+      const message = (error as Error).message;
+      if (!TRANSIENT_JOIN.test(message) || Date.now() > until || stopping()) throw error;
+      log.warn({ err: message }, 'join not answered in time; asking again');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
 }
