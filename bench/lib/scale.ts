@@ -35,12 +35,16 @@ export interface ScaleRow {
   joinMs: number;
   idleLeader: Usage;
   idleFollower: Usage;
+  /** First service create sent to the last one answered (100 CreateService calls from 8 clients). */
+  createdMs: number;
   /** First service create sent to every task assigned to a node, committed (seen on a follower). */
   placedMs: number;
   /** … to every task running. */
   runningMs: number;
   /** Raft entries committed from the first create to every task running. */
   raftEntries: number;
+  /** The leader's mean time from proposing a write to its commit and apply, in the burst: writes go one at a time, so this paces everything. */
+  commitMs: number;
   burstLeader: Usage;
   burstFollower: Usage;
   /** kill -9 of 10 % of the agents: the tasks they ran, and the time until every one runs elsewhere. */
@@ -122,7 +126,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       ({ leader } = await trio.leader());
       other = await follower();
       const replicas = Math.round(tasks / SERVICES);
-      const commitBefore = total(await metricsOf(leader), 'pisched_raft_commit_index');
+      const leaderBefore = await metricsOf(leader);
+      const commitBefore = total(leaderBefore, 'pisched_raft_commit_index');
+      const proposals = (samples: Map<string, number>) => [total(samples, 'pisched_raft_proposal_seconds_sum'), total(samples, 'pisched_raft_proposal_seconds_count')];
+      const [proposedSecondsBefore, proposedBefore] = proposals(leaderBefore);
       const burstL = new Footprint(leader.daemon.child.pid!);
       const burstF = new Footprint(other.daemon.child.pid!);
       const t0 = performance.now();
@@ -133,16 +140,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
           await client.createService(buildRunSpec('simulated/app:1', [], { name, replicas: String(replicas), memory: TASK_MEMORY, placementStrategy: 'spread' }));
         }
       }));
+      const createdMs = performance.now() - t0;
       const placedStates = ['assigned', 'accepted', 'preparing', 'starting', 'running'];
       let placedMs = 0;
       const runningMs = await until(t0, `${tasks} tasks running`, 600_000, (s) => {
         if (placedMs === 0 && placedStates.reduce((sum, state) => sum + total(s, 'pisched_tasks', `state="${state}"`), 0) >= tasks) placedMs = performance.now() - t0;
         return total(s, 'pisched_tasks', 'state="running"') >= tasks;
       });
-      const raftEntries = total(await metricsOf(leader), 'pisched_raft_commit_index') - commitBefore;
+      const leaderAfter = await metricsOf(leader);
+      const raftEntries = total(leaderAfter, 'pisched_raft_commit_index') - commitBefore;
+      const [proposedSeconds, proposed] = proposals(leaderAfter);
+      const commitMs = proposed > proposedBefore ? (1000 * (proposedSeconds - proposedSecondsBefore)) / (proposed - proposedBefore) : 0;
       const burstLeader = usage(burstL.finish());
       const burstFollower = usage(burstF.finish());
-      print(`  ${tasks} tasks: all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries; leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
+      print(`  ${tasks} tasks: 100 services created ${(createdMs / 1000).toFixed(2)} s, all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries (mean commit ${commitMs.toFixed(0)} ms); leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
 
       // 10 % of the agents die at once.
       const before = await client.listTasks();
@@ -181,7 +192,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       trio.restart(leader.id);
       await trio.settled(60_000);
 
-      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, placedMs, runningMs, raftEntries, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, rescheduled });
+      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, rescheduled });
 
       for (const name of names) await client.removeService(name);
       await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);

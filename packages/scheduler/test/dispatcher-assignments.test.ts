@@ -23,6 +23,51 @@ async function until<T>(check: () => T | undefined): Promise<T> {
   throw new Error('condition not reached');
 }
 
+async function dispatcherOnLoopback(store: Store) {
+  const dispatcher = new Dispatcher(store, testClock(), { heartbeatPeriodMs: 1_000, heartbeatGrace: 30 }, pino({ level: 'silent' }));
+  dispatcher.start();
+  const server = new grpc.Server();
+  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Session(): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
+  };
+  cleanups.push(() => {
+    dispatcher.stop();
+    client.close();
+    server.forceShutdown();
+  });
+  return { dispatcher, client };
+}
+
+describe('the dispatcher registers nodes', () => {
+  it('writes nothing for a ready node that comes back unchanged (after a leader change), and writes a changed one', async () => {
+    const store = new Store();
+    let index = 0;
+    store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+    const { client } = await dispatcherOnLoopback(store);
+    const description = (cpus: number) => ({ hostname: 'pi-1', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus, memoryBytes: 1024 }, labels: { zone: 'a' } });
+    const session = async (cpus: number) => {
+      const call = client.Session();
+      call.on('error', () => undefined);
+      const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
+      call.write({ register: { nodeId: 'pi-1', description: description(cpus) } });
+      await accepted;
+      call.end();
+    };
+    await session(4);
+    expect(index).toBe(1);
+    expect(store.state.nodes.get('pi-1')?.state).toBe('READY');
+    await session(4);
+    expect(index).toBe(1);
+    await session(2);
+    expect(index).toBe(2);
+    expect(store.state.nodes.get('pi-1')?.description?.resources?.cpus).toBe(2);
+  });
+});
+
 describe('the dispatcher pushes assignment sets', () => {
   it('to the nodes a change touches, following placements, moves and removals', async () => {
     const store = new Store();

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   LEADER_METADATA,
+  encodeMessage,
   stateRank,
   type AgentMessage__Output,
   type Command,
@@ -286,6 +287,10 @@ export class Dispatcher {
   }
 
   private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string): Promise<unknown> {
+    const known = this.store.state.nodes.get(nodeId);
+    // A ready node back with what is stored (every agent after a leader change) needs no write. Writes go one
+    // at a time, so a Raft round per node made 300 agents wait minutes for their sessions on a busy cluster.
+    if (known?.state === 'READY' && known.address === address && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
     return this.store.update((state) => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
@@ -461,6 +466,12 @@ export class Dispatcher {
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
     session.call.write({ assignments: { tasks, secrets, configs } });
   }
+}
+
+/** Whether two node descriptions are the same, compared as the bytes they are stored as. */
+function sameDescription(a: NodeDescription | null | undefined, b: NodeDescription | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return Buffer.from(encodeMessage('NodeDescription', a)).equals(encodeMessage('NodeDescription', b));
 }
 
 /** Only moves forward in Swarm's order count; a repeat of the same state is news only if it says more. */
