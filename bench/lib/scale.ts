@@ -66,6 +66,19 @@ const mib = (bytes: number) => bytes / 1024 ** 2;
 const usage = (figures: { cpuPercent: number; cpuSeconds: number; peakRssBytes: number }): Usage => ({ cpuPercent: figures.cpuPercent, cpuSeconds: figures.cpuSeconds, rssMiB: mib(figures.peakRssBytes) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A Control API call, asked again while the cluster is between leaders (a member just restarted may call an election). */
+async function patiently<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!/not the leader|leadership|election|unavailable|timed out|deadline/i.test((error as Error).message) || Date.now() > deadline) throw error;
+      await sleep(500);
+    }
+  }
+}
+
 /** Tasks meant to run and running, by id. */
 function runningIds(tasks: Task[]): Set<string> {
   return new Set(tasks.filter((task) => task.desiredState === 'RUNNING' && task.status?.state === 'RUNNING').map((task) => task.id));
@@ -101,7 +114,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
     }
   };
   try {
-    const { token } = await client.joinToken('worker', false);
+    const { token } = await patiently(() => client.joinToken('worker', false));
     const victims = Math.max(1, Math.round(options.agents / 10));
     const joinStart = performance.now();
     const main = new SimAgents({ prefix: 'sa-', count: options.agents - victims, schedulers: addresses, token, startDelayMs: options.startDelayMs });
@@ -137,7 +150,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const queue = [...names];
       await Promise.all(Array.from({ length: CREATE_CLIENTS }, async () => {
         for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-          await client.createService(buildRunSpec('simulated/app:1', [], { name, replicas: String(replicas), memory: TASK_MEMORY, placementStrategy: 'spread' }));
+          await patiently(() => client.createService(buildRunSpec('simulated/app:1', [], { name, replicas: String(replicas), memory: TASK_MEMORY, placementStrategy: 'spread' })));
         }
       }));
       const createdMs = performance.now() - t0;
@@ -156,7 +169,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       print(`  ${tasks} tasks: 100 services created ${(createdMs / 1000).toFixed(2)} s, all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries (mean commit ${commitMs.toFixed(0)} ms); leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
 
       // 10 % of the agents die at once.
-      const before = await client.listTasks();
+      const before = await patiently(() => client.listTasks());
       const victimIds = new Set(lost.nodeIds);
       const lostTasks = [...runningIds(before)].filter((id) => victimIds.has(before.find((task) => task.id === id)!.nodeId)).length;
       const killedAt = performance.now();
@@ -170,7 +183,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       // The leader dies.
       await sleep(2_000);
       ({ leader } = await trio.leader());
-      const runningBefore = runningIds(await client.listTasks());
+      const runningBefore = runningIds(await patiently(() => client.listTasks()));
       const leaderKilledAt = performance.now();
       leader.daemon.child.kill('SIGKILL');
       const survivors = trio.members.filter((member) => member !== leader);
@@ -185,7 +198,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       reconnectMs = performance.now() - leaderKilledAt;
       // Long enough for any wrong verdict (a node marked down, a task replaced) to have been made and committed.
       await sleep(6_000);
-      const after = runningIds(await client.listTasks());
+      const after = runningIds(await patiently(() => client.listTasks()));
       const rescheduled = [...runningBefore].filter((id) => !after.has(id)).length;
       print(`  killed the leader ${leader.id}: every agent with the new leader after ${(reconnectMs / 1000).toFixed(2)} s; tasks rescheduled: ${rescheduled}`);
       await leader.daemon.stop('SIGKILL');
@@ -194,7 +207,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
 
       rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, rescheduled });
 
-      for (const name of names) await client.removeService(name);
+      for (const name of names) await patiently(() => client.removeService(name));
       await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);
     }
     return rows;

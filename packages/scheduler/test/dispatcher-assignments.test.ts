@@ -68,6 +68,50 @@ describe('the dispatcher registers nodes', () => {
   });
 });
 
+describe('a dispatcher that stops leading', () => {
+  it('stops retrying the status writes it could not make', async () => {
+    const store = new Store();
+    let index = 0;
+    let attempts = 0;
+    let refuse = false;
+    // A refused write is held until released, as a Raft proposal is in flight while leadership goes.
+    let release: (() => void) | undefined;
+    store.attach({
+      propose: async (data) => {
+        attempts++;
+        if (refuse) {
+          await new Promise<void>((resolve) => (release = resolve));
+          throw new Error('leadership changed while the write was in flight');
+        }
+        return store.applyEntry(++index, data);
+      },
+    });
+    const { dispatcher, client } = await dispatcherOnLoopback(store);
+    const call = client.Session();
+    call.on('error', () => undefined);
+    const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
+    call.write({ register: { nodeId: 'pi-1', description: { hostname: 'pi-1', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
+    await accepted;
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 1) } as Service;
+    const task = newTask(service, 1, testClock());
+    await store.update(() => [{ action: 'putService', putService: service }, { action: 'putTask', putTask: { ...task, nodeId: 'pi-1', status: { ...task.status!, state: 'ASSIGNED' } } }]);
+    refuse = true;
+    const before = attempts;
+    call.write({ status: { updates: [{ taskId: task.id, status: { ...task.status!, state: 'RUNNING', timestamp: 2 } }] } });
+    // A refused write is retried while it leads...
+    await until(() => (release ? true : undefined));
+    release!();
+    release = undefined;
+    await until(() => (release ? true : undefined));
+    expect(attempts).toBe(before + 2);
+    // ...but one that fails after leadership went is not.
+    dispatcher.stop();
+    release!();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts).toBe(before + 2);
+  });
+});
+
 describe('the dispatcher pushes assignment sets', () => {
   it('to the nodes a change touches, following placements, moves and removals', async () => {
     const store = new Store();

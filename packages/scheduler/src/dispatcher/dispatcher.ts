@@ -78,6 +78,8 @@ export class Dispatcher {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
   private flushTimer?: NodeJS.Timeout;
+  /** Between start() and stop(): only a leading dispatcher writes status. */
+  private leading = false;
   private heartbeatTimer?: NodeJS.Timeout;
   private pushScheduled = false;
   private startedAt = 0;
@@ -114,6 +116,7 @@ export class Dispatcher {
   start(): void {
     // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
     // That includes heartbeats seen in an earlier term of leadership, which say nothing about now.
+    this.leading = true;
     this.startedAt = this.clock.now();
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
@@ -184,7 +187,11 @@ export class Dispatcher {
     this.abandonLogs(undefined, 'this scheduler stopped leading; no more lines from this node');
     this.store.off('change', this.onChange);
     clearInterval(this.heartbeatTimer);
+    this.leading = false;
     clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    // The agents report again to whichever member leads next; what is queued here has no one to write it.
+    this.pendingStatus.clear();
     for (const session of this.sessions.values()) session.call.end();
     this.sessions.clear();
   }
@@ -386,6 +393,8 @@ export class Dispatcher {
         return puts;
       })
       .catch((error: Error) => {
+        // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
+        if (!this.leading) return;
         this.log.warn({ err: error.message }, 'task status not written; will retry');
         for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
         this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
