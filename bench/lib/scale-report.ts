@@ -15,7 +15,7 @@ export function formatScale(rows: ScaleRow[], context: string): string {
     String(r.agents), String(r.tasks), s(r.joinMs), pct(r.idleLeader.cpuPercent), mb(r.idleLeader.rssMiB), pct(r.idleFollower.cpuPercent), mb(r.idleFollower.rssMiB),
     s(r.createdMs), s(r.placedMs), s(r.runningMs), (r.tasks / (r.placedMs / 1000)).toFixed(0), String(r.raftEntries), r.commitMs.toFixed(0),
     pct(r.burstLeader.cpuPercent), r.burstLeader.cpuSeconds.toFixed(1), mb(r.burstLeader.rssMiB), pct(r.burstFollower.cpuPercent), mb(r.burstFollower.rssMiB),
-    String(r.lostTasks), s(r.agentLossMs), s(r.reconnectMs), String(r.rescheduled),
+    String(r.lostTasks), s(r.agentLossMs), Number.isFinite(r.reconnectMs) ? s(r.reconnectMs) : `>120 (${r.sessionsHeld}/${r.agents})`, String(r.rescheduled),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => '| ' + c.map((v, i) => v.padStart(widths[i])).join(' | ') + ' |';

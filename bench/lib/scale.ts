@@ -1,7 +1,6 @@
 import type { Task } from '@pisched/api';
 import { buildRunSpec } from '../../packages/cli/src/commands/run';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
-import { waitFor } from '../../test/harness';
 import { scrape, total } from './metrics-scrape';
 import { Footprint } from './proc-stats';
 import { SimAgents } from './sim-agents';
@@ -12,6 +11,7 @@ export const SERVICES = 100;
 const TASK_MEMORY = '8M';
 const CREATE_CLIENTS = 8;
 const POLL_MS = 200;
+const RECONNECT_LIMIT_MS = 120_000;
 
 export interface ScaleOptions {
   agents: number;
@@ -52,6 +52,8 @@ export interface ScaleRow {
   agentLossMs: number;
   /** kill -9 of the leader to every agent in session with the new one. */
   reconnectMs: number;
+  /** Sessions the new leader held when reconnectMs was taken, or at the limit when not every agent came back (reconnectMs is then Infinity). */
+  sessionsHeld: number;
   /** Tasks running before the leader was killed that no longer run (or run as another task) after. */
   rescheduled: number;
 }
@@ -187,25 +189,30 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const leaderKilledAt = performance.now();
       leader.daemon.child.kill('SIGKILL');
       const survivors = trio.members.filter((member) => member !== leader);
-      let reconnectMs = 0;
-      await waitFor(async () => {
-        for (const member of survivors) {
-          const s = await metricsOf(member).catch(() => undefined);
-          if (s && total(s, 'pisched_scheduler_leader') === 1 && total(s, 'pisched_dispatcher_sessions') >= options.agents) return true;
+      // Not every agent back within the limit is a figure too (reported as the sessions held then), not a failed run.
+      let reconnectMs = Number.POSITIVE_INFINITY;
+      let sessionsHeld = 0;
+      const reconnectDeadline = Date.now() + RECONNECT_LIMIT_MS;
+      while (Date.now() < reconnectDeadline) {
+        const views = await Promise.all(survivors.map((member) => metricsOf(member).catch(() => undefined)));
+        const leading = views.find((s) => s && total(s, 'pisched_scheduler_leader') === 1);
+        sessionsHeld = leading ? total(leading, 'pisched_dispatcher_sessions') : 0;
+        if (sessionsHeld >= options.agents) {
+          reconnectMs = performance.now() - leaderKilledAt;
+          break;
         }
-        return false;
-      }, 60_000, 'every agent in session with the new leader');
-      reconnectMs = performance.now() - leaderKilledAt;
+        await sleep(POLL_MS);
+      }
       // Long enough for any wrong verdict (a node marked down, a task replaced) to have been made and committed.
       await sleep(6_000);
       const after = runningIds(await patiently(() => client.listTasks()));
       const rescheduled = [...runningBefore].filter((id) => !after.has(id)).length;
-      print(`  killed the leader ${leader.id}: every agent with the new leader after ${(reconnectMs / 1000).toFixed(2)} s; tasks rescheduled: ${rescheduled}`);
+      print(`  killed the leader ${leader.id}: ${Number.isFinite(reconnectMs) ? `every agent with the new leader after ${(reconnectMs / 1000).toFixed(2)} s` : `only ${sessionsHeld} of ${options.agents} agents with the new leader after ${RECONNECT_LIMIT_MS / 1000} s`}; tasks rescheduled: ${rescheduled}`);
       await leader.daemon.stop('SIGKILL');
       trio.restart(leader.id);
       await trio.settled(60_000);
 
-      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, rescheduled });
+      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, sessionsHeld, rescheduled });
 
       for (const name of names) await patiently(() => client.removeService(name));
       await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);
