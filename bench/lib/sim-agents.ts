@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import { BIN, Daemon, tempDir } from '../../test/harness';
 
 /** Every simulated-agent process started here, so a crash or Ctrl-C of the benchmark still ends them. */
@@ -54,8 +55,10 @@ export class SimAgents {
     live.delete(this);
   }
 
+  /** Synchronous, for an exit handler: a Ctrl-C of the benchmark does not reach the test file's cleanup. */
   killNow(): void {
     if (this.daemon.running) this.daemon.child.kill('SIGKILL');
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   private spawn(join: boolean): Daemon {
