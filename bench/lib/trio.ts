@@ -52,9 +52,12 @@ export class Trio {
   private peers = '';
   /** The root CA the members share: the first to start creates it here. */
   private caDir = '';
+  /** More flags for a member, e.g. its --metrics-addr; the same at every (re)start. */
+  private extraArgs: (member: { id: string; address: string }) => string[] = () => [];
 
-  static async start(): Promise<Trio> {
+  static async start(options: { extraArgs?: (member: { id: string; address: string }) => string[] } = {}): Promise<Trio> {
     const trio = new Trio();
+    if (options.extraArgs) trio.extraArgs = options.extraArgs;
     live.add(trio);
     try {
       // A loopback /24 of its own, as in test/scheduler-cluster.test.ts, so parallel runs cannot collide.
@@ -131,7 +134,7 @@ export class Trio {
   private spawn(m: { id: string; address: string; dataDir: string }): Member {
     const child = spawn(
       process.execPath,
-      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir],
+      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: 'info' } },
     );
     return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], adminOf(m.dataDir), 2_000) };

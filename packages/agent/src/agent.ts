@@ -1,11 +1,11 @@
 import type { ClusterChannel } from '@pisched/api';
+import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { NodeDescriptionInput } from './node-description';
-import { DockerDriver } from './docker-driver';
-import { EventWatcher } from './event-watcher';
+import type { ContainerDriver, ContainerEvents } from './container-driver';
 import { AgentSession } from './session';
 import { StatusReporter } from './status-reporter';
-import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
+import { followTaskLogs, readTaskLogs } from './task-logs';
 import { Worker } from './worker';
 import { SecretMounts } from './secret-mounts';
 import { Mesh } from './mesh/mesh';
@@ -24,18 +24,18 @@ export interface AgentConfig {
   /** Mutual TLS with this node's worker certificate. */
   channel: ClusterChannel;
   description: NodeDescriptionInput;
-  driver: DockerDriver;
+  driver: ContainerDriver;
   log: Logger;
   reconcileIntervalMs?: number;
   stopGraceSeconds?: number;
-  /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir). */
-  secretsDir: string;
+  /** Where each task's tmpfs of secret and config files is mounted (--secrets-dir); without it a task using any is rejected. */
+  secretsDir?: string;
   /** --advertise-addr; undefined: the scheduler takes the address the session comes from. */
   advertiseAddr?: string;
   /** The node's heat, reported with heartbeats when it changes. */
   thermal?: ThermalSensor;
   /** Service discovery (--vip-range, --dns-upstream); without it a task on a network is rejected. */
-  discovery?: { vipRange: string; upstreams: string[] };
+  discovery?: { vipRange: string; upstreams: string[]; docker: Docker };
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -46,18 +46,19 @@ export class Agent {
   private readonly discovery?: Discovery;
   /** This node's address as the scheduler stored it: where ingress ports are published and the mesh listens. */
   private nodeAddress = '';
-  private readonly watcher: EventWatcher;
+  private readonly watcher: ContainerEvents;
   private readonly reporter: StatusReporter;
-  private readonly files: SecretMounts;
+  private readonly files: SecretMounts | undefined;
   /** Followed log requests, by request id: each ends on cancel, on its last reply, or with the session. */
   private readonly follows = new Map<string, () => void>();
 
   constructor(private readonly config: AgentConfig) {
     const { driver, nodeId, log } = config;
     this.reporter = new StatusReporter(() => false);
-    this.files = new SecretMounts(config.secretsDir, log);
+    this.files = config.secretsDir === undefined ? undefined : new SecretMounts(config.secretsDir, log);
     if (config.discovery) {
-      this.discovery = new Discovery({ range: VipRange.parse(config.discovery.vipRange), upstreams: config.discovery.upstreams, docker: driver.docker, nodeId, log });
+      const { vipRange, upstreams, docker } = config.discovery;
+      this.discovery = new Discovery({ range: VipRange.parse(vipRange), upstreams, docker, nodeId, log });
     }
     this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
     this.worker = new Worker({
@@ -91,11 +92,15 @@ export class Agent {
         onAssignments: (tasks, files) => {
           // Counts only: the values are never logged.
           log.debug({ tasks: tasks.length, secrets: files?.secrets.length ?? 0, configs: files?.configs.length ?? 0 }, 'assignments received');
-          this.files.setValues(files?.secrets ?? [], files?.configs ?? []);
+          this.files?.setValues(files?.secrets ?? [], files?.configs ?? []);
           void this.worker.setAssignments(tasks);
         },
         onLogRequest: (request) => {
-          const engine = driver.docker as unknown as LogEngine;
+          const engine = driver.logEngine;
+          if (!engine) {
+            this.session.sendLogReply({ requestId: request.requestId, entries: [], notes: [{ taskId: '', message: 'this node keeps no container output (simulated)' }], done: true });
+            return;
+          }
           if (request.follow) {
             const stop = followTaskLogs(engine, nodeId, request, (reply) => {
               if (reply.done) this.follows.delete(request.requestId);
@@ -105,7 +110,7 @@ export class Agent {
             this.follows.set(request.requestId, stop);
             return;
           }
-          readTaskLogs(driver.docker as unknown as LogEngine, nodeId, request).then(
+          readTaskLogs(engine, nodeId, request).then(
             (reply) => this.session.sendLogReply(reply),
             (error: Error) => log.warn({ err: error.message }, 'cannot read task logs'),
           );
@@ -120,7 +125,7 @@ export class Agent {
       },
     });
     this.reporter.setSink((updates) => this.session.sendStatus(updates));
-    this.watcher = new EventWatcher(driver.docker, nodeId, {
+    this.watcher = driver.watchEvents(nodeId, {
       onEvent: (event) => {
         log.debug(event, 'container event');
         this.worker.handleEvent(event);
@@ -137,7 +142,7 @@ export class Agent {
   start(): void {
     // What an earlier run left: the tmpfs of a task whose container is gone by now.
     this.config.driver.listTaskIds(this.config.nodeId).then(
-      (taskIds) => this.files.releaseAllBut(new Set(taskIds)),
+      (taskIds) => this.files?.releaseAllBut(new Set(taskIds)),
       (error: Error) => this.config.log.warn({ err: error.message }, 'cannot list containers to clean up secret files; the first reconcile will'),
     );
     this.watcher.start();

@@ -1,6 +1,12 @@
 import Docker from 'dockerode';
+import type { Logger } from 'pino';
 import { LABEL_NODE, LABEL_TASK } from './labels';
 import type { ContainerPhase, ObservedContainer } from './observed';
+import type { ContainerDriver, ContainerEvents, EngineInfo } from './container-driver';
+import { EventWatcher, type EventWatcherHandlers } from './event-watcher';
+import type { LogEngine } from './task-logs';
+
+export type { EngineInfo } from './container-driver';
 
 /**
  * The engine could not be talked to at all (socket missing, refused, reset),
@@ -67,20 +73,20 @@ function hostPortsOf(inspected: Docker.ContainerInspectInfo): Record<string, num
   return ports;
 }
 
-export interface EngineInfo {
-  osType: string;
-  architecture: string;
-  ncpu: number;
-  memTotal: number;
-  serverVersion: string;
-}
-
 /** Everything the agent asks of the Docker engine, and nothing more. */
-export class DockerDriver {
+export class DockerDriver implements ContainerDriver {
   readonly docker: Docker;
 
   constructor(readonly socketPath: string, docker?: Docker) {
     this.docker = docker ?? new Docker({ socketPath });
+  }
+
+  get logEngine(): LogEngine {
+    return this.docker as unknown as LogEngine;
+  }
+
+  watchEvents(nodeId: string, handlers: EventWatcherHandlers, log: Logger): ContainerEvents {
+    return new EventWatcher(this.docker, nodeId, handlers, log);
   }
 
   async info(): Promise<EngineInfo> {

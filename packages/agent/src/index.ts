@@ -3,11 +3,14 @@ export { AgentSession, type SessionHandlers, type SessionOptions } from './sessi
 export { Worker, type WorkerOptions } from './worker';
 export { StatusReporter, type StatusSink, type StatusUpdate } from './status-reporter';
 export { EventWatcher, type ContainerEvent, type EventWatcherHandlers } from './event-watcher';
+export type { ContainerDriver, ContainerEvents } from './container-driver';
+export { SimulatedDriver, SIMULATED_FAILURE, type SimulatedDriverOptions } from './simulated-driver';
+export { startSimulation, simulatedNodeId, type Simulation } from './simulation';
 export { DockerDriver, engineMessage, isEngineUnreachable, unreachableReason, type EngineInfo } from './docker-driver';
 export { planReconcile, exitStatus, type ReconcileAction, type PlanOptions, type TaskStatusMemory } from './reconcile-plan';
 export { buildContainerSpec, containerLabels, containerName } from './container-spec';
 export { buildNodeDescription, type NodeDescriptionInput } from './node-description';
-export { parseAgentOptions, parseLabels, OptionsError, InfoShown, NODE_ID_PATTERN, DEFAULT_DOCKER_SOCKET, type AgentOptions } from './options';
+export { parseAgentOptions, parseLabels, OptionsError, InfoShown, NODE_ID_PATTERN, DEFAULT_DOCKER_SOCKET, type AgentOptions, type SimulateOptions } from './options';
 export { lockDataDir, LOCK_FILE } from './data-dir';
 export * from './labels';
 export type { ObservedContainer, ContainerPhase, StatusReport } from './observed';

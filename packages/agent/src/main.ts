@@ -9,7 +9,8 @@ import { resolvConfNameservers } from './discovery/dns-server';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { AgentMetrics } from './metrics/agent-metrics';
-import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
+import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
+import { startSimulation, type Simulation } from './simulation';
 import { ThermalSensor } from './thermal-sensor';
 
 /** The node's own resolvers, for names that are not services'. */
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     if (error instanceof OptionsError) fatal(error.message);
     throw error;
   }
+
+  if (options.simulate) return simulate({ ...options, simulate: options.simulate });
 
   const driver = new DockerDriver(options.dockerSocket);
   let info;
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
     secretsDir: options.secretsDir,
     advertiseAddr: options.advertiseAddr,
     thermal: new ThermalSensor(options.sysfsRoot),
-    discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers() },
+    discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
   });
   if (options.metricsAddr) {
     const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
@@ -121,6 +124,41 @@ async function main(): Promise<void> {
   renewer = agentRenewer({ dataDir: options.dataDir, identity: renewable, channel, schedulers: options.schedulers, session: agent.session, log });
   agent.start();
   renewer.start();
+}
+
+/** --simulate: many simulated nodes in this process, each a real agent over a runtime in memory. */
+async function simulate(options: AgentOptions & { simulate: SimulateOptions }): Promise<void> {
+  let lock: ReturnType<typeof lockDataDir>;
+  try {
+    lock = lockDataDir(options.dataDir);
+  } catch (error) {
+    fatal((error as Error).message);
+  }
+  const { count, nodeIdPrefix, startDelayMs, failRatio } = options.simulate;
+  const log = pino({ level: options.logLevel }, pino.destination(2));
+  log.info({ schedulers: options.schedulers, count, first: `${nodeIdPrefix}1`, startDelayMs, failRatio }, 'pisched-agent starting simulated nodes (no Docker)');
+  let simulation: Simulation | undefined;
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the simulated nodes');
+    simulation?.stop();
+    lock.release();
+    log.flush();
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('exit', () => lock.release());
+  try {
+    simulation = await startSimulation(options, log, () => stopping);
+  } catch (error) {
+    lock.release();
+    fatal((error as Error).message);
+  }
+  if (stopping) simulation.stop();
+  else log.info({ count: simulation.agents.length }, 'simulated nodes joined and started');
 }
 
 main().catch((error: unknown) => fatal((error as Error).stack ?? String(error)));

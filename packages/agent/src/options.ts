@@ -54,6 +54,19 @@ export interface AgentOptions {
   vipRange: string;
   /** Where names that are not services' are resolved (--dns-upstream); undefined: /etc/resolv.conf's nameservers. */
   dnsUpstreams?: string[];
+  /** --simulate: run this many simulated nodes in one process instead of one real one (no Docker). */
+  simulate?: SimulateOptions;
+}
+
+/** Simulated nodes for capacity planning and benchmarks: real sessions, a runtime in memory. */
+export interface SimulateOptions {
+  count: number;
+  /** Node ids are the prefix and 1…count (--node-id-prefix). */
+  nodeIdPrefix: string;
+  /** How long a task takes to start (--sim-start-delay). */
+  startDelayMs: number;
+  /** The fraction of starts that fail (--sim-fail-ratio). */
+  failRatio: number;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -83,7 +96,7 @@ function program(write: (text: string) => void): Command {
   return new Command('pisched-agent')
     .description('The pisched node agent: runs the tasks the scheduler assigns to this node on the local Docker engine')
     .version('0.1.0')
-    .requiredOption('--node-id <name>', 'this node\'s id, unique in the cluster')
+    .option('--node-id <name>', 'this node\'s id, unique in the cluster (required unless --simulate)')
     .requiredOption('--scheduler <host:port,...>', 'scheduler address(es), tried in turn')
     .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
     .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only (and after the node was off longer than its certificate\'s life)')
@@ -105,6 +118,10 @@ function program(write: (text: string) => void): Command {
     .option('--dns-upstream <ip[:port],...>', 'resolvers for names that are not services\' (default: the nameservers in /etc/resolv.conf)')
     .option('--secrets-dir <dir>', 'where each task\'s tmpfs of secret and config files is mounted (default /run/pisched/<node-id>/secrets)')
     .option('--sysfs-root <dir>', 'where to read the SoC temperature (class/thermal) and the firmware\'s throttling flags from', '/sys')
+    .option('--simulate <n>', 'run N simulated nodes in this process instead of one real one: each joins and holds its own session, and runs tasks in memory without Docker (capacity planning, benchmarks)')
+    .option('--node-id-prefix <prefix>', 'with --simulate: node ids are PREFIX1…PREFIXN', 'sim-')
+    .option('--sim-start-delay <duration>', 'with --simulate: how long a task takes to start, e.g. 500ms or 2s', '200ms')
+    .option('--sim-fail-ratio <ratio>', 'with --simulate: the fraction of task starts that fail, 0 to 1', '0')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined })
@@ -130,11 +147,21 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     throw error;
   }
   const raw = cmd.opts<{
-    nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
+    nodeId?: string; scheduler: string; dataDir: string; simulate?: string; nodeIdPrefix: string; simStartDelay: string; simFailRatio: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
     arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
   }>();
 
+  const simulate = raw.simulate === undefined ? undefined : simulateOptions(raw);
+  if (simulate) {
+    if (raw.nodeId !== undefined) throw new OptionsError('give --node-id or --simulate, not both (simulated nodes are named with --node-id-prefix)');
+    raw.nodeId = `${simulate.nodeIdPrefix}${simulate.count}`;
+  } else {
+    if (raw.nodeId === undefined) throw new OptionsError("required option '--node-id <name>' not specified");
+    for (const flag of ['nodeIdPrefix', 'simStartDelay', 'simFailRatio'] as const) {
+      if (cmd.getOptionValueSource(flag) === 'cli') throw new OptionsError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --simulate`);
+    }
+  }
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
     throw new OptionsError(
       `invalid node id "${raw.nodeId}": use letters, digits, '_', '.', '-', at most 64 characters, starting with a letter or digit`,
@@ -152,6 +179,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   if (raw.dockerSocket.trim() === '') throw new OptionsError('--docker-socket must not be empty');
   const options: AgentOptions = {
     nodeId: raw.nodeId,
+    ...(simulate ? { simulate } : {}),
     schedulers,
     dataDir: raw.dataDir,
     labels: raw.labels === undefined ? {} : parseLabels(raw.labels),
@@ -229,4 +257,17 @@ function devicePathList(flag: string, text: string): string[] {
       throw new OptionsError(`${flag}: ${(error as Error).message}`);
     }
   });
+}
+
+function simulateOptions(raw: { simulate?: string; nodeIdPrefix: string; simStartDelay: string; simFailRatio: string }): SimulateOptions {
+  const count = Number(raw.simulate);
+  if (!/^\d+$/.test(raw.simulate ?? '') || count < 1 || count > 10_000) throw new OptionsError(`invalid --simulate "${raw.simulate}": a number of nodes from 1 to 10000`);
+  const lastId = `${raw.nodeIdPrefix}${count}`;
+  if (!NODE_ID_PATTERN.test(lastId)) throw new OptionsError(`invalid --node-id-prefix "${raw.nodeIdPrefix}": node ids such as "${lastId}" must be letters, digits, '_', '.', '-', at most 64 characters, starting with a letter or digit`);
+  const delay = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(raw.simStartDelay.trim());
+  if (!delay) throw new OptionsError(`invalid --sim-start-delay "${raw.simStartDelay}": a duration such as 200ms or 2s`);
+  const startDelayMs = Math.round(Number(delay[1]) * (delay[2] === 's' ? 1000 : 1));
+  const failRatio = Number(raw.simFailRatio);
+  if (raw.simFailRatio.trim() === '' || !(failRatio >= 0 && failRatio <= 1)) throw new OptionsError(`invalid --sim-fail-ratio "${raw.simFailRatio}": a fraction from 0 to 1, e.g. 0.1`);
+  return { count, nodeIdPrefix: raw.nodeIdPrefix, startDelayMs, failRatio };
 }

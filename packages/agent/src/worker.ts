@@ -1,7 +1,8 @@
 import { ingressPorts as ingressPortsOf, meshTargetPorts, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
 import type { Logger } from 'pino';
 import { buildContainerSpec, ingressBindings, type ContainerNetworking } from './container-spec';
-import { engineMessage, isEngineUnreachable, type DockerDriver } from './docker-driver';
+import { engineMessage, isEngineUnreachable } from './docker-driver';
+import type { ContainerDriver } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
@@ -9,7 +10,7 @@ import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
 
 export interface WorkerOptions {
-  driver: DockerDriver;
+  driver: ContainerDriver;
   nodeId: string;
   reporter: StatusReporter;
   log: Logger;

@@ -109,3 +109,22 @@ describe('parseLabels', () => {
     expect(parseLabels(' a=1 , b= ,c=x=y')).toEqual({ a: '1', b: '', c: 'x=y' });
   });
 });
+
+describe('parseAgentOptions --simulate', () => {
+  const sim = ['--scheduler', '127.0.0.1:7700', '--data-dir', '/tmp/sims', '--simulate', '300'];
+  it('reads the simulation flags, with their defaults, and needs no --node-id', () => {
+    expect(parseAgentOptions(sim, () => undefined).simulate).toEqual({ count: 300, nodeIdPrefix: 'sim-', startDelayMs: 200, failRatio: 0 });
+    const options = parseAgentOptions([...sim, '--node-id-prefix', 'rack-a-', '--sim-start-delay', '1.5s', '--sim-fail-ratio', '0.1'], () => undefined);
+    expect(options.simulate).toEqual({ count: 300, nodeIdPrefix: 'rack-a-', startDelayMs: 1500, failRatio: 0.1 });
+  });
+
+  it('refuses bad simulation flags with one line', () => {
+    expect(failure([...sim.slice(0, -1), '0'])).toBe('invalid --simulate "0": a number of nodes from 1 to 10000');
+    expect(failure([...sim, '--sim-fail-ratio', '2'])).toBe('invalid --sim-fail-ratio "2": a fraction from 0 to 1, e.g. 0.1');
+    expect(failure([...sim, '--sim-start-delay', 'soon'])).toBe('invalid --sim-start-delay "soon": a duration such as 200ms or 2s');
+    expect(failure([...sim, '--node-id-prefix', '-x'])).toMatch(/^invalid --node-id-prefix "-x"/);
+    expect(failure([...sim, '--node-id', 'pi-1'])).toMatch(/not both/);
+    expect(failure([...base, '--sim-fail-ratio', '0.1'])).toBe('--sim-fail-ratio needs --simulate');
+    expect(failure(['--scheduler', '127.0.0.1:7700', '--data-dir', '/tmp/a'])).toBe("required option '--node-id <name>' not specified");
+  });
+});

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IssuedCertificate, PeerIdentity, Role } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { liveCertificateOf, recordIssued, seedSecurity } from '../src/security/cluster-security';
-import { revocationReason, revokeNode } from '../src/security/revocation';
+import { revocationFingerprint, revocationReason, revokeNode } from '../src/security/revocation';
 import { removeNode } from '../src/security/remove-node';
 import { ApiError } from '../src/control/grpc-errors';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
@@ -44,6 +44,22 @@ function refusal(run: () => unknown): ApiError {
 }
 
 describe('revocation in the store', () => {
+  it('has a fingerprint that a join leaves alone and a revocation changes, so open sessions are asked again only then', () => {
+    const machine = withCa();
+    const empty = revocationFingerprint(machine.security);
+    issue(machine, 'pi-1', 'aa');
+    expect(revocationFingerprint(machine.security)).toBe(empty);
+    apply(machine, revokeNode(machine, 'pi-1', 'worker', NOW + 1).actions);
+    const revoked = revocationFingerprint(machine.security);
+    expect(revoked).not.toBe(empty);
+    // Another node joining changes no verdict...
+    issue(machine, 'pi-2', 'bb');
+    expect(revocationFingerprint(machine.security)).toBe(revoked);
+    // ...but a certificate recorded for a node id revoked wholesale does: certificates of pi-1 not recorded are refused.
+    issue(machine, 'pi-1', 'cc', 'worker', NOW + 90 * DAY, NOW + 2);
+    expect(revocationFingerprint(machine.security)).not.toBe(revoked);
+  });
+
   it('moves every certificate of the node from issued to revoked, frees its id, and refuses its serials', () => {
     const machine = withCa();
     issue(machine, 'pi-1', 'aa');

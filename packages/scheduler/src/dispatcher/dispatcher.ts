@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   LEADER_METADATA,
+  encodeMessage,
   sameThermalReading,
   stateRank,
   thermalPressure,
   type AgentMessage__Output,
+  type Command,
   type DispatcherHandlers,
   type DispatcherMessage,
   type LogReply,
@@ -19,6 +21,8 @@ import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { AssignmentIndex } from './assignment-index';
+import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -77,6 +81,8 @@ export class Dispatcher {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
   private flushTimer?: NodeJS.Timeout;
+  /** Between start() and stop(): only a leading dispatcher writes status. */
+  private leading = false;
   private heartbeatTimer?: NodeJS.Timeout;
   private pushScheduled = false;
   private startedAt = 0;
@@ -84,7 +90,22 @@ export class Dispatcher {
   private announcedPeriodMs = 0;
   /** The version of the security object (revocations) open sessions were last authorized against. */
   private authorizedSecurityVersion?: number;
-  private readonly onChange = () => this.schedulePush();
+  /** The revocations open sessions were last authorized against (see revocationFingerprint). */
+  private authorizedRevocations = '';
+  /** Each node's tasks, followed command by command. */
+  private readonly index = new AssignmentIndex();
+  /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
+  private readonly touched = new Set<string>();
+  private allTouched = true;
+  private readonly onChange = (command?: Command) => {
+    if (command) {
+      this.index.apply(command, this.touched);
+    } else {
+      this.index.rebuild(this.store.state);
+      this.allTouched = true;
+    }
+    this.schedulePush();
+  };
   /** Who waits for the log reply of each request id sent on a session. */
   private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
 
@@ -98,10 +119,14 @@ export class Dispatcher {
   start(): void {
     // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
     // That includes heartbeats seen in an earlier term of leadership, which say nothing about now.
+    this.leading = true;
     this.startedAt = this.clock.now();
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
+    this.authorizedRevocations = revocationFingerprint(this.store.state.security);
+    this.index.rebuild(this.store.state);
+    this.allTouched = true;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => {
@@ -165,7 +190,11 @@ export class Dispatcher {
     this.abandonLogs(undefined, 'this scheduler stopped leading; no more lines from this node');
     this.store.off('change', this.onChange);
     clearInterval(this.heartbeatTimer);
+    this.leading = false;
     clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    // The agents report again to whichever member leads next; what is queued here has no one to write it.
+    this.pendingStatus.clear();
     for (const session of this.sessions.values()) session.call.end();
     this.sessions.clear();
   }
@@ -269,6 +298,10 @@ export class Dispatcher {
   }
 
   private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string): Promise<unknown> {
+    const known = this.store.state.nodes.get(nodeId);
+    // A ready node back with what is stored (every agent after a leader change) needs no write. Writes go one
+    // at a time, so a Raft round per node made 300 agents wait minutes for their sessions on a busy cluster.
+    if (known?.state === 'READY' && known.address === address && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
     return this.store.update((state) => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
@@ -384,6 +417,8 @@ export class Dispatcher {
         return puts;
       })
       .catch((error: Error) => {
+        // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
+        if (!this.leading) return;
         this.log.warn({ err: error.message }, 'task status not written; will retry');
         for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
         this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
@@ -399,6 +434,10 @@ export class Dispatcher {
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
       this.announcedPeriodMs = periodMs;
+      const everyone = this.allTouched || periodChanged;
+      const touched = new Set(this.touched);
+      this.allTouched = false;
+      this.touched.clear();
       for (const session of this.sessions.values()) {
         // Agents take the heartbeat period from accepted; a new period is announced the same way.
         if (periodChanged) {
@@ -407,7 +446,8 @@ export class Dispatcher {
           // The agent treats accepted as a fresh session start and waits for a complete assignment set.
           session.lastAssignments = undefined;
         }
-        this.pushAssignments(session);
+        // A node none of whose tasks changed has its set already: the cost of a push follows the change, not the cluster.
+        if (everyone || touched.has(session.nodeId)) this.pushAssignments(session);
       }
       // Endpoints go out with the assignments that stop their tasks: a task leaves every
       // node's rotation while its agent still waits out the drain before stopping it.
@@ -422,9 +462,15 @@ export class Dispatcher {
 
   /** A revocation ends the sessions of the certificates it names at once, not at their next reconnect. */
   private reauthorizeSessions(): void {
-    const version = this.store.state.security?.meta?.version;
+    const security = this.store.state.security;
+    const version = security?.meta?.version;
     if (version === this.authorizedSecurityVersion || !this.options.authorizeSession) return;
     this.authorizedSecurityVersion = version;
+    // Every join records a certificate in the security object too, but changes no verdict: asking
+    // every open session again at each join (a certificate parse each) made N joins cost N².
+    const revocations = revocationFingerprint(security);
+    if (revocations === this.authorizedRevocations) return;
+    this.authorizedRevocations = revocations;
     for (const session of [...this.sessions.values()]) {
       const denied = this.options.authorizeSession(session.call, session.nodeId);
       if (!denied) continue;
@@ -442,11 +488,8 @@ export class Dispatcher {
   }
 
   private pushAssignments(session: Session): void {
-    const tasks: Task[] = [];
-    for (const task of this.store.state.tasks.values()) {
-      // A global task is bound to its node before placement has found room for it there: not the agent's yet.
-      if (task.nodeId === session.nodeId && stateRank(task.status!.state) >= stateRank('ASSIGNED')) tasks.push(task);
-    }
+    // A global task is bound to its node before placement has found room for it there: not the agent's yet.
+    const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
     const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
     if (fingerprint === session.lastAssignments) return;
@@ -456,6 +499,12 @@ export class Dispatcher {
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
     session.call.write({ assignments: { tasks, secrets, configs } });
   }
+}
+
+/** Whether two node descriptions are the same, compared as the bytes they are stored as. */
+function sameDescription(a: NodeDescription | null | undefined, b: NodeDescription | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return Buffer.from(encodeMessage('NodeDescription', a)).equals(encodeMessage('NodeDescription', b));
 }
 
 /** Only moves forward in Swarm's order count; a repeat of the same state is news only if it says more. */

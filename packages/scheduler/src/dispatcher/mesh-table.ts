@@ -39,6 +39,8 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
       aliases: stackAliases(spec!),
     });
   }
+  // Made at every push: without an ingress service there is no reason to look at every task.
+  if (table.size === 0) return table;
   for (const task of state.tasks.values()) {
     const entry = table.get(task.serviceId);
     if (!entry || !servesTraffic(task, entry)) continue;

@@ -52,6 +52,19 @@ export function revocationReason(state: StateMachine, caller: PeerIdentity): str
   return `the certificate of node ${caller.nodeId} was revoked (node removed); rejoin with a new join token`;
 }
 
+/**
+ * What revocationReason's verdicts depend on: the revoked entries, and the
+ * recorded certificates of the node ids revoked wholesale (an entry without a
+ * serial). The rest of the security object, such as a certificate recorded for
+ * a node that joins, changes no verdict.
+ */
+export function revocationFingerprint(security: ClusterSecurity | null | undefined): string {
+  if (!security || security.revoked.length === 0) return '';
+  const wholesale = new Set(security.revoked.filter((entry) => entry.serial === '').map((entry) => entry.nodeId));
+  const recorded = wholesale.size === 0 ? [] : security.issued.filter((cert) => wholesale.has(cert.nodeId)).map((cert) => cert.serial).sort();
+  return JSON.stringify([security.revoked.map((entry) => `${entry.nodeId}/${entry.serial}`), recorded]);
+}
+
 /** Whether a verified caller's certificate was revoked: the one line to refuse it with, or undefined. */
 export type RevocationCheck = (caller: PeerIdentity) => string | undefined;
 

@@ -23,7 +23,8 @@ export class StoreConflictError extends Error {
  * Reads and writes of the scheduler's state. Writers describe their change as
  * store actions built from a consistent view; updates run one at a time so
  * that view cannot go stale between reading and proposing. Listeners get a
- * 'change' event after every applied command.
+ * 'change' event after every applied command, with the command; one without
+ * a command (a snapshot restored) means anything may have changed.
  */
 export class Store extends EventEmitter {
   readonly state = new StateMachine();
@@ -38,7 +39,8 @@ export class Store extends EventEmitter {
   applyEntry(index: number, data: Uint8Array): ApplyResult {
     const command = decodeMessage<Command>('Command', data);
     const result = this.state.apply(command, index);
-    if (result.ok) this.emit('change');
+    // The command goes with the event, so a listener may follow what changed instead of looking at everything.
+    if (result.ok) this.emit('change', command);
     return result;
   }
 

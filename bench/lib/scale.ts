@@ -1,0 +1,233 @@
+import type { Task } from '@pisched/api';
+import { buildRunSpec } from '../../packages/cli/src/commands/run';
+import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
+import { scrape, total } from './metrics-scrape';
+import { Footprint } from './proc-stats';
+import { SimAgents } from './sim-agents';
+import { Trio, adminOf, type Member } from './trio';
+
+export const SERVICES = 100;
+/** Placement needs something to weigh: without a reservation every node ties and spread cannot spread. */
+const TASK_MEMORY = '8M';
+const CREATE_CLIENTS = 8;
+const POLL_MS = 200;
+const RECONNECT_LIMIT_MS = 120_000;
+
+export interface ScaleOptions {
+  agents: number;
+  /** Task counts to run on this cluster, one row each (multiples of SERVICES). */
+  tasks: number[];
+  startDelayMs: number;
+  idleMs: number;
+  print: (line: string) => void;
+}
+
+export interface Usage {
+  cpuPercent: number;
+  cpuSeconds: number;
+  rssMiB: number;
+}
+
+export interface ScaleRow {
+  agents: number;
+  tasks: number;
+  /** First agent process started to every node ready. */
+  joinMs: number;
+  idleLeader: Usage;
+  idleFollower: Usage;
+  /** First service create sent to the last one answered (100 CreateService calls from 8 clients). */
+  createdMs: number;
+  /** First service create sent to every task assigned to a node, committed (seen on a follower). */
+  placedMs: number;
+  /** … to every task running. */
+  runningMs: number;
+  /** Raft entries committed from the first create to every task running. */
+  raftEntries: number;
+  /** The leader's mean time from proposing a write to its commit and apply, in the burst: writes go one at a time, so this paces everything. */
+  commitMs: number;
+  burstLeader: Usage;
+  burstFollower: Usage;
+  /** kill -9 of 10 % of the agents: the tasks they ran, and the time until every one runs elsewhere. */
+  lostTasks: number;
+  agentLossMs: number;
+  /** kill -9 of the leader to every agent in session with the new one. */
+  reconnectMs: number;
+  /** Sessions the new leader held when reconnectMs was taken, or at the limit when not every agent came back (reconnectMs is then Infinity). */
+  sessionsHeld: number;
+  /** Tasks running before the leader was killed that no longer run (or run as another task) after. */
+  rescheduled: number;
+}
+
+const metricsAddress = (address: string): string => {
+  const [host, port] = [address.replace(/:\d+$/, ''), Number(address.replace(/^.*:/, ''))];
+  // The member's own loopback address; Raft has port + 1.
+  return `${host}:${port + 2}`;
+};
+
+const mib = (bytes: number) => bytes / 1024 ** 2;
+const usage = (figures: { cpuPercent: number; cpuSeconds: number; peakRssBytes: number }): Usage => ({ cpuPercent: figures.cpuPercent, cpuSeconds: figures.cpuSeconds, rssMiB: mib(figures.peakRssBytes) });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Control API call, asked again while the cluster is between leaders (a member just restarted may call an election). */
+async function patiently<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!/not the leader|leadership|election|unavailable|timed out|deadline/i.test((error as Error).message) || Date.now() > deadline) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+/** Tasks meant to run and running, by id. */
+function runningIds(tasks: Task[]): Set<string> {
+  return new Set(tasks.filter((task) => task.desiredState === 'RUNNING' && task.status?.state === 'RUNNING').map((task) => task.id));
+}
+
+/**
+ * One cluster of three schedulers and `agents` simulated nodes in two
+ * processes (90 % and the 10 % that is killed), then for each task count: the
+ * burst, the loss of 10 % of the agents, the loss of the leader. Everything
+ * started is gone when it returns or throws.
+ */
+export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
+  const { print } = options;
+  const trio = await Trio.start({ extraArgs: (member) => ['--metrics-addr', metricsAddress(member.address)] });
+  const addresses = trio.members.map((member) => member.address);
+  const client = new SchedulerClient(addresses, adminOf(trio.members[0].dataDir), 30_000);
+  const agentSets: SimAgents[] = [];
+  const metricsOf = (member: Member) => scrape(metricsAddress(member.address));
+  const follower = async () => {
+    const { leader } = await trio.leader();
+    return trio.members.find((member) => member !== leader && member.daemon.running)!;
+  };
+  /** Waits for a follower's view of the store to satisfy check; returns ms since `since`. An agent process that died fails it at once. */
+  const until = async (since: number, what: string, timeoutMs: number, check: (samples: Map<string, number>) => boolean) => {
+    const watcher = await follower();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const set of agentSets) if (!set.daemon.running && !set.killed) throw new Error(`${set.daemon.name} exited:\n${set.daemon.tail()}`);
+      const samples = await metricsOf(watcher).catch(() => undefined);
+      if (samples && check(samples)) return performance.now() - since;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(POLL_MS);
+    }
+  };
+  try {
+    const { token } = await patiently(() => client.joinToken('worker', false));
+    const victims = Math.max(1, Math.round(options.agents / 10));
+    const joinStart = performance.now();
+    const main = new SimAgents({ prefix: 'sa-', count: options.agents - victims, schedulers: addresses, token, startDelayMs: options.startDelayMs });
+    const lost = new SimAgents({ prefix: 'sv-', count: victims, schedulers: addresses, token, startDelayMs: options.startDelayMs });
+    agentSets.push(main, lost);
+    const allReady = (s: Map<string, number>) => total(s, 'pisched_nodes', 'state="ready"') >= options.agents;
+    const joinMs = await until(joinStart, `${options.agents} nodes ready`, 300_000, allReady);
+    print(`${options.agents} agents: every node ready ${(joinMs / 1000).toFixed(1)} s after start (each joined with the token: a certificate each)`);
+
+    await sleep(3_000);
+    let { leader } = await trio.leader();
+    let other = await follower();
+    const idleL = new Footprint(leader.daemon.child.pid!);
+    const idleF = new Footprint(other.daemon.child.pid!);
+    await sleep(options.idleMs);
+    const idleLeader = usage(idleL.finish());
+    const idleFollower = usage(idleF.finish());
+    print(`  idle, ${options.agents} agents heartbeating: leader ${idleLeader.cpuPercent.toFixed(1)} % CPU, ${idleLeader.rssMiB.toFixed(0)} MiB; follower ${idleFollower.cpuPercent.toFixed(1)} %, ${idleFollower.rssMiB.toFixed(0)} MiB`);
+
+    const rows: ScaleRow[] = [];
+    for (const tasks of options.tasks) {
+      ({ leader } = await trio.leader());
+      other = await follower();
+      const replicas = Math.round(tasks / SERVICES);
+      const leaderBefore = await metricsOf(leader);
+      const commitBefore = total(leaderBefore, 'pisched_raft_commit_index');
+      const proposals = (samples: Map<string, number>) => [total(samples, 'pisched_raft_proposal_seconds_sum'), total(samples, 'pisched_raft_proposal_seconds_count')];
+      const [proposedSecondsBefore, proposedBefore] = proposals(leaderBefore);
+      const burstL = new Footprint(leader.daemon.child.pid!);
+      const burstF = new Footprint(other.daemon.child.pid!);
+      const t0 = performance.now();
+      const names = Array.from({ length: SERVICES }, (_, i) => `scale-${tasks}-${i + 1}`);
+      const queue = [...names];
+      await Promise.all(Array.from({ length: CREATE_CLIENTS }, async () => {
+        for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+          const spec = buildRunSpec('simulated/app:1', [], { name, replicas: String(replicas), memory: TASK_MEMORY, placementStrategy: 'spread' });
+          // A create asked again after a timeout may find its own first attempt done: the names are this run's alone.
+          await patiently(() => client.createService(spec).catch((error: Error) => {
+            if (!/already in use/.test(error.message)) throw error;
+          }));
+        }
+      }));
+      const createdMs = performance.now() - t0;
+      const placedStates = ['assigned', 'accepted', 'preparing', 'starting', 'running'];
+      let placedMs = 0;
+      const runningMs = await until(t0, `${tasks} tasks running`, 600_000, (s) => {
+        if (placedMs === 0 && placedStates.reduce((sum, state) => sum + total(s, 'pisched_tasks', `state="${state}"`), 0) >= tasks) placedMs = performance.now() - t0;
+        return total(s, 'pisched_tasks', 'state="running"') >= tasks;
+      });
+      const leaderAfter = await metricsOf(leader);
+      const raftEntries = total(leaderAfter, 'pisched_raft_commit_index') - commitBefore;
+      const [proposedSeconds, proposed] = proposals(leaderAfter);
+      const commitMs = proposed > proposedBefore ? (1000 * (proposedSeconds - proposedSecondsBefore)) / (proposed - proposedBefore) : 0;
+      const burstLeader = usage(burstL.finish());
+      const burstFollower = usage(burstF.finish());
+      print(`  ${tasks} tasks: 100 services created ${(createdMs / 1000).toFixed(2)} s, all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries (mean commit ${commitMs.toFixed(0)} ms); leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
+
+      // 10 % of the agents die at once.
+      const before = await patiently(() => client.listTasks());
+      const victimIds = new Set(lost.nodeIds);
+      const lostTasks = [...runningIds(before)].filter((id) => victimIds.has(before.find((task) => task.id === id)!.nodeId)).length;
+      const killedAt = performance.now();
+      await lost.kill();
+      const agentLossMs = await until(killedAt, 'lost tasks to run elsewhere', 120_000, (s) =>
+        total(s, 'pisched_nodes', 'state="down"') >= victims && total(s, 'pisched_service_running_tasks') >= tasks);
+      print(`  killed ${victims} agents (${lostTasks} tasks): all running elsewhere after ${(agentLossMs / 1000).toFixed(2)} s`);
+      lost.restart();
+      await until(performance.now(), 'the killed agents back', 120_000, allReady);
+
+      // The leader dies.
+      await sleep(2_000);
+      ({ leader } = await trio.leader());
+      const runningBefore = runningIds(await patiently(() => client.listTasks()));
+      const leaderKilledAt = performance.now();
+      leader.daemon.child.kill('SIGKILL');
+      const survivors = trio.members.filter((member) => member !== leader);
+      // Not every agent back within the limit is a figure too (reported as the sessions held then), not a failed run.
+      let reconnectMs = Number.POSITIVE_INFINITY;
+      let sessionsHeld = 0;
+      const reconnectDeadline = Date.now() + RECONNECT_LIMIT_MS;
+      while (Date.now() < reconnectDeadline) {
+        const views = await Promise.all(survivors.map((member) => metricsOf(member).catch(() => undefined)));
+        const leading = views.find((s) => s && total(s, 'pisched_scheduler_leader') === 1);
+        sessionsHeld = leading ? total(leading, 'pisched_dispatcher_sessions') : 0;
+        if (sessionsHeld >= options.agents) {
+          reconnectMs = performance.now() - leaderKilledAt;
+          break;
+        }
+        await sleep(POLL_MS);
+      }
+      // Long enough for any wrong verdict (a node marked down, a task replaced) to have been made and committed.
+      await sleep(6_000);
+      const after = runningIds(await patiently(() => client.listTasks()));
+      const rescheduled = [...runningBefore].filter((id) => !after.has(id)).length;
+      print(`  killed the leader ${leader.id}: ${Number.isFinite(reconnectMs) ? `every agent with the new leader after ${(reconnectMs / 1000).toFixed(2)} s` : `only ${sessionsHeld} of ${options.agents} agents with the new leader after ${RECONNECT_LIMIT_MS / 1000} s`}; tasks rescheduled: ${rescheduled}`);
+      await leader.daemon.stop('SIGKILL');
+      trio.restart(leader.id);
+      await trio.settled(60_000);
+
+      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, sessionsHeld, rescheduled });
+
+      for (const name of names) await patiently(() => client.removeService(name));
+      await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);
+    }
+    return rows;
+  } catch (error) {
+    const logs = [...trio.members.map((m) => `--- ${m.id}\n${m.daemon.tail(15)}`), ...agentSets.map((set) => `--- ${set.daemon.name}\n${set.daemon.tail(15)}`)].join('\n');
+    throw new Error(`${(error as Error).message}\n${logs}`);
+  } finally {
+    client.close();
+    for (const set of agentSets) await set.stop();
+    await trio.stop();
+  }
+}

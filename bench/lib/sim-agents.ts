@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { BIN, Daemon, tempDir } from '../../test/harness';
+
+/** Every simulated-agent process started here, so a crash or Ctrl-C of the benchmark still ends them. */
+const live = new Set<SimAgents>();
+process.once('exit', () => {
+  for (const agents of live) agents.killNow();
+});
+
+export interface SimAgentsOptions {
+  prefix: string;
+  count: number;
+  schedulers: string[];
+  token: string;
+  startDelayMs: number;
+  failRatio?: number;
+}
+
+/**
+ * One `pisched-agent --simulate` process: many nodes with real sessions and
+ * certificates, in a process of their own so that their CPU is not the
+ * schedulers'. Restarted with the same data dir, the nodes reuse the
+ * certificates they joined with, as real agents do.
+ */
+export class SimAgents {
+  daemon: Daemon;
+  readonly dataDir = tempDir('sim-agents');
+  /** Killed on purpose: its exit is no failure. */
+  killed = false;
+
+  constructor(private readonly options: SimAgentsOptions) {
+    live.add(this);
+    this.daemon = this.spawn(true);
+  }
+
+  get nodeIds(): string[] {
+    return Array.from({ length: this.options.count }, (_, i) => `${this.options.prefix}${i + 1}`);
+  }
+
+  /** kill -9: every node of the process vanishes at once, sessions and all. */
+  async kill(): Promise<void> {
+    this.killed = true;
+    await this.daemon.stop('SIGKILL');
+  }
+
+  restart(): void {
+    if (this.daemon.running) throw new Error('still running');
+    this.killed = false;
+    this.daemon = this.spawn(false);
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon.stop();
+    live.delete(this);
+  }
+
+  /** Synchronous, for an exit handler: a Ctrl-C of the benchmark does not reach the test file's cleanup. */
+  killNow(): void {
+    if (this.daemon.running) this.daemon.child.kill('SIGKILL');
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private spawn(join: boolean): Daemon {
+    const { prefix, count, schedulers, token, startDelayMs, failRatio } = this.options;
+    const child = spawn(process.execPath, [
+      BIN.agent, '--simulate', String(count), '--node-id-prefix', prefix, '--scheduler', schedulers.join(','),
+      '--data-dir', this.dataDir, ...(join ? ['--join-token', token] : []),
+      '--sim-start-delay', `${startDelayMs}ms`, '--sim-fail-ratio', String(failRatio ?? 0), '--log-level', 'warn',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Daemon(`simulated agents ${prefix}`, child);
+  }
+}

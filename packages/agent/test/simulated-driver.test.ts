@@ -1,0 +1,73 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SIMULATED_FAILURE, SimulatedDriver } from '../src/simulated-driver';
+import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
+import { Worker } from '../src/worker';
+import { makeTask } from './fixtures';
+
+const info = { osType: 'linux', architecture: 'arm64', ncpu: 4, memTotal: 4 * 1024 ** 3, serverVersion: 'simulated' };
+
+function workerOn(driver: SimulatedDriver, nodeId: string) {
+  const sent: StatusUpdate[] = [];
+  const reporter = new StatusReporter((batch) => {
+    sent.push(...batch);
+    return true;
+  }, 0);
+  const worker = new Worker({ driver, nodeId, reporter, log: pino({ level: 'silent' }) });
+  worker.sessionStarted();
+  const settle = async () => {
+    await worker.idle();
+    reporter.flush();
+  };
+  const last = (taskId: string) => sent.filter((update) => update.taskId === taskId).at(-1)?.status;
+  return { worker, sent, settle, last };
+}
+
+describe('SimulatedDriver', () => {
+  it('takes the real worker through to RUNNING, and keeps each node\'s containers apart', async () => {
+    const driver = new SimulatedDriver({ startDelayMs: 1, failRatio: 0, info });
+    const a = workerOn(driver, 'sim-1');
+    const b = workerOn(driver, 'sim-2');
+    await a.worker.setAssignments([makeTask({ id: 'task-a', nodeId: 'sim-1' })]);
+    await b.worker.setAssignments([makeTask({ id: 'task-b', nodeId: 'sim-2' })]);
+    await a.settle();
+    await b.settle();
+    expect(a.sent.map((update) => update.status.state)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
+    expect(a.last('task-a')?.containerId).toMatch(/^[0-9a-f]{64}$/);
+    expect(await driver.listTaskIds('sim-1')).toEqual(['task-a']);
+    expect(await driver.listTaskIds('sim-2')).toEqual(['task-b']);
+    expect((await driver.listContainers('sim-1', 'task-a'))[0].phase).toBe('running');
+  });
+
+  it('fails exactly the given fraction of starts, spread evenly, and the worker reports them FAILED', async () => {
+    const driver = new SimulatedDriver({ startDelayMs: 0, failRatio: 0.25, info });
+    const { worker, settle, last } = workerOn(driver, 'sim-1');
+    const tasks = Array.from({ length: 8 }, (_, i) => makeTask({ id: `task-${i}`, nodeId: 'sim-1', slot: i + 1 }));
+    await worker.setAssignments(tasks);
+    await settle();
+    expect(driver.counts).toEqual({ starts: 8, failures: 2 });
+    const failed = tasks.filter((task) => last(task.id)?.state === 'FAILED');
+    expect(failed).toHaveLength(2);
+    expect(last(failed[0].id)?.err).toBe(SIMULATED_FAILURE);
+    // A failed start leaves no container behind, as with Docker.
+    expect((await driver.listTaskIds('sim-1')).sort()).toEqual(tasks.filter((task) => !failed.includes(task)).map((task) => task.id).sort());
+  });
+
+  it('stops and removes a task the scheduler shuts down', async () => {
+    const driver = new SimulatedDriver({ startDelayMs: 0, failRatio: 0, info });
+    const { worker, settle, last } = workerOn(driver, 'sim-1');
+    const task = makeTask({ id: 'task-x', nodeId: 'sim-1' });
+    await worker.setAssignments([task]);
+    await settle();
+    await worker.setAssignments([{ ...task, desiredState: 'SHUTDOWN', status: { ...task.status!, state: 'RUNNING' } }]);
+    await settle();
+    expect(last('task-x')?.state).toBe('SHUTDOWN');
+    await worker.setAssignments([]);
+    await settle();
+    expect(await driver.listTaskIds('sim-1')).toEqual([]);
+  });
+
+  it('refuses a fail ratio outside 0…1', () => {
+    expect(() => new SimulatedDriver({ startDelayMs: 0, failRatio: 1.5, info })).toThrow(/between 0 and 1/);
+  });
+});

@@ -1,0 +1,172 @@
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadGrpc, type Service, type StoreAction, type Task } from '@pisched/api';
+import { Store } from '../src/store/store';
+import { Dispatcher } from '../src/dispatcher/dispatcher';
+import { newTask } from '../src/orchestrator/task-factory';
+import { spec, testClock } from './fixtures';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+type Received = { assignments?: { tasks: Task[] } };
+
+async function until<T>(check: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 500; i++) {
+    const value = check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not reached');
+}
+
+async function dispatcherOnLoopback(store: Store) {
+  const dispatcher = new Dispatcher(store, testClock(), { heartbeatPeriodMs: 1_000, heartbeatGrace: 30 }, pino({ level: 'silent' }));
+  dispatcher.start();
+  const server = new grpc.Server();
+  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Session(): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
+  };
+  cleanups.push(() => {
+    dispatcher.stop();
+    client.close();
+    server.forceShutdown();
+  });
+  return { dispatcher, client };
+}
+
+describe('the dispatcher registers nodes', () => {
+  it('writes nothing for a ready node that comes back unchanged (after a leader change), and writes a changed one', async () => {
+    const store = new Store();
+    let index = 0;
+    store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+    const { client } = await dispatcherOnLoopback(store);
+    const description = (cpus: number) => ({ hostname: 'pi-1', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus, memoryBytes: 1024 }, labels: { zone: 'a' } });
+    const session = async (cpus: number) => {
+      const call = client.Session();
+      call.on('error', () => undefined);
+      const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
+      call.write({ register: { nodeId: 'pi-1', description: description(cpus) } });
+      await accepted;
+      call.end();
+    };
+    await session(4);
+    expect(index).toBe(1);
+    expect(store.state.nodes.get('pi-1')?.state).toBe('READY');
+    await session(4);
+    expect(index).toBe(1);
+    await session(2);
+    expect(index).toBe(2);
+    expect(store.state.nodes.get('pi-1')?.description?.resources?.cpus).toBe(2);
+  });
+});
+
+describe('a dispatcher that stops leading', () => {
+  it('stops retrying the status writes it could not make', async () => {
+    const store = new Store();
+    let index = 0;
+    let attempts = 0;
+    let refuse = false;
+    // A refused write is held until released, as a Raft proposal is in flight while leadership goes.
+    let release: (() => void) | undefined;
+    store.attach({
+      propose: async (data) => {
+        attempts++;
+        if (refuse) {
+          await new Promise<void>((resolve) => (release = resolve));
+          throw new Error('leadership changed while the write was in flight');
+        }
+        return store.applyEntry(++index, data);
+      },
+    });
+    const { dispatcher, client } = await dispatcherOnLoopback(store);
+    const call = client.Session();
+    call.on('error', () => undefined);
+    const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
+    call.write({ register: { nodeId: 'pi-1', description: { hostname: 'pi-1', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
+    await accepted;
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 1) } as Service;
+    const task = newTask(service, 1, testClock());
+    await store.update(() => [{ action: 'putService', putService: service }, { action: 'putTask', putTask: { ...task, nodeId: 'pi-1', status: { ...task.status!, state: 'ASSIGNED' } } }]);
+    refuse = true;
+    const before = attempts;
+    call.write({ status: { updates: [{ taskId: task.id, status: { ...task.status!, state: 'RUNNING', timestamp: 2 } }] } });
+    // A refused write is retried while it leads...
+    await until(() => (release ? true : undefined));
+    release!();
+    release = undefined;
+    await until(() => (release ? true : undefined));
+    expect(attempts).toBe(before + 2);
+    // ...but one that fails after leadership went is not.
+    dispatcher.stop();
+    release!();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts).toBe(before + 2);
+  });
+});
+
+describe('the dispatcher pushes assignment sets', () => {
+  it('to the nodes a change touches, following placements, moves and removals', async () => {
+    const store = new Store();
+    let index = 0;
+    store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+    const clock = testClock();
+    const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 30 }, pino({ level: 'silent' }));
+    dispatcher.start();
+    const server = new grpc.Server();
+    server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      Session(): grpc.ClientDuplexStream<object, Received>;
+    };
+    cleanups.push(() => {
+      dispatcher.stop();
+      client.close();
+      server.forceShutdown();
+    });
+    const sets = new Map<string, string[][]>();
+    for (const nodeId of ['pi-1', 'pi-2']) {
+      const call = client.Session();
+      call.on('error', () => undefined);
+      sets.set(nodeId, []);
+      call.on('data', (message: Received) => {
+        if (message.assignments) sets.get(nodeId)!.push(message.assignments.tasks.map((task) => task.id).sort());
+      });
+      call.write({ register: { nodeId, description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
+    }
+    const latest = (nodeId: string) => sets.get(nodeId)!.at(-1);
+    // Each session starts with its (empty) set.
+    await until(() => (latest('pi-1') && latest('pi-2') ? true : undefined));
+
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 2) } as Service;
+    const [a, b] = [1, 2].map((slot) => newTask(service, slot, clock));
+    const assigned = (task: Task, nodeId: string): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId, status: { ...task.status!, state: 'ASSIGNED' } } });
+    await store.update(() => [{ action: 'putService', putService: service }, assigned(a, 'pi-1'), assigned(b, 'pi-2')]);
+    await until(() => (latest('pi-1')?.join() === a.id && latest('pi-2')?.join() === b.id ? true : undefined));
+
+    // a moves to pi-2: pi-1's set loses it, pi-2's gains it.
+    await store.update((state) => [assigned(state.tasks.get(a.id)!, 'pi-2')]);
+    await until(() => (latest('pi-1')?.length === 0 && latest('pi-2')?.join() === [a.id, b.id].sort().join() ? true : undefined));
+
+    // A task still pending is no node's; a removed one leaves its node's set.
+    const pending = newTask(service, 3, clock);
+    await store.update((state) => [{ action: 'putTask', putTask: pending }, { action: 'removeTask', removeTask: state.tasks.get(b.id)!.id }]);
+    await until(() => (latest('pi-2')?.join() === a.id ? true : undefined));
+    expect(sets.get('pi-1')!.flat()).not.toContain(pending.id);
+    expect(sets.get('pi-2')!.flat()).not.toContain(pending.id);
+
+    // A restored snapshot says nothing of what changed: the index is rebuilt and every set is checked again.
+    store.state.tasks.set(b.id, { ...store.state.tasks.get(a.id)!, id: b.id, nodeId: 'pi-1' });
+    store.emit('change');
+    await until(() => (latest('pi-1')?.join() === b.id ? true : undefined));
+  });
+});
