@@ -78,13 +78,13 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
   });
 
   it('creates, lists, inspects, scales, updates and rolls back a service whose tasks really run', async () => {
-    const created = await dockerCli(['service', 'create', '-d', '--name', web, '--replicas', '2', '-p', `${webPort}:80`, '--stop-grace-period', '1s', '--update-monitor', '1s', '--rollback-monitor', '1s', '--rollback-parallelism', '0', TEST_IMAGE, 'httpd', '-f', '-p', '80']);
+    const created = await dockerCli(['service', 'create', '-d', '--name', web, '--replicas', '2', '-p', `${webPort}:80`, '--stop-grace-period', '1s', '--update-monitor', '1s', '--rollback-monitor', '1s', '--rollback-parallelism', '0', '--label', 'team=vision', TEST_IMAGE, 'httpd', '-f', '-p', '80']);
     expect(created.code, created.stderr).toBe(0);
     const id = created.stdout.trim();
     await waitFor(async () => (await service(web))?.replicas.running === 2, 60_000, `${web} to run 2 tasks`);
     expect(await runningContainersOfService(cluster.nodeIds, web)).toHaveLength(2);
 
-    const ls = await ok(['service', 'ls', '--filter', `name=${web}`]);
+    const ls = await ok(['service', 'ls', '--filter', `name=${web}`, '--filter', 'label=team=vision']);
     expect(ls).toMatch(new RegExp(`${id.slice(0, 12)}\\s+${web}\\s+replicated\\s+2/2\\s+${TEST_IMAGE}\\s+\\*:${webPort}->80/tcp`));
     const tasks = await cliJson<Array<{ id: string; slot: number; state: string }>>(cluster.address, ['ps', web]);
     const ps = await ok(['service', 'ps', '--no-trunc', '--format', '{{.ID}} {{.Name}} {{.CurrentState}}', web]);
@@ -98,8 +98,9 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     expect(await service(web)).toMatchObject({ replicas: { desired: 3, running: 3 } });
 
     await ok(['service', 'update', '--image', V2_IMAGE, '--update-parallelism', '2', web]);
-    const updated = await cliJson<{ spec: { container: { image: string }; updateConfig: { parallelism: number; monitorMs: number } } }>(cluster.address, ['inspect', web]);
+    const updated = await cliJson<{ spec: { container: { image: string }; updateConfig: { parallelism: number; monitorMs: number }; labels: Record<string, string> } }>(cluster.address, ['inspect', web]);
     expect(updated.spec.container.image).toBe(V2_IMAGE);
+    expect(updated.spec.labels).toEqual({ team: 'vision' });
     expect(updated.spec.updateConfig).toMatchObject({ parallelism: 2, monitorMs: 1000 });
     expect((await runningContainersOfService(cluster.nodeIds, web)).map((c) => c.Image)).toEqual(Array(3).fill(V2_IMAGE));
 
@@ -118,6 +119,12 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
       return run.code === 0 && run.stdout.includes('hello-docker-api') && run.stderr.includes('oops') ? run : undefined;
     }, 60_000, `${app}'s logs`);
     expect(logs.stdout).toMatch(new RegExp(`^${app}\\.1\\.\\w+@\\S+\\s+\\| tok-value-42$`, 'm'));
+    const config = uniqueName('dapi-conf');
+    await ok(['config', 'create', config, '-'], 'listen = 8080\n');
+    const [shown] = JSON.parse(await ok(['config', 'inspect', config]));
+    expect(Buffer.from(shown.Spec.Data, 'base64').toString()).toBe('listen = 8080\n');
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['config', 'ls'])).toContainEqual(expect.objectContaining({ name: config }));
+    await ok(['config', 'rm', config]);
     // In use: Swarm's rule, enforced by the Control API's own handler.
     const inUse = await dockerCli(['secret', 'rm', token]);
     expect(inUse.code).not.toBe(0);

@@ -95,7 +95,15 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     rollbackConfig: validateUpdateConfig(input.rollbackConfig, 'rollback'),
     forceUpdate: wholeNumber(input.forceUpdate),
     priority: validatePriority(input.priority),
+    labels: validateServiceLabels(input.labels),
   };
+}
+
+/** Service labels as Swarm takes them: any value, a key that is not empty. */
+function validateServiceLabels(input: Record<string, string> | null | undefined): Record<string, string> {
+  const labels = { ...(input ?? {}) };
+  for (const key of Object.keys(labels)) if (key.trim() === '') throw new SpecError('invalid service label: a label needs a key');
+  return labels;
 }
 
 /** Secret and config files: one set of targets for both, and none on a mount's target. */

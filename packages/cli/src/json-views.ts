@@ -141,6 +141,8 @@ export interface SpecView {
   forceUpdate: number;
   /** 0-1000: tasks of lower-priority services may be stopped to make room for this one's. */
   priority: number;
+  /** The service's own labels (set through the Docker API's Spec.Labels). */
+  labels: Record<string, string>;
 }
 
 export interface UpdateConfigView {
@@ -219,6 +221,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
     rollbackConfig: updateConfigView(spec?.rollbackConfig),
     forceUpdate: spec?.forceUpdate ?? 0,
     priority: spec?.priority ?? 0,
+    labels: { ...(spec?.labels ?? {}) },
   };
 }
 

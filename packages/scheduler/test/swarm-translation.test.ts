@@ -68,7 +68,6 @@ describe('Docker ServiceSpec to pisched', () => {
     expect(refusal(() => serviceSpecFromDocker(container({ Hosts: ['1.2.3.4 db'] })))).toMatch(/ContainerSpec\.Hosts is not supported/);
     expect(refusal(() => serviceSpecFromDocker(container({ DNSConfig: { Search: ['lan'] } })))).toMatch(/ContainerSpec\.DNSConfig\.Search is not supported/);
     expect(refusal(() => serviceSpecFromDocker(container({ SomethingNew: 1 })))).toMatch(/ContainerSpec\.SomethingNew is not supported/);
-    expect(refusal(() => serviceSpecFromDocker(cliCreate({ Labels: { a: 'b' } })))).toMatch(/^Spec\.Labels is not supported/);
     expect(refusal(() => serviceSpecFromDocker(cliCreate({ EndpointSpec: { Mode: 'dnsrr' } })))).toMatch(/^Spec\.EndpointSpec\.Mode "dnsrr"/);
     expect(refusal(() => serviceSpecFromDocker(cliCreate({ EndpointSpec: { Ports: [{ TargetPort: 80, PublishMode: 'host' }] } })))).toMatch(/Ports\[0\]\.PublishedPort is required in host mode/);
     expect(refusal(() => serviceSpecFromDocker(cliCreate({ TaskTemplate: { ContainerSpec: { Image: 'x' }, Networks: [{ Target: 'overlay1' }] } })))).toMatch(/^Spec\.TaskTemplate\.Networks \(overlay1\)/);
@@ -86,6 +85,7 @@ describe('Docker ServiceSpec to pisched', () => {
       restart: { condition: 'on-failure', delayMs: 0, delaySet: true, maxAttempts: 3 },
       ports: [{ publishedPort: 9000, targetPort: 90, publishMode: 'host' }],
       updateConfig: { parallelism: 2, monitorMs: 1000, order: 'start-first' },
+      labels: { 'com.example.team': 'vision' },
     });
     const docker = serviceSpecToDocker(stored, ids) as DockerServiceSpec;
     const back = validateServiceSpec(serviceSpecFromDocker(JSON.parse(JSON.stringify(docker)), stored));

@@ -267,7 +267,7 @@ export class SwarmRoutes {
         accepts(filters, 'id', [service!.id], prefixOf) &&
         accepts(filters, 'name', [service!.spec!.name], prefixOf) &&
         accepts(filters, 'mode', [modes[service!.spec!.mode]]) &&
-        acceptsLabels(filters, {}),
+        acceptsLabels(filters, service!.spec!.labels ?? {}),
     );
     const ids = await this.fileIds(request, shown.map((s) => s.service!));
     const withStatus = flag(request.query, 'status');

@@ -13,7 +13,7 @@ import { badRequest, type DockerFileReference, type DockerPortConfig, type Docke
  * | Docker (ServiceSpec.…)                                   | pisched (ServiceSpec.…)                     |
  * | -------------------------------------------------------- | ------------------------------------------- |
  * | Name                                                     | name                                        |
- * | Labels                                                   | refused when not empty                      |
+ * | Labels                                                   | labels (changing them replaces no task)     |
  * | Mode.Replicated.Replicas / Mode.Global                   | mode REPLICATED + replicas / GLOBAL         |
  * | Mode.ReplicatedJob {TotalCompletions, MaxConcurrent}     | REPLICATED_JOB, replicas; MaxConcurrent must equal TotalCompletions |
  * | Mode.GlobalJob                                           | refused                                     |
@@ -36,7 +36,7 @@ import { badRequest, type DockerFileReference, type DockerPortConfig, type Docke
  * | UpdateConfig / RollbackConfig                            | updateConfig / rollbackConfig (Monitor 0 = Docker's 5 s) |
  * | EndpointSpec.Ports {Protocol, TargetPort, PublishedPort, PublishMode} | ports (ingress unless host; PublishedPort 0 on ingress = a free port from 30000) |
  *
- * Refused when set: Labels, TTY, OpenStdin, Hosts, DNSConfig.Search/Options,
+ * Refused when set: TTY, OpenStdin, Hosts, DNSConfig.Search/Options,
  * Privileges, Isolation other than default, Mode.GlobalJob, EndpointSpec.Mode
  * dnsrr, port Name, sctp, Resources.Limits.Pids, named generic resources,
  * networks other than host, plugin runtimes, and any field this table does
@@ -108,7 +108,6 @@ const msToNs = (ms: number): number => ms * NS_PER_MS;
 export function serviceSpecFromDocker(input: DockerServiceSpec, base?: ServiceSpec): ServiceSpecInput {
   const spec = onlyKnown(input, 'Spec', ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig', 'EndpointSpec']);
   const template = onlyKnown(spec.TaskTemplate, 'Spec.TaskTemplate', ['ContainerSpec', 'Resources', 'RestartPolicy', 'Placement', 'ForceUpdate', 'Networks', 'LogDriver', 'Runtime']);
-  if (isSet(spec.Labels)) throw badRequest('Spec.Labels is not supported by pisched: services carry no labels');
   const runtime = str(template.Runtime, 'Spec.TaskTemplate.Runtime');
   if (runtime !== '' && runtime !== 'container') throw badRequest(`Spec.TaskTemplate.Runtime "${runtime}" is not supported by pisched (only container)`);
   const mode = modeFromDocker(spec.Mode);
@@ -127,6 +126,7 @@ export function serviceSpecFromDocker(input: DockerServiceSpec, base?: ServiceSp
     rollbackConfig: updateConfigFromDocker(spec.RollbackConfig, 'Spec.RollbackConfig'),
     forceUpdate: num(template.ForceUpdate, 'Spec.TaskTemplate.ForceUpdate'),
     priority: base?.priority ?? 0,
+    labels: stringMap(spec.Labels, 'Spec.Labels'),
   };
 }
 
@@ -368,7 +368,7 @@ export function serviceSpecToDocker(spec: ServiceSpec, ids: FileIds): Json {
   const placement = spec.placement!;
   return {
     Name: spec.name,
-    Labels: {},
+    Labels: { ...(spec.labels ?? {}) },
     TaskTemplate: {
       ContainerSpec: {
         Image: c.image,
