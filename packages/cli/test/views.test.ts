@@ -120,6 +120,7 @@ describe('--json views', () => {
         rollbackConfig: { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' },
         forceUpdate: 0,
         priority: 0,
+        labels: {},
       },
       previousSpec: null,
       updateStatus: null,
