@@ -57,6 +57,7 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     rollbackConfig: null,
     forceUpdate: 0,
     priority: 0,
+    labels: {},
   } as ServiceSpec;
 }
 
