@@ -27,6 +27,7 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
   const socket = path.join(socketDir, 'docker.sock');
   const bundle = path.join(tempDir('dapi-admin'), 'bundle');
   const dockerConfig = tempDir('dapi-docker-config');
+  const adminName = uniqueName('dapi-admin');
   let apiPort = 0;
   let webPort = 0;
 
@@ -59,7 +60,7 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     cluster.startSchedulerArgs = ['--docker-api-addr', `tcp://127.0.0.1:${apiPort}`, '--docker-api-addr', `unix://${socket}`];
     await cluster.start([node]);
     // The bundle users get from `pisched admin issue`: the same directory serves DOCKER_CERT_PATH.
-    const issued = await cli(cluster.address, ['admin', 'issue', uniqueName('dapi-admin'), '--out', bundle]);
+    const issued = await cli(cluster.address, ['admin', 'issue', adminName, '--out', bundle]);
     expect(issued.code, issued.stderr).toBe(0);
     for (const file of ['ca.pem', 'cert.pem', 'key.pem']) expect(fs.existsSync(path.join(bundle, file))).toBe(true);
     expect(fs.statSync(path.join(bundle, 'key.pem')).mode & 0o777).toBe(0o600);
@@ -172,5 +173,13 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     await ok(['secret', 'rm', token]);
     expect(await services()).toEqual([]);
     await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, app)).length === 0, 30_000, 'the containers to go');
+  });
+
+  it('refuses an admin bundle once it is revoked', async () => {
+    const revoked = await cli(cluster.address, ['admin', 'revoke', adminName]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const refused = await dockerCli(['service', 'ls']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/revoked/);
   });
 });
