@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -32,15 +32,13 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
   let webPort = 0;
 
   /** The docker CLI with the environment a Swarm user sets: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH. */
+  const dockerEnv = () => ({ PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `tcp://127.0.0.1:${apiPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle });
   const dockerCli = (args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> =>
     new Promise((resolve) => {
       const child = execFile(
         DOCKER_CLI,
         args,
-        {
-          env: { PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `tcp://127.0.0.1:${apiPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle, ...env },
-          timeout: 120_000,
-        },
+        { env: { ...dockerEnv(), ...env }, timeout: 120_000 },
         (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
       if (input !== undefined) child.stdin!.end(input);
@@ -114,12 +112,21 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     const secretId = (await ok(['secret', 'create', token, '-'], 'tok-value-42')).trim();
     const secrets = await cliJson<Array<{ id: string; name: string }>>(cluster.address, ['secret', 'ls']);
     expect(secrets).toContainEqual(expect.objectContaining({ id: secretId, name: token }));
-    await ok(['service', 'create', '-d', '--name', app, '--secret', token, '--stop-grace-period', '1s', TEST_IMAGE, 'sh', '-c', `cat /run/secrets/${token}; echo; echo hello-docker-api; echo oops >&2; exec sleep 3600`]);
+    await ok(['service', 'create', '-d', '--name', app, '--secret', token, '--stop-grace-period', '1s', TEST_IMAGE, 'sh', '-c', `cat /run/secrets/${token}; echo; echo hello-docker-api; echo oops >&2; while true; do echo tick-$(date +%s); sleep 1; done`]);
     const logs = await waitFor(async () => {
       const run = await dockerCli(['service', 'logs', app]);
       return run.code === 0 && run.stdout.includes('hello-docker-api') && run.stderr.includes('oops') ? run : undefined;
     }, 60_000, `${app}'s logs`);
     expect(logs.stdout).toMatch(new RegExp(`^${app}\\.1\\.\\w+@\\S+\\s+\\| tok-value-42$`, 'm'));
+    // Followed: with --tail 1, every tick after the first is written after the command started.
+    const follow = spawn(DOCKER_CLI, ['service', 'logs', '-f', '--tail', '1', app], { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follow.stdout.on('data', (chunk) => (followed += chunk));
+    try {
+      await waitFor(() => (followed.match(/\| tick-\d+$/gm) ?? []).length >= 3, 30_000, 'docker service logs -f to print new lines');
+    } finally {
+      follow.kill();
+    }
     const config = uniqueName('dapi-conf');
     await ok(['config', 'create', config, '-'], 'listen = 8080\n');
     const [shown] = JSON.parse(await ok(['config', 'inspect', config]));

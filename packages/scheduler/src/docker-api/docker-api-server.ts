@@ -5,7 +5,7 @@ import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { SpecError, parseHostPort, peerIdentity, type RenewableIdentity, type TlsIdentity } from '@pisched/api';
+import { SpecError, parseHostPort, peerIdentity, type RenewableIdentity, type Role, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { ControlCallError, type ControlCaller } from './control-caller';
 import { DockerApiError } from './swarm-types';
@@ -26,6 +26,12 @@ export function parseDockerApiAddress(text: string): DockerApiAddress {
     return { kind: 'tcp', host, port, text };
   }
   throw new Error(`invalid --docker-api-addr ${text}: use tcp://HOST:PORT or unix:///PATH`);
+}
+
+/** Who a request acts as: the certificate the Control API is called with, and the roles accepted for it on this listener. */
+interface Caller {
+  certificate: Buffer | undefined;
+  roles: readonly Role[];
 }
 
 /** A body larger than a secret's limit in base64 plus a spec's worth is not a Swarm request. */
@@ -76,7 +82,7 @@ export class DockerApiServer {
     }
     const server = http.createServer((request, response) => {
       const own = new X509Certificate(this.options.identity.current.certPem).raw;
-      this.serve(request, response, own);
+      this.serve(request, response, { certificate: own, roles: ['manager'] });
     });
     // Made owner-only before anyone can connect: the umask covers the moment between bind and chmod.
     const umask = process.umask(0o177);
@@ -96,7 +102,7 @@ export class DockerApiServer {
     const context = (current: TlsIdentity) => ({ ca: [current.caPem], cert: current.certPem, key: current.keyPem, minVersion: 'TLSv1.2' as const });
     const server = https.createServer({ ...context(identity), requestCert: true, rejectUnauthorized: true }, (request, response) => {
       const certificate = (request.socket as TLSSocket).getPeerCertificate();
-      this.serve(request, response, certificate?.raw);
+      this.serve(request, response, { certificate: certificate?.raw, roles: ['admin'] });
     });
     const bare = address.host.replace(/^\[|\]$/g, '');
     await listen(server, (done) => server.listen(address.port, bare, done), address.text);
@@ -124,7 +130,7 @@ export class DockerApiServer {
     this.renewTimer.unref();
   }
 
-  private serve(request: http.IncomingMessage, response: http.ServerResponse, caller: Buffer | undefined): void {
+  private serve(request: http.IncomingMessage, response: http.ServerResponse, caller: Caller): void {
     response.setHeader('Api-Version', MAX_API_VERSION);
     response.setHeader('Docker-Experimental', 'false');
     response.setHeader('Ostype', 'linux');
@@ -141,12 +147,10 @@ export class DockerApiServer {
     });
   }
 
-  private async answer(request: http.IncomingMessage, response: http.ServerResponse, caller: Buffer | undefined): Promise<void> {
-    const identity = caller ? peerIdentity(caller) : undefined;
-    if (!caller || identity?.role === undefined) throw new DockerApiError(403, 'the Docker API needs a client certificate of this cluster with the admin role (pisched admin issue NAME --out DIR; DOCKER_CERT_PATH=DIR)');
-    // A unix socket's callers act as this member; over TCP only an admin certificate will do.
-    const own = identity.role === 'manager' && identity.nodeId === this.options.member.id;
-    if (!own && identity.role !== 'admin') throw new DockerApiError(403, `the Docker API needs an admin certificate; the caller presented a ${identity.role} certificate (${identity.nodeId})`);
+  private async answer(request: http.IncomingMessage, response: http.ServerResponse, { certificate, roles }: Caller): Promise<void> {
+    const identity = certificate ? peerIdentity(certificate) : undefined;
+    if (!certificate || identity === undefined) throw new DockerApiError(403, 'the Docker API needs a client certificate of this cluster with the admin role (pisched admin issue NAME --out DIR; DOCKER_CERT_PATH=DIR)');
+    if (!roles.includes(identity.role)) throw new DockerApiError(403, `the Docker API needs an admin certificate; the caller presented a ${identity.role} certificate (${identity.nodeId})`);
     const refusal = this.options.revoked(identity);
     if (refusal !== undefined) throw new DockerApiError(403, refusal);
     const url = new URL(request.url ?? '/', 'http://docker');
@@ -161,7 +165,7 @@ export class DockerApiServer {
       path,
       query: url.searchParams,
       body: () => readJson(request),
-      caller,
+      caller: certificate,
       response,
     });
     if (!reply) return;

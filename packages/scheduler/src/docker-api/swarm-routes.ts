@@ -1,7 +1,8 @@
 import * as os from 'node:os';
 import type { ServerResponse } from 'node:http';
 import { isSameTaskSpec, type ClusterStatus, type Config, type Node, type Secret, type Service, type ServiceLogs, type ServiceSpec, type ServiceSummary, type Task } from '@pisched/api';
-import type { ControlCaller } from './control-caller';
+import * as grpc from '@grpc/grpc-js';
+import { ControlCallError, type ControlCaller } from './control-caller';
 import { accepts, acceptsLabels, parseFilters, prefixOf } from './docker-filters';
 import { logFrame, logLine } from './docker-log-stream';
 import { DockerApiError, badRequest, type Json } from './swarm-types';
@@ -236,7 +237,7 @@ export class SwarmRoutes {
     try {
       return (await this.call<{ service: Service }>(request, 'GetService', { service: wanted })).service;
     } catch (error) {
-      if ((error as { code?: number }).code !== 5) throw error;
+      if (!(error instanceof ControlCallError) || error.code !== grpc.status.NOT_FOUND) throw error;
     }
     const { services } = await this.call<{ services: ServiceSummary[] }>(request, 'ListServices', {});
     const found = unique(services.map((s) => s.service!), wanted, (service) => [service.spec?.name ?? '']);
