@@ -167,7 +167,7 @@ export class SwarmRoutes {
   private async info(request: RouteRequest): Promise<RouteReply> {
     const [{ nodes }, status, cluster] = await Promise.all([
       this.call<{ nodes: Node[] }>(request, 'ListNodes', {}),
-      this.call<ClusterStatus>(request, 'GetClusterStatus', { localOnly: true }),
+      this.call<ClusterStatus>(request, 'GetClusterStatus', { localOnly: false }),
       this.swarmObject(request),
     ]);
     const members = status.members.length > 0 ? status.members : [{ id: this.member.id, address: this.member.listen }];
