@@ -23,10 +23,10 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
   const web = uniqueName('dapi-web');
   const app = uniqueName('dapi-app');
   const token = uniqueName('dapi-tok');
-  const socketDir = tempDir('dapi-sock');
-  const socket = path.join(socketDir, 'docker.sock');
-  const bundle = path.join(tempDir('dapi-admin'), 'bundle');
-  const dockerConfig = tempDir('dapi-docker-config');
+  // Made in beforeAll: a skipped file (no Docker) then makes no directory the harness would not remove.
+  let socket = '';
+  let bundle = '';
+  let dockerConfig = '';
   const adminName = uniqueName('dapi-admin');
   let apiPort = 0;
   let webPort = 0;
@@ -53,6 +53,9 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
 
   beforeAll(async () => {
     if (!fs.existsSync(DOCKER_CLI)) throw new Error(`${DOCKER_CLI} is missing: apt-get install docker.io (the test drives pisched with the real docker CLI)`);
+    socket = path.join(tempDir('dapi-sock'), 'docker.sock');
+    bundle = path.join(tempDir('dapi-admin'), 'bundle');
+    dockerConfig = tempDir('dapi-docker-config');
     apiPort = await freePort();
     webPort = await freePort();
     cluster.startSchedulerArgs = ['--docker-api-addr', `tcp://127.0.0.1:${apiPort}`, '--docker-api-addr', `unix://${socket}`];
