@@ -113,14 +113,16 @@ export function serviceSpecFromDocker(input: DockerServiceSpec, base?: ServiceSp
   const mode = modeFromDocker(spec.Mode);
   const container = containerFromDocker(template.ContainerSpec, template, base?.container ?? undefined);
   const { resources, noLimits } = resourcesFromDocker(template.Resources, base?.noLimits ?? false);
+  // The stored spec first: fields Docker cannot say, this table's and any added later, stay as they are.
   return {
+    ...(base ?? {}),
     name: str(spec.Name, 'Spec.Name'),
     ...mode,
     container,
     resources,
     noLimits,
     ports: portsFromDocker(spec.EndpointSpec as DockerServiceSpec['EndpointSpec']),
-    placement: placementFromDocker(template.Placement, base?.placement?.strategy ?? ''),
+    placement: placementFromDocker(template.Placement, base?.placement ?? undefined),
     restart: restartFromDocker(template.RestartPolicy),
     updateConfig: updateConfigFromDocker(spec.UpdateConfig, 'Spec.UpdateConfig'),
     rollbackConfig: updateConfigFromDocker(spec.RollbackConfig, 'Spec.RollbackConfig'),
@@ -163,6 +165,7 @@ function containerFromDocker(input: unknown, template: Json, base: ContainerSpec
   const dns = onlyKnown(c.DNSConfig, `${path}.DNSConfig`, ['Nameservers']);
   const logDriver = onlyKnown(template.LogDriver, 'Spec.TaskTemplate.LogDriver', ['Name', 'Options']);
   return {
+    ...(base ?? {}),
     image: str(c.Image, `${path}.Image`),
     labels: stringMap(c.Labels, `${path}.Labels`),
     entrypoint: strings(c.Command, `${path}.Command`),
@@ -289,10 +292,12 @@ function restartFromDocker(input: unknown): ServiceSpecInput['restart'] {
   };
 }
 
-function placementFromDocker(input: unknown, strategy: string): ServiceSpecInput['placement'] {
+function placementFromDocker(input: unknown, base: ServiceSpec['placement'] | undefined): ServiceSpecInput['placement'] {
+  const strategy = base?.strategy ?? '';
   const path = 'Spec.TaskTemplate.Placement';
   const placement = onlyKnown(input, path, ['Constraints', 'Preferences', 'MaxReplicas', 'Platforms']);
   return {
+    ...(base ?? {}),
     constraints: strings(placement.Constraints, `${path}.Constraints`),
     spread: list(placement.Preferences, `${path}.Preferences`).map((preference, i) => {
       const spread = onlyKnown(onlyKnown(preference, `${path}.Preferences[${i}]`, ['Spread']).Spread, `${path}.Preferences[${i}].Spread`, ['SpreadDescriptor']);
