@@ -38,6 +38,7 @@ function task(i: number): Task {
     restarts: 0,
     startedAt: 1_700_000_000_000,
     shutdownReason: '',
+    rebalance: false,
   };
 }
 

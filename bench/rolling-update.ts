@@ -3,9 +3,10 @@
 // on the same engine and the same settings. Prints figures; asserts nothing
 // about time. Run: npm run bench:update
 //
-// Two monitor settings: 5 s (both defaults) and 0. pisched lets every batch
-// last the monitor window before the next one starts (so a crashing update
-// stops after one batch); Swarm only watches the window after the last batch.
+// Two monitor settings: 5 s (both defaults) and 0. pisched's first batch is a
+// canary that lasts the monitor window before the next one starts (so a
+// crashing update stops after one batch); later batches go as soon as their
+// tasks run, as Swarm's do.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, it } from 'vitest';

@@ -144,7 +144,7 @@ install_release() {
   rm -rf "$staging"
   mkdir -p "$staging"
   (cd "$CHECKOUT" && tar -cf - package.json package-lock.json proto node_modules \
-    packages/*/package.json packages/*/bin packages/*/dist) | tar -xf - -C "$staging"
+    packages/*/package.json packages/*/bin packages/*/dist packages/scheduler/dashboard) | tar -xf - -C "$staging"
   # Dev tools (the compiler, the test runner) have no place on a Pi.
   if command -v npm >/dev/null; then
     (cd "$staging" && npm prune --omit=dev --offline --no-audit --no-fund >/dev/null 2>&1) ||

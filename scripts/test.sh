@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/ensure-docker.sh
+bash scripts/ensure-chromium.sh
 # vitest strips types without checking them: check the tests' types here.
 for config in tsconfig.test.json packages/*/tsconfig.test.json; do
   npx tsc --noEmit -p "$config"

@@ -55,6 +55,7 @@ function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
     restarts: 0,
     startedAt: 0,
     shutdownReason: '',
+    rebalance: false,
     ...overrides,
   };
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, tempDir, uniqueName, waitFor } from './harness';
 import type { NodeRow, TaskRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
@@ -24,13 +26,25 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
   const late = uniqueName('late');
   const nodes = [big, small];
   const all = () => [...nodes, late];
+  // Stand-ins for /sys, so tests set a node's temperature and throttling flags by writing files.
+  const sysfs = Object.fromEntries(nodes.map((id) => [id, tempDir(`sysfs-${id}`)]));
+  const setHeat = (id: string, celsius: number, throttledHex = '0') => {
+    const zone = path.join(sysfs[id], 'class/thermal/thermal_zone0');
+    const firmware = path.join(sysfs[id], 'devices/platform/soc/soc:firmware');
+    fs.mkdirSync(zone, { recursive: true });
+    fs.mkdirSync(firmware, { recursive: true });
+    fs.writeFileSync(path.join(zone, 'temp'), `${celsius * 1000}\n`);
+    fs.writeFileSync(path.join(firmware, 'get_throttled'), `${throttledHex}\n`);
+  };
 
   beforeAll(async () => {
-    await cluster.start(nodes, (id) =>
-      id === big
+    for (const id of nodes) setHeat(id, 50);
+    await cluster.start(nodes, (id) => [
+      '--sysfs-root', sysfs[id],
+      ...(id === big
         ? ['--cpus', '2', '--memory', '1G', '--labels', 'zone=a']
-        : ['--cpus', '1', '--memory', '512M', '--labels', 'zone=b', '--reserve-memory', '64M'],
-    );
+        : ['--cpus', '1', '--memory', '512M', '--labels', 'zone=b', '--reserve-memory', '64M']),
+    ]);
   });
 
   afterAll(async () => {
@@ -267,5 +281,47 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     expect(pending.error).toMatch(new RegExp(`fails? constraint node\\.id==${big}`));
     expect(await running(name)).toHaveLength(1);
     expect((await cli(cluster.address, ['rm', name])).code).toBe(0);
+  });
+  it('ranks a hot node last and, under avoid-throttled, places nothing new on a node throttling past the grace', async () => {
+    const nodeRows = () => cliJson<NodeRow[]>(cluster.address, ['node', 'ls']);
+    const heatOf = async (id: string) => (await nodeRows()).find((row) => row.id === id)!;
+    setHeat(big, 80);
+    await waitFor(async () => (await heatOf(big)).temperatureCelsius === 80, 10_000, 'big to report 80°C');
+    expect((await cli(cluster.address, ['node', 'ls'])).stdout).toMatch(new RegExp(`${big} .* 80°C`));
+
+    // Unreserved tasks fit anywhere; without heat the same-service penalty would put one on each node.
+    const warm = uniqueName('warm');
+    await run(['--name', warm, '--replicas', '2', '--constraint', `node.id!=${late}`, TEST_IMAGE]);
+    expect((await running(warm)).map((c) => c.Labels['pisched.node'])).toEqual([small, small]);
+
+    setHeat(big, 52);
+    await waitFor(async () => (await heatOf(big)).temperatureCelsius === 52, 10_000, 'big to cool down');
+    const scaled = await cli(cluster.address, ['scale', `${warm}=3`]);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    expect((await running(warm)).filter((c) => c.Labels['pisched.node'] === big)).toHaveLength(1);
+
+    const policy = await cli(cluster.address, ['cluster', 'update', '--thermal-policy', 'avoid-throttled', '--thermal-grace', '1s']);
+    expect(policy.code, policy.stderr).toBe(0);
+    expect(policy.stdout).toContain('Thermal policy:   avoid-throttled');
+    try {
+      setHeat(small, 83, '50004');
+      await waitFor(async () => (await heatOf(small)).throttling.includes('throttled'), 10_000, 'small to report throttling');
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const pinned = uniqueName('pinned');
+      const result = await cli(cluster.address, ['run', '--detach', '--name', pinned, '--constraint', `node.id==${small}`, TEST_IMAGE]);
+      expect(result.code, result.stderr).toBe(0);
+      const [row] = await waitFor(async () => {
+        const rows = await live(pinned);
+        return rows.length === 1 && rows[0].error !== '' && rows;
+      }, 15_000, 'the reason');
+      expect(row.error).toMatch(/1 node has been throttling too long \(thermal policy avoid-throttled\)/);
+      // Its running tasks stay where they are.
+      expect((await running(warm)).filter((c) => c.Labels['pisched.node'] === small)).toHaveLength(2);
+
+      setHeat(small, 60);
+      await waitFor(async () => (await running(pinned)).length === 1, 20_000, 'the pinned task to start once the node stopped throttling');
+    } finally {
+      await cli(cluster.address, ['cluster', 'update', '--thermal-policy', 'prefer-cool']);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { followTaskLogs, readTaskLogs, type LogEngine } from './task-logs';
 import { Worker } from './worker';
 import { SecretMounts } from './secret-mounts';
 import { Mesh } from './mesh/mesh';
+import type { ThermalSensor } from './thermal-sensor';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -28,6 +29,8 @@ export interface AgentConfig {
   secretsDir: string;
   /** --advertise-addr; undefined: the scheduler takes the address the session comes from. */
   advertiseAddr?: string;
+  /** The node's heat, reported with heartbeats when it changes. */
+  thermal?: ThermalSensor;
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -64,6 +67,7 @@ export class Agent {
       channel: config.channel,
       description: () => config.description,
       advertiseAddr: config.advertiseAddr,
+      thermal: config.thermal && (() => config.thermal!.current()),
       log,
       handlers: {
         onAccepted: (_sessionId, nodeAddress) => {

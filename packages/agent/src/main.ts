@@ -8,6 +8,7 @@ import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { AgentMetrics } from './metrics/agent-metrics';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions } from './options';
+import { ThermalSensor } from './thermal-sensor';
 
 function fatal(message: string): never {
   process.stderr.write(`pisched-agent: ${message}\n`);
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
-  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, secretsDir: options.secretsDir, advertiseAddr: options.advertiseAddr });
+  agent = new Agent({ nodeId: options.nodeId, schedulers: options.schedulers, channel, description, driver, log, secretsDir: options.secretsDir, advertiseAddr: options.advertiseAddr, thermal: new ThermalSensor(options.sysfsRoot) });
   if (options.metricsAddr) {
     const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
     try {

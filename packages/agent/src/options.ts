@@ -46,6 +46,8 @@ export interface AgentOptions {
    * the address the scheduler sees the session come from.
    */
   advertiseAddr?: string;
+  /** Stands in for /sys when reading the SoC temperature and throttling flags (--sysfs-root). */
+  sysfsRoot: string;
 }
 
 /** Bad command-line input; the message is the one line shown to the user. */
@@ -94,6 +96,7 @@ function program(write: (text: string) => void): Command {
     .option('--devices <path,...>', 'more device paths to advertise, if they exist, e.g. /dev/ttyS0')
     .option('--generic-resource <NAME=COUNT>', 'a countable resource this node offers, e.g. camera=1 (repeatable)', (value: string, previous: string[] = []) => [...previous, value], [])
     .option('--secrets-dir <dir>', 'where each task\'s tmpfs of secret and config files is mounted (default /run/pisched/<node-id>/secrets)')
+    .option('--sysfs-root <dir>', 'where to read the SoC temperature (class/thermal) and the firmware\'s throttling flags from', '/sys')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined })
@@ -121,7 +124,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId: string; scheduler: string; dataDir: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string;
   }>();
 
   if (!NODE_ID_PATTERN.test(raw.nodeId)) {
@@ -150,7 +153,9 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     devices: raw.devices === undefined ? [] : wrap(() => devicePathList('--devices', raw.devices as string)),
     genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
     secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
+    sysfsRoot: raw.sysfsRoot,
   };
+  if (!options.sysfsRoot.startsWith('/')) throw new OptionsError(`invalid --sysfs-root "${raw.sysfsRoot}": must be an absolute path`);
   if (options.secretsDir.trim() === '' || !options.secretsDir.startsWith('/')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": must be an absolute path`);
   const inDataDir = path.relative(path.resolve(options.dataDir), path.resolve(options.secretsDir));
   if (!inDataDir.startsWith('..')) throw new OptionsError(`invalid --secrets-dir "${options.secretsDir}": it must not be in the data dir, which is on the node's disk`);

@@ -10,7 +10,9 @@ import {
   type LogRequest,
   type FileData,
   type MeshUpdate,
+  type NodeThermal,
   type Task,
+  sameThermalReading,
 } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { NodeDescriptionInput } from './node-description';
@@ -44,6 +46,8 @@ export interface SessionOptions {
   log: Logger;
   /** How long a scheduler gets to accept a registration before the next address is tried. */
   acceptTimeoutMs?: number;
+  /** The node's heat to report (see ThermalSensor); undefined where it has no sensors. */
+  thermal?: () => NodeThermal | undefined;
 }
 
 /** A refused certificate stays refused until an operator acts: no point asking often. */
@@ -75,6 +79,8 @@ export class AgentSession {
   private readonly backoff = new Backoff();
   /** The scheduler the current session was opened with. */
   private currentAddress?: string;
+  /** The heat reading this session last carried; heartbeats carry one only when it changes. */
+  private sentThermal: NodeThermal | undefined;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -192,7 +198,8 @@ export class AgentSession {
         const period = Math.max(100, message.accepted.heartbeatPeriodMs || 5000);
         // A scheduler re-sends accepted when the cluster's heartbeat period changes.
         if (this.heartbeat) clearInterval(this.heartbeat);
-        this.heartbeat = setInterval(() => this.call?.write({ heartbeat: {} }), period);
+        this.sentThermal = undefined;
+        this.heartbeat = setInterval(() => this.beat(), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
@@ -219,6 +226,13 @@ export class AgentSession {
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
     call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '' } });
+  }
+
+  private beat(): void {
+    const thermal = this.options.thermal?.();
+    const changed = thermal !== undefined && !sameThermalReading(thermal, this.sentThermal);
+    if (changed) this.sentThermal = thermal;
+    this.call?.write({ heartbeat: changed ? { thermal } : {} });
   }
 
   private describe(error: grpc.ServiceError): string {

@@ -24,6 +24,7 @@ export function makeTask(overrides: Partial<Task> & { state?: TaskState } = {}):
     restarts: 0,
     startedAt: 0,
     shutdownReason: '',
+    rebalance: false,
     ...rest,
   };
 }

@@ -27,6 +27,7 @@ describe('parseAgentOptions', () => {
       devices: [],
       genericResources: {},
       secretsDir: '/run/pisched/pi-1/secrets',
+      sysfsRoot: '/sys',
     });
   });
 

@@ -18,3 +18,4 @@ export * from './log-entries';
 export * from './security';
 export * from './file-references';
 export * from './published-ports';
+export * from './node-thermal';

@@ -65,3 +65,11 @@ function stableJson(value: unknown): string {
 export function isSameTaskSpec(a: ServiceSpec | null | undefined, b: ServiceSpec | null | undefined): boolean {
   return taskSpecKey(a) === taskSpecKey(b);
 }
+
+/**
+ * Whether a task is what its service wants now: made from the service's task
+ * spec, and not chosen by a rebalance to move. The updater replaces the others.
+ */
+export function isCurrentTask(task: { spec: ServiceSpec | null; rebalance: boolean }, spec: ServiceSpec | null | undefined): boolean {
+  return !task.rebalance && isSameTaskSpec(task.spec, spec);
+}

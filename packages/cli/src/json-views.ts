@@ -1,4 +1,4 @@
-import { defaultUpdateConfig, stateName } from '@pisched/api';
+import { defaultUpdateConfig, stateName, throttleConditions } from '@pisched/api';
 import type { UpdateConfig, Node, PortConfig, Service, ServiceSpec, ServiceSummary, Task } from '@pisched/api';
 import { isoTime } from './format';
 import { workloadView, type WorkloadView } from './workload-view';
@@ -89,6 +89,10 @@ export interface NodeRow {
   genericResources: Record<string, number>;
   /** Milliseconds since the node's last heartbeat; null when the scheduler has seen none. */
   lastHeartbeatMs: number | null;
+  /** The SoC temperature as last reported (in steps of 2 °C); null where the node has no sensor. */
+  temperatureCelsius: number | null;
+  /** Firmware throttling conditions that hold now, e.g. ["frequency_capped"]; [] where none or unknown. */
+  throttling: string[];
 }
 
 export function nodeRow(node: Node, heartbeatAgeMs: Record<string, number> = {}): NodeRow {
@@ -105,6 +109,8 @@ export function nodeRow(node: Node, heartbeatAgeMs: Record<string, number> = {})
     devices: [...(node.description?.devices ?? [])],
     genericResources: sortedCounts(node.description?.resources?.generic),
     lastHeartbeatMs: heartbeatAgeMs[node.id] ?? null,
+    temperatureCelsius: node.thermal?.hasTemperature ? node.thermal.temperatureMillicelsius / 1000 : null,
+    throttling: node.thermal?.hasThrottleFlags ? throttleConditions(node.thermal.throttleFlags) : [],
   };
 }
 

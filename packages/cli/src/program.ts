@@ -11,11 +11,13 @@ import { registerRun } from './commands/run';
 import { registerScale } from './commands/scale';
 import { registerUpdate } from './commands/update';
 import { registerRollback } from './commands/rollback';
+import { registerRebalance } from './commands/rebalance';
 import { registerJoinToken } from './commands/join-token';
 import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
 import { registerFileObjects } from './commands/file-objects';
 import { registerCompletion } from './commands/completion';
+import { registerDashboard } from './commands/dashboard';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
@@ -39,6 +41,7 @@ export function buildProgram(context: Context): Command {
   registerScale(program, context);
   registerUpdate(program, context);
   registerRollback(program, context);
+  registerRebalance(program, context);
   registerRm(program, context);
   registerNode(program, context);
   registerCluster(program, context);
@@ -47,6 +50,7 @@ export function buildProgram(context: Context): Command {
   registerStack(program, context);
   registerFileObjects(program, context, 'secret');
   registerFileObjects(program, context, 'config');
+  registerDashboard(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -90,6 +90,10 @@ export interface ClusterSettings {
   allowPrivileged: boolean;
   /** Whether a task that finds no room may stop tasks of lower priority. */
   preemption: boolean;
+  /** How placement treats hot and throttling nodes: off, prefer-cool or avoid-throttled. */
+  thermalPolicy: string;
+  /** How long a node may throttle before avoid-throttled places nothing new there. */
+  thermalGraceMs: number;
 }
 
 /**
@@ -119,6 +123,11 @@ export class SchedulerClient {
 
   rollbackService(service: string): Promise<Service> {
     return this.service((c, o, cb) => c.RollbackService({ service }, o, cb));
+  }
+
+  /** Moves tasks so their services' placement goals hold again; with dryRun only says what would move. */
+  rebalanceServices(request: RebalanceServicesRequestInput): Promise<RebalanceServicesResponse> {
+    return this.call((c, o, cb) => c.RebalanceServices(request, o, cb));
   }
 
   resumeServiceUpdate(service: string): Promise<Service> {
@@ -257,6 +266,12 @@ export class SchedulerClient {
 
   async revokeAdminCertificate(name: string): Promise<number> {
     return (await this.call<{ revoked: number }>((c, o, cb) => c.RevokeAdminCertificate({ name }, o, cb))).revoked;
+  }
+
+  /** A one-time dashboard login; `address` is the scheduler address the answer came through. */
+  async createDashboardLogin(): Promise<{ token: string; expiresAtMs: number; dashboardAddress: string; address: string }> {
+    const login = await this.call<{ token: string; expiresAtMs: number; dashboardAddress: string }>((c, o, cb) => c.CreateDashboardLogin({}, o, cb));
+    return { ...login, expiresAtMs: Number(login.expiresAtMs), address: this.addresses[this.preferred] };
   }
 
   async listAdminCertificates(): Promise<AdminCertificate[]> {

@@ -1,4 +1,4 @@
-import { isSameTaskSpec, stateName, type Service, type Task } from '@pisched/api';
+import { isCurrentTask, stateName, type Service, type Task } from '@pisched/api';
 import { CliError } from './errors';
 import { ProgressWriter } from './converge';
 import type { SchedulerClient } from './scheduler-client';
@@ -17,8 +17,8 @@ export function updateProgressLines(service: Service, tasks: Task[]): string[] {
   let done = 0;
   for (const key of keys) {
     const live = tasks.filter((task) => (global ? task.nodeId === key : String(task.slot) === key) && task.desiredState === 'RUNNING');
-    const fresh = live.find((task) => isSameTaskSpec(task.spec, spec));
-    const old = live.find((task) => !isSameTaskSpec(task.spec, spec));
+    const fresh = live.find((task) => isCurrentTask(task, spec));
+    const old = live.find((task) => !isCurrentTask(task, spec));
     let text: string;
     if (fresh && fresh.status?.state === 'RUNNING' && !old) {
       done++;

@@ -5,10 +5,11 @@ import { formatMs } from '../src/format';
 
 describe('cluster update flags', () => {
   it('read --placement-strategy, leaving what is not given unchanged (0 or empty)', () => {
-    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0, preemption: '' });
-    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0, preemption: '' });
+    expect(buildClusterUpdate({ placementStrategy: 'Spread' })).toEqual({ heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: 'spread', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0 });
+    expect(buildClusterUpdate({ heartbeatPeriod: '2s' })).toEqual({ heartbeatPeriodMs: 2000, heartbeatGrace: 0, placementStrategy: '', allowPrivileged: '', certExpiryMs: 0, preemption: '', thermalPolicy: '', thermalGraceMs: 0 });
     expect(buildClusterUpdate({ allowPrivileged: 'FALSE' })).toMatchObject({ allowPrivileged: 'false' });
     expect(buildClusterUpdate({ preemption: 'Off' })).toMatchObject({ preemption: 'off' });
+    expect(buildClusterUpdate({ thermalPolicy: 'Avoid-Throttled', thermalGrace: '90s' })).toMatchObject({ thermalPolicy: 'avoid-throttled', thermalGraceMs: 90_000 });
   });
 
   it('read --cert-expiry in days, hours or minutes, from 1m', () => {
@@ -22,7 +23,9 @@ describe('cluster update flags', () => {
 
   it.each([
     [{ placementStrategy: 'random' }, 'invalid placement strategy "random": use binpack or spread'],
-    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry and/or --preemption'],
+    [{}, 'nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy and/or --thermal-grace'],
+    [{ thermalPolicy: 'cold' }, 'invalid --thermal-policy "cold": use off, prefer-cool or avoid-throttled'],
+    [{ thermalGrace: '100ms' }, 'invalid --thermal-grace "100ms": must be from 1s to 24h'],
     [{ preemption: 'maybe' }, 'invalid --preemption "maybe": use on or off'],
     [{ allowPrivileged: 'no' }, 'invalid --allow-privileged "no": use true or false'],
     [{ certExpiry: '30s' }, 'invalid --cert-expiry "30s": a certificate lifetime must be from 1m to 3650d'],

@@ -67,6 +67,8 @@ describe('--json views', () => {
       devices: [],
       genericResources: {},
       lastHeartbeatMs: 400,
+      temperatureCelsius: null,
+      throttling: [],
     });
     expect(nodeRow(node()).lastHeartbeatMs).toBeNull();
   });
@@ -165,7 +167,13 @@ describe('tables', () => {
 
   it('node ls shows cores, human memory and labels', () => {
     const lines = renderNodes([node()], { pi1: 1500 }).trimEnd().split('\n');
-    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', '192.168.1.21', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', '-', 'rack=r1,zone=b']);
+    expect(lines[1].split(/\s{3,}/)).toEqual(['pi1', 'raspberrypi', '192.168.1.21', 'ready', 'active', 'aarch64', '4', '4GiB', '1.5s ago', '-', '-', 'rack=r1,zone=b']);
+  });
+
+  it('node ls shows the temperature and the throttling conditions a node reports', () => {
+    const hot = node({ thermal: { hasTemperature: true, temperatureMillicelsius: 81_300, hasThrottleFlags: true, throttleFlags: 0b1010, throttledSince: 5 } });
+    expect(nodeRow(hot)).toMatchObject({ temperatureCelsius: 81.3, throttling: ['frequency_capped', 'soft_temperature_limit'] });
+    expect(renderNodes([hot])).toContain('81°C frequency_capped,soft_temperature_limit');
   });
 
   it('node ls lists the devices and generic resources a node advertises', () => {

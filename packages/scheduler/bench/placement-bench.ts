@@ -39,6 +39,7 @@ function node(id: string, capacity: Size, labels: Record<string, string> = {}): 
     message: '',
     labels: {},
     address: '',
+    thermal: null,
   };
 }
 

@@ -49,6 +49,16 @@ function metricsAddress(value: string): string {
   }
 }
 
+/** A browser is told the address: the port must be given (a dashboard has no customary one here). */
+function dashboardAddress(value: string): string {
+  try {
+    const { host, port } = parseHostPort(value, Number.NaN, true);
+    return `${host}:${port}`;
+  } catch (error) {
+    throw new InvalidArgumentError(`--dashboard-addr: ${(error as Error).message}`);
+  }
+}
+
 function strategy(value: string): PlacementStrategy {
   if (!isPlacementStrategy(value)) throw new InvalidArgumentError('--placement-strategy must be binpack or spread');
   return value;
@@ -87,6 +97,7 @@ const program = new Command('pisched-scheduler')
     'serve Docker\'s Swarm API (docker service/node/secret …) here: TCP needs an admin client certificate (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=an admin bundle); a unix socket is made owner-only; repeatable',
     dockerApiAddress,
   )
+  .option('--dashboard-addr <host:port>', 'serve the web dashboard at https://HOST:PORT/ (log in with pisched dashboard, or an admin client certificate; off by default)', dashboardAddress)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -123,6 +134,7 @@ const program = new Command('pisched-scheduler')
         onRemoved: () => process.exit(0),
         metricsAddr: options.metricsAddr,
         dockerApiAddrs: options.dockerApiAddr,
+        dashboardAddr: options.dashboardAddr,
         log,
       });
       await server.start();

@@ -38,6 +38,11 @@ import { fileObjectHandlers } from './control/file-object-handlers';
 import { DockerApiServer, type DockerApiAddress } from './docker-api/docker-api-server';
 import { ControlCaller } from './docker-api/control-caller';
 import { dockerServerIdentity, serverNames } from './docker-api/server-certificate';
+import { dashboardLoginHandlers } from './security/dashboard-login-handlers';
+import { localControl, type LocalControl } from './dashboard/local-control';
+import { DashboardFeed } from './dashboard/dashboard-feed';
+import { dashboardActions } from './dashboard/dashboard-actions';
+import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
 
 export interface SchedulerOptions {
   id: string;
@@ -66,6 +71,8 @@ export interface SchedulerOptions {
   metricsAddr?: string;
   /** Serve Docker's Swarm API here (--docker-api-addr): TCP with mutual TLS, unix sockets owner-only. */
   dockerApiAddrs?: DockerApiAddress[];
+  /** Serve the web dashboard here (HTTPS with the member's certificate); off when absent. */
+  dashboardAddr?: string;
   log: Logger;
 }
 
@@ -107,6 +114,9 @@ export class SchedulerServer {
   /** The Control API as the gRPC server serves it (authorization first), for in-process callers such as the Docker API. */
   private readonly controlService: ControlHandlers;
   private dockerApi?: DockerApiServer;
+  /** The Control API as a call reaches it (gated on a Raft member), for the dashboard's actions. */
+  private readonly control: LocalControl;
+  private dashboard?: DashboardEndpoint;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -170,9 +180,12 @@ export class SchedulerServer {
       ...fileObjectHandlers(this.store, systemClock),
       ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
+      ...dashboardLoginHandlers(this.store, () => this.dashboard?.address),
     } as ControlHandlers;
+    const served = raft ? gateControlHandlers(control, raft, this.channel) : control;
+    this.control = localControl(served);
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
-    this.controlService = authorizeControl(raft ? gateControlHandlers(control, raft, this.channel) : control, this.revoked);
+    this.controlService = authorizeControl(served, this.revoked);
     this.server.addService(api.Control.service, this.controlService);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
     if (options.metricsAddr) {
@@ -259,6 +272,18 @@ export class SchedulerServer {
       this.options.log.info({ address: this.metricsEndpoint.address, scheme: this.metricsEndpoint.scheme }, 'serving metrics');
     }
     if (this.options.dockerApiAddrs?.length) await this.startDockerApi(this.options.dockerApiAddrs);
+    if (this.options.dashboardAddr) {
+      const control = this.control;
+      this.dashboard = await startDashboard({
+        address: this.options.dashboardAddr,
+        identity: this.identity,
+        feed: new DashboardFeed(this.store, this.events, this.options.id, () => control('GetClusterStatus', { localOnly: false })),
+        actions: dashboardActions(control),
+        control,
+        revoked: this.revoked,
+      });
+      this.options.log.info({ address: this.dashboard.address }, 'serving the dashboard over https');
+    }
     const { services, tasks, nodes } = this.store.state;
     this.options.log.info(
       { id: this.options.id, listen: this.options.listen, services: services.size, tasks: tasks.size, nodes: nodes.size },
@@ -294,6 +319,7 @@ export class SchedulerServer {
     this.renewer?.stop();
     this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();
+    await this.dashboard?.close();
     clearInterval(this.promoter);
     this.stopRemovalWatch?.();
     this.otherMembers.close();

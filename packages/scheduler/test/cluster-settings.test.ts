@@ -31,7 +31,7 @@ describe('the cluster\'s default placement strategy', () => {
     const { machine } = cluster();
     apply(machine, [{
       action: 'putCluster',
-      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false },
+      putCluster: { id: 'cluster', meta: { version: 0, createdAt: 1, updatedAt: 1 }, heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false, thermalPolicy: '', thermalGraceMs: 0 },
     }]);
     apply(machine, seedPlacementStrategy(machine, 'binpack', 7));
     expect(machine.cluster).toMatchObject({ heartbeatPeriodMs: 2000, heartbeatGrace: 5, placementStrategy: 'binpack' });

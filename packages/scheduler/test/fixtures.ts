@@ -30,6 +30,7 @@ export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
     message: '',
     labels: {},
     address: '',
+    thermal: null,
   };
 }
 

@@ -24,6 +24,7 @@ function task(id: string, nodeId: string, fields: { desired?: Task['desiredState
     restarts: 0,
     startedAt: 1,
     shutdownReason: '',
+    rebalance: false,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Node, Platform, Service, ServiceSpec, StoreAction, Task, TaskState } from '@pisched/api';
+import type { Node, NodeThermal, Platform, Service, ServiceSpec, StoreAction, Task, TaskState } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { applyActions, spec, testClock } from './fixtures';
 
@@ -19,6 +19,7 @@ export interface NodeShape {
   availability?: Node['availability'];
   devices?: string[];
   generic?: Record<string, number>;
+  thermal?: NodeThermal;
 }
 
 /** A node as an agent registers it, with capacity, platform and labels. */
@@ -40,6 +41,7 @@ export function sizedNode(id: string, shape: NodeShape = {}): Node {
     message: '',
     labels: shape.userLabels ?? {},
     address: '',
+    thermal: shape.thermal ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateServiceSpec, type Node, type ServiceSpec } from '@pisched/api';
+import { validateServiceSpec, type Node, type ServiceSpec, type Task } from '@pisched/api';
 import { assignIngressPorts, nodeUpdateFromDocker, serviceSpecFromDocker, serviceSpecToDocker, taskToDocker, type FileIds } from '../src/docker-api/swarm-translation';
 import { DockerApiError, type DockerServiceSpec } from '../src/docker-api/swarm-types';
 import { logLine } from '../src/docker-api/docker-log-stream';
@@ -104,7 +104,7 @@ describe('pisched objects to Docker', () => {
         id: 't1', meta: { version: 3, createdAt: 1, updatedAt: 2 }, serviceId: 's1', serviceName: 'web', slot: 1, nodeId: 'n1', desiredState: 'RUNNING',
         status: { state: 'RUNNING', timestamp: 5, message: 'started', err: '', exitCode: 0, containerId: 'c1', health: '', ingressPorts: [{ publishedPort: 32768, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }] },
         spec, specVersion: 3, restarts: 0, startedAt: 5, shutdownReason: '',
-      },
+      } as unknown as Task,
       ids,
     );
     expect(task).toMatchObject({ ID: 't1', Slot: 1, NodeID: 'n1', DesiredState: 'running', Status: { State: 'running', ContainerStatus: { ContainerID: 'c1' }, PortStatus: {} } });

@@ -8,6 +8,7 @@ import { reconcileUpdates } from '../src/updater/updater';
 import { reconcileGlobal } from '../src/orchestrator/global';
 import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
 import { updateFailures } from '../src/updater/failures';
+import { rebalanceServices } from '../src/updater/rebalance';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
 
 type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy' | 'crash';
@@ -186,7 +187,7 @@ describe('rolling updater', () => {
     expect(c.images()).toEqual(['app:bad', 'app:bad', 'app:bad', 'app:bad']);
   });
 
-  it('waits the monitor window after each batch: a task that crashes after running pauses before the next batch', () => {
+  it('the first batch is a canary: a task that crashes after running pauses before the next batch', () => {
     const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
     c.until(() => c.running().length === 4);
     c.behave((task) => (task.spec!.container!.image === 'app:bad' ? 'crash' : 'run'));
@@ -195,6 +196,61 @@ describe('rolling updater', () => {
     expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.1 \(\w+\) exited with code 2 within the monitor window$/);
     const touched = [...c.machine.tasks.values()].filter((t) => t.spec!.container!.image === 'app:bad').map((t) => t.slot);
     expect(new Set(touched)).toEqual(new Set([1]));
+  });
+
+  it('after the canary, later batches go as soon as their tasks are up, and the last is watched before completing', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'completed');
+    const starts = [...c.machine.tasks.values()]
+      .filter((task) => task.spec!.container!.image === 'app:v2')
+      .sort((a, b) => a.slot - b.slot)
+      .map((task) => task.startedAt);
+    expect(starts).toHaveLength(4);
+    // The canary lasted the window before the second batch began...
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(2000);
+    // ...the others followed as soon as the one before ran (a few steps of 100 ms each).
+    expect(starts[2] - starts[1]).toBeLessThan(1000);
+    expect(starts[3] - starts[2]).toBeLessThan(1000);
+    expect(c.service().updateStatus!.completedAt).toBeGreaterThanOrEqual(starts[3] + 2000);
+  });
+
+  it('after the canary, a task that fails within its window still counts against the update', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && task.slot === 3 ? 'crash' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.state() === 'paused');
+    expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.3 \(\w+\) exited with code 2 within the monitor window$/);
+  });
+
+  it('a rebalance moves the planned task with the update settings, keeps the spec, and completes as a rebalance', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 0 });
+    c.put({ ...c.service(), spec: { ...c.service().spec!, placement: { ...c.service().spec!.placement!, strategy: 'spread' } } });
+    c.until(() => c.running().length === 4);
+    expect(applyActions(c.machine, [{ action: 'putNode', putNode: readyNode('n3') }])).toEqual({ ok: true });
+    const result = rebalanceServices(c.machine, [c.service()], c.clock.now(), 'spread');
+    expect(result.moves.map((move) => [move.fromNode, move.toNode])).toEqual([['n1', 'n3']]);
+    expect(applyActions(c.machine, result.actions)).toEqual({ ok: true });
+    c.minimumRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.service().updateStatus!.message).toBe('rebalance completed');
+    expect(c.service().previousSpec).toBeNull();
+    const nodes = c.running().map((task) => task.nodeId).sort();
+    expect(nodes).toEqual(['n1', 'n2', 'n2', 'n3']);
+    expect(Math.min(...c.minimumRunning)).toBe(3);
+  });
+
+  it('a rebalance whose moved task fails pauses, even with failure action rollback: there is no spec to go back to', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000, failureAction: 'rollback' });
+    c.put({ ...c.service(), spec: { ...c.service().spec!, placement: { ...c.service().spec!.placement!, strategy: 'spread' } } });
+    c.until(() => c.running().length === 4);
+    expect(applyActions(c.machine, [{ action: 'putNode', putNode: readyNode('n3') }])).toEqual({ ok: true });
+    c.behave((task) => (task.nodeId === 'n3' ? 'exit' : 'run'));
+    expect(applyActions(c.machine, rebalanceServices(c.machine, [c.service()], c.clock.now(), 'spread').actions)).toEqual({ ok: true });
+    c.until(() => c.state() === 'paused');
+    expect(c.service().spec!.container!.image).toBe('app:v1');
   });
 
   it('a task the scheduler stopped is no failure, even when it exits 0 or 137', () => {

@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { THROTTLE_CONDITIONS } from '@pisched/api';
 
 /** Where a Raspberry Pi tells its SoC temperature, and its firmware tool. */
 export const PI_THERMAL_FILE = '/sys/class/thermal/thermal_zone0/temp';
 export const VCGENCMD = 'vcgencmd';
-
-/** The firmware's throttling bits (`vcgencmd get_throttled`): now in bits 0-3, since boot in 16-19. */
-export const THROTTLE_CONDITIONS = ['under_voltage', 'frequency_capped', 'throttled', 'soft_temperature_limit'] as const;
 
 /** The SoC temperature in °C from the thermal zone file (millidegrees). */
 export function readTemperature(file: string): number {

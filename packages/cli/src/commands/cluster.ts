@@ -6,7 +6,7 @@ import { formatMs } from '../format';
 import { printJson } from '../json-views';
 import type { ClusterSettings } from '../scheduler-client';
 import { renderTable } from '../table';
-import { isPlacementStrategy, type ClusterStatus, type UpdateClusterRequest } from '@pisched/api';
+import { isPlacementStrategy, isThermalPolicy, type ClusterStatus, type UpdateClusterRequest } from '@pisched/api';
 
 export function renderSettings(settings: ClusterSettings): string {
   const downAfter = settings.heartbeatPeriodMs * settings.heartbeatGrace;
@@ -17,8 +17,16 @@ export function renderSettings(settings: ClusterSettings): string {
     `Cert expiry:      ${formatMs(settings.certExpiryMs)} (node certificates issued from now on; nodes renew at 50-80% of it)`,
     `Privileged:       ${settings.allowPrivileged ? 'allowed' : 'refused'} (--privileged, --cap-add ALL or SYS_ADMIN)`,
     `Preemption:       ${settings.preemption ? 'on' : 'off'} (a task that finds no room may stop tasks of lower --priority)`,
+    `Thermal policy:   ${settings.thermalPolicy} (${THERMAL_POLICY_MEANING[settings.thermalPolicy] ?? 'unknown'})`,
+    `Thermal grace:    ${formatMs(settings.thermalGraceMs)} (throttling longer than this counts under avoid-throttled)`,
   ].join('\n') + '\n';
 }
+
+const THERMAL_POLICY_MEANING: Record<string, string> = {
+  off: 'temperature and throttling play no part in placement',
+  'prefer-cool': 'hot (75°C+) and throttling nodes are chosen last for new tasks',
+  'avoid-throttled': 'as prefer-cool, and a node throttling past the grace takes no new tasks',
+};
 
 function renderStatus(status: ClusterStatus): string {
   const head = status.leader ? `Leader: ${status.leader} (term ${status.term})` : `Leader: none known (term ${status.term})`;
@@ -56,6 +64,8 @@ const view = (settings: ClusterSettings) => ({
   certExpiryMs: settings.certExpiryMs,
   allowPrivileged: settings.allowPrivileged,
   preemption: settings.preemption,
+  thermalPolicy: settings.thermalPolicy,
+  thermalGraceMs: settings.thermalGraceMs,
 });
 
 export interface ClusterUpdateOptions {
@@ -65,12 +75,14 @@ export interface ClusterUpdateOptions {
   allowPrivileged?: string;
   certExpiry?: string;
   preemption?: string;
+  thermalPolicy?: string;
+  thermalGrace?: string;
 }
 
 /** The UpdateCluster arguments from the flags (0 or '' = unchanged), checked before anything is sent. */
 export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateClusterRequest {
   if (Object.values(options).every((value) => value === undefined)) {
-    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry and/or --preemption');
+    throw new CliError('nothing to update: give --heartbeat-period, --heartbeat-grace, --placement-strategy, --allow-privileged, --cert-expiry, --preemption, --thermal-policy and/or --thermal-grace');
   }
   const heartbeatPeriodMs = options.heartbeatPeriod === undefined ? 0 : parseDuration(options.heartbeatPeriod);
   const heartbeatGrace = options.heartbeatGrace === undefined ? 0 : parseCount('--heartbeat-grace', options.heartbeatGrace);
@@ -88,7 +100,15 @@ export function buildClusterUpdate(options: ClusterUpdateOptions): UpdateCluster
   if (options.preemption !== undefined && preemption !== 'on' && preemption !== 'off') {
     throw new CliError(`invalid --preemption "${options.preemption}": use on or off`);
   }
-  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs, preemption };
+  const thermalPolicy = (options.thermalPolicy ?? '').trim().toLowerCase();
+  if (options.thermalPolicy !== undefined && !isThermalPolicy(thermalPolicy)) {
+    throw new CliError(`invalid --thermal-policy "${options.thermalPolicy}": use off, prefer-cool or avoid-throttled`);
+  }
+  const thermalGraceMs = options.thermalGrace === undefined ? 0 : parseDuration(options.thermalGrace);
+  if (options.thermalGrace !== undefined && (thermalGraceMs < 1000 || thermalGraceMs > 86_400_000)) {
+    throw new CliError(`invalid --thermal-grace "${options.thermalGrace}": must be from 1s to 24h`);
+  }
+  return { heartbeatPeriodMs, heartbeatGrace, placementStrategy, allowPrivileged, certExpiryMs, preemption, thermalPolicy, thermalGraceMs };
 }
 
 export function registerCluster(program: Command, context: Context): void {
@@ -140,6 +160,8 @@ export function registerCluster(program: Command, context: Context): void {
     .option('--placement-strategy <strategy>', 'binpack or spread: the default for services that do not choose one (placed from now on; running tasks stay)')
     .option('--allow-privileged <true|false>', 'whether services may use --privileged, --cap-add ALL or SYS_ADMIN (running ones stay)')
     .option('--preemption <on|off>', 'whether a task that finds no room may stop tasks of services with a lower --priority (running tasks stay)')
+    .option('--thermal-policy <policy>', 'off, prefer-cool (hot or throttling nodes last, the default) or avoid-throttled (also no new tasks on a node throttling past --thermal-grace)')
+    .option('--thermal-grace <duration>', 'how long a node may throttle before avoid-throttled stops placing there, e.g. 2m (1s to 24h)')
     .option('--cert-expiry <duration>', 'how long node certificates issued from now on live, e.g. 90d, 24h (1m to 3650d); nodes renew on their own')
     .action(async (options: ClusterUpdateOptions) => {
       context.write(renderSettings(await context.client().updateCluster(buildClusterUpdate(options))));

@@ -5,6 +5,13 @@ import { CliError } from '../errors';
 import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson, type NodeRow } from '../json-views';
 
+/** "62°C", "81°C throttled", or "-" for a node without sensors. */
+export function thermalText(row: NodeRow): string {
+  const parts = row.temperatureCelsius === null ? [] : [`${Math.round(row.temperatureCelsius)}°C`];
+  if (row.throttling.length > 0) parts.push(row.throttling.join(','));
+  return parts.join(' ') || '-';
+}
+
 /** One node as `inspect` shows a service: what placement knows of it, one field a line. */
 export function renderNode(row: NodeRow): string {
   const fields: [string, string][] = [
@@ -17,6 +24,7 @@ export function renderNode(row: NodeRow): string {
     ['CPUs', formatCpus(row.cpus)],
     ['Memory', formatBytes(row.memoryBytes)],
     ['Heartbeat', row.lastHeartbeatMs === null ? '-' : `${formatMs(row.lastHeartbeatMs)} ago`],
+    ['Temperature', thermalText(row)],
   ];
   for (const [key, value] of Object.entries(row.labels)) fields.push(['Label', `${key}=${value}`]);
   fields.push(['Devices', row.devices.join(', ') || 'none']);

@@ -7,11 +7,11 @@ import { nodeRow, printJson, type NodeRow } from '../json-views';
 import { renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
 import { registerNodeRm } from './node-rm';
-import { registerNodeInspect } from './node-inspect';
+import { registerNodeInspect, thermalText } from './node-inspect';
 
 export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number> = {}): string {
   return renderTable(
-    ['ID', 'HOSTNAME', 'ADDRESS', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'DEVICES', 'LABELS'],
+    ['ID', 'HOSTNAME', 'ADDRESS', 'STATUS', 'AVAILABILITY', 'ARCH', 'CPUS', 'MEMORY', 'HEARTBEAT', 'TEMP', 'DEVICES', 'LABELS'],
     nodes.map((node) => nodeRow(node, heartbeatAgeMs)).map((row) => [
       row.id,
       row.hostname,
@@ -22,6 +22,7 @@ export function renderNodes(nodes: Node[], heartbeatAgeMs: Record<string, number
       formatCpus(row.cpus),
       formatBytes(row.memoryBytes),
       row.lastHeartbeatMs === null ? '-' : `${formatMs(row.lastHeartbeatMs)} ago`,
+      thermalText(row),
       devicesText(row),
       Object.entries(row.labels).map(([key, value]) => `${key}=${value}`).join(','),
     ]),

@@ -1,9 +1,9 @@
-import { DEFAULT_CERT_VALIDITY_MS, isPlacementStrategy, type Cluster, type PlacementStrategy, type StoreAction } from '@pisched/api';
+import { DEFAULT_CERT_VALIDITY_MS, isPlacementStrategy, isThermalPolicy, type Cluster, type PlacementStrategy, type StoreAction, type ThermalPolicy } from '@pisched/api';
 import { CLUSTER_ID, type StateMachine } from '../store/state-machine';
 
 /** The cluster object before anything was set: every field falls back to the scheduler's flags. */
 export function emptyCluster(now: number): Cluster {
-  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false };
+  return { id: CLUSTER_ID, meta: { version: 0, createdAt: now, updatedAt: now }, heartbeatPeriodMs: 0, heartbeatGrace: 0, placementStrategy: '', denyPrivileged: false, certExpiryMs: 0, preemptionDisabled: false, thermalPolicy: '', thermalGraceMs: 0 };
 }
 
 /**
@@ -37,4 +37,21 @@ export function certValidity(state: StateMachine): number {
 /** Whether placement may stop lower-priority tasks to make room: on unless `cluster update --preemption off`. */
 export function preemptionEnabled(state: StateMachine): boolean {
   return !state.cluster?.preemptionDisabled;
+}
+
+/** How placement treats hot and throttling nodes: `cluster update --thermal-policy`, else prefer-cool. */
+export function thermalPolicy(state: StateMachine): ThermalPolicy {
+  const stored = state.cluster?.thermalPolicy ?? '';
+  return isThermalPolicy(stored) ? stored : 'prefer-cool';
+}
+
+/**
+ * How long a node may throttle before avoid-throttled places nothing new there.
+ * Long enough that a short burst (a container starting, a compile) does not
+ * empty a node; short enough that a Pi without a fan stops taking work.
+ */
+export const DEFAULT_THERMAL_GRACE_MS = 120_000;
+
+export function thermalGraceMs(state: StateMachine): number {
+  return Number(state.cluster?.thermalGraceMs ?? 0) || DEFAULT_THERMAL_GRACE_MS;
 }

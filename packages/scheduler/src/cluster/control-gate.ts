@@ -10,6 +10,7 @@ const WRITES = new Set([
   'UpdateService',
   'RemoveService',
   'RollbackService',
+  'RebalanceServices',
   'ResumeServiceUpdate',
   'UpdateCluster',
   'UpdateNode',
@@ -27,6 +28,9 @@ const WRITES = new Set([
   'RemoveSecret',
   'CreateConfig',
   'RemoveConfig',
+  // A login is stored when made and removed when used.
+  'CreateDashboardLogin',
+  'RedeemDashboardLogin',
 ]);
 
 /**

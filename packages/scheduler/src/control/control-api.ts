@@ -1,16 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
-import { certValidityProblem, isPlacementStrategy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { certValidityProblem, isPlacementStrategy, isThermalPolicy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import type { Pass } from '../orchestrator/control-loop';
 import { planService } from '../placement/plan';
 import type { HeartbeatSettings } from '../dispatcher/dispatcher';
-import { certValidity, clusterStrategy, emptyCluster, preemptionEnabled } from '../cluster/cluster-settings';
+import { certValidity, clusterStrategy, emptyCluster, preemptionEnabled, thermalGraceMs, thermalPolicy } from '../cluster/cluster-settings';
 import { countTasks } from '../orchestrator/replicated';
 import { globalDesiredCount } from '../orchestrator/global';
 import { ApiError, notFound, toServiceError } from './grpc-errors';
 import { withNewSpec, withResume, withRollback } from '../updater/update-status';
+import { rebalanceServices } from '../updater/rebalance';
 import type { ClusterHandlers } from '../cluster/membership-handlers';
 import { DEFAULT_LOG_TIMEOUT_MS, gatherServiceLogs, type LogSource, type ServiceLogs } from '../logs/service-logs';
 import { followServiceLogs } from '../logs/follow-logs';
@@ -21,6 +22,7 @@ import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
 import { unary } from './unary';
+import type { DashboardLoginCalls } from '../security/dashboard-login-handlers';
 
 /**
  * The Control API the CLI talks to. Writes validate the spec (the same rules
@@ -43,7 +45,7 @@ export function controlHandlers(
   logs: LogSource,
   /** This scheduler's --placement-strategy: shown as in force only until the cluster has one stored. */
   initialStrategy: PlacementStrategy = 'binpack',
-): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls> {
+): Omit<ControlHandlers, SecurityCalls | RevocationCalls | FileObjectCalls | DashboardLoginCalls> {
   const clusterResponse = () => {
     const { periodMs, grace } = heartbeats.heartbeat();
     return {
@@ -54,6 +56,8 @@ export function controlHandlers(
       certExpiryMs: certValidity(store.state),
       allowPrivileged: !store.state.cluster?.denyPrivileged,
       preemption: preemptionEnabled(store.state),
+      thermalPolicy: thermalPolicy(store.state),
+      thermalGraceMs: thermalGraceMs(store.state),
     };
   };
 
@@ -215,6 +219,14 @@ export function controlHandlers(
       if (preemption !== '' && preemption !== 'on' && preemption !== 'off') {
         throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid preemption "${request.preemption}": use on or off`);
       }
+      const thermal = (request.thermalPolicy ?? '').trim().toLowerCase();
+      if (thermal !== '' && !isThermalPolicy(thermal)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid thermal policy "${request.thermalPolicy}": use off, prefer-cool or avoid-throttled`);
+      }
+      const thermalGrace = Number(request.thermalGraceMs ?? 0);
+      if (thermalGrace !== 0 && (thermalGrace < 1000 || thermalGrace > 86_400_000)) {
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid thermal grace: must be from 1s to 24h');
+      }
       const now = clock.now();
       await store.update((state) => {
         const current = state.cluster ?? emptyCluster(now);
@@ -228,6 +240,8 @@ export function controlHandlers(
             certExpiryMs: certExpiryMs || current.certExpiryMs,
             ...privileged,
             preemptionDisabled: preemption === '' ? current.preemptionDisabled : preemption === 'off',
+            thermalPolicy: thermal || current.thermalPolicy,
+            thermalGraceMs: thermalGrace || current.thermalGraceMs,
             meta: { ...current.meta!, updatedAt: now },
           },
         }];
@@ -258,6 +272,30 @@ export function controlHandlers(
     }),
 
     ...cluster,
+
+    RebalanceServices: unary(async (request) => {
+      const chosen = (state: StateMachine): Service[] => {
+        if (request.all) return [...state.services.values()].filter((service) => service.spec?.mode === 'REPLICATED').sort((a, b) => a.spec!.name.localeCompare(b.spec!.name));
+        if (request.services.length === 0) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'name the services to rebalance, or ask for all');
+        return request.services.map((name: string) => {
+          const service = requireService(state, name);
+          if (service.spec!.mode !== 'REPLICATED') {
+            throw new ApiError(grpc.status.INVALID_ARGUMENT, `service ${service.spec!.name} is ${service.spec!.mode.toLowerCase().replace('_', ' ')}: only replicated services are rebalanced`);
+          }
+          return service;
+        });
+      };
+      const now = clock.now();
+      if (request.dryRun) {
+        const { moves, notes } = rebalanceServices(store.state, chosen(store.state), now, clusterStrategy(store.state, initialStrategy));
+        return { moves, notes };
+      }
+      const { moves, notes } = (await store.update((state) => {
+        const result = rebalanceServices(state, chosen(state), now, clusterStrategy(state, initialStrategy));
+        return [result.actions, result];
+      }))!;
+      return { moves, notes };
+    }),
 
     PlanService: unary((request) => {
       const spec = validateServiceSpec(request.spec ?? {});

@@ -1,13 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   LEADER_METADATA,
+  sameThermalReading,
   stateRank,
+  thermalPressure,
   type AgentMessage__Output,
   type DispatcherHandlers,
   type DispatcherMessage,
   type LogReply,
   type Node,
   type NodeDescription,
+  type NodeThermal,
   type Task,
   type TaskStatus,
 } from '@pisched/api';
@@ -236,6 +239,7 @@ export class Dispatcher {
         }
       } else if (message.msg === 'heartbeat') {
         this.markReadyIfDown(session.nodeId);
+        if (message.heartbeat?.thermal) this.recordThermal(session.nodeId, message.heartbeat.thermal);
       }
     });
     call.on('end', () => {
@@ -281,10 +285,30 @@ export class Dispatcher {
         message: '',
         labels: existing?.labels ?? {},
         address,
+        thermal: existing?.thermal ?? null,
       };
       node.meta = { ...node.meta!, updatedAt: now };
       return [{ action: 'putNode', putNode: node }];
     });
+  }
+
+  /**
+   * Stores a node's new heat reading (agents send one only when it changed).
+   * The leader keeps when throttling began, since agents' clocks are not ours.
+   */
+  private recordThermal(nodeId: string, reading: NodeThermal): void {
+    if (sameThermalReading(this.store.state.nodes.get(nodeId)?.thermal, reading)) return;
+    const now = this.clock.now();
+    this.store
+      .update((state) => {
+        const current = state.nodes.get(nodeId);
+        if (!current || sameThermalReading(current.thermal, reading)) return [];
+        const throttling = thermalPressure(reading) === 2;
+        const since = Number(current.thermal?.throttledSince ?? 0);
+        const thermal: NodeThermal = { ...reading, throttledSince: throttling ? since || now : 0 };
+        return [{ action: 'putNode', putNode: { ...current, thermal, meta: { ...current.meta!, updatedAt: now } } }];
+      })
+      .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s heat'));
   }
 
   private markReadyIfDown(nodeId: string): void {

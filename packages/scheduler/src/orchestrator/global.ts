@@ -1,4 +1,4 @@
-import { isSameTaskSpec, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { isCurrentTask, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { compileRules, nodeFacts } from '../placement/constraints';
 import { ruleFilters, staticFilters } from '../placement/filters';
@@ -56,7 +56,7 @@ export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[
       const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
       const live = tasks.filter((task) => !isTerminal(task.status!.state));
       // A start-first update runs a node's successor beside its old task for a while: the updater ends that.
-      if (live.length === 2 && live.filter((task) => isSameTaskSpec(task.spec, service.spec)).length === 1) continue;
+      if (live.length === 2 && live.filter((task) => isCurrentTask(task, service.spec)).length === 1) continue;
       if (live.length > 0) {
         // Two live tasks on one node only arise from a race; keep the most advanced.
         live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));

@@ -1,4 +1,4 @@
-import { isSameTaskSpec, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { isCurrentTask, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
@@ -52,7 +52,7 @@ export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAct
       const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
       const live = tasks.filter((task) => isLive(task, state.nodes, service));
       // A start-first update runs a slot's successor beside its old task for a while: the updater ends that.
-      if (live.length === 2 && live.filter((task) => isSameTaskSpec(task.spec, service.spec)).length === 1) continue;
+      if (live.length === 2 && live.filter((task) => isCurrentTask(task, service.spec)).length === 1) continue;
       if (live.length > 0) {
         // Two live tasks in one slot only arise from a race; keep the most advanced.
         live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
@@ -101,7 +101,7 @@ function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean
 function stillStopping(shutDown: Task[], nodes: Map<string, Node>, service: Service): boolean {
   return shutDown.some((task) => {
     if (isTerminal(task.status!.state) || stateRank(task.status!.state) < stateRank('ASSIGNED') || task.nodeId === '') return false;
-    if (isSameTaskSpec(task.spec, service.spec)) return false;
+    if (isCurrentTask(task, service.spec)) return false;
     const node = nodes.get(task.nodeId);
     return node !== undefined && node.state !== 'DOWN';
   });

@@ -22,6 +22,7 @@ export function newTask(service: Service, slot: number, clock: Clock): Task {
     restarts: 0,
     startedAt: 0,
     shutdownReason: '',
+    rebalance: false,
   };
 }
 

@@ -2,6 +2,7 @@ import { isIngressPort, isTerminal, portKey, stateRank, type Node, type Task } f
 import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
 import { genericOf, holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
+import { nodeHeat, type ThermalSettings } from './node-heat';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node
@@ -29,10 +30,15 @@ export class ClusterView {
    * pass never stops a task it just placed.
    */
   readonly residents: Task[][];
+  /** Each node's heat rank (0 cool, 1 hot, 2 throttling): feasible nodes are ordered by it first. */
+  readonly heat: Int8Array;
+  /** Nodes the thermal policy keeps new tasks off (throttling past the grace under avoid-throttled). */
+  readonly tooHot: Uint8Array;
   /** serviceId → node index → tasks of that service holding a reservation there. */
   private readonly perService = new Map<string, Map<number, number>>();
 
-  constructor(state: StateMachine) {
+  /** thermal: how the cluster's thermal policy reads nodes now; none, heat plays no part. */
+  constructor(state: StateMachine, thermal?: ThermalSettings) {
     this.nodes = [...state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const n = this.nodes.length;
     this.facts = this.nodes.map(nodeFacts);
@@ -43,6 +49,15 @@ export class ClusterView {
     this.taskCount = new Int32Array(n);
     this.portsInUse = this.nodes.map(() => new Set<string>());
     this.residents = this.nodes.map(() => []);
+    this.heat = new Int8Array(n);
+    this.tooHot = new Uint8Array(n);
+    if (thermal) {
+      this.nodes.forEach((node, i) => {
+        const { rank, avoid } = nodeHeat(node, thermal);
+        this.heat[i] = rank;
+        this.tooHot[i] = avoid ? 1 : 0;
+      });
+    }
     this.freeGeneric = this.nodes.map((node) => new Map(Object.entries(genericOf(node.description?.resources))));
     this.nodes.forEach((node, i) => {
       this.index.set(node.id, i);

@@ -22,7 +22,7 @@ export function explainOnNode(nodeId: string, rejection: Rejection): string {
   return `node ${nodeId} ${phrase(rejection, 1, true)}`;
 }
 
-const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'platform', 'constraint', 'device', 'max-per-node', 'port', 'memory', 'cpu', 'generic'];
+const ORDER: Rejection['kind'][] = ['not-ready', 'paused', 'drained', 'throttling', 'platform', 'constraint', 'device', 'max-per-node', 'port', 'memory', 'cpu', 'generic'];
 
 function describeGroups(rejections: readonly Rejection[]): string[] {
   const groups = new Map<string, Rejection[]>();
@@ -92,6 +92,8 @@ function phrase(rejection: Rejection, count: number, single: boolean): string {
       return one ? 'is paused' : 'are paused';
     case 'drained':
       return one ? 'is drained' : 'are drained';
+    case 'throttling':
+      return `${one ? 'has' : 'have'} been throttling too long (thermal policy avoid-throttled)`;
     case 'platform': {
       const wanted = rejection.wanted.length === 1 ? `the image's platform ${rejection.wanted[0]}` : `any of the image's platforms ${rejection.wanted.join(', ')}`;
       return `cannot run ${wanted} (${one ? 'it is' : 'they are'} ${rejection.actual})`;

@@ -12,6 +12,8 @@ export type Rejection =
   | { kind: 'not-ready' }
   | { kind: 'paused' }
   | { kind: 'drained' }
+  /** Throttling for longer than the thermal grace, under the avoid-throttled policy. */
+  | { kind: 'throttling' }
   /** wanted: the image's platforms as os/arch; actual: the node's. */
   | { kind: 'platform'; wanted: string[]; actual: string }
   | { kind: 'constraint'; constraint: string }
@@ -31,6 +33,11 @@ export function availabilityFilter(node: Node): Rejection | undefined {
   if (node.availability === 'PAUSE') return { kind: 'paused' };
   if (node.availability === 'DRAIN') return { kind: 'drained' };
   return undefined;
+}
+
+/** The thermal policy may keep new tasks off a node that has been throttling too long, as if it were paused. */
+export function thermalFilter(tooHot: boolean): Rejection | undefined {
+  return tooHot ? { kind: 'throttling' } : undefined;
 }
 
 /** All constraints must hold (node.platform.arch among them, compared by normalised name). */

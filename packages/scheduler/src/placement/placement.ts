@@ -2,10 +2,10 @@ import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { withDesiredState, type Clock } from '../orchestrator/task-factory';
 import { ClusterView, publishedPorts } from './cluster-view';
-import { clusterStrategy, preemptionEnabled } from '../cluster/cluster-settings';
+import { clusterStrategy, preemptionEnabled, thermalGraceMs, thermalPolicy } from '../cluster/cluster-settings';
 import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
-import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, type Rejection } from './filters';
+import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, thermalFilter, type Rejection } from './filters';
 import { genericOf, toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 import { findEviction } from './preemption';
@@ -56,9 +56,9 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
   }
   if (bound.length === 0 && groups.size === 0) return [];
 
-  const view = new ClusterView(state);
-  const defaultStrategy = clusterStrategy(state, options.strategy);
   const now = clock.now();
+  const view = new ClusterView(state, { policy: thermalPolicy(state), graceMs: thermalGraceMs(state), now });
+  const defaultStrategy = clusterStrategy(state, options.strategy);
   const actions: StoreAction[] = [];
   const assign = (task: Task, i: number) => {
     view.place(i, task);
@@ -99,7 +99,10 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
   for (const task of bound) {
     const i = view.index.get(task.nodeId);
     if (i === undefined) continue; // the node left; the orchestrator retires the task
-    const fixed = staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ?? portFilter(publishedPorts(task), view.portsInUse[i]);
+    const fixed =
+      staticFilters(view.nodes[i], view.facts[i], compileRules(task.spec)) ??
+      thermalFilter(view.tooHot[i] === 1) ??
+      portFilter(publishedPorts(task), view.portsInUse[i]);
     const rejection =
       fixed ?? resourceFilter(toAmount(task.spec?.resources), view.free(i)) ?? genericFilter(genericOf(task.spec?.resources), view.freeGeneric[i]);
     if (!rejection) assign(task, i);
@@ -146,7 +149,7 @@ function placeGroup(
   const staticRejections: (Rejection | undefined)[] = new Array(n);
   const candidates: number[] = [];
   for (let i = 0; i < n; i++) {
-    staticRejections[i] = staticFilters(view.nodes[i], view.facts[i], rules);
+    staticRejections[i] = staticFilters(view.nodes[i], view.facts[i], rules) ?? thermalFilter(view.tooHot[i] === 1);
     if (!staticRejections[i]) candidates.push(i);
   }
   const counts = view.serviceCounts(tasks[0].serviceId);
@@ -199,7 +202,8 @@ function spreadGroups(view: ClusterView, descriptors: readonly string[], counts:
 }
 
 /**
- * The best feasible node, or -1. Order of preference: fewest replicas in the
+ * The best feasible node, or -1. Order of preference: coolest (a hot or
+ * throttling node only when no cool one can take the task), then fewest replicas in the
  * node's value of each spread label (first label first), then the highest
  * score (fit minus the same-service penalty), then the fewest tasks, then the
  * lowest id (the loop's order).
@@ -216,7 +220,7 @@ function choose(
   strategy: PlacementStrategy,
 ): number {
   const booksGeneric = Object.keys(generic).length > 0;
-  const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount } = view;
+  const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount, heat } = view;
   let best = -1;
   let bestScore = 0;
   for (const i of candidates) {
@@ -228,11 +232,15 @@ function choose(
     if (cpuAfter < 0 || memoryAfter < 0) continue;
     const score = nodeScore(fitScore(strategy, capacityCpu[i], capacityMemory[i], cpuAfter, memoryAfter), counts[i]);
     if (best >= 0) {
-      const bySpread = compareSpread(spread, i, best);
-      if (bySpread > 0) continue;
-      if (bySpread === 0) {
-        if (score < bestScore) continue;
-        if (score === bestScore && taskCount[i] >= taskCount[best]) continue;
+      const byHeat = heat[i] - heat[best];
+      if (byHeat > 0) continue;
+      if (byHeat === 0) {
+        const bySpread = compareSpread(spread, i, best);
+        if (bySpread > 0) continue;
+        if (bySpread === 0) {
+          if (score < bestScore) continue;
+          if (score === bestScore && taskCount[i] >= taskCount[best]) continue;
+        }
       }
     }
     best = i;

@@ -27,6 +27,7 @@ export function seedSecurity(state: StateMachine, seed: SecuritySeed, now: numbe
     revoked: [],
     // Made with the first secret (see CreateSecret): a cluster without secrets needs none.
     secretsKey: Buffer.alloc(0),
+    dashboardLogins: [],
   };
   return [{ action: 'putSecurity', putSecurity: security }];
 }

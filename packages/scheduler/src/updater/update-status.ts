@@ -22,8 +22,20 @@ export function isInProgress(service: Service): boolean {
   return state === 'updating' || state === 'rollback_started';
 }
 
-function status(state: UpdateState, now: number, message: string): UpdateStatus {
-  return { state, startedAt: now, completedAt: 0, message, resumedAt: 0 };
+function status(state: UpdateState, now: number, message: string, rebalance = false): UpdateStatus {
+  return { state, startedAt: now, completedAt: 0, message, resumedAt: 0, rebalance };
+}
+
+/**
+ * A rebalance: the chosen tasks are marked to move and replaced like an
+ * update's, with the service's update settings; the spec stays as it is.
+ */
+export function withRebalance(service: Service, now: number, moves: number): Service {
+  return {
+    ...service,
+    updateStatus: status('updating', now, `rebalancing: moving ${moves} ${moves === 1 ? 'task' : 'tasks'}`, true),
+    meta: { ...service.meta!, updatedAt: now },
+  };
 }
 
 /**
@@ -82,7 +94,9 @@ export function withResume(service: Service, now: number): Service {
 export function withCompletion(service: Service, now: number): Service {
   const rollingBack = isRollingBack(service);
   // An automatic rollback keeps its reason: that is what the user needs to read.
-  const message = rollingBack ? (service.updateStatus!.message === 'manually requested rollback' ? 'rollback completed' : service.updateStatus!.message) : 'update completed';
+  const message = rollingBack
+    ? service.updateStatus!.message === 'manually requested rollback' ? 'rollback completed' : service.updateStatus!.message
+    : service.updateStatus!.rebalance ? 'rebalance completed' : 'update completed';
   return withStatus(service, now, { state: rollingBack ? 'rollback_completed' : 'completed', message, completedAt: now });
 }
 

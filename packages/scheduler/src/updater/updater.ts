@@ -1,4 +1,4 @@
-import { defaultUpdateConfig, isSameTaskSpec, isTerminal, type Service, type StoreAction, type Task, type UpdateConfig } from '@pisched/api';
+import { defaultUpdateConfig, isCurrentTask, isTerminal, type Service, type StoreAction, type Task, type UpdateConfig } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from '../orchestrator/task-factory';
 import { isInProgress, isRollingBack, withCompletion, withPause, withRollback } from './update-status';
@@ -8,26 +8,28 @@ import { isFinished } from '../orchestrator/task-reaper';
 /**
  * The rolling updater, as Swarm's: for every replicated service whose update
  * (or rollback) is under way, replaces the tasks made from an older spec,
- * `parallelism` slots at a time (0 = all), waiting after each batch until its
- * new tasks run (and are healthy, when there is a health check) and have
- * lasted the monitor window, then the delay. Swarm moves on as soon as they
- * run, so a crashing update spreads over several batches before it pauses;
- * waiting the window keeps the damage to one batch (monitor 0 is Swarm's pace).
- * stop-first shuts the old task down and the successor follows once it has
- * stopped (the orchestrator refills the slot; a global service's node gets it
- * in the same command); start-first creates the successor first and shuts the old one
- * down once the new one is up. Meanwhile every new task that fails, exits or
- * turns unhealthy within the monitor window after it started counts as a
- * failure; once failures / tasks to update exceed the max failure ratio the
- * failure action runs (pause, continue, rollback; a rollback only pauses).
- * The update completes when no old task is left running — every replaced
- * task has stopped (or its node is down), so `docker ps` right after shows
- * only new containers — and the last new task has been watched for the
- * monitor window.
+ * `parallelism` slots at a time (0 = all). The first batch is a canary: the
+ * next waits until its new tasks run (and are healthy, when there is a health
+ * check) and have lasted the monitor window, so a new spec that crashes soon
+ * after it starts costs one batch. Once a batch's worth of new tasks has
+ * lasted the window, later batches go as soon as their tasks are up (then the
+ * delay), as Swarm's do, while every new task is still watched for its window
+ * in the background. stop-first shuts the old task down and the successor
+ * follows once it has stopped (the orchestrator refills the slot; a global
+ * service's node gets it in the same command); start-first creates the
+ * successor first and shuts the old one down once the new one is up.
+ * Every new task that fails, exits or turns unhealthy within the monitor
+ * window after it started counts as a failure; once failures / tasks to
+ * update exceed the max failure ratio the failure action runs (pause,
+ * continue, rollback; a rollback only pauses). The update completes when no
+ * old task is left running — every replaced task has stopped (or its node is
+ * down), so `docker ps` right after shows only new containers — and the last
+ * new task has been watched for the monitor window.
  *
  * Like the other passes it is a pure function of the stored state (and the
  * clock): everything it decides is written, so a restarted or new leader
- * carries on where this one stopped.
+ * carries on where this one stopped. The canary's verdict is no exception: it
+ * is read again each pass from the tasks' start times.
  */
 export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
@@ -94,7 +96,7 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   const config: UpdateConfig = (rollingBack ? spec.rollbackConfig : spec.updateConfig) ?? defaultUpdateConfig();
   const status = service.updateStatus!;
   const countFrom = Math.max(status.startedAt, status.resumedAt);
-  const current = (task: Task) => isSameTaskSpec(task.spec, spec);
+  const current = (task: Task) => isCurrentTask(task, spec);
   // The tasks this update made (restarts of them included): the ones watched for failures.
   const made = allTasks.filter((task) => current(task) && (task.meta?.createdAt ?? 0) >= countFrom);
 
@@ -102,11 +104,17 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   const replicas = Math.max(1, units.length);
   if (failures.length > 0 && config.failureAction !== 'continue' && failures.length / replicas > config.maxFailureRatio) {
     const reason = describeFailure(failures[0], spec.name);
-    if (config.failureAction === 'rollback' && !rollingBack && service.previousSpec) {
+    // A rebalance changed no spec: there is nothing to roll back to.
+    if (config.failureAction === 'rollback' && !rollingBack && !status.rebalance && service.previousSpec) {
       return [putService(withRollback(service, now, `update rolled back: ${reason}`))];
     }
     return [putService(withPause(service, now, reason))];
   }
+
+  // The canary has passed once a batch's worth of this update's tasks are up and have lasted the window.
+  const canarySize = config.parallelism === 0 ? units.length : Math.min(config.parallelism, units.length);
+  const lasted = made.filter((task) => isUp(task) && now >= task.startedAt + config.monitorMs).length;
+  const canaryPassed = lasted >= canarySize;
 
   const actions: StoreAction[] = [];
   let busy = 0;
@@ -121,7 +129,7 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
       continue;
     }
     if (old.length === 0) {
-      const watching = (task: Task) => (isUp(task) ? now < task.startedAt + config.monitorMs : !isTerminal(task.status!.state));
+      const watching = (task: Task) => (isUp(task) ? !canaryPassed && now < task.startedAt + config.monitorMs : !isTerminal(task.status!.state));
       if (fresh.some((task) => (task.meta?.createdAt ?? 0) >= countFrom && watching(task))) busy++;
       continue;
     }
