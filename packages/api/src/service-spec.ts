@@ -99,6 +99,7 @@ export function validateServiceSpec(input: ServiceSpecInput): ServiceSpec {
     priority: validatePriority(input.priority),
     rebalance: validateRebalance(input.rebalance),
     ...validateServiceNetworks(input, ports, privileges.network),
+    labels: validateServiceLabels(input.labels),
   };
 }
 
@@ -111,6 +112,13 @@ function validateRebalance(input: string | null | undefined): string {
     throw new SpecError(`invalid rebalance "${input}": use auto or off`);
   }
   return mode;
+}
+
+/** Service labels as Swarm takes them: any value, a key that is not empty. */
+function validateServiceLabels(input: Record<string, string> | null | undefined): Record<string, string> {
+  const labels = { ...(input ?? {}) };
+  for (const key of Object.keys(labels)) if (key.trim() === '') throw new SpecError('invalid service label: a label needs a key');
+  return labels;
 }
 
 /** Secret and config files: one set of targets for both, and none on a mount's target. */

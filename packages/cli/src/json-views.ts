@@ -149,6 +149,8 @@ export interface SpecView {
   priority: number;
   /** auto, off, or '' for the cluster's setting. */
   rebalance: string;
+  /** The service's own labels (set through the Docker API's Spec.Labels). */
+  labels: Record<string, string>;
 }
 
 export interface UpdateConfigView {
@@ -228,6 +230,7 @@ export function specView(spec: ServiceSpec | null | undefined): SpecView {
     forceUpdate: spec?.forceUpdate ?? 0,
     priority: spec?.priority ?? 0,
     rebalance: spec?.rebalance ?? '',
+    labels: { ...(spec?.labels ?? {}) },
   };
 }
 

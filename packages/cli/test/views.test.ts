@@ -123,6 +123,7 @@ describe('--json views', () => {
         forceUpdate: 0,
         priority: 0,
         rebalance: '',
+        labels: {},
       },
       previousSpec: null,
       updateStatus: null,

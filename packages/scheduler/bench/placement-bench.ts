@@ -63,6 +63,7 @@ function spec(name: string, size: Size, replicas: number, placement: Partial<Ser
     endpointMode: 'vip',
     lbPreferLocal: false,
     expose: [],
+    labels: {},
   } as ServiceSpec;
 }
 

@@ -5,6 +5,15 @@ import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
 import { startByJoining, startFromPeers, type ClusterStart } from './cluster/bootstrap';
 import { joiningMemberCredentials, peersMemberCredentials } from './security/member-identity';
+import { parseDockerApiAddress, type DockerApiAddress } from './docker-api/docker-api-server';
+
+function dockerApiAddress(value: string, previous: DockerApiAddress[] = []): DockerApiAddress[] {
+  try {
+    return [...previous, parseDockerApiAddress(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 function peers(value: string): Peer[] {
   try {
@@ -83,6 +92,11 @@ const program = new Command('pisched-scheduler')
     'with --peers, the directory holding the cluster root CA (ca.pem, ca.key) shared by the initial members: created when empty; copy it to the other members\' hosts',
   )
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)', metricsAddress)
+  .option(
+    '--docker-api-addr <tcp://host:port|unix:///path>',
+    'serve Docker\'s Swarm API (docker service/node/secret …) here: TCP needs an admin client certificate (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=an admin bundle); a unix socket is made owner-only; repeatable',
+    dockerApiAddress,
+  )
   .option('--dashboard-addr <host:port>', 'serve the web dashboard at https://HOST:PORT/ (log in with pisched dashboard, or an admin client certificate; off by default)', dashboardAddress)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
@@ -119,6 +133,7 @@ const program = new Command('pisched-scheduler')
         caSeed,
         onRemoved: () => process.exit(0),
         metricsAddr: options.metricsAddr,
+        dockerApiAddrs: options.dockerApiAddr,
         dashboardAddr: options.dashboardAddr,
         log,
       });

@@ -36,6 +36,9 @@ import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
+import { DockerApiServer, type DockerApiAddress } from './docker-api/docker-api-server';
+import { ControlCaller } from './docker-api/control-caller';
+import { dockerServerIdentity, serverNames } from './docker-api/server-certificate';
 import { dashboardLoginHandlers } from './security/dashboard-login-handlers';
 import { localControl, type LocalControl } from './dashboard/local-control';
 import { DashboardFeed } from './dashboard/dashboard-feed';
@@ -68,6 +71,8 @@ export interface SchedulerOptions {
   onRemoved?: () => void;
   /** Serve Prometheus metrics here (HTTP on loopback, HTTPS with cluster client certificates elsewhere); off when absent. */
   metricsAddr?: string;
+  /** Serve Docker's Swarm API here (--docker-api-addr): TCP with mutual TLS, unix sockets owner-only. */
+  dockerApiAddrs?: DockerApiAddress[];
   /** Serve the web dashboard here (HTTPS with the member's certificate); off when absent. */
   dashboardAddr?: string;
   log: Logger;
@@ -108,6 +113,9 @@ export class SchedulerServer {
   private stopRemovalWatch?: () => void;
   private readonly metrics?: SchedulerMetrics;
   private metricsEndpoint?: MetricsEndpoint;
+  /** The Control API as the gRPC server serves it (authorization first), for in-process callers such as the Docker API. */
+  private readonly controlService: ControlHandlers;
+  private dockerApi?: DockerApiServer;
   /** The Control API as a call reaches it (gated on a Raft member), for the dashboard's actions. */
   private readonly control: LocalControl;
   private dashboard?: DashboardEndpoint;
@@ -183,7 +191,8 @@ export class SchedulerServer {
     const served = raft ? gateControlHandlers(control, raft, this.channel) : control;
     this.control = localControl(served);
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
-    this.server.addService(api.Control.service, authorizeControl(served, this.revoked));
+    this.controlService = authorizeControl(served, this.revoked);
+    this.server.addService(api.Control.service, this.controlService);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
     if (options.metricsAddr) {
       this.metrics = new SchedulerMetrics({ store: this.store, raft, leading: () => this.leading, dispatcherSessions: () => this.dispatcher.sessionCount });
@@ -268,6 +277,7 @@ export class SchedulerServer {
       this.metricsEndpoint = await startMetricsEndpoint(this.options.metricsAddr!, { contentType: metrics.contentType, render: () => metrics.render() }, this.identity);
       this.options.log.info({ address: this.metricsEndpoint.address, scheme: this.metricsEndpoint.scheme }, 'serving metrics');
     }
+    if (this.options.dockerApiAddrs?.length) await this.startDockerApi(this.options.dockerApiAddrs);
     if (this.options.dashboardAddr) {
       const control = this.control;
       this.dashboard = await startDashboard({
@@ -287,9 +297,31 @@ export class SchedulerServer {
     );
   }
 
+  /** Addresses the Docker API listens on (the port is known after binding :0). */
+  get dockerApiAddresses(): string[] {
+    return this.dockerApi?.bound ?? [];
+  }
+
+  private async startDockerApi(addresses: DockerApiAddress[]): Promise<void> {
+    const dockerApi = new DockerApiServer({
+      addresses,
+      control: new ControlCaller(this.controlService),
+      member: { id: this.options.id, listen: this.options.listen, caPem: () => this.identity!.current.caPem },
+      identity: this.identity!,
+      serverIdentity: dockerServerIdentity(this.store, this.options.id, serverNames(addresses)),
+      revoked: this.revoked,
+      log: this.options.log.child({ role: 'docker-api' }),
+    });
+    this.dockerApi = dockerApi;
+    // A new cluster's CA may not be stored yet (its first leader stores it): serve once it is, without holding up the start.
+    if (this.store.state.security) await dockerApi.start();
+    else dockerApi.start().catch((error: Error) => this.options.log.error({ err: error.message }, 'cannot serve the Docker API'));
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.dockerApi?.stop();
     this.renewer?.stop();
     this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();

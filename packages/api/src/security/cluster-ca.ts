@@ -114,3 +114,35 @@ export async function issueIdentity(ca: ClusterCa, nodeId: string, role: Role, v
   const { keyPem, csrPem } = await createNodeKeyRequest(nodeId);
   return { caPem: ca.certPem, keyPem, certPem: await issueCertificate(ca, { csrPem, nodeId, role, validityMs }) };
 }
+
+/**
+ * A TLS server certificate for an HTTPS endpoint clients reach by host name
+ * or address (the Docker API: the docker CLI checks the name it dialled
+ * against the certificate's DNS and IP names, which node certificates do not
+ * carry). It names no node and no role, so it grants nothing if presented as
+ * a client certificate; the key is made here, by the member that serves it.
+ */
+export async function issueServerIdentity(ca: ClusterCa, name: string, hosts: readonly string[], validityMs = DEFAULT_CERT_VALIDITY_MS, now = Date.now()): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const { KEY_ALGORITHM, pemText, importPrivateKeyPem, exportPrivateKeyPem, newKeyPair, randomSerial, x509 } = await pki();
+  const { isIP } = await import('node:net');
+  const keys = await newKeyPair();
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [name] }, { O: ['pisched'] }],
+    issuer: caCert.subject,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + validityMs),
+    publicKey: keys.publicKey,
+    signingKey: await importPrivateKeyPem(ca.keyPem),
+    signingAlgorithm: KEY_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([...new Set(hosts)].map((host) => ({ type: isIP(host) ? ('ip' as const) : ('dns' as const), value: host }))),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { caPem: ca.certPem, certPem: pemText(cert.toString('pem')), keyPem: await exportPrivateKeyPem(keys.privateKey) };
+}

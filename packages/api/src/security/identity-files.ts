@@ -59,3 +59,14 @@ function finishReplacement(dir: string, name: string): void {
   if (fs.existsSync(next.key)) fs.renameSync(next.key, files.key);
   fs.renameSync(next.cert, files.cert);
 }
+
+/**
+ * An admin bundle also in the layout the docker CLI reads from
+ * DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), so the same directory
+ * drives both CLIs; the key is 0600 like the bundle's own.
+ */
+export function writeAdminBundle(dir: string, name: string, identity: TlsIdentity): void {
+  writeIdentity(dir, name, identity);
+  writePrivateFile(path.join(dir, 'key.pem'), identity.keyPem);
+  writePrivateFile(path.join(dir, 'cert.pem'), identity.certPem);
+}

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createNodeKeyRequest, identityFiles, writeIdentity, type AdminCertificate } from '@pisched/api';
+import { createNodeKeyRequest, identityFiles, writeAdminBundle, type AdminCertificate } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
@@ -18,21 +18,23 @@ export function registerAdmin(program: Command, context: Context): void {
   const admin = program.command('admin').description('issue, revoke and list admin credentials for the CLI');
   admin
     .command('issue')
-    .description('make a new admin bundle (ca.pem, admin.pem, admin.key) in DIR, for use with --tls-dir DIR')
+    .description('make a new admin bundle (ca.pem, admin.pem, admin.key, and cert.pem, key.pem for the docker CLI) in DIR, for use with --tls-dir DIR or DOCKER_CERT_PATH=DIR')
     .argument('<name>', 'a name no certificate of the cluster holds, e.g. the person or machine it is for')
     .requiredOption('--out <DIR>', 'where to write the bundle (must not hold one already)')
     .action(async (name: string, options: { out: string }) => {
       const files = identityFiles(options.out, ADMIN_BUNDLE);
       // Never overwrite a bundle: it may be the one this CLI is using.
-      if (fs.existsSync(files.cert) || fs.existsSync(files.key)) throw new CliError(`${options.out} holds an admin bundle already; choose another --out`);
+      // Nor a docker CLI bundle (cert.pem, key.pem) another cluster may have put there.
+      const dockerFiles = [path.join(options.out, 'cert.pem'), path.join(options.out, 'key.pem')];
+      if (fs.existsSync(files.cert) || fs.existsSync(files.key) || dockerFiles.some((file) => fs.existsSync(file))) throw new CliError(`${options.out} holds an admin bundle already; choose another --out`);
       const { keyPem, csrPem } = await createNodeKeyRequest(name);
       const { certPem, caPem } = await context.client().issueAdminCertificate(name, csrPem);
       try {
-        writeIdentity(options.out, ADMIN_BUNDLE, { caPem, certPem, keyPem });
+        writeAdminBundle(options.out, ADMIN_BUNDLE, { caPem, certPem, keyPem });
       } catch (error) {
         throw new CliError(`certificate ${name} was issued but cannot be written to ${options.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; revoke it with pisched admin revoke ${name}`);
       }
-      context.write(`Admin credentials for ${name} written to ${path.resolve(options.out)}; use them with --tls-dir ${options.out}\n`);
+      context.write(`Admin credentials for ${name} written to ${path.resolve(options.out)}; use them with --tls-dir ${options.out} (or DOCKER_CERT_PATH=${options.out} DOCKER_TLS_VERIFY=1 with a scheduler's --docker-api-addr)\n`);
     });
   admin
     .command('revoke')

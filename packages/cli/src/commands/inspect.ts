@@ -29,6 +29,7 @@ export function renderService(service: Service): string {
   if (spec.placement.strategy) fields.push(['Strategy', spec.placement.strategy]);
   if (spec.priority) fields.push(['Priority', String(spec.priority)]);
   if (spec.rebalance) fields.push(['Rebalance', spec.rebalance]);
+  for (const [key, value] of Object.entries(spec.labels ?? {})) fields.push(['Label', `${key}=${value}`]);
   fields.push(['Platforms', spec.placement.platforms.map((p) => `${p.os}/${p.architecture}`).join(', ') || 'any (the image\'s platform is not known)']);
   const restart = spec.restart;
   fields.push(['Restart', `${restart.condition}, delay ${formatMs(restart.delayMs)}${restart.maxAttempts ? `, at most ${restart.maxAttempts} attempts` : ''}${restart.windowMs ? ` per ${formatMs(restart.windowMs)}` : ''}`]);

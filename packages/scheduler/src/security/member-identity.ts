@@ -9,6 +9,7 @@ import {
   joinWithToken,
   readIdentity,
   replaceIdentity,
+  writeAdminBundle,
   writeIdentity,
   writePrivateFile,
   type ClusterCa,
@@ -38,7 +39,7 @@ export function storedIdentity(dataDir: string): TlsIdentity | undefined {
  * manager certificate, and an admin bundle for the CLI on this host.
  */
 export async function writeFirstStartCredentials(dataDir: string, memberId: string, ca: ClusterCa): Promise<TlsIdentity> {
-  writeIdentity(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, FIRST_ADMIN_NAME, 'admin', ADMIN_BUNDLE_VALIDITY_MS));
+  writeAdminBundle(path.join(dataDir, ADMIN_TLS_DIR), 'admin', await issueIdentity(ca, FIRST_ADMIN_NAME, 'admin', ADMIN_BUNDLE_VALIDITY_MS));
   const identity = await issueIdentity(ca, memberId, 'manager');
   writeIdentity(tlsDir(dataDir), 'node', identity);
   return identity;

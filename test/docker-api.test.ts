@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, freePort, runningContainersOfService, tempDir, uniqueName, waitFor } from './harness';
+
+const hasDocker = await dockerAvailable();
+/** The docker CLI from Debian's docker.io: here a client of the scheduler, never of dockerd. */
+const DOCKER_CLI = process.env.PISCHED_DOCKER_CLI ?? '/usr/bin/docker';
+const V2_IMAGE = process.env.PISCHED_TEST_IMAGE_V2 ?? 'pisched-test/busybox:v2';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker API', () => {
+  const cluster = new Cluster();
+  const node = uniqueName('dapi');
+  const web = uniqueName('dapi-web');
+  const app = uniqueName('dapi-app');
+  const token = uniqueName('dapi-tok');
+  // Made in beforeAll: a skipped file (no Docker) then makes no directory the harness would not remove.
+  let socket = '';
+  let bundle = '';
+  let dockerConfig = '';
+  const adminName = uniqueName('dapi-admin');
+  let apiPort = 0;
+  let webPort = 0;
+
+  /** The docker CLI with the environment a Swarm user sets: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH. */
+  const dockerEnv = () => ({ PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `tcp://127.0.0.1:${apiPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle });
+  const dockerCli = (args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> =>
+    new Promise((resolve) => {
+      const child = execFile(
+        DOCKER_CLI,
+        args,
+        { env: { ...dockerEnv(), ...env }, timeout: 120_000 },
+        (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+      if (input !== undefined) child.stdin!.end(input);
+    });
+  const ok = async (args: string[], input?: string): Promise<string> => {
+    const run = await dockerCli(args, {}, input);
+    if (run.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${run.code}): ${run.stderr}\n${cluster.logs()}`);
+    return run.stdout;
+  };
+  const services = () => cliJson<Array<{ name: string; image: string; replicas: { desired: number; running: number } }>>(cluster.address, ['ls']);
+  const service = async (name: string) => (await services()).find((s) => s.name === name);
+
+  beforeAll(async () => {
+    if (!fs.existsSync(DOCKER_CLI)) throw new Error(`${DOCKER_CLI} is missing: apt-get install docker.io (the test drives pisched with the real docker CLI)`);
+    socket = path.join(tempDir('dapi-sock'), 'docker.sock');
+    bundle = path.join(tempDir('dapi-admin'), 'bundle');
+    dockerConfig = tempDir('dapi-docker-config');
+    apiPort = await freePort();
+    webPort = await freePort();
+    cluster.startSchedulerArgs = ['--docker-api-addr', `tcp://127.0.0.1:${apiPort}`, '--docker-api-addr', `unix://${socket}`];
+    await cluster.start([node]);
+    // The bundle users get from `pisched admin issue`: the same directory serves DOCKER_CERT_PATH.
+    const issued = await cli(cluster.address, ['admin', 'issue', adminName, '--out', bundle]);
+    expect(issued.code, issued.stderr).toBe(0);
+    for (const file of ['ca.pem', 'cert.pem', 'key.pem']) expect(fs.existsSync(path.join(bundle, file))).toBe(true);
+    expect(fs.statSync(path.join(bundle, 'key.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('lists the nodes pisched lists', async () => {
+    const table = await ok(['node', 'ls']);
+    expect(table).toMatch(new RegExp(`${node}\\s+\\S+\\s+Ready\\s+Active`));
+    const ids = (await ok(['node', 'ls', '-q'])).trim().split('\n');
+    const native = await cliJson<Array<{ id: string }>>(cluster.address, ['node', 'ls']);
+    expect(ids.sort()).toEqual(native.map((n) => n.id).sort());
+  });
+
+  it('creates, lists, inspects, scales, updates and rolls back a service whose tasks really run', async () => {
+    const created = await dockerCli(['service', 'create', '-d', '--name', web, '--replicas', '2', '-p', `${webPort}:80`, '--stop-grace-period', '1s', '--update-monitor', '1s', '--rollback-monitor', '1s', '--rollback-parallelism', '0', '--label', 'team=vision', TEST_IMAGE, 'httpd', '-f', '-p', '80']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    await waitFor(async () => (await service(web))?.replicas.running === 2, 60_000, `${web} to run 2 tasks`);
+    expect(await runningContainersOfService(cluster.nodeIds, web)).toHaveLength(2);
+
+    const ls = await ok(['service', 'ls', '--filter', `name=${web}`, '--filter', 'label=team=vision']);
+    expect(ls).toMatch(new RegExp(`${id.slice(0, 12)}\\s+${web}\\s+replicated\\s+2/2\\s+${TEST_IMAGE}\\s+\\*:${webPort}->80/tcp`));
+    const tasks = await cliJson<Array<{ id: string; slot: number; state: string }>>(cluster.address, ['ps', web]);
+    const ps = await ok(['service', 'ps', '--no-trunc', '--format', '{{.ID}} {{.Name}} {{.CurrentState}}', web]);
+    for (const task of tasks.filter((t) => t.state === 'running')) expect(ps).toContain(`${task.id} ${web}.${task.slot} Running`);
+
+    const [inspected] = JSON.parse(await ok(['service', 'inspect', web]));
+    expect(inspected).toMatchObject({ ID: id, Spec: { Name: web, Mode: { Replicated: { Replicas: 2 } }, EndpointSpec: { Ports: [{ PublishedPort: webPort, TargetPort: 80, PublishMode: 'ingress' }] } } });
+
+    // Without -d the CLI follows the rollout through /services and /tasks?_up-to-date until it converges.
+    await ok(['service', 'scale', `${web}=3`]);
+    expect(await service(web)).toMatchObject({ replicas: { desired: 3, running: 3 } });
+
+    await ok(['service', 'update', '--image', V2_IMAGE, '--update-parallelism', '2', web]);
+    const updated = await cliJson<{ spec: { container: { image: string }; updateConfig: { parallelism: number; monitorMs: number }; labels: Record<string, string> } }>(cluster.address, ['inspect', web]);
+    expect(updated.spec.container.image).toBe(V2_IMAGE);
+    expect(updated.spec.labels).toEqual({ team: 'vision' });
+    expect(updated.spec.updateConfig).toMatchObject({ parallelism: 2, monitorMs: 1000 });
+    expect((await runningContainersOfService(cluster.nodeIds, web)).map((c) => c.Image)).toEqual(Array(3).fill(V2_IMAGE));
+
+    await ok(['service', 'rollback', web]);
+    expect((await service(web))?.image).toBe(TEST_IMAGE);
+    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, web)).every((c) => c.Image === TEST_IMAGE), 30_000, 'the rollback');
+  });
+
+  it('creates a secret, gives it to a service and shows the service\'s logs', async () => {
+    const secretId = (await ok(['secret', 'create', token, '-'], 'tok-value-42')).trim();
+    const secrets = await cliJson<Array<{ id: string; name: string }>>(cluster.address, ['secret', 'ls']);
+    expect(secrets).toContainEqual(expect.objectContaining({ id: secretId, name: token }));
+    await ok(['service', 'create', '-d', '--name', app, '--secret', token, '--stop-grace-period', '1s', TEST_IMAGE, 'sh', '-c', `cat /run/secrets/${token}; echo; echo hello-docker-api; echo oops >&2; while true; do echo tick-$(date +%s); sleep 1; done`]);
+    const logs = await waitFor(async () => {
+      const run = await dockerCli(['service', 'logs', app]);
+      return run.code === 0 && run.stdout.includes('hello-docker-api') && run.stderr.includes('oops') ? run : undefined;
+    }, 60_000, `${app}'s logs`);
+    expect(logs.stdout).toMatch(new RegExp(`^${app}\\.1\\.\\w+@\\S+\\s+\\| tok-value-42$`, 'm'));
+    // Followed: with --tail 1, every tick after the first is written after the command started.
+    const follow = spawn(DOCKER_CLI, ['service', 'logs', '-f', '--tail', '1', app], { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follow.stdout.on('data', (chunk) => (followed += chunk));
+    try {
+      await waitFor(() => (followed.match(/\| tick-\d+$/gm) ?? []).length >= 3, 30_000, 'docker service logs -f to print new lines');
+    } finally {
+      follow.kill();
+    }
+    const config = uniqueName('dapi-conf');
+    await ok(['config', 'create', config, '-'], 'listen = 8080\n');
+    const [shown] = JSON.parse(await ok(['config', 'inspect', config]));
+    expect(Buffer.from(shown.Spec.Data, 'base64').toString()).toBe('listen = 8080\n');
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['config', 'ls'])).toContainEqual(expect.objectContaining({ name: config }));
+    await ok(['config', 'rm', config]);
+    // In use: Swarm's rule, enforced by the Control API's own handler.
+    const inUse = await dockerCli(['secret', 'rm', token]);
+    expect(inUse.code).not.toBe(0);
+    expect(inUse.stderr).toContain(`is in use by service ${app}`);
+  });
+
+  it('drains a node and makes it active again', async () => {
+    await ok(['node', 'update', '--availability', 'drain', '--label-add', 'zone=a', node]);
+    const drained = (await cliJson<Array<{ id: string; availability: string; labels: Record<string, string> }>>(cluster.address, ['node', 'ls'])).find((n) => n.id === node);
+    expect(drained).toMatchObject({ availability: 'drain', labels: { zone: 'a' } });
+    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, web)).length === 0, 60_000, 'the drained node to stop its tasks');
+    await ok(['node', 'update', '--availability', 'active', node]);
+    await waitFor(async () => (await service(web))?.replicas.running === 3, 60_000, `${web} back on the active node`);
+  });
+
+  it('refuses what pisched cannot honour, naming the field, and changes nothing', async () => {
+    const refused = await dockerCli(['service', 'create', '-d', '--name', uniqueName('dapi-job'), '--mode', 'global-job', TEST_IMAGE, 'true']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('Spec.Mode.GlobalJob is not supported by pisched');
+    const tty = await dockerCli(['service', 'create', '-d', '--name', uniqueName('dapi-tty'), '-t', TEST_IMAGE, 'true']);
+    expect(tty.stderr).toContain('Spec.TaskTemplate.ContainerSpec.TTY is not supported by pisched');
+    expect((await services()).map((s) => s.name).sort()).toEqual([app, web].sort());
+  });
+
+  it('refuses TCP without a client certificate, and serves the owner-only unix socket', async () => {
+    const ca = fs.readFileSync(path.join(bundle, 'ca.pem'));
+    const refused = await new Promise<string>((resolve) => {
+      const request = https.get({ host: '127.0.0.1', port: apiPort, path: '/_ping', ca }, (response) => resolve(`answered ${response.statusCode}`));
+      request.on('error', (error) => resolve(error.message));
+    });
+    expect(refused).not.toMatch(/^answered/);
+    expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
+    const viaSocket = await new Promise<string>((resolve, reject) => {
+      http.get({ socketPath: socket, path: '/v1.41/services' }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    expect((JSON.parse(viaSocket) as Array<{ Spec: { Name: string } }>).map((s) => s.Spec.Name).sort()).toEqual([app, web].sort());
+  });
+
+  it('removes services and secrets', async () => {
+    await ok(['service', 'rm', web, app]);
+    await ok(['secret', 'rm', token]);
+    expect(await services()).toEqual([]);
+    await waitFor(async () => (await runningContainersOfService(cluster.nodeIds, app)).length === 0, 30_000, 'the containers to go');
+  });
+
+  it('refuses an admin bundle once it is revoked', async () => {
+    const revoked = await cli(cluster.address, ['admin', 'revoke', adminName]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const refused = await dockerCli(['service', 'ls']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/revoked/);
+  });
+});
