@@ -99,6 +99,9 @@ describe.skipIf(!hasDocker)('Prometheus metrics of the scheduler and the agents'
     expect(sample(created, 'pisched_raft_apply_lag')).toBe(0);
     expect(sample(created, 'pisched_raft_proposal_seconds_count')).toBeGreaterThan(proposalsBefore);
     expect(sample(created, 'pisched_tasks', { state: 'running' })).toBeGreaterThanOrEqual(2);
+    expect(sample(created, 'pisched_raft_fsync_seconds_count')).toBeGreaterThan(0);
+    expect(sample(created, 'pisched_service_update_state', { service, state: 'none' })).toBe(1);
+    expect(sample(created, 'pisched_service_update_state', { service, state: 'completed' })).toBe(0);
 
     const scale = await cli(cluster.address, ['scale', `${service}=4`]);
     expect(scale.code, scale.stderr).toBe(0);

@@ -652,8 +652,13 @@ export class RaftHost extends EventEmitter {
     return Math.floor((this.applied - phase) / every) > Math.floor((snapIndex - phase) / every);
   }
 
+  /** Told how long each fsync of the log took, in seconds (the scheduler's metrics). */
+  syncObserver?: (seconds: number) => void;
+
   private sync(): void {
+    const started = this.syncObserver ? process.hrtime.bigint() : 0n;
     this.storage.sync();
+    if (this.syncObserver) this.syncObserver(Number(process.hrtime.bigint() - started) / 1e9);
     this.durableCommit = this.writtenCommit;
   }
 

@@ -22,6 +22,9 @@ const PLACEMENT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
  * only events that cannot be recovered later (a leader change, a proposal's
  * latency, a placement, a missed heartbeat) are counted as they happen.
  */
+/** Every value of a service's update state, 'none' for a service never updated: each is a series, as Prometheus enums are. */
+const UPDATE_STATES = ['none', 'updating', 'paused', 'completed', 'rollback_started', 'rollback_paused', 'rollback_completed'];
+
 export class SchedulerMetrics {
   readonly registry = new Registry();
   private readonly leaderChanges: Counter;
@@ -55,6 +58,13 @@ export class SchedulerMetrics {
     } });
     if (raft) {
       const host = raft.host;
+      const fsyncSeconds = new Histogram({
+        name: 'pisched_raft_fsync_seconds',
+        help: 'Time each fsync of the Raft log took (one per batch of entries)',
+        buckets: LATENCY_BUCKETS,
+        registers,
+      });
+      host.syncObserver = (seconds) => fsyncSeconds.observe(seconds);
       new Gauge({ name: 'pisched_raft_term', help: 'Current Raft term', registers, collect() { this.set(host.term); } });
       new Gauge({ name: 'pisched_raft_commit_index', help: 'Highest log index known to be committed', registers, collect() { this.set(host.commitIndex); } });
       new Gauge({ name: 'pisched_raft_applied_index', help: 'Highest log index applied to the store', registers, collect() { this.set(host.appliedIndex); } });
@@ -93,6 +103,13 @@ export class SchedulerMetrics {
       for (const service of store.state.services.values()) {
         const spec = service.spec!;
         this.set({ service: spec.name }, spec.mode === 'GLOBAL' ? global.get(service.id) ?? 0 : spec.replicas);
+      }
+    } });
+    new Gauge({ name: 'pisched_service_update_state', help: 'A service\'s update or rollback: 1 for the state it is in (none, updating, paused, completed, rollback_started, rollback_paused, rollback_completed), 0 for the others', labelNames: ['service', 'state'], registers, collect() {
+      this.reset();
+      for (const service of store.state.services.values()) {
+        const current = service.updateStatus?.state || 'none';
+        for (const state of UPDATE_STATES) this.set({ service: service.spec!.name, state }, state === current ? 1 : 0);
       }
     } });
     new Gauge({ name: 'pisched_service_running_tasks', help: 'Tasks of a service that are meant to run and are running', labelNames: ['service'], registers, collect() {
