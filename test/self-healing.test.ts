@@ -131,7 +131,7 @@ describe.skipIf(!hasDocker)('self-healing: node failure, pauses, restart policie
   it('changes the heartbeat settings cluster-wide and shows heartbeat ages', async () => {
     const update = await cli(cluster.address, ['cluster', 'update', '--heartbeat-period', '300ms', '--heartbeat-grace', '4']);
     expect(update.code, update.stderr).toBe(0);
-    expect(await cliJson(cluster.address, ['cluster', 'inspect'])).toEqual({ heartbeatPeriodMs: 300, heartbeatGrace: 4, placementStrategy: 'binpack', allowPrivileged: true, certExpiryMs: 90 * 86_400_000, preemption: true });
+    expect(await cliJson(cluster.address, ['cluster', 'inspect'])).toEqual({ heartbeatPeriodMs: 300, heartbeatGrace: 4, placementStrategy: 'binpack', allowPrivileged: true, certExpiryMs: 90 * 86_400_000, preemption: true, thermalPolicy: 'prefer-cool', thermalGraceMs: 120_000, rebalanceAuto: false });
     await sleep(1500);
     const nodes = await cliJson<{ id: string; state: string; lastHeartbeatMs: number | null }[]>(cluster.address, ['node', 'ls']);
     const live = nodes.find((node) => node.id === c)!;
