@@ -7,10 +7,11 @@ import { isFinished } from '../orchestrator/task-reaper';
 
 /**
  * The rolling updater, as Swarm's: for every replicated service whose update
- * (or rollback) is under way, replaces the tasks made from an older spec,
- * `parallelism` slots at a time (0 = all). The first batch is a canary: the
- * next waits until its new tasks run (and are healthy, when there is a health
- * check) and have lasted the monitor window, so a new spec that crashes soon
+ * (or rollback, or rebalance) is under way, replaces the tasks made from an
+ * older spec or marked by a rebalance, `parallelism` slots at a time
+ * (0 = all). The first batch is a canary: the next waits until its new
+ * tasks run (and are healthy, when there is a health check) and have
+ * lasted the monitor window, so a new spec that crashes soon
  * after it starts costs one batch. Once a batch's worth of new tasks has
  * lasted the window, later batches go as soon as their tasks are up (then the
  * delay), as Swarm's do, while every new task is still watched for its window
