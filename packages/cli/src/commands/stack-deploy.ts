@@ -7,7 +7,7 @@ import { alignWithCurrent, planStack, servicesOfStack } from '../stack/stack-pla
 import { applyStack } from '../stack/apply-stack';
 import { renderChanges, summaryLine } from '../stack/render-stack';
 import { planFileObjects, renderFileObjectChanges, staleFileObjects } from '../stack/file-object-plan';
-import { SchedulerError } from '../scheduler-client';
+import { removeStackObject } from '../stack/remove-stack-object';
 
 interface DeployOptions {
   composeFile: string[];
@@ -75,14 +75,7 @@ export function registerStackDeploy(stack: Command, context: Context): void {
       }
       await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
       for (const object of stale) {
-        context.write(`Removing ${object.kind} ${object.name}\n`);
-        try {
-          await client.removeFileObject(object.kind, object.name);
-        } catch (error) {
-          // Used by a service outside the stack, or gone already: the deploy itself is done.
-          if (!(error instanceof SchedulerError)) throw error;
-          context.writeError(`warning: ${object.kind} ${object.name} kept: ${error.message}\n`);
-        }
+        await removeStackObject(context, `${object.kind} ${object.name}`, () => client.removeFileObject(object.kind, object.name));
       }
     });
 }

@@ -6,7 +6,7 @@ import { printJson, serviceRow, taskRow } from '../json-views';
 import { loadStack } from '../stack/load-stack';
 import { servicesOfStack } from '../stack/stack-plan';
 import { ownFileObjects } from '../stack/file-object-plan';
-import { SchedulerError } from '../scheduler-client';
+import { removeStackObject } from '../stack/remove-stack-object';
 import { renderStacks, stackRows } from '../stack/render-stack';
 import { renderServices } from './ls';
 import { renderTasks, sortTasks } from './ps';
@@ -70,23 +70,10 @@ export function registerStack(program: Command, context: Context): void {
         // The stack's own networks (STACK_…) its services were on; an external one is not the stack's to remove.
         const networks = [...new Set(members.flatMap((service) => service.spec!.networks ?? []))].filter((network) => network.startsWith(`${name}_`));
         for (const network of networks.sort()) {
-          context.write(`Removing network ${network}\n`);
-          try {
-            await client.removeNetwork(network);
-          } catch (error) {
-            if (!(error instanceof SchedulerError)) throw error;
-            context.writeError(`warning: network ${network} kept: ${error.message}\n`);
-          }
+          await removeStackObject(context, `network ${network}`, () => client.removeNetwork(network));
         }
         for (const object of ownFileObjects(name, members)) {
-          context.write(`Removing ${object.kind} ${object.name}\n`);
-          try {
-            await client.removeFileObject(object.kind, object.name);
-          } catch (error) {
-            // Gone already, or used by a service outside the stack: the rest of the stack is still removed.
-            if (!(error instanceof SchedulerError)) throw error;
-            context.writeError(`warning: ${object.kind} ${object.name} kept: ${error.message}\n`);
-          }
+          await removeStackObject(context, `${object.kind} ${object.name}`, () => client.removeFileObject(object.kind, object.name));
         }
       }
     });
