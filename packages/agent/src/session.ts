@@ -52,6 +52,8 @@ export interface SessionOptions {
 
 /** A refused certificate stays refused until an operator acts: no point asking often. */
 const REFUSED_RETRY_MS = 30_000;
+/** A member that refused the session named the leader: the next attempt goes there after this. */
+const REDIRECT_DELAY_MS = 20;
 
 type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
 
@@ -179,10 +181,13 @@ export class AgentSession {
       }
       if (!redirected) this.addressIndex++;
       if (this.closed) return;
+      // Sent on to the leader by name: go there at once, without counting it as a failure; only a
+      // member that was itself reached by a redirect, and refused again, sends the agent into backoff.
+      const delay = refused ? REFUSED_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();
-      }, refused ? REFUSED_RETRY_MS : this.backoff.delay());
+      }, delay);
     };
 
     call.on('data', (message: DispatcherMessage__Output) => {

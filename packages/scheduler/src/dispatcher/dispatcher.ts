@@ -10,7 +10,6 @@ import {
   type DispatcherHandlers,
   type DispatcherMessage,
   type LogReply,
-  type Node,
   type NodeDescription,
   type NodeThermal,
   type Task,
@@ -22,15 +21,22 @@ import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
 import { AssignmentIndex } from './assignment-index';
+import { NodeWriteBatch } from './node-write-batch';
 import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
-// Status reports are gathered this long and written in one command.
+// Status reports, and node writes, are gathered this long and written in one command.
 const STATUS_FLUSH_MS = 25;
 // After the dispatcher starts, agents need time to notice and reconnect (their
 // reconnect backoff reaches 5 s); until then silence is not a node failure.
 const STARTUP_GRACE_MS = 10_000;
+// While agents keep coming back, one not back yet is most likely still on its
+// way (hundreds reconnect over several seconds on a busy leader): the startup
+// grace runs from the latest arrival, but never past this long after the start.
+const RETURN_WINDOW_CAP_MS = 60_000;
+// How long a member that knows no leader holds a registration (an election takes a second or two).
+const ELECTION_HOLD_MS = 5_000;
 
 /** The scheduler's own defaults; a stored Cluster object overrides them cluster-wide. */
 export interface DispatcherOptions {
@@ -59,6 +65,7 @@ export interface HeartbeatSettings {
 }
 
 export type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, DispatcherMessage>;
+type Register = NonNullable<AgentMessage__Output['register']>;
 
 interface Session {
   id: string;
@@ -86,6 +93,8 @@ export class Dispatcher {
   private heartbeatTimer?: NodeJS.Timeout;
   private pushScheduled = false;
   private startedAt = 0;
+  /** When the latest agent registered since this dispatcher started (see RETURN_WINDOW_CAP_MS). */
+  private lastArrival = 0;
   private sessionCounter = 0;
   private announcedPeriodMs = 0;
   /** The version of the security object (revocations) open sessions were last authorized against. */
@@ -94,6 +103,7 @@ export class Dispatcher {
   private authorizedRevocations = '';
   /** Each node's tasks, followed command by command. */
   private readonly index = new AssignmentIndex();
+  private readonly nodeWrites: NodeWriteBatch;
   /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
   private readonly touched = new Set<string>();
   private allTouched = true;
@@ -114,13 +124,16 @@ export class Dispatcher {
     private readonly clock: Clock,
     private readonly options: DispatcherOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.nodeWrites = new NodeWriteBatch(store, STATUS_FLUSH_MS, () => clock.now());
+  }
 
   start(): void {
     // Every node gets a fresh grace from now: silence while no dispatcher ran is not the node's fault.
     // That includes heartbeats seen in an earlier term of leadership, which say nothing about now.
     this.leading = true;
     this.startedAt = this.clock.now();
+    this.lastArrival = 0;
     this.lastHeartbeat.clear();
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
@@ -195,6 +208,7 @@ export class Dispatcher {
     this.flushTimer = undefined;
     // The agents report again to whichever member leads next; what is queued here has no one to write it.
     this.pendingStatus.clear();
+    this.nodeWrites.abandon('this scheduler stopped leading');
     for (const session of this.sessions.values()) session.call.end();
     this.sessions.clear();
   }
@@ -205,6 +219,7 @@ export class Dispatcher {
 
   private accept(call: SessionCall): void {
     let session: Session | undefined;
+    let admitting = false;
     const close = () => {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
@@ -214,43 +229,17 @@ export class Dispatcher {
     };
     call.on('data', (message: AgentMessage__Output) => {
       if (!session) {
+        // Nothing but the registration comes before accepted: the agent waits for it.
+        if (admitting) return;
         if (message.msg !== 'register' || !message.register) {
           call.destroy(grpcError(grpc.status.FAILED_PRECONDITION, 'the first message of a session must be register'));
           return;
         }
-        // A member that is not the leader must not hold sessions: refusing with the
-        // leader's address makes the agent move on through its address list.
-        const refusal = this.options.refuse?.();
-        if (refusal) {
-          const error = grpcError(grpc.status.UNAVAILABLE, refusal);
-          // The agent's list may not name the leader at all (a member that joined later).
-          const leader = this.options.leaderAddress?.();
-          if (leader) error.metadata.set(LEADER_METADATA, leader);
-          endWithError(call, error);
-          return;
-        }
-        const { nodeId, description, advertiseAddr } = message.register;
-        if (!NODE_ID_PATTERN.test(nodeId)) {
-          call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
-          return;
-        }
-        const address = advertiseAddr || peerHost(call.getPeer());
-        if (!isIP(address)) {
-          endWithError(call, grpcError(grpc.status.INVALID_ARGUMENT, `invalid advertise address "${address}": must be an IP address`));
-          return;
-        }
-        const denied = this.options.authorizeSession?.(call, nodeId);
-        if (denied) {
-          this.log.warn({ node: nodeId, reason: denied.details }, 'refused an agent session');
-          endWithError(call, denied);
-          return;
-        }
-        session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
-        const accepted = session;
-        this.register(call, nodeId, description, address).then(
-          () => this.open(accepted),
-          (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
-        );
+        admitting = true;
+        const register = message.register;
+        void this.leaderKnown().then(() => {
+          if (!call.cancelled) session = this.admit(call, register);
+        });
         return;
       }
       this.lastHeartbeat.set(session.nodeId, this.clock.now());
@@ -279,6 +268,57 @@ export class Dispatcher {
     call.on('cancelled', close);
   }
 
+  /**
+   * During an election no member knows the leader: a registration arriving
+   * then is held here for a moment rather than refused into the agent's
+   * backoff, and answered as soon as there is a leader (accepted here, or
+   * sent to it), so agents are back seconds sooner after a leader dies.
+   */
+  private async leaderKnown(): Promise<void> {
+    const until = Date.now() + ELECTION_HOLD_MS;
+    while (this.options.refuse?.() && !this.options.leaderAddress?.() && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The session of a registration, or undefined when it was refused (the call is ended then). */
+  private admit(call: SessionCall, register: Register): Session | undefined {
+    // A member that is not the leader must not hold sessions: refusing with the
+    // leader's address makes the agent move on through its address list.
+    const refusal = this.options.refuse?.();
+    if (refusal) {
+      const error = grpcError(grpc.status.UNAVAILABLE, refusal);
+      // The agent's list may not name the leader at all (a member that joined later).
+      const leader = this.options.leaderAddress?.();
+      if (leader) error.metadata.set(LEADER_METADATA, leader);
+      endWithError(call, error);
+      return undefined;
+    }
+    const { nodeId, description, advertiseAddr } = register;
+    if (!NODE_ID_PATTERN.test(nodeId)) {
+      call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
+      return undefined;
+    }
+    const address = advertiseAddr || peerHost(call.getPeer());
+    if (!isIP(address)) {
+      endWithError(call, grpcError(grpc.status.INVALID_ARGUMENT, `invalid advertise address "${address}": must be an IP address`));
+      return undefined;
+    }
+    const denied = this.options.authorizeSession?.(call, nodeId);
+    if (denied) {
+      this.log.warn({ node: nodeId, reason: denied.details }, 'refused an agent session');
+      endWithError(call, denied);
+      return undefined;
+    }
+    const session: Session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
+    this.lastArrival = this.clock.now();
+    this.register(call, nodeId, description, address).then(
+      () => this.open(session),
+      (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
+    );
+    return session;
+  }
+
   private open(session: Session): void {
     const previous = this.sessions.get(session.nodeId);
     if (previous && previous !== session) {
@@ -299,17 +339,15 @@ export class Dispatcher {
 
   private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string): Promise<unknown> {
     const known = this.store.state.nodes.get(nodeId);
-    // A ready node back with what is stored (every agent after a leader change) needs no write. Writes go one
-    // at a time, so a Raft round per node made 300 agents wait minutes for their sessions on a busy cluster.
+    // A ready node back with what is stored (every agent after a leader change) needs no write.
     if (known?.state === 'READY' && known.address === address && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
-    return this.store.update((state) => {
+    return this.nodeWrites.write(nodeId, (existing) => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
       // its registration waited must not be put back.
       const denied = this.options.authorizeSession?.(call, nodeId);
       if (denied) throw new RegistrationDenied(denied);
-      const existing = state.nodes.get(nodeId);
-      const node: Node = {
+      return {
         id: nodeId,
         meta: existing?.meta ?? { version: 0, createdAt: now, updatedAt: now },
         description,
@@ -320,8 +358,6 @@ export class Dispatcher {
         address,
         thermal: existing?.thermal ?? null,
       };
-      node.meta = { ...node.meta!, updatedAt: now };
-      return [{ action: 'putNode', putNode: node }];
     });
   }
 
@@ -332,14 +368,12 @@ export class Dispatcher {
   private recordThermal(nodeId: string, reading: NodeThermal): void {
     if (sameThermalReading(this.store.state.nodes.get(nodeId)?.thermal, reading)) return;
     const now = this.clock.now();
-    this.store
-      .update((state) => {
-        const current = state.nodes.get(nodeId);
-        if (!current || sameThermalReading(current.thermal, reading)) return [];
+    this.nodeWrites
+      .write(nodeId, (current) => {
+        if (!current || sameThermalReading(current.thermal, reading)) return undefined;
         const throttling = thermalPressure(reading) === 2;
         const since = Number(current.thermal?.throttledSince ?? 0);
-        const thermal: NodeThermal = { ...reading, throttledSince: throttling ? since || now : 0 };
-        return [{ action: 'putNode', putNode: { ...current, thermal, meta: { ...current.meta!, updatedAt: now } } }];
+        return { ...current, thermal: { ...reading, throttledSince: throttling ? since || now : 0 } };
       })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s heat'));
   }
@@ -347,13 +381,8 @@ export class Dispatcher {
   private markReadyIfDown(nodeId: string): void {
     const node = this.store.state.nodes.get(nodeId);
     if (!node || node.state === 'READY') return;
-    const now = this.clock.now();
-    this.store
-      .update((state) => {
-        const current = state.nodes.get(nodeId);
-        if (!current || current.state === 'READY') return [];
-        return [{ action: 'putNode', putNode: { ...current, state: 'READY', message: '', meta: { ...current.meta!, updatedAt: now } } }];
-      })
+    this.nodeWrites
+      .write(nodeId, (current) => (!current || current.state === 'READY' ? undefined : { ...current, state: 'READY', message: '' }))
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot mark node ready'));
   }
 
@@ -372,9 +401,11 @@ export class Dispatcher {
     const now = this.clock.now();
     const { periodMs, grace } = this.heartbeat();
     const limit = periodMs * grace;
+    // A node not heard from since this dispatcher started gets the longer startup grace,
+    // counted from the latest agent to come back while they keep coming.
+    const unheard = Math.max(this.startedAt + STARTUP_GRACE_MS, Math.min(this.lastArrival, this.startedAt + RETURN_WINDOW_CAP_MS));
     const late = [...this.store.state.nodes.values()].filter((node) => {
-      // A node not heard from since this dispatcher started gets the longer startup grace.
-      const last = this.lastHeartbeat.get(node.id) ?? this.startedAt + STARTUP_GRACE_MS;
+      const last = this.lastHeartbeat.get(node.id) ?? unheard;
       return node.state === 'READY' && now - last > limit;
     });
     if (late.length === 0) return;

@@ -1,0 +1,144 @@
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LEADER_METADATA, loadGrpc, type Node } from '@pisched/api';
+import { Store } from '../src/store/store';
+import { Dispatcher, type DispatcherOptions } from '../src/dispatcher/dispatcher';
+import { testClock } from './fixtures';
+
+// What a dispatcher does when hundreds of agents come back at once after a leader change (issue #17:
+// with 300 agents every one was marked down and every task replaced).
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+type Client = grpc.Client & { Session(): grpc.ClientDuplexStream<object, { accepted?: unknown }> };
+
+async function until<T>(check: () => T | undefined, tries = 500): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not reached');
+}
+
+async function serve(store: Store, options: Partial<DispatcherOptions> = {}, clock = testClock()) {
+  const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 3, ...options }, pino({ level: 'silent' }));
+  const server = new grpc.Server();
+  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
+  cleanups.push(() => {
+    dispatcher.stop();
+    client.close();
+    server.forceShutdown();
+  });
+  return { dispatcher, client, clock };
+}
+
+const description = (nodeId: string) => ({ hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1024 } });
+
+/** Opens a session for nodeId; resolves when accepted, rejects with the refusal. */
+function register(client: Client, nodeId: string): Promise<grpc.ClientDuplexStream<object, { accepted?: unknown }>> {
+  const call = client.Session();
+  cleanups.push(() => call.cancel());
+  return new Promise((resolve, reject) => {
+    call.on('error', reject);
+    call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve(call));
+    call.write({ register: { nodeId, description: description(nodeId) } });
+  });
+}
+
+function storedNode(id: string, state: Node['state']): Node {
+  return { id, meta: { version: 0, createdAt: 1, updatedAt: 1 }, description: description(id), state, availability: 'ACTIVE', message: '', labels: {}, address: '127.0.0.1', thermal: null } as Node;
+}
+
+/** A store whose commits take commitMs each (one at a time, as Raft's do through the store), counting them. */
+function slowStore(commitMs: number): { store: Store; commits: () => number } {
+  const store = new Store();
+  let index = 0;
+  store.attach({
+    propose: async (data) => {
+      await new Promise((resolve) => setTimeout(resolve, commitMs));
+      return store.applyEntry(++index, data);
+    },
+  });
+  return { store, commits: () => index };
+}
+
+describe('after a leader change', () => {
+  it('registrations that need a write are committed together, not one commit each', async () => {
+    const { store, commits } = slowStore(40);
+    const { dispatcher, client } = await serve(store);
+    dispatcher.start();
+    const nodes = Array.from({ length: 30 }, (_, i) => `pi-${i + 1}`);
+    await Promise.all(nodes.map((nodeId) => register(client, nodeId)));
+    expect(nodes.every((nodeId) => store.state.nodes.get(nodeId)?.state === 'READY')).toBe(true);
+    // One at a time, 30 registrations were 30 commits; gathered, the ones that arrive while a commit is under way share the next.
+    expect(commits()).toBeLessThanOrEqual(5);
+  });
+
+  it('a registration refused as its write is built fails alone; the others in the batch are stored', async () => {
+    const { store } = slowStore(40);
+    let revoked = false;
+    const { dispatcher, client } = await serve(store, {
+      authorizeSession: (_call, nodeId) =>
+        revoked && nodeId === 'pi-bad' ? Object.assign(new Error('revoked'), { code: grpc.status.PERMISSION_DENIED, details: 'revoked', metadata: new grpc.Metadata() }) : undefined,
+    });
+    dispatcher.start();
+    // Allowed when the session opens, revoked before its write is built: it must not be stored.
+    const bad = register(client, 'pi-bad');
+    const good = register(client, 'pi-good');
+    revoked = true;
+    await expect(bad).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    await good;
+    expect(store.state.nodes.has('pi-bad')).toBe(false);
+    expect(store.state.nodes.get('pi-good')?.state).toBe('READY');
+  });
+
+  it('nodes not back yet are not marked down while others are still coming back', async () => {
+    const { store } = slowStore(0);
+    await store.update(() => ['pi-a', 'pi-b', 'pi-c'].map((id) => ({ action: 'putNode' as const, putNode: storedNode(id, 'READY') })));
+    const clock = testClock(0);
+    const { dispatcher, client } = await serve(store, {}, clock);
+    dispatcher.start();
+    // The heartbeat limit is 3 s, the startup grace 10 s. pi-b comes back at 12 s: late, but coming.
+    clock.advance(12_000);
+    await register(client, 'pi-b');
+    // At 14 s pi-a is 4 s past the startup grace, but only 2 s past the latest arrival: still on its way.
+    clock.advance(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(store.state.nodes.get('pi-a')?.state).toBe('READY');
+    // pi-c comes back at 14 s too; at 17.5 s, 3.5 s after it, pi-a is down.
+    await register(client, 'pi-c');
+    clock.advance(3_500);
+    await until(() => (store.state.nodes.get('pi-a')?.state === 'DOWN' ? true : undefined));
+    // The grace grows with arrivals, not for ever: at 70 s after the start, with arrivals still coming, a silent node is down.
+    clock.advance(70_000 - 17_500);
+    await register(client, 'pi-d');
+    await store.update((state) => [{ action: 'putNode', putNode: { ...state.nodes.get('pi-a')!, state: 'READY' } }]);
+    await until(() => (store.state.nodes.get('pi-a')?.state === 'DOWN' ? true : undefined));
+    expect(store.state.nodes.get('pi-d')?.state).toBe('READY');
+  });
+
+  it('a member that knows no leader holds a registration until one is elected, then names it', async () => {
+    const store = new Store();
+    let leader: string | undefined;
+    const { client } = await serve(store, { refuse: () => 'not the leader', leaderAddress: () => leader });
+    const refused = register(client, 'pi-1').then(
+      () => undefined,
+      (error: grpc.ServiceError) => error,
+    );
+    // Elected after the registration arrived: refused at once, the agent would not have learnt where to go.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    leader = '127.0.0.9:7700';
+    const error = await refused;
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.metadata.get(LEADER_METADATA)).toEqual(['127.0.0.9:7700']);
+  });
+});
