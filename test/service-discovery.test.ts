@@ -222,10 +222,24 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
     expect(unknown.ms).toBeLessThan(5_000);
   });
 
+  it('update --network-add/--network-rm moves a service to another network: its new task resolves the names there', async () => {
+    const moved = await cli(cluster.address, ['update', stranger, '--network-add', front, '--network-rm', back]);
+    expect(moved.code, moved.stderr).toBe(0);
+    // The update has finished when it returns: one container, made after the change.
+    const containers = await runningContainersOfService([b], stranger);
+    expect(containers).toHaveLength(1);
+    expect(containers[0]!.Id).not.toBe(strangerId);
+    const found = await waitFor(async () => {
+      const got = answers((await exec(containers[0]!.Id, ['nslookup', srv])).stdout);
+      return got.length === 1 && got;
+    }, 10_000, `${srv} to resolve in ${stranger} once it joined ${front}`);
+    expect(inRange(found[0]!, range[b])).toBe(true);
+  });
+
   it('refuses to remove a network in use; once its services go, removes it and the agents take their interfaces down', async () => {
     const refused = await cli(cluster.address, ['network', 'rm', front]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[client, near, rr, srv].sort().join(', ')}: remove them from it first`);
+    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[client, near, rr, srv, stranger].sort().join(', ')}: remove them from it first`);
     expect(interfaceExists(range[a].interfaceName) && interfaceExists(range[b].interfaceName)).toBe(true);
 
     expect((await cli(cluster.address, ['rm', srv, client, stranger, rr, near])).code).toBe(0);

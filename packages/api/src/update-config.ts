@@ -45,11 +45,12 @@ export function validateUpdateConfig(input: UpdateConfigInput | null | undefined
  * and rollback configs and the restart policy are read from the service
  * itself, so changing them replaces nothing; --force bumps forceUpdate.
  * Placement is left out too: the placement pass moves tasks whose node no
- * longer satisfies the constraints.
+ * longer satisfies the constraints. The networks and exposed ports are in:
+ * a container joins its networks and publishes its ports when it is created.
  */
 export function taskSpecKey(spec: ServiceSpec | null | undefined): string {
   if (!spec) return '';
-  return stableJson([spec.container, spec.resources, spec.ports, spec.noLimits, spec.forceUpdate]);
+  return stableJson([spec.container, spec.resources, spec.ports, spec.noLimits, spec.forceUpdate, spec.networks ?? [], spec.expose ?? []]);
 }
 
 // Key order differs between objects built in code and ones decoded from the wire.

@@ -48,4 +48,12 @@ describe('isSameTaskSpec', () => {
     expect(isSameTaskSpec(base, spec({ resources: { cpus: 1 } }))).toBe(false);
     expect(isSameTaskSpec(base, spec({ forceUpdate: 1 }))).toBe(false);
   });
+
+  it('sees the networks and exposed ports: a container joins and publishes them when it is made', () => {
+    const base = spec({ networks: ['front'] });
+    expect(isSameTaskSpec(base, spec({ networks: ['front'] }))).toBe(true);
+    expect(isSameTaskSpec(base, spec({ networks: ['front', 'back'] }))).toBe(false);
+    expect(isSameTaskSpec(base, spec())).toBe(false);
+    expect(isSameTaskSpec(base, spec({ networks: ['front'], expose: [{ targetPort: 80, protocol: 'tcp' }] }))).toBe(false);
+  });
 });

@@ -26,6 +26,15 @@ describe('update flags', () => {
     expect(buildUpdatedSpec(changed, { publishRm: ['8080'] }).ports).toEqual([]);
   });
 
+  it('--network-add joins a pisched network once, --network-rm leaves one; Docker modes and networks not joined are refused in one line', () => {
+    const joined = buildUpdatedSpec(current(), { networkAdd: ['front', 'back', 'front'] });
+    expect(joined.networks).toEqual(['front', 'back']);
+    expect(buildUpdatedSpec(joined, { networkRm: ['front'], networkAdd: ['db'] }).networks).toEqual(['back', 'db']);
+    expect(() => buildUpdatedSpec(joined, { networkAdd: ['host'] })).toThrow("invalid --network-add host: host is Docker's network mode, not a pisched network (use --network host)");
+    expect(() => buildUpdatedSpec(joined, { networkRm: ['db'] })).toThrow('--network-rm db: the service is not on network db');
+    expect(buildUpdatedSpec(joined, {}).networks).toEqual(['front', 'back']);
+  });
+
   it('--force bumps the force counter; update config flags keep the values not given', () => {
     const first = buildUpdatedSpec(current(), { force: true, updateParallelism: '2', updateOrder: 'start-first' });
     expect(first.forceUpdate).toBe(1);

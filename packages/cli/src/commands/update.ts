@@ -21,6 +21,7 @@ import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageReso
 import { addDeviceUpdateFlags, updatedDevices, updatedGenericResources, type DeviceUpdateFlags } from '../device-flags';
 import { addWorkloadUpdateFlags, applyWorkloadUpdateFlags, type WorkloadUpdateFlags } from '../workload-update-flags';
 import { addFileReferenceUpdateFlags, updatedFileFields, type FileReferenceUpdateFlags } from '../file-reference-flags';
+import { DOCKER_NETWORK_MODES } from '../workload-flags';
 
 export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags, PlatformOptions, WorkloadUpdateFlags, DeviceUpdateFlags, FileReferenceUpdateFlags {
   dryRun?: boolean;
@@ -38,6 +39,8 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
   envRm?: string[];
   publishAdd?: string[];
   publishRm?: string[];
+  networkAdd?: string[];
+  networkRm?: string[];
   cpu?: string;
   memory?: string;
   replicas?: string;
@@ -75,6 +78,7 @@ export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, p
       placement: { ...updatedPlacement(current.placement!, options), platforms: platforms ?? explicitPlatforms(options) ?? current.placement!.platforms },
       replicas: options.replicas !== undefined ? parseReplicas(options.replicas) : current.replicas,
       ports: updatedPorts(current.ports ?? [], options),
+      networks: updatedNetworks(current.networks ?? [], options),
       resources: { ...resources, generic: updatedGenericResources(resources.generic ?? {}, options) },
       updateConfig: applyUpdateConfigFlags(current.updateConfig, options, 'update'),
       rollbackConfig: applyUpdateConfigFlags(current.rollbackConfig, options, 'rollback'),
@@ -104,6 +108,26 @@ function updatedPorts(current: PortConfig[], options: UpdateOptions): PortConfig
   const added = (options.publishAdd ?? []).flatMap(parsePort);
   const addedKeys = new Set(added.map(portKey));
   return [...current.filter((port) => !drop.has(portKey(port)) && !addedKeys.has(portKey(port))), ...added];
+}
+
+/**
+ * As docker's: --network-rm leaves a pisched network, --network-add joins one
+ * (once). The tasks are replaced, since a container joins its networks when it
+ * is made; the scheduler refuses a network that does not exist.
+ */
+function updatedNetworks(current: string[], options: UpdateOptions): string[] {
+  const names = (flag: string, values: string[] | undefined) =>
+    (values ?? []).map((value) => {
+      const name = value.trim();
+      if (name === '') throw new CliError(`invalid ${flag} "": name a network`);
+      if (DOCKER_NETWORK_MODES.includes(name.toLowerCase())) throw new CliError(`invalid ${flag} ${name}: ${name} is Docker's network mode, not a pisched network (use --network ${name})`);
+      return name;
+    });
+  const drop = names('--network-rm', options.networkRm);
+  for (const name of drop) if (!current.includes(name)) throw new CliError(`--network-rm ${name}: the service is not on network ${name}`);
+  const networks = current.filter((name) => !drop.includes(name));
+  for (const name of names('--network-add', options.networkAdd)) if (!networks.includes(name)) networks.push(name);
+  return networks;
 }
 
 /**
@@ -169,6 +193,8 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--env-add <KEY=VALUE>', 'add or replace an environment variable (repeatable)', collect, [])
     .option('--publish-add <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port (as run --publish; replaces one with the same published port and protocol; repeatable)', collect, [])
     .option('--publish-rm <PUBLISHED[/tcp|udp]>', 'stop publishing a port (repeatable)', collect, [])
+    .option('--network-add <name>', 'join a pisched network, where services resolve each other by name (repeatable; replaces the tasks)', collect, [])
+    .option('--network-rm <name>', 'leave a pisched network (repeatable; replaces the tasks)', collect, [])
     .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task')
     .option('--memory <size>', 'memory per task')
