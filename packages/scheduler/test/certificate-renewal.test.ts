@@ -8,6 +8,7 @@ import { createNodeKeyRequest, issueIdentity, peerIdentity, type ControlHandlers
 import { Store } from '../src/store/store';
 import { LocalCommandLog } from '../src/store/local-command-log';
 import { CertificateAuthority } from '../src/security/certificate-authority';
+import { IssuedRecordBatch } from '../src/security/issued-record-batch';
 import { recordIssued, NodeIdTakenError } from '../src/security/cluster-security';
 import { revokeNode } from '../src/security/revocation';
 import { authorizeControl } from '../src/security/authorize-control';
@@ -46,6 +47,32 @@ async function identityOf(store: Store, nodeId: string, role: Role): Promise<Tls
   const security = store.state.security!;
   return issueIdentity({ certPem: security.rootCaCert, keyPem: security.rootCaKey }, nodeId, role);
 }
+
+describe('certificates issued together', () => {
+  it('are recorded in one write; a second record for a live id in the same batch is refused alone, as is a revoked renewal', async () => {
+    const { store } = await openCa();
+    const later = Date.now() + 3_600_000;
+    const record = (nodeId: string, serial: string) => ({ nodeId, role: 'worker', serial, notAfterMs: later });
+    const revoked = new Error('pi-r was revoked');
+    const batch = new IssuedRecordBatch(store, 25, Date.now, (_state, holder) => {
+      if (holder.nodeId === 'pi-r') throw revoked;
+    });
+    let writes = 0;
+    store.on('change', () => writes++);
+    const results = await Promise.allSettled([
+      batch.write(record('pi-a', '1')),
+      batch.write(record('pi-b', '2')),
+      batch.write(record('pi-a', '3')),
+      batch.write(record('pi-r', '4'), { nodeId: 'pi-r', role: 'worker', serial: '0' }),
+      batch.write(record('pi-c', '5')),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(NodeIdTakenError);
+    expect((results[3] as PromiseRejectedResult).reason).toBe(revoked);
+    expect(store.state.security!.issued.map((cert) => cert.serial)).toEqual(['1', '2', '5']);
+    expect(writes).toBe(1);
+  });
+});
 
 describe('certificate renewal at the CA', () => {
   it('renews the holder\'s own node id and role, though a live certificate holds it; a join for that id is still refused', async () => {

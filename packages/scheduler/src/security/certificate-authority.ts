@@ -17,7 +17,11 @@ import { certValidity } from '../cluster/cluster-settings';
 import { ApiError } from '../control/grpc-errors';
 import { revocationReason } from './revocation';
 import type { StateMachine } from '../store/state-machine';
-import { recordIssued, seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
+import { seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
+import { IssuedRecordBatch } from './issued-record-batch';
+
+// Records of certificates issued together are written together (see IssuedRecordBatch).
+const RECORD_GATHER_MS = 25;
 
 /** A certificate issued to a node: its PEM and the root to trust. */
 export interface Issued {
@@ -35,10 +39,14 @@ export class JoinRefusedError extends Error {
  * replicated store, so whichever member leads issues with the same root.
  */
 export class CertificateAuthority {
+  private readonly records: IssuedRecordBatch;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.records = new IssuedRecordBatch(store, RECORD_GATHER_MS, now, refuseRevoked);
+  }
 
   /**
    * Stores the root CA and join secrets when the store has none (a new
@@ -103,11 +111,8 @@ export class CertificateAuthority {
     const cert = new X509Certificate(certPem);
     const record = { nodeId, role, serial: certificateSerial(cert), notAfterMs: new Date(cert.validTo).getTime() };
     try {
-      await this.store.update((state) => {
-        // Checked again as the record is written: a revocation may have been applied while this was signed.
-        if (renewalOf) refuseRevoked(state, renewalOf);
-        return recordIssued(state, record, this.now(), renewal);
-      });
+      // Checked again as the record is written: a revocation may have been applied while this was signed.
+      await this.records.write(record, renewalOf);
     } catch (error) {
       // Another join for the same id won the race; this certificate was never handed out.
       if (error instanceof NodeIdTakenError) throw new JoinRefusedError(error.message);

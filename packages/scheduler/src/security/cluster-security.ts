@@ -54,8 +54,12 @@ export function liveCertificateOf(state: StateMachine, nodeId: string, now: numb
  * its current certificate stays listed until it expires, as it still works until then.
  */
 export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: number, renewal = false): StoreAction[] {
-  const current = requireSecurity(state);
-  const holder = liveCertificateOf(state, cert.nodeId, now);
+  return [{ action: 'putSecurity', putSecurity: withIssued(requireSecurity(state), cert, now, renewal) }];
+}
+
+/** recordIssued on the security object as it stands, so several records can go into one write. */
+export function withIssued(current: ClusterSecurity, cert: IssuedCertificate, now: number, renewal = false): ClusterSecurity {
+  const holder = current.issued.find((other) => other.nodeId === cert.nodeId && other.notAfterMs > now);
   if (holder && !(renewal && holder.role === cert.role)) throw new NodeIdTakenError(cert.nodeId);
   let live = current.issued.filter((other) => other.notAfterMs > now);
   // The renewing node's latest certificate stays listed beside the new one, older ones go: a
@@ -63,7 +67,7 @@ export function recordIssued(state: StateMachine, cert: IssuedCertificate, now: 
   if (renewal) live = live.filter((other) => other.nodeId !== cert.nodeId || other === latestOf(live, cert.nodeId));
   const issued = [...live, cert];
   const revoked = current.revoked.filter((entry) => entry.notAfterMs > now);
-  return [{ action: 'putSecurity', putSecurity: { ...current, issued, revoked, meta: { ...current.meta!, updatedAt: now } } }];
+  return { ...current, issued, revoked, meta: { ...current.meta!, updatedAt: now } };
 }
 
 function latestOf(issued: IssuedCertificate[], nodeId: string): IssuedCertificate | undefined {
