@@ -174,6 +174,14 @@ describe('Compose files into specs', () => {
     expect(networks).toEqual(['app_default', 'app_front']);
   });
 
+  it('takes a Swarm file\'s overlay networks as they are, and warns about attachable and labels', () => {
+    const text = 'services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front:\n    driver: overlay\n    attachable: true\n    labels: [team=web]\n';
+    const { specs, networks, ignored } = loadText(text);
+    expect(specs[0]!.networks).toEqual(['app_front']);
+    expect(networks).toEqual(['app_front']);
+    expect(ignored).toEqual(['networks.front.attachable', 'networks.front.labels']);
+  });
+
   it('reads variables from .env beside the file, the environment winning', () => {
     const text = 'services:\n  web:\n    image: "nginx:${TAG}"\n    deploy:\n      replicas: ${N}\n';
     const { specs } = loadText(text, 'TAG=from-dotenv\nN=4\n', { TAG: 'from-shell' });
@@ -200,7 +208,8 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['a config target used twice', 'services:\n  web:\n    image: x\n    configs:\n      - {source: c, target: /a}\n      - {source: d, target: /a}\nconfigs:\n  c: {content: x}\n  d: {content: y}\n', /^compose\.yml:2: service "web": config target \/a is used twice/],
     ['an external name that cannot be a secret', 'services:\n  web:\n    image: x\nsecrets:\n  s: {external: true, name: "bad name"}\n', /^compose\.yml:5: secrets\.s\.name: invalid secret name "bad name"/],
     ['an undeclared network', 'services:\n  web:\n    image: x\n    networks: [front]\n', 'compose.yml:4: service "web": networks.front: network front is not declared under the top-level networks'],
-    ['a network driver', 'services:\n  web:\n    image: x\nnetworks:\n  front:\n    driver: overlay\n', 'compose.yml:6: networks.front.driver: network options other than external and name are not supported (pisched networks have no driver options)'],
+    ['a network driver other than overlay', 'services:\n  web:\n    image: x\nnetworks:\n  front:\n    driver: macvlan\n', 'compose.yml:6: networks.front.driver: driver macvlan is not supported: a pisched network spans every node, as Swarm\'s overlay (use driver: overlay or none)'],
+    ['an internal network', 'services:\n  web:\n    image: x\nnetworks:\n  front:\n    driver: overlay\n    internal: true\n', 'compose.yml:7: networks.front.internal: this network option is not supported (pisched networks have no driver options, IPAM or internal mode)'],
     ['a bad endpoint_mode', 'services:\n  web:\n    image: x\n    deploy:\n      endpoint_mode: rr\n', /^compose\.yml:\d+: service "web": invalid endpoint mode "rr": use vip or dnsrr$/],
     ['an unknown port mode', 'services:\n  web:\n    image: x\n    ports:\n      - {target: 80, published: 8080, mode: bridge}\n', 'compose.yml:5: service "web": ports[0].mode: unknown mode bridge: use ingress or host'],
     ['a port with no published side', 'services:\n  web:\n    image: x\n    ports: ["80"]\n', /^compose\.yml:4: service "web": ports\[0\]: "80" publishes no port: write PUBLISHED:TARGET/],

@@ -9,18 +9,38 @@ export interface StackNetwork {
   external: boolean;
 }
 
+// What a pisched network is already: one network over every node, as Swarm's overlay.
+const SAME_AS_PISCHED: Record<string, unknown> = { driver: 'overlay' };
+// Meaningless here and harmless to drop: attachable lets `docker run` containers join (pisched
+// runs only services' containers), labels describe the network. Warned about, as Swarm does.
+const IGNORED_OPTIONS = new Set(['attachable', 'labels']);
+
 /**
  * The top-level networks (and the implicit `default`), each with its pisched
  * name: STACK_KEY as Swarm names them, or for an external one its own name
- * (or `name:`). Options Swarm's drivers take mean nothing here and are refused.
+ * (or `name:`). `driver: overlay` is what a pisched network is; options that
+ * would change how the network behaves (another driver, driver_opts, ipam,
+ * internal, IPv6) cannot be honoured and are refused rather than dropped.
  */
-export function convertTopNetworks(stack: string, networks: Record<string, unknown>, fail: (path: (string | number)[], message: string) => never): StackNetwork[] {
+export function convertTopNetworks(
+  stack: string,
+  networks: Record<string, unknown>,
+  fail: (path: (string | number)[], message: string) => never,
+  warn: (path: (string | number)[]) => void,
+): StackNetwork[] {
   const out: StackNetwork[] = [];
   if (!('default' in networks)) out.push({ key: 'default', name: `${stack}_default`, external: false });
   for (const [key, value] of Object.entries(networks)) {
     const options = (value ?? {}) as Record<string, unknown>;
-    const unsupported = Object.keys(options).find((option) => option !== 'external' && option !== 'name');
-    if (unsupported !== undefined) fail(['networks', key, unsupported], 'network options other than external and name are not supported (pisched networks have no driver options)');
+    for (const [option, given] of Object.entries(options)) {
+      if (option === 'external' || option === 'name' || SAME_AS_PISCHED[option] === given) continue;
+      if (IGNORED_OPTIONS.has(option)) {
+        warn(['networks', key, option]);
+        continue;
+      }
+      const why = option === 'driver' ? `driver ${String(given)} is not supported: a pisched network spans every node, as Swarm's overlay (use driver: overlay or none)` : 'this network option is not supported (pisched networks have no driver options, IPAM or internal mode)';
+      fail(['networks', key, option], why);
+    }
     const external = options.external === true || (typeof options.external === 'object' && options.external !== null);
     const externalName = typeof options.external === 'object' && options.external !== null ? (options.external as Record<string, unknown>).name : undefined;
     const name = external ? String(options.name ?? externalName ?? key) : options.name !== undefined ? String(options.name) : `${stack}_${key}`;

@@ -54,11 +54,11 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
   }
   const ignored = new Map<string, Set<string>>();
   for (const key of Object.keys(model)) if (WARNED_TOP_KEYS.has(key)) ignored.set(key, new Set());
-  const networks = convertTopNetworks(stack, (model.networks ?? {}) as Record<string, unknown>, fail);
   const warnTop = (path: ModelPath) => {
     const key = describePath(path);
     if (!ignored.has(key)) ignored.set(key, new Set());
   };
+  const networks = convertTopNetworks(stack, (model.networks ?? {}) as Record<string, unknown>, fail, warnTop);
   const declared = [
     ...convertFileObjects('secret', (model.secrets ?? {}) as Record<string, unknown>, stack, projectDir, fail, warnTop),
     ...convertFileObjects('config', (model.configs ?? {}) as Record<string, unknown>, stack, projectDir, fail, warnTop),
