@@ -132,18 +132,27 @@ describe.skipIf(!hasDocker)('walking skeleton: one scheduler, two agents, real D
     const before = await running();
     const agent = cluster.daemons.find((daemon) => daemon.name === `agent ${a1}`)!;
     const dataDir = cluster.dirs.find((dir) => dir.includes(`agent-${a1}`))!;
-    await agent.stop('SIGTERM');
-    // The containers keep running while their agent is away.
-    expect((await running()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.Id).sort());
-    agent1Handle = await startAgent(cluster.address, a1, [], dataDir);
-    cluster.track(agent1Handle.daemon);
-    await waitFor(async () => {
-      const nodes = await cliJson<{ id: string; state: string }[]>(cluster.address, ['node', 'ls']);
-      return nodes.some((node) => node.id === a1 && node.state === 'ready');
-    }, 15_000, 'the restarted agent to be ready');
-    // Give the agent time to reconcile; nothing may change.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const after = await running();
+    // A restart well within the grace, as `systemctl restart` is with the default 5 s × 3: this
+    // cluster's 0.5 s × 3 is shorter than an agent's start on a loaded machine, and a node marked
+    // down has its tasks replaced, which is right, but not what this case is about.
+    expect((await cli(cluster.address, ['cluster', 'update', '--heartbeat-grace', '60'])).code).toBe(0);
+    let after;
+    try {
+      await agent.stop('SIGTERM');
+      // The containers keep running while their agent is away.
+      expect((await running()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.Id).sort());
+      agent1Handle = await startAgent(cluster.address, a1, [], dataDir);
+      cluster.track(agent1Handle.daemon);
+      await waitFor(async () => {
+        const nodes = await cliJson<{ id: string; state: string }[]>(cluster.address, ['node', 'ls']);
+        return nodes.some((node) => node.id === a1 && node.state === 'ready');
+      }, 15_000, 'the restarted agent to be ready');
+      // Give the agent time to reconcile; nothing may change.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      after = await running();
+    } finally {
+      expect((await cli(cluster.address, ['cluster', 'update', '--heartbeat-grace', '3'])).code).toBe(0);
+    }
     expect(after.map((c) => c.Id).sort()).toEqual(before.map((c) => c.Id).sort());
     const all = (await containersOf([a1, a2])).filter((c) => c.Labels['pisched.service'] === web);
     expect(new Set(all.map((c) => c.Labels['pisched.slot'])).size).toBe(all.filter((c) => c.State === 'running').length);
