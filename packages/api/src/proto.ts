@@ -15,8 +15,18 @@ type Services = Pick<(ControlProto & DispatcherProto)['pisched']['v1'], 'Control
 
 let root: protobuf.Root | undefined;
 
+/**
+ * The descriptor as protobufjs reflection. Not Root.fromJSON: its resolveAll
+ * resolves every field of every message up front, when a command encodes a
+ * handful; a type resolves its own fields when first used (Type.setup).
+ */
 function protoRoot(): protobuf.Root {
-  root ??= protobuf.Root.fromJSON(DESCRIPTOR as protobuf.INamespace);
+  if (!root) {
+    const json = DESCRIPTOR as protobuf.INamespace;
+    root = new protobuf.Root();
+    if (json.options) root.setOptions(json.options);
+    root.addJSON(json.nested ?? {});
+  }
   return root;
 }
 

@@ -41,6 +41,20 @@ describe('service definitions built without proto-loader', () => {
     expect(() => ours.requestSerialize([] as unknown as object)).toThrow(/array/);
   });
 
+  it('oneofs, maps and nested messages decode alike, each type resolved only when first used', () => {
+    const ours = serviceDefinition('pisched.v1.Dispatcher').Session!;
+    const theirs = (reference['pisched.v1.Dispatcher'] as protoLoader.ServiceDefinition).Session!;
+    const message = { heartbeat: {} };
+    const bytes = ours.requestSerialize(message);
+    expect(ours.requestDeserialize(bytes)).toEqual(theirs.requestDeserialize(theirs.requestSerialize(message)));
+    expect(ours.requestDeserialize(bytes)).toMatchObject({ msg: 'heartbeat' });
+    const update = { node: 'n1', availability: 'drain', labelAdd: { zone: 'x' } };
+    const node = serviceDefinition('pisched.v1.Control').UpdateNode!;
+    const refNode = (reference['pisched.v1.Control'] as protoLoader.ServiceDefinition).UpdateNode!;
+    expect(node.requestDeserialize(node.requestSerialize(update))).toEqual(refNode.requestDeserialize(refNode.requestSerialize(update)));
+    expect(node.requestDeserialize(node.requestSerialize(update))).toMatchObject({ labelAdd: { zone: 'x' } });
+  });
+
   it('gives grpc-js client constructors carrying their service definition', () => {
     const { Control, Dispatcher } = loadGrpc();
     expect(typeof Control).toBe('function');
