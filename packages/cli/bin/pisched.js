@@ -3,7 +3,8 @@
 // Starts the CLI from its bundle (dist/bundle/pisched.js, made by `npm run build`)
 // with a V8 code cache beside it, so a command does not compile its code anew
 // at every start (Node 20 has no module.enableCompileCache). A bundle older
-// than the last TypeScript build (`tsc -b` alone) is stale: then dist/main.js runs.
+// than the last TypeScript build (`tsc -b` alone) is stale: then dist/main.js
+// runs. An installed release has no build info, only the bundle it was built with.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -19,7 +20,7 @@ function mtime(file) {
 }
 
 const built = Math.max(mtime(path.join(__dirname, '..', 'tsconfig.tsbuildinfo')), mtime(path.join(__dirname, '..', '..', 'api', 'tsconfig.tsbuildinfo')));
-if (mtime(bundle) >= built && built >= 0) {
+if (mtime(bundle) >= 0 && mtime(bundle) >= built) {
   runCached(bundle);
 } else {
   require('../dist/main.js');

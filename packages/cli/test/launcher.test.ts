@@ -70,6 +70,12 @@ describe('bin/pisched.js', () => {
     expect(run('ls')).toBe('bundle true function true ls');
   });
 
+  it('runs the bundle when there is no TypeScript build info (an installed release)', () => {
+    fs.rmSync(path.join(cli, 'tsconfig.tsbuildinfo'));
+    fs.rmSync(path.join(root, 'api/tsconfig.tsbuildinfo'));
+    expect(run('ls')).toBe('bundle true function true ls');
+  });
+
   it('runs dist/main.js when there is no bundle', () => {
     fs.rmSync(bundle);
     expect(run('node', 'ls')).toBe('main node ls');
