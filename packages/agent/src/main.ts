@@ -8,7 +8,6 @@ import { agentRenewer } from './renewal';
 import { resolvConfNameservers } from './discovery/dns-server';
 import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
-import { AgentMetrics } from './metrics/agent-metrics';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
 import { startSimulation, type Simulation } from './simulation';
 import { ThermalSensor } from './thermal-sensor';
@@ -112,6 +111,8 @@ async function main(): Promise<void> {
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
   });
   if (options.metricsAddr) {
+    // Loaded only when asked for: prom-client and what it pulls in are a few MiB an agent without --metrics-addr never uses.
+    const { AgentMetrics } = await import('./metrics/agent-metrics.js');
     const metrics = new AgentMetrics({ nodeId: options.nodeId, docker: driver.docker, session: agent.session });
     try {
       metricsEndpoint = await startMetricsEndpoint(options.metricsAddr, { contentType: metrics.contentType, render: () => metrics.render() }, renewable);

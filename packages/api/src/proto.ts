@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
 import type { ProtoGrpcType as ControlProto } from './gen/control';
 import type { ProtoGrpcType as DispatcherProto } from './gen/dispatcher';
@@ -12,26 +11,79 @@ import { DESCRIPTOR } from './gen/descriptor';
  */
 export const CONVERSION = { longs: Number, enums: String, defaults: true, oneofs: true } as const;
 
-type Grpc = ControlProto & DispatcherProto;
-
-let grpcObject: Grpc | undefined;
-
-/** The gRPC service definitions (Control, Dispatcher), loaded once. */
-export function loadGrpc(): Grpc['pisched']['v1'] {
-  if (!grpcObject) {
-    const definition = protoLoader.fromJSON(DESCRIPTOR as protobuf.INamespace, { ...CONVERSION, keepCase: false });
-    grpcObject = grpc.loadPackageDefinition(definition) as unknown as Grpc;
-  }
-  return grpcObject.pisched.v1;
-}
+type Services = Pick<(ControlProto & DispatcherProto)['pisched']['v1'], 'Control' | 'Dispatcher'>;
 
 let root: protobuf.Root | undefined;
 
-function messageType(name: string): protobuf.Type {
+/**
+ * The descriptor as protobufjs reflection. Not Root.fromJSON: its resolveAll
+ * resolves every field of every message up front, when a command encodes a
+ * handful; a type resolves its own fields when first used (Type.setup).
+ */
+function protoRoot(): protobuf.Root {
   if (!root) {
-    root = protobuf.Root.fromJSON(DESCRIPTOR as protobuf.INamespace);
+    const json = DESCRIPTOR as protobuf.INamespace;
+    root = new protobuf.Root();
+    if (json.options) root.setOptions(json.options);
+    root.addJSON(json.nested ?? {});
   }
-  return root.lookupType(`pisched.v1.${name}`);
+  return root;
+}
+
+let services: Services | undefined;
+
+/**
+ * The gRPC service definitions (Control, Dispatcher), loaded once. Built here
+ * rather than by proto-loader, whose definitions also carry every message's
+ * encoded FileDescriptorProto (for reflection, which nothing here serves):
+ * making those was about 70 ms of each CLI command's start.
+ */
+export function loadGrpc(): Services {
+  services ??= (
+    grpc.loadPackageDefinition({
+      'pisched.v1.Control': serviceDefinition('pisched.v1.Control'),
+      'pisched.v1.Dispatcher': serviceDefinition('pisched.v1.Dispatcher'),
+    }) as unknown as { pisched: { v1: Services } }
+  ).pisched.v1;
+  return services;
+}
+
+/** What proto-loader makes for a service, less the reflection data (test/proto-services.test.ts compares them). */
+export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
+  const service = protoRoot().lookupService(fullName);
+  const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const method of service.methodsArray) {
+    method.resolve();
+    const request = method.resolvedRequestType!;
+    const response = method.resolvedResponseType!;
+    definition[method.name] = {
+      path: `/${fullName}/${method.name}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestSerialize: serializer(request),
+      requestDeserialize: deserializer(request),
+      responseSerialize: serializer(response),
+      responseDeserialize: deserializer(response),
+      // The lower-case alias grpc-js adds to clients (client.createService), as proto-loader names it.
+      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+    };
+  }
+  return definition;
+}
+
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
+    return type.encode(type.fromObject(value)).finish() as Buffer;
+  };
+}
+
+function deserializer(type: protobuf.Type): (bytes: Buffer) => object {
+  return (bytes) => type.toObject(type.decode(bytes), CONVERSION);
+}
+
+function messageType(name: string): protobuf.Type {
+  return protoRoot().lookupType(`pisched.v1.${name}`);
 }
 
 /** Binary encoding of a proto message given as a plain object, e.g. a Command for the log. */

@@ -1,2 +1,57 @@
 #!/usr/bin/env node
-require("../dist/main.js");
+'use strict';
+// Starts the CLI from its bundle (dist/bundle/pisched.js, made by `npm run build`)
+// with a V8 code cache beside it, so a command does not compile its code anew
+// at every start (Node 20 has no module.enableCompileCache). A bundle older
+// than the last TypeScript build (`tsc -b` alone) is stale: then dist/main.js
+// runs. An installed release has no build info, only the bundle it was built with.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dist = path.join(__dirname, '..', 'dist');
+const bundle = path.join(dist, 'bundle', 'pisched.js');
+
+function mtime(file) {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+const built = Math.max(mtime(path.join(__dirname, '..', 'tsconfig.tsbuildinfo')), mtime(path.join(__dirname, '..', '..', 'api', 'tsconfig.tsbuildinfo')));
+if (mtime(bundle) >= 0 && mtime(bundle) >= built) {
+  runCached(bundle);
+} else {
+  require('../dist/main.js');
+}
+
+function runCached(file) {
+  const vm = require('node:vm');
+  const Module = require('node:module');
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  if (cachedData === undefined || script.cachedDataRejected) {
+    // Made (again) at exit, when it holds every function this run compiled; a
+    // node of another version rejects the old one. Read-only installs keep going without.
+    process.once('exit', () => {
+      try {
+        const temporary = `${cacheFile}.${process.pid}`;
+        fs.writeFileSync(temporary, script.createCachedData());
+        fs.renameSync(temporary, cacheFile);
+      } catch {
+        // No cache: the next start compiles as this one did.
+      }
+    });
+  }
+  const module = new Module(file, require.main);
+  module.filename = file;
+  module.paths = Module._nodeModulePaths(path.dirname(file));
+  script.runInThisContext()(module.exports, Module.createRequire(file), module, file, path.dirname(file));
+}

@@ -31,7 +31,7 @@ import { reissueMemberCertificate, storedIdentity, writeFirstStartCredentials } 
 import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
-import { SchedulerMetrics } from './metrics/scheduler-metrics';
+import type { SchedulerMetrics } from './metrics/scheduler-metrics';
 import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
@@ -195,6 +195,8 @@ export class SchedulerServer {
     this.server.addService(api.Control.service, this.controlService);
     this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
     if (options.metricsAddr) {
+      // Required only with --metrics-addr: prom-client and what it pulls in cost every other scheduler memory and start-up time.
+      const { SchedulerMetrics } = require('./metrics/scheduler-metrics') as typeof import('./metrics/scheduler-metrics');
       this.metrics = new SchedulerMetrics({ store: this.store, raft, leading: () => this.leading, dispatcherSessions: () => this.dispatcher.sessionCount });
     }
   }

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { collect, parseDuration } from '../flags';
 import { renderPlan } from '../plan-view';
-import { loadStack } from '../stack/load-stack';
 import { alignWithCurrent, planStack, servicesOfStack } from '../stack/stack-plan';
 import { applyStack } from '../stack/apply-stack';
 import { renderChanges, summaryLine } from '../stack/render-stack';
@@ -29,6 +28,8 @@ export function registerStackDeploy(stack: Command, context: Context): void {
     .option('--timeout <duration>', 'how long to wait for each service', '10m')
     .action(async (name: string, options: DeployOptions) => {
       const timeoutMs = parseDuration(options.timeout);
+      // Loaded here, not at start: YAML and the schema validator are for the stack commands alone.
+      const { loadStack } = await import('../stack/load-stack.js');
       // The whole file is read and checked before the scheduler is asked anything.
       const loaded = loadStack(options.composeFile, name);
       if (loaded.ignored.length > 0) context.writeError(`warning: ignoring unsupported options: ${loaded.ignored.join(', ')}\n`);

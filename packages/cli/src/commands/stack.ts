@@ -1,9 +1,7 @@
-import { stringify } from 'yaml';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { collect } from '../flags';
 import { printJson, serviceRow, taskRow } from '../json-views';
-import { loadStack } from '../stack/load-stack';
 import { servicesOfStack } from '../stack/stack-plan';
 import { ownFileObjects } from '../stack/file-object-plan';
 import { removeStackObject } from '../stack/remove-stack-object';
@@ -83,11 +81,13 @@ export function registerStack(program: Command, context: Context): void {
     .description('print the Compose files merged and interpolated, after checking them as deploy does')
     .option('-c, --compose-file <FILE>', 'Compose file (repeatable: later files override earlier ones)', collect, [])
     .option('--json', 'print JSON instead of YAML')
-    .action((options: { composeFile: string[]; json?: boolean }) => {
+    .action(async (options: { composeFile: string[]; json?: boolean }) => {
+      // Loaded here, not at start: YAML and the schema validator are for the stack commands alone.
+      const { loadStack } = await import('../stack/load-stack.js');
       // Checked as a deploy would check it, under a placeholder stack name (it shows in no output).
       const loaded = loadStack(options.composeFile, 'stack');
       if (loaded.ignored.length > 0) context.writeError(`warning: ignoring unsupported options: ${loaded.ignored.join(', ')}\n`);
       if (options.json) printJson(loaded.model, (text) => context.write(text));
-      else context.write(stringify(loaded.model));
+      else context.write((await import('yaml')).stringify(loaded.model));
     });
 }

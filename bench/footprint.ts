@@ -1,0 +1,153 @@
+// Benchmark (issue #17 item 4): what the daemons cost on the board they run on,
+// measured the same way every time from /proc (VmRSS of /proc/PID/status, CPU
+// time of /proc/PID/stat over an idle window), and how long each takes to start
+// (from spawning it to its own log line: `scheduler started`, the agent's
+// `session accepted`). Default settings (heartbeat every 1 s), one scheduler on
+// loopback, and:
+//   - the scheduler alone;
+//   - a real agent on the local Docker engine with 0 tasks (first start, which
+//     joins, and a restart) and with 20 tasks (the local test image, sleeping);
+//   - the scheduler with 100 simulated agents (pisched-agent --simulate) and
+//     1,000 running tasks (10 services x 100).
+// Prints figures; asserts nothing about them.
+// Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window)
+import * as os from 'node:os';
+import { afterAll, it } from 'vitest';
+import { Cluster, ROOT, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Footprint } from './lib/proc-stats';
+import { memoryRollup } from './lib/memory-rollup';
+import { loggedAt } from './lib/log-times';
+import { SimAgents } from './lib/sim-agents';
+
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 20_000);
+/** Time for start-up work (caches, first heartbeats, compaction) to pass before an idle window. */
+const SETTLE_MS = 5_000;
+const HEARTBEAT_PERIOD_MS = '1000';
+
+const cluster = new Cluster();
+let simulated: SimAgents | undefined;
+afterAll(async () => {
+  await simulated?.stop();
+  await cluster.stop();
+});
+
+interface Row {
+  what: string;
+  rssMiB: number;
+  privateMiB: number;
+  cpuPercent: number;
+  startMs?: number;
+}
+
+/** The node flags a packaged systemd unit starts its daemon with (ExecStart=@NODE@ FLAGS …/bin/NAME.js): the figures are the installed daemon's. */
+function unitNodeFlags(unit: string): string {
+  const text = fs.readFileSync(path.join(ROOT, 'packaging/systemd', unit), 'utf8');
+  const execStart = /^ExecStart=@NODE@ (.*)$/m.exec(text)?.[1];
+  if (execStart === undefined) throw new Error(`${unit}: no ExecStart=@NODE@ line`);
+  const words = execStart.split(/\s+/);
+  return words.slice(0, words.findIndex((word) => word.endsWith('.js'))).join(' ');
+}
+
+/** Starts a daemon with NODE_OPTIONS set to its unit's flags (nothing else is spawned meanwhile). */
+async function withNodeFlags<T>(flags: string, start: () => Promise<T>): Promise<T> {
+  const before = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = flags;
+  try {
+    return await start();
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = before;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mib = (bytes: number) => bytes / 1024 / 1024;
+
+async function idle(what: string, daemon: Daemon, startMs?: number): Promise<Row> {
+  await sleep(SETTLE_MS);
+  const window = new Footprint(daemon.child.pid!);
+  await sleep(IDLE_MS);
+  const { cpuPercent } = window.finish();
+  // RSS at the end of the window: what the process holds once idle, not its start-up peak.
+  const memory = memoryRollup(daemon.child.pid!);
+  const row = { what, rssMiB: mib(memory.rssBytes), privateMiB: mib(memory.privateBytes), cpuPercent, startMs };
+  console.log(
+    `  ${what}: RSS ${row.rssMiB.toFixed(1)} MiB (private ${row.privateMiB.toFixed(1)}, shared file pages ${mib(memory.sharedCleanBytes).toFixed(1)}), ` +
+      `CPU ${cpuPercent.toFixed(2)} % of a core${startMs === undefined ? '' : `, started in ${Math.round(startMs)} ms`}`,
+  );
+  return row;
+}
+
+async function started(daemon: Daemon, message: string, since: number): Promise<number> {
+  const at = await waitFor(() => loggedAt(daemon, message), 30_000, `${daemon.name}: ${message}`);
+  return at - since;
+}
+
+async function allRunning(address: string, expected: number): Promise<void> {
+  await waitFor(async () => {
+    const services = await cliJson<{ replicas: { running: number } }[]>(address, ['ls']);
+    return services.reduce((sum, service) => sum + service.replicas.running, 0) >= expected;
+  }, 300_000, `${expected} tasks running`);
+}
+
+it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
+  if (!(IDLE_MS >= 1000)) throw new Error('BENCH_IDLE_MS must be a number ≥ 1000');
+  if (!(await dockerAvailable())) throw new Error('the agent figures need the Docker engine (bash scripts/ensure-docker.sh)');
+  const rows: Row[] = [];
+  console.log(`footprint, idle windows of ${IDLE_MS / 1000} s after ${SETTLE_MS / 1000} s to settle:`);
+
+  const schedulerFlags = unitNodeFlags('pisched-scheduler.service');
+  const agentFlags = unitNodeFlags('pisched-agent.service');
+  console.log(`  node flags from the systemd units: scheduler "${schedulerFlags}", agent "${agentFlags}"`);
+  cluster.startSchedulerArgs = ['--heartbeat-period', HEARTBEAT_PERIOD_MS];
+  const schedulerSpawned = Date.now();
+  await withNodeFlags(schedulerFlags, () => cluster.start([]));
+  const scheduler = cluster.scheduler;
+  rows.push(await idle('scheduler alone', scheduler.daemon, await started(scheduler.daemon, 'scheduler started', schedulerSpawned)));
+
+  const nodeId = uniqueName('fp');
+  const token = await joinToken(scheduler.address, 'worker');
+  let agentSpawned = Date.now();
+  let agent = await withNodeFlags(agentFlags, () => cluster.addAgent(nodeId, ['--join-token', token]));
+  const firstStartMs = await started(agent.daemon, 'session accepted', agentSpawned);
+  console.log(`  agent first start (joins with the token): ${Math.round(firstStartMs)} ms`);
+  await agent.daemon.stop();
+  agentSpawned = Date.now();
+  const dataDir = agent.dataDir;
+  agent = await withNodeFlags(agentFlags, () => cluster.addAgent(nodeId, [], dataDir));
+  rows.push(await idle('agent, 0 tasks', agent.daemon, await started(agent.daemon, 'session accepted', agentSpawned)));
+
+  // --network none: the figures are the agent's, and need nothing of the engine's bridge.
+  const service = uniqueName('fp');
+  const run = await cli(scheduler.address, ['run', '--detach', '--name', service, '--replicas', '20', '--constraint', `node.id==${nodeId}`, '--network', 'none', TEST_IMAGE, 'sleep', '3600']);
+  if (run.code !== 0) throw new Error(`run: ${run.stderr}`);
+  await waitFor(async () => (await runningContainersOfService([nodeId], service)).length === 20, 120_000, '20 containers running');
+  rows.push(await idle('agent, 20 tasks', agent.daemon));
+  rows.push(await idle('scheduler, 1 agent, 20 tasks', scheduler.daemon));
+  await cli(scheduler.address, ['rm', service]);
+
+  simulated = new SimAgents({ prefix: `${uniqueName('fps')}-`, count: 100, schedulers: [scheduler.address], token, startDelayMs: 100 });
+  cluster.track(simulated.daemon);
+  await waitFor(async () => (await cliJson<{ state: string }[]>(scheduler.address, ['node', 'ls'])).filter((node) => node.state === 'ready').length >= 101, 120_000, '100 simulated nodes ready');
+  // The real agent leaves: the 1,000 tasks go to simulated nodes only, never to the shared engine.
+  await agent.daemon.stop();
+  await cli(scheduler.address, ['node', 'rm', '--force', nodeId]);
+  for (let i = 0; i < 10; i++) {
+    const result = await cli(scheduler.address, ['run', '--detach', '--name', uniqueName(`fpk${i}`), '--replicas', '100', TEST_IMAGE, 'sleep', '3600']);
+    if (result.code !== 0) throw new Error(`run: ${result.stderr}`);
+  }
+  await allRunning(scheduler.address, 1000);
+  rows.push(await idle('scheduler, 100 simulated agents, 1,000 tasks', scheduler.daemon));
+
+  console.log(`\nfootprint (${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, load average at the end ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}; heartbeat ${HEARTBEAT_PERIOD_MS} ms)`);
+  console.log(`  agent first start (join): ${Math.round(firstStartMs)} ms`);
+  console.log('  what                                              RSS (private)          idle CPU      start-up');
+  for (const row of rows) {
+    console.log(
+      `  ${row.what.padEnd(48)}  ${`${row.rssMiB.toFixed(1)} MiB`.padStart(9)} (${row.privateMiB.toFixed(1)})`.padEnd(73) +
+        `${`${row.cpuPercent.toFixed(2)} %`.padStart(9)}   ${row.startMs === undefined ? '' : `${Math.round(row.startMs)} ms`}`,
+    );
+  }
+}, 1_200_000);
