@@ -41,11 +41,13 @@ export function networkHandlers(store: Store, clock: Clock): Pick<ControlHandler
   return {
     CreateNetwork: unary(async (request) => {
       const name = validateNetworkName(request.name ?? '');
+      const labels = { ...(request.labels ?? {}) };
+      if (Object.keys(labels).some((key) => key.trim() === '')) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid network label: a label needs a key');
       const id = clock.newId();
       const now = clock.now();
       await store.update((state) => {
         if (findNetwork(state, name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `network name ${name} is already in use`);
-        const network: Network = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name };
+        const network: Network = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, labels };
         return [{ action: 'putNetwork', putNetwork: network }];
       });
       return { network: store.state.networks.get(id) };
