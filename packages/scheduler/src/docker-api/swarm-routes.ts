@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import type { ServerResponse } from 'node:http';
 import { isSameTaskSpec, type ClusterStatus, type Config, type Network, type Node, type Secret, type Service, type ServiceLogs, type ServiceSpec, type ServiceSummary, type Task } from '@pisched/api';
 import * as grpc from '@grpc/grpc-js';
-import { ControlCallError, type ControlCaller } from './control-caller';
+import { ControlCallError, type InProcessControl } from '../control/in-process-control';
 import { accepts, acceptsLabels, parseFilters, prefixOf } from './docker-filters';
 import { logFrame, logLine } from './docker-log-stream';
 import { DockerApiError, badRequest, type Json } from './swarm-types';
@@ -57,7 +57,7 @@ export class SwarmRoutes {
   private readonly routes: Route[] = [];
 
   constructor(
-    private readonly control: ControlCaller,
+    private readonly control: InProcessControl,
     private readonly member: SwarmMember,
   ) {
     const on = (method: string, path: string, handle: Route['handle']) => {
