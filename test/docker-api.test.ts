@@ -186,11 +186,13 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     expect((JSON.parse(viaSocket) as Array<{ Spec: { Name: string } }>).map((s) => s.Spec.Name).sort()).toEqual([app, web].sort());
   });
 
-  it('deploys a stack from a Compose file, lists its services, tasks and network, resolves its services by name and removes it all', async () => {
+  it('deploys a stack from a Compose file, lists its services, tasks, network and secret, resolves its services by name and removes it all', async () => {
     const stack = uniqueName('dstk');
     const [front, back, network] = [`${stack}_front`, `${stack}_back`, `${stack}_default`];
     const before = (await services()).map((s) => s.name).sort();
-    const file = path.join(tempDir('dapi-stack'), 'compose.yml');
+    const dir = tempDir('dapi-stack');
+    const file = path.join(dir, 'compose.yml');
+    fs.writeFileSync(path.join(dir, 'tok.txt'), 'stack-secret-7');
     fs.writeFileSync(
       file,
       [
@@ -205,6 +207,10 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
         `    image: ${TEST_IMAGE}`,
         '    command: ["sh", "-c", "mkdir -p /www && echo back-ok > /www/index.html && exec httpd -f -p 80 -h /www"]',
         '    stop_grace_period: 1s',
+        '    secrets: [tok]',
+        'secrets:',
+        '  tok:',
+        '    file: ./tok.txt',
         '',
       ].join('\n'),
     );
@@ -225,10 +231,15 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     const byKey = await vip('back');
     expect(byKey).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(await vip(back)).toBe(byKey);
+    // The stack's secret, made with its label and given to back as Swarm does.
+    expect(await ok(['secret', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}'])).toBe(`${stack}_tok\n`);
+    const [backContainer] = await runningContainersOfService(cluster.nodeIds, back);
+    expect(await onEngine(['exec', backContainer!.Id, 'cat', '/run/secrets/tok'])).toBe('stack-secret-7');
 
     await ok(['stack', 'rm', stack]);
     expect((await services()).map((s) => s.name).sort()).toEqual(before);
     expect(await ok(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(network);
+    expect(await ok(['secret', 'ls', '--format', '{{.Name}}'])).not.toContain(stack);
     await waitFor(async () => (await containersOf(cluster.nodeIds)).every((c) => !c.Names.some((name) => name.includes(stack))), 30_000, `${stack}'s containers to go`);
     // And the node's engine network the agent made for it.
     await waitFor(async () => (await docker.listNetworks()).every((n) => n.Name !== dockerNetworkName(network)), 30_000, `${network}'s engine network to go`);

@@ -89,7 +89,19 @@ describe('secrets in the store', () => {
     await expect(call(handlers, 'CreateSecret', { name: 'a b', data: PLAIN })).rejects.toMatchObject({ details: expect.stringMatching(/^invalid secret name "a b"/) });
     await expect(call(handlers, 'CreateSecret', { name: 'big', data: Buffer.alloc(500 * 1024 + 1) })).rejects.toMatchObject({ details: 'secret too large: 512001 bytes, the limit is 512000 (500 KB)' });
     await expect(call(handlers, 'CreateConfig', { name: 'empty', data: Buffer.alloc(0) })).rejects.toMatchObject({ details: 'a config needs a value: the data given is empty' });
+    await expect(call(handlers, 'CreateSecret', { name: 'keyless', data: PLAIN, labels: { ' ': 'x' } })).rejects.toMatchObject({ details: 'invalid secret label: a label needs a key' });
     expect(store.state.appliedIndex).toBe(version);
+  });
+
+  it('keeps the labels a secret or config is created with (how docker stack finds its own)', async () => {
+    const { handlers } = await clusterWithSecret();
+    const labels = { 'com.docker.stack.namespace': 'app' };
+    await call(handlers, 'CreateSecret', { name: 'app_tok', data: PLAIN, labels });
+    await call(handlers, 'CreateConfig', { name: 'app_conf', data: Buffer.from('a=1'), labels });
+    const { secrets } = await call<{ secrets: { name: string; labels: Record<string, string> }[] }>(handlers, 'ListSecrets', {});
+    expect(secrets.find((secret) => secret.name === 'app_tok')?.labels).toEqual(labels);
+    const { configs } = await call<{ configs: { name: string; labels: Record<string, string> }[] }>(handlers, 'ListConfigs', {});
+    expect(configs.find((config) => config.name === 'app_conf')?.labels).toEqual(labels);
   });
 
   it('refuses to remove a secret a service uses, naming the services, and removes it once none does', async () => {

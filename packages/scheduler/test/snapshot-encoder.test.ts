@@ -61,8 +61,8 @@ describe('snapshot encoded in slices', () => {
     const meta = { version: 0, createdAt: 1, updatedAt: 1 };
     applyActions(machine, [
       { action: 'putNetwork', putNetwork: { id: 'net1', meta, name: 'front', labels: {} } },
-      { action: 'putSecret', putSecret: { id: 'sec1', meta, name: 'token', sealedData: Buffer.from('sealed'), size: 6 } },
-      { action: 'putConfig', putConfig: { id: 'cfg1', meta, name: 'conf', data: Buffer.from('x=1') } },
+      { action: 'putSecret', putSecret: { id: 'sec1', meta, name: 'token', sealedData: Buffer.from('sealed'), size: 6, labels: {} } },
+      { action: 'putConfig', putConfig: { id: 'cfg1', meta, name: 'conf', data: Buffer.from('x=1'), labels: {} } },
     ]);
     const restored = new StateMachine();
     restored.restore(join(await encodeInSlices(machine.capture(), new AbortController().signal)), 2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateServiceSpec, type Network } from '@pisched/api';
-import { serviceSpecFromDocker, serviceSpecToDocker } from '../src/docker-api/swarm-translation';
+import { configToDocker, fileObjectFromDocker, secretToDocker, serviceSpecFromDocker, serviceSpecToDocker } from '../src/docker-api/swarm-translation';
 import { networkCreateFromDocker, networkToDocker } from '../src/docker-api/swarm-networks';
 import { DockerApiError, type DockerServiceSpec, type Json } from '../src/docker-api/swarm-types';
 
@@ -39,7 +39,7 @@ function refusal(run: () => unknown, status = 400): string {
   throw new Error('expected a refusal');
 }
 
-describe('Docker networks and pisched networks', () => {
+describe('Docker networks, secrets and configs and pisched\'s', () => {
   it('creates what docker stack deploy asks for: an overlay network with the stack label', () => {
     const body = { Name: 'app_default', CheckDuplicate: true, Driver: 'overlay', Scope: '', EnableIPv6: false, IPAM: null, Internal: false, Attachable: false, Ingress: false, ConfigOnly: false, ConfigFrom: null, Options: {}, Labels: { [STACK]: 'app' } };
     expect(networkCreateFromDocker(body)).toEqual({ name: 'app_default', labels: { [STACK]: 'app' } });
@@ -54,6 +54,13 @@ describe('Docker networks and pisched networks', () => {
     expect(refusal(() => networkCreateFromDocker({ Name: 'x', Options: { 'com.docker.network.driver.mtu': '1400' } }))).toMatch(/^NetworkCreate\.Options is not supported/);
     expect(refusal(() => networkCreateFromDocker({ Name: 'x', IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/24' }] } }))).toMatch(/^NetworkCreate\.IPAM\.Config is not supported/);
     expect(refusal(() => networkCreateFromDocker({ Name: 'x', Scope: 'local' }))).toMatch(/^NetworkCreate\.Scope "local"/);
+  });
+
+  it('reads and shows the labels of secrets and configs, which docker stack filters on', () => {
+    expect(fileObjectFromDocker('Secret', { Name: 'app_tok', Labels: { [STACK]: 'app' }, Data: 'dG9r' })).toEqual({ name: 'app_tok', labels: { [STACK]: 'app' }, data: Buffer.from('tok') });
+    const meta = { version: 0, createdAt: 0, updatedAt: 0 };
+    expect(secretToDocker({ id: 's1', meta, name: 'app_tok', sealedData: Buffer.alloc(0), size: 3, labels: { [STACK]: 'app' } })).toMatchObject({ Spec: { Name: 'app_tok', Labels: { [STACK]: 'app' } } });
+    expect(configToDocker({ id: 'c1', meta, name: 'app_conf', data: Buffer.from('a'), labels: { [STACK]: 'app' } }, false)).toMatchObject({ Spec: { Labels: { [STACK]: 'app' } } });
   });
 
   it('shows a pisched network as a swarm-scoped overlay with its labels, as docker stack expects', () => {

@@ -7,6 +7,7 @@ import { newSecretsKey, sealSecret } from '../security/secret-box';
 import { ApiError, notFound } from './grpc-errors';
 import { findFileObject, servicesUsing } from './file-object-use';
 import { unary } from './unary';
+import { objectLabels } from './object-labels';
 
 export type FileObjectCalls =
   | 'CreateSecret' | 'GetSecret' | 'ListSecrets' | 'RemoveSecret'
@@ -56,6 +57,7 @@ export function fileObjectHandlers(store: Store, clock: Clock): Pick<ControlHand
     CreateSecret: unary(async (request) => {
       const { name } = request;
       const data = checked('secret', name, request.data as Uint8Array);
+      const labels = objectLabels('secret', request.labels);
       const id = clock.newId();
       const now = clock.now();
       // Random, so made outside the state machine; used only when the cluster has no key yet.
@@ -69,7 +71,7 @@ export function fileObjectHandlers(store: Store, clock: Clock): Pick<ControlHand
           key = freshKey;
           actions.push({ action: 'putSecurity', putSecurity: { ...security, secretsKey: freshKey, meta: { ...security.meta!, updatedAt: now } } });
         }
-        const secret: Secret = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, sealedData: sealSecret(key, id, data), size: data.length };
+        const secret: Secret = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, sealedData: sealSecret(key, id, data), size: data.length, labels };
         actions.push({ action: 'putSecret', putSecret: secret });
         return actions;
       });
@@ -82,11 +84,12 @@ export function fileObjectHandlers(store: Store, clock: Clock): Pick<ControlHand
     CreateConfig: unary(async (request) => {
       const { name } = request;
       const data = checked('config', name, request.data as Uint8Array);
+      const labels = objectLabels('config', request.labels);
       const id = clock.newId();
       const now = clock.now();
       await store.update((state) => {
         if (findFileObject(state, 'config', name)) throw alreadyInUse('config', name);
-        const config: Config = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, data: Buffer.from(data) };
+        const config: Config = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, data: Buffer.from(data), labels };
         return [{ action: 'putConfig', putConfig: config }];
       });
       return { config: store.state.configs.get(id) };

@@ -5,6 +5,7 @@ import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import { ApiError, notFound } from './grpc-errors';
 import { unary } from './unary';
+import { objectLabels } from './object-labels';
 
 export type NetworkCalls = 'CreateNetwork' | 'ListNetworks' | 'RemoveNetwork';
 
@@ -41,8 +42,7 @@ export function networkHandlers(store: Store, clock: Clock): Pick<ControlHandler
   return {
     CreateNetwork: unary(async (request) => {
       const name = validateNetworkName(request.name ?? '');
-      const labels = { ...(request.labels ?? {}) };
-      if (Object.keys(labels).some((key) => key.trim() === '')) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'invalid network label: a label needs a key');
+      const labels = objectLabels('network', request.labels);
       const id = clock.newId();
       const now = clock.now();
       await store.update((state) => {

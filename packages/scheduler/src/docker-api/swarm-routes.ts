@@ -410,13 +410,13 @@ export class SwarmRoutes {
       const filters = parseFilters(request.query.get('filters'), ['id', 'name', 'names', 'label']);
       const listed = (await this.call<Record<string, Array<Secret | Config>>>(request, `List${Kind}s`, {}))[plural];
       const shown = listed.filter(
-        (o) => accepts(filters, 'id', [o.id], prefixOf) && accepts(filters, 'name', [o.name], prefixOf) && accepts(filters, 'names', [o.name]) && acceptsLabels(filters, {}),
+        (o) => accepts(filters, 'id', [o.id], prefixOf) && accepts(filters, 'name', [o.name], prefixOf) && accepts(filters, 'names', [o.name]) && acceptsLabels(filters, o.labels ?? {}),
       );
       return { status: 200, json: shown.map((o) => show(o, false)) };
     });
     on('POST', `/${plural}/create`, async (request) => {
-      const { name, data } = fileObjectFromDocker(Kind, await request.body());
-      const created = (await this.call<Record<string, Secret | Config>>(request, `Create${Kind}`, { name, data }))[kind];
+      const { name, labels, data } = fileObjectFromDocker(Kind, await request.body());
+      const created = (await this.call<Record<string, Secret | Config>>(request, `Create${Kind}`, { name, labels, data }))[kind];
       return { status: 201, json: { ID: created.id } };
     });
     on('GET', `/${plural}/:id`, async (request, [id]) => ({ status: 200, json: show(await get(request, id), true) }));

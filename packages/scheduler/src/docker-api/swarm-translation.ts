@@ -541,22 +541,21 @@ export function nodeUpdateFromDocker(input: unknown, node: Node): { availability
 }
 
 export function secretToDocker(secret: Secret): Json {
-  return { ID: secret.id, ...metaToDocker(secret.meta), Spec: { Name: secret.name, Labels: {} } };
+  return { ID: secret.id, ...metaToDocker(secret.meta), Spec: { Name: secret.name, Labels: { ...(secret.labels ?? {}) } } };
 }
 
 export function configToDocker(config: Config, withData: boolean): Json {
   return {
     ID: config.id,
     ...metaToDocker(config.meta),
-    Spec: { Name: config.name, Labels: {}, ...(withData ? { Data: Buffer.from(config.data ?? []).toString('base64') } : {}) },
+    Spec: { Name: config.name, Labels: { ...(config.labels ?? {}) }, ...(withData ? { Data: Buffer.from(config.data ?? []).toString('base64') } : {}) },
   };
 }
 
-/** A secret or config from Docker's create body: the name and the value (base64). */
-export function fileObjectFromDocker(kind: 'Secret' | 'Config', input: unknown): { name: string; data: Buffer } {
+/** A secret or config from Docker's create body: the name, the labels and the value (base64). */
+export function fileObjectFromDocker(kind: 'Secret' | 'Config', input: unknown): { name: string; labels: Record<string, string>; data: Buffer } {
   const spec = onlyKnown(input, `${kind}Spec`, ['Name', 'Labels', 'Data']);
-  if (isSet(spec.Labels)) throw badRequest(`${kind}Spec.Labels is not supported by pisched`);
   const data = str(spec.Data, `${kind}Spec.Data`);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw badRequest(`${kind}Spec.Data must be base64`);
-  return { name: str(spec.Name, `${kind}Spec.Name`), data: Buffer.from(data, 'base64') };
+  return { name: str(spec.Name, `${kind}Spec.Name`), labels: stringMap(spec.Labels, `${kind}Spec.Labels`), data: Buffer.from(data, 'base64') };
 }
