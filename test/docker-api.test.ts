@@ -245,6 +245,18 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     await waitFor(async () => (await docker.listNetworks()).every((n) => n.Name !== dockerNetworkName(network)), 30_000, `${network}'s engine network to go`);
   });
 
+  it('creates, inspects and removes a network with docker network, as pisched network does', async () => {
+    const name = uniqueName('dnet');
+    const id = (await ok(['network', 'create', '--driver', 'overlay', '--label', 'team=vision', name])).trim();
+    const [inspected] = JSON.parse(await ok(['network', 'inspect', name]));
+    expect(inspected).toMatchObject({ Id: id, Name: name, Scope: 'swarm', Labels: { team: 'vision' } });
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['network', 'ls'])).toContainEqual(expect.objectContaining({ name }));
+    const attachable = await dockerCli(['network', 'create', '--driver', 'overlay', '--attachable', uniqueName('dnet')]);
+    expect(attachable.stderr).toContain('NetworkCreate.Attachable is not supported by pisched');
+    await ok(['network', 'rm', id.slice(0, 12)]);
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['network', 'ls'])).not.toContainEqual(expect.objectContaining({ name }));
+  });
+
   it('refuses a stack that uses what pisched cannot honour, with the field named, before storing it', async () => {
     const stack = uniqueName('dstkbad');
     const dir = tempDir('dapi-stack-bad');
