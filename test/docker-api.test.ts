@@ -236,6 +236,14 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     const [backContainer] = await runningContainersOfService(cluster.nodeIds, back);
     expect(await onEngine(['exec', backContainer!.Id, 'cat', '/run/secrets/tok'])).toBe('stack-secret-7');
 
+    // Deployed again unchanged: the secret is "updated" with its own value and the services with their own spec, replacing no task.
+    const tasks = async () => (await Promise.all([front, back].map((name) => cliJson<Array<{ id: string }>>(cluster.address, ['ps', name])))).flat().map((t) => t.id).sort();
+    const tasksBefore = await tasks();
+    await ok(['stack', 'deploy', '-c', file, stack]);
+    // The orchestrator runs every 250 ms: a replacement would have been made by now.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await tasks()).toEqual(tasksBefore);
+
     await ok(['stack', 'rm', stack]);
     expect((await services()).map((s) => s.name).sort()).toEqual(before);
     expect(await ok(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(network);

@@ -425,8 +425,14 @@ export class SwarmRoutes {
       await this.call(request, `Remove${Kind}`, { name: object.id });
       return { status: 204 };
     });
-    on('POST', `/${plural}/:id/update`, async () => {
-      throw badRequest(`a ${kind} cannot be changed once created in pisched (its labels neither): create a new one`);
+    // Swarm's rule: labels only; docker stack deploy sends the unchanged spec again, value included.
+    on('POST', `/${plural}/:id/update`, async (request, [id]) => {
+      const object = await get(request, id);
+      const version = checkVersion(request, object.meta?.version, `${kind} ${object.name}`);
+      const { name, labels, data } = fileObjectFromDocker(Kind, await request.body());
+      if (name !== '' && name !== object.name) throw badRequest(`only the labels of ${kind} ${object.name} can be changed: its name cannot`);
+      await this.call(request, `Update${Kind}`, { name: object.id, version, labels, data });
+      return { status: 200 };
     });
   }
 
