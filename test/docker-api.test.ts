@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import { Cluster, TEST_IMAGE, cli, cliJson, dockerAvailable, freePort, runningContainersOfService, tempDir, uniqueName, waitFor } from './harness';
+import { dockerNetworkName } from '../packages/agent/src/discovery/docker-networks';
+import { Cluster, TEST_IMAGE, cli, cliJson, containersOf, docker, dockerAvailable, freePort, runningContainersOfService, tempDir, uniqueName, waitFor } from './harness';
 
 const hasDocker = await dockerAvailable();
 /** The docker CLI from Debian's docker.io: here a client of the scheduler, never of dockerd. */
@@ -30,6 +31,7 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
   const adminName = uniqueName('dapi-admin');
   let apiPort = 0;
   let webPort = 0;
+  let stackPort = 0;
 
   /** The docker CLI with the environment a Swarm user sets: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH. */
   const dockerEnv = () => ({ PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `tcp://127.0.0.1:${apiPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle });
@@ -48,6 +50,11 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     if (run.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${run.code}): ${run.stderr}\n${cluster.logs()}`);
     return run.stdout;
   };
+  /** The docker CLI against the shared engine itself (its own environment), to look inside a task's container. */
+  const onEngine = (args: string[]): Promise<string> =>
+    new Promise((resolve, reject) =>
+      execFile(DOCKER_CLI, args, { timeout: 30_000 }, (error, stdout, stderr) => (error ? reject(new Error(`docker ${args.join(' ')}: ${stderr}`)) : resolve(stdout + stderr))),
+    );
   const services = () => cliJson<Array<{ name: string; image: string; replicas: { desired: number; running: number } }>>(cluster.address, ['ls']);
   const service = async (name: string) => (await services()).find((s) => s.name === name);
 
@@ -58,6 +65,7 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
     dockerConfig = tempDir('dapi-docker-config');
     apiPort = await freePort();
     webPort = await freePort();
+    stackPort = await freePort();
     cluster.startSchedulerArgs = ['--docker-api-addr', `tcp://127.0.0.1:${apiPort}`, '--docker-api-addr', `unix://${socket}`];
     await cluster.start([node]);
     // The bundle users get from `pisched admin issue`: the same directory serves DOCKER_CERT_PATH.
@@ -176,6 +184,107 @@ describe.skipIf(!hasDocker)('the docker CLI driving pisched through its Docker A
       }).on('error', reject);
     });
     expect((JSON.parse(viaSocket) as Array<{ Spec: { Name: string } }>).map((s) => s.Spec.Name).sort()).toEqual([app, web].sort());
+  });
+
+  it('deploys a stack from a Compose file, lists its services, tasks, network and secret, resolves its services by name and removes it all', async () => {
+    const stack = uniqueName('dstk');
+    const [front, back, network] = [`${stack}_front`, `${stack}_back`, `${stack}_default`];
+    const before = (await services()).map((s) => s.name).sort();
+    const dir = tempDir('dapi-stack');
+    const file = path.join(dir, 'compose.yml');
+    fs.writeFileSync(path.join(dir, 'tok.txt'), 'stack-secret-7');
+    fs.writeFileSync(
+      file,
+      [
+        'version: "3.8"',
+        'services:',
+        '  front:',
+        `    image: ${TEST_IMAGE}`,
+        '    command: ["httpd", "-f", "-p", "80"]',
+        `    ports: ["${stackPort}:80"]`,
+        '    stop_grace_period: 1s',
+        '  back:',
+        `    image: ${TEST_IMAGE}`,
+        '    command: ["sh", "-c", "mkdir -p /www && echo back-ok > /www/index.html && exec httpd -f -p 80 -h /www"]',
+        '    stop_grace_period: 1s',
+        '    secrets: [tok]',
+        'secrets:',
+        '  tok:',
+        '    file: ./tok.txt',
+        '',
+      ].join('\n'),
+    );
+    await ok(['stack', 'deploy', '-c', file, stack]);
+    await waitFor(async () => (await service(front))?.replicas.running === 1 && (await service(back))?.replicas.running === 1, 60_000, `${stack}'s services to run`);
+    expect(await ok(['stack', 'ls', '--format', '{{.Name}} {{.Services}}'])).toContain(`${stack} 2`);
+    const listed = await ok(['stack', 'services', '--format', '{{.Name}} {{.Mode}} {{.Replicas}} {{.Ports}}', stack]);
+    expect(listed.trim().split('\n').sort()).toEqual([`${back} replicated 1/1 `, `${front} replicated 1/1 *:${stackPort}->80/tcp`]);
+    const ps = await ok(['stack', 'ps', '--format', '{{.Name}} {{.CurrentState}}', stack]);
+    expect(ps).toMatch(new RegExp(`^${front}\\.1 Running`, 'm'));
+    expect(ps).toMatch(new RegExp(`^${back}\\.1 Running`, 'm'));
+    expect(await ok(['network', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}} {{.Driver}} {{.Scope}}'])).toBe(`${network} overlay swarm\n`);
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['network', 'ls'])).toContainEqual(expect.objectContaining({ name: network }));
+
+    // front finds back by its Compose key and by its name on the stack's network (the agent's discovery DNS): the same VIP.
+    const [frontContainer] = await runningContainersOfService(cluster.nodeIds, front);
+    const vip = async (name: string) => /^Address:\s+(\d+\.\d+\.\d+\.\d+)\s*$/m.exec(await onEngine(['exec', frontContainer!.Id, 'nslookup', name]))?.[1];
+    const byKey = await vip('back');
+    expect(byKey).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(await vip(back)).toBe(byKey);
+    // The stack's secret, made with its label and given to back as Swarm does.
+    expect(await ok(['secret', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}'])).toBe(`${stack}_tok\n`);
+    const [backContainer] = await runningContainersOfService(cluster.nodeIds, back);
+    expect(await onEngine(['exec', backContainer!.Id, 'cat', '/run/secrets/tok'])).toBe('stack-secret-7');
+
+    // Deployed again unchanged: the secret is "updated" with its own value and the services with their own spec, replacing no task.
+    const tasks = async () => (await Promise.all([front, back].map((name) => cliJson<Array<{ id: string }>>(cluster.address, ['ps', name])))).flat().map((t) => t.id).sort();
+    const tasksBefore = await tasks();
+    await ok(['stack', 'deploy', '-c', file, stack]);
+    // The orchestrator runs every 250 ms: a replacement would have been made by now.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await tasks()).toEqual(tasksBefore);
+
+    await ok(['stack', 'rm', stack]);
+    expect((await services()).map((s) => s.name).sort()).toEqual(before);
+    expect(await ok(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(network);
+    expect(await ok(['secret', 'ls', '--format', '{{.Name}}'])).not.toContain(stack);
+    await waitFor(async () => (await containersOf(cluster.nodeIds)).every((c) => !c.Names.some((name) => name.includes(stack))), 30_000, `${stack}'s containers to go`);
+    // And the node's engine network the agent made for it.
+    await waitFor(async () => (await docker.listNetworks()).every((n) => n.Name !== dockerNetworkName(network)), 30_000, `${network}'s engine network to go`);
+  });
+
+  it('creates, inspects and removes a network with docker network, as pisched network does', async () => {
+    const name = uniqueName('dnet');
+    const id = (await ok(['network', 'create', '--driver', 'overlay', '--label', 'team=vision', name])).trim();
+    const [inspected] = JSON.parse(await ok(['network', 'inspect', name]));
+    expect(inspected).toMatchObject({ Id: id, Name: name, Scope: 'swarm', Labels: { team: 'vision' } });
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['network', 'ls'])).toContainEqual(expect.objectContaining({ name }));
+    const attachable = await dockerCli(['network', 'create', '--driver', 'overlay', '--attachable', uniqueName('dnet')]);
+    expect(attachable.stderr).toContain('NetworkCreate.Attachable is not supported by pisched');
+    await ok(['network', 'rm', id.slice(0, 12)]);
+    expect(await cliJson<Array<{ name: string }>>(cluster.address, ['network', 'ls'])).not.toContainEqual(expect.objectContaining({ name }));
+  });
+
+  it('refuses a stack that uses what pisched cannot honour, with the field named, before storing it', async () => {
+    const stack = uniqueName('dstkbad');
+    const dir = tempDir('dapi-stack-bad');
+    const before = (await services()).map((s) => s.name).sort();
+    const compose = (service: string[], networks: string[] = []) => {
+      const file = path.join(dir, 'compose.yml');
+      fs.writeFileSync(file, ['version: "3.8"', 'services:', '  one:', `    image: ${TEST_IMAGE}`, ...service, ...networks, ''].join('\n'));
+      return file;
+    };
+    const attachable = await dockerCli(['stack', 'deploy', '-c', compose([], ['networks:', '  default:', '    attachable: true']), stack]);
+    expect(attachable.code).not.toBe(0);
+    expect(attachable.stderr).toContain('NetworkCreate.Attachable is not supported by pisched');
+    expect(await ok(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(stack);
+    const tty = await dockerCli(['stack', 'deploy', '-c', compose(['    tty: true']), stack]);
+    expect(tty.code).not.toBe(0);
+    expect(tty.stderr).toContain('Spec.TaskTemplate.ContainerSpec.TTY is not supported by pisched');
+    expect((await services()).map((s) => s.name).sort()).toEqual(before);
+    // The CLI made the stack's network before it sent the refused service, as with Swarm: stack rm takes it away.
+    await ok(['stack', 'rm', stack]);
+    expect(await ok(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(stack);
   });
 
   it('removes services and secrets', async () => {

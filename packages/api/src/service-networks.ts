@@ -83,3 +83,13 @@ export function meshTargetPorts(spec: Pick<ServiceSpec, 'ports' | 'expose' | 'ne
   }
   return out;
 }
+
+/** The label `stack deploy` puts on a stack's services and containers (Swarm's), naming the stack. */
+export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
+
+/** A stack's service STACK_KEY also answers to KEY on its networks, as Swarm's stack services do. */
+export function stackAliases(spec: Pick<ServiceSpec, 'name' | 'networks' | 'container'>): string[] {
+  const stack = spec.container?.labels?.[STACK_NAMESPACE_LABEL];
+  if (!stack || !spec.name.startsWith(`${stack}_`) || (spec.networks ?? []).length === 0) return [];
+  return [spec.name.slice(stack.length + 1)];
+}

@@ -50,8 +50,8 @@ describe('stack plans', () => {
 
 describe('stack secrets and configs', () => {
   const meta = { version: 1, createdAt: 0, updatedAt: 0 };
-  const secret = (name: string, size: number) => ({ id: `s-${name}`, meta, name, sealedData: Buffer.alloc(0), size });
-  const config = (name: string, data: string) => ({ id: `c-${name}`, meta, name, data: Buffer.from(data) });
+  const secret = (name: string, size: number) => ({ id: `s-${name}`, meta, name, sealedData: Buffer.alloc(0), size, labels: {} });
+  const config = (name: string, data: string) => ({ id: `c-${name}`, meta, name, data: Buffer.from(data), labels: {} });
   const created = (kind: 'secret' | 'config', key: string, data: string): StackFileObject => ({ kind, key, name: `app_${key}`, external: false, data: Buffer.from(data) });
   const external = (kind: 'secret' | 'config', name: string): StackFileObject => ({ kind, key: name, name, external: true });
 

@@ -37,10 +37,9 @@ import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
 import { DockerApiServer, type DockerApiAddress } from './docker-api/docker-api-server';
-import { ControlCaller } from './docker-api/control-caller';
 import { dockerServerIdentity, serverNames } from './docker-api/server-certificate';
 import { dashboardLoginHandlers } from './security/dashboard-login-handlers';
-import { localControl, type LocalControl } from './dashboard/local-control';
+import { InProcessControl } from './control/in-process-control';
 import { DashboardFeed } from './dashboard/dashboard-feed';
 import { dashboardActions } from './dashboard/dashboard-actions';
 import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
@@ -80,6 +79,10 @@ export interface SchedulerOptions {
 
 /** How often the leader looks for learners that have caught up. */
 const PROMOTE_EVERY_MS = 500;
+/** How long a dashboard action may wait for a leader (an election) before the page is told. */
+const DASHBOARD_CALL_DEADLINE_MS = 10_000;
+/** How long a Docker API request may take through the Control API before it is refused, as the docker CLI's own deadline. */
+const DOCKER_API_CALL_DEADLINE_MS = 30_000;
 
 const systemClock: Clock = { now: () => Date.now(), newId };
 
@@ -117,7 +120,7 @@ export class SchedulerServer {
   private readonly controlService: ControlHandlers;
   private dockerApi?: DockerApiServer;
   /** The Control API as a call reaches it (gated on a Raft member), for the dashboard's actions. */
-  private readonly control: LocalControl;
+  private readonly control: InProcessControl;
   private dashboard?: DashboardEndpoint;
   port = 0;
 
@@ -189,7 +192,8 @@ export class SchedulerServer {
       ...dashboardLoginHandlers(this.store, () => this.dashboard?.address),
     } as ControlHandlers;
     const served = raft ? gateControlHandlers(control, raft, this.channel) : control;
-    this.control = localControl(served);
+    // The dashboard authenticates the person itself, so it calls the handlers behind the certificate check.
+    this.control = new InProcessControl(served, { peer: 'dashboard', deadlineMs: DASHBOARD_CALL_DEADLINE_MS });
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
     this.controlService = authorizeControl(served, this.revoked);
     this.server.addService(api.Control.service, this.controlService);
@@ -285,7 +289,7 @@ export class SchedulerServer {
       this.dashboard = await startDashboard({
         address: this.options.dashboardAddr,
         identity: this.identity,
-        feed: new DashboardFeed(this.store, this.events, this.options.id, () => control('GetClusterStatus', { localOnly: false })),
+        feed: new DashboardFeed(this.store, this.events, this.options.id, () => control.unary('GetClusterStatus', { localOnly: false })),
         actions: dashboardActions(control),
         control,
         revoked: this.revoked,
@@ -307,7 +311,8 @@ export class SchedulerServer {
   private async startDockerApi(addresses: DockerApiAddress[]): Promise<void> {
     const dockerApi = new DockerApiServer({
       addresses,
-      control: new ControlCaller(this.controlService),
+      // As the caller's certificate: the same authorization as over gRPC.
+      control: new InProcessControl(this.controlService, { peer: 'docker-api', deadlineMs: DOCKER_API_CALL_DEADLINE_MS }),
       member: { id: this.options.id, listen: this.options.listen, caPem: () => this.identity!.current.caPem },
       identity: this.identity!,
       serverIdentity: dockerServerIdentity(this.store, this.options.id, serverNames(addresses)),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ControlHandlers } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { controlHandlers } from '../src/control/control-api';
-import { localControl } from '../src/dashboard/local-control';
+import { InProcessControl } from '../src/control/in-process-control';
 import { dashboardActions } from '../src/dashboard/dashboard-actions';
 import { dashboardView } from '../src/dashboard/dashboard-view';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
@@ -20,8 +20,8 @@ async function cluster() {
   const heartbeats = { heartbeat: () => ({ periodMs: 1000, grace: 3 }), heartbeatAges: () => ({}) };
   const noCluster = {} as never;
   const handlers = controlHandlers(store, clock, [], heartbeats, noCluster, {} as never) as unknown as ControlHandlers;
-  const control = localControl(handlers);
-  await control('CreateService', { spec: spec('web', 2) });
+  const control = new InProcessControl(handlers, { peer: 'test', deadlineMs: 10_000 });
+  await control.unary('CreateService', { spec: spec('web', 2) });
   applyActions(store.state, [{ action: 'putNode', putNode: readyNode('pi-1') }]);
   return { store, control, actions: dashboardActions(control), entries };
 }
@@ -38,7 +38,7 @@ describe('dashboard actions go through the Control API handlers', () => {
     // A rollback returns to the spec before the scale.
     await expect(actions.rollback('web')).resolves.toBe('web rolling back to its previous spec');
     expect([...store.state.services.values()][0].spec!.replicas).toBe(2);
-    await expect(control('GetService', { service: 'web' })).resolves.toBeDefined();
+    await expect(control.unary('GetService', { service: 'web' })).resolves.toBeDefined();
   });
 
   it('refuses bad input with the Control API\'s one line, storing nothing', async () => {

@@ -3,7 +3,7 @@ import { Store } from '../src/store/store';
 import { seedSecurity } from '../src/security/cluster-security';
 import { DASHBOARD_LOGIN_TTL_MS, LOGIN_REFUSED, addDashboardLogin, newDashboardLogin, redeemDashboardLogin } from '../src/security/dashboard-logins';
 import { dashboardLoginHandlers } from '../src/security/dashboard-login-handlers';
-import { localControl } from '../src/dashboard/local-control';
+import { InProcessControl } from '../src/control/in-process-control';
 import type { ControlHandlers } from '@pisched/api';
 
 /** A store whose log keeps every proposed entry, as Raft would write it to disk. */
@@ -58,12 +58,12 @@ describe('one-time dashboard logins in the store', () => {
 
   it('is served by the Control API handlers: the admin who asked is recorded, and the answer names the dashboard', async () => {
     const { store } = await securedStore();
-    const control = localControl(dashboardLoginHandlers(store, () => '0.0.0.0:8443') as unknown as ControlHandlers);
-    const made = await control<{ token: string; expiresAtMs: number; dashboardAddress: string }>('CreateDashboardLogin', {});
+    const control = new InProcessControl(dashboardLoginHandlers(store, () => '0.0.0.0:8443') as unknown as ControlHandlers, { peer: 'test', deadlineMs: 10_000 });
+    const made = await control.unary<{ token: string; expiresAtMs: number; dashboardAddress: string }>('CreateDashboardLogin', {});
     expect(made.dashboardAddress).toBe('0.0.0.0:8443');
     expect(made.token).toMatch(/^[\w-]+\.[\w-]+$/);
     // In process there is no certificate: the name is empty, as for a caller without one.
-    await expect(control('RedeemDashboardLogin', { token: made.token })).resolves.toEqual({ issuedTo: '' });
-    await expect(control('RedeemDashboardLogin', { token: made.token })).rejects.toMatchObject({ code: 7, message: LOGIN_REFUSED });
+    await expect(control.unary('RedeemDashboardLogin', { token: made.token })).resolves.toEqual({ issuedTo: '' });
+    await expect(control.unary('RedeemDashboardLogin', { token: made.token })).rejects.toMatchObject({ code: 7, message: LOGIN_REFUSED });
   });
 });

@@ -89,7 +89,40 @@ describe('secrets in the store', () => {
     await expect(call(handlers, 'CreateSecret', { name: 'a b', data: PLAIN })).rejects.toMatchObject({ details: expect.stringMatching(/^invalid secret name "a b"/) });
     await expect(call(handlers, 'CreateSecret', { name: 'big', data: Buffer.alloc(500 * 1024 + 1) })).rejects.toMatchObject({ details: 'secret too large: 512001 bytes, the limit is 512000 (500 KB)' });
     await expect(call(handlers, 'CreateConfig', { name: 'empty', data: Buffer.alloc(0) })).rejects.toMatchObject({ details: 'a config needs a value: the data given is empty' });
+    await expect(call(handlers, 'CreateSecret', { name: 'keyless', data: PLAIN, labels: { ' ': 'x' } })).rejects.toMatchObject({ details: 'invalid secret label: a label needs a key' });
     expect(store.state.appliedIndex).toBe(version);
+  });
+
+  it('changes only the labels on update, as Swarm: the same value may be sent again, another is refused', async () => {
+    const { store, handlers } = await clusterWithSecret();
+    const labels = { 'com.docker.stack.namespace': 'app' };
+    const read = Number(store.state.secrets.get('id1')!.meta!.version);
+    const updated = await call<{ secret: { labels: Record<string, string>; meta: { version: number } } }>(handlers, 'UpdateSecret', { name: 'db-pass', version: read, data: PLAIN, labels });
+    expect(updated.secret.labels).toEqual(labels);
+    const now = Number(updated.secret.meta.version);
+    expect(now).toBeGreaterThan(read);
+    const before = store.state.appliedIndex;
+    await expect(call(handlers, 'UpdateSecret', { name: 'db-pass', version: now, data: Buffer.from('other'), labels: {} })).rejects.toMatchObject({ details: 'only the labels of secret db-pass can be changed: its value cannot (create a new secret)' });
+    await expect(call(handlers, 'UpdateSecret', { name: 'db-pass', version: read, labels: {} })).rejects.toMatchObject({ details: `update out of sequence: secret db-pass is at version ${now}, not ${read}; read it again` });
+    expect(store.state.appliedIndex).toBe(before);
+    // The value is still the one sealed at creation.
+    const secret = store.state.secrets.get('id1')!;
+    expect(openSecret(store.state.security!.secretsKey, secret.id, secret.sealedData).equals(PLAIN)).toBe(true);
+    const { config } = await call<{ config: { meta: { version: number } } }>(handlers, 'CreateConfig', { name: 'conf', data: Buffer.from('a=1') });
+    const version = Number(config.meta.version);
+    await expect(call(handlers, 'UpdateConfig', { name: 'conf', version, data: Buffer.from('a=2'), labels: {} })).rejects.toMatchObject({ code: 3 });
+    await expect(call(handlers, 'UpdateConfig', { name: 'conf', version, data: Buffer.from('a=1'), labels })).resolves.toMatchObject({ config: { labels } });
+  });
+
+  it('keeps the labels a secret or config is created with (how docker stack finds its own)', async () => {
+    const { handlers } = await clusterWithSecret();
+    const labels = { 'com.docker.stack.namespace': 'app' };
+    await call(handlers, 'CreateSecret', { name: 'app_tok', data: PLAIN, labels });
+    await call(handlers, 'CreateConfig', { name: 'app_conf', data: Buffer.from('a=1'), labels });
+    const { secrets } = await call<{ secrets: { name: string; labels: Record<string, string> }[] }>(handlers, 'ListSecrets', {});
+    expect(secrets.find((secret) => secret.name === 'app_tok')?.labels).toEqual(labels);
+    const { configs } = await call<{ configs: { name: string; labels: Record<string, string> }[] }>(handlers, 'ListConfigs', {});
+    expect(configs.find((config) => config.name === 'app_conf')?.labels).toEqual(labels);
   });
 
   it('refuses to remove a secret a service uses, naming the services, and removes it once none does', async () => {

@@ -60,9 +60,9 @@ describe('snapshot encoded in slices', () => {
     const machine = new StateMachine();
     const meta = { version: 0, createdAt: 1, updatedAt: 1 };
     applyActions(machine, [
-      { action: 'putNetwork', putNetwork: { id: 'net1', meta, name: 'front' } },
-      { action: 'putSecret', putSecret: { id: 'sec1', meta, name: 'token', sealedData: Buffer.from('sealed'), size: 6 } },
-      { action: 'putConfig', putConfig: { id: 'cfg1', meta, name: 'conf', data: Buffer.from('x=1') } },
+      { action: 'putNetwork', putNetwork: { id: 'net1', meta, name: 'front', labels: {} } },
+      { action: 'putSecret', putSecret: { id: 'sec1', meta, name: 'token', sealedData: Buffer.from('sealed'), size: 6, labels: {} } },
+      { action: 'putConfig', putConfig: { id: 'cfg1', meta, name: 'conf', data: Buffer.from('x=1'), labels: {} } },
     ]);
     const restored = new StateMachine();
     restored.restore(join(await encodeInSlices(machine.capture(), new AbortController().signal)), 2);
@@ -70,7 +70,7 @@ describe('snapshot encoded in slices', () => {
     expect([...restored.secrets.values()].map((n) => n.name)).toEqual(['token']);
     expect([...restored.configs.values()].map((n) => n.name)).toEqual(['conf']);
     // A second network of the same name is refused by the state machine itself.
-    expect(applyActions(machine, [{ action: 'putNetwork', putNetwork: { id: 'net2', meta, name: 'front' } }])).toEqual({ ok: false, error: 'network name front is already in use' });
+    expect(applyActions(machine, [{ action: 'putNetwork', putNetwork: { id: 'net2', meta, name: 'front', labels: {} } }])).toEqual({ ok: false, error: 'network name front is already in use' });
   });
 
   it('stops with a rejection once aborted', async () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { validateServiceSpec, type Node, type ServiceSpec, type Task } from '@pisched/api';
-import { assignIngressPorts, nodeUpdateFromDocker, serviceSpecFromDocker, serviceSpecToDocker, taskToDocker, type FileIds } from '../src/docker-api/swarm-translation';
+import { assignIngressPorts, nodeUpdateFromDocker, serviceSpecFromDocker, serviceSpecToDocker, taskToDocker, type ReferenceIds } from '../src/docker-api/swarm-translation';
 import { DockerApiError, type DockerServiceSpec } from '../src/docker-api/swarm-types';
 import { logLine } from '../src/docker-api/docker-log-stream';
 import { parseFilters } from '../src/docker-api/docker-filters';
 
-const ids: FileIds = { secret: (name) => `sid-${name}`, config: (name) => `cid-${name}` };
+const ids: ReferenceIds = { secret: (name) => `sid-${name}`, config: (name) => `cid-${name}`, network: (name) => `nid-${name}` };
 
 /** What `docker service create --name web --replicas 2 -p 8080:80 IMAGE` sends (docker CLI 28, API 1.41). */
 function cliCreate(extra: Partial<DockerServiceSpec> = {}): DockerServiceSpec {
@@ -68,9 +68,8 @@ describe('Docker ServiceSpec to pisched', () => {
     expect(refusal(() => serviceSpecFromDocker(container({ Hosts: ['1.2.3.4 db'] })))).toMatch(/ContainerSpec\.Hosts is not supported/);
     expect(refusal(() => serviceSpecFromDocker(container({ DNSConfig: { Search: ['lan'] } })))).toMatch(/ContainerSpec\.DNSConfig\.Search is not supported/);
     expect(refusal(() => serviceSpecFromDocker(container({ SomethingNew: 1 })))).toMatch(/ContainerSpec\.SomethingNew is not supported/);
-    expect(refusal(() => serviceSpecFromDocker(cliCreate({ EndpointSpec: { Mode: 'dnsrr' } })))).toMatch(/^Spec\.EndpointSpec\.Mode "dnsrr"/);
+    expect(refusal(() => serviceSpecFromDocker(cliCreate({ EndpointSpec: { Mode: 'ingress' } })))).toMatch(/^Spec\.EndpointSpec\.Mode "ingress"/);
     expect(refusal(() => serviceSpecFromDocker(cliCreate({ EndpointSpec: { Ports: [{ TargetPort: 80, PublishMode: 'host' }] } })))).toMatch(/Ports\[0\]\.PublishedPort is required in host mode/);
-    expect(refusal(() => serviceSpecFromDocker(cliCreate({ TaskTemplate: { ContainerSpec: { Image: 'x' }, Networks: [{ Target: 'overlay1' }] } })))).toMatch(/^Spec\.TaskTemplate\.Networks \(overlay1\)/);
     expect(refusal(() => serviceSpecFromDocker(cliCreate({ Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 3 } } })))).toMatch(/ReplicatedJob\.MaxConcurrent must equal/);
   });
 

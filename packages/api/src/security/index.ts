@@ -12,3 +12,4 @@ export * from './renewal-timing';
 export * from './renew-client';
 export * from './certificate-renewer';
 export * from './metrics-endpoint';
+export * from './tls-listener';

@@ -1,9 +1,9 @@
 import * as http from 'node:http';
-import * as https from 'node:https';
 import * as net from 'node:net';
 import { parseHostPort } from '../addresses';
 import type { TlsIdentity } from './grpc-credentials';
 import { RenewableIdentity } from './renewable-identity';
+import { startTlsListener } from './tls-listener';
 
 /** What a scrape gets: the exposition text and its content type. */
 export interface MetricsSource {
@@ -60,20 +60,23 @@ export async function startMetricsEndpoint(
       (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );
   };
-  let server: http.Server | https.Server;
-  let stopFollowing = () => {};
-  if (loopback) {
-    server = http.createServer(handler);
-  } else {
+  if (!loopback) {
     const renewable = identity instanceof RenewableIdentity ? identity : undefined;
-    const context = (current: TlsIdentity) => ({ ca: [current.caPem], cert: current.certPem, key: current.keyPem });
-    const tls = https.createServer(
-      { ...context(renewable?.current ?? (identity as TlsIdentity)), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' },
+    const listener = await startTlsListener(
+      {
+        host,
+        port,
+        identity: renewable?.current ?? (identity as TlsIdentity),
+        follow: renewable && ((apply) => renewable.onReplace(apply)),
+        minVersion: 'TLSv1.3',
+        requireClientCert: true,
+        what: `metrics on ${addressText}`,
+      },
       handler,
     );
-    if (renewable) stopFollowing = renewable.onReplace((next) => tls.setSecureContext({ ...context(next), minVersion: 'TLSv1.3' }));
-    server = tls;
+    return { address: listener.address, scheme: 'https', close: () => listener.close() };
   }
+  const server = http.createServer(handler);
   const bare = host.replace(/^\[|\]$/g, '');
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: Error) => reject(new Error(`cannot serve metrics on ${addressText}: ${error.message}`)));
@@ -82,10 +85,9 @@ export async function startMetricsEndpoint(
   const bound = server.address() as net.AddressInfo;
   return {
     address: `${host}:${bound.port}`,
-    scheme: loopback ? 'http' : 'https',
+    scheme: 'http',
     close: () =>
       new Promise<void>((resolve) => {
-        stopFollowing();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

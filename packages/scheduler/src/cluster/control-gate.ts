@@ -28,6 +28,8 @@ const WRITES = new Set([
   'RemoveSecret',
   'CreateConfig',
   'RemoveConfig',
+  'UpdateSecret',
+  'UpdateConfig',
   // A login is stored when made and removed when used.
   'CreateDashboardLogin',
   'RedeemDashboardLogin',

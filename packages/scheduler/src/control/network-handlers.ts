@@ -5,6 +5,7 @@ import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import { ApiError, notFound } from './grpc-errors';
 import { unary } from './unary';
+import { objectLabels } from './object-labels';
 
 export type NetworkCalls = 'CreateNetwork' | 'ListNetworks' | 'RemoveNetwork';
 
@@ -41,11 +42,12 @@ export function networkHandlers(store: Store, clock: Clock): Pick<ControlHandler
   return {
     CreateNetwork: unary(async (request) => {
       const name = validateNetworkName(request.name ?? '');
+      const labels = objectLabels('network', request.labels);
       const id = clock.newId();
       const now = clock.now();
       await store.update((state) => {
         if (findNetwork(state, name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `network name ${name} is already in use`);
-        const network: Network = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name };
+        const network: Network = { id, meta: { version: 0, createdAt: now, updatedAt: now }, name, labels };
         return [{ action: 'putNetwork', putNetwork: network }];
       });
       return { network: store.state.networks.get(id) };

@@ -1,22 +1,20 @@
-import * as https from 'node:https';
 import type * as http from 'node:http';
-import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { parseHostPort, peerIdentity, type RenewableIdentity, type TlsIdentity } from '@pisched/api';
+import { parseHostPort, peerIdentity, startTlsListener, type RenewableIdentity } from '@pisched/api';
 import type { RevocationCheck } from '../security/revocation';
 import { DashboardSessions, csrfMatches, type DashboardSession } from './dashboard-sessions';
 import { loadAssets } from './dashboard-assets';
 import type { DashboardFeed } from './dashboard-feed';
 import type { DashboardActions } from './dashboard-actions';
-import { ControlCallError, type LocalControl } from './local-control';
+import { ControlCallError, type InProcessControl } from '../control/in-process-control';
 
 export interface DashboardServerOptions {
   address: string;
   identity: RenewableIdentity;
   feed: DashboardFeed;
   actions: DashboardActions;
-  control: LocalControl;
+  control: InProcessControl;
   revoked: RevocationCheck;
 }
 
@@ -59,7 +57,6 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
   const { host, port } = parseHostPort(options.address, 0, true);
   const assets = loadAssets();
   const sessions = new DashboardSessions();
-  const context = (current: TlsIdentity) => ({ ca: [current.caPem], cert: current.certPem, key: current.keyPem, minVersion: 'TLSv1.3' as const });
   const streams = new Set<http.ServerResponse>();
 
   const handle = async (request: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
@@ -88,7 +85,7 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
   const login = async (url: URL, response: http.ServerResponse): Promise<void> => {
     const token = url.searchParams.get('token') ?? '';
     try {
-      const { issuedTo } = await options.control<{ issuedTo: string }>('RedeemDashboardLogin', { token });
+      const { issuedTo } = await options.control.unary<{ issuedTo: string }>('RedeemDashboardLogin', { token });
       const session = sessions.open(issuedTo || 'admin');
       // A page rather than a redirect: the next request is then the site's own navigation, which a SameSite=Strict cookie always goes with.
       response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'set-cookie': DashboardSessions.cookie(session) });
@@ -140,28 +137,31 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
     }
   };
 
-  const server = https.createServer({ ...context(options.identity.current), requestCert: true, rejectUnauthorized: false }, (request, response) => {
-    handle(request, response).catch((error: Error) => {
-      if (!response.headersSent) json(response, 500, { error: error.message });
-      else response.destroy();
-    });
-  });
-  const stopFollowing = options.identity.onReplace((next) => server.setSecureContext(context(next)));
-  const bare = host.replace(/^\[|\]$/g, '');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error) => reject(new Error(`cannot serve the dashboard on ${options.address}: ${error.message}`)));
-    server.listen(port, bare, () => resolve());
-  });
+  // A client certificate is asked for but not required: a person with a one-time login has none.
+  const listener = await startTlsListener(
+    {
+      host,
+      port,
+      identity: options.identity.current,
+      follow: (apply) => options.identity.onReplace(apply),
+      minVersion: 'TLSv1.3',
+      requireClientCert: false,
+      what: `the dashboard on ${options.address}`,
+    },
+    (request, response) => {
+      handle(request, response).catch((error: Error) => {
+        if (!response.headersSent) json(response, 500, { error: error.message });
+        else response.destroy();
+      });
+    },
+  );
   return {
-    address: `${host}:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopFollowing();
-        options.feed.close();
-        for (const response of streams) response.destroy();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    address: listener.address,
+    close: () => {
+      options.feed.close();
+      for (const response of streams) response.destroy();
+      return listener.close();
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { ingressPorts, vipPorts, type Service, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
+import { ingressPorts, stackAliases, vipPorts, type Service, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 
 /**
@@ -51,16 +51,6 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
   }
   for (const entry of table.values()) entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
   return table;
-}
-
-// The label `stack deploy` puts on a stack's containers (Swarm's), naming the stack.
-const STACK_LABEL = 'com.docker.stack.namespace';
-
-/** A stack's service STACK_KEY also answers to KEY on its networks, as Swarm's stack services do. */
-function stackAliases(spec: NonNullable<Service['spec']>): string[] {
-  const stack = spec.container?.labels?.[STACK_LABEL];
-  if (!stack || !spec.name.startsWith(`${stack}_`) || (spec.networks ?? []).length === 0) return [];
-  return [spec.name.slice(stack.length + 1)];
 }
 
 /** What one session was last sent: a fingerprint per service id. */

@@ -1,13 +1,11 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as https from 'node:https';
-import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { SpecError, parseHostPort, peerIdentity, type RenewableIdentity, type Role, type TlsIdentity } from '@pisched/api';
+import { SpecError, parseHostPort, peerIdentity, startTlsListener, type RenewableIdentity, type Role, type TlsIdentity, type TlsListener } from '@pisched/api';
 import type { Logger } from 'pino';
-import { ControlCallError, type ControlCaller } from './control-caller';
+import { ControlCallError, type InProcessControl } from '../control/in-process-control';
 import { DockerApiError } from './swarm-types';
 import { MAX_API_VERSION, MIN_API_VERSION, SwarmRoutes, type SwarmMember } from './swarm-routes';
 import type { RevocationCheck } from '../security/revocation';
@@ -40,7 +38,7 @@ const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
 
 export interface DockerApiOptions {
   addresses: DockerApiAddress[];
-  control: ControlCaller;
+  control: InProcessControl;
   member: SwarmMember;
   /** This member's own credentials: a unix socket's callers act with its certificate. */
   identity: RenewableIdentity;
@@ -57,10 +55,9 @@ export interface DockerApiOptions {
  * DOCKER_CERT_PATH); the socket is made owner-only, like dockerd's root-owned one.
  */
 export class DockerApiServer {
-  private readonly servers: Array<http.Server | https.Server> = [];
+  private readonly unixServers: http.Server[] = [];
+  private readonly tlsListeners: TlsListener[] = [];
   private readonly routes: SwarmRoutes;
-  private renewTimer?: NodeJS.Timeout;
-  private closed = false;
   readonly bound: string[] = [];
 
   constructor(private readonly options: DockerApiOptions) {
@@ -87,47 +84,67 @@ export class DockerApiServer {
     // Made owner-only before anyone can connect: the umask covers the moment between bind and chmod.
     const umask = process.umask(0o177);
     try {
-      await listen(server, (done) => server.listen(path, done), `unix://${path}`);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (error: Error) => reject(new Error(`cannot serve the Docker API on unix://${path}: ${error.message}`)));
+        server.listen(path, () => resolve());
+      });
     } finally {
       process.umask(umask);
     }
     fs.chmodSync(path, 0o600);
-    this.servers.push(server);
+    this.unixServers.push(server);
     this.bound.push(`unix://${path}`);
     this.options.log.info({ address: `unix://${path}` }, 'serving the Docker API');
   }
 
   private async listenTcp(address: Extract<DockerApiAddress, { kind: 'tcp' }>): Promise<void> {
     const { identity, renewInMs } = await this.options.serverIdentity();
-    const context = (current: TlsIdentity) => ({ ca: [current.caPem], cert: current.certPem, key: current.keyPem, minVersion: 'TLSv1.2' as const });
-    const server = https.createServer({ ...context(identity), requestCert: true, rejectUnauthorized: true }, (request, response) => {
-      const certificate = (request.socket as TLSSocket).getPeerCertificate();
-      this.serve(request, response, { certificate: certificate?.raw, roles: ['admin'] });
-    });
-    const bare = address.host.replace(/^\[|\]$/g, '');
-    await listen(server, (done) => server.listen(address.port, bare, done), address.text);
-    this.servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
-    this.bound.push(`tcp://${address.host}:${port}`);
-    this.options.log.info({ address: `tcp://${address.host}:${port}` }, 'serving the Docker API (mutual TLS)');
-    this.scheduleRenewal(renewInMs, (next) => server.setSecureContext(context(next)));
+    // TLS 1.2 too: the docker CLIs still in use do not all speak 1.3.
+    const listener = await startTlsListener(
+      {
+        host: address.host,
+        port: address.port,
+        identity,
+        follow: (apply) => this.followServerIdentity(renewInMs, apply),
+        minVersion: 'TLSv1.2',
+        requireClientCert: true,
+        what: `the Docker API on ${address.text}`,
+      },
+      (request, response) => {
+        const certificate = (request.socket as TLSSocket).getPeerCertificate();
+        this.serve(request, response, { certificate: certificate?.raw, roles: ['admin'] });
+      },
+    );
+    this.tlsListeners.push(listener);
+    this.bound.push(`tcp://${listener.address}`);
+    this.options.log.info({ address: `tcp://${listener.address}` }, 'serving the Docker API (mutual TLS)');
   }
 
-  private scheduleRenewal(inMs: number, apply: (identity: TlsIdentity) => void): void {
-    this.renewTimer = setTimeout(() => {
-      this.options.serverIdentity().then(
-        ({ identity, renewInMs }) => {
-          if (this.closed) return;
-          apply(identity);
-          this.scheduleRenewal(renewInMs, apply);
-        },
-        (error: Error) => {
-          this.options.log.warn({ err: error.message }, 'cannot renew the Docker API certificate; trying again in a minute');
-          if (!this.closed) this.scheduleRenewal(60_000, apply);
-        },
-      );
-    }, inMs);
-    this.renewTimer.unref();
+  /** Asks for the server certificate again when it is due, and hands each new one to apply; returns how to stop. */
+  private followServerIdentity(firstInMs: number, apply: (identity: TlsIdentity) => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const schedule = (inMs: number) => {
+      timer = setTimeout(() => {
+        this.options.serverIdentity().then(
+          ({ identity, renewInMs }) => {
+            if (stopped) return;
+            apply(identity);
+            schedule(renewInMs);
+          },
+          (error: Error) => {
+            this.options.log.warn({ err: error.message }, 'cannot renew the Docker API certificate; trying again in a minute');
+            if (!stopped) schedule(60_000);
+          },
+        );
+      }, inMs);
+      timer.unref();
+    };
+    schedule(firstInMs);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   private serve(request: http.IncomingMessage, response: http.ServerResponse, caller: Caller): void {
@@ -179,25 +196,17 @@ export class DockerApiServer {
   }
 
   async stop(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.renewTimer);
-    await Promise.all(
-      this.servers.map(
+    await Promise.all([
+      ...this.tlsListeners.map((listener) => listener.close()),
+      ...this.unixServers.map(
         (server) =>
           new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();
           }),
       ),
-    );
+    ]);
   }
-}
-
-function listen(server: net.Server, start: (done: () => void) => void, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: Error) => reject(new Error(`cannot serve the Docker API on ${what}: ${error.message}`)));
-    start(() => resolve());
-  });
 }
 
 /** Docker's words for a client newer or older than the API this endpoint speaks. */

@@ -1,15 +1,14 @@
 import * as os from 'node:os';
 import type { ServerResponse } from 'node:http';
-import { isSameTaskSpec, type ClusterStatus, type Config, type Node, type Secret, type Service, type ServiceLogs, type ServiceSpec, type ServiceSummary, type Task } from '@pisched/api';
+import { isSameTaskSpec, type ClusterStatus, type Config, type Network, type Node, type Secret, type Service, type ServiceLogs, type ServiceSpec, type ServiceSummary, type Task } from '@pisched/api';
 import * as grpc from '@grpc/grpc-js';
-import { ControlCallError, type ControlCaller } from './control-caller';
+import { ControlCallError, type InProcessControl } from '../control/in-process-control';
 import { accepts, acceptsLabels, parseFilters, prefixOf } from './docker-filters';
 import { logFrame, logLine } from './docker-log-stream';
 import { DockerApiError, badRequest, type Json } from './swarm-types';
 import {
   assignIngressPorts,
   configToDocker,
-  dockerTime,
   fileObjectFromDocker,
   nodeToDocker,
   nodeUpdateFromDocker,
@@ -17,8 +16,10 @@ import {
   serviceSpecFromDocker,
   serviceToDocker,
   taskToDocker,
-  type FileIds,
+  type ReferenceIds,
 } from './swarm-translation';
+import { dockerTime } from './docker-fields';
+import { HOST_NETWORK, networkCreateFromDocker, networkToDocker, type NetworkLookup } from './swarm-networks';
 
 /** The API versions this endpoint speaks: Swarm's objects as Engine API 1.41 shapes them. */
 export const MAX_API_VERSION = '1.41';
@@ -56,7 +57,7 @@ export class SwarmRoutes {
   private readonly routes: Route[] = [];
 
   constructor(
-    private readonly control: ControlCaller,
+    private readonly control: InProcessControl,
     private readonly member: SwarmMember,
   ) {
     const on = (method: string, path: string, handle: Route['handle']) => {
@@ -81,7 +82,7 @@ export class SwarmRoutes {
     on('POST', '/services/create', (r) => this.createService(r));
     on('GET', '/services/:id', async (r, [id]) => {
       const service = await this.resolveService(r, id);
-      return { status: 200, json: serviceToDocker(service, await this.fileIds(r, [service])) };
+      return { status: 200, json: serviceToDocker(service, await this.referenceIds(r, [service])) };
     });
     on('POST', '/services/:id/update', (r, [id]) => this.updateService(r, id));
     on('DELETE', '/services/:id', async (r, [id]) => {
@@ -93,12 +94,7 @@ export class SwarmRoutes {
     on('GET', '/tasks', (r) => this.listTasks(r));
     on('GET', '/tasks/:id', (r, [id]) => this.inspectTask(r, id));
     for (const kind of ['secret', 'config'] as const) this.fileObjectRoutes(on, kind);
-    // The docker CLI looks a --network up before it sends the spec: only the host's network means something to pisched.
-    on('GET', '/networks', async () => ({ status: 200, json: [HOST_NETWORK] }));
-    on('GET', '/networks/:id', async (_r, [id]) => {
-      if (id === 'host') return { status: 200, json: HOST_NETWORK };
-      throw new DockerApiError(404, `network ${id} not found: pisched services use Docker's bridge (no --network) or the host's network (--network host)`);
-    });
+    this.networkRoutes(on);
     // The docker CLI asks a registry for the image's digest and platforms through the manager; pisched does not ask registries.
     on('GET', '/distribution/:rest/json', async () => {
       throw new DockerApiError(501, 'pisched does not query registries: each node pulls the image by its name');
@@ -245,18 +241,70 @@ export class SwarmRoutes {
     return found;
   }
 
-  /** The ids of the secrets and configs these services name, for Docker's references. */
-  private async fileIds(request: RouteRequest, services: Array<Pick<Service, 'spec' | 'previousSpec'> | Pick<Task, 'spec'>>): Promise<FileIds> {
+  /** The ids of the secrets, configs and networks these services name, for Docker's references. */
+  private async referenceIds(request: RouteRequest, services: Array<Pick<Service, 'spec' | 'previousSpec'> | Pick<Task, 'spec'>>): Promise<ReferenceIds> {
     const specs = services.flatMap((s) => [s.spec, 'previousSpec' in s ? s.previousSpec : null]).filter((spec): spec is ServiceSpec => !!spec);
     const needs = (kind: 'secrets' | 'configs') => specs.some((spec) => (spec.container?.[kind].length ?? 0) > 0);
-    const [secrets, configs] = await Promise.all([
+    const [secrets, configs, networks] = await Promise.all([
       needs('secrets') ? this.call<{ secrets: Secret[] }>(request, 'ListSecrets', {}).then((r) => r.secrets) : [],
       needs('configs') ? this.call<{ configs: Config[] }>(request, 'ListConfigs', {}).then((r) => r.configs) : [],
+      specs.some((spec) => (spec.networks ?? []).length > 0) ? this.networks(request) : [],
     ]);
     const byName = (objects: Array<{ id: string; name: string }>) => new Map(objects.map((o) => [o.name, o.id]));
     const secretIds = byName(secrets);
     const configIds = byName(configs);
-    return { secret: (name) => secretIds.get(name) ?? '', config: (name) => configIds.get(name) ?? '' };
+    const networkIds = byName(networks);
+    return { secret: (name) => secretIds.get(name) ?? '', config: (name) => configIds.get(name) ?? '', network: (name) => networkIds.get(name) ?? '' };
+  }
+
+  private async networks(request: RouteRequest): Promise<Network[]> {
+    return (await this.call<{ networks: Network[] }>(request, 'ListNetworks', {})).networks;
+  }
+
+  /** How a spec's network attachments are looked up: the networks as they are now, fetched only for a spec that names any. */
+  private async networkLookup(request: RouteRequest, input: Json): Promise<NetworkLookup> {
+    const template = (input?.TaskTemplate ?? {}) as Json;
+    const named = [template.Networks, input?.Networks].some((attachments) => Array.isArray(attachments) && attachments.length > 0);
+    if (!named) return () => undefined;
+    const networks = await this.networks(request);
+    return (target) => unique(networks, target, (network) => [network.name]);
+  }
+
+  private networkRoutes(on: (method: string, path: string, handle: Route['handle']) => void): void {
+    const resolve = async (request: RouteRequest, wanted: string): Promise<Network> => {
+      const found = unique(await this.networks(request), wanted, (network) => [network.name]);
+      if (!found) throw new DockerApiError(404, `network ${wanted} not found`);
+      return found;
+    };
+    on('GET', '/networks', async (request) => {
+      const filters = parseFilters(request.query.get('filters'), ['id', 'name', 'label', 'driver', 'scope', 'type']);
+      const shown = [...(await this.networks(request)).map(networkToDocker), HOST_NETWORK].filter(
+        (n) =>
+          accepts(filters, 'id', [String(n.Id)], prefixOf) &&
+          // Docker matches a name filter anywhere in the name.
+          accepts(filters, 'name', [String(n.Name)], (wanted, name) => name.includes(wanted)) &&
+          accepts(filters, 'driver', [String(n.Driver)]) &&
+          accepts(filters, 'scope', [String(n.Scope)]) &&
+          accepts(filters, 'type', [n === HOST_NETWORK ? 'builtin' : 'custom']) &&
+          acceptsLabels(filters, n.Labels as Record<string, string>),
+      );
+      return { status: 200, json: shown };
+    });
+    on('GET', '/networks/:id', async (request, [id]) => {
+      if (id === 'host') return { status: 200, json: HOST_NETWORK };
+      return { status: 200, json: networkToDocker(await resolve(request, id)) };
+    });
+    on('POST', '/networks/create', async (request) => {
+      const { name, labels } = networkCreateFromDocker(await request.body());
+      const { network } = await this.call<{ network: Network }>(request, 'CreateNetwork', { name, labels });
+      return { status: 201, json: { Id: network.id, Warning: '' } };
+    });
+    on('DELETE', '/networks/:id', async (request, [id]) => {
+      if (id === 'host') throw new DockerApiError(403, 'host is a pre-defined network and cannot be removed');
+      const network = await resolve(request, id);
+      await this.call(request, 'RemoveNetwork', { name: network.id });
+      return { status: 204 };
+    });
   }
 
   private async listServices(request: RouteRequest): Promise<RouteReply> {
@@ -270,7 +318,7 @@ export class SwarmRoutes {
         accepts(filters, 'mode', [modes[service!.spec!.mode]]) &&
         acceptsLabels(filters, service!.spec!.labels ?? {}),
     );
-    const ids = await this.fileIds(request, shown.map((s) => s.service!));
+    const ids = await this.referenceIds(request, shown.map((s) => s.service!));
     const withStatus = flag(request.query, 'status');
     return {
       status: 200,
@@ -281,7 +329,8 @@ export class SwarmRoutes {
   }
 
   private async createService(request: RouteRequest): Promise<RouteReply> {
-    const spec = serviceSpecFromDocker((await request.body()) as Json);
+    const body = (await request.body()) as Json;
+    const spec = serviceSpecFromDocker(body, undefined, await this.networkLookup(request, body));
     if (spec.ports?.some((port) => !port.publishedPort)) {
       const { services } = await this.call<{ services: ServiceSummary[] }>(request, 'ListServices', {});
       assignIngressPorts(spec.ports, services.map((s) => s.service!));
@@ -297,7 +346,8 @@ export class SwarmRoutes {
       await this.call(request, 'RollbackService', { service: service.id });
       return { status: 200, json: { Warnings: null } };
     }
-    const spec = serviceSpecFromDocker((await request.body()) as Json, service.spec!);
+    const body = (await request.body()) as Json;
+    const spec = serviceSpecFromDocker(body, service.spec!, await this.networkLookup(request, body));
     if (spec.ports?.some((port) => !port.publishedPort)) {
       const { services } = await this.call<{ services: ServiceSummary[] }>(request, 'ListServices', {});
       assignIngressPorts(spec.ports, services.map((s) => s.service!));
@@ -325,11 +375,12 @@ export class SwarmRoutes {
         (!wantedServices || wantedServices.includes(task.serviceId)) &&
         (!wantedNodes || wantedNodes.includes(task.nodeId)) &&
         accepts(filters, 'desired-state', [task.desiredState.toLowerCase()]) &&
-        acceptsLabels(filters, {}) &&
+        // Swarm filters tasks by their service's labels (how `docker stack ps` finds a stack's).
+        acceptsLabels(filters, task.spec?.labels ?? {}) &&
         (!upToDate || (service !== undefined && isSameTaskSpec(task.spec, service.spec)))
       );
     });
-    const ids = await this.fileIds(request, shown);
+    const ids = await this.referenceIds(request, shown);
     return { status: 200, json: shown.map((task) => taskToDocker(task, ids)) };
   }
 
@@ -342,7 +393,7 @@ export class SwarmRoutes {
     const { tasks } = await this.call<{ tasks: Task[] }>(request, 'ListTasks', { service: '' });
     const task = unique(tasks, wanted, () => []);
     if (!task) throw new DockerApiError(404, `task ${wanted} not found`);
-    return { status: 200, json: taskToDocker(task, await this.fileIds(request, [task])) };
+    return { status: 200, json: taskToDocker(task, await this.referenceIds(request, [task])) };
   }
 
   private fileObjectRoutes(on: (method: string, path: string, handle: Route['handle']) => void, kind: 'secret' | 'config'): void {
@@ -359,13 +410,13 @@ export class SwarmRoutes {
       const filters = parseFilters(request.query.get('filters'), ['id', 'name', 'names', 'label']);
       const listed = (await this.call<Record<string, Array<Secret | Config>>>(request, `List${Kind}s`, {}))[plural];
       const shown = listed.filter(
-        (o) => accepts(filters, 'id', [o.id], prefixOf) && accepts(filters, 'name', [o.name], prefixOf) && accepts(filters, 'names', [o.name]) && acceptsLabels(filters, {}),
+        (o) => accepts(filters, 'id', [o.id], prefixOf) && accepts(filters, 'name', [o.name], prefixOf) && accepts(filters, 'names', [o.name]) && acceptsLabels(filters, o.labels ?? {}),
       );
       return { status: 200, json: shown.map((o) => show(o, false)) };
     });
     on('POST', `/${plural}/create`, async (request) => {
-      const { name, data } = fileObjectFromDocker(Kind, await request.body());
-      const created = (await this.call<Record<string, Secret | Config>>(request, `Create${Kind}`, { name, data }))[kind];
+      const { name, labels, data } = fileObjectFromDocker(Kind, await request.body());
+      const created = (await this.call<Record<string, Secret | Config>>(request, `Create${Kind}`, { name, labels, data }))[kind];
       return { status: 201, json: { ID: created.id } };
     });
     on('GET', `/${plural}/:id`, async (request, [id]) => ({ status: 200, json: show(await get(request, id), true) }));
@@ -374,8 +425,14 @@ export class SwarmRoutes {
       await this.call(request, `Remove${Kind}`, { name: object.id });
       return { status: 204 };
     });
-    on('POST', `/${plural}/:id/update`, async () => {
-      throw badRequest(`a ${kind} cannot be changed once created in pisched (its labels neither): create a new one`);
+    // Swarm's rule: labels only; docker stack deploy sends the unchanged spec again, value included.
+    on('POST', `/${plural}/:id/update`, async (request, [id]) => {
+      const object = await get(request, id);
+      const version = checkVersion(request, object.meta?.version, `${kind} ${object.name}`);
+      const { name, labels, data } = fileObjectFromDocker(Kind, await request.body());
+      if (name !== '' && name !== object.name) throw badRequest(`only the labels of ${kind} ${object.name} can be changed: its name cannot`);
+      await this.call(request, `Update${Kind}`, { name: object.id, version, labels, data });
+      return { status: 200 };
     });
   }
 
@@ -437,9 +494,6 @@ export class SwarmRoutes {
     return undefined;
   }
 }
-
-/** The host's network stack, as dockerd describes its predefined "host" network. */
-const HOST_NETWORK = { Name: 'host', Id: 'host', Created: dockerTime(0), Scope: 'local', Driver: 'host', EnableIPv6: false, IPAM: { Driver: 'default', Config: [] }, Internal: false, Attachable: false, Ingress: false, Options: {}, Labels: {} };
 
 /** Docker's boolean query values: 1, true, True. */
 function flag(query: URLSearchParams, name: string): boolean {

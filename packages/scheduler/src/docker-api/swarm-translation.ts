@@ -1,6 +1,8 @@
 import type { Config, ContainerSpec, Mount, Node, PortConfig, Secret, Service, ServiceSpec, ServiceSpecInput, Task, UpdateConfig } from '@pisched/api';
 import { DEFAULT_UPDATE_MONITOR_MS } from '@pisched/api';
 import { badRequest, type DockerFileReference, type DockerPortConfig, type DockerServiceSpec, type Json } from './swarm-types';
+import { dockerTime, isSet, list, num, onlyKnown, str, stringMap, strings } from './docker-fields';
+import { serviceNetworksFromDocker, serviceNetworksToDocker, type NetworkLookup } from './swarm-networks';
 
 /**
  * The one translation between Docker's Swarm objects (Engine API 1.41) and
@@ -32,15 +34,16 @@ import { badRequest, type DockerFileReference, type DockerPortConfig, type Docke
  * | TaskTemplate.Placement {Constraints, Preferences.Spread, MaxReplicas, Platforms} | placement {constraints, spread, maxPerNode, platforms} |
  * | TaskTemplate.LogDriver {Name, Options}                   | container.logConfig                         |
  * | TaskTemplate.ForceUpdate                                 | forceUpdate                                 |
- * | TaskTemplate.Networks [{Target: "host"}]                 | container.network host; any other network refused |
+ * | TaskTemplate.Networks / Spec.Networks [{Target, Aliases}] | networks, or container.network host (see swarm-networks.ts) |
  * | UpdateConfig / RollbackConfig                            | updateConfig / rollbackConfig (Monitor 0 = Docker's 5 s) |
+ * | EndpointSpec.Mode (vip, dnsrr)                           | endpointMode                                |
  * | EndpointSpec.Ports {Protocol, TargetPort, PublishedPort, PublishMode} | ports (ingress unless host; PublishedPort 0 on ingress = a free port from 30000) |
  *
  * Refused when set: TTY, OpenStdin, Hosts, DNSConfig.Search/Options,
- * Privileges, Isolation other than default, Mode.GlobalJob, EndpointSpec.Mode
- * dnsrr, port Name, sctp, Resources.Limits.Pids, named generic resources,
- * networks other than host, plugin runtimes, and any field this table does
- * not name.
+ * Privileges, Isolation other than default, Mode.GlobalJob, port Name,
+ * sctp, Resources.Limits.Pids, named generic resources, network aliases
+ * other than a stack service's key, plugin runtimes, and any field this
+ * table does not name.
  */
 
 const NS_PER_MS = 1_000_000;
@@ -48,80 +51,39 @@ const NANO_CPUS = 1e9;
 /** Where Swarm picks a published port when a spec leaves it 0. */
 export const AUTO_PORT_RANGE = { first: 30000, last: 32767 };
 
-/** A value counts as given unless it is null, empty, zero or false: what Go's omitempty would drop too. */
-function isSet(value: unknown): boolean {
-  if (value == null || value === '' || value === 0 || value === false) return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.values(value as Json).some(isSet);
-  return true;
-}
-
-/** Refuses any field of `object` not in `handled` that is set, naming it. */
-function onlyKnown(object: unknown, path: string, handled: readonly string[]): Json {
-  if (object == null) return {};
-  if (typeof object !== 'object' || Array.isArray(object)) throw badRequest(`${path} must be an object`);
-  for (const [key, value] of Object.entries(object as Json)) {
-    if (!handled.includes(key) && isSet(value)) throw badRequest(`${path}.${key} is not supported by pisched`);
-  }
-  return object as Json;
-}
-
-function str(value: unknown, path: string): string {
-  if (value == null) return '';
-  if (typeof value !== 'string') throw badRequest(`${path} must be a string`);
-  return value;
-}
-
-function num(value: unknown, path: string): number {
-  if (value == null) return 0;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw badRequest(`${path} must be a number`);
-  return value;
-}
-
-function strings(value: unknown, path: string): string[] {
-  if (value == null) return [];
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw badRequest(`${path} must be a list of strings`);
-  return value as string[];
-}
-
-function stringMap(value: unknown, path: string): Record<string, string> {
-  if (value == null) return {};
-  if (typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
-    throw badRequest(`${path} must be an object of strings`);
-  }
-  return { ...(value as Record<string, string>) };
-}
-
-function list(value: unknown, path: string): Json[] {
-  if (value == null) return [];
-  if (!Array.isArray(value)) throw badRequest(`${path} must be a list`);
-  return value as Json[];
-}
-
 const nsToMs = (ns: unknown, path: string): number => Math.round(num(ns, path) / NS_PER_MS);
 const msToNs = (ms: number): number => ms * NS_PER_MS;
+
+/** A spec without networks looks none up. */
+const NO_NETWORKS: NetworkLookup = () => undefined;
 
 /**
  * A pisched spec from a Docker ServiceSpec. `base` is the stored spec of the
  * service being updated: what Docker cannot express is kept from it.
+ * `networks` finds the pisched network an attachment names.
  */
-export function serviceSpecFromDocker(input: DockerServiceSpec, base?: ServiceSpec): ServiceSpecInput {
-  const spec = onlyKnown(input, 'Spec', ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig', 'EndpointSpec']);
+export function serviceSpecFromDocker(input: DockerServiceSpec, base?: ServiceSpec, networks: NetworkLookup = NO_NETWORKS): ServiceSpecInput {
+  const spec = onlyKnown(input, 'Spec', ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig', 'EndpointSpec', 'Networks']);
   const template = onlyKnown(spec.TaskTemplate, 'Spec.TaskTemplate', ['ContainerSpec', 'Resources', 'RestartPolicy', 'Placement', 'ForceUpdate', 'Networks', 'LogDriver', 'Runtime']);
   const runtime = str(template.Runtime, 'Spec.TaskTemplate.Runtime');
   if (runtime !== '' && runtime !== 'container') throw badRequest(`Spec.TaskTemplate.Runtime "${runtime}" is not supported by pisched (only container)`);
   const mode = modeFromDocker(spec.Mode);
+  const name = str(spec.Name, 'Spec.Name');
   const container = containerFromDocker(template.ContainerSpec, template, base?.container ?? undefined);
+  const attached = serviceNetworksFromDocker(spec, template, networks, { name, containerLabels: container.labels ?? {} });
+  const endpoint = endpointFromDocker(spec.EndpointSpec as DockerServiceSpec['EndpointSpec']);
   const { resources, noLimits } = resourcesFromDocker(template.Resources, base?.noLimits ?? false);
   // The stored spec first: fields Docker cannot say, this table's and any added later, stay as they are.
   return {
     ...(base ?? {}),
-    name: str(spec.Name, 'Spec.Name'),
+    name,
     ...mode,
-    container,
+    container: { ...container, network: attached.network },
+    networks: attached.networks,
+    endpointMode: endpoint.mode,
     resources,
     noLimits,
-    ports: portsFromDocker(spec.EndpointSpec as DockerServiceSpec['EndpointSpec']),
+    ports: endpoint.ports,
     placement: placementFromDocker(template.Placement, base?.placement ?? undefined),
     restart: restartFromDocker(template.RestartPolicy),
     updateConfig: updateConfigFromDocker(spec.UpdateConfig, 'Spec.UpdateConfig'),
@@ -191,7 +153,6 @@ function containerFromDocker(input: unknown, template: Json, base: ContainerSpec
       const limit = onlyKnown(u, `${path}.Ulimits[${i}]`, ['Name', 'Soft', 'Hard']);
       return { name: str(limit.Name, `${path}.Ulimits[${i}].Name`), soft: num(limit.Soft, `${path}.Ulimits[${i}].Soft`), hard: num(limit.Hard, `${path}.Ulimits[${i}].Hard`) };
     }),
-    network: networkFromDocker(template.Networks),
     logConfig: logDriver.Name == null && logDriver.Options == null
       ? null
       : { driver: str(logDriver.Name, 'Spec.TaskTemplate.LogDriver.Name'), options: stringMap(logDriver.Options, 'Spec.TaskTemplate.LogDriver.Options') },
@@ -199,15 +160,6 @@ function containerFromDocker(input: unknown, template: Json, base: ContainerSpec
     privileged: base?.privileged ?? false,
     devices: base?.devices ?? [],
   };
-}
-
-/** Swarm attaches services to networks; pisched has the host's network or Docker's bridge. */
-function networkFromDocker(input: unknown): string {
-  const networks = list(input, 'Spec.TaskTemplate.Networks');
-  if (networks.length === 0) return '';
-  const first = onlyKnown(networks[0], 'Spec.TaskTemplate.Networks[0]', ['Target']);
-  if (networks.length === 1 && first.Target === 'host') return 'host';
-  throw badRequest(`Spec.TaskTemplate.Networks (${networks.map((n) => String(n.Target)).join(', ')}) is not supported by pisched: only the host network (tasks otherwise use Docker's bridge and the routing mesh)`);
 }
 
 function mountFromDocker(input: Json, path: string): NonNullable<NonNullable<ServiceSpecInput['container']>['mounts']>[number] {
@@ -327,11 +279,12 @@ function updateConfigFromDocker(input: unknown, path: string): ServiceSpecInput[
   };
 }
 
-function portsFromDocker(input: DockerServiceSpec['EndpointSpec']): ServiceSpecInput['ports'] {
+/** The endpoint mode (checked against the ports by the spec's own validation) and the published ports. */
+function endpointFromDocker(input: DockerServiceSpec['EndpointSpec']): { mode: string; ports: NonNullable<ServiceSpecInput['ports']> } {
   const endpoint = onlyKnown(input, 'Spec.EndpointSpec', ['Mode', 'Ports']);
   const mode = str(endpoint.Mode, 'Spec.EndpointSpec.Mode');
-  if (mode !== '' && mode !== 'vip') throw badRequest(`Spec.EndpointSpec.Mode "${mode}" is not supported by pisched (only vip: the routing mesh)`);
-  return list(endpoint.Ports, 'Spec.EndpointSpec.Ports').map((entry, i) => {
+  if (mode !== '' && mode !== 'vip' && mode !== 'dnsrr') throw badRequest(`Spec.EndpointSpec.Mode "${mode}" is not supported by pisched (vip or dnsrr)`);
+  const ports = list(endpoint.Ports, 'Spec.EndpointSpec.Ports').map((entry, i) => {
     const path = `Spec.EndpointSpec.Ports[${i}]`;
     const port = onlyKnown(entry, path, ['Protocol', 'TargetPort', 'PublishedPort', 'PublishMode']);
     const protocol = str(port.Protocol, `${path}.Protocol`) || 'tcp';
@@ -341,6 +294,7 @@ function portsFromDocker(input: DockerServiceSpec['EndpointSpec']): ServiceSpecI
     if (published === 0 && publishMode === 'host') throw badRequest(`${path}.PublishedPort is required in host mode: pisched does not pick host ports`);
     return { publishedPort: published, targetPort: num(port.TargetPort, `${path}.TargetPort`), protocol, publishMode };
   });
+  return { mode: mode || 'vip', ports };
 }
 
 /** Fills ingress ports published as 0 with free ports from Swarm's range, as Swarm does. */
@@ -359,18 +313,20 @@ export function assignIngressPorts(ports: NonNullable<ServiceSpecInput['ports']>
 }
 
 /** Looks up the ids Docker references carry beside names. */
-export interface FileIds {
+export interface ReferenceIds {
   secret(name: string): string;
   config(name: string): string;
+  network(name: string): string;
 }
 
-export function serviceSpecToDocker(spec: ServiceSpec, ids: FileIds): Json {
+export function serviceSpecToDocker(spec: ServiceSpec, ids: ReferenceIds): Json {
   const c = spec.container!;
   const resources = spec.resources!;
   const amounts = { NanoCPUs: Math.round(resources.cpus * NANO_CPUS), MemoryBytes: Number(resources.memoryBytes) };
   const generic = Object.entries(resources.generic ?? {}).map(([Kind, Value]) => ({ DiscreteResourceSpec: { Kind, Value: Number(Value) } }));
   const restart = spec.restart!;
   const placement = spec.placement!;
+  const networks = serviceNetworksToDocker(spec, ids.network);
   return {
     Name: spec.name,
     Labels: { ...(spec.labels ?? {}) },
@@ -431,14 +387,14 @@ export function serviceSpecToDocker(spec: ServiceSpec, ids: FileIds): Json {
         ...(placement.platforms.length > 0 ? { Platforms: placement.platforms.map((p) => ({ Architecture: p.architecture, OS: p.os })) } : {}),
       },
       ...(c.logConfig ? { LogDriver: { Name: c.logConfig.driver, Options: { ...c.logConfig.options } } } : {}),
-      ...(c.network === 'host' ? { Networks: [{ Target: 'host' }] } : {}),
+      ...(networks ? { Networks: networks } : {}),
       ForceUpdate: Number(spec.forceUpdate),
       Runtime: 'container',
     },
     Mode: modeToDocker(spec),
     UpdateConfig: updateConfigToDocker(spec.updateConfig!),
     RollbackConfig: updateConfigToDocker(spec.rollbackConfig!),
-    EndpointSpec: { Mode: 'vip', ...(spec.ports.length > 0 ? { Ports: spec.ports.map(portToDocker) } : {}) },
+    EndpointSpec: { Mode: spec.endpointMode || 'vip', ...(spec.ports.length > 0 ? { Ports: spec.ports.map(portToDocker) } : {}) },
   };
 }
 
@@ -480,12 +436,6 @@ function portToDocker(port: PortConfig): DockerPortConfig {
   return { Protocol: port.protocol || 'tcp', TargetPort: port.targetPort, PublishedPort: port.publishedPort, PublishMode: port.publishMode || 'ingress' };
 }
 
-/** Docker's times: RFC 3339 with nanoseconds in UTC, as Go prints them. */
-export function dockerTime(ms: number | string | null | undefined): string {
-  const value = Number(ms ?? 0);
-  return new Date(value > 0 ? value : 0).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
-
 function metaToDocker(meta: { version: number | string; createdAt: number | string; updatedAt: number | string } | null | undefined): Json {
   return { Version: { Index: Number(meta?.version ?? 0) }, CreatedAt: dockerTime(meta?.createdAt), UpdatedAt: dockerTime(meta?.updatedAt || meta?.createdAt) };
 }
@@ -496,7 +446,7 @@ export interface ServiceCounts {
   completed: number;
 }
 
-export function serviceToDocker(service: Service, ids: FileIds, counts?: ServiceCounts): Json {
+export function serviceToDocker(service: Service, ids: ReferenceIds, counts?: ServiceCounts): Json {
   const spec = serviceSpecToDocker(service.spec!, ids);
   const ports = service.spec!.ports.map(portToDocker);
   const status = service.updateStatus;
@@ -521,7 +471,7 @@ export function serviceToDocker(service: Service, ids: FileIds, counts?: Service
   };
 }
 
-export function taskToDocker(task: Task, ids: FileIds): Json {
+export function taskToDocker(task: Task, ids: ReferenceIds): Json {
   const status = task.status;
   const spec = task.spec ? (serviceSpecToDocker(task.spec, ids).TaskTemplate as Json) : {};
   const hostPorts = status?.state === 'RUNNING' ? (task.spec?.ports ?? []).filter((port) => port.publishMode === 'host') : [];
@@ -591,22 +541,21 @@ export function nodeUpdateFromDocker(input: unknown, node: Node): { availability
 }
 
 export function secretToDocker(secret: Secret): Json {
-  return { ID: secret.id, ...metaToDocker(secret.meta), Spec: { Name: secret.name, Labels: {} } };
+  return { ID: secret.id, ...metaToDocker(secret.meta), Spec: { Name: secret.name, Labels: { ...(secret.labels ?? {}) } } };
 }
 
 export function configToDocker(config: Config, withData: boolean): Json {
   return {
     ID: config.id,
     ...metaToDocker(config.meta),
-    Spec: { Name: config.name, Labels: {}, ...(withData ? { Data: Buffer.from(config.data ?? []).toString('base64') } : {}) },
+    Spec: { Name: config.name, Labels: { ...(config.labels ?? {}) }, ...(withData ? { Data: Buffer.from(config.data ?? []).toString('base64') } : {}) },
   };
 }
 
-/** A secret or config from Docker's create body: the name and the value (base64). */
-export function fileObjectFromDocker(kind: 'Secret' | 'Config', input: unknown): { name: string; data: Buffer } {
+/** A secret or config from Docker's create body: the name, the labels and the value (base64). */
+export function fileObjectFromDocker(kind: 'Secret' | 'Config', input: unknown): { name: string; labels: Record<string, string>; data: Buffer } {
   const spec = onlyKnown(input, `${kind}Spec`, ['Name', 'Labels', 'Data']);
-  if (isSet(spec.Labels)) throw badRequest(`${kind}Spec.Labels is not supported by pisched`);
   const data = str(spec.Data, `${kind}Spec.Data`);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw badRequest(`${kind}Spec.Data must be base64`);
-  return { name: str(spec.Name, `${kind}Spec.Name`), data: Buffer.from(data, 'base64') };
+  return { name: str(spec.Name, `${kind}Spec.Name`), labels: stringMap(spec.Labels, `${kind}Spec.Labels`), data: Buffer.from(data, 'base64') };
 }

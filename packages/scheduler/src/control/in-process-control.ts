@@ -2,9 +2,6 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { ControlHandlers } from '@pisched/api';
 
-/** How long a Docker API request may take through the Control API before it is refused, as the CLI's own deadline. */
-const CALL_DEADLINE_MS = 30_000;
-
 /** A Control API call that failed: the gRPC status and its one-line message. */
 export class ControlCallError extends Error {
   constructor(
@@ -15,23 +12,35 @@ export class ControlCallError extends Error {
   }
 }
 
+export interface InProcessControlOptions {
+  /** Who the handlers' logs and errors name as the peer. */
+  peer: string;
+  /** How long a unary call may take (waiting for a leader, say) before it fails. */
+  deadlineMs: number;
+}
+
 type Unary = (call: unknown, callback: grpc.sendUnaryData<unknown>) => void;
 type ServerStream = (call: unknown) => void;
 
 /**
- * Calls this scheduler's Control API handlers in process, as if the request
- * had come over gRPC from the holder of `peerCertificate` (DER): the same
- * authorization, revocation check, leader forwarding and validation as the
- * CLI gets, with no second copy of any of it and no loopback connection.
+ * Calls this scheduler's own Control API handlers in process, as a gRPC call
+ * would reach them: the same validation, store commands and, on a follower,
+ * forwarding to the leader, with no second copy of any of it and no loopback
+ * connection. With `certificate` (DER) the call comes from its holder, so
+ * handlers wrapped in the authorization check decide as for that caller; without
+ * one it carries no certificate (for handlers its caller has authorized already).
  */
-export class ControlCaller {
-  constructor(private readonly handlers: ControlHandlers) {}
+export class InProcessControl {
+  constructor(
+    private readonly handlers: ControlHandlers,
+    private readonly options: InProcessControlOptions,
+  ) {}
 
-  unary<Res>(name: string, request: unknown, peerCertificate: Buffer): Promise<Res> {
+  unary<Res>(name: string, request: unknown, certificate?: Buffer): Promise<Res> {
     const handler = (this.handlers as unknown as Record<string, Unary>)[name];
     if (!handler) return Promise.reject(new Error(`no Control API call ${name}`));
     return new Promise<Res>((resolve, reject) => {
-      const call = new InProcessCall(request, peerCertificate, Date.now() + CALL_DEADLINE_MS);
+      const call = new InProcessCall(request, this.options.peer, certificate, Date.now() + this.options.deadlineMs);
       handler(call, (error, response) => {
         if (error) reject(asCallError(error));
         else resolve(response as Res);
@@ -40,9 +49,13 @@ export class ControlCaller {
   }
 
   /** A server stream: onMessage for each message, then onEnd with the error (if any). Returns how to cancel. */
-  stream<Res>(name: string, request: unknown, peerCertificate: Buffer, onMessage: (message: Res) => void, onEnd: (error?: ControlCallError) => void): () => void {
+  stream<Res>(name: string, request: unknown, certificate: Buffer | undefined, onMessage: (message: Res) => void, onEnd: (error?: ControlCallError) => void): () => void {
     const handler = (this.handlers as unknown as Record<string, ServerStream>)[name];
-    const call = new InProcessCall(request, peerCertificate, Infinity);
+    if (!handler) {
+      onEnd(new ControlCallError(grpc.status.UNIMPLEMENTED, `no Control API call ${name}`));
+      return () => {};
+    }
+    const call = new InProcessCall(request, this.options.peer, certificate, Infinity);
     let ended = false;
     const finish = (error?: ControlCallError) => {
       if (ended) return;
@@ -77,7 +90,8 @@ class InProcessCall extends EventEmitter {
 
   constructor(
     readonly request: unknown,
-    private readonly peerCertificate: Buffer,
+    private readonly peer: string,
+    private readonly certificate: Buffer | undefined,
     private readonly deadline: number,
   ) {
     super();
@@ -88,12 +102,12 @@ class InProcessCall extends EventEmitter {
     return this.deadline;
   }
 
-  getAuthContext(): { sslPeerCertificate: { raw: Buffer } } {
-    return { sslPeerCertificate: { raw: this.peerCertificate } };
+  getAuthContext(): { sslPeerCertificate?: { raw: Buffer } } {
+    return this.certificate ? { sslPeerCertificate: { raw: this.certificate } } : {};
   }
 
   getPeer(): string {
-    return 'docker-api';
+    return this.peer;
   }
 
   write(message: unknown): boolean {
