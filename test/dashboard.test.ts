@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { readIdentity } from '@pisched/api';
 import { Cluster, ROOT, TEST_IMAGE, cli, cliJson, dockerAvailable, docker, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
 
 const hasDocker = await dockerAvailable();
@@ -24,6 +27,19 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 function spkiPin(certPem: string): string {
   const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('base64');
+}
+
+/** The certificate a TLS server at address presents, verified against caPem and the host dialled, as a browser would. */
+function servedCertificate(address: string, caPem: string): Promise<string> {
+  const [host, port] = [address.replace(/:\d+$/, ''), Number(address.replace(/^.*:/, ''))];
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host, port, ca: caPem, servername: isIP(host) ? undefined : host }, () => {
+      const certificate = socket.getPeerX509Certificate()!.toString();
+      socket.end();
+      resolve(certificate);
+    });
+    socket.on('error', reject);
+  });
 }
 
 /**
@@ -82,8 +98,10 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     const printed = await cli(cluster.address, ['dashboard']);
     expect(printed.code, printed.stderr).toBe(0);
     loginUrl = printed.stdout.trim();
-    // Chrome trusts exactly the scheduler's key and nothing else: the connection is still TLS, verified by pin.
-    const pin = spkiPin(fs.readFileSync(path.join(cluster.scheduler.dataDir, 'tls', 'node.pem'), 'utf8'));
+    // The certificate as a browser that trusts the cluster CA checks it (chain and the address dialled);
+    // Chrome is then told to trust exactly that key, since its own trust store cannot be given the CA here.
+    const admin = readIdentity(path.join(cluster.scheduler.dataDir, 'admin'), 'admin')!;
+    const pin = spkiPin(await servedCertificate(dashboard, admin.caPem));
     browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${pin}`] });
     context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     page = await context.newPage();

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { RenewableIdentity, callerCertificateExpiry, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -37,7 +37,7 @@ import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
 import { fileObjectHandlers } from './control/file-object-handlers';
 import { DockerApiServer, type DockerApiAddress } from './docker-api/docker-api-server';
-import { dockerServerIdentity, serverNames } from './docker-api/server-certificate';
+import { serverIdentity, serverNames } from './security/server-certificate';
 import { dashboardLoginHandlers } from './security/dashboard-login-handlers';
 import { InProcessControl } from './control/in-process-control';
 import { DashboardFeed } from './dashboard/dashboard-feed';
@@ -289,6 +289,9 @@ export class SchedulerServer {
       this.dashboard = await startDashboard({
         address: this.options.dashboardAddr,
         identity: this.identity,
+        serverIdentity: serverIdentity(this.store, `${this.options.id}-dashboard`, serverNames([parseHostPort(this.options.dashboardAddr, 0, true).host])),
+        log: this.options.log.child({ role: 'dashboard' }),
+        caStored: () => this.store.state.security !== undefined,
         feed: new DashboardFeed(this.store, this.events, this.options.id, () => control.unary('GetClusterStatus', { localOnly: false })),
         actions: dashboardActions(control),
         control,
@@ -315,7 +318,7 @@ export class SchedulerServer {
       control: new InProcessControl(this.controlService, { peer: 'docker-api', deadlineMs: DOCKER_API_CALL_DEADLINE_MS }),
       member: { id: this.options.id, listen: this.options.listen, caPem: () => this.identity!.current.caPem },
       identity: this.identity!,
-      serverIdentity: dockerServerIdentity(this.store, this.options.id, serverNames(addresses)),
+      serverIdentity: serverIdentity(this.store, `${this.options.id}-docker-api`, serverNames(addresses.flatMap((address) => (address.kind === 'tcp' ? [address.host] : [])))),
       revoked: this.revoked,
       log: this.options.log.child({ role: 'docker-api' }),
     });

@@ -2,7 +2,9 @@ import type * as http from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { parseHostPort, peerIdentity, startTlsListener, type RenewableIdentity } from '@pisched/api';
+import type { Logger } from 'pino';
 import type { RevocationCheck } from '../security/revocation';
+import { followServerIdentity, type ServerIdentitySource } from '../security/server-certificate';
 import { DashboardSessions, csrfMatches, type DashboardSession } from './dashboard-sessions';
 import { loadAssets } from './dashboard-assets';
 import type { DashboardFeed } from './dashboard-feed';
@@ -11,7 +13,13 @@ import { ControlCallError, type InProcessControl } from '../control/in-process-c
 
 export interface DashboardServerOptions {
   address: string;
+  /** The member's own certificate: served until the one naming this host (serverIdentity) is made. */
   identity: RenewableIdentity;
+  /** A certificate naming this host, as a browser that trusts the cluster CA checks it; waits for the CA when a new cluster has not stored it yet. */
+  serverIdentity: ServerIdentitySource;
+  /** Whether the store holds the CA now: then the dashboard starts with the host's certificate, never the member's. */
+  caStored: () => boolean;
+  log: Logger;
   feed: DashboardFeed;
   actions: DashboardActions;
   control: InProcessControl;
@@ -47,8 +55,8 @@ const HTTP_STATUS: Partial<Record<grpc.status, number>> = {
 };
 
 /**
- * The web dashboard of one scheduler: HTTPS only (TLS 1.3, the member's own
- * certificate of the cluster CA, following its renewals). A person gets in
+ * The web dashboard of one scheduler: HTTPS only (TLS 1.3, a certificate of
+ * the cluster CA naming this host's names and addresses, renewed at half its life). A person gets in
  * with a one-time login from `pisched dashboard` or with an admin client
  * certificate; either opens a session (an HttpOnly, Secure, SameSite=Strict
  * cookie). Without one every path but /login answers 401.
@@ -137,13 +145,27 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
     }
   };
 
+  const named = options.caStored() ? await options.serverIdentity() : undefined;
+  const warn = (message: string) => options.log.warn(`the dashboard: ${message}`);
   // A client certificate is asked for but not required: a person with a one-time login has none.
   const listener = await startTlsListener(
     {
       host,
       port,
-      identity: options.identity.current,
-      follow: (apply) => options.identity.onReplace(apply),
+      identity: named?.identity ?? options.identity.current,
+      follow: (apply) => {
+        if (named) return followServerIdentity(options.serverIdentity, named.renewInMs, apply, warn);
+        // A new cluster's member before its first leader stored the CA: its own certificate until then.
+        const stopMember = options.identity.onReplace(apply);
+        const stopNamed = followServerIdentity(options.serverIdentity, 0, (identity) => {
+          stopMember();
+          apply(identity);
+        }, warn);
+        return () => {
+          stopMember();
+          stopNamed();
+        };
+      },
       minVersion: 'TLSv1.3',
       requireClientCert: false,
       what: `the dashboard on ${options.address}`,

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { followServerIdentity, type ServerIdentitySource } from '../security/server-certificate';
 import { SpecError, parseHostPort, peerIdentity, startTlsListener, type RenewableIdentity, type Role, type TlsIdentity, type TlsListener } from '@pisched/api';
 import type { Logger } from 'pino';
 import { ControlCallError, type InProcessControl } from '../control/in-process-control';
@@ -43,7 +44,7 @@ export interface DockerApiOptions {
   /** This member's own credentials: a unix socket's callers act with its certificate. */
   identity: RenewableIdentity;
   /** The HTTPS server's certificate, with the names clients dial; called again to renew it. */
-  serverIdentity: () => Promise<{ identity: TlsIdentity; renewInMs: number }>;
+  serverIdentity: ServerIdentitySource;
   revoked: RevocationCheck;
   log: Logger;
 }
@@ -105,7 +106,7 @@ export class DockerApiServer {
         host: address.host,
         port: address.port,
         identity,
-        follow: (apply) => this.followServerIdentity(renewInMs, apply),
+        follow: (apply) => followServerIdentity(this.options.serverIdentity, renewInMs, apply, (message) => this.options.log.warn(`the Docker API: ${message}`)),
         minVersion: 'TLSv1.2',
         requireClientCert: true,
         what: `the Docker API on ${address.text}`,
@@ -118,33 +119,6 @@ export class DockerApiServer {
     this.tlsListeners.push(listener);
     this.bound.push(`tcp://${listener.address}`);
     this.options.log.info({ address: `tcp://${listener.address}` }, 'serving the Docker API (mutual TLS)');
-  }
-
-  /** Asks for the server certificate again when it is due, and hands each new one to apply; returns how to stop. */
-  private followServerIdentity(firstInMs: number, apply: (identity: TlsIdentity) => void): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const schedule = (inMs: number) => {
-      timer = setTimeout(() => {
-        this.options.serverIdentity().then(
-          ({ identity, renewInMs }) => {
-            if (stopped) return;
-            apply(identity);
-            schedule(renewInMs);
-          },
-          (error: Error) => {
-            this.options.log.warn({ err: error.message }, 'cannot renew the Docker API certificate; trying again in a minute');
-            if (!stopped) schedule(60_000);
-          },
-        );
-      }, inMs);
-      timer.unref();
-    };
-    schedule(firstInMs);
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
   }
 
   private serve(request: http.IncomingMessage, response: http.ServerResponse, caller: Caller): void {
