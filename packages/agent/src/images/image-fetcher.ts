@@ -89,7 +89,9 @@ export class ImageFetcher {
     });
     // A source that dies mid-stream must fail the load, not end it: an ended tar would look complete.
     const cut = () => {
-      if (!ended) abort.abort();
+      if (ended || abort.signal.aborted) return;
+      abort.abort();
+      counted.destroy(new Error('the transfer was cut off'));
     };
     tar.on('error', cut);
     tar.on('close', cut);

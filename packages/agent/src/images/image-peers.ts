@@ -42,6 +42,7 @@ export class ImagePeers {
     const line = (state: string, message: string, bytes = 0) => send({ requestId: request.requestId, nodeId: this.nodeId, state, message, bytes });
     try {
       const held = await this.engine.inspect(request.reference);
+      this.log.debug({ image: request.reference, held: held?.id, want: request.imageId }, 'image push asked');
       if (held?.id === request.imageId) {
         line('present', `already holds ${request.reference}`);
         void this.inventory.refresh();

@@ -31,6 +31,7 @@ import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
 import { ImageSourceChooser, imageServer, serviceImages } from './image-sources';
 import { ImagePush } from './image-push';
+import { nodeFacts } from '../placement/constraints';
 
 /** How long an image push waits for some node to report the image when none has yet (it was never watched). */
 const PUSH_DISCOVERY_MS = 5_000;
@@ -443,18 +444,16 @@ export class Dispatcher {
     const sample = holders.flatMap((node) => node.images ?? []).find((image) => image.imageId === chosen.imageId)!;
     const platform = sample.platform ?? { os: '', architecture: '' };
     const holding = new Set(holders.filter((node) => node.images!.some((image) => image.imageId === chosen.imageId)).map((node) => node.id));
-    const candidates = nodeIds.length > 0
-      ? nodeIds
+    // Named nodes are asked even if the store says they hold it: their agent knows better, and answers "present".
+    const targets = nodeIds.length > 0
+      ? [...new Set(nodeIds)]
       : [...this.store.state.nodes.values()]
-          .filter((node) => node.state === 'READY' && nodeRunsPlatform({ os: node.description?.platform?.os ?? '', arch: node.description?.platform?.architecture ?? '' }, platform))
+          .filter((node) => node.state === 'READY' && !holding.has(node.id) && nodeRunsPlatform(nodeFacts(node), platform))
           .map((node) => node.id)
           .sort();
-    const targets: string[] = [];
-    for (const nodeId of candidates) {
-      if (holding.has(nodeId)) deliver({ requestId: '', nodeId, state: 'present', message: `already holds ${reference}` });
-      else targets.push(nodeId);
-    }
-    if (targets.length === 0) {
+    for (const nodeId of targets) holding.delete(nodeId);
+    if (targets.length === 0 || holding.size === 0) {
+      if (holding.size === 0) throw new ImagePushRefused(`no node other than ${targets.join(', ')} holds image ${reference}`);
       end();
       return () => undefined;
     }

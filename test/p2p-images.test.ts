@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, uniqueName, waitFor } from './harness';
+import type { ImageRow } from '../packages/cli/src/commands/image';
+
+const hasDocker = await dockerAvailable();
+
+/**
+ * A second engine with an image store of its own, so one node can lack an
+ * image the other holds. No bridge, no iptables: it touches nothing of the host's
+ * networking, and tasks run without a network, which is all these need.
+ */
+class ExtraEngine {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-p2p-engine-'));
+  readonly socket = path.join(this.dir, 'docker.sock');
+  readonly docker = new Docker({ socketPath: this.socket });
+  private child?: ChildProcess;
+  output = '';
+
+  async start(): Promise<void> {
+    const child = spawn('dockerd', [
+      '--data-root', path.join(this.dir, 'data'), '--exec-root', path.join(this.dir, 'exec'), '--pidfile', path.join(this.dir, 'docker.pid'),
+      '-H', `unix://${this.socket}`, '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000)));
+    child.stderr!.on('data', (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000)));
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`dockerd exited:\n${this.output}`);
+      return this.docker.ping().then(() => true, () => false);
+    }, 30_000, 'the extra dockerd to answer');
+  }
+
+  /** Stops only the dockerd this test started, then unmounts what it left and removes its directory. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1]).filter((point) => point?.startsWith(this.dir));
+    for (const point of mounts.sort().reverse()) spawn('umount', ['-l', point]).on('error', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
+  const cluster = new Cluster();
+  const engineB = new ExtraEngine();
+  const a = uniqueName('imga');
+  const b = uniqueName('imgb');
+  const arm = uniqueName('imgarm');
+  const image = `${uniqueName('pisched-p2p')}:v1`;
+  let imageId = '';
+  let platformArch = '';
+
+  beforeAll(async () => {
+    // An image on the shared engine alone: the test image plus a file only this run writes.
+    const container = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['sh', '-c', `echo ${image} > /made-by-test`], HostConfig: { NetworkMode: 'none' } });
+    await container.start();
+    await container.wait();
+    const [repo, tag] = image.split(':');
+    await container.commit({ repo, tag, changes: ['CMD ["sleep", "3600"]'] });
+    await container.remove();
+    const inspected = await docker.getImage(image).inspect();
+    imageId = inspected.Id;
+    platformArch = inspected.Architecture;
+    await engineB.start();
+    const ports = new Map([[a, await freePort()], [b, await freePort()], [arm, await freePort()]]);
+    await cluster.start([a, b, arm], (id) => [
+      '--advertise-addr', '127.0.0.1', '--image-port', String(ports.get(id)),
+      ...(id === a ? [] : ['--docker-socket', engineB.socket]),
+      ...(id === arm ? ['--arch', platformArch === 'arm64' ? 'amd64' : 'arm64'] : []),
+    ]);
+  }, 80_000);
+
+  afterAll(async () => {
+    await cluster.stop().catch(() => undefined);
+    await engineB.stop();
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  }, 60_000);
+
+  const engineBHolds = async () => (await engineB.docker.getImage(image).inspect().catch(() => undefined))?.Id;
+
+  it('refuses to send an image to a node of another platform, with one line saying why', async () => {
+    const result = await cli(cluster.address, ['image', 'push', image, '--nodes', arm]);
+    expect(result.code, result.stdout + result.stderr).not.toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^${arm}: failed refused: image [0-9a-f]{12} is linux/${platformArch}, and node ${arm} runs linux/arm`, 'm'));
+    expect(await engineBHolds()).toBeUndefined();
+  });
+
+  it('runs a task on a node whose engine lacks the image: the agent fetches it from the node that has it', async () => {
+    const service = uniqueName('p2p');
+    const run = await cli(cluster.address, ['run', '--name', service, '--constraint', `node.id==${b}`, '--memory', '16M', image]);
+    expect(run.code, run.stderr).toBe(0);
+    await waitFor(async () => {
+      const running = await engineB.docker.listContainers({ filters: { label: [`pisched.node=${b}`] } });
+      return running.length === 1;
+    }, 30_000, `the task to run on ${b}\n${cluster.logs()}`);
+    expect(await engineBHolds()).toBe(imageId);
+    const rows = await cliJson<ImageRow[]>(cluster.address, ['image', 'ls', '--json']);
+    const holders = rows.filter((row) => row.reference === image);
+    expect(holders.map((row) => row.node)).toEqual(expect.arrayContaining([a, b]));
+    for (const row of holders) expect(row).toMatchObject({ imageId, platform: `linux/${platformArch}` });
+    expect((await cli(cluster.address, ['rm', service])).code).toBe(0);
+    await waitFor(async () => (await engineB.docker.listContainers({ all: true, filters: { label: [`pisched.node=${b}`] } })).length === 0, 30_000, 'the task container to go');
+  }, 60_000);
+
+  it('pre-distributes an image with image push, one progress line per node', async () => {
+    await engineB.docker.getImage(image).remove({ force: true });
+    expect(await engineBHolds()).toBeUndefined();
+    const result = await cli(cluster.address, ['image', 'push', image, '--nodes', b]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout, cluster.logs()).toContain(`${b}: fetching from ${a}`);
+    expect(result.stdout).toMatch(new RegExp(`^${b}: done fetched from ${a} \\(\\d+ bytes\\), image id verified$`, 'm'));
+    expect(await engineBHolds()).toBe(imageId);
+    const unknown = await cli(cluster.address, ['image', 'push', 'pisched-no-such-image:none']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr.trim()).toMatch(/no node holds image pisched-no-such-image:none/);
+  }, 40_000);
+});
