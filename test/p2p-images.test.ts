@@ -58,6 +58,8 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
   const a = uniqueName('imga');
   const b = uniqueName('imgb');
   const arm = uniqueName('imgarm');
+  // A second node on engine A: it holds whatever A holds, and takes over when A dies mid-transfer.
+  const a2 = uniqueName('imgz');
   const image = `${uniqueName('pisched-p2p')}:v1`;
   let imageId = '';
   let platformArch = '';
@@ -74,10 +76,12 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
     imageId = inspected.Id;
     platformArch = inspected.Architecture;
     await engineB.start();
-    const ports = new Map([[a, await freePort()], [b, await freePort()], [arm, await freePort()]]);
-    await cluster.start([a, b, arm], (id) => [
+    const ports = new Map([[a, await freePort()], [b, await freePort()], [arm, await freePort()], [a2, await freePort()]]);
+    await cluster.start([a, b, arm, a2], (id) => [
       '--advertise-addr', '127.0.0.1', '--image-port', String(ports.get(id)),
-      ...(id === a ? [] : ['--docker-socket', engineB.socket]),
+      // Slow enough (~4 s for this image) that a source can be killed half-way.
+      ...(id === a || id === a2 ? ['--image-transfer-rate', '512K'] : []),
+      ...(id === a || id === a2 ? [] : ['--docker-socket', engineB.socket]),
       ...(id === arm ? ['--arch', platformArch === 'arm64' ? 'amd64' : 'arm64'] : []),
     ]);
   }, 80_000);
@@ -99,7 +103,7 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
 
   it('runs a task on a node whose engine lacks the image: the agent fetches it from the node that has it', async () => {
     const service = uniqueName('p2p');
-    const run = await cli(cluster.address, ['run', '--name', service, '--constraint', `node.id==${b}`, '--memory', '16M', image]);
+    const run = await cli(cluster.address, ['run', '--name', service, '--constraint', `node.id==${b}`, '--memory', '16M', '--stop-signal', 'SIGKILL', image]);
     expect(run.code, run.stderr).toBe(0);
     await waitFor(async () => {
       const running = await engineB.docker.listContainers({ filters: { label: [`pisched.node=${b}`] } });
@@ -126,4 +130,23 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr.trim()).toMatch(/no node holds image pisched-no-such-image:none/);
   }, 40_000);
+
+  it('completes a transfer from another node when its source dies half-way', async () => {
+    await engineB.docker.getImage(image).remove({ force: true });
+    const source = cluster.daemons.find((daemon) => daemon.name === `agent ${a}`)!;
+    const served = servedCount(source.output);
+    const pushing = cli(cluster.address, ['image', 'push', image, '--nodes', b]);
+    await waitFor(() => servedCount(source.output) > served, 20_000, `${a} to start serving`);
+    await source.stop('SIGKILL');
+    const result = await pushing;
+    expect(result.code, result.stdout + result.stderr + cluster.logs()).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^${b}: done fetched from ${a2} \\(\\d+ bytes\\), image id verified$`, 'm'));
+    expect(await engineBHolds()).toBe(imageId);
+    expect(cluster.daemons.find((daemon) => daemon.name === `agent ${b}`)!.output).toMatch(/image transfer failed; trying the next source/);
+  }, 40_000);
 });
+
+/** Transfers an agent started serving, by its log. */
+function servedCount(output: string): number {
+  return output.split('\n').filter((line) => line.includes('"msg":"serving an image"')).length;
+}
