@@ -29,7 +29,7 @@ import { AssignmentIndex } from './assignment-index';
 import { NodeWriteBatch } from './node-write-batch';
 import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
-import { ImageSourceChooser, imageServer, serviceImages } from './image-sources';
+import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
 import { ImagePush } from './image-push';
 import { nodeFacts } from '../placement/constraints';
 
@@ -126,6 +126,7 @@ export class Dispatcher {
   private readonly touched = new Set<string>();
   private allTouched = true;
   private readonly onChange = (command?: Command) => {
+    this.imageHolders = undefined;
     if (command) {
       this.index.apply(command, this.touched);
     } else {
@@ -140,6 +141,8 @@ export class Dispatcher {
   /** Images being pushed, watched too though no service names them (yet). */
   private readonly pushedImages = new Set<string>();
   private readonly pushes = new Set<ImagePush>();
+  /** Which nodes serve which image, as of the last store change; rebuilt on demand. */
+  private imageHolders?: Map<string, Node[]>;
 
   constructor(
     private readonly store: Store,
@@ -432,7 +435,8 @@ export class Dispatcher {
     if (holders.length === 0 && !this.pushedImages.has(reference)) {
       // No service names it, so no agent has looked for it: ask them all, and give them a moment.
       this.pushedImages.add(reference);
-      for (const session of this.sessions.values()) this.pushImageWatch(session);
+      const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+      for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
       const until = this.clock.now() + PUSH_DISCOVERY_MS;
       while (holders.length === 0 && this.clock.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -490,8 +494,7 @@ export class Dispatcher {
     };
   }
 
-  private pushImageWatch(session: Session): void {
-    const references = serviceImages(this.store.state.services.values(), this.pushedImages);
+  private pushImageWatch(session: Session, references = serviceImages(this.store.state.services.values(), this.pushedImages)): void {
     const fingerprint = references.join('\n');
     if (fingerprint === session.watched) return;
     session.watched = fingerprint;
@@ -602,7 +605,8 @@ export class Dispatcher {
       }
       // Endpoints go out with the assignments that stop their tasks: a task leaves every
       // node's rotation while its agent still waits out the drain before stopping it.
-      for (const session of this.sessions.values()) this.pushImageWatch(session);
+      const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+      for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
       if (this.sessions.size > 0) {
         const table = meshTable(this.store.state);
         for (const session of this.sessions.values()) this.pushMesh(session, table);
@@ -649,7 +653,8 @@ export class Dispatcher {
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
-    const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'));
+    this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
+    const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
     session.call.write({ assignments: { tasks, secrets, configs, imageSources } });
   }
 }

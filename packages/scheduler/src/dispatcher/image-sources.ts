@@ -65,15 +65,29 @@ export class ImageSourceChooser {
     return { reference, imageId, sources: ordered.map((entry) => ({ nodeId: entry.node.id, address: entry.address })) };
   }
 
-  /** For each image of these tasks that the receiver does not hold: where to fetch it. */
-  forTasks(nodes: Map<string, Node>, receiver: string, tasks: readonly Task[]): ImageFetchInput[] {
+  /**
+   * For each image of these tasks that the receiver does not hold: where to
+   * fetch it. holders: the nodes serving each reference (see holdersByReference),
+   * built once for a round of pushes rather than once per node.
+   */
+  forTasks(nodes: Map<string, Node>, receiver: string, tasks: readonly Task[], holders = holdersByReference(nodes.values())): ImageFetchInput[] {
     const held = new Set((nodes.get(receiver)?.images ?? []).map((image) => image.reference));
-    const wanted = new Set(tasks.map((task) => task.spec?.container?.image ?? '').filter((image) => image !== '' && !held.has(image)));
+    const wanted = new Set(tasks.map((task) => task.spec?.container?.image ?? '').filter((image) => image !== '' && !held.has(image) && holders.has(image)));
     const result: ImageFetchInput[] = [];
     for (const reference of [...wanted].sort()) {
-      const chosen = this.choose(nodes.values(), receiver, reference);
+      const chosen = this.choose(holders.get(reference)!, receiver, reference);
       if (chosen) result.push(chosen);
     }
     return result;
   }
+}
+
+/** The nodes serving images, by the references they hold. */
+export function holdersByReference(nodes: Iterable<Node>): Map<string, Node[]> {
+  const index = new Map<string, Node[]>();
+  for (const node of nodes) {
+    if (!imageServer(node)) continue;
+    for (const image of node.images ?? []) index.set(image.reference, [...(index.get(image.reference) ?? []), node]);
+  }
+  return index;
 }
