@@ -166,8 +166,10 @@ export async function startAgent(scheduler: string, nodeId: string, extraArgs: s
   const join = hasJoined(dataDir) || flagValue(extraArgs, '--join-token') !== undefined ? [] : ['--join-token', await joinToken(scheduler, 'worker')];
   // Agents of tests running at once on this machine must not share a discovery VIP range (and its interface).
   const vipRange = flagValue(extraArgs, '--vip-range') === undefined ? ['--vip-range', testVipRange(nodeId)] : [];
+  // Agents on one machine cannot share the default image port: only tests that move images serve them, each on a port of its own.
+  const imagePort = flagValue(extraArgs, '--image-port') === undefined ? ['--image-port', '0'] : [];
   const daemon = spawnDaemon(`agent ${nodeId}`, BIN.agent, [
-    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...vipRange, ...extraArgs,
+    '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...vipRange, ...imagePort, ...extraArgs,
   ]);
   return { daemon, nodeId, dataDir };
 }

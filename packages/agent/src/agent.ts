@@ -13,6 +13,11 @@ import type { ThermalSensor } from './thermal-sensor';
 import { UserspaceForwarder } from './mesh/userspace-forwarder';
 import { Discovery } from './discovery/discovery';
 import { VipRange } from './discovery/vip-range';
+import { ImageFetcher, tlsConnect } from './images/image-fetcher';
+import { ImageInventory } from './images/image-inventory';
+import { ImagePeers } from './images/image-peers';
+import type { ImageEngine } from './images/image-engine';
+import type { Platform, RenewableIdentity } from '@pisched/api';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -36,6 +41,8 @@ export interface AgentConfig {
   thermal?: ThermalSensor;
   /** Service discovery (--vip-range, --dns-upstream); without it a task on a network is rejected. */
   discovery?: { vipRange: string; upstreams: string[]; docker: Docker };
+  /** Images moved between nodes: fetched from peers when a pull fails, served to them on imagePort (0: served by none). */
+  images?: { engine: ImageEngine; identity: RenewableIdentity; platform: Platform; imagePort: () => number };
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -44,6 +51,8 @@ export class Agent {
   readonly session: AgentSession;
   readonly mesh: Mesh;
   private readonly discovery?: Discovery;
+  readonly images?: ImagePeers;
+  private imageRefresh?: NodeJS.Timeout;
   /** This node's address as the scheduler stored it: where ingress ports are published and the mesh listens. */
   private nodeAddress = '';
   private readonly watcher: ContainerEvents;
@@ -61,6 +70,12 @@ export class Agent {
       this.discovery = new Discovery({ range: VipRange.parse(vipRange), upstreams, docker, nodeId, log });
     }
     this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
+    if (config.images) {
+      const { engine, identity, platform } = config.images;
+      const fetcher = new ImageFetcher({ engine, nodeId, platform, log, connect: tlsConnect(identity) });
+      const inventory = new ImageInventory(engine, (images) => this.session.sendImages(images), log);
+      this.images = new ImagePeers(fetcher, inventory, engine, nodeId, log);
+    }
     this.worker = new Worker({
       driver,
       nodeId,
@@ -71,6 +86,7 @@ export class Agent {
       nodeAddress: () => this.nodeAddress || config.advertiseAddr || '',
       meshDrainMs: MESH_DRAIN_MS,
       ...(this.discovery ? { attachNetworks: (task) => this.discovery!.attach(task) } : {}),
+      ...(this.images ? { images: this.images } : {}),
     });
     this.session = new AgentSession({
       nodeId,
@@ -79,6 +95,7 @@ export class Agent {
       description: () => config.description,
       advertiseAddr: config.advertiseAddr,
       thermal: config.thermal && (() => config.thermal!.current()),
+      imagePort: config.images?.imagePort,
       log,
       handlers: {
         onAccepted: (_sessionId, nodeAddress) => {
@@ -88,8 +105,18 @@ export class Agent {
           // the latest of each once this session's assignments arrive.
           this.reporter.clear();
           this.worker.sessionStarted();
+          this.images?.inventory.sessionStarted();
         },
-        onAssignments: (tasks, files) => {
+        onImageWatch: (references) => this.images?.inventory.watch(references),
+        onImageFetch: (request) => {
+          if (!this.images) {
+            this.session.sendImageProgress({ requestId: request.requestId, nodeId, state: 'failed', message: 'this agent moves no images (simulated)' });
+            return;
+          }
+          void this.images.push(request, (progress) => this.session.sendImageProgress(progress));
+        },
+        onAssignments: (tasks, files, imageSources) => {
+          this.images?.setSources(imageSources ?? []);
           // Counts only: the values are never logged.
           log.debug({ tasks: tasks.length, secrets: files?.secrets.length ?? 0, configs: files?.configs.length ?? 0 }, 'assignments received');
           this.files?.setValues(files?.secrets ?? [], files?.configs ?? []);
@@ -147,6 +174,11 @@ export class Agent {
     );
     this.watcher.start();
     this.worker.startPeriodic(this.config.reconcileIntervalMs ?? 10_000);
+    // An image built or removed by hand is only noticed by looking: cheap, the watched references only.
+    if (this.images) {
+      this.imageRefresh = setInterval(() => void this.images!.inventory.refresh(), 15_000);
+      this.imageRefresh.unref();
+    }
     this.session.start();
   }
 
@@ -161,6 +193,7 @@ export class Agent {
     this.mesh.close();
     this.watcher.stop();
     this.worker.stopPeriodic();
+    clearInterval(this.imageRefresh);
     return this.discovery?.close() ?? Promise.resolve();
   }
 }

@@ -11,6 +11,10 @@ import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
 import { startSimulation, type Simulation } from './simulation';
 import { ThermalSensor } from './thermal-sensor';
+import { DockerImageEngine } from './images/image-engine';
+import { ImageServer } from './images/image-server';
+import { TokenBucket } from './images/rate-limit';
+import { normalizePlatform, type Platform } from '@pisched/api';
 
 /** The node's own resolvers, for names that are not services'. */
 function hostNameservers(): string[] {
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
   let agent: Agent | undefined;
   let renewer: CertificateRenewer | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
+  let imageServer: ImageServer | undefined;
   let stopping = false;
   // Installed before joining, which may wait for a scheduler to come up: a stop then is a clean one too.
   const shutdown = (signal: string): void => {
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping; containers are left running');
     renewer?.stop();
     void metricsEndpoint?.close();
+    void imageServer?.close();
     const stopped = agent?.stop() ?? Promise.resolve();
     lock.release();
     log.flush();
@@ -98,6 +104,30 @@ async function main(): Promise<void> {
   if (stopping) return;
   const renewable = new RenewableIdentity(identity);
   const channel = clusterChannel(renewable);
+  const imageEngine = new DockerImageEngine(driver.docker);
+  if (options.imagePort > 0) {
+    imageServer = new ImageServer({
+      engine: imageEngine,
+      identity: renewable,
+      bucket: options.imageTransferRate > 0 ? new TokenBucket(options.imageTransferRate) : undefined,
+      maxTransfers: options.imageMaxTransfers,
+      nodeId: options.nodeId,
+      log,
+    });
+    try {
+      await imageServer.listen(options.imagePort, options.advertiseAddr ?? '0.0.0.0');
+    } catch (error) {
+      lock.release();
+      fatal(`${(error as Error).message} (choose another with --image-port, or 0 to serve none)`);
+    }
+    log.info({ port: imageServer.port, rateBytesPerSecond: options.imageTransferRate || undefined, maxTransfers: options.imageMaxTransfers }, 'serving images to other nodes');
+  }
+  let platform: Platform;
+  try {
+    platform = normalizePlatform(description.platform ?? {});
+  } catch {
+    platform = { os: description.platform?.os ?? '', architecture: description.platform?.architecture ?? '' };
+  }
   agent = new Agent({
     nodeId: options.nodeId,
     schedulers: options.schedulers,
@@ -109,6 +139,7 @@ async function main(): Promise<void> {
     advertiseAddr: options.advertiseAddr,
     thermal: new ThermalSensor(options.sysfsRoot),
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
+    images: { engine: imageEngine, identity: renewable, platform, imagePort: () => imageServer?.port ?? 0 },
   });
   if (options.metricsAddr) {
     // Loaded only when asked for: prom-client and what it pulls in are a few MiB an agent without --metrics-addr never uses.

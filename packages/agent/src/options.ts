@@ -5,8 +5,12 @@ import { DEFAULT_DEVICE_PATHS } from './device-discovery';
 import { isIP } from 'node:net';
 import { DEFAULT_VIP_RANGE, VipRange } from './discovery/vip-range';
 import { splitHostPort } from './discovery/dns-server';
+import { parseTransferRate } from './images/rate-limit';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+/** Next to the schedulers' 4242-ish ports, clear of Swarm's 7946; agents sharing a host each give their own. */
+export const DEFAULT_IMAGE_PORT = 4790;
+const DEFAULT_IMAGE_MAX_TRANSFERS = 2;
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +30,12 @@ export interface AgentOptions {
   logLevel: LogLevel;
   /** Serve Prometheus metrics here (--metrics-addr); off when absent. */
   metricsAddr?: string;
+  /** Where other nodes fetch this node's images (--image-port); 0: it serves none. */
+  imagePort: number;
+  /** Outgoing image bytes per second, all transfers together (--image-transfer-rate); 0: no limit. */
+  imageTransferRate: number;
+  /** Image transfers served at once (--image-max-transfers); more are turned away to other sources. */
+  imageMaxTransfers: number;
   /** The worker join token: used on the first start only, to get this node's certificate. */
   joinToken?: string;
   /**
@@ -109,6 +119,9 @@ function program(write: (text: string) => void): Command {
     .option('--reserve-system <cpus,memory>', 'both at once, e.g. 0.5,256M (instead of --reserve-cpus and --reserve-memory)')
     .option('--docker-socket <path>', 'the Docker engine\'s socket', DEFAULT_DOCKER_SOCKET)
     .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics on a loopback address, or over HTTPS with a cluster client certificate on any other (off by default)')
+    .option('--image-port <port>', `where other nodes fetch images this node holds, over mutual TLS (0: serve none; default ${DEFAULT_IMAGE_PORT})`)
+    .option('--image-transfer-rate <bytes/s>', 'the most image bytes per second this node sends, all transfers together, e.g. 10M (default 0: no limit)')
+    .option('--image-max-transfers <n>', `image transfers this node serves at once (default ${DEFAULT_IMAGE_MAX_TRANSFERS})`)
     .option('--arch <arch>', 'architecture to advertise instead of the engine\'s, e.g. arm64 (for testing / emulated runtimes)')
     .option('--os <os>', 'operating system to advertise instead of the engine\'s, e.g. linux (for testing / emulated runtimes)')
     .option('--device-paths <path,...>', `device paths to look for and advertise, a * allowed in the last part ('' for none; default: ${DEFAULT_DEVICE_PATHS.join(',')})`)
@@ -149,7 +162,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId?: string; scheduler: string; dataDir: string; simulate?: string; nodeIdPrefix: string; simStartDelay: string; simFailRatio: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; imagePort?: string; imageTransferRate?: string; imageMaxTransfers?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
   }>();
 
   const simulate = raw.simulate === undefined ? undefined : simulateOptions(raw);
@@ -191,7 +204,20 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
     sysfsRoot: raw.sysfsRoot,
     vipRange: wrap(() => VipRange.parse(raw.vipRange ?? DEFAULT_VIP_RANGE)).text,
+    imagePort: DEFAULT_IMAGE_PORT,
+    imageTransferRate: raw.imageTransferRate === undefined ? 0 : wrap(() => parseTransferRate(raw.imageTransferRate as string)),
+    imageMaxTransfers: DEFAULT_IMAGE_MAX_TRANSFERS,
   };
+  if (raw.imagePort !== undefined) {
+    const port = Number(raw.imagePort);
+    if (!/^\d+$/.test(raw.imagePort.trim()) || port > 65535) throw new OptionsError(`invalid --image-port "${raw.imagePort}": a port from 1 to 65535, or 0 to serve no images`);
+    options.imagePort = port;
+  }
+  if (raw.imageMaxTransfers !== undefined) {
+    const count = Number(raw.imageMaxTransfers);
+    if (!/^\d+$/.test(raw.imageMaxTransfers.trim()) || count < 1 || count > 64) throw new OptionsError(`invalid --image-max-transfers "${raw.imageMaxTransfers}": a number from 1 to 64`);
+    options.imageMaxTransfers = count;
+  }
   if (!options.sysfsRoot.startsWith('/')) throw new OptionsError(`invalid --sysfs-root "${raw.sysfsRoot}": must be an absolute path`);
   if (raw.dnsUpstream !== undefined) {
     options.dnsUpstreams = raw.dnsUpstream.split(',').map((part) => part.trim()).filter((part) => part !== '').map((part) => {

@@ -9,6 +9,9 @@ import {
   type LogReplyInput,
   type LogRequest,
   type FileData,
+  type ImageFetch,
+  type ImageFetchProgressInput,
+  type NodeImageInput,
   type MeshUpdate,
   type NodeThermal,
   type Task,
@@ -25,7 +28,11 @@ export interface SessionHandlers {
   /** The routing mesh's endpoint table (full) or a change to it. */
   onMesh?(update: MeshUpdate): void;
   /** files: the values of the secrets and configs these tasks use, and of no others. */
-  onAssignments(tasks: Task[], files?: { secrets: FileData[]; configs: FileData[] }): void;
+  onAssignments(tasks: Task[], files?: { secrets: FileData[]; configs: FileData[] }, imageSources?: ImageFetch[]): void;
+  /** The image references services name: report which of them the engine holds (sendImages). */
+  onImageWatch?(references: string[]): void;
+  /** An image push: fetch this image from these sources, answering with sendImageProgress. */
+  onImageFetch?(fetch: ImageFetch): void;
   /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
   onLogRequest?(request: LogRequest): void;
   /** A followed log request is over: nobody reads it any more. */
@@ -48,6 +55,8 @@ export interface SessionOptions {
   acceptTimeoutMs?: number;
   /** The node's heat to report (see ThermalSensor); undefined where it has no sensors. */
   thermal?: () => NodeThermal | undefined;
+  /** Where this agent serves images to other nodes (--image-port); 0 or undefined: none. */
+  imagePort?: () => number;
 }
 
 /** A refused certificate stays refused until an operator acts: no point asking often. */
@@ -127,6 +136,19 @@ export class AgentSession {
   sendLogReply(reply: LogReplyInput): boolean {
     if (!this.connected || !this.call) return false;
     this.call.write({ logReply: reply });
+    return true;
+  }
+
+  /** Which watched images the engine holds; false when there is no session to tell. */
+  sendImages(images: NodeImageInput[]): boolean {
+    if (!this.connected || !this.call) return false;
+    this.call.write({ images: { images } });
+    return true;
+  }
+
+  sendImageProgress(progress: ImageFetchProgressInput): boolean {
+    if (!this.connected || !this.call) return false;
+    this.call.write({ imageProgress: progress });
     return true;
   }
 
@@ -212,12 +234,16 @@ export class AgentSession {
           fail('assignments arrived before the session was accepted');
           return;
         }
-        const { secrets, configs } = message.assignments;
-        this.options.handlers.onAssignments(message.assignments.tasks ?? [], { secrets: secrets ?? [], configs: configs ?? [] });
+        const { secrets, configs, imageSources } = message.assignments;
+        this.options.handlers.onAssignments(message.assignments.tasks ?? [], { secrets: secrets ?? [], configs: configs ?? [] }, imageSources ?? []);
       } else if (message.logRequest) {
         if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
       } else if (message.mesh) {
         if (this.accepted) this.options.handlers.onMesh?.(message.mesh);
+      } else if (message.imageWatch) {
+        if (this.accepted) this.options.handlers.onImageWatch?.(message.imageWatch.references ?? []);
+      } else if (message.imageFetch) {
+        if (this.accepted) this.options.handlers.onImageFetch?.(message.imageFetch);
       } else if (message.logCancel) {
         this.options.handlers.onLogCancel?.(message.logCancel.requestId);
       }
@@ -230,7 +256,7 @@ export class AgentSession {
     call.on('end', () => fail('the scheduler ended the session'));
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
-    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '' } });
+    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '', imagePort: this.options.imagePort?.() ?? 0 } });
   }
 
   private beat(): void {

@@ -8,6 +8,17 @@ import type { StatusReport } from './observed';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
+import type { ImagePeers } from './images/image-peers';
+
+/**
+ * How long a pull may take before the agent gives up on the registry and asks
+ * its peers: without a registry a pull usually fails at once, but a registry
+ * that does not answer (a LAN without internet, a dead proxy) could hold a task for minutes.
+ */
+const PULL_TIMEOUT_MS = 30_000;
+
+/** A pull and the fetch from peers after it both failed: the message says both. */
+class ImageUnavailable extends Error {}
 
 export interface WorkerOptions {
   driver: ContainerDriver;
@@ -28,6 +39,8 @@ export interface WorkerOptions {
   meshDrainMs?: number;
   /** Gets a task's pisched networks ready on this node; without it a task on a network is rejected. */
   attachNetworks?: (task: Task) => Promise<ContainerNetworking>;
+  /** Other nodes to fetch an image from when the pull fails; without it a failed pull rejects the task. */
+  images?: ImagePeers;
 }
 
 interface Chain {
@@ -246,11 +259,12 @@ export class Worker {
     advance('PREPARING', 'preparing');
     const image = task.spec?.container?.image ?? '';
     try {
-      if (!(await driver.hasImage(image))) {
-        this.log.info({ taskId: task.id, image }, 'image not present locally; pulling');
-        await driver.pullImage(image);
-      }
+      if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
     } catch (error) {
+      if (error instanceof ImageUnavailable) {
+        this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: error.message });
+        return;
+      }
       let err = verdict(error);
       // Without a registry the engine's words are about the network only
       // ("lookup registry-1.docker.io: no such host"); name the image so a
@@ -315,6 +329,25 @@ export class Worker {
     this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
   }
 
+  /** Pulls, the registry being the first choice; then, if other nodes hold the image, fetches it from them. */
+  private async obtainImage(taskId: string, image: string): Promise<void> {
+    this.log.info({ taskId, image }, 'image not present locally; pulling');
+    try {
+      await withTimeout(this.options.driver.pullImage(image), PULL_TIMEOUT_MS, `no answer from the registry in ${PULL_TIMEOUT_MS / 1000} s`);
+      void this.options.images?.inventory.refresh();
+      return;
+    } catch (pullError) {
+      const want = this.options.images?.sourcesFor(image);
+      if (!want || isEngineUnreachable(pullError)) throw pullError;
+      this.log.info({ taskId, image, err: engineMessage(pullError), sources: want.sources.map((source) => source.nodeId) }, 'pull failed; fetching the image from another node');
+      try {
+        await this.options.images!.fetch(want);
+      } catch (fetchError) {
+        throw new ImageUnavailable(`pull ${image}: ${engineMessage(pullError)}; ${(fetchError as Error).message}`);
+      }
+    }
+  }
+
   private prepareFiles(task: Task) {
     const container = task.spec?.container;
     const needed = (container?.secrets?.length ?? 0) + (container?.configs?.length ?? 0);
@@ -351,4 +384,12 @@ export class Worker {
       this.log.warn({ taskId, err: engineMessage(error) }, 'reconcile step failed; will retry');
     }
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -29,7 +29,17 @@ describe('parseAgentOptions', () => {
       secretsDir: '/run/pisched/pi-1/secrets',
       sysfsRoot: '/sys',
       vipRange: '198.18.0.0/24',
+      imagePort: 4790,
+      imageTransferRate: 0,
+      imageMaxTransfers: 2,
     });
+  });
+
+  it('reads the image transfer flags, and refuses bad ones with one line', () => {
+    expect(parse('--image-port', '0', '--image-transfer-rate', '10M', '--image-max-transfers', '4')).toMatchObject({ imagePort: 0, imageTransferRate: 10 * 1024 * 1024, imageMaxTransfers: 4 });
+    expect(() => parse('--image-port', '70000')).toThrow('invalid --image-port "70000": a port from 1 to 65535, or 0 to serve no images');
+    expect(() => parse('--image-transfer-rate', 'fast')).toThrow('invalid --image-transfer-rate "fast": expected bytes per second, e.g. 10M or 0 for no limit');
+    expect(() => parse('--image-max-transfers', '0')).toThrow('invalid --image-max-transfers "0": a number from 1 to 64');
   });
 
   it('reads --vip-range (aligned) and --dns-upstream', () => {

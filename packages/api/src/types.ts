@@ -61,3 +61,8 @@ export type { RebalanceServicesRequest as RebalanceServicesRequestInput } from '
 export type { RebalanceServicesResponse__Output as RebalanceServicesResponse } from './gen/pisched/v1/RebalanceServicesResponse';
 export type { RebalanceMove__Output as RebalanceMove } from './gen/pisched/v1/RebalanceMove';
 export type { Network__Output as Network } from './gen/pisched/v1/Network';
+export type { NodeImage__Output as NodeImage, NodeImage as NodeImageInput } from './gen/pisched/v1/NodeImage';
+export type { ImageFetch__Output as ImageFetch, ImageFetch as ImageFetchInput } from './gen/pisched/v1/ImageFetch';
+export type { ImageSource__Output as ImageSource } from './gen/pisched/v1/ImageSource';
+export type { ImageFetchProgress__Output as ImageFetchProgress, ImageFetchProgress as ImageFetchProgressInput } from './gen/pisched/v1/ImageFetchProgress';
+export type { ImageWatch__Output as ImageWatch } from './gen/pisched/v1/ImageWatch';

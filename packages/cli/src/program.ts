@@ -17,6 +17,7 @@ import { registerAdmin } from './commands/admin';
 import { registerStack } from './commands/stack';
 import { registerFileObjects } from './commands/file-objects';
 import { registerNetwork } from './commands/network';
+import { registerImage } from './commands/image';
 import { registerCompletion } from './commands/completion';
 import { registerDashboard } from './commands/dashboard';
 import { Context } from './context';
@@ -53,6 +54,7 @@ export function buildProgram(context: Context): Command {
   registerFileObjects(program, context, 'config');
   registerDashboard(program, context);
   registerNetwork(program, context);
+  registerImage(program, context);
   registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, ImageFetchProgress, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
@@ -214,6 +214,11 @@ export class SchedulerClient {
         current?.cancel();
       },
     };
+  }
+
+  /** Copies an image node to node; progress lines until every node had its last (see `image push`). */
+  pushImage(image: string, nodes: string[], onProgress: (progress: ImageFetchProgress) => void): { done: Promise<void>; stop: () => void } {
+    return this.follow((client) => client.PushImage({ image, nodes }) as grpc.ClientReadableStream<ImageFetchProgress>, onProgress);
   }
 
   async listNodes(): Promise<Node[]> {

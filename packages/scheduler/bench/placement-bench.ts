@@ -39,7 +39,8 @@ function node(id: string, capacity: Size, labels: Record<string, string> = {}): 
     message: '',
     labels: {},
     address: '',
-    thermal: null,
+    thermal: null,    imagePort: 0,
+    images: [],
   };
 }
 

@@ -44,6 +44,7 @@ import { DashboardFeed } from './dashboard/dashboard-feed';
 import { dashboardActions } from './dashboard/dashboard-actions';
 import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
 import { networkHandlers } from './control/network-handlers';
+import { imageHandlers } from './control/image-handlers';
 
 export interface SchedulerOptions {
   id: string;
@@ -187,6 +188,7 @@ export class SchedulerServer {
       ...securityHandlers(this.store, this.ca, options.log.child({ role: 'ca' })),
       ...fileObjectHandlers(this.store, systemClock),
       ...networkHandlers(this.store, systemClock),
+      ...imageHandlers(this.dispatcher),
       ...eventsHandler(this.events),
       ...revocationHandlers(this.store, this.ca, (id) => raft?.members.byId(id) !== undefined, options.log.child({ role: 'ca' })),
       ...dashboardLoginHandlers(this.store, () => this.dashboard?.address),

@@ -31,6 +31,8 @@ export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
     labels: {},
     address: '',
     thermal: null,
+    imagePort: 0,
+    images: [],
   };
 }
 

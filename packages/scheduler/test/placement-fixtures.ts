@@ -41,7 +41,8 @@ export function sizedNode(id: string, shape: NodeShape = {}): Node {
     message: '',
     labels: shape.userLabels ?? {},
     address: '',
-    thermal: shape.thermal ?? null,
+    thermal: shape.thermal ?? null,    imagePort: 0,
+    images: [],
   };
 }
 

@@ -43,7 +43,7 @@ const WRITES = new Set([
  */
 const LEADER_ONLY = new Set(['GetServiceLogs']);
 /** Server-streaming calls, leader-only for the same reason; a follower relays the leader's stream. */
-const LEADER_STREAMS = new Set(['FollowServiceLogs']);
+const LEADER_STREAMS = new Set(['FollowServiceLogs', 'PushImage']);
 
 /**
  * Calls any member answers from its own view, with or without a leader: how else to diagnose a partition.

@@ -10,6 +10,11 @@ import {
   type DispatcherHandlers,
   type DispatcherMessage,
   type LogReply,
+  type ImageFetchProgressInput,
+  type NodeImage,
+  nodeRunsPlatform,
+  formatPlatform,
+  type Node,
   type NodeDescription,
   type NodeThermal,
   type Task,
@@ -24,6 +29,17 @@ import { AssignmentIndex } from './assignment-index';
 import { NodeWriteBatch } from './node-write-batch';
 import { revocationFingerprint } from '../security/revocation';
 import { isIP } from 'node:net';
+import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
+import { ImagePush } from './image-push';
+import { nodeFacts } from '../placement/constraints';
+
+/** How long an image push waits for some node to report the image when none has yet (it was never watched). */
+const PUSH_DISCOVERY_MS = 5_000;
+/** Transfers one node serves at once for an image push (the agents' --image-max-transfers is the hard limit). */
+const PUSH_PER_SOURCE = 2;
+
+/** A push refused before anything moved: the message is for the person who asked. */
+export class ImagePushRefused extends Error {}
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports, and node writes, are gathered this long and written in one command.
@@ -74,6 +90,8 @@ interface Session {
   lastAssignments?: string;
   /** The routing mesh's table as this session was last sent it; undefined until the first (full) one. */
   mesh?: MeshSent;
+  /** The image references this session was last asked to report on. */
+  watched?: string;
   expiresAt?: number;
 }
 
@@ -108,6 +126,7 @@ export class Dispatcher {
   private readonly touched = new Set<string>();
   private allTouched = true;
   private readonly onChange = (command?: Command) => {
+    this.imageHolders = undefined;
     if (command) {
       this.index.apply(command, this.touched);
     } else {
@@ -118,6 +137,12 @@ export class Dispatcher {
   };
   /** Who waits for the log reply of each request id sent on a session. */
   private readonly logWaiters = new Map<string, { nodeId: string; follow: boolean; deliver: (reply: LogReply) => void }>();
+  private readonly imageSources = new ImageSourceChooser(() => this.clock.now());
+  /** Images being pushed, watched too though no service names them (yet). */
+  private readonly pushedImages = new Set<string>();
+  private readonly pushes = new Set<ImagePush>();
+  /** Which nodes serve which image, as of the last store change; rebuilt on demand. */
+  private imageHolders?: Map<string, Node[]>;
 
   constructor(
     private readonly store: Store,
@@ -202,6 +227,8 @@ export class Dispatcher {
   stop(): void {
     this.abandonLogs(undefined, 'this scheduler stopped leading; no more lines from this node');
     this.store.off('change', this.onChange);
+    for (const push of this.pushes) push.cancel();
+    this.pushes.clear();
     clearInterval(this.heartbeatTimer);
     this.leading = false;
     clearTimeout(this.flushTimer);
@@ -224,6 +251,7 @@ export class Dispatcher {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
         this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
+        for (const push of this.pushes) push.nodeLost(session.nodeId);
         this.log.info({ node: session.nodeId }, 'agent session closed');
       }
     };
@@ -255,6 +283,10 @@ export class Dispatcher {
           if (!waiter.follow || message.logReply.done) this.logWaiters.delete(message.logReply.requestId);
           waiter.deliver(message.logReply);
         }
+      } else if (message.msg === 'images' && message.images) {
+        this.recordImages(session.nodeId, message.images.images ?? []);
+      } else if (message.msg === 'imageProgress' && message.imageProgress) {
+        for (const push of this.pushes) if (push.progress(session.nodeId, message.imageProgress)) break;
       } else if (message.msg === 'heartbeat') {
         this.markReadyIfDown(session.nodeId);
         if (message.heartbeat?.thermal) this.recordThermal(session.nodeId, message.heartbeat.thermal);
@@ -294,7 +326,7 @@ export class Dispatcher {
       endWithError(call, error);
       return undefined;
     }
-    const { nodeId, description, advertiseAddr } = register;
+    const { nodeId, description, advertiseAddr, imagePort } = register;
     if (!NODE_ID_PATTERN.test(nodeId)) {
       call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
       return undefined;
@@ -312,7 +344,7 @@ export class Dispatcher {
     }
     const session: Session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
     this.lastArrival = this.clock.now();
-    this.register(call, nodeId, description, address).then(
+    this.register(call, nodeId, description, address, imagePort).then(
       () => this.open(session),
       (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
     );
@@ -333,14 +365,15 @@ export class Dispatcher {
       accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs, nodeAddress },
     });
     this.log.info({ node: session.nodeId, session: session.id, address: nodeAddress }, 'agent session opened');
+    this.pushImageWatch(session);
     this.pushAssignments(session);
     this.pushMesh(session, meshTable(this.store.state));
   }
 
-  private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string): Promise<unknown> {
+  private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string, imagePort: number): Promise<unknown> {
     const known = this.store.state.nodes.get(nodeId);
     // A ready node back with what is stored (every agent after a leader change) needs no write.
-    if (known?.state === 'READY' && known.address === address && sameDescription(known.description, description)) return Promise.resolve();
+    if (known?.state === 'READY' && known.address === address && known.imagePort === imagePort && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
     return this.nodeWrites.write(nodeId, (existing) => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
@@ -357,6 +390,8 @@ export class Dispatcher {
         labels: existing?.labels ?? {},
         address,
         thermal: existing?.thermal ?? null,
+        imagePort,
+        images: existing?.images ?? [],
       };
     });
   }
@@ -376,6 +411,94 @@ export class Dispatcher {
         return { ...current, thermal: { ...reading, throttledSince: throttling ? since || now : 0 } };
       })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s heat'));
+  }
+
+  /** Stores which watched images a node holds (agents send it only when it changed). */
+  private recordImages(nodeId: string, images: NodeImage[]): void {
+    const same = (current: NodeImage[] | undefined) => JSON.stringify(current ?? []) === JSON.stringify(images);
+    if (same(this.store.state.nodes.get(nodeId)?.images)) return;
+    this.nodeWrites
+      .write(nodeId, (current) => (!current || same(current.images) ? undefined : { ...current, images }))
+      .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s images'));
+  }
+
+  /**
+   * Copies an image to nodes that lack it (those named, or every ready node
+   * that can run it), node to node. deliver gets every progress line; end is
+   * called once every node has had its last. Rejects with ImagePushRefused
+   * before anything moves when the image or a node is unknown.
+   */
+  async pushImage(reference: string, nodeIds: string[], deliver: (progress: ImageFetchProgressInput) => void, end: () => void): Promise<() => void> {
+    const holdersOf = () => [...this.store.state.nodes.values()].filter((node) => imageServer(node) && node.images?.some((image) => image.reference === reference));
+    for (const nodeId of nodeIds) if (!this.store.state.nodes.has(nodeId)) throw new ImagePushRefused(`node ${nodeId} not found`);
+    let holders = holdersOf();
+    if (holders.length === 0 && !this.pushedImages.has(reference)) {
+      // No service names it, so no agent has looked for it: ask them all, and give them a moment.
+      this.pushedImages.add(reference);
+      const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+      for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
+      const until = this.clock.now() + PUSH_DISCOVERY_MS;
+      while (holders.length === 0 && this.clock.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        holders = holdersOf();
+      }
+    }
+    if (holders.length === 0) throw new ImagePushRefused(`no node holds image ${reference} (build or load it on one node first)`);
+    const chosen = this.imageSources.choose(holders, '', reference)!;
+    const sample = holders.flatMap((node) => node.images ?? []).find((image) => image.imageId === chosen.imageId)!;
+    const platform = sample.platform ?? { os: '', architecture: '' };
+    const holding = new Set(holders.filter((node) => node.images!.some((image) => image.imageId === chosen.imageId)).map((node) => node.id));
+    // Named nodes are asked even if the store says they hold it: their agent knows better, and answers "present".
+    const targets = nodeIds.length > 0
+      ? [...new Set(nodeIds)]
+      : [...this.store.state.nodes.values()]
+          .filter((node) => node.state === 'READY' && !holding.has(node.id) && nodeRunsPlatform(nodeFacts(node), platform))
+          .map((node) => node.id)
+          .sort();
+    for (const nodeId of targets) holding.delete(nodeId);
+    if (targets.length === 0 || holding.size === 0) {
+      if (holding.size === 0) throw new ImagePushRefused(`no node other than ${targets.join(', ')} holds image ${reference}`);
+      end();
+      return () => undefined;
+    }
+    this.log.info({ image: reference, imageId: chosen.imageId, platform: formatPlatform(platform), targets, sources: [...holding] }, 'pushing an image');
+    const holderAddresses = new Map<string, string>(holders.filter((node) => holding.has(node.id)).map((node) => [node.id, imageServer(node)!]));
+    const push: ImagePush = new ImagePush({
+      reference,
+      imageId: chosen.imageId!,
+      holders: holderAddresses,
+      targets,
+      perSource: PUSH_PER_SOURCE,
+      addressOf: (nodeId) => {
+        const node = this.store.state.nodes.get(nodeId);
+        return node && imageServer(node);
+      },
+      send: (nodeId, fetch) => {
+        const session = this.sessions.get(nodeId);
+        if (!session) return false;
+        session.call.write({ imageFetch: fetch });
+        return true;
+      },
+      deliver,
+      newId: () => this.clock.newId(),
+      finished: () => {
+        this.pushes.delete(push);
+        end();
+      },
+    });
+    this.pushes.add(push);
+    push.start();
+    return () => {
+      push.cancel();
+      this.pushes.delete(push);
+    };
+  }
+
+  private pushImageWatch(session: Session, references = serviceImages(this.store.state.services.values(), this.pushedImages)): void {
+    const fingerprint = references.join('\n');
+    if (fingerprint === session.watched) return;
+    session.watched = fingerprint;
+    session.call.write({ imageWatch: { references } });
   }
 
   private markReadyIfDown(nodeId: string): void {
@@ -482,6 +605,8 @@ export class Dispatcher {
       }
       // Endpoints go out with the assignments that stop their tasks: a task leaves every
       // node's rotation while its agent still waits out the drain before stopping it.
+      const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+      for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
       if (this.sessions.size > 0) {
         const table = meshTable(this.store.state);
         for (const session of this.sessions.values()) this.pushMesh(session, table);
@@ -528,7 +653,9 @@ export class Dispatcher {
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
-    session.call.write({ assignments: { tasks, secrets, configs } });
+    this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
+    const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
+    session.call.write({ assignments: { tasks, secrets, configs, imageSources } });
   }
 }
 

@@ -1,0 +1,117 @@
+import * as https from 'node:https';
+import type * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { pipeline } from 'node:stream';
+import { formatPlatform, nodeRunsPlatform, peerIdentity, RenewableIdentity, type TlsIdentity } from '@pisched/api';
+import type { Logger } from 'pino';
+import type { ImageEngine } from './image-engine';
+import { throttle, type TokenBucket } from './rate-limit';
+
+export interface ImageServerOptions {
+  engine: ImageEngine;
+  identity: RenewableIdentity;
+  /** Shared by every transfer this node serves (--image-transfer-rate); undefined: no limit. */
+  bucket?: TokenBucket;
+  /** Transfers served at once (--image-max-transfers); more are refused as busy, and the receiver tries another source. */
+  maxTransfers: number;
+  nodeId: string;
+  log: Logger;
+}
+
+/** Where a refused transfer says why, in one line the receiver shows as is. */
+export const REFUSAL_HEADER = 'x-pisched-refusal';
+
+/**
+ * Serves this node's images to the other nodes of the cluster: `docker save`
+ * streamed over mutual TLS, the client certificate checked against the
+ * cluster CA (a node of another cluster, or none, never gets a byte).
+ *
+ * GET /v1/images/sha256:…?os=linux&arch=arm64 — the receiver's platform, so
+ * an image it cannot run is refused here, before anything is sent.
+ */
+export class ImageServer {
+  private server?: https.Server;
+  private active = 0;
+  private stopFollowing = () => {};
+
+  constructor(private readonly options: ImageServerOptions) {}
+
+  get port(): number {
+    return (this.server?.address() as net.AddressInfo | null)?.port ?? 0;
+  }
+
+  async listen(port: number, host = '0.0.0.0'): Promise<void> {
+    const context = (current: TlsIdentity) => ({ ca: [current.caPem], cert: current.certPem, key: current.keyPem, minVersion: 'TLSv1.3' as const });
+    const server = https.createServer({ ...context(this.options.identity.current), requestCert: true, rejectUnauthorized: true }, (request, response) => {
+      void this.serve(request, response);
+    });
+    this.stopFollowing = this.options.identity.onReplace((next) => server.setSecureContext(context(next)));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: Error) => reject(new Error(`cannot serve images on ${host}:${port}: ${error.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+  }
+
+  close(): Promise<void> {
+    this.stopFollowing();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private refuse(response: import('node:http').ServerResponse, status: number, message: string): void {
+    response.writeHead(status, { [REFUSAL_HEADER]: encodeURIComponent(message), 'content-type': 'text/plain' }).end(`${message}\n`);
+  }
+
+  private async serve(request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse): Promise<void> {
+    const { engine, log, nodeId } = this.options;
+    const cert = (request.socket as TLSSocket).getPeerCertificate?.();
+    const peer = cert?.raw ? peerIdentity(cert.raw) : undefined;
+    if (!peer) return this.refuse(response, 403, 'only nodes of this cluster may fetch images');
+    const url = new URL(request.url ?? '/', 'https://pisched');
+    const match = /^\/v1\/images\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+    if (request.method !== 'GET' || !match) return this.refuse(response, 404, 'not found: GET /v1/images/sha256:…');
+    const imageId = match[1];
+    let held;
+    try {
+      held = await engine.inspect(imageId);
+    } catch (error) {
+      return this.refuse(response, 503, `node ${nodeId} cannot read its engine: ${(error as Error).message}`);
+    }
+    if (!held) return this.refuse(response, 404, `node ${nodeId} does not hold image ${imageId}`);
+    const os = url.searchParams.get('os') ?? '';
+    const arch = url.searchParams.get('arch') ?? '';
+    if (!nodeRunsPlatform({ os, arch }, held.platform)) {
+      return this.refuse(response, 409, `refused: image ${imageId.slice(7, 19)} is ${formatPlatform(held.platform)}, and node ${peer.nodeId} runs ${os}/${arch}`);
+    }
+    if (this.active >= this.options.maxTransfers) return this.refuse(response, 503, `node ${nodeId} is busy (${this.active} transfers)`);
+    this.active++;
+    const done = (() => {
+      let once = false;
+      return () => {
+        if (once) return;
+        once = true;
+        this.active--;
+      };
+    })();
+    response.on('close', done);
+    let tar;
+    try {
+      tar = await engine.save(imageId);
+    } catch (error) {
+      done();
+      return this.refuse(response, 503, `node ${nodeId} cannot save image ${imageId}: ${(error as Error).message}`);
+    }
+    log.info({ image: imageId, to: peer.nodeId, bytes: held.sizeBytes }, 'serving an image');
+    response.writeHead(200, { 'content-type': 'application/x-tar', 'x-image-id': imageId, 'x-image-platform': formatPlatform(held.platform) });
+    pipeline(tar, throttle(this.options.bucket), response, (error) => {
+      done();
+      if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message }, 'image transfer cut off');
+    });
+  }
+}
