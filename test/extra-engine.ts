@@ -7,8 +7,12 @@ import { waitFor } from './harness';
 
 /**
  * A second engine with an image store of its own, so one node can lack an
- * image the other holds. No bridge, no iptables: it touches nothing of the host's
- * networking, and tasks run without a network, which is all these need.
+ * image the other holds. It runs in a network namespace of its own, with no
+ * bridge and no iptables: `dockerd --bridge=none` deletes any interface named
+ * docker0 it sees (moby's removeDefaultBridgeInterface), which in the host's
+ * namespace is the shared engine's. Tasks run without a network, which is all
+ * these need; agents reach it through its unix socket. The namespace goes
+ * with the process.
  */
 export class ExtraEngine {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-p2p-engine-'));
@@ -18,7 +22,7 @@ export class ExtraEngine {
   output = '';
 
   async start(): Promise<void> {
-    const child = spawn('dockerd', [
+    const child = spawn('unshare', ['--net', '--', 'dockerd',
       '--data-root', path.join(this.dir, 'data'), '--exec-root', path.join(this.dir, 'exec'), '--pidfile', path.join(this.dir, 'docker.pid'),
       '-H', `unix://${this.socket}`, '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
