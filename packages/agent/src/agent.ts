@@ -17,7 +17,7 @@ import { ImageFetcher, tlsConnect } from './images/image-fetcher';
 import { ImageInventory } from './images/image-inventory';
 import { ImagePeers } from './images/image-peers';
 import type { ImageEngine } from './images/image-engine';
-import type { Platform, RenewableIdentity } from '@pisched/api';
+import type { Platform, RenewableIdentity, Revocations } from '@pisched/api';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -43,6 +43,8 @@ export interface AgentConfig {
   discovery?: { vipRange: string; upstreams: string[]; docker: Docker };
   /** Images moved between nodes: fetched from peers when a pull fails, served to them on imagePort (0: served by none). */
   images?: { engine: ImageEngine; identity: RenewableIdentity; platform: Platform; imagePort: () => number };
+  /** The cluster's revoked certificates, for what this node serves other nodes itself (its image server). */
+  onRevocations?: (revocations: Revocations) => void;
 }
 
 /** The running agent: session, worker, event watcher and status batching, wired together. */
@@ -108,6 +110,7 @@ export class Agent {
           this.images?.inventory.sessionStarted();
         },
         onImageWatch: (references) => this.images?.inventory.watch(references),
+        onRevocations: (revocations) => config.onRevocations?.(revocations),
         onImageFetch: (request) => {
           if (!this.images) {
             this.session.sendImageProgress({ requestId: request.requestId, nodeId, state: 'failed', message: 'this agent moves no images (simulated)' });

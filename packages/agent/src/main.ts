@@ -140,6 +140,7 @@ async function main(): Promise<void> {
     thermal: new ThermalSensor(options.sysfsRoot),
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
     images: { engine: imageEngine, identity: renewable, platform, imagePort: () => imageServer?.port ?? 0 },
+    onRevocations: (revocations) => imageServer?.setRevocations(revocations),
   });
   if (options.metricsAddr) {
     // Loaded only when asked for: prom-client and what it pulls in are a few MiB an agent without --metrics-addr never uses.

@@ -10,6 +10,7 @@ import {
   type LogRequest,
   type FileData,
   type ImageFetch,
+  type Revocations,
   type ImageFetchProgressInput,
   type NodeImageInput,
   type MeshUpdate,
@@ -33,6 +34,8 @@ export interface SessionHandlers {
   onImageWatch?(references: string[]): void;
   /** An image push: fetch this image from these sources, answering with sendImageProgress. */
   onImageFetch?(fetch: ImageFetch): void;
+  /** The cluster's revoked certificates, at session start and on every change. */
+  onRevocations?(revocations: Revocations): void;
   /** The scheduler asks for the output of some of this node's containers; answer with sendLogReply. */
   onLogRequest?(request: LogRequest): void;
   /** A followed log request is over: nobody reads it any more. */
@@ -244,6 +247,8 @@ export class AgentSession {
         if (this.accepted) this.options.handlers.onImageWatch?.(message.imageWatch.references ?? []);
       } else if (message.imageFetch) {
         if (this.accepted) this.options.handlers.onImageFetch?.(message.imageFetch);
+      } else if (message.revocations) {
+        if (this.accepted) this.options.handlers.onRevocations?.(message.revocations);
       } else if (message.logCancel) {
         this.options.handlers.onLogCancel?.(message.logCancel.requestId);
       }

@@ -21,6 +21,7 @@ export type { ClusterSecurity__Output as ClusterSecurity } from './gen/pisched/v
 export type { DashboardLogin__Output as DashboardLogin } from './gen/pisched/v1/DashboardLogin';
 export type { IssuedCertificate__Output as IssuedCertificate } from './gen/pisched/v1/IssuedCertificate';
 export type { RevokedCertificate__Output as RevokedCertificate } from './gen/pisched/v1/RevokedCertificate';
+export type { Revocations__Output as Revocations } from './gen/pisched/v1/Revocations';
 export type { AdminCertificate__Output as AdminCertificate } from './gen/pisched/v1/AdminCertificate';
 export type { StoreAction__Output as StoreAction } from './gen/pisched/v1/StoreAction';
 export type { Command__Output as Command } from './gen/pisched/v1/Command';

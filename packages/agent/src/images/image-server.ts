@@ -2,7 +2,7 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { pipeline } from 'node:stream';
-import { formatPlatform, nodeRunsPlatform, peerIdentity, RenewableIdentity, type TlsIdentity } from '@pisched/api';
+import { formatPlatform, isRevoked, nodeRunsPlatform, peerIdentity, RenewableIdentity, type Revocations, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { throttle, type TokenBucket } from './rate-limit';
@@ -34,7 +34,14 @@ export class ImageServer {
   private active = 0;
   private stopFollowing = () => {};
 
+  /** As the session last carried them: a node removed from the cluster is refused, though its certificate has not expired. */
+  private revocations?: Revocations;
+
   constructor(private readonly options: ImageServerOptions) {}
+
+  setRevocations(revocations: Revocations): void {
+    this.revocations = revocations;
+  }
 
   get port(): number {
     return (this.server?.address() as net.AddressInfo | null)?.port ?? 0;
@@ -73,6 +80,10 @@ export class ImageServer {
     const cert = (request.socket as TLSSocket).getPeerCertificate?.();
     const peer = cert?.raw ? peerIdentity(cert.raw) : undefined;
     if (!peer) return this.refuse(response, 403, 'only nodes of this cluster may fetch images');
+    // Closed until the first session said which certificates the cluster revoked.
+    if (!this.revocations) return this.refuse(response, 503, `node ${nodeId} has not heard the cluster's revocations yet (no session with a scheduler since it started)`);
+    const { revoked, recordedSerials } = this.revocations;
+    if (isRevoked(revoked, peer, (serial) => recordedSerials.includes(serial))) return this.refuse(response, 403, `the certificate of ${peer.nodeId} was revoked: it may fetch no images`);
     const url = new URL(request.url ?? '/', 'https://pisched');
     const match = /^\/v1\/images\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
     if (request.method !== 'GET' || !match) return this.refuse(response, 404, 'not found: GET /v1/images/sha256:…');

@@ -13,3 +13,4 @@ export * from './renew-client';
 export * from './certificate-renewer';
 export * from './metrics-endpoint';
 export * from './tls-listener';
+export * from './revocations';

@@ -27,7 +27,7 @@ import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
 import { AssignmentIndex } from './assignment-index';
 import { NodeWriteBatch } from './node-write-batch';
-import { revocationFingerprint } from '../security/revocation';
+import { revocationFingerprint, revocationsOf } from '../security/revocation';
 import { isIP } from 'node:net';
 import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
 import { ImagePush } from './image-push';
@@ -364,6 +364,8 @@ export class Dispatcher {
     session.call.write({
       accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs, nodeAddress },
     });
+    // Always, none included: an agent serves nothing to other nodes until it has heard them.
+    session.call.write({ revocations: revocationsOf(this.store.state.security) });
     this.log.info({ node: session.nodeId, session: session.id, address: nodeAddress }, 'agent session opened');
     this.pushImageWatch(session);
     this.pushAssignments(session);
@@ -620,7 +622,7 @@ export class Dispatcher {
   private reauthorizeSessions(): void {
     const security = this.store.state.security;
     const version = security?.meta?.version;
-    if (version === this.authorizedSecurityVersion || !this.options.authorizeSession) return;
+    if (version === this.authorizedSecurityVersion) return;
     this.authorizedSecurityVersion = version;
     // Every join records a certificate in the security object too, but changes no verdict: asking
     // every open session again at each join (a certificate parse each) made N joins cost N².
@@ -628,13 +630,16 @@ export class Dispatcher {
     if (revocations === this.authorizedRevocations) return;
     this.authorizedRevocations = revocations;
     for (const session of [...this.sessions.values()]) {
-      const denied = this.options.authorizeSession(session.call, session.nodeId);
+      const denied = this.options.authorizeSession?.(session.call, session.nodeId);
       if (!denied) continue;
       this.sessions.delete(session.nodeId);
       this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
       this.log.warn({ node: session.nodeId, reason: denied.details }, 'closed an agent session');
       endWithError(session.call, denied);
     }
+    // Agents refuse revoked certificates in what they serve each other (images) from this list.
+    const list = revocationsOf(security);
+    for (const session of this.sessions.values()) session.call.write({ revocations: list });
   }
 
   private pushMesh(session: Session, table: ReturnType<typeof meshTable>): void {

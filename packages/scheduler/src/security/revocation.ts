@@ -1,4 +1,4 @@
-import { ADMIN_BUNDLE_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, type ClusterSecurity, type PeerIdentity, type RevokedCertificate, type Role, type StoreAction } from '@pisched/api';
+import { ADMIN_BUNDLE_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, isRevoked, type ClusterSecurity, type Revocations, type PeerIdentity, type RevokedCertificate, type Role, type StoreAction } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Store } from '../store/store';
 
@@ -40,29 +40,29 @@ export function revokeNode(state: StateMachine, nodeId: string, role: Role, now:
 /** Why a verified certificate may no longer be used, or undefined when it may. */
 export function revocationReason(state: StateMachine, caller: PeerIdentity): string | undefined {
   const security = state.security;
-  if (!security || security.revoked.length === 0) return undefined;
-  const listed = security.revoked.some((entry) => entry.serial === caller.serial);
-  const unrecorded =
-    !listed &&
-    security.revoked.some((entry) => entry.nodeId === caller.nodeId && entry.serial === '') &&
-    !security.issued.some((cert) => cert.serial === caller.serial);
-  if (!listed && !unrecorded) return undefined;
+  if (!security || !isRevoked(security.revoked, caller, (serial) => security.issued.some((cert) => cert.serial === serial))) return undefined;
   if (caller.role === 'admin') return `the admin certificate ${caller.nodeId} was revoked; ask an admin for a new bundle (pisched admin issue)`;
   if (caller.role === 'manager') return `the certificate of scheduler ${caller.nodeId} was revoked (member removed); rejoin with --join and a new manager join token`;
   return `the certificate of node ${caller.nodeId} was revoked (node removed); rejoin with a new join token`;
 }
 
 /**
- * What revocationReason's verdicts depend on: the revoked entries, and the
- * recorded certificates of the node ids revoked wholesale (an entry without a
- * serial). The rest of the security object, such as a certificate recorded for
- * a node that joins, changes no verdict.
+ * The revocations as agents get them (see isRevoked): the revoked entries,
+ * and the recorded certificates of the node ids revoked wholesale. The rest
+ * of the security object, such as a certificate recorded for a node that
+ * joins, changes no verdict.
  */
-export function revocationFingerprint(security: ClusterSecurity | null | undefined): string {
-  if (!security || security.revoked.length === 0) return '';
+export function revocationsOf(security: ClusterSecurity | null | undefined): Revocations {
+  if (!security || security.revoked.length === 0) return { revoked: [], recordedSerials: [] };
   const wholesale = new Set(security.revoked.filter((entry) => entry.serial === '').map((entry) => entry.nodeId));
-  const recorded = wholesale.size === 0 ? [] : security.issued.filter((cert) => wholesale.has(cert.nodeId)).map((cert) => cert.serial).sort();
-  return JSON.stringify([security.revoked.map((entry) => `${entry.nodeId}/${entry.serial}`), recorded]);
+  const recordedSerials = wholesale.size === 0 ? [] : security.issued.filter((cert) => wholesale.has(cert.nodeId)).map((cert) => cert.serial).sort();
+  return { revoked: security.revoked, recordedSerials };
+}
+
+/** What revocationReason's verdicts depend on, to tell cheaply whether they changed. */
+export function revocationFingerprint(security: ClusterSecurity | null | undefined): string {
+  const { revoked, recordedSerials } = revocationsOf(security);
+  return revoked.length === 0 ? '' : JSON.stringify([revoked.map((entry) => `${entry.nodeId}/${entry.serial}`), recordedSerials]);
 }
 
 /** Whether a verified caller's certificate was revoked: the one line to refuse it with, or undefined. */
