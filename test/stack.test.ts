@@ -100,6 +100,9 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     expect(deploy.stdout).toContain(`Creating secret ${stack}_token`);
     const web = containers.find((c) => c.Labels['pisched.service'] === `${stack}_web`)!;
     expect(await exec(web.Id, ['cat', '/run/secrets/token'])).toBe(token);
+    // Labelled as Swarm labels a stack's objects, so the docker CLI's `stack rm` finds them too.
+    const networks = await cliJson<{ name: string; labels: Record<string, string> }[]>(cluster.address, ['network', 'ls']);
+    expect(networks).toContainEqual(expect.objectContaining({ name: `${stack}_default`, labels: { 'com.docker.stack.namespace': stack } }));
   });
 
   it('changes nothing when the same file is deployed again', async () => {

@@ -296,10 +296,10 @@ export class SchedulerClient {
   }
 
   /** Creates a secret (config) from its value; the answer never carries a secret's value back. */
-  async createFileObject(kind: FileKind, name: string, data: Uint8Array): Promise<Secret | Config> {
+  async createFileObject(kind: FileKind, name: string, data: Uint8Array, labels: Record<string, string> = {}): Promise<Secret | Config> {
     const response = kind === 'secret'
-      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.CreateSecret({ name, data }, o, cb))).secret
-      : (await this.call<{ config: Config | null }>((c, o, cb) => c.CreateConfig({ name, data }, o, cb))).config;
+      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.CreateSecret({ name, data, labels }, o, cb))).secret
+      : (await this.call<{ config: Config | null }>((c, o, cb) => c.CreateConfig({ name, data, labels }, o, cb))).config;
     if (!response) throw new CliError(`the scheduler answered without a ${kind}`);
     return response;
   }
@@ -322,8 +322,8 @@ export class SchedulerClient {
     else await this.call((c, o, cb) => c.RemoveConfig({ name }, o, cb));
   }
 
-  async createNetwork(name: string): Promise<Network> {
-    const response = (await this.call<{ network: Network | null }>((c, o, cb) => c.CreateNetwork({ name }, o, cb))).network;
+  async createNetwork(name: string, labels: Record<string, string> = {}): Promise<Network> {
+    const response = (await this.call<{ network: Network | null }>((c, o, cb) => c.CreateNetwork({ name, labels }, o, cb))).network;
     if (!response) throw new CliError('the scheduler answered without a network');
     return response;
   }

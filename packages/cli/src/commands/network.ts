@@ -11,10 +11,12 @@ export interface NetworkRow {
   id: string;
   name: string;
   createdAt: string | null;
+  /** Given at creation: a stack's networks carry com.docker.stack.namespace. */
+  labels: Record<string, string>;
 }
 
 export function networkRow(network: Network): NetworkRow {
-  return { id: network.id, name: network.name, createdAt: isoTime(network.meta?.createdAt) };
+  return { id: network.id, name: network.name, createdAt: isoTime(network.meta?.createdAt), labels: { ...(network.labels ?? {}) } };
 }
 
 export function renderNetworks(rows: NetworkRow[], now = Date.now()): string {

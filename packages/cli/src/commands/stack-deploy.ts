@@ -1,3 +1,4 @@
+import { STACK_LABEL } from '../stack/convert-service';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { collect, parseDuration } from '../flags';
@@ -64,15 +65,17 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         return;
       }
       context.write(summaryLine(name, changes));
+      // Labelled as Swarm labels a stack's objects, so the docker CLI's `stack rm` finds them too.
+      const labels = { [STACK_LABEL]: name };
       // Before the services, which are refused on a network that does not exist.
       for (const network of newNetworks) {
         context.write(`Creating network ${network}\n`);
-        await client.createNetwork(network);
+        await client.createNetwork(network, labels);
       }
       // Before the services: a task whose secret does not exist yet could not start.
       for (const { object } of objectChanges.filter((change) => change.action === 'create')) {
         context.write(`Creating ${object.kind} ${object.name}\n`);
-        await client.createFileObject(object.kind, object.name, object.data!);
+        await client.createFileObject(object.kind, object.name, object.data!, labels);
       }
       await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
       for (const object of stale) {
