@@ -130,28 +130,26 @@ export class AgentSession {
 
   /** Sends a status batch on the current session; false when there is none. */
   sendStatus(updates: StatusUpdate[]): boolean {
-    if (!this.connected || !this.call) return false;
-    this.call.write({ status: { updates } });
-    return true;
+    return this.send({ status: { updates } });
   }
 
   /** Answers a log request on the current session; false when there is none (the scheduler has given up on it then). */
   sendLogReply(reply: LogReplyInput): boolean {
-    if (!this.connected || !this.call) return false;
-    this.call.write({ logReply: reply });
-    return true;
+    return this.send({ logReply: reply });
   }
 
   /** Which watched images the engine holds; false when there is no session to tell. */
   sendImages(images: NodeImageInput[]): boolean {
-    if (!this.connected || !this.call) return false;
-    this.call.write({ images: { images } });
-    return true;
+    return this.send({ images: { images } });
   }
 
   sendImageProgress(progress: ImageFetchProgressInput): boolean {
+    return this.send({ imageProgress: progress });
+  }
+
+  private send(message: AgentMessage): boolean {
     if (!this.connected || !this.call) return false;
-    this.call.write({ imageProgress: progress });
+    this.call.write(message);
     return true;
   }
 
