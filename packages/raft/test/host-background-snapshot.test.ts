@@ -84,8 +84,9 @@ async function startHost(
   storage: WritableStorage,
   sm: ListMachine,
   snapshotEntries = 10,
+  snapshotLogBytes?: number,
 ): Promise<RaftHost> {
-  const h = new RaftHost({ id, peers, storage, transport: net.transport(id), stateMachine: sm, tickMs: 5, seed: id, snapshotEntries, compactionMargin: 3 });
+  const h = new RaftHost({ id, peers, storage, transport: net.transport(id), stateMachine: sm, tickMs: 5, seed: id, snapshotEntries, snapshotLogBytes, compactionMargin: 3 });
   running.push(h);
   await h.start();
   return h;
@@ -99,6 +100,27 @@ async function proposeUntil(h: RaftHost, cond: () => boolean, prefix: string): P
   }
   return n;
 }
+
+describe('RaftHost: when to snapshot', () => {
+  it('once the entries applied since the last snapshot hold snapshotLogBytes, however few they are', async () => {
+    const sm = new ListMachine('auto');
+    const storage = new MemoryStorage();
+    // Counted alone, 10,000 entries: never reached here.
+    const h = await startHost(new MemoryNetwork(), 1, [1], storage, sm, 10_000, 4_096);
+    await until(() => h.isLeader, 'a leader');
+    const big = 'x'.repeat(1_000);
+    for (let i = 0; i < 3; i++) await h.propose(enc(`${big}${i}`));
+    expect(h.snapshotIndex).toBe(1);
+    // The fifth kilobyte passes the threshold.
+    for (let i = 3; i < 5; i++) await h.propose(enc(`${big}${i}`));
+    await until(() => h.snapshotIndex > 1, 'a snapshot by size');
+    const first = h.snapshotIndex;
+    expect(first).toBeLessThanOrEqual(h.appliedIndex);
+    // Small entries take as many bytes again: far more of them.
+    for (let i = 0; i < 20; i++) await h.propose(enc(`s${i}`));
+    expect(h.snapshotIndex).toBe(first);
+  });
+});
 
 describe('RaftHost: snapshots taken in the background', () => {
   it('captures at the applied index, applies go on meanwhile, and a second snapshot waits for the first', async () => {
