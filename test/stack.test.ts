@@ -41,6 +41,8 @@ function composeFile(cacheImage: string, withJob: boolean): string {
     '    secrets: [token]',
     '  cache:',
     `    image: ${cacheImage}`,
+    '    command: ["sh", "-c", "mkdir -p /www && echo cache-page > /www/index.html && exec httpd -f -p 6379 -h /www"]',
+    '    expose: ["6379"]',
     '    stop_grace_period: 1s',
     '    deploy:',
     '      replicas: 2',
@@ -100,6 +102,12 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     expect(deploy.stdout).toContain(`Creating secret ${stack}_token`);
     const web = containers.find((c) => c.Labels['pisched.service'] === `${stack}_web`)!;
     expect(await exec(web.Id, ['cat', '/run/secrets/token'])).toBe(token);
+    // web reaches the cache by the short name the file gives it, on the stack's default network, through its VIP.
+    const fromWeb = await waitFor(async () => {
+      const answer = await exec(web.Id, ['sh', '-c', "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 cache 6379"]);
+      return answer.includes('cache-page') && answer;
+    }, 15_000, 'web to reach the cache by name');
+    expect(fromWeb).toMatch(/^HTTP\/1\.[01] 200/);
     // Labelled as Swarm labels a stack's objects, so the docker CLI's `stack rm` finds them too.
     const networks = await cliJson<{ name: string; labels: Record<string, string> }[]>(cluster.address, ['network', 'ls']);
     expect(networks).toContainEqual(expect.objectContaining({ name: `${stack}_default`, labels: { 'com.docker.stack.namespace': stack } }));
@@ -119,7 +127,7 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     const before = await taskIds('cache');
     const result = await cli(cluster.address, ['stack', 'deploy', '-c', bad, stack]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`${bad}:14: service "cache": deploy.replica: unknown key (not in the Compose Specification)\n`);
+    expect(result.stderr).toBe(`${bad}:16: service "cache": deploy.replica: unknown key (not in the Compose Specification)\n`);
     expect(await taskIds('cache')).toEqual(before);
   });
 
