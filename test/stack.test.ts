@@ -111,6 +111,7 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     // Labelled as Swarm labels a stack's objects, so the docker CLI's `stack rm` finds them too.
     const networks = await cliJson<{ name: string; labels: Record<string, string> }[]>(cluster.address, ['network', 'ls']);
     expect(networks).toContainEqual(expect.objectContaining({ name: `${stack}_default`, labels: { 'com.docker.stack.namespace': stack } }));
+    expect(await docker.listNetworks({ filters: { label: [`pisched.network=${stack}_default`] } })).toHaveLength(1);
   });
 
   it('changes nothing when the same file is deployed again', async () => {
@@ -169,5 +170,8 @@ describe.skipIf(!hasDocker)('stack deploy on real containers', () => {
     await waitFor(async () => (await containersOf([node])).filter((c) => c.Labels['com.docker.stack.namespace'] === stack).length === 0, 30_000, 'the stack\'s containers to go');
     expect(rm.stdout).toContain(`Removing secret ${stack}_token`);
     expect((await cliJson<{ name: string }[]>(cluster.address, ['secret', 'ls'])).map((row) => row.name)).not.toContain(`${stack}_token`);
+    // No network behind either: the stack's, and the engine network the agent made for it.
+    expect((await cliJson<{ name: string }[]>(cluster.address, ['network', 'ls'])).map((row) => row.name)).not.toContain(`${stack}_default`);
+    await waitFor(async () => (await docker.listNetworks({ filters: { label: [`pisched.network=${stack}_default`] } })).length === 0, 15_000, 'the engine network to go');
   });
 });
