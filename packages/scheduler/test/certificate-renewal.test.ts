@@ -8,7 +8,8 @@ import { createNodeKeyRequest, issueIdentity, peerIdentity, type ControlHandlers
 import { Store } from '../src/store/store';
 import { LocalCommandLog } from '../src/store/local-command-log';
 import { CertificateAuthority } from '../src/security/certificate-authority';
-import { IssuedRecordBatch } from '../src/security/issued-record-batch';
+import { gatherIssuedRecords } from '../src/security/issued-record-batch';
+import { GatheredWrites } from '../src/store/gathered-writes';
 import { recordIssued, NodeIdTakenError } from '../src/security/cluster-security';
 import { revokeNode } from '../src/security/revocation';
 import { authorizeControl } from '../src/security/authorize-control';
@@ -54,17 +55,19 @@ describe('certificates issued together', () => {
     const later = Date.now() + 3_600_000;
     const record = (nodeId: string, serial: string) => ({ nodeId, role: 'worker', serial, notAfterMs: later });
     const revoked = new Error('pi-r was revoked');
-    const batch = new IssuedRecordBatch(store, 25, Date.now, (_state, holder) => {
-      if (holder.nodeId === 'pi-r') throw revoked;
-    });
+    const batch = new GatheredWrites(store, 25, (state) =>
+      gatherIssuedRecords(state, Date.now(), (_state, holder) => {
+        if (holder.nodeId === 'pi-r') throw revoked;
+      }),
+    );
     let writes = 0;
     store.on('change', () => writes++);
     const results = await Promise.allSettled([
-      batch.write(record('pi-a', '1')),
-      batch.write(record('pi-b', '2')),
-      batch.write(record('pi-a', '3')),
-      batch.write(record('pi-r', '4'), { nodeId: 'pi-r', role: 'worker', serial: '0' }),
-      batch.write(record('pi-c', '5')),
+      batch.write({ record: record('pi-a', '1') }),
+      batch.write({ record: record('pi-b', '2') }),
+      batch.write({ record: record('pi-a', '3') }),
+      batch.write({ record: record('pi-r', '4'), renewalOf: { nodeId: 'pi-r', role: 'worker', serial: '0' } }),
+      batch.write({ record: record('pi-c', '5') }),
     ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(NodeIdTakenError);

@@ -26,7 +26,8 @@ import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
 import { AssignmentIndex } from './assignment-index';
-import { NodeWriteBatch } from './node-write-batch';
+import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
+import { GatheredWrites } from '../store/gathered-writes';
 import { revocationFingerprint, revocationsOf } from '../security/revocation';
 import { isIP } from 'node:net';
 import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
@@ -121,7 +122,7 @@ export class Dispatcher {
   private authorizedRevocations = '';
   /** Each node's tasks, followed command by command. */
   private readonly index = new AssignmentIndex();
-  private readonly nodeWrites: NodeWriteBatch;
+  private readonly nodeWrites: GatheredWrites<NodeWrite>;
   /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
   private readonly touched = new Set<string>();
   private allTouched = true;
@@ -150,7 +151,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
     private readonly log: Logger,
   ) {
-    this.nodeWrites = new NodeWriteBatch(store, STATUS_FLUSH_MS, () => clock.now());
+    this.nodeWrites = new GatheredWrites(store, STATUS_FLUSH_MS, (state) => gatherNodeWrites(state, clock.now()));
   }
 
   start(): void {
@@ -377,7 +378,7 @@ export class Dispatcher {
     // A ready node back with what is stored (every agent after a leader change) needs no write.
     if (known?.state === 'READY' && known.address === address && known.imagePort === imagePort && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
-    return this.nodeWrites.write(nodeId, (existing) => {
+    const change = (existing: Node | undefined): Node => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
       // its registration waited must not be put back.
       const denied = this.options.authorizeSession?.(call, nodeId);
@@ -395,7 +396,8 @@ export class Dispatcher {
         imagePort,
         images: existing?.images ?? [],
       };
-    });
+    };
+    return this.nodeWrites.write({ nodeId, change });
   }
 
   /**
@@ -405,13 +407,14 @@ export class Dispatcher {
   private recordThermal(nodeId: string, reading: NodeThermal): void {
     if (sameThermalReading(this.store.state.nodes.get(nodeId)?.thermal, reading)) return;
     const now = this.clock.now();
+    const change = (current: Node | undefined): Node | undefined => {
+      if (!current || sameThermalReading(current.thermal, reading)) return undefined;
+      const throttling = thermalPressure(reading) === 2;
+      const since = Number(current.thermal?.throttledSince ?? 0);
+      return { ...current, thermal: { ...reading, throttledSince: throttling ? since || now : 0 } };
+    };
     this.nodeWrites
-      .write(nodeId, (current) => {
-        if (!current || sameThermalReading(current.thermal, reading)) return undefined;
-        const throttling = thermalPressure(reading) === 2;
-        const since = Number(current.thermal?.throttledSince ?? 0);
-        return { ...current, thermal: { ...reading, throttledSince: throttling ? since || now : 0 } };
-      })
+      .write({ nodeId, change })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s heat'));
   }
 
@@ -420,7 +423,7 @@ export class Dispatcher {
     const same = (current: NodeImage[] | undefined) => JSON.stringify(current ?? []) === JSON.stringify(images);
     if (same(this.store.state.nodes.get(nodeId)?.images)) return;
     this.nodeWrites
-      .write(nodeId, (current) => (!current || same(current.images) ? undefined : { ...current, images }))
+      .write({ nodeId, change: (current) => (!current || same(current.images) ? undefined : { ...current, images }) })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot store the node\'s images'));
   }
 
@@ -507,7 +510,7 @@ export class Dispatcher {
     const node = this.store.state.nodes.get(nodeId);
     if (!node || node.state === 'READY') return;
     this.nodeWrites
-      .write(nodeId, (current) => (!current || current.state === 'READY' ? undefined : { ...current, state: 'READY', message: '' }))
+      .write({ nodeId, change: (current) => (!current || current.state === 'READY' ? undefined : { ...current, state: 'READY', message: '' }) })
       .catch((error: Error) => this.log.warn({ node: nodeId, err: error.message }, 'cannot mark node ready'));
   }
 

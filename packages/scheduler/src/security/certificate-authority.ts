@@ -18,9 +18,10 @@ import { ApiError } from '../control/grpc-errors';
 import { revocationReason } from './revocation';
 import type { StateMachine } from '../store/state-machine';
 import { seedSecurity, liveCertificateOf, NodeIdTakenError, type JoinRole } from './cluster-security';
-import { IssuedRecordBatch } from './issued-record-batch';
+import { gatherIssuedRecords, type IssuedRecord } from './issued-record-batch';
+import { GatheredWrites } from '../store/gathered-writes';
 
-// Records of certificates issued together are written together (see IssuedRecordBatch).
+// Records of certificates issued together are written together (see gatherIssuedRecords).
 const RECORD_GATHER_MS = 25;
 
 /** A certificate issued to a node: its PEM and the root to trust. */
@@ -39,13 +40,13 @@ export class JoinRefusedError extends Error {
  * replicated store, so whichever member leads issues with the same root.
  */
 export class CertificateAuthority {
-  private readonly records: IssuedRecordBatch;
+  private readonly records: GatheredWrites<IssuedRecord>;
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
   ) {
-    this.records = new IssuedRecordBatch(store, RECORD_GATHER_MS, now, refuseRevoked);
+    this.records = new GatheredWrites(store, RECORD_GATHER_MS, (state) => gatherIssuedRecords(state, this.now(), refuseRevoked));
   }
 
   /**
@@ -112,7 +113,7 @@ export class CertificateAuthority {
     const record = { nodeId, role, serial: certificateSerial(cert), notAfterMs: new Date(cert.validTo).getTime() };
     try {
       // Checked again as the record is written: a revocation may have been applied while this was signed.
-      await this.records.write(record, renewalOf);
+      await this.records.write({ record, renewalOf });
     } catch (error) {
       // Another join for the same id won the race; this certificate was never handed out.
       if (error instanceof NodeIdTakenError) throw new JoinRefusedError(error.message);

@@ -1,72 +1,29 @@
-import type { IssuedCertificate, PeerIdentity } from '@pisched/api';
-import type { Store } from '../store/store';
-import { requireSecurity, withIssued } from './cluster-security';
+import type { IssuedCertificate, PeerIdentity, StoreAction } from '@pisched/api';
+import type { Gathering } from '../store/gathered-writes';
 import type { StateMachine } from '../store/state-machine';
+import { requireSecurity, withIssued } from './cluster-security';
 
-interface Waiting {
+export interface IssuedRecord {
   record: IssuedCertificate;
+  /** The holder renewing its own certificate; undefined for a join. */
   renewalOf?: PeerIdentity;
-  resolve: () => void;
-  reject: (error: Error) => void;
 }
 
 /**
- * The records of certificates just issued, gathered for a moment and written
- * as one command. Every record rewrites the security object (it lists every
- * live certificate): at one commit each, made one at a time, a few hundred
- * nodes joining together waited minutes for one another's commits.
+ * The records of certificates just issued, gathered into one command (see
+ * GatheredWrites). Every record rewrites the security object (it lists every
+ * live certificate): at one commit each, a few hundred nodes joining together
+ * waited minutes for one another's commits. checkRenewal throws when a
+ * renewal's holder was revoked meanwhile: asked against the state the write is built from.
  */
-export class IssuedRecordBatch {
-  private pending: Waiting[] = [];
-  private timer?: NodeJS.Timeout;
-
-  constructor(
-    private readonly store: Store,
-    private readonly gatherMs: number,
-    private readonly now: () => number,
-    /** Throws when a renewal's holder was revoked meanwhile: checked again against the state the write is built from. */
-    private readonly checkRenewal: (state: StateMachine, holder: PeerIdentity) => void,
-  ) {}
-
-  /** Resolves once the record is committed; rejects with why it was refused (the id is taken, the holder revoked) or the write's error. */
-  write(record: IssuedCertificate, renewalOf?: PeerIdentity): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, renewalOf, resolve, reject });
-      this.timer ??= setTimeout(() => this.flush(), this.gatherMs);
-    });
-  }
-
-  private flush(): void {
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    const refused = new Map<Waiting, Error>();
-    const now = this.now();
-    this.store
-      .update((state) => {
-        const before = requireSecurity(state);
-        let security = before;
-        for (const entry of batch) {
-          try {
-            if (entry.renewalOf) this.checkRenewal(state, entry.renewalOf);
-            security = withIssued(security, entry.record, now, entry.renewalOf !== undefined);
-          } catch (error) {
-            refused.set(entry, error as Error);
-          }
-        }
-        return security === before ? [] : [{ action: 'putSecurity' as const, putSecurity: security }];
-      })
-      .then(
-        () => {
-          for (const entry of batch) {
-            const error = refused.get(entry);
-            if (error) entry.reject(error);
-            else entry.resolve();
-          }
-        },
-        (error: Error) => {
-          for (const entry of batch) entry.reject(error);
-        },
-      );
-  }
+export function gatherIssuedRecords(state: StateMachine, now: number, checkRenewal: (state: StateMachine, holder: PeerIdentity) => void): Gathering<IssuedRecord> {
+  const before = requireSecurity(state);
+  let security = before;
+  return {
+    add({ record, renewalOf }) {
+      if (renewalOf) checkRenewal(state, renewalOf);
+      security = withIssued(security, record, now, renewalOf !== undefined);
+    },
+    actions: (): StoreAction[] => (security === before ? [] : [{ action: 'putSecurity', putSecurity: security }]),
+  };
 }
