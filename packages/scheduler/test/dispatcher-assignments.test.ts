@@ -1,11 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadGrpc, type Service, type StoreAction, type Task } from '@pisched/api';
+import type { Service, StoreAction, Task } from '@pisched/api';
 import { Store } from '../src/store/store';
-import { Dispatcher } from '../src/dispatcher/dispatcher';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
+import { serveDispatcher, until } from './dispatcher-loopback';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -14,32 +12,11 @@ afterEach(() => {
 
 type Received = { assignments?: { tasks: Task[] } };
 
-async function until<T>(check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('condition not reached');
-}
-
 async function dispatcherOnLoopback(store: Store) {
-  const dispatcher = new Dispatcher(store, testClock(), { heartbeatPeriodMs: 1_000, heartbeatGrace: 30 }, pino({ level: 'silent' }));
-  dispatcher.start();
-  const server = new grpc.Server();
-  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    Session(): grpc.ClientDuplexStream<object, { accepted?: unknown }>;
-  };
-  cleanups.push(() => {
-    dispatcher.stop();
-    client.close();
-    server.forceShutdown();
-  });
-  return { dispatcher, client };
+  const served = await serveDispatcher<{ accepted?: unknown }>(store);
+  served.dispatcher.start();
+  cleanups.push(served.close);
+  return served;
 }
 
 describe('the dispatcher registers nodes', () => {
@@ -118,21 +95,9 @@ describe('the dispatcher pushes assignment sets', () => {
     let index = 0;
     store.attach({ propose: async (data) => store.applyEntry(++index, data) });
     const clock = testClock();
-    const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 30 }, pino({ level: 'silent' }));
+    const { dispatcher, client, close } = await serveDispatcher<Received>(store, {}, clock);
     dispatcher.start();
-    const server = new grpc.Server();
-    server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-    );
-    const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-      Session(): grpc.ClientDuplexStream<object, Received>;
-    };
-    cleanups.push(() => {
-      dispatcher.stop();
-      client.close();
-      server.forceShutdown();
-    });
+    cleanups.push(close);
     const sets = new Map<string, string[][]>();
     for (const nodeId of ['pi-1', 'pi-2']) {
       const call = client.Session();

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LEADER_METADATA, loadGrpc, type Node } from '@pisched/api';
+import { LEADER_METADATA, type Node } from '@pisched/api';
 import { Store } from '../src/store/store';
-import { Dispatcher, type DispatcherOptions } from '../src/dispatcher/dispatcher';
+import type { DispatcherOptions } from '../src/dispatcher/dispatcher';
 import { testClock } from './fixtures';
+import { serveDispatcher, until, type SessionClient } from './dispatcher-loopback';
 
 // What a dispatcher does when hundreds of agents come back at once after a leader change (issue #17:
 // with 300 agents every one was marked down and every task replaced).
@@ -14,31 +14,13 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-type Client = grpc.Client & { Session(): grpc.ClientDuplexStream<object, { accepted?: unknown }> };
+type Client = SessionClient<{ accepted?: unknown }>;
 
-async function until<T>(check: () => T | undefined, tries = 500): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('condition not reached');
-}
-
+/** Heartbeats of 1 s, down after 3 missed; the startup grace is 10 s. */
 async function serve(store: Store, options: Partial<DispatcherOptions> = {}, clock = testClock()) {
-  const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 3, ...options }, pino({ level: 'silent' }));
-  const server = new grpc.Server();
-  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  const client = new (loadGrpc().Dispatcher)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
-  cleanups.push(() => {
-    dispatcher.stop();
-    client.close();
-    server.forceShutdown();
-  });
-  return { dispatcher, client, clock };
+  const served = await serveDispatcher<{ accepted?: unknown }>(store, { heartbeatGrace: 3, ...options }, clock);
+  cleanups.push(served.close);
+  return served;
 }
 
 const description = (nodeId: string) => ({ hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1024 } });
