@@ -45,7 +45,6 @@ export class ImagePeers {
       this.log.debug({ image: request.reference, held: held?.id, want: request.imageId }, 'image push asked');
       if (held?.id === request.imageId) {
         line('present', `already holds ${request.reference}`);
-        void this.inventory.refresh();
         return;
       }
       const result = await this.fetcher.fetch(request, (source) => line('fetching', `from ${source.nodeId}`));
