@@ -29,6 +29,7 @@ export type { StoreSnapshot__Output as StoreSnapshot } from './gen/pisched/v1/St
 export type { AgentMessage, AgentMessage__Output } from './gen/pisched/v1/AgentMessage';
 export type { DispatcherMessage, DispatcherMessage__Output } from './gen/pisched/v1/DispatcherMessage';
 export type { TaskStatusUpdate__Output as TaskStatusUpdate } from './gen/pisched/v1/TaskStatusUpdate';
+export type { TaskStatusWrite__Output as TaskStatusWrite } from './gen/pisched/v1/TaskStatusWrite';
 export type { ServiceSummary__Output as ServiceSummary } from './gen/pisched/v1/ServiceSummary';
 export type { ControlClient } from './gen/pisched/v1/Control';
 export type { DispatcherClient } from './gen/pisched/v1/Dispatcher';

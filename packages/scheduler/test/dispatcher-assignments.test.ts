@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Service, StoreAction, Task } from '@pisched/api';
+import { decodeMessage, type Command, type Service, type StoreAction, type Task } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
@@ -17,6 +17,17 @@ async function dispatcherOnLoopback(store: Store) {
   served.dispatcher.start();
   cleanups.push(served.close);
   return served;
+}
+
+/** A dispatcher leading on loopback and one agent session it accepted. */
+async function registered(store: Store, nodeId: string) {
+  const { dispatcher, client } = await dispatcherOnLoopback(store);
+  const call = client.Session();
+  call.on('error', () => undefined);
+  const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
+  call.write({ register: { nodeId, description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
+  await accepted;
+  return { dispatcher, call };
 }
 
 describe('the dispatcher registers nodes', () => {
@@ -46,6 +57,28 @@ describe('the dispatcher registers nodes', () => {
 });
 
 describe('a dispatcher that stops leading', () => {
+  it('writes a status report as the statuses alone, not whole tasks', async () => {
+    const store = new Store();
+    let index = 0;
+    const logged: Command[] = [];
+    store.attach({
+      propose: async (data) => {
+        logged.push(decodeMessage<Command>('Command', data));
+        return store.applyEntry(++index, data);
+      },
+    });
+    const { call } = await registered(store, 'pi-1');
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 1) } as Service;
+    const task = newTask(service, 1, testClock());
+    await store.update(() => [{ action: 'putService', putService: service }, { action: 'putTask', putTask: { ...task, nodeId: 'pi-1', status: { ...task.status!, state: 'ASSIGNED' } } }]);
+    logged.length = 0;
+    call.write({ status: { updates: [{ taskId: task.id, status: { ...task.status!, state: 'RUNNING', timestamp: 2 } }] } });
+    const stored = await until(() => (store.state.tasks.get(task.id)?.status?.state === 'RUNNING' ? store.state.tasks.get(task.id) : undefined));
+    expect(stored.startedAt).toBe(2);
+    expect(stored.spec).toEqual(store.state.services.get('svc1')!.spec);
+    expect(logged.flatMap((command) => command.actions.map((action) => action.action))).toEqual(['putTaskStatus']);
+  });
+
   it('stops retrying the status writes it could not make', async () => {
     const store = new Store();
     let index = 0;
@@ -63,12 +96,7 @@ describe('a dispatcher that stops leading', () => {
         return store.applyEntry(++index, data);
       },
     });
-    const { dispatcher, client } = await dispatcherOnLoopback(store);
-    const call = client.Session();
-    call.on('error', () => undefined);
-    const accepted = new Promise<void>((resolve) => call.on('data', (message: { accepted?: unknown }) => message.accepted && resolve()));
-    call.write({ register: { nodeId: 'pi-1', description: { hostname: 'pi-1', platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
-    await accepted;
+    const { dispatcher, call } = await registered(store, 'pi-1');
     const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 1) } as Service;
     const task = newTask(service, 1, testClock());
     await store.update(() => [{ action: 'putService', putService: service }, { action: 'putTask', putTask: { ...task, nodeId: 'pi-1', status: { ...task.status!, state: 'ASSIGNED' } } }]);

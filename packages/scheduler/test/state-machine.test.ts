@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { StateMachine } from '../src/store/state-machine';
-import { applyActions, spec } from './fixtures';
+import { encodeMessage } from '@pisched/api';
+import { newTask } from '../src/orchestrator/task-factory';
+import { applyActions, spec, testClock } from './fixtures';
 
 const service = (id: string, name: string, version = 0) => ({
   action: 'putService' as const,
@@ -51,5 +53,28 @@ describe('StateMachine', () => {
     const machine = new StateMachine();
     applyActions(machine, [service('a', 'web')]);
     expect(machine.apply({ actions: [] }, 1).ok).toBe(false);
+  });
+
+  it('writes a status alone into the stored task, checked by version as a put is, and logs far fewer bytes than the task', () => {
+    const machine = new StateMachine();
+    applyActions(machine, [service('a', 'web')]);
+    const task = newTask(machine.services.get('a')!, 1, testClock());
+    applyActions(machine, [{ action: 'putTask', putTask: task }]);
+    const stored = machine.tasks.get(task.id)!;
+    const status = { ...stored.status!, state: 'RUNNING' as const, timestamp: 42, containerId: 'c1' };
+    const write = { action: 'putTaskStatus' as const, putTaskStatus: { taskId: task.id, version: stored.meta!.version, status, startedAt: 42 } };
+    expect(applyActions(machine, [write])).toEqual({ ok: true });
+    const after = machine.tasks.get(task.id)!;
+    expect(after).toEqual({ ...stored, status: { ...status, ingressPorts: [] }, startedAt: 42, meta: { ...stored.meta!, version: machine.appliedIndex } });
+    // Built from a version the task no longer has: refused, nothing written.
+    expect(applyActions(machine, [write])).toMatchObject({ ok: false, error: expect.stringContaining('changed since it was read') });
+    expect(machine.tasks.get(task.id)).toBe(after);
+    // A task removed meanwhile gets no status.
+    const gone = { ...write, putTaskStatus: { ...write.putTaskStatus, taskId: 'nope' } };
+    expect(applyActions(machine, [gone])).toMatchObject({ ok: false, error: 'task nope not found for its status' });
+    // Why it exists: the entry carries the status, not the task's copy of its service's spec.
+    const whole = encodeMessage('Command', { actions: [{ action: 'putTask', putTask: { ...after, status } }] }).length;
+    const alone = encodeMessage('Command', { actions: [write] }).length;
+    expect(alone * 3).toBeLessThan(whole);
   });
 });

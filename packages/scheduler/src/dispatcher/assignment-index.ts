@@ -26,6 +26,10 @@ export class AssignmentIndex {
         if (before !== undefined) touched.add(before);
         this.bind(task.id, task.nodeId);
         if (task.nodeId !== '') touched.add(task.nodeId);
+      } else if (action.action === 'putTaskStatus' && action.putTaskStatus) {
+        // The node keeps the task; its agent is told the status the others see.
+        const nodeId = this.nodeOfTask.get(action.putTaskStatus.taskId);
+        if (nodeId !== undefined) touched.add(nodeId);
       } else if (action.action === 'removeTask' && action.removeTask !== undefined) {
         const before = this.unbind(action.removeTask);
         if (before !== undefined) touched.add(before);

@@ -571,7 +571,7 @@ export class Dispatcher {
           const task = state.tasks.get(taskId);
           if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
           const startedAt = task.startedAt || (status.state === 'RUNNING' ? status.timestamp : 0);
-          puts.push({ action: 'putTask' as const, putTask: { ...task, status, startedAt } });
+          puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
         }
         return puts;
       })

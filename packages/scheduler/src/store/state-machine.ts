@@ -12,6 +12,7 @@ import {
   type StoreAction,
   type StoreSnapshot,
   type Task,
+  type TaskStatusWrite,
 } from '@pisched/api';
 import type { StoreCapture } from './snapshot-encoder';
 
@@ -75,8 +76,9 @@ export class StateMachine {
       return this.mapOf(kind).get(id);
     };
     for (const action of command.actions) {
-      const change = describe(action);
+      const change = action.action === 'putTaskStatus' ? withStatus(action.putTaskStatus, current) : describe(action);
       if (!change) return { ok: false, error: 'empty store action' };
+      if ('error' in change) return { ok: false, error: change.error };
       const { kind, id, value } = change;
       if (id === '') return { ok: false, error: `${kind} without an id` };
       if (kind === 'cluster' && id !== CLUSTER_ID) return { ok: false, error: `the cluster object's id is "${CLUSTER_ID}"` };
@@ -211,6 +213,22 @@ export class StateMachine {
       if (key.startsWith(`${kind}/`) && value) yield value;
     }
   }
+}
+
+/**
+ * A status write as the put of the whole task it makes, so that it is checked
+ * and stored as any put is. The task must still be there: a status for a task
+ * removed meanwhile is a conflict, as a stale put would be.
+ */
+function withStatus(
+  write: TaskStatusWrite | null | undefined,
+  current: (kind: Kind, id: string) => StoredObject | undefined,
+): { kind: Kind; id: string; value: StoredObject } | { error: string } | undefined {
+  if (!write) return undefined;
+  const task = current('task', write.taskId) as Task | undefined;
+  if (!task) return { error: `task ${write.taskId} not found for its status` };
+  const value: Task = { ...task, status: write.status, startedAt: write.startedAt, meta: { ...task.meta!, version: write.version } };
+  return { kind: 'task', id: write.taskId, value };
 }
 
 function describe(action: StoreAction): { kind: Kind; id: string; value?: StoredObject } | undefined {
