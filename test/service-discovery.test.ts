@@ -84,7 +84,9 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
   const range: Record<string, VipRange> = { [a]: ranges.a, [b]: ranges.b };
   const [front, back] = [uniqueName('disc-front'), uniqueName('disc-back')];
   const [srv, client, stranger] = [uniqueName('srv'), uniqueName('client'), uniqueName('stranger')];
-  const [rr, near] = [uniqueName('rr'), uniqueName('near')];
+  const [rr, near, bare] = [uniqueName('rr'), uniqueName('near'), uniqueName('bare')];
+  // The test image with EXPOSE 80 and nothing else, as most images name their port.
+  const EXPOSING_IMAGE = `pisched-test/exposes:${uniqueName('t')}`;
   let upstream: dgram.Socket | undefined;
   let clientId = '';
   let strangerId = '';
@@ -105,6 +107,7 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
       }
     }
     for (const network of [front, back]) await docker.getNetwork(dockerNetworkName(network)).remove().catch(() => undefined);
+    await docker.getImage(EXPOSING_IMAGE).remove({ force: true }).catch(() => undefined);
   });
 
   it('creates and lists networks, refusing a taken or reserved name with one line', async () => {
@@ -222,6 +225,26 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
     expect(unknown.ms).toBeLessThan(5_000);
   });
 
+  it('a service whose spec names no port is reached through its VIP on the port its image exposes, as in Swarm', async () => {
+    const [repo, tag] = EXPOSING_IMAGE.split(':');
+    const base = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'] });
+    await base.commit({ repo, tag, changes: 'EXPOSE 80' });
+    await base.remove();
+    const run = await cli(cluster.address, ['run', '--name', bare, '--network', front, '--constraint', `node.id==${a}`, EXPOSING_IMAGE, ...HTTP_SERVER]);
+    expect(run.code, run.stderr).toBe(0);
+    const replica = (await runningContainersOfService([a], bare))[0]!.Id.slice(0, 12);
+    const vip = await waitFor(async () => {
+      const found = answers((await exec(clientId, ['nslookup', bare])).stdout);
+      return found.length === 1 && found[0];
+    }, 10_000, `${bare} to resolve in the client`);
+    // The VIP learns the port from the task's report, a moment after the name resolves.
+    const got = await waitFor(async () => {
+      const answer = await httpGet(clientId, vip);
+      return answer.code === 0 && answer;
+    }, 10_000, `${bare}'s VIP to answer on port 80`);
+    expect(got.body).toBe(replica);
+  });
+
   it('update --network-add/--network-rm moves a service to another network: its new task resolves the names there', async () => {
     const moved = await cli(cluster.address, ['update', stranger, '--network-add', front, '--network-rm', back]);
     expect(moved.code, moved.stderr).toBe(0);
@@ -239,10 +262,10 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
   it('refuses to remove a network in use; once its services go, removes it and the agents take their interfaces down', async () => {
     const refused = await cli(cluster.address, ['network', 'rm', front]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[client, near, rr, srv, stranger].sort().join(', ')}: remove them from it first`);
+    expect(refused.stderr.trim()).toBe(`network ${front} is in use by services ${[bare, client, near, rr, srv, stranger].sort().join(', ')}: remove them from it first`);
     expect(interfaceExists(range[a].interfaceName) && interfaceExists(range[b].interfaceName)).toBe(true);
 
-    expect((await cli(cluster.address, ['rm', srv, client, stranger, rr, near])).code).toBe(0);
+    expect((await cli(cluster.address, ['rm', srv, client, stranger, rr, near, bare])).code).toBe(0);
     await waitFor(() => !interfaceExists(range[a].interfaceName) && !interfaceExists(range[b].interfaceName), 15_000, 'the discovery interfaces to go');
     await waitFor(async () => {
       const removed = await cli(cluster.address, ['network', 'rm', front, back]);

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { PortConfig } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { EventWatcherHandlers } from './event-watcher';
 import type { ObservedContainer } from './observed';
@@ -31,6 +32,8 @@ export interface ContainerDriver {
   /** The task ids of this node's containers ('' for those without one). */
   listTaskIds(nodeId: string): Promise<string[]>;
   hasImage(image: string): Promise<boolean>;
+  /** The ports the image's EXPOSE names; none when the runtime has no such notion. */
+  imageExposedPorts(image: string): Promise<PortConfig[]>;
   pullImage(image: string): Promise<void>;
   createContainer(options: Docker.ContainerCreateOptions): Promise<string>;
   /** Joins a created container to one more engine network (its first is given at create). */

@@ -26,12 +26,35 @@ export function containerPortKey(port: Pick<PortConfig, 'targetPort' | 'protocol
 /**
  * Where the mesh reaches a task's ingress and VIP ports: the host port the
  * engine picked for each (hostPorts: container port key → host port, as
- * inspected). Empty until every such port has one.
+ * inspected), and for the ports its image exposes, published for the
+ * service's VIP (see ContainerNetworking.imagePorts). Empty until every port
+ * of the spec has one.
  */
 export function ingressBindings(task: Pick<Task, 'spec'>, hostPorts: Record<string, number>): PortConfig[] {
   const ports = meshTargetPorts(task.spec);
   const bound = ports.map((port) => ({ publishedPort: hostPorts[containerPortKey(port)] ?? 0, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: 'ingress' }));
-  return bound.every((port) => port.publishedPort > 0) ? bound : [];
+  if (!bound.every((port) => port.publishedPort > 0)) return [];
+  const known = new Set([...ports, ...hostModePorts(task.spec)].map(containerPortKey));
+  for (const [key, publishedPort] of Object.entries(hostPorts)) {
+    if (known.has(key)) continue;
+    const [target, protocol] = key.split('/');
+    bound.push({ publishedPort, targetPort: Number(target), protocol: protocol || 'tcp', publishMode: 'ingress' });
+  }
+  return bound;
+}
+
+function hostModePorts(spec: Task['spec']): PortConfig[] {
+  return (spec?.ports ?? []).filter((port) => !isIngressPort(port));
+}
+
+/** The ports an image's EXPOSE names ("80/tcp" keys of its config's ExposedPorts). */
+export function exposedPortsOf(exposed: Record<string, unknown> | null | undefined): PortConfig[] {
+  const ports: PortConfig[] = [];
+  for (const key of Object.keys(exposed ?? {})) {
+    const match = /^(\d+)(?:\/(tcp|udp))?$/i.exec(key);
+    if (match) ports.push({ publishedPort: 0, targetPort: Number(match[1]), protocol: (match[2] ?? 'tcp').toLowerCase(), publishMode: 'ingress' });
+  }
+  return ports;
 }
 
 /** How a task's container joins its pisched networks (see Discovery.attach). */
@@ -40,6 +63,13 @@ export interface ContainerNetworking {
   engineNetworks: string[];
   /** The node's DNS server for service names, first in the container's resolvers. */
   dns: string;
+  /**
+   * The ports the task's image exposes. Published on the node's address too,
+   * so the service's VIP forwards them though the spec names none, as Swarm's
+   * VIP forwards every port: a service made with `docker service create
+   * --network` or a Compose file without `expose` is reached on its image's ports.
+   */
+  imagePorts?: PortConfig[];
 }
 
 /**
@@ -59,11 +89,18 @@ export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '',
     // Host-mode publishing: this node's port goes straight to this container.
     (bindings[key] ??= []).push({ HostPort: String(port.publishedPort) });
   }
+  const meshBinding = nodeAddress ? { HostIp: nodeAddress, HostPort: '' } : { HostPort: '' };
   for (const port of meshTargetPorts(spec)) {
     // Ingress and VIP ports: a port the engine picks, on the address every node's mesh forwards to.
     const key = containerPortKey(port);
     exposed[key] = {};
-    (bindings[key] ??= []).push(nodeAddress ? { HostIp: nodeAddress, HostPort: '' } : { HostPort: '' });
+    (bindings[key] ??= []).push(meshBinding);
+  }
+  for (const port of networking?.imagePorts ?? []) {
+    const key = containerPortKey(port);
+    if (bindings[key]) continue; // the spec publishes it already
+    exposed[key] = {};
+    bindings[key] = [meshBinding];
   }
   const memory = spec.resources?.memoryBytes ?? 0;
   const cpus = spec.resources?.cpus ?? 0;

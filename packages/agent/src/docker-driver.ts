@@ -1,6 +1,8 @@
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { LABEL_NODE, LABEL_TASK } from './labels';
+import type { PortConfig } from '@pisched/api';
+import { exposedPortsOf } from './container-spec';
 import type { ContainerPhase, ObservedContainer } from './observed';
 import type { ContainerDriver, ContainerEvents, EngineInfo } from './container-driver';
 import { EventWatcher, type EventWatcherHandlers } from './event-watcher';
@@ -164,6 +166,11 @@ export class DockerDriver implements ContainerDriver {
       if (statusCode(error) === 404) return false;
       throw error;
     }
+  }
+
+  async imageExposedPorts(image: string): Promise<PortConfig[]> {
+    const inspected = await this.docker.getImage(image).inspect();
+    return exposedPortsOf(inspected.Config?.ExposedPorts);
   }
 
   /** Pulls an image; rejects with the engine's message when the pull fails midway too. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
+import type { PortConfig } from '@pisched/api';
 import type { ContainerDriver, ContainerEvents, EngineInfo } from './container-driver';
 import type { EventWatcherHandlers } from './event-watcher';
 import { LABEL_NODE, LABEL_TASK } from './labels';
@@ -57,6 +58,10 @@ export class SimulatedDriver implements ContainerDriver {
   /** Every image is present: a simulated node pulls nothing. */
   hasImage(): Promise<boolean> {
     return Promise.resolve(true);
+  }
+
+  imageExposedPorts(): Promise<PortConfig[]> {
+    return Promise.resolve([]);
   }
 
   pullImage(): Promise<void> {

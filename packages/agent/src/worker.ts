@@ -295,6 +295,13 @@ export class Worker {
         this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: `cannot join networks ${task.spec!.networks.join(', ')}: ${(error as Error).message}` });
         return;
       }
+      try {
+        networking.imagePorts = await driver.imageExposedPorts(image);
+      } catch (error) {
+        await this.options.files?.release(task.id);
+        this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: `cannot read the ports image ${image} exposes: ${(error as Error).message}` });
+        return;
+      }
     }
     let containerId: string;
     try {
@@ -318,7 +325,7 @@ export class Worker {
     }
     // The mesh reaches the task at the host ports the engine picked, known only now.
     let ingressPorts: PortConfig[] = [];
-    if (meshTargetPorts(task.spec).length > 0) {
+    if (meshTargetPorts(task.spec).length > 0 || (networking?.imagePorts ?? []).length > 0) {
       try {
         ingressPorts = ingressBindings(task, await driver.hostPorts(containerId));
       } catch (error) {

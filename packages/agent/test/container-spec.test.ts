@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, containerName, ingressBindings } from '../src/container-spec';
+import { buildContainerSpec, containerName, exposedPortsOf, ingressBindings } from '../src/container-spec';
 import { makeTask } from './fixtures';
 
 describe('buildContainerSpec', () => {
@@ -45,6 +45,22 @@ describe('buildContainerSpec', () => {
   it('reports where the mesh reaches the ingress ports once the engine gave each a host port', () => {
     expect(ingressBindings(task, { '80/tcp': 8080, '53/udp': 32768 })).toEqual([{ publishedPort: 32768, targetPort: 53, protocol: 'udp', publishMode: 'ingress' }]);
     expect(ingressBindings(task, { '80/tcp': 8080 })).toEqual([]);
+  });
+
+  it('publishes the ports its image exposes on the node address for the VIP, and reports them beside the spec\'s', () => {
+    const networking = { engineNetworks: ['pisched-front'], dns: '198.18.0.1', imagePorts: exposedPortsOf({ '6379/tcp': {}, '53/udp': {}, '80/tcp': {}, 'junk': {} }) };
+    expect(networking.imagePorts.map((port) => `${port.targetPort}/${port.protocol}`)).toEqual(['6379/tcp', '53/udp', '80/tcp']);
+    const options = buildContainerSpec(task, 'pi-2', '10.0.0.7', [], networking);
+    expect(options.HostConfig!.PortBindings).toEqual({
+      '80/tcp': [{ HostPort: '8080' }], // host mode, as the spec says; not published again
+      '53/udp': [{ HostIp: '10.0.0.7', HostPort: '' }], // the spec's ingress port, once
+      '6379/tcp': [{ HostIp: '10.0.0.7', HostPort: '' }],
+    });
+    // The host-mode port is not the mesh's; the image's port is reported with the spec's.
+    expect(ingressBindings(task, { '80/tcp': 8080, '53/udp': 32768, '6379/tcp': 32769 })).toEqual([
+      { publishedPort: 32768, targetPort: 53, protocol: 'udp', publishMode: 'ingress' },
+      { publishedPort: 32769, targetPort: 6379, protocol: 'tcp', publishMode: 'ingress' },
+    ]);
   });
 
   it('names the container <service>.<slot>.<12 chars of the task id>', () => {

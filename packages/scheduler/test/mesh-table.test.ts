@@ -89,6 +89,29 @@ describe('the mesh table for service discovery', () => {
     expect(table.get('web')).toMatchObject({ networks: [], vipPorts: [] });
   });
 
+  it('adds to a VIP the ports its tasks report beyond the spec (their images\' EXPOSE), in port order, on networks only', () => {
+    const machine = setup([]);
+    putService(machine, 'cache', { ...serviceSpec('cache'), networks: ['front'] });
+    const reported = (id: string, ports: Array<[number, string]>): Task => ({
+      ...task(id, 'n1'),
+      serviceId: 'cache',
+      serviceName: 'cache',
+      status: { ...task(id, 'n1').status!, ingressPorts: ports.map(([targetPort, protocol]) => ({ publishedPort: 30000 + targetPort, targetPort, protocol, publishMode: 'ingress' })) },
+    });
+    expect(applyActions(machine, [
+      { action: 'putTask', putTask: reported('k1', [[6379, 'tcp'], [53, 'udp']]) },
+      { action: 'putTask', putTask: reported('k2', [[6379, 'tcp']]) },
+    ]).ok).toBe(true);
+    const table = meshTable(machine);
+    expect(table.get('cache')!.vipPorts).toEqual([
+      { publishedPort: 53, targetPort: 53, protocol: 'udp', publishMode: '' },
+      { publishedPort: 6379, targetPort: 6379, protocol: 'tcp', publishMode: '' },
+    ]);
+    expect(table.get('cache')!.backends.map((backend) => backend.taskId)).toEqual(['k1', 'k2']);
+    // An ingress-only service has no VIP, whatever its tasks report.
+    expect(table.get('web')!.vipPorts).toEqual([]);
+  });
+
   it('gives a stack\'s service on a network its Compose key as an alias', () => {
     const machine = setup([]);
     const labelled = (name: string, networks: string[]) => {

@@ -1,4 +1,4 @@
-import { ingressPorts, stackAliases, vipPorts, type Service, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
+import { ingressPorts, stackAliases, vipPorts, type PortConfig, type Service, type MeshBackend, type MeshService, type MeshUpdateInput, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 
 /**
@@ -49,8 +49,33 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
     const backend: MeshBackend = { taskId: task.id, nodeId: node.id, address: node.address, ports: task.status!.ingressPorts };
     entry.backends.push(backend);
   }
-  for (const entry of table.values()) entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
+  for (const entry of table.values()) {
+    entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
+    if (entry.networks.length > 0) entry.vipPorts = withImagePorts(entry.vipPorts, entry.backends);
+  }
   return table;
+}
+
+/**
+ * A VIP forwards the ports its spec names and those its tasks' images expose,
+ * which the tasks report beside them (Swarm's VIP forwards every port; a spec
+ * made by `docker service create --network` or Compose often names none).
+ */
+function withImagePorts(vipPorts: PortConfig[], backends: MeshBackend[]): PortConfig[] {
+  const ports = [...vipPorts];
+  const key = (port: PortConfig) => `${port.targetPort}/${port.protocol || 'tcp'}`;
+  const known = new Set(ports.map(key));
+  const found: PortConfig[] = [];
+  for (const backend of backends) {
+    for (const port of backend.ports) {
+      if (known.has(key(port))) continue;
+      known.add(key(port));
+      found.push({ publishedPort: port.targetPort, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: '' });
+    }
+  }
+  // In port order, so the table (and its fingerprint) does not change with the order tasks reported in.
+  found.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
+  return [...ports, ...found];
 }
 
 /** What one session was last sent: a fingerprint per service id. */
