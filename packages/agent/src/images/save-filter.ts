@@ -49,7 +49,9 @@ export class SaveFilter extends Transform {
 
   constructor(diffIds: readonly string[], skip: number) {
     super();
-    this.skippedDiffIds = new Set(diffIds.slice(0, skip));
+    // A blob an unskipped layer also names (the same content twice in one image) must still come.
+    const kept = new Set(diffIds.slice(skip));
+    this.skippedDiffIds = new Set(diffIds.slice(0, skip).filter((diffId) => !kept.has(diffId)));
     this.skippedChains = chainIds(diffIds).slice(0, skip);
   }
 
