@@ -76,30 +76,15 @@ export class ImageFetcher {
     const sources = want.sources.filter((source) => source.nodeId !== this.options.nodeId);
     if (sources.length === 0) throw new Error(`no other node holds ${want.reference}`);
     const failures: string[] = [];
-    let held: string[][] | undefined;
+    // Looked up once per fetch, and forgotten when the engine turned out not to hold what it listed.
+    const local: { held?: string[][] } = {};
     for (const source of sources) {
       onSource?.(source);
       try {
-        let layers: string[] = [];
-        let skip = 0;
-        if (this.options.listLayers) {
-          layers = (await this.options.listLayers(source, want.imageId, this.options.platform)) ?? [];
-          held ??= await this.heldLayers();
-          skip = heldPrefix(layers, held);
-        }
-        let bytes: number;
-        try {
-          bytes = await this.transfer(want, source, skip);
-        } catch (error) {
-          if (!(error instanceof LoadRefused) || skip === 0) throw error;
-          log.warn({ image: want.reference, from: source.nodeId, skipLayers: skip, err: error.message }, 'a transfer without the layers this node holds was refused; asking for all of them');
-          skip = 0;
-          held = [];
-          bytes = await this.transfer(want, source, 0);
-        }
+        const result = await this.fetchFrom(want, source, local);
         await engine.tag(want.imageId, want.reference);
-        log.info({ image: want.reference, imageId: want.imageId, from: source.nodeId, bytes, skippedLayers: skip, layers: layers.length }, 'image fetched from a peer and verified');
-        return { source: source.nodeId, bytes, skippedLayers: skip, layers: layers.length };
+        log.info({ image: want.reference, imageId: want.imageId, from: source.nodeId, ...result }, 'image fetched from a peer and verified');
+        return { source: source.nodeId, ...result };
       } catch (error) {
         if (error instanceof FinalRefusal) throw error;
         const message = (error as Error).message;
@@ -108,6 +93,22 @@ export class ImageFetcher {
       }
     }
     throw new Error(`cannot fetch ${want.reference} from another node (${failures.join('; ')})`);
+  }
+
+  /** One source: without the layers this node holds, and with all of them if the engine refuses that. */
+  private async fetchFrom(want: ImageFetch, source: ImageSource, local: { held?: string[][] }): Promise<Omit<FetchResult, 'source'>> {
+    const { listLayers, platform, log } = this.options;
+    const layers = (listLayers && (await listLayers(source, want.imageId, platform))) || [];
+    local.held ??= layers.length > 0 ? await this.heldLayers() : undefined;
+    const skip = heldPrefix(layers, local.held ?? []);
+    try {
+      return { bytes: await this.transfer(want, source, skip), skippedLayers: skip, layers: layers.length };
+    } catch (error) {
+      if (!(error instanceof LoadRefused) || skip === 0) throw error;
+      log.warn({ image: want.reference, from: source.nodeId, skipLayers: skip, err: error.message }, 'a transfer without the layers this node holds was refused; asking for all of them');
+      local.held = [];
+      return { bytes: await this.transfer(want, source, 0), skippedLayers: 0, layers: layers.length };
+    }
   }
 
   /** An engine that cannot list its images only costs the saving. */
