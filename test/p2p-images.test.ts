@@ -14,7 +14,11 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
   // A second node on engine A: it holds whatever A holds, and takes over when A dies mid-transfer.
   const a2 = uniqueName('imgz');
   const image = `${uniqueName('pisched-p2p')}:v1`;
+  // v1 plus one small layer: a new version of an app on the base the receiver holds already.
+  const imageV2 = image.replace(/:v1$/, ':v2');
   let imageId = '';
+  /** Bytes the whole of v1 took, as a push reported it. */
+  let fullBytes = 0;
   let platformArch = '';
 
   beforeAll(async () => {
@@ -42,6 +46,7 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
   afterAll(async () => {
     await cluster.stop().catch(() => undefined);
     await engineB.stop();
+    await docker.getImage(imageV2).remove({ force: true }).catch(() => undefined);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
   }, 60_000);
 
@@ -77,11 +82,47 @@ describe.skipIf(!hasDocker)('images without a registry, on real Docker', () => {
     const result = await cli(cluster.address, ['image', 'push', image, '--nodes', b]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout, cluster.logs()).toContain(`${b}: fetching from ${a}`);
-    expect(result.stdout).toMatch(new RegExp(`^${b}: done fetched from ${a} \\(\\d+ bytes\\), image id verified$`, 'm'));
+    const done = new RegExp(`^${b}: done fetched from ${a} \\((\\d+) bytes\\), image id verified$`, 'm').exec(result.stdout);
+    expect(done, result.stdout).not.toBeNull();
+    fullBytes = Number(done![1]);
     expect(await engineBHolds()).toBe(imageId);
     const unknown = await cli(cluster.address, ['image', 'push', 'pisched-no-such-image:none']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr.trim()).toMatch(/no node holds image pisched-no-such-image:none/);
+  }, 40_000);
+
+  it('sends a new version of an image without the layers the receiver holds already', async () => {
+    const container = await docker.createContainer({ Image: image, Cmd: ['sh', '-c', 'echo v2 > /added-in-v2'], HostConfig: { NetworkMode: 'none' } });
+    await container.start();
+    await container.wait();
+    const [repo, tag] = imageV2.split(':');
+    await container.commit({ repo, tag, changes: ['CMD ["sleep", "3600"]'] });
+    await container.remove();
+    const v2 = await docker.getImage(imageV2).inspect();
+    expect(v2.RootFS.Layers!.length).toBeGreaterThan(1);
+    try {
+      const result = await cli(cluster.address, ['image', 'push', imageV2, '--nodes', b]);
+      expect(result.code, result.stdout + result.stderr + cluster.logs()).toBe(0);
+      const layers = v2.RootFS.Layers!.length;
+      const done = new RegExp(`^${b}: done fetched from (?:${a}|${a2}) \\((\\d+) bytes; ${layers - 1} of ${layers} layers were here already\\), image id verified$`, 'm').exec(result.stdout);
+      expect(done, result.stdout).not.toBeNull();
+      expect(Number(done![1])).toBeLessThan(fullBytes / 4);
+      expect((await engineB.docker.getImage(imageV2).inspect()).Id).toBe(v2.Id);
+      // Runs, with the file of each layer where it belongs.
+      const run = await engineB.docker.createContainer({ Image: imageV2, Cmd: ['cat', '/made-by-test', '/added-in-v2'], HostConfig: { NetworkMode: 'none' } });
+      try {
+        await run.start();
+        expect((await run.wait()).StatusCode).toBe(0);
+        const output = (await run.logs({ stdout: true, follow: false })).toString();
+        expect(output).toContain(image);
+        expect(output).toContain('v2');
+      } finally {
+        await run.remove({ force: true });
+      }
+    } finally {
+      // Left on engine B it would hold v1's layers, and the next case's transfer would leave them all out.
+      await engineB.docker.getImage(imageV2).remove({ force: true }).catch(() => undefined);
+    }
   }, 40_000);
 
   it('completes a transfer from another node when its source dies half-way', async () => {

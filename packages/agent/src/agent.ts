@@ -13,7 +13,7 @@ import type { ThermalSensor } from './thermal-sensor';
 import { UserspaceForwarder } from './mesh/userspace-forwarder';
 import { Discovery } from './discovery/discovery';
 import { VipRange } from './discovery/vip-range';
-import { ImageFetcher, tlsConnect } from './images/image-fetcher';
+import { ImageFetcher, tlsConnect, tlsListLayers } from './images/image-fetcher';
 import { ImageInventory } from './images/image-inventory';
 import { ImagePeers } from './images/image-peers';
 import type { ImageEngine } from './images/image-engine';
@@ -74,7 +74,7 @@ export class Agent {
     this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
     if (config.images) {
       const { engine, identity, platform } = config.images;
-      const fetcher = new ImageFetcher({ engine, nodeId, platform, log, connect: tlsConnect(identity) });
+      const fetcher = new ImageFetcher({ engine, nodeId, platform, log, connect: tlsConnect(identity), listLayers: tlsListLayers(identity) });
       const inventory = new ImageInventory(engine, (images) => this.session.sendImages(images), log);
       this.images = new ImagePeers(fetcher, inventory, engine, nodeId, log);
     }

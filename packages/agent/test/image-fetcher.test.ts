@@ -14,9 +14,14 @@ const log = pino({ level: 'silent' });
 class FakeEngine implements ImageEngine {
   readonly images = new Map<string, string[]>(); // id → tags
   readonly removed: string[] = [];
+  /** The layer lists of the images the engine holds besides those loaded here. */
+  held: string[][] = [];
   async inspect(reference: string) {
-    for (const [id, tags] of this.images) if (id === reference || tags.includes(reference)) return { id, platform: PLATFORM, sizeBytes: 10 };
+    for (const [id, tags] of this.images) if (id === reference || tags.includes(reference)) return { id, platform: PLATFORM, sizeBytes: 10, layers: [] };
     return undefined;
+  }
+  async layerLists() {
+    return this.held;
   }
   async save(): Promise<Readable> {
     throw new Error('not used');
@@ -70,7 +75,7 @@ describe('fetching an image from peers', () => {
     const engine = new FakeEngine();
     const { connect, asked } = connectTo({ n1: whole(WANT), n2: whole(WANT) });
     const fetcher = new ImageFetcher({ engine, nodeId: 'me', platform: PLATFORM, log, connect });
-    await expect(fetcher.fetch(want('n1', 'n2'))).resolves.toEqual({ source: 'n1', bytes: WANT.length + 4 });
+    await expect(fetcher.fetch(want('n1', 'n2'))).resolves.toEqual({ source: 'n1', bytes: WANT.length + 4, skippedLayers: 0, layers: 0 });
     expect(asked).toEqual(['n1']);
     expect(engine.images.get(WANT)).toEqual(['app:v1']);
   });
@@ -123,5 +128,49 @@ describe('fetching an image from peers', () => {
     expect(first).toEqual(second);
     expect(asked).toEqual(['n1']);
     await expect(fetcher.fetch(want('me'))).rejects.toThrow('no other node holds app:v1');
+  });
+});
+
+describe('leaving out the layers this node holds', () => {
+  const LAYERS = ['sha256:l1', 'sha256:l2', 'sha256:l3'];
+  /** Sources that send the image; without `|end` when layers are left out and `missing`: the engine lacked one after all. */
+  function layeredSources(behaviour: Record<string, 'whole' | 'cut' | 'missing'>) {
+    const asked: Array<[string, number]> = [];
+    const connect: Connect = async (src, _id, _platform, skip) => {
+      asked.push([src.nodeId, skip]);
+      const kind = behaviour[src.nodeId];
+      if (kind === 'cut') return cutOff(WANT)();
+      return Readable.from(kind === 'missing' && skip > 0 ? [WANT] : [WANT, '|end']);
+    };
+    return { asked, connect, listLayers: async () => LAYERS };
+  }
+
+  it('asks for the image without the longest prefix of layers one local image holds', async () => {
+    const engine = new FakeEngine();
+    engine.held = [['sha256:l1'], ['sha256:l1', 'sha256:l2', 'sha256:other']];
+    const { asked, connect, listLayers } = layeredSources({ n1: 'whole' });
+    const fetcher = new ImageFetcher({ engine, nodeId: 'me', platform: PLATFORM, log, connect, listLayers });
+    await expect(fetcher.fetch(want('n1'))).resolves.toEqual({ source: 'n1', bytes: WANT.length + 4, skippedLayers: 2, layers: 3 });
+    expect(asked).toEqual([['n1', 2]]);
+    expect(engine.images.get(WANT)).toEqual(['app:v1']);
+  });
+
+  it('asks the same source for every layer when the engine refuses the transfer without them', async () => {
+    const engine = new FakeEngine();
+    engine.held = [['sha256:l1']];
+    const { asked, connect, listLayers } = layeredSources({ n1: 'missing', n2: 'whole' });
+    const fetcher = new ImageFetcher({ engine, nodeId: 'me', platform: PLATFORM, log, connect, listLayers });
+    await expect(fetcher.fetch(want('n1', 'n2'))).resolves.toMatchObject({ source: 'n1', skippedLayers: 0 });
+    expect(asked).toEqual([['n1', 1], ['n1', 0]]);
+  });
+
+  it('goes on leaving them out with the next source after a cut-off', async () => {
+    const engine = new FakeEngine();
+    engine.held = [['sha256:l1', 'sha256:l2']];
+    const { asked, connect, listLayers } = layeredSources({ n1: 'cut', n2: 'whole' });
+    const fetcher = new ImageFetcher({ engine, nodeId: 'me', platform: PLATFORM, log, connect, listLayers });
+    await expect(fetcher.fetch(want('n1', 'n2'))).resolves.toMatchObject({ source: 'n2', skippedLayers: 2 });
+    expect(asked).toEqual([['n1', 2], ['n2', 2]]);
+    expect([...engine.images.entries()]).toEqual([[WANT, ['app:v1']]]);
   });
 });

@@ -2,10 +2,20 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { imagePlatform, type NodeImageInput, type Platform } from '@pisched/api';
 
+/** An image as the engine holds it; layers are its diff ids (RootFS.Layers), bottom first. */
+export interface HeldImage {
+  id: string;
+  platform: Platform;
+  sizeBytes: number;
+  layers: string[];
+}
+
 /** What moving images between nodes asks of the local engine. */
 export interface ImageEngine {
   /** The engine's image by reference or id; undefined when it has none. */
-  inspect(reference: string): Promise<{ id: string; platform: Platform; sizeBytes: number } | undefined>;
+  inspect(reference: string): Promise<HeldImage | undefined>;
+  /** The layer lists of every image the engine holds: which layers a transfer need not carry. */
+  layerLists(): Promise<string[][]>;
   /** `docker save` of one image by id: a tar stream with no tags in it. */
   save(imageId: string): Promise<Readable>;
   /**
@@ -33,7 +43,7 @@ export function repoAndTag(reference: string): { repo: string; tag: string } {
 export class DockerImageEngine implements ImageEngine {
   constructor(private readonly docker: Docker) {}
 
-  async inspect(reference: string): Promise<{ id: string; platform: Platform; sizeBytes: number } | undefined> {
+  async inspect(reference: string): Promise<HeldImage | undefined> {
     let info: Docker.ImageInspectInfo;
     try {
       info = await this.docker.getImage(reference).inspect();
@@ -48,7 +58,17 @@ export class DockerImageEngine implements ImageEngine {
     } catch {
       platform = { os: raw.Os ?? '', architecture: raw.Architecture ?? '' };
     }
-    return { id: info.Id, platform, sizeBytes: info.Size };
+    return { id: info.Id, platform, sizeBytes: info.Size, layers: info.RootFS?.Layers ?? [] };
+  }
+
+  async layerLists(): Promise<string[][]> {
+    const lists: string[][] = [];
+    for (const image of await this.docker.listImages()) {
+      // One removed meanwhile holds nothing.
+      const held = await this.inspect(image.Id);
+      if (held && held.layers.length > 0) lists.push(held.layers);
+    }
+    return lists;
   }
 
   async save(imageId: string): Promise<Readable> {
@@ -89,6 +109,6 @@ export class DockerImageEngine implements ImageEngine {
   }
 }
 
-export function nodeImage(reference: string, held: { id: string; platform: Platform; sizeBytes: number }): NodeImageInput {
+export function nodeImage(reference: string, held: HeldImage): NodeImageInput {
   return { reference, imageId: held.id, platform: held.platform, sizeBytes: held.sizeBytes };
 }

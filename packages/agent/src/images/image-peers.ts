@@ -48,7 +48,8 @@ export class ImagePeers {
         return;
       }
       const result = await this.fetcher.fetch(request, (source) => line('fetching', `from ${source.nodeId}`));
-      line('done', `fetched from ${result.source} (${result.bytes} bytes), image id verified`, result.bytes);
+      const alreadyHere = result.skippedLayers > 0 ? `; ${result.skippedLayers} of ${result.layers} layers were here already` : '';
+      line('done', `fetched from ${result.source} (${result.bytes} bytes${alreadyHere}), image id verified`, result.bytes);
     } catch (error) {
       this.log.warn({ image: request.reference, err: (error as Error).message }, 'image push failed on this node');
       line('failed', (error as Error).message);

@@ -1,11 +1,26 @@
 import * as https from 'node:https';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { pipeline } from 'node:stream';
+import { PassThrough, Transform, pipeline } from 'node:stream';
 import { formatPlatform, isRevoked, nodeRunsPlatform, peerIdentity, RenewableIdentity, type Revocations, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { throttle, type TokenBucket } from './rate-limit';
+import { SaveFilter } from './save-filter';
+
+/** A pass-through that counts what goes through it. */
+function countBytes(): { stream: Transform; bytes: number } {
+  const counter = {
+    bytes: 0,
+    stream: new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        counter.bytes += chunk.length;
+        callback(null, chunk);
+      },
+    }),
+  };
+  return counter;
+}
 
 export interface ImageServerOptions {
   engine: ImageEngine;
@@ -28,6 +43,9 @@ export const REFUSAL_HEADER = 'x-pisched-refusal';
  *
  * GET /v1/images/sha256:…?os=linux&arch=arm64 — the receiver's platform, so
  * an image it cannot run is refused here, before anything is sent.
+ * GET /v1/images/sha256:…/layers?os=…&arch=… — `{"layers": [diff ids]}`, and
+ * then GET /v1/images/sha256:…?…&skip=k leaves out the first k layers' files,
+ * which the receiver holds already.
  */
 export class ImageServer {
   private server?: https.Server;
@@ -85,8 +103,8 @@ export class ImageServer {
     const { revoked, recordedSerials } = this.revocations;
     if (isRevoked(revoked, peer, (serial) => recordedSerials.includes(serial))) return this.refuse(response, 403, `the certificate of ${peer.nodeId} was revoked: it may fetch no images`);
     const url = new URL(request.url ?? '/', 'https://pisched');
-    const match = /^\/v1\/images\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
-    if (request.method !== 'GET' || !match) return this.refuse(response, 404, 'not found: GET /v1/images/sha256:…');
+    const match = /^\/v1\/images\/(sha256:[0-9a-f]{64})(\/layers)?$/.exec(url.pathname);
+    if (request.method !== 'GET' || !match) return this.refuse(response, 404, 'not found: GET /v1/images/sha256:…[/layers]');
     const imageId = match[1];
     let held;
     try {
@@ -100,6 +118,13 @@ export class ImageServer {
     if (!nodeRunsPlatform({ os, arch }, held.platform)) {
       return this.refuse(response, 409, `refused: image ${imageId.slice(7, 19)} is ${formatPlatform(held.platform)}, and node ${peer.nodeId} runs ${os}/${arch}`);
     }
+    if (match[2]) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ layers: held.layers }));
+      return;
+    }
+    const skipText = url.searchParams.get('skip') ?? '0';
+    const skip = /^\d{1,4}$/.test(skipText) ? Number(skipText) : NaN;
+    if (!(skip <= held.layers.length)) return this.refuse(response, 400, `bad skip "${skipText}": image ${imageId.slice(7, 19)} has ${held.layers.length} layers`);
     if (this.active >= this.options.maxTransfers) return this.refuse(response, 503, `node ${nodeId} is busy (${this.active} transfers)`);
     this.active++;
     const done = (() => {
@@ -118,11 +143,14 @@ export class ImageServer {
       done();
       return this.refuse(response, 503, `node ${nodeId} cannot save image ${imageId}: ${(error as Error).message}`);
     }
-    log.info({ image: imageId, to: peer.nodeId, bytes: held.sizeBytes }, 'serving an image');
+    log.info({ image: imageId, to: peer.nodeId, imageBytes: held.sizeBytes, skipLayers: skip, layers: held.layers.length }, 'serving an image');
     response.writeHead(200, { 'content-type': 'application/x-tar', 'x-image-id': imageId, 'x-image-platform': formatPlatform(held.platform) });
-    pipeline(tar, throttle(this.options.bucket), response, (error) => {
+    const filter = skip > 0 ? new SaveFilter(held.layers, skip) : undefined;
+    const sent = countBytes();
+    pipeline(tar, filter ?? new PassThrough(), throttle(this.options.bucket), sent.stream, response, (error) => {
       done();
-      if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message }, 'image transfer cut off');
+      if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message, sentBytes: sent.bytes }, 'image transfer cut off');
+      else log.info({ image: imageId, to: peer.nodeId, sentBytes: sent.bytes, skipLayers: skip, leftOutBytes: filter?.dropped.bytes ?? 0 }, 'image served');
     });
   }
 }
