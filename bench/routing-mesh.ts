@@ -143,16 +143,20 @@ interface Sample extends WrkResult {
   path: string;
   connections: number;
   forwarderCpu?: number;
+  /** The forwarder's CPU time per request served: steadier than a percentage on a machine whose load comes and goes. */
+  forwarderUsPerRequest?: number;
   engineCpu: number;
 }
 
 async function measure(path: Path, connections: number): Promise<Sample> {
   const forwarderStart = path.forwarderPid === undefined ? undefined : cpuSample(path.forwarderPid);
   const engineStart = path.enginePids.map(cpuSample);
-  const result = await runWrk(path.url, connections, SECONDS, Math.min(connections, 2));
-  const forwarderCpu = forwarderStart && cpuPercent(forwarderStart, cpuSample(path.forwarderPid!));
+  const result = await runWrk(path.url, connections, SECONDS);
+  const forwarderEnd = forwarderStart && cpuSample(path.forwarderPid!);
+  const forwarderCpu = forwarderEnd && cpuPercent(forwarderStart!, forwarderEnd);
+  const forwarderUsPerRequest = forwarderEnd && result.requests > 0 ? (1e6 * (forwarderEnd.cpuSeconds - forwarderStart!.cpuSeconds)) / result.requests : undefined;
   const engineCpu = path.enginePids.reduce((sum, pid, i) => sum + cpuPercent(engineStart[i] as CpuSample, cpuSample(pid)), 0);
-  return { ...result, path: path.name, connections, forwarderCpu, engineCpu };
+  return { ...result, path: path.name, connections, forwarderCpu, forwarderUsPerRequest, engineCpu };
 }
 
 const load = () => os.loadavg().map((n) => n.toFixed(1)).join(' ');
@@ -207,7 +211,7 @@ it(`routing mesh vs direct vs HAProxy: wrk, ${SECONDS} s runs x ${RUNS}, connect
   for (const path of paths) console.log(`  ${path.name}: ${path.url}`);
 
   // Warm-up (not counted): the forwarders' first connections, JIT and buffers.
-  for (const path of paths) await runWrk(path.url, Math.max(...CONNECTIONS), 2, 2);
+  for (const path of paths) await runWrk(path.url, Math.max(...CONNECTIONS), 2);
 
   const samples: Sample[] = [];
   for (let round = 0; round < RUNS; round++) {
@@ -218,7 +222,7 @@ it(`routing mesh vs direct vs HAProxy: wrk, ${SECONDS} s runs x ${RUNS}, connect
         samples.push(sample);
         console.log(
           `  run ${round + 1}/${RUNS}, ${connections} conn, ${sample.path}: ${sample.requestsPerSec.toFixed(0)} req/s, p50 ${ms(sample.p50Ms)} ms, p99 ${ms(sample.p99Ms)} ms, ` +
-            `${sample.errors} errors, forwarder CPU ${sample.forwarderCpu === undefined ? '-' : `${sample.forwarderCpu.toFixed(0)} %`}, docker-proxy CPU ${sample.engineCpu.toFixed(0)} % (load ${load()})`,
+            `${sample.errors} errors, forwarder CPU ${sample.forwarderCpu === undefined ? '-' : `${sample.forwarderCpu.toFixed(0)} % (${sample.forwarderUsPerRequest?.toFixed(0)} µs/request)`}, docker-proxy CPU ${sample.engineCpu.toFixed(0)} % (load ${load()})`,
         );
       }
     }
@@ -258,18 +262,20 @@ it(`routing mesh vs direct vs HAProxy: wrk, ${SECONDS} s runs x ${RUNS}, connect
 
   const loadAtEnd = load();
   console.log(`\nrouting mesh benchmark (${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, ${haproxyVersion}; load average at start ${loadAtStart}, at end ${loadAtEnd})`);
-  console.log(`wrk -t min(conns,2) --latency, ${SECONDS} s runs, medians of ${RUNS} (min-max of req/s); CPU = % of one core over the run`);
-  const header = ['path', 'conns', 'req/s', '(min-max)', 'p50 ms', 'p99 ms', 'errors', 'forwarder CPU', 'docker-proxy CPU'];
+  console.log(`wrk -t min(conns,2) --latency, ${SECONDS} s runs, medians of ${RUNS} (min-max of req/s); errors: sum over the runs; CPU = % of one core over the run, µs/req = the forwarder's CPU time per request`);
+  const header = ['path', 'conns', 'req/s', '(min-max)', 'p50 ms', 'p99 ms', 'errors', 'forwarder CPU', 'µs/req', 'docker-proxy CPU'];
   const rows: string[][] = [];
   for (const connections of CONNECTIONS) {
     for (const path of paths) {
       const of = samples.filter((s) => s.path === path.name && s.connections === connections);
       const rate = spread(of.map((s) => s.requestsPerSec));
-      const cpu = of.every((s) => s.forwarderCpu === undefined) ? '-' : `${spread(of.map((s) => s.forwarderCpu!)).median.toFixed(0)} %`;
+      const forwarded = of.every((s) => s.forwarderCpu !== undefined);
+      const cpu = forwarded ? `${spread(of.map((s) => s.forwarderCpu!)).median.toFixed(0)} %` : '-';
+      const perRequest = forwarded ? spread(of.map((s) => s.forwarderUsPerRequest ?? Infinity)).median.toFixed(0) : '-';
       rows.push([
         path.name, String(connections), rate.median.toFixed(0), `(${rate.min.toFixed(0)}-${rate.max.toFixed(0)})`,
         ms(spread(of.map((s) => s.p50Ms)).median), ms(spread(of.map((s) => s.p99Ms)).median),
-        String(of.reduce((sum, s) => sum + s.errors, 0)), cpu, `${spread(of.map((s) => s.engineCpu)).median.toFixed(0)} %`,
+        String(of.reduce((sum, s) => sum + s.errors, 0)), cpu, perRequest, `${spread(of.map((s) => s.engineCpu)).median.toFixed(0)} %`,
       ]);
     }
   }
