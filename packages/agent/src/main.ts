@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     log,
     secretsDir: options.secretsDir,
     advertiseAddr: options.advertiseAddr,
+    meshForwarder: options.meshForwarder,
     thermal: new ThermalSensor(options.sysfsRoot),
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
     images: { engine: imageEngine, identity: renewable, platform, imagePort: () => imageServer?.port ?? 0 },
