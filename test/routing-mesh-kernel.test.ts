@@ -26,6 +26,12 @@ function get(address: string, port: number, timeoutMs = 2_000): Promise<string |
   });
 }
 
+/** The agents' forward accepts in Docker's DOCKER-USER chain (iptables -S lines), by their table name comment. */
+function forwardAccepts(tables: string[]): string[] {
+  const listed = execFileSync('iptables', ['-w', '5', '-S', 'DOCKER-USER'], { encoding: 'utf8' });
+  return listed.split('\n').filter((line) => tables.some((table) => line.includes(`--comment ${table}`)));
+}
+
 function nftTables(): string {
   return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
 }
@@ -54,15 +60,18 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
   });
   afterAll(async () => {
     await cluster.stop();
-    // A killed agent leaves its table (the data plane outlives the agent); the test removes it.
-    for (const id of [a, b, c]) {
+    // A killed agent leaves its table and forward accept (the data plane outlives the agent); the test removes them.
+    const ours = [a, b, c].map(table);
+    for (const name of ours) {
       try {
-        execFileSync('nft', ['delete', 'table', 'ip', table(id)], { stdio: 'ignore' });
+        execFileSync('nft', ['delete', 'table', 'ip', name], { stdio: 'ignore' });
       } catch {
         // gone already
       }
     }
-    for (const id of [a, b, c]) expect(nftTables()).not.toContain(table(id));
+    for (const line of forwardAccepts(ours)) execFileSync('iptables', ['-w', '5', '-D', ...line.split(' ').slice(1)]);
+    for (const name of ours) expect(nftTables()).not.toContain(name);
+    expect(forwardAccepts(ours)).toEqual([]);
   });
 
   it('forwards in the kernel: requests to the node without a replica reach both, a third replica joins, a killed node leaves the rotation, stopped agents remove their tables', async () => {
@@ -119,10 +128,12 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
     console.log(`mesh (kernel): a killed node's replicas left the rotation within ${gone - killedAt} ms (grace 3 s)`);
     expect(nftTables()).toContain(table(b));
 
-    // Agents stopped cleanly remove their tables.
+    // Agents stopped cleanly remove their tables and forward accepts.
+    expect(forwardAccepts([table(a), table(c)])).toHaveLength(2);
     for (const id of [a, c]) await cluster.daemons.find((daemon) => daemon.name === `agent ${id}`)!.stop();
     const tables = nftTables();
     expect(tables).not.toContain(table(a));
     expect(tables).not.toContain(table(c));
+    expect(forwardAccepts([table(a), table(c)])).toEqual([]);
   });
 });

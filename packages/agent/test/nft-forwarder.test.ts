@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
@@ -31,6 +31,21 @@ function deleteTable(name: string): void {
   }
 }
 
+/** Our rules in Docker's DOCKER-USER chain (iptables -S lines), by the table name in their comment. */
+function forwardAccepts(): string[] {
+  let listed = '';
+  try {
+    listed = execFileSync('iptables', ['-w', '5', '-S', 'DOCKER-USER'], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  return listed.split('\n').filter((line) => [...tablesMade].some((table) => line.includes(`--comment ${table}`)));
+}
+
+function deleteForwardAccepts(): void {
+  for (const line of forwardAccepts()) execFileSync('iptables', ['-w', '5', '-D', ...line.split(' ').slice(1)], { stdio: 'ignore' });
+}
+
 beforeAll(() => {
   // Under CI this must fail, never skip: the kernel forwarder is nothing without nft.
   if (!existsSync(NFT_BINARY)) throw new Error(`${NFT_BINARY} is missing: install nftables`);
@@ -38,10 +53,12 @@ beforeAll(() => {
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
   for (const table of tablesMade) deleteTable(table);
+  deleteForwardAccepts();
 });
 afterAll(() => {
   const left = tables().filter((line) => [...tablesMade].some((table) => line.endsWith(` ${table}`)));
   expect(left).toEqual([]);
+  expect(forwardAccepts()).toEqual([]);
 });
 
 /** A forwarder whose table is deleted after the test even if it fails. */
@@ -208,6 +225,61 @@ describe('the nftables forwarder', () => {
     expect(tables()).not.toContain(`table ip ${meshTableName(moved)}`);
   });
 
+  it('sends a connection from another host on to a backend on a third, through Docker\'s FORWARD drop policy, masqueraded so the reply comes back', async () => {
+    // Three "hosts": this one (the mesh node) and two network namespaces made
+    // here, each on a veth pair of its own; the client's namespace reaches only
+    // this host, the backend's has no route back to the client: only
+    // forwarding plus masquerading makes the connection work.
+    const tag = process.pid % 100_000;
+    const base = `198.19.${200 + (process.pid % 50)}`;
+    const offset = (process.pid % 30) * 8;
+    const [hostC, client, hostB, server] = [1, 2, 5, 6].map((n) => `${base}.${offset + n}`);
+    const namespaces = [`pmesh-c-${tag}`, `pmesh-b-${tag}`];
+    const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: 'ignore' });
+    closers.push(() => {
+      for (const ns of namespaces) {
+        try {
+          ip('netns', 'del', ns);
+        } catch {
+          // not made
+        }
+      }
+    });
+    for (const [ns, hostSide, hostAddress, nsAddress] of [[namespaces[0], `pmc${tag}`, hostC, client], [namespaces[1], `pmb${tag}`, hostB, server]]) {
+      ip('netns', 'add', ns);
+      ip('link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      ip('addr', 'add', `${hostAddress}/30`, 'dev', hostSide);
+      ip('link', 'set', hostSide, 'up');
+      ip('-n', ns, 'addr', 'add', `${nsAddress}/30`, 'dev', 'eth0');
+      ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    }
+    // The backend answers with the address the connection came from.
+    const serverPort = 18080;
+    const backendProcess = spawn('ip', ['netns', 'exec', namespaces[1], process.execPath, '-e',
+      `require('net').createServer((s) => s.on('data', () => s.end('from ' + s.remoteAddress + '\\n'))).listen(${serverPort}, '${server}', () => console.log('ready'))`,
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    closers.push(() => backendProcess.kill());
+    await new Promise<void>((resolve, reject) => {
+      backendProcess.stdout!.once('data', () => resolve());
+      backendProcess.once('exit', (code) => reject(new Error(`backend exited ${code}`)));
+    });
+
+    const port = 18081;
+    tablesMade.add(meshTableName(hostC));
+    const mesh = new NftForwarder(log);
+    closers.push(() => mesh.close());
+    mesh.sync(hostC, [route(port, 'tcp', [backend('a', server, serverPort)])]);
+    await mesh.settled();
+    expect(forwardAccepts()).toHaveLength(1);
+    const answer = await new Promise<string>((resolve) => execFile('ip', ['netns', 'exec', namespaces[0], process.execPath, '-e',
+      `const s = require('net').connect(${port}, '${hostC}', () => s.write('hi\\n')); let b = ''; s.on('data', (d) => (b += d)); s.on('end', () => console.log(b.trim())); s.on('error', (e) => console.log('error ' + e.code)); setTimeout(() => { console.log('timed out'); process.exit(0); }, 3000).unref();`,
+    ], (_error, stdout) => resolve(String(stdout).trim())));
+    expect(answer).toBe(`from ${hostB}`);
+
+    await mesh.close();
+    expect(forwardAccepts()).toEqual([]);
+  });
+
   it('runs nft one script at a time and folds the syncs that arrive meanwhile into one run of the latest routes', async () => {
     const scripts: string[] = [];
     let running = 0;
@@ -222,7 +294,16 @@ describe('the nftables forwarder', () => {
         resolve();
       }));
     };
-    const mesh = new NftForwarder(log, fake);
+    // iptables as it behaves: -C and -D fail unless the rule is there.
+    const iptables: string[][] = [];
+    let ruleThere = false;
+    const fakeIptables = async (args: string[]): Promise<void> => {
+      iptables.push(args);
+      if ((args[0] === '-C' || args[0] === '-D') && !ruleThere) throw new Error('no such rule');
+      if (args[0] === '-I') ruleThere = true;
+      if (args[0] === '-D') ruleThere = false;
+    };
+    const mesh = new NftForwarder(log, fake, fakeIptables);
     mesh.sync(ROUTE_ADDRESS, [route(1001, 'tcp', [backend('a', `${NET}.1`, 2001)])]);
     for (let port = 1002; port <= 1005; port++) mesh.sync(ROUTE_ADDRESS, [route(port, 'tcp', [backend('a', `${NET}.1`, 2001)])]);
     expect(scripts).toHaveLength(1);
@@ -239,5 +320,8 @@ describe('the nftables forwarder', () => {
     releases.shift()!();
     await closed;
     expect(overlapped).toBe(false);
+    // The forward accept was added once (after the first table) and removed on close.
+    expect(iptables.filter((args) => args[0] === '-I')).toHaveLength(1);
+    expect(ruleThere).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import type { Route } from './endpoint-table';
 import type { Forwarder } from './forwarder';
 import { deleteTableScript, meshRuleset, meshTableName } from './nft-ruleset';
 import { runNft } from './nft';
+import { DockerForwardAccept, runIptables } from './docker-forward-accept';
 
 // A ruleset nft refused (e.g. a module missing) is tried again this often.
 const RETRY_MS = 5_000;
@@ -20,6 +21,7 @@ export class NftForwarder implements Forwarder {
   private routes: readonly Route[] = [];
   /** The table now in the kernel (by this agent's address), if any. */
   private applied?: string;
+  private forwardAccept?: DockerForwardAccept;
   private running?: Promise<void>;
   private pending = false;
   private retry?: NodeJS.Timeout;
@@ -30,6 +32,7 @@ export class NftForwarder implements Forwarder {
   constructor(
     private readonly log: Logger,
     private readonly nft: (script: string) => Promise<void> = runNft,
+    private readonly iptables: (args: string[]) => Promise<void> = runIptables,
   ) {}
 
   sync(address: string, routes: readonly Route[]): void {
@@ -58,6 +61,7 @@ export class NftForwarder implements Forwarder {
       this.log.warn({ table, err: (error as Error).message }, 'mesh: cannot remove the nftables table');
     }
     this.applied = undefined;
+    await this.forwardAccept?.remove();
   }
 
   /** Resolves when everything asked for so far is applied (or has failed and waits for its retry). */
@@ -87,6 +91,7 @@ export class NftForwarder implements Forwarder {
       await this.nft(meshRuleset(table, this.address, this.routes, this.applied));
       if (this.applied !== table) this.log.info({ table, address: this.address }, 'mesh: forwarding in the kernel (nftables)');
       this.applied = table;
+      await this.openForwarding(table);
       this.log.debug({ table, routes: this.routes.length }, 'mesh: nftables table rewritten');
     } catch (error) {
       this.log.warn({ table, err: (error as Error).message }, 'mesh: cannot apply the nftables table; will retry');
@@ -94,6 +99,20 @@ export class NftForwarder implements Forwarder {
         this.retry = undefined;
         if (!this.closed) this.schedule();
       }, RETRY_MS);
+    }
+  }
+
+  /** Lets the engine's FORWARD chain pass what this table sends on to other nodes (once per address). */
+  private async openForwarding(table: string): Promise<void> {
+    if (this.forwardAccept && this.forwardAccept.table !== table) {
+      await this.forwardAccept.remove();
+      this.forwardAccept = undefined;
+    }
+    this.forwardAccept ??= new DockerForwardAccept(table, this.address, this.iptables);
+    try {
+      if (!(await this.forwardAccept.ensure())) this.log.debug('mesh: no DOCKER-USER chain: nothing to open in the forward path');
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'mesh: cannot let forwarded mesh connections through DOCKER-USER: those to other nodes may be dropped');
     }
   }
 
