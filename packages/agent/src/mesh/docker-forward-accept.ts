@@ -12,7 +12,6 @@ export const IPTABLES_BINARY = '/usr/sbin/iptables';
  * the original destination), and its comment (the agent's table name) says whose it is.
  */
 export class DockerForwardAccept {
-  private installed = false;
 
   constructor(
     readonly table: string,
@@ -20,9 +19,12 @@ export class DockerForwardAccept {
     private readonly iptables: (args: string[]) => Promise<void> = runIptables,
   ) {}
 
-  /** Adds the rule unless it is there (left by an earlier run of this agent). False: no DOCKER-USER chain, so nothing to open. */
+  /**
+   * Adds the rule unless it is there (left by an earlier run of this agent);
+   * checked at every sync, so a rule lost to a firewall reload comes back.
+   * False: no DOCKER-USER chain, so nothing to open.
+   */
   async ensure(): Promise<boolean> {
-    if (this.installed) return true;
     try {
       await this.iptables(['-n', '-L', 'DOCKER-USER']);
     } catch {
@@ -33,13 +35,11 @@ export class DockerForwardAccept {
     } catch {
       await this.iptables(['-I', 'DOCKER-USER', ...this.rule()]);
     }
-    this.installed = true;
     return true;
   }
 
   /** Removes the rule if it is there (more than once if runs of this agent raced to add it). */
   async remove(): Promise<void> {
-    this.installed = false;
     for (let copies = 0; copies < 8; copies++) {
       try {
         await this.iptables(['-D', 'DOCKER-USER', ...this.rule()]);

@@ -18,6 +18,13 @@ import { UserspaceForwarder } from './userspace-forwarder';
 export class Mesh {
   private readonly table = new EndpointTable();
   private address = '';
+  /**
+   * Whether a session has sent its table yet. Until then the data plane is
+   * left as it is: a restarted agent leaves the rules of its last run (the
+   * kernel's table) serving until the scheduler's first table replaces them,
+   * rather than emptying them for that moment.
+   */
+  private received = false;
 
   constructor(
     private readonly log: Logger,
@@ -37,6 +44,7 @@ export class Mesh {
 
   apply(update: MeshUpdate): void {
     this.table.apply(update);
+    this.received = true;
     this.discovery?.update(this.table.all());
     this.sync();
   }
@@ -47,6 +55,7 @@ export class Mesh {
   }
 
   private sync(): void {
+    if (!this.received) return;
     const ingress = this.table.routes(this.address);
     const vips = this.discovery?.routes((service, port, protocol) => backendsFor(service, port, protocol, this.address)) ?? [];
     const routes = [...ingress, ...vips];
