@@ -52,6 +52,8 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
   const role: Record<string, string> = { [a]: 'backend', [b]: 'backend', [c]: 'front' };
   const table = (id: string): string => meshTableName(address[id]);
   const web = uniqueName('kweb');
+  /** A node's agent process, the latest when it was restarted. */
+  const agent = (id: string) => [...cluster.daemons].reverse().find((daemon) => daemon.name === `agent ${id}`)!;
   let port = 0;
 
   beforeAll(async () => {
@@ -113,10 +115,37 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
     const startedAt = Date.parse((await docker.getContainer(container.Id).inspect()).State.StartedAt);
     console.log(`mesh (kernel): the new replica answered through ${c} ${addedSeenAt - startedAt} ms after its container started (polled)`);
 
+    // c crashes and comes back: its table serves on meanwhile and is replaced
+    // in one transaction when its first table arrives, so no request fails.
+    const agentArgs = ['--advertise-addr', address[c], '--labels', `knft=${role[c]}`, '--mesh-forwarder', 'kernel'];
+    let failed = 0;
+    let served = 0;
+    let looping = true;
+    const loop = (async () => {
+      while (looping) {
+        if ((await get(address[c], port)) instanceof Error) failed++;
+        else served++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await agent(c).stop('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const restarted = await cluster.addAgent(c, agentArgs, cluster.dirs.find((dir) => dir.includes(`agent-${c}-`)));
+      await waitFor(() => restarted.daemon.output.includes('forwarding in the kernel'), 15_000, `${c} to rebuild its table`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      looping = false;
+      await loop;
+    }
+    console.log(`mesh (kernel): across ${c}'s crash and restart ${served} requests through it, ${failed} failed`);
+    expect(failed).toBe(0);
+    expect(served).toBeGreaterThan(10);
+
     // b killed: its containers run on (shared engine), only c's table keeps traffic from them.
     const onB = await hostnames([b], web);
     expect(onB.length).toBeGreaterThan(0);
-    await cluster.daemons.find((daemon) => daemon.name === `agent ${b}`)!.stop('SIGKILL');
+    await agent(b).stop('SIGKILL');
     const killedAt = Date.now();
     const gone = await waitFor(async () => {
       for (let i = 0; i < 8; i++) {
@@ -130,7 +159,7 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
 
     // Agents stopped cleanly remove their tables and forward accepts.
     expect(forwardAccepts([table(a), table(c)])).toHaveLength(2);
-    for (const id of [a, c]) await cluster.daemons.find((daemon) => daemon.name === `agent ${id}`)!.stop();
+    for (const id of [a, c]) await agent(id).stop();
     const tables = nftTables();
     expect(tables).not.toContain(table(a));
     expect(tables).not.toContain(table(c));
