@@ -174,6 +174,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   if (simulate) {
     if (raw.nodeId !== undefined) throw new OptionsError('give --node-id or --simulate, not both (simulated nodes are named with --node-id-prefix)');
     raw.nodeId = `${simulate.nodeIdPrefix}${simulate.count}`;
+    if (cmd.getOptionValueSource('meshForwarder') === 'cli') throw new OptionsError('--mesh-forwarder needs a real node: simulated nodes forward nothing');
   } else {
     if (raw.nodeId === undefined) throw new OptionsError("required option '--node-id <name>' not specified");
     for (const flag of ['nodeIdPrefix', 'simStartDelay', 'simFailRatio'] as const) {

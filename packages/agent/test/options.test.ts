@@ -51,6 +51,7 @@ describe('parseAgentOptions', () => {
     expect(parse('--mesh-forwarder', 'kernel').meshForwarder).toBe('kernel');
     expect(parse('--mesh-forwarder', 'userspace').meshForwarder).toBe('userspace');
     expect(() => parse('--mesh-forwarder', 'ipvs')).toThrow(new OptionsError('invalid --mesh-forwarder "ipvs": userspace or kernel'));
+    expect(() => parseAgentOptions(['--simulate', '3', '--scheduler', 'h:1', '--data-dir', 'd', '--mesh-forwarder', 'kernel'], () => undefined)).toThrow('--mesh-forwarder needs a real node: simulated nodes forward nothing');
   });
 
   it('refuses a --secrets-dir in the data dir (the node\'s disk) or a relative one', () => {
