@@ -11,6 +11,7 @@ import { SecretMounts } from './secret-mounts';
 import { Mesh } from './mesh/mesh';
 import type { ThermalSensor } from './thermal-sensor';
 import { UserspaceForwarder } from './mesh/userspace-forwarder';
+import { NftForwarder } from './mesh/nft-forwarder';
 import { Discovery } from './discovery/discovery';
 import { VipRange } from './discovery/vip-range';
 import { ImageFetcher, tlsConnect, tlsListLayers } from './images/image-fetcher';
@@ -18,6 +19,7 @@ import { ImageInventory } from './images/image-inventory';
 import { ImagePeers } from './images/image-peers';
 import type { ImageEngine } from './images/image-engine';
 import type { Platform, RenewableIdentity, Revocations } from '@pisched/api';
+import type { MeshForwarderKind } from './options';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -39,6 +41,8 @@ export interface AgentConfig {
   advertiseAddr?: string;
   /** The node's heat, reported with heartbeats when it changes. */
   thermal?: ThermalSensor;
+  /** --mesh-forwarder: ingress ports forwarded by the agent (userspace, the default) or by nftables rules (kernel). */
+  meshForwarder?: MeshForwarderKind;
   /** Service discovery (--vip-range, --dns-upstream); without it a task on a network is rejected. */
   discovery?: { vipRange: string; upstreams: string[]; docker: Docker };
   /** Images moved between nodes: fetched from peers when a pull fails, served to them on imagePort (0: served by none). */
@@ -71,7 +75,9 @@ export class Agent {
       const { vipRange, upstreams, docker } = config.discovery;
       this.discovery = new Discovery({ range: VipRange.parse(vipRange), upstreams, docker, nodeId, log });
     }
-    this.mesh = new Mesh(log, new UserspaceForwarder(log), this.discovery);
+    this.mesh = config.meshForwarder === 'kernel'
+      ? new Mesh(log, new NftForwarder(log), this.discovery, new UserspaceForwarder(log))
+      : new Mesh(log, new UserspaceForwarder(log), this.discovery);
     if (config.images) {
       const { engine, identity, platform } = config.images;
       const fetcher = new ImageFetcher({ engine, nodeId, platform, log, connect: tlsConnect(identity), listLayers: tlsListLayers(identity) });
@@ -187,16 +193,16 @@ export class Agent {
 
   /**
    * Ends the session and stops watching; containers are left running on purpose.
-   * Resolves once the discovery interface is gone.
+   * Resolves once the discovery interface and the mesh's nftables table are gone.
    */
   stop(): Promise<void> {
     this.reporter.flush();
     for (const requestId of [...this.follows.keys()]) this.stopFollow(requestId);
     this.session.close();
-    this.mesh.close();
+    const meshClosed = this.mesh.close();
     this.watcher.stop();
     this.worker.stopPeriodic();
     clearInterval(this.imageRefresh);
-    return this.discovery?.close() ?? Promise.resolve();
+    return Promise.all([meshClosed, this.discovery?.close()]).then(() => undefined);
   }
 }

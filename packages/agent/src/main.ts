@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { Agent } from './agent';
 import { lockDataDir } from './data-dir';
@@ -11,6 +11,7 @@ import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
 import { startSimulation, type Simulation } from './simulation';
 import { ThermalSensor } from './thermal-sensor';
+import { NFT_BINARY } from './mesh/nft';
 import { DockerImageEngine } from './images/image-engine';
 import { ImageServer } from './images/image-server';
 import { TokenBucket } from './images/rate-limit';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
   }
 
   if (options.simulate) return simulate({ ...options, simulate: options.simulate });
+
+  if (options.meshForwarder === 'kernel' && !existsSync(NFT_BINARY)) fatal(`--mesh-forwarder kernel needs nftables: ${NFT_BINARY} not found (apt install nftables)`);
 
   const driver = new DockerDriver(options.dockerSocket);
   let info;
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
     log,
     secretsDir: options.secretsDir,
     advertiseAddr: options.advertiseAddr,
+    meshForwarder: options.meshForwarder,
     thermal: new ThermalSensor(options.sysfsRoot),
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
     images: { engine: imageEngine, identity: renewable, platform, imagePort: () => imageServer?.port ?? 0 },

@@ -14,6 +14,8 @@ const DEFAULT_IMAGE_MAX_TRANSFERS = 2;
 export const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+const MESH_FORWARDERS = ['userspace', 'kernel'] as const;
+export type MeshForwarderKind = (typeof MESH_FORWARDERS)[number];
 
 export interface AgentOptions {
   nodeId: string;
@@ -58,6 +60,8 @@ export interface AgentOptions {
    * the address the scheduler sees the session come from.
    */
   advertiseAddr?: string;
+  /** How the routing mesh forwards ingress ports (--mesh-forwarder): through the agent, or by nftables rules in the kernel. */
+  meshForwarder: MeshForwarderKind;
   /** Stands in for /sys when reading the SoC temperature and throttling flags (--sysfs-root). */
   sysfsRoot: string;
   /** Where service discovery takes its DNS address, VIPs and task addresses from (--vip-range). */
@@ -111,6 +115,7 @@ function program(write: (text: string) => void): Command {
     .requiredOption('--data-dir <dir>', 'directory for the agent\'s state (created if missing)')
     .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only (and after the node was off longer than its certificate\'s life)')
     .option('--advertise-addr <ip>', 'the address other nodes reach this one at, where the routing mesh listens (default: the address of this node\'s route to the scheduler)')
+    .option('--mesh-forwarder <kind>', 'how the routing mesh forwards ingress ports: userspace (through the agent) or kernel (nftables DNAT rules in a table of the agent\'s own)', 'userspace')
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
@@ -162,13 +167,14 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId?: string; scheduler: string; dataDir: string; simulate?: string; nodeIdPrefix: string; simStartDelay: string; simFailRatio: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; imagePort?: string; imageTransferRate?: string; imageMaxTransfers?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; imagePort?: string; imageTransferRate?: string; imageMaxTransfers?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; meshForwarder: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
   }>();
 
   const simulate = raw.simulate === undefined ? undefined : simulateOptions(raw);
   if (simulate) {
     if (raw.nodeId !== undefined) throw new OptionsError('give --node-id or --simulate, not both (simulated nodes are named with --node-id-prefix)');
     raw.nodeId = `${simulate.nodeIdPrefix}${simulate.count}`;
+    if (cmd.getOptionValueSource('meshForwarder') === 'cli') throw new OptionsError('--mesh-forwarder needs a real node: simulated nodes forward nothing');
   } else {
     if (raw.nodeId === undefined) throw new OptionsError("required option '--node-id <name>' not specified");
     for (const flag of ['nodeIdPrefix', 'simStartDelay', 'simFailRatio'] as const) {
@@ -189,6 +195,8 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   };
   const schedulers = wrap(() => parseAddressList(raw.scheduler));
   if (raw.dataDir.trim() === '') throw new OptionsError('--data-dir must not be empty');
+  const meshForwarder = MESH_FORWARDERS.find((kind) => kind === raw.meshForwarder.trim());
+  if (!meshForwarder) throw new OptionsError(`invalid --mesh-forwarder "${raw.meshForwarder}": userspace or kernel`);
   if (raw.dockerSocket.trim() === '') throw new OptionsError('--docker-socket must not be empty');
   const options: AgentOptions = {
     nodeId: raw.nodeId,
@@ -203,6 +211,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     genericResources: wrap(() => genericResourcesFrom(raw.genericResource)),
     secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
     sysfsRoot: raw.sysfsRoot,
+    meshForwarder,
     vipRange: wrap(() => VipRange.parse(raw.vipRange ?? DEFAULT_VIP_RANGE)).text,
     imagePort: DEFAULT_IMAGE_PORT,
     imageTransferRate: raw.imageTransferRate === undefined ? 0 : wrap(() => parseTransferRate(raw.imageTransferRate as string)),

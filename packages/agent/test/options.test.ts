@@ -28,6 +28,7 @@ describe('parseAgentOptions', () => {
       genericResources: {},
       secretsDir: '/run/pisched/pi-1/secrets',
       sysfsRoot: '/sys',
+      meshForwarder: 'userspace',
       vipRange: '198.18.0.0/24',
       imagePort: 4790,
       imageTransferRate: 0,
@@ -44,6 +45,13 @@ describe('parseAgentOptions', () => {
 
   it('reads --vip-range (aligned) and --dns-upstream', () => {
     expect(parse('--vip-range', '198.19.3.70/26', '--dns-upstream', '127.0.0.53, 10.0.0.1:5353')).toMatchObject({ vipRange: '198.19.3.64/26', dnsUpstreams: ['127.0.0.53', '10.0.0.1:5353'] });
+  });
+
+  it('reads --mesh-forwarder, and refuses a kind it does not know with one line', () => {
+    expect(parse('--mesh-forwarder', 'kernel').meshForwarder).toBe('kernel');
+    expect(parse('--mesh-forwarder', 'userspace').meshForwarder).toBe('userspace');
+    expect(() => parse('--mesh-forwarder', 'ipvs')).toThrow(new OptionsError('invalid --mesh-forwarder "ipvs": userspace or kernel'));
+    expect(() => parseAgentOptions(['--simulate', '3', '--scheduler', 'h:1', '--data-dir', 'd', '--mesh-forwarder', 'kernel'], () => undefined)).toThrow('--mesh-forwarder needs a real node: simulated nodes forward nothing');
   });
 
   it('refuses a --secrets-dir in the data dir (the node\'s disk) or a relative one', () => {

@@ -44,10 +44,12 @@ export class UserspaceForwarder implements Forwarder {
     }
   }
 
-  close(): void {
+  /** Open connections are cut with the listeners. */
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
     for (const key of [...this.proxies.keys()]) this.stop(key);
+    return Promise.resolve();
   }
 
   private listen(route: Route): Proxy {
