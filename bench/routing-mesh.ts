@@ -169,7 +169,7 @@ it(`routing mesh vs direct vs HAProxy: wrk, ${SECONDS} s runs x ${RUNS}, connect
   const address: Record<string, string> = { [a]: `${NET}.21`, [b]: `${NET}.22`, [c]: `${NET}.23` };
   const role: Record<string, string> = { [a]: 'backend', [b]: 'backend', [c]: 'front' };
   const port = await freePortIn(address[c], 47_000);
-  await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--labels', `mesh=${role[id]}`, ...AGENT_ARGS]);
+  await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--mesh-listen', 'advertise', '--labels', `mesh=${role[id]}`, ...AGENT_ARGS]);
   const agentC = cluster.daemons.find((daemon) => daemon.name === `agent ${c}`)!;
 
   const web = uniqueName('bweb');

@@ -58,7 +58,7 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
 
   beforeAll(async () => {
     port = await freePort(address[c]);
-    await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--labels', `knft=${role[id]}`, '--mesh-forwarder', 'kernel']);
+    await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--mesh-listen', 'advertise', '--labels', `knft=${role[id]}`, '--mesh-forwarder', 'kernel']);
   });
   afterAll(async () => {
     await cluster.stop();
@@ -117,7 +117,7 @@ describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel
 
     // c crashes and comes back: its table serves on meanwhile and is replaced
     // in one transaction when its first table arrives, so no request fails.
-    const agentArgs = ['--advertise-addr', address[c], '--labels', `knft=${role[c]}`, '--mesh-forwarder', 'kernel'];
+    const agentArgs = ['--advertise-addr', address[c], '--mesh-listen', 'advertise', '--labels', `knft=${role[c]}`, '--mesh-forwarder', 'kernel'];
     let failed = 0;
     let served = 0;
     let looping = true;

@@ -66,7 +66,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
 
   beforeAll(async () => {
     port = await freePort(address[c]);
-    await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--labels', `mesh=${role[id]}`]);
+    await cluster.start([a, b, c], (id) => ['--advertise-addr', address[id], '--mesh-listen', 'advertise', '--labels', `mesh=${role[id]}`]);
   });
   afterAll(async () => {
     await cluster.stop();

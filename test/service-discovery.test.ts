@@ -93,7 +93,7 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    await cluster.start([a, b], (id) => ['--advertise-addr', address[id], '--vip-range', range[id].text, '--dns-upstream', UPSTREAM]);
+    await cluster.start([a, b], (id) => ['--advertise-addr', address[id], '--mesh-listen', 'advertise', '--vip-range', range[id].text, '--dns-upstream', UPSTREAM]);
   });
   afterAll(async () => {
     await cluster.stop();

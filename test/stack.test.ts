@@ -17,9 +17,13 @@ async function exec(containerId: string, cmd: string[]): Promise<string> {
   return demultiplex(Buffer.concat(chunks)).stdout.toString();
 }
 
+// Not the agent's address (127.0.0.1, where its session comes from): the mesh accepts an
+// ingress port on every address of the node by default (--mesh-listen all), as Swarm does.
+const OTHER_LOCAL_ADDRESS = `127.${100 + (process.pid % 100)}.${process.pid % 250}.77`;
+
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/' }, (response) => {
+    http.get({ host: OTHER_LOCAL_ADDRESS, port, path: '/' }, (response) => {
       let body = '';
       response.on('data', (chunk) => (body += chunk));
       response.on('end', () => resolve(body));

@@ -19,7 +19,7 @@ import { ImageInventory } from './images/image-inventory';
 import { ImagePeers } from './images/image-peers';
 import type { ImageEngine } from './images/image-engine';
 import type { Platform, RenewableIdentity, Revocations } from '@pisched/api';
-import type { MeshForwarderKind } from './options';
+import type { MeshForwarderKind, MeshListen } from './options';
 
 // Long enough for every other node to have applied the table without the task
 // (sent in the same push as the stop), short enough not to slow updates much.
@@ -43,6 +43,8 @@ export interface AgentConfig {
   thermal?: ThermalSensor;
   /** --mesh-forwarder: ingress ports forwarded by the agent (userspace, the default) or by nftables rules (kernel). */
   meshForwarder?: MeshForwarderKind;
+  /** --mesh-listen: ingress ports on every address of the node (the default) or on its advertise address only. */
+  meshListen?: MeshListen;
   /** Service discovery (--vip-range, --dns-upstream); without it a task on a network is rejected. */
   discovery?: { vipRange: string; upstreams: string[]; docker: Docker };
   /** Images moved between nodes: fetched from peers when a pull fails, served to them on imagePort (0: served by none). */
@@ -75,9 +77,10 @@ export class Agent {
       const { vipRange, upstreams, docker } = config.discovery;
       this.discovery = new Discovery({ range: VipRange.parse(vipRange), upstreams, docker, nodeId, log });
     }
+    const listenAll = (config.meshListen ?? 'all') === 'all';
     this.mesh = config.meshForwarder === 'kernel'
-      ? new Mesh(log, new NftForwarder(log), this.discovery, new UserspaceForwarder(log))
-      : new Mesh(log, new UserspaceForwarder(log), this.discovery);
+      ? new Mesh(log, new NftForwarder(log), this.discovery, new UserspaceForwarder(log), listenAll)
+      : new Mesh(log, new UserspaceForwarder(log), this.discovery, undefined, listenAll);
     if (config.images) {
       const { engine, identity, platform } = config.images;
       const fetcher = new ImageFetcher({ engine, nodeId, platform, log, connect: tlsConnect(identity), listLayers: tlsListLayers(identity) });

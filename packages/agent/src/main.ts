@@ -141,6 +141,7 @@ async function main(): Promise<void> {
     secretsDir: options.secretsDir,
     advertiseAddr: options.advertiseAddr,
     meshForwarder: options.meshForwarder,
+    meshListen: options.meshListen,
     thermal: new ThermalSensor(options.sysfsRoot),
     discovery: { vipRange: options.vipRange, upstreams: options.dnsUpstreams ?? hostNameservers(), docker: driver.docker },
     images: { engine: imageEngine, identity: renewable, platform, imagePort: () => imageServer?.port ?? 0 },

@@ -16,6 +16,8 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 export type LogLevel = (typeof LOG_LEVELS)[number];
 const MESH_FORWARDERS = ['userspace', 'kernel'] as const;
 export type MeshForwarderKind = (typeof MESH_FORWARDERS)[number];
+const MESH_LISTENS = ['all', 'advertise'] as const;
+export type MeshListen = (typeof MESH_LISTENS)[number];
 
 export interface AgentOptions {
   nodeId: string;
@@ -62,6 +64,12 @@ export interface AgentOptions {
   advertiseAddr?: string;
   /** How the routing mesh forwards ingress ports (--mesh-forwarder): through the agent, or by nftables rules in the kernel. */
   meshForwarder: MeshForwarderKind;
+  /**
+   * Where ingress ports are accepted (--mesh-listen): on every address of the
+   * node, as Swarm does (a Pi's Ethernet and Wi-Fi, localhost), or on the
+   * advertise address only (several agents on one machine, each its own address).
+   */
+  meshListen: MeshListen;
   /** Stands in for /sys when reading the SoC temperature and throttling flags (--sysfs-root). */
   sysfsRoot: string;
   /** Where service discovery takes its DNS address, VIPs and task addresses from (--vip-range). */
@@ -116,6 +124,7 @@ function program(write: (text: string) => void): Command {
     .option('--join-token <token>', 'the worker join token (pisched join-token worker), needed on the first start only (and after the node was off longer than its certificate\'s life)')
     .option('--advertise-addr <ip>', 'the address other nodes reach this one at, where the routing mesh listens (default: the address of this node\'s route to the scheduler)')
     .option('--mesh-forwarder <kind>', 'how the routing mesh forwards ingress ports: userspace (through the agent) or kernel (nftables DNAT rules in a table of the agent\'s own)', 'userspace')
+    .option('--mesh-listen <where>', 'where ingress ports are accepted: all (every address of the node, as Swarm) or advertise (the advertise address only)', 'all')
     .option('--labels <k=v,...>', 'node labels, e.g. zone=a,disk=ssd')
     .option('--cpus <n>', 'CPUs to announce instead of what the engine reports')
     .option('--memory <size>', 'memory to announce instead of what the engine reports, e.g. 2G')
@@ -167,7 +176,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   const raw = cmd.opts<{
     nodeId?: string; scheduler: string; dataDir: string; simulate?: string; nodeIdPrefix: string; simStartDelay: string; simFailRatio: string; labels?: string; cpus?: string;
     memory?: string; reserveCpus?: string; reserveMemory?: string; reserveSystem?: string; dockerSocket: string; logLevel: LogLevel;
-    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; imagePort?: string; imageTransferRate?: string; imageMaxTransfers?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; meshForwarder: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
+    arch?: string; os?: string; joinToken?: string; metricsAddr?: string; imagePort?: string; imageTransferRate?: string; imageMaxTransfers?: string; devicePaths?: string; devices?: string; genericResource: string[]; secretsDir?: string; advertiseAddr?: string; meshForwarder: string; meshListen: string; sysfsRoot: string; vipRange?: string; dnsUpstream?: string;
   }>();
 
   const simulate = raw.simulate === undefined ? undefined : simulateOptions(raw);
@@ -197,6 +206,8 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
   if (raw.dataDir.trim() === '') throw new OptionsError('--data-dir must not be empty');
   const meshForwarder = MESH_FORWARDERS.find((kind) => kind === raw.meshForwarder.trim());
   if (!meshForwarder) throw new OptionsError(`invalid --mesh-forwarder "${raw.meshForwarder}": userspace or kernel`);
+  const meshListen = MESH_LISTENS.find((where) => where === raw.meshListen.trim());
+  if (!meshListen) throw new OptionsError(`invalid --mesh-listen "${raw.meshListen}": all or advertise`);
   if (raw.dockerSocket.trim() === '') throw new OptionsError('--docker-socket must not be empty');
   const options: AgentOptions = {
     nodeId: raw.nodeId,
@@ -212,6 +223,7 @@ export function parseAgentOptions(argv: string[], write: (text: string) => void 
     secretsDir: raw.secretsDir ?? `/run/pisched/${raw.nodeId}/secrets`,
     sysfsRoot: raw.sysfsRoot,
     meshForwarder,
+    meshListen,
     vipRange: wrap(() => VipRange.parse(raw.vipRange ?? DEFAULT_VIP_RANGE)).text,
     imagePort: DEFAULT_IMAGE_PORT,
     imageTransferRate: raw.imageTransferRate === undefined ? 0 : wrap(() => parseTransferRate(raw.imageTransferRate as string)),

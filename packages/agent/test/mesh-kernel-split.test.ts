@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MeshUpdate } from '@pisched/api';
 import type { Discovery } from '../src/discovery/discovery';
 import type { Route } from '../src/mesh/endpoint-table';
-import type { Forwarder } from '../src/mesh/forwarder';
+import { ANY_ADDRESS, type Forwarder } from '../src/mesh/forwarder';
 import { Mesh } from '../src/mesh/mesh';
 
 const log = pino({ level: 'silent' });
@@ -64,5 +64,16 @@ describe('the mesh with a kernel forwarder beside the userspace one', () => {
     mesh.apply(table);
     mesh.setAddress('10.0.0.3');
     expect(only.syncs.at(-1)).toEqual({ address: '10.0.0.3', keys: ['8080/tcp', '198.18.0.5:80/tcp'] });
+  });
+
+  it('listening on every address (--mesh-listen all), gives the ingress ports ANY_ADDRESS once the node\'s own is known; VIPs keep theirs', () => {
+    const [ingress, vips] = [new RecordingForwarder(), new RecordingForwarder()];
+    const mesh = new Mesh(log, ingress, fakeDiscovery(), vips, true);
+    mesh.apply(table);
+    // Not before the node's address: it still says which backends are local.
+    expect(ingress.syncs.at(-1)).toEqual({ address: '', keys: ['8080/tcp'] });
+    mesh.setAddress('10.0.0.3');
+    expect(ingress.syncs.at(-1)).toEqual({ address: ANY_ADDRESS, keys: ['8080/tcp'] });
+    expect(vips.syncs.at(-1)).toEqual({ address: '10.0.0.3', keys: ['198.18.0.5:80/tcp'] });
   });
 });

@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, Route } from '../src/mesh/endpoint-table';
+import { ANY_ADDRESS } from '../src/mesh/forwarder';
 import { NftForwarder } from '../src/mesh/nft-forwarder';
 import { meshTableName } from '../src/mesh/nft-ruleset';
 import { NFT_BINARY, runNft } from '../src/mesh/nft';
@@ -194,6 +195,24 @@ describe('the nftables forwarder', () => {
     mesh.sync(ROUTE_ADDRESS, [route(preferring, 'tcp', [backend('a', `${NET}.1`, one), backend('b', `${NET}.2`, two)], true)]);
     await mesh.settled();
     expect(await answers(4, () => askOnce(preferring))).toEqual(['one', 'one', 'two', 'two']);
+  });
+
+  it('accepts a port on every address of the node when told ANY_ADDRESS (--mesh-listen all)', async () => {
+    const one = await tcpServer(`${NET}.1`, 'one');
+    const port = await freePort(ROUTE_ADDRESS);
+    const mesh = forwarder(ANY_ADDRESS);
+    mesh.sync(ANY_ADDRESS, [route(port, 'tcp', [backend('a', `${NET}.1`, one)])]);
+    await mesh.settled();
+    const askAt = (address: string) => new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, address, () => socket.write('hello\n'));
+      socket.setEncoding('utf8');
+      socket.once('data', (chunk: string) => {
+        resolve(chunk.trim());
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    expect([await askAt(ROUTE_ADDRESS), await askAt(`${NET}.10`), await askAt('127.0.0.1')]).toEqual(['one', 'one', 'one']);
   });
 
   it('replaces a table left by a crashed agent, moves with a new address, and close() removes its table', async () => {

@@ -29,6 +29,7 @@ describe('parseAgentOptions', () => {
       secretsDir: '/run/pisched/pi-1/secrets',
       sysfsRoot: '/sys',
       meshForwarder: 'userspace',
+      meshListen: 'all',
       vipRange: '198.18.0.0/24',
       imagePort: 4790,
       imageTransferRate: 0,
@@ -52,6 +53,11 @@ describe('parseAgentOptions', () => {
     expect(parse('--mesh-forwarder', 'userspace').meshForwarder).toBe('userspace');
     expect(() => parse('--mesh-forwarder', 'ipvs')).toThrow(new OptionsError('invalid --mesh-forwarder "ipvs": userspace or kernel'));
     expect(() => parseAgentOptions(['--simulate', '3', '--scheduler', 'h:1', '--data-dir', 'd', '--mesh-forwarder', 'kernel'], () => undefined)).toThrow('--mesh-forwarder needs a real node: simulated nodes forward nothing');
+  });
+
+  it('reads --mesh-listen (every address by default, as Swarm), and refuses another value with one line', () => {
+    expect(parse('--mesh-listen', 'advertise').meshListen).toBe('advertise');
+    expect(() => parse('--mesh-listen', '10.0.0.1')).toThrow(new OptionsError('invalid --mesh-listen "10.0.0.1": all or advertise'));
   });
 
   it('refuses a --secrets-dir in the data dir (the node\'s disk) or a relative one', () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { ANY_ADDRESS } from './forwarder';
 import { MESH_CT_MARK } from './nft-ruleset';
 
 export const IPTABLES_BINARY = '/usr/sbin/iptables';
@@ -51,7 +52,9 @@ export class DockerForwardAccept {
 
   private rule(): string[] {
     const mark = `0x${MESH_CT_MARK.toString(16)}`;
-    return ['-m', 'conntrack', '--ctorigdst', this.address, '-m', 'connmark', '--mark', `${mark}/${mark}`, '-m', 'comment', '--comment', this.table, '-j', 'ACCEPT'];
+    // Listening on every address (ANY_ADDRESS), a connection may have come to any of them: the mark alone says it is ours.
+    const destination = this.address === ANY_ADDRESS ? [] : ['-m', 'conntrack', '--ctorigdst', this.address];
+    return [...destination, '-m', 'connmark', '--mark', `${mark}/${mark}`, '-m', 'comment', '--comment', this.table, '-j', 'ACCEPT'];
   }
 }
 

@@ -2,7 +2,7 @@ import type { MeshUpdate } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { Discovery } from '../discovery/discovery';
 import { backendsFor, EndpointTable } from './endpoint-table';
-import type { Forwarder } from './forwarder';
+import { ANY_ADDRESS, type Forwarder } from './forwarder';
 import { UserspaceForwarder } from './userspace-forwarder';
 
 /**
@@ -31,6 +31,8 @@ export class Mesh {
     private readonly forwarder: Forwarder = new UserspaceForwarder(log),
     private readonly discovery?: Discovery,
     private readonly vipForwarder?: Forwarder,
+    /** Ingress ports on every address of the node (ANY_ADDRESS to the forwarder), not only on its own. */
+    private readonly listenAll = false,
   ) {
     if (discovery) discovery.onAddressesChanged = () => this.sync();
   }
@@ -60,11 +62,13 @@ export class Mesh {
     const vips = this.discovery?.routes((service, port, protocol) => backendsFor(service, port, protocol, this.address)) ?? [];
     const routes = [...ingress, ...vips];
     this.log.debug({ routes: routes.map((r) => `${r.key}→${r.backends.map((b) => `${b.address}:${b.port}`).join(',')}`) }, 'mesh: table updated');
+    // Still the node's own address that says which backends are local; only where ingress ports are accepted widens.
+    const listen = this.listenAll && this.address !== '' ? ANY_ADDRESS : this.address;
     if (this.vipForwarder) {
-      this.forwarder.sync(this.address, ingress);
+      this.forwarder.sync(listen, ingress);
       this.vipForwarder.sync(this.address, vips);
     } else {
-      this.forwarder.sync(this.address, routes);
+      this.forwarder.sync(listen, routes);
     }
   }
 }

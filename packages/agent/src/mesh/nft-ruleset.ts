@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Backend, Route } from './endpoint-table';
+import { ANY_ADDRESS } from './forwarder';
 
 /**
  * Set on the connections a mesh table DNATs (a bit of the conntrack mark, so
@@ -34,7 +35,9 @@ export function meshRuleset(table: string, address: string, routes: readonly Rou
   for (const route of routes) {
     const daddr = route.address ?? address;
     if (daddr === '') continue;
-    const match = `ip daddr ${daddr} ${route.protocol} dport ${route.publishedPort}`;
+    // Every address of the node: what the routing decided is local, as the userspace forwarder's 0.0.0.0.
+    const to = daddr === ANY_ADDRESS ? 'fib daddr type local' : `ip daddr ${daddr}`;
+    const match = `${to} ${route.protocol} dport ${route.publishedPort}`;
     const backends = chosenBackends(route);
     if (backends.length === 0) {
       // Nothing serves it now: refuse at once rather than let the client wait on a silent drop.
