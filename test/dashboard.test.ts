@@ -43,8 +43,9 @@ function servedCertificate(address: string, caPem: string): Promise<string> {
 }
 
 /**
- * page.goto, again when Chrome drops a navigation because the machine's network changed
- * (the shared engine adds and removes container interfaces all the time).
+ * page.goto, again when Chrome drops a navigation because the machine's network changed.
+ * The test's own containers make no interface (--network none), so only something else on
+ * the machine (another user of the shared engine) can cause that.
  */
 async function open(page: Page, url: string) {
   for (let attempt = 1; ; attempt++) {
@@ -93,7 +94,10 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     dashboard = `127.0.0.1:${await freePort()}`;
     cluster.startSchedulerArgs = ['--dashboard-addr', dashboard];
     await cluster.start([nodeId], () => ['--cpus', '4', '--memory', '2G']);
-    const run = await cli(cluster.address, ['run', '--name', service, '--replicas', '1', '--restart-delay', '1s', '--memory', '64M', TEST_IMAGE]);
+    // --network none: a container on the engine's bridge adds an interface to the host (with an IPv6
+    // link-local address), and Chrome fails the requests in flight when the host's addresses change
+    // (ERR_NETWORK_CHANGED): the test's own scale and rollback would break its own page's fetches.
+    const run = await cli(cluster.address, ['run', '--name', service, '--replicas', '1', '--restart-delay', '1s', '--memory', '64M', '--network', 'none', TEST_IMAGE]);
     expect(run.code, run.stderr).toBe(0);
     const printed = await cli(cluster.address, ['dashboard']);
     expect(printed.code, printed.stderr).toBe(0);
