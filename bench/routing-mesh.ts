@@ -20,11 +20,11 @@
 //   BENCH_MESH_AGENT_ARGS=...    more flags for every agent (e.g. another forwarder)
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { afterAll, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, runningContainersOfService, uniqueName, waitFor } from '../test/harness';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get } from '../test/hostname-http';
 import { cpuPercent, cpuSample, type CpuSample } from './lib/proc-stats';
 import { Haproxy } from './lib/haproxy';
 import { enginePortProxyPid } from './lib/engine-port-proxy';
@@ -53,8 +53,6 @@ const AGENT_ARGS = (process.env.BENCH_MESH_AGENT_ARGS ?? '').split(/\s+/).filter
 // A /24 of 127/8 of its own (the e2e test takes 127.100-199.*), and ports in 47xxx (the mesh) and 48xxx (HAProxy).
 const NET = `127.${200 + randomInt(50)}.${randomInt(250)}`;
 const HAPROXY_ADDRESS = `${NET}.30`;
-// Each replica answers with its container's hostname (the container id's first 12 characters).
-const HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
 
 const cluster = new Cluster();
 let haproxy: Haproxy | undefined;
@@ -108,20 +106,6 @@ async function freePortIn(address: string, from: number): Promise<number> {
   throw new Error(`no free port in ${from}-${from + 999} on ${address}`);
 }
 
-/** One request on a new connection: the body, or an Error saying why not. */
-function get(address: string, port: number, timeoutMs = 2_000): Promise<string | Error> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: address, port, path: '/', agent: false, timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(response.statusCode === 200 ? body.trim() : new Error(`HTTP ${response.statusCode}`)));
-      response.on('error', (error) => resolve(error));
-    });
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', (error) => resolve(error));
-  });
-}
 
 /** Where a replica's port 80 is published on its node: what the mesh forwards to, and the direct path. */
 async function hostPortOf(containerId: string): Promise<{ address: string; port: number }> {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get } from './hostname-http';
 import { meshTableName } from '../packages/agent/src/mesh/nft-ruleset';
 
 const hasDocker = await dockerAvailable();
@@ -10,21 +10,7 @@ const hasDocker = await dockerAvailable();
 // loopback address, but forwarding with --mesh-forwarder kernel: the ingress
 // ports are nftables DNAT rules, one table per agent, and no agent listens on them.
 const NET = `127.${10 + (process.pid % 90)}.${(process.pid * 7) % 250}`;
-const HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
 
-function get(address: string, port: number, timeoutMs = 2_000): Promise<string | Error> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: address, port, path: '/', agent: false, timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(response.statusCode === 200 ? body.trim() : new Error(`HTTP ${response.statusCode}`)));
-      response.on('error', (error) => resolve(error));
-    });
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', (error) => resolve(error));
-  });
-}
 
 /** The agents' forward accepts in Docker's DOCKER-USER chain (iptables -S lines), by their table name comment. */
 function forwardAccepts(tables: string[]): string[] {

@@ -1,6 +1,6 @@
-import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get } from './hostname-http';
 import type { NodeRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
@@ -10,23 +10,7 @@ const hasDocker = await dockerAvailable();
 // mesh listens there and the engine publishes its tasks' ports there.
 const NET = `127.${100 + (process.pid % 100)}.${process.pid % 250}`;
 
-// Each replica answers with its container's hostname (the container id's first 12 characters).
-const HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
 
-/** One request on a new connection; the body, or an Error saying why not. */
-function get(address: string, port: number, timeoutMs = 2_000): Promise<string | Error> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: address, port, path: '/', agent: false, timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(response.statusCode === 200 ? body.trim() : new Error(`HTTP ${response.statusCode}`)));
-      response.on('error', (error) => resolve(error));
-    });
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', (error) => resolve(error));
-  });
-}
 
 /** Requests one after another until stopped: every answer and every failure, with when it came. */
 function requestLoop(address: string, port: number) {

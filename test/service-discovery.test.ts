@@ -3,6 +3,7 @@ import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
 import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER } from './hostname-http';
 import { demultiplex } from '../packages/agent/src/docker-log-stream';
 import { VipRange } from '../packages/agent/src/discovery/vip-range';
 import { dockerNetworkName } from '../packages/agent/src/discovery/docker-networks';
@@ -23,8 +24,6 @@ const UPSTREAM = `${NET}.53`;
 const OUTSIDE_NAME = 'outside.pisched.test';
 const OUTSIDE_ADDRESS = '192.0.2.77';
 
-// Each replica answers with its container's hostname (the container id's first 12 characters).
-const HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
 
 /** A command run in a container through the engine's exec API, as `docker exec` would. */
 async function exec(containerId: string, cmd: string[]): Promise<{ code: number; stdout: string; ms: number }> {

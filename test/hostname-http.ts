@@ -1,0 +1,19 @@
+import * as http from 'node:http';
+
+/** The test image as a web server that answers with its container's hostname (the container id's first 12 characters), so a reply says which replica served it. */
+export const HOSTNAME_HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
+
+/** One request on a new connection: the body, or an Error saying why not (never a rejection, so a request loop can count failures). */
+export function getBody(address: string, port: number, timeoutMs = 2_000): Promise<string | Error> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: address, port, path: '/', agent: false, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve(response.statusCode === 200 ? body.trim() : new Error(`HTTP ${response.statusCode}`)));
+      response.on('error', (error) => resolve(error));
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', (error) => resolve(error));
+  });
+}
