@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { REFUSAL_HEADER } from './image-server';
 import { heldPrefix } from './layer-chain';
+import { streamedBytes } from './stream-garbage';
 
 /** A source's answer that another source would give too (the platform does not match): no point asking on. */
 export class FinalRefusal extends Error {
@@ -131,6 +132,7 @@ export class ImageFetcher {
     const counted = new PassThrough();
     tar.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
+      streamedBytes(chunk.length);
     });
     tar.on('end', () => {
       ended = true;

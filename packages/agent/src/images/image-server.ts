@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { throttle, type TokenBucket } from './rate-limit';
 import { SaveFilter } from './save-filter';
+import { streamedBytes } from './stream-garbage';
 
 /** A pass-through that counts what goes through it. */
 function countBytes(): { stream: Transform; bytes: number } {
@@ -15,6 +16,7 @@ function countBytes(): { stream: Transform; bytes: number } {
     stream: new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         counter.bytes += chunk.length;
+        streamedBytes(chunk.length);
         callback(null, chunk);
       },
     }),
