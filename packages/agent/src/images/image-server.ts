@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { throttle, type TokenBucket } from './rate-limit';
 import { SaveFilter } from './save-filter';
-import { streamedBytes } from './stream-garbage';
+import { streamedBytes, transferStarts } from './stream-garbage';
 
 /** A pass-through that counts what goes through it. */
 function countBytes(): { stream: Transform; bytes: number } {
@@ -149,6 +149,7 @@ export class ImageServer {
     response.writeHead(200, { 'content-type': 'application/x-tar', 'x-image-id': imageId, 'x-image-platform': formatPlatform(held.platform) });
     const filter = skip > 0 ? new SaveFilter(held.layers, skip) : undefined;
     const sent = countBytes();
+    transferStarts();
     pipeline(tar, filter ?? new PassThrough(), throttle(this.options.bucket), sent.stream, response, (error) => {
       done();
       if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message, sentBytes: sent.bytes }, 'image transfer cut off');
