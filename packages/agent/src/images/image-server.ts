@@ -16,7 +16,6 @@ function countBytes(): { stream: Transform; bytes: number } {
     stream: new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         counter.bytes += chunk.length;
-        streamedBytes(chunk.length);
         callback(null, chunk);
       },
     }),
@@ -150,6 +149,8 @@ export class ImageServer {
     const filter = skip > 0 ? new SaveFilter(held.layers, skip) : undefined;
     const sent = countBytes();
     transferStarts();
+    // Counted as read, not as sent: the layers the filter drops are as much garbage, and come faster.
+    tar.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
     pipeline(tar, filter ?? new PassThrough(), throttle(this.options.bucket), sent.stream, response, (error) => {
       done();
       if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message, sentBytes: sent.bytes }, 'image transfer cut off');
