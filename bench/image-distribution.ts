@@ -37,6 +37,12 @@ function peakRssMiB(pid: number): number {
   return Number(line[1]) / 1024;
 }
 
+/** The agents' peak RSS so far, e.g. "bsrc-… 74 MiB, bdst-… 73 MiB". */
+function peaksOf(nodeIds: string[]): string {
+  const agents = cluster.daemons.filter((daemon) => daemon.name.startsWith('agent ') && nodeIds.includes(daemon.name.slice(6)));
+  return agents.map((daemon) => `${daemon.name.slice(6)} ${peakRssMiB(daemon.child.pid!).toFixed(0)} MiB`).join(', ');
+}
+
 async function removeFromEngines(): Promise<void> {
   for (const engine of engines) {
     for (const reference of [imageV2, image]) await engine.docker.getImage(reference).remove({ force: true }).catch(() => undefined);
@@ -96,15 +102,14 @@ async function distribute(n: number): Promise<void> {
     pushed.push(Date.now() - started);
     if (result.code !== 0) throw new Error(`image push failed: ${result.stdout}${result.stderr}\n${cluster.logs()}`);
   }
-  const agents = cluster.daemons.filter((daemon) => daemon.name.startsWith('agent ') && [source, ...targets.slice(0, n)].includes(daemon.name.slice(6)));
-  const rss = agents.map((daemon) => `${daemon.name.slice(6)} ${peakRssMiB(daemon.child.pid!).toFixed(0)} MiB`);
+  const rss = peaksOf([source, ...targets.slice(0, n)]);
   const cpuInfo = execFileSync('nproc').toString().trim();
   const ratios = pushed.map((ms, run) => (ms / byHand[run]).toFixed(2));
   console.log([
     `image: ${(size / 1e6).toFixed(0)} MB, to ${n} engines, ${RUNS} runs, ${cpuInfo} cores (shared with whatever else runs), load average before: ${loadBefore}`,
     `docker save | docker load, one engine after the other: ${seconds(byHand)}`,
     `pisched image push --nodes (${n} at once, each holder serving 2 at a time): ${seconds(pushed)}; push / by hand, run by run: ${ratios.join(', ')}`,
-    `peak agent RSS (VmHWM, whole life): ${rss.join(', ')}`,
+    `peak agent RSS (VmHWM, whole life): ${rss}`,
   ].join('\n'));
 }
 
@@ -129,5 +134,6 @@ it(`sends v2 (the ${IMAGE_MB} MB v1 plus a 1 MB layer) to a node holding v1: lay
     `v2: ${mb((await docker.getImage(imageV2).inspect()).Size)} (docker save ${mb(saved)}), to 1 engine, ${RUNS} runs`,
     `pisched image push, node holds v1 (v1's layers left out): ${seconds(layered.map((r) => r.ms))}, sent ${layered.map((r) => mb(r.bytes)).join(', ')}`,
     `pisched image push, node holds nothing (everything sent): ${seconds(whole.map((r) => r.ms))}, sent ${whole.map((r) => mb(r.bytes)).join(', ')}`,
+    `peak agent RSS (VmHWM, whole life; alone with -t v2): ${peaksOf([source, targets[0]])}`,
   ].join('\n'));
 }, 900_000);
