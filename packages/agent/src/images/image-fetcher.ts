@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { REFUSAL_HEADER } from './image-server';
 import { heldPrefix } from './layer-chain';
+import { streamedBytes, transferStarts } from './stream-garbage';
 
 /** A source's answer that another source would give too (the platform does not match): no point asking on. */
 export class FinalRefusal extends Error {
@@ -125,12 +126,14 @@ export class ImageFetcher {
   private async transfer(want: ImageFetch, source: ImageSource, skip: number): Promise<number> {
     const { engine } = this.options;
     const tar = await this.options.connect(source, want.imageId, this.options.platform, skip);
+    transferStarts();
     const abort = new AbortController();
     let bytes = 0;
     let ended = false;
     const counted = new PassThrough();
     tar.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
+      streamedBytes(chunk.length);
     });
     tar.on('end', () => {
       ended = true;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ImageEngine } from './image-engine';
 import { throttle, type TokenBucket } from './rate-limit';
 import { SaveFilter } from './save-filter';
+import { streamedBytes, transferStarts } from './stream-garbage';
 
 /** A pass-through that counts what goes through it. */
 function countBytes(): { stream: Transform; bytes: number } {
@@ -147,6 +148,9 @@ export class ImageServer {
     response.writeHead(200, { 'content-type': 'application/x-tar', 'x-image-id': imageId, 'x-image-platform': formatPlatform(held.platform) });
     const filter = skip > 0 ? new SaveFilter(held.layers, skip) : undefined;
     const sent = countBytes();
+    transferStarts();
+    // Counted as read, not as sent: the layers the filter drops are as much garbage, and come faster.
+    tar.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
     pipeline(tar, filter ?? new PassThrough(), throttle(this.options.bucket), sent.stream, response, (error) => {
       done();
       if (error) log.warn({ image: imageId, to: peer.nodeId, err: error.message, sentBytes: sent.bytes }, 'image transfer cut off');
