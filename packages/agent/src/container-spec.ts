@@ -82,8 +82,7 @@ export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '',
   if (!spec || !spec.container) throw new Error(`task ${task.id} has no container spec`);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, Array<{ HostPort: string; HostIp?: string }>> = {};
-  for (const port of spec.ports ?? []) {
-    if (isIngressPort(port)) continue;
+  for (const port of hostModePorts(spec)) {
     const key = containerPortKey(port);
     exposed[key] = {};
     // Host-mode publishing: this node's port goes straight to this container.

@@ -51,31 +51,21 @@ export function meshTable(state: StateMachine): Map<string, MeshService> {
   }
   for (const entry of table.values()) {
     entry.backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
-    if (entry.networks.length > 0) entry.vipPorts = withImagePorts(entry.vipPorts, entry.backends);
+    const spec = state.services.get(entry.serviceId)!.spec;
+    if (entry.networks.length > 0) entry.vipPorts = vipPorts({ ...spec!, expose: [...(spec!.expose ?? []), ...reportedPorts(entry.backends)] });
   }
   return table;
 }
 
 /**
- * A VIP forwards the ports its spec names and those its tasks' images expose,
- * which the tasks report beside them (Swarm's VIP forwards every port; a spec
- * made by `docker service create --network` or Compose often names none).
+ * The ports a service's tasks report, in port order (so the table, and its
+ * fingerprint, do not change with the order tasks reported in): beside the
+ * spec's, those their images expose, which a VIP forwards too (Swarm's VIP
+ * forwards every port; a spec made by `docker service create --network` or
+ * Compose often names none).
  */
-function withImagePorts(vipPorts: PortConfig[], backends: MeshBackend[]): PortConfig[] {
-  const ports = [...vipPorts];
-  const key = (port: PortConfig) => `${port.targetPort}/${port.protocol || 'tcp'}`;
-  const known = new Set(ports.map(key));
-  const found: PortConfig[] = [];
-  for (const backend of backends) {
-    for (const port of backend.ports) {
-      if (known.has(key(port))) continue;
-      known.add(key(port));
-      found.push({ publishedPort: port.targetPort, targetPort: port.targetPort, protocol: port.protocol || 'tcp', publishMode: '' });
-    }
-  }
-  // In port order, so the table (and its fingerprint) does not change with the order tasks reported in.
-  found.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
-  return [...ports, ...found];
+function reportedPorts(backends: MeshBackend[]): PortConfig[] {
+  return backends.flatMap((backend) => backend.ports).sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
 }
 
 /** What one session was last sent: a fingerprint per service id. */
