@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { runningContainersOfService } from './harness';
 
 /** The test image as a web server that answers with its container's hostname (the container id's first 12 characters), so a reply says which replica served it. */
 export const HOSTNAME_HTTP_SERVER = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
@@ -16,4 +17,9 @@ export function getBody(address: string, port: number, timeoutMs = 2_000): Promi
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.on('error', (error) => resolve(error));
   });
+}
+
+/** What the running containers of a service on these nodes answer with: their hostnames (short container ids), sorted. */
+export async function containerHostnames(nodeIds: string[], service: string): Promise<string[]> {
+  return (await runningContainersOfService(nodeIds, service)).map((c) => c.Id.slice(0, 12)).sort();
 }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
-import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get } from './hostname-http';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get, containerHostnames as hostnames } from './hostname-http';
 import { meshTableName } from '../packages/agent/src/mesh/nft-ruleset';
 
 const hasDocker = await dockerAvailable();
@@ -27,9 +27,6 @@ function listeners(address: string, port: number): string {
   return execFileSync('ss', ['-Hltn', `src ${address}:${port}`], { encoding: 'utf8' }).trim();
 }
 
-async function hostnames(nodeIds: string[], service: string): Promise<string[]> {
-  return (await runningContainersOfService(nodeIds, service)).map((c) => c.Id.slice(0, 12)).sort();
-}
 
 describe.skipIf(!hasDocker)('routing mesh in the kernel (--mesh-forwarder kernel): three agents on one engine', () => {
   const cluster = new Cluster();

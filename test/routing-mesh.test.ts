@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, uniqueName, waitFor } from './harness';
-import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get } from './hostname-http';
+import { HOSTNAME_HTTP_SERVER as HTTP_SERVER, getBody as get, containerHostnames as hostnames } from './hostname-http';
 import type { NodeRow } from '../packages/cli/src/json-views';
 
 const hasDocker = await dockerAvailable();
@@ -35,10 +35,6 @@ function requestLoop(address: string, port: number) {
   };
 }
 
-/** The hostnames (= short container ids) of a service's running containers. */
-async function hostnames(cluster: Cluster, service: string, nodeIds = cluster.nodeIds): Promise<string[]> {
-  return (await runningContainersOfService(nodeIds, service)).map((c) => c.Id.slice(0, 12)).sort();
-}
 
 describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across three agents on one engine', () => {
   const cluster = new Cluster();
@@ -68,7 +64,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
     ]);
     expect(run.code, run.stderr).toBe(0);
     const replicas = await waitFor(async () => {
-      const names = await hostnames(cluster, web);
+      const names = await hostnames(cluster.nodeIds, web);
       return names.length === 2 && names;
     }, 20_000, 'two replicas running');
     expect((await runningContainersOfService([c], web)).length).toBe(0);
@@ -110,13 +106,13 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
   });
 
   it('scale to 3: the new replica serves within moments of running', async () => {
-    const before = await hostnames(cluster, web);
+    const before = await hostnames(cluster.nodeIds, web);
     const loop = requestLoop(address[c], port);
     try {
       const scale = await cli(cluster.address, ['scale', `${web}=3`]);
       expect(scale.code, scale.stderr).toBe(0);
       const added = await waitFor(async () => {
-        const now = await hostnames(cluster, web);
+        const now = await hostnames(cluster.nodeIds, web);
         return now.length === 3 && now.find((name) => !before.includes(name));
       }, 20_000, 'a third replica running');
       const first = await waitFor(() => loop.answers.find((answer) => answer.body === added), 10_000, 'the new replica to answer');
@@ -133,7 +129,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
   });
 
   it('a rolling update under a steady request loop fails no request', async () => {
-    const before = await hostnames(cluster, web);
+    const before = await hostnames(cluster.nodeIds, web);
     const loop = requestLoop(address[c], port);
     let update;
     try {
@@ -144,7 +140,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
       await loop.stop();
     }
     expect(update.code, update.stderr + update.stdout).toBe(0);
-    const after = await hostnames(cluster, web);
+    const after = await hostnames(cluster.nodeIds, web);
     expect(after.filter((name) => before.includes(name))).toEqual([]);
     console.log(`mesh: rolling update of 3 replicas: ${loop.answers.length} requests, ${loop.failures.length} failed`);
     expect(loop.failures, JSON.stringify(loop.failures)).toEqual([]);
@@ -155,7 +151,7 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
   });
 
   it('an agent killed: its replicas leave the other nodes\' rotation within the heartbeat grace; no scheduler: forwarding goes on', async () => {
-    const onB = await hostnames(cluster, web, [b]);
+    const onB = await hostnames([b], web);
     expect(onB.length).toBeGreaterThan(0);
     const agentB = cluster.daemons.find((daemon) => daemon.name === `agent ${b}`)!;
     await agentB.stop('SIGKILL');
