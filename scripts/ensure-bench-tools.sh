@@ -6,15 +6,5 @@ set -euo pipefail
 
 log() { echo "ensure-bench-tools: $*" >&2; }
 
-need_install=()
-command -v wrk >/dev/null 2>&1 || need_install+=(wrk)
-command -v haproxy >/dev/null 2>&1 || need_install+=(haproxy)
-[ ${#need_install[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-  log "missing ${need_install[*]}; run as root or install them: apt-get install -y ${need_install[*]}"
-  exit 1
-fi
-log "installing ${need_install[*]} from Debian"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need_install[@]}" >/dev/null
+source "$(dirname "$0")/debian-packages.sh"
+install_missing wrk=wrk haproxy=haproxy

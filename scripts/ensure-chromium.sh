@@ -6,12 +6,5 @@ set -euo pipefail
 
 log() { echo "ensure-chromium: $*" >&2; }
 
-command -v chromium >/dev/null 2>&1 && exit 0
-if [ "$(id -u)" != 0 ]; then
-  log "chromium is missing; run as root or install it: apt-get install -y chromium"
-  exit 1
-fi
-log "installing chromium from Debian"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium >/dev/null
+source "$(dirname "$0")/debian-packages.sh"
+install_missing chromium=chromium

@@ -8,21 +8,10 @@ TEST_IMAGE="${PISCHED_TEST_IMAGE:-pisched-test/busybox:latest}"
 
 log() { echo "ensure-docker: $*" >&2; }
 
-need_install=()
-command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
-[ -x /bin/busybox ] || need_install+=(busybox-static)
-# The partition tests cut members off with iptables' cgroup match (test/network-partition.ts).
-command -v iptables >/dev/null 2>&1 || need_install+=(iptables)
-if [ ${#need_install[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    log "missing ${need_install[*]}; run as root or install them: apt-get install -y ${need_install[*]}"
-    exit 1
-  fi
-  log "installing ${need_install[*]} from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_install[@]}" >/dev/null
-fi
+source "$(dirname "$0")/debian-packages.sh"
+# iptables: the partition tests cut members off with its cgroup match (test/network-partition.ts);
+# nft: the mesh's kernel forwarder and its tests (--mesh-forwarder kernel).
+install_missing dockerd=docker.io /bin/busybox=busybox-static iptables=iptables /usr/sbin/nft=nftables
 
 if ! docker info >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
