@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel } from '@pisched/api';
-import type { Service } from '@pisched/api';
+import { encodeMessage, type Service } from '@pisched/api';
 import { setReplicas } from '../src/commands/scale';
 import { CliError } from '../src/errors';
 import {
@@ -12,7 +12,9 @@ import {
   unreachableMessage,
   unreachableReason,
 } from '../src/scheduler-client';
-import { service } from './fixtures';
+import { service, task } from './fixtures';
+
+const MANY_TASKS = 16_000;
 import { freePort } from './helpers';
 
 describe('error mapping', () => {
@@ -97,6 +99,9 @@ describe('SchedulerClient against real sockets', () => {
         if (call.request.service !== 'web') callback({ code: grpc.status.NOT_FOUND, details: `service ${call.request.service} not found` });
         else callback(null, { service: stored });
       },
+      // More tasks than 10,000 replicas make, each with its service's spec: over gRPC's default 4 MiB.
+      ListTasks: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(null, { tasks: Array.from({ length: MANY_TASKS }, (_, i) => ({ ...task({ id: `t${i}`.padEnd(25, '0'), slot: i + 1 }), spec: stored.spec })) }),
       UpdateService: (call: grpc.ServerUnaryCall<{ version: number; spec: { replicas: number } }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         updates++;
         // The first write loses a race, as when someone else updated in between.
@@ -144,6 +149,17 @@ describe('SchedulerClient against real sockets', () => {
       expect(error).toBeInstanceOf(SchedulerError);
       expect((error as SchedulerError).message).toBe('service nope not found');
       expect((error as SchedulerError).code).toBe(grpc.status.NOT_FOUND);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('receives a task list larger than gRPC\'s default 4 MiB message limit', async () => {
+    const client = new SchedulerClient([live], channel);
+    try {
+      const tasks = await client.listTasks();
+      expect(tasks).toHaveLength(MANY_TASKS);
+      expect(encodeMessage('ListTasksResponse', { tasks }).length).toBeGreaterThan(4 * 1024 * 1024);
     } finally {
       client.close();
     }

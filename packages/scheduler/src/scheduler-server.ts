@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { RenewableIdentity, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, SERVER_MAX_RECEIVE_BYTES, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -104,7 +104,7 @@ export class SchedulerServer {
   private stopped = false;
   private readonly loop: ControlLoop;
   private readonly dispatcher: Dispatcher;
-  private readonly server = new grpc.Server();
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES });
   private readonly membership?: Membership;
   private promoter?: NodeJS.Timeout;
   private readonly otherMembers = new MemberStatusClient(() => this.channel);

@@ -117,8 +117,22 @@ export function joiningChannelCredentials(caPem: string): grpc.ChannelCredential
  * Channel options every client of the cluster passes with these credentials:
  * members are dialled by IP address, which TLS may not carry as a server name
  * (Node warns on each process), and certificates name nodes, not hosts.
+ * Answers have no size limit: gRPC's default of 4 MiB is a task list of
+ * about 10,000 tasks (each carries its service's spec), or one node's
+ * assignments with a few hundred large specs, and the peer is a member that
+ * proved itself with the cluster's certificate.
  */
-export const CLUSTER_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.ssl_target_name_override': 'pisched' };
+export const CLUSTER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.ssl_target_name_override': 'pisched',
+  'grpc.max_receive_message_length': -1,
+};
+
+/**
+ * What a scheduler accepts in one message from a client: more than gRPC's
+ * 4 MiB default (a status report of an agent with many tasks, a large
+ * stack's specs), still bounded, since a joining node is not yet authenticated.
+ */
+export const SERVER_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 function requireManagerServer(_host: string, cert: tls.PeerCertificate): Error | undefined {
   const identity = cert.raw ? peerIdentity(cert.raw) : undefined;
