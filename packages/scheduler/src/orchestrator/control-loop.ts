@@ -9,8 +9,24 @@ export interface Pass {
 }
 
 /**
+ * When a round starts after the changes that call for it. A round waits until
+ * the store has been quiet for `quietMs`, but never more than `maxDelayMs`
+ * after the first change it answers (SwarmKit's scheduler batches the same way).
+ * Store writes are made one at a time, so a round's commits are commits a
+ * client's write waits behind: answering each change at once made every
+ * service creation wait for the orchestrator's and placement's commits of the
+ * one before it, and a burst of them paid a round (a pass over every task) each.
+ */
+export interface LoopPacing {
+  quietMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_PACING: LoopPacing = { quietMs: 10, maxDelayMs: 100 };
+
+/**
  * Runs the reconciliation passes (orchestrator, placement, reaper) after
- * every store change and on a steady tick, one round at a time, each pass
+ * store changes and on a steady tick, one round at a time, each pass
  * committing its own command. The passes are pure functions of the state, so
  * a round that finds nothing to do writes nothing and the loop goes quiet.
  */
@@ -18,6 +34,9 @@ export class ControlLoop {
   private running = false;
   private again = false;
   private timer?: NodeJS.Timeout;
+  private pending?: NodeJS.Timeout;
+  /** When the first change the next round answers arrived (performance.now()). */
+  private firstChangeAt = 0;
   private stopped = true;
   private readonly onChange = () => this.kick();
 
@@ -26,6 +45,7 @@ export class ControlLoop {
     private readonly passes: Pass[],
     private readonly log: Logger,
     private readonly tickMs = 1000,
+    private readonly pacing: LoopPacing = DEFAULT_PACING,
   ) {}
 
   start(): void {
@@ -39,6 +59,8 @@ export class ControlLoop {
     this.stopped = true;
     this.store.off('change', this.onChange);
     clearInterval(this.timer);
+    clearTimeout(this.pending);
+    this.pending = undefined;
   }
 
   private kick(): void {
@@ -47,24 +69,31 @@ export class ControlLoop {
       this.again = true;
       return;
     }
-    this.running = true;
-    setImmediate(() => void this.round());
+    const now = performance.now();
+    if (this.pending) clearTimeout(this.pending);
+    else this.firstChangeAt = now;
+    const wait = Math.max(0, Math.min(this.pacing.quietMs, this.firstChangeAt + this.pacing.maxDelayMs - now));
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.running = true;
+      void this.round();
+    }, wait);
   }
 
   private async round(): Promise<void> {
-    do {
-      this.again = false;
-      for (const pass of this.passes) {
-        if (this.stopped) break;
-        try {
-          await this.store.update((state) => pass.run(state));
-        } catch (error) {
-          // The state moved under us or the log refused the write; the next tick tries again
-          // (retrying at once could spin on an error that persists).
-          this.log.warn({ pass: pass.name, err: (error as Error).message }, 'reconciliation pass failed; retrying on the next tick');
-        }
+    this.again = false;
+    for (const pass of this.passes) {
+      if (this.stopped) break;
+      try {
+        await this.store.update((state) => pass.run(state));
+      } catch (error) {
+        // The state moved under us or the log refused the write; the next tick tries again
+        // (retrying at once could spin on an error that persists).
+        this.log.warn({ pass: pass.name, err: (error as Error).message }, 'reconciliation pass failed; retrying on the next tick');
       }
-    } while (this.again && !this.stopped);
+    }
     this.running = false;
+    // Changes made while the round ran (its own commits among them) are answered by the next one, paced as any other.
+    if (this.again) this.kick();
   }
 }

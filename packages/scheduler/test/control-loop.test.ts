@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import pino from 'pino';
+import type { StoreAction } from '@pisched/api';
+import { ControlLoop, type Pass } from '../src/orchestrator/control-loop';
+import { Store } from '../src/store/store';
+import { spec } from './fixtures';
+
+/** A store whose log applies each command at once, as a single scheduler's does once it is durable. */
+function memoryStore(): Store {
+  const store = new Store();
+  let index = 0;
+  store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+  return store;
+}
+
+function createService(n: number): StoreAction[] {
+  return [{ action: 'putService', putService: { id: `s${n}`, meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec(`svc${n}`, 1), previousSpec: null, updateStatus: null } }];
+}
+
+/** A pass that writes nothing and counts the rounds it ran in. */
+function countingPass(): Pass & { rounds: number } {
+  const pass = { name: 'count', rounds: 0, run: () => { pass.rounds++; return []; } };
+  return pass;
+}
+
+describe('ControlLoop pacing', () => {
+  const log = pino({ level: 'silent' });
+  let loop: ControlLoop | undefined;
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'performance'] }));
+  afterEach(() => {
+    loop?.stop();
+    vi.useRealTimers();
+  });
+
+  it('answers a lone change once the store has been quiet for quietMs', async () => {
+    const store = memoryStore();
+    const pass = countingPass();
+    loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(50);
+    const start = pass.rounds;
+    await store.update(() => createService(1));
+    await vi.advanceTimersByTimeAsync(9);
+    expect(pass.rounds).toBe(start);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(pass.rounds).toBe(start + 1);
+  });
+
+  it('gathers a stream of writes into a round per maxDelayMs instead of one each, and is never starved by it', async () => {
+    const store = memoryStore();
+    const pass = countingPass();
+    loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(50);
+    const start = pass.rounds;
+    const roundsAt: number[] = [];
+    // A client creating a service every 4 ms for 400 ms: never 10 ms of quiet.
+    for (let n = 0; n < 100; n++) {
+      await store.update(() => createService(n));
+      const before = pass.rounds;
+      await vi.advanceTimersByTimeAsync(4);
+      if (pass.rounds > before) roundsAt.push(n * 4);
+    }
+    expect(store.state.services.size).toBe(100);
+    // One round per 100 ms of the stream (4 in 400 ms), not 100.
+    expect(pass.rounds - start).toBeGreaterThanOrEqual(3);
+    expect(pass.rounds - start).toBeLessThanOrEqual(5);
+    for (let i = 1; i < roundsAt.length; i++) expect(roundsAt[i]! - roundsAt[i - 1]!).toBeLessThanOrEqual(104);
+  });
+
+  it('answers the changes its own round made in a round after it', async () => {
+    const store = memoryStore();
+    let wrote = false;
+    const writer: Pass = { name: 'writer', run: () => (wrote ? [] : ((wrote = true), createService(99))) };
+    const pass = countingPass();
+    loop = new ControlLoop(store, [writer, pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(store.state.services.has('s99')).toBe(true);
+    expect(pass.rounds).toBe(1);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pass.rounds).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pass.rounds).toBe(2);
+  });
+});
