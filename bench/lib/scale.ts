@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Task } from '@pisched/api';
 import { buildRunSpec } from '../../packages/cli/src/commands/run';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
@@ -223,8 +226,13 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
     }
     return rows;
   } catch (error) {
-    const logs = [...trio.members.map((m) => `--- ${m.id}\n${m.daemon.tail(15)}`), ...agentSets.map((set) => `--- ${set.daemon.name}\n${set.daemon.tail(15)}`)].join('\n');
-    throw new Error(`${(error as Error).message}\n${logs}`);
+    // The whole logs go to files: a member that died mid-run is told by its last lines, not by the others' tails.
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-bench-scale-logs-'));
+    const daemons = [...trio.members.map((m) => ({ name: m.id, daemon: m.daemon })), ...agentSets.map((set) => ({ name: set.daemon.name.replace(/\W+/g, '-'), daemon: set.daemon }))];
+    for (const { name, daemon } of daemons) fs.writeFileSync(path.join(logDir, `${name}.log`), daemon.output);
+    const states = daemons.map(({ name, daemon }) => `${name}: ${daemon.running ? 'running' : `exited (code ${daemon.child.exitCode}, signal ${daemon.child.signalCode})`}`).join('; ');
+    const logs = daemons.map(({ name, daemon }) => `--- ${name}\n${daemon.tail(15)}`).join('\n');
+    throw new Error(`${(error as Error).message}\n${states}; whole logs in ${logDir}\n${logs}`);
   } finally {
     client.close();
     for (const set of agentSets) await set.stop();

@@ -117,7 +117,8 @@ export class Trio {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.daemon.stop('SIGKILL')));
+    // A profiled member (BENCH_NODE_ARGS) writes its profile only when it exits on its own.
+    await Promise.all(this.members.map((m) => m.daemon.stop(process.env.BENCH_NODE_ARGS ? 'SIGTERM' : 'SIGKILL')));
     this.killNow();
   }
 
@@ -134,7 +135,8 @@ export class Trio {
   private spawn(m: { id: string; address: string; dataDir: string }): Member {
     const child = spawn(
       process.execPath,
-      [SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
+      // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the members; node refuses those in NODE_OPTIONS.
+      [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: 'info' } },
     );
     return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], adminOf(m.dataDir), 2_000) };
