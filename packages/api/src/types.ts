@@ -30,6 +30,7 @@ export type { AgentMessage, AgentMessage__Output } from './gen/pisched/v1/AgentM
 export type { DispatcherMessage, DispatcherMessage__Output } from './gen/pisched/v1/DispatcherMessage';
 export type { TaskStatusUpdate__Output as TaskStatusUpdate } from './gen/pisched/v1/TaskStatusUpdate';
 export type { TaskStatusWrite__Output as TaskStatusWrite } from './gen/pisched/v1/TaskStatusWrite';
+export type { TaskOfServiceWrite__Output as TaskOfServiceWrite } from './gen/pisched/v1/TaskOfServiceWrite';
 export type { ServiceSummary__Output as ServiceSummary } from './gen/pisched/v1/ServiceSummary';
 export type { ControlClient } from './gen/pisched/v1/Control';
 export type { DispatcherClient } from './gen/pisched/v1/Dispatcher';

@@ -15,6 +15,7 @@ import {
   type TaskStatusWrite,
 } from '@pisched/api';
 import type { StoreCapture } from './snapshot-encoder';
+import { taskWithServiceSpec } from './task-spec-by-service';
 
 export const CLUSTER_ID = 'cluster';
 export const SECURITY_ID = 'security';
@@ -76,6 +77,13 @@ export class StateMachine {
       return this.mapOf(kind).get(id);
     };
     for (const action of command.actions) {
+      if (action.action === 'putTaskOfService') {
+        const putTaskOfService = action.putTaskOfService!;
+        const task = taskWithServiceSpec(putTaskOfService, current('service', putTaskOfService.task?.serviceId ?? '') as Service | undefined);
+        if ('error' in task) return { ok: false, error: task.error };
+        // Rewritten as the put it stands for in the command itself, so whoever follows the change sees the whole task.
+        Object.assign(action, { action: 'putTask', putTask: task, putTaskOfService: null });
+      }
       const change = action.action === 'putTaskStatus' ? withStatus(action.putTaskStatus, current) : describe(action);
       if (!change) return { ok: false, error: 'empty store action' };
       if ('error' in change) return { ok: false, error: change.error };

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { decodeMessage, encodeMessage, type Command, type StoreAction } from '@pisched/api';
 import { StateMachine, type ApplyResult } from './state-machine';
+import { leaveOutServiceSpecs } from './task-spec-by-service';
 
 /** Where commands go to become durable (a local log now, Raft later). */
 export interface CommandLog {
@@ -55,7 +56,7 @@ export class Store extends EventEmitter {
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const applied = await this.log.propose(encodeMessage('Command', { actions }));
+      const applied = await this.log.propose(encodeMessage('Command', { actions: leaveOutServiceSpecs(actions, this.state.services) }));
       if (!applied.ok) throw new StoreConflictError(applied.error);
       return result;
     };
