@@ -46,6 +46,17 @@ describe('cluster CA', () => {
     }
   });
 
+  it('reads each certificate for itself when asked again and again (identities are remembered by certificate)', async () => {
+    const ca = await createClusterCa();
+    const pems = await Promise.all(['a', 'b'].map(async (id) => issueCertificate(ca, { csrPem: (await createNodeKeyRequest(id)).csrPem, nodeId: id, role: id === 'a' ? 'worker' : 'admin' })));
+    for (let round = 0; round < 3; round++) {
+      expect(peerIdentity(pems[0]!)).toMatchObject({ nodeId: 'a', role: 'worker' });
+      expect(peerIdentity(new X509Certificate(pems[1]!).raw)).toMatchObject({ nodeId: 'b', role: 'admin' });
+    }
+    // Shared between callers, so no caller can change it for the others.
+    expect(Object.isFrozen(peerIdentity(pems[0]!))).toBe(true);
+  });
+
   it('refuses a CSR for another node id, a malformed CSR and a bad node id, with one line', async () => {
     const ca = await createClusterCa();
     const { csrPem } = await createNodeKeyRequest('pi-1');

@@ -16,6 +16,23 @@ export interface PeerIdentity {
  * only on a certificate the TLS handshake verified against the cluster CA.
  */
 export function peerIdentity(cert: Buffer | string): PeerIdentity | undefined {
+  // Every call a scheduler serves asks who its caller is; parsing the same
+  // certificate each time was a few per cent of a busy leader's CPU.
+  const key = typeof cert === 'string' ? cert : cert.toString('latin1');
+  if (known.has(key)) return known.get(key);
+  // Frozen: every caller with this certificate shares the object.
+  const identity = readIdentity(cert);
+  if (identity) Object.freeze(identity);
+  if (known.size >= KNOWN_LIMIT) known.clear();
+  known.set(key, identity);
+  return identity;
+}
+
+/** Identities of certificates already read, by their bytes (a certificate's identity never changes; revocation is checked apart). */
+const known = new Map<string, PeerIdentity | undefined>();
+const KNOWN_LIMIT = 4_096;
+
+function readIdentity(cert: Buffer | string): PeerIdentity | undefined {
   let parsed: X509Certificate;
   try {
     parsed = new X509Certificate(cert);
