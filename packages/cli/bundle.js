@@ -7,9 +7,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const esbuild = require('esbuild');
+const lazyBuiltins = require('./lazy-builtins');
 
 const outfile = path.join(__dirname, 'dist/bundle/pisched.js');
-esbuild.buildSync({
+// build, not buildSync: plugins need the asynchronous API.
+const built = esbuild.build({
   entryPoints: [path.join(__dirname, 'dist/main.js')],
   outfile,
   bundle: true,
@@ -26,14 +28,22 @@ esbuild.buildSync({
   external: ['dockerode', 'yaml', 'ajv', '@peculiar/x509', 'reflect-metadata'],
   // import() becomes require(): the bundle runs through vm.Script (bin/pisched.js), which has no loader for import().
   supported: { 'dynamic-import': false },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
+});
+
+built.then(warmCodeCache, (error) => {
+  console.error(`bundle.js: ${error.message}`);
+  process.exit(1);
 });
 
 // The V8 code cache bin/pisched.js reads: made by one real start, so that it
 // holds what a start compiles (commander, the commands, grpc-js's module code).
-fs.rmSync(`${outfile}.cache`, { force: true });
-const warm = spawnSync(process.execPath, [path.join(__dirname, 'bin/pisched.js'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (warm.status !== 0 || !fs.existsSync(`${outfile}.cache`)) {
-  console.error(`bundle.js: the bundled CLI did not start (${warm.status ?? warm.signal}) or wrote no code cache`);
-  process.exit(1);
+function warmCodeCache() {
+  fs.rmSync(`${outfile}.cache`, { force: true });
+  const warm = spawnSync(process.execPath, [path.join(__dirname, 'bin/pisched.js'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (warm.status !== 0 || !fs.existsSync(`${outfile}.cache`)) {
+    console.error(`bundle.js: the bundled CLI did not start (${warm.status ?? warm.signal}) or wrote no code cache`);
+    process.exit(1);
+  }
 }

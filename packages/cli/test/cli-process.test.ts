@@ -29,6 +29,12 @@ fs.writeFileSync(
     '  net[name] = (input) => { process._rawDebug(`${name}(${input})`); return original(input); };\n' +
     '}\n',
 );
+/** A preload that prints, at exit, which of the Node modules the bundle loads only when used (lazy-builtins.js) were loaded. */
+const lazyModulesReport = path.join(path.dirname(ipCallRecorder), 'report-lazy-modules.js');
+fs.writeFileSync(
+  lazyModulesReport,
+  "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (child_process|zlib)$/.test(m)); if (loaded.length) process._rawDebug(loaded.join(', ')); });\n",
+);
 afterAll(() => {
   for (const dir of [tlsDir, emptyConfig, path.dirname(ipCallRecorder)]) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -102,6 +108,11 @@ describe('the built pisched executable', () => {
     const lines = run.stderr.split('\n');
     const after = lines.slice(lines.indexOf('quick') + 1).filter(Boolean);
     expect(after).toEqual(inputs.filter((s) => s.includes(':')).flatMap((s) => [`isIPv6(${s})`, `isIPv6(${s})`]));
+  });
+
+  it('loads neither child_process nor zlib to connect: the bundle has them load when used', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'ps'], {}, ['--require', lazyModulesReport]);
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
   });
 
   it('takes --scheduler after the command too', async () => {
