@@ -4,12 +4,16 @@
 // It sits two levels under packages/cli, as dist/stack/*.js does, so that
 // compose-schema finds ../../schema from either.
 const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const esbuild = require('esbuild');
+const lazyBuiltins = require('./lazy-builtins');
 
 const outfile = path.join(__dirname, 'dist/bundle/pisched.js');
-esbuild.buildSync({
+// build, not buildSync: plugins need the asynchronous API.
+const built = esbuild.build({
   entryPoints: [path.join(__dirname, 'dist/main.js')],
   outfile,
   bundle: true,
@@ -26,14 +30,51 @@ esbuild.buildSync({
   external: ['dockerode', 'yaml', 'ajv', '@peculiar/x509', 'reflect-metadata'],
   // import() becomes require(): the bundle runs through vm.Script (bin/pisched.js), which has no loader for import().
   supported: { 'dynamic-import': false },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 });
 
-// The V8 code cache bin/pisched.js reads: made by one real start, so that it
-// holds what a start compiles (commander, the commands, grpc-js's module code).
-fs.rmSync(`${outfile}.cache`, { force: true });
-const warm = spawnSync(process.execPath, [path.join(__dirname, 'bin/pisched.js'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (warm.status !== 0 || !fs.existsSync(`${outfile}.cache`)) {
-  console.error(`bundle.js: the bundled CLI did not start (${warm.status ?? warm.signal}) or wrote no code cache`);
+built.then(warmCodeCache).catch((error) => {
+  console.error(`bundle.js: ${error.message}`);
   process.exit(1);
+});
+
+// The V8 code cache bin/pisched.js reads, made by real starts so that it holds
+// what a start compiles: `--help` builds every command; then `ls`, with
+// throwaway credentials against a closed port, adds the path to a call
+// (grpc-js's channel and connection, the TLS context, the message types),
+// which would otherwise be compiled anew at every command that calls.
+async function warmCodeCache() {
+  fs.rmSync(`${outfile}.cache`, { force: true });
+  const bin = path.join(__dirname, 'bin/pisched.js');
+  const help = spawnSync(process.execPath, [bin, '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (help.status !== 0 || !fs.existsSync(`${outfile}.cache`)) {
+    throw new Error(`the bundled CLI did not start (${help.status ?? help.signal}) or wrote no code cache`);
+  }
+  const helpOnly = fs.statSync(`${outfile}.cache`).size;
+  const { createClusterCa, issueIdentity, writeIdentity } = require('@pisched/api');
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-bundle-'));
+  try {
+    writeIdentity(tlsDir, 'admin', await issueIdentity(await createClusterCa(), 'admin', 'admin'));
+    const call = spawnSync(process.execPath, [bin, 'ls', '--scheduler', `127.0.0.1:${await closedPort()}`, '--tls-dir', tlsDir], {
+      env: { ...process.env, PISCHED_ADD_TO_CODE_CACHE: '1' },
+      encoding: 'utf8',
+    });
+    if (!/cannot reach scheduler/.test(call.stderr) || fs.statSync(`${outfile}.cache`).size <= helpOnly) {
+      throw new Error(`the bundled CLI's ls against a closed port did not add to the code cache: ${call.stderr.trim()}`);
+    }
+  } finally {
+    fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+}
+
+/** A loopback port nothing listens on: one the system just gave out and took back. */
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }

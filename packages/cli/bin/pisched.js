@@ -37,7 +37,8 @@ function runCached(file) {
     cachedData = undefined;
   }
   const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected) {
+  // PISCHED_ADD_TO_CODE_CACHE=1 (bundle.js, at build) keeps what the cache holds and adds what this run compiled.
+  if (cachedData === undefined || script.cachedDataRejected || process.env.PISCHED_ADD_TO_CODE_CACHE === '1') {
     // Made (again) at exit, when it holds every function this run compiled; a
     // node of another version rejects the old one. Read-only installs keep going without.
     process.once('exit', () => {

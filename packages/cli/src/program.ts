@@ -23,7 +23,63 @@ import { registerDashboard } from './commands/dashboard';
 import { Context } from './context';
 import { CliError, oneLine } from './errors';
 
-export function buildProgram(context: Context): Command {
+type Register = (program: Command, context: Context) => void;
+
+/**
+ * The top-level commands in the order help lists them. Each registers itself
+ * alone, so that a command line naming one of them builds just that one
+ * (see buildProgram); `completion` is not here: it reads every command.
+ */
+const COMMANDS: [name: string, register: Register][] = [
+  ['run', registerRun],
+  ['ls', registerLs],
+  ['ps', registerPs],
+  ['inspect', registerInspect],
+  ['logs', registerLogs],
+  ['events', registerEvents],
+  ['scale', registerScale],
+  ['update', registerUpdate],
+  ['rollback', registerRollback],
+  ['rebalance', registerRebalance],
+  ['rm', registerRm],
+  ['node', registerNode],
+  ['cluster', registerCluster],
+  ['join-token', registerJoinToken],
+  ['admin', registerAdmin],
+  ['stack', registerStack],
+  ['secret', (program, context) => registerFileObjects(program, context, 'secret')],
+  ['config', (program, context) => registerFileObjects(program, context, 'config')],
+  ['dashboard', registerDashboard],
+  ['network', registerNetwork],
+  ['image', registerImage],
+];
+
+/** The options the program itself takes before a command; each has a value. */
+const PROGRAM_OPTIONS = new Set(['--scheduler', '--tls-dir']);
+
+/**
+ * The command a command line names, when its first word after the program's
+ * own options is one; undefined for anything else (help, --help, a typo, an
+ * option commander alone understands), which needs the whole program.
+ */
+export function namedCommand(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (PROGRAM_OPTIONS.has(word)) i++;
+    // --scheduler=X goes on; any other option is for commander to read.
+    else if (word.startsWith('-')) {
+      if (!PROGRAM_OPTIONS.has(word.split('=')[0])) return undefined;
+    } else return COMMANDS.some(([name]) => name === word) ? word : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The CLI's commands. With argv naming one command, only that one is built:
+ * making all of them (some hundred options through commander) was a tenth of
+ * a quick command's start (#17 item 3); what it parses is the same either way.
+ */
+export function buildProgram(context: Context, argv?: string[]): Command {
   const program = new Command('pisched')
     .description('run and watch services on a pisched cluster')
     .option('--scheduler <HOST:PORT[,HOST:PORT...]>', 'scheduler address(es), tried in order (env PISCHED_SCHEDULER, default 127.0.0.1:7700)')
@@ -34,28 +90,11 @@ export function buildProgram(context: Context): Command {
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
-  registerRun(program, context);
-  registerLs(program, context);
-  registerPs(program, context);
-  registerInspect(program, context);
-  registerLogs(program, context);
-  registerEvents(program, context);
-  registerScale(program, context);
-  registerUpdate(program, context);
-  registerRollback(program, context);
-  registerRebalance(program, context);
-  registerRm(program, context);
-  registerNode(program, context);
-  registerCluster(program, context);
-  registerJoinToken(program, context);
-  registerAdmin(program, context);
-  registerStack(program, context);
-  registerFileObjects(program, context, 'secret');
-  registerFileObjects(program, context, 'config');
-  registerDashboard(program, context);
-  registerNetwork(program, context);
-  registerImage(program, context);
-  registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
+  const only = argv === undefined ? undefined : namedCommand(argv);
+  for (const [name, register] of COMMANDS) {
+    if (only === undefined || name === only) register(program, context);
+  }
+  if (only === undefined) registerCompletion(program, context, () => program.opts<{ scheduler?: string }>().scheduler);
   for (const command of allCommands(program)) {
     if (command === program) continue;
     command.exitOverride().showSuggestionAfterError(false).configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) });
@@ -83,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     undefined,
     () => action?.opts<{ tlsDir?: string }>().tlsDir ?? program?.opts<{ tlsDir?: string }>().tlsDir,
   );
-  program = buildProgram(context);
+  program = buildProgram(context, argv);
   program.hook('preAction', (_program, command) => {
     action = command;
   });

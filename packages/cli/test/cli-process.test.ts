@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,13 +19,29 @@ interface Result {
 const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-tls-'));
 /** An empty per-user config dir, so a developer's own ~/.config/pisched never plays a part. */
 const emptyConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-config-'));
+/** A preload that prints each call of net.isIPv6 and net.isIP that reaches the functions Node made. */
+const ipCallRecorder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-ip-')), 'record-ip-checks.js');
+fs.writeFileSync(
+  ipCallRecorder,
+  "const net = require('node:net');\n" +
+    "for (const name of ['isIPv6', 'isIP']) {\n" +
+    '  const original = net[name];\n' +
+    '  net[name] = (input) => { process._rawDebug(`${name}(${input})`); return original(input); };\n' +
+    '}\n',
+);
+/** A preload that prints, at exit, which of the Node modules the bundle loads only when used (lazy-builtins.js) were loaded. */
+const lazyModulesReport = path.join(path.dirname(ipCallRecorder), 'report-lazy-modules.js');
+fs.writeFileSync(
+  lazyModulesReport,
+  "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (child_process|zlib)$/.test(m)); if (loaded.length) process._rawDebug(loaded.join(', ')); });\n",
+);
 afterAll(() => {
-  for (const dir of [tlsDir, emptyConfig]) fs.rmSync(dir, { recursive: true, force: true });
+  for (const dir of [tlsDir, emptyConfig, path.dirname(ipCallRecorder)]) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function pisched(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+function pisched(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PISCHED_SCHEDULER: '', PISCHED_TLS_DIR: tlsDir, XDG_CONFIG_HOME: emptyConfig, ...env },
     });
@@ -69,6 +85,33 @@ describe('the built pisched executable', () => {
     const result = await pisched(['--scheduler', unreachable, 'ls']);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
+  it('leaves Node\'s IPv6 expression (slow to compile) to text with a colon: grpc-js asks about every address it dials', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'ls'], {}, ['--require', ipCallRecorder]);
+    expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
+  it('answers as Node does about IP addresses, asking Node\'s IPv6 check only about text with a colon', () => {
+    const inputs = ['127.0.0.1', '10.0.0.256', 'pisched', 'localhost', '', '::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:db8::', '1:2', ':'];
+    const script =
+      "const net = require('node:net'); const node = inputs.map((s) => [net.isIP(s), net.isIPv6(s)]); process._rawDebug('quick');" +
+      `require(${JSON.stringify(path.join(ROOT, 'packages/cli/dist/quick-ip-checks.js'))});` +
+      'console.log(JSON.stringify({ node, quick: inputs.map((s) => [net.isIP(s), net.isIPv6(s)]) }));';
+    const run = spawnSync(process.execPath, ['--require', ipCallRecorder, '-e', `const inputs = ${JSON.stringify(inputs)}; ${script}`], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const { node, quick } = JSON.parse(run.stdout) as { node: unknown[]; quick: unknown[] };
+    expect(quick).toEqual(node);
+    expect(node).toContainEqual([6, true]);
+    // What reached Node's own checks once the quick ones were in: the inputs with a colon (isIP and isIPv6 each), nothing else.
+    const lines = run.stderr.split('\n');
+    const after = lines.slice(lines.indexOf('quick') + 1).filter(Boolean);
+    expect(after).toEqual(inputs.filter((s) => s.includes(':')).flatMap((s) => [`isIPv6(${s})`, `isIPv6(${s})`]));
+  });
+
+  it('loads neither child_process nor zlib to connect: the bundle has them load when used', async () => {
+    const result = await pisched(['--scheduler', unreachable, 'ps'], {}, ['--require', lazyModulesReport]);
     expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
   });
 

@@ -30,7 +30,11 @@ function setTimes(file: string, secondsAgo: number): void {
 }
 
 function run(...args: string[]): string {
-  const result = spawnSync(process.execPath, [path.join(cli, 'bin/pisched.js'), ...args], { encoding: 'utf8' });
+  return runWith({}, ...args);
+}
+
+function runWith(env: NodeJS.ProcessEnv, ...args: string[]): string {
+  const result = spawnSync(process.execPath, [path.join(cli, 'bin/pisched.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   expect(result.status, result.stderr).toBe(0);
   return result.stdout;
 }
@@ -51,6 +55,17 @@ describe('bin/pisched.js', () => {
     run('--help');
     // Accepted by V8, so not written again.
     expect(fs.statSync(`${bundle}.cache`).mtimeMs).toBe(made.mtimeMs);
+  });
+
+  it('writes the accepted code cache again with PISCHED_ADD_TO_CODE_CACHE=1 (bundle.js adds a second start to it)', () => {
+    const before = fs.statSync(`${bundle}.cache`).mtimeMs;
+    setTimes(`${bundle}.cache`, 20);
+    const aged = fs.statSync(`${bundle}.cache`).mtimeMs;
+    expect(aged).toBeLessThan(before);
+    run('ls');
+    expect(fs.statSync(`${bundle}.cache`).mtimeMs).toBe(aged);
+    runWith({ PISCHED_ADD_TO_CODE_CACHE: '1' }, 'ls');
+    expect(fs.statSync(`${bundle}.cache`).mtimeMs).toBeGreaterThan(aged);
   });
 
   it('makes a new code cache when V8 rejects the one it finds (another node, another bundle)', () => {

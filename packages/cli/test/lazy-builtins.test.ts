@@ -1,0 +1,41 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const nodeRequire = createRequire(__filename);
+const lazyBuiltins = nodeRequire('../lazy-builtins.js') as esbuild.Plugin;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-lazy-builtins-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Bundles `source` as bundle.js does and runs it; what it prints, as JSON. */
+async function bundleAndRun(source: string): Promise<unknown> {
+  fs.writeFileSync(path.join(dir, 'entry.js'), source);
+  const outfile = path.join(dir, 'out.js');
+  await esbuild.build({ entryPoints: [path.join(dir, 'entry.js')], outfile, bundle: true, platform: 'node', format: 'cjs', plugins: [lazyBuiltins], logLevel: 'silent' });
+  const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+describe('lazy-builtins (the bundle\'s esbuild plugin)', () => {
+  it('loads child_process and zlib only when a name of theirs is first read, and then gives the real ones', async () => {
+    const result = await bundleAndRun(`
+      const loaded = () => process.moduleLoadList.filter((m) => m === 'NativeModule child_process' || m === 'NativeModule zlib');
+      const childProcess = require('node:child_process');
+      const zlib = require('zlib');
+      const atStart = loaded();
+      const keys = [Object.keys(childProcess), Object.keys(zlib)];
+      const gunzipped = zlib.gunzipSync(zlib.gzipSync('pisched')).toString();
+      const ran = childProcess.execFileSync(process.execPath, ['-e', 'process.stdout.write("child")'], { encoding: 'utf8' });
+      console.log(JSON.stringify({ atStart, keys, gunzipped, ran, after: loaded() }));
+    `);
+    const keys = [Object.keys(nodeRequire('node:child_process')), Object.keys(nodeRequire('node:zlib'))];
+    expect(keys[1]).toContain('gzipSync');
+    expect(result).toEqual({ atStart: [], keys, gunzipped: 'pisched', ran: 'child', after: ['NativeModule zlib', 'NativeModule child_process'] });
+  });
+});
