@@ -5,6 +5,7 @@ import { engineMessage, isEngineUnreachable } from './docker-driver';
 import type { ContainerDriver } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
+import { assignmentNews } from './assignment-news';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
@@ -99,6 +100,8 @@ export class Worker {
     if (tasks.length !== assigned.length) {
       this.log.warn({ ignored: assigned.length - tasks.length }, 'assignments included tasks of other nodes; ignored');
     }
+    const previous = this.assignments;
+    const firstOfSession = !this.haveSessionAssignments;
     this.assignments = new Map(tasks.map((task) => [task.id, task]));
     this.haveSessionAssignments = true;
     if (this.resendOnNextAssignments) {
@@ -118,7 +121,9 @@ export class Worker {
     for (const id of [...this.drained]) {
       if (!this.assignments.has(id)) this.drained.delete(id);
     }
-    return this.reconcileAll();
+    // A session's first set may follow anything (a restart, missed events): look at everything once.
+    if (firstOfSession || !previous) return this.reconcileAll();
+    return this.reconcileTasks(assignmentNews(previous, this.assignments, this.memory));
   }
 
   /** The latest status this agent determined for a task (for tests and logs). */
@@ -142,7 +147,11 @@ export class Worker {
       this.jobFailed('(all)', error);
       return;
     }
-    const ids = new Set([...this.assignments.keys(), ...observedTaskIds]);
+    await this.reconcileTasks(new Set([...this.assignments.keys(), ...observedTaskIds]));
+  }
+
+  private async reconcileTasks(ids: Iterable<string>): Promise<void> {
+    if (!this.assignments) return;
     await Promise.all([...ids].map((id) => this.reconcileTask(id)));
     // Secret files live only while their task is meant to run: a tmpfs of a task that ended, is
     // stopping or is no longer assigned goes (a running container keeps its own bind mount of the file).

@@ -161,6 +161,26 @@ describe('Worker', () => {
     expect(sent).toEqual([{ taskId: task.id, status: running }]);
   });
 
+  it('does not read the engine again for a set that only carries its own reports back', async () => {
+    const { engine, worker, flush, sent } = setup();
+    const tasks = [makeTask({ id: 'ta' }), makeTask({ id: 'tb', slot: 2 })];
+    await worker.setAssignments(tasks);
+    await flush();
+    engine.calls = [];
+    // The scheduler committed each report and sent the whole set back, once per state.
+    for (const state of ['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING'] as const) {
+      await worker.setAssignments(tasks.map((task) => ({ ...task, status: { ...task.status!, state } })));
+    }
+    await flush();
+    expect(engine.calls).toEqual([]);
+    // A change of the desired state is news: one task is looked at and stopped.
+    sent.length = 0;
+    await worker.setAssignments([{ ...tasks[0], desiredState: 'SHUTDOWN', status: { ...tasks[0].status!, state: 'RUNNING' } }, { ...tasks[1], status: { ...tasks[1].status!, state: 'RUNNING' } }]);
+    await flush();
+    expect(engine.calls.filter((call) => call === 'listContainers')).toHaveLength(1);
+    expect(sent.map((u) => [u.taskId, u.status.state])).toEqual([['ta', 'SHUTDOWN']]);
+  });
+
   it('reports SHUTDOWN after stopping, and removes on REMOVE', async () => {
     const { engine, worker, flush, states } = setup();
     const task = makeTask();
