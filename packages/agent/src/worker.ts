@@ -9,6 +9,7 @@ import { assignmentNews } from './assignment-news';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
+import { SingleFlight } from './single-flight';
 import type { ImagePeers } from './images/image-peers';
 
 /**
@@ -76,6 +77,8 @@ export class Worker {
   /** Tasks whose mesh drain has been waited out. */
   private readonly drained = new Set<string>();
   private periodic: NodeJS.Timeout | undefined;
+  /** Image checks and pulls under way, by reference. */
+  private readonly images = new SingleFlight<void>();
   private readonly grace: number;
 
   constructor(private readonly options: WorkerOptions) {
@@ -284,7 +287,10 @@ export class Worker {
     advance('PREPARING', 'preparing');
     const image = task.spec?.container?.image ?? '';
     try {
-      if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
+      // Twenty replicas of one image ask the engine (and a missing image's registry) once, not twenty times.
+      await this.images.run(image, async () => {
+        if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
+      });
     } catch (error) {
       if (error instanceof ImageUnavailable) {
         this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: error.message });

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { Task } from '@pisched/api';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
 import { Worker } from '../src/worker';
 import { FakeEngine } from './fake-engine';
@@ -63,6 +64,23 @@ describe('Worker', () => {
     await flush();
     expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'REJECTED']);
     expect(sent.at(-1)!.status.err).toBe('pull access denied for nowhere/none:1, repository does not exist');
+  });
+
+  it('asks the engine about an image once for replicas starting together, and pulls a missing one once', async () => {
+    const { engine, worker, flush, states } = setup();
+    const tasks = [1, 2, 3].map((slot) => makeTask({ id: `t${slot}`, slot }));
+    await worker.setAssignments(tasks);
+    await flush();
+    expect(engine.calls.filter((call) => call === 'hasImage')).toHaveLength(1);
+    expect(engine.containers.size).toBe(3);
+
+    const missing = setup();
+    const more = [1, 2, 3].map((slot) => makeTask({ id: `m${slot}`, slot, spec: { ...tasks[0].spec!, container: { ...tasks[0].spec!.container!, image: 'nowhere/none:1' } } as Task['spec'] }));
+    await missing.worker.setAssignments(more);
+    await missing.flush();
+    expect(missing.engine.calls.filter((call) => call === 'pullImage')).toHaveLength(1);
+    for (const task of more) expect(missing.states(task.id).at(-1)).toBe('REJECTED');
+    expect(states('t1').at(-1)).toBe('RUNNING');
   });
 
   it('names the image when the engine\'s pull error does not', async () => {
