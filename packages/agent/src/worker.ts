@@ -74,6 +74,8 @@ export class Worker {
   /** The latest status this agent determined per task, across sessions. */
   private readonly memory = new Map<string, TaskStatus>();
   private readonly chains = new Map<string, Chain>();
+  /** Full passes under way (see reconcileAll). */
+  private readonly passes = new Set<Promise<void>>();
   /** Tasks whose mesh drain has been waited out. */
   private readonly drained = new Set<string>();
   private periodic: NodeJS.Timeout | undefined;
@@ -147,7 +149,15 @@ export class Worker {
   }
 
   /** Every assigned task and every container of this node, each on its own chain. */
-  async reconcileAll(): Promise<void> {
+  reconcileAll(): Promise<void> {
+    // Counted until its tasks are on their chains, so idle() does not resolve while it still lists the engine.
+    const pass = this.reconcileAllNow();
+    this.passes.add(pass);
+    void pass.finally(() => this.passes.delete(pass));
+    return pass;
+  }
+
+  private async reconcileAllNow(): Promise<void> {
     if (!this.assignments) return;
     let observedTaskIds: string[];
     try {
@@ -198,8 +208,8 @@ export class Worker {
 
   /** Resolves once no job is queued or running. */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) {
-      await Promise.all([...this.chains.values()].map((chain) => chain.tail));
+    while (this.chains.size > 0 || this.passes.size > 0) {
+      await Promise.all([...this.passes, ...[...this.chains.values()].map((chain) => chain.tail)]);
     }
   }
 

@@ -191,6 +191,12 @@ describe('Worker', () => {
     }
     await flush();
     expect(engine.calls).toEqual([]);
+    // A set with no news returns at once; idle() still waits for the first set's full pass.
+    const fresh = setup();
+    void fresh.worker.setAssignments(tasks);
+    void fresh.worker.setAssignments(tasks);
+    await fresh.worker.idle();
+    expect(fresh.engine.containers.size).toBe(2);
     // A change of the desired state is news: one task is looked at and stopped.
     sent.length = 0;
     await worker.setAssignments([{ ...tasks[0], desiredState: 'SHUTDOWN', status: { ...tasks[0].status!, state: 'RUNNING' } }, { ...tasks[1], status: { ...tasks[1].status!, state: 'RUNNING' } }]);
