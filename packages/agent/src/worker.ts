@@ -5,9 +5,11 @@ import { engineMessage, isEngineUnreachable } from './docker-driver';
 import type { ContainerDriver } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { StatusReport } from './observed';
+import { assignmentNews } from './assignment-news';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
+import { SingleFlight } from './single-flight';
 import type { ImagePeers } from './images/image-peers';
 
 /**
@@ -47,6 +49,12 @@ interface Chain {
   tail: Promise<void>;
   /** A reconcile job queued but not yet begun; further requests join it. */
   queued: Promise<void> | undefined;
+  /**
+   * Set while the queued job was asked for only by the start event of this
+   * container: it need not read the engine if the worker started that very
+   * container and said so. Any other request clears it.
+   */
+  startedContainer?: string;
 }
 
 /**
@@ -66,9 +74,13 @@ export class Worker {
   /** The latest status this agent determined per task, across sessions. */
   private readonly memory = new Map<string, TaskStatus>();
   private readonly chains = new Map<string, Chain>();
+  /** Full passes under way (see reconcileAll). */
+  private readonly passes = new Set<Promise<void>>();
   /** Tasks whose mesh drain has been waited out. */
   private readonly drained = new Set<string>();
   private periodic: NodeJS.Timeout | undefined;
+  /** Image checks and pulls under way, by reference. */
+  private readonly images = new SingleFlight<void>();
   private readonly grace: number;
 
   constructor(private readonly options: WorkerOptions) {
@@ -99,6 +111,8 @@ export class Worker {
     if (tasks.length !== assigned.length) {
       this.log.warn({ ignored: assigned.length - tasks.length }, 'assignments included tasks of other nodes; ignored');
     }
+    const previous = this.assignments;
+    const firstOfSession = !this.haveSessionAssignments;
     this.assignments = new Map(tasks.map((task) => [task.id, task]));
     this.haveSessionAssignments = true;
     if (this.resendOnNextAssignments) {
@@ -118,7 +132,9 @@ export class Worker {
     for (const id of [...this.drained]) {
       if (!this.assignments.has(id)) this.drained.delete(id);
     }
-    return this.reconcileAll();
+    // A session's first set may follow anything (a restart, missed events): look at everything once.
+    if (firstOfSession || !previous) return this.reconcileAll();
+    return this.reconcileTasks(assignmentNews(previous, this.assignments, this.memory));
   }
 
   /** The latest status this agent determined for a task (for tests and logs). */
@@ -129,11 +145,19 @@ export class Worker {
   handleEvent(event: ContainerEvent): void {
     if (!this.assignments) return;
     this.log.debug({ taskId: event.taskId, action: event.action, containerId: event.containerId }, 'container event');
-    void this.reconcileTask(event.taskId);
+    void this.reconcileTask(event.taskId, event.action === 'start' ? event.containerId : undefined);
   }
 
   /** Every assigned task and every container of this node, each on its own chain. */
-  async reconcileAll(): Promise<void> {
+  reconcileAll(): Promise<void> {
+    // Counted until its tasks are on their chains, so idle() does not resolve while it still lists the engine.
+    const pass = this.reconcileAllNow();
+    this.passes.add(pass);
+    void pass.finally(() => this.passes.delete(pass));
+    return pass;
+  }
+
+  private async reconcileAllNow(): Promise<void> {
     if (!this.assignments) return;
     let observedTaskIds: string[];
     try {
@@ -142,7 +166,11 @@ export class Worker {
       this.jobFailed('(all)', error);
       return;
     }
-    const ids = new Set([...this.assignments.keys(), ...observedTaskIds]);
+    await this.reconcileTasks(new Set([...this.assignments.keys(), ...observedTaskIds]));
+  }
+
+  private async reconcileTasks(ids: Iterable<string>): Promise<void> {
+    if (!this.assignments) return;
     await Promise.all([...ids].map((id) => this.reconcileTask(id)));
     // Secret files live only while their task is meant to run: a tmpfs of a task that ended, is
     // stopping or is no longer assigned goes (a running container keeps its own bind mount of the file).
@@ -150,12 +178,22 @@ export class Worker {
     await this.options.files?.releaseAllBut(new Set(live.map((task) => task.id)));
   }
 
-  reconcileTask(taskId: string): Promise<void> {
-    const entry = this.chains.get(taskId) ?? { tail: Promise.resolve(), queued: undefined };
-    if (entry.queued) return entry.queued;
+  /** `startedContainer`: asked for by that container's start event only (see Chain). */
+  reconcileTask(taskId: string, startedContainer?: string): Promise<void> {
+    const entry: Chain = this.chains.get(taskId) ?? { tail: Promise.resolve(), queued: undefined };
+    if (entry.queued) {
+      if (entry.startedContainer !== startedContainer) entry.startedContainer = undefined;
+      return entry.queued;
+    }
+    entry.startedContainer = startedContainer;
     const job = entry.tail
       .then(async () => {
+        const started = entry.startedContainer;
         entry.queued = undefined;
+        entry.startedContainer = undefined;
+        // The engine saying a container started that this worker started and reported running is no news.
+        const mine = this.memory.get(taskId);
+        if (started && mine?.state === 'RUNNING' && mine.containerId === started) return;
         await this.runTask(taskId);
       })
       .catch((error: unknown) => this.jobFailed(taskId, error));
@@ -170,8 +208,8 @@ export class Worker {
 
   /** Resolves once no job is queued or running. */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) {
-      await Promise.all([...this.chains.values()].map((chain) => chain.tail));
+    while (this.chains.size > 0 || this.passes.size > 0) {
+      await Promise.all([...this.passes, ...[...this.chains.values()].map((chain) => chain.tail)]);
     }
   }
 
@@ -259,7 +297,10 @@ export class Worker {
     advance('PREPARING', 'preparing');
     const image = task.spec?.container?.image ?? '';
     try {
-      if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
+      // Twenty replicas of one image ask the engine (and a missing image's registry) once, not twenty times.
+      await this.images.run(image, async () => {
+        if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
+      });
     } catch (error) {
       if (error instanceof ImageUnavailable) {
         this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: error.message });

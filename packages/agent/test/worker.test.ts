@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { Task } from '@pisched/api';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
 import { Worker } from '../src/worker';
 import { FakeEngine } from './fake-engine';
@@ -63,6 +64,23 @@ describe('Worker', () => {
     await flush();
     expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'REJECTED']);
     expect(sent.at(-1)!.status.err).toBe('pull access denied for nowhere/none:1, repository does not exist');
+  });
+
+  it('asks the engine about an image once for replicas starting together, and pulls a missing one once', async () => {
+    const { engine, worker, flush, states } = setup();
+    const tasks = [1, 2, 3].map((slot) => makeTask({ id: `t${slot}`, slot }));
+    await worker.setAssignments(tasks);
+    await flush();
+    expect(engine.calls.filter((call) => call === 'hasImage')).toHaveLength(1);
+    expect(engine.containers.size).toBe(3);
+
+    const missing = setup();
+    const more = [1, 2, 3].map((slot) => makeTask({ id: `m${slot}`, slot, spec: { ...tasks[0].spec!, container: { ...tasks[0].spec!.container!, image: 'nowhere/none:1' } } as Task['spec'] }));
+    await missing.worker.setAssignments(more);
+    await missing.flush();
+    expect(missing.engine.calls.filter((call) => call === 'pullImage')).toHaveLength(1);
+    for (const task of more) expect(missing.states(task.id).at(-1)).toBe('REJECTED');
+    expect(states('t1').at(-1)).toBe('RUNNING');
   });
 
   it('names the image when the engine\'s pull error does not', async () => {
@@ -159,6 +177,55 @@ describe('Worker', () => {
     await worker.setAssignments([{ ...task, status: { ...task.status!, state: 'STARTING' } }]);
     await flush();
     expect(sent).toEqual([{ taskId: task.id, status: running }]);
+  });
+
+  it('does not read the engine again for a set that only carries its own reports back', async () => {
+    const { engine, worker, flush, sent } = setup();
+    const tasks = [makeTask({ id: 'ta' }), makeTask({ id: 'tb', slot: 2 })];
+    await worker.setAssignments(tasks);
+    await flush();
+    engine.calls = [];
+    // The scheduler committed each report and sent the whole set back, once per state.
+    for (const state of ['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING'] as const) {
+      await worker.setAssignments(tasks.map((task) => ({ ...task, status: { ...task.status!, state } })));
+    }
+    await flush();
+    expect(engine.calls).toEqual([]);
+    // A set with no news returns at once; idle() still waits for the first set's full pass.
+    const fresh = setup();
+    void fresh.worker.setAssignments(tasks);
+    void fresh.worker.setAssignments(tasks);
+    await fresh.worker.idle();
+    expect(fresh.engine.containers.size).toBe(2);
+    // A change of the desired state is news: one task is looked at and stopped.
+    sent.length = 0;
+    await worker.setAssignments([{ ...tasks[0], desiredState: 'SHUTDOWN', status: { ...tasks[0].status!, state: 'RUNNING' } }, { ...tasks[1], status: { ...tasks[1].status!, state: 'RUNNING' } }]);
+    await flush();
+    expect(engine.calls.filter((call) => call === 'listContainers')).toHaveLength(1);
+    expect(sent.map((u) => [u.taskId, u.status.state])).toEqual([['ta', 'SHUTDOWN']]);
+  });
+
+  it('takes the start event of a container it started itself as no news, but looks at any other start', async () => {
+    const { engine, worker, flush, sent } = setup();
+    const task = makeTask();
+    await worker.setAssignments([task]);
+    await flush();
+    const started = sent.at(-1)!.status.containerId;
+    engine.calls = [];
+    worker.handleEvent({ action: 'start', containerId: started, taskId: task.id });
+    await flush();
+    expect(engine.calls).toEqual([]);
+    // Another container of the task started (by hand): the worker must look, and removes the duplicate.
+    const other = engine.add({ 'pisched.node': NODE, 'pisched.task': task.id });
+    worker.handleEvent({ action: 'start', containerId: other, taskId: task.id });
+    await flush();
+    expect(engine.calls).toContain('listContainers');
+    expect(engine.containers.size).toBe(1);
+    // A die event of the container it started is always looked at.
+    engine.calls = [];
+    worker.handleEvent({ action: 'die', containerId: started, taskId: task.id });
+    await flush();
+    expect(engine.calls).toEqual(['listContainers']);
   });
 
   it('reports SHUTDOWN after stopping, and removes on REMOVE', async () => {
