@@ -13,9 +13,7 @@
 // Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window)
 import * as os from 'node:os';
 import { afterAll, it } from 'vitest';
-import { Cluster, ROOT, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { Cluster, NODE_FLAGS, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
 import { Footprint } from './lib/proc-stats';
 import { memoryRollup } from './lib/memory-rollup';
 import { loggedAt } from './lib/log-times';
@@ -39,27 +37,6 @@ interface Row {
   privateMiB: number;
   cpuPercent: number;
   startMs?: number;
-}
-
-/** The node flags a packaged systemd unit starts its daemon with (ExecStart=@NODE@ FLAGS …/bin/NAME.js): the figures are the installed daemon's. */
-function unitNodeFlags(unit: string): string {
-  const text = fs.readFileSync(path.join(ROOT, 'packaging/systemd', unit), 'utf8');
-  const execStart = /^ExecStart=@NODE@ (.*)$/m.exec(text)?.[1];
-  if (execStart === undefined) throw new Error(`${unit}: no ExecStart=@NODE@ line`);
-  const words = execStart.split(/\s+/);
-  return words.slice(0, words.findIndex((word) => word.endsWith('.js'))).join(' ');
-}
-
-/** Starts a daemon with NODE_OPTIONS set to its unit's flags (nothing else is spawned meanwhile). */
-async function withNodeFlags<T>(flags: string, start: () => Promise<T>): Promise<T> {
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = flags;
-  try {
-    return await start();
-  } finally {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -98,25 +75,24 @@ it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
   const rows: Row[] = [];
   console.log(`footprint, idle windows of ${IDLE_MS / 1000} s after ${SETTLE_MS / 1000} s to settle:`);
 
-  const schedulerFlags = unitNodeFlags('pisched-scheduler.service');
-  const agentFlags = unitNodeFlags('pisched-agent.service');
-  console.log(`  node flags from the systemd units: scheduler "${schedulerFlags}", agent "${agentFlags}"`);
+  // The harness starts each daemon with its unit's node flags.
+  console.log(`  node flags from the systemd units: scheduler "${NODE_FLAGS.scheduler.join(' ')}", agent "${NODE_FLAGS.agent.join(' ')}"`);
   cluster.startSchedulerArgs = ['--heartbeat-period', HEARTBEAT_PERIOD_MS];
   const schedulerSpawned = Date.now();
-  await withNodeFlags(schedulerFlags, () => cluster.start([]));
+  await cluster.start([]);
   const scheduler = cluster.scheduler;
   rows.push(await idle('scheduler alone', scheduler.daemon, await started(scheduler.daemon, 'scheduler started', schedulerSpawned)));
 
   const nodeId = uniqueName('fp');
   const token = await joinToken(scheduler.address, 'worker');
   let agentSpawned = Date.now();
-  let agent = await withNodeFlags(agentFlags, () => cluster.addAgent(nodeId, ['--join-token', token]));
+  let agent = await cluster.addAgent(nodeId, ['--join-token', token]);
   const firstStartMs = await started(agent.daemon, 'session accepted', agentSpawned);
   console.log(`  agent first start (joins with the token): ${Math.round(firstStartMs)} ms`);
   await agent.daemon.stop();
   agentSpawned = Date.now();
   const dataDir = agent.dataDir;
-  agent = await withNodeFlags(agentFlags, () => cluster.addAgent(nodeId, [], dataDir));
+  agent = await cluster.addAgent(nodeId, [], dataDir);
   rows.push(await idle('agent, 0 tasks', agent.daemon, await started(agent.daemon, 'session accepted', agentSpawned)));
 
   // --network none: the figures are the agent's, and need nothing of the engine's bridge.

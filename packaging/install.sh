@@ -119,7 +119,8 @@ ensure_docker() {
 # so an upgrade switches at once and the previous release stays for a rollback.
 install_release() {
   ensure_node
-  if [ ! -f "$CHECKOUT/packages/cli/dist/main.js" ]; then
+  # The agent's unit runs its bundle (dist/bundle/pisched-agent.js): a checkout built before it existed is built again.
+  if [ ! -f "$CHECKOUT/packages/cli/dist/main.js" ] || [ ! -f "$CHECKOUT/packages/agent/dist/bundle/pisched-agent.js" ]; then
     command -v npm >/dev/null || die "this checkout is not built and npm is missing: install npm (apt-get install npm) or build it elsewhere"
     say "building the checkout"
     bash "$CHECKOUT/scripts/install.sh" >/dev/null

@@ -27,6 +27,18 @@ export const BIN = {
   cli: path.join(ROOT, 'packages/cli/bin/pisched.js'),
 };
 
+/** The node flags a packaged systemd unit starts its daemon with (ExecStart=@NODE@ FLAGS …/bin/NAME.js). */
+export function unitNodeFlags(unit: string): string[] {
+  const text = fs.readFileSync(path.join(ROOT, 'packaging/systemd', unit), 'utf8');
+  const execStart = /^ExecStart=@NODE@ (.*)$/m.exec(text)?.[1];
+  if (execStart === undefined) throw new Error(`${unit}: no ExecStart=@NODE@ line`);
+  const words = execStart.split(/\s+/);
+  return words.slice(0, words.findIndex((word) => word.endsWith('.js')));
+}
+
+/** Daemons started here run with their unit's node flags, as installed ones do (some, like --lite-mode, NODE_OPTIONS refuses). */
+export const NODE_FLAGS = { scheduler: unitNodeFlags('pisched-scheduler.service'), agent: unitNodeFlags('pisched-agent.service') };
+
 let counter = 0;
 /** A name no other test (or earlier run) uses: letters, digits and '-'. */
 export function uniqueName(prefix: string): string {
@@ -109,9 +121,10 @@ export class Daemon {
   }
 }
 
-function spawnDaemon(name: string, bin: string, args: string[], cgroupProcs?: string): Daemon {
-  const [command, argv] = cgroupProcs === undefined ? [process.execPath, [bin, ...args]] : inCgroup(cgroupProcs, process.execPath, [bin, ...args]);
-  const child = spawn(command, argv, {
+function spawnDaemon(name: string, bin: string, args: string[], nodeFlags: string[], cgroupProcs?: string): Daemon {
+  const argv = [...nodeFlags, bin, ...args];
+  const [command, commandArgs] = cgroupProcs === undefined ? [process.execPath, argv] : inCgroup(cgroupProcs, process.execPath, argv);
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
@@ -146,7 +159,7 @@ export async function startScheduler(
   started.set(address, { listen: address, dataDir });
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...args,
-  ], opts.cgroup);
+  ], NODE_FLAGS.scheduler, opts.cgroup);
   if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);
@@ -170,7 +183,7 @@ export async function startAgent(scheduler: string, nodeId: string, extraArgs: s
   const imagePort = flagValue(extraArgs, '--image-port') === undefined ? ['--image-port', '0'] : [];
   const daemon = spawnDaemon(`agent ${nodeId}`, BIN.agent, [
     '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...vipRange, ...imagePort, ...extraArgs,
-  ]);
+  ], NODE_FLAGS.agent);
   return { daemon, nodeId, dataDir };
 }
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Daemon, ROOT, dockerAvailable, freePort, removeContainersOf, tempDir, uniqueName, waitFor } from './harness';
+import { Daemon, NODE_FLAGS, ROOT, dockerAvailable, freePort, removeContainersOf, tempDir, uniqueName, waitFor } from './harness';
 
 const run = promisify(execFile);
 const hasDocker = await dockerAvailable();
@@ -27,10 +27,10 @@ function flagsIn(file: string, variable: string): string[] {
   return line.slice(variable.length + 2, -1).split(' ');
 }
 
-/** Starts a daemon from the staged release, as its unit's ExecStart would. */
+/** Starts a daemon from the staged release, as its unit's ExecStart would (with the unit's node flags). */
 function startInstalled(root: string, name: 'scheduler' | 'agent', args: string[]): Daemon {
   const bin = path.join(root, `opt/pisched/current/packages/${name}/bin/pisched-${name}.js`);
-  return new Daemon(name, spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new Daemon(name, spawn(process.execPath, [...NODE_FLAGS[name], bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 async function installedCli(root: string, scheduler: string, args: string[]): Promise<string> {
@@ -87,6 +87,9 @@ describe.skipIf(!hasDocker)('install.sh', () => {
     expect(schedulerFlags).toEqual(['--id', 's1', '--listen', address, '--data-dir', `${state}/scheduler`, '--peers', `s1=${address}`, '--ca-dir', `${state}/ca`]);
     expect(fs.readFileSync(path.join(root, 'etc/pisched/pisched.env'), 'utf8')).toBe(`PISCHED_SCHEDULER=${address}\n`);
     expect(fs.readFileSync(path.join(root, 'usr/local/bin/pisched'), 'utf8')).toContain('/opt/pisched/current/packages/cli/bin/pisched.js');
+    // The agent's unit runs its bundle: the release has it, and no build info that would make it look stale.
+    expect(fs.existsSync(path.join(root, 'opt/pisched/current/packages/agent/dist/bundle/pisched-agent.js'))).toBe(true);
+    expect(fs.existsSync(path.join(root, 'opt/pisched/current/packages/agent/tsconfig.tsbuildinfo'))).toBe(false);
     // Dev dependencies were pruned from the release.
     expect(fs.existsSync(path.join(root, 'opt/pisched/current/node_modules/vitest'))).toBe(false);
 

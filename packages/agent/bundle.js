@@ -1,0 +1,98 @@
+// Writes dist/bundle/pisched-agent.js: the agent and its JS dependencies in
+// one file, which bin/pisched-agent.js starts instead of dist/main.js (#17
+// item 4, the agent's footprint on a Pi Zero 2). One file instead of some 360
+// modules, minus the dependencies' code the agent never runs, is less source
+// and fewer module objects held for the daemon's whole life.
+const path = require('node:path');
+const esbuild = require('esbuild');
+
+/**
+ * Modules a dependency loads at start for features the agent does not use,
+ * replaced by stand-ins that fail with one clear line if they are ever called.
+ * Keyed by the module's own file (or package name), so a copy of it under
+ * another path is left untouched.
+ */
+const LEFT_OUT = {
+  // Docker over ssh:// (docker-modem requires ssh2 at load, with its native
+  // crypto); the agent only speaks to a local socket (--docker-socket).
+  ssh2: { why: 'Docker over ssh', exports: '{ Client: leftOut }' },
+  // BuildKit sessions for buildImage({ version: "2" }): a gRPC server of its
+  // own, @grpc/proto-loader, protobufjs's parser and uuid. The agent never builds.
+  'dockerode/lib/session.js': { why: "dockerode's BuildKit session", exports: 'leftOut' },
+  // The build context as a tar stream (buildImage only), with its ignore-file parser.
+  'tar-fs': { why: 'tar-fs (image builds)', exports: '{ pack: leftOut, extract: leftOut }' },
+  '@balena/dockerignore': { why: '.dockerignore parsing (image builds)', exports: 'leftOut' },
+  // pino.transport(): log lines through a worker thread. The agent writes to stderr itself.
+  'thread-stream': { why: "pino's worker-thread transports", exports: 'leftOut' },
+};
+
+function leftOutKey(resolved) {
+  const inPackage = /node_modules\/(.*)$/.exec(resolved)?.[1];
+  if (inPackage === undefined) return undefined;
+  if (LEFT_OUT[inPackage]) return inPackage;
+  // A package's entry point (tar-fs/index.js, ssh2/lib/index.js): keyed by the package's name.
+  const name = /^(@[^/]+\/[^/]+|[^/]+)\//.exec(inPackage)?.[1];
+  return name !== undefined && LEFT_OUT[name] && !LEFT_OUT[inPackage] && isEntry(resolved, name) ? name : undefined;
+}
+
+function isEntry(resolved, name) {
+  try {
+    return require.resolve(name, { paths: [path.dirname(resolved)] }) === resolved;
+  } catch {
+    return false;
+  }
+}
+
+const leaveOut = {
+  name: 'leave-out',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.namespace !== 'file' || args.pluginData === 'left-out') return undefined;
+      // Resolve as esbuild would, then decide by the file it comes to.
+      const result = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'left-out' });
+      if (result.errors.length > 0 || result.external) return undefined;
+      const key = leftOutKey(result.path);
+      return key === undefined ? undefined : { path: key, namespace: 'left-out' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => {
+      const { why, exports } = LEFT_OUT[args.path];
+      const message = JSON.stringify(`pisched-agent: ${why} is left out of the agent's bundle (packages/agent/bundle.js)`);
+      return {
+        contents: `function leftOut() { throw new Error(${message}); }\nmodule.exports = ${exports};\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/** Builds the bundle; `outfile` defaults to dist/bundle/pisched-agent.js. Returns esbuild's metafile. */
+async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-agent.js')) {
+  const result = await esbuild.build({
+    entryPoints: [path.join(__dirname, 'dist/main.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // Less source held in memory; names are kept so a stack trace in the journal still reads.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // Loaded from node_modules on demand, as dist/main.js loads them, so that
+    // their source is not held by an agent that never runs them: prom-client
+    // (with --metrics-addr only) and the X.509 library (a member's CA work).
+    external: ['prom-client', '@peculiar/x509', 'reflect-metadata'],
+    plugins: [leaveOut],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  return result.metafile;
+}
+
+module.exports = { bundleAgent, leaveOut, LEFT_OUT };
+
+if (require.main === module) {
+  bundleAgent().catch((error) => {
+    console.error(`bundle.js: ${error.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+
+interface Bundler {
+  bundleAgent(outfile: string): Promise<esbuild.Metafile>;
+  leaveOut: esbuild.Plugin;
+  LEFT_OUT: Record<string, { why: string; exports: string }>;
+}
+const AGENT = path.resolve(__dirname, '..');
+const { bundleAgent, leaveOut, LEFT_OUT } = createRequire(__filename)('../bundle.js') as Bundler;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('packages/agent/bundle.js', () => {
+  it('leaves ssh2, the BuildKit session, the build-context tar code and pino transports out of the bundle, each by a stand-in', async () => {
+    if (!fs.existsSync(path.join(AGENT, 'dist/main.js'))) throw new Error('packages/agent/dist/main.js is missing: run npm run build first');
+    const metafile = await bundleAgent(path.join(dir, 'pisched-agent.js'));
+    const inputs = Object.keys(metafile.inputs);
+    for (const gone of ['node_modules/ssh2/', 'node_modules/dockerode/lib/session.js', 'node_modules/uuid/', 'node_modules/tar-fs/', 'node_modules/tar-stream/', 'node_modules/@balena/dockerignore/', 'node_modules/thread-stream/', 'node_modules/@peculiar/x509/']) {
+      expect(inputs.filter((input) => input.includes(gone)), gone).toEqual([]);
+    }
+    // Every stand-in is still used: a key that no longer matches a module (a dependency moved its files) fails here.
+    for (const key of Object.keys(LEFT_OUT)) expect(inputs, key).toContain(`left-out:${key}`);
+    // What the agent does run is in it.
+    expect(inputs.some((input) => input.endsWith('node_modules/dockerode/lib/docker.js'))).toBe(true);
+    expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
+  });
+
+  it('a stand-in loads as its module did and fails with one clear line when used', async () => {
+    const outfile = path.join(dir, 'uses-ssh.js');
+    await esbuild.build({
+      stdin: { contents: "const ssh = require('docker-modem/lib/ssh'); ssh({});", resolveDir: AGENT },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      plugins: [leaveOut],
+      logLevel: 'silent',
+    });
+    const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("pisched-agent: Docker over ssh is left out of the agent's bundle (packages/agent/bundle.js)");
+  });
+});
