@@ -7,7 +7,7 @@
 // canary that lasts the monitor window before the next one starts (so a
 // crashing update stops after one batch); later batches go as soon as their
 // tasks run, as Swarm's do.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, it } from 'vitest';
 import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, runningContainersOfService, uniqueName } from '../test/harness';
@@ -17,19 +17,44 @@ const V2_IMAGE = process.env.PISCHED_TEST_IMAGE_V2 ?? 'pisched-test/busybox:v2';
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const REPLICAS = 10;
 const MONITORS = ['5s', '0s'];
+// Other benchmarks may put the shared engine in swarm mode too: each swarm run holds this lock from init to leave.
+const SWARM_LOCK = '/tmp/pisched-swarm.lock';
 const clusters: Cluster[] = [];
-let leaveSwarm = false;
 
 afterAll(async () => {
   for (const cluster of clusters) await cluster.stop();
-  if (leaveSwarm) await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
 });
+
+/**
+ * Runs `work` holding SWARM_LOCK: a `flock` child holds it until its stdin
+ * closes, so the lock goes with this process even if it is killed.
+ */
+async function withSwarmLock<T>(work: () => Promise<T>): Promise<T> {
+  const holder = spawn('flock', [SWARM_LOCK, '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once('data', () => resolve());
+    holder.once('error', reject);
+    holder.once('exit', (code) => reject(new Error(`flock ${SWARM_LOCK} exited with code ${code}`)));
+  });
+  try {
+    return await work();
+  } finally {
+    holder.stdin.end();
+    await exited;
+  }
+}
+
+interface Timing {
+  converged: number;
+  command: number;
+}
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Runs `update` while polling; resolves with the time until every replica runs the new image, and until the command returned. */
-async function timeUpdate(update: () => Promise<void>, allNew: () => Promise<boolean>): Promise<{ converged: number; command: number }> {
+async function timeUpdate(update: () => Promise<void>, allNew: () => Promise<boolean>): Promise<Timing> {
   const start = Date.now();
   let converged = 0;
   let finished = false;
@@ -47,7 +72,7 @@ async function timeUpdate(update: () => Promise<void>, allNew: () => Promise<boo
   return { converged, command };
 }
 
-async function pischedRun(monitor: string): Promise<{ converged: number; command: number }> {
+async function pischedRun(monitor: string): Promise<Timing> {
   const cluster = new Cluster();
   clusters.push(cluster);
   await cluster.start([uniqueName('bua'), uniqueName('bub')]);
@@ -69,20 +94,33 @@ async function pischedRun(monitor: string): Promise<{ converged: number; command
   return result;
 }
 
-async function swarmAvailable(): Promise<boolean> {
+/** Puts the engine in swarm mode unless it is already; resolves with whether this call did (and so must leave), or null when it cannot. */
+async function joinSwarm(): Promise<boolean | null> {
   const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
-  if (state === 'active') return true;
+  if (state === 'active') return false;
   try {
     await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
-    leaveSwarm = true;
     return true;
   } catch (error) {
     console.log(`swarm mode not available: ${(error as Error).message.split('\n')[0]}`);
-    return false;
+    return null;
   }
 }
 
-async function swarmRun(monitor: string): Promise<{ converged: number; command: number }> {
+/** One timed `docker service update`, or null when the engine cannot do swarm mode. */
+function swarmRun(monitor: string): Promise<Timing | null> {
+  return withSwarmLock(async () => {
+    const joined = await joinSwarm();
+    if (joined === null) return null;
+    try {
+      return await timeSwarmUpdate(monitor);
+    } finally {
+      if (joined) await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+    }
+  });
+}
+
+async function timeSwarmUpdate(monitor: string): Promise<Timing> {
   const name = uniqueName('swarm-bupd');
   // No registry here: --no-resolve-image uses the local images as they are.
   await run('docker', ['service', 'create', '--detach=false', '--quiet', '--no-resolve-image', '--name', name, '--replicas', String(REPLICAS),
@@ -104,19 +142,27 @@ async function swarmRun(monitor: string): Promise<{ converged: number; command: 
 
 it(`rolling update of ${REPLICAS} replicas, parallelism 2, delay 0: pisched vs docker service update, ${RUNS} runs each`, async () => {
   if (!(await dockerAvailable())) throw new Error('this benchmark needs the Docker engine');
-  const swarm = await swarmAvailable();
+  let swarm = true;
+  const loadBefore = (await run('uptime')).stdout.trim();
   const lines: string[] = [];
   for (const monitor of MONITORS) {
-    const ours = [];
-    const theirs = [];
+    const ours: Timing[] = [];
+    const theirs: Timing[] = [];
     for (let i = 0; i < RUNS; i++) {
       ours.push(await pischedRun(monitor));
-      if (swarm) theirs.push(await swarmRun(monitor));
+      const result = swarm ? await swarmRun(monitor) : null;
+      if (result) theirs.push(result);
+      else swarm = false;
     }
-    const report = (who: string, results: { converged: number; command: number }[]) =>
+    const report = (who: string, results: Timing[]) =>
       `${who.padEnd(22)} monitor ${monitor.padEnd(3)}: all new running after ${seconds(median(results.map((r) => r.converged)))}, command returned after ${seconds(median(results.map((r) => r.command)))} (median of ${results.length})`;
     lines.push(report('pisched update', ours));
-    if (swarm) lines.push(report('docker service update', theirs));
+    if (swarm) {
+      lines.push(report('docker service update', theirs));
+      const ratio = (pick: (r: Timing) => number) => (median(ours.map(pick)) / median(theirs.map(pick))).toFixed(2);
+      lines.push(`${'pisched / swarm'.padEnd(22)} monitor ${monitor.padEnd(3)}: all new running ${ratio((r) => r.converged)} ×, command returned ${ratio((r) => r.command)} ×`);
+    }
   }
-  console.log(`\n${lines.join('\n')}\n`);
+  const loadAfter = (await run('uptime')).stdout.trim();
+  console.log(`\n${lines.join('\n')}\nbefore: ${loadBefore}\nafter:  ${loadAfter}\n`);
 }, 1_800_000);

@@ -37,7 +37,7 @@ export function addUpdateConfigFlags(command: Command): Command {
     const what = which === 'update' ? 'an update' : 'a rollback';
     command
       .option(`--${which}-parallelism <n>`, `tasks replaced at once in ${what}; 0 = all (default 1)`)
-      .option(`--${which}-delay <duration>`, `wait between batches of ${what} (default 0s)`)
+      .option(`--${which}-delay <duration>`, `in ${what}, wait after a new task runs before the next slot is replaced (default 0s)`)
       .option(`--${which}-order <order>`, `stop-first (default) or start-first`)
       .option(`--${which}-failure-action <action>`, which === 'update' ? 'pause (default), continue or rollback' : 'pause (default) or continue')
       .option(`--${which}-monitor <duration>`, `how long a new task is watched for failure (default 5s)`)

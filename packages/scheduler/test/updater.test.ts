@@ -30,6 +30,8 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
   let behave: Behaviour = () => 'run';
   // How long a container takes to stop after it is told to (its stop grace, say).
   let stopDelayMs = 0;
+  // How long a task takes to start once it is made (pulling, creating its container).
+  let startDelay: (task: Task) => number = () => 0;
   const perSlotRunning: number[] = [];
   const minimumRunning: number[] = [];
   const starting: number[] = [];
@@ -55,7 +57,7 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
       let startedAt = task.startedAt;
       if (task.desiredState === 'RUNNING' && observed === 'RUNNING' && behave(task) === 'crash' && now - task.startedAt >= 300) {
         status = { ...status, state: 'FAILED', exitCode: 2, timestamp: now };
-      } else if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED') {
+      } else if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED' && now - task.meta!.createdAt >= startDelay(task)) {
         const what = behave(task);
         status = what === 'exit' ? { ...status, state: 'FAILED', exitCode: 1, timestamp: now } : { ...status, state: 'RUNNING', timestamp: now, health: what === 'unhealthy' ? 'unhealthy' : '' };
         startedAt = what === 'exit' ? 0 : now;
@@ -85,6 +87,7 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
     machine, clock, step, until, service, put, changeImage, images, running, minimumRunning, starting,
     behave: (next: Behaviour) => { behave = next; },
     slowStops: (ms: number) => { stopDelayMs = ms; },
+    slowStarts: (delay: (task: Task) => number) => { startDelay = delay; },
     perSlotRunning,
     state: () => service().updateStatus?.state ?? '',
   };
@@ -214,6 +217,21 @@ describe('rolling updater', () => {
     expect(starts[2] - starts[1]).toBeLessThan(1000);
     expect(starts[3] - starts[2]).toBeLessThan(1000);
     expect(c.service().updateStatus!.completedAt).toBeGreaterThanOrEqual(starts[3] + 2000);
+  });
+
+  it('after the canary, a slot whose new task is up lets the next go without waiting for the rest of its batch', () => {
+    const c = cluster(5, { parallelism: 2, monitorMs: 1000 });
+    c.until(() => c.running().length === 5);
+    c.slowStarts((task) => (task.spec!.container!.image === 'app:v2' && task.slot === 3 ? 1500 : 0));
+    c.changeImage('app:v2');
+    c.starting.length = 0;
+    c.until(() => c.state() === 'completed');
+    const v2 = new Map([...c.machine.tasks.values()].filter((task) => task.spec!.container!.image === 'app:v2').map((task) => [task.slot, task]));
+    expect(v2.size).toBe(5);
+    // Slot 5 went while slot 3 was still starting, and never more than two slots were in flight.
+    expect(v2.get(5)!.meta!.createdAt).toBeLessThan(v2.get(3)!.startedAt);
+    expect(Math.max(...c.starting)).toBeLessThanOrEqual(2);
+    expect(Math.min(...c.minimumRunning.slice(-c.starting.length))).toBeGreaterThanOrEqual(3);
   });
 
   it('after the canary, a task that fails within its window still counts against the update', () => {

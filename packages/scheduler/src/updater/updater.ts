@@ -13,9 +13,10 @@ import { isFinished } from '../orchestrator/task-reaper';
  * tasks run (and are healthy, when there is a health check) and have
  * lasted the monitor window, so a new spec that crashes soon
  * after it starts costs one batch. Once a batch's worth of new tasks has
- * lasted the window, later batches go as soon as their tasks are up (then the
- * delay), as Swarm's do, while every new task is still watched for its window
- * in the background. stop-first shuts the old task down and the successor
+ * lasted the window, the rest goes as Swarm's does: up to `parallelism` slots
+ * in flight, and a slot whose new task is up (then the delay) lets the next
+ * outdated slot go, while every new task is still watched for its window in
+ * the background. stop-first shuts the old task down and the successor
  * follows once it has stopped (the orchestrator refills the slot; a global
  * service's node gets it in the same command); start-first creates the
  * successor first and shuts the old one down once the new one is up.
@@ -153,9 +154,14 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
     if (busy === 0 && !stopping && now >= lastUp + config.monitorMs) actions.push(putService(withCompletion(service, now)));
     return actions;
   }
-  if (busy > 0 || now < lastUp + config.delayMs) return actions;
+  // The canary is a whole batch, watched as one. After it, as in Swarm, up to
+  // `parallelism` slots are in flight and a slot whose new task is up frees its
+  // place for the next at once: a batch no longer waits for its slowest task.
+  const width = config.parallelism === 0 ? outdatedSlots.length : config.parallelism;
+  const free = canaryPassed ? width - busy : busy > 0 ? 0 : width;
+  if (free <= 0 || now < lastUp + config.delayMs) return actions;
 
-  const batch = config.parallelism === 0 ? outdatedSlots : outdatedSlots.slice(0, config.parallelism);
+  const batch = outdatedSlots.slice(0, free);
   for (const unit of batch) {
     if (config.order === 'stop-first') {
       for (const task of unit.tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
