@@ -5,6 +5,7 @@
 // and fewer module objects held for the daemon's whole life.
 const path = require('node:path');
 const esbuild = require('esbuild');
+const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
 
 /**
  * Modules a dependency loads at start for features the agent does not use,
@@ -70,20 +71,13 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
   const result = await esbuild.build({
     entryPoints: [path.join(__dirname, 'dist/main.js')],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // Less source held in memory; names are kept so a stack trace in the journal still reads.
-    minifyWhitespace: true,
-    minifySyntax: true,
+    ...NODE_BUNDLE_OPTIONS,
     // Loaded from node_modules on demand, as dist/main.js loads them, so that
     // their source is not held by an agent that never runs them: prom-client
     // (with --metrics-addr only) and the X.509 library (a member's CA work).
     external: ['prom-client', '@peculiar/x509', 'reflect-metadata'],
     plugins: [leaveOut],
     metafile: true,
-    logLevel: 'warning',
   });
   return result.metafile;
 }

@@ -10,19 +10,14 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const esbuild = require('esbuild');
 const lazyBuiltins = require('./lazy-builtins');
+const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
 
 const outfile = path.join(__dirname, 'dist/bundle/pisched.js');
 // build, not buildSync: plugins need the asynchronous API.
 const built = esbuild.build({
   entryPoints: [path.join(__dirname, 'dist/main.js')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // Less text to read and parse; names are kept so an internal error's stack still reads.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  ...NODE_BUNDLE_OPTIONS,
   // Loaded from node_modules by the few commands that need them, so that the
   // file every command reads and compiles stays small: dockerode (native addons
   // through ssh2) for `run`/`update`, YAML and the schema validator for the
@@ -31,7 +26,6 @@ const built = esbuild.build({
   // import() becomes require(): the bundle runs through vm.Script (bin/pisched.js), which has no loader for import().
   supported: { 'dynamic-import': false },
   plugins: [lazyBuiltins],
-  logLevel: 'warning',
 });
 
 built.then(warmCodeCache).catch((error) => {
