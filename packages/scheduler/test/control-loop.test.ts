@@ -32,13 +32,18 @@ describe('ControlLoop pacing', () => {
     vi.useRealTimers();
   });
 
-  it('answers a lone change once the store has been quiet for quietMs', async () => {
+  /** A started loop (quiet 10 ms, at most 100 ms) past its first round, and the rounds it has run so far. */
+  async function settledLoop() {
     const store = memoryStore();
     const pass = countingPass();
     loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
     loop.start();
     await vi.advanceTimersByTimeAsync(50);
-    const start = pass.rounds;
+    return { store, pass, start: pass.rounds };
+  }
+
+  it('answers a lone change once the store has been quiet for quietMs', async () => {
+    const { store, pass, start } = await settledLoop();
     await store.update(() => createService(1));
     await vi.advanceTimersByTimeAsync(9);
     expect(pass.rounds).toBe(start);
@@ -47,12 +52,7 @@ describe('ControlLoop pacing', () => {
   });
 
   it('gathers a stream of writes into a round per maxDelayMs instead of one each, and is never starved by it', async () => {
-    const store = memoryStore();
-    const pass = countingPass();
-    loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
-    loop.start();
-    await vi.advanceTimersByTimeAsync(50);
-    const start = pass.rounds;
+    const { store, pass, start } = await settledLoop();
     const roundsAt: number[] = [];
     // A client creating a service every 4 ms for 400 ms: never 10 ms of quiet.
     for (let n = 0; n < 100; n++) {
