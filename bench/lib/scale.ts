@@ -8,6 +8,7 @@ import { scrape, total } from './metrics-scrape';
 import { Footprint } from './proc-stats';
 import { SimAgents } from './sim-agents';
 import { Trio, adminOf, type Member } from './trio';
+import type { Daemon } from '../../test/harness';
 
 export const SERVICES = 100;
 /** Placement needs something to weigh: without a reservation every node ties and spread cannot spread. */
@@ -224,12 +225,13 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       for (const name of names) await patiently(() => client.removeService(name));
       await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);
     }
+    // BENCH_KEEP_LOGS=1 keeps them after a run that passed too (e.g. to see which nodes a new leader marked down).
+    if (process.env.BENCH_KEEP_LOGS) print(`whole logs in ${writeLogs(daemonsOf(trio, agentSets))}`);
     return rows;
   } catch (error) {
     // The whole logs go to files: a member that died mid-run is told by its last lines, not by the others' tails.
-    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-bench-scale-logs-'));
-    const daemons = [...trio.members.map((m) => ({ name: m.id, daemon: m.daemon })), ...agentSets.map((set) => ({ name: set.daemon.name.replace(/\W+/g, '-'), daemon: set.daemon }))];
-    for (const { name, daemon } of daemons) fs.writeFileSync(path.join(logDir, `${name}.log`), daemon.output);
+    const daemons = daemonsOf(trio, agentSets);
+    const logDir = writeLogs(daemons);
     const states = daemons.map(({ name, daemon }) => `${name}: ${daemon.running ? 'running' : `exited (code ${daemon.child.exitCode}, signal ${daemon.child.signalCode})`}`).join('; ');
     const logs = daemons.map(({ name, daemon }) => `--- ${name}\n${daemon.tail(15)}`).join('\n');
     throw new Error(`${(error as Error).message}\n${states}; whole logs in ${logDir}\n${logs}`);
@@ -238,4 +240,15 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
     for (const set of agentSets) await set.stop();
     await trio.stop();
   }
+}
+
+function daemonsOf(trio: Trio, agentSets: SimAgents[]): { name: string; daemon: Daemon }[] {
+  return [...trio.members.map((m) => ({ name: m.id, daemon: m.daemon })), ...agentSets.map((set) => ({ name: set.daemon.name.replace(/\W+/g, '-'), daemon: set.daemon }))];
+}
+
+/** Each daemon's whole output in a file of a new directory under the temp dir; returns the directory. */
+function writeLogs(daemons: { name: string; daemon: Daemon }[]): string {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-bench-scale-logs-'));
+  for (const { name, daemon } of daemons) fs.writeFileSync(path.join(logDir, `${name}.log`), daemon.output);
+  return logDir;
 }
