@@ -108,6 +108,29 @@ describe('after a leader change', () => {
     expect(store.state.nodes.get('pi-d')?.state).toBe('READY');
   });
 
+  it('a node back early is not marked down for heartbeats that lag while the others come back', async () => {
+    const { store } = slowStore(0);
+    await store.update(() => ['pi-a', 'pi-b'].map((id) => ({ action: 'putNode' as const, putNode: storedNode(id, 'READY') })));
+    const clock = testClock(0);
+    const { dispatcher, client } = await serve(store, {}, clock);
+    dispatcher.start();
+    // pi-a is back at 1 s, then nothing of it arrives (its heartbeats stuck behind the reconnecting crowd).
+    clock.advance(1_000);
+    await register(client, 'pi-a');
+    // At 6 s it has been silent 5 s, past the 3 s limit, but within the startup grace.
+    clock.advance(5_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(store.state.nodes.get('pi-a')?.state).toBe('READY');
+    // pi-b comes back at 12 s; pi-a, still silent, is down 3 s after that.
+    clock.advance(6_000);
+    await register(client, 'pi-b');
+    clock.advance(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(store.state.nodes.get('pi-a')?.state).toBe('READY');
+    clock.advance(1_500);
+    await until(() => (store.state.nodes.get('pi-a')?.state === 'DOWN' ? true : undefined));
+  });
+
   it('a member that knows no leader holds a registration until one is elected, then names it', async () => {
     const store = new Store();
     let leader: string | undefined;
