@@ -49,12 +49,6 @@ interface Chain {
   tail: Promise<void>;
   /** A reconcile job queued but not yet begun; further requests join it. */
   queued: Promise<void> | undefined;
-  /**
-   * Set while the queued job was asked for only by the start event of this
-   * container: it need not read the engine if the worker started that very
-   * container and said so. Any other request clears it.
-   */
-  startedContainer?: string;
 }
 
 /**
@@ -145,7 +139,7 @@ export class Worker {
   handleEvent(event: ContainerEvent): void {
     if (!this.assignments) return;
     this.log.debug({ taskId: event.taskId, action: event.action, containerId: event.containerId }, 'container event');
-    void this.reconcileTask(event.taskId, event.action === 'start' ? event.containerId : undefined);
+    void this.reconcileTask(event.taskId);
   }
 
   /** Every assigned task and every container of this node, each on its own chain. */
@@ -178,22 +172,12 @@ export class Worker {
     await this.options.files?.releaseAllBut(new Set(live.map((task) => task.id)));
   }
 
-  /** `startedContainer`: asked for by that container's start event only (see Chain). */
-  reconcileTask(taskId: string, startedContainer?: string): Promise<void> {
-    const entry: Chain = this.chains.get(taskId) ?? { tail: Promise.resolve(), queued: undefined };
-    if (entry.queued) {
-      if (entry.startedContainer !== startedContainer) entry.startedContainer = undefined;
-      return entry.queued;
-    }
-    entry.startedContainer = startedContainer;
+  reconcileTask(taskId: string): Promise<void> {
+    const entry = this.chains.get(taskId) ?? { tail: Promise.resolve(), queued: undefined };
+    if (entry.queued) return entry.queued;
     const job = entry.tail
       .then(async () => {
-        const started = entry.startedContainer;
         entry.queued = undefined;
-        entry.startedContainer = undefined;
-        // The engine saying a container started that this worker started and reported running is no news.
-        const mine = this.memory.get(taskId);
-        if (started && mine?.state === 'RUNNING' && mine.containerId === started) return;
         await this.runTask(taskId);
       })
       .catch((error: unknown) => this.jobFailed(taskId, error));

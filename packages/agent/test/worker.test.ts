@@ -205,29 +205,6 @@ describe('Worker', () => {
     expect(sent.map((u) => [u.taskId, u.status.state])).toEqual([['ta', 'SHUTDOWN']]);
   });
 
-  it('takes the start event of a container it started itself as no news, but looks at any other start', async () => {
-    const { engine, worker, flush, sent } = setup();
-    const task = makeTask();
-    await worker.setAssignments([task]);
-    await flush();
-    const started = sent.at(-1)!.status.containerId;
-    engine.calls = [];
-    worker.handleEvent({ action: 'start', containerId: started, taskId: task.id });
-    await flush();
-    expect(engine.calls).toEqual([]);
-    // Another container of the task started (by hand): the worker must look, and removes the duplicate.
-    const other = engine.add({ 'pisched.node': NODE, 'pisched.task': task.id });
-    worker.handleEvent({ action: 'start', containerId: other, taskId: task.id });
-    await flush();
-    expect(engine.calls).toContain('listContainers');
-    expect(engine.containers.size).toBe(1);
-    // A die event of the container it started is always looked at.
-    engine.calls = [];
-    worker.handleEvent({ action: 'die', containerId: started, taskId: task.id });
-    await flush();
-    expect(engine.calls).toEqual(['listContainers']);
-  });
-
   it('reports SHUTDOWN after stopping, and removes on REMOVE', async () => {
     const { engine, worker, flush, states } = setup();
     const task = makeTask();
