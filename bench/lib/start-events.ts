@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { onLines } from '../../packages/agent/src/stream-lines';
 
 export interface StartTimes {
   /** ms from `since` to the first and to the `count`th container start the engine reported. */
@@ -16,19 +17,11 @@ export async function watchStarts(docker: Docker, label: string, count: number, 
   const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [label] } })) as NodeJS.ReadableStream & { destroy?: () => void };
   const seen: number[] = [];
   let wake: (() => void) | undefined;
-  let buffer = '';
-  stream.on('data', (chunk: Buffer | string) => {
-    buffer += chunk.toString();
-    let newline: number;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline).trim();
-      buffer = buffer.slice(newline + 1);
-      if (line === '') continue;
-      // timeNano is the engine's moment of the start, not when this process read it.
-      const event = JSON.parse(line) as { timeNano?: number };
-      seen.push(event.timeNano ? event.timeNano / 1e6 : Date.now());
-      wake?.();
-    }
+  onLines(stream, (line) => {
+    // timeNano is the engine's moment of the start, not when this process read it.
+    const event = JSON.parse(line) as { timeNano?: number };
+    seen.push(event.timeNano ? event.timeNano / 1e6 : Date.now());
+    wake?.();
   });
   stream.on('error', () => wake?.());
   const close = () => {

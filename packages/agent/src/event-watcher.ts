@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Backoff } from './backoff';
 import { engineMessage } from './docker-driver';
 import { LABEL_NODE, LABEL_TASK } from './labels';
+import { onLines } from './stream-lines';
 
 export interface ContainerEvent {
   action: string;
@@ -79,7 +80,6 @@ export class EventWatcher {
     if (this.lost) this.log.info('docker event stream is back; reconciling');
     this.lost = false;
 
-    let buffer = '';
     let ended = false;
     const end = (error?: unknown) => {
       if (ended || this.stream !== stream) return;
@@ -87,15 +87,7 @@ export class EventWatcher {
       this.stream = undefined;
       this.failed(error ?? new Error('the engine closed the event stream'));
     };
-    stream.on('data', (chunk: Buffer | string) => {
-      buffer += chunk.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (line !== '') this.dispatch(line);
-      }
-    });
+    onLines(stream, (line) => this.dispatch(line));
     stream.on('error', end);
     stream.on('end', () => end());
     stream.on('close', () => end());
