@@ -7,6 +7,7 @@ import type { ImageEngine } from './image-engine';
 import { REFUSAL_HEADER } from './image-server';
 import { heldPrefix } from './layer-chain';
 import { streamedBytes, transferStarts } from './stream-garbage';
+import { SingleFlight } from '../single-flight';
 
 /** A source's answer that another source would give too (the platform does not match): no point asking on. */
 export class FinalRefusal extends Error {
@@ -59,16 +60,12 @@ export interface FetchResult {
  */
 export class ImageFetcher {
   /** One transfer per image at a time: tasks starting together share it. */
-  private readonly inFlight = new Map<string, Promise<FetchResult>>();
+  private readonly inFlight = new SingleFlight<FetchResult>();
 
   constructor(private readonly options: ImageFetcherOptions) {}
 
   fetch(want: ImageFetch, onSource?: (source: ImageSource) => void): Promise<FetchResult> {
-    const running = this.inFlight.get(want.imageId);
-    if (running) return running;
-    const job = this.fetchOnce(want, onSource).finally(() => this.inFlight.delete(want.imageId));
-    this.inFlight.set(want.imageId, job);
-    return job;
+    return this.inFlight.run(want.imageId, () => this.fetchOnce(want, onSource));
   }
 
   private async fetchOnce(want: ImageFetch, onSource?: (source: ImageSource) => void): Promise<FetchResult> {
