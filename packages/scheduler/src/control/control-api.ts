@@ -23,6 +23,9 @@ import type { RevocationCalls } from '../security/revocation-handlers';
 import type { FileObjectCalls } from './file-object-handlers';
 import { checkFileReferences } from './file-object-use';
 import { unary } from './unary';
+import { findService, requireService } from './find-service';
+import { gatherServiceCreates } from './service-create-batch';
+import { GatheredWrites } from '../store/gathered-writes';
 import type { DashboardLoginCalls } from '../security/dashboard-login-handlers';
 
 /**
@@ -63,20 +66,15 @@ export function controlHandlers(
     };
   };
 
+  // Gathered without waiting: a lone create commits at once, a crowd shares a commit.
+  const creates = new GatheredWrites(store, 0, gatherServiceCreates);
+
   return {
     CreateService: unary(async (request) => {
       const spec = validateServiceSpec(request.spec ?? {});
       const now = clock.now();
       const id = clock.newId();
-      await store.update((state) => {
-        if (findService(state, spec.name)) throw new ApiError(grpc.status.ALREADY_EXISTS, `service name ${spec.name} is already in use`);
-        checkPrivilegedAllowed(state, spec);
-        checkFileReferences(state, spec);
-        checkPortsFree(state, spec, id);
-        checkNetworksExist(state, spec);
-        const service: Service = { id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null };
-        return [{ action: 'putService', putService: service }];
-      });
+      await creates.write({ id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null });
       return { service: store.state.services.get(id) };
     }),
 
@@ -321,17 +319,3 @@ export function controlHandlers(
 }
 
 const AVAILABILITIES: Node['availability'][] = ['ACTIVE', 'PAUSE', 'DRAIN'];
-
-function findService(state: StateMachine, nameOrId: string): Service | undefined {
-  const byId = state.services.get(nameOrId);
-  if (byId) return byId;
-  for (const service of state.services.values()) if (service.spec?.name === nameOrId) return service;
-  return undefined;
-}
-
-export function requireService(state: StateMachine, nameOrId: string): Service {
-  if (!nameOrId) throw new ApiError(grpc.status.INVALID_ARGUMENT, 'a service name or id is required');
-  const service = findService(state, nameOrId);
-  if (!service) throw notFound(`service ${nameOrId}`);
-  return service;
-}
