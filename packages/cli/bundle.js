@@ -13,6 +13,8 @@ const lazyBuiltins = require('./lazy-builtins');
 const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
 
 const outfile = path.join(__dirname, 'dist/bundle/pisched.js');
+/** Node's CommonJS wrapper, the same text bin/pisched.js looks for. */
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 // build, not buildSync: plugins need the asynchronous API.
 const built = esbuild.build({
   entryPoints: [path.join(__dirname, 'dist/main.js')],
@@ -26,6 +28,10 @@ const built = esbuild.build({
   // import() becomes require(): the bundle runs through vm.Script (bin/pisched.js), which has no loader for import().
   supported: { 'dynamic-import': false },
   plugins: [lazyBuiltins],
+  // Written as the module function bin/pisched.js compiles (it checks for this
+  // first line), so that it need not add the wrapper to the text itself.
+  banner: { js: WRAPPER },
+  footer: { js: '\n});' },
 });
 
 built.then(warmCodeCache).catch((error) => {
