@@ -34,10 +34,22 @@ const built = esbuild.build({
   footer: { js: '\n});' },
 });
 
-built.then(warmCodeCache).catch((error) => {
+built.then(requireAscii).then(warmCodeCache).catch((error) => {
   console.error(`bundle.js: ${error.message}`);
   process.exit(1);
 });
+
+// bin/pisched.js reads the bundle as Latin-1, one byte a character, which
+// spares the UTF-8 decoder's copies; that reads ASCII as it is and nothing else.
+// esbuild escapes what is not ASCII in strings but leaves it in a regular expression.
+function requireAscii() {
+  const text = fs.readFileSync(outfile);
+  const at = text.findIndex((byte) => byte > 0x7f);
+  if (at >= 0) {
+    const line = text.subarray(0, at).toString('latin1').split('\n').length;
+    throw new Error(`${outfile}:${line} has a character that is not ASCII; write it as an escape (\\u00b5) in the source`);
+  }
+}
 
 // The V8 code cache bin/pisched.js reads, made by real starts so that it holds
 // what a start compiles: `--help` builds every command; then `ls`, with
