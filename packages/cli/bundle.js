@@ -28,6 +28,10 @@ const built = esbuild.build({
   // import() becomes require(): the bundle runs through vm.Script (bin/pisched.js), which has no loader for import().
   supported: { 'dynamic-import': false },
   plugins: [lazyBuiltins],
+  // Short local names: a quarter less text to read at every start (976 -> 713 kB).
+  // A stack trace of an internal error names bundled functions by their short
+  // names; its file, line and column still point into this one file.
+  minifyIdentifiers: true,
   // Written as the module function bin/pisched.js compiles (it checks for this
   // first line), so that it need not add the wrapper to the text itself.
   banner: { js: WRAPPER },
