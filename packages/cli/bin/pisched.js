@@ -10,6 +10,8 @@ const path = require('node:path');
 
 const dist = path.join(__dirname, '..', 'dist');
 const bundle = path.join(dist, 'bundle', 'pisched.js');
+/** The first line of a bundle written as a module function, in ASCII (bundle.js writes the same text). */
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 
 function mtime(file) {
   try {
@@ -36,7 +38,14 @@ function runCached(file) {
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // bundle.js writes the bundle inside the wrapper Module.wrap would add (the
+  // concatenation made a second copy of the 1 MB text: V8 flattens it to
+  // compile) and in ASCII alone, read here as Latin-1 without the UTF-8
+  // decoder's copies. Fresh memory is most of what a start costs here.
+  const bytes = fs.readFileSync(file);
+  const wrapped = bytes.subarray(0, WRAPPER.length).toString('latin1') === WRAPPER;
+  const source = wrapped ? bytes.toString('latin1') : Module.wrap(bytes.toString('utf8'));
+  const script = new vm.Script(source, { filename: file, cachedData });
   // PISCHED_ADD_TO_CODE_CACHE=1 (bundle.js, at build) keeps what the cache holds and adds what this run compiled.
   if (cachedData === undefined || script.cachedDataRejected || process.env.PISCHED_ADD_TO_CODE_CACHE === '1') {
     // Made (again) at exit, when it holds every function this run compiled; a

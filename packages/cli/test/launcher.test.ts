@@ -47,6 +47,22 @@ describe('bin/pisched.js', () => {
     expect(run('ls', '--json')).toBe('bundle true function true ls --json');
   });
 
+  it('runs a bundle written inside the module wrapper (as bundle.js writes it) as that function, not as a script', () => {
+    const plain = fs.readFileSync(bundle, 'utf8');
+    try {
+      fs.writeFileSync(bundle, `(function (exports, require, module, __filename, __dirname) {\n${plain}\n});`);
+      setTimes(bundle, 10);
+      expect(run('ps')).toBe('bundle true function true ps');
+      // One byte a character (Latin-1; bundle.js lets only ASCII through): 0xB5 is µ, where UTF-8 would read it as U+FFFD.
+      fs.writeFileSync(bundle, Buffer.concat([Buffer.from("(function (exports, require, module, __filename, __dirname) {\nprocess.stdout.write('"), Buffer.from([0xb5]), Buffer.from("');\n});")]));
+      expect(run('ps')).toBe('\u00b5');
+    } finally {
+      fs.writeFileSync(bundle, plain);
+      fs.rmSync(`${bundle}.cache`, { force: true });
+      setTimes(bundle, 10);
+    }
+  });
+
   it('writes the code cache on the first start and keeps it after', () => {
     fs.rmSync(`${bundle}.cache`, { force: true });
     run('--help');

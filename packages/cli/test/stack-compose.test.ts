@@ -48,6 +48,7 @@ describe('interpolation', () => {
 
   it('reads Go durations', () => {
     expect([durationMs('1m30s'), durationMs('500ms'), durationMs('2h'), durationMs(10)]).toEqual([90_000, 500, 7_200_000, 10_000]);
+    expect([durationMs('2000µs'), durationMs('3000us')]).toEqual([2, 3]);
     expect(() => durationMs('10 seconds')).toThrow('invalid duration');
   });
 });

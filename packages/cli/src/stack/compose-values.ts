@@ -11,7 +11,8 @@ const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 
 export function durationMs(value: unknown): number {
   const text = String(value).trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  // \u00b5 is µ: the bundle holds only ASCII (see bundle.js).
+  const pattern = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let end = 0;
   for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
