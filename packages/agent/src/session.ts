@@ -66,6 +66,8 @@ export interface SessionOptions {
 const REFUSED_RETRY_MS = 30_000;
 /** A member that refused the session named the leader: the next attempt goes there after this. */
 const REDIRECT_DELAY_MS = 20;
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
 
@@ -76,6 +78,13 @@ type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
  */
 export class AgentSession {
   private client: DispatcherClient | undefined;
+  /**
+   * One client (one connection) per scheduler, kept across sessions: after a
+   * leader dies, every agent moves to a follower and then to the new leader,
+   * and a TLS handshake each at both was what kept 1,000 agents from their new
+   * leader for 8 s and more. See warmOthers.
+   */
+  private readonly clients = new Map<string, DispatcherClient>();
   private call: Call | undefined;
   private accepted = false;
   /** Sessions the scheduler accepted since the agent started: every one after the first is a reconnect. */
@@ -125,6 +134,8 @@ export class AgentSession {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.teardown();
+    // Every kept connection was made with the old certificate.
+    this.dropClients();
     this.open();
   }
 
@@ -158,6 +169,49 @@ export class AgentSession {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.teardown();
+    this.dropClients();
+  }
+
+  /** The kept client of a scheduler, or a new one in place of none or of one whose connection failed. */
+  private clientFor(address: string): DispatcherClient {
+    const kept = this.clients.get(address);
+    if (kept && !failed(kept)) return kept;
+    kept?.close();
+    const Dispatcher = loadGrpc().Dispatcher;
+    const client = new Dispatcher(address, this.options.channel.credentials, {
+      ...this.options.channel.options,
+      // A scheduler host that vanishes without closing the connection (power
+      // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
+      // (Pings go only while a call is open: an idle kept connection costs nothing.)
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      // Its own connection, made with the certificate current now: never one left from before a renewal.
+      'grpc.use_local_subchannel_pool': 1,
+      // Kept for the next leader change, however far off: grpc-js would close it after 30 idle minutes.
+      'grpc.client_idle_timeout_ms': MAX_TIMER_MS,
+    }) as unknown as DispatcherClient;
+    this.clients.set(address, client);
+    return client;
+  }
+
+  /**
+   * Connects to every other scheduler while this session runs, so that when
+   * the leader dies the agent asks a follower who leads now, and registers
+   * with that leader, over connections already made: no handshake in the
+   * storm of a thousand agents at once, on a leader that must keep its Raft
+   * heartbeats going meanwhile. An idle connection costs each side a little
+   * memory and no traffic.
+   */
+  private warmOthers(current: string): void {
+    for (const address of this.options.addresses) {
+      if (address !== current) this.clientFor(address).getChannel().getConnectivityState(true);
+    }
+  }
+
+  private dropClients(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    this.client = undefined;
   }
 
   private open(): void {
@@ -166,17 +220,9 @@ export class AgentSession {
     const redirected = this.redirect !== undefined;
     this.redirect = undefined;
     this.currentAddress = address;
-    const Dispatcher = loadGrpc().Dispatcher;
-    this.client = new Dispatcher(address, this.options.channel.credentials, {
-      ...this.options.channel.options,
-      // A scheduler host that vanishes without closing the connection (power
-      // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      // Its own connection, made with the certificate current now: never one left from before a renewal.
-      'grpc.use_local_subchannel_pool': 1,
-    }) as unknown as DispatcherClient;
-    const call = this.client.Session();
+    const client = this.clientFor(address);
+    this.client = client;
+    const call = client.Session();
     this.call = call;
     this.accepted = false;
     const { log } = this.options;
@@ -187,6 +233,8 @@ export class AgentSession {
       done = true;
       const wasAccepted = this.accepted;
       this.teardown();
+      // A refusal came over a working connection, kept for next time; a lost or failed one is not reused.
+      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client);
       if (refused) {
         // The cluster refuses this certificate (e.g. revoked when the node was removed): only an
         // operator can change that, so it is said once, and asked again rarely.
@@ -229,6 +277,7 @@ export class AgentSession {
         this.sentThermal = undefined;
         this.heartbeat = setInterval(() => this.beat(), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
+        this.warmOthers(address);
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
         if (!this.accepted) {
@@ -289,7 +338,17 @@ export class AgentSession {
       call.on('error', () => undefined); // the cancel below surfaces as an error
       call.cancel();
     }
-    this.client?.close();
     this.client = undefined;
   }
+
+  private dropClient(address: string, client: DispatcherClient): void {
+    if (this.clients.get(address) === client) this.clients.delete(address);
+    client.close();
+  }
+}
+
+/** A client whose connection failed or was closed: grpc-js fails its calls at once until its own reconnect backoff (up to 2 min) ends. */
+function failed(client: DispatcherClient): boolean {
+  const state = client.getChannel().getConnectivityState(false);
+  return state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN;
 }

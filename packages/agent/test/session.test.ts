@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import * as net from 'node:net';
 import { LEADER_METADATA, RenewableIdentity, clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, type ClusterChannel, type TlsIdentity, type AgentMessage__Output, type DispatcherHandlers, type DispatcherMessage, type Task } from '@pisched/api';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +168,36 @@ describe('AgentSession', () => {
     cleanups.push(() => again.stop());
     await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2, 15_000);
     expect(events.at(-1)).toBe('assignments:0');
+  });
+
+  it('holds a connection to every other scheduler while in session: after the leader dies, the next one is reached without a handshake', async () => {
+    const leader = new TestDispatcher();
+    await leader.start();
+    cleanups.push(() => leader.stop());
+    const next = new TestDispatcher();
+    await next.start();
+    cleanups.push(() => next.stop());
+    // Connections to the next scheduler are counted on their way through a proxy.
+    let connections = 0;
+    const proxy = net.createServer((socket) => {
+      connections++;
+      const upstream = net.connect(next.port, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => proxy.close());
+    const proxyPort = (proxy.address() as net.AddressInfo).port;
+    const { events } = startSession([`127.0.0.1:${leader.port}`, `127.0.0.1:${proxyPort}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    await waitFor(() => connections === 1);
+    expect(next.calls).toHaveLength(0);
+
+    leader.stop();
+    await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2);
+    expect(next.calls).toHaveLength(1);
+    expect(connections).toBe(1);
   });
 
   it('goes straight to the leader a refusing member names, even one missing from its list', async () => {
