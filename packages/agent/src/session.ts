@@ -66,6 +66,15 @@ export interface SessionOptions {
 const REFUSED_RETRY_MS = 30_000;
 /** A member that refused the session named the leader: the next attempt goes there after this. */
 const REDIRECT_DELAY_MS = 20;
+/**
+ * A member that names as leader the scheduler whose session just ended has
+ * not noticed yet that it is gone (it will within an election timeout): it
+ * is asked again after this, rather than the dead one dialled and the agent
+ * sent into backoff; for this long after the loss, after which its word is
+ * taken (the old leader may well be alive, and the session lost otherwise).
+ */
+const STALE_LEADER_RETRY_MS = 250;
+const STALE_LEADER_WINDOW_MS = 2_000;
 /** The longest delay a Node timer takes (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -95,6 +104,10 @@ export class AgentSession {
   private addressIndex = 0;
   /** The leader a refusing member named: tried next, ahead of the list. */
   private redirect?: string;
+  /** The scheduler whose accepted session ended last, and when. */
+  private lost?: { address: string; at: number };
+  /** The member refusing now named the scheduler just lost as leader: ask it again (see STALE_LEADER_RETRY_MS). */
+  private askAgain = false;
   private closed = false;
   private failingSince: string | undefined;
   /** The refusal last logged, so a refused agent says it once rather than at every retry. */
@@ -242,6 +255,7 @@ export class AgentSession {
         this.refusedFor = reason;
         if (wasAccepted) this.options.handlers.onLost();
       } else if (wasAccepted) {
+        this.lost = { address, at: Date.now() };
         log.warn(`lost the session with scheduler ${address}: ${reason}; reconnecting`);
         this.options.handlers.onLost();
       } else if (this.failingSince === undefined) {
@@ -250,11 +264,14 @@ export class AgentSession {
       } else {
         log.debug(`cannot reach scheduler at ${address}: ${reason}`);
       }
-      if (!redirected) this.addressIndex++;
+      const askAgain = this.askAgain;
+      this.askAgain = false;
+      if (askAgain) this.redirect = address;
+      else if (!redirected) this.addressIndex++;
       if (this.closed) return;
       // Sent on to the leader by name: go there at once, without counting it as a failure; only a
       // member that was itself reached by a redirect, and refused again, sends the agent into backoff.
-      const delay = refused ? REFUSED_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
+      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();
@@ -302,7 +319,10 @@ export class AgentSession {
     });
     call.on('error', (error: grpc.ServiceError) => {
       const leader = error.metadata?.get(LEADER_METADATA)[0];
-      if (typeof leader === 'string' && leader !== address) this.redirect = leader;
+      if (typeof leader === 'string' && leader !== address) {
+        if (leader === this.lost?.address && Date.now() - this.lost.at < STALE_LEADER_WINDOW_MS) this.askAgain = true;
+        else this.redirect = leader;
+      }
       fail(this.describe(error), error.code === grpc.status.PERMISSION_DENIED);
     });
     call.on('end', () => fail('the scheduler ended the session'));

@@ -200,6 +200,42 @@ describe('AgentSession', () => {
     expect(connections).toBe(1);
   });
 
+  it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
+    const lostLeader = new TestDispatcher();
+    await lostLeader.start();
+    cleanups.push(() => lostLeader.stop());
+    const newLeader = new TestDispatcher();
+    await newLeader.start();
+    cleanups.push(() => newLeader.stop());
+    // A follower that has not yet noticed the leader is gone names it, then the new one.
+    let named = `127.0.0.1:${lostLeader.port}`;
+    const follower = new grpc.Server();
+    follower.addService(loadGrpc().Dispatcher.service, {
+      Session: (call: Call) => {
+        call.on('data', () => {
+          const metadata = new grpc.Metadata();
+          metadata.set(LEADER_METADATA, named);
+          call.emit('error', Object.assign(new Error('not the leader'), { code: grpc.status.UNAVAILABLE, details: 'not the leader', metadata }));
+        });
+        call.on('error', () => undefined);
+      },
+    } satisfies DispatcherHandlers);
+    const followerPort = await new Promise<number>((resolve, reject) =>
+      follower.bindAsync('127.0.0.1:0', serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    cleanups.push(() => follower.forceShutdown());
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const { events } = startSession([`127.0.0.1:${lostLeader.port}`, `127.0.0.1:${followerPort}`], log);
+    await waitFor(() => events.includes('accepted:s1'));
+    lostLeader.stop();
+    await waitFor(() => events.includes('lost'));
+    setTimeout(() => (named = `127.0.0.1:${newLeader.port}`), 300);
+    await waitFor(() => newLeader.calls.length === 1 && events.filter((e) => e.startsWith('accepted')).length === 2);
+    const dialled = lines.map((line) => (JSON.parse(line) as { msg: string }).msg).filter((msg) => msg.startsWith(`cannot reach scheduler at 127.0.0.1:${lostLeader.port}`));
+    expect(dialled).toEqual([]);
+  });
+
   it('goes straight to the leader a refusing member names, even one missing from its list', async () => {
     const leader = new TestDispatcher();
     await leader.start();
