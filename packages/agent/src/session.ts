@@ -75,6 +75,8 @@ const REDIRECT_DELAY_MS = 20;
  */
 const STALE_LEADER_RETRY_MS = 250;
 const STALE_LEADER_WINDOW_MS = 2_000;
+/** How often, on average, an agent in session connects again to the schedulers it could not reach. */
+const WARM_AGAIN_MS = 30_000;
 /** The longest delay a Node timer takes (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -94,6 +96,9 @@ export class AgentSession {
    * leader for 8 s and more. See warmOthers.
    */
   private readonly clients = new Map<string, DispatcherClient>();
+  /** Kept clients whose connection is followed (see warm). */
+  private readonly watched = new WeakSet<DispatcherClient>();
+  private warmTimer: NodeJS.Timeout | undefined;
   private call: Call | undefined;
   private accepted = false;
   /** Sessions the scheduler accepted since the agent started: every one after the first is a reconnect. */
@@ -216,9 +221,32 @@ export class AgentSession {
    * memory and no traffic.
    */
   private warmOthers(current: string): void {
-    for (const address of this.options.addresses) {
-      if (address !== current) this.clientFor(address).getChannel().getConnectivityState(true);
-    }
+    for (const address of this.options.addresses) if (address !== current) this.warm(address);
+    // A scheduler that was down is connected to again at the next round, each agent at its own moment.
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    const delay = WARM_AGAIN_MS * (0.5 + Math.random());
+    this.warmTimer = setTimeout(() => this.connected && this.currentAddress !== undefined && this.warmOthers(this.currentAddress), delay);
+    this.warmTimer.unref?.();
+  }
+
+  private warm(address: string): void {
+    const client = this.clientFor(address);
+    if (this.watched.has(client)) return;
+    this.watched.add(client);
+    const channel = client.getChannel();
+    const follow = (state: grpc.connectivityState): void => {
+      if (state === grpc.connectivityState.SHUTDOWN) return;
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
+        // Left to itself grpc-js dials a scheduler that is down again and again, every agent in
+        // step (they lost it at the same moment), and all of them shake hands with it the moment
+        // it is back; in a process of simulated agents, that stalled their heartbeats. Dropped, it
+        // is dialled again at the next warming round.
+        if (this.client !== client) this.dropClient(address, client);
+        return;
+      }
+      channel.watchConnectivityState(state, Infinity, () => follow(channel.getConnectivityState(false)));
+    };
+    follow(channel.getConnectivityState(true));
   }
 
   private dropClients(): void {
@@ -347,6 +375,8 @@ export class AgentSession {
 
   private teardown(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = undefined;
     if (this.acceptTimer) clearTimeout(this.acceptTimer);
     this.heartbeat = undefined;
     this.acceptTimer = undefined;

@@ -200,6 +200,27 @@ describe('AgentSession', () => {
     expect(connections).toBe(1);
   });
 
+  it('does not keep redialling a scheduler it cannot reach while in session elsewhere', async () => {
+    const leader = new TestDispatcher();
+    await leader.start();
+    cleanups.push(() => leader.stop());
+    // A member that is down (its connections fail), counting the agent's attempts.
+    let dials = 0;
+    const down = net.createServer((socket) => {
+      dials++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => down.close());
+    const { events } = startSession([`127.0.0.1:${leader.port}`, `127.0.0.1:${(down.address() as net.AddressInfo).port}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    await waitFor(() => dials === 1);
+    // grpc-js alone dials it again after about 1 s, 2.6 s, 4.7 s… (each ± 20 %), in step with every other
+    // agent; a client closed while it waits out that backoff still makes the one attempt it had planned.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(dials).toBeLessThanOrEqual(2);
+  });
+
   it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
     const lostLeader = new TestDispatcher();
     await lostLeader.start();
