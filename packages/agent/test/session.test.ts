@@ -52,6 +52,36 @@ class TestDispatcher {
   }
 }
 
+/** A TestDispatcher started on a port of its own, stopped after the test. */
+async function startedDispatcher(): Promise<TestDispatcher> {
+  const dispatcher = new TestDispatcher();
+  await dispatcher.start();
+  cleanups.push(() => dispatcher.stop());
+  return dispatcher;
+}
+
+/** A member that refuses every registration, naming as leader whatever leader() says at that moment. */
+async function refusingMember(leader: () => string): Promise<{ port: number; refusals: () => number }> {
+  const server = new grpc.Server();
+  let refusals = 0;
+  server.addService(loadGrpc().Dispatcher.service, {
+    Session: (call: Call) => {
+      call.on('data', () => {
+        refusals++;
+        const metadata = new grpc.Metadata();
+        metadata.set(LEADER_METADATA, leader());
+        call.emit('error', Object.assign(new Error('not the leader'), { code: grpc.status.UNAVAILABLE, details: 'not the leader', metadata }));
+      });
+      call.on('error', () => undefined);
+    },
+  } satisfies DispatcherHandlers);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  cleanups.push(() => server.forceShutdown());
+  return { port, refusals: () => refusals };
+}
+
 async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -171,12 +201,8 @@ describe('AgentSession', () => {
   });
 
   it('holds a connection to every other scheduler while in session: after the leader dies, the next one is reached without a handshake', async () => {
-    const leader = new TestDispatcher();
-    await leader.start();
-    cleanups.push(() => leader.stop());
-    const next = new TestDispatcher();
-    await next.start();
-    cleanups.push(() => next.stop());
+    const leader = await startedDispatcher();
+    const next = await startedDispatcher();
     // Connections to the next scheduler are counted on their way through a proxy.
     let connections = 0;
     const proxy = net.createServer((socket) => {
@@ -201,9 +227,7 @@ describe('AgentSession', () => {
   });
 
   it('does not keep redialling a scheduler it cannot reach while in session elsewhere', async () => {
-    const leader = new TestDispatcher();
-    await leader.start();
-    cleanups.push(() => leader.stop());
+    const leader = await startedDispatcher();
     // A member that is down (its connections fail), counting the agent's attempts.
     let dials = 0;
     const down = net.createServer((socket) => {
@@ -222,29 +246,11 @@ describe('AgentSession', () => {
   });
 
   it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
-    const lostLeader = new TestDispatcher();
-    await lostLeader.start();
-    cleanups.push(() => lostLeader.stop());
-    const newLeader = new TestDispatcher();
-    await newLeader.start();
-    cleanups.push(() => newLeader.stop());
+    const lostLeader = await startedDispatcher();
+    const newLeader = await startedDispatcher();
     // A follower that has not yet noticed the leader is gone names it, then the new one.
     let named = `127.0.0.1:${lostLeader.port}`;
-    const follower = new grpc.Server();
-    follower.addService(loadGrpc().Dispatcher.service, {
-      Session: (call: Call) => {
-        call.on('data', () => {
-          const metadata = new grpc.Metadata();
-          metadata.set(LEADER_METADATA, named);
-          call.emit('error', Object.assign(new Error('not the leader'), { code: grpc.status.UNAVAILABLE, details: 'not the leader', metadata }));
-        });
-        call.on('error', () => undefined);
-      },
-    } satisfies DispatcherHandlers);
-    const followerPort = await new Promise<number>((resolve, reject) =>
-      follower.bindAsync('127.0.0.1:0', serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-    cleanups.push(() => follower.forceShutdown());
+    const { port: followerPort } = await refusingMember(() => named);
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
     const { events } = startSession([`127.0.0.1:${lostLeader.port}`, `127.0.0.1:${followerPort}`], log);
@@ -261,25 +267,9 @@ describe('AgentSession', () => {
     const leader = new TestDispatcher();
     await leader.start();
     cleanups.push(() => leader.stop());
-    const follower = new grpc.Server();
-    let refusals = 0;
-    follower.addService(loadGrpc().Dispatcher.service, {
-      Session: (call: Call) => {
-        call.on('data', () => {
-          refusals++;
-          const metadata = new grpc.Metadata();
-          metadata.set(LEADER_METADATA, `127.0.0.1:${leader.port}`);
-          call.emit('error', Object.assign(new Error('not the leader'), { code: grpc.status.UNAVAILABLE, details: 'not the leader', metadata }));
-        });
-        call.on('error', () => undefined);
-      },
-    } satisfies DispatcherHandlers);
-    const followerPort = await new Promise<number>((resolve, reject) =>
-      follower.bindAsync('127.0.0.1:0', serverCredentials(scheduler, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-    cleanups.push(() => follower.forceShutdown());
-    const { events } = startSession([`127.0.0.1:${followerPort}`]);
+    const follower = await refusingMember(() => `127.0.0.1:${leader.port}`);
+    const { events } = startSession([`127.0.0.1:${follower.port}`]);
     await waitFor(() => events.includes('accepted:s1'));
-    expect(refusals).toBe(1);
+    expect(follower.refusals()).toBe(1);
   });
 });
