@@ -60,6 +60,8 @@ export interface SessionOptions {
   thermal?: () => NodeThermal | undefined;
   /** Where this agent serves images to other nodes (--image-port); 0 or undefined: none. */
   imagePort?: () => number;
+  /** The mean time between two rounds of connecting to the other schedulers (see warmOthers). */
+  warmAgainMs?: number;
 }
 
 /** A refused certificate stays refused until an operator acts: no point asking often. */
@@ -224,16 +226,20 @@ export class AgentSession {
     for (const address of this.options.addresses) if (address !== current) this.warm(address);
     // A scheduler that was down is connected to again at the next round, each agent at its own moment.
     if (this.warmTimer) clearTimeout(this.warmTimer);
-    const delay = WARM_AGAIN_MS * (0.5 + Math.random());
+    const delay = (this.options.warmAgainMs ?? WARM_AGAIN_MS) * (0.5 + Math.random());
     this.warmTimer = setTimeout(() => this.connected && this.currentAddress !== undefined && this.warmOthers(this.currentAddress), delay);
     this.warmTimer.unref?.();
   }
 
   private warm(address: string): void {
     const client = this.clientFor(address);
-    if (this.watched.has(client)) return;
-    this.watched.add(client);
     const channel = client.getChannel();
+    // A kept connection that closed (the scheduler restarted) is idle: asking its state with true reconnects it.
+    if (this.watched.has(client)) {
+      channel.getConnectivityState(true);
+      return;
+    }
+    this.watched.add(client);
     const follow = (state: grpc.connectivityState): void => {
       if (state === grpc.connectivityState.SHUTDOWN) return;
       if (state === grpc.connectivityState.TRANSIENT_FAILURE) {

@@ -95,7 +95,7 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-function startSession(addresses: string[], log = pino({ level: 'silent' }), channel = worker) {
+function startSession(addresses: string[], log = pino({ level: 'silent' }), channel = worker, warmAgainMs?: number) {
   const events: string[] = [];
   const assignments: Task[][] = [];
   const session = new AgentSession({
@@ -104,6 +104,7 @@ function startSession(addresses: string[], log = pino({ level: 'silent' }), chan
     channel,
     description: () => ({ hostname: 'pi', platform: { os: 'linux', architecture: 'aarch64' }, resources: { cpus: 4, memoryBytes: 1024 }, engineVersion: '20.10', labels: { zone: 'a' } }),
     log,
+    warmAgainMs,
     handlers: {
       onAccepted: (id) => events.push(`accepted:${id}`),
       onAssignments: (tasks) => {
@@ -224,6 +225,29 @@ describe('AgentSession', () => {
     await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2);
     expect(next.calls).toHaveLength(1);
     expect(connections).toBe(1);
+  });
+
+  it('connects again, at its next warming round, to a scheduler whose kept connection closed', async () => {
+    const leader = await startedDispatcher();
+    const other = await startedDispatcher();
+    let connections = 0;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((socket) => {
+      connections++;
+      const upstream = net.connect(other.port, '127.0.0.1');
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => proxy.close());
+    const { events } = startSession([`127.0.0.1:${leader.port}`, `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`], undefined, worker, 100);
+    await waitFor(() => events.includes('accepted:s1'));
+    await waitFor(() => connections === 1);
+    // The other scheduler restarts: its connections close.
+    for (const socket of sockets) socket.destroy();
+    await waitFor(() => connections === 2, 3_000);
   });
 
   it('does not keep redialling a scheduler it cannot reach while in session elsewhere', async () => {
