@@ -60,12 +60,27 @@ export interface SessionOptions {
   thermal?: () => NodeThermal | undefined;
   /** Where this agent serves images to other nodes (--image-port); 0 or undefined: none. */
   imagePort?: () => number;
+  /** The mean time between two rounds of connecting to the other schedulers (see warmOthers). */
+  warmAgainMs?: number;
 }
 
 /** A refused certificate stays refused until an operator acts: no point asking often. */
 const REFUSED_RETRY_MS = 30_000;
 /** A member that refused the session named the leader: the next attempt goes there after this. */
 const REDIRECT_DELAY_MS = 20;
+/**
+ * A member that names as leader the scheduler whose session just ended has
+ * not noticed yet that it is gone (it will within an election timeout): it
+ * is asked again after this, rather than the dead one dialled and the agent
+ * sent into backoff; for this long after the loss, after which its word is
+ * taken (the old leader may well be alive, and the session lost otherwise).
+ */
+const STALE_LEADER_RETRY_MS = 250;
+const STALE_LEADER_WINDOW_MS = 2_000;
+/** How often, on average, an agent in session connects again to the schedulers it could not reach. */
+const WARM_AGAIN_MS = 30_000;
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
 
@@ -76,6 +91,16 @@ type Call = grpc.ClientDuplexStream<AgentMessage, DispatcherMessage__Output>;
  */
 export class AgentSession {
   private client: DispatcherClient | undefined;
+  /**
+   * One client (one connection) per scheduler, kept across sessions: after a
+   * leader dies, every agent moves to a follower and then to the new leader,
+   * and a TLS handshake each at both was what kept 1,000 agents from their new
+   * leader for 8 s and more. See warmOthers.
+   */
+  private readonly clients = new Map<string, DispatcherClient>();
+  /** Kept clients whose connection is followed (see warm). */
+  private readonly watched = new WeakSet<DispatcherClient>();
+  private warmTimer: NodeJS.Timeout | undefined;
   private call: Call | undefined;
   private accepted = false;
   /** Sessions the scheduler accepted since the agent started: every one after the first is a reconnect. */
@@ -86,6 +111,10 @@ export class AgentSession {
   private addressIndex = 0;
   /** The leader a refusing member named: tried next, ahead of the list. */
   private redirect?: string;
+  /** The scheduler whose accepted session ended last, and when. */
+  private lost?: { address: string; at: number };
+  /** The member refusing now named the scheduler just lost as leader: ask it again (see STALE_LEADER_RETRY_MS). */
+  private askAgain = false;
   private closed = false;
   private failingSince: string | undefined;
   /** The refusal last logged, so a refused agent says it once rather than at every retry. */
@@ -125,6 +154,8 @@ export class AgentSession {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.teardown();
+    // Every kept connection was made with the old certificate.
+    this.dropClients();
     this.open();
   }
 
@@ -158,6 +189,76 @@ export class AgentSession {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.teardown();
+    this.dropClients();
+  }
+
+  /** The kept client of a scheduler, or a new one in place of none or of one whose connection failed. */
+  private clientFor(address: string): DispatcherClient {
+    const kept = this.clients.get(address);
+    if (kept && !failed(kept)) return kept;
+    kept?.close();
+    const Dispatcher = loadGrpc().Dispatcher;
+    const client = new Dispatcher(address, this.options.channel.credentials, {
+      ...this.options.channel.options,
+      // A scheduler host that vanishes without closing the connection (power
+      // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
+      // (Pings go only while a call is open: an idle kept connection costs nothing.)
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      // Its own connection, made with the certificate current now: never one left from before a renewal.
+      'grpc.use_local_subchannel_pool': 1,
+      // Kept for the next leader change, however far off: grpc-js would close it after 30 idle minutes.
+      'grpc.client_idle_timeout_ms': MAX_TIMER_MS,
+    }) as unknown as DispatcherClient;
+    this.clients.set(address, client);
+    return client;
+  }
+
+  /**
+   * Connects to every other scheduler while this session runs, so that when
+   * the leader dies the agent asks a follower who leads now, and registers
+   * with that leader, over connections already made: no handshake in the
+   * storm of a thousand agents at once, on a leader that must keep its Raft
+   * heartbeats going meanwhile. An idle connection costs each side a little
+   * memory and no traffic.
+   */
+  private warmOthers(current: string): void {
+    for (const address of this.options.addresses) if (address !== current) this.warm(address);
+    // A scheduler that was down is connected to again at the next round, each agent at its own moment.
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    const delay = (this.options.warmAgainMs ?? WARM_AGAIN_MS) * (0.5 + Math.random());
+    this.warmTimer = setTimeout(() => this.connected && this.currentAddress !== undefined && this.warmOthers(this.currentAddress), delay);
+    this.warmTimer.unref?.();
+  }
+
+  private warm(address: string): void {
+    const client = this.clientFor(address);
+    const channel = client.getChannel();
+    // A kept connection that closed (the scheduler restarted) is idle: asking its state with true reconnects it.
+    if (this.watched.has(client)) {
+      channel.getConnectivityState(true);
+      return;
+    }
+    this.watched.add(client);
+    const follow = (state: grpc.connectivityState): void => {
+      if (state === grpc.connectivityState.SHUTDOWN) return;
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
+        // Left to itself grpc-js dials a scheduler that is down again and again, every agent in
+        // step (they lost it at the same moment), and all of them shake hands with it the moment
+        // it is back; in a process of simulated agents, that stalled their heartbeats. Dropped, it
+        // is dialled again at the next warming round.
+        if (this.client !== client) this.dropClient(address, client);
+        return;
+      }
+      channel.watchConnectivityState(state, Infinity, () => follow(channel.getConnectivityState(false)));
+    };
+    follow(channel.getConnectivityState(true));
+  }
+
+  private dropClients(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    this.client = undefined;
   }
 
   private open(): void {
@@ -166,17 +267,9 @@ export class AgentSession {
     const redirected = this.redirect !== undefined;
     this.redirect = undefined;
     this.currentAddress = address;
-    const Dispatcher = loadGrpc().Dispatcher;
-    this.client = new Dispatcher(address, this.options.channel.credentials, {
-      ...this.options.channel.options,
-      // A scheduler host that vanishes without closing the connection (power
-      // cut, cable) is otherwise only noticed when TCP gives up, minutes later.
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      // Its own connection, made with the certificate current now: never one left from before a renewal.
-      'grpc.use_local_subchannel_pool': 1,
-    }) as unknown as DispatcherClient;
-    const call = this.client.Session();
+    const client = this.clientFor(address);
+    this.client = client;
+    const call = client.Session();
     this.call = call;
     this.accepted = false;
     const { log } = this.options;
@@ -187,6 +280,8 @@ export class AgentSession {
       done = true;
       const wasAccepted = this.accepted;
       this.teardown();
+      // A refusal came over a working connection, kept for next time; a lost or failed one is not reused.
+      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client);
       if (refused) {
         // The cluster refuses this certificate (e.g. revoked when the node was removed): only an
         // operator can change that, so it is said once, and asked again rarely.
@@ -194,6 +289,7 @@ export class AgentSession {
         this.refusedFor = reason;
         if (wasAccepted) this.options.handlers.onLost();
       } else if (wasAccepted) {
+        this.lost = { address, at: Date.now() };
         log.warn(`lost the session with scheduler ${address}: ${reason}; reconnecting`);
         this.options.handlers.onLost();
       } else if (this.failingSince === undefined) {
@@ -202,11 +298,14 @@ export class AgentSession {
       } else {
         log.debug(`cannot reach scheduler at ${address}: ${reason}`);
       }
-      if (!redirected) this.addressIndex++;
+      const askAgain = this.askAgain;
+      this.askAgain = false;
+      if (askAgain) this.redirect = address;
+      else if (!redirected) this.addressIndex++;
       if (this.closed) return;
       // Sent on to the leader by name: go there at once, without counting it as a failure; only a
       // member that was itself reached by a redirect, and refused again, sends the agent into backoff.
-      const delay = refused ? REFUSED_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
+      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();
@@ -229,6 +328,7 @@ export class AgentSession {
         this.sentThermal = undefined;
         this.heartbeat = setInterval(() => this.beat(), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
+        this.warmOthers(address);
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
         if (!this.accepted) {
@@ -253,7 +353,10 @@ export class AgentSession {
     });
     call.on('error', (error: grpc.ServiceError) => {
       const leader = error.metadata?.get(LEADER_METADATA)[0];
-      if (typeof leader === 'string' && leader !== address) this.redirect = leader;
+      if (typeof leader === 'string' && leader !== address) {
+        if (leader === this.lost?.address && Date.now() - this.lost.at < STALE_LEADER_WINDOW_MS) this.askAgain = true;
+        else this.redirect = leader;
+      }
       fail(this.describe(error), error.code === grpc.status.PERMISSION_DENIED);
     });
     call.on('end', () => fail('the scheduler ended the session'));
@@ -278,6 +381,8 @@ export class AgentSession {
 
   private teardown(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = undefined;
     if (this.acceptTimer) clearTimeout(this.acceptTimer);
     this.heartbeat = undefined;
     this.acceptTimer = undefined;
@@ -289,7 +394,17 @@ export class AgentSession {
       call.on('error', () => undefined); // the cancel below surfaces as an error
       call.cancel();
     }
-    this.client?.close();
     this.client = undefined;
   }
+
+  private dropClient(address: string, client: DispatcherClient): void {
+    if (this.clients.get(address) === client) this.clients.delete(address);
+    client.close();
+  }
+}
+
+/** A client whose connection failed or was closed: grpc-js fails its calls at once until its own reconnect backoff (up to 2 min) ends. */
+function failed(client: DispatcherClient): boolean {
+  const state = client.getChannel().getConnectivityState(false);
+  return state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN;
 }

@@ -168,6 +168,7 @@ export class SchedulerServer {
         heartbeatGrace: options.heartbeatGrace,
         refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
         leaderAddress: raft ? () => raft.leader()?.address : undefined,
+        electedHere: raft ? () => raft.host.isLeader : undefined,
         authorizeSession: (call, nodeId) => authorizeSession(call, nodeId, this.revoked),
         // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
         sessionExpiry: callerCertificateExpiry,

@@ -146,4 +146,16 @@ describe('after a leader change', () => {
     expect(error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(error?.metadata.get(LEADER_METADATA)).toEqual(['127.0.0.9:7700']);
   });
+
+  it('the member just elected holds a registration until it leads, rather than naming itself', async () => {
+    const { store } = slowStore(1);
+    let leading = false;
+    const { client, dispatcher } = await serve(store, { refuse: () => (leading ? undefined : 'not the leader'), leaderAddress: () => '127.0.0.1:7700', electedHere: () => true });
+    const accepted = register(client, 'pi-1');
+    // Confirming its leadership (a Raft round) takes a moment after the election.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    dispatcher.start();
+    leading = true;
+    await expect(accepted).resolves.toBeDefined();
+  });
 });

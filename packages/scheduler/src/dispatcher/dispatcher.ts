@@ -66,6 +66,8 @@ export interface DispatcherOptions {
   refuse?: () => string | undefined;
   /** In a cluster: where the leader is, sent with a refusal so the agent goes straight there. */
   leaderAddress?: () => string | undefined;
+  /** In a cluster: this member won the election and is confirming it (refuse still says not the leader, for a moment). */
+  electedHere?: () => boolean;
   /**
    * Whether the caller may hold the session of nodeId (the daemon: a worker
    * certificate naming that node, not revoked); the error to end the session
@@ -306,10 +308,15 @@ export class Dispatcher {
    * then is held here for a moment rather than refused into the agent's
    * backoff, and answered as soon as there is a leader (accepted here, or
    * sent to it), so agents are back seconds sooner after a leader dies.
+   * The same on the member just elected, until it has confirmed its
+   * leadership and leads: refused then, the agent would be told to go
+   * where it already is, and back off instead, as would the agents the
+   * other members are sending here meanwhile.
    */
   private async leaderKnown(): Promise<void> {
     const until = Date.now() + ELECTION_HOLD_MS;
-    while (this.options.refuse?.() && !this.options.leaderAddress?.() && Date.now() < until) {
+    const waiting = () => this.options.refuse?.() !== undefined && (!this.options.leaderAddress?.() || this.options.electedHere?.() === true);
+    while (waiting() && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
