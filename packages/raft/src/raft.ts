@@ -46,6 +46,13 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Pre-election round that does not disturb the cluster when it cannot win. Default true. */
   preVote?: boolean;
+  /**
+   * A leader whose commit index moves tells followers with the next append or heartbeat
+   * instead of an empty append to each at once (a membership change is still told at once).
+   * Default false (etcd's behaviour). Commitment is unchanged; followers only apply up to a
+   * heartbeat later when no write follows.
+   */
+  lazyCommit?: boolean;
 }
 
 const TRANSFER_CTX = new Uint8Array([0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72]); // "transfer"
@@ -97,6 +104,7 @@ export class Raft {
   readonly heartbeatTimeout: number;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
+  readonly lazyCommit: boolean;
   readonly maxMsgSize: number;
   readonly maxInflight: number;
   readonly maxInflightBytes: number;
@@ -117,6 +125,7 @@ export class Raft {
     }
     this.checkQuorum = c.checkQuorum ?? true;
     this.preVote = c.preVote ?? true;
+    this.lazyCommit = c.lazyCommit ?? false;
     this.maxMsgSize = c.maxSizePerMsg ?? 1024 * 1024;
     this.maxInflight = c.maxInflightMsgs ?? 256;
     this.maxInflightBytes = c.maxInflightBytes ?? 16 * 1024 * 1024;
@@ -218,6 +227,25 @@ export class Raft {
   private bcastAppend(): void {
     for (const id of this.prs.keys()) if (id !== this.id) this.sendAppend(id);
   }
+  /**
+   * After the commit index moved past `before`: every follower hears of it at once (etcd), or
+   * with lazyCommit only those with entries still to send, the others at the next append or
+   * heartbeat. The empty append and its answer were half the messages of every write. A
+   * membership change among the newly committed entries is told at once all the same: a
+   * removed member hears of it only now, while the leader still counts it among its followers.
+   */
+  private announceCommit(before: number): void {
+    if (!this.lazyCommit || this.committedConfChange(before)) {
+      this.bcastAppend();
+      return;
+    }
+    for (const id of this.prs.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+  }
+  private committedConfChange(before: number): boolean {
+    const from = Math.max(before + 1, this.log.firstIndex());
+    if (from > this.log.committed) return false;
+    return this.log.slice(from, this.log.committed + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === EntryType.ConfChange);
+  }
   private sendHeartbeat(to: number, ctx?: Uint8Array): void {
     const pr = this.prs.get(to)!;
     const commit = Math.min(pr.match, this.log.committed);
@@ -258,9 +286,10 @@ export class Raft {
     if (this.state !== StateType.Leader) return;
     const self = this.prs.get(this.id);
     if (!self || !this.log.matchTerm(index, term)) return;
+    const before = this.log.committed;
     if (self.maybeUpdate(index) && this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
-      this.bcastAppend();
+      this.announceCommit(before);
     }
   }
 
@@ -555,9 +584,10 @@ export class Raft {
           } else if (pr.state === ProgressState.Replicate) {
             pr.inflights.freeLE(m.index);
           }
+          const before = this.log.committed;
           if (this.maybeCommit()) {
             this.releasePendingReadIndexMessages();
-            this.bcastAppend();
+            this.announceCommit(before);
           } else if (oldPaused) {
             this.sendAppend(m.from);
           }

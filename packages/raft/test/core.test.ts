@@ -202,6 +202,44 @@ describe('replication and commit', () => {
     expect(r1.log.committed).toBe(oldIndex + 1);
   });
 
+  it('lazyCommit: a commit goes out with the next append or heartbeat, not as an empty append of its own', () => {
+    const emptyApps = (net: Net) => net.sent.filter((m) => m.type === MessageType.App && m.entries.length === 0).length;
+    const eager = new Net([1, 2, 3]);
+    eager.elect(1);
+    eager.sent = [];
+    eager.propose(1, 'a');
+    // etcd's way, the default: the commit is told at once, in an empty append to each follower.
+    expect(emptyApps(eager)).toBe(2);
+    expect(eager.get(2).applied).toEqual(['a']);
+
+    const net = new Net([1, 2, 3], { lazyCommit: true });
+    net.elect(1);
+    net.sent = [];
+    net.propose(1, 'a');
+    expect(emptyApps(net)).toBe(0);
+    expect(net.get(1).applied).toEqual(['a']);
+    expect(net.get(2).applied).toEqual([]);
+    // The next write's append carries the commit of the one before ...
+    net.propose(1, 'b');
+    expect(emptyApps(net)).toBe(0);
+    expect(net.get(2).applied).toEqual(['a']);
+    // ... and with no more writes, the next heartbeat does.
+    net.tick(1);
+    expect(net.get(2).applied).toEqual(['a', 'b']);
+    expect(net.get(3).applied).toEqual(['a', 'b']);
+  });
+
+  it('lazyCommit: a committed membership change is still told at once, to the member it removes too', () => {
+    const net = new Net([1, 2, 3], { lazyCommit: true });
+    net.elect(1);
+    net.get(1).rn.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 3 });
+    net.stabilize();
+    // No tick: the removed member learned of the commit, which only the leader's followers
+    // hear of (a heartbeat after the leader applied the change no longer goes to it).
+    expect(net.get(3).rn.raft.log.committed).toBe(net.get(1).rn.raft.log.committed);
+    expect(net.get(2).rn.raft.voters.has(3)).toBe(false);
+  });
+
   it('fast backtracking: a follower with 50 divergent entries is repaired in a few round trips', () => {
     const net = new Net([1, 2, 3], { checkQuorum: false });
     net.elect(1);

@@ -105,7 +105,10 @@ describe('host-level simulator: crashes between send and sync, joins, promotions
     const faults: Record<string, number> = {};
     for (const seed of seeds) {
       const r = await runHostRandom({ seed, ms: 10_000 });
-      expect(r.acknowledged, `seed ${seed}`).toBeGreaterThan(20);
+      // A floor that says the run made progress, not a figure: which faults strike when depends on
+      // the messages sent, so a change to the message pattern redraws every run. The lowest of
+      // seeds 1–360 was 22 with a commit told at once and 18 (seed 63) with lazyCommit.
+      expect(r.acknowledged, `seed ${seed}`).toBeGreaterThan(12);
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
     }
     for (const k of ['crash', 'crash-leader-between-send-and-sync', 'partition', 'join', 'join-then-isolate', 'promote', 'remove']) {

@@ -68,6 +68,22 @@ describe('ControlLoop pacing', () => {
     for (let i = 1; i < roundsAt.length; i++) expect(roundsAt[i]! - roundsAt[i - 1]!).toBeLessThanOrEqual(104);
   });
 
+  it('by default, one client writing every 15 ms gets a round per maxDelayMs, not one per write', async () => {
+    const store = memoryStore();
+    const pass = countingPass();
+    loop = new ControlLoop(store, [pass], log, 60_000);
+    loop.start();
+    await vi.advanceTimersByTimeAsync(200);
+    const start = pass.rounds;
+    // One client through three schedulers: each write is answered 10-20 ms after the one before.
+    for (let n = 0; n < 40; n++) {
+      await store.update(() => createService(n));
+      await vi.advanceTimersByTimeAsync(15);
+    }
+    // 600 ms of writes: a round per 100 ms, not one per write.
+    expect(pass.rounds - start).toBeLessThanOrEqual(7);
+  });
+
   it('answers the changes its own round made in a round after it', async () => {
     const store = memoryStore();
     let wrote = false;

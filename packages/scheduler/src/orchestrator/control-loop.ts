@@ -22,7 +22,12 @@ export interface LoopPacing {
   maxDelayMs: number;
 }
 
-export const DEFAULT_PACING: LoopPacing = { quietMs: 10, maxDelayMs: 100 };
+/**
+ * quietMs is longer than the time between one client's writes through three schedulers (10–20 ms
+ * on a loaded 2-core machine): at 10 ms the store fell quiet between nearly every two of them,
+ * and a round (two commits of its own, which the next write waited behind) followed every 3 writes.
+ */
+export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 
 /**
  * Runs the reconciliation passes (orchestrator, placement, reaper) after
