@@ -6,7 +6,7 @@
 // every command's start (#17 item 3). http2, https, tls and dns (grpc-js's and
 // the API package's) load when a command makes its first call, so that
 // `--help`, `completion` and a command refused for its flags do not load them
-// (some 500 fewer fresh pages). net stays: quick-ip-checks.ts replaces two of
+// (some 200 fewer fresh pages for --help). net stays: quick-ip-checks.ts replaces two of
 // its functions on the real module before anything dials.
 const LAZY = ['child_process', 'zlib', 'http2', 'https', 'tls', 'dns'];
 /**
