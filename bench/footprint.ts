@@ -10,7 +10,8 @@
 //   - the scheduler with 100 simulated agents (pisched-agent --simulate) and
 //     1,000 running tasks (10 services x 100).
 // Prints figures; asserts nothing about them.
-// Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window)
+// Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window;
+// BENCH_FOOTPRINT_SIMULATED=0 leaves out the 100 simulated agents, for quicker runs of the agent's rows)
 import * as os from 'node:os';
 import { afterAll, it } from 'vitest';
 import { Cluster, NODE_FLAGS, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
@@ -20,6 +21,7 @@ import { loggedAt } from './lib/log-times';
 import { SimAgents } from './lib/sim-agents';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 20_000);
+const WITH_SIMULATED = process.env.BENCH_FOOTPRINT_SIMULATED !== '0';
 /** Time for start-up work (caches, first heartbeats, compaction) to pass before an idle window. */
 const SETTLE_MS = 5_000;
 const HEARTBEAT_PERIOD_MS = '1000';
@@ -69,6 +71,22 @@ async function allRunning(address: string, expected: number): Promise<void> {
   }, 300_000, `${expected} tasks running`);
 }
 
+/** The scheduler with 100 simulated agents (pisched-agent --simulate) and 1,000 running tasks; the real agent leaves first. */
+async function simulatedAgents(scheduler: { address: string; daemon: Daemon }, token: string, agent: Daemon, nodeId: string, rows: Row[]): Promise<void> {
+  simulated = new SimAgents({ prefix: `${uniqueName('fps')}-`, count: 100, schedulers: [scheduler.address], token, startDelayMs: 100 });
+  cluster.track(simulated.daemon);
+  await waitFor(async () => (await cliJson<{ state: string }[]>(scheduler.address, ['node', 'ls'])).filter((node) => node.state === 'ready').length >= 101, 120_000, '100 simulated nodes ready');
+  // The real agent leaves: the 1,000 tasks go to simulated nodes only, never to the shared engine.
+  await agent.stop();
+  await cli(scheduler.address, ['node', 'rm', '--force', nodeId]);
+  for (let i = 0; i < 10; i++) {
+    const result = await cli(scheduler.address, ['run', '--detach', '--name', uniqueName(`fpk${i}`), '--replicas', '100', TEST_IMAGE, 'sleep', '3600']);
+    if (result.code !== 0) throw new Error(`run: ${result.stderr}`);
+  }
+  await allRunning(scheduler.address, 1000);
+  rows.push(await idle('scheduler, 100 simulated agents, 1,000 tasks', scheduler.daemon));
+}
+
 it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
   if (!(IDLE_MS >= 1000)) throw new Error('BENCH_IDLE_MS must be a number ≥ 1000');
   if (!(await dockerAvailable())) throw new Error('the agent figures need the Docker engine (bash scripts/ensure-docker.sh)');
@@ -104,18 +122,7 @@ it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
   rows.push(await idle('scheduler, 1 agent, 20 tasks', scheduler.daemon));
   await cli(scheduler.address, ['rm', service]);
 
-  simulated = new SimAgents({ prefix: `${uniqueName('fps')}-`, count: 100, schedulers: [scheduler.address], token, startDelayMs: 100 });
-  cluster.track(simulated.daemon);
-  await waitFor(async () => (await cliJson<{ state: string }[]>(scheduler.address, ['node', 'ls'])).filter((node) => node.state === 'ready').length >= 101, 120_000, '100 simulated nodes ready');
-  // The real agent leaves: the 1,000 tasks go to simulated nodes only, never to the shared engine.
-  await agent.daemon.stop();
-  await cli(scheduler.address, ['node', 'rm', '--force', nodeId]);
-  for (let i = 0; i < 10; i++) {
-    const result = await cli(scheduler.address, ['run', '--detach', '--name', uniqueName(`fpk${i}`), '--replicas', '100', TEST_IMAGE, 'sleep', '3600']);
-    if (result.code !== 0) throw new Error(`run: ${result.stderr}`);
-  }
-  await allRunning(scheduler.address, 1000);
-  rows.push(await idle('scheduler, 100 simulated agents, 1,000 tasks', scheduler.daemon));
+  if (WITH_SIMULATED) await simulatedAgents(scheduler, token, agent.daemon, nodeId, rows);
 
   console.log(`\nfootprint (${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, load average at the end ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}; heartbeat ${HEARTBEAT_PERIOD_MS} ms)`);
   console.log(`  agent first start (join): ${Math.round(firstStartMs)} ms`);

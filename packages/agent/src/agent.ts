@@ -180,8 +180,8 @@ export class Agent {
 
   start(): void {
     // What an earlier run left: the tmpfs of a task whose container is gone by now.
-    this.config.driver.listTaskIds(this.config.nodeId).then(
-      (taskIds) => this.files?.releaseAllBut(new Set(taskIds)),
+    this.config.driver.glance(this.config.nodeId).then(
+      (containers) => this.files?.releaseAllBut(new Set(containers.map((container) => container.taskId))),
       (error: Error) => this.config.log.warn({ err: error.message }, 'cannot list containers to clean up secret files; the first reconcile will'),
     );
     this.watcher.start();

@@ -29,8 +29,12 @@ export interface ContainerDriver {
   info(): Promise<EngineInfo>;
   /** This node's containers, optionally of one task ('' selects those without a task label). */
   listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]>;
-  /** The task ids of this node's containers ('' for those without one). */
-  listTaskIds(nodeId: string): Promise<string[]>;
+  /**
+   * This node's containers as one list of the engine shows them, nothing
+   * inspected: phase and health only, and they may lag behind the events. Fit
+   * to tell that a task needs no look (the periodic pass), never to act on.
+   */
+  glance(nodeId: string): Promise<ObservedContainer[]>;
   hasImage(image: string): Promise<boolean>;
   /** The ports the image's EXPOSE names; none when the runtime has no such notion. */
   imageExposedPorts(image: string): Promise<PortConfig[]>;

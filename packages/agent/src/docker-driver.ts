@@ -65,6 +65,15 @@ function phaseOf(state: string): ContainerPhase {
   }
 }
 
+/**
+ * The health a list shows in its Status text ("Up 3 minutes (healthy)", "Up 2
+ * seconds (health: starting)"), as inspect's State.Health.Status names it.
+ */
+function healthInListStatus(status: string | undefined): string | undefined {
+  const shown = /\((healthy|unhealthy|health: starting)\)\s*$/.exec(status ?? '')?.[1];
+  return shown === 'health: starting' ? 'starting' : shown;
+}
+
 function hostPortsOf(inspected: Docker.ContainerInspectInfo): Record<string, number> {
   const ports: Record<string, number> = {};
   const published = (inspected.NetworkSettings?.Ports ?? {}) as Record<string, Array<{ HostPort?: string }> | null>;
@@ -144,9 +153,20 @@ export class DockerDriver implements ContainerDriver {
     return result;
   }
 
-  /** The task ids of this node's containers ('' for those without one), from the list alone. */
-  async listTaskIds(nodeId: string): Promise<string[]> {
-    return (await this.list(nodeId)).map((info) => info.Labels?.[LABEL_TASK] ?? '');
+  /** This node's containers from one list call: no inspect, so no exit code, error or host ports. */
+  async glance(nodeId: string): Promise<ObservedContainer[]> {
+    return (await this.list(nodeId)).map((info) => {
+      const observed: ObservedContainer = {
+        id: info.Id,
+        name: (info.Names?.[0] ?? '').replace(/^\//, ''),
+        taskId: info.Labels?.[LABEL_TASK] ?? '',
+        phase: phaseOf(info.State),
+        created: info.Created,
+      };
+      const health = observed.phase === 'running' ? healthInListStatus(info.Status) : undefined;
+      if (health) observed.health = health;
+      return observed;
+    });
   }
 
   private async list(nodeId: string, taskId?: string): Promise<Docker.ContainerInfo[]> {

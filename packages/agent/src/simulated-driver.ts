@@ -51,8 +51,8 @@ export class SimulatedDriver implements ContainerDriver {
     return Promise.resolve(wanted.map((container) => ({ ...container })));
   }
 
-  listTaskIds(nodeId: string): Promise<string[]> {
-    return Promise.resolve([...(this.byNode.get(nodeId)?.values() ?? [])].map((container) => container.taskId));
+  glance(nodeId: string): Promise<ObservedContainer[]> {
+    return this.listContainers(nodeId);
   }
 
   /** Every image is present: a simulated node pulls nothing. */

@@ -4,7 +4,7 @@ import { buildContainerSpec, ingressBindings, type ContainerNetworking } from '.
 import { engineMessage, isEngineUnreachable } from './docker-driver';
 import type { ContainerDriver } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
-import type { StatusReport } from './observed';
+import type { ObservedContainer, StatusReport } from './observed';
 import { assignmentNews } from './assignment-news';
 import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
@@ -151,16 +151,31 @@ export class Worker {
     return pass;
   }
 
+  /**
+   * One list of the engine for the whole pass: a task whose containers, as
+   * listed, need no step is not looked at again (no list and inspect of its
+   * own), which is every task of an idle node. Any other task gets the usual
+   * job, which re-reads the engine before it acts.
+   */
   private async reconcileAllNow(): Promise<void> {
     if (!this.assignments) return;
-    let observedTaskIds: string[];
+    let observed: ObservedContainer[];
     try {
-      observedTaskIds = await this.options.driver.listTaskIds(this.options.nodeId);
+      observed = await this.options.driver.glance(this.options.nodeId);
     } catch (error) {
       this.jobFailed('(all)', error);
       return;
     }
-    await this.reconcileTasks(new Set([...this.assignments.keys(), ...observedTaskIds]));
+    const byTask = new Map<string, ObservedContainer[]>();
+    for (const container of observed) byTask.set(container.taskId, [...(byTask.get(container.taskId) ?? []), container]);
+    const ids = new Set([...this.assignments.keys(), ...byTask.keys()]);
+    await this.reconcileTasks([...ids].filter((id) => this.needsLook(id, byTask.get(id) ?? [])));
+  }
+
+  /** Whether the plan for a task, over what the list shows, has any step. */
+  private needsLook(taskId: string, listed: ObservedContainer[]): boolean {
+    const task = this.assignments?.get(taskId);
+    return planReconcile(task ? [task] : [], listed, this.memory, { removeUnassigned: this.haveSessionAssignments }).length > 0;
   }
 
   private async reconcileTasks(ids: Iterable<string>): Promise<void> {

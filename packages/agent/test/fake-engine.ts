@@ -69,8 +69,11 @@ export class FakeEngine {
       }));
   }
 
-  async listTaskIds(nodeId: string): Promise<string[]> {
-    return (await this.listContainers(nodeId)).map((c) => c.taskId);
+  async glance(nodeId: string): Promise<ObservedContainer[]> {
+    this.check('glance');
+    return [...this.containers.values()]
+      .filter((c) => c.labels['pisched.node'] === nodeId)
+      .map((c) => ({ id: c.id, name: c.name, taskId: c.labels['pisched.task'] ?? '', phase: c.phase, created: c.created }));
   }
 
   async hasImage(image: string): Promise<boolean> {

@@ -34,8 +34,8 @@ describe('SimulatedDriver', () => {
     await b.settle();
     expect(a.sent.map((update) => update.status.state)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
     expect(a.last('task-a')?.containerId).toMatch(/^[0-9a-f]{64}$/);
-    expect(await driver.listTaskIds('sim-1')).toEqual(['task-a']);
-    expect(await driver.listTaskIds('sim-2')).toEqual(['task-b']);
+    expect((await driver.glance('sim-1')).map((c) => c.taskId)).toEqual(['task-a']);
+    expect((await driver.glance('sim-2')).map((c) => c.taskId)).toEqual(['task-b']);
     expect((await driver.listContainers('sim-1', 'task-a'))[0].phase).toBe('running');
   });
 
@@ -50,7 +50,7 @@ describe('SimulatedDriver', () => {
     expect(failed).toHaveLength(2);
     expect(last(failed[0].id)?.err).toBe(SIMULATED_FAILURE);
     // A failed start leaves no container behind, as with Docker.
-    expect((await driver.listTaskIds('sim-1')).sort()).toEqual(tasks.filter((task) => !failed.includes(task)).map((task) => task.id).sort());
+    expect((await driver.glance('sim-1')).map((c) => c.taskId).sort()).toEqual(tasks.filter((task) => !failed.includes(task)).map((task) => task.id).sort());
   });
 
   it('stops and removes a task the scheduler shuts down', async () => {
@@ -64,7 +64,7 @@ describe('SimulatedDriver', () => {
     expect(last('task-x')?.state).toBe('SHUTDOWN');
     await worker.setAssignments([]);
     await settle();
-    expect(await driver.listTaskIds('sim-1')).toEqual([]);
+    expect((await driver.glance('sim-1')).map((c) => c.taskId)).toEqual([]);
   });
 
   it('refuses a fail ratio outside 0…1', () => {

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { lockDataDir, LOCK_FILE } from '../src/data-dir';
-import { engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
+import type Docker from 'dockerode';
+import { DockerDriver, engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
 import { buildNodeDescription } from '../src/node-description';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
 
@@ -108,6 +109,29 @@ describe('lockDataDir', () => {
     const lock = lockDataDir(dir);
     expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
     lock.release();
+  });
+});
+
+describe('DockerDriver.glance', () => {
+  it('reads phase and health from one list call, inspecting nothing', async () => {
+    const calls: string[] = [];
+    const listed = [
+      { Id: 'a', Names: ['/web.1'], Labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, State: 'running', Status: 'Up 3 minutes (healthy)', Created: 10 },
+      { Id: 'b', Names: ['/web.2'], Labels: { 'pisched.node': 'n1', 'pisched.task': 't2' }, State: 'running', Status: 'Up 2 seconds (health: starting)', Created: 11 },
+      { Id: 'c', Names: ['/web.3'], Labels: { 'pisched.node': 'n1', 'pisched.task': 't3' }, State: 'exited', Status: 'Exited (1) 5 seconds ago', Created: 12 },
+      { Id: 'd', Names: ['/other'], Labels: { 'pisched.node': 'n2', 'pisched.task': 't4' }, State: 'running', Status: 'Up 1 minute', Created: 13 },
+    ];
+    const docker = {
+      listContainers: async () => (calls.push('list'), listed),
+      getContainer: () => (calls.push('getContainer'), {}),
+    } as unknown as Docker;
+    const containers = await new DockerDriver('/nowhere', docker).glance('n1');
+    expect(calls).toEqual(['list']);
+    expect(containers).toEqual([
+      { id: 'a', name: 'web.1', taskId: 't1', phase: 'running', created: 10, health: 'healthy' },
+      { id: 'b', name: 'web.2', taskId: 't2', phase: 'running', created: 11, health: 'starting' },
+      { id: 'c', name: 'web.3', taskId: 't3', phase: 'exited', created: 12 },
+    ]);
   });
 });
 

@@ -205,6 +205,31 @@ describe('Worker', () => {
     expect(sent.map((u) => [u.taskId, u.status.state])).toEqual([['ta', 'SHUTDOWN']]);
   });
 
+  it('makes one engine list per periodic pass when nothing changed, and still notices a lost task', async () => {
+    const { engine, worker, flush, sent, states } = setup();
+    const tasks = Array.from({ length: 20 }, (_, i) => makeTask({ id: `p${i}`, slot: i + 1 }));
+    await worker.setAssignments(tasks);
+    await flush();
+    expect(engine.containers.size).toBe(20);
+    engine.calls = [];
+    sent.length = 0;
+    await worker.reconcileAll();
+    await flush();
+    // One list for 20 running tasks: no per-task list and inspect (listContainers), nothing reported.
+    expect(engine.calls).toEqual(['glance']);
+    expect(sent).toEqual([]);
+
+    // A container removed behind the agent's back (no event): the next pass looks at that task alone.
+    const lost = [...engine.containers.values()].find((c) => c.labels['pisched.task'] === 'p7')!;
+    engine.containers.delete(lost.id);
+    engine.calls = [];
+    await worker.reconcileAll();
+    await flush();
+    expect(engine.calls).toEqual(['glance', 'listContainers']);
+    expect(states('p7')).toEqual(['FAILED']);
+    expect(sent.map((u) => u.taskId)).toEqual(['p7']);
+  });
+
   it('reports SHUTDOWN after stopping, and removes on REMOVE', async () => {
     const { engine, worker, flush, states } = setup();
     const task = makeTask();
