@@ -109,6 +109,8 @@ export class Dispatcher {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
   private flushTimer?: NodeJS.Timeout;
+  /** A status write waits in the store's queue and takes what is pending when it is built. */
+  private statusQueued = false;
   /** Between start() and stop(): only a leading dispatcher writes status. */
   private leading = false;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -566,15 +568,24 @@ export class Dispatcher {
 
   private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
     this.pendingStatus.set(taskId, { nodeId, status });
-    this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+    if (!this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
   }
 
+  /**
+   * One status write at a time waits for the store: it takes the reports
+   * pending when the store gets round to building it, not when it was asked
+   * for. Taken at the ask, a burst's reports (four per task) queued a write
+   * every 25 ms behind the others, each its own Raft entry, one commit after another.
+   */
   private flushStatus(): void {
     this.flushTimer = undefined;
-    const batch = new Map(this.pendingStatus);
-    this.pendingStatus.clear();
+    this.statusQueued = true;
+    let batch: Map<string, { nodeId: string; status: TaskStatus }> | undefined;
     this.store
       .update((state) => {
+        this.statusQueued = false;
+        batch = new Map(this.pendingStatus);
+        this.pendingStatus.clear();
         const puts = [];
         for (const [taskId, { nodeId, status }] of batch) {
           const task = state.tasks.get(taskId);
@@ -584,13 +595,25 @@ export class Dispatcher {
         }
         return puts;
       })
-      .catch((error: Error) => {
-        // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
-        if (!this.leading) return;
-        this.log.warn({ err: error.message }, 'task status not written; will retry');
-        for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
-        this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
-      });
+      .then(
+        () => {
+          // Reports that came while this write was committing wait for a write of their own.
+          if (this.leading && this.pendingStatus.size > 0 && !this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+        (error: Error) => {
+          // Never built (this member cannot write): what was pending is this write's batch.
+          if (!batch) {
+            this.statusQueued = false;
+            batch = new Map(this.pendingStatus);
+            this.pendingStatus.clear();
+          }
+          // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
+          if (!this.leading) return;
+          this.log.warn({ err: error.message }, 'task status not written; will retry');
+          for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
+          this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+      );
   }
 
   private schedulePush(): void {
