@@ -25,6 +25,7 @@ import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
 import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
 import { GatheredWrites } from '../store/gathered-writes';
@@ -45,6 +46,8 @@ export class ImagePushRefused extends Error {}
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports, and node writes, are gathered this long and written in one command.
 const STATUS_FLUSH_MS = 25;
+/** Assignment sets encoded per turn of the event loop (see inTurns). */
+const PUSHES_PER_TURN = 50;
 // After the dispatcher starts, agents need time to notice and reconnect (their
 // reconnect backoff reaches 5 s); until then silence is not a node failure.
 const STARTUP_GRACE_MS = 10_000;
@@ -620,7 +623,6 @@ export class Dispatcher {
     if (this.pushScheduled) return;
     this.pushScheduled = true;
     setImmediate(() => {
-      this.pushScheduled = false;
       this.reauthorizeSessions();
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
@@ -629,6 +631,7 @@ export class Dispatcher {
       const touched = new Set(this.touched);
       this.allTouched = false;
       this.touched.clear();
+      const due: Session[] = [];
       for (const session of this.sessions.values()) {
         // Agents take the heartbeat period from accepted; a new period is announced the same way.
         if (periodChanged) {
@@ -638,18 +641,27 @@ export class Dispatcher {
           session.lastAssignments = undefined;
         }
         // A node none of whose tasks changed has its set already: the cost of a push follows the change, not the cluster.
-        if (everyone || touched.has(session.nodeId)) this.pushAssignments(session);
+        if (everyone || touched.has(session.nodeId)) due.push(session);
       }
-      // Endpoints go out with the assignments that stop their tasks: a task leaves every
-      // node's rotation while its agent still waits out the drain before stopping it.
-      const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
-      for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
-      if (this.sessions.size > 0) {
-        const table = meshTable(this.store.state);
-        for (const session of this.sessions.values()) this.pushMesh(session, table);
-      }
-      // A node must not be marked down for keeping to the old, slower period.
-      if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
+      // Each set is made from the state as it is at its turn; a session gone meanwhile gets none.
+      const push = (session: Session) => {
+        if (this.sessions.get(session.nodeId) === session) this.pushAssignments(session);
+      };
+      inTurns(due, PUSHES_PER_TURN, push, () => {
+        // Changes applied during the turns wait in `touched` for the next push.
+        this.pushScheduled = false;
+        // Endpoints go out with the assignments that stop their tasks: a task leaves every
+        // node's rotation while its agent still waits out the drain before stopping it.
+        const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+        for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
+        if (this.sessions.size > 0) {
+          const table = meshTable(this.store.state);
+          for (const session of this.sessions.values()) this.pushMesh(session, table);
+        }
+        // A node must not be marked down for keeping to the old, slower period.
+        if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
+        if (this.allTouched || this.touched.size > 0) this.schedulePush();
+      });
     });
   }
 
