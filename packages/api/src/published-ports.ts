@@ -56,6 +56,8 @@ export function portClash(
   selfId: string,
   services: Iterable<{ id: string; spec?: Pick<ServiceSpec, 'name' | 'ports'> | null }>,
 ): string | undefined {
+  // Most services publish nothing: they clash with none, and need no pass over every service.
+  if (ports.length === 0) return undefined;
   for (const other of services) {
     if (other.id === selfId) continue;
     for (const theirs of other.spec?.ports ?? []) {

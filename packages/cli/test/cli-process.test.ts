@@ -35,6 +35,12 @@ fs.writeFileSync(
   lazyModulesReport,
   "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (child_process|zlib)$/.test(m)); if (loaded.length) process._rawDebug(loaded.join(', ')); });\n",
 );
+/** The same for the Node modules only a call needs (gRPC's http2, tls, dns), which the bundle also loads when used. */
+const callModulesReport = path.join(path.dirname(ipCallRecorder), 'report-call-modules.js');
+fs.writeFileSync(
+  callModulesReport,
+  "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (http2|https|tls|dns)$/.test(m)); process._rawDebug(`loaded: ${loaded.join(', ')}`); });\n",
+);
 afterAll(() => {
   for (const dir of [tlsDir, emptyConfig, path.dirname(ipCallRecorder)]) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -113,6 +119,17 @@ describe('the built pisched executable', () => {
   it('loads neither child_process nor zlib to connect: the bundle has them load when used', async () => {
     const result = await pisched(['--scheduler', unreachable, 'ps'], {}, ['--require', lazyModulesReport]);
     expect(result.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\n`);
+  });
+
+  it('loads none of http2, https, tls and dns for a command that makes no call, and what a call needs when it makes one', async () => {
+    const help = await pisched(['--help'], {}, ['--require', callModulesReport]);
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe('loaded: \n');
+    const refused = await pisched(['run', '--name', 'web', '--replicas', '-1', 'busybox'], {}, ['--require', callModulesReport]);
+    expect(refused.stderr).toMatch(/^invalid replicas "-1".*\nloaded: \n$/s);
+    const call = await pisched(['--scheduler', unreachable, 'ls'], {}, ['--require', callModulesReport]);
+    // A refused connection ends before HTTP/2 starts; the TLS context is made before dialling.
+    expect(call.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\nloaded: NativeModule tls, NativeModule dns\n`);
   });
 
   it('takes --scheduler after the command too', async () => {

@@ -38,4 +38,34 @@ describe('lazy-builtins (the bundle\'s esbuild plugin)', () => {
     expect(keys[1]).toContain('gzipSync');
     expect(result).toEqual({ atStart: [], keys, gunzipped: 'pisched', ran: 'child', after: ['NativeModule zlib', 'NativeModule child_process'] });
   });
+
+  it('gives http2.constants (grpc-js destructures them when it loads) without loading http2, and loads tls, https, dns and http2 when used', async () => {
+    const result = await bundleAndRun(`
+      const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (http2|https|tls|dns)$/.test(m));
+      const http2 = require('node:http2');
+      const tls = require('tls');
+      require('https');
+      const dns = require('node:dns');
+      const { HTTP2_HEADER_PATH, NGHTTP2_CANCEL } = http2.constants;
+      const atStart = loaded();
+      const constants = http2.constants;
+      const context = typeof tls.createSecureContext({});
+      dns.lookup('127.0.0.1', { family: 4 }, (error, address) => {
+        const session = typeof http2.connect;
+        console.log(JSON.stringify({ atStart, HTTP2_HEADER_PATH, NGHTTP2_CANCEL, constants, context, address: error ? error.message : address, session, after: loaded() }));
+      });
+    `);
+    const { constants } = nodeRequire('node:http2') as typeof import('node:http2');
+    expect(result).toEqual({
+      atStart: [],
+      HTTP2_HEADER_PATH: ':path',
+      NGHTTP2_CANCEL: 8,
+      // The values written into the bundle at build are the running node's.
+      constants: JSON.parse(JSON.stringify(constants)),
+      context: 'object',
+      address: '127.0.0.1',
+      session: 'function',
+      after: ['NativeModule tls', 'NativeModule dns', 'NativeModule http2'],
+    });
+  });
 });

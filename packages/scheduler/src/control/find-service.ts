@@ -7,8 +7,7 @@ import { notFound, ApiError } from './grpc-errors';
 export function findService(state: StateMachine, nameOrId: string): Service | undefined {
   const byId = state.services.get(nameOrId);
   if (byId) return byId;
-  for (const service of state.services.values()) if (service.spec?.name === nameOrId) return service;
-  return undefined;
+  return state.serviceNamed(nameOrId);
 }
 
 export function requireService(state: StateMachine, nameOrId: string): Service {

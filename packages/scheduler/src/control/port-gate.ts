@@ -10,6 +10,8 @@ import { ApiError } from './grpc-errors';
  * `alsoWritten` are services going into the same command, not in the state yet.
  */
 export function checkPortsFree(state: StateMachine, spec: ServiceSpec, serviceId: string, alsoWritten: readonly Service[] = []): void {
-  const clash = portClash(spec.ports ?? [], serviceId, [...state.services.values(), ...alsoWritten]);
+  const ports = spec.ports ?? [];
+  if (ports.length === 0) return;
+  const clash = portClash(ports, serviceId, [...state.services.values(), ...alsoWritten]);
   if (clash) throw new ApiError(grpc.status.ALREADY_EXISTS, clash);
 }

@@ -133,11 +133,15 @@ export class Dispatcher {
   /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
   private readonly touched = new Set<string>();
   private allTouched = true;
+  /** A service was written since the image watch list was last sent: only then can the list differ. */
+  private servicesChanged = true;
   private readonly onChange = (command?: Command) => {
     this.imageHolders = undefined;
     if (command) {
       this.index.apply(command, this.touched);
+      if (command.actions.some((a) => a.action === 'putService' || a.action === 'removeService')) this.servicesChanged = true;
     } else {
+      this.servicesChanged = true;
       this.index.rebuild(this.store.state);
       this.allTouched = true;
     }
@@ -173,6 +177,7 @@ export class Dispatcher {
     this.authorizedRevocations = revocationFingerprint(this.store.state.security);
     this.index.rebuild(this.store.state);
     this.allTouched = true;
+    this.servicesChanged = true;
     this.store.on('change', this.onChange);
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => {
@@ -652,8 +657,14 @@ export class Dispatcher {
         this.pushScheduled = false;
         // Endpoints go out with the assignments that stop their tasks: a task leaves every
         // node's rotation while its agent still waits out the drain before stopping it.
-        const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
-        for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
+        // The list is a pass over every service: a leader answering each service creation with one
+        // was a few per cent of its CPU, for agents whose list had not changed or for no agent at all
+        // (a session that opens later is sent a list of its own).
+        if (this.servicesChanged && this.sessions.size > 0) {
+          const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+          for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
+        }
+        this.servicesChanged = false;
         if (this.sessions.size > 0) {
           const table = meshTable(this.store.state);
           for (const session of this.sessions.values()) this.pushMesh(session, table);

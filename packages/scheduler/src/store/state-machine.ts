@@ -17,6 +17,7 @@ import {
 import type { StoreCapture } from './snapshot-encoder';
 import { taskWithServiceSpec } from './task-spec-by-service';
 import { TaskTable } from './task-table';
+import { ServiceNames } from './service-names';
 
 export const CLUSTER_ID = 'cluster';
 export const SECURITY_ID = 'security';
@@ -57,6 +58,7 @@ export class StateMachine {
   private readonly clusters = new Map<string, Cluster>();
   /** The root CA and join secrets: at most one object, id "security". */
   private readonly securities = new Map<string, ClusterSecurity>();
+  private readonly serviceNames = new ServiceNames();
   /** Index of the last applied log entry. */
   appliedIndex = 0;
   /**
@@ -107,11 +109,7 @@ export class StateMachine {
         const nameOf = NAMED[kind];
         if (nameOf) {
           const name = nameOf(value);
-          for (const other of this.allOf(kind, staged)) {
-            if (other.id !== id && nameOf(other) === name) {
-              return { ok: false, error: `${kind} name ${name} is already in use` };
-            }
-          }
+          if (this.nameTaken(kind, id, name, staged)) return { ok: false, error: `${kind} name ${name} is already in use` };
         }
         const stored = { ...value, meta: { createdAt: 0, updatedAt: 0, ...value.meta, version: index } };
         staged.set(`${kind}/${id}`, stored as StoredObject);
@@ -129,6 +127,7 @@ export class StateMachine {
       if (told && (kind === 'service' || kind === 'task' || kind === 'node')) {
         observed.push({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
       }
+      if (kind === 'service') this.serviceNames.change(id, map.get(id) as Service | undefined, (value ?? undefined) as Service | undefined);
       if (value) map.set(id, value);
       else map.delete(id);
     }
@@ -183,7 +182,11 @@ export class StateMachine {
     this.services.clear();
     this.tasks.clear();
     this.nodes.clear();
-    for (const service of snapshot.services) this.services.set(service.id, service);
+    this.serviceNames.clear();
+    for (const service of snapshot.services) {
+      this.services.set(service.id, service);
+      this.serviceNames.change(service.id, undefined, service);
+    }
     for (const task of snapshot.tasks) this.tasks.set(task.id, task);
     for (const node of snapshot.nodes) this.nodes.set(node.id, node);
     this.secrets.clear();
@@ -217,6 +220,26 @@ export class StateMachine {
     if (kind === 'config') return this.configs as Map<string, StoredObject>;
     if (kind === 'network') return this.networks as Map<string, StoredObject>;
     return this.nodes as Map<string, StoredObject>;
+  }
+
+  /** The stored service named `name`, if any. */
+  serviceNamed(name: string): Service | undefined {
+    const id = this.serviceNames.idOf(name);
+    return id === undefined ? undefined : this.services.get(id);
+  }
+
+  /** Whether an object of `kind` other than `id`, as the command so far leaves them, is named `name`. */
+  private nameTaken(kind: Kind, id: string, name: string | undefined, staged: Map<string, StoredObject | null>): boolean {
+    const nameOf = NAMED[kind]!;
+    if (kind !== 'service' || name === undefined) {
+      for (const other of this.allOf(kind, staged)) if (other.id !== id && nameOf(other) === name) return true;
+      return false;
+    }
+    // A stored holder the command itself rewrites or removes counts as staged, as in allOf.
+    const holder = this.serviceNames.idOf(name);
+    if (holder !== undefined && holder !== id && !staged.has(`service/${holder}`)) return true;
+    for (const [key, other] of staged) if (other && key.startsWith('service/') && other.id !== id && nameOf(other) === name) return true;
+    return false;
   }
 
   private *allOf(kind: Kind, staged: Map<string, StoredObject | null>): Iterable<StoredObject> {
