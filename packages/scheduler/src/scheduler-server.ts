@@ -6,6 +6,7 @@ import { LocalCommandLog } from './store/local-command-log';
 import { newId } from './store/ids';
 import { ControlLoop, type Pass } from './orchestrator/control-loop';
 import { reconcileReplicated } from './orchestrator/replicated';
+import { ReplicatedOrchestrator } from './orchestrator/replicated-pass';
 import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
 import { placePendingTasks } from './placement/placement';
@@ -143,8 +144,11 @@ export class SchedulerServer {
       { name: 'reaper', run: (state) => reapTasks(state, systemClock.now()) },
     ];
     // Placements are timed only in the loop's own passes, not in --dry-run's plans, which reuse `passes`.
+    // The loop's orchestrator follows the changes between rounds (and remembers restart delays): a plan's copy must not touch that either.
     const loopPasses = passes.map((pass) =>
-      pass.name !== 'placement'
+      pass.name === 'orchestrator'
+        ? new ReplicatedOrchestrator(systemClock)
+        : pass.name !== 'placement'
         ? pass
         : {
             name: pass.name,

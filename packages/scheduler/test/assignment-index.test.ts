@@ -37,9 +37,10 @@ describe('AssignmentIndex', () => {
     // A status change on one node touches that node alone.
     expect(step(machine, index, [{ action: 'putTask', putTask: { ...stored(a), status: { ...stored(a).status!, state: 'RUNNING' } } }])).toEqual(['pi-1']);
     expect(index.tasksOf('pi-1', machine)[0].status!.state).toBe('RUNNING');
-    // So does a status written alone (what agents' reports become).
+    // A status written alone (what an agent's report becomes) is news to no node: the agent said it.
     const statusWrite = { taskId: a.id, version: stored(a).meta!.version, status: { ...stored(a).status!, health: 'healthy' }, startedAt: 7 };
-    expect(step(machine, index, [{ action: 'putTaskStatus', putTaskStatus: statusWrite }])).toEqual(['pi-1']);
+    expect(step(machine, index, [{ action: 'putTaskStatus', putTaskStatus: statusWrite }])).toEqual([]);
+    // The set sent with the next change has it.
     expect(index.tasksOf('pi-1', machine)[0].status!.health).toBe('healthy');
     // A move touches both ends.
     expect(step(machine, index, [{ action: 'putTask', putTask: { ...stored(a), nodeId: 'pi-3' } }])).toEqual(['pi-1', 'pi-3']);

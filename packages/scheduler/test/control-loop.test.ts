@@ -99,4 +99,40 @@ describe('ControlLoop pacing', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(pass.rounds).toBe(2);
   });
+
+  it('gives each round what was written since the previous one began, and everything after a round that failed', async () => {
+    const store = memoryStore();
+    const seen: (string[] | undefined)[] = [];
+    let fail = false;
+    const watcher: Pass = {
+      name: 'watcher',
+      run: (_state, changes) => {
+        seen.push(changes?.map((change) => `${change.kind}:${(change.after ?? change.before)!.id}`));
+        if (fail) {
+          fail = false;
+          // A write the state machine refuses: the round's changes are not done.
+          return [{ action: 'putTaskStatus', putTaskStatus: { taskId: 'missing', version: 1, status: null, startedAt: 0 } }];
+        }
+        return [];
+      },
+    };
+    loop = new ControlLoop(store, [watcher], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen).toEqual([undefined]);
+    await store.update(() => createService(1));
+    await store.update(() => createService(2));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen.at(-1)).toEqual(['service:s1', 'service:s2']);
+    fail = true;
+    await store.update(() => createService(3));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen.at(-1)).toEqual(['service:s3']);
+    await store.update(() => createService(4));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen.at(-1)).toBeUndefined();
+    await store.update(() => createService(5));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen.at(-1)).toEqual(['service:s5']);
+  });
 });

@@ -79,6 +79,46 @@ describe('a dispatcher that stops leading', () => {
     expect(logged.flatMap((command) => command.actions.map((action) => action.action))).toEqual(['putTaskStatus']);
   });
 
+  it('sends the reports that came while its status write waited for the store with that write, in one command', async () => {
+    const store = new Store();
+    let index = 0;
+    const logged: Command[] = [];
+    let gate: Promise<void> | undefined;
+    store.attach({
+      propose: async (data) => {
+        await gate;
+        logged.push(decodeMessage<Command>('Command', data));
+        return store.applyEntry(++index, data);
+      },
+    });
+    const { call } = await registered(store, 'pi-1');
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 3) } as Service;
+    const clock = testClock();
+    const tasks = [1, 2, 3].map((slot) => newTask(service, slot, clock));
+    await store.update(() => [
+      { action: 'putService', putService: service },
+      ...tasks.map((task): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId: 'pi-1', status: { ...task.status!, state: 'ASSIGNED' } } })),
+    ]);
+    // Another write holds the store (a commit in flight).
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => (open = resolve));
+    const other = store.update(() => [{ action: 'putService', putService: { ...store.state.services.get('svc1')!, spec: spec('web', 3, { labels: { a: 'b' } }) } }]);
+    logged.length = 0;
+    const report = (task: Task) => call.write({ status: { updates: [{ taskId: task.id, status: { ...task.status!, state: 'ACCEPTED', timestamp: 2 } }] } });
+    report(tasks[0]);
+    // Past the 25 ms gathering: its write now waits for the store.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    report(tasks[1]);
+    report(tasks[2]);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    gate = undefined;
+    open();
+    await other;
+    await until(() => (tasks.every((task) => store.state.tasks.get(task.id)?.status?.state === 'ACCEPTED') ? true : undefined));
+    const statusCommands = logged.filter((command) => command.actions.some((action) => action.action === 'putTaskStatus'));
+    expect(statusCommands.map((command) => command.actions.length)).toEqual([3]);
+  });
+
   it('stops retrying the status writes it could not make', async () => {
     const store = new Store();
     let index = 0;

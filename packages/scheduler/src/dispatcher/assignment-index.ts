@@ -26,10 +26,12 @@ export class AssignmentIndex {
         if (before !== undefined) touched.add(before);
         this.bind(task.id, task.nodeId);
         if (task.nodeId !== '') touched.add(task.nodeId);
-      } else if (action.action === 'putTaskStatus' && action.putTaskStatus) {
-        // The node keeps the task; its agent is told the status the others see.
-        const nodeId = this.nodeOfTask.get(action.putTaskStatus.taskId);
-        if (nodeId !== undefined) touched.add(nodeId);
+      } else if (action.action === 'putTaskStatus') {
+        // Touches no node: a status write is only ever the node's own report (the dispatcher writes
+        // it for the session it came on, on the task's node), and its agent already holds what it
+        // said (its worker takes its own status over an older one sent back). Sent back, each report
+        // cost the node its whole set again: a burst's four reports per task were most of the
+        // leader's pushes and the agents' decoding. The set sent with the next real change has it.
       } else if (action.action === 'removeTask' && action.removeTask !== undefined) {
         const before = this.unbind(action.removeTask);
         if (before !== undefined) touched.add(before);

@@ -25,6 +25,7 @@ import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
 import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
 import { GatheredWrites } from '../store/gathered-writes';
@@ -45,6 +46,8 @@ export class ImagePushRefused extends Error {}
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 // Status reports, and node writes, are gathered this long and written in one command.
 const STATUS_FLUSH_MS = 25;
+/** Assignment sets encoded per turn of the event loop (see inTurns). */
+const PUSHES_PER_TURN = 50;
 // After the dispatcher starts, agents need time to notice and reconnect (their
 // reconnect backoff reaches 5 s); until then silence is not a node failure.
 const STARTUP_GRACE_MS = 10_000;
@@ -109,6 +112,8 @@ export class Dispatcher {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
   private flushTimer?: NodeJS.Timeout;
+  /** A status write waits in the store's queue and takes what is pending when it is built. */
+  private statusQueued = false;
   /** Between start() and stop(): only a leading dispatcher writes status. */
   private leading = false;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -571,15 +576,24 @@ export class Dispatcher {
 
   private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
     this.pendingStatus.set(taskId, { nodeId, status });
-    this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+    if (!this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
   }
 
+  /**
+   * One status write at a time waits for the store: it takes the reports
+   * pending when the store gets round to building it, not when it was asked
+   * for. Taken at the ask, a burst's reports (four per task) queued a write
+   * every 25 ms behind the others, each its own Raft entry, one commit after another.
+   */
   private flushStatus(): void {
     this.flushTimer = undefined;
-    const batch = new Map(this.pendingStatus);
-    this.pendingStatus.clear();
+    this.statusQueued = true;
+    let batch: Map<string, { nodeId: string; status: TaskStatus }> | undefined;
     this.store
       .update((state) => {
+        this.statusQueued = false;
+        batch = new Map(this.pendingStatus);
+        this.pendingStatus.clear();
         const puts = [];
         for (const [taskId, { nodeId, status }] of batch) {
           const task = state.tasks.get(taskId);
@@ -589,20 +603,31 @@ export class Dispatcher {
         }
         return puts;
       })
-      .catch((error: Error) => {
-        // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
-        if (!this.leading) return;
-        this.log.warn({ err: error.message }, 'task status not written; will retry');
-        for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
-        this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
-      });
+      .then(
+        () => {
+          // Reports that came while this write was committing wait for a write of their own.
+          if (this.leading && this.pendingStatus.size > 0 && !this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+        (error: Error) => {
+          // Never built (this member cannot write): what was pending is this write's batch.
+          if (!batch) {
+            this.statusQueued = false;
+            batch = new Map(this.pendingStatus);
+            this.pendingStatus.clear();
+          }
+          // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
+          if (!this.leading) return;
+          this.log.warn({ err: error.message }, 'task status not written; will retry');
+          for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
+          this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+      );
   }
 
   private schedulePush(): void {
     if (this.pushScheduled) return;
     this.pushScheduled = true;
     setImmediate(() => {
-      this.pushScheduled = false;
       this.reauthorizeSessions();
       const { periodMs } = this.heartbeat();
       const periodChanged = periodMs !== this.announcedPeriodMs;
@@ -611,6 +636,7 @@ export class Dispatcher {
       const touched = new Set(this.touched);
       this.allTouched = false;
       this.touched.clear();
+      const due: Session[] = [];
       for (const session of this.sessions.values()) {
         // Agents take the heartbeat period from accepted; a new period is announced the same way.
         if (periodChanged) {
@@ -620,24 +646,33 @@ export class Dispatcher {
           session.lastAssignments = undefined;
         }
         // A node none of whose tasks changed has its set already: the cost of a push follows the change, not the cluster.
-        if (everyone || touched.has(session.nodeId)) this.pushAssignments(session);
+        if (everyone || touched.has(session.nodeId)) due.push(session);
       }
-      // Endpoints go out with the assignments that stop their tasks: a task leaves every
-      // node's rotation while its agent still waits out the drain before stopping it.
-      // The list is a pass over every service: a leader answering each service creation with one
-      // was a few per cent of its CPU, for agents whose list had not changed or for no agent at all
-      // (a session that opens later is sent a list of its own).
-      if (this.servicesChanged && this.sessions.size > 0) {
-        const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
-        for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
-      }
-      this.servicesChanged = false;
-      if (this.sessions.size > 0) {
-        const table = meshTable(this.store.state);
-        for (const session of this.sessions.values()) this.pushMesh(session, table);
-      }
-      // A node must not be marked down for keeping to the old, slower period.
-      if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
+      // Each set is made from the state as it is at its turn; a session gone meanwhile gets none.
+      const push = (session: Session) => {
+        if (this.sessions.get(session.nodeId) === session) this.pushAssignments(session);
+      };
+      inTurns(due, PUSHES_PER_TURN, push, () => {
+        // Changes applied during the turns wait in `touched` for the next push.
+        this.pushScheduled = false;
+        // Endpoints go out with the assignments that stop their tasks: a task leaves every
+        // node's rotation while its agent still waits out the drain before stopping it.
+        // The list is a pass over every service: a leader answering each service creation with one
+        // was a few per cent of its CPU, for agents whose list had not changed or for no agent at all
+        // (a session that opens later is sent a list of its own).
+        if (this.servicesChanged && this.sessions.size > 0) {
+          const watched = serviceImages(this.store.state.services.values(), this.pushedImages);
+          for (const session of this.sessions.values()) this.pushImageWatch(session, watched);
+        }
+        this.servicesChanged = false;
+        if (this.sessions.size > 0) {
+          const table = meshTable(this.store.state);
+          for (const session of this.sessions.values()) this.pushMesh(session, table);
+        }
+        // A node must not be marked down for keeping to the old, slower period.
+        if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
+        if (this.allTouched || this.touched.size > 0) this.schedulePush();
+      });
     });
   }
 

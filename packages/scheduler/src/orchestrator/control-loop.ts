@@ -1,11 +1,16 @@
 import type { StoreAction } from '@pisched/api';
 import type { Logger } from 'pino';
-import type { StateMachine } from '../store/state-machine';
+import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Store } from '../store/store';
 
 export interface Pass {
   name: string;
-  run(state: StateMachine): StoreAction[];
+  /**
+   * changes: what was written since the previous round began, for a pass that
+   * looks only at what they touch; absent, anything may have changed (the
+   * first round, a snapshot restored, a round that failed, a --dry-run plan).
+   */
+  run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[];
 }
 
 /**
@@ -32,7 +37,8 @@ export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 /**
  * Runs the reconciliation passes (orchestrator, placement, reaper) after
  * store changes and on a steady tick, one round at a time, each pass
- * committing its own command. The passes are pure functions of the state, so
+ * committing its own command. The passes are functions of the state (and of
+ * what changed since the last round, for those that follow changes), so
  * a round that finds nothing to do writes nothing and the loop goes quiet.
  */
 export class ControlLoop {
@@ -43,7 +49,14 @@ export class ControlLoop {
   /** When the first change the next round answers arrived (performance.now()). */
   private firstChangeAt = 0;
   private stopped = true;
-  private readonly onChange = () => this.kick();
+  /** What was written since the last round began, in lists as the commands came; everything: look at it all. */
+  private written: (readonly StoreChange[])[] = [];
+  private everything = true;
+  private readonly onChange = (command?: unknown, changes?: readonly StoreChange[]) => {
+    if (command === undefined || changes === undefined) this.everything = true;
+    else if (!this.everything) this.written.push(changes);
+    this.kick();
+  };
 
   constructor(
     private readonly store: Store,
@@ -55,6 +68,9 @@ export class ControlLoop {
 
   start(): void {
     this.stopped = false;
+    // What happened while another member led (or before) is not in any list here.
+    this.everything = true;
+    this.written = [];
     this.store.on('change', this.onChange);
     this.timer = setInterval(() => this.kick(), this.tickMs);
     this.kick();
@@ -87,13 +103,19 @@ export class ControlLoop {
 
   private async round(): Promise<void> {
     this.again = false;
+    const changes = this.everything ? undefined : this.written.flat();
+    this.everything = false;
+    this.written = [];
     for (const pass of this.passes) {
       if (this.stopped) break;
       try {
-        await this.store.update((state) => pass.run(state));
+        await this.store.update((state) => pass.run(state, changes));
       } catch (error) {
         // The state moved under us or the log refused the write; the next tick tries again
-        // (retrying at once could spin on an error that persists).
+        // (retrying at once could spin on an error that persists), looking at everything:
+        // what this round's changes called for was not done.
+        this.everything = true;
+        this.written = [];
         this.log.warn({ pass: pass.name, err: (error as Error).message }, 'reconciliation pass failed; retrying on the next tick');
       }
     }

@@ -5,6 +5,14 @@ import { decideRestart } from './restart-policy';
 import { compileRules, nodeFacts } from '../placement/constraints';
 import { ruleFilters } from '../placement/filters';
 
+/** Which services one run of the orchestrator looks at. */
+export interface ReplicatedScope {
+  /** Only these services' tasks (absent: every service, and every service id a task still names). */
+  services?: Iterable<string>;
+  /** Told each service a slot of which waits out its restart delay: nothing else will call for a look when the delay ends. */
+  waiting?: Set<string>;
+}
+
 /**
  * Desired tasks for replicated services and jobs: one task in each slot
  * 1..replicas. A task is live while it is meant to run, has not ended, and is
@@ -13,69 +21,88 @@ import { ruleFilters } from '../placement/filters';
  * dead one is kept as history with desired state shutdown), or leave it as
  * the slot's final state (a completed job, restart condition none, attempts
  * used up). Slots above replicas are told to go away (desired state remove),
- * as are tasks whose service was removed.
+ * as are tasks whose service was removed. The services in scope are looked
+ * at through the store's tasks by service, so a run costs their tasks, not every task.
  */
-export function reconcileReplicated(state: StateMachine, clock: Clock): StoreAction[] {
+export function reconcileReplicated(state: StateMachine, clock: Clock, scope: ReplicatedScope = {}): StoreAction[] {
   const actions: StoreAction[] = [];
   const now = clock.now();
-  const desired = new Map<string, Map<number, Task[]>>();
-  const history = new Map<string, Task[]>();
-  for (const task of state.tasks.values()) {
-    if (task.desiredState === 'SHUTDOWN') {
-      const key = `${task.serviceId}/${task.slot}`;
-      history.set(key, [...(history.get(key) ?? []), task]);
-    }
-    if (task.desiredState !== 'RUNNING') continue;
-    const service = state.services.get(task.serviceId);
+  const serviceIds = scope.services ?? new Set([...state.services.keys(), ...state.tasks.serviceIds()]);
+  for (const serviceId of serviceIds) {
+    const service = state.services.get(serviceId);
+    const all = state.tasks.ofService(serviceId);
     if (!service) {
-      actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
+      for (const task of all.values()) if (task.desiredState === 'RUNNING') actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
       continue;
     }
-    const slots = desired.get(task.serviceId) ?? new Map<number, Task[]>();
-    desired.set(task.serviceId, slots);
-    slots.set(task.slot, [...(slots.get(task.slot) ?? []), task]);
-  }
-
-  for (const service of state.services.values()) {
     const mode = service.spec?.mode;
     if (mode !== 'REPLICATED' && mode !== 'REPLICATED_JOB') continue;
-    const replicas = service.spec?.replicas ?? 0;
-    const slots = desired.get(service.id) ?? new Map<number, Task[]>();
-    for (const [slot, tasks] of slots) {
-      // Slot 0 is a global service's; its tasks are left from before the service became replicated.
-      if (slot > replicas || slot < 1) {
-        for (const task of tasks) actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
-      }
+    const slots = new Map<number, Task[]>();
+    const history = new Map<number, Task[]>();
+    for (const task of all.values()) {
+      if (task.desiredState === 'SHUTDOWN') pushTo(history, task.slot, task);
+      if (task.desiredState === 'RUNNING') pushTo(slots, task.slot, task);
     }
-    for (let slot = 1; slot <= replicas; slot++) {
-      const tasks = slots.get(slot) ?? [];
-      const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
-      const live = tasks.filter((task) => isLive(task, state.nodes, service));
-      // A start-first update runs a slot's successor beside its old task for a while: the updater ends that.
-      if (live.length === 2 && live.filter((task) => isCurrentTask(task, service.spec)).length === 1) continue;
-      if (live.length > 0) {
-        // Two live tasks in one slot only arise from a race; keep the most advanced.
-        live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
-        for (const task of tasks) if (task !== live[0]) shutDown(task);
-        continue;
-      }
-      const newestFirst = [...tasks].sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
-      const dead = newestFirst[0];
-      for (const older of newestFirst.slice(1)) shutDown(older);
-      if (!dead) {
-        // A stop-first update: the successor starts once the old task has stopped, so the two never share a port.
-        if (stillStopping(history.get(`${service.id}/${slot}`) ?? [], state.nodes, service)) continue;
-        actions.push(putTask(newTask(service, slot, clock)));
-        continue;
-      }
-      const decision = decideRestart(service, dead, history.get(`${service.id}/${slot}`) ?? []);
-      // A dead task that is not restarted keeps desired state running: it is the slot's final word.
-      if (!decision.restart || decision.at > now) continue;
-      shutDown(dead);
-      actions.push(putTask({ ...newTask(service, slot, clock), restarts: decision.restarts }));
-    }
+    reconcileService(state, service, slots, history, now, clock, actions, scope.waiting);
   }
   return actions;
+}
+
+function pushTo(map: Map<number, Task[]>, slot: number, task: Task): void {
+  const tasks = map.get(slot);
+  if (tasks) tasks.push(task);
+  else map.set(slot, [task]);
+}
+
+/** One replicated service's slots: `slots` holds its tasks meant to run, `history` those shut down, by slot. */
+function reconcileService(
+  state: StateMachine,
+  service: Service,
+  slots: Map<number, Task[]>,
+  history: Map<number, Task[]>,
+  now: number,
+  clock: Clock,
+  actions: StoreAction[],
+  waiting: Set<string> | undefined,
+): void {
+  const replicas = service.spec?.replicas ?? 0;
+  for (const [slot, tasks] of slots) {
+    // Slot 0 is a global service's; its tasks are left from before the service became replicated.
+    if (slot > replicas || slot < 1) {
+      for (const task of tasks) actions.push(putTask(withDesiredState(task, 'REMOVE', now)));
+    }
+  }
+  for (let slot = 1; slot <= replicas; slot++) {
+    const tasks = slots.get(slot) ?? [];
+    const shutDown = (task: Task) => actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
+    const live = tasks.filter((task) => isLive(task, state.nodes, service));
+    // A start-first update runs a slot's successor beside its old task for a while: the updater ends that.
+    if (live.length === 2 && live.filter((task) => isCurrentTask(task, service.spec)).length === 1) continue;
+    if (live.length > 0) {
+      // Two live tasks in one slot only arise from a race; keep the most advanced.
+      live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
+      for (const task of tasks) if (task !== live[0]) shutDown(task);
+      continue;
+    }
+    const newestFirst = [...tasks].sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
+    const dead = newestFirst[0];
+    for (const older of newestFirst.slice(1)) shutDown(older);
+    if (!dead) {
+      // A stop-first update: the successor starts once the old task has stopped, so the two never share a port.
+      if (stillStopping(history.get(slot) ?? [], state.nodes, service)) continue;
+      actions.push(putTask(newTask(service, slot, clock)));
+      continue;
+    }
+    const decision = decideRestart(service, dead, history.get(slot) ?? []);
+    // A dead task that is not restarted keeps desired state running: it is the slot's final word.
+    if (!decision.restart) continue;
+    if (decision.at > now) {
+      waiting?.add(service.id);
+      continue;
+    }
+    shutDown(dead);
+    actions.push(putTask({ ...newTask(service, slot, clock), restarts: decision.restarts }));
+  }
 }
 
 /**
@@ -111,8 +138,8 @@ function stillStopping(shutDown: Task[], nodes: Map<string, Node>, service: Serv
 export function countTasks(state: StateMachine, service: Service): { running: number; completed: number } {
   let running = 0;
   let completed = 0;
-  for (const task of state.tasks.values()) {
-    if (task.serviceId !== service.id || task.desiredState !== 'RUNNING') continue;
+  for (const task of state.tasks.ofService(service.id).values()) {
+    if (task.desiredState !== 'RUNNING') continue;
     if (task.status?.state === 'RUNNING') running++;
     if (task.status?.state === 'COMPLETE') completed++;
   }

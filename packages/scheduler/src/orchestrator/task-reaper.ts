@@ -15,12 +15,12 @@ export const TASK_HISTORY_PER_SLOT = 5;
 export function reapTasks(state: StateMachine, now = Date.now()): StoreAction[] {
   const actions: StoreAction[] = [];
   const history = new Map<string, Task[]>();
-  for (const task of state.tasks.values()) {
+  // Only tasks no longer meant to run can go, and the store keeps those apart: a round costs them, not every task.
+  for (const task of state.tasks.retired.values()) {
     if (task.desiredState === 'REMOVE') {
       if (isFinished(task, state)) actions.push({ action: 'removeTask', removeTask: task.id });
       continue;
     }
-    if (task.desiredState === 'RUNNING') continue;
     if (task.nodeId !== '' && !state.nodes.has(task.nodeId) && !isTerminal(task.status!.state) && stateRank(task.status!.state) >= stateRank('ASSIGNED')) {
       const status = { ...task.status!, state: 'ORPHANED' as const, message: `node ${task.nodeId} was removed`, timestamp: now };
       actions.push({ action: 'putTask', putTask: { ...task, status } });

@@ -41,8 +41,8 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
 export function placePendingTasks(state: StateMachine, clock: Clock, options: PlacementOptions = DEFAULT_PLACEMENT): StoreAction[] {
   const bound: Task[] = [];
   const groups = new Map<string, Task[]>();
-  for (const task of state.tasks.values()) {
-    if (task.desiredState !== 'RUNNING' || task.status!.state !== 'PENDING') continue;
+  // The store keeps the tasks waiting for a node apart: a round finds them without walking every task.
+  for (const task of state.tasks.pending.values()) {
     if (task.nodeId !== '') {
       bound.push(task);
       continue;

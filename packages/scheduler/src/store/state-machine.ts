@@ -16,6 +16,7 @@ import {
 } from '@pisched/api';
 import type { StoreCapture } from './snapshot-encoder';
 import { taskWithServiceSpec } from './task-spec-by-service';
+import { TaskTable } from './task-table';
 import { ServiceNames } from './service-names';
 
 export const CLUSTER_ID = 'cluster';
@@ -47,7 +48,7 @@ const NAMED: Partial<Record<Kind, (value: StoredObject) => string | undefined>> 
  */
 export class StateMachine {
   readonly services = new Map<string, Service>();
-  readonly tasks = new Map<string, Task>();
+  readonly tasks = new TaskTable();
   readonly nodes = new Map<string, Node>();
   /** Values only sealed (see Secret.sealed_data): opened by the dispatcher for the agents that need them. */
   readonly secrets = new Map<string, Secret>();
@@ -67,7 +68,8 @@ export class StateMachine {
    */
   observer?: (change: StoreChange, index: number) => void;
 
-  apply(command: Command, index: number): ApplyResult {
+  /** changes, when given, is told each service, task and node the command wrote, as it was and as it is now (for listeners that follow changes instead of looking at everything). */
+  apply(command: Command, index: number, changes?: StoreChange[]): ApplyResult {
     if (index <= this.appliedIndex) return { ok: false, error: `entry ${index} already applied` };
     this.appliedIndex = index;
     // Check the whole batch against the state as the batch itself changes it,
@@ -115,27 +117,31 @@ export class StateMachine {
         staged.set(`${kind}/${id}`, null);
       }
     }
-    const changes: StoreChange[] = [];
+    const observed: StoreChange[] = [];
+    const told = this.observer !== undefined || changes !== undefined;
     for (const [key, value] of staged) {
       const slash = key.indexOf('/');
       const map = this.mapOf(key.slice(0, slash) as Kind);
       const id = key.slice(slash + 1);
       const kind = key.slice(0, slash);
-      if (this.observer && (kind === 'service' || kind === 'task' || kind === 'node')) {
-        changes.push({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
+      if (told && (kind === 'service' || kind === 'task' || kind === 'node')) {
+        observed.push({ kind, before: map.get(id), after: value ?? undefined } as StoreChange);
       }
       if (kind === 'service') this.serviceNames.change(id, map.get(id) as Service | undefined, (value ?? undefined) as Service | undefined);
       if (value) map.set(id, value);
       else map.delete(id);
     }
     // Told once the command is fully written: an observer that fails must not leave it half applied.
-    for (const change of changes) {
-      try {
-        this.observer?.(change, index);
-      } catch {
-        // Events are a view of the state, never a reason to diverge from the other replicas.
+    if (this.observer) {
+      for (const change of observed) {
+        try {
+          this.observer(change, index);
+        } catch {
+          // Events are a view of the state, never a reason to diverge from the other replicas.
+        }
       }
     }
+    if (changes) for (const change of observed) changes.push(change);
     return { ok: true };
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { decodeMessage, encodeMessage, type Command, type StoreAction } from '@pisched/api';
-import { StateMachine, type ApplyResult } from './state-machine';
+import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';
 
 /** Where commands go to become durable (a local log now, Raft later). */
@@ -24,8 +24,9 @@ export class StoreConflictError extends Error {
  * Reads and writes of the scheduler's state. Writers describe their change as
  * store actions built from a consistent view; updates run one at a time so
  * that view cannot go stale between reading and proposing. Listeners get a
- * 'change' event after every applied command, with the command; one without
- * a command (a snapshot restored) means anything may have changed.
+ * 'change' event after every applied command, with the command and the
+ * services, tasks and nodes it changed (StoreChange[]); one without a command
+ * (a snapshot restored) means anything may have changed.
  */
 export class Store extends EventEmitter {
   readonly state = new StateMachine();
@@ -39,9 +40,10 @@ export class Store extends EventEmitter {
   /** Applies one committed log entry; called by the CommandLog, in index order. */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
     const command = decodeMessage<Command>('Command', data);
-    const result = this.state.apply(command, index);
-    // The command goes with the event, so a listener may follow what changed instead of looking at everything.
-    if (result.ok) this.emit('change', command);
+    const changes: StoreChange[] = [];
+    const result = this.state.apply(command, index, changes);
+    // The command and what it changed go with the event, so a listener may follow them instead of looking at everything.
+    if (result.ok) this.emit('change', command, changes);
     return result;
   }
 
