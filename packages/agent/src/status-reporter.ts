@@ -10,25 +10,16 @@ export type StatusSink = (updates: StatusUpdate[]) => boolean;
 
 /**
  * Batches status updates so a burst (a start's four phases, ten containers
- * dying with the engine) costs at most one message per `delayMs`. The first
- * update after a quiet spell goes on the next turn of the event loop, with
- * whatever else that turn reported: the scheduler waits on single
- * transitions (a rolling update's next slot waits for the old task's stop,
- * then for its successor's start) and a fixed delay cost each of them
- * `delayMs`. Batches that find no session are dropped on purpose: the worker
- * re-sends every assigned task's latest status once the next session's
- * assignments arrive, and stale intermediate states are worth nothing.
+ * dying with the engine) becomes one message, sent within `delayMs`.
+ * Batches that find no session are dropped on purpose: the worker re-sends
+ * every assigned task's latest status once the next session's assignments
+ * arrive, and stale intermediate states are worth nothing.
  */
 export class StatusReporter {
   private pending: StatusUpdate[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastSentAt = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    private sink: StatusSink,
-    private readonly delayMs = 50,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+  constructor(private sink: StatusSink, private readonly delayMs = 50) {}
 
   setSink(sink: StatusSink): void {
     this.sink = sink;
@@ -36,7 +27,7 @@ export class StatusReporter {
 
   enqueue(update: StatusUpdate): void {
     this.pending.push(update);
-    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastSentAt + this.delayMs - this.now()));
+    this.timer ??= setTimeout(() => this.flush(), this.delayMs);
   }
 
   flush(): void {
@@ -45,7 +36,6 @@ export class StatusReporter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.lastSentAt = this.now();
     this.sink(batch);
   }
 

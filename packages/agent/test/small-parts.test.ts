@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { lockDataDir, LOCK_FILE } from '../src/data-dir';
 import type Docker from 'dockerode';
 import { DockerDriver, engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
@@ -28,7 +28,7 @@ describe('buildNodeDescription', () => {
 });
 
 describe('StatusReporter', () => {
-  it('sends a burst reported in one turn as one batch', async () => {
+  it('sends a burst as one batch after the delay', async () => {
     const batches: StatusUpdate[][] = [];
     const reporter = new StatusReporter((batch) => {
       batches.push(batch);
@@ -40,33 +40,6 @@ describe('StatusReporter', () => {
     expect(batches).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(batches.map((b) => b.map((u) => u.taskId))).toEqual([['a', 'b']]);
-  });
-
-  it('sends the first update after a quiet spell at once, then at most one batch per delay', () => {
-    vi.useFakeTimers();
-    try {
-      const sent: string[][] = [];
-      const reporter = new StatusReporter((batch) => sent.push(batch.map((u) => u.taskId)) > 0, 50, () => Date.now());
-      const status = { state: 'SHUTDOWN' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] };
-      reporter.enqueue({ taskId: 'a', status });
-      vi.advanceTimersByTime(1);
-      expect(sent).toEqual([['a']]);
-      // Within the delay of that send: held back and gathered.
-      vi.advanceTimersByTime(10);
-      reporter.enqueue({ taskId: 'b', status });
-      reporter.enqueue({ taskId: 'c', status });
-      vi.advanceTimersByTime(38);
-      expect(sent).toEqual([['a']]);
-      vi.advanceTimersByTime(1);
-      expect(sent).toEqual([['a'], ['b', 'c']]);
-      // Quiet for longer than the delay: the next one goes at once again.
-      vi.advanceTimersByTime(200);
-      reporter.enqueue({ taskId: 'd', status });
-      vi.advanceTimersByTime(1);
-      expect(sent).toEqual([['a'], ['b', 'c'], ['d']]);
-    } finally {
-      vi.useRealTimers();
-    }
   });
 
   it('drops what clear() finds unsent', async () => {
