@@ -142,6 +142,16 @@ const NS_PER_MS = 1_000_000;
  * signal reaches a command that does not handle it itself; a health check
  * becomes the container's Healthcheck (the engine wants nanoseconds).
  */
+/**
+ * Whether the spec gives the container a health check of its own: its health
+ * is then "starting" from the moment it starts, as the engine reports it. (A
+ * check that only the image's HEALTHCHECK gives is not known here.)
+ */
+export function specHasHealthCheck(task: Task): boolean {
+  const test = task.spec?.container?.healthcheck?.test ?? [];
+  return test.length > 0 && test[0] !== 'NONE';
+}
+
 function applyStopAndHealth(container: NonNullable<NonNullable<Task['spec']>['container']>, options: Docker.ContainerCreateOptions): void {
   if (container.stopSignal) options.StopSignal = container.stopSignal;
   if (container.stopGracePeriodMs) options.StopTimeout = Math.ceil(container.stopGracePeriodMs / 1000);

@@ -1,6 +1,6 @@
 import { ingressPorts as ingressPortsOf, meshTargetPorts, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
 import type { Logger } from 'pino';
-import { buildContainerSpec, ingressBindings, type ContainerNetworking } from './container-spec';
+import { buildContainerSpec, ingressBindings, specHasHealthCheck, type ContainerNetworking } from './container-spec';
 import { engineMessage, isEngineUnreachable } from './docker-driver';
 import type { ContainerDriver } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
@@ -373,7 +373,9 @@ export class Worker {
         this.jobFailed(task.id, error);
       }
     }
-    this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
+    // Without its health, a start-first update or a batch would count the task as up before its check passed.
+    const health = specHasHealthCheck(task) ? { health: 'starting' } : {};
+    this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...health, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
   }
 
   /** Pulls, the registry being the first choice; then, if other nodes hold the image, fetches it from them. */

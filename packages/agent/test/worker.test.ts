@@ -39,6 +39,22 @@ describe('Worker', () => {
     expect([...engine.containers.values()][0].labels['pisched.node']).toBe(NODE);
   });
 
+  it('reports a task whose spec has a health check as running with health starting, never as plainly running', async () => {
+    const { worker, sent, flush } = setup();
+    const plain = makeTask();
+    const checked = makeTask({ id: 'task-with-a-check' });
+    checked.spec = { ...checked.spec!, container: { ...checked.spec!.container!, healthcheck: { test: ['CMD-SHELL', 'false'], intervalMs: 500, timeoutMs: 0, retries: 1, startPeriodMs: 0 } } };
+    const disabled = makeTask({ id: 'task-check-disabled' });
+    disabled.spec = { ...disabled.spec!, container: { ...disabled.spec!.container!, healthcheck: { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } } };
+    await worker.setAssignments([plain, checked, disabled]);
+    await flush();
+    const running = (taskId: string) => sent.filter((u) => u.taskId === taskId && u.status.state === 'RUNNING').map((u) => u.status.health);
+    // An update counts a running task with no health as up: it must not see one before the check has passed.
+    expect(running(checked.id)).toEqual(['starting']);
+    expect(running(plain.id)).toEqual(['']);
+    expect(running(disabled.id)).toEqual(['']);
+  });
+
   it('serialises per task: overlapping assignment sets and events create one container', async () => {
     const { engine, worker, flush } = setup();
     engine.createDelayMs = 30;
