@@ -106,8 +106,8 @@ export function controlHandlers(
       await store.update((state) => {
         const service = requireService(state, request.service);
         const actions: StoreAction[] = [{ action: 'removeService', removeService: service.id }];
-        for (const task of state.tasks.values()) {
-          if (task.serviceId !== service.id || task.desiredState === 'REMOVE') continue;
+        for (const task of state.tasks.ofService(service.id).values()) {
+          if (task.desiredState === 'REMOVE') continue;
           const removed: Task = { ...task, desiredState: 'REMOVE', meta: { ...task.meta!, updatedAt: now } };
           actions.push({ action: 'putTask', putTask: removed });
         }
@@ -186,8 +186,7 @@ export function controlHandlers(
 
     ListTasks: unary((request) => {
       const serviceId = request.service ? requireService(store.state, request.service).id : undefined;
-      const tasks = [...store.state.tasks.values()]
-        .filter((task) => serviceId === undefined || task.serviceId === serviceId)
+      const tasks = [...(serviceId === undefined ? store.state.tasks : store.state.tasks.ofService(serviceId)).values()]
         .sort(
           (a, b) =>
             a.serviceName.localeCompare(b.serviceName) ||

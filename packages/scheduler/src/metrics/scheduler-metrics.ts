@@ -145,5 +145,5 @@ export class SchedulerMetrics {
 }
 
 function pendingTasks(store: Store) {
-  return [...store.state.tasks.values()].filter((task) => task.desiredState === 'RUNNING' && task.status?.state === 'PENDING');
+  return [...store.state.tasks.pending.values()];
 }

@@ -35,33 +35,20 @@ import { isFinished } from '../orchestrator/task-reaper';
  */
 export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction[] {
   const actions: StoreAction[] = [];
-  const updating = new Set<string>();
   for (const service of state.services.values()) {
     const mode = service.spec?.mode;
-    if ((mode === 'REPLICATED' || mode === 'GLOBAL') && isInProgress(service)) updating.add(service.id);
-  }
-  // The pass runs every tick: with no update under way it must cost nothing.
-  if (updating.size === 0) return actions;
-  // Tasks meant to run, by service and then by slot (replicated) or node (global: all in slot 0).
-  const bySlot = new Map<string, Map<string, Task[]>>();
-  const byService = new Map<string, Task[]>();
-  for (const task of state.tasks.values()) {
-    if (!updating.has(task.serviceId)) continue;
-    const all = byService.get(task.serviceId) ?? [];
-    all.push(task);
-    byService.set(task.serviceId, all);
-    if (task.desiredState !== 'RUNNING') continue;
-    const key = task.slot === 0 ? task.nodeId : String(task.slot);
-    const slots = bySlot.get(task.serviceId) ?? new Map<string, Task[]>();
-    bySlot.set(task.serviceId, slots);
-    const inSlot = slots.get(key) ?? [];
-    inSlot.push(task);
-    slots.set(key, inSlot);
-  }
-  for (const serviceId of updating) {
-    const service = state.services.get(serviceId)!;
-    const mode = service.spec!.mode;
-    const slots = bySlot.get(service.id) ?? new Map<string, Task[]>();
+    if ((mode !== 'REPLICATED' && mode !== 'GLOBAL') || !isInProgress(service)) continue;
+    // A service's tasks come from the store's view of them: with no update under way the pass costs nothing more.
+    const all = [...state.tasks.ofService(service.id).values()];
+    // Tasks meant to run, by slot (replicated) or node (global: all in slot 0).
+    const slots = new Map<string, Task[]>();
+    for (const task of all) {
+      if (task.desiredState !== 'RUNNING') continue;
+      const key = task.slot === 0 ? task.nodeId : String(task.slot);
+      const inSlot = slots.get(key) ?? [];
+      inSlot.push(task);
+      slots.set(key, inSlot);
+    }
     const units: Unit[] =
       mode === 'GLOBAL'
         ? // A global service's tasks are replaced on their own node; nodes it leaves or joins are the global orchestrator's.
@@ -75,7 +62,7 @@ export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction
             successor: () => newTask(service, i + 1, clock),
             refilledByOrchestrator: true,
           }));
-    actions.push(...updateService(service, units, byService.get(service.id) ?? [], clock, (task) => isFinished(task, state)));
+    actions.push(...updateService(service, units, all, clock, (task) => isFinished(task, state)));
   }
   return actions;
 }
