@@ -3,6 +3,7 @@ export * from './types';
 export * from './task-states';
 export * from './units';
 export * from './addresses';
+export * from './control-socket';
 export * from './service-spec';
 export * from './placement-rules';
 export * from './update-config';

@@ -98,6 +98,7 @@ const program = new Command('pisched-scheduler')
     dockerApiAddress,
   )
   .option('--dashboard-addr <host:port>', 'serve the web dashboard at https://HOST:PORT/ (log in with pisched dashboard, or an admin client certificate; off by default)', dashboardAddress)
+  .option('--no-control-socket', 'do not serve the Control API on the owner-only unix socket in the data dir (control/) that the CLI on this machine uses instead of TLS')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', process.env.PISCHED_LOG_LEVEL ?? 'info')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
@@ -135,6 +136,7 @@ const program = new Command('pisched-scheduler')
         metricsAddr: options.metricsAddr,
         dockerApiAddrs: options.dockerApiAddr,
         dashboardAddr: options.dashboardAddr,
+        controlSocket: options.controlSocket,
         log,
       });
       await server.start();

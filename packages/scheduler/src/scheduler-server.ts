@@ -1,5 +1,6 @@
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { RenewableIdentity, SERVER_MAX_RECEIVE_BYTES, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, SERVER_MAX_RECEIVE_BYTES, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, readIdentity, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -28,7 +29,7 @@ import { CertificateAuthority } from './security/certificate-authority';
 import { securityHandlers } from './security/security-handlers';
 import { authorizeControl } from './security/authorize-control';
 import { authorizeSession, raftCredentials } from './security/member-credentials';
-import { reissueMemberCertificate, storedIdentity, writeFirstStartCredentials } from './security/member-identity';
+import { ADMIN_TLS_DIR, reissueMemberCertificate, storedIdentity, writeFirstStartCredentials } from './security/member-identity';
 import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
@@ -46,6 +47,7 @@ import { dashboardActions } from './dashboard/dashboard-actions';
 import { startDashboard, type DashboardEndpoint } from './dashboard/dashboard-server';
 import { networkHandlers } from './control/network-handlers';
 import { imageHandlers } from './control/image-handlers';
+import { ControlSocket } from './control/control-socket';
 
 export interface SchedulerOptions {
   id: string;
@@ -76,6 +78,11 @@ export interface SchedulerOptions {
   dockerApiAddrs?: DockerApiAddress[];
   /** Serve the web dashboard here (HTTPS with the member's certificate); off when absent. */
   dashboardAddr?: string;
+  /**
+   * Serve the Control API on a unix socket in the data dir (control/, owner-only)
+   * for the CLI on this machine, when the data dir holds an admin bundle; on unless false.
+   */
+  controlSocket?: boolean;
   log: Logger;
 }
 
@@ -124,6 +131,7 @@ export class SchedulerServer {
   /** The Control API as a call reaches it (gated on a Raft member), for the dashboard's actions. */
   private readonly control: InProcessControl;
   private dashboard?: DashboardEndpoint;
+  private controlSocket?: ControlSocket;
   port = 0;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -249,6 +257,7 @@ export class SchedulerServer {
         error ? reject(new Error(`cannot listen on ${this.options.listen}: ${error.message}`)) : resolve(port),
       ),
     );
+    await this.startControlSocket();
     // From here on: what the constructor replayed from the local log happened before, not now.
     this.stopRecordingEvents = recordEvents(this.store, this.events, () => Date.now(), this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined);
     if (this.commandLog instanceof RaftCommandLog) {
@@ -313,6 +322,31 @@ export class SchedulerServer {
     );
   }
 
+  /**
+   * The local control socket, acting with the data dir's admin bundle: a member
+   * without one (added with --join) has none, and its CLI callers use TLS. A
+   * socket that cannot be made (a path too long for a socket) leaves the CLI on TLS too.
+   */
+  private async startControlSocket(): Promise<void> {
+    if (this.options.controlSocket === false) return;
+    const admin = readIdentity(path.join(this.options.dataDir, ADMIN_TLS_DIR), 'admin');
+    if (!admin) return;
+    const socket = new ControlSocket({
+      dataDir: this.options.dataDir,
+      host: parseHostPort(this.options.listen, 0, true).host,
+      port: this.port,
+      adminCertPem: admin.certPem,
+      control: this.controlService,
+    });
+    try {
+      await socket.start();
+      this.controlSocket = socket;
+      this.options.log.info({ path: socket.path }, 'serving the Control API on a local socket (owner only)');
+    } catch (error) {
+      this.options.log.warn({ err: (error as Error).message }, 'cannot serve the Control API on a local socket; the CLI here uses TLS');
+    }
+  }
+
   /** Addresses the Docker API listens on (the port is known after binding :0). */
   get dockerApiAddresses(): string[] {
     return this.dockerApi?.bound ?? [];
@@ -339,6 +373,7 @@ export class SchedulerServer {
     if (this.stopped) return;
     this.stopped = true;
     await this.dockerApi?.stop();
+    await this.controlSocket?.stop();
     this.renewer?.stop();
     this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();
