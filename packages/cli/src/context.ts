@@ -1,6 +1,8 @@
+import * as grpc from '@grpc/grpc-js';
 import { clusterChannel, peerIdentity, type ClusterChannel } from '@pisched/api';
-import { SchedulerClient, resolveAddresses } from './scheduler-client';
-import { findAdminCredentials } from './tls-lookup';
+import { SchedulerClient, resolveAddresses, type Dial } from './scheduler-client';
+import { findAdminCredentials, type FoundCredentials } from './tls-lookup';
+import { localControlSocket } from './control-socket-lookup';
 import { localImagePlatforms } from './image-platforms';
 import type { ImageResolver } from './platform-flags';
 
@@ -23,8 +25,14 @@ export class Context {
   client(): SchedulerClient {
     if (!this.made) {
       const addresses = resolveAddresses(this.schedulerFlag());
-      let channel: ClusterChannel | undefined;
-      this.made = new SchedulerClient(addresses, () => (channel ??= clusterChannel(findAdminCredentials(this.tlsDirFlag(), addresses).identity)));
+      let found: FoundCredentials | undefined;
+      const credentials = () => (found ??= findAdminCredentials(this.tlsDirFlag(), addresses));
+      let tls: ClusterChannel | undefined;
+      this.made = new SchedulerClient(addresses, (address): Dial => {
+        // A scheduler on this machine whose own admin bundle the CLI found: its socket, without a TLS context or handshake.
+        const socket = localControlSocket(credentials().from, address);
+        return socket ? socketDial(socket) : (tls ??= clusterChannel(credentials().identity));
+      });
     }
     return this.made;
   }
@@ -46,4 +54,9 @@ export class Context {
   close(): void {
     this.made?.close();
   }
+}
+
+/** The Control API on a scheduler's local socket: no TLS (the socket's file modes are the access check); answers unbounded, as over TLS. */
+function socketDial(socket: string): Dial {
+  return { target: `unix:${socket}`, credentials: grpc.credentials.createInsecure(), options: { 'grpc.max_receive_message_length': -1 } };
 }

@@ -69,6 +69,9 @@ export function grpcCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** How one address is dialled: over TLS as a ClusterChannel, or at another gRPC target (a local socket). */
+export type Dial = ClusterChannel & { target?: string };
+
 type Invoke<T> = (client: ControlClient, options: grpc.CallOptions, callback: grpc.requestCallback<T>) => void;
 
 /** A task of a dry-run plan: its node, or empty with the reason it cannot be placed. */
@@ -106,10 +109,10 @@ export class SchedulerClient {
   private readonly clients = new Map<string, ControlClient>();
   private preferred = 0;
 
-  /** channel: the admin credentials, looked up when the first call is made (see tls-lookup). */
+  /** channel: how to dial an address (the admin credentials), looked up when its first call is made (see tls-lookup). */
   constructor(
     readonly addresses: string[],
-    private readonly channel: () => ClusterChannel,
+    private readonly channel: (address: string) => Dial,
     private readonly deadlineMs = CALL_DEADLINE_MS,
   ) {
     if (addresses.length === 0) throw new CliError('no scheduler address given');
@@ -380,8 +383,8 @@ export class SchedulerClient {
     let client = this.clients.get(address);
     if (!client) {
       const Control = loadGrpc().Control;
-      const { credentials, options } = this.channel();
-      client = new Control(address, credentials, options);
+      const { credentials, options, target } = this.channel(address);
+      client = new Control(target ?? address, credentials, options);
       this.clients.set(address, client);
     }
     return client;

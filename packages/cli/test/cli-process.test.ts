@@ -2,8 +2,10 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createClusterCa, issueIdentity, writeIdentity } from '@pisched/api';
+import * as grpc from '@grpc/grpc-js';
+import { createClusterCa, issueIdentity, loadGrpc, writeIdentity } from '@pisched/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { service } from './fixtures';
 import { freePort } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -40,6 +42,14 @@ const callModulesReport = path.join(path.dirname(ipCallRecorder), 'report-call-m
 fs.writeFileSync(
   callModulesReport,
   "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (http2|https|tls|dns)$/.test(m)); process._rawDebug(`loaded: ${loaded.join(', ')}`); });\n",
+);
+/** A preload that prints, at exit, how many TLS contexts were made (the first one makes Node 20 build its root store). */
+const secureContextCount = path.join(path.dirname(ipCallRecorder), 'count-secure-contexts.js');
+fs.writeFileSync(
+  secureContextCount,
+  "const tls = require('node:tls'); const make = tls.createSecureContext; let made = 0;\n" +
+    'tls.createSecureContext = (...args) => { made++; return make(...args); };\n' +
+    "process.on('exit', () => process._rawDebug(`TLS contexts: ${made}`));\n",
 );
 afterAll(() => {
   for (const dir of [tlsDir, emptyConfig, path.dirname(ipCallRecorder)]) fs.rmSync(dir, { recursive: true, force: true });
@@ -130,6 +140,35 @@ describe('the built pisched executable', () => {
     const call = await pisched(['--scheduler', unreachable, 'ls'], {}, ['--require', callModulesReport]);
     // A refused connection ends before HTTP/2 starts; the TLS context is made before dialling.
     expect(call.stderr).toBe(`cannot reach scheduler at ${unreachable}: connection refused\nloaded: NativeModule tls, NativeModule dns\n`);
+  });
+
+  it('calls a scheduler on this machine over its control socket, without TLS, and over TLS when there is none', async () => {
+    // A data dir as a scheduler leaves it: admin/ beside control/, with a socket named after the address; nothing listens on that port.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-cli-data-'));
+    fs.cpSync(tlsDir, path.join(dataDir, 'admin'), { recursive: true });
+    fs.mkdirSync(path.join(dataDir, 'control'), { mode: 0o700 });
+    const address = `127.0.0.1:${await freePort()}`;
+    const server = new grpc.Server();
+    server.addService(loadGrpc().Control.service, {
+      ListServices: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(null, { services: [{ service: { ...service(), spec: { ...service().spec, name: 'over-the-socket' } }, desired: 1, running: 1 }] }),
+    });
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix:${path.join(dataDir, 'control', `${address}.sock`)}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    );
+    const env = { PISCHED_TLS_DIR: path.join(dataDir, 'admin') };
+    try {
+      const local = await pisched(['--scheduler', address, 'ls'], env, ['--require', callModulesReport, '--require', secureContextCount]);
+      expect(local.stdout).toMatch(/over-the-socket/);
+      // No TLS context (nor the root store Node 20 builds for the first one), and no name to resolve (no dns).
+      expect(local.stderr).toBe('loaded: NativeModule tls, NativeModule http2\nTLS contexts: 0\n');
+    } finally {
+      server.forceShutdown();
+    }
+    // The scheduler stopped (its socket gone): TLS, to the port that does not answer.
+    const remote = await pisched(['--scheduler', address, 'ls'], env, ['--require', secureContextCount]);
+    expect(remote.stderr).toBe(`cannot reach scheduler at ${address}: connection refused\nTLS contexts: 1\n`);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('takes --scheduler after the command too', async () => {
