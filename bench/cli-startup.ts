@@ -1,9 +1,12 @@
 // Benchmark (issue #17 item 3): how long `pisched --help`, `pisched ls` and
 // `pisched ps` take from the shell's point of view, against `node -e 0` (the
 // floor: Node's own start) on the same machine in the same run. A scheduler
-// on loopback with three simulated nodes and two services (12 tasks) answers.
+// on loopback with three simulated nodes and two services (12 tasks) answers:
+// over its local control socket, as for a CLI on its host using the admin
+// bundle in its data dir, and for `ls` also over TLS (that bundle copied elsewhere).
 // Prints medians; asserts nothing about time.
 // Run: npm run bench:cli   (BENCH_ROUNDS=15: runs of each command, taking turns)
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, it } from 'vitest';
@@ -34,12 +37,17 @@ it('cli start-up: --help, ls, ps against node -e 0', async () => {
   // As a user types it: the admin bundle found through PISCHED_TLS_DIR, the address through PISCHED_SCHEDULER.
   const env = { ...process.env, PISCHED_SCHEDULER: address, PISCHED_TLS_DIR: `${scheduler.dataDir}/admin` };
   const pisched = (...args: string[]) => [process.execPath, BIN.cli, ...args];
+  // The same bundle copied elsewhere (as to a laptop's ~/.config/pisched): no control socket beside it, so TLS.
+  const copied = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-clib-admin-'));
+  fs.cpSync(`${scheduler.dataDir}/admin`, copied, { recursive: true });
+  const overTls = { ...env, PISCHED_TLS_DIR: copied };
   const rows = timeCommands(
     [
       { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
       { label: 'pisched --help', argv: pisched('--help'), env },
       { label: 'pisched ls', argv: pisched('ls'), env },
       { label: 'pisched ps', argv: pisched('ps'), env },
+      { label: 'pisched ls, TLS', argv: pisched('ls'), env: overTls },
       // The same command without the bundle and its code cache: what they save, in the same run.
       { label: 'ls, dist/main.js', argv: [process.execPath, path.join(ROOT, 'packages/cli/dist/main.js'), 'ls'], env },
       // Node reads and parses NODE_EXTRA_CA_CERTS at every start, before any of
@@ -52,6 +60,7 @@ it('cli start-up: --help, ls, ps against node -e 0', async () => {
             { label: 'pisched --help, no extra CAs', argv: pisched('--help'), env: withoutExtraCas(env) },
             { label: 'pisched ls, no extra CAs', argv: pisched('ls'), env: withoutExtraCas(env) },
             { label: 'pisched ps, no extra CAs', argv: pisched('ps'), env: withoutExtraCas(env) },
+            { label: 'pisched ls, TLS, no extra CAs', argv: pisched('ls'), env: withoutExtraCas(overTls) },
           ]
         : []),
     ],
@@ -69,6 +78,7 @@ it('cli start-up: --help, ls, ps against node -e 0', async () => {
         `${`${Math.round(row.cpuMs.median)} ms`.padStart(8)}     ${over}`,
     );
   }
+  fs.rmSync(copied, { recursive: true, force: true });
 }, 600_000);
 
 function withoutExtraCas(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
