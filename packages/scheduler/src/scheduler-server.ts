@@ -373,7 +373,7 @@ export class SchedulerServer {
     if (this.stopped) return;
     this.stopped = true;
     await this.dockerApi?.stop();
-    await this.controlSocket?.stop();
+    this.controlSocket?.stop();
     this.renewer?.stop();
     this.stopRecordingEvents?.();
     await this.metricsEndpoint?.close();

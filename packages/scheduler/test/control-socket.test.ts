@@ -22,7 +22,7 @@ let socket: ControlSocket | undefined;
 let client: ControlClient | undefined;
 afterEach(async () => {
   client?.close();
-  await socket?.stop();
+  socket?.stop();
   socket = client = undefined;
 });
 
@@ -69,7 +69,7 @@ describe('the Control API on a local socket', () => {
 
   it('replaces a socket an earlier run left, and removes its own at stop', async () => {
     const first = (await start()).path;
-    await socket!.stop();
+    socket!.stop();
     socket = undefined;
     expect(fs.existsSync(first)).toBe(false);
     const stale = path.join(dataDir, 'control', '127.0.0.1:46999.sock');

@@ -52,8 +52,8 @@ export class ControlSocket {
     fs.chmodSync(this.path, 0o600);
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  /** At once: a local `events` or `logs --follow` would hold a graceful shutdown open for as long as it follows. */
+  stop(): void {
     this.server.forceShutdown();
     fs.rmSync(this.path, { force: true });
   }
