@@ -15,7 +15,7 @@
 import * as os from 'node:os';
 import { afterAll, it } from 'vitest';
 import { Cluster, NODE_FLAGS, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
-import { Footprint } from './lib/proc-stats';
+import { Footprint, cpuSample } from './lib/proc-stats';
 import { memoryRollup } from './lib/memory-rollup';
 import { loggedAt } from './lib/log-times';
 import { SimAgents } from './lib/sim-agents';
@@ -47,7 +47,7 @@ const mib = (bytes: number) => bytes / 1024 / 1024;
 async function idle(what: string, daemon: Daemon, startMs?: number): Promise<Row> {
   await sleep(SETTLE_MS);
   const window = new Footprint(daemon.child.pid!);
-  await sleep(IDLE_MS);
+  const perSecond = await cpuTicksEachSecond(daemon.child.pid!, IDLE_MS);
   const { cpuPercent } = window.finish();
   // RSS at the end of the window: what the process holds once idle, not its start-up peak.
   const memory = memoryRollup(daemon.child.pid!);
@@ -56,7 +56,26 @@ async function idle(what: string, daemon: Daemon, startMs?: number): Promise<Row
     `  ${what}: RSS ${row.rssMiB.toFixed(1)} MiB (private ${row.privateMiB.toFixed(1)}, shared file pages ${mib(memory.sharedCleanBytes).toFixed(1)}), ` +
       `CPU ${cpuPercent.toFixed(2)} % of a core${startMs === undefined ? '' : `, started in ${Math.round(startMs)} ms`}`,
   );
+  console.log(`    CPU each second of the window, in 10 ms ticks: ${perSecond.join(',')}`);
   return row;
+}
+
+/**
+ * The CPU ticks (10 ms) used in each second of a window of `ms`: the window's
+ * figure alone cannot tell a one-off (V8's memory reducer collects about 9 s
+ * after start, inside the agent's first window) from a steady cost.
+ */
+async function cpuTicksEachSecond(pid: number, ms: number): Promise<number[]> {
+  const ticks: number[] = [];
+  let last = cpuSample(pid);
+  for (let elapsed = 1000; elapsed <= ms; elapsed += 1000) {
+    await sleep(1000);
+    const now = cpuSample(pid);
+    ticks.push(Math.round((now.cpuSeconds - last.cpuSeconds) * 100));
+    last = now;
+  }
+  await sleep(ms % 1000);
+  return ticks;
 }
 
 async function started(daemon: Daemon, message: string, since: number): Promise<number> {
