@@ -25,6 +25,12 @@ export interface ContainerEvents {
  * simulated runtime of `pisched-agent --simulate` (SimulatedDriver).
  * Container specs are written in the Docker Engine API's terms, which both take.
  */
+/** What the start path reads from the image it is about to run. */
+export interface LocalImage {
+  /** The image's config names a HEALTHCHECK, which a container gets unless its spec says otherwise. */
+  healthCheck: boolean;
+}
+
 export interface ContainerDriver {
   info(): Promise<EngineInfo>;
   /** This node's containers, optionally of one task ('' selects those without a task label). */
@@ -35,7 +41,8 @@ export interface ContainerDriver {
    * to tell that a task needs no look (the periodic pass), never to act on.
    */
   glance(nodeId: string): Promise<ObservedContainer[]>;
-  hasImage(image: string): Promise<boolean>;
+  /** What the start path needs to know of a local image; undefined when the runtime does not hold it. */
+  localImage(image: string): Promise<LocalImage | undefined>;
   /** The ports the image's EXPOSE names; none when the runtime has no such notion. */
   imageExposedPorts(image: string): Promise<PortConfig[]>;
   pullImage(image: string): Promise<void>;

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { isIngressPort, meshTargetPorts, type PortConfig, type Task } from '@pisched/api';
 import { applyWorkloadOptions, genericResourceEnv } from './workload-options';
+import type { LocalImage } from './container-driver';
 import { LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SLOT, LABEL_TASK } from './labels';
 
 /** `<service>.<slot>.<first 12 chars of the task id>`, like Swarm's task containers. */
@@ -143,13 +144,19 @@ const NS_PER_MS = 1_000_000;
  * becomes the container's Healthcheck (the engine wants nanoseconds).
  */
 /**
- * Whether the spec gives the container a health check of its own: its health
- * is then "starting" from the moment it starts, as the engine reports it. (A
- * check that only the image's HEALTHCHECK gives is not known here.)
+ * Whether the container runs a health check, its spec's own or the image's
+ * HEALTHCHECK (unless the spec says NONE): its health is then "starting" from
+ * the moment it starts, as the engine reports it.
  */
-export function specHasHealthCheck(task: Task): boolean {
+export function startsWithHealthCheck(task: Task, image: LocalImage | undefined): boolean {
   const test = task.spec?.container?.healthcheck?.test ?? [];
-  return test.length > 0 && test[0] !== 'NONE';
+  if (test.length > 0) return isHealthCheck(test);
+  return image?.healthCheck ?? false;
+}
+
+/** A Healthcheck.Test as the engine takes it: empty inherits, NONE disables. */
+export function isHealthCheck(test: readonly string[] | undefined): boolean {
+  return (test?.length ?? 0) > 0 && test![0] !== 'NONE';
 }
 
 function applyStopAndHealth(container: NonNullable<NonNullable<Task['spec']>['container']>, options: Docker.ContainerCreateOptions): void {

@@ -2,9 +2,9 @@ import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { LABEL_NODE, LABEL_TASK } from './labels';
 import type { PortConfig } from '@pisched/api';
-import { exposedPortsOf } from './container-spec';
+import { exposedPortsOf, isHealthCheck } from './container-spec';
 import type { ContainerPhase, ObservedContainer } from './observed';
-import type { ContainerDriver, ContainerEvents, EngineInfo } from './container-driver';
+import type { ContainerDriver, ContainerEvents, EngineInfo, LocalImage } from './container-driver';
 import { EventWatcher, type EventWatcherHandlers } from './event-watcher';
 import type { LogEngine } from './task-logs';
 
@@ -178,12 +178,12 @@ export class DockerDriver implements ContainerDriver {
     );
   }
 
-  async hasImage(image: string): Promise<boolean> {
+  async localImage(image: string): Promise<LocalImage | undefined> {
     try {
-      await this.docker.getImage(image).inspect();
-      return true;
+      const inspected = await this.docker.getImage(image).inspect();
+      return { healthCheck: isHealthCheck(inspected.Config?.Healthcheck?.Test) };
     } catch (error) {
-      if (statusCode(error) === 404) return false;
+      if (statusCode(error) === 404) return undefined;
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { PortConfig } from '@pisched/api';
-import type { ContainerDriver, ContainerEvents, EngineInfo } from './container-driver';
+import type { ContainerDriver, ContainerEvents, EngineInfo, LocalImage } from './container-driver';
 import type { EventWatcherHandlers } from './event-watcher';
 import { LABEL_NODE, LABEL_TASK } from './labels';
 import type { ObservedContainer } from './observed';
@@ -56,8 +56,8 @@ export class SimulatedDriver implements ContainerDriver {
   }
 
   /** Every image is present: a simulated node pulls nothing. */
-  hasImage(): Promise<boolean> {
-    return Promise.resolve(true);
+  localImage(): Promise<LocalImage | undefined> {
+    return Promise.resolve({ healthCheck: false });
   }
 
   imageExposedPorts(): Promise<PortConfig[]> {

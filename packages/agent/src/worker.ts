@@ -1,8 +1,8 @@
 import { ingressPorts as ingressPortsOf, meshTargetPorts, isTerminal, stateRank, type PortConfig, type Task, type TaskState, type TaskStatus } from '@pisched/api';
 import type { Logger } from 'pino';
-import { buildContainerSpec, ingressBindings, specHasHealthCheck, type ContainerNetworking } from './container-spec';
+import { buildContainerSpec, ingressBindings, startsWithHealthCheck, type ContainerNetworking } from './container-spec';
 import { engineMessage, isEngineUnreachable } from './docker-driver';
-import type { ContainerDriver } from './container-driver';
+import type { ContainerDriver, LocalImage } from './container-driver';
 import type { ContainerEvent } from './event-watcher';
 import type { ObservedContainer, StatusReport } from './observed';
 import { assignmentNews } from './assignment-news';
@@ -74,7 +74,7 @@ export class Worker {
   private readonly drained = new Set<string>();
   private periodic: NodeJS.Timeout | undefined;
   /** Image checks and pulls under way, by reference. */
-  private readonly images = new SingleFlight<void>();
+  private readonly images = new SingleFlight<LocalImage | undefined>();
   private readonly grace: number;
 
   constructor(private readonly options: WorkerOptions) {
@@ -295,10 +295,14 @@ export class Worker {
     advance('ACCEPTED', 'accepted');
     advance('PREPARING', 'preparing');
     const image = task.spec?.container?.image ?? '';
+    let local: LocalImage | undefined;
     try {
       // Twenty replicas of one image ask the engine (and a missing image's registry) once, not twenty times.
-      await this.images.run(image, async () => {
-        if (!(await driver.hasImage(image))) await this.obtainImage(task.id, image);
+      local = await this.images.run(image, async () => {
+        const present = await driver.localImage(image);
+        if (present) return present;
+        await this.obtainImage(task.id, image);
+        return driver.localImage(image);
       });
     } catch (error) {
       if (error instanceof ImageUnavailable) {
@@ -374,7 +378,7 @@ export class Worker {
       }
     }
     // Without its health, a start-first update or a batch would count the task as up before its check passed.
-    const health = specHasHealthCheck(task) ? { health: 'starting' } : {};
+    const health = startsWithHealthCheck(task, local) ? { health: 'starting' } : {};
     this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...health, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
   }
 

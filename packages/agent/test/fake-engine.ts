@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { DockerDriver } from '../src/docker-driver';
 import type { ContainerPhase, ObservedContainer } from '../src/observed';
+import type { LocalImage } from '../src/container-driver';
 
 interface FakeContainer {
   id: string;
@@ -23,6 +24,8 @@ function engineError(statusCode: number, message: string): Error {
 export class FakeEngine {
   containers = new Map<string, FakeContainer>();
   images = new Set(['pisched-test/busybox:latest']);
+  /** Images whose config names a HEALTHCHECK. */
+  imagesWithHealthCheck = new Set<string>();
   calls: string[] = [];
   /** Makes the next calls of a method fail; 'unreachable' mimics a dead socket. */
   failures = new Map<string, Error>();
@@ -76,9 +79,9 @@ export class FakeEngine {
       .map((c) => ({ id: c.id, name: c.name, taskId: c.labels['pisched.task'] ?? '', phase: c.phase, created: c.created }));
   }
 
-  async hasImage(image: string): Promise<boolean> {
-    this.check('hasImage');
-    return this.images.has(image);
+  async localImage(image: string): Promise<LocalImage | undefined> {
+    this.check('localImage');
+    return this.images.has(image) ? { healthCheck: this.imagesWithHealthCheck.has(image) } : undefined;
   }
 
   async pullImage(image: string): Promise<void> {

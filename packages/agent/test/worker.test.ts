@@ -55,6 +55,22 @@ describe('Worker', () => {
     expect(running(disabled.id)).toEqual(['']);
   });
 
+  it('reports a task whose image has a HEALTHCHECK as running with health starting, unless its spec disables the check', async () => {
+    const { engine, worker, sent, flush } = setup();
+    const image = 'pisched-test/checked:latest';
+    engine.images.add(image);
+    engine.imagesWithHealthCheck.add(image);
+    const inherited = makeTask({ id: 'task-image-check' });
+    inherited.spec = { ...inherited.spec!, container: { ...inherited.spec!.container!, image } };
+    const disabled = makeTask({ id: 'task-image-check-disabled' });
+    disabled.spec = { ...disabled.spec!, container: { ...disabled.spec!.container!, image, healthcheck: { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } } };
+    await worker.setAssignments([inherited, disabled]);
+    await flush();
+    const running = (taskId: string) => sent.filter((u) => u.taskId === taskId && u.status.state === 'RUNNING').map((u) => u.status.health);
+    expect(running(inherited.id)).toEqual(['starting']);
+    expect(running(disabled.id)).toEqual(['']);
+  });
+
   it('serialises per task: overlapping assignment sets and events create one container', async () => {
     const { engine, worker, flush } = setup();
     engine.createDelayMs = 30;
@@ -87,7 +103,7 @@ describe('Worker', () => {
     const tasks = [1, 2, 3].map((slot) => makeTask({ id: `t${slot}`, slot }));
     await worker.setAssignments(tasks);
     await flush();
-    expect(engine.calls.filter((call) => call === 'hasImage')).toHaveLength(1);
+    expect(engine.calls.filter((call) => call === 'localImage')).toHaveLength(1);
     expect(engine.containers.size).toBe(3);
 
     const missing = setup();
@@ -132,7 +148,7 @@ describe('Worker', () => {
 
   it('gives no verdict while the engine is unreachable, and starts the task once it is back', async () => {
     const { engine, worker, flush, states } = setup();
-    engine.failUnreachable('hasImage');
+    engine.failUnreachable('localImage');
     const task = makeTask();
     await worker.setAssignments([task]);
     await flush();
