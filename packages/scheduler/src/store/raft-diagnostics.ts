@@ -13,6 +13,7 @@ const ELECTION_MESSAGES: Record<ElectionEvent['kind'], string> = {
  * heartbeats. Both are rare when the cluster is healthy, so they cost nothing then.
  */
 export function logRaftDiagnostics(host: RaftHost, log: Logger): void {
-  host.on('election', (event: ElectionEvent) => log.warn(event, ELECTION_MESSAGES[event.kind]));
+  // A member cut off campaigns every election timeout: the others' answers are the quieter lines.
+  host.on('election', (event: ElectionEvent) => (event.kind === 'vote-asked' ? log.info(event, ELECTION_MESSAGES[event.kind]) : log.warn(event, ELECTION_MESSAGES[event.kind])));
   host.on('slow-turn', (turn: SlowTurn) => log.warn(turn, 'raft: one turn held the event loop'));
 }
