@@ -1,17 +1,9 @@
 // What the host says about elections (who campaigned, why) and about turns that held the event loop.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElectionEvent, MemoryNetwork, MemoryStorage, RaftHost, SlowTurn, StateMachine } from '../src/index.js';
+import { until } from './until.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 /** Applies entries, spending `applyMs` of CPU on each (a large store command). */
 class BusyMachine implements StateMachine {
