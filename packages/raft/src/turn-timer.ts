@@ -27,7 +27,8 @@ export class TurnTimer {
   private entries = 0;
   private entryBytes = 0;
   private applied = 0;
-  private appliedBytes = 0;
+  /** Bytes of the committed entries of the Readies counted so far. */
+  appliedBytes = 0;
   private messages = 0;
 
   constructor(private readonly slowMs: number) {}
