@@ -250,7 +250,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
 }
 
 function daemonsOf(trio: Trio, agentSets: SimAgents[]): { name: string; daemon: Daemon }[] {
-  return [...trio.members.map((m) => ({ name: m.id, daemon: m.daemon })), ...agentSets.map((set) => ({ name: set.daemon.name.replace(/\W+/g, '-'), daemon: set.daemon }))];
+  return [...trio.replaced.map((m, i) => ({ name: `${m.id}-before-restart-${i + 1}`, daemon: m.daemon })), ...trio.members.map((m) => ({ name: m.id, daemon: m.daemon })), ...agentSets.map((set) => ({ name: set.daemon.name.replace(/\W+/g, '-'), daemon: set.daemon }))];
 }
 
 /** Each daemon's whole output in a file of a new directory under the temp dir; returns the directory. */

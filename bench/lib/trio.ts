@@ -107,12 +107,16 @@ export class Trio {
   }
 
   /** Starts a killed member again with the same data dir, as an operator would after a crash. */
+  /** Members replaced by restart(), in order: their output tells what happened before (a killed leader's last seconds). */
+  readonly replaced: Member[] = [];
+
   restart(id: string): Member {
     const old = this.member(id);
     if (old.daemon.running) throw new Error(`${id} is still running`);
     old.client.close();
     const fresh = this.spawn({ id, address: old.address, dataDir: old.dataDir });
     this.members[this.members.indexOf(old)] = fresh;
+    this.replaced.push(old);
     return fresh;
   }
 

@@ -1,4 +1,5 @@
 export * from './proto';
+export * from './sliced-encoding';
 export * from './types';
 export * from './task-states';
 export * from './units';

@@ -4,6 +4,7 @@ import type { ProtoGrpcType as ControlProto } from './gen/control';
 import type { ProtoGrpcType as DispatcherProto } from './gen/dispatcher';
 // proto/ parsed at build time (gen-descriptor.js): no .proto text is parsed at a start.
 import { DESCRIPTOR } from './gen/descriptor';
+import { EncodedMessage } from './encoded-message';
 
 /**
  * How protobuf values become JS objects. The generated `__Output` types
@@ -73,6 +74,7 @@ export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
 
 function serializer(type: protobuf.Type): (value: object) => Buffer {
   return (value) => {
+    if (value instanceof EncodedMessage) return value.bytes;
     if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
     return type.encode(type.fromObject(value)).finish() as Buffer;
   };

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { ElectionEvent, ElectionTrace } from './election-trace.js';
+import { TurnTimer } from './turn-timer.js';
 import { RawNode, Ready } from './rawnode.js';
 import { seededRandom } from './rand.js';
 import { WritableStorage } from './storage.js';
@@ -96,6 +98,14 @@ export const realClock: HostClock = {
   },
 };
 
+/**
+ * Committed entry bytes applied per event-loop turn, at most (one entry larger than this is
+ * applied alone). A member that missed a few seconds of a burst (restarted, or cut off) had
+ * 16 MB of entries to apply and applied them in one turn of 1.0-1.35 s, answering nothing
+ * meanwhile; between Readies of this size its Raft messages and timers get through.
+ */
+const APPLY_BYTES_PER_TURN = 1 << 20;
+
 /** Bytes of snapshot copied per event-loop turn when its parts are joined. */
 const JOIN_SLICE = 1 << 20;
 
@@ -145,6 +155,8 @@ export interface RaftHostOptions {
    * delayed the next write on a small machine running all three members.
    */
   lazyCommit?: boolean;
+  /** A pass over Readies that holds the event loop this long is reported ('slow-turn'). Default 100 ms. */
+  slowTurnMs?: number;
   clock?: HostClock;
 }
 
@@ -167,7 +179,9 @@ interface PendingRead {
  * and reads. All work for one Ready happens synchronously, so inputs arriving in the same
  * event-loop turn are batched into one fsync.
  *
- * Events: 'leader-change' (leaderId: number, term: number), 'applied' (index: number),
+ * Events: 'leader-change' (leaderId: number, term: number), 'election' (ElectionEvent: who
+ * campaigned or stepped down, and why), 'slow-turn' (SlowTurn: one pass over Readies that
+ * held the event loop for slowTurnMs or more, and where its time went), 'applied' (index: number),
  * 'snapshot-installed' (index: number) when a snapshot from the leader replaced the state,
  * 'snapshot-failed' (error: Error) when a snapshot taken in the background failed (it is
  * tried again a little later).
@@ -197,6 +211,7 @@ export class RaftHost extends EventEmitter {
   private readonly compactionMargin: number;
   private readonly readTimeoutMs: number;
   private readonly sendBeforeSync: boolean;
+  private readonly slowTurnMs: number;
 
   constructor(o: RaftHostOptions) {
     super();
@@ -210,6 +225,7 @@ export class RaftHost extends EventEmitter {
     this.compactionMargin = o.compactionMargin ?? 1_000;
     this.readTimeoutMs = o.readTimeoutMs ?? 5_000;
     this.sendBeforeSync = o.sendBeforeSync ?? true;
+    this.slowTurnMs = o.slowTurnMs ?? 100;
     this.clock = o.clock ?? realClock;
     const empty = o.storage.isEmpty ? o.storage.isEmpty() : o.storage.lastIndex() === 0 && o.storage.initialState().hardState.term === 0;
     if (empty && o.peers.length > 0) bootstrap(o.storage, o.peers, this.sm.snapshot());
@@ -231,6 +247,7 @@ export class RaftHost extends EventEmitter {
       maxInflightMsgs: o.maxInflightMsgs,
       maxSizePerMsg: o.maxSizePerMsg,
       lazyCommit: o.lazyCommit ?? true,
+      maxCommittedSizePerReady: APPLY_BYTES_PER_TURN,
     });
   }
 
@@ -242,7 +259,7 @@ export class RaftHost extends EventEmitter {
         this.heldTicks++;
         return;
       }
-      this.node.tick();
+      this.tickTraced();
       this.process();
     });
     try {
@@ -394,13 +411,44 @@ export class RaftHost extends EventEmitter {
 
   private onMessage(m: Message): void {
     if (this.stopped) return;
+    this.trace.heard(m.from);
     if (this.syncing) {
       // Nothing may count this node's unsynced entries: hold input until the sync is done.
       this.held.push(m);
       return;
     }
-    this.node.step(m);
+    this.stepTraced(m);
     this.schedule();
+  }
+
+  private readonly trace = new ElectionTrace(() => performance.now());
+
+  private role(): { state: StateType; term: number; lead: number } {
+    const r = this.node.raft;
+    return { state: r.state, term: r.term, lead: r.lead };
+  }
+
+  private others(): number[] {
+    return [...this.node.raft.prs.keys()].filter((id) => id !== this.id);
+  }
+
+  private tickTraced(): void {
+    const before = this.role();
+    this.node.tick();
+    this.traceChange(before);
+  }
+
+  private stepTraced(m: Message): void {
+    const before = this.role();
+    const asked = this.trace.voteAsked(m, before);
+    if (asked) this.emit('election', asked);
+    this.node.step(m);
+    this.traceChange(before, m);
+  }
+
+  private traceChange(before: { state: StateType; term: number; lead: number }, by?: Message): void {
+    const event = this.trace.changed(before, this.role(), this.others(), by);
+    if (event) this.emit('election', event satisfies ElectionEvent);
   }
 
   /** Coalesces work: everything that arrives in one event-loop turn shares one Ready and one fsync. */
@@ -415,15 +463,33 @@ export class RaftHost extends EventEmitter {
 
   private process(): void {
     if (this.stopped || this.syncing) return;
+    const turn = new TurnTimer(this.slowTurnMs);
+    try {
+      this.processReadies(turn);
+    } finally {
+      const slow = turn.finish();
+      if (slow) this.emit('slow-turn', slow);
+    }
+  }
+
+  private processReadies(turn: TurnTimer): void {
     while (this.node.hasReady()) {
-      const rd = this.node.ready();
-      // 1. Persist.
-      if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-      if (rd.entries.length > 0) this.storage.append(rd.entries);
-      if (rd.hardState) {
-        this.storage.setHardState(rd.hardState);
-        this.writtenCommit = rd.hardState.commit;
+      if (turn.appliedBytes >= APPLY_BYTES_PER_TURN) {
+        // The rest in a later turn: nothing is lost by waiting, every Ready so far is advanced.
+        this.schedule();
+        break;
       }
+      const rd = turn.time('ready', () => this.node.ready());
+      turn.count(rd);
+      // 1. Persist.
+      turn.time('persist', () => {
+        if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+        if (rd.entries.length > 0) this.storage.append(rd.entries);
+        if (rd.hardState) {
+          this.storage.setHardState(rd.hardState);
+          this.writtenCommit = rd.hardState.commit;
+        }
+      });
       const commitMustSync = this.commitCoversConfChange(rd);
       if (!commitMustSync && this.leaderMaySendFirst(rd)) {
         // Raft thesis §10.2.1: a leader may send its new entries to followers while it writes
@@ -431,17 +497,23 @@ export class RaftHost extends EventEmitter {
         // durable. The core does exactly that (its own copy counts from advance(), after the
         // sync), so the messages sent here carry no commit index that relies on this fsync.
         // Input is held until the sync returns so that each Ready is advanced before the next.
-        this.transport.send(rd.messages);
+        turn.time('send', () => this.transport.send(rd.messages));
         this.syncing = true;
         this.clock.soon(() => {
           if (this.stopped) return;
-          this.sync();
-          this.durableTerm = this.node.raft.term;
-          this.syncing = false;
-          this.finishReady(rd);
-          this.node.advance(rd);
-          this.releaseHeld();
-          this.process();
+          const synced = new TurnTimer(this.slowTurnMs);
+          try {
+            synced.time('sync', () => this.sync());
+            this.durableTerm = this.node.raft.term;
+            this.syncing = false;
+            synced.time('apply', () => this.finishReady(rd));
+            this.node.advance(rd);
+            synced.time('held', () => this.releaseHeld());
+            if (!this.stopped) this.processReadies(synced);
+          } finally {
+            const slow = synced.finish();
+            if (slow) this.emit('slow-turn', slow);
+          }
         });
         return;
       }
@@ -450,15 +522,15 @@ export class RaftHost extends EventEmitter {
       // next synced batch, and after a crash the commit index is simply learned again —
       // except past a membership change (see commitCoversConfChange).
       if (rd.mustSync || rd.snapshot || commitMustSync) {
-        this.sync();
+        turn.time('sync', () => this.sync());
         this.durableTerm = rd.hardState?.term ?? this.durableTerm;
       }
       // 2. Send.
-      if (rd.messages.length > 0) this.transport.send(rd.messages);
-      this.finishReady(rd);
+      if (rd.messages.length > 0) turn.time('send', () => this.transport.send(rd.messages));
+      turn.time('apply', () => this.finishReady(rd));
       this.node.advance(rd);
     }
-    this.maybeSnapshot();
+    turn.time('snapshot', () => this.maybeSnapshot());
   }
 
   private syncing = false;
@@ -480,8 +552,8 @@ export class RaftHost extends EventEmitter {
   private releaseHeld(): void {
     const held = this.held;
     this.held = [];
-    for (const m of held) this.node.step(m);
-    for (; this.heldTicks > 0; this.heldTicks--) this.node.tick();
+    for (const m of held) this.stepTraced(m);
+    for (; this.heldTicks > 0; this.heldTicks--) this.tickTraced();
   }
 
   private finishReady(rd: Ready): void {

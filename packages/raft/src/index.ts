@@ -9,3 +9,5 @@ export { SqliteStorage, StorageCorruptionError } from './storage/sqlite.js';
 export { Transport, MemoryNetwork, MemoryTransport } from './transport/transport.js';
 export { RaftHost, RaftHostOptions, StateMachine, MemberProgress, NotLeaderError, LeadershipLostError, StorageWithBootstrap, HostClock, realClock, BOOTSTRAP_INDEX } from './host.js';
 export { GrpcTransport, GrpcTransportOptions, TransportCredentials, PROTO_DIR } from './transport/grpc.js';
+export { ElectionEvent } from './election-trace.js';
+export { SlowTurn } from './turn-timer.js';

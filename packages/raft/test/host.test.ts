@@ -17,6 +17,7 @@ import {
   StateMachine,
   StorageCorruptionError,
 } from '../src/index.js';
+import { until } from './until.js';
 
 class ListMachine implements StateMachine {
   items: string[] = [];
@@ -36,15 +37,6 @@ class ListMachine implements StateMachine {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 interface Cluster {
   net: MemoryNetwork;

@@ -34,6 +34,8 @@ import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
 import type { SchedulerMetrics } from './metrics/scheduler-metrics';
+import { watchEventLoopStalls, type EventLoopStalls } from './metrics/event-loop-stalls';
+import { logRaftDiagnostics } from './store/raft-diagnostics';
 import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';
 import { recordEvents } from './events/record-events';
@@ -125,6 +127,7 @@ export class SchedulerServer {
   private stopRemovalWatch?: () => void;
   private readonly metrics?: SchedulerMetrics;
   private metricsEndpoint?: MetricsEndpoint;
+  private stalls?: EventLoopStalls;
   /** The Control API as the gRPC server serves it (authorization first), for in-process callers such as the Docker API. */
   private readonly controlService: ControlHandlers;
   private dockerApi?: DockerApiServer;
@@ -216,7 +219,13 @@ export class SchedulerServer {
     if (options.metricsAddr) {
       // Required only with --metrics-addr: prom-client and what it pulls in cost every other scheduler memory and start-up time.
       const { SchedulerMetrics } = require('./metrics/scheduler-metrics') as typeof import('./metrics/scheduler-metrics');
-      this.metrics = new SchedulerMetrics({ store: this.store, raft, leading: () => this.leading, dispatcherSessions: () => this.dispatcher.sessionCount });
+      this.metrics = new SchedulerMetrics({
+        store: this.store,
+        raft,
+        leading: () => this.leading,
+        dispatcherSessions: () => this.dispatcher.sessionCount,
+        eventLoopMaxDelayMs: () => this.stalls?.takeMaxDelayMs() ?? 0,
+      });
     }
   }
 
@@ -259,6 +268,9 @@ export class SchedulerServer {
     );
     await this.startControlSocket();
     // From here on: what the constructor replayed from the local log happened before, not now.
+    this.stalls = watchEventLoopStalls({
+      onStall: (blockedMs, since) => this.options.log.warn({ blockedMs, since: since.toISOString() }, 'event loop blocked'),
+    });
     this.stopRecordingEvents = recordEvents(this.store, this.events, () => Date.now(), this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined);
     if (this.commandLog instanceof RaftCommandLog) {
       const raft = this.commandLog;
@@ -266,6 +278,7 @@ export class SchedulerServer {
         this.options.log.info({ leader: raft.leader()?.id ?? null, term }, leaderId === 0 ? 'no leader' : 'leader changed');
         this.followLeadership(raft);
       });
+      logRaftDiagnostics(raft.host, this.options.log);
       raft.once('removed', () => {
         this.options.log.warn({ id: this.options.id }, 'removed from the cluster: stopping; to join again, start with an empty --data-dir and --join');
         this.stop().then(() => this.options.onRemoved?.());
@@ -376,6 +389,7 @@ export class SchedulerServer {
     this.controlSocket?.stop();
     this.renewer?.stop();
     this.stopRecordingEvents?.();
+    this.stalls?.stop();
     await this.metricsEndpoint?.close();
     await this.dashboard?.close();
     clearInterval(this.promoter);

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { certValidityProblem, isPlacementStrategy, isThermalPolicy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
+import { certValidityProblem, encodeAnswerInSlices, isPlacementStrategy, isThermalPolicy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
@@ -193,7 +193,9 @@ export function controlHandlers(
             a.slot - b.slot ||
             (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0),
         );
-      return { tasks };
+      // 10,000 tasks are 4 MiB of protobuf, a second of encoding on a Pi under load: in one go
+      // (as grpc-js would) that held the member's event loop past its followers' election timeout.
+      return encodeAnswerInSlices('ListTasksResponse', 'tasks', { tasks });
     }),
 
     ListNodes: unary(() => ({

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import type { ControlHandlers } from '@pisched/api';
+import { EncodedMessage, type ControlHandlers } from '@pisched/api';
 
 /** A Control API call that failed: the gRPC status and its one-line message. */
 export class ControlCallError extends Error {
@@ -43,7 +43,8 @@ export class InProcessControl {
       const call = new InProcessCall(request, this.options.peer, certificate, Date.now() + this.options.deadlineMs);
       handler(call, (error, response) => {
         if (error) reject(asCallError(error));
-        else resolve(response as Res);
+        // A large answer comes encoded for the wire, with the value it encodes.
+        else resolve((response instanceof EncodedMessage ? response.value : response) as Res);
       });
     });
   }

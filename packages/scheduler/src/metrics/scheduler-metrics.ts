@@ -11,6 +11,8 @@ export interface SchedulerMetricSources {
   /** Whether the leader-only roles run here. */
   leading: () => boolean;
   dispatcherSessions: () => number;
+  /** The longest event-loop delay since the previous call, in ms (reading it starts a new period). */
+  eventLoopMaxDelayMs?: () => number;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -56,6 +58,17 @@ export class SchedulerMetrics {
     new Gauge({ name: 'pisched_scheduler_leader', help: '1 while this scheduler leads (runs orchestration and holds agent sessions), else 0', registers, collect() {
       this.set(sources.leading() ? 1 : 0);
     } });
+    if (sources.eventLoopMaxDelayMs) {
+      const maxDelayMs = sources.eventLoopMaxDelayMs;
+      new Gauge({
+        name: 'pisched_event_loop_max_delay_seconds',
+        help: 'Longest the event loop was held (a timer fired late) since the previous scrape; 0.5 s or more on a leader can cost an election',
+        registers,
+        collect() {
+          this.set(maxDelayMs() / 1000);
+        },
+      });
+    }
     if (raft) {
       const host = raft.host;
       const fsyncSeconds = new Histogram({

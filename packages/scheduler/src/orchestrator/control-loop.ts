@@ -32,6 +32,9 @@ export interface LoopPacing {
  * on a loaded 2-core machine): at 10 ms the store fell quiet between nearly every two of them,
  * and a round (two commits of its own, which the next write waited behind) followed every 3 writes.
  */
+/** A pass this long is logged: the Raft heartbeat interval is 50 ms, the election timeout 0.5–1 s. */
+const SLOW_PASS_MS = 100;
+
 export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 
 /**
@@ -101,6 +104,15 @@ export class ControlLoop {
     }, wait);
   }
 
+  /** Runs a pass, logging it when it held the event loop long enough to delay Raft's heartbeats (the leader's stalls are otherwise unexplained). */
+  private timed(pass: Pass, state: StateMachine, changes: StoreChange[] | undefined): StoreAction[] {
+    const started = performance.now();
+    const actions = pass.run(state, changes);
+    const ms = performance.now() - started;
+    if (ms >= SLOW_PASS_MS) this.log.warn({ pass: pass.name, ms: Math.round(ms), actions: actions.length }, 'control loop pass held the event loop');
+    return actions;
+  }
+
   private async round(): Promise<void> {
     this.again = false;
     const changes = this.everything ? undefined : this.written.flat();
@@ -109,7 +121,7 @@ export class ControlLoop {
     for (const pass of this.passes) {
       if (this.stopped) break;
       try {
-        await this.store.update((state) => pass.run(state, changes));
+        await this.store.update((state) => this.timed(pass, state, changes));
       } catch (error) {
         // The state moved under us or the log refused the write; the next tick tries again
         // (retrying at once could spin on an error that persists), looking at everything:

@@ -1,4 +1,4 @@
-import { encodeMessage, type Cluster, type ClusterSecurity, type Config, type Network, type Node, type Secret, type Service, type Task } from '@pisched/api';
+import { encodeMessage, encodeRepeatedInSlices, type Cluster, type ClusterSecurity, type Config, type Network, type Node, type Secret, type Service, type Task } from '@pisched/api';
 
 /** The store's objects as of one applied index: arrays of objects that applies replace, never change. */
 export interface StoreCapture {
@@ -12,11 +12,6 @@ export interface StoreCapture {
   security: ClusterSecurity | null;
 }
 
-/** Objects encoded between two looks at the clock. */
-const BATCH = 16;
-/** Encoding time per event-loop turn: well under the Raft heartbeat interval (50 ms by default). */
-const SLICE_MS = 5;
-
 /**
  * Encodes a capture as StoreSnapshot messages of a few objects each, yielding to the event loop
  * every few milliseconds. Protobuf appends the repeated fields of concatenated messages, so the
@@ -26,7 +21,7 @@ const SLICE_MS = 5;
  */
 export async function encodeInSlices(capture: StoreCapture, signal: AbortSignal): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = [encodeMessage('StoreSnapshot', { services: [], tasks: [], nodes: [], cluster: capture.cluster, security: capture.security })];
-  let sliceStart = performance.now();
+  const sliceStart = { at: performance.now() };
   const lists: Array<['services' | 'tasks' | 'nodes' | 'secrets' | 'configs' | 'networks', object[]]> = [
     ['services', capture.services],
     ['tasks', capture.tasks],
@@ -35,15 +30,6 @@ export async function encodeInSlices(capture: StoreCapture, signal: AbortSignal)
     ['configs', capture.configs],
     ['networks', capture.networks],
   ];
-  for (const [field, objects] of lists) {
-    for (let at = 0; at < objects.length; at += BATCH) {
-      parts.push(encodeMessage('StoreSnapshot', { [field]: objects.slice(at, at + BATCH) }));
-      if (performance.now() - sliceStart >= SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        signal.throwIfAborted();
-        sliceStart = performance.now();
-      }
-    }
-  }
+  for (const [field, objects] of lists) parts.push(...(await encodeRepeatedInSlices('StoreSnapshot', field, objects, signal, sliceStart)));
   return parts;
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { watchEventLoopStalls } from '../src/metrics/event-loop-stalls';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const block = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('event-loop stall watch', () => {
+  it('reports a turn that held the loop, with its length, and keeps the longest delay until read', async () => {
+    const stalls: number[] = [];
+    const watch = watchEventLoopStalls({ everyMs: 10, stallMs: 100, onStall: (ms) => stalls.push(ms) });
+    try {
+      await sleep(50);
+      expect(stalls).toEqual([]);
+      block(200);
+      await sleep(30);
+      expect(stalls).toHaveLength(1);
+      expect(stalls[0]).toBeGreaterThanOrEqual(180);
+      expect(watch.takeMaxDelayMs()).toBeGreaterThanOrEqual(180);
+      // Read once: the next period starts from nothing.
+      await sleep(50);
+      expect(watch.takeMaxDelayMs()).toBeLessThan(100);
+    } finally {
+      watch.stop();
+    }
+  });
+});
