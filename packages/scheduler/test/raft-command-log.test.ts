@@ -75,12 +75,15 @@ describe('RaftCommandLog', () => {
       if (messages.some((m) => m.type === MessageType.App && m.entries.some((e) => e.data.length > 0))) silenced = true;
       return messages;
     });
-    await old.store.update(() => putService('a', 'web'));
-    await old.log.stop();
-    // Hold the new leader's first entry back so the window is not a race: until a majority has
-    // it, the new leader does not know which of its entries are committed.
+    // Hold a new leader's first entry back so the window is not a race: until a majority has
+    // it, the new leader does not know which of its entries are committed. Held from before
+    // the write: on a loaded machine the followers may elect one of them (the old leader
+    // being silent) before the old leader has even stopped, and its first commit would tell
+    // them the entry is committed.
     let holdAppends = true;
     for (const member of others) intercept(member, (messages) => (holdAppends ? messages.filter((m) => m.type !== MessageType.App) : messages));
+    await old.store.update(() => putService('a', 'web'));
+    await old.log.stop();
     expect(others.map((member) => member.store.state.services.has('a')), 'the followers must not know the entry is committed yet').toEqual([false, false]);
 
     await waitFor(() => others.find((member) => member.log.host.isLeader), 'a new leader', 15_000);
