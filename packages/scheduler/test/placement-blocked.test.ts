@@ -1,29 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, ServiceSpec, StoreAction, Task } from '@pisched/api';
-import { Store } from '../src/store/store';
-import type { StoreChange } from '../src/store/state-machine';
 import { ReplicatedOrchestrator } from '../src/orchestrator/replicated-pass';
 import { PlacementPass } from '../src/placement/placement-pass';
 import { emptyCluster } from '../src/cluster/cluster-settings';
-import { testClock } from './fixtures';
+import { recordingStore, testClock } from './fixtures';
 import { GiB, serviceSpec, sizedNode } from './placement-fixtures';
 
 /** A store whose log applies each command at once, and rounds as the control loop runs them, each pass handed the changes since. */
 function loop() {
-  const store = new Store();
-  let index = 0;
-  store.attach({ propose: async (data) => store.applyEntry(++index, data) });
-  let written: StoreChange[] = [];
-  store.on('change', (_command, changes: StoreChange[]) => written.push(...changes));
+  const { store, take } = recordingStore();
   const clock = testClock();
   const orchestrator = new ReplicatedOrchestrator(clock);
   const placement = new PlacementPass(clock, { strategy: 'binpack' });
   const write = (actions: StoreAction[]) => store.update(() => actions);
   let first = true;
   const round = async () => {
-    const changes = first ? undefined : written;
+    const changes = first ? undefined : take();
     first = false;
-    written = [];
     await store.update((state) => orchestrator.run(state, changes));
     await store.update((state) => placement.run(state, changes));
   };
