@@ -51,7 +51,9 @@ export class BlockedTasks {
           this.blocked.clear();
           return;
         }
-        const id = (change.after ?? change.before)!.id;
+        // A service just created has no task yet, let alone a blocked one: a stream of creates costs no walk here.
+        if (!change.before) continue;
+        const id = change.before.id;
         for (const [task, service] of this.blocked) if (service === id) this.blocked.delete(task);
         continue;
       }
@@ -70,10 +72,6 @@ export class BlockedTasks {
 
   block(task: Task): void {
     this.blocked.set(task.id, task.serviceId);
-  }
-
-  get size(): number {
-    return this.blocked.size;
   }
 }
 
