@@ -11,6 +11,7 @@ import { ReplicatedOrchestrator } from './orchestrator/replicated-pass';
 import { reapTasks } from './orchestrator/task-reaper';
 import type { Clock } from './orchestrator/task-factory';
 import { placePendingTasks } from './placement/placement';
+import { PlacementPass } from './placement/placement-pass';
 import { AutoRebalancer } from './updater/auto-rebalance';
 import { reconcileGlobal } from './orchestrator/global';
 import { reconcileUpdates } from './updater/updater';
@@ -156,6 +157,8 @@ export class SchedulerServer {
     ];
     // Placements are timed only in the loop's own passes, not in --dry-run's plans, which reuse `passes`.
     // The loop's orchestrator follows the changes between rounds (and remembers restart delays): a plan's copy must not touch that either.
+    // The loop's placement leaves tasks it could not place alone until room may have appeared; a plan's tries them all.
+    const placing = new PlacementPass(systemClock, placement);
     const loopPasses = passes.map((pass) =>
       pass.name === 'orchestrator'
         ? new ReplicatedOrchestrator(systemClock)
@@ -163,8 +166,8 @@ export class SchedulerServer {
         ? pass
         : {
             name: pass.name,
-            run: (state: Parameters<Pass['run']>[0]) => {
-              const actions = pass.run(state);
+            run: (state: Parameters<Pass['run']>[0], changes?: Parameters<Pass['run']>[1]) => {
+              const actions = placing.run(state, changes);
               if (actions.length > 0) this.metrics?.observePlacements(actions, systemClock.now());
               return actions;
             },

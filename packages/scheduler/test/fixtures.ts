@@ -1,5 +1,6 @@
 import { decodeMessage, encodeMessage, validateServiceSpec, type Command, type Node, type ServiceSpecInput, type ServiceSpec, type StoreAction } from '@pisched/api';
-import { StateMachine } from '../src/store/state-machine';
+import { StateMachine, type StoreChange } from '../src/store/state-machine';
+import { Store } from '../src/store/store';
 import type { Clock } from '../src/orchestrator/task-factory';
 
 /** A clock whose time and ids are predictable. */
@@ -42,4 +43,23 @@ export function applyActions(machine: StateMachine, actions: StoreAction[]) {
   const bytes = encodeMessage('Command', { actions });
   // Round-trip through the wire encoding so tests see exactly what replicas see.
   return machine.apply(decodeMessage<Command>('Command', bytes), index);
+}
+
+/**
+ * A store whose log applies each command at once, as a single scheduler's does
+ * once it is durable, and the changes written since the last take(): what the
+ * control loop hands a round.
+ */
+export function recordingStore(): { store: Store; take(): StoreChange[] } {
+  const store = new Store();
+  let index = 0;
+  store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+  let written: StoreChange[] = [];
+  store.on('change', (_command, changes: StoreChange[]) => written.push(...changes));
+  const take = () => {
+    const changes = written;
+    written = [];
+    return changes;
+  };
+  return { store, take };
 }

@@ -1,28 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { StoreAction, Task, TaskState } from '@pisched/api';
-import { Store } from '../src/store/store';
-import type { StoreChange } from '../src/store/state-machine';
 import { ReplicatedOrchestrator } from '../src/orchestrator/replicated-pass';
 import { placePendingTasks } from '../src/placement/placement';
 import { reapTasks } from '../src/orchestrator/task-reaper';
-import { readyNode, spec, testClock } from './fixtures';
+import { readyNode, recordingStore, spec, testClock } from './fixtures';
 
 /**
  * A store whose log applies each command at once, and rounds as the control
  * loop runs them: the orchestrator gets what changed since the previous round.
  */
 function cluster(services: Record<string, number>, nodes = ['n1', 'n2']) {
-  const store = new Store();
-  let index = 0;
-  store.attach({ propose: async (data) => store.applyEntry(++index, data) });
-  let written: StoreChange[] = [];
-  store.on('change', (_command, changes: StoreChange[]) => written.push(...changes));
+  const { store, take } = recordingStore();
   const clock = testClock();
   const orchestrator = new ReplicatedOrchestrator(clock);
   const write = (actions: StoreAction[]) => store.update(() => actions);
   const round = async (everything = false) => {
-    const changes = written;
-    written = [];
+    const changes = take();
     await store.update((state) => orchestrator.run(state, everything ? undefined : changes));
     await store.update((state) => placePendingTasks(state, clock));
     await store.update((state) => reapTasks(state, clock.now()));
@@ -49,7 +42,7 @@ function cluster(services: Record<string, number>, nodes = ['n1', 'n2']) {
         putService: { id, meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec(id, replicas), previousSpec: null, updateStatus: null },
       })),
     ]);
-    written = [];
+    take();
     await round(true);
     await settle();
   } };

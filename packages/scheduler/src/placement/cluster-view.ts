@@ -73,7 +73,7 @@ export class ClusterView {
         this.residents[i].push(task);
       }
       // A task being stopped keeps its port until its container is gone: a replacement would fail to start.
-      else if (holdsPorts(task)) for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
+      else if (holdsPortsOnNode(task)) for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
     }
   }
 
@@ -146,7 +146,8 @@ export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
   return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
 }
 
-function holdsPorts(task: Task): boolean {
+/** A task on a node keeps its published ports from its assignment until it ends, even told to stop. */
+export function holdsPortsOnNode(task: Task): boolean {
   const state = task.status!.state;
   return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
 }

@@ -9,6 +9,7 @@ import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilt
 import { genericOf, toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 import { findEviction } from './preemption';
+import type { BlockedTasks } from './blocked-tasks';
 
 export interface PlacementOptions {
   /**
@@ -37,12 +38,22 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
  * cluster turned preemption off; they are shut down with the reason
  * `preempted by SERVICE.SLOT` and the orchestrator replaces them, to be placed
  * when room appears.
+ *
+ * blocked: tasks an earlier pass could not place, left alone this pass (no
+ * room can have appeared for them since, see blocked-tasks.ts); every task
+ * this pass leaves pending is added to it.
  */
-export function placePendingTasks(state: StateMachine, clock: Clock, options: PlacementOptions = DEFAULT_PLACEMENT): StoreAction[] {
+export function placePendingTasks(
+  state: StateMachine,
+  clock: Clock,
+  options: PlacementOptions = DEFAULT_PLACEMENT,
+  blocked?: BlockedTasks,
+): StoreAction[] {
   const bound: Task[] = [];
   const groups = new Map<string, Task[]>();
   // The store keeps the tasks waiting for a node apart: a round finds them without walking every task.
   for (const task of state.tasks.pending.values()) {
+    if (blocked?.skips(task.id)) continue;
     if (task.nodeId !== '') {
       bound.push(task);
       continue;
@@ -74,6 +85,7 @@ export function placePendingTasks(state: StateMachine, clock: Clock, options: Pl
     });
   };
   const leavePending = (task: Task, reason: string) => {
+    blocked?.block(task);
     if (task.status!.err === reason) return;
     actions.push({ action: 'putTask', putTask: { ...task, status: { ...task.status!, err: reason, timestamp: now } } });
   };
