@@ -22,6 +22,16 @@ export interface PlacementOptions {
 export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
 
 /**
+ * How many tasks one pass may still place (the control loop's cap, see
+ * placement-pass.ts); `cut` is set when it stopped with tasks it did not get
+ * to, which are left as they are (neither blocked nor explained) for the next pass.
+ */
+export interface PlacementBudget {
+  left: number;
+  cut: boolean;
+}
+
+/**
  * Assigns pending tasks to nodes, as Nomad's pipeline does: filters decide
  * which nodes can take a task (ready and active, the image's platforms, constraints, max-per-node,
  * host ports still free, free memory and CPU), then scores rank those (spread over label values,
@@ -42,12 +52,17 @@ export const DEFAULT_PLACEMENT: PlacementOptions = { strategy: 'binpack' };
  * blocked: tasks an earlier pass could not place, left alone this pass (no
  * room can have appeared for them since, see blocked-tasks.ts); every task
  * this pass leaves pending is added to it.
+ *
+ * budget: at most this many placements; the pass stops at the first task
+ * past it, in the same order, so successive capped passes place every task
+ * where one uncapped pass would have.
  */
 export function placePendingTasks(
   state: StateMachine,
   clock: Clock,
   options: PlacementOptions = DEFAULT_PLACEMENT,
   blocked?: BlockedTasks,
+  budget: PlacementBudget = { left: Infinity, cut: false },
 ): StoreAction[] {
   const bound: Task[] = [];
   const groups = new Map<string, Task[]>();
@@ -72,6 +87,7 @@ export function placePendingTasks(
   const defaultStrategy = clusterStrategy(state, options.strategy);
   const actions: StoreAction[] = [];
   const assign = (task: Task, i: number) => {
+    budget.left--;
     view.place(i, task);
     const nodeId = view.nodes[i].id;
     actions.push({
@@ -109,6 +125,7 @@ export function placePendingTasks(
   // Global tasks are bound to their node from birth; they go first because no other node will do for them.
   bound.sort(byServiceAndSlot);
   for (const task of bound) {
+    if (spent(budget)) return actions;
     const i = view.index.get(task.nodeId);
     if (i === undefined) continue; // the node left; the orchestrator retires the task
     const fixed =
@@ -128,11 +145,31 @@ export function placePendingTasks(
     return (biggest.cpuMicros > 0 ? amount.cpuMicros / biggest.cpuMicros : 0) + (biggest.memoryBytes > 0 ? amount.memoryBytes / biggest.memoryBytes : 0);
   };
   const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]), priority: priorityOf(tasks[0]) }));
-  ordered.sort((a, b) => b.priority - a.priority || b.size - a.size || byServiceAndSlot(a.tasks[0], b.tasks[0]));
+  // Among equals the service waiting longest goes first: with passes capped, ordering by name
+  // alone would let a stream of new services named early in the alphabet hold back the others.
+  ordered.sort((a, b) => b.priority - a.priority || b.size - a.size || oldestFirst(a.tasks, b.tasks) || byServiceAndSlot(a.tasks[0], b.tasks[0]));
   for (const { tasks } of ordered) {
-    placeGroup(view, tasks, defaultStrategy, assign, leavePending, preempt);
+    if (spent(budget)) break;
+    placeGroup(view, tasks, defaultStrategy, assign, leavePending, preempt, budget);
   }
   return actions;
+}
+
+/** Whether no placement is left in the budget; marks the pass cut short, for the caller to go on. */
+function spent(budget: PlacementBudget): boolean {
+  if (budget.left > 0) return false;
+  budget.cut = true;
+  return true;
+}
+
+function oldestFirst(a: readonly Task[], b: readonly Task[]): number {
+  return createdAt(a) - createdAt(b);
+}
+
+function createdAt(tasks: readonly Task[]): number {
+  let oldest = Infinity;
+  for (const task of tasks) oldest = Math.min(oldest, task.meta?.createdAt ?? 0);
+  return oldest;
 }
 
 function byServiceAndSlot(a: Task, b: Task): number {
@@ -147,6 +184,7 @@ function placeGroup(
   assign: (task: Task, i: number) => void,
   leavePending: (task: Task, reason: string) => void,
   preempt: (task: Task, nodes: readonly number[]) => number,
+  budget: PlacementBudget,
 ): void {
   const spec = tasks[0].spec;
   const placement = spec?.placement;
@@ -171,6 +209,7 @@ function placeGroup(
   const preemptable = () =>
     candidates.filter((i) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i])));
   for (let t = 0; t < tasks.length; t++) {
+    if (spent(budget)) return;
     let best = choose(view, candidates, counts, spread, need, generic, maxPerNode, ports, strategy);
     if (best < 0) best = preempt(tasks[t], preemptable());
     if (best < 0) {
