@@ -171,6 +171,7 @@ export class SchedulerServer {
               if (actions.length > 0) this.metrics?.observePlacements(actions, systemClock.now());
               return actions;
             },
+            more: () => placing.more(),
           },
     );
     // Not among `passes`: it remembers which nodes it saw, and a --dry-run plan must not change that.

@@ -100,6 +100,36 @@ describe('ControlLoop pacing', () => {
     expect(pass.rounds).toBe(2);
   });
 
+  it('starts the round after a capped pass at once, not after the quiet window, until the pass has done all', async () => {
+    const store = memoryStore();
+    // A capped pass writing a part of its work each round (as placement's cap does), three rounds' worth.
+    let left = 3;
+    const capped: Pass & { rounds: number } = {
+      name: 'capped',
+      rounds: 0,
+      run: () => {
+        capped.rounds++;
+        if (left === 0) return [];
+        left--;
+        return createService(100 + left);
+      },
+      more: () => left > 0,
+    };
+    loop = new ControlLoop(store, [capped], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(capped.rounds).toBe(1);
+    // The quiet window would put each further round 10 ms after the one before; these come 1 ms apart (a timer's least).
+    await vi.advanceTimersByTimeAsync(2);
+    expect(capped.rounds).toBe(3);
+    expect(left).toBe(0);
+    // Done: the commits of its last part are answered paced as any other change, once.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(capped.rounds).toBe(4);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(capped.rounds).toBe(4);
+  });
+
   it('gives each round what was written since the previous one began, and everything after a round that failed', async () => {
     const store = memoryStore();
     const seen: (string[] | undefined)[] = [];

@@ -11,6 +11,8 @@ export interface Pass {
    * first round, a snapshot restored, a round that failed, a --dry-run plan).
    */
   run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[];
+  /** Whether its last run stopped short of what the state calls for (a capped pass): the next round then starts at once. */
+  more?(): boolean;
 }
 
 /**
@@ -47,6 +49,8 @@ export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 export class ControlLoop {
   private running = false;
   private again = false;
+  /** The next round starts without waiting for quiet: the last one left work it was capped at. */
+  private hurry = false;
   private timer?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
   /** When the first change the next round answers arrived (performance.now()). */
@@ -96,9 +100,10 @@ export class ControlLoop {
     const now = performance.now();
     if (this.pending) clearTimeout(this.pending);
     else this.firstChangeAt = now;
-    const wait = Math.max(0, Math.min(this.pacing.quietMs, this.firstChangeAt + this.pacing.maxDelayMs - now));
+    const wait = this.hurry ? 0 : Math.max(0, Math.min(this.pacing.quietMs, this.firstChangeAt + this.pacing.maxDelayMs - now));
     this.pending = setTimeout(() => {
       this.pending = undefined;
+      this.hurry = false;
       this.running = true;
       void this.round();
     }, wait);
@@ -118,6 +123,7 @@ export class ControlLoop {
     const changes = this.everything ? undefined : this.written.flat();
     this.everything = false;
     this.written = [];
+    let failed = false;
     for (const pass of this.passes) {
       if (this.stopped) break;
       try {
@@ -128,10 +134,18 @@ export class ControlLoop {
         // what this round's changes called for was not done.
         this.everything = true;
         this.written = [];
+        failed = true;
         this.log.warn({ pass: pass.name, err: (error as Error).message }, 'reconciliation pass failed; retrying on the next tick');
       }
     }
     this.running = false;
+    // A capped pass's rest is a burst already gathered: waiting for quiet would only stretch it (and a
+    // round that failed waits for the tick, as above).
+    if (!failed && !this.stopped && this.passes.some((pass) => pass.more?.() === true)) {
+      this.hurry = true;
+      this.kick();
+      return;
+    }
     // Changes made while the round ran (its own commits among them) are answered by the next one, paced as any other.
     if (this.again) this.kick();
   }
