@@ -15,7 +15,8 @@ const where = (store: Store) =>
 function burst() {
   const { store, take } = recordingStore();
   const clock = testClock();
-  const orchestrator = new ReplicatedOrchestrator(clock);
+  // Every task made at once: this is about placement's cap, not the orchestrator's.
+  const orchestrator = new ReplicatedOrchestrator(clock, Infinity);
   const write = (actions: StoreAction[]) => store.update(() => actions);
   const nodes = Array.from({ length: 20 }, (_, i) => ({ action: 'putNode' as const, putNode: sizedNode(`n${String(i).padStart(2, '0')}`, { memory: 4 * GiB, cpus: 8 }) }));
   const create = async (services: [string, ServiceShape][]) => {

@@ -5,6 +5,14 @@ import { reconcileReplicated } from './replicated';
 import type { Clock } from './task-factory';
 
 /**
+ * Actions one orchestrator pass writes before it stops at a service's end.
+ * A round that answered a burst of creates made thousands of tasks in one
+ * pass (106 ms of the leader's event loop seen at 10,000 tasks); the services
+ * it did not reach go first in the round that follows at once.
+ */
+export const ORCHESTRATOR_ACTIONS_PER_PASS = 500;
+
+/**
  * The replicated orchestrator as the control loop runs it: a round looks at
  * the services its changes could matter to, and those with a slot waiting out
  * a restart delay, not at every service. In a 10,000-task burst nearly every
@@ -16,18 +24,36 @@ export class ReplicatedOrchestrator implements Pass {
   /** Services the last run looked at (or undefined: every one), for tests. */
   lastScope?: ReadonlySet<string>;
   private waiting = new Set<string>();
+  /** Services in scope that the last run stopped before (its cap), looked at first in the next. */
+  private left: string[] = [];
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly perPass = ORCHESTRATOR_ACTIONS_PER_PASS,
+  ) {}
 
   run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[] {
     const services = changes && servicesToRevisit(changes);
     if (services) for (const id of this.waiting) services.add(id);
     this.lastScope = services;
-    // Every service waiting now was in scope (all of them, or those that waited before), so this is the whole list.
+    const scope = services ? new Set([...this.left, ...services]) : new Set([...state.services.keys(), ...state.tasks.serviceIds()]);
+    // Every service waiting now was in scope (all of them, or those that waited before), so this is the whole list
+    // once the services not reached are added: they stay in scope until a run reaches them.
     const waiting = new Set<string>();
-    const actions = reconcileReplicated(state, this.clock, { services, waiting });
+    const actions: StoreAction[] = [];
+    const ids = [...scope];
+    let reached = 0;
+    for (; reached < ids.length && actions.length < this.perPass; reached++) {
+      for (const action of reconcileReplicated(state, this.clock, { services: [ids[reached]], waiting })) actions.push(action);
+    }
+    this.left = ids.slice(reached);
+    for (const id of this.left) if (this.waiting.has(id)) waiting.add(id);
     this.waiting = waiting;
     return actions;
+  }
+
+  more(): boolean {
+    return this.left.length > 0;
   }
 }
 
