@@ -19,18 +19,18 @@ export interface ContainerEvents {
   stop(): void;
 }
 
-/**
- * Everything the agent asks of a container runtime, so the worker's logic
- * runs unchanged over Docker (DockerDriver, the default) or over the
- * simulated runtime of `pisched-agent --simulate` (SimulatedDriver).
- * Container specs are written in the Docker Engine API's terms, which both take.
- */
 /** What the start path reads from the image it is about to run. */
 export interface LocalImage {
   /** The image's config names a HEALTHCHECK, which a container gets unless its spec says otherwise. */
   healthCheck: boolean;
 }
 
+/**
+ * Everything the agent asks of a container runtime, so the worker's logic
+ * runs unchanged over Docker (DockerDriver, the default) or over the
+ * simulated runtime of `pisched-agent --simulate` (SimulatedDriver).
+ * Container specs are written in the Docker Engine API's terms, which both take.
+ */
 export interface ContainerDriver {
   info(): Promise<EngineInfo>;
   /** This node's containers, optionally of one task ('' selects those without a task label). */

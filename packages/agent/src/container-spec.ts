@@ -138,12 +138,6 @@ export function buildContainerSpec(task: Task, nodeId: string, nodeAddress = '',
 const NS_PER_MS = 1_000_000;
 
 /**
- * --stop-signal and --stop-grace-period go into the container, so a plain
- * `docker stop` honours them too; --init makes Docker's init PID 1, so the
- * signal reaches a command that does not handle it itself; a health check
- * becomes the container's Healthcheck (the engine wants nanoseconds).
- */
-/**
  * Whether the container runs a health check, its spec's own or the image's
  * HEALTHCHECK (unless the spec says NONE): its health is then "starting" from
  * the moment it starts, as the engine reports it.
@@ -159,6 +153,12 @@ export function isHealthCheck(test: readonly string[] | undefined): boolean {
   return (test?.length ?? 0) > 0 && test![0] !== 'NONE';
 }
 
+/**
+ * --stop-signal and --stop-grace-period go into the container, so a plain
+ * `docker stop` honours them too; --init makes Docker's init PID 1, so the
+ * signal reaches a command that does not handle it itself; a health check
+ * becomes the container's Healthcheck (the engine wants nanoseconds).
+ */
 function applyStopAndHealth(container: NonNullable<NonNullable<Task['spec']>['container']>, options: Docker.ContainerCreateOptions): void {
   if (container.stopSignal) options.StopSignal = container.stopSignal;
   if (container.stopGracePeriodMs) options.StopTimeout = Math.ceil(container.stopGracePeriodMs / 1000);

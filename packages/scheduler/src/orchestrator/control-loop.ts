@@ -29,14 +29,14 @@ export interface LoopPacing {
   maxDelayMs: number;
 }
 
+/** A pass this long is logged: the Raft heartbeat interval is 50 ms, the election timeout 0.5–1 s. */
+const SLOW_PASS_MS = 100;
+
 /**
  * quietMs is longer than the time between one client's writes through three schedulers (10–20 ms
  * on a loaded 2-core machine): at 10 ms the store fell quiet between nearly every two of them,
  * and a round (two commits of its own, which the next write waited behind) followed every 3 writes.
  */
-/** A pass this long is logged: the Raft heartbeat interval is 50 ms, the election timeout 0.5–1 s. */
-const SLOW_PASS_MS = 100;
-
 export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 
 /**
