@@ -148,10 +148,10 @@ export function placePendingTasks(
     const amount = toAmount(task.spec?.resources);
     return (biggest.cpuMicros > 0 ? amount.cpuMicros / biggest.cpuMicros : 0) + (biggest.memoryBytes > 0 ? amount.memoryBytes / biggest.memoryBytes : 0);
   };
-  const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]), priority: priorityOf(tasks[0]) }));
+  const ordered = [...groups.values()].map((tasks) => ({ tasks: tasks.sort(byServiceAndSlot), size: size(tasks[0]), priority: priorityOf(tasks[0]), createdAt: createdAt(tasks) }));
   // Among equals the service waiting longest goes first: with passes capped, ordering by name
   // alone would let a stream of new services named early in the alphabet hold back the others.
-  ordered.sort((a, b) => b.priority - a.priority || b.size - a.size || oldestFirst(a.tasks, b.tasks) || byServiceAndSlot(a.tasks[0], b.tasks[0]));
+  ordered.sort((a, b) => b.priority - a.priority || b.size - a.size || a.createdAt - b.createdAt || byServiceAndSlot(a.tasks[0], b.tasks[0]));
   for (const { tasks } of ordered) {
     if (spent(budget)) break;
     placeGroup(view, tasks, defaultStrategy, assign, leavePending, preempt, budget);
@@ -166,10 +166,7 @@ function spent(budget: PlacementBudget): boolean {
   return true;
 }
 
-function oldestFirst(a: readonly Task[], b: readonly Task[]): number {
-  return createdAt(a) - createdAt(b);
-}
-
+/** When the oldest of the tasks was made. */
 function createdAt(tasks: readonly Task[]): number {
   let oldest = Infinity;
   for (const task of tasks) oldest = Math.min(oldest, task.meta?.createdAt ?? 0);
