@@ -71,9 +71,10 @@ export class ElectionTrace {
 
   /**
    * The change from `before` to `after` caused by a tick (`by` undefined) or by stepping
-   * message `by`; `others` are the other members.
+   * message `by`; `others` gives the other members (asked only when a leader steps down: this
+   * runs for every message and tick).
    */
-  changed(before: Role, after: Role, others: number[], by?: Message): ElectionEvent | undefined {
+  changed(before: Role, after: Role, others: () => number[], by?: Message): ElectionEvent | undefined {
     const lastLeader = before.lead;
     if (!CAMPAIGNING.has(before.state) && CAMPAIGNING.has(after.state)) {
       return {
@@ -87,7 +88,7 @@ export class ElectionTrace {
     }
     if (before.state === StateType.Leader && after.state !== StateType.Leader) {
       const silentMs: Record<number, number | undefined> = {};
-      for (const id of others) silentMs[id] = this.silentMs(id);
+      for (const id of others()) silentMs[id] = this.silentMs(id);
       if (by && by.term > before.term) return { kind: 'step-down', term: after.term, cause: 'higher-term', from: by.from, silentMs };
       return { kind: 'step-down', term: after.term, cause: 'check-quorum', silentMs };
     }

@@ -447,7 +447,7 @@ export class RaftHost extends EventEmitter {
   }
 
   private traceChange(before: { state: StateType; term: number; lead: number }, by?: Message): void {
-    const event = this.trace.changed(before, this.role(), this.others(), by);
+    const event = this.trace.changed(before, this.role(), () => this.others(), by);
     if (event) this.emit('election', event satisfies ElectionEvent);
   }
 
