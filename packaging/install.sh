@@ -176,11 +176,14 @@ write_wrappers() {
       pisched-scheduler) package=scheduler ;;
       pisched-agent) package=agent ;;
     esac
+    # The CLI starts through its own launcher (bin/pisched: what it leaves out of Node's start, and why).
+    local start="exec $node /opt/pisched/current/packages/$package/bin/$name.js"
+    [ "$name" != pisched ] || start="PISCHED_NODE=$node; export PISCHED_NODE; exec /opt/pisched/current/packages/cli/bin/pisched"
     cat >"$BIN/$name" <<EOF
 #!/bin/sh
 # Written by pisched's install.sh. /etc/pisched/pisched.env names this host's scheduler for the CLI.
 if [ -r /etc/pisched/pisched.env ]; then . /etc/pisched/pisched.env; export PISCHED_SCHEDULER; fi
-exec $node /opt/pisched/current/packages/$package/bin/$name.js "\$@"
+$start "\$@"
 EOF
     chmod 0755 "$BIN/$name"
   done

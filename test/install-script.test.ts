@@ -34,8 +34,9 @@ function startInstalled(root: string, name: 'scheduler' | 'agent', args: string[
 }
 
 async function installedCli(root: string, scheduler: string, args: string[]): Promise<string> {
-  const bin = path.join(root, 'opt/pisched/current/packages/cli/bin/pisched.js');
-  const { stdout } = await run(process.execPath, [bin, ...args], { env: { ...process.env, PISCHED_SCHEDULER: scheduler }, timeout: 30_000 });
+  // The release's own launcher, as /usr/local/bin/pisched runs it (that wrapper names /opt, not the staged root).
+  const bin = path.join(root, 'opt/pisched/current/packages/cli/bin/pisched');
+  const { stdout } = await run(bin, args, { env: { ...process.env, PISCHED_SCHEDULER: scheduler, PISCHED_NODE: process.execPath }, timeout: 30_000 });
   return stdout;
 }
 
@@ -86,7 +87,7 @@ describe.skipIf(!hasDocker)('install.sh', () => {
     const schedulerFlags = flagsIn(path.join(root, 'etc/pisched/scheduler.env'), 'PISCHED_SCHEDULER_ARGS');
     expect(schedulerFlags).toEqual(['--id', 's1', '--listen', address, '--data-dir', `${state}/scheduler`, '--peers', `s1=${address}`, '--ca-dir', `${state}/ca`]);
     expect(fs.readFileSync(path.join(root, 'etc/pisched/pisched.env'), 'utf8')).toBe(`PISCHED_SCHEDULER=${address}\n`);
-    expect(fs.readFileSync(path.join(root, 'usr/local/bin/pisched'), 'utf8')).toContain('/opt/pisched/current/packages/cli/bin/pisched.js');
+    expect(fs.readFileSync(path.join(root, 'usr/local/bin/pisched'), 'utf8')).toMatch(/\nPISCHED_NODE=\/\S+\/node; export PISCHED_NODE; exec \/opt\/pisched\/current\/packages\/cli\/bin\/pisched "\$@"\n/);
     // The agent's unit runs its bundle: the release has it, and no build info that would make it look stale.
     expect(fs.existsSync(path.join(root, 'opt/pisched/current/packages/agent/dist/bundle/pisched-agent.js'))).toBe(true);
     expect(fs.existsSync(path.join(root, 'opt/pisched/current/packages/agent/tsconfig.tsbuildinfo'))).toBe(false);
