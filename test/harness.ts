@@ -25,6 +25,7 @@ export const BIN = {
   scheduler: path.join(ROOT, 'packages/scheduler/bin/pisched-scheduler.js'),
   agent: path.join(ROOT, 'packages/agent/bin/pisched-agent.js'),
   cli: path.join(ROOT, 'packages/cli/bin/pisched.js'),
+  cliLauncher: path.join(ROOT, 'packages/cli/bin/pisched'),
 };
 
 /** The node flags a packaged systemd unit starts its daemon with (ExecStart=@NODE@ FLAGS …/bin/NAME.js). */
@@ -126,9 +127,19 @@ function spawnDaemon(name: string, bin: string, args: string[], nodeFlags: strin
   const [command, commandArgs] = cgroupProcs === undefined ? [process.execPath, argv] : inCgroup(cgroupProcs, process.execPath, argv);
   const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
+    env: { ...unitEnvironment(), PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
   return new Daemon(name, child);
+}
+
+/**
+ * This process's environment without what a shell may add that a systemd unit
+ * does not pass: NODE_EXTRA_CA_CERTS, which Node parses at every start (about
+ * 80 ms of CPU and 1.7 MiB of RSS here) and our daemons never use.
+ */
+function unitEnvironment(): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _unused, ...rest } = process.env;
+  return rest;
 }
 
 export interface SchedulerHandle {
@@ -269,8 +280,9 @@ export function cli(scheduler: string | undefined, args: string[], timeoutMs = 1
     const full = scheduler ? ['--scheduler', scheduler, ...args] : args;
     // The admin bundle of the scheduler asked, as `--tls-dir` would give it; else the CLI's own lookup.
     const tlsDir = scheduler ? adminBundle(scheduler)?.from : undefined;
-    const env = { ...process.env, XDG_CONFIG_HOME: EMPTY_CONFIG, ...(tlsDir ? { PISCHED_TLS_DIR: tlsDir } : {}) };
-    const child = spawn(process.execPath, [BIN.cli, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const env = { ...process.env, XDG_CONFIG_HOME: EMPTY_CONFIG, PISCHED_NODE: process.execPath, ...(tlsDir ? { PISCHED_TLS_DIR: tlsDir } : {}) };
+    // The launcher, as a user's shell runs `pisched` (npm's link and install.sh's wrapper both run it).
+    const child = spawn(BIN.cliLauncher, full, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
