@@ -135,7 +135,7 @@ export const CLUSTER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export const SERVER_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 function requireManagerServer(_host: string, cert: tls.PeerCertificate): Error | undefined {
-  const identity = cert.raw ? peerIdentity(cert.raw) : undefined;
+  const identity = cert.raw ? peerIdentity(cert) : undefined;
   if (identity?.role !== 'manager') return new Error('the server\'s certificate is not a scheduler (manager) certificate of this cluster');
   return undefined;
 }
@@ -148,15 +148,29 @@ type AnyCall = { getAuthContext?: () => { sslPeerCertificate?: tls.PeerCertifica
  * no certificate when the handshake did not authorize it).
  */
 export function callerIdentity(call: AnyCall): PeerIdentity | undefined {
-  const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
-  return raw ? peerIdentity(raw) : undefined;
+  const cert = peerCertificateOf(call);
+  return cert?.raw ? peerIdentity(cert) : undefined;
 }
 
 /** When the certificate the caller's connection was verified with expires (ms since the epoch), if it showed one. */
 export function callerCertificateExpiry(call: AnyCall): number | undefined {
-  const validTo = call.getAuthContext?.()?.sslPeerCertificate?.valid_to;
+  const validTo = peerCertificateOf(call)?.valid_to;
   return validTo ? Date.parse(validTo) : undefined;
 }
+
+/**
+ * The certificate a call's connection was verified with, asked of grpc-js
+ * once per call: every ask has Node convert the whole certificate anew
+ * (fingerprints included), and a session is asked both who and until when.
+ */
+function peerCertificateOf(call: AnyCall): tls.PeerCertificate | undefined {
+  if (shownCertificates.has(call)) return shownCertificates.get(call);
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  shownCertificates.set(call, cert);
+  return cert;
+}
+
+const shownCertificates = new WeakMap<AnyCall, tls.PeerCertificate | undefined>();
 
 /** A PERMISSION_DENIED status naming the role the call needs. */
 export function permissionDenied(needed: Role, what: string, caller: PeerIdentity | undefined, naming = 'of this cluster'): grpc.ServiceError {
