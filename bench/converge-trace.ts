@@ -12,6 +12,8 @@ import { Cluster, TEST_IMAGE, adminChannel, cli, docker, dockerAvailable, unique
 import { onLines } from '../packages/agent/src/stream-lines';
 import { countingEngineSocket } from './lib/engine-request-count';
 import { spread } from './lib/report';
+import { cpuSample, type CpuSample } from './lib/proc-stats';
+import { execFileSync } from 'node:child_process';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REPLICAS = 20;
@@ -22,13 +24,14 @@ afterAll(async () => {
 }, 120_000);
 
 /** The engine's create and start events of containers with `label`, by the engine's clock. */
-async function engineEvents(label: string): Promise<{ times: () => { create: number[]; start: number[] }; close: () => void }> {
+async function engineEvents(label: string, onAllStarted: () => void): Promise<{ times: () => { create: number[]; start: number[] }; close: () => void }> {
   const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create', 'start'], label: [label] } })) as NodeJS.ReadableStream & { destroy?: () => void };
   const create: number[] = [];
   const start: number[] = [];
   onLines(stream, (line) => {
     const event = JSON.parse(line) as { Action?: string; timeNano?: number };
     (event.Action === 'create' ? create : start).push((event.timeNano ?? 0) / 1e6);
+    if (start.length === REPLICAS && event.Action === 'start') onAllStarted();
   });
   return {
     times: () => ({ create: [...create].sort((a, b) => a - b), start: [...start].sort((a, b) => a - b) }),
@@ -56,28 +59,46 @@ function agentLogged(output: string, message: string, match: (entry: Record<stri
 
 type Timeline = Record<string, number | undefined>;
 
+/** The engine's own processes, whose CPU the burst is made of. */
+function enginePids(): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const name of ['dockerd', 'containerd']) {
+    try {
+      pids[name] = Number(execFileSync('pidof', ['-s', name]).toString().trim());
+    } catch {
+      // not running under that name
+    }
+  }
+  return pids;
+}
+
+/** CPU ms each process used between two sets of samples. */
+function cpuMs(from: Record<string, CpuSample>, to: Record<string, CpuSample>): Record<string, number> {
+  return Object.fromEntries(Object.keys(to).filter((name) => from[name]).map((name) => [`CPU ms to the 20th start: ${name}`, Math.round((to[name]!.cpuSeconds - from[name]!.cpuSeconds) * 1000)]));
+}
+
 async function traceRun(): Promise<Timeline> {
   const cluster = new Cluster();
   clusters.add(cluster);
   const agentEngine = await countingEngineSocket();
   const cliEngine = await countingEngineSocket();
-  const level = process.env.PISCHED_LOG_LEVEL;
   const dockerHost = process.env.DOCKER_HOST;
-  process.env.PISCHED_LOG_LEVEL = 'debug';
   try {
     const nodeId = uniqueName('btrace');
-    await cluster.start([nodeId], () => ['--docker-socket', agentEngine.socketPath]);
-    process.env.PISCHED_LOG_LEVEL = level;
+    await cluster.start([nodeId], () => ['--docker-socket', agentEngine.socketPath, '--log-level', 'debug']);
     const svc = uniqueName('btrace');
-    const events = await engineEvents(`pisched.service=${svc}`);
+    const pids: Record<string, number> = { ...enginePids() };
+    for (const daemon of cluster.daemons) pids[daemon.name.startsWith('agent') ? 'agent' : 'scheduler'] = daemon.child.pid!;
+    const sample = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSample(pid)]));
+    let atAllStarted: Record<string, CpuSample> = {};
+    const events = await engineEvents(`pisched.service=${svc}`, () => (atAllStarted = sample()));
     try {
       // The CLI reads the image's platform from the engine DOCKER_HOST names: this one timestamps it.
       process.env.DOCKER_HOST = `unix://${cliEngine.socketPath}`;
+      const atCommand = sample();
       const since = Date.now();
       const result = await cli(cluster.address, ['run', '--name', svc, '--replicas', String(REPLICAS), TEST_IMAGE, 'sleep', '3600']);
       const returned = Date.now();
-      if (dockerHost === undefined) delete process.env.DOCKER_HOST;
-      else process.env.DOCKER_HOST = dockerHost;
       if (result.code !== 0) throw new Error(`pisched run failed: ${result.stderr}`);
       const client = new SchedulerClient([cluster.address], () => adminChannel(cluster.address));
       const service = await client.getService(svc);
@@ -107,12 +128,14 @@ async function traceRun(): Promise<Timeline> {
         'command returned': rel(returned),
         'agent requests in the burst': requests.filter((request) => request.at <= (engine.start[REPLICAS - 1] ?? Infinity)).length,
         'of them container lists': requests.filter((request) => request.at <= (engine.start[REPLICAS - 1] ?? Infinity) && request.key === 'GET /containers/json').length,
+        ...cpuMs(atCommand, atAllStarted),
       };
     } finally {
       events.close();
     }
   } finally {
-    process.env.PISCHED_LOG_LEVEL = level;
+    if (dockerHost === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = dockerHost;
     await cluster.stop();
     await agentEngine.close();
     await cliEngine.close();
