@@ -33,8 +33,8 @@ export interface LocalImage {
  */
 export interface ContainerDriver {
   info(): Promise<EngineInfo>;
-  /** This node's containers, optionally of one task ('' selects those without a task label). */
-  listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]>;
+  /** This node's containers, optionally of some tasks only ('' selects those without a task label). */
+  listContainers(nodeId: string, taskIds?: readonly string[]): Promise<ObservedContainer[]>;
   /**
    * This node's containers as one list of the engine shows them, nothing
    * inspected: phase and health only, and they may lag behind the events. Fit

@@ -112,17 +112,17 @@ export class DockerDriver implements ContainerDriver {
   }
 
   /**
-   * This node's containers, optionally of one task (taskId '' selects those
-   * without a task label). The node label filter is applied by the engine, so
-   * other nodes' containers never reach the agent.
+   * This node's containers, optionally of some tasks only ('' selects those
+   * without a task label), from one list of the engine. The node label filter
+   * is applied by the engine, so other nodes' containers never reach the agent.
    *
    * Each container is inspected: the engine's list lags behind its events
    * (right after a "die" the list may still say running), while inspect reads
    * the container's own state.
    */
-  async listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
+  async listContainers(nodeId: string, taskIds?: readonly string[]): Promise<ObservedContainer[]> {
     const result: ObservedContainer[] = [];
-    for (const info of await this.list(nodeId, taskId)) {
+    for (const info of await this.list(nodeId, taskIds)) {
       let inspected: Docker.ContainerInspectInfo;
       try {
         inspected = await this.docker.getContainer(info.Id).inspect();
@@ -169,13 +169,13 @@ export class DockerDriver implements ContainerDriver {
     });
   }
 
-  private async list(nodeId: string, taskId?: string): Promise<Docker.ContainerInfo[]> {
+  private async list(nodeId: string, taskIds?: readonly string[]): Promise<Docker.ContainerInfo[]> {
     const label = [`${LABEL_NODE}=${nodeId}`];
-    if (taskId !== undefined && taskId !== '') label.push(`${LABEL_TASK}=${taskId}`);
+    // The engine ANDs label filters: it can narrow the list to one task, not to several.
+    if (taskIds?.length === 1 && taskIds[0] !== '') label.push(`${LABEL_TASK}=${taskIds[0]}`);
     const listed = await this.docker.listContainers({ all: true, filters: { label } });
-    return listed.filter(
-      (info) => info.Labels?.[LABEL_NODE] === nodeId && (taskId !== '' || !info.Labels?.[LABEL_TASK]),
-    );
+    const wanted = taskIds && new Set(taskIds);
+    return listed.filter((info) => info.Labels?.[LABEL_NODE] === nodeId && (!wanted || wanted.has(info.Labels?.[LABEL_TASK] ?? '')));
   }
 
   async localImage(image: string): Promise<LocalImage | undefined> {

@@ -45,9 +45,9 @@ export class SimulatedDriver implements ContainerDriver {
     return Promise.resolve({ ...this.options.info });
   }
 
-  listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
+  listContainers(nodeId: string, taskIds?: readonly string[]): Promise<ObservedContainer[]> {
     const all = [...(this.byNode.get(nodeId)?.values() ?? [])];
-    const wanted = taskId === undefined ? all : all.filter((container) => container.taskId === taskId);
+    const wanted = taskIds === undefined ? all : all.filter((container) => taskIds.includes(container.taskId));
     return Promise.resolve(wanted.map((container) => ({ ...container })));
   }
 

@@ -10,6 +10,7 @@ import { planReconcile, type ReconcileAction } from './reconcile-plan';
 import type { StatusReporter } from './status-reporter';
 import { MissingFileError, type SecretMounts } from './secret-mounts';
 import { SingleFlight } from './single-flight';
+import { CoalescedList } from './coalesced-list';
 import type { ImagePeers } from './images/image-peers';
 
 /**
@@ -75,10 +76,13 @@ export class Worker {
   private periodic: NodeJS.Timeout | undefined;
   /** Image checks and pulls under way, by reference. */
   private readonly images = new SingleFlight<LocalImage | undefined>();
+  /** Each job's read of its task's containers, batched with the other jobs' of the moment. */
+  private readonly containers: CoalescedList;
   private readonly grace: number;
 
   constructor(private readonly options: WorkerOptions) {
     this.grace = options.stopGraceSeconds ?? 10;
+    this.containers = new CoalescedList((taskIds) => options.driver.listContainers(options.nodeId, taskIds));
   }
 
   private get log(): Logger {
@@ -225,7 +229,7 @@ export class Worker {
 
   private async runTask(taskId: string): Promise<void> {
     if (!this.assignments) return;
-    const containers = await this.options.driver.listContainers(this.options.nodeId, taskId);
+    const containers = await this.containers.of(taskId);
     const task = this.assignments.get(taskId);
     const actions = planReconcile(task ? [task] : [], containers, this.memory, {
       removeUnassigned: this.haveSessionAssignments,

@@ -31,6 +31,8 @@ export class FakeEngine {
   failures = new Map<string, Error>();
   /** Milliseconds each create takes, to widen race windows. */
   createDelayMs = 0;
+  /** While set, lists wait here to answer (with what the engine held when asked) until released. */
+  private heldLists: Array<() => void> | undefined;
   private seq = 0;
 
   get driver(): DockerDriver {
@@ -57,11 +59,12 @@ export class FakeEngine {
     return id;
   }
 
-  async listContainers(nodeId: string, taskId?: string): Promise<ObservedContainer[]> {
+  async listContainers(nodeId: string, taskIds?: readonly string[]): Promise<ObservedContainer[]> {
     this.check('listContainers');
-    return [...this.containers.values()]
+    // What the engine holds when the list is asked for, answered once lists are not held.
+    const listed = [...this.containers.values()]
       .filter((c) => c.labels['pisched.node'] === nodeId)
-      .filter((c) => taskId === undefined || (c.labels['pisched.task'] ?? '') === taskId)
+      .filter((c) => taskIds === undefined || taskIds.includes(c.labels['pisched.task'] ?? ''))
       .map((c) => ({
         id: c.id,
         name: c.name,
@@ -70,6 +73,20 @@ export class FakeEngine {
         created: c.created,
         ...(c.phase === 'exited' ? { exitCode: c.exitCode } : {}),
       }));
+    if (this.heldLists) await new Promise<void>((answer) => this.heldLists!.push(answer));
+    return listed;
+  }
+
+  /** Lists from now on answer only when released. */
+  holdLists(): void {
+    this.heldLists ??= [];
+  }
+
+  /** Answers the lists held so far; later ones are held too unless `andStop`. */
+  releaseLists(andStop: boolean): void {
+    const waiting = this.heldLists ?? [];
+    this.heldLists = andStop ? undefined : [];
+    for (const answer of waiting) answer();
   }
 
   async glance(nodeId: string): Promise<ObservedContainer[]> {

@@ -36,7 +36,7 @@ describe('SimulatedDriver', () => {
     expect(a.last('task-a')?.containerId).toMatch(/^[0-9a-f]{64}$/);
     expect((await driver.glance('sim-1')).map((c) => c.taskId)).toEqual(['task-a']);
     expect((await driver.glance('sim-2')).map((c) => c.taskId)).toEqual(['task-b']);
-    expect((await driver.listContainers('sim-1', 'task-a'))[0].phase).toBe('running');
+    expect((await driver.listContainers('sim-1', ['task-a']))[0].phase).toBe('running');
   });
 
   it('fails exactly the given fraction of starts, spread evenly, and the worker reports them FAILED', async () => {

@@ -108,6 +108,36 @@ describe('DockerDriver.glance', () => {
   });
 });
 
+describe('DockerDriver.listContainers', () => {
+  it('reads the containers of several tasks from one list, inspecting only theirs', async () => {
+    const filters: unknown[] = [];
+    const inspected: string[] = [];
+    const listed = [
+      { Id: 'a', Labels: { 'pisched.node': 'n1', 'pisched.task': 't1' }, Created: 10 },
+      { Id: 'b', Labels: { 'pisched.node': 'n1', 'pisched.task': 't2' }, Created: 11 },
+      { Id: 'c', Labels: { 'pisched.node': 'n1' }, Created: 12 },
+      { Id: 'd', Labels: { 'pisched.node': 'n2', 'pisched.task': 't1' }, Created: 13 },
+    ];
+    const docker = {
+      listContainers: async (options: { filters: unknown }) => (filters.push(options.filters), listed),
+      getContainer: (id: string) => ({
+        inspect: async () => {
+          inspected.push(id);
+          const info = listed.find((container) => container.Id === id)!;
+          return { Id: id, Name: `/${id}`, Config: { Labels: info.Labels }, State: { Status: 'running' }, NetworkSettings: {} };
+        },
+      }),
+    } as unknown as Docker;
+    const driver = new DockerDriver('/nowhere', docker);
+    // '' names the containers without a task label.
+    expect((await driver.listContainers('n1', ['t1', ''])).map((c) => [c.id, c.taskId])).toEqual([['a', 't1'], ['c', '']]);
+    expect(inspected).toEqual(['a', 'c']);
+    // The engine ANDs label filters: several tasks are one list of the node, one task a list of its own label.
+    await driver.listContainers('n1', ['t2']);
+    expect(filters).toEqual([{ label: ['pisched.node=n1'] }, { label: ['pisched.node=n1', 'pisched.task=t2'] }]);
+  });
+});
+
 describe('engine errors', () => {
   it('keeps the engine\'s own words', () => {
     expect(engineMessage(Object.assign(new Error('(HTTP code 409) conflict - x '), { json: { message: 'name in use' } }))).toBe('name in use');

@@ -88,6 +88,60 @@ describe('Worker', () => {
     expect(engine.containers.size).toBe(1);
   });
 
+  it('lists the engine once for twenty new tasks, and still never starts again a task whose container it finds (after a restart)', async () => {
+    const { engine, worker, flush, sent } = setup();
+    // Left by the agent before its restart: this worker has never heard of it.
+    const kept = engine.add({ 'pisched.node': NODE, 'pisched.task': 'r3' });
+    const tasks = Array.from({ length: 20 }, (_, i) => makeTask({ id: `r${i}`, slot: i + 1 }));
+    await worker.setAssignments(tasks);
+    await flush();
+    // The session's first set: one glance for the pass, then one list for the 20 tasks' jobs, not one each.
+    expect(engine.calls.filter((call) => call === 'listContainers')).toHaveLength(1);
+    expect(engine.calls.filter((call) => call === 'createContainer')).toHaveLength(19);
+    expect(sent.filter((u) => u.taskId === 'r3').map((u) => [u.status.state, u.status.containerId])).toEqual([['RUNNING', kept]]);
+
+    // New tasks in a later set (the scheduler's news) are read together too.
+    engine.calls = [];
+    const more = Array.from({ length: 20 }, (_, i) => makeTask({ id: `s${i}`, slot: i + 21 }));
+    await worker.setAssignments([...tasks, ...more]);
+    await flush();
+    expect(engine.calls.filter((call) => call === 'listContainers')).toHaveLength(1);
+    expect(engine.containers.size).toBe(40);
+  });
+
+  it('never acts on a list sent before its job asked: a start event does not join a list older than the container', async () => {
+    const { engine, worker, flush, states } = setup();
+    const until = async (what: () => boolean) => {
+      while (!what()) await new Promise((resolve) => setTimeout(resolve, 2));
+    };
+    const lists = () => engine.calls.filter((call) => call === 'listContainers').length;
+    await worker.setAssignments([]);
+    await flush();
+    const a = makeTask({ id: 'ta' });
+    const b = makeTask({ id: 'tb', slot: 2 });
+    engine.createDelayMs = 20;
+    engine.holdLists();
+    void worker.setAssignments([a]);
+    await until(() => lists() === 1);
+    // b's read comes while a's list is out: it waits for the next list.
+    void worker.setAssignments([a, b]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(lists()).toBe(1);
+    // a's list answers (empty): a is created, which takes 20 ms; the next list (b's) goes at once and holds no container of a.
+    engine.releaseLists(false);
+    await until(() => worker.statusOf(a.id)?.state === 'RUNNING');
+    expect(lists()).toBe(2);
+    // The engine's start event of a's container, while b's list (older than that container) is still out.
+    worker.handleEvent({ action: 'start', containerId: worker.statusOf(a.id)!.containerId, taskId: a.id });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    engine.releaseLists(true);
+    await flush();
+    // Had a's second job read b's list it would have found no container and reported a FAILED (or started it again).
+    expect(states(a.id)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING']);
+    expect(engine.calls.filter((call) => call === 'createContainer')).toHaveLength(2);
+    expect(lists()).toBe(3);
+  });
+
   it('rejects with the engine\'s message when the image is absent and the pull fails', async () => {
     const { worker, sent, flush, states } = setup();
     const task = makeTask();
