@@ -10,6 +10,7 @@ import { clusterChannel, createClusterCa, issueIdentity, writeIdentity, type Clu
 import { localSchedulerBundle, type LocalScheduler } from '../packages/cli/src/tls-lookup';
 import { inCgroup } from './network-partition';
 import { VipRange } from '../packages/agent/src/discovery/vip-range';
+import { unitNodeFlags } from './unit-node-flags';
 
 /**
  * Real processes and a real Docker engine for end-to-end tests. Every name a
@@ -27,15 +28,6 @@ export const BIN = {
   cli: path.join(ROOT, 'packages/cli/bin/pisched.js'),
   cliLauncher: path.join(ROOT, 'packages/cli/bin/pisched'),
 };
-
-/** The node flags a packaged systemd unit starts its daemon with (ExecStart=@NODE@ FLAGS …/bin/NAME.js). */
-export function unitNodeFlags(unit: string): string[] {
-  const text = fs.readFileSync(path.join(ROOT, 'packaging/systemd', unit), 'utf8');
-  const execStart = /^ExecStart=@NODE@ (.*)$/m.exec(text)?.[1];
-  if (execStart === undefined) throw new Error(`${unit}: no ExecStart=@NODE@ line`);
-  const words = execStart.split(/\s+/);
-  return words.slice(0, words.findIndex((word) => word.endsWith('.js')));
-}
 
 /** Daemons started here run with their unit's node flags, as installed ones do (some, like --lite-mode, NODE_OPTIONS refuses). */
 export const NODE_FLAGS = { scheduler: unitNodeFlags('pisched-scheduler.service'), agent: unitNodeFlags('pisched-agent.service') };

@@ -77,6 +77,12 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
     // (with --metrics-addr only) and the X.509 library (a member's CA work).
     external: ['prom-client', '@peculiar/x509', 'reflect-metadata'],
     plugins: [leaveOut],
+    // Short local names: V8 holds the bundle's source and every function's
+    // and scope's names for the daemon's whole life, and with them the idle
+    // agent's private memory was 1.1 MiB larger (1,173 -> 853 kB of source).
+    // A stack trace names bundled functions and classes by their short names
+    // (methods keep theirs); its file, line and column still point into this file.
+    minifyIdentifiers: true,
     metafile: true,
   });
   return result.metafile;

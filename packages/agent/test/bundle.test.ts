@@ -31,6 +31,17 @@ describe('packages/agent/bundle.js', () => {
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
   });
 
+  it('writes short local names, and keeps the names of methods', async () => {
+    const outfile = path.join(dir, 'names.js');
+    await bundleAgent(outfile);
+    const text = fs.readFileSync(outfile, 'latin1');
+    // A class and a function local to the agent's modules (worker.ts, main.ts)...
+    expect(/\bImageUnavailable\b/.test(text), 'ImageUnavailable').toBe(false);
+    expect(/\bfunction hostNameservers\b/.test(text), 'hostNameservers').toBe(false);
+    // ...and a method, which other code calls by its name.
+    expect(/\bglance\(/.test(text), 'glance').toBe(true);
+  });
+
   it('a stand-in loads as its module did and fails with one clear line when used', async () => {
     const outfile = path.join(dir, 'uses-ssh.js');
     await esbuild.build({

@@ -1,0 +1,25 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unitNodeFlags } from '../../../test/unit-node-flags';
+
+// The agent's systemd unit (packaging/systemd/pisched-agent.service) gives
+// node the flags the end-to-end tests and bench:footprint start it with.
+const FLAGS = unitNodeFlags('pisched-agent.service');
+const AGENT = path.resolve(__dirname, '..');
+
+function underUnitFlags(script: string): string {
+  const run = spawnSync(process.execPath, [...FLAGS, '-e', script], { cwd: AGENT, encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+  return run.stdout.trim();
+}
+
+describe('the agent unit\'s node flags', () => {
+  it('leave WebAssembly out, and protobufjs\'s 64-bit integers (long) still compute, in JavaScript', () => {
+    // long compiles a small WebAssembly module when it loads, which made the
+    // agent touch 0.7 MiB of V8's WebAssembly code in the node executable.
+    expect(underUnitFlags('process.stdout.write(typeof WebAssembly)')).toBe('undefined');
+    const product = underUnitFlags("const Long = require('long'); process.stdout.write(Long.fromString('9007199254740993').mul(3).div(7).toString())");
+    expect(product).toBe(((9007199254740993n * 3n) / 7n).toString());
+  });
+});
