@@ -17,6 +17,8 @@ import {
   type Node,
   type NodeDescription,
   type NodeThermal,
+  type Task,
+  type TaskStatus,
 } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
