@@ -4,7 +4,7 @@ import { Store, type Rider } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
 import { StatusWrites } from '../src/dispatcher/status-writes';
 import pino from 'pino';
-import { readyNode, spec, testClock } from './fixtures';
+import { spec, testClock } from './fixtures';
 import { serveDispatcher, until } from './dispatcher-loopback';
 
 const cleanups: Array<() => void> = [];
@@ -69,44 +69,6 @@ describe('status reports aboard other writes', () => {
     expect(summary.slice(1).flat().filter((line) => line.startsWith('putTaskStatus'))).toEqual([]);
     expect(store.state.tasks.get(tasks[0].id)?.status?.state).toBe('ACCEPTED');
     expect(store.state.tasks.get(tasks[1].id)?.status?.state).toBe('ACCEPTED');
-  });
-});
-
-describe('status reports while the store is writing', () => {
-  it('wait for the next command instead of queueing one of their own', async () => {
-    const { store, logged, gate } = loggedStore();
-    const task = newTask(service, 1, testClock());
-    await store.update(() => [{ action: 'putService', putService: service }, assigned(task)]);
-    const statuses = new StatusWrites(store, pino({ level: 'silent' }));
-    statuses.start();
-    cleanups.push(() => statuses.stop());
-    let open!: () => void;
-    gate.hold = new Promise<void>((resolve) => (open = resolve));
-    const holding = store.update(() => [{ action: 'putService', putService: { ...store.state.services.get('svc1')!, spec: spec('web', 3, { labels: { a: 'b' } }) } }]);
-    // The report comes once that write is built and committing.
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    statuses.report('pi-1', task.id, { ...task.status!, state: 'ACCEPTED', timestamp: 2 });
-    // Well past the 25 ms a report waits for company.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const placement = store.update(() => [{ action: 'putNode', putNode: readyNode('pi-2') }], 'placement');
-    gate.hold = undefined;
-    open();
-    await Promise.all([holding, placement]);
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(logged.slice(-2).map((command) => command.actions.map((action) => action.action))).toEqual([['putService'], ['putNode', 'putTaskStatus']]);
-    expect(store.state.tasks.get(task.id)?.status?.state).toBe('ACCEPTED');
-  });
-
-  it('get a command of their own once the store has nothing else to write', async () => {
-    const { store, logged } = loggedStore();
-    const task = newTask(service, 1, testClock());
-    await store.update(() => [{ action: 'putService', putService: service }, assigned(task)]);
-    const statuses = new StatusWrites(store, pino({ level: 'silent' }));
-    statuses.start();
-    cleanups.push(() => statuses.stop());
-    statuses.report('pi-1', task.id, { ...task.status!, state: 'RUNNING', timestamp: 2 });
-    await until(() => (store.state.tasks.get(task.id)?.status?.state === 'RUNNING' ? true : undefined));
-    expect(logged.at(-1)?.actions.map((action) => action.action)).toEqual(['putTaskStatus']);
   });
 });
 

@@ -12,13 +12,10 @@ type Pending = Map<string, { nodeId: string; status: TaskStatus }>;
  * The task status the agents report, written forward moves only, the latest
  * report per task. Reports ride aboard whatever command the store builds next
  * (a placement, an orchestrator pass, a node write: see Rider), on the tasks
- * that command leaves alone; they get a command of their own only when the
- * store has no other write to make STATUS_FLUSH_MS after they came. Written
- * alone, a 10,000-task burst's reports took 94 of its 172 commits, 43 % of
- * the store's single writer's time before every task was placed, and
- * placement waited behind each (2026-11-30, 22:37). Asking for a write of
- * their own whenever 25 ms had passed still took 56 of 114 (22:46): the
- * control loop's writes come hundreds of ms apart, each behind those.
+ * that command leaves alone; only when no other write comes within
+ * STATUS_FLUSH_MS do they get a command of their own. Written alone, a
+ * 10,000-task burst's reports took every other commit of the store's single
+ * writer, and placement waited behind each.
  */
 export class StatusWrites implements Rider {
   private readonly pending: Pending = new Map();
@@ -93,11 +90,6 @@ export class StatusWrites implements Rider {
    */
   private flush(): void {
     this.flushTimer = undefined;
-    // A command is on its way: they board it, unless boarding is what got a command refused.
-    if (this.store.writing && !this.alone) {
-      this.schedule();
-      return;
-    }
     this.queued = true;
     let batch: Pending | undefined;
     this.store

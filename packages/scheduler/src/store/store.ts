@@ -72,13 +72,6 @@ export class Store extends EventEmitter {
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
   writeObserver?: (write: StoreWrite) => void;
   private readonly riders = new Set<Rider>();
-  /** Updates asked for and not yet done (queued, building or committing). */
-  private unfinished = 0;
-
-  /** Whether a write is queued or in flight: a command will be built, and riders can board it. */
-  get writing(): boolean {
-    return this.unfinished > 0;
-  }
 
   /** Takes `rider` aboard every command built from now on, until the function returned is called. */
   carry(rider: Rider): () => void {
@@ -150,8 +143,7 @@ export class Store extends EventEmitter {
       });
       return result;
     };
-    this.unfinished++;
-    const next = this.queue.then(run, run).finally(() => this.unfinished--);
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
