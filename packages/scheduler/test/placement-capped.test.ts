@@ -67,27 +67,6 @@ describe('placement places a burst in capped passes', () => {
     expect(placement.more()).toBe(false);
   });
 
-  it('with the default caps, places in each round as many tasks as the orchestrator created in it: a burst does not pile up pending', async () => {
-    const c = burst();
-    await c.ready();
-    const orchestrator = new ReplicatedOrchestrator(c.clock);
-    const placement = new PlacementPass(c.clock, { strategy: 'spread' });
-    await c.write(
-      thirty.map(([id, shape]) => ({
-        action: 'putService' as const,
-        putService: { id, meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: serviceSpec(id, shape), previousSpec: null, updateStatus: null },
-      })),
-    );
-    const pendingAfterRound: number[] = [];
-    for (let round = 0; round < 20 && c.store.state.tasks.size < 3_000; round++) {
-      await c.store.update((state) => orchestrator.run(state, c.take()));
-      await c.store.update((state) => placement.run(state, c.take()));
-      pendingAfterRound.push(c.store.state.tasks.pending.size);
-    }
-    expect(c.store.state.tasks.size).toBe(3_000);
-    expect(pendingAfterRound).toEqual([0, 0, 0, 0, 0, 0]);
-  });
-
   it('places the services waiting longest first, whatever their names', async () => {
     const c = burst();
     await c.ready();

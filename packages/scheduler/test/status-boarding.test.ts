@@ -81,7 +81,7 @@ describe('status reports aboard a command that was refused', () => {
     store.attach({
       propose: async (data) => {
         const command = decodeMessage<Command>('Command', data);
-        logged.push(command.actions.map((action) => action.action ?? ''));
+        logged.push(command.actions.map((action) => action.action));
         if (refuseNext) {
           refuseNext = false;
           return { ok: false, error: 'changed since it was read' };

@@ -3,7 +3,6 @@ import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from '../orchestrator/control-loop';
 import type { Clock } from '../orchestrator/task-factory';
 import { BlockedTasks } from './blocked-tasks';
-import { ORCHESTRATOR_ACTIONS_PER_PASS } from '../orchestrator/replicated-pass';
 import { placePendingTasks, type PlacementBudget, type PlacementOptions } from './placement';
 
 /**
@@ -15,12 +14,9 @@ import { placePendingTasks, type PlacementBudget, type PlacementOptions } from '
  * Measured in process (one store, no Raft) with 1,000 nodes and 100 services of 100 replicas
  * pending: passes of 250 took 19–101 ms (mostly 25–35; some 15 ms of that is
  * grouping the pending tasks and building the view, whatever the cap), of 500 35–103 ms,
- * of 1,000 83–138 ms, one uncapped pass 807 ms. It is the orchestrator's cap
- * (ORCHESTRATOR_ACTIONS_PER_PASS): at 250, each round of a burst created 500
- * tasks and placed 250, and in a 10,000-task burst 5,000 were still pending
- * when the last was created (2026-11-30, 22:37).
+ * of 1,000 83–138 ms, one uncapped pass 807 ms.
  */
-export const PLACEMENTS_PER_PASS = ORCHESTRATOR_ACTIONS_PER_PASS;
+export const PLACEMENTS_PER_PASS = 250;
 
 /**
  * Placement as the control loop runs it: pending tasks it could not place are
