@@ -2,8 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessage, type Command, type Service, type StoreAction, type Task } from '@pisched/api';
 import { Store, type Rider } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
-import { StatusWrites } from '../src/dispatcher/status-writes';
-import pino from 'pino';
 import { spec, testClock } from './fixtures';
 import { serveDispatcher, until } from './dispatcher-loopback';
 
@@ -69,45 +67,6 @@ describe('status reports aboard other writes', () => {
     expect(summary.slice(1).flat().filter((line) => line.startsWith('putTaskStatus'))).toEqual([]);
     expect(store.state.tasks.get(tasks[0].id)?.status?.state).toBe('ACCEPTED');
     expect(store.state.tasks.get(tasks[1].id)?.status?.state).toBe('ACCEPTED');
-  });
-});
-
-describe('status reports aboard a command that was refused', () => {
-  it('go alone until a write of their own commits, so they cannot keep another writer refused', async () => {
-    const store = new Store();
-    let index = 0;
-    const logged: string[][] = [];
-    let refuseNext = false;
-    store.attach({
-      propose: async (data) => {
-        const command = decodeMessage<Command>('Command', data);
-        logged.push(command.actions.map((action) => action.action));
-        if (refuseNext) {
-          refuseNext = false;
-          return { ok: false, error: 'changed since it was read' };
-        }
-        return store.applyEntry(++index, data);
-      },
-    });
-    const task = newTask(service, 1, testClock());
-    await store.update(() => [{ action: 'putService', putService: service }, assigned(task)]);
-    const statuses = new StatusWrites(store, pino({ level: 'silent' }));
-    statuses.start();
-    cleanups.push(() => statuses.stop());
-    const touchService = (label: string) => store.update(() => [{ action: 'putService', putService: { ...store.state.services.get('svc1')!, spec: spec('web', 3, { labels: { at: label } }) } }]);
-    statuses.report('pi-1', task.id, { ...task.status!, state: 'ACCEPTED', timestamp: 2 });
-    refuseNext = true;
-    await expect(touchService('refused')).rejects.toThrow('changed since it was read');
-    expect(logged.at(-1)).toEqual(['putService', 'putTaskStatus']);
-    // Another writer comes before the reports' own retry (25 ms later): they do not board it.
-    await touchService('again');
-    expect(logged.at(-1)).toEqual(['putService']);
-    await until(() => (store.state.tasks.get(task.id)?.status?.state === 'ACCEPTED' ? true : undefined));
-    expect(logged.at(-1)).toEqual(['putTaskStatus']);
-    // Once one of their own committed, they board again.
-    statuses.report('pi-1', task.id, { ...task.status!, state: 'RUNNING', timestamp: 3 });
-    await touchService('boarded');
-    expect(logged.at(-1)).toEqual(['putService', 'putTaskStatus']);
   });
 });
 
