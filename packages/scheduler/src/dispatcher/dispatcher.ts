@@ -29,7 +29,6 @@ import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
 import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
 import { GatheredWrites } from '../store/gathered-writes';
-import { STATUS_FLUSH_MS, StatusWrites } from './status-writes';
 import { revocationFingerprint, revocationsOf } from '../security/revocation';
 import { isIP } from 'node:net';
 import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
@@ -45,6 +44,8 @@ const PUSH_PER_SOURCE = 2;
 export class ImagePushRefused extends Error {}
 
 const NODE_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+// Status reports, and node writes, are gathered this long and written in one command.
+const STATUS_FLUSH_MS = 25;
 /** Assignment sets encoded per turn of the event loop (see inTurns). */
 const PUSHES_PER_TURN = 50;
 // After the dispatcher starts, agents need time to notice and reconnect (their
@@ -109,7 +110,10 @@ interface Session {
 export class Dispatcher {
   private readonly sessions = new Map<string, Session>();
   private readonly lastHeartbeat = new Map<string, number>();
-  private readonly statuses: StatusWrites;
+  private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
+  private flushTimer?: NodeJS.Timeout;
+  /** A status write waits in the store's queue and takes what is pending when it is built. */
+  private statusQueued = false;
   /** Between start() and stop(): only a leading dispatcher writes status. */
   private leading = false;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -158,7 +162,6 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
     private readonly log: Logger,
   ) {
-    this.statuses = new StatusWrites(store, log);
     this.nodeWrites = new GatheredWrites(store, STATUS_FLUSH_MS, (state) => gatherNodeWrites(state, clock.now()), 'node');
   }
 
@@ -176,7 +179,6 @@ export class Dispatcher {
     this.allTouched = true;
     this.servicesChanged = true;
     this.store.on('change', this.onChange);
-    this.statuses.start();
     // Checked often so detection does not lag by a whole period, whatever the period.
     this.heartbeatTimer = setInterval(() => {
       this.checkHeartbeats();
@@ -242,7 +244,10 @@ export class Dispatcher {
     this.pushes.clear();
     clearInterval(this.heartbeatTimer);
     this.leading = false;
-    this.statuses.stop();
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    // The agents report again to whichever member leads next; what is queued here has no one to write it.
+    this.pendingStatus.clear();
     this.nodeWrites.abandon('this scheduler stopped leading');
     for (const session of this.sessions.values()) session.call.end();
     this.sessions.clear();
@@ -281,7 +286,7 @@ export class Dispatcher {
       this.lastHeartbeat.set(session.nodeId, this.clock.now());
       if (message.msg === 'status' && message.status) {
         for (const update of message.status.updates) {
-          if (update.status) this.statuses.report(session.nodeId, update.taskId, update.status);
+          if (update.status) this.queueStatus(session.nodeId, update.taskId, update.status);
         }
       } else if (message.msg === 'logReply' && message.logReply) {
         const waiter = this.logWaiters.get(message.logReply.requestId);
@@ -569,6 +574,56 @@ export class Dispatcher {
       .catch((error: Error) => this.log.warn({ err: error.message }, 'cannot mark nodes down'));
   }
 
+  private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
+    this.pendingStatus.set(taskId, { nodeId, status });
+    if (!this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+  }
+
+  /**
+   * One status write at a time waits for the store: it takes the reports
+   * pending when the store gets round to building it, not when it was asked
+   * for. Taken at the ask, a burst's reports (four per task) queued a write
+   * every 25 ms behind the others, each its own Raft entry, one commit after another.
+   */
+  private flushStatus(): void {
+    this.flushTimer = undefined;
+    this.statusQueued = true;
+    let batch: Map<string, { nodeId: string; status: TaskStatus }> | undefined;
+    this.store
+      .update((state) => {
+        this.statusQueued = false;
+        batch = new Map(this.pendingStatus);
+        this.pendingStatus.clear();
+        const puts = [];
+        for (const [taskId, { nodeId, status }] of batch) {
+          const task = state.tasks.get(taskId);
+          if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
+          const startedAt = task.startedAt || (status.state === 'RUNNING' ? status.timestamp : 0);
+          puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
+        }
+        return puts;
+      }, 'status')
+      .then(
+        () => {
+          // Reports that came while this write was committing wait for a write of their own.
+          if (this.leading && this.pendingStatus.size > 0 && !this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+        (error: Error) => {
+          // Never built (this member cannot write): what was pending is this write's batch.
+          if (!batch) {
+            this.statusQueued = false;
+            batch = new Map(this.pendingStatus);
+            this.pendingStatus.clear();
+          }
+          // Stopped meanwhile (leadership lost): retrying every 25 ms could only fail, and flood the log, until this member leads again.
+          if (!this.leading) return;
+          this.log.warn({ err: error.message }, 'task status not written; will retry');
+          for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
+          this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+        },
+      );
+  }
+
   private schedulePush(): void {
     if (this.pushScheduled) return;
     this.pushScheduled = true;
@@ -671,6 +726,20 @@ export class Dispatcher {
 function sameDescription(a: NodeDescription | null | undefined, b: NodeDescription | null | undefined): boolean {
   if (!a || !b) return !a && !b;
   return Buffer.from(encodeMessage('NodeDescription', a)).equals(encodeMessage('NodeDescription', b));
+}
+
+/** Only moves forward in Swarm's order count; a repeat of the same state is news only if it says more. */
+function isNews(task: Task, status: TaskStatus): boolean {
+  const current = task.status!;
+  const diff = stateRank(status.state) - stateRank(current.state);
+  if (diff !== 0) return diff > 0;
+  // Health changes while the state stays RUNNING: the updater and the orchestrator act on them.
+  return (
+    status.containerId !== current.containerId ||
+    status.err !== current.err ||
+    status.health !== current.health ||
+    JSON.stringify(status.ingressPorts ?? []) !== JSON.stringify(current.ingressPorts ?? [])
+  );
 }
 
 /** The host of grpc-js's peer string ("127.0.0.1:5000", "[::1]:5000", "ipv4:…"). */

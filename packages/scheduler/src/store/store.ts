@@ -26,30 +26,7 @@ export interface StoreWrite {
   /** From proposing until committed and applied here (0 when nothing was written). */
   commitMs: number;
   actions: number;
-  /** Of those, the actions riders added (see Rider). */
-  boarded: number;
   bytes: number;
-}
-
-/**
- * A writer whose writes need no command of their own: they board whichever
- * command the store builds next. Writes are made one at a time, and in a
- * burst each commit costs tens of ms: the agents' status reports, written
- * alone, took every other commit, and placement waited behind them.
- */
-export interface Rider {
-  /**
-   * What to add to a command whose own actions are `actions`, built against
-   * the same state (undefined: nothing). It must leave alone every object
-   * those actions write, so that it cannot make the command refused.
-   */
-  board(state: StateMachine, actions: readonly StoreAction[]): Boarding | undefined;
-}
-
-export interface Boarding {
-  actions: StoreAction[];
-  /** Once the command is committed (no error), or failed or was refused with the command. */
-  landed(error?: Error): void;
 }
 
 /** A command the state machine refused, e.g. a stale version or a duplicate name. */
@@ -71,13 +48,6 @@ export class Store extends EventEmitter {
   private queue: Promise<unknown> = Promise.resolve();
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
   writeObserver?: (write: StoreWrite) => void;
-  private readonly riders = new Set<Rider>();
-
-  /** Takes `rider` aboard every command built from now on, until the function returned is called. */
-  carry(rider: Rider): () => void {
-    this.riders.add(rider);
-    return () => this.riders.delete(rider);
-  }
 
   attach(log: CommandLog): void {
     this.log = log;
@@ -93,16 +63,6 @@ export class Store extends EventEmitter {
     return result;
   }
 
-  private board(actions: StoreAction[]): Boarding[] {
-    const boardings: Boarding[] = [];
-    for (const rider of this.riders) {
-      const boarding = rider.board(this.state, actions);
-      if (boarding && boarding.actions.length > 0) boardings.push(boarding);
-      else boarding?.landed();
-    }
-    return boardings;
-  }
-
   /**
    * Runs `build` against the current state and commits the actions it returns
    * (nothing when it returns none). Resolves with build's second result.
@@ -116,29 +76,16 @@ export class Store extends EventEmitter {
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const boardings = this.board(actions);
-      const written = boardings.length === 0 ? actions : [...actions, ...boardings.flatMap((boarding) => boarding.actions)];
-      let proposing = 0;
-      let data: Uint8Array;
-      let applied: ApplyResult;
-      try {
-        data = encodeMessage('Command', { actions: leaveOutServiceSpecs(written, this.state.services) });
-        proposing = performance.now();
-        applied = await this.log.propose(data);
-      } catch (error) {
-        for (const boarding of boardings) boarding.landed(error as Error);
-        throw error;
-      }
-      const refused = applied.ok ? undefined : new StoreConflictError(applied.error);
-      for (const boarding of boardings) boarding.landed(refused);
-      if (refused) throw refused;
+      const data = encodeMessage('Command', { actions: leaveOutServiceSpecs(actions, this.state.services) });
+      const proposing = performance.now();
+      const applied = await this.log.propose(data);
+      if (!applied.ok) throw new StoreConflictError(applied.error);
       this.writeObserver?.({
         kind,
         queuedMs: building - asked,
         buildMs: proposing - building,
         commitMs: performance.now() - proposing,
-        actions: written.length,
-        boarded: written.length - actions.length,
+        actions: actions.length,
         bytes: data.length,
       });
       return result;
