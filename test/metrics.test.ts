@@ -100,6 +100,10 @@ describe.skipIf(!hasDocker)('Prometheus metrics of the scheduler and the agents'
     expect(sample(created, 'pisched_raft_proposal_seconds_count')).toBeGreaterThan(proposalsBefore);
     expect(sample(created, 'pisched_tasks', { state: 'running' })).toBeGreaterThanOrEqual(2);
     expect(sample(created, 'pisched_raft_fsync_seconds_count')).toBeGreaterThan(0);
+    // The store's writes by writer: the create and the placement of its tasks are among them.
+    expect(sample(created, 'pisched_store_write_seconds_count', { kind: 'create', phase: 'commit' })).toBeGreaterThanOrEqual(1);
+    expect(sample(created, 'pisched_store_write_seconds_count', { kind: 'placement', phase: 'queued' })).toBeGreaterThanOrEqual(1);
+    expect(sample(created, 'pisched_store_write_actions_total', { kind: 'placement' })).toBeGreaterThanOrEqual(2);
     expect(sample(created, 'pisched_service_update_state', { service, state: 'none' })).toBe(1);
     expect(sample(created, 'pisched_service_update_state', { service, state: 'completed' })).toBe(0);
 

@@ -141,7 +141,7 @@ export class Trio {
       process.execPath,
       // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the members; node refuses those in NODE_OPTIONS.
       [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: 'info' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' } },
     );
     return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], adminOf(m.dataDir), 2_000) };
   }

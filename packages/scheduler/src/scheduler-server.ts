@@ -231,6 +231,14 @@ export class SchedulerServer {
         eventLoopMaxDelayMs: () => this.stalls?.takeMaxDelayMs() ?? 0,
       });
     }
+    const log = options.log;
+    const debugWrites = log.isLevelEnabled('debug');
+    if (this.metrics || debugWrites) {
+      this.store.writeObserver = (write) => {
+        this.metrics?.observeWrite(write);
+        if (debugWrites) log.debug(write, 'store write');
+      };
+    }
   }
 
   /** How this member dials the others (forwarding, status, removal): mutual TLS with its own certificate. */

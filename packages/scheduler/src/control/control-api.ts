@@ -67,7 +67,7 @@ export function controlHandlers(
   };
 
   // Gathered without waiting: a lone create commits at once, a crowd shares a commit.
-  const creates = new GatheredWrites(store, 0, gatherServiceCreates);
+  const creates = new GatheredWrites(store, 0, gatherServiceCreates, 'create');
 
   return {
     CreateService: unary(async (request) => {

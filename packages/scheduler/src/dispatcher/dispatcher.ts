@@ -162,7 +162,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
     private readonly log: Logger,
   ) {
-    this.nodeWrites = new GatheredWrites(store, STATUS_FLUSH_MS, (state) => gatherNodeWrites(state, clock.now()));
+    this.nodeWrites = new GatheredWrites(store, STATUS_FLUSH_MS, (state) => gatherNodeWrites(state, clock.now()), 'node');
   }
 
   start(): void {
@@ -602,7 +602,7 @@ export class Dispatcher {
           puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
         }
         return puts;
-      })
+      }, 'status')
       .then(
         () => {
           // Reports that came while this write was committing wait for a write of their own.

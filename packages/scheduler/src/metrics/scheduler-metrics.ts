@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoreAction } from '@pisched/api';
-import type { Store } from '../store/store';
+import type { Store, StoreWrite } from '../store/store';
 import type { RaftCommandLog } from '../store/raft-command-log';
 
 /** What the metrics read, only when scraped. */
@@ -33,6 +33,8 @@ export class SchedulerMetrics {
   private readonly proposalSeconds: Histogram;
   private readonly placementSeconds: Histogram;
   private readonly heartbeatFailures: Counter;
+  private readonly writeSeconds: Histogram;
+  private readonly writeActions: Counter;
 
   constructor(private readonly sources: SchedulerMetricSources) {
     const registers = [this.registry];
@@ -50,6 +52,15 @@ export class SchedulerMetrics {
       buckets: PLACEMENT_BUCKETS,
       registers,
     });
+    // By writer, since they all share the store's one writer: what a burst's placement waits behind.
+    this.writeSeconds = new Histogram({
+      name: 'pisched_store_write_seconds',
+      help: 'Store writes by writer (kind: a control loop pass, status, node, create, other) and phase (queued: waiting for the writes ahead; commit: proposed until applied)',
+      labelNames: ['kind', 'phase'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.writeActions = new Counter({ name: 'pisched_store_write_actions_total', help: 'Store actions written, by writer', labelNames: ['kind'], registers });
     this.heartbeatFailures = new Counter({
       name: 'pisched_node_heartbeat_failures_total',
       help: 'Nodes this scheduler marked down because they missed their heartbeats',
@@ -142,6 +153,12 @@ export class SchedulerMetrics {
       if (action.action !== 'putTask' || !task || task.status?.state !== 'ASSIGNED') continue;
       this.placementSeconds.observe(Math.max(0, (now - (task.meta?.createdAt ?? now)) / 1000));
     }
+  }
+
+  observeWrite(write: StoreWrite): void {
+    this.writeSeconds.observe({ kind: write.kind, phase: 'queued' }, write.queuedMs / 1000);
+    this.writeSeconds.observe({ kind: write.kind, phase: 'commit' }, write.commitMs / 1000);
+    this.writeActions.inc({ kind: write.kind }, write.actions);
   }
 
   heartbeatFailure(): void {

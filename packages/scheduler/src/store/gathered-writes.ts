@@ -38,6 +38,8 @@ export class GatheredWrites<E> {
     private readonly store: Store,
     private readonly gatherMs: number,
     private readonly begin: (state: StateMachine) => Gathering<E>,
+    /** What the store's write observer is told the writes are. */
+    private readonly kind = 'other',
   ) {}
 
   write(entry: E): Promise<void> {
@@ -82,7 +84,7 @@ export class GatheredWrites<E> {
           }
         }
         return gathering.actions();
-      })
+      }, this.kind)
       .then(
         () => {
           for (const waiting of batch ?? []) {

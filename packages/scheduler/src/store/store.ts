@@ -15,6 +15,20 @@ export interface CommandLog {
   current?(): Promise<void>;
 }
 
+/** One write as the store made it: what waited for it and what its commit cost (a burst's writes share one writer). */
+export interface StoreWrite {
+  /** Who wrote: a control loop pass's name, 'status', 'node', 'create', or 'other'. */
+  kind: string;
+  /** From update() being called until its build ran (other writes ahead of it, and the barrier). */
+  queuedMs: number;
+  /** Building the actions and encoding the command. */
+  buildMs: number;
+  /** From proposing until committed and applied here (0 when nothing was written). */
+  commitMs: number;
+  actions: number;
+  bytes: number;
+}
+
 /** A command the state machine refused, e.g. a stale version or a duplicate name. */
 export class StoreConflictError extends Error {
   override name = 'StoreConflictError';
@@ -32,6 +46,8 @@ export class Store extends EventEmitter {
   readonly state = new StateMachine();
   private log?: CommandLog;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
+  writeObserver?: (write: StoreWrite) => void;
 
   attach(log: CommandLog): void {
     this.log = log;
@@ -51,15 +67,27 @@ export class Store extends EventEmitter {
    * Runs `build` against the current state and commits the actions it returns
    * (nothing when it returns none). Resolves with build's second result.
    */
-  update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T]): Promise<T | undefined> {
+  update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T], kind = 'other'): Promise<T | undefined> {
+    const asked = performance.now();
     const run = async (): Promise<T | undefined> => {
       await this.log?.current?.();
+      const building = performance.now();
       const built = build(this.state);
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const applied = await this.log.propose(encodeMessage('Command', { actions: leaveOutServiceSpecs(actions, this.state.services) }));
+      const data = encodeMessage('Command', { actions: leaveOutServiceSpecs(actions, this.state.services) });
+      const proposing = performance.now();
+      const applied = await this.log.propose(data);
       if (!applied.ok) throw new StoreConflictError(applied.error);
+      this.writeObserver?.({
+        kind,
+        queuedMs: building - asked,
+        buildMs: proposing - building,
+        commitMs: performance.now() - proposing,
+        actions: actions.length,
+        bytes: data.length,
+      });
       return result;
     };
     const next = this.queue.then(run, run);
