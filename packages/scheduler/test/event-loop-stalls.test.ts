@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { watchEventLoopStalls } from '../src/metrics/event-loop-stalls';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,6 +24,20 @@ describe('event-loop stall watch', () => {
       expect(watch.takeMaxDelayMs()).toBeLessThan(100);
     } finally {
       watch.stop();
+    }
+  });
+
+  it('wakes an idle process ten times a second by default, not fifty: each wakeup costs CPU', () => {
+    vi.useFakeTimers();
+    let looks = 0;
+    const watch = watchEventLoopStalls({ onStall: () => undefined, now: () => (looks++, Date.now()) });
+    try {
+      looks = 0;
+      vi.advanceTimersByTime(1_000);
+      expect(looks).toBe(10);
+    } finally {
+      watch.stop();
+      vi.useRealTimers();
     }
   });
 });
