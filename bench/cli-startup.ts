@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, it } from 'vitest';
-import { BIN, ROOT, cli, joinToken, startScheduler, uniqueName, waitFor, type SchedulerHandle } from '../test/harness';
+import { BIN, ROOT, cli, joinToken, startScheduler, uniqueName, waitFor, withoutExtraCas, type SchedulerHandle } from '../test/harness';
 import { timeCommands } from './lib/command-timing';
 import { SimAgents } from './lib/sim-agents';
 
@@ -37,8 +37,7 @@ it('cli start-up: --help, ls, ps against node -e 0', async () => {
   // As a user types it: the admin bundle found through PISCHED_TLS_DIR, the address through PISCHED_SCHEDULER.
   const env = { ...process.env, PISCHED_SCHEDULER: address, PISCHED_TLS_DIR: `${scheduler.dataDir}/admin`, PISCHED_NODE: process.execPath };
   // As npm links it and install.sh's wrapper runs it: the shell launcher, with this node.
-  const launcher = path.join(ROOT, 'packages/cli/bin/pisched');
-  const pisched = (...args: string[]) => [launcher, ...args];
+  const pisched = (...args: string[]) => [BIN.cliLauncher, ...args];
   // The same bundle copied elsewhere (as to a laptop's ~/.config/pisched): no control socket beside it, so TLS.
   const copied = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-clib-admin-'));
   fs.cpSync(`${scheduler.dataDir}/admin`, copied, { recursive: true });
@@ -73,8 +72,3 @@ it('cli start-up: --help, ls, ps against node -e 0', async () => {
   }
   fs.rmSync(copied, { recursive: true, force: true });
 }, 600_000);
-
-function withoutExtraCas(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_EXTRA_CA_CERTS: _unused, ...rest } = env;
-  return rest;
-}

@@ -23,7 +23,7 @@ export interface StoreWrite {
   queuedMs: number;
   /** Building the actions and encoding the command. */
   buildMs: number;
-  /** From proposing until committed and applied here (0 when nothing was written). */
+  /** From proposing until committed and applied here. */
   commitMs: number;
   actions: number;
   bytes: number;
