@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClusterCa, issueCertificate, type ClusterCa } from '../src/security/cluster-ca';
 import { createNodeKeyRequest } from '../src/security/node-key';
 import { authorize, channelCredentials, CLUSTER_CHANNEL_OPTIONS, joiningChannelCredentials, serverCredentials, type TlsIdentity } from '../src/security/grpc-credentials';
@@ -112,6 +112,34 @@ describe('gRPC credentials', () => {
     } finally {
       foreign.server.forceShutdown();
       workerServer.server.forceShutdown();
+    }
+  });
+
+  it('reads a connection\'s certificate once, whatever the calls on it, and each connection its own', async () => {
+    const calls = (client: InstanceType<typeof Client>, n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          new Promise<string>((resolve, reject) =>
+            client.WhoAmI(Buffer.alloc(0), { deadline: Date.now() + 5000 }, (error, reply) => (error ? reject(error) : resolve(reply!.toString()))),
+          ),
+        ),
+      );
+    const alice = new Client(optional.address, channelCredentials(await identity(ca, 'admin-a', 'admin')), CLUSTER_CHANNEL_OPTIONS);
+    const bob = new Client(optional.address, channelCredentials(await identity(ca, 'admin-b', 'admin')), CLUSTER_CHANNEL_OPTIONS);
+    const read = vi.spyOn(tls.TLSSocket.prototype, 'getPeerCertificate');
+    try {
+      // Each connection's first call: the client checks the server's certificate, the server reads the client's.
+      expect(await calls(alice, 1)).toEqual(['admin:admin-a']);
+      expect(await calls(bob, 1)).toEqual(['admin:admin-b']);
+      read.mockClear();
+      const [a, b] = await Promise.all([calls(alice, 5), calls(bob, 5)]);
+      expect(a).toEqual(Array(5).fill('admin:admin-a'));
+      expect(b).toEqual(Array(5).fill('admin:admin-b'));
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      read.mockRestore();
+      alice.close();
+      bob.close();
     }
   });
 
