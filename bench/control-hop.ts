@@ -1,0 +1,82 @@
+// Benchmark (issue #17): what one Control API call costs on loopback, against
+// a bare unary gRPC call over the same mutual-TLS credentials. Three
+// schedulers are started; each figure is one client calling again as soon as
+// it has its answer. Prints figures; asserts nothing about time.
+// Run: npm run bench:hop   (BENCH_CALLS=1000)
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { CLUSTER_CHANNEL_OPTIONS, readIdentity } from '@pisched/api';
+import { SchedulerClient } from '../packages/cli/src/scheduler-client';
+import { tlsDir } from '../packages/scheduler/src/security/member-identity';
+import { ROOT, freePort, waitFor } from '../test/harness';
+import { Trio, adminOf } from './lib/trio';
+import { benchName, createSpec } from './lib/failover';
+import { quantile } from './lib/throughput';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);
+
+/** A server in a process of its own with one unary method answering an empty message, under a member's credentials. */
+const ECHO_SERVER = `
+const grpc = require('@grpc/grpc-js');
+const { serverCredentials } = require(${JSON.stringify(path.join(ROOT, 'packages/api/dist/index.js'))});
+const identity = JSON.parse(process.env.ECHO_IDENTITY);
+const server = new grpc.Server();
+const bytes = { serialize: (b) => b, deserialize: (b) => b };
+server.addService({ Echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: bytes.serialize, requestDeserialize: bytes.deserialize, responseSerialize: bytes.serialize, responseDeserialize: bytes.deserialize } },
+  { Echo: (call, callback) => callback(null, call.request) });
+server.bindAsync(process.env.ECHO_ADDRESS, serverCredentials(identity, { requireClientCert: true }), (error) => { if (error) throw error; console.log('ready'); });
+`;
+
+async function timeCalls(call: () => Promise<unknown>): Promise<{ p50: number; p90: number; perSec: number }> {
+  for (let i = 0; i < 50; i++) await call();
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < CALLS; i++) {
+    const issued = performance.now();
+    await call();
+    latencies.push(performance.now() - issued);
+  }
+  const elapsed = performance.now() - start;
+  return { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), perSec: (CALLS * 1000) / elapsed };
+}
+
+it(`one client's calls on loopback, ${CALLS} each`, async () => {
+  const trio = await Trio.start();
+  const host = trio.members[0].address.replace(/:\d+$/, '');
+  const echoAddress = `${host}:${await freePort(host)}`;
+  const echo = spawn(process.execPath, ['-e', ECHO_SERVER], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ECHO_ADDRESS: echoAddress, ECHO_IDENTITY: JSON.stringify(readIdentity(tlsDir(trio.members[0].dataDir), 'node')) },
+  });
+  try {
+    let ready = false;
+    echo.stdout!.on('data', () => (ready = true));
+    await waitFor(() => ready, 10_000, 'the echo server');
+    const { leader } = await trio.leader();
+    const channel = adminOf(leader.dataDir)();
+    const rows: [string, { p50: number; p90: number; perSec: number }][] = [];
+
+    const bare = new grpc.Client(echoAddress, channel.credentials, CLUSTER_CHANNEL_OPTIONS);
+    const empty = Buffer.alloc(0);
+    const echoCall = (options: grpc.CallOptions) => () =>
+      new Promise((resolve, reject) =>
+        bare.makeUnaryRequest('/bench.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, empty, options, (error, value) => (error ? reject(error) : resolve(value))),
+      );
+    rows.push(['bare unary call, mutual TLS, no deadline', await timeCalls(echoCall({}))]);
+    rows.push(['bare unary call, mutual TLS, 10 s deadline', await timeCalls(echoCall({ get deadline() { return Date.now() + 10_000; } }))]);
+    bare.close();
+
+    const client = new SchedulerClient([leader.address], adminOf(leader.dataDir));
+    rows.push(['GetClusterStatus (local) to the leader', await timeCalls(() => client.call((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb)))]);
+    rows.push(['CreateService to the leader', await timeCalls(() => client.createService(createSpec(benchName('hop'))))]);
+    client.close();
+
+    for (const [what, row] of rows) console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s`);
+  } finally {
+    echo.kill('SIGKILL');
+    await trio.stop();
+  }
+}, 600_000);
