@@ -12,7 +12,7 @@ import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
 import { memberIdentity } from './tls-support';
 import { peersOn, waitFor } from './raft-test-support';
-import { readyNode, spec, testClock } from './fixtures';
+import { loggedStore, readyNode, spec, testClock } from './fixtures';
 
 // Counted, not changed: which commands a member decodes.
 vi.mock('@pisched/api', async (importOriginal) => {
@@ -31,19 +31,6 @@ const status = (store: Store, state: 'RUNNING' | 'STARTING', message: string): S
     action: 'putTaskStatus',
     putTaskStatus: { taskId: task.id, version: task.meta!.version, status: { ...task.status!, state, message }, startedAt: state === 'RUNNING' ? 5 : 0 },
   }));
-
-/** A store whose log applies each entry at once and keeps it, for a replica to apply the same bytes. */
-function loggedStore() {
-  const store = new Store();
-  const entries: Uint8Array[] = [];
-  store.attach({
-    propose: async (data) => {
-      entries.push(data);
-      return store.applyEntry(entries.length, data);
-    },
-  });
-  return { store, entries };
-}
 
 /** A follower: every entry decoded from its bytes. */
 function replay(entries: Uint8Array[]): StateMachine {
