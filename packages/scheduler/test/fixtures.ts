@@ -63,3 +63,16 @@ export function recordingStore(): { store: Store; take(): StoreChange[] } {
   };
   return { store, take };
 }
+
+/** A store whose log keeps every entry it was given, applying each at once: a replica may apply the same bytes. */
+export function loggedStore(): { store: Store; entries: Uint8Array[] } {
+  const store = new Store();
+  const entries: Uint8Array[] = [];
+  store.attach({
+    propose: async (data) => {
+      entries.push(data);
+      return store.applyEntry(entries.length, data);
+    },
+  });
+  return { store, entries };
+}

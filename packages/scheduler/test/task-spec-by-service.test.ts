@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, type Command, type StoreAction } from '@pisched/api';
-import { Store } from '../src/store/store';
 import { StateMachine } from '../src/store/state-machine';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
-import { applyActions, readyNode, spec, testClock } from './fixtures';
-
-/** A store whose log keeps every entry it was given, and a replica applying the same entries. */
-function loggedStore() {
-  const store = new Store();
-  const entries: Uint8Array[] = [];
-  store.attach({
-    propose: async (data) => {
-      entries.push(data);
-      return store.applyEntry(entries.length, data);
-    },
-  });
-  return { store, entries };
-}
+import { applyActions, loggedStore, readyNode, spec, testClock } from './fixtures';
 
 const putService = (replicas: number): StoreAction => ({
   action: 'putService',

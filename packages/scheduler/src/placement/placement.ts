@@ -9,6 +9,7 @@ import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilt
 import { genericOf, toAmount, type Amount } from './node-capacity';
 import { fitScore, nodeScore } from './scoring';
 import { findEviction } from './preemption';
+import { NodeRanking } from './node-ranking';
 import type { BlockedTasks } from './blocked-tasks';
 
 export interface PlacementOptions {
@@ -227,10 +228,19 @@ function placeGroup(
   // Nodes where only CPU, memory or generic resources stand in the way: what stopping tasks can change.
   const preemptable = () =>
     candidates.filter((i) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i])));
+  const fit = groupFit(view, counts, need, generic, maxPerNode, ports, strategy);
+  // Without spread labels a placement changes the rank of its own node alone, so the nodes can stay ranked
+  // between the group's tasks; a spread label's count moves every node with that value, so those scan.
+  const rank = () => (spread.length === 0 ? rankNodes(view, candidates, fit) : undefined);
+  let ranking = rank();
   for (let t = 0; t < tasks.length; t++) {
     if (spent(budget)) return;
-    let best = choose(view, candidates, counts, spread, need, generic, maxPerNode, ports, strategy);
-    if (best < 0) best = preempt(tasks[t], preemptable());
+    let best = ranking ? ranking.best() : choose(view, candidates, spread, fit);
+    let preempted = false;
+    if (best < 0) {
+      best = preempt(tasks[t], preemptable());
+      preempted = best >= 0;
+    }
     if (best < 0) {
       // Placing only ever takes room away, so every later task of this group fails the same way.
       const reason = explainNoNode(explainAll(view, staticRejections, counts, need, generic, maxPerNode, ports));
@@ -240,6 +250,9 @@ function placeGroup(
     assign(tasks[t], best);
     counts[best]++;
     for (const descriptor of spread) descriptor.counts[descriptor.groupOf[best]]++;
+    // A preemption gave room back on a node the ranking may have dropped: rank again (rare).
+    if (preempted) ranking = rank();
+    else ranking?.placed(best);
   }
 }
 
@@ -271,6 +284,34 @@ function spreadGroups(view: ClusterView, descriptors: readonly string[], counts:
   });
 }
 
+/** Whether a node can take the group's next task, and how well it suits it, as the group's placements so far leave it. */
+interface GroupFit {
+  fits(i: number): boolean;
+  score(i: number): number;
+}
+
+function groupFit(
+  view: ClusterView,
+  counts: Int32Array,
+  need: Amount,
+  generic: Readonly<Record<string, number>>,
+  maxPerNode: number,
+  ports: readonly string[],
+  strategy: PlacementStrategy,
+): GroupFit {
+  const booksGeneric = Object.keys(generic).length > 0;
+  const { freeCpu, freeMemory, capacityCpu, capacityMemory } = view;
+  return {
+    fits: (i) =>
+      !(maxPerNode > 0 && counts[i] >= maxPerNode) &&
+      !(ports.length > 0 && portFilter(ports, view.portsInUse[i])) &&
+      !(booksGeneric && genericFilter(generic, view.freeGeneric[i])) &&
+      freeCpu[i] - need.cpuMicros >= 0 &&
+      freeMemory[i] - need.memoryBytes >= 0,
+    score: (i) => nodeScore(fitScore(strategy, capacityCpu[i], capacityMemory[i], freeCpu[i] - need.cpuMicros, freeMemory[i] - need.memoryBytes), counts[i]),
+  };
+}
+
 /**
  * The best feasible node, or -1. Order of preference: coolest (a hot or
  * throttling node only when no cool one can take the task), then fewest replicas in the
@@ -278,29 +319,13 @@ function spreadGroups(view: ClusterView, descriptors: readonly string[], counts:
  * score (fit minus the same-service penalty), then the fewest tasks, then the
  * lowest id (the loop's order).
  */
-function choose(
-  view: ClusterView,
-  candidates: readonly number[],
-  counts: Int32Array,
-  spread: readonly SpreadDescriptor[],
-  need: Amount,
-  generic: Readonly<Record<string, number>>,
-  maxPerNode: number,
-  ports: readonly string[],
-  strategy: PlacementStrategy,
-): number {
-  const booksGeneric = Object.keys(generic).length > 0;
-  const { freeCpu, freeMemory, capacityCpu, capacityMemory, taskCount, heat } = view;
+function choose(view: ClusterView, candidates: readonly number[], spread: readonly SpreadDescriptor[], fit: GroupFit): number {
+  const { taskCount, heat } = view;
   let best = -1;
   let bestScore = 0;
   for (const i of candidates) {
-    if (maxPerNode > 0 && counts[i] >= maxPerNode) continue;
-    if (ports.length > 0 && portFilter(ports, view.portsInUse[i])) continue;
-    if (booksGeneric && genericFilter(generic, view.freeGeneric[i])) continue;
-    const cpuAfter = freeCpu[i] - need.cpuMicros;
-    const memoryAfter = freeMemory[i] - need.memoryBytes;
-    if (cpuAfter < 0 || memoryAfter < 0) continue;
-    const score = nodeScore(fitScore(strategy, capacityCpu[i], capacityMemory[i], cpuAfter, memoryAfter), counts[i]);
+    if (!fit.fits(i)) continue;
+    const score = fit.score(i);
     if (best >= 0) {
       const byHeat = heat[i] - heat[best];
       if (byHeat > 0) continue;
@@ -317,6 +342,31 @@ function choose(
     bestScore = score;
   }
   return best;
+}
+
+/** The nodes a group's tasks may go to, best first; placed(i) after each placement on node i. */
+export interface RankedNodes {
+  best(): number;
+  placed(i: number): void;
+  readonly ranking: NodeRanking;
+}
+
+/** The candidates that fit, in choose()'s order without spread labels: coolest, highest score, fewest tasks, lowest index. */
+export function rankNodes(view: ClusterView, candidates: readonly number[], fit: GroupFit): RankedNodes {
+  const { taskCount, heat } = view;
+  const scores = new Float64Array(view.size);
+  const fitting = candidates.filter((i) => fit.fits(i));
+  for (const i of fitting) scores[i] = fit.score(i);
+  const ranking = new NodeRanking(fitting, view.size, (a, b) => (heat[a] - heat[b] || scores[b] - scores[a] || taskCount[a] - taskCount[b] || a - b) < 0);
+  return {
+    ranking,
+    best: () => ranking.best(),
+    placed: (i) => {
+      const fits = fit.fits(i);
+      if (fits) scores[i] = fit.score(i);
+      ranking.changed(i, fits);
+    },
+  };
 }
 
 function compareSpread(spread: readonly SpreadDescriptor[], a: number, b: number): number {

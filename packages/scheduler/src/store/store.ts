@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { decodeMessage, encodeMessage, type Command, type StoreAction } from '@pisched/api';
+import { decodeMessage, type Command, type StoreAction } from '@pisched/api';
+import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';
 
@@ -46,6 +47,7 @@ export class Store extends EventEmitter {
   readonly state = new StateMachine();
   private log?: CommandLog;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly own = new OwnCommands();
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
   writeObserver?: (write: StoreWrite) => void;
 
@@ -55,7 +57,7 @@ export class Store extends EventEmitter {
 
   /** Applies one committed log entry; called by the CommandLog, in index order. */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
-    const command = decodeMessage<Command>('Command', data);
+    const command = this.own.take(data, (bytes) => decodeMessage<Command>('Command', bytes));
     const changes: StoreChange[] = [];
     const result = this.state.apply(command, index, changes);
     // The command and what it changed go with the event, so a listener may follow them instead of looking at everything.
@@ -76,7 +78,7 @@ export class Store extends EventEmitter {
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const data = encodeMessage('Command', { actions: leaveOutServiceSpecs(actions, this.state.services) });
+      const data = this.own.encode({ actions: leaveOutServiceSpecs(actions, this.state.services) });
       const proposing = performance.now();
       const applied = await this.log.propose(data);
       if (!applied.ok) throw new StoreConflictError(applied.error);
