@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoreAction } from '@pisched/api';
 import type { Store, StoreWrite } from '../store/store';
 import type { RaftCommandLog } from '../store/raft-command-log';
+import { tallyTasks, type TaskTally } from './task-tally';
 
 /** What the metrics read, only when scraped. */
 export interface SchedulerMetricSources {
@@ -35,6 +36,8 @@ export class SchedulerMetrics {
   private readonly heartbeatFailures: Counter;
   private readonly writeSeconds: Histogram;
   private readonly writeActions: Counter;
+  /** Set while a scrape renders: its task gauges share one pass over the tasks. */
+  private scrape?: { tally?: TaskTally };
 
   constructor(private readonly sources: SchedulerMetricSources) {
     const registers = [this.registry];
@@ -100,13 +103,21 @@ export class SchedulerMetrics {
       raft.host.on('leader-change', () => this.leaderChanges.inc());
       raft.proposalObserver = (seconds) => this.proposalSeconds.observe(seconds);
     }
+    const tally = () => (this.scrape ? (this.scrape.tally ??= tallyTasks(store)) : tallyTasks(store));
     new Gauge({ name: 'pisched_nodes', help: 'Nodes by state and availability', labelNames: ['state', 'availability'], registers, collect() {
       this.reset();
-      for (const node of store.state.nodes.values()) this.inc({ state: node.state.toLowerCase(), availability: node.availability.toLowerCase() });
+      const counts = new Map<string, { state: string; availability: string; count: number }>();
+      for (const node of store.state.nodes.values()) {
+        const key = `${node.state}/${node.availability}`;
+        const entry = counts.get(key);
+        if (entry) entry.count++;
+        else counts.set(key, { state: node.state.toLowerCase(), availability: node.availability.toLowerCase(), count: 1 });
+      }
+      for (const { state, availability, count } of counts.values()) this.set({ state, availability }, count);
     } });
     new Gauge({ name: 'pisched_tasks', help: 'Stored tasks (history included) by observed state', labelNames: ['state'], registers, collect() {
       this.reset();
-      for (const task of store.state.tasks.values()) this.inc({ state: (task.status?.state ?? 'NEW').toLowerCase() });
+      for (const [state, count] of tally().byState) this.set({ state }, count);
     } });
     new Gauge({ name: 'pisched_tasks_pending', help: 'Tasks meant to run that wait for a node', registers, collect() {
       this.set(pendingTasks(store).length);
@@ -120,10 +131,7 @@ export class SchedulerMetrics {
     } });
     new Gauge({ name: 'pisched_service_desired_tasks', help: 'Tasks a service wants running (replicas; for a global service, its tasks meant to run)', labelNames: ['service'], registers, collect() {
       this.reset();
-      const global = new Map<string, number>();
-      for (const task of store.state.tasks.values()) {
-        if (task.desiredState === 'RUNNING') global.set(task.serviceId, (global.get(task.serviceId) ?? 0) + 1);
-      }
+      const global = tally().desiredByService;
       for (const service of store.state.services.values()) {
         const spec = service.spec!;
         this.set({ service: spec.name }, spec.mode === 'GLOBAL' ? global.get(service.id) ?? 0 : spec.replicas);
@@ -138,10 +146,7 @@ export class SchedulerMetrics {
     } });
     new Gauge({ name: 'pisched_service_running_tasks', help: 'Tasks of a service that are meant to run and are running', labelNames: ['service'], registers, collect() {
       this.reset();
-      const running = new Map<string, number>();
-      for (const task of store.state.tasks.values()) {
-        if (task.desiredState === 'RUNNING' && task.status?.state === 'RUNNING') running.set(task.serviceId, (running.get(task.serviceId) ?? 0) + 1);
-      }
+      const running = tally().runningByService;
       for (const service of store.state.services.values()) this.set({ service: service.spec!.name }, running.get(service.id) ?? 0);
     } });
   }
@@ -165,8 +170,13 @@ export class SchedulerMetrics {
     this.heartbeatFailures.inc();
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    this.scrape = {};
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scrape = undefined;
+    }
   }
 
   get contentType(): string {
