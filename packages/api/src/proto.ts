@@ -84,7 +84,8 @@ function deserializer(type: protobuf.Type): (bytes: Buffer) => object {
   return (bytes) => type.toObject(type.decode(bytes), CONVERSION);
 }
 
-function messageType(name: string): protobuf.Type {
+/** The reflection of message `name` of package pisched.v1. */
+export function messageType(name: string): protobuf.Type {
   return protoRoot().lookupType(`pisched.v1.${name}`);
 }
 
