@@ -14,23 +14,44 @@ const LENGTH_DELIMITED = 2;
 export function embedEncoded(name: string, field: string, parts: readonly Uint8Array[]): Buffer {
   let length = 0;
   for (const part of parts) length += part.length;
-  const head = protobuf.Writer.create().uint32(fieldTag(name, field)).uint32(length).finish();
+  const head = protobuf.Writer.create().uint32(messageField(messageType(name), field).tag).uint32(length).finish();
   return Buffer.concat([head, ...parts], head.length + length);
 }
 
-const tags = new Map<string, number>();
+/**
+ * `value` encoded as field `field` of message `name` (one entry, for a
+ * repeated field): joined with other such bytes, they decode as one message
+ * holding them all. `given` is one of the value's own message fields,
+ * already encoded (e.g. a spec many values share, encoded once): `value`
+ * must leave that field out.
+ */
+export function encodeAsField(name: string, field: string, value: object, given?: { field: string; bytes: Uint8Array }): Uint8Array {
+  const { tag, type } = messageField(messageType(name), field);
+  const writer = protobuf.Writer.create().uint32(tag).fork();
+  type.encode(type.fromObject(value), writer);
+  if (given) writer.uint32(messageField(type, given.field).tag).bytes(given.bytes);
+  return writer.ldelim().finish();
+}
 
-function fieldTag(name: string, field: string): number {
-  const key = `${name}.${field}`;
-  let tag = tags.get(key);
-  if (tag === undefined) {
-    const type = messageType(name);
-    const reflected = type.fields[field];
-    if (!reflected) throw new Error(`message ${name} has no field ${field}`);
-    // Only a singular or repeated message field: a packed scalar or a map entry is not its own encoding joined.
-    if (reflected.map || !(reflected.resolve().resolvedType instanceof protobuf.Type)) throw new Error(`field ${field} of ${name} is not a message`);
-    tag = (reflected.id << 3) | LENGTH_DELIMITED;
-    tags.set(key, tag);
+interface MessageField {
+  tag: number;
+  type: protobuf.Type;
+}
+
+const fields = new Map<string, MessageField>();
+
+/** A message-typed field of message type `owner`: its tag and its type. */
+function messageField(owner: protobuf.Type, field: string): MessageField {
+  const key = `${owner.fullName}.${field}`;
+  let found = fields.get(key);
+  if (!found) {
+    const reflected = owner.fields[field];
+    if (!reflected) throw new Error(`message ${owner.name} has no field ${field}`);
+    const type = reflected.resolve().resolvedType;
+    // Only a message field: a packed scalar or a map entry is not its value's encoding with a tag.
+    if (reflected.map || !(type instanceof protobuf.Type)) throw new Error(`field ${field} of ${owner.name} is not a message`);
+    found = { tag: (reflected.id << 3) | LENGTH_DELIMITED, type };
+    fields.set(key, found);
   }
-  return tag;
+  return found;
 }
