@@ -19,18 +19,25 @@ export function embedEncoded(name: string, field: string, parts: readonly Uint8A
 }
 
 /**
- * `value` encoded as field `field` of message `name` (one entry, for a
+ * An encoder of values as field `field` of message `name` (one entry, for a
  * repeated field): joined with other such bytes, they decode as one message
- * holding them all. `given` is one of the value's own message fields,
- * already encoded (e.g. a spec many values share, encoded once): `value`
- * must leave that field out.
+ * holding them all. `given` names one of the value's own message fields that
+ * the caller passes already encoded (e.g. a spec many values share, encoded
+ * once): a value must leave that field out. The fields are looked up here,
+ * once, not at every value.
  */
-export function encodeAsField(name: string, field: string, value: object, given?: { field: string; bytes: Uint8Array }): Uint8Array {
+export function fieldEncoder(name: string, field: string, given?: string): (value: object, givenBytes?: Uint8Array) => Uint8Array {
   const { tag, type } = messageField(messageType(name), field);
-  const writer = protobuf.Writer.create().uint32(tag).fork();
-  type.encode(type.fromObject(value), writer);
-  if (given) writer.uint32(messageField(type, given.field).tag).bytes(given.bytes);
-  return writer.ldelim().finish();
+  const givenTag = given === undefined ? undefined : messageField(type, given).tag;
+  return (value, givenBytes) => {
+    const writer = protobuf.Writer.create().uint32(tag).fork();
+    type.encode(type.fromObject(value), writer);
+    if (givenBytes) {
+      if (givenTag === undefined) throw new Error(`no field of ${type.name} was named to be given encoded`);
+      writer.uint32(givenTag).bytes(givenBytes);
+    }
+    return writer.ldelim().finish();
+  };
 }
 
 interface MessageField {
@@ -38,12 +45,13 @@ interface MessageField {
   type: protobuf.Type;
 }
 
-const fields = new Map<string, MessageField>();
+const fields = new WeakMap<protobuf.Type, Map<string, MessageField>>();
 
 /** A message-typed field of message type `owner`: its tag and its type. */
 function messageField(owner: protobuf.Type, field: string): MessageField {
-  const key = `${owner.fullName}.${field}`;
-  let found = fields.get(key);
+  let known = fields.get(owner);
+  if (!known) fields.set(owner, (known = new Map()));
+  let found = known.get(field);
   if (!found) {
     const reflected = owner.fields[field];
     if (!reflected) throw new Error(`message ${owner.name} has no field ${field}`);
@@ -51,7 +59,7 @@ function messageField(owner: protobuf.Type, field: string): MessageField {
     // Only a message field: a packed scalar or a map entry is not its value's encoding with a tag.
     if (reflected.map || !(type instanceof protobuf.Type)) throw new Error(`field ${field} of ${owner.name} is not a message`);
     found = { tag: (reflected.id << 3) | LENGTH_DELIMITED, type };
-    fields.set(key, found);
+    known.set(field, found);
   }
   return found;
 }

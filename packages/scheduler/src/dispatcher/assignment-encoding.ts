@@ -1,4 +1,4 @@
-import { EncodedMessage, embedEncoded, encodeAsField, encodeMessage, type DispatcherMessage, type ServiceSpec, type Task } from '@pisched/api';
+import { EncodedMessage, embedEncoded, encodeMessage, fieldEncoder, type DispatcherMessage, type ServiceSpec, type Task } from '@pisched/api';
 
 type Assignments = NonNullable<DispatcherMessage['assignments']>;
 
@@ -33,11 +33,15 @@ export function assignmentsMessage(assignments: Assignments): EncodedMessage {
   return new EncodedMessage(embedEncoded('DispatcherMessage', 'assignments', parts), message);
 }
 
+/** Made at the first set (the proto is loaded then, not when this module is). */
+let encodeEntry: ReturnType<typeof fieldEncoder> | undefined;
+
 function taskEntry(task: Task): Uint8Array {
   let entry = taskEntries.get(task);
   if (!entry) {
     const spec = task.spec;
-    entry = spec ? encodeAsField('Assignments', 'tasks', { ...task, spec: null }, { field: 'spec', bytes: encodedSpec(spec) }) : encodeAsField('Assignments', 'tasks', task);
+    encodeEntry ??= fieldEncoder('Assignments', 'tasks', 'spec');
+    entry = spec ? encodeEntry({ ...task, spec: null }, encodedSpec(spec)) : encodeEntry(task);
     taskEntries.set(task, entry);
   }
   return entry;
