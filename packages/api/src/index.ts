@@ -1,5 +1,6 @@
 export * from './proto';
 export * from './sliced-encoding';
+export * from './embedded-encoding';
 export * from './types';
 export * from './task-states';
 export * from './units';

@@ -27,6 +27,7 @@ import { filesForTasks } from './task-files';
 import { meshDelta, meshTable, type MeshSent } from './mesh-table';
 import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
+import { assignmentsMessage } from './assignment-encoding';
 import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
 import { GatheredWrites } from '../store/gathered-writes';
 import { revocationFingerprint, revocationsOf } from '../security/revocation';
@@ -93,7 +94,8 @@ interface Session {
   id: string;
   nodeId: string;
   call: SessionCall;
-  lastAssignments?: string;
+  /** The tasks of the set this session was last sent, in the order sent; undefined until the first. */
+  lastAssignments?: readonly Task[];
   /** The routing mesh's table as this session was last sent it; undefined until the first (full) one. */
   mesh?: MeshSent;
   /** The image references this session was last asked to report on. */
@@ -710,16 +712,25 @@ export class Dispatcher {
     // A global task is bound to its node before placement has found room for it there: not the agent's yet.
     const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
-    const fingerprint = tasks.map((task) => `${task.id}@${task.meta?.version}`).join(',');
-    if (fingerprint === session.lastAssignments) return;
-    session.lastAssignments = fingerprint;
+    if (session.lastAssignments && sameTasks(tasks, session.lastAssignments)) return;
+    session.lastAssignments = tasks;
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
     this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
     const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
-    session.call.write({ assignments: { tasks, secrets, configs, imageSources } });
+    session.call.write(assignmentsMessage({ tasks, secrets, configs, imageSources }) as DispatcherMessage);
   }
+}
+
+/** Whether two sets, in the order sent, name the same tasks at the same versions. */
+function sameTasks(tasks: readonly Task[], sent: readonly Task[]): boolean {
+  if (tasks.length !== sent.length) return false;
+  for (let i = 0; i < tasks.length; i++) {
+    const [a, b] = [tasks[i], sent[i]];
+    if (a !== b && (a.id !== b.id || a.meta?.version !== b.meta?.version)) return false;
+  }
+  return true;
 }
 
 /** Whether two node descriptions are the same, compared as the bytes they are stored as. */
