@@ -10,7 +10,7 @@ import { clusterChannel, createClusterCa, issueIdentity, writeIdentity, type Clu
 import { localSchedulerBundle, type LocalScheduler } from '../packages/cli/src/tls-lookup';
 import { inCgroup } from './network-partition';
 import { VipRange } from '../packages/agent/src/discovery/vip-range';
-import { unitNodeFlags } from './unit-node-flags';
+import { unitEnvironment, unitNodeFlags } from './unit-node-flags';
 
 /**
  * Real processes and a real Docker engine for end-to-end tests. Every name a
@@ -31,6 +31,8 @@ export const BIN = {
 
 /** Daemons started here run with their unit's node flags, as installed ones do (some, like --lite-mode, NODE_OPTIONS refuses). */
 export const NODE_FLAGS = { scheduler: unitNodeFlags('pisched-scheduler.service'), agent: unitNodeFlags('pisched-agent.service') };
+/** ...and with the variables their unit sets (the agent's malloc settings). */
+export const UNIT_ENV = { scheduler: unitEnvironment('pisched-scheduler.service'), agent: unitEnvironment('pisched-agent.service') };
 
 let counter = 0;
 /** A name no other test (or earlier run) uses: letters, digits and '-'. */
@@ -114,12 +116,12 @@ export class Daemon {
   }
 }
 
-function spawnDaemon(name: string, bin: string, args: string[], nodeFlags: string[], cgroupProcs?: string): Daemon {
-  const argv = [...nodeFlags, bin, ...args];
+function spawnDaemon(name: string, bin: string, args: string[], unit: 'scheduler' | 'agent', cgroupProcs?: string): Daemon {
+  const argv = [...NODE_FLAGS[unit], bin, ...args];
   const [command, commandArgs] = cgroupProcs === undefined ? [process.execPath, argv] : inCgroup(cgroupProcs, process.execPath, argv);
   const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...withoutExtraCas(process.env), PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
+    env: { ...withoutExtraCas(process.env), ...UNIT_ENV[unit], PISCHED_LOG_LEVEL: process.env.PISCHED_LOG_LEVEL ?? 'info' },
   });
   return new Daemon(name, child);
 }
@@ -162,7 +164,7 @@ export async function startScheduler(
   started.set(address, { listen: address, dataDir });
   const daemon = spawnDaemon('scheduler', BIN.scheduler, [
     '--listen', address, '--data-dir', dataDir, '--heartbeat-period', '500', ...args,
-  ], NODE_FLAGS.scheduler, opts.cgroup);
+  ], 'scheduler', opts.cgroup);
   if (opts.waitReady === false) return { daemon, address, dataDir };
   await waitFor(async () => {
     if (!daemon.running) throw new Error(`scheduler exited:\n${daemon.tail()}`);
@@ -186,7 +188,7 @@ export async function startAgent(scheduler: string, nodeId: string, extraArgs: s
   const imagePort = flagValue(extraArgs, '--image-port') === undefined ? ['--image-port', '0'] : [];
   const daemon = spawnDaemon(`agent ${nodeId}`, BIN.agent, [
     '--node-id', nodeId, '--scheduler', scheduler, '--data-dir', dataDir, ...join, ...vipRange, ...imagePort, ...extraArgs,
-  ], NODE_FLAGS.agent);
+  ], 'agent');
   return { daemon, nodeId, dataDir };
 }
 

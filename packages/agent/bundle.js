@@ -23,8 +23,23 @@ const LEFT_OUT = {
   // The build context as a tar stream (buildImage only), with its ignore-file parser.
   'tar-fs': { why: 'tar-fs (image builds)', exports: '{ pack: leftOut, extract: leftOut }' },
   '@balena/dockerignore': { why: '.dockerignore parsing (image builds)', exports: 'leftOut' },
-  // pino.transport(): log lines through a worker thread. The agent writes to stderr itself.
-  'thread-stream': { why: "pino's worker-thread transports", exports: 'leftOut' },
+  // pino.transport(): log lines through a worker thread (thread-stream). The
+  // agent writes to stderr itself. Its module also loads Node's `module` (and
+  // with it the ES module loader) at start.
+  'pino/lib/transport.js': { why: "pino's worker-thread transports", exports: 'leftOut' },
+};
+
+/**
+ * Node's own modules a dependency's file requires at load and the agent does
+ * not need, each replaced for that file only by what it reads of them. Node
+ * compiles and keeps every module it loads for the process's whole life.
+ */
+const BUILTINS_LEFT_OUT = {
+  // pino reads worker_threads' isMainThread only (whether to flush its
+  // destination at exit); the bundle is only ever its process's main thread
+  // (bin/pisched-agent.js requires it), and worker_threads loads five of
+  // Node's modules for nothing else (0.2 MiB of the idle agent's RSS).
+  'pino/lib/tools.js': { worker_threads: '{ isMainThread: true }' },
 };
 
 function leftOutKey(resolved) {
@@ -49,6 +64,8 @@ const leaveOut = {
   setup(build) {
     build.onResolve({ filter: /.*/ }, async (args) => {
       if (args.namespace !== 'file' || args.pluginData === 'left-out') return undefined;
+      const builtin = builtinLeftOut(args.importer, args.path);
+      if (builtin !== undefined) return { path: builtin, namespace: 'left-out-builtin' };
       // Resolve as esbuild would, then decide by the file it comes to.
       const result = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'left-out' });
       if (result.errors.length > 0 || result.external) return undefined;
@@ -63,8 +80,19 @@ const leaveOut = {
         loader: 'js',
       };
     });
+    build.onLoad({ filter: /.*/, namespace: 'left-out-builtin' }, (args) => {
+      const [importer, builtin] = args.path.split('|');
+      return { contents: `module.exports = ${BUILTINS_LEFT_OUT[importer][builtin]};\n`, loader: 'js' };
+    });
   },
 };
+
+/** `importer|builtin` when `importer` (a file of node_modules) gets a stand-in for Node's `builtin` (`node:` or not). */
+function builtinLeftOut(importer, request) {
+  const file = /node_modules\/(.*)$/.exec(importer ?? '')?.[1];
+  const builtin = request.replace(/^node:/, '');
+  return file !== undefined && BUILTINS_LEFT_OUT[file]?.[builtin] !== undefined ? `${file}|${builtin}` : undefined;
+}
 
 /** Builds the bundle; `outfile` defaults to dist/bundle/pisched-agent.js. Returns esbuild's metafile. */
 async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-agent.js')) {
@@ -88,7 +116,7 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
   return result.metafile;
 }
 
-module.exports = { bundleAgent, leaveOut, LEFT_OUT };
+module.exports = { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT };
 
 if (require.main === module) {
   bundleAgent().catch((error) => {

@@ -10,9 +10,10 @@ interface Bundler {
   bundleAgent(outfile: string): Promise<esbuild.Metafile>;
   leaveOut: esbuild.Plugin;
   LEFT_OUT: Record<string, { why: string; exports: string }>;
+  BUILTINS_LEFT_OUT: Record<string, Record<string, string>>;
 }
 const AGENT = path.resolve(__dirname, '..');
-const { bundleAgent, leaveOut, LEFT_OUT } = createRequire(__filename)('../bundle.js') as Bundler;
+const { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT } = createRequire(__filename)('../bundle.js') as Bundler;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -26,9 +27,26 @@ describe('packages/agent/bundle.js', () => {
     }
     // Every stand-in is still used: a key that no longer matches a module (a dependency moved its files) fails here.
     for (const key of Object.keys(LEFT_OUT)) expect(inputs, key).toContain(`left-out:${key}`);
+    for (const [file, builtins] of Object.entries(BUILTINS_LEFT_OUT)) {
+      for (const builtin of Object.keys(builtins)) expect(inputs, `${file}: ${builtin}`).toContain(`left-out-builtin:${file}|${builtin}`);
+    }
     // What the agent does run is in it.
     expect(inputs.some((input) => input.endsWith('node_modules/dockerode/lib/docker.js'))).toBe(true);
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
+  });
+
+  it("loads none of Node's worker_threads, module or vm at start, which the idle agent never uses", async () => {
+    const outfile = path.join(dir, 'builtins.js');
+    await bundleAgent(outfile);
+    // Node's own modules the process has loaded, written as it exits (after --version, once every module of the bundle has loaded).
+    const preload = path.join(dir, 'loaded-builtins.js');
+    fs.writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)))));");
+    const run = spawnSync(process.execPath, ['--require', preload, outfile, '--version'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const loaded = JSON.parse(run.stderr) as string[];
+    // What the agent does load at start is seen, so the list is the real one.
+    expect(loaded).toContain('http2');
+    for (const unused of ['worker_threads', 'internal/worker', 'module', 'internal/modules/esm/loader', 'vm']) expect(loaded, unused).not.toContain(unused);
   });
 
   it('writes short local names, and keeps the names of methods', async () => {

@@ -1,5 +1,4 @@
 import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 
 /**
  * Every chunk an image transfer moves is a Buffer of its own (64 KiB from a
@@ -21,9 +20,13 @@ type MinorGc = () => void;
 let collect: MinorGc | undefined;
 let sinceLast = 0;
 
-/** V8's own gc(), taken from a fresh context so that `gc` never shows up on this process's global object. */
+/**
+ * V8's own gc(), taken from a fresh context so that `gc` never shows up on this process's global object.
+ * node:vm is loaded on the first transfer only: an agent that moves no image never needs it.
+ */
 function minorGc(): MinorGc {
   if (!collect) {
+    const vm = require('node:vm') as typeof import('node:vm');
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
     v8.setFlagsFromString('--no-expose-gc');
