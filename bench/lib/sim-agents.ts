@@ -63,7 +63,9 @@ export class SimAgents {
 
   private spawn(join: boolean): Daemon {
     const { prefix, count, schedulers, token, startDelayMs, failRatio } = this.options;
-    const child = spawn(process.execPath, [
+    // BENCH_SIM_PROF=DIR: a CPU profile of each simulated-agent process, written to DIR when it stops.
+    const profile = process.env.BENCH_SIM_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SIM_PROF] : [];
+    const child = spawn(process.execPath, [...profile,
       BIN.agent, '--simulate', String(count), '--node-id-prefix', prefix, '--scheduler', schedulers.join(','),
       '--data-dir', this.dataDir, ...(join ? ['--join-token', token] : []),
       '--sim-start-delay', `${startDelayMs}ms`, '--sim-fail-ratio', String(failRatio ?? 0), '--log-level', 'warn',

@@ -10,6 +10,7 @@ import { DockerDriver, unreachableReason } from './docker-driver';
 import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
 import { startSimulation, type Simulation } from './simulation';
+import { watchSimulationStalls } from './simulation-stalls';
 import { ThermalSensor } from './thermal-sensor';
 import { NFT_BINARY } from './mesh/nft';
 import { DockerImageEngine } from './images/image-engine';
@@ -189,6 +190,7 @@ async function simulate(options: AgentOptions & { simulate: SimulateOptions }): 
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('exit', () => lock.release());
+  watchSimulationStalls(log);
   try {
     simulation = await startSimulation(options, log, () => stopping);
   } catch (error) {

@@ -23,3 +23,4 @@ export * from './file-references';
 export * from './published-ports';
 export * from './node-thermal';
 export * from './service-networks';
+export * from './event-loop-stalls';

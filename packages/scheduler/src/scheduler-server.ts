@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { RenewableIdentity, SERVER_MAX_RECEIVE_BYTES, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, readIdentity, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity } from '@pisched/api';
+import { RenewableIdentity, SERVER_MAX_RECEIVE_BYTES, callerCertificateExpiry, parseHostPort, certificateExpired, clusterChannel, loadGrpc, readIdentity, serverCredentials, startMetricsEndpoint, type MetricsEndpoint, type ClusterCa, type ClusterChannel, type ControlHandlers, type PlacementStrategy, type TlsIdentity, watchEventLoopStalls, type EventLoopStalls } from '@pisched/api';
 import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
@@ -35,7 +35,6 @@ import { memberRenewer } from './security/member-renewal';
 import { revocationCheck, revokeNode } from './security/revocation';
 import { revocationHandlers } from './security/revocation-handlers';
 import type { SchedulerMetrics } from './metrics/scheduler-metrics';
-import { watchEventLoopStalls, type EventLoopStalls } from './metrics/event-loop-stalls';
 import { logRaftDiagnostics } from './store/raft-diagnostics';
 import { EventLog } from './events/event-log';
 import { eventsHandler } from './events/events-handler';

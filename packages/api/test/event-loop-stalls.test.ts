@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { watchEventLoopStalls } from '../src/metrics/event-loop-stalls';
+import { watchEventLoopStalls } from '../src/event-loop-stalls';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const block = (ms: number) => {
