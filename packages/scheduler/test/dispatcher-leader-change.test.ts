@@ -158,4 +158,31 @@ describe('after a leader change', () => {
     leading = true;
     await expect(accepted).resolves.toBeDefined();
   });
+
+  it('a heartbeat that came while the leader itself was held is read before the node is judged', async () => {
+    const { store } = slowStore(0);
+    await store.update(() => [{ action: 'putNode' as const, putNode: storedNode('pi-a', 'READY') }]);
+    const clock = testClock(0);
+    const { dispatcher, client } = await serve(store, {}, clock);
+    dispatcher.start();
+    // Past the startup grace: pi-a is judged by its heartbeats alone (limit 3 s).
+    clock.advance(20_000);
+    const call = await register(client, 'pi-a');
+    clock.advance(2_500);
+    await new Promise<void>((resolve) =>
+      call.write({ heartbeat: {} }, () => {
+        // The heartbeat is on its way; the leader's loop is then held (a big push, a GC) past the limit.
+        clock.advance(1_000);
+        const until = performance.now() + 250;
+        while (performance.now() < until);
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(dispatcher.heartbeatAges()['pi-a']).toBe(0);
+    expect(store.state.nodes.get('pi-a')?.state).toBe('READY');
+    // Truly silent from then on, it is still down once the limit has passed.
+    clock.advance(3_100);
+    await until(() => (store.state.nodes.get('pi-a')?.state === 'DOWN' ? true : undefined));
+  });
 });

@@ -181,10 +181,16 @@ export class Dispatcher {
     this.allTouched = true;
     this.servicesChanged = true;
     this.store.on('change', this.onChange);
-    // Checked often so detection does not lag by a whole period, whatever the period.
+    // Checked often so detection does not lag by a whole period, whatever the period. Judged in the
+    // check phase, after the poll phase has read the sockets: timers run first in a turn, so a check
+    // due while this leader's own loop was held (a push, a GC) saw heartbeats that had come meanwhile
+    // still unread, and marked their nodes down (issue #17).
     this.heartbeatTimer = setInterval(() => {
-      this.checkHeartbeats();
-      this.endExpiredSessions();
+      setImmediate(() => {
+        if (!this.leading) return;
+        this.checkHeartbeats();
+        this.endExpiredSessions();
+      });
     }, 100);
   }
 
