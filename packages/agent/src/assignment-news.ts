@@ -1,4 +1,5 @@
 import { stateRank, type Task, type TaskState, type TaskStatus } from '@pisched/api';
+import { sameSpec } from './same-spec';
 
 /**
  * The tasks of a new assignment set the worker must look at again: those that
@@ -19,7 +20,7 @@ export function assignmentNews(
   const ids: string[] = [];
   for (const [id, task] of next) {
     const before = previous.get(id);
-    if (!before || before.desiredState !== task.desiredState || JSON.stringify(before.spec) !== JSON.stringify(task.spec)) {
+    if (!before || before.desiredState !== task.desiredState || !sameSpec(before.spec, task.spec)) {
       ids.push(id);
       continue;
     }

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Task, TaskState } from '@pisched/api';
 import { assignmentNews } from '../src/assignment-news';
+import { sameSpec } from '../src/same-spec';
 import { makeTask } from './fixtures';
 
 const byId = (...tasks: Task[]) => new Map(tasks.map((task) => [task.id, task]));
@@ -31,5 +32,37 @@ describe('assignmentNews', () => {
     const spec = { ...a.spec!, container: { ...a.spec!.container!, env: ['X=1'] } } as Task['spec'];
     expect(assignmentNews(byId(a), byId({ ...a, spec }), new Map())).toEqual(['a']);
     expect(assignmentNews(byId(a), byId({ ...a }), new Map())).toEqual([]);
+  });
+
+  it('compares the specs of a set that did not change without serializing them', () => {
+    // A copy as a new set decodes it: equal, and no object shared with the previous one.
+    const copy = (task: Task): Task => structuredClone(task);
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      expect(assignmentNews(byId(a, b), byId(copy(a), copy(b)), new Map())).toEqual([]);
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+});
+
+describe('sameSpec', () => {
+  const spec = makeTask({ id: 'a' }).spec!;
+
+  it('holds specs equal whatever the order of their keys', () => {
+    const reordered = Object.fromEntries(Object.entries(structuredClone(spec)).reverse());
+    expect(sameSpec(spec, reordered)).toBe(true);
+  });
+
+  it('tells apart a change deep inside, an array of another length, a key more or less, and bytes', () => {
+    expect(sameSpec(spec, { ...spec, container: { ...spec.container!, args: ['x'] } })).toBe(false);
+    expect(sameSpec({ env: ['A=1'] }, { env: ['A=1', 'B=2'] })).toBe(false);
+    expect(sameSpec({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameSpec({ a: 1, b: 2 }, { a: 1 })).toBe(false);
+    expect(sameSpec({ a: [1] }, { a: { 0: 1 } })).toBe(false);
+    expect(sameSpec({ data: Buffer.from('ab') }, { data: Buffer.from('ab') })).toBe(true);
+    expect(sameSpec({ data: Buffer.from('ab') }, { data: Buffer.from('ac') })).toBe(false);
+    expect(sameSpec({ a: null }, { a: {} })).toBe(false);
   });
 });
