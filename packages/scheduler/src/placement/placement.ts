@@ -225,10 +225,9 @@ function placeGroup(
   const counts = view.serviceCounts(tasks[0].serviceId);
   const spread = spreadGroups(view, placement?.spread ?? [], counts);
 
-  // Nodes where only CPU, memory or generic resources stand in the way: what stopping tasks can change.
-  const preemptable = () =>
-    candidates.filter((i) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i])));
   const fit = groupFit(view, counts, need, generic, maxPerNode, ports, strategy);
+  // Nodes where only CPU, memory or generic resources stand in the way: what stopping tasks can change.
+  const preemptable = () => candidates.filter((i) => fit.resourcesAside(i));
   // Without spread labels a placement changes the rank of its own node alone, so the nodes can stay ranked
   // between the group's tasks; a spread label's count moves every node with that value, so those scan.
   const rank = () => (spread.length === 0 ? rankNodes(view, candidates, fit) : undefined);
@@ -287,6 +286,8 @@ function spreadGroups(view: ClusterView, descriptors: readonly string[], counts:
 /** Whether a node can take the group's next task, and how well it suits it, as the group's placements so far leave it. */
 interface GroupFit {
   fits(i: number): boolean;
+  /** Whether what no preemption can change (the per-node cap, published ports) lets the node take the task. */
+  resourcesAside(i: number): boolean;
   score(i: number): number;
 }
 
@@ -301,10 +302,11 @@ function groupFit(
 ): GroupFit {
   const booksGeneric = Object.keys(generic).length > 0;
   const { freeCpu, freeMemory, capacityCpu, capacityMemory } = view;
+  const resourcesAside = (i: number) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i]));
   return {
+    resourcesAside,
     fits: (i) =>
-      !(maxPerNode > 0 && counts[i] >= maxPerNode) &&
-      !(ports.length > 0 && portFilter(ports, view.portsInUse[i])) &&
+      resourcesAside(i) &&
       !(booksGeneric && genericFilter(generic, view.freeGeneric[i])) &&
       freeCpu[i] - need.cpuMicros >= 0 &&
       freeMemory[i] - need.memoryBytes >= 0,
