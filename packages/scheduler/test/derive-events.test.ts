@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterEvent, Service, StoreAction, Task } from '@pisched/api';
-import { eventsOf } from '../src/events/derive-events';
+import { eventsOf, lazyTaskEvents } from '../src/events/derive-events';
+import type { LazyEvent } from '../src/events/event-log';
 import { StateMachine, type StoreChange } from '../src/store/state-machine';
 import { newTask } from '../src/orchestrator/task-factory';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
@@ -66,6 +67,34 @@ describe('events derived from applied changes', () => {
     expect(events[1].attributes).toEqual({ service: 'web', node: 'node-a', from: 'pending', to: 'assigned', message: 'assigned' });
     expect(events[2].attributes).toMatchObject({ from: 'assigned', to: 'failed', err: 'exit status 3', exitCode: '3' });
     expect(events[3].attributes).toMatchObject({ from: 'running', to: 'shutdown', reason: 'preempted by db.1' });
+  });
+
+  it('makes, lazily, the same task events in the same order, each when read', () => {
+    const task: Task = newTask(service(1), 1, testClock());
+    const waiting: Task = { ...task, status: { ...task.status!, err: 'no suitable node', timestamp: 5 } };
+    const assigned: Task = { ...waiting, nodeId: 'node-a', status: { ...waiting.status!, state: 'ASSIGNED', message: 'assigned', err: '' } };
+    const failed: Task = { ...assigned, status: { ...assigned.status!, state: 'FAILED', err: 'exit status 3', exitCode: 3 } };
+    // A desired state and a state changed in one write: two events, desire first.
+    const stopped: Task = { ...assigned, desiredState: 'SHUTDOWN', shutdownReason: 'preempted by db.1', status: { ...assigned.status!, state: 'SHUTDOWN' } };
+    const changes: Array<[Task | undefined, Task | undefined]> = [
+      [undefined, task],
+      [task, waiting],
+      [waiting, assigned],
+      [assigned, { ...assigned, status: { ...assigned.status!, timestamp: 9 } }],
+      [assigned, failed],
+      [assigned, stopped],
+      [stopped, undefined],
+    ];
+    const eager = changes.flatMap(([before, after], i) => eventsOf({ kind: 'task', before, after }, i));
+    const lazy: LazyEvent[] = [];
+    let made = 0;
+    changes.forEach(([before, after], i) =>
+      lazyTaskEvents(before, after, i, (event) => lazy.push({ timeMs: event.timeMs, make: () => (made++, event.make()) })),
+    );
+    expect(made).toBe(0);
+    expect(lazy.map((event) => event.timeMs)).toEqual(eager.map((event) => event.timeMs));
+    expect(lazy.map((event) => event.make())).toEqual(eager);
+    expect(brief(eager)).toEqual(['task create web.1', 'task status web.1', 'task state web.1', 'task state web.1', 'task desire web.1', 'task state web.1', 'task remove web.1']);
   });
 
   it('tells why a pending task waits when the reason changes, once', () => {

@@ -53,4 +53,27 @@ describe('event log', () => {
     log.watch(0, ANY, (e) => live.push(e.name));
     expect(live).toEqual([]);
   });
+
+  it('makes a lazy event only when it is read, once, and at once while someone watches', () => {
+    const log = new EventLog({ maxEvents: 3, maxAgeMs: 100 });
+    const madeNames: string[] = [];
+    const lazy = (timeMs: number, name: string) => ({ timeMs, make: () => (madeNames.push(name), event(timeMs, 'task', name)) });
+    for (let t = 1; t <= 5; t++) log.publishLazy(lazy(t, `t${t}`));
+    // Dropped unread: never made.
+    expect(madeNames).toEqual([]);
+    expect(log.size).toBe(3);
+    expect(log.since(4, ANY).map((e) => e.name)).toEqual(['t4', 't5']);
+    expect(log.since(1, ANY).map((e) => e.name)).toEqual(['t3', 't4', 't5']);
+    expect(madeNames).toEqual(['t4', 't5', 't3']);
+    const seen: string[] = [];
+    const stop = log.watch(0, ANY, (e) => seen.push(e.name));
+    log.publishLazy(lazy(6, 't6'));
+    expect(seen).toEqual(['t6']);
+    expect(madeNames).toEqual(['t4', 't5', 't3', 't6']);
+    stop();
+    // Mixed with ordinary events, in the order published.
+    log.publish(event(7, 'service', 's7'));
+    log.publishLazy(lazy(8, 't8'));
+    expect(log.since(1, ANY).map((e) => e.name)).toEqual(['t6', 's7', 't8']);
+  });
 });

@@ -19,6 +19,16 @@ export interface EventLogLimits {
   maxAgeMs: number;
 }
 
+/**
+ * An event whose object is made only if it is read: a burst makes tens of
+ * thousands of events, the log keeps the last thousand, and mostly nobody is
+ * watching. make() must give the same event whenever it is called.
+ */
+export interface LazyEvent {
+  readonly timeMs: number;
+  make(): ClusterEvent;
+}
+
 /** As `docker events` keeps: enough to look back over a few minutes, bounded on a Pi's memory. */
 export const DEFAULT_EVENT_LIMITS: EventLogLimits = { maxEvents: 1_000, maxAgeMs: 10 * 60_000 };
 
@@ -28,24 +38,41 @@ export const DEFAULT_EVENT_LIMITS: EventLogLimits = { maxEvents: 1_000, maxAgeMs
  * members' histories differ in their times, not in what happened.
  */
 export class EventLog {
-  private readonly held: ClusterEvent[] = [];
+  /** Events, and lazy ones until they are first read (then replaced by what they made). */
+  private readonly held: Array<ClusterEvent | LazyEvent> = [];
   private readonly watchers = new Set<(event: ClusterEvent) => void>();
 
   constructor(private readonly limits: EventLogLimits = DEFAULT_EVENT_LIMITS) {}
 
   publish(event: ClusterEvent): void {
+    this.hold(event);
+    for (const watcher of this.watchers) watcher(event);
+  }
+
+  /** As publish, but the event is made only when someone reads it: at once while anyone watches. */
+  publishLazy(event: LazyEvent): void {
+    if (this.watchers.size > 0) this.publish(event.make());
+    else this.hold(event);
+  }
+
+  private hold(event: ClusterEvent | LazyEvent): void {
     this.held.push(event);
     const oldest = event.timeMs - this.limits.maxAgeMs;
     let drop = Math.max(0, this.held.length - this.limits.maxEvents);
     while (drop < this.held.length && this.held[drop].timeMs < oldest) drop++;
     if (drop > 0) this.held.splice(0, drop);
-    for (const watcher of this.watchers) watcher(event);
   }
 
   /** Events held from sinceMs on (none when sinceMs is 0), in the order they happened. */
   since(sinceMs: number, filter: EventFilter): ClusterEvent[] {
     if (sinceMs <= 0) return [];
-    return this.held.filter((event) => event.timeMs >= sinceMs && matches(event, filter));
+    const found: ClusterEvent[] = [];
+    for (let i = 0; i < this.held.length; i++) {
+      if (this.held[i].timeMs < sinceMs) continue;
+      const event = made(this.held, i);
+      if (matches(event, filter)) found.push(event);
+    }
+    return found;
   }
 
   /**
@@ -65,4 +92,13 @@ export class EventLog {
   get size(): number {
     return this.held.length;
   }
+}
+
+/** held[i] as an event, made now if it was lazy and kept made, so that it is made once. */
+function made(held: Array<ClusterEvent | LazyEvent>, i: number): ClusterEvent {
+  const entry = held[i];
+  if (!('make' in entry)) return entry;
+  const event = entry.make();
+  held[i] = event;
+  return event;
 }

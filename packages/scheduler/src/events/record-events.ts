@@ -1,7 +1,7 @@
 import type { Store } from '../store/store';
 import type { RaftCommandLog } from '../store/raft-command-log';
-import { eventsOf } from './derive-events';
-import type { EventLog } from './event-log';
+import { eventsOf, lazyTaskEvents } from './derive-events';
+import type { EventLog, LazyEvent } from './event-log';
 
 /**
  * Makes this member's events: from every service, task and node change it
@@ -13,10 +13,13 @@ import type { EventLog } from './event-log';
 export function recordEvents(store: Store, events: EventLog, now: () => number, raft?: RaftCommandLog): () => void {
   // Entries already in this member's log when it started happened before: re-applying them
   // (Raft replays what follows its snapshot) must not report them as news stamped now.
+  const publishLazy = (event: LazyEvent) => events.publishLazy(event);
   const replayedUpTo = Math.max(store.state.appliedIndex, raft?.host.lastIndex ?? 0);
   store.state.observer = (change, index) => {
     if (index <= replayedUpTo) return;
-    for (const event of eventsOf(change, now())) events.publish(event);
+    // Tasks are a burst's thousands of changes: their events are made when read.
+    if (change.kind === 'task') lazyTaskEvents(change.before, change.after, now(), publishLazy);
+    else for (const event of eventsOf(change, now())) events.publish(event);
   };
   const leaderChanged = (leaderId: number, term: number) => {
     // Raft id 0 is "no leader": an election is under way.
