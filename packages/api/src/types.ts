@@ -31,6 +31,7 @@ export type { DispatcherMessage, DispatcherMessage__Output } from './gen/pisched
 export type { TaskStatusUpdate__Output as TaskStatusUpdate } from './gen/pisched/v1/TaskStatusUpdate';
 export type { TaskStatusWrite__Output as TaskStatusWrite } from './gen/pisched/v1/TaskStatusWrite';
 export type { TaskOfServiceWrite__Output as TaskOfServiceWrite } from './gen/pisched/v1/TaskOfServiceWrite';
+export type { TaskAssignWrite__Output as TaskAssignWrite } from './gen/pisched/v1/TaskAssignWrite';
 export type { ServiceSummary__Output as ServiceSummary } from './gen/pisched/v1/ServiceSummary';
 export type { ControlClient } from './gen/pisched/v1/Control';
 export type { DispatcherClient } from './gen/pisched/v1/Dispatcher';

@@ -1,6 +1,7 @@
 import type { PlacementStrategy, StoreAction, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { withDesiredState, type Clock } from '../orchestrator/task-factory';
+import { assignedTask } from '../store/task-assignment';
 import { ClusterView, publishedPorts } from './cluster-view';
 import { clusterStrategy, preemptionEnabled, thermalGraceMs, thermalPolicy } from '../cluster/cluster-settings';
 import { compileRules } from './constraints';
@@ -95,15 +96,7 @@ export function placePendingTasks(
     budget.left--;
     view.place(i, task);
     const nodeId = view.nodes[i].id;
-    actions.push({
-      action: 'putTask',
-      putTask: {
-        ...task,
-        nodeId,
-        meta: { ...task.meta!, updatedAt: now },
-        status: { ...task.status!, state: 'ASSIGNED', timestamp: now, message: `assigned to node ${nodeId}`, err: '' },
-      },
-    });
+    actions.push({ action: 'putTask', putTask: assignedTask(task, nodeId, now) });
   };
   const leavePending = (task: Task, reason: string) => {
     blocked?.block(task);

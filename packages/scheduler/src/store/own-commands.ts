@@ -1,7 +1,7 @@
 import { encodeAndDecoded, type Command, type StoreAction } from '@pisched/api';
 
 /** Actions whose objects hold no bytes field: a command of these alone may skip its decode. */
-const TASK_ACTIONS = new Set<StoreAction['action']>(['putTask', 'putTaskOfService', 'putTaskStatus', 'removeTask']);
+const TASK_ACTIONS = new Set<StoreAction['action']>(['putTask', 'putTaskOfService', 'putTaskStatus', 'assignTask', 'removeTask']);
 
 /**
  * The commands this member proposed, by the very bytes it proposed, as

@@ -16,6 +16,7 @@ import {
 } from '@pisched/api';
 import type { StoreCapture } from './snapshot-encoder';
 import { taskWithServiceSpec } from './task-spec-by-service';
+import { taskOfAssignment } from './task-assignment';
 import { TaskTable } from './task-table';
 import { ServiceNames } from './service-names';
 
@@ -87,6 +88,13 @@ export class StateMachine {
         if ('error' in task) return { ok: false, error: task.error };
         // Rewritten as the put it stands for in the command itself, so whoever follows the change sees the whole task.
         Object.assign(action, { action: 'putTask', putTask: task, putTaskOfService: null });
+      }
+      if (action.action === 'assignTask') {
+        const write = action.assignTask!;
+        const task = taskOfAssignment(write, current('task', write.taskId) as Task | undefined);
+        if ('error' in task) return { ok: false, error: task.error };
+        // As above: followers of the change see placement's put.
+        Object.assign(action, { action: 'putTask', putTask: task, assignTask: null });
       }
       const change = action.action === 'putTaskStatus' ? withStatus(action.putTaskStatus, current) : describe(action);
       if (!change) return { ok: false, error: 'empty store action' };

@@ -3,6 +3,7 @@ import { decodeMessage, type Command, type StoreAction } from '@pisched/api';
 import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';
+import { compactAssignments } from './task-assignment';
 
 /** Where commands go to become durable (a local log now, Raft later). */
 export interface CommandLog {
@@ -78,7 +79,7 @@ export class Store extends EventEmitter {
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const data = this.own.encode({ actions: leaveOutServiceSpecs(actions, this.state.services) });
+      const data = this.own.encode({ actions: leaveOutServiceSpecs(compactAssignments(actions, this.state.tasks), this.state.services) });
       const proposing = performance.now();
       const applied = await this.log.propose(data);
       if (!applied.ok) throw new StoreConflictError(applied.error);
