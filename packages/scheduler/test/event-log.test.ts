@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClusterEvent } from '@pisched/api';
 import { EventLog, matches } from '../src/events/event-log';
 
@@ -75,5 +75,24 @@ describe('event log', () => {
     log.publish(event(7, 'service', 's7'));
     log.publishLazy(lazy(8, 't8'));
     expect(log.since(1, ANY).map((e) => e.name)).toEqual(['t6', 's7', 't8']);
+  });
+
+  it('drops the oldest events in batches, not with a move of the whole history per event', () => {
+    const log = new EventLog({ maxEvents: 1_000, maxAgeMs: 1e9 });
+    const splice = vi.spyOn(Array.prototype, 'splice');
+    try {
+      for (let t = 1; t <= 5_000; t++) log.publish(event(t, 'task', `t${t}`));
+      expect(splice.mock.calls.length).toBeLessThanOrEqual(4);
+    } finally {
+      splice.mockRestore();
+    }
+    const held = log.since(1, ANY);
+    expect(log.size).toBe(1_000);
+    expect(held.map((e) => e.name)).toEqual(Array.from({ length: 1_000 }, (_, i) => `t${4_001 + i}`));
+    // Aged out, in a batch too: nothing held is older than maxAgeMs.
+    const aging = new EventLog({ maxEvents: 1_000, maxAgeMs: 10 });
+    for (let t = 1; t <= 95; t++) aging.publish(event(t, 'task', `t${t}`));
+    expect(aging.since(1, ANY).map((e) => e.timeMs)).toEqual([85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95]);
+    expect(aging.size).toBe(11);
   });
 });

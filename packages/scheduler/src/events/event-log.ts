@@ -40,6 +40,8 @@ export const DEFAULT_EVENT_LIMITS: EventLogLimits = { maxEvents: 1_000, maxAgeMs
 export class EventLog {
   /** Events, and lazy ones until they are first read (then replaced by what they made). */
   private readonly held: Array<ClusterEvent | LazyEvent> = [];
+  /** held[first] is the oldest event kept; those before it are dropped, not yet spliced out. */
+  private first = 0;
   private readonly watchers = new Set<(event: ClusterEvent) => void>();
 
   constructor(private readonly limits: EventLogLimits = DEFAULT_EVENT_LIMITS) {}
@@ -58,16 +60,22 @@ export class EventLog {
   private hold(event: ClusterEvent | LazyEvent): void {
     this.held.push(event);
     const oldest = event.timeMs - this.limits.maxAgeMs;
-    let drop = Math.max(0, this.held.length - this.limits.maxEvents);
-    while (drop < this.held.length && this.held[drop].timeMs < oldest) drop++;
-    if (drop > 0) this.held.splice(0, drop);
+    let first = Math.max(this.first, this.held.length - this.limits.maxEvents);
+    while (first < this.held.length && this.held[first].timeMs < oldest) first++;
+    this.first = first;
+    // Dropped events go in one splice once they are as many as those kept, not one
+    // splice per event (a move of the whole history each time, in a burst of thousands).
+    if (first >= this.limits.maxEvents || first === this.held.length) {
+      this.held.splice(0, first);
+      this.first = 0;
+    }
   }
 
   /** Events held from sinceMs on (none when sinceMs is 0), in the order they happened. */
   since(sinceMs: number, filter: EventFilter): ClusterEvent[] {
     if (sinceMs <= 0) return [];
     const found: ClusterEvent[] = [];
-    for (let i = 0; i < this.held.length; i++) {
+    for (let i = this.first; i < this.held.length; i++) {
       if (this.held[i].timeMs < sinceMs) continue;
       const event = made(this.held, i);
       if (matches(event, filter)) found.push(event);
@@ -90,7 +98,7 @@ export class EventLog {
   }
 
   get size(): number {
-    return this.held.length;
+    return this.held.length - this.first;
   }
 }
 
