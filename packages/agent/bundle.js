@@ -93,10 +93,12 @@ const leaveOut = {
  * now and then, loaded when first read (scripts/lazy-builtins.js): zlib
  * (grpc-js's, to compress, which the agent's calls never ask for; dockerode's
  * for image builds), v8 (for a collection during image transfers,
- * images/stream-garbage.ts) and perf_hooks (the simulator's stall watch) with
- * the ten modules it loads. An idle agent never reads them.
+ * images/stream-garbage.ts), perf_hooks (the simulator's stall watch) with
+ * the ten modules it loads, child_process (`ip`, `nft`, `iptables`, `mount`)
+ * and dgram (the discovery DNS server and the mesh's UDP): an idle agent with
+ * no service on a network reads none of them.
  */
-const LAZY_BUILTINS = ['zlib', 'v8', 'perf_hooks'];
+const LAZY_BUILTINS = ['zlib', 'v8', 'perf_hooks', 'child_process', 'dgram'];
 
 /** `importer|builtin` when `importer` (a file of node_modules) gets a stand-in for Node's `builtin` (`node:` or not). */
 function builtinLeftOut(importer, request) {

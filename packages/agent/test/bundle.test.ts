@@ -38,7 +38,7 @@ describe('packages/agent/bundle.js', () => {
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
   });
 
-  it("loads none of Node's worker_threads, module, vm, zlib, v8 or perf_hooks at start, which the idle agent never uses", async () => {
+  it("loads none of Node's worker_threads, module, vm, zlib, v8, perf_hooks, child_process or dgram at start, which the idle agent never uses", async () => {
     const outfile = path.join(dir, 'builtins.js');
     await bundleAgent(outfile);
     // Node's own modules the process has loaded, written as it exits (after --version, once every module of the bundle has loaded).
@@ -49,7 +49,7 @@ describe('packages/agent/bundle.js', () => {
     const loaded = JSON.parse(run.stderr) as string[];
     // What the agent does load at start is seen, so the list is the real one.
     expect(loaded).toContain('http2');
-    for (const unused of ['worker_threads', 'internal/worker', 'module', 'internal/modules/esm/loader', 'vm', 'zlib', 'v8', 'perf_hooks']) expect(loaded, unused).not.toContain(unused);
+    for (const unused of ['worker_threads', 'internal/worker', 'module', 'internal/modules/esm/loader', 'vm', 'zlib', 'v8', 'perf_hooks', 'child_process', 'dgram']) expect(loaded, unused).not.toContain(unused);
   });
 
   it('loads zlib, v8 and perf_hooks when first used, and gives the real ones', async () => {
