@@ -193,7 +193,7 @@ export async function startAgent(scheduler: string, nodeId: string, extraArgs: s
 }
 
 /** A /26 of 198.18.0.0/16 picked by the node id (the same again when the agent restarts). */
-function testVipRange(nodeId: string): string {
+export function testVipRange(nodeId: string): string {
   const block = createHash('sha256').update(nodeId).digest().readUInt16BE(0) % 1024;
   return `198.18.${block >> 2}.${(block & 3) * 64}/26`;
 }

@@ -6,6 +6,7 @@
 const path = require('node:path');
 const esbuild = require('esbuild');
 const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
+const lazyBuiltins = require('../../scripts/lazy-builtins');
 
 /**
  * Modules a dependency loads at start for features the agent does not use,
@@ -87,6 +88,18 @@ const leaveOut = {
   },
 };
 
+/**
+ * Node's modules the agent's code and libraries require at load and use only
+ * now and then, loaded when first read (scripts/lazy-builtins.js): zlib
+ * (grpc-js's, to compress, which the agent's calls never ask for; dockerode's
+ * for image builds), v8 (for a collection during image transfers,
+ * images/stream-garbage.ts), perf_hooks (the simulator's stall watch) with
+ * the ten modules it loads, child_process (`ip`, `nft`, `iptables`, `mount`)
+ * and dgram (the discovery DNS server and the mesh's UDP): an idle agent with
+ * no service on a network reads none of them.
+ */
+const LAZY_BUILTINS = ['zlib', 'v8', 'perf_hooks', 'child_process', 'dgram'];
+
 /** `importer|builtin` when `importer` (a file of node_modules) gets a stand-in for Node's `builtin` (`node:` or not). */
 function builtinLeftOut(importer, request) {
   const file = /node_modules\/(.*)$/.exec(importer ?? '')?.[1];
@@ -104,7 +117,7 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
     // their source is not held by an agent that never runs them: prom-client
     // (with --metrics-addr only) and the X.509 library (a member's CA work).
     external: ['prom-client', '@peculiar/x509', 'reflect-metadata'],
-    plugins: [leaveOut],
+    plugins: [lazyBuiltins(LAZY_BUILTINS), leaveOut],
     // Short local names: V8 holds the bundle's source and every function's
     // and scope's names for the daemon's whole life, and with them the idle
     // agent's private memory was 1.1 MiB larger (1,173 -> 853 kB of source).
@@ -116,7 +129,7 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
   return result.metafile;
 }
 
-module.exports = { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT };
+module.exports = { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT, LAZY_BUILTINS };
 
 if (require.main === module) {
   bundleAgent().catch((error) => {

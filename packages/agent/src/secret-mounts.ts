@@ -6,7 +6,8 @@ import type Docker from 'dockerode';
 import type { FileData, FileKind, FileReference, Task } from '@pisched/api';
 import type { Logger } from 'pino';
 
-const run = promisify(execFile);
+// Promisified at each call, not when the module loads: the bundle loads child_process at its first use (packages/agent/bundle.js).
+const run = (file: string, args: string[]) => promisify(execFile)(file, args);
 const TASK_DIR = /^[a-zA-Z0-9_.-]+$/;
 
 /** How the agent mounts and unmounts; a seam for unit tests, which cannot mount. */

@@ -11,9 +11,12 @@ interface Bundler {
   leaveOut: esbuild.Plugin;
   LEFT_OUT: Record<string, { why: string; exports: string }>;
   BUILTINS_LEFT_OUT: Record<string, Record<string, string>>;
+  LAZY_BUILTINS: string[];
 }
 const AGENT = path.resolve(__dirname, '..');
-const { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT } = createRequire(__filename)('../bundle.js') as Bundler;
+const nodeRequire = createRequire(__filename);
+const { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
+const lazyBuiltins = nodeRequire('../../../scripts/lazy-builtins.js') as (lazy: string[]) => esbuild.Plugin;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -35,7 +38,7 @@ describe('packages/agent/bundle.js', () => {
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
   });
 
-  it("loads none of Node's worker_threads, module or vm at start, which the idle agent never uses", async () => {
+  it("loads none of Node's worker_threads, module, vm, zlib, v8, perf_hooks, child_process or dgram at start, which the idle agent never uses", async () => {
     const outfile = path.join(dir, 'builtins.js');
     await bundleAgent(outfile);
     // Node's own modules the process has loaded, written as it exits (after --version, once every module of the bundle has loaded).
@@ -46,7 +49,23 @@ describe('packages/agent/bundle.js', () => {
     const loaded = JSON.parse(run.stderr) as string[];
     // What the agent does load at start is seen, so the list is the real one.
     expect(loaded).toContain('http2');
-    for (const unused of ['worker_threads', 'internal/worker', 'module', 'internal/modules/esm/loader', 'vm']) expect(loaded, unused).not.toContain(unused);
+    for (const unused of ['worker_threads', 'internal/worker', 'module', 'internal/modules/esm/loader', 'vm', 'zlib', 'v8', 'perf_hooks', 'child_process', 'dgram']) expect(loaded, unused).not.toContain(unused);
+  });
+
+  it('loads zlib, v8 and perf_hooks when first used, and gives the real ones', async () => {
+    const entry = path.join(dir, 'lazy-entry.js');
+    fs.writeFileSync(entry, `
+      const zlib = require('node:zlib'), v8 = require('node:v8'), { PerformanceObserver } = require('node:perf_hooks');
+      const atStart = ['zlib', 'v8', 'perf_hooks'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+      const used = [zlib.gunzipSync(zlib.gzipSync('pisched')).toString(), typeof v8.getHeapStatistics().used_heap_size, typeof PerformanceObserver];
+      console.log(JSON.stringify({ atStart, used }));
+    `);
+    const outfile = path.join(dir, 'lazy.js');
+    await esbuild.build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'cjs', plugins: [lazyBuiltins(LAZY_BUILTINS)], logLevel: 'silent' });
+    const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    // perf_hooks is read when the entry loads (the destructuring), the other two only when called.
+    expect(JSON.parse(run.stdout)).toEqual({ atStart: ['perf_hooks'], used: ['pisched', 'number', 'function'] });
   });
 
   it('writes short local names, and keeps the names of methods', async () => {

@@ -1,6 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { createClusterCa, issueServerIdentity } from '@pisched/api';
 import { describe, expect, it } from 'vitest';
 import { unitEnvironment, unitNodeFlags } from '../../../test/unit-node-flags';
 
@@ -34,5 +38,54 @@ describe("the agent unit's environment", () => {
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^glibc\.malloc\.mmap_threshold: 0x20000 /m);
     expect(run.stdout).toMatch(/^glibc\.malloc\.trim_threshold: 0x20000 /m);
+  });
+});
+
+/**
+ * What a client under the unit's flags and `env` makes of a TLS server on
+ * loopback when it trusts Node's root store alone (no `ca` of its own):
+ * 'trusted', or OpenSSL's reason. Run apart (spawn, not spawnSync): the
+ * server is in this process.
+ */
+async function rootStoreVerdict(server: { certPem: string; keyPem: string }, env: NodeJS.ProcessEnv): Promise<string> {
+  const listener = tls.createServer({ cert: server.certPem, key: server.keyPem }, (socket) => socket.end());
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = listener.address() as AddressInfo;
+    const script = `const s = require('node:tls').connect({ host: '127.0.0.1', port: ${port}, servername: 'pisched', rejectUnauthorized: false }, () => { process.stdout.write(s.authorized ? 'trusted' : String(s.authorizationError)); s.destroy(); });`;
+    const child = spawn(process.execPath, [...FLAGS, '-e', script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await new Promise((resolve) => child.on('exit', resolve));
+    return out;
+  } finally {
+    listener.close();
+  }
+}
+
+describe("the agent unit's root store", () => {
+  // Node 20 builds its root store the first time any CA is given, even for a
+  // context with a CA of its own that never reads it: with Node's 140-odd
+  // bundled roots, 1 MiB of the idle agent's malloc heap.
+  it("is read from OpenSSL's paths (--use-openssl-ca), not built from the roots bundled in node", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unit-ca-'));
+    try {
+      const ca = await createClusterCa();
+      const caFile = path.join(dir, 'ca.pem');
+      fs.writeFileSync(caFile, ca.certPem);
+      // Only a store read from SSL_CERT_FILE can hold a CA made just now.
+      const verdict = await rootStoreVerdict(await issueServerIdentity(ca, 'pisched', ['127.0.0.1']), { SSL_CERT_FILE: caFile, SSL_CERT_DIR: dir });
+      expect(verdict).toBe('trusted');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is empty under the unit's environment: OpenSSL's certificate paths hold no certificate", () => {
+    const env = unitEnvironment('pisched-agent.service');
+    for (const name of ['SSL_CERT_FILE', 'SSL_CERT_DIR']) {
+      expect(env[name], name).toBeDefined();
+      expect(fs.readFileSync(env[name]!, 'utf8'), name).toBe('');
+    }
   });
 });

@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 
-const run = promisify(execFile);
-
 async function ip(...args: string[]): Promise<string> {
-  const { stdout } = await run('ip', args, { timeout: 5_000 });
+  // Promisified here, not when the module loads: the bundle loads child_process at its first use (packages/agent/bundle.js).
+  const { stdout } = await promisify(execFile)('ip', args, { timeout: 5_000 });
   return stdout;
 }
 

@@ -1,0 +1,2 @@
+require('./grpc-channel').open();
+require('./common').ready('grpc');
