@@ -498,22 +498,9 @@ export class RaftHost extends EventEmitter {
         // sync), so the messages sent here carry no commit index that relies on this fsync.
         // Input is held until the sync returns so that each Ready is advanced before the next.
         turn.time('send', () => this.transport.send(rd.messages));
-        this.holding = true;
-        this.clock.soon(() => {
-          if (this.stopped) return;
-          const synced = new TurnTimer(this.slowTurnMs);
-          try {
-            synced.time('sync', () => this.sync());
-            this.durableTerm = this.node.raft.term;
-            this.holding = false;
-            synced.time('apply', () => this.finishReady(rd));
-            this.node.advance(rd);
-            synced.time('held', () => this.releaseHeld());
-            if (!this.stopped) this.processReadies(synced);
-          } finally {
-            const slow = synced.finish();
-            if (slow) this.emit('slow-turn', slow);
-          }
+        this.advanceLater(rd, (synced) => {
+          synced.time('sync', () => this.sync());
+          this.durableTerm = this.node.raft.term;
         });
         return;
       }
@@ -533,21 +520,7 @@ export class RaftHost extends EventEmitter {
         // applying here first kept a follower's answer, which the leader's commit waits for,
         // off the wire for the whole apply. The entries are applied a turn later instead, and
         // input is held until this Ready is advanced, as while a leader syncs.
-        this.holding = true;
-        this.clock.soon(() => {
-          if (this.stopped) return;
-          const later = new TurnTimer(this.slowTurnMs);
-          try {
-            this.holding = false;
-            later.time('apply', () => this.finishReady(rd));
-            this.node.advance(rd);
-            later.time('held', () => this.releaseHeld());
-            if (!this.stopped) this.processReadies(later);
-          } finally {
-            const slow = later.finish();
-            if (slow) this.emit('slow-turn', slow);
-          }
-        });
+        this.advanceLater(rd);
         return;
       }
       turn.time('apply', () => this.finishReady(rd));
@@ -579,6 +552,30 @@ export class RaftHost extends EventEmitter {
     if (this.node.raft.state !== StateType.Leader || rd.snapshot || rd.entries.length === 0) return false;
     if (rd.hardState && rd.hardState.term !== this.durableTerm) return false;
     return this.durableTerm === this.node.raft.term;
+  }
+
+  /**
+   * Ends this pass with `rd` not advanced: input is held, and a turn later `first` runs (a
+   * leader's own sync), then `rd` is applied and advanced, the held input stepped and the
+   * Readies that follow processed.
+   */
+  private advanceLater(rd: Ready, first?: (turn: TurnTimer) => void): void {
+    this.holding = true;
+    this.clock.soon(() => {
+      if (this.stopped) return;
+      const turn = new TurnTimer(this.slowTurnMs);
+      try {
+        first?.(turn);
+        this.holding = false;
+        turn.time('apply', () => this.finishReady(rd));
+        this.node.advance(rd);
+        turn.time('held', () => this.releaseHeld());
+        if (!this.stopped) this.processReadies(turn);
+      } finally {
+        const slow = turn.finish();
+        if (slow) this.emit('slow-turn', slow);
+      }
+    });
   }
 
   private releaseHeld(): void {

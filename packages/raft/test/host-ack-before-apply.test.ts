@@ -4,17 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork, MemoryStorage, MessageType, RaftHost, StateMachine, type Message, type Transport } from '../src/index.js';
 import { until } from './until.js';
 
-class ListMachine implements StateMachine {
-  items: string[] = [];
-  apply(_index: number, data: Uint8Array): void {
-    this.items.push(new TextDecoder().decode(data));
-  }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify(this.items));
-  }
-  restore(data: Uint8Array): void {
-    this.items = JSON.parse(new TextDecoder().decode(data)) as string[];
-  }
+/** The writes applied, in order (40 entries: no snapshot is taken). */
+function writesMachine(): StateMachine & { items: string[] } {
+  const items: string[] = [];
+  return { items, apply: (_index, data) => void items.push(new TextDecoder().decode(data)), snapshot: () => new Uint8Array(0), restore: () => undefined };
 }
 
 /** What a follower had applied when it answered an append, and when its answer left. */
@@ -62,11 +55,11 @@ describe('RaftHost, a follower answering an append', () => {
   it('sends its answer before it applies the entries the append committed, and applies them all', async () => {
     const net = new MemoryNetwork();
     const answers: Answer[] = [];
-    const machines = new Map<number, ListMachine>();
+    const machines = new Map<number, StateMachine & { items: string[] }>();
     const hosts: RaftHost[] = [];
     for (const id of [1, 2, 3]) {
       const transport = new WatchingTransport(net.transport(id), answers);
-      machines.set(id, new ListMachine());
+      machines.set(id, writesMachine());
       const host = new RaftHost({ id, peers: [1, 2, 3], storage: new MemoryStorage(), transport, stateMachine: machines.get(id)!, tickMs: 5, seed: id });
       transport.host = host;
       running.push(host);
