@@ -255,7 +255,7 @@ export class RaftHost extends EventEmitter {
   async start(): Promise<void> {
     this.stopTicker = this.clock.every(this.tickMs, () => {
       if (this.stopped) return;
-      if (this.holding) {
+      if (this.syncing) {
         this.heldTicks++;
         return;
       }
@@ -412,8 +412,8 @@ export class RaftHost extends EventEmitter {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.trace.heard(m.from);
-    if (this.holding) {
-      // Nothing may count this node's unsynced entries, nor step past a Ready not yet advanced: hold input until it is.
+    if (this.syncing) {
+      // Nothing may count this node's unsynced entries: hold input until the sync is done.
       this.held.push(m);
       return;
     }
@@ -462,7 +462,7 @@ export class RaftHost extends EventEmitter {
   }
 
   private process(): void {
-    if (this.stopped || this.holding) return;
+    if (this.stopped || this.syncing) return;
     const turn = new TurnTimer(this.slowTurnMs);
     try {
       this.processReadies(turn);
@@ -498,9 +498,22 @@ export class RaftHost extends EventEmitter {
         // sync), so the messages sent here carry no commit index that relies on this fsync.
         // Input is held until the sync returns so that each Ready is advanced before the next.
         turn.time('send', () => this.transport.send(rd.messages));
-        this.advanceLater(rd, (synced) => {
-          synced.time('sync', () => this.sync());
-          this.durableTerm = this.node.raft.term;
+        this.syncing = true;
+        this.clock.soon(() => {
+          if (this.stopped) return;
+          const synced = new TurnTimer(this.slowTurnMs);
+          try {
+            synced.time('sync', () => this.sync());
+            this.durableTerm = this.node.raft.term;
+            this.syncing = false;
+            synced.time('apply', () => this.finishReady(rd));
+            this.node.advance(rd);
+            synced.time('held', () => this.releaseHeld());
+            if (!this.stopped) this.processReadies(synced);
+          } finally {
+            const slow = synced.finish();
+            if (slow) this.emit('slow-turn', slow);
+          }
         });
         return;
       }
@@ -514,23 +527,13 @@ export class RaftHost extends EventEmitter {
       }
       // 2. Send.
       if (rd.messages.length > 0) turn.time('send', () => this.transport.send(rd.messages));
-      if (this.followerMayApplyLater(rd)) {
-        // The transport writes what send() was given only once this turn's code has run (gRPC
-        // hands it to HTTP/2 in a microtask, HTTP/2 to the socket in the next check phase):
-        // applying here first kept a follower's answer, which the leader's commit waits for,
-        // off the wire for the whole apply. The entries are applied a turn later instead, and
-        // input is held until this Ready is advanced, as while a leader syncs.
-        this.advanceLater(rd);
-        return;
-      }
       turn.time('apply', () => this.finishReady(rd));
       this.node.advance(rd);
     }
     turn.time('snapshot', () => this.maybeSnapshot());
   }
 
-  /** A Ready is not advanced yet (a leader's own sync, or a follower's apply, runs a turn later): input waits in `held`. */
-  private holding = false;
+  private syncing = false;
   private held: Message[] = [];
   private heldTicks = 0;
   private durableTerm = -1;
@@ -538,44 +541,12 @@ export class RaftHost extends EventEmitter {
   private writtenCommit = 0;
   private durableCommit = 0;
 
-  /**
-   * Only a follower (the leader's own answers wait for its applies) that answers someone and
-   * has committed entries to apply puts them off; a snapshot is installed at once.
-   */
-  private followerMayApplyLater(rd: Ready): boolean {
-    return this.node.raft.state !== StateType.Leader && rd.messages.length > 0 && rd.committedEntries.length > 0 && !rd.snapshot;
-  }
-
   /** Only a leader whose term and vote are already durable, appending entries, sends before syncing. */
   private leaderMaySendFirst(rd: Ready): boolean {
     if (!this.sendBeforeSync) return false;
     if (this.node.raft.state !== StateType.Leader || rd.snapshot || rd.entries.length === 0) return false;
     if (rd.hardState && rd.hardState.term !== this.durableTerm) return false;
     return this.durableTerm === this.node.raft.term;
-  }
-
-  /**
-   * Ends this pass with `rd` not advanced: input is held, and a turn later `first` runs (a
-   * leader's own sync), then `rd` is applied and advanced, the held input stepped and the
-   * Readies that follow processed.
-   */
-  private advanceLater(rd: Ready, first?: (turn: TurnTimer) => void): void {
-    this.holding = true;
-    this.clock.soon(() => {
-      if (this.stopped) return;
-      const turn = new TurnTimer(this.slowTurnMs);
-      try {
-        first?.(turn);
-        this.holding = false;
-        turn.time('apply', () => this.finishReady(rd));
-        this.node.advance(rd);
-        turn.time('held', () => this.releaseHeld());
-        if (!this.stopped) this.processReadies(turn);
-      } finally {
-        const slow = turn.finish();
-        if (slow) this.emit('slow-turn', slow);
-      }
-    });
   }
 
   private releaseHeld(): void {
