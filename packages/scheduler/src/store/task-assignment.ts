@@ -3,7 +3,10 @@ import type { StoreAction, Task, TaskAssignWrite } from '@pisched/api';
 /**
  * `task` assigned to `nodeId` at `now`, as placement writes it: the one
  * definition of an assignment, so that the members applying an `assignTask`
- * write make the very task placement made.
+ * write make the very task placement made. What it sets is part of the log's
+ * format: a member applies an old entry with the code it runs now (a restart
+ * replays the log since its snapshot), so changing it means a new action, or
+ * members that applied the entry before and after an upgrade would differ.
  */
 export function assignedTask(task: Task, nodeId: string, now: number): Task {
   return {
