@@ -263,8 +263,40 @@ export class Raft {
     for (const id of this.voters) matches.push(this.prs.get(id)?.match ?? 0);
     if (matches.length === 0) return false;
     matches.sort((a, b) => b - a);
-    const mci = matches[this.quorum() - 1];
+    const mci = Math.min(matches[this.quorum() - 1], this.leavingAloneAt() - 1);
     return this.log.maybeCommit(mci, this.term);
+  }
+  /**
+   * The index of an entry not yet committed that removes (or demotes) this leader from two
+   * voters, or Infinity. Such an entry is committed by the survivor, never by this leader: a
+   * leader that committed it and then lost power before telling the survivor would, restarted,
+   * apply its own removal and leave, and the survivor, still counting its vote, would wait for
+   * it for ever (leading on until told, see applyConfChange, does not outlive a power cut). So
+   * the leader hands leadership to the survivor instead; the survivor commits the change and
+   * knows it, and the removed member applies it only once told, as a follower.
+   */
+  private leavingAloneAt(): number {
+    if (this.state !== StateType.Leader || this.voters.size !== 2 || !this.voters.has(this.id)) return Infinity;
+    const from = Math.max(this.log.committed + 1, this.log.firstIndex());
+    const last = this.log.lastIndex();
+    if (from > last) return Infinity;
+    for (const e of this.log.slice(from, last + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const cc = decodeConfChange(e.data);
+      if (cc.nodeId !== this.id || cc.type === ConfChangeType.AddNode) continue;
+      const survivor = [...this.voters].find((id) => id !== this.id)!;
+      if (this.leadTransferee !== survivor) this.transferTo(survivor);
+      return e.index;
+    }
+    return Infinity;
+  }
+  /** Hands leadership to `to` once it has every entry (TimeoutNow), bringing it up to date first. */
+  private transferTo(to: number): void {
+    const pr = this.prs.get(to)!;
+    this.electionElapsed = 0;
+    this.leadTransferee = to;
+    if (pr.match === this.log.lastIndex()) this.send(msg({ type: MessageType.TimeoutNow, to }));
+    else this.sendAppend(to);
   }
   private appendEntry(es: Entry[]): void {
     let li = this.log.lastIndex();
@@ -432,6 +464,8 @@ export class Raft {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.step(msg({ type: MessageType.CheckQuorum, from: this.id }));
       if (this.state === StateType.Leader && this.leadTransferee !== NONE) this.leadTransferee = NONE;
+      // A hand-over to the survivor of this leader's own removal that timed out is tried again.
+      this.leavingAloneAt();
     }
     if (this.state !== StateType.Leader) return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
@@ -624,10 +658,7 @@ export class Raft {
           this.leadTransferee = NONE;
         }
         if (transferee === this.id) return;
-        this.electionElapsed = 0;
-        this.leadTransferee = transferee;
-        if (pr.match === this.log.lastIndex()) this.send(msg({ type: MessageType.TimeoutNow, to: transferee }));
-        else this.sendAppend(transferee);
+        this.transferTo(transferee);
         return;
       }
     }

@@ -437,32 +437,25 @@ describe('membership (single-step, learners)', () => {
     expect(net.get(4).applied).toContain('two-of-three');
   });
 
-  it('a leader that removes itself leads on until the survivor knows, then steps down; the survivor goes on alone', () => {
-    // Two voters: had the leader stepped down as it applied its own removal, the survivor
-    // might never learn that the change committed and would wait for ever for its vote.
+  it('a leader that removes itself from two voters never commits the change: it hands over, and the survivor commits it and goes on alone', () => {
+    // Committed by the leader, the change could be known to it alone: a power cut before it
+    // told the survivor, and restarted it would apply its removal and leave, while the
+    // survivor waits for ever for its vote.
     const net = new Net([1, 2]);
     net.elect(1);
-    // The follower gets the removal but does not hear, at first, that it committed.
     const removal = net.get(1).rn.raft.log.lastIndex() + 1;
-    net.drop = (m) => m.from === 1 && m.to === 2 && m.commit >= removal;
     expect(net.get(1).rn.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 })).toBe(removal);
     net.stabilize();
-    expect(net.get(2).rn.raft.log.lastIndex()).toBe(removal);
-    expect(net.get(2).rn.raft.log.committed).toBeLessThan(removal);
-    const removalCommitted = net.get(1).rn.raft.log.committed;
-    expect(net.get(1).rn.raft.voters.has(1)).toBe(false);
-    expect(net.state(1)).toBe(StateType.Leader);
-    expect(() => net.get(1).rn.propose(new TextEncoder().encode('x'))).toThrow(/removed/);
-    net.heal();
-    net.tick(1);
-    expect(net.get(2).rn.raft.log.committed).toBeGreaterThanOrEqual(removalCommitted);
+    expect(net.state(2)).toBe(StateType.Leader);
     expect(net.state(1)).toBe(StateType.Follower);
+    expect(net.get(2).rn.raft.log.committed).toBeGreaterThanOrEqual(removal);
+    expect([...net.get(2).rn.raft.voters]).toEqual([2]);
+    expect(net.get(1).rn.raft.voters.has(1)).toBe(false);
     net.isolate(1);
     net.tickAll(30);
     expect(net.state(2)).toBe(StateType.Leader);
     net.propose(2, 'alone');
     expect(net.get(2).applied).toContain('alone');
-    expect([...net.get(2).rn.raft.voters]).toEqual([2]);
   });
   it('a leaving leader cut off from two remaining voters steps down by CheckQuorum; they finish the change without it', () => {
     const net = new Net([1, 2, 3]);
