@@ -24,6 +24,7 @@ import { memoryRollup } from './lib/memory-rollup';
 import { mappingRss, type MappingRss } from './lib/mapping-rss';
 import { loggedAt } from './lib/log-times';
 import { cpuPercent, cpuSample } from './lib/proc-stats';
+import { spread } from './lib/report';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const esbuild = require('esbuild') as typeof import('esbuild');
@@ -55,7 +56,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Sample extends MappingRss {
   rss: number;
@@ -157,6 +157,6 @@ it('agent RSS by layer', async () => {
   console.log(`  ${'layer'.padEnd(16)} ${fields.map((f) => f.padStart(10)).join(' ')}   rss of each round`);
   for (const [name, list] of samples) {
     const cpuText = cpu.has(name) ? `; CPU in the window ${cpu.get(name)!.map((c) => c.toFixed(2)).join(' / ')} %` : '';
-    console.log(`  ${name.padEnd(16)} ${fields.map((f) => mib(median(list.map((s) => s[f]))).padStart(10)).join(' ')}   ${list.map((s) => mib(s.rss)).join(' / ')}${cpuText}`);
+    console.log(`  ${name.padEnd(16)} ${fields.map((f) => mib(spread(list.map((s) => s[f])).median).padStart(10)).join(' ')}   ${list.map((s) => mib(s.rss)).join(' / ')}${cpuText}`);
   }
 });

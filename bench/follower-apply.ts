@@ -16,6 +16,7 @@ import { recordEvents } from '../packages/scheduler/src/events/record-events';
 import { reconcileReplicated } from '../packages/scheduler/src/orchestrator/replicated';
 import { placePendingTasks } from '../packages/scheduler/src/placement/placement';
 import { loggedStore, readyNode, spec } from '../packages/scheduler/test/fixtures';
+import { spread } from './lib/report';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const STATES = ['ACCEPTED', 'PREPARING', 'STARTING', 'RUNNING'] as const;
@@ -72,11 +73,11 @@ it('a follower applying a burst of 10,000 tasks', async () => {
   }
   expect([...leader.state.tasks.values()].every((task) => task.nodeId !== '' && task.status!.state === 'RUNNING')).toBe(true);
   expect(Buffer.from(follower.state.snapshot()).equals(Buffer.from(leader.state.snapshot()))).toBe(true);
-  times.sort((a, b) => a - b);
+  const { median, min, max } = spread(times);
   const bytes = entries.reduce((sum, entry) => sum + entry.length, 0);
   console.log(
     `follower apply of ${leader.state.tasks.size} tasks: ${entries.length} entries, ${(bytes / 1e6).toFixed(2)} MB; ` +
-      `median ${times[times.length >> 1].toFixed(0)} ms of ${RUNS} (${times[0].toFixed(0)}–${times[times.length - 1].toFixed(0)}); ` +
+      `median ${median.toFixed(0)} ms of ${RUNS} (${min.toFixed(0)}–${max.toFixed(0)}); ` +
       `load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs`,
   );
 });
