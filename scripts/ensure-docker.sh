@@ -13,6 +13,37 @@ source "$(dirname "$0")/debian-packages.sh"
 # nft: the mesh's kernel forwarder and its tests (--mesh-forwarder kernel).
 install_missing dockerd=docker.io /bin/busybox=busybox-static iptables=iptables /usr/sbin/nft=nftables
 
+# Without systemd, / is a private mount. dockerd then binds its data root onto
+# itself as a shared mount, and unmounts that bind when it stops. A container
+# create still in flight on a kept-alive API connection (an agent's) while the
+# engine stops can leave that container's overlay mounted beneath the bind; the
+# next engine's bind hides it, and the container can never be removed ("device
+# or resource busy"). So before starting an engine: unmount what a stopped one
+# left under its data root (none runs, so nothing there is in use), and make the
+# shared bind ourselves, as a systemd host's shared / would, so that it outlives
+# engine restarts.
+prepare_data_root() {
+  local root=/var/lib/docker
+  if [ -f /etc/docker/daemon.json ]; then
+    root=$(node -e 'const c = JSON.parse(require("fs").readFileSync("/etc/docker/daemon.json", "utf8")); process.stdout.write(c["data-root"] || c.graph || "/var/lib/docker")')
+  fi
+  mkdir -p "$root"
+  # Everything mounted at or under the root, deepest first, is a leftover. A bind
+  # of the root itself hides what was mounted beneath it before it, so go round
+  # until nothing is left.
+  local points point round
+  for round in 1 2 3 4 5; do
+    points=$(awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+    [ -n "$points" ] || break
+    for point in $points; do
+      log "unmounting $point, left by an engine that stopped"
+      umount "$point" 2>/dev/null || umount -l "$point" 2>/dev/null || true
+    done
+  done
+  mount --bind "$root" "$root"
+  mount --make-shared "$root"
+}
+
 if ! docker info >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
     log "the Docker engine is not running and only root can start it"
@@ -21,6 +52,7 @@ if ! docker info >/dev/null 2>&1; then
   if [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then
     log "started docker with systemd"
   else
+    prepare_data_root
     log "starting dockerd in the background (log: /var/log/pisched-dockerd.log)"
     # In a session of its own: a signal to the caller's process group (Ctrl-C, or
     # `timeout` expiring around npm test) must not take the shared engine down with it.

@@ -1,10 +1,12 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Cluster,
   TEST_IMAGE,
   cli,
+  containersOf,
   docker,
   dockerAvailable,
   runningContainersOfService,
@@ -18,7 +20,7 @@ const isRoot = process.getuid?.() === 0;
 // elsewhere only when asked for with PISCHED_TEST_RESTART_DOCKER=1.
 const allowed = process.env.CI === 'true' || process.env.PISCHED_TEST_RESTART_DOCKER === '1';
 
-/** Restarts the engine the way it was started: systemd's unit, or a plain dockerd as scripts/ensure-docker.sh runs it. */
+/** Restarts the engine the way it was started: systemd's unit, or scripts/ensure-docker.sh's plain dockerd. */
 async function restartDockerd(): Promise<void> {
   if (fs.existsSync('/run/systemd/system')) {
     execFileSync('systemctl', ['restart', 'docker']);
@@ -33,8 +35,9 @@ async function restartDockerd(): Promise<void> {
         return true;
       }
     }, 60_000, 'dockerd to stop');
-    const log = fs.openSync('/var/log/pisched-dockerd.log', 'a');
-    spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref();
+    // The script that started it, so the engine comes back on the same data-root mount
+    // (and what the stopped engine left mounted there is unmounted first).
+    execFileSync('bash', [fileURLToPath(new URL('../scripts/ensure-docker.sh', import.meta.url))]);
   }
   await waitFor(async () => {
     await docker.ping();
@@ -71,5 +74,11 @@ describe.skipIf(!hasDocker || !isRoot || !allowed)('a restarted Docker engine un
     const oldTasks = new Set(before.map((c) => c.Labels['pisched.task']));
     expect(after.every((c) => !oldTasks.has(c.Labels['pisched.task']))).toBe(true);
     expect(cluster.daemons.every((daemon) => daemon.running)).toBe(true);
+
+    // A container the agent was creating while the engine stopped must not
+    // outlive the test: one whose overlay stayed mounted cannot be removed.
+    await cluster.stop();
+    const left = await containersOf([node]);
+    expect(left.map((c) => `${c.Names[0]} ${c.State} ${c.Status}`)).toEqual([]);
   });
 });
