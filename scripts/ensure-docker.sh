@@ -22,26 +22,35 @@ install_missing dockerd=docker.io /bin/busybox=busybox-static iptables=iptables 
 # left under its data root (none runs, so nothing there is in use), and make the
 # shared bind ourselves, as a systemd host's shared / would, so that it outlives
 # engine restarts.
+unmount_beneath() {
+  local point
+  for point in $(awk -v r="$1/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    log "unmounting $point, left by an engine that stopped"
+    umount "$point" 2>/dev/null || umount -l "$point" 2>/dev/null || true
+  done
+}
+
 prepare_data_root() {
   local root=/var/lib/docker
   if [ -f /etc/docker/daemon.json ]; then
     root=$(node -e 'const c = JSON.parse(require("fs").readFileSync("/etc/docker/daemon.json", "utf8")); process.stdout.write(c["data-root"] || c.graph || "/var/lib/docker")')
   fi
   mkdir -p "$root"
-  # Everything mounted at or under the root, deepest first, is a leftover. A bind
-  # of the root itself hides what was mounted beneath it before it, so go round
-  # until nothing is left.
-  local points point round
-  for round in 1 2 3 4 5; do
-    points=$(awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-    [ -n "$points" ] || break
-    for point in $points; do
-      log "unmounting $point, left by an engine that stopped"
-      umount "$point" 2>/dev/null || umount -l "$point" 2>/dev/null || true
-    done
+  unmount_beneath "$root"
+  # A bind of the directory onto itself (dockerd's from an engine that was killed,
+  # or ours) can hide what was mounted beneath it before it: remove it, then look
+  # again. Only a bind of that very directory (mountinfo's root field is its
+  # path): a disk mounted there is left alone.
+  local round
+  for round in 1 2 3; do
+    awk -v r="$root" '$4 == r && $5 == r { found = 1 } END { exit !found }' /proc/self/mountinfo || break
+    umount "$root"
+    unmount_beneath "$root"
   done
-  mount --bind "$root" "$root"
-  mount --make-shared "$root"
+  if ! awk -v r="$root" '$5 == r' /proc/self/mountinfo | grep -q 'shared:'; then
+    mount --bind "$root" "$root"
+    mount --make-shared "$root"
+  fi
 }
 
 if ! docker info >/dev/null 2>&1; then
@@ -56,7 +65,15 @@ if ! docker info >/dev/null 2>&1; then
     log "starting dockerd in the background (log: /var/log/pisched-dockerd.log)"
     # In a session of its own: a signal to the caller's process group (Ctrl-C, or
     # `timeout` expiring around npm test) must not take the shared engine down with it.
-    setsid -f dockerd </dev/null >/var/log/pisched-dockerd.log 2>&1
+    # Only stdio: an inherited descriptor (a caller's `flock` lock, say) would be
+    # held for as long as the engine runs.
+    (
+      for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+      done
+      exec setsid -f dockerd </dev/null >/var/log/pisched-dockerd.log 2>&1
+    )
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
