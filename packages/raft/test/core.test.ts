@@ -457,6 +457,29 @@ describe('membership (single-step, learners)', () => {
     net.propose(2, 'alone');
     expect(net.get(2).applied).toContain('alone');
   });
+  it('a leader that demotes itself to learner from two voters hands over too; the survivor commits it and the learner still follows', () => {
+    // The same hazard as removing itself: committed by the leader alone and lost with its
+    // power, the survivor would count a vote the demoted member no longer casts.
+    const net = new Net([1, 2]);
+    net.elect(1);
+    const demotion = net.get(1).rn.raft.log.lastIndex() + 1;
+    expect(net.get(1).rn.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 1 })).toBe(demotion);
+    // Until the survivor leads, the leader holds its commit below the demotion.
+    expect(net.get(1).rn.raft.log.committed).toBeLessThan(demotion);
+    net.stabilize();
+    expect(net.state(2)).toBe(StateType.Leader);
+    expect(net.get(2).rn.raft.log.committed).toBeGreaterThanOrEqual(demotion);
+    expect([...net.get(2).rn.raft.voters]).toEqual([2]);
+    expect([...net.get(2).rn.raft.learners]).toEqual([1]);
+    net.tickAll(30);
+    expect(net.state(2)).toBe(StateType.Leader);
+    net.propose(2, 'after-demotion');
+    net.stabilize();
+    expect(net.get(2).applied).toContain('after-demotion');
+    expect(net.get(1).applied).toContain('after-demotion');
+    expect(net.get(1).rn.raft.learners.has(1)).toBe(true);
+    expect(net.state(1)).toBe(StateType.Follower);
+  });
   it('a leaving leader cut off from two remaining voters steps down by CheckQuorum; they finish the change without it', () => {
     const net = new Net([1, 2, 3]);
     net.elect(1);
