@@ -10,6 +10,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, it } from 'vitest';
+import { spread } from './lib/report';
 import { Cluster, TEST_IMAGE, cli, docker, dockerAvailable, runningContainersOfService, uniqueName } from '../test/harness';
 
 const run = promisify(execFile);
@@ -50,7 +51,7 @@ interface Timing {
   command: number;
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+const median = (values: number[]) => spread(values).median;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Runs `update` while polling; resolves with the time until every replica runs the new image, and until the command returned. */

@@ -2,6 +2,7 @@
 // with the default heartbeat settings (1 s period, grace 3). Prints medians;
 // asserts nothing about time. Run: npm run bench:healing
 import { afterAll, it } from 'vitest';
+import { spread } from './lib/report';
 import {
   Cluster,
   TEST_IMAGE,
@@ -22,7 +23,7 @@ afterAll(async () => {
   for (const cluster of clusters) await cluster.stop();
 });
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+const median = (values: number[]) => spread(values).median;
 
 async function poll<T>(check: () => Promise<T | false>, limitMs = 60_000): Promise<T> {
   const deadline = Date.now() + limitMs;
