@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeMessage, encodeMessage, messageType, type DispatcherMessage, type DispatcherMessage__Output, type Service, type StoreAction, type Task } from '@pisched/api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeMessage, encodeMessage, type DispatcherMessage, type DispatcherMessage__Output, type Service, type StoreAction, type Task } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
 import { assignmentsMessage } from '../src/dispatcher/assignment-encoding';
@@ -102,50 +102,5 @@ describe('an assignment set built from cached task bytes', () => {
     const latest = await until(() => (received.at(-1)!.tasks.some((task) => task.desiredState === 'SHUTDOWN') ? received.at(-1) : undefined));
     const stored = [a, b].map((task) => store.state.tasks.get(task.id)!).sort((x, y) => x.id.localeCompare(y.id));
     expect(latest).toEqual(asEncodedWhole({ tasks: stored, secrets: [], configs: [], imageSources: [] }).assignments);
-  });
-});
-
-describe('a task changed by a status write since its set was last sent', () => {
-  it('is sent from its own fields as encoded then, with the status, meta and start time encoded anew; the set decodes as encoded whole', async () => {
-    const store = storeWithLog();
-    const clock = testClock();
-    const web = service('svc1', 'web');
-    const [a, b] = [1, 2].map((slot) => newTask(web, slot, clock));
-    await store.update(() => [{ action: 'putService', putService: web }, assigned(a, 'pi-1')]);
-    const first = [store.state.tasks.get(a.id)!];
-    assignmentsMessage({ tasks: first, secrets: [], configs: [], imageSources: [] });
-
-    // a reports running (a status write: a new object, spread from the old one); b is placed beside it.
-    await store.update((state) => {
-      const current = state.tasks.get(a.id)!;
-      return [{ action: 'putTaskStatus', putTaskStatus: { taskId: a.id, version: current.meta!.version, status: { ...current.status!, state: 'RUNNING', timestamp: 7 }, startedAt: 7 } }];
-    });
-    await store.update(() => [assigned(b, 'pi-1')]);
-    const second = [a, b].map((task) => store.state.tasks.get(task.id)!).sort((x, y) => x.id.localeCompare(y.id));
-    expect(second.find((task) => task.id === a.id)).not.toBe(first[0]);
-
-    const taskType = messageType('Task');
-    const fromObject = vi.spyOn(taskType, 'fromObject');
-    let bytes: Uint8Array;
-    try {
-      bytes = assignmentsMessage({ tasks: second, secrets: [], configs: [], imageSources: [] }, first).bytes;
-      // The task's own fields (its id, service, slot, node...) were converted for b alone: a's are those encoded before.
-      const ownFieldsConverted = fromObject.mock.calls.map(([value]) => (value as Task).id).filter(Boolean);
-      expect(ownFieldsConverted).toEqual([b.id]);
-    } finally {
-      fromObject.mockRestore();
-    }
-    const set = { tasks: second, secrets: [], configs: [], imageSources: [] };
-    const sent = decodeMessage<DispatcherMessage__Output>('DispatcherMessage', bytes);
-    expect(sent).toEqual(asEncodedWhole(set));
-    expect(sent.assignments!.tasks.find((task) => task.id === a.id)!.status!.state).toBe('RUNNING');
-    expect(sent.assignments!.tasks.find((task) => task.id === a.id)!.startedAt).toBe(7);
-
-    // A write of anything else (here its desired state) makes the task's own fields anew.
-    await store.update((state) => [{ action: 'putTask', putTask: { ...state.tasks.get(a.id)!, desiredState: 'SHUTDOWN' } }]);
-    const third = [a, b].map((task) => store.state.tasks.get(task.id)!).sort((x, y) => x.id.localeCompare(y.id));
-    const stopped = decodeMessage<DispatcherMessage__Output>('DispatcherMessage', assignmentsMessage({ tasks: third, secrets: [], configs: [], imageSources: [] }, second).bytes);
-    expect(stopped).toEqual(asEncodedWhole({ tasks: third, secrets: [], configs: [], imageSources: [] }));
-    expect(stopped.assignments!.tasks.find((task) => task.id === a.id)!.desiredState).toBe('SHUTDOWN');
   });
 });

@@ -727,15 +727,14 @@ export class Dispatcher {
     // A global task is bound to its node before placement has found room for it there: not the agent's yet.
     const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
-    const previous = session.lastAssignments;
-    if (previous && sameTasks(tasks, previous)) return;
+    if (session.lastAssignments && sameTasks(tasks, session.lastAssignments)) return;
     session.lastAssignments = tasks;
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
     this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
     const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
-    session.call.write(assignmentsMessage({ tasks, secrets, configs, imageSources }, previous) as DispatcherMessage);
+    session.call.write(assignmentsMessage({ tasks, secrets, configs, imageSources }) as DispatcherMessage);
   }
 }
 
