@@ -70,6 +70,10 @@ const metricsAddress = (address: string): string => {
 
 const mib = (bytes: number) => bytes / 1024 ** 2;
 const usage = (figures: { cpuPercent: number; cpuSeconds: number; peakRssBytes: number }): Usage => ({ cpuPercent: figures.cpuPercent, cpuSeconds: figures.cpuSeconds, rssMiB: mib(figures.peakRssBytes) });
+/** BENCH_NODE_ARGS profiles the schedulers (e.g. --cpu-prof); their profiles are written only by a clean exit. */
+const profiled = Boolean(process.env.BENCH_NODE_ARGS);
+/** The clock V8 stamps a CPU profile's samples with (CLOCK_MONOTONIC on Linux), in µs, so a window of a profile can be cut out. */
+const monotonicUs = () => process.hrtime.bigint() / 1000n;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Control API call, asked again while the cluster is between leaders (a member just restarted may call an election). */
@@ -154,6 +158,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const burstL = new Footprint(leader.daemon.child.pid!);
       const burstF = new Footprint(other.daemon.child.pid!);
       const t0 = performance.now();
+      const burstStartUs = monotonicUs();
       const names = Array.from({ length: SERVICES }, (_, i) => `scale-${tasks}-${i + 1}`);
       const queue = [...names];
       await Promise.all(Array.from({ length: CREATE_CLIENTS }, async () => {
@@ -178,6 +183,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const commitMs = proposed > proposedBefore ? (1000 * (proposedSeconds - proposedSecondsBefore)) / (proposed - proposedBefore) : 0;
       const burstLeader = usage(burstL.finish());
       const burstFollower = usage(burstF.finish());
+      if (profiled) print(`  burst window for the profiles (CLOCK_MONOTONIC µs, as V8's profile timestamps): ${burstStartUs}–${monotonicUs()}, leader ${leader.id}`);
       print(`  ${tasks} tasks: 100 services created ${(createdMs / 1000).toFixed(2)} s, all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries (mean commit ${commitMs.toFixed(0)} ms); leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
 
       // 10 % of the agents die at once.
@@ -202,7 +208,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       ({ leader } = await trio.leader());
       const runningBefore = runningIds(await patiently(() => client.listTasks()));
       const leaderKilledAt = performance.now();
-      leader.daemon.child.kill('SIGKILL');
+      // A profiled run stops the leader with SIGTERM: a killed process writes no --cpu-prof profile, and its burst is what is wanted.
+      leader.daemon.child.kill(profiled ? 'SIGTERM' : 'SIGKILL');
       const survivors = trio.members.filter((member) => member !== leader);
       // Not every agent back within the limit is a figure too (reported as the sessions held then), not a failed run.
       let reconnectMs = Number.POSITIVE_INFINITY;
@@ -223,7 +230,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const after = runningIds(await patiently(() => client.listTasks()));
       const rescheduled = [...runningBefore].filter((id) => !after.has(id)).length;
       print(`  killed the leader ${leader.id}: ${Number.isFinite(reconnectMs) ? `every agent with the new leader after ${(reconnectMs / 1000).toFixed(2)} s` : `only ${sessionsHeld} of ${options.agents} agents with the new leader after ${RECONNECT_LIMIT_MS / 1000} s`}; tasks rescheduled: ${rescheduled}`);
-      await leader.daemon.stop('SIGKILL');
+      await leader.daemon.stop(profiled ? 'SIGTERM' : 'SIGKILL');
       trio.restart(leader.id);
       await trio.settled(60_000);
 

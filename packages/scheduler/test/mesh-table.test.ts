@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { portClash, type PortConfig, type Task, type TaskState } from '@pisched/api';
-import { meshDelta, meshTable } from '../src/dispatcher/mesh-table';
+import { meshDelta, meshPrints, meshTable } from '../src/dispatcher/mesh-table';
 import { applyActions } from './fixtures';
 import { cluster, putNodes, putService, serviceSpec, sizedNode } from './placement-fixtures';
 
@@ -140,5 +140,30 @@ describe('published port clashes', () => {
     expect(portClash([ingress(8080)], 's1', services)).toBeUndefined();
     expect(portClash([ingress(8080, 'udp')], 'new', services)).toBeUndefined();
     expect(portClash([{ publishedPort: 9090, targetPort: 80, protocol: 'tcp', publishMode: 'host' }], 'new', services)).toBeUndefined();
+  });
+});
+
+describe('the mesh table pushed to many sessions', () => {
+  it('is fingerprinted once a push: an unchanged table gives back the fingerprints sessions already hold, which cost no comparison', () => {
+    const machine = setup([task('t1', 'n1')]);
+    const first = meshPrints(meshTable(machine));
+    expect(meshPrints(meshTable(machine), first)).toBe(first);
+    const sessionSent = meshDelta(meshTable(machine), undefined, first).sent;
+    expect(sessionSent).toBe(first);
+
+    const table = meshTable(machine);
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      expect(meshDelta(table, sessionSent, first)).toEqual({ sent: first });
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+
+    const stopping = { ...machine.tasks.get('t1')!, desiredState: 'SHUTDOWN' as const };
+    expect(applyActions(machine, [{ action: 'putTask', putTask: stopping }]).ok).toBe(true);
+    const changed = meshPrints(meshTable(machine), first);
+    expect(changed).not.toBe(first);
+    expect(meshDelta(meshTable(machine), sessionSent, changed).update).toMatchObject({ full: false, services: [{ serviceId: 'web', backends: [] }] });
   });
 });

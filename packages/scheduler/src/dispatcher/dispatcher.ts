@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import type { Clock } from '../orchestrator/task-factory';
 import { filesForTasks } from './task-files';
-import { meshDelta, meshTable, type MeshSent } from './mesh-table';
+import { meshDelta, meshPrints, meshTable, type MeshSent } from './mesh-table';
 import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
 import { assignmentsMessage } from './assignment-encoding';
@@ -135,6 +135,9 @@ export class Dispatcher {
   /** Nodes whose tasks changed since the last push; every node when `allTouched`. */
   private readonly touched = new Set<string>();
   private allTouched = true;
+  /** The mesh table last pushed, and its fingerprints: what sessions sent it share (see meshPrints). */
+  private meshTableSeen?: ReturnType<typeof meshTable>;
+  private meshPrinted?: MeshSent;
   /** A service was written since the image watch list was last sent: only then can the list differ. */
   private servicesChanged = true;
   private readonly onChange = (command?: Command) => {
@@ -709,7 +712,13 @@ export class Dispatcher {
   }
 
   private pushMesh(session: Session, table: ReturnType<typeof meshTable>): void {
-    const { update, sent } = meshDelta(table, session.mesh);
+    // The same table for every session of a push: its fingerprints are made once (see meshPrints).
+    if (this.meshTableSeen !== table) {
+      this.meshTableSeen = table;
+      this.meshPrinted = meshPrints(table, this.meshPrinted);
+    }
+    if (session.mesh === this.meshPrinted) return;
+    const { update, sent } = meshDelta(table, session.mesh, this.meshPrinted);
     session.mesh = sent;
     if (update) session.call.write({ mesh: update });
   }
