@@ -199,6 +199,7 @@ export class RaftHost extends EventEmitter {
   private sm: StateMachine;
   private stopTicker?: () => void;
   private readonly clock: HostClock;
+  private scheduled = false;
   private stopped = false;
   private proposals = new Map<number, PendingProposal>();
   private reads = new Map<string, PendingRead>();
@@ -409,7 +410,7 @@ export class RaftHost extends EventEmitter {
     const p = new Promise<{ index: number }>((resolve, reject) => {
       this.proposals.set(index, { term, resolve, reject });
     });
-    this.schedule('promptly');
+    this.processPromptly();
     return p;
   }
 
@@ -423,7 +424,8 @@ export class RaftHost extends EventEmitter {
     }
     this.stepTraced(m);
     // A leader's input is mostly its followers' answers: what they commit is answered in this turn.
-    this.schedule(this.isLeader ? 'promptly' : 'soon');
+    if (this.isLeader) this.processPromptly();
+    else this.schedule();
   }
 
   private readonly trace = new ElectionTrace(() => performance.now());
@@ -456,25 +458,33 @@ export class RaftHost extends EventEmitter {
     if (event) this.emit('election', event satisfies ElectionEvent);
   }
 
-  /** Which of the clock's ways to call process() soon has a call pending. */
-  private readonly scheduled = new Set<'soon' | 'promptly'>();
+  /** Coalesces work: everything that arrives in one event-loop turn shares one Ready and one fsync. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.clock.soon(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  private promptPending = false;
 
   /**
-   * Coalesces work: everything that arrives before `when` comes shares one Ready and one fsync.
-   * By default that is the end of the event-loop turn. A leader's proposals and answers are
-   * processed `promptly`, once the code that brought them is done: Node flushes what gRPC
-   * writes at the end of the turn it is written in, so an append sent from a setImmediate
-   * callback left one event-loop iteration later, and so did a client's answer resolved there.
-   * The fsync that follows a leader's send stays a turn later (clock.soon), after the append is
-   * out; proposals made meanwhile wait for it (input is held during the sync) and share the
-   * next Ready. A follower keeps coalescing for a turn: each of its Readies with entries costs
-   * an fsync.
+   * A leader's proposals and answers are processed once the code that brought them is done,
+   * not a turn later: Node flushes what gRPC writes at the end of the turn it is written in,
+   * so an append sent from a setImmediate callback left one event-loop iteration later, and so
+   * did a client's answer resolved there. The fsync that follows a leader's send stays a turn
+   * later (clock.soon), after the append is out. Proposals made in one turn still share one
+   * fsync: the first one's Ready holds input until its sync (see processReadies), and what came
+   * meanwhile goes in the next. A follower keeps coalescing its input for a turn, since each of
+   * its Readies with entries costs an fsync.
    */
-  private schedule(when: 'soon' | 'promptly' = 'soon'): void {
-    if (this.scheduled.has(when)) return;
-    this.scheduled.add(when);
-    this.clock[when](() => {
-      this.scheduled.delete(when);
+  private processPromptly(): void {
+    if (this.promptPending) return;
+    this.promptPending = true;
+    this.clock.promptly(() => {
+      this.promptPending = false;
       this.process();
     });
   }

@@ -8,8 +8,18 @@ import { until } from './until.js';
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** The test looks at indexes only. */
-const nothing = (): StateMachine => ({ apply() {}, snapshot: () => new Uint8Array(), restore() {} });
+class Items implements StateMachine {
+  items: string[] = [];
+  apply(_index: number, data: Uint8Array): void {
+    this.items.push(dec(data));
+  }
+  snapshot(): Uint8Array {
+    return enc(JSON.stringify(this.items));
+  }
+  restore(data: Uint8Array): void {
+    this.items = JSON.parse(dec(data)) as string[];
+  }
+}
 
 /** Records what its host sends, and lets a test look at the host right after each delivery, before any other event. */
 class WatchedTransport implements Transport {
@@ -44,7 +54,7 @@ async function threeMembers(): Promise<{ leader: RaftHost; transport: WatchedTra
   for (const id of [1, 2, 3]) {
     const transport = new WatchedTransport(net.transport(id));
     transports.set(id, transport);
-    const host = new RaftHost({ id, peers: [1, 2, 3], storage: new MemoryStorage(), transport, stateMachine: nothing(), tickMs: 5, seed: id });
+    const host = new RaftHost({ id, peers: [1, 2, 3], storage: new MemoryStorage(), transport, stateMachine: new Items(), tickMs: 5, seed: id });
     running.push(host);
     await host.start();
   }
