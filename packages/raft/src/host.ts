@@ -81,8 +81,6 @@ export interface HostClock {
   after(ms: number, fn: () => void): () => void;
   /** Calls `fn` once the current turn's I/O has gone out (setImmediate). */
   soon(fn: () => void): void;
-  /** Calls `fn` as soon as the code running now is done, before any I/O or timer (a microtask). */
-  promptly(fn: () => void): void;
 }
 
 export const realClock: HostClock = {
@@ -97,9 +95,6 @@ export const realClock: HostClock = {
   },
   soon(fn) {
     setImmediate(fn);
-  },
-  promptly(fn) {
-    queueMicrotask(fn);
   },
 };
 
@@ -410,7 +405,7 @@ export class RaftHost extends EventEmitter {
     const p = new Promise<{ index: number }>((resolve, reject) => {
       this.proposals.set(index, { term, resolve, reject });
     });
-    this.processPromptly();
+    this.schedule();
     return p;
   }
 
@@ -423,9 +418,7 @@ export class RaftHost extends EventEmitter {
       return;
     }
     this.stepTraced(m);
-    // A leader's input is mostly its followers' answers: what they commit is answered in this turn.
-    if (this.isLeader) this.processPromptly();
-    else this.schedule();
+    this.schedule();
   }
 
   private readonly trace = new ElectionTrace(() => performance.now());
@@ -464,27 +457,6 @@ export class RaftHost extends EventEmitter {
     this.scheduled = true;
     this.clock.soon(() => {
       this.scheduled = false;
-      this.process();
-    });
-  }
-
-  private promptPending = false;
-
-  /**
-   * A leader's proposals and answers are processed once the code that brought them is done,
-   * not a turn later: Node flushes what gRPC writes at the end of the turn it is written in,
-   * so an append sent from a setImmediate callback left one event-loop iteration later, and so
-   * did a client's answer resolved there. The fsync that follows a leader's send stays a turn
-   * later (clock.soon), after the append is out. Proposals made in one turn still share one
-   * fsync: the first one's Ready holds input until its sync (see processReadies), and what came
-   * meanwhile goes in the next. A follower keeps coalescing its input for a turn, since each of
-   * its Readies with entries costs an fsync.
-   */
-  private processPromptly(): void {
-    if (this.promptPending) return;
-    this.promptPending = true;
-    this.clock.promptly(() => {
-      this.promptPending = false;
       this.process();
     });
   }
