@@ -3,8 +3,8 @@
 // as the agent is (packages/agent/bundle.js's options and stand-ins) and run
 // as its unit runs it (the unit's node flags and Environment= lines), add one
 // part of the agent at a time: the builtins gRPC needs; grpc-js with one mTLS
-// channel and the Dispatcher's bidi stream open; protobufjs with the API's
-// descriptor; dockerode and one call; pino; then the whole agent. Each is
+// channel and the Dispatcher's bidi stream open; the API package with the
+// agent's codecs generated from proto/ (protobufjs's minimal runtime); dockerode and one call; pino; then the whole agent. Each is
 // left idle as the footprint bench leaves the agent (5 s, then 20 s) and its
 // RSS read from /proc/PID/smaps_rollup and smaps. All run side by side, once
 // a round; medians of the rounds. Prints figures; asserts nothing.

@@ -28,6 +28,13 @@ const LEFT_OUT = {
   // agent writes to stderr itself. Its module also loads Node's `module` (and
   // with it the ES module loader) at start.
   'pino/lib/transport.js': { why: "pino's worker-thread transports", exports: 'leftOut' },
+  // protobufjs's reflection and .proto parser (the package's entry; its runtime,
+  // protobufjs/minimal, stays): the agent encodes and decodes with the code
+  // packages/api/gen-codecs.js generates from proto/. Only the scheduler's and
+  // the CLI's calls (api/proto.ts), dockerode's BuildKit progress and
+  // grpc-js's channelz and ORCA services (through proto-loader) would load it.
+  protobufjs: { why: "protobufjs's reflection", exports: '{ Root: leftOut, Type: leftOut, loadSync: leftOut }' },
+  '@grpc/proto-loader': { why: "proto-loader (grpc-js's channelz and ORCA services)", exports: '{ loadSync: leftOut, fromJSON: leftOut }' },
 };
 
 /**

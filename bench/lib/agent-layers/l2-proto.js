@@ -1,6 +1,8 @@
 const { open } = require('./grpc-channel');
 const api = require('@pisched/api');
-api.loadGrpc();
-for (const name of ['AgentMessage', 'DispatcherMessage', 'Task', 'NodeDescription']) { try { api.messageType(name).setup(); } catch (e) { process.stderr.write(`${name}: ${e.message}\n`); } }
+// The agent's codecs, generated from proto/ at build (agent-services.ts): one message each way, as a session makes them.
+const session = api.agentGrpc().Dispatcher.service.Session;
+session.requestSerialize({ heartbeat: {} });
+session.responseDeserialize(Buffer.alloc(0));
 open();
 require('./common').ready('proto');

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   type ClusterChannel,
   LEADER_METADATA,
-  loadGrpc,
+  agentGrpc,
   type AgentMessage,
   type DispatcherClient,
   type DispatcherMessage__Output,
@@ -197,7 +197,7 @@ export class AgentSession {
     const kept = this.clients.get(address);
     if (kept && !failed(kept)) return kept;
     kept?.close();
-    const Dispatcher = loadGrpc().Dispatcher;
+    const Dispatcher = agentGrpc().Dispatcher;
     const client = new Dispatcher(address, this.options.channel.credentials, {
       ...this.options.channel.options,
       // A scheduler host that vanishes without closing the connection (power

@@ -21,11 +21,11 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('packages/agent/bundle.js', () => {
-  it('leaves ssh2, the BuildKit session, the build-context tar code and pino transports out of the bundle, each by a stand-in', async () => {
+  it("leaves ssh2, the BuildKit session, the build-context tar code, pino transports and protobufjs's reflection out of the bundle, each by a stand-in", async () => {
     if (!fs.existsSync(path.join(AGENT, 'dist/main.js'))) throw new Error('packages/agent/dist/main.js is missing: run npm run build first');
     const metafile = await bundleAgent(path.join(dir, 'pisched-agent.js'));
     const inputs = Object.keys(metafile.inputs);
-    for (const gone of ['node_modules/ssh2/', 'node_modules/dockerode/lib/session.js', 'node_modules/uuid/', 'node_modules/tar-fs/', 'node_modules/tar-stream/', 'node_modules/@balena/dockerignore/', 'node_modules/thread-stream/', 'node_modules/@peculiar/x509/']) {
+    for (const gone of ['node_modules/ssh2/', 'node_modules/dockerode/lib/session.js', 'node_modules/uuid/', 'node_modules/tar-fs/', 'node_modules/tar-stream/', 'node_modules/@balena/dockerignore/', 'node_modules/thread-stream/', 'node_modules/@peculiar/x509/', 'node_modules/protobufjs/src/type.js', 'node_modules/protobufjs/src/parse.js', 'node_modules/protobufjs/ext/', 'node_modules/@grpc/proto-loader/']) {
       expect(inputs.filter((input) => input.includes(gone)), gone).toEqual([]);
     }
     // Every stand-in is still used: a key that no longer matches a module (a dependency moved its files) fails here.
@@ -36,6 +36,8 @@ describe('packages/agent/bundle.js', () => {
     // What the agent does run is in it.
     expect(inputs.some((input) => input.endsWith('node_modules/dockerode/lib/docker.js'))).toBe(true);
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
+    // protobufjs's runtime, which the codes generated from proto/ run on (packages/api/gen-codecs.js).
+    expect(inputs.some((input) => input.endsWith('node_modules/protobufjs/src/writer.js'))).toBe(true);
   });
 
   it("loads none of Node's worker_threads, module, vm, zlib, v8, perf_hooks, child_process or dgram at start, which the idle agent never uses", async () => {

@@ -1,4 +1,5 @@
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
+import { Writer } from 'protobufjs/minimal';
 import { messageType } from './proto';
 
 /** Wire type of a length-delimited field (a message, bytes, a string). */
@@ -14,7 +15,7 @@ const LENGTH_DELIMITED = 2;
 export function embedEncoded(name: string, field: string, parts: readonly Uint8Array[]): Buffer {
   let length = 0;
   for (const part of parts) length += part.length;
-  const head = protobuf.Writer.create().uint32(messageField(messageType(name), field).tag).uint32(length).finish();
+  const head = Writer.create().uint32(messageField(messageType(name), field).tag).uint32(length).finish();
   return Buffer.concat([head, ...parts], head.length + length);
 }
 
@@ -30,7 +31,7 @@ export function fieldEncoder(name: string, field: string, given?: string): (valu
   const { tag, type } = messageField(messageType(name), field);
   const givenTag = given === undefined ? undefined : messageField(type, given).tag;
   return (value, givenBytes) => {
-    const writer = protobuf.Writer.create().uint32(tag).fork();
+    const writer = Writer.create().uint32(tag).fork();
     type.encode(type.fromObject(value), writer);
     if (givenBytes) {
       if (givenTag === undefined) throw new Error(`no field of ${type.name} was named to be given encoded`);
@@ -56,8 +57,10 @@ function messageField(owner: protobuf.Type, field: string): MessageField {
     const reflected = owner.fields[field];
     if (!reflected) throw new Error(`message ${owner.name} has no field ${field}`);
     const type = reflected.resolve().resolvedType;
+    // protobufjs's reflection is loaded already (owner is part of it); its module is not loaded with this one, see proto.ts.
+    const { Type } = require('protobufjs') as typeof import('protobufjs');
     // Only a message field: a packed scalar or a map entry is not its value's encoding with a tag.
-    if (reflected.map || !(type instanceof protobuf.Type)) throw new Error(`field ${field} of ${owner.name} is not a message`);
+    if (reflected.map || !(type instanceof Type)) throw new Error(`field ${field} of ${owner.name} is not a message`);
     found = { tag: (reflected.id << 3) | LENGTH_DELIMITED, type };
     known.set(field, found);
   }

@@ -1,4 +1,5 @@
 export * from './proto';
+export * from './agent-services';
 export * from './sliced-encoding';
 export * from './embedded-encoding';
 export * from './types';

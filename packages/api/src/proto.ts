@@ -1,16 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 import type { ProtoGrpcType as ControlProto } from './gen/control';
 import type { ProtoGrpcType as DispatcherProto } from './gen/dispatcher';
 // proto/ parsed at build time (gen-descriptor.js): no .proto text is parsed at a start.
-import { DESCRIPTOR } from './gen/descriptor';
-import { EncodedMessage } from './encoded-message';
+import { descriptor } from './gen/descriptor';
+import { CONVERSION, methodDefinition, type MessageCodec } from './grpc-method';
 
-/**
- * How protobuf values become JS objects. The generated `__Output` types
- * assume exactly these options, so every decoder here uses them.
- */
-export const CONVERSION = { longs: Number, enums: String, defaults: true, oneofs: true } as const;
+export { CONVERSION };
 
 type Services = Pick<(ControlProto & DispatcherProto)['pisched']['v1'], 'Control' | 'Dispatcher'>;
 
@@ -23,8 +19,12 @@ let root: protobuf.Root | undefined;
  */
 function protoRoot(): protobuf.Root {
   if (!root) {
-    const json = DESCRIPTOR as protobuf.INamespace;
-    root = new protobuf.Root();
+    // Loaded here, at the first use, not with this module: the agent speaks
+    // through the codecs generated from proto/ (agent-services.ts) and never
+    // needs protobufjs's reflection nor the descriptor it is built from.
+    const { Root } = require('protobufjs') as typeof import('protobufjs');
+    const json = descriptor() as protobuf.INamespace;
+    root = new Root();
     if (json.options) root.setOptions(json.options);
     root.addJSON(json.nested ?? {});
   }
@@ -55,33 +55,18 @@ export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of service.methodsArray) {
     method.resolve();
-    const request = method.resolvedRequestType!;
-    const response = method.resolvedResponseType!;
-    definition[method.name] = {
-      path: `/${fullName}/${method.name}`,
-      requestStream: !!method.requestStream,
-      responseStream: !!method.responseStream,
-      requestSerialize: serializer(request),
-      requestDeserialize: deserializer(request),
-      responseSerialize: serializer(response),
-      responseDeserialize: deserializer(response),
-      // The lower-case alias grpc-js adds to clients (client.createService), as proto-loader names it.
-      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
-    };
+    const shape = { service: fullName, name: method.name, requestStream: !!method.requestStream, responseStream: !!method.responseStream };
+    definition[method.name] = methodDefinition(shape, reflectedCodec(method.resolvedRequestType!), reflectedCodec(method.resolvedResponseType!));
   }
   return definition;
 }
 
-function serializer(type: protobuf.Type): (value: object) => Buffer {
-  return (value) => {
-    if (value instanceof EncodedMessage) return value.bytes;
-    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
-    return type.encode(type.fromObject(value)).finish() as Buffer;
+function reflectedCodec(type: protobuf.Type): MessageCodec & { name: string } {
+  return {
+    name: type.name,
+    encode: (value) => type.encode(type.fromObject(value)).finish(),
+    decode: (bytes) => type.toObject(type.decode(bytes), CONVERSION),
   };
-}
-
-function deserializer(type: protobuf.Type): (bytes: Buffer) => object {
-  return (bytes) => type.toObject(type.decode(bytes), CONVERSION);
 }
 
 const types = new Map<string, protobuf.Type>();

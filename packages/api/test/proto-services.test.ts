@@ -2,10 +2,10 @@ import * as protoLoader from '@grpc/proto-loader';
 import type * as protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { CONVERSION, loadGrpc, serviceDefinition } from '../src/proto';
-import { DESCRIPTOR } from '../src/gen/descriptor';
+import { descriptor } from '../src/gen/descriptor';
 
 // proto-loader's definitions are the reference the hand-built ones must match on the wire.
-const reference = protoLoader.fromJSON(DESCRIPTOR as protobuf.INamespace, { ...CONVERSION, keepCase: false });
+const reference = protoLoader.fromJSON(descriptor() as protobuf.INamespace, { ...CONVERSION, keepCase: false });
 
 describe('service definitions built without proto-loader', () => {
   for (const name of ['pisched.v1.Control', 'pisched.v1.Dispatcher']) {

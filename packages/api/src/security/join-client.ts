@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { loadGrpc } from '../proto';
+import { agentGrpc } from '../agent-services';
 import { parseHostPort } from '../addresses';
 import { CLUSTER_CHANNEL_OPTIONS, joiningChannelCredentials, type TlsIdentity } from './grpc-credentials';
 import { caDigest, parseJoinToken } from './join-token';
@@ -32,7 +32,7 @@ export async function joinWithToken(address: string, token: string, nodeId: stri
   const rootPem = await presentedRoot(address);
   if (caDigest(rootPem) !== parsed.caDigest) throw new Error(`scheduler at ${address} presents a different cluster CA than the token names`);
   const { keyPem, csrPem } = await createNodeKeyRequest(nodeId);
-  const client = new (loadGrpc().Control)(address, joiningChannelCredentials(rootPem), CLUSTER_CHANNEL_OPTIONS) as unknown as IssueClient;
+  const client = new (agentGrpc().Control)(address, joiningChannelCredentials(rootPem), CLUSTER_CHANNEL_OPTIONS) as unknown as IssueClient;
   const until = Date.now() + JOIN_RETRY_MS;
   try {
     for (;;) {

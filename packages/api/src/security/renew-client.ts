@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { loadGrpc } from '../proto';
+import { agentGrpc } from '../agent-services';
 import type { ClusterChannel, TlsIdentity } from './grpc-credentials';
 import { createNodeKeyRequest } from './node-key';
 import { peerIdentity } from './peer-identity';
@@ -32,7 +32,7 @@ export async function renewIdentity(current: TlsIdentity, issue: (csrPem: string
 export async function renewOverChannel(address: string, channel: ClusterChannel, current: TlsIdentity): Promise<TlsIdentity> {
   // A connection of its own: one shared with other clients may still be the one made with the old certificate.
   const options = { ...channel.options, 'grpc.use_local_subchannel_pool': 1 };
-  const client = new (loadGrpc().Control)(address, channel.credentials, options) as unknown as RenewClient;
+  const client = new (agentGrpc().Control)(address, channel.credentials, options) as unknown as RenewClient;
   try {
     return await renewIdentity(current, (csrPem) =>
       new Promise<string>((resolve, reject) =>
