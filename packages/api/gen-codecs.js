@@ -6,7 +6,7 @@
 // Function` at first use (encoder, decoder, converter), written out here with
 // each reference to another type (`types[i]`) made a reference to that type's
 // entry. So the bytes and the objects are protobufjs's, by construction
-// (packages/api/test/static-codecs.test.ts holds them to the reflection's and
+// (packages/api/test/agent-services.test.ts holds them to the reflection's and
 // this file to proto/).
 const fs = require('node:fs');
 const path = require('node:path');
