@@ -35,6 +35,9 @@ const LEFT_OUT = {
   // grpc-js's channelz and ORCA services (through proto-loader) would load it.
   protobufjs: { why: "protobufjs's reflection", exports: '{ Root: leftOut, Type: leftOut, loadSync: leftOut }' },
   '@grpc/proto-loader': { why: "proto-loader (grpc-js's channelz and ORCA services)", exports: '{ loadSync: leftOut, fromJSON: leftOut }' },
+  // grpc-js's server (its index requires it at load, for its Server export):
+  // the agent is only ever a client of the schedulers.
+  '@grpc/grpc-js/build/src/server.js': { why: "grpc-js's server", exports: '{ Server: leftOut }' },
 };
 
 /**
