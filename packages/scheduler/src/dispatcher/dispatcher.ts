@@ -717,7 +717,6 @@ export class Dispatcher {
       this.meshTableSeen = table;
       this.meshPrinted = meshPrints(table, this.meshPrinted);
     }
-    if (session.mesh === this.meshPrinted) return;
     const { update, sent } = meshDelta(table, session.mesh, this.meshPrinted);
     session.mesh = sent;
     if (update) session.call.write({ mesh: update });
