@@ -84,31 +84,4 @@ describe('placement places a burst in capped passes', () => {
     await c.store.update((state) => placement.run(state, c.take()));
     expect(placedPerService()).toEqual({ zeta: 600, alpha: 400 });
   });
-
-  it('by default places in each round every task that round\'s orchestrator pass made, so pending tasks do not pile up', async () => {
-    const { store, take } = recordingStore();
-    const clock = testClock();
-    const orchestrator = new ReplicatedOrchestrator(clock);
-    const placement = new PlacementPass(clock, { strategy: 'spread' });
-    const nodes = Array.from({ length: 100 }, (_, i) => ({ action: 'putNode' as const, putNode: sizedNode(`n${String(i).padStart(3, '0')}`, { memory: 4 * GiB, cpus: 8 }) }));
-    await store.update(() => nodes);
-    // 20 services of 100 replicas created together: the orchestrator makes their tasks a capped pass at a time.
-    await store.update(() =>
-      Array.from({ length: 20 }, (_, i) => ({
-        action: 'putService' as const,
-        putService: { id: `s${i}`, meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: serviceSpec(`s${i}`, { replicas: 100, memory: 8 * MiB }), previousSpec: null, updateStatus: null },
-      })),
-    );
-    const pendingAfterRound: number[] = [];
-    for (let round = 0; round < 10 && store.state.tasks.size < 2_000; round++) {
-      // As the control loop does: each pass of a round is given what was written since the previous round began.
-      const changes = take();
-      await store.update((state) => orchestrator.run(state, changes));
-      await store.update((state) => placement.run(state, changes));
-      pendingAfterRound.push(store.state.tasks.pending.size);
-    }
-    expect(store.state.tasks.size).toBe(2_000);
-    // Four rounds of 500 each; with placement capped below the orchestrator, 250, 500, 750 … would be left waiting.
-    expect(pendingAfterRound).toEqual([0, 0, 0, 0]);
-  });
 });

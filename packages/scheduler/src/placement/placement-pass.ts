@@ -1,7 +1,6 @@
 import type { StoreAction } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from '../orchestrator/control-loop';
-import { ORCHESTRATOR_ACTIONS_PER_PASS } from '../orchestrator/replicated-pass';
 import type { Clock } from '../orchestrator/task-factory';
 import { BlockedTasks } from './blocked-tasks';
 import { placePendingTasks, type PlacementBudget, type PlacementOptions } from './placement';
@@ -16,15 +15,8 @@ import { placePendingTasks, type PlacementBudget, type PlacementOptions } from '
  * pending: passes of 250 took 19–101 ms (mostly 25–35; some 15 ms of that is
  * grouping the pending tasks and building the view, whatever the cap), of 500 35–103 ms,
  * of 1,000 83–138 ms, one uncapped pass 807 ms.
- *
- * It is the orchestrator's cap: a round's placement then takes what the round's
- * orchestrator pass made. At 250 it fell behind by 250 a round, so a burst took
- * twice the rounds (and placement entries) the orchestrator needed. Since nodes
- * are ranked once per group (node-ranking.ts) a task costs 56 µs to place instead
- * of 133, so a pass of 500 holds the loop about as long as one of 250 did, and
- * an assignment is logged as 50 bytes (task-assignment.ts): an entry of 25 KB.
  */
-export const PLACEMENTS_PER_PASS = ORCHESTRATOR_ACTIONS_PER_PASS;
+export const PLACEMENTS_PER_PASS = 250;
 
 /**
  * Placement as the control loop runs it: pending tasks it could not place are
