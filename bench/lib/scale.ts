@@ -5,7 +5,7 @@ import type { Task } from '@pisched/api';
 import { buildRunSpec } from '../../packages/cli/src/commands/run';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
 import { scrape, total } from './metrics-scrape';
-import { Footprint } from './proc-stats';
+import { Footprint, machineTicks } from './proc-stats';
 import { SimAgents } from './sim-agents';
 import { Trio, adminOf, type Member } from './trio';
 import type { Daemon } from '../../test/harness';
@@ -29,6 +29,8 @@ export interface ScaleOptions {
 export interface Usage {
   cpuPercent: number;
   cpuSeconds: number;
+  /** Seconds its event loop's thread was ready to run but had no core. */
+  waitSeconds: number;
   rssMiB: number;
 }
 
@@ -51,6 +53,9 @@ export interface ScaleRow {
   commitMs: number;
   burstLeader: Usage;
   burstFollower: Usage;
+  /** The burst on the whole machine: the share of its cores left idle, and the CPU seconds of the simulated agents' processes (which share the cores). */
+  burstMachineIdlePercent: number;
+  burstAgentsCpuSeconds: number;
   /** kill -9 of 10 % of the agents: the tasks they ran, and the time until every one runs elsewhere. */
   lostTasks: number;
   agentLossMs: number;
@@ -69,7 +74,12 @@ const metricsAddress = (address: string): string => {
 };
 
 const mib = (bytes: number) => bytes / 1024 ** 2;
-const usage = (figures: { cpuPercent: number; cpuSeconds: number; peakRssBytes: number }): Usage => ({ cpuPercent: figures.cpuPercent, cpuSeconds: figures.cpuSeconds, rssMiB: mib(figures.peakRssBytes) });
+const usage = (figures: { cpuPercent: number; cpuSeconds: number; waitSeconds: number; peakRssBytes: number }): Usage => ({
+  cpuPercent: figures.cpuPercent,
+  cpuSeconds: figures.cpuSeconds,
+  waitSeconds: figures.waitSeconds,
+  rssMiB: mib(figures.peakRssBytes),
+});
 /** BENCH_NODE_ARGS profiles the schedulers (e.g. --cpu-prof); their profiles are written only by a clean exit. */
 const profiled = Boolean(process.env.BENCH_NODE_ARGS);
 /** The clock V8 stamps a CPU profile's samples with (CLOCK_MONOTONIC on Linux), in µs, so a window of a profile can be cut out. */
@@ -157,6 +167,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const [proposedSecondsBefore, proposedBefore] = proposals(leaderBefore);
       const burstL = new Footprint(leader.daemon.child.pid!);
       const burstF = new Footprint(other.daemon.child.pid!);
+      const burstAgents = agentSets.map((set) => new Footprint(set.daemon.child.pid!));
+      const machineBefore = machineTicks();
       const t0 = performance.now();
       const burstStartUs = monotonicUs();
       const names = Array.from({ length: SERVICES }, (_, i) => `scale-${tasks}-${i + 1}`);
@@ -183,8 +195,13 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       const commitMs = proposed > proposedBefore ? (1000 * (proposedSeconds - proposedSecondsBefore)) / (proposed - proposedBefore) : 0;
       const burstLeader = usage(burstL.finish());
       const burstFollower = usage(burstF.finish());
+      const burstAgentsCpuSeconds = burstAgents.reduce((sum, footprint) => sum + footprint.finish().cpuSeconds, 0);
+      const machineAfter = machineTicks();
+      const burstMachineIdlePercent = (100 * (machineAfter.idle - machineBefore.idle)) / (machineAfter.idle - machineBefore.idle + machineAfter.busy - machineBefore.busy);
       if (profiled) print(`  burst window for the profiles (CLOCK_MONOTONIC µs, as V8's profile timestamps): ${burstStartUs}–${monotonicUs()}, leader ${leader.id}`);
       print(`  ${tasks} tasks: 100 services created ${(createdMs / 1000).toFixed(2)} s, all placed ${(placedMs / 1000).toFixed(2)} s, all running ${(runningMs / 1000).toFixed(2)} s, ${raftEntries} Raft entries (mean commit ${commitMs.toFixed(0)} ms); leader ${burstLeader.cpuPercent.toFixed(0)} % CPU (${burstLeader.cpuSeconds.toFixed(1)} CPU s), ${burstLeader.rssMiB.toFixed(0)} MiB`);
+      // Whether the burst waits for work or for cores: a saturated machine leaves no core idle, and its processes queue for one.
+      print(`  in the burst: the machine's cores ${burstMachineIdlePercent.toFixed(0)} % idle; the leader's event loop waited ${burstLeader.waitSeconds.toFixed(2)} s for a core, the follower's ${burstFollower.waitSeconds.toFixed(2)} s; follower ${burstFollower.cpuSeconds.toFixed(1)} CPU s, the simulated agents' processes ${burstAgentsCpuSeconds.toFixed(1)} CPU s`);
 
       // 10 % of the agents die at once.
       const before = await patiently(() => client.listTasks());
@@ -234,7 +251,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       trio.restart(leader.id);
       await trio.settled(60_000);
 
-      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, lostTasks, agentLossMs, reconnectMs, sessionsHeld, rescheduled });
+      rows.push({ agents: options.agents, tasks, joinMs, idleLeader, idleFollower, createdMs, placedMs, runningMs, raftEntries, commitMs, burstLeader, burstFollower, burstMachineIdlePercent, burstAgentsCpuSeconds, lostTasks, agentLossMs, reconnectMs, sessionsHeld, rescheduled });
 
       for (const name of names) await patiently(() => client.removeService(name));
       await until(performance.now(), 'every task removed', 300_000, (s) => total(s, 'pisched_tasks') === 0);
