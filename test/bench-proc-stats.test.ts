@@ -34,8 +34,9 @@ it("counts the time a process's event loop was ready to run but had no core, and
   const slept = idle.finish();
   const after = machineTicks();
 
-  // Sharing one core with two other spinners: on it about a third of the time, waiting the rest.
-  expect(spun.cpuSeconds).toBeGreaterThan(0.2);
+  // Sharing one core with two other spinners (and whatever else a loaded CI runs there): on it a third
+  // of the time at most, waiting the rest. It did run, however crowded the core.
+  expect(spun.cpuSeconds).toBeGreaterThan(0.02);
   expect(spun.waitSeconds).toBeGreaterThan(1.5 * spun.cpuSeconds);
   expect(slept.waitSeconds).toBeLessThan(spun.waitSeconds / 3);
   // The spinners kept at least one core busy: 1.5 s at USER_HZ ticks.
