@@ -14,18 +14,24 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-function started(script: string, core?: number): ChildProcess {
-  const child = core === undefined ? spawn(process.execPath, ['-e', script], { stdio: 'ignore' }) : spawn('taskset', ['-c', String(core), process.execPath, '-e', script], { stdio: 'ignore' });
+/** A node process running `script` once it has said so: its start-up (its own CPU, its own wait for a core) is over. */
+async function started(script: string, core?: number): Promise<ChildProcess> {
+  const code = `process.stdout.write('ready\\n'); ${script}`;
+  const args = [process.execPath, '-e', code];
+  const child = core === undefined ? spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }) : spawn('taskset', ['-c', String(core), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before it was ready`)));
+  });
   return child;
 }
 
 it("counts the time a process's event loop was ready to run but had no core, and the machine's busy ticks", async () => {
-  const spinning = [started('for (;;);', 0), started('for (;;);', 0), started('for (;;);', 0)];
-  const sleeping = started('setInterval(() => {}, 1000)');
-  await Promise.all([...spinning, sleeping].map((child) => once(child, 'spawn')));
-  // taskset execs node: wait until each pid is node itself, pinned.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // One at a time: three spinners already pinned would starve the next one's start-up on that core.
+  const sleeping = await started('setInterval(() => {}, 60_000)');
+  const spinning: ChildProcess[] = [];
+  for (let i = 0; i < 3; i++) spinning.push(await started('setTimeout(() => { for (;;); }, 0)', 0));
   const before = machineTicks();
   const busy = new Footprint(spinning[0]!.pid!);
   const idle = new Footprint(sleeping.pid!);
