@@ -65,6 +65,7 @@ async function idle(what: string, daemon: Daemon, startMs?: number): Promise<Row
       `CPU ${cpuPercent.toFixed(2)} % of a core${startMs === undefined ? '' : `, started in ${Math.round(startMs)} ms`}`,
   );
   console.log(`    CPU each second of the window, in 10 ms ticks: ${perSecond.join(',')}`);
+  console.log(`    RSS each second, MiB: ${memory!.eachSecondBytes.map((bytes) => mib(bytes).toFixed(1)).join(',')}`);
   return row;
 }
 

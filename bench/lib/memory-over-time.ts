@@ -11,6 +11,8 @@ export interface MemoryOverTime {
   maxRssBytes: number;
   /** The last reading: the shared file pages are steady, and read there. */
   last: MemoryRollup;
+  /** Each second's RSS, to tell the memory reducer's drop from the young generation's tooth. */
+  eachSecondBytes: number[];
 }
 
 /**
@@ -32,6 +34,6 @@ export async function memoryOverTime(pids: number[], ms: number): Promise<Memory
   }
   return readings.map((list) => {
     const rss = spread(list.map((r) => r.rssBytes));
-    return { rssBytes: rss.median, privateBytes: spread(list.map((r) => r.privateBytes)).median, minRssBytes: rss.min, maxRssBytes: rss.max, last: list[list.length - 1]! };
+    return { rssBytes: rss.median, privateBytes: spread(list.map((r) => r.privateBytes)).median, minRssBytes: rss.min, maxRssBytes: rss.max, last: list[list.length - 1]!, eachSecondBytes: list.map((r) => r.rssBytes) };
   });
 }
