@@ -40,6 +40,8 @@ const VARIANTS = (process.env.BENCH_LAYER_VARIANTS ?? '')
   .split(';')
   .filter((variant) => variant.includes('='))
   .map((variant) => ({ name: variant.slice(0, variant.indexOf('=')), flags: variant.slice(variant.indexOf('=') + 1).split(/\s+/).filter(Boolean) }));
+/** BENCH_LAYER_SMAPS_DIR=dir keeps each process's /proc/PID/smaps as sampled at the end (NAME.ROUND.smaps): which mappings differ between runs. */
+const SMAPS_DIR = process.env.BENCH_LAYER_SMAPS_DIR;
 const SETTLE_MS = 5_000;
 const IDLE_MS = 20_000;
 const RSS_MS = 40_000;
@@ -149,6 +151,7 @@ it('agent RSS by layer', async () => {
     const memory = await memoryRead;
     for (const [i, [name, pid]] of [...pids].entries()) {
       const taken = sample(pid, memory[i]!);
+      if (SMAPS_DIR !== undefined) fs.writeFileSync(path.join(SMAPS_DIR, `${name.replace(/\W+/g, '-')}.${round}.smaps`), fs.readFileSync(`/proc/${pid}/smaps`));
       samples.set(name, [...(samples.get(name) ?? []), taken]);
     }
     for (const child of layers) child.kill('SIGKILL');
