@@ -5,8 +5,9 @@
 // part of the agent at a time: the builtins gRPC needs; grpc-js with one mTLS
 // channel and the Dispatcher's bidi stream open; the API package with the
 // agent's codecs generated from proto/ (protobufjs's minimal runtime); dockerode and one call; pino; then the whole agent. Each is
-// left idle as the footprint bench leaves the agent (5 s, then 20 s) and its
-// RSS read from /proc/PID/smaps_rollup and smaps. All run side by side, once
+// left idle as the footprint bench leaves the agent (5 s, then 20 s for CPU) and its
+// RSS read from /proc/PID/smaps_rollup once a second for 40 s (the median, as
+// bench:footprint: lib/memory-over-time.ts) and by mapping from smaps at the end. All run side by side, once
 // a round; medians of the rounds. Prints figures; asserts nothing.
 // BENCH_LAYER_BASE=/work/main also runs that tree's built agent (its bundle,
 // its unit's flags and environment) as another node, beside this one, for a
@@ -20,7 +21,7 @@ import * as path from 'node:path';
 import { afterAll, it } from 'vitest';
 import { Cluster, Daemon, NODE_FLAGS, ROOT, UNIT_ENV, joinToken, tempDir, testVipRange, uniqueName, waitFor, withoutExtraCas } from '../test/harness';
 import { unitEnvironment, unitNodeFlags } from '../test/unit-node-flags';
-import { memoryRollup } from './lib/memory-rollup';
+import { memoryOverTime, type MemoryOverTime } from './lib/memory-over-time';
 import { mappingRss, type MappingRss } from './lib/mapping-rss';
 import { loggedAt } from './lib/log-times';
 import { cpuPercent, cpuSample } from './lib/proc-stats';
@@ -39,8 +40,11 @@ const VARIANTS = (process.env.BENCH_LAYER_VARIANTS ?? '')
   .split(';')
   .filter((variant) => variant.includes('='))
   .map((variant) => ({ name: variant.slice(0, variant.indexOf('=')), flags: variant.slice(variant.indexOf('=') + 1).split(/\s+/).filter(Boolean) }));
+/** BENCH_LAYER_SMAPS_DIR=dir keeps each process's /proc/PID/smaps as sampled at the end (NAME.ROUND.smaps): which mappings differ between runs. */
+const SMAPS_DIR = process.env.BENCH_LAYER_SMAPS_DIR;
 const SETTLE_MS = 5_000;
 const IDLE_MS = 20_000;
+const RSS_MS = 40_000;
 /** BENCH_LAYERS=l0-bare,l1-grpc runs only those ("" none: the agents alone). */
 const LAYERS = (process.env.BENCH_LAYERS ?? 'l0-bare,l0b-bare-nozlib,l1-grpc,l2-proto,l3-docker,l4-pino').split(',').filter(Boolean);
 const LAYER_DIR = path.join(__dirname, 'lib/agent-layers');
@@ -62,9 +66,8 @@ interface Sample extends MappingRss {
   private: number;
 }
 
-function sample(pid: number): Sample {
-  const rollup = memoryRollup(pid);
-  return { rss: rollup.rssBytes, private: rollup.privateBytes, ...mappingRss(pid) };
+function sample(pid: number, memory: MemoryOverTime): Sample {
+  return { rss: memory.rssBytes, private: memory.privateBytes, ...mappingRss(pid) };
 }
 
 async function bundleLayer(name: string): Promise<string> {
@@ -136,16 +139,19 @@ it('agent RSS by layer', async () => {
     for (const daemon of otherDaemons) await waitFor(() => loggedAt(daemon, 'session accepted'), 30_000, daemon.name);
     await sleep(SETTLE_MS);
     const agentPids = [agent.daemon.child.pid!, ...otherDaemons.map((daemon) => daemon.child.pid!)];
+    const pids = new Map<string, number>([...LAYERS.map((layer, i) => [layer, layers[i]!.pid!] as const), ['agent', agent.daemon.child.pid!]]);
+    otherDaemons.forEach((daemon, i) => pids.set(others[i]!.name, daemon.child.pid!));
+    const memoryRead = memoryOverTime([...pids.values()], RSS_MS);
     const cpuBefore = agentPids.map((pid) => cpuSample(pid));
     await sleep(IDLE_MS);
     agentPids.forEach((pid, i) => {
       const name = i === 0 ? 'agent' : others[i - 1]!.name;
       cpu.set(name, [...(cpu.get(name) ?? []), cpuPercent(cpuBefore[i]!, cpuSample(pid))]);
     });
-    const pids = new Map<string, number>([...LAYERS.map((layer, i) => [layer, layers[i]!.pid!] as const), ['agent', agent.daemon.child.pid!]]);
-    otherDaemons.forEach((daemon, i) => pids.set(others[i]!.name, daemon.child.pid!));
-    for (const [name, pid] of pids) {
-      const taken = sample(pid);
+    const memory = await memoryRead;
+    for (const [i, [name, pid]] of [...pids].entries()) {
+      const taken = sample(pid, memory[i]!);
+      if (SMAPS_DIR !== undefined) fs.writeFileSync(path.join(SMAPS_DIR, `${name.replace(/\W+/g, '-')}.${round}.smaps`), fs.readFileSync(`/proc/${pid}/smaps`));
       samples.set(name, [...(samples.get(name) ?? []), taken]);
     }
     for (const child of layers) child.kill('SIGKILL');

@@ -1,6 +1,7 @@
 // Benchmark (issue #17 item 4): what the daemons cost on the board they run on,
-// measured the same way every time from /proc (VmRSS of /proc/PID/status, CPU
-// time of /proc/PID/stat over an idle window), and how long each takes to start
+// measured the same way every time from /proc (RSS from /proc/PID/smaps_rollup,
+// the median of a reading a second over BENCH_RSS_MS; CPU time of
+// /proc/PID/stat over an idle window), and how long each takes to start
 // (from spawning it to its own log line: `scheduler started`, the agent's
 // `session accepted`). Default settings (heartbeat every 1 s), one scheduler on
 // loopback, and:
@@ -10,17 +11,20 @@
 //   - the scheduler with 100 simulated agents (pisched-agent --simulate) and
 //     1,000 running tasks (10 services x 100).
 // Prints figures; asserts nothing about them.
-// Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window;
+// Run: npm run bench:footprint   (BENCH_IDLE_MS=20000: each idle window for CPU;
+// BENCH_RSS_MS=40000: RSS read once a second from the window's start for this long, at least one
+// saw-tooth of the idle agent's young generation, see lib/memory-over-time.ts;
 // BENCH_FOOTPRINT_SIMULATED=0 leaves out the 100 simulated agents, for quicker runs of the agent's rows)
 import * as os from 'node:os';
 import { afterAll, it } from 'vitest';
 import { Cluster, NODE_FLAGS, TEST_IMAGE, cli, cliJson, dockerAvailable, joinToken, runningContainersOfService, uniqueName, waitFor, type Daemon } from '../test/harness';
 import { Footprint, cpuSample } from './lib/proc-stats';
-import { memoryRollup } from './lib/memory-rollup';
+import { memoryOverTime } from './lib/memory-over-time';
 import { loggedAt } from './lib/log-times';
 import { SimAgents } from './lib/sim-agents';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 20_000);
+const RSS_MS = Number(process.env.BENCH_RSS_MS ?? 40_000);
 const WITH_SIMULATED = process.env.BENCH_FOOTPRINT_SIMULATED !== '0';
 /** Time for start-up work (caches, first heartbeats, compaction) to pass before an idle window. */
 const SETTLE_MS = 5_000;
@@ -36,6 +40,8 @@ afterAll(async () => {
 interface Row {
   what: string;
   rssMiB: number;
+  /** The lowest and highest reading behind the median rssMiB. */
+  rssRangeMiB: [number, number];
   privateMiB: number;
   cpuPercent: number;
   startMs?: number;
@@ -46,17 +52,20 @@ const mib = (bytes: number) => bytes / 1024 / 1024;
 
 async function idle(what: string, daemon: Daemon, startMs?: number): Promise<Row> {
   await sleep(SETTLE_MS);
+  // RSS once idle, not its start-up peak: the median over the window and beyond (RSS_MS), not one reading.
+  const memoryRead = memoryOverTime([daemon.child.pid!], Math.max(IDLE_MS, RSS_MS));
   const window = new Footprint(daemon.child.pid!);
   const perSecond = await cpuTicksEachSecond(daemon.child.pid!, IDLE_MS);
   const { cpuPercent } = window.finish();
-  // RSS at the end of the window: what the process holds once idle, not its start-up peak.
-  const memory = memoryRollup(daemon.child.pid!);
-  const row = { what, rssMiB: mib(memory.rssBytes), privateMiB: mib(memory.privateBytes), cpuPercent, startMs };
+  const [memory] = await memoryRead;
+  const row: Row = { what, rssMiB: mib(memory!.rssBytes), rssRangeMiB: [mib(memory!.minRssBytes), mib(memory!.maxRssBytes)], privateMiB: mib(memory!.privateBytes), cpuPercent, startMs };
   console.log(
-    `  ${what}: RSS ${row.rssMiB.toFixed(1)} MiB (private ${row.privateMiB.toFixed(1)}, shared file pages ${mib(memory.sharedCleanBytes).toFixed(1)}), ` +
+    `  ${what}: RSS ${row.rssMiB.toFixed(1)} MiB [${row.rssRangeMiB.map((n) => n.toFixed(1)).join('–')} over ${Math.max(IDLE_MS, RSS_MS) / 1000} s] ` +
+      `(private ${row.privateMiB.toFixed(1)}, shared file pages ${mib(memory!.last.sharedCleanBytes).toFixed(1)}), ` +
       `CPU ${cpuPercent.toFixed(2)} % of a core${startMs === undefined ? '' : `, started in ${Math.round(startMs)} ms`}`,
   );
   console.log(`    CPU each second of the window, in 10 ms ticks: ${perSecond.join(',')}`);
+  console.log(`    RSS each second, MiB: ${memory!.eachSecondBytes.map((bytes) => mib(bytes).toFixed(1)).join(',')}`);
   return row;
 }
 
@@ -108,9 +117,10 @@ async function simulatedAgents(scheduler: { address: string; daemon: Daemon }, t
 
 it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
   if (!(IDLE_MS >= 1000)) throw new Error('BENCH_IDLE_MS must be a number ≥ 1000');
+  if (!(RSS_MS >= 1000)) throw new Error('BENCH_RSS_MS must be a number ≥ 1000');
   if (!(await dockerAvailable())) throw new Error('the agent figures need the Docker engine (bash scripts/ensure-docker.sh)');
   const rows: Row[] = [];
-  console.log(`footprint, idle windows of ${IDLE_MS / 1000} s after ${SETTLE_MS / 1000} s to settle:`);
+  console.log(`footprint, idle windows of ${IDLE_MS / 1000} s (RSS: median of a reading a second over ${Math.max(IDLE_MS, RSS_MS) / 1000} s) after ${SETTLE_MS / 1000} s to settle:`);
 
   // The harness starts each daemon with its unit's node flags.
   console.log(`  node flags from the systemd units: scheduler "${NODE_FLAGS.scheduler.join(' ')}", agent "${NODE_FLAGS.agent.join(' ')}"`);
@@ -145,10 +155,10 @@ it('footprint: scheduler and agent RSS, idle CPU and start-up', async () => {
 
   console.log(`\nfootprint (${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, load average at the end ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}; heartbeat ${HEARTBEAT_PERIOD_MS} ms)`);
   console.log(`  agent first start (join): ${Math.round(firstStartMs)} ms`);
-  console.log('  what                                              RSS (private)          idle CPU      start-up');
+  console.log('  what                                              RSS [range] (private)  idle CPU      start-up');
   for (const row of rows) {
     console.log(
-      `  ${row.what.padEnd(48)}  ${`${row.rssMiB.toFixed(1)} MiB`.padStart(9)} (${row.privateMiB.toFixed(1)})`.padEnd(73) +
+      `  ${row.what.padEnd(48)}  ${`${row.rssMiB.toFixed(1)} MiB`.padStart(9)} [${row.rssRangeMiB.map((n) => n.toFixed(1)).join('–')}] (${row.privateMiB.toFixed(1)})`.padEnd(85) +
         `${`${row.cpuPercent.toFixed(2)} %`.padStart(9)}   ${row.startMs === undefined ? '' : `${Math.round(row.startMs)} ms`}`,
     );
   }
