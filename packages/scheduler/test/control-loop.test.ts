@@ -156,6 +156,32 @@ describe('ControlLoop pacing', () => {
     expect(timed.rounds).toBe(2);
   });
 
+  it('answers changes a pass calls urgent at once, others after the store\'s quiet', async () => {
+    const store = memoryStore();
+    const pass: Pass & { rounds: number } = {
+      name: 'picky',
+      rounds: 0,
+      run: () => {
+        pass.rounds++;
+        return [];
+      },
+      urgent: (changes) => changes.some((change) => change.kind === 'service' && change.after?.id === 's7'),
+    };
+    loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(50);
+    const start = pass.rounds;
+    await store.update(() => createService(1));
+    await vi.advanceTimersByTimeAsync(2);
+    expect(pass.rounds).toBe(start);
+    await vi.advanceTimersByTimeAsync(8);
+    expect(pass.rounds).toBe(start + 1);
+    await store.update(() => createService(7));
+    // A timer's least (1 ms), not the 10 ms of quiet.
+    await vi.advanceTimersByTimeAsync(2);
+    expect(pass.rounds).toBe(start + 2);
+  });
+
   it('gives each round what was written since the previous one began, and everything after a round that failed', async () => {
     const store = memoryStore();
     const seen: (string[] | undefined)[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceSpecInput, Task } from '@pisched/api';
+import type { ServiceSpecInput, Task, TaskState } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
@@ -249,6 +249,25 @@ describe('rolling updater', () => {
     const actions = pass.run(c.machine);
     expect(actions.map((action) => action.putService?.updateStatus?.state)).toEqual(['completed']);
     expect(pass.wakeInMs()).toBeUndefined();
+  });
+
+  it('calls a task of an update that came up or ended urgent, and nothing else', () => {
+    const c = cluster(2, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 2);
+    const pass = new UpdaterPass(c.clock);
+    const task = c.running()[0]!;
+    const change = (state: TaskState, health = '') => [
+      { kind: 'task' as const, before: { ...task, status: { ...task.status!, state: 'STARTING' as const } }, after: { ...task, status: { ...task.status!, state, health } } },
+    ];
+    // No update under way: nothing waits on it.
+    expect(pass.urgent(change('RUNNING'), c.machine)).toBe(false);
+    c.changeImage('app:v2');
+    expect(pass.urgent(change('RUNNING'), c.machine)).toBe(true);
+    expect(pass.urgent(change('SHUTDOWN'), c.machine)).toBe(true);
+    expect(pass.urgent(change('RUNNING', 'starting'), c.machine)).toBe(false);
+    expect(pass.urgent(change('PREPARING'), c.machine)).toBe(false);
+    // A write that changes no status (the updater's own shutdown, placement's node) is no news.
+    expect(pass.urgent([{ kind: 'task', before: task, after: { ...task, desiredState: 'SHUTDOWN' } }], c.machine)).toBe(false);
   });
 
   it('after the canary, a slot whose new task is up lets the next go without waiting for the rest of its batch', () => {

@@ -19,6 +19,12 @@ export interface Pass {
    * at the next tick, which would come up to a tick late.
    */
   wakeInMs?(): number | undefined;
+  /**
+   * Whether these changes (just applied to `state`) are ones a step waits on,
+   * to be answered at once rather than after the store's quiet: batching the
+   * next writes saves nothing when one change is all the step waits for.
+   */
+  urgent?(changes: readonly StoreChange[], state: StateMachine): boolean;
 }
 
 /**
@@ -70,6 +76,7 @@ export class ControlLoop {
   private readonly onChange = (command?: unknown, changes?: readonly StoreChange[]) => {
     if (command === undefined || changes === undefined) this.everything = true;
     else if (!this.everything) this.written.push(changes);
+    if (changes !== undefined && this.passes.some((pass) => pass.urgent?.(changes, this.store.state) === true)) this.hurry = true;
     this.kick();
   };
 
