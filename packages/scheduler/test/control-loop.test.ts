@@ -133,15 +133,8 @@ describe('ControlLoop pacing', () => {
   it('runs a round when a pass asked to be woken, not at the next tick', async () => {
     const store = memoryStore();
     // A pass that, after its first round, knows its verdict changes 300 ms later with nothing written.
-    const timed: Pass & { rounds: number } = {
-      name: 'timed',
-      rounds: 0,
-      run: () => {
-        timed.rounds++;
-        return [];
-      },
-      wakeInMs: () => (timed.rounds === 1 ? 300 : undefined),
-    };
+    const timed = countingPass();
+    timed.wakeInMs = () => (timed.rounds === 1 ? 300 : undefined);
     loop = new ControlLoop(store, [timed], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
     loop.start();
     await vi.advanceTimersByTimeAsync(10);
@@ -158,15 +151,8 @@ describe('ControlLoop pacing', () => {
 
   it('answers changes a pass calls urgent at once, others after the store\'s quiet', async () => {
     const store = memoryStore();
-    const pass: Pass & { rounds: number } = {
-      name: 'picky',
-      rounds: 0,
-      run: () => {
-        pass.rounds++;
-        return [];
-      },
-      urgent: (changes) => changes.some((change) => change.kind === 'service' && change.after?.id === 's7'),
-    };
+    const pass = countingPass();
+    pass.urgent = (changes) => changes.some((change) => change.kind === 'service' && change.after?.id === 's7');
     loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
     loop.start();
     await vi.advanceTimersByTimeAsync(50);
