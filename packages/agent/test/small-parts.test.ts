@@ -6,6 +6,7 @@ import { lockDataDir, LOCK_FILE } from '../src/data-dir';
 import type Docker from 'dockerode';
 import { DockerDriver, engineMessage, isEngineUnreachable, unreachableReason } from '../src/docker-driver';
 import { buildNodeDescription } from '../src/node-description';
+import type { TaskState } from '@pisched/api';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
 
 const info = { osType: 'linux', architecture: 'aarch64', ncpu: 4, memTotal: 8_000_000_000, serverVersion: '20.10.24' };
@@ -34,12 +35,29 @@ describe('StatusReporter', () => {
       batches.push(batch);
       return true;
     }, 20);
-    const status = { state: 'RUNNING' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] };
+    const status = { state: 'PREPARING' as const, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] };
     reporter.enqueue({ taskId: 'a', status });
     reporter.enqueue({ taskId: 'b', status });
     expect(batches).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(batches.map((b) => b.map((u) => u.taskId))).toEqual([['a', 'b']]);
+  });
+
+  it('sends a task that runs or ended on the next turn, with what is pending, not after the delay', async () => {
+    const batches: StatusUpdate[][] = [];
+    const reporter = new StatusReporter((batch) => batches.push(batch) > 0, 1_000);
+    const status = (state: TaskState) => ({ state, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', health: '', ingressPorts: [] });
+    reporter.enqueue({ taskId: 'new', status: status('STARTING') });
+    reporter.enqueue({ taskId: 'new', status: status('RUNNING') });
+    reporter.enqueue({ taskId: 'old', status: status('SHUTDOWN') });
+    expect(batches).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches.map((b) => b.map((u) => `${u.taskId}:${u.status.state}`))).toEqual([['new:STARTING', 'new:RUNNING', 'old:SHUTDOWN']]);
+    // A phase on the way waits for company as before.
+    reporter.enqueue({ taskId: 'next', status: status('PREPARING') });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(batches).toHaveLength(1);
+    reporter.clear();
   });
 
   it('drops what clear() finds unsent', async () => {

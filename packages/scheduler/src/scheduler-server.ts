@@ -15,6 +15,7 @@ import { PlacementPass } from './placement/placement-pass';
 import { AutoRebalancer } from './updater/auto-rebalance';
 import { reconcileGlobal } from './orchestrator/global';
 import { reconcileUpdates } from './updater/updater';
+import { UpdaterPass } from './updater/updater-pass';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
 import { RaftCommandLog } from './store/raft-command-log';
@@ -161,6 +162,8 @@ export class SchedulerServer {
     const loopPasses = passes.map((pass) =>
       pass.name === 'orchestrator'
         ? new ReplicatedOrchestrator(systemClock)
+        : pass.name === 'updater'
+        ? new UpdaterPass(systemClock)
         : pass.name !== 'placement'
         ? pass
         : {

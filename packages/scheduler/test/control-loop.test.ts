@@ -130,6 +130,44 @@ describe('ControlLoop pacing', () => {
     expect(capped.rounds).toBe(4);
   });
 
+  it('runs a round when a pass asked to be woken, not at the next tick', async () => {
+    const store = memoryStore();
+    // A pass that, after its first round, knows its verdict changes 300 ms later with nothing written.
+    const timed = countingPass();
+    timed.wakeInMs = () => (timed.rounds === 1 ? 300 : undefined);
+    loop = new ControlLoop(store, [timed], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(timed.rounds).toBe(1);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(timed.rounds).toBe(1);
+    // No store quiet is waited for (nothing was written): the round comes a timer's least (1 ms) after.
+    await vi.advanceTimersByTimeAsync(2);
+    expect(timed.rounds).toBe(2);
+    // Asked for nothing more: the next round is the tick's, a minute on.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(timed.rounds).toBe(2);
+  });
+
+  it('answers changes a pass calls urgent at once, others after the store\'s quiet', async () => {
+    const store = memoryStore();
+    const pass = countingPass();
+    pass.urgent = (changes) => changes.some((change) => change.kind === 'service' && change.after?.id === 's7');
+    loop = new ControlLoop(store, [pass], log, 60_000, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(50);
+    const start = pass.rounds;
+    await store.update(() => createService(1));
+    await vi.advanceTimersByTimeAsync(2);
+    expect(pass.rounds).toBe(start);
+    await vi.advanceTimersByTimeAsync(8);
+    expect(pass.rounds).toBe(start + 1);
+    await store.update(() => createService(7));
+    // A timer's least (1 ms), not the 10 ms of quiet.
+    await vi.advanceTimersByTimeAsync(2);
+    expect(pass.rounds).toBe(start + 2);
+  });
+
   it('gives each round what was written since the previous one began, and everything after a round that failed', async () => {
     const store = memoryStore();
     const seen: (string[] | undefined)[] = [];

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceSpecInput, Task } from '@pisched/api';
+import type { ServiceSpecInput, Task, TaskState } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
 import { reapTasks } from '../src/orchestrator/task-reaper';
 import { reconcileUpdates } from '../src/updater/updater';
+import { UpdaterPass } from '../src/updater/updater-pass';
 import { reconcileGlobal } from '../src/orchestrator/global';
 import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
 import { updateFailures } from '../src/updater/failures';
@@ -217,6 +218,56 @@ describe('rolling updater', () => {
     expect(starts[2] - starts[1]).toBeLessThan(1000);
     expect(starts[3] - starts[2]).toBeLessThan(1000);
     expect(c.service().updateStatus!.completedAt).toBeGreaterThanOrEqual(starts[3] + 2000);
+  });
+
+  it('names the moments the clock alone moves an update on: the canary\'s window, the delay, the last task\'s window', () => {
+    const c = cluster(3, { parallelism: 1, monitorMs: 2000, delayMs: 500 });
+    c.until(() => c.running().length === 3);
+    const pass = new UpdaterPass(c.clock);
+    c.changeImage('app:v2');
+    pass.run(c.machine);
+    // Nothing of this update runs yet: only a store change can move it on.
+    expect(pass.wakeInMs()).toBeUndefined();
+    const v2 = () => [...c.machine.tasks.values()].filter((task) => task.spec!.container!.image === 'app:v2' && task.startedAt > 0);
+    c.until(() => v2().length === 1);
+    const canary = v2()[0]!;
+    pass.run(c.machine);
+    // The delay ends first (500 ms after the canary started), then its window: both are rounds' worth.
+    expect(pass.wakeInMs()).toBe(canary.startedAt + 500 - c.clock.now() + 1);
+    c.clock.advance(canary.startedAt + 500 - c.clock.now());
+    expect(pass.run(c.machine)).toEqual([]);
+    // At the window's end the canary passes and the next slot goes: that round is the one asked for.
+    expect(pass.wakeInMs()).toBe(canary.startedAt + 2000 - c.clock.now() + 1);
+    c.clock.advance(canary.startedAt + 2000 - c.clock.now());
+    expect(pass.run(c.machine).some((action) => action.putTask?.desiredState === 'SHUTDOWN')).toBe(true);
+    c.until(() => v2().length === 3);
+    const last = Math.max(...v2().map((task) => task.startedAt));
+    pass.run(c.machine);
+    expect(pass.wakeInMs()).toBe(last + 500 - c.clock.now() + 1);
+    c.clock.advance(last + 2000 - c.clock.now());
+    // The last window ended: the round then completes the update, and asks for none after.
+    const actions = pass.run(c.machine);
+    expect(actions.map((action) => action.putService?.updateStatus?.state)).toEqual(['completed']);
+    expect(pass.wakeInMs()).toBeUndefined();
+  });
+
+  it('calls a task of an update that came up or ended urgent, and nothing else', () => {
+    const c = cluster(2, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 2);
+    const pass = new UpdaterPass(c.clock);
+    const task = c.running()[0]!;
+    const change = (state: TaskState, health = '') => [
+      { kind: 'task' as const, before: { ...task, status: { ...task.status!, state: 'STARTING' as const } }, after: { ...task, status: { ...task.status!, state, health } } },
+    ];
+    // No update under way: nothing waits on it.
+    expect(pass.urgent(change('RUNNING'), c.machine)).toBe(false);
+    c.changeImage('app:v2');
+    expect(pass.urgent(change('RUNNING'), c.machine)).toBe(true);
+    expect(pass.urgent(change('SHUTDOWN'), c.machine)).toBe(true);
+    expect(pass.urgent(change('RUNNING', 'starting'), c.machine)).toBe(false);
+    expect(pass.urgent(change('PREPARING'), c.machine)).toBe(false);
+    // A write that changes no status (the updater's own shutdown, placement's node) is no news.
+    expect(pass.urgent([{ kind: 'task', before: task, after: { ...task, desiredState: 'SHUTDOWN' } }], c.machine)).toBe(false);
   });
 
   it('after the canary, a slot whose new task is up lets the next go without waiting for the rest of its batch', () => {

@@ -13,6 +13,18 @@ export interface Pass {
   run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[];
   /** Whether its last run stopped short of what the state calls for (a capped pass): the next round then starts at once. */
   more?(): boolean;
+  /**
+   * How long after its last run the clock alone changes what it would write
+   * (a window or a delay ends), if it knows: a round starts then rather than
+   * at the next tick, which would come up to a tick late.
+   */
+  wakeInMs?(): number | undefined;
+  /**
+   * Whether these changes (just applied to `state`) are ones a step waits on,
+   * to be answered at once rather than after the store's quiet: batching the
+   * next writes saves nothing when one change is all the step waits for.
+   */
+  urgent?(changes: readonly StoreChange[], state: StateMachine): boolean;
 }
 
 /**
@@ -53,6 +65,8 @@ export class ControlLoop {
   private hurry = false;
   private timer?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
+  /** The round a pass asked for at a moment of the clock (wakeInMs). */
+  private wakeTimer?: NodeJS.Timeout;
   /** When the first change the next round answers arrived (performance.now()). */
   private firstChangeAt = 0;
   private stopped = true;
@@ -62,6 +76,7 @@ export class ControlLoop {
   private readonly onChange = (command?: unknown, changes?: readonly StoreChange[]) => {
     if (command === undefined || changes === undefined) this.everything = true;
     else if (!this.everything) this.written.push(changes);
+    if (changes !== undefined && this.passes.some((pass) => pass.urgent?.(changes, this.store.state) === true)) this.hurry = true;
     this.kick();
   };
 
@@ -89,6 +104,8 @@ export class ControlLoop {
     clearInterval(this.timer);
     clearTimeout(this.pending);
     this.pending = undefined;
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
   }
 
   private kick(): void {
@@ -107,6 +124,24 @@ export class ControlLoop {
       this.running = true;
       void this.round();
     }, wait);
+  }
+
+  /** One timer for the earliest moment a pass named; the store's quiet is not waited for: nothing was written. */
+  private scheduleWake(): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    if (this.stopped) return;
+    let ms: number | undefined;
+    for (const pass of this.passes) {
+      const next = pass.wakeInMs?.();
+      if (next !== undefined && (ms === undefined || next < ms)) ms = next;
+    }
+    if (ms === undefined) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.hurry = true;
+      this.kick();
+    }, Math.max(0, ms));
   }
 
   /** Runs a pass, logging it when it held the event loop long enough to delay Raft's heartbeats (the leader's stalls are otherwise unexplained). */
@@ -139,6 +174,7 @@ export class ControlLoop {
       }
     }
     this.running = false;
+    this.scheduleWake();
     // A capped pass's rest is a burst already gathered: waiting for quiet would only stretch it (and a
     // round that failed waits for the tick, as above).
     if (!failed && !this.stopped && this.passes.some((pass) => pass.more?.() === true)) {

@@ -33,7 +33,7 @@ import { isFinished } from '../orchestrator/task-reaper';
  * carries on where this one stopped. The canary's verdict is no exception: it
  * is read again each pass from the tasks' start times.
  */
-export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction[] {
+export function reconcileUpdates(state: StateMachine, clock: Clock, wake?: (at: number) => void): StoreAction[] {
   const actions: StoreAction[] = [];
   for (const service of state.services.values()) {
     const mode = service.spec?.mode;
@@ -62,7 +62,7 @@ export function reconcileUpdates(state: StateMachine, clock: Clock): StoreAction
             successor: () => newTask(service, i + 1, clock),
             refilledByOrchestrator: true,
           }));
-    actions.push(...updateService(service, units, all, clock, (task) => isFinished(task, state)));
+    actions.push(...updateService(service, units, all, clock, (task) => isFinished(task, state), wake));
   }
   return actions;
 }
@@ -78,7 +78,13 @@ interface Unit {
   refilledByOrchestrator: boolean;
 }
 
-function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock, stopped: (task: Task) => boolean): StoreAction[] {
+/**
+ * wake: told each moment after now when the clock alone changes this pass's
+ * verdict (a new task's window ends: the canary passes, the update may
+ * complete; the update delay ends), so the loop can run a round then instead
+ * of at its next tick, up to a tick later.
+ */
+function updateService(service: Service, units: Unit[], allTasks: Task[], clock: Clock, stopped: (task: Task) => boolean, wake?: (at: number) => void): StoreAction[] {
   const now = clock.now();
   const spec = service.spec!;
   const rollingBack = isRollingBack(service);
@@ -135,6 +141,10 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
 
   // reduce, not Math.max(...): a spread of a large service's tasks overflows the stack.
   const lastUp = made.reduce((latest, task) => Math.max(latest, task.startedAt), 0);
+  if (wake) {
+    for (const task of made) if (task.startedAt > 0 && task.startedAt + config.monitorMs > now) wake(task.startedAt + config.monitorMs);
+    if (lastUp > 0 && lastUp + config.delayMs > now) wake(lastUp + config.delayMs);
+  }
   if (outdatedSlots.length === 0) {
     // start-first shuts old tasks down as their successors come up: they may still be stopping.
     const stopping = allTasks.some((task) => !current(task) && task.desiredState !== 'RUNNING' && !stopped(task));
