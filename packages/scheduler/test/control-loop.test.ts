@@ -166,36 +166,3 @@ describe('ControlLoop pacing', () => {
     expect(seen.at(-1)).toEqual(['service:s5']);
   });
 });
-
-describe('ControlLoop and the writes it queues behind', () => {
-  let loop: ControlLoop | undefined;
-  afterEach(() => loop?.stop());
-
-  it("builds a pass queued behind a client's write only after that write's answer went out", async () => {
-    const store = new Store();
-    let index = 0;
-    let commit!: () => void;
-    const committed = new Promise<void>((resolve) => (commit = resolve));
-    store.attach({
-      propose: async (data) => {
-        // The first write waits for its commit, as one through Raft does; the loop's pass finds the store busy.
-        if (index === 0) await committed;
-        return store.applyEntry(++index, data);
-      },
-    });
-    const order: string[] = [];
-    const write = store.update(() => createService(1), 'create');
-    // gRPC writes an answer from an immediate once the turn that settled the write has run.
-    void write.then(() => setImmediate(() => order.push('answer out')));
-    const pass = { name: 'placement', run: () => (order.push('pass built'), []) };
-    loop = new ControlLoop(store, [pass], pino({ level: 'silent' }), 60_000, { quietMs: 0, maxDelayMs: 0 });
-    loop.start();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(order).toEqual([]);
-    commit();
-    await write;
-    const deadline = Date.now() + 2_000;
-    while (!order.includes('pass built') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(order.slice(0, 2)).toEqual(['answer out', 'pass built']);
-  });
-});

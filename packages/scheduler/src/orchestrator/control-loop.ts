@@ -127,7 +127,7 @@ export class ControlLoop {
     for (const pass of this.passes) {
       if (this.stopped) break;
       try {
-        await this.store.update((state) => this.timed(pass, state, changes), pass.name, { background: true });
+        await this.store.update((state) => this.timed(pass, state, changes), pass.name);
       } catch (error) {
         // The state moved under us or the log refused the write; the next tick tries again
         // (retrying at once could spin on an error that persists), looking at everything:

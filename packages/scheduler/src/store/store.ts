@@ -52,8 +52,6 @@ export class Store extends EventEmitter {
   private readonly own = new OwnCommands();
   /** Updates asked for so far (what the stage trace keys them by). */
   private updates = 0;
-  /** Updates asked for and not yet settled. */
-  private writing = 0;
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
   writeObserver?: (write: StoreWrite) => void;
 
@@ -74,24 +72,12 @@ export class Store extends EventEmitter {
   /**
    * Runs `build` against the current state and commits the actions it returns
    * (nothing when it returns none). Resolves with build's second result.
-   *
-   * A `background` write (the control loop's) queued behind another builds
-   * in a later event-loop turn than that write settled in. It otherwise built
-   * in the very turn a client's write was acknowledged, and gRPC sends the
-   * answer only once the turn's code has run: in one client's creates through
-   * three schedulers, those with a pass built right after their answer waited
-   * 3.9 ms on average for it instead of 1.3 (a placement pass took 0.8 ms at
-   * the median, up to 21). The client's next call may then meet the build,
-   * but the answer's way back overlaps with it.
    */
-  update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T], kind = 'other', options: { background?: boolean } = {}): Promise<T | undefined> {
+  update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T], kind = 'other'): Promise<T | undefined> {
     const asked = performance.now();
     const seq = ++this.updates;
     if (stageTraceOn) stamp(`u${seq}`, `asked-${kind}`);
-    const behind = this.writing > 0;
-    this.writing++;
     const run = async (): Promise<T | undefined> => {
-      if (options.background && behind) await new Promise((resolve) => setImmediate(resolve));
       await this.log?.current?.();
       if (stageTraceOn) stamp(`u${seq}`, 'build');
       const building = performance.now();
@@ -116,7 +102,7 @@ export class Store extends EventEmitter {
       });
       return result;
     };
-    const next = this.queue.then(run, run).finally(() => this.writing--);
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
