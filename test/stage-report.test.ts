@@ -17,6 +17,8 @@ describe('stage report', () => {
       writeStamps(dir, 10, [['svc-1', 'client-send', 0], ['svc-1', 'client-recv', 6]]);
       // The leader, Raft id 1; its followers 2 and 3.
       writeStamps(dir, 11, [
+        // A control-loop pass's entry, proposed after the client's call: the create came after it.
+        ['u0', 'asked-placement', 0.2], ['u0', 'build', 0.2], ['u0', 'proposing', 0.4], [4, 'proposed', 0.45],
         ['svc-1', 'handler', 1.0], ['u1', 'asked-create', 1.05], ['u1', 'build', 1.1], ['u1', 'proposing', 1.3], [5, 'proposed', 1.35],
         [5, 'persisted', 1.4], [5, 'app-out-2', 1.5], [5, 'app-out-3', 1.5], [5, 'sync-start', 1.6], [5, 'sync-end', 2.6],
         [5, 'ack-in-2', 3.5], [5, 'apply-start', 3.6], [5, 'apply-end', 3.7], ['u1', 'committed', 3.75], ['svc-1', 'answer', 3.8], [5, 'ack-in-3', 4.0],
@@ -28,7 +30,7 @@ describe('stage report', () => {
       const { creates, text } = stageReport(dir);
       expect(creates).toHaveLength(1);
       const [create] = creates;
-      expect(create).toMatchObject({ name: 'svc-1', index: 5, gcMs: 0.5 });
+      expect(create).toMatchObject({ name: 'svc-1', index: 5, gcMs: 0.5, afterOther: true });
       expect(create.total).toBeCloseTo(6, 6);
       const steps = Object.fromEntries(Object.entries(create.steps).map(([step, ms]) => [step, Number(ms.toFixed(3))]));
       expect(steps).toEqual({

@@ -62,8 +62,8 @@ export interface CreateStages {
   total: number;
   /** Milliseconds of each step, in path order. */
   steps: Record<string, number>;
-  /** Another entry was proposed after the previous create's answer and not applied when this one was proposed. */
-  behindOther: boolean;
+  /** Another writer's entry (a control-loop pass's) was proposed between the client's call and this create's proposal. */
+  afterOther: boolean;
   /** GC on any process during the create, in ms. */
   gcMs: number;
 }
@@ -181,9 +181,9 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
       "(leader's fsync end − first answer read)": syncEnd - first.ackIn,
     };
     const total = s.ms - send;
-    const behindOther = otherProposed.some((o) => o.index < index && o.ms > send - 50 && (lead.at('apply-end', o.index) ?? Infinity) > proposed);
+    const afterOther = otherProposed.some((o) => o.index < index && o.ms > send && o.ms < proposed);
     const gcMs = gcs.reduce((sum, g) => sum + Math.max(0, Math.min(g.to, s.ms) - Math.max(g.from, send)), 0);
-    creates.push({ name: s.key, index, total, steps, behindOther, gcMs });
+    creates.push({ name: s.key, index, total, steps, afterOther, gcMs });
   }
 
   const lines: string[] = [];
@@ -213,7 +213,7 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
     lines.push(`${step.padEnd(46)} ${med(creates, step).toFixed(2).padStart(8)} ${quantile(creates.map((c) => c.steps[step]), 0.9).toFixed(2).padStart(8)} ${(slow.length ? med(slow, step) : NaN).toFixed(2).padStart(9)}  ${blame.get(step) ?? ''}`);
   }
   const share = (cs: CreateStages[], f: (c: CreateStages) => boolean) => `${cs.filter(f).length}/${cs.length}`;
-  lines.push(`behind another entry in flight: all ${share(creates, (c) => c.behindOther)}, slow ${share(slow, (c) => c.behindOther)}`);
+  lines.push(`another writer's entry proposed during the create before it: all ${share(creates, (c) => c.afterOther)}, slow ${share(slow, (c) => c.afterOther)}`);
   lines.push(`a GC during the create: all ${share(creates, (c) => c.gcMs > 0)}, slow ${share(slow, (c) => c.gcMs > 0)} (GC ms inside slow creates: ${slow.reduce((a, c) => a + c.gcMs, 0).toFixed(0)})`);
   return { creates, text: lines.join('\n') };
 }
