@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { Message, MessageType } from './types.js';
 
 /**
  * Stamps on the path of a write through the members (issue #17: which creates take twice
@@ -33,12 +34,11 @@ export function stamp(key: string | number, stage: string): void {
 }
 
 /** Stamps the log entries a batch of Raft messages carries or acknowledges, keyed by index. */
-export function stampMessages(messages: readonly { type: number; from: number; to: number; index: number; entries: readonly { index: number }[] }[], stage: 'out' | 'in'): void {
+export function stampMessages(messages: readonly Message[], stage: 'out' | 'in'): void {
   if (!dir) return;
   for (const m of messages) {
-    // MessageType.App = 3, AppResp = 4 (not imported: types.js would be loaded before this file's users need it).
-    if (m.type === 3 && m.entries.length > 0) stamp(m.entries[m.entries.length - 1].index, `app-${stage}-${stage === 'out' ? m.to : m.from}`);
-    else if (m.type === 4) stamp(m.index, `ack-${stage}-${stage === 'out' ? m.to : m.from}`);
+    if (m.type === MessageType.App && m.entries.length > 0) stamp(m.entries[m.entries.length - 1].index, `app-${stage}-${stage === 'out' ? m.to : m.from}`);
+    else if (m.type === MessageType.AppResp) stamp(m.index, `ack-${stage}-${stage === 'out' ? m.to : m.from}`);
   }
 }
 
