@@ -14,6 +14,7 @@ import { ROOT, freePort, waitFor } from '../test/harness';
 import { Trio, adminOf } from './lib/trio';
 import { benchName, createSpec } from './lib/failover';
 import { quantile } from './lib/throughput';
+import { stamp } from '@pisched/raft';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);
 
@@ -71,7 +72,14 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
 
     const client = new SchedulerClient([leader.address], adminOf(leader.dataDir));
     rows.push(['GetClusterStatus (local) to the leader', await timeCalls(() => client.call((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb)))]);
-    rows.push(['CreateService to the leader', await timeCalls(() => client.createService(createSpec(benchName('hop'))))]);
+    // With PISCHED_STAGE_TRACE=<dir> the client's stamps join the members' (see packages/raft/src/stage-trace.ts).
+    const create = async () => {
+      const name = benchName('hop');
+      stamp(name, 'client-send');
+      await client.createService(createSpec(name));
+      stamp(name, 'client-recv');
+    };
+    rows.push(['CreateService to the leader', await timeCalls(create)]);
     client.close();
 
     for (const [what, row] of rows) console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s`);

@@ -13,12 +13,9 @@ export interface Throughput {
   p99Ms: number;
 }
 
-/** The q-quantile by nearest rank: with few samples p99 is simply the slowest. */
-export function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
+import { quantile } from './quantile';
+
+export { quantile };
 
 function summarize(target: string, concurrency: number, latencies: number[], errors: number, elapsedMs: number): Throughput {
   return {

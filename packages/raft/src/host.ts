@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ElectionEvent, ElectionTrace } from './election-trace.js';
 import { TurnTimer } from './turn-timer.js';
+import { stamp, stampMessages, stageTraceOn } from './stage-trace.js';
 import { RawNode, Ready } from './rawnode.js';
 import { seededRandom } from './rand.js';
 import { WritableStorage } from './storage.js';
@@ -401,6 +402,7 @@ export class RaftHost extends EventEmitter {
       }
       return Promise.reject(e as Error);
     }
+    stamp(index, 'proposed');
     const term = this.node.raft.term;
     const p = new Promise<{ index: number }>((resolve, reject) => {
       this.proposals.set(index, { term, resolve, reject });
@@ -412,7 +414,9 @@ export class RaftHost extends EventEmitter {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.trace.heard(m.from);
+    if (stageTraceOn) stampMessages([m], 'in');
     if (this.syncing) {
+      if (stageTraceOn) stamp(m.index, `held-${m.type}-${m.from}`);
       // Nothing may count this node's unsynced entries: hold input until the sync is done.
       this.held.push(m);
       return;
@@ -484,7 +488,10 @@ export class RaftHost extends EventEmitter {
       // 1. Persist.
       turn.time('persist', () => {
         if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-        if (rd.entries.length > 0) this.storage.append(rd.entries);
+        if (rd.entries.length > 0) {
+          this.storage.append(rd.entries);
+          if (stageTraceOn) stamp(rd.entries[rd.entries.length - 1].index, 'persisted');
+        }
         if (rd.hardState) {
           this.storage.setHardState(rd.hardState);
           this.writtenCommit = rd.hardState.commit;
@@ -498,12 +505,15 @@ export class RaftHost extends EventEmitter {
         // sync), so the messages sent here carry no commit index that relies on this fsync.
         // Input is held until the sync returns so that each Ready is advanced before the next.
         turn.time('send', () => this.transport.send(rd.messages));
+        if (stageTraceOn) stampMessages(rd.messages, 'out');
         this.syncing = true;
         this.clock.soon(() => {
           if (this.stopped) return;
           const synced = new TurnTimer(this.slowTurnMs);
           try {
+            if (stageTraceOn) stamp(rd.entries[rd.entries.length - 1].index, 'sync-start');
             synced.time('sync', () => this.sync());
+            if (stageTraceOn) stamp(rd.entries[rd.entries.length - 1].index, 'sync-end');
             this.durableTerm = this.node.raft.term;
             this.syncing = false;
             synced.time('apply', () => this.finishReady(rd));
@@ -522,11 +532,14 @@ export class RaftHost extends EventEmitter {
       // next synced batch, and after a crash the commit index is simply learned again —
       // except past a membership change (see commitCoversConfChange).
       if (rd.mustSync || rd.snapshot || commitMustSync) {
+        if (stageTraceOn && rd.entries.length > 0) stamp(rd.entries[rd.entries.length - 1].index, 'sync-start');
         turn.time('sync', () => this.sync());
+        if (stageTraceOn && rd.entries.length > 0) stamp(rd.entries[rd.entries.length - 1].index, 'sync-end');
         this.durableTerm = rd.hardState?.term ?? this.durableTerm;
       }
       // 2. Send.
       if (rd.messages.length > 0) turn.time('send', () => this.transport.send(rd.messages));
+      if (stageTraceOn) stampMessages(rd.messages, 'out');
       turn.time('apply', () => this.finishReady(rd));
       this.node.advance(rd);
     }
@@ -613,7 +626,9 @@ export class RaftHost extends EventEmitter {
       // (a node refuses a snapshot that does not include it): take one that does.
       if (cc.type !== ConfChangeType.RemoveNode) this.snapshotNow = true;
     } else if (e.data.length > 0) {
+      if (stageTraceOn) stamp(e.index, 'apply-start');
       this.sm.apply(e.index, e.data);
+      if (stageTraceOn) stamp(e.index, 'apply-end');
     }
     this.applied = e.index;
     const p = this.proposals.get(e.index);

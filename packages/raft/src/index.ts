@@ -11,3 +11,4 @@ export { RaftHost, RaftHostOptions, StateMachine, MemberProgress, NotLeaderError
 export { GrpcTransport, GrpcTransportOptions, TransportCredentials, PROTO_DIR } from './transport/grpc.js';
 export { ElectionEvent } from './election-trace.js';
 export { SlowTurn } from './turn-timer.js';
+export { stamp, stageTraceOn } from './stage-trace.js';

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { stamp, stageTraceOn } from '@pisched/raft';
 import { certValidityProblem, encodeAnswerInSlices, isPlacementStrategy, isThermalPolicy, validateServiceSpec, type ControlHandlers, type PlacementStrategy, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { Store } from '../store/store';
 import type { StateMachine } from '../store/state-machine';
@@ -72,9 +73,11 @@ export function controlHandlers(
   return {
     CreateService: unary(async (request) => {
       const spec = validateServiceSpec(request.spec ?? {});
+      if (stageTraceOn) stamp(spec.name, 'handler');
       const now = clock.now();
       const id = clock.newId();
       await creates.write({ id, meta: { version: 0, createdAt: now, updatedAt: now }, spec, previousSpec: null, updateStatus: null });
+      if (stageTraceOn) stamp(spec.name, 'answer');
       return { service: store.state.services.get(id) };
     }),
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { stamp, stageTraceOn } from '@pisched/raft';
 import { decodeMessage, type Command, type StoreAction } from '@pisched/api';
 import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
@@ -49,6 +50,8 @@ export class Store extends EventEmitter {
   private log?: CommandLog;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly own = new OwnCommands();
+  /** Updates asked for so far (what the stage trace keys them by). */
+  private updates = 0;
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
   writeObserver?: (write: StoreWrite) => void;
 
@@ -72,8 +75,11 @@ export class Store extends EventEmitter {
    */
   update<T = void>(build: (state: StateMachine) => StoreAction[] | [StoreAction[], T], kind = 'other'): Promise<T | undefined> {
     const asked = performance.now();
+    const seq = ++this.updates;
+    if (stageTraceOn) stamp(`u${seq}`, `asked-${kind}`);
     const run = async (): Promise<T | undefined> => {
       await this.log?.current?.();
+      if (stageTraceOn) stamp(`u${seq}`, 'build');
       const building = performance.now();
       const built = build(this.state);
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
@@ -81,7 +87,10 @@ export class Store extends EventEmitter {
       if (!this.log) throw new Error('store has no command log attached');
       const data = this.own.encode({ actions: leaveOutServiceSpecs(compactAssignments(actions, this.state.tasks), this.state.services) });
       const proposing = performance.now();
+      // The Raft host stamps the entry's index ('proposed') right after this, in the same turn.
+      if (stageTraceOn) stamp(`u${seq}`, 'proposing');
       const applied = await this.log.propose(data);
+      if (stageTraceOn) stamp(`u${seq}`, 'committed');
       if (!applied.ok) throw new StoreConflictError(applied.error);
       this.writeObserver?.({
         kind,
