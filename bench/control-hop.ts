@@ -13,7 +13,7 @@ import { tlsDir } from '../packages/scheduler/src/security/member-identity';
 import { ROOT, freePort, waitFor } from '../test/harness';
 import { Trio, adminOf } from './lib/trio';
 import { benchName, createSpec } from './lib/failover';
-import { quantile } from './lib/throughput';
+import { quantile } from './lib/quantile';
 import { stamp } from '@pisched/raft';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { expect, it } from 'vitest';
 import { formatFailover, spread } from '../bench/lib/report';
 import { runBench } from '../bench/lib/run';
-import { quantile } from '../bench/lib/throughput';
+import { quantile } from '../bench/lib/quantile';
 
 /**
  * Keeps bench/scheduler-failover.ts from rotting: the same code with one run

@@ -2,6 +2,7 @@ import { cli } from '../../test/harness';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
 import type { ClusterChannel } from '@pisched/api';
 import { BENCH_IMAGE, benchName, createSpec } from './failover';
+import { quantile } from './quantile';
 
 export interface Throughput {
   target: string;
@@ -12,10 +13,6 @@ export interface Throughput {
   p50Ms: number;
   p99Ms: number;
 }
-
-import { quantile } from './quantile';
-
-export { quantile };
 
 function summarize(target: string, concurrency: number, latencies: number[], errors: number, elapsedMs: number): Throughput {
   return {
