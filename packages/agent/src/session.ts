@@ -22,13 +22,17 @@ import type { Logger } from 'pino';
 import type { NodeDescriptionInput } from './node-description';
 import { Backoff } from './backoff';
 import type { StatusUpdate } from './status-reporter';
+import { HeldAssignments, type AssignmentSet } from './held-assignments';
 
 export interface SessionHandlers {
   /** The scheduler accepted the registration; its assignment set follows. nodeAddress: this node's address as stored. */
   onAccepted(sessionId: string, nodeAddress: string): void;
   /** The routing mesh's endpoint table (full) or a change to it. */
   onMesh?(update: MeshUpdate): void;
-  /** files: the values of the secrets and configs these tasks use, and of no others. */
+  /**
+   * The node's complete set, whether the scheduler sent it whole or as changes to the set held.
+   * files: the values of the secrets and configs these tasks use, and of no others.
+   */
   onAssignments(tasks: Task[], files?: { secrets: FileData[]; configs: FileData[] }, imageSources?: ImageFetch[]): void;
   /** The image references services name: report which of them the engine holds (sendImages). */
   onImageWatch?(references: string[]): void;
@@ -124,6 +128,10 @@ export class AgentSession {
   private currentAddress?: string;
   /** The heat reading this session last carried; heartbeats carry one only when it changes. */
   private sentThermal: NodeThermal | undefined;
+  /** The assignment set this session holds, which the scheduler's changes apply to. */
+  private readonly held = new HeldAssignments();
+  /** A complete set was asked for (AssignmentsResync) and has not come yet: asked once, not at every change dropped meanwhile. */
+  private resyncAsked = false;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -326,6 +334,9 @@ export class AgentSession {
         // A scheduler re-sends accepted when the cluster's heartbeat period changes.
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.sentThermal = undefined;
+        // A new session (or the period announced again): a complete set follows, and numbers start over.
+        this.held.reset();
+        this.resyncAsked = false;
         this.heartbeat = setInterval(() => this.beat(), period);
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
         this.warmOthers(address);
@@ -335,8 +346,21 @@ export class AgentSession {
           fail('assignments arrived before the session was accepted');
           return;
         }
-        const { secrets, configs, imageSources } = message.assignments;
-        this.options.handlers.onAssignments(message.assignments.tasks ?? [], { secrets: secrets ?? [], configs: configs ?? [] }, imageSources ?? []);
+        this.resyncAsked = false;
+        this.deliver(this.held.replace(message.assignments));
+      } else if (message.assignmentChanges) {
+        if (!this.accepted) {
+          fail('assignment changes arrived before the session was accepted');
+          return;
+        }
+        const holding = this.held.holding;
+        const set = this.held.merge(message.assignmentChanges);
+        if (set) this.deliver(set);
+        else if (!this.resyncAsked) {
+          this.resyncAsked = true;
+          log.warn({ holding, appliesTo: message.assignmentChanges.appliesTo }, 'assignment changes for a set this agent does not hold; asking for the complete set');
+          call.write({ resyncAssignments: { holding } });
+        }
       } else if (message.logRequest) {
         if (this.accepted) this.options.handlers.onLogRequest?.(message.logRequest);
       } else if (message.mesh) {
@@ -362,7 +386,19 @@ export class AgentSession {
     call.on('end', () => fail('the scheduler ended the session'));
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
-    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '', imagePort: this.options.imagePort?.() ?? 0 } });
+    call.write({
+      register: {
+        nodeId: this.options.nodeId,
+        description: this.options.description(),
+        advertiseAddr: this.options.advertiseAddr ?? '',
+        imagePort: this.options.imagePort?.() ?? 0,
+        incrementalAssignments: true,
+      },
+    });
+  }
+
+  private deliver(set: AssignmentSet): void {
+    this.options.handlers.onAssignments(set.tasks, { secrets: set.secrets, configs: set.configs }, set.imageSources);
   }
 
   private beat(): void {

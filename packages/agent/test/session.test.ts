@@ -177,6 +177,34 @@ describe('AgentSession', () => {
     expect(dispatcher.received.find((m) => m.status)!.status!.updates).toEqual([{ taskId: 't1', status }]);
   });
 
+  it('asks for changes to its set, merges those that apply to the set it holds, and asks once for the whole set on a gap', async () => {
+    const dispatcher = await startedDispatcher();
+    dispatcher.tasks = [makeTask({ id: 'a' }), makeTask({ id: 'b' })];
+    const { events, assignments } = startSession([`127.0.0.1:${dispatcher.port}`]);
+    await waitFor(() => events.includes('assignments:2'));
+    expect(dispatcher.received[0].register!.incrementalAssignments).toBe(true);
+    const call = dispatcher.calls[0];
+    const change = (appliesTo: number, extra: object) => ({ assignmentChanges: { appliesTo, resultsIn: appliesTo + 1, ...extra } });
+    const ids = () => assignments.at(-1)!.map((task) => task.id).sort();
+    // The set sent whole had no number (0): a change to it is merged, and the handler gets the whole set.
+    call.write(change(0, { tasks: [makeTask({ id: 'c' })], removedTasks: ['a'] }));
+    await waitFor(() => assignments.length === 2);
+    expect(ids()).toEqual(['b', 'c']);
+    const resyncs = () => dispatcher.received.filter((message) => message.resyncAssignments);
+    // Set 2 never came: neither change is merged, and the whole set is asked for once.
+    call.write(change(2, { removedTasks: ['b'] }));
+    call.write(change(3, { removedTasks: ['c'] }));
+    await waitFor(() => resyncs().length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(resyncs().map((message) => message.resyncAssignments!.holding)).toEqual([1]);
+    expect(assignments).toHaveLength(2);
+    call.write({ assignments: { tasks: [makeTask({ id: 'c' }), makeTask({ id: 'd' })], resultsIn: 9 } });
+    call.write(change(9, { removedTasks: ['c'] }));
+    await waitFor(() => assignments.length === 4);
+    expect(ids()).toEqual(['d']);
+    expect(resyncs()).toHaveLength(1);
+  });
+
   it('cycles through addresses and reconnects after the scheduler goes away', async () => {
     const dispatcher = new TestDispatcher();
     await dispatcher.start();

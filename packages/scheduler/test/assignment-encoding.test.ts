@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, type DispatcherMessage, type DispatcherMessage__Output, type Service, type StoreAction, type Task } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
-import { assignmentsMessage } from '../src/dispatcher/assignment-encoding';
+import { assignmentChangesMessage, assignmentsMessage } from '../src/dispatcher/assignment-encoding';
 import { spec, testClock } from './fixtures';
 import { serveDispatcher, until } from './dispatcher-loopback';
 
@@ -55,6 +55,31 @@ describe('an assignment set built from cached task bytes', () => {
     expect(asSent({ tasks: [], secrets: [], configs: [], imageSources: [] })).toEqual(asEncodedWhole({ tasks: [], secrets: [], configs: [], imageSources: [] }));
   });
 
+  it('makes changes to a set from the same cached task bytes, decoding as the changes encoded whole', async () => {
+    const store = storeWithLog();
+    const clock = testClock();
+    await store.update(() => [{ action: 'putService', putService: service('svc1', 'web') }]);
+    const tasks = [1, 2].map((slot) => newTask(store.state.services.get('svc1')!, slot, clock));
+    await store.update(() => tasks.map((task) => assigned(task, 'pi-1')));
+    const stored = tasks.map((task) => store.state.tasks.get(task.id)!);
+    // Encoded for a complete set first: the changes reuse those bytes.
+    asSent({ tasks: stored, secrets: [], configs: [], imageSources: [] });
+    const changes = {
+      tasks: stored,
+      secrets: [{ name: 'token', data: Buffer.from('s3cret') }],
+      configs: [],
+      imageSources: [{ reference: 'pisched-test/busybox:latest', imageId: 'sha256:abc', sources: [{ nodeId: 'pi-2', address: '10.0.0.2:7001' }], requestId: '' }],
+      removedTasks: ['gone'],
+      removedSecrets: [],
+      removedConfigs: ['old.conf'],
+      appliesTo: 4,
+      resultsIn: 5,
+    };
+    const sent = decodeMessage<DispatcherMessage__Output>('DispatcherMessage', assignmentChangesMessage(changes).bytes);
+    expect(sent).toEqual(decodeMessage<DispatcherMessage__Output>('DispatcherMessage', encodeMessage('DispatcherMessage', { assignmentChanges: changes })));
+    expect(sent.assignmentChanges!.tasks.map((task) => task.id)).toEqual(tasks.map((task) => task.id));
+  });
+
   it('carries a task as it is after each write, its status and its spec, never the bytes of an earlier version', async () => {
     const store = storeWithLog();
     const clock = testClock();
@@ -101,6 +126,7 @@ describe('an assignment set built from cached task bytes', () => {
     await store.update((state) => [{ action: 'putTask', putTask: { ...state.tasks.get(b.id)!, desiredState: 'SHUTDOWN' } }]);
     const latest = await until(() => (received.at(-1)!.tasks.some((task) => task.desiredState === 'SHUTDOWN') ? received.at(-1) : undefined));
     const stored = [a, b].map((task) => store.state.tasks.get(task.id)!).sort((x, y) => x.id.localeCompare(y.id));
-    expect(latest).toEqual(asEncodedWhole({ tasks: stored, secrets: [], configs: [], imageSources: [] }).assignments);
+    // The third set of the session: the empty one, a and b placed, b stopped.
+    expect(latest).toEqual(asEncodedWhole({ tasks: stored, secrets: [], configs: [], imageSources: [], resultsIn: 3 }).assignments);
   });
 });

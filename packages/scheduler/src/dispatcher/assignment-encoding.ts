@@ -1,6 +1,7 @@
 import { EncodedMessage, embedEncoded, encodeMessage, fieldEncoder, type DispatcherMessage, type ServiceSpec, type Task } from '@pisched/api';
 
 type Assignments = NonNullable<DispatcherMessage['assignments']>;
+type AssignmentChanges = NonNullable<DispatcherMessage['assignmentChanges']>;
 
 /**
  * Each task's bytes as one entry of Assignments.tasks, made once per stored
@@ -26,11 +27,23 @@ const specs = new WeakMap<ServiceSpec, Uint8Array>();
  * object itself (assignment-encoding.test.ts), fields in another order.
  */
 export function assignmentsMessage(assignments: Assignments): EncodedMessage {
-  const { tasks, ...files } = assignments;
+  return withTaskEntries('assignments', 'Assignments', assignments);
+}
+
+/**
+ * The same for the changes to a set. Their tasks are field 1 of type Task,
+ * as in Assignments, so a task's cached entry is the same bytes in both.
+ */
+export function assignmentChangesMessage(changes: AssignmentChanges): EncodedMessage {
+  return withTaskEntries('assignmentChanges', 'AssignmentChanges', changes);
+}
+
+function withTaskEntries(field: 'assignments' | 'assignmentChanges', type: string, value: Assignments | AssignmentChanges): EncodedMessage {
+  const { tasks, ...rest } = value;
   const parts = (tasks ?? []).map((task) => taskEntry(task as Task));
-  parts.push(encodeMessage('Assignments', files));
-  const message: DispatcherMessage = { assignments };
-  return new EncodedMessage(embedEncoded('DispatcherMessage', 'assignments', parts), message);
+  parts.push(encodeMessage(type, rest));
+  const message: DispatcherMessage = { [field]: value };
+  return new EncodedMessage(embedEncoded('DispatcherMessage', field, parts), message);
 }
 
 /** Made at the first set (the proto is loaded then, not when this module is). */

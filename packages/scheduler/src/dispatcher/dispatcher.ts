@@ -27,7 +27,7 @@ import { filesForTasks } from './task-files';
 import { meshDelta, meshPrints, meshTable, type MeshSent } from './mesh-table';
 import { inTurns } from './in-turns';
 import { AssignmentIndex } from './assignment-index';
-import { assignmentsMessage } from './assignment-encoding';
+import { SentAssignments } from './sent-assignments';
 import { gatherNodeWrites, type NodeWrite } from './node-write-batch';
 import { GatheredWrites } from '../store/gathered-writes';
 import { revocationFingerprint, revocationsOf } from '../security/revocation';
@@ -94,8 +94,8 @@ interface Session {
   id: string;
   nodeId: string;
   call: SessionCall;
-  /** The tasks of the set this session was last sent, in the order sent; undefined until the first. */
-  lastAssignments?: readonly Task[];
+  /** The node's assignment set as this session was last sent it, and what it is sent next. */
+  sent: SentAssignments;
   /** The routing mesh's table as this session was last sent it; undefined until the first (full) one. */
   mesh?: MeshSent;
   /** The image references this session was last asked to report on. */
@@ -106,7 +106,8 @@ interface Session {
 /**
  * The agents' side of the scheduler, as SwarmKit's dispatcher: it registers
  * nodes, watches their heartbeats (a node silent for the grace is marked
- * down), streams each node its complete assignment set whenever it changes,
+ * down), streams each node its assignment set whenever it changes (whole,
+ * or its changes to an agent that merges them: see SentAssignments),
  * and writes the task status the agents report, forward moves only.
  */
 export class Dispatcher {
@@ -307,6 +308,12 @@ export class Dispatcher {
           if (!waiter.follow || message.logReply.done) this.logWaiters.delete(message.logReply.requestId);
           waiter.deliver(message.logReply);
         }
+      } else if (message.msg === 'resyncAssignments') {
+        // The agent holds no set the changes it was sent apply to: the next push is whole, and comes at once.
+        this.log.warn({ node: session.nodeId, holding: message.resyncAssignments?.holding }, 'agent asked for its complete assignment set');
+        session.sent.forget();
+        this.touched.add(session.nodeId);
+        this.schedulePush();
       } else if (message.msg === 'images' && message.images) {
         this.recordImages(session.nodeId, message.images.images ?? []);
       } else if (message.msg === 'imageProgress' && message.imageProgress) {
@@ -371,7 +378,13 @@ export class Dispatcher {
       endWithError(call, denied);
       return undefined;
     }
-    const session: Session = { id: `${nodeId}-${++this.sessionCounter}`, nodeId, call, expiresAt: this.options.sessionExpiry?.(call) };
+    const session: Session = {
+      id: `${nodeId}-${++this.sessionCounter}`,
+      nodeId,
+      call,
+      expiresAt: this.options.sessionExpiry?.(call),
+      sent: new SentAssignments(register.incrementalAssignments === true),
+    };
     this.lastArrival = this.clock.now();
     this.register(call, nodeId, description, address, imagePort).then(
       () => this.open(session),
@@ -654,7 +667,7 @@ export class Dispatcher {
           const nodeAddress = this.store.state.nodes.get(session.nodeId)?.address ?? '';
           session.call.write({ accepted: { sessionId: session.id, heartbeatPeriodMs: periodMs, nodeAddress } });
           // The agent treats accepted as a fresh session start and waits for a complete assignment set.
-          session.lastAssignments = undefined;
+          session.sent.forget();
         }
         // A node none of whose tasks changed has its set already: the cost of a push follows the change, not the cluster.
         if (everyone || touched.has(session.nodeId)) due.push(session);
@@ -726,25 +739,14 @@ export class Dispatcher {
     // A global task is bound to its node before placement has found room for it there: not the agent's yet.
     const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
-    if (session.lastAssignments && sameTasks(tasks, session.lastAssignments)) return;
-    session.lastAssignments = tasks;
+    if (!session.sent.differs(tasks)) return;
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.
     if (missing.length > 0) this.log.warn({ node: session.nodeId, missing }, 'assignments name secrets or configs that cannot be given; those tasks will fail on the node');
     this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
     const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
-    session.call.write(assignmentsMessage({ tasks, secrets, configs, imageSources }) as DispatcherMessage);
+    session.call.write(session.sent.next({ tasks, secrets, configs, imageSources }) as DispatcherMessage);
   }
-}
-
-/** Whether two sets, in the order sent, name the same tasks at the same versions. */
-function sameTasks(tasks: readonly Task[], sent: readonly Task[]): boolean {
-  if (tasks.length !== sent.length) return false;
-  for (let i = 0; i < tasks.length; i++) {
-    const [a, b] = [tasks[i], sent[i]];
-    if (a !== b && (a.id !== b.id || a.meta?.version !== b.meta?.version)) return false;
-  }
-  return true;
 }
 
 /** Whether two node descriptions are the same, compared as the bytes they are stored as. */

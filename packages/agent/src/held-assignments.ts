@@ -1,0 +1,74 @@
+import type { AssignmentChanges, DispatcherMessage__Output, FileData, ImageFetch, Task } from '@pisched/api';
+
+type Assignments = NonNullable<DispatcherMessage__Output['assignments']>;
+
+/** A node's complete assignment set, as the worker and the files take it. */
+export interface AssignmentSet {
+  tasks: Task[];
+  secrets: FileData[];
+  configs: FileData[];
+  imageSources: ImageFetch[];
+}
+
+/**
+ * The node's assignment set as this session holds it: replaced by each
+ * complete set, and merged with the changes the scheduler sends instead
+ * (Register.incremental_assignments), but only with changes that apply to
+ * the set held (AssignmentChanges.applies_to): merged into any other, a
+ * change would leave the agent a set the scheduler never sent, and a task
+ * missing from it would have its container removed. Once a change does not
+ * apply, none does until the next complete set.
+ */
+export class HeldAssignments {
+  /** The number of the set held in this session (Assignments.results_in); undefined: none that changes may apply to. */
+  private number: number | undefined;
+  private readonly tasks = new Map<string, Task>();
+  private readonly secrets = new Map<string, FileData>();
+  private readonly configs = new Map<string, FileData>();
+  private imageSources: ImageFetch[] = [];
+
+  /** The number of the set held, 0 when none (what AssignmentsResync says). */
+  get holding(): number {
+    return this.number ?? 0;
+  }
+
+  /** A new session: its numbers start again, and its first set is complete. */
+  reset(): void {
+    this.number = undefined;
+    this.tasks.clear();
+    this.secrets.clear();
+    this.configs.clear();
+    this.imageSources = [];
+  }
+
+  /** Holds a complete set. */
+  replace(set: Assignments): AssignmentSet {
+    this.reset();
+    for (const task of set.tasks) this.tasks.set(task.id, task);
+    for (const file of set.secrets) this.secrets.set(file.name, file);
+    for (const file of set.configs) this.configs.set(file.name, file);
+    this.imageSources = set.imageSources;
+    this.number = set.resultsIn;
+    return { tasks: set.tasks, secrets: set.secrets, configs: set.configs, imageSources: set.imageSources };
+  }
+
+  /** The set after `changes`, or undefined, changing nothing, when they do not apply to the set held. */
+  merge(changes: AssignmentChanges): AssignmentSet | undefined {
+    if (this.number === undefined || changes.appliesTo !== this.number) {
+      this.number = undefined;
+      return undefined;
+    }
+    for (const id of changes.removedTasks) this.tasks.delete(id);
+    for (const task of changes.tasks) this.tasks.set(task.id, task);
+    mergeFiles(this.secrets, changes.secrets, changes.removedSecrets);
+    mergeFiles(this.configs, changes.configs, changes.removedConfigs);
+    this.imageSources = changes.imageSources;
+    this.number = changes.resultsIn;
+    return { tasks: [...this.tasks.values()], secrets: [...this.secrets.values()], configs: [...this.configs.values()], imageSources: this.imageSources };
+  }
+}
+
+function mergeFiles(held: Map<string, FileData>, changed: readonly FileData[], removed: readonly string[]): void {
+  for (const name of removed) held.delete(name);
+  for (const file of changed) held.set(file.name, file);
+}

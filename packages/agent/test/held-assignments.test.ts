@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { AssignmentChanges, FileData, Task } from '@pisched/api';
+import { HeldAssignments, type AssignmentSet } from '../src/held-assignments';
+import { makeTask } from './fixtures';
+
+const task = (id: string, version = 1): Task => makeTask({ id, meta: { version, createdAt: 0, updatedAt: 0 } });
+const file = (name: string, data: string): FileData => ({ name, data: Buffer.from(data) });
+const complete = (resultsIn: number, tasks: Task[], secrets: FileData[] = [], configs: FileData[] = []) => ({ tasks, secrets, configs, imageSources: [], resultsIn });
+const changes = (appliesTo: number, extra: Partial<AssignmentChanges> = {}): AssignmentChanges => ({
+  tasks: [],
+  secrets: [],
+  configs: [],
+  imageSources: [],
+  removedTasks: [],
+  removedSecrets: [],
+  removedConfigs: [],
+  appliesTo,
+  resultsIn: appliesTo + 1,
+  ...extra,
+});
+/** A set as the scheduler sends it whole: tasks and files by name, in no particular order. */
+const byId = (set: AssignmentSet | undefined) => ({
+  tasks: Object.fromEntries((set?.tasks ?? []).map((t) => [t.id, t.meta!.version])),
+  secrets: Object.fromEntries((set?.secrets ?? []).map((f) => [f.name, f.data.toString()])),
+  configs: Object.fromEntries((set?.configs ?? []).map((f) => [f.name, f.data.toString()])),
+});
+
+describe('HeldAssignments', () => {
+  it('merges changes into the set held: the result is the complete set the scheduler holds', () => {
+    const held = new HeldAssignments();
+    held.replace(complete(1, [task('a'), task('b')], [file('token', 'x')]));
+    const second = held.merge(changes(1, { tasks: [task('a', 2), task('c')], configs: [file('app.conf', '1')] }));
+    expect(byId(second)).toEqual({ tasks: { a: 2, b: 1, c: 1 }, secrets: { token: 'x' }, configs: { 'app.conf': '1' } });
+    // The container of a removed task is removed by the worker, as when it is absent from a complete set.
+    const third = held.merge(changes(2, { removedTasks: ['b'], secrets: [file('token', 'y')], removedConfigs: ['app.conf'] }));
+    expect(byId(third)).toEqual({ tasks: { a: 2, c: 1 }, secrets: { token: 'y' }, configs: {} });
+    expect(held.holding).toBe(3);
+  });
+
+  it('merges nothing into a set it does not hold, nor any later change, until the next complete set', () => {
+    const held = new HeldAssignments();
+    // Nothing held yet in this session (a change before the first set).
+    expect(held.merge(changes(0))).toBeUndefined();
+    held.replace(complete(1, [task('a')]));
+    // Set 2 never came: a change to it is refused, and the set held is not touched.
+    expect(held.merge(changes(2, { removedTasks: ['a'] }))).toBeUndefined();
+    expect(held.holding).toBe(0);
+    // Nor is a change to set 1 merged now: the scheduler has moved past it, and sends the whole set.
+    expect(held.merge(changes(1, { tasks: [task('b')] }))).toBeUndefined();
+    const whole = held.replace(complete(4, [task('a', 3), task('b')]));
+    expect(byId(whole).tasks).toEqual({ a: 3, b: 1 });
+    expect(byId(held.merge(changes(4, { removedTasks: ['a'] })))).toEqual({ tasks: { b: 1 }, secrets: {}, configs: {} });
+  });
+
+  it('starts over with each session: a change numbered as the last session\'s set is not merged', () => {
+    const held = new HeldAssignments();
+    held.replace(complete(7, [task('a')]));
+    held.reset();
+    expect(held.merge(changes(7, { tasks: [task('b')] }))).toBeUndefined();
+  });
+});

@@ -1,0 +1,100 @@
+import type { EncodedMessage, FileData, ImageFetchInput, Task } from '@pisched/api';
+import { assignmentChangesMessage, assignmentsMessage } from './assignment-encoding';
+
+export interface NodeSet {
+  /** Sorted by id: a complete set goes in this order. */
+  tasks: readonly Task[];
+  secrets: FileData[];
+  configs: FileData[];
+  imageSources: ImageFetchInput[];
+}
+
+/**
+ * What one session was last sent of its node's assignment set, and what it
+ * is sent next: nothing when no task changed, else the whole set, or, to an
+ * agent that merges changes (Register.incremental_assignments), only the
+ * tasks added or changed and the ids removed. A node of k tasks was sent all
+ * k at every change: O(k²) tasks encoded, sent over TLS and decoded per
+ * burst and node, where the changes are O(k) (issue #17).
+ *
+ * Each set has a number in the session (results_in); changes name the
+ * number they apply to, so an agent never merges them into a set it does
+ * not hold. The first set of a session, and the first after forget(), is
+ * always whole.
+ */
+export class SentAssignments {
+  private tasks?: Map<string, Task>;
+  private files: Pick<NodeSet, 'secrets' | 'configs'> = { secrets: [], configs: [] };
+  /** The number of the set last sent (0: none yet). */
+  private number = 0;
+
+  constructor(private readonly incremental: boolean) {}
+
+  /** The next set goes whole: the agent started over (accepted again) or asked for it (AssignmentsResync). */
+  forget(): void {
+    this.tasks = undefined;
+  }
+
+  /**
+   * Whether `tasks` (sorted by id) differ from the set last sent, compared by
+   * id and version (the store never rewrites a task without a new version).
+   */
+  differs(tasks: readonly Task[]): boolean {
+    if (!this.tasks || this.tasks.size !== tasks.length) return true;
+    for (const task of tasks) {
+      const sent = this.tasks.get(task.id);
+      if (!sent || changed(sent, task)) return true;
+    }
+    return false;
+  }
+
+  /** The message that brings the agent from the set last sent to `set`, which is then the set last sent. */
+  next(set: NodeSet): EncodedMessage {
+    const before = this.tasks;
+    const beforeFiles = this.files;
+    this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
+    this.files = { secrets: set.secrets, configs: set.configs };
+    const appliesTo = this.number;
+    const resultsIn = ++this.number;
+    if (!this.incremental || !before) {
+      return assignmentsMessage({ tasks: set.tasks as Task[], secrets: set.secrets, configs: set.configs, imageSources: set.imageSources, resultsIn });
+    }
+    const tasks = set.tasks.filter((task) => {
+      const sent = before.get(task.id);
+      return !sent || changed(sent, task);
+    });
+    const removedTasks: string[] = [];
+    for (const id of before.keys()) if (!this.tasks.has(id)) removedTasks.push(id);
+    const secrets = fileChanges(beforeFiles.secrets, set.secrets);
+    const configs = fileChanges(beforeFiles.configs, set.configs);
+    return assignmentChangesMessage({
+      tasks,
+      secrets: secrets.changed,
+      configs: configs.changed,
+      // One entry per image the node lacks, not per task: sent whole, the agent replaces its list.
+      imageSources: set.imageSources,
+      removedTasks,
+      removedSecrets: secrets.removed,
+      removedConfigs: configs.removed,
+      appliesTo,
+      resultsIn,
+    });
+  }
+}
+
+function changed(sent: Task, task: Task): boolean {
+  return sent !== task && (sent.id !== task.id || sent.meta?.version !== task.meta?.version);
+}
+
+/** The files of `now` not in `sent` with the same value, and the names of `sent` gone from `now`. */
+function fileChanges(sent: readonly FileData[], now: readonly FileData[]): { changed: FileData[]; removed: string[] } {
+  const before = new Map(sent.map((file) => [file.name, file.data]));
+  const names = new Set(now.map((file) => file.name));
+  return {
+    changed: now.filter((file) => {
+      const data = before.get(file.name);
+      return data === undefined || Buffer.compare(data, file.data) !== 0;
+    }),
+    removed: sent.filter((file) => !names.has(file.name)).map((file) => file.name),
+  };
+}
