@@ -1,4 +1,5 @@
 import { encodeAndDecoded, type Command, type StoreAction } from '@pisched/api';
+import type { CommandToApply } from './state-machine';
 
 /**
  * Actions whose objects hold no bytes field (and no float, which encoding would round): a
@@ -22,9 +23,10 @@ export class OwnCommands {
   private readonly byBytes = new WeakMap<Uint8Array, Command>();
 
   /** The bytes to propose for `command`, its decoded form remembered when it may stand in for decoding them. */
-  encode(command: Command): Uint8Array {
+  encode(command: CommandToApply): Uint8Array {
     const { bytes, decoded } = encodeAndDecoded<Command>('Command', command);
-    if (decoded.actions.every((action) => WITHOUT_BYTES.has(action.action)) && wellFormed(decoded)) this.byBytes.set(bytes, decoded);
+    const all = [decoded, ...decoded.joined].flatMap((part) => part.actions);
+    if (all.every((action) => WITHOUT_BYTES.has(action.action)) && wellFormed(decoded)) this.byBytes.set(bytes, decoded);
     return bytes;
   }
 
