@@ -67,9 +67,8 @@ export function controlHandlers(
     };
   };
 
-  // Gathered without waiting: a lone create commits at once, a crowd shares a commit, and a
-  // control-loop pass's writes waiting for it go in its entry (store/joined-writes.ts).
-  const creates = new GatheredWrites(store, 0, gatherServiceCreates, 'create', 'carries');
+  // Gathered without waiting: a lone create commits at once, a crowd shares a commit.
+  const creates = new GatheredWrites(store, 0, gatherServiceCreates, 'create');
 
   return {
     CreateService: unary(async (request) => {

@@ -162,8 +162,7 @@ export class ControlLoop {
     for (const pass of this.passes) {
       if (this.stopped) break;
       try {
-        // A pass's writes of tasks go in the next create's entry when one is coming (store/joined-writes.ts).
-        await this.store.update((state) => this.timed(pass, state, changes), pass.name, 'joins');
+        await this.store.update((state) => this.timed(pass, state, changes), pass.name);
       } catch (error) {
         // The state moved under us or the log refused the write; the next tick tries again
         // (retrying at once could spin on an error that persists), looking at everything:

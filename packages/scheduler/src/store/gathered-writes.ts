@@ -1,7 +1,6 @@
 import type { StoreAction } from '@pisched/api';
 import type { StateMachine } from './state-machine';
 import type { Store } from './store';
-import type { WriteMode } from './joined-writes';
 
 /** One command's worth of gathered writes, built against the state the command is built from. */
 export interface Gathering<E> {
@@ -41,7 +40,6 @@ export class GatheredWrites<E> {
     private readonly begin: (state: StateMachine) => Gathering<E>,
     /** What the store's write observer is told the writes are. */
     private readonly kind = 'other',
-    private readonly mode: WriteMode = 'alone',
   ) {}
 
   write(entry: E): Promise<void> {
@@ -86,7 +84,7 @@ export class GatheredWrites<E> {
           }
         }
         return gathering.actions();
-      }, this.kind, this.mode)
+      }, this.kind)
       .then(
         () => {
           for (const waiting of batch ?? []) {

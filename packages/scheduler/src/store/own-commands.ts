@@ -1,5 +1,4 @@
 import { encodeAndDecoded, type Command, type StoreAction } from '@pisched/api';
-import type { CommandToApply } from './state-machine';
 
 /**
  * Actions whose objects hold no bytes field (and no float, which encoding would round): a
@@ -23,10 +22,9 @@ export class OwnCommands {
   private readonly byBytes = new WeakMap<Uint8Array, Command>();
 
   /** The bytes to propose for `command`, its decoded form remembered when it may stand in for decoding them. */
-  encode(command: CommandToApply): Uint8Array {
+  encode(command: Command): Uint8Array {
     const { bytes, decoded } = encodeAndDecoded<Command>('Command', command);
-    const all = [decoded, ...decoded.joined].flatMap((part) => part.actions);
-    if (all.every((action) => WITHOUT_BYTES.has(action.action)) && wellFormed(decoded)) this.byBytes.set(bytes, decoded);
+    if (decoded.actions.every((action) => WITHOUT_BYTES.has(action.action)) && wellFormed(decoded)) this.byBytes.set(bytes, decoded);
     return bytes;
   }
 

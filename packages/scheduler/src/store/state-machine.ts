@@ -23,11 +23,7 @@ import { ServiceNames } from './service-names';
 export const CLUSTER_ID = 'cluster';
 export const SECURITY_ID = 'security';
 
-/** A Command as apply() reads it: commands built here in memory may leave out what they do not carry. */
-export type CommandToApply = Pick<Command, 'actions'> & { joined?: readonly Pick<Command, 'actions'>[] };
-
-/** joined: the result of each command carried in the entry (Command.joined), in order. */
-export type ApplyResult = ({ ok: true } | { ok: false; error: string }) & { joined?: ApplyResult[] };
+export type ApplyResult = { ok: true } | { ok: false; error: string };
 
 /** One stored object as one applied command changed it: before absent = created, after absent = removed. */
 export type StoreChange =
@@ -74,16 +70,9 @@ export class StateMachine {
   observer?: (change: StoreChange, index: number) => void;
 
   /** changes, when given, is told each service, task and node the command wrote, as it was and as it is now (for listeners that follow changes instead of looking at everything). */
-  apply(command: CommandToApply, index: number, changes?: StoreChange[]): ApplyResult {
+  apply(command: Command, index: number, changes?: StoreChange[]): ApplyResult {
     if (index <= this.appliedIndex) return { ok: false, error: `entry ${index} already applied` };
     this.appliedIndex = index;
-    if (!command.joined?.length) return this.applyActions(command.actions, index, changes);
-    // Each writer's command stands or falls alone, as if it had an entry of its own: one refused cannot take the others with it.
-    const joined = command.joined.map((other) => this.applyActions(other.actions, index, changes));
-    return { ...this.applyActions(command.actions, index, changes), joined };
-  }
-
-  private applyActions(actions: StoreAction[], index: number, changes?: StoreChange[]): ApplyResult {
     // Check the whole batch against the state as the batch itself changes it,
     // then write: a command takes effect entirely or not at all.
     const staged = new Map<string, StoredObject | null>();
@@ -92,7 +81,7 @@ export class StateMachine {
       if (staged.has(key)) return staged.get(key) ?? undefined;
       return this.mapOf(kind).get(id);
     };
-    for (const action of actions) {
+    for (const action of command.actions) {
       if (action.action === 'putTaskOfService') {
         const putTaskOfService = action.putTaskOfService!;
         const task = taskWithServiceSpec(putTaskOfService, current('service', putTaskOfService.task?.serviceId ?? '') as Service | undefined);
