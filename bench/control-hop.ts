@@ -80,7 +80,7 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
       await client.createService(createSpec(name));
       stamp(name, 'client-recv');
     };
-    // Raft entries per create: its own, and the control loop's unless they went in a create's (store/joined-writes.ts).
+    // Raft entries per create: its own, and the control loop's (a round's two per ~100 ms of a steady stream).
     const commitIndex = async () => Number((await client.call<{ commitIndex: number }>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb))).commitIndex);
     const indexBefore = await commitIndex();
     rows.push(['CreateService to the leader', await timeCalls(create)]);
