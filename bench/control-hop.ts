@@ -17,6 +17,7 @@ import { quantile } from './lib/quantile';
 import { stamp } from '@pisched/raft';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);
+const WARM_UP = 50;
 
 /** A server in a process of its own with one unary method answering an empty message, under a member's credentials. */
 const ECHO_SERVER = `
@@ -31,7 +32,7 @@ server.bindAsync(process.env.ECHO_ADDRESS, serverCredentials(identity, { require
 `;
 
 async function timeCalls(call: () => Promise<unknown>): Promise<{ p50: number; p90: number; perSec: number }> {
-  for (let i = 0; i < 50; i++) await call();
+  for (let i = 0; i < WARM_UP; i++) await call();
   const latencies: number[] = [];
   const start = performance.now();
   for (let i = 0; i < CALLS; i++) {
@@ -79,10 +80,15 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
       await client.createService(createSpec(name));
       stamp(name, 'client-recv');
     };
+    // Raft entries per create: its own, and the control loop's (a round's two per ~100 ms of a steady stream).
+    const commitIndex = async () => Number((await client.call<{ commitIndex: number }>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb))).commitIndex);
+    const indexBefore = await commitIndex();
     rows.push(['CreateService to the leader', await timeCalls(create)]);
+    const entriesPerCreate = ((await commitIndex()) - indexBefore) / (CALLS + WARM_UP);
     client.close();
 
     for (const [what, row] of rows) console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s`);
+    console.log(`Raft entries committed per create: ${entriesPerCreate.toFixed(3)}`);
   } finally {
     echo.kill('SIGKILL');
     await trio.stop();
