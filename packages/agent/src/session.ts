@@ -362,7 +362,8 @@ export class AgentSession {
     call.on('end', () => fail('the scheduler ended the session'));
 
     this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
-    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '', imagePort: this.options.imagePort?.() ?? 0 } });
+    // preparesTasks: the worker creates a task marked prepare_only without starting it (reconcile-plan.ts).
+    call.write({ register: { nodeId: this.options.nodeId, description: this.options.description(), advertiseAddr: this.options.advertiseAddr ?? '', imagePort: this.options.imagePort?.() ?? 0, preparesTasks: true } });
   }
 
   private beat(): void {
