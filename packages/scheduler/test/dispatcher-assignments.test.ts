@@ -202,4 +202,38 @@ describe('the dispatcher pushes assignment sets', () => {
     store.emit('change');
     await until(() => (latest('pi-1')?.join() === b.id ? true : undefined));
   });
+
+  it('sends a task to prepare only to an agent that said it knows the mark; to another, once the mark is cleared', async () => {
+    const store = new Store();
+    let index = 0;
+    store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+    const clock = testClock();
+    const { dispatcher, client, close } = await serveDispatcher<Received>(store, {}, clock);
+    dispatcher.start();
+    cleanups.push(close);
+    const sets = new Map<string, string[][]>();
+    for (const [nodeId, preparesTasks] of [['new-agent', true], ['old-agent', false]] as const) {
+      const call = client.Session();
+      call.on('error', () => undefined);
+      sets.set(nodeId, []);
+      call.on('data', (message: Received) => {
+        if (message.assignments) sets.get(nodeId)!.push(message.assignments.tasks.map((task) => task.id).sort());
+      });
+      call.write({ register: { nodeId, description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } }, preparesTasks } });
+    }
+    const latest = (nodeId: string) => sets.get(nodeId)!.at(-1);
+    await until(() => (latest('new-agent') && latest('old-agent') ? true : undefined));
+    expect(store.state.nodes.get('new-agent')!.preparesTasks).toBe(true);
+    expect(store.state.nodes.get('old-agent')!.preparesTasks).toBe(false);
+
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 2) } as Service;
+    const [a, b] = [1, 2].map((slot) => ({ ...newTask(service, slot, clock), prepareOnly: true }));
+    const assigned = (task: Task, nodeId: string): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId, status: { ...task.status!, state: 'ASSIGNED' } } });
+    await store.update(() => [{ action: 'putService', putService: service }, assigned(a, 'new-agent'), assigned(b, 'old-agent')]);
+    await until(() => (latest('new-agent')?.join() === a.id ? true : undefined));
+    // An older agent would start it beside the task it replaces: it hears of it only once it may start.
+    expect(sets.get('old-agent')!.flat()).not.toContain(b.id);
+    await store.update((state) => [{ action: 'putTask', putTask: { ...state.tasks.get(b.id)!, prepareOnly: false } }]);
+    await until(() => (latest('old-agent')?.join() === b.id ? true : undefined));
+  });
 });
