@@ -39,6 +39,7 @@ function task(i: number): Task {
     startedAt: 1_700_000_000_000,
     shutdownReason: '',
     rebalance: false,
+    prepareOnly: false,
   };
 }
 

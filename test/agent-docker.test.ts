@@ -56,6 +56,7 @@ function makeTask(nodeId: string, overrides: Partial<Task> = {}): Task {
     startedAt: 0,
     shutdownReason: '',
     rebalance: false,
+    prepareOnly: false,
     ...overrides,
   };
 }

@@ -74,7 +74,7 @@ function task(id: string, slot: number): Task {
     specVersion: 1,
     restarts: 0,
     startedAt: 1_700_000_000_000,
-    shutdownReason: '', rebalance: false,
+    shutdownReason: '', rebalance: false,  prepareOnly: false,
   };
 }
 

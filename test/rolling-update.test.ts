@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, TEST_IMAGE, cli, cliJson, docker, dockerAvailable, freePort, runningContainersOfService, startScheduler, uniqueName, waitFor } from './harness';
+import { Cluster, TEST_IMAGE, cli, cliJson, containersOf, docker, dockerAvailable, freePort, runningContainersOfService, startScheduler, uniqueName, waitFor } from './harness';
 import type { TaskRow } from '../packages/cli/src/json-views';
 import type { ServiceView } from '../packages/cli/src/json-views';
 
@@ -159,6 +159,31 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     expect(await images(svc)).toEqual([V2_IMAGE]);
     const rows = await cliJson<TaskRow[]>(cluster.address, ['ps', svc]);
     expect(rows.filter((row) => row.state === 'failed' || row.state === 'rejected')).toEqual([]);
+  });
+
+  it('stop-first prepares the successor while the old container stops: created, not started, until the old one has stopped', async () => {
+    const svc = uniqueName('prep');
+    // A 3 s stop, so the overlap is seen whatever the machine's load.
+    const run = await cli(cluster.address, ['run', '--name', svc, '--update-monitor', '0s', TEST_IMAGE, 'sh', '-c', 'trap "sleep 3; exit 0" TERM; while :; do sleep 1; done']);
+    expect(run.code, run.stderr).toBe(0);
+    const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--detach']);
+    expect(update.code, update.stderr).toBe(0);
+    const ofService = async () => (await containersOf(cluster.nodeIds)).filter((c) => c.Labels['pisched.service'] === svc);
+    const overlap = await waitFor(async () => {
+      const containers = await ofService();
+      const old = containers.find((c) => c.Image === TEST_IMAGE && c.State === 'running');
+      const prepared = containers.find((c) => c.Image === V2_IMAGE && c.State === 'created');
+      return old && prepared && { old, prepared };
+    }, 15_000, 'the successor created while the old container still runs');
+    await waitFor(async () => (await inspect(svc)).updateStatus?.state === 'completed', 30_000, 'the update to complete');
+    const containers = await ofService();
+    // The prepared container itself was started, not one made again; nothing of the old spec runs.
+    expect(containers.find((c) => c.Id === overlap.prepared.Id)?.State).toBe('running');
+    expect(containers.filter((c) => c.State === 'running').map((c) => c.Image)).toEqual([V2_IMAGE]);
+    expect(containers.filter((c) => c.State === 'created')).toEqual([]);
+    const oldInfo = await docker.getContainer(overlap.old.Id).inspect();
+    const newInfo = await docker.getContainer(overlap.prepared.Id).inspect();
+    expect(Date.parse(newInfo.State.StartedAt)).toBeGreaterThanOrEqual(Date.parse(oldInfo.State.FinishedAt));
   });
 
   it('a global service is updated node by node, and rolled back', async () => {

@@ -3,7 +3,7 @@ import { sameSpec } from './same-spec';
 
 /**
  * The tasks of a new assignment set the worker must look at again: those that
- * came or went, whose desired state or spec changed, or whose status the
+ * came or went, whose desired state, prepare-only mark or spec changed, or whose status the
  * scheduler moved past anything this agent reported itself.
  *
  * The scheduler sends a node its whole set whenever one of its tasks changes,
@@ -20,7 +20,8 @@ export function assignmentNews(
   const ids: string[] = [];
   for (const [id, task] of next) {
     const before = previous.get(id);
-    if (!before || before.desiredState !== task.desiredState || !sameSpec(before.spec, task.spec)) {
+    // A prepared task whose mark was cleared is to be started now.
+    if (!before || before.desiredState !== task.desiredState || before.prepareOnly !== task.prepareOnly || !sameSpec(before.spec, task.spec)) {
       ids.push(id);
       continue;
     }

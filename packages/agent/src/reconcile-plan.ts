@@ -10,6 +10,8 @@ import { ingressBindings } from './container-spec';
 export type ReconcileAction =
   | { kind: 'report'; taskId: string; status: StatusReport }
   | { kind: 'start'; task: Task }
+  /** Starts the container a task marked prepare-only was given, now that the mark is gone. */
+  | { kind: 'launch'; task: Task; containerId: string }
   | { kind: 'stop'; taskId: string; containerId: string; then?: StatusReport }
   | { kind: 'remove'; taskId: string; containerId: string; stopFirst: boolean; reason: RemoveReason };
 
@@ -103,6 +105,11 @@ function planTask(
     } else if (primary.phase === 'exited') {
       if (!isTerminal(known)) report(exitStatus(primary));
     } else if (stateRank(known) < stateRank('RUNNING')) {
+      if (known === 'STARTING' && preparedContainer(task, lastReported) === primary.id) {
+        // Prepared (created whole, then reported): kept while the mark stays, across agent restarts too.
+        if (!task.prepareOnly) actions.push({ kind: 'launch', task, containerId: primary.id });
+        return actions;
+      }
       // Created but never started: an earlier start was cut short. A fresh
       // start from the top is simpler than resuming it halfway.
       actions.push({ kind: 'remove', taskId, containerId: primary.id, stopFirst: false, reason: 'never-started' });
@@ -134,7 +141,18 @@ function planTask(
   return actions;
 }
 
-export type TaskStatusMemory = ReadonlyMap<string, { state: TaskState; health?: string }>;
+export type TaskStatusMemory = ReadonlyMap<string, { state: TaskState; health?: string; containerId?: string }>;
+
+/**
+ * The container a prepare-only task was reported prepared with: only that
+ * report says STARTING with a container (a start says STARTING before it
+ * creates one), so a container cut short in its create is never taken for it.
+ * The agent's own word first; after a restart, the scheduler's copy of it.
+ */
+function preparedContainer(task: Task, lastReported: TaskStatusMemory): string {
+  const status = lastReported.get(task.id) ?? task.status;
+  return status?.state === 'STARTING' ? (status.containerId ?? '') : '';
+}
 
 /**
  * The agent's whole decision: given the tasks assigned to this node, the

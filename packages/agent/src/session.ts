@@ -393,6 +393,8 @@ export class AgentSession {
         advertiseAddr: this.options.advertiseAddr ?? '',
         imagePort: this.options.imagePort?.() ?? 0,
         incrementalAssignments: true,
+        // The worker creates a task marked prepare_only without starting it (reconcile-plan.ts).
+        preparesTasks: true,
       },
     });
   }

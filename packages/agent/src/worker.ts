@@ -79,6 +79,8 @@ export class Worker {
   /** Each job's read of its task's containers, batched with the other jobs' of the moment. */
   private readonly containers: CoalescedList;
   private readonly grace: number;
+  /** Tasks prepared (created, not started), until they start or go. */
+  private readonly prepared = new Map<string, Made>();
 
   constructor(private readonly options: WorkerOptions) {
     this.grace = options.stopGraceSeconds ?? 10;
@@ -129,6 +131,9 @@ export class Worker {
     }
     for (const id of [...this.drained]) {
       if (!this.assignments.has(id)) this.drained.delete(id);
+    }
+    for (const id of [...this.prepared.keys()]) {
+      if (!this.assignments.has(id)) this.prepared.delete(id);
     }
     // A session's first set may follow anything (a restart, missed events): look at everything once.
     if (firstOfSession || !previous) return this.reconcileAll();
@@ -247,6 +252,9 @@ export class Worker {
       case 'start':
         await this.startTask(action.task);
         return;
+      case 'launch':
+        await this.launch(action.task, action.containerId, await this.madeOf(action.task));
+        return;
       case 'stop':
         await this.drain(action.taskId);
         this.log.info({ taskId: action.taskId, containerId: action.containerId }, 'stopping container');
@@ -289,12 +297,6 @@ export class Worker {
     const advance = (state: TaskState, message: string): void => {
       if (stateRank(state) > stateRank(this.known(task))) this.report(task.id, { state, message });
     };
-    // Only the engine's answers decide a task's fate; an engine that cannot
-    // be reached leaves the task where it is for a later pass to retry.
-    const verdict = (error: unknown): string => {
-      if (isEngineUnreachable(error)) throw error;
-      return engineMessage(error);
-    };
 
     advance('ACCEPTED', 'accepted');
     advance('PREPARING', 'preparing');
@@ -313,7 +315,7 @@ export class Worker {
         this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: error.message });
         return;
       }
-      let err = verdict(error);
+      let err = engineVerdict(error);
       // Without a registry the engine's words are about the network only
       // ("lookup registry-1.docker.io: no such host"); name the image so a
       // person reading `pisched ps` knows which one is missing.
@@ -323,7 +325,8 @@ export class Worker {
       return;
     }
 
-    advance('STARTING', 'starting');
+    // A task to prepare says STARTING only once its container is made, and with it: see reconcile-plan.ts.
+    if (!task.prepareOnly) advance('STARTING', 'starting');
     let fileMounts;
     try {
       fileMounts = await this.prepareFiles(task);
@@ -357,13 +360,41 @@ export class Worker {
       for (const network of networking?.engineNetworks.slice(1) ?? []) await driver.connectNetwork(containerId, network);
     } catch (error) {
       await this.options.files?.release(task.id);
-      this.report(task.id, { state: 'REJECTED', message: 'create failed', err: verdict(error) });
+      this.report(task.id, { state: 'REJECTED', message: 'create failed', err: engineVerdict(error) });
       return;
     }
+    const made: Made = { local, imagePorts: (networking?.imagePorts ?? []).length > 0 };
+    if (task.prepareOnly) {
+      this.prepared.set(task.id, made);
+      this.report(task.id, { state: 'STARTING', message: 'prepared; starts once the task it replaces has stopped', containerId });
+      return;
+    }
+    await this.launch(task, containerId, made);
+  }
+
+  /** What the task's prepare found; after an agent restart, read again. */
+  private async madeOf(task: Task): Promise<Made> {
+    const kept = this.prepared.get(task.id);
+    if (kept) return kept;
+    let local: LocalImage | undefined;
+    try {
+      local = await this.options.driver.localImage(task.spec?.container?.image ?? '');
+    } catch (error) {
+      // Only the image's health check is read from it: without it the start goes on as for an image with none.
+      engineVerdict(error);
+    }
+    // Whether the image exposes ports is not worth a read of its own: the host ports are read for any task on a network.
+    return { local, imagePorts: (task.spec?.networks ?? []).length > 0 };
+  }
+
+  /** Starts a task's created container and reports it running (with its ports and health). */
+  private async launch(task: Task, containerId: string, made: Made): Promise<void> {
+    const { driver } = this.options;
+    this.prepared.delete(task.id);
     try {
       await driver.startContainer(containerId);
     } catch (error) {
-      const err = verdict(error);
+      const err = engineVerdict(error);
       this.report(task.id, { state: 'FAILED', message: 'start failed', err, containerId });
       // A created-but-never-started container would block the name and
       // count as a task container; nothing in it is worth keeping.
@@ -373,7 +404,7 @@ export class Worker {
     }
     // The mesh reaches the task at the host ports the engine picked, known only now.
     let ingressPorts: PortConfig[] = [];
-    if (meshTargetPorts(task.spec).length > 0 || (networking?.imagePorts ?? []).length > 0) {
+    if (meshTargetPorts(task.spec).length > 0 || made.imagePorts) {
       try {
         ingressPorts = ingressBindings(task, await driver.hostPorts(containerId));
       } catch (error) {
@@ -382,7 +413,7 @@ export class Worker {
       }
     }
     // Without its health, a start-first update or a batch would count the task as up before its check passed.
-    const health = startsWithHealthCheck(task, local) ? { health: 'starting' } : {};
+    const health = startsWithHealthCheck(task, made.local) ? { health: 'starting' } : {};
     this.report(task.id, { state: 'RUNNING', message: 'started', containerId, ...health, ...(ingressPorts.length > 0 ? { ingressPorts } : {}) });
   }
 
@@ -441,6 +472,24 @@ export class Worker {
       this.log.warn({ taskId, err: engineMessage(error) }, 'reconcile step failed; will retry');
     }
   }
+}
+
+/**
+ * The engine's answer as a task's error. Only the engine's answers decide a
+ * task's fate; an engine that cannot be reached leaves the task where it is
+ * for a later pass to retry (thrown on).
+ */
+function engineVerdict(error: unknown): string {
+  if (isEngineUnreachable(error)) throw error;
+  return engineMessage(error);
+}
+
+/** What a start needs to know of a task's container once it is created. */
+interface Made {
+  /** The image as its check found it: whether it has a HEALTHCHECK. */
+  local: LocalImage | undefined;
+  /** The image exposes ports the mesh reaches on a network: read the host ports after the start. */
+  imagePorts: boolean;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {

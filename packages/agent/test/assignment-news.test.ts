@@ -27,6 +27,12 @@ describe('assignmentNews', () => {
     expect(assignmentNews(byId(a), byId(withState(a, 'RUNNING')), new Map())).toEqual(['a']);
   });
 
+  it('names a prepared task whose prepare-only mark was cleared: it is to be started now', () => {
+    const prepared = withState({ ...a, prepareOnly: true }, 'STARTING');
+    const reported = new Map([['a', { state: 'STARTING' as TaskState }]]);
+    expect(assignmentNews(byId(prepared), byId({ ...prepared, prepareOnly: false }), reported)).toEqual(['a']);
+  });
+
   it('names a task whose desired state or spec changed', () => {
     expect(assignmentNews(byId(a), byId({ ...a, desiredState: 'SHUTDOWN' }), new Map())).toEqual(['a']);
     const spec = { ...a.spec!, container: { ...a.spec!.container!, env: ['X=1'] } } as Task['spec'];

@@ -25,6 +25,7 @@ export function makeTask(overrides: Partial<Task> & { state?: TaskState } = {}):
     startedAt: 0,
     shutdownReason: '',
     rebalance: false,
+    prepareOnly: false,
     ...rest,
   };
 }

@@ -224,3 +224,37 @@ describe('planReconcile: containers of tasks not assigned', () => {
     expect(planReconcile([], [{ ...orphan, phase: 'removing' }], none, allow)).toEqual([]);
   });
 });
+
+describe('planReconcile: a task marked prepare-only', () => {
+  const prepared = (containerId = 'c1') => new Map([['task0123456789abcdef', { state: 'STARTING' as TaskState, containerId }]]);
+
+  it('is started like any task when it has no container: the worker prepares it only', () => {
+    const task = makeTask({ state: 'ASSIGNED', prepareOnly: true });
+    expect(planReconcile([task], [], none, allow)).toEqual([{ kind: 'start', task }]);
+  });
+
+  it('keeps its prepared container while the mark stays, also after an agent restart (the scheduler\'s copy of the report)', () => {
+    const task = makeTask({ state: 'ASSIGNED', prepareOnly: true });
+    expect(planReconcile([task], [makeContainer({ phase: 'created' })], prepared(), allow)).toEqual([]);
+    const restarted = makeTask({ prepareOnly: true, status: { ...task.status!, state: 'STARTING', containerId: 'c1' } });
+    expect(planReconcile([restarted], [makeContainer({ phase: 'created' })], none, allow)).toEqual([]);
+  });
+
+  it('has that very container started once the mark is gone, not made again', () => {
+    const task = makeTask({ state: 'STARTING' });
+    expect(planReconcile([task], [makeContainer({ phase: 'created' })], prepared(), allow)).toEqual([{ kind: 'launch', task, containerId: 'c1' }]);
+  });
+
+  it('takes no other created container for the prepared one: that was a start cut short, made afresh', () => {
+    const task = makeTask({ state: 'STARTING' });
+    expect(kinds(planReconcile([task], [makeContainer({ phase: 'created' })], prepared('c0'), allow))).toEqual(['remove', 'start']);
+    expect(kinds(planReconcile([task], [makeContainer({ phase: 'created' })], prepared(''), allow))).toEqual(['remove', 'start']);
+  });
+
+  it('has its prepared container removed when it is shut down (a rollback) or removed with its service', () => {
+    for (const desiredState of ['SHUTDOWN', 'REMOVE'] as const) {
+      const task = makeTask({ state: 'STARTING', desiredState, prepareOnly: true });
+      expect(kinds(planReconcile([task], [makeContainer({ phase: 'created' })], prepared(), allow))).toEqual(['report:SHUTDOWN', 'remove']);
+    }
+  });
+});

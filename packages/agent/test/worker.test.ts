@@ -329,4 +329,46 @@ describe('Worker', () => {
     expect(engine.containers.size).toBe(0);
     expect(states(task.id).filter((s) => s === 'SHUTDOWN')).toHaveLength(1);
   });
+
+  it('prepares a task marked prepare-only (image check, create, no start), then only starts that container once the mark is gone', async () => {
+    const { engine, worker, sent, flush, states } = setup();
+    engine.imagesWithHealthCheck.add('pisched-test/busybox:latest');
+    const task = makeTask({ prepareOnly: true });
+    await worker.setAssignments([task]);
+    await flush();
+    expect(states(task.id)).toEqual(['ACCEPTED', 'PREPARING', 'STARTING']);
+    const [container] = [...engine.containers.values()];
+    expect(container.phase).toBe('created');
+    expect(sent.at(-1)!.status.containerId).toBe(container.id);
+    expect(engine.calls).not.toContain('startContainer');
+    // The scheduler's copy of the reports comes back: nothing to do while the mark stays.
+    const asStored = { ...task, status: sent.at(-1)!.status };
+    await worker.setAssignments([asStored]);
+    await flush();
+    expect(engine.calls).not.toContain('startContainer');
+
+    engine.calls.length = 0;
+    await worker.setAssignments([{ ...asStored, prepareOnly: false }]);
+    await flush();
+    expect(engine.calls.filter((call) => call !== 'listContainers')).toEqual(['startContainer']);
+    expect(engine.containers.get(container.id)!.phase).toBe('running');
+    expect(sent.at(-1)!.status).toMatchObject({ state: 'RUNNING', containerId: container.id, health: 'starting' });
+  });
+
+  it('keeps a prepared container across an agent restart and starts it when told, reading the image again for its health check', async () => {
+    const first = setup();
+    const task = makeTask({ prepareOnly: true });
+    await first.worker.setAssignments([task]);
+    await first.flush();
+    const asStored = { ...task, status: first.sent.at(-1)!.status };
+    const { engine, worker, sent, flush } = setup();
+    engine.containers = first.engine.containers;
+    await worker.setAssignments([asStored]);
+    await flush();
+    expect(engine.calls.filter((call) => call !== 'listContainers' && call !== 'glance')).toEqual([]);
+    await worker.setAssignments([{ ...asStored, prepareOnly: false }]);
+    await flush();
+    expect(engine.calls.filter((call) => call !== 'listContainers' && call !== 'glance')).toEqual(['localImage', 'startContainer']);
+    expect(sent.at(-1)!.status).toMatchObject({ state: 'RUNNING', containerId: [...engine.containers.keys()][0] });
+  });
 });

@@ -41,6 +41,7 @@ function node(id: string, capacity: Size, labels: Record<string, string> = {}): 
     address: '',
     thermal: null,    imagePort: 0,
     images: [],
+    preparesTasks: true,
   };
 }
 

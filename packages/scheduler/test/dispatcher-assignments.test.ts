@@ -157,28 +157,37 @@ describe('a dispatcher that stops leading', () => {
   });
 });
 
+/**
+ * A leading dispatcher on loopback and a session for each node (preparesTasks as its agent says), each
+ * keeping the task ids of every set it was sent; resolves once every session has its first (empty) set.
+ */
+async function sessionsKeepingSets(nodes: ReadonlyArray<readonly [string, boolean]>) {
+  const store = new Store();
+  let index = 0;
+  store.attach({ propose: async (data) => store.applyEntry(++index, data) });
+  const clock = testClock();
+  const { dispatcher, client, close } = await serveDispatcher<Received>(store, {}, clock);
+  dispatcher.start();
+  cleanups.push(close);
+  const sets = new Map<string, string[][]>();
+  for (const [nodeId, preparesTasks] of nodes) {
+    const call = client.Session();
+    call.on('error', () => undefined);
+    sets.set(nodeId, []);
+    call.on('data', (message: Received) => {
+      if (message.assignments) sets.get(nodeId)!.push(message.assignments.tasks.map((task) => task.id).sort());
+    });
+    call.write({ register: { nodeId, description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } }, preparesTasks } });
+  }
+  const latest = (nodeId: string) => sets.get(nodeId)!.at(-1);
+  await until(() => (nodes.every(([nodeId]) => latest(nodeId)) ? true : undefined));
+  return { store, clock, sets, latest };
+}
+
 describe('the dispatcher pushes assignment sets', () => {
   it('to the nodes a change touches, following placements, moves and removals', async () => {
-    const store = new Store();
-    let index = 0;
-    store.attach({ propose: async (data) => store.applyEntry(++index, data) });
-    const clock = testClock();
-    const { dispatcher, client, close } = await serveDispatcher<Received>(store, {}, clock);
-    dispatcher.start();
-    cleanups.push(close);
-    const sets = new Map<string, string[][]>();
-    for (const nodeId of ['pi-1', 'pi-2']) {
-      const call = client.Session();
-      call.on('error', () => undefined);
-      sets.set(nodeId, []);
-      call.on('data', (message: Received) => {
-        if (message.assignments) sets.get(nodeId)!.push(message.assignments.tasks.map((task) => task.id).sort());
-      });
-      call.write({ register: { nodeId, description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } } } });
-    }
-    const latest = (nodeId: string) => sets.get(nodeId)!.at(-1);
     // Each session starts with its (empty) set.
-    await until(() => (latest('pi-1') && latest('pi-2') ? true : undefined));
+    const { store, clock, sets, latest } = await sessionsKeepingSets([['pi-1', false], ['pi-2', false]]);
 
     const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 2) } as Service;
     const [a, b] = [1, 2].map((slot) => newTask(service, slot, clock));
@@ -201,5 +210,21 @@ describe('the dispatcher pushes assignment sets', () => {
     store.state.tasks.set(b.id, { ...store.state.tasks.get(a.id)!, id: b.id, nodeId: 'pi-1' });
     store.emit('change');
     await until(() => (latest('pi-1')?.join() === b.id ? true : undefined));
+  });
+
+  it('sends a task to prepare only to an agent that said it knows the mark; to another, once the mark is cleared', async () => {
+    const { store, clock, sets, latest } = await sessionsKeepingSets([['new-agent', true], ['old-agent', false]]);
+    expect(store.state.nodes.get('new-agent')!.preparesTasks).toBe(true);
+    expect(store.state.nodes.get('old-agent')!.preparesTasks).toBe(false);
+
+    const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 2) } as Service;
+    const [a, b] = [1, 2].map((slot) => ({ ...newTask(service, slot, clock), prepareOnly: true }));
+    const assigned = (task: Task, nodeId: string): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId, status: { ...task.status!, state: 'ASSIGNED' } } });
+    await store.update(() => [{ action: 'putService', putService: service }, assigned(a, 'new-agent'), assigned(b, 'old-agent')]);
+    await until(() => (latest('new-agent')?.join() === a.id ? true : undefined));
+    // An older agent would start it beside the task it replaces: it hears of it only once it may start.
+    expect(sets.get('old-agent')!.flat()).not.toContain(b.id);
+    await store.update((state) => [{ action: 'putTask', putTask: { ...state.tasks.get(b.id)!, prepareOnly: false } }]);
+    await until(() => (latest('old-agent')?.join() === b.id ? true : undefined));
   });
 });

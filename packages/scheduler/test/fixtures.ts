@@ -34,6 +34,7 @@ export function readyNode(id: string, state: Node['state'] = 'READY'): Node {
     thermal: null,
     imagePort: 0,
     images: [],
+    preparesTasks: true,
   };
 }
 

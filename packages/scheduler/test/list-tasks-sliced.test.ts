@@ -33,6 +33,7 @@ function storeWithTasks(): Store {
           startedAt: 1,
           shutdownReason: '',
           rebalance: false,
+          prepareOnly: false,
         },
       })),
     );

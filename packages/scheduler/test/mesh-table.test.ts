@@ -25,6 +25,7 @@ function task(id: string, nodeId: string, fields: { desired?: Task['desiredState
     startedAt: 1,
     shutdownReason: '',
     rebalance: false,
+    prepareOnly: false,
   };
 }
 

@@ -43,6 +43,7 @@ export function sizedNode(id: string, shape: NodeShape = {}): Node {
     address: '',
     thermal: shape.thermal ?? null,    imagePort: 0,
     images: [],
+    preparesTasks: true,
   };
 }
 

@@ -50,6 +50,21 @@ describe('published host ports', () => {
     expect(liveTasks(machine, 'new')[0].status!.err).toBe('no suitable node: 1 node already has port 9090/tcp published');
   });
 
+  it('lets a task to prepare only share a port with its own slot\'s stopping task, never with another task\'s', () => {
+    const machine = place(['n1'], published('old', {}, web(9090)));
+    const [old] = liveTasks(machine, 'old');
+    const stopping: Task = { ...old, desiredState: 'SHUTDOWN', status: { ...old.status!, state: 'RUNNING' } };
+    const successor = (slot: number): Task => ({ ...old, id: `next-${slot}`, slot, prepareOnly: true, nodeId: '', status: { ...old.status!, state: 'PENDING' }, meta: { version: 0, createdAt: 2, updatedAt: 2 } });
+    // Slot 2's successor would start as soon as its own slot is clear: the port is not its to share.
+    expect(applyActions(machine, [{ action: 'putTask', putTask: stopping }, { action: 'putTask', putTask: successor(2) }]).ok).toBe(true);
+    expect(applyActions(machine, placePendingTasks(machine, testClock())).ok).toBe(true);
+    expect(machine.tasks.get('next-2')!.nodeId).toBe('');
+    expect(machine.tasks.get('next-2')!.status!.err).toBe('no suitable node: 1 node already has port 9090/tcp published');
+    expect(applyActions(machine, [{ action: 'putTask', putTask: successor(1) }]).ok).toBe(true);
+    expect(applyActions(machine, placePendingTasks(machine, testClock())).ok).toBe(true);
+    expect(machine.tasks.get('next-1')!.nodeId).toBe('n1');
+  });
+
   it('leaves a global task pending on a node whose port is taken, with the reason', () => {
     const machine = place(['n1', 'n2'], published('fixed', { constraints: ['node.id==n1'] }, web(7000)));
     machine.add(published('everywhere', { mode: 'GLOBAL' }, web(7000)));

@@ -19,7 +19,7 @@ const task = (id: string, slot: number, state: 'RUNNING' | 'SHUTDOWN' = 'RUNNING
     specVersion: 1,
     restarts: 0,
     startedAt: 0,
-    shutdownReason: '', rebalance: false,
+    shutdownReason: '', rebalance: false,  prepareOnly: false,
   },
 });
 

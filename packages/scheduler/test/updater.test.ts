@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceSpecInput, Task, TaskState } from '@pisched/api';
+import type { Node, ServiceSpecInput, Task, TaskState } from '@pisched/api';
 import { StateMachine } from '../src/store/state-machine';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { placePendingTasks } from '../src/placement/placement';
@@ -7,26 +7,33 @@ import { reapTasks } from '../src/orchestrator/task-reaper';
 import { reconcileUpdates } from '../src/updater/updater';
 import { UpdaterPass } from '../src/updater/updater-pass';
 import { reconcileGlobal } from '../src/orchestrator/global';
-import { withNewSpec, withResume, withRollback } from '../src/updater/update-status';
+import { withNewSpec, withPause, withResume, withRollback } from '../src/updater/update-status';
 import { updateFailures } from '../src/updater/failures';
 import { rebalanceServices } from '../src/updater/rebalance';
 import { applyActions, readyNode, spec, testClock } from './fixtures';
+import { sizedNode } from './placement-fixtures';
 
 type Behaviour = (task: Task) => 'run' | 'exit' | 'unhealthy' | 'crash';
 
 /**
  * A cluster of the scheduler's passes and a fake agent: every step the passes
  * run once, then the agent starts what is assigned (as `behave` says: run,
- * exit at once, or run unhealthy) and stops what is to be shut down.
+ * exit at once, or run unhealthy) and stops what is to be shut down. A task
+ * marked prepare-only it only prepares (STARTING with a container), and
+ * starts once the mark is gone.
  */
-function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}, mode: ServiceSpecInput['mode'] = 'REPLICATED') {
+function cluster(
+  replicas: number,
+  update: ServiceSpecInput['updateConfig'] = {},
+  mode: ServiceSpecInput['mode'] = 'REPLICATED',
+  more: { spec?: ServiceSpecInput; nodes?: Node[] } = {},
+) {
   const machine = new StateMachine();
   const clock = testClock();
-  const base: ServiceSpecInput = { mode, container: { image: 'app:v1' }, updateConfig: update, restart: { delaySet: true, delayMs: 0 } };
+  const base: ServiceSpecInput = { mode, container: { image: 'app:v1' }, updateConfig: update, restart: { delaySet: true, delayMs: 0 }, ...more.spec };
   applyActions(machine, [
     { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', replicas, base), previousSpec: null, updateStatus: null } },
-    { action: 'putNode', putNode: readyNode('n1') },
-    { action: 'putNode', putNode: readyNode('n2') },
+    ...(more.nodes ?? [readyNode('n1'), readyNode('n2')]).map((node) => ({ action: 'putNode' as const, putNode: node })),
   ]);
   let behave: Behaviour = () => 'run';
   // How long a container takes to stop after it is told to (its stop grace, say).
@@ -46,19 +53,22 @@ function cluster(replicas: number, update: ServiceSpecInput['updateConfig'] = {}
     const now = clock.now();
     // Stops first, then a look at the cluster, then starts: the moment with the fewest tasks running.
     for (const task of [...machine.tasks.values()]) {
-      if (task.desiredState !== 'RUNNING' && ['ASSIGNED', 'RUNNING'].includes(task.status!.state) && now - task.meta!.updatedAt >= stopDelayMs) {
+      if (task.desiredState !== 'RUNNING' && ['ASSIGNED', 'STARTING', 'RUNNING'].includes(task.status!.state) && now - task.meta!.updatedAt >= stopDelayMs) {
         applyActions(machine, [{ action: 'putTask', putTask: { ...task, status: { ...task.status!, state: 'SHUTDOWN', timestamp: now } } }]);
       }
     }
     minimumRunning.push(running().length);
-    starting.push([...machine.tasks.values()].filter((task) => task.desiredState === 'RUNNING' && task.status!.state === 'ASSIGNED').length);
+    const toStart = (task: Task) => task.desiredState === 'RUNNING' && !task.prepareOnly && ['ASSIGNED', 'STARTING'].includes(task.status!.state);
+    starting.push([...machine.tasks.values()].filter(toStart).length);
     for (const task of [...machine.tasks.values()]) {
       const observed = task.status!.state;
       let status = task.status!;
       let startedAt = task.startedAt;
       if (task.desiredState === 'RUNNING' && observed === 'RUNNING' && behave(task) === 'crash' && now - task.startedAt >= 300) {
         status = { ...status, state: 'FAILED', exitCode: 2, timestamp: now };
-      } else if (task.desiredState === 'RUNNING' && observed === 'ASSIGNED' && now - task.meta!.createdAt >= startDelay(task)) {
+      } else if (task.desiredState === 'RUNNING' && task.prepareOnly && observed === 'ASSIGNED') {
+        status = { ...status, state: 'STARTING', containerId: `c-${task.id}`, timestamp: now };
+      } else if (toStart(task) && now - task.meta!.createdAt >= startDelay(task)) {
         const what = behave(task);
         status = what === 'exit' ? { ...status, state: 'FAILED', exitCode: 1, timestamp: now } : { ...status, state: 'RUNNING', timestamp: now, health: what === 'unhealthy' ? 'unhealthy' : '' };
         startedAt = what === 'exit' ? 0 : now;
@@ -427,5 +437,126 @@ describe('rolling updater', () => {
     expect(c.service().updateStatus!.message).toBe('rollback completed');
     expect(c.images()).toEqual(['app:v1']);
     expect(c.service().previousSpec!.container!.image).toBe('app:v2');
+  });
+});
+
+describe('stop-first: the successor is prepared while the old task stops', () => {
+  /** An update of one slot whose old container takes a second to stop, up to the moment the old task is told to. */
+  function stopping(more: Parameters<typeof cluster>[3] = {}) {
+    const c = cluster(1, { monitorMs: 0 }, 'REPLICATED', more);
+    c.until(() => c.running().length === 1);
+    const old = c.running()[0]!;
+    c.slowStops(1000);
+    c.changeImage('app:v2');
+    c.until(() => c.machine.tasks.get(old.id)!.desiredState === 'SHUTDOWN');
+    const successor = () => [...c.machine.tasks.values()].find((task) => task.spec!.container!.image === 'app:v2');
+    const oldState = () => c.machine.tasks.get(old.id)!.status!.state;
+    return { c, old, successor, oldState };
+  }
+
+  it('is made, placed and prepared in the command that stops the old task, and started once that has stopped', () => {
+    const { c, successor, oldState } = stopping();
+    // Made with the old task's stop: without prepare it came only after the stop, a round and a placement later.
+    expect(successor()?.prepareOnly).toBe(true);
+    c.step();
+    expect(oldState()).toBe('RUNNING');
+    expect(successor()!.nodeId).not.toBe('');
+    expect(successor()!.status!.state).toBe('STARTING');
+    c.perSlotRunning.length = 0;
+    c.until(() => oldState() === 'SHUTDOWN');
+    expect(successor()!.prepareOnly).toBe(true);
+    expect(successor()!.status!.state).toBe('STARTING');
+    c.until(() => c.state() === 'completed');
+    expect(successor()!.prepareOnly).toBe(false);
+    expect(c.images()).toEqual(['app:v2']);
+    // Never both running: the old container had stopped before the prepared one started.
+    expect(Math.max(...c.perSlotRunning)).toBe(1);
+  });
+
+  it('takes the reservation the old task gave up: a node with room for one task is not full for its successor', () => {
+    const { c, successor, oldState } = stopping({ spec: { resources: { cpus: 2, memoryBytes: 0 } }, nodes: [sizedNode('n1', { cpus: 2 })] });
+    c.step();
+    expect(oldState()).toBe('RUNNING');
+    expect(successor()!.nodeId).toBe('n1');
+    expect(successor()!.status!.err).toBe('');
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2']);
+  });
+
+  it('with a host-mode published port, is prepared beside the old task on its node (the engine binds a port at start, not create)', () => {
+    const ports = [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp', publishMode: 'host' }];
+    const { c, old, successor, oldState } = stopping({ spec: { ports }, nodes: [readyNode('n1')] });
+    c.step();
+    expect(oldState()).toBe('RUNNING');
+    expect(successor()).toMatchObject({ nodeId: old.nodeId, prepareOnly: true, status: { state: 'STARTING', err: '' } });
+    c.perSlotRunning.length = 0;
+    c.until(() => c.state() === 'completed');
+    expect(c.images()).toEqual(['app:v2']);
+    expect(Math.max(...c.perSlotRunning)).toBe(1);
+  });
+
+  it('is started when the old task\'s node goes down instead of stopping', () => {
+    const c = cluster(1, { monitorMs: 0 });
+    c.until(() => c.running().length === 1);
+    const old = c.running()[0]!;
+    const node = (id: string) => c.machine.nodes.get(id)!;
+    // Paused, the old task's node keeps it and takes no new one: the successor goes to the other node.
+    applyActions(c.machine, [{ action: 'putNode', putNode: { ...node(old.nodeId), availability: 'PAUSE' } }]);
+    c.slowStops(60_000);
+    c.changeImage('app:v2');
+    const successor = () => [...c.machine.tasks.values()].find((task) => task.spec!.container!.image === 'app:v2');
+    c.until(() => successor()?.status!.state === 'STARTING');
+    expect(successor()!.nodeId).not.toBe(old.nodeId);
+    for (let i = 0; i < 5; i++) c.step();
+    expect(successor()!.prepareOnly).toBe(true);
+    applyActions(c.machine, [{ action: 'putNode', putNode: { ...node(old.nodeId), state: 'DOWN' } }]);
+    c.step();
+    expect(successor()!.prepareOnly).toBe(false);
+    expect(c.machine.tasks.get(old.id)!.status!.state).toBe('RUNNING');
+  });
+
+  it('is started once the old task stops even when the update was paused meanwhile (the slot is the orchestrator\'s)', () => {
+    const { c, successor, oldState } = stopping();
+    c.put(withPause(c.service(), c.clock.now(), 'paused by hand'));
+    c.until(() => oldState() === 'SHUTDOWN');
+    c.until(() => successor()!.status!.state === 'RUNNING');
+    expect(c.state()).toBe('paused');
+    expect(c.images()).toEqual(['app:v2']);
+  });
+
+  it('is shut down, never started, when the update is rolled back while it waits; the old spec comes back', () => {
+    const { c, successor } = stopping();
+    c.step();
+    const prepared = successor()!;
+    expect(prepared.status!.state).toBe('STARTING');
+    c.put(withRollback(c.service(), c.clock.now(), 'manually requested rollback'));
+    c.step();
+    expect(c.machine.tasks.get(prepared.id)!.desiredState).toBe('SHUTDOWN');
+    c.until(() => c.state() === 'rollback_completed');
+    expect(c.machine.tasks.get(prepared.id)?.startedAt ?? 0).toBe(0);
+    expect(c.images()).toEqual(['app:v1']);
+  });
+
+  it('is told to go away with its service', () => {
+    const { c, successor } = stopping();
+    c.step();
+    const prepared = successor()!;
+    expect(applyActions(c.machine, [{ action: 'removeService', removeService: 'svc' }])).toEqual({ ok: true });
+    c.step();
+    expect(c.machine.tasks.get(prepared.id)?.desiredState ?? 'REMOVE').toBe('REMOVE');
+    expect(c.machine.tasks.get(prepared.id)?.startedAt ?? 0).toBe(0);
+  });
+
+  it('a prepared successor that failed is replaced by one that waits for the old task too', () => {
+    const { c, successor, oldState } = stopping();
+    c.slowStops(60_000);
+    c.step();
+    const prepared = successor()!;
+    applyActions(c.machine, [{ action: 'putTask', putTask: { ...prepared, status: { ...prepared.status!, state: 'REJECTED', timestamp: c.clock.now() } } }]);
+    c.put(withPause(c.service(), c.clock.now(), 'paused by hand'));
+    c.step();
+    const next = [...c.machine.tasks.values()].find((task) => task.spec!.container!.image === 'app:v2' && task.id !== prepared.id);
+    expect(oldState()).toBe('RUNNING');
+    expect(next?.prepareOnly).toBe(true);
   });
 });

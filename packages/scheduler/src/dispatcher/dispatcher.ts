@@ -362,7 +362,7 @@ export class Dispatcher {
       endWithError(call, error);
       return undefined;
     }
-    const { nodeId, description, advertiseAddr, imagePort } = register;
+    const { nodeId, description, advertiseAddr, imagePort, preparesTasks } = register;
     if (!NODE_ID_PATTERN.test(nodeId)) {
       call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid node id "${nodeId}"`));
       return undefined;
@@ -386,7 +386,7 @@ export class Dispatcher {
       sent: new SentAssignments(register.incrementalAssignments === true),
     };
     this.lastArrival = this.clock.now();
-    this.register(call, nodeId, description, address, imagePort).then(
+    this.register(call, nodeId, description, address, imagePort, preparesTasks).then(
       () => this.open(session),
       (error: Error) => endWithError(call, error instanceof RegistrationDenied ? error.status : grpcError(grpc.status.UNAVAILABLE, `cannot register node: ${error.message}`)),
     );
@@ -414,10 +414,10 @@ export class Dispatcher {
     this.pushMesh(session, meshTable(this.store.state));
   }
 
-  private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string, imagePort: number): Promise<unknown> {
+  private register(call: SessionCall, nodeId: string, description: NodeDescription | null, address: string, imagePort: number, preparesTasks: boolean): Promise<unknown> {
     const known = this.store.state.nodes.get(nodeId);
     // A ready node back with what is stored (every agent after a leader change) needs no write.
-    if (known?.state === 'READY' && known.address === address && known.imagePort === imagePort && sameDescription(known.description, description)) return Promise.resolve();
+    if (known?.state === 'READY' && known.address === address && known.imagePort === imagePort && known.preparesTasks === preparesTasks && sameDescription(known.description, description)) return Promise.resolve();
     const now = this.clock.now();
     const change = (existing: Node | undefined): Node => {
       // Asked again against the state this write is built from: a node removed (and revoked) while
@@ -436,6 +436,7 @@ export class Dispatcher {
         thermal: existing?.thermal ?? null,
         imagePort,
         images: existing?.images ?? [],
+        preparesTasks,
       };
     };
     return this.nodeWrites.write({ nodeId, change });
@@ -737,7 +738,12 @@ export class Dispatcher {
 
   private pushAssignments(session: Session): void {
     // A global task is bound to its node before placement has found room for it there: not the agent's yet.
-    const tasks = this.index.tasksOf(session.nodeId, this.store.state).filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED'));
+    // A task to prepare only is held back from an agent that did not say it knows the mark: it would start it
+    // beside the task it replaces. It goes out once the orchestrator clears the mark, to be started as usual.
+    const prepares = this.store.state.nodes.get(session.nodeId)?.preparesTasks ?? false;
+    const tasks = this.index
+      .tasksOf(session.nodeId, this.store.state)
+      .filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED') && (prepares || !task.prepareOnly));
     tasks.sort((a, b) => a.id.localeCompare(b.id));
     if (!session.sent.differs(tasks)) return;
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);

@@ -82,6 +82,8 @@ function reconcileService(
       // Two live tasks in one slot only arise from a race; keep the most advanced.
       live.sort((a, b) => stateRank(b.status!.state) - stateRank(a.status!.state));
       for (const task of tasks) if (task !== live[0]) shutDown(task);
+      // A stop-first successor prepared while its old task stopped: its agent starts it once told it may.
+      if (live[0].prepareOnly && !occupied(history.get(slot) ?? [], state.nodes)) actions.push(putTask(withRaise(live[0], now)));
       continue;
     }
     const newestFirst = [...tasks].sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
@@ -101,7 +103,9 @@ function reconcileService(
       continue;
     }
     shutDown(dead);
-    actions.push(putTask({ ...newTask(service, slot, clock), restarts: decision.restarts }));
+    // A prepared successor that failed is replaced by one that waits for the old task just as well.
+    const prepareOnly = dead.prepareOnly && occupied(history.get(slot) ?? [], state.nodes);
+    actions.push(putTask({ ...newTask(service, slot, clock), restarts: decision.restarts, prepareOnly }));
   }
 }
 
@@ -126,12 +130,25 @@ function isLive(task: Task, nodes: Map<string, Node>, service: Service): boolean
 
 /** A task of an older spec told to shut down, whose container may still run on a node that is up. */
 function stillStopping(shutDown: Task[], nodes: Map<string, Node>, service: Service): boolean {
+  return occupied(shutDown.filter((task) => !isCurrentTask(task, service.spec)), nodes);
+}
+
+/**
+ * Whether any of the slot's tasks told to shut down may still have a running
+ * container: what a prepared successor waits out. Whatever their spec: after
+ * a rollback the task still stopping is of the current spec again.
+ */
+function occupied(shutDown: Task[], nodes: Map<string, Node>): boolean {
   return shutDown.some((task) => {
     if (isTerminal(task.status!.state) || stateRank(task.status!.state) < stateRank('ASSIGNED') || task.nodeId === '') return false;
-    if (isCurrentTask(task, service.spec)) return false;
     const node = nodes.get(task.nodeId);
     return node !== undefined && node.state !== 'DOWN';
   });
+}
+
+/** The prepared task, now to be started. */
+function withRaise(task: Task, now: number): Task {
+  return { ...task, prepareOnly: false, meta: { ...task.meta!, updatedAt: now } };
 }
 
 /** The summary `pisched ls` shows: how many of the desired tasks run, and (jobs) have completed. */

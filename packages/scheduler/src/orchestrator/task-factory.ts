@@ -23,6 +23,7 @@ export function newTask(service: Service, slot: number, clock: Clock): Task {
     startedAt: 0,
     shutdownReason: '',
     rebalance: false,
+    prepareOnly: false,
   };
 }
 

@@ -22,6 +22,10 @@ export class ClusterView {
   readonly taskCount: Int32Array;
   /** Host ports (8080/tcp) published on each node by tasks that have or may soon have a container. */
   readonly portsInUse: Set<string>[];
+  /** Of those, the ones held by tasks meant to run (placed in this pass included): no successor may share them. */
+  private readonly portsReserved: Set<string>[];
+  /** Of those, the ones held by tasks being stopped, with each holder's slot (serviceId/slot). */
+  private readonly portsStopping: Map<string, string[]>[];
   /** Generic resources (camera → 1) each node has not yet promised to a task; booked like CPU and memory. */
   readonly freeGeneric: Map<string, number>[];
   /**
@@ -48,6 +52,8 @@ export class ClusterView {
     this.freeMemory = new Float64Array(n);
     this.taskCount = new Int32Array(n);
     this.portsInUse = this.nodes.map(() => new Set<string>());
+    this.portsReserved = this.nodes.map(() => new Set<string>());
+    this.portsStopping = this.nodes.map(() => new Map<string, string[]>());
     this.residents = this.nodes.map(() => []);
     this.heat = new Int8Array(n);
     this.tooHot = new Uint8Array(n);
@@ -73,8 +79,29 @@ export class ClusterView {
         this.residents[i].push(task);
       }
       // A task being stopped keeps its port until its container is gone: a replacement would fail to start.
-      else if (holdsPortsOnNode(task)) for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
+      else if (holdsPortsOnNode(task)) {
+        for (const port of publishedPorts(task)) {
+          this.portsInUse[i].add(port);
+          this.portsStopping[i].set(port, [...(this.portsStopping[i].get(port) ?? []), slotOf(task)]);
+        }
+      }
     }
+  }
+
+  /**
+   * The ports taken on a node for a task to prepare only: a port its own
+   * slot's stopping task holds is not, since the engine binds a port when it
+   * starts a container, not when it creates one, and the orchestrator starts
+   * the task only once every stopping task of its slot has stopped.
+   */
+  portsTakenFor(i: number, task: Task): ReadonlySet<string> {
+    const slot = slotOf(task);
+    const taken = new Set<string>();
+    for (const port of this.portsInUse[i]) {
+      const holders = this.portsStopping[i].get(port);
+      if (this.portsReserved[i].has(port) || !holders || holders.some((holder) => holder !== slot)) taken.add(port);
+    }
+    return taken;
   }
 
   get size(): number {
@@ -93,7 +120,10 @@ export class ClusterView {
       this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) - count);
     }
     this.taskCount[i]++;
-    for (const port of publishedPorts(task)) this.portsInUse[i].add(port);
+    for (const port of publishedPorts(task)) {
+      this.portsInUse[i].add(port);
+      this.portsReserved[i].add(port);
+    }
     let counts = this.perService.get(task.serviceId);
     if (!counts) {
       counts = new Map();
@@ -144,6 +174,10 @@ export class ClusterView {
  */
 export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
   return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
+}
+
+function slotOf(task: Task): string {
+  return `${task.serviceId}/${task.slot}`;
 }
 
 /** A task on a node keeps its published ports from its assignment until it ends, even told to stop. */

@@ -81,7 +81,9 @@ export function placePendingTasks(
     const text = placementText(task.spec);
     let placementId = placementIds.get(text);
     if (placementId === undefined) placementIds.set(text, (placementId = placementIds.size));
-    const key = `${task.serviceId}\0${task.specVersion}\0${placementId}`;
+    // A task to prepare only may share a port with its own slot's stopping task, not another's: a group of its own.
+    const own = task.prepareOnly && publishedPorts(task).length > 0 ? `\0${task.slot}` : '';
+    const key = `${task.serviceId}\0${task.specVersion}\0${placementId}${own}`;
     const group = groups.get(key) ?? [];
     group.push(task);
     groups.set(key, group);
@@ -206,6 +208,7 @@ function placeGroup(
   const need: Amount = toAmount(spec?.resources);
   const generic = genericOf(spec?.resources);
   const ports = publishedPorts(tasks[0]);
+  const portsTaken = (i: number) => (tasks[0].prepareOnly ? view.portsTakenFor(i, tasks[0]) : view.portsInUse[i]);
   const rules = compileRules(spec);
 
   const n = view.size;
@@ -218,7 +221,7 @@ function placeGroup(
   const counts = view.serviceCounts(tasks[0].serviceId);
   const spread = spreadGroups(view, placement?.spread ?? [], counts);
 
-  const fit = groupFit(view, counts, need, generic, maxPerNode, ports, strategy);
+  const fit = groupFit(view, counts, need, generic, maxPerNode, ports, portsTaken, strategy);
   // Nodes where only CPU, memory or generic resources stand in the way: what stopping tasks can change.
   const preemptable = () => candidates.filter((i) => fit.resourcesAside(i));
   // Without spread labels a placement changes the rank of its own node alone, so the nodes can stay ranked
@@ -235,7 +238,7 @@ function placeGroup(
     }
     if (best < 0) {
       // Placing only ever takes room away, so every later task of this group fails the same way.
-      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, generic, maxPerNode, ports));
+      const reason = explainNoNode(explainAll(view, staticRejections, counts, need, generic, maxPerNode, ports, portsTaken));
       for (; t < tasks.length; t++) leavePending(tasks[t], reason);
       return;
     }
@@ -291,11 +294,12 @@ function groupFit(
   generic: Readonly<Record<string, number>>,
   maxPerNode: number,
   ports: readonly string[],
+  portsTaken: (i: number) => ReadonlySet<string>,
   strategy: PlacementStrategy,
 ): GroupFit {
   const booksGeneric = Object.keys(generic).length > 0;
   const { freeCpu, freeMemory, capacityCpu, capacityMemory } = view;
-  const resourcesAside = (i: number) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, view.portsInUse[i]));
+  const resourcesAside = (i: number) => !(maxPerNode > 0 && counts[i] >= maxPerNode) && !(ports.length > 0 && portFilter(ports, portsTaken(i)));
   return {
     resourcesAside,
     fits: (i) =>
@@ -381,13 +385,14 @@ function explainAll(
   generic: Readonly<Record<string, number>>,
   maxPerNode: number,
   ports: readonly string[],
+  portsTaken: (i: number) => ReadonlySet<string>,
 ): Rejection[] {
   const rejections: Rejection[] = [];
   for (let i = 0; i < view.size; i++) {
     const rejection =
       staticRejections[i] ??
       maxPerNodeFilter(counts[i], maxPerNode) ??
-      portFilter(ports, view.portsInUse[i]) ??
+      portFilter(ports, portsTaken(i)) ??
       resourceFilter(need, view.free(i)) ??
       genericFilter(generic, view.freeGeneric[i]);
     if (rejection) rejections.push(rejection);

@@ -17,8 +17,10 @@ import { isFinished } from '../orchestrator/task-reaper';
  * in flight, and a slot whose new task is up (then the delay) lets the next
  * outdated slot go, while every new task is still watched for its window in
  * the background. stop-first shuts the old task down and the successor
- * follows once it has stopped (the orchestrator refills the slot; a global
- * service's node gets it in the same command); start-first creates the
+ * starts once it has stopped (a replicated slot's successor is made in the
+ * same command, marked prepare-only: its agent creates the container while
+ * the old one stops and the orchestrator lets it start; a global service's
+ * node gets it in the same command); start-first creates the
  * successor first and shuts the old one down once the new one is up.
  * Every new task that fails, exits or turns unhealthy within the monitor
  * window after it started counts as a failure; once failures / tasks to
@@ -72,8 +74,9 @@ interface Unit {
   tasks: Task[];
   successor: () => Task;
   /**
-   * stop-first in a replicated slot: the orchestrator fills the emptied slot
-   * once the old task has stopped (so the two never hold the same port).
+   * stop-first in a replicated slot: the orchestrator starts the successor
+   * once the old task has stopped, so the two never run at once nor hold the
+   * same port.
    */
   refilledByOrchestrator: boolean;
 }
@@ -162,7 +165,11 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   for (const unit of batch) {
     if (config.order === 'stop-first') {
       for (const task of unit.tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
-      if (unit.refilledByOrchestrator) continue;
+      if (unit.refilledByOrchestrator) {
+        // The orchestrator starts it once the old task has stopped; made now, it is placed and created meanwhile.
+        actions.push(putTask({ ...unit.successor(), prepareOnly: true }));
+        continue;
+      }
     }
     actions.push(putTask(unit.successor()));
   }
