@@ -1,3 +1,5 @@
+// Before anything dials: see @pisched/api's quick-ip-checks.ts.
+import '@pisched/api/dist/quick-ip-checks';
 import { existsSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { Agent } from './agent';
