@@ -19,6 +19,7 @@ import { DockerImageEngine } from './images/image-engine';
 import { ImageServer } from './images/image-server';
 import { TokenBucket } from './images/rate-limit';
 import { normalizePlatform, type Platform } from '@pisched/api';
+import { sizeNumberStringCache } from './number-string-cache';
 
 /** The node's own resolvers, for names that are not services'. */
 function hostNameservers(): string[] {
@@ -35,6 +36,7 @@ function fatal(message: string): never {
 }
 
 async function main(): Promise<void> {
+  sizeNumberStringCache();
   let options: AgentOptions;
   try {
     options = parseAgentOptions(process.argv.slice(2));
