@@ -22,6 +22,13 @@ const lazyBuiltins = nodeRequire('../../../scripts/lazy-builtins.js') as (lazy: 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** `contents` bundled with the agent's stand-ins (resolved from the agent's package) and run. */
+async function runWithStandIns(name: string, contents: string) {
+  const outfile = path.join(dir, `${name}.js`);
+  await esbuild.build({ stdin: { contents, resolveDir: AGENT }, outfile, bundle: true, platform: 'node', format: 'cjs', plugins: [leaveOut], logLevel: 'silent' });
+  return spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+}
+
 describe('packages/agent/bundle.js', () => {
   it("leaves ssh2, the BuildKit session, the build-context tar code, pino transports, protobufjs's reflection and grpc-js's server out of the bundle, each by a stand-in", async () => {
     if (!fs.existsSync(path.join(AGENT, 'dist/main.js'))) throw new Error('packages/agent/dist/main.js is missing: run npm run build first');
@@ -84,47 +91,25 @@ describe('packages/agent/bundle.js', () => {
   });
 
   it('a stand-in loads as its module did and fails with one clear line when used', async () => {
-    const outfile = path.join(dir, 'uses-ssh.js');
-    await esbuild.build({
-      stdin: { contents: "const ssh = require('docker-modem/lib/ssh'); ssh({});", resolveDir: AGENT },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      plugins: [leaveOut],
-      logLevel: 'silent',
-    });
-    const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+    const run = await runWithStandIns('uses-ssh', "const ssh = require('docker-modem/lib/ssh'); ssh({});");
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("pisched-agent: Docker over ssh is left out of the agent's bundle (packages/agent/bundle.js)");
   });
+
   it("gives docker-modem's stdin duplex Node's own stream module, and it still carries a request's body and its answer", async () => {
-    const outfile = path.join(dir, 'duplex.js');
-    await esbuild.build({
-      stdin: {
-        contents: `
-          const { EventEmitter } = require('node:events');
-          const HttpDuplex = require('docker-modem/lib/http_duplex');
-          const written = [];
-          const req = { write: (chunk) => written.push(String(chunk)), end: () => {} };
-          const res = Object.assign(new EventEmitter(), { pause() {}, resume() {}, socket: { destroySoon() {} } });
-          const duplex = new HttpDuplex(req, res);
-          const read = [];
-          duplex.on('data', (chunk) => read.push(String(chunk)));
-          duplex.on('end', () => console.log(JSON.stringify({ written, read, nodeStream: duplex instanceof require('node:stream').Duplex })));
-          duplex.write('stdin');
-          res.emit('data', Buffer.from('stdout'));
-          res.emit('end');`,
-        resolveDir: AGENT,
-      },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      plugins: [leaveOut],
-      logLevel: 'silent',
-    });
-    const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+    const run = await runWithStandIns('duplex', `
+      const { EventEmitter } = require('node:events');
+      const HttpDuplex = require('docker-modem/lib/http_duplex');
+      const written = [];
+      const req = { write: (chunk) => written.push(String(chunk)), end: () => {} };
+      const res = Object.assign(new EventEmitter(), { pause() {}, resume() {}, socket: { destroySoon() {} } });
+      const duplex = new HttpDuplex(req, res);
+      const read = [];
+      duplex.on('data', (chunk) => read.push(String(chunk)));
+      duplex.on('end', () => console.log(JSON.stringify({ written, read, nodeStream: duplex instanceof require('node:stream').Duplex })));
+      duplex.write('stdin');
+      res.emit('data', Buffer.from('stdout'));
+      res.emit('end');`);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ written: ['stdin'], read: ['stdout'], nodeStream: true });
   });
