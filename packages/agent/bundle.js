@@ -3,6 +3,7 @@
 // item 4, the agent's footprint on a Pi Zero 2). One file instead of some 360
 // modules, minus the dependencies' code the agent never runs, is less source
 // and fewer module objects held for the daemon's whole life.
+const fs = require('node:fs');
 const path = require('node:path');
 const esbuild = require('esbuild');
 const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
@@ -38,19 +39,27 @@ const LEFT_OUT = {
   // grpc-js's server (its index requires it at load, for its Server export):
   // the agent is only ever a client of the schedulers.
   '@grpc/grpc-js/build/src/server.js': { why: "grpc-js's server", exports: '{ Server: leftOut }' },
+  // The server's interceptors, which its index also requires at load for three exports.
+  '@grpc/grpc-js/build/src/server-interceptors.js': { why: "grpc-js's server interceptors", exports: '{ ServerListenerBuilder: leftOut, ResponderBuilder: leftOut, ServerInterceptingCall: leftOut }' },
 };
 
 /**
- * Node's own modules a dependency's file requires at load and the agent does
- * not need, each replaced for that file only by what it reads of them. Node
- * compiles and keeps every module it loads for the process's whole life.
+ * Modules (Node's own, or a package) a dependency's file requires at load,
+ * each replaced for that file only by what it reads of them, or by a module
+ * the agent loads anyway. Node compiles and keeps every module it loads for
+ * the process's whole life.
  */
-const BUILTINS_LEFT_OUT = {
+const REQUIRES_REPLACED = {
   // pino reads worker_threads' isMainThread only (whether to flush its
   // destination at exit); the bundle is only ever its process's main thread
   // (bin/pisched-agent.js requires it), and worker_threads loads five of
   // Node's modules for nothing else (0.2 MiB of the idle agent's RSS).
   'pino/lib/tools.js': { worker_threads: '{ isMainThread: true }' },
+  // docker-modem's duplex for a request that writes to a container's stdin
+  // (Duplex only, which it extends at load) gets Node's own stream module, of
+  // which readable-stream 3 is a copy for old Node versions: its 37 kB of
+  // streams, run at load, were held by every agent (45 KiB of its heap).
+  'docker-modem/lib/http_duplex.js': { 'readable-stream': "require('node:stream')" },
 };
 
 function leftOutKey(resolved) {
@@ -75,8 +84,8 @@ const leaveOut = {
   setup(build) {
     build.onResolve({ filter: /.*/ }, async (args) => {
       if (args.namespace !== 'file' || args.pluginData === 'left-out') return undefined;
-      const builtin = builtinLeftOut(args.importer, args.path);
-      if (builtin !== undefined) return { path: builtin, namespace: 'left-out-builtin' };
+      const replaced = replacedRequire(args.importer, args.path);
+      if (replaced !== undefined) return { path: replaced, namespace: 'replaced-require' };
       // Resolve as esbuild would, then decide by the file it comes to.
       const result = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'left-out' });
       if (result.errors.length > 0 || result.external) return undefined;
@@ -91,9 +100,9 @@ const leaveOut = {
         loader: 'js',
       };
     });
-    build.onLoad({ filter: /.*/, namespace: 'left-out-builtin' }, (args) => {
-      const [importer, builtin] = args.path.split('|');
-      return { contents: `module.exports = ${BUILTINS_LEFT_OUT[importer][builtin]};\n`, loader: 'js' };
+    build.onLoad({ filter: /.*/, namespace: 'replaced-require' }, (args) => {
+      const [importer, name] = args.path.split('|');
+      return { contents: `module.exports = ${REQUIRES_REPLACED[importer][name]};\n`, loader: 'js' };
     });
   },
 };
@@ -110,11 +119,33 @@ const leaveOut = {
  */
 const LAZY_BUILTINS = ['zlib', 'v8', 'perf_hooks', 'child_process', 'dgram'];
 
-/** `importer|builtin` when `importer` (a file of node_modules) gets a stand-in for Node's `builtin` (`node:` or not). */
-function builtinLeftOut(importer, request) {
+/** `importer|request` when `importer` (a file of node_modules) gets a stand-in for `request` (Node's own with `node:` or not, or a package). */
+function replacedRequire(importer, request) {
   const file = /node_modules\/(.*)$/.exec(importer ?? '')?.[1];
-  const builtin = request.replace(/^node:/, '');
-  return file !== undefined && BUILTINS_LEFT_OUT[file]?.[builtin] !== undefined ? `${file}|${builtin}` : undefined;
+  const name = request.replace(/^node:/, '');
+  return file !== undefined && REQUIRES_REPLACED[file]?.[name] !== undefined ? `${file}|${name}` : undefined;
+}
+
+/**
+ * esbuild's wrapper for each CommonJS module (`__commonJS`, minified): a
+ * closure that runs the module's function once, at its first require, and
+ * keeps that function for the process's whole life. The function's bytecode,
+ * source positions and feedback are then held although it never runs again:
+ * 388 KiB of an idle agent's heap, over its 286 modules (heap snapshot,
+ * README "Start-up and footprint"). The same wrapper, which lets the function
+ * go once it has run (kept if it threw, so that a later require runs it again,
+ * as esbuild's does). Named groups: the function, the module object, the error.
+ */
+const COMMONJS_WRAPPER = /\((?<fn>[\w$]+),(?<mod>[\w$]+)\)=>\(\)=>\{try\{return \k<mod>\|\|\k<fn>\(\(\k<mod>=\{exports:\{\}\}\)\.exports,\k<mod>\),\k<mod>\.exports\}catch\((?<err>[\w$]+)\)\{throw \k<mod>=0,\k<err>\}\}/g;
+
+/** `text` (an esbuild bundle) with its one CommonJS wrapper letting each module's function go once run; throws if esbuild wrote it otherwise. */
+function releaseModuleFunctions(text) {
+  const found = text.match(COMMONJS_WRAPPER)?.length ?? 0;
+  if (found !== 1) throw new Error(`expected esbuild's CommonJS wrapper once in the bundle, found it ${found} times (esbuild changed it? see COMMONJS_WRAPPER)`);
+  return text.replace(COMMONJS_WRAPPER, (...match) => {
+    const { fn, mod, err } = match.at(-1);
+    return `(${fn},${mod})=>()=>{try{return ${mod}||(${mod}={exports:{}},${fn}(${mod}.exports,${mod}),${fn}=0),${mod}.exports}catch(${err}){throw ${mod}=0,${err}}}`;
+  });
 }
 
 /** Builds the bundle; `outfile` defaults to dist/bundle/pisched-agent.js. Returns esbuild's metafile. */
@@ -135,11 +166,15 @@ async function bundleAgent(outfile = path.join(__dirname, 'dist/bundle/pisched-a
     // (methods keep theirs); its file, line and column still point into this file.
     minifyIdentifiers: true,
     metafile: true,
+    write: false,
   });
+  const [output] = result.outputFiles;
+  fs.mkdirSync(path.dirname(outfile), { recursive: true });
+  fs.writeFileSync(outfile, releaseModuleFunctions(output.text));
   return result.metafile;
 }
 
-module.exports = { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT, LAZY_BUILTINS };
+module.exports = { bundleAgent, leaveOut, releaseModuleFunctions, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS };
 
 if (require.main === module) {
   bundleAgent().catch((error) => {

@@ -1,3 +1,5 @@
+// Before anything dials: see @pisched/api's quick-ip-checks.ts.
+import '@pisched/api/dist/quick-ip-checks';
 import { existsSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { Agent } from './agent';
@@ -17,6 +19,7 @@ import { DockerImageEngine } from './images/image-engine';
 import { ImageServer } from './images/image-server';
 import { TokenBucket } from './images/rate-limit';
 import { normalizePlatform, type Platform } from '@pisched/api';
+import { sizeNumberStringCache } from './number-string-cache';
 
 /** The node's own resolvers, for names that are not services'. */
 function hostNameservers(): string[] {
@@ -33,6 +36,7 @@ function fatal(message: string): never {
 }
 
 async function main(): Promise<void> {
+  sizeNumberStringCache();
   let options: AgentOptions;
   try {
     options = parseAgentOptions(process.argv.slice(2));

@@ -9,29 +9,38 @@ import { afterAll, describe, expect, it } from 'vitest';
 interface Bundler {
   bundleAgent(outfile: string): Promise<esbuild.Metafile>;
   leaveOut: esbuild.Plugin;
+  releaseModuleFunctions(text: string): string;
   LEFT_OUT: Record<string, { why: string; exports: string }>;
-  BUILTINS_LEFT_OUT: Record<string, Record<string, string>>;
+  REQUIRES_REPLACED: Record<string, Record<string, string>>;
   LAZY_BUILTINS: string[];
 }
 const AGENT = path.resolve(__dirname, '..');
 const nodeRequire = createRequire(__filename);
-const { bundleAgent, leaveOut, LEFT_OUT, BUILTINS_LEFT_OUT, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
+const { bundleAgent, leaveOut, releaseModuleFunctions, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
+const NODE_BUNDLE_OPTIONS = nodeRequire('../../../scripts/node-bundle-options.js') as esbuild.BuildOptions;
 const lazyBuiltins = nodeRequire('../../../scripts/lazy-builtins.js') as (lazy: string[]) => esbuild.Plugin;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** `contents` bundled with the agent's stand-ins (resolved from the agent's package) and run. */
+async function runWithStandIns(name: string, contents: string) {
+  const outfile = path.join(dir, `${name}.js`);
+  await esbuild.build({ stdin: { contents, resolveDir: AGENT }, outfile, bundle: true, platform: 'node', format: 'cjs', plugins: [leaveOut], logLevel: 'silent' });
+  return spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+}
 
 describe('packages/agent/bundle.js', () => {
   it("leaves ssh2, the BuildKit session, the build-context tar code, pino transports, protobufjs's reflection and grpc-js's server out of the bundle, each by a stand-in", async () => {
     if (!fs.existsSync(path.join(AGENT, 'dist/main.js'))) throw new Error('packages/agent/dist/main.js is missing: run npm run build first');
     const metafile = await bundleAgent(path.join(dir, 'pisched-agent.js'));
     const inputs = Object.keys(metafile.inputs);
-    for (const gone of ['node_modules/ssh2/', 'node_modules/dockerode/lib/session.js', 'node_modules/uuid/', 'node_modules/tar-fs/', 'node_modules/tar-stream/', 'node_modules/@balena/dockerignore/', 'node_modules/thread-stream/', 'node_modules/@peculiar/x509/', 'node_modules/protobufjs/src/type.js', 'node_modules/protobufjs/src/parse.js', 'node_modules/protobufjs/ext/', 'node_modules/@grpc/proto-loader/', 'node_modules/@grpc/grpc-js/build/src/server.js']) {
+    for (const gone of ['node_modules/ssh2/', 'node_modules/dockerode/lib/session.js', 'node_modules/uuid/', 'node_modules/tar-fs/', 'node_modules/tar-stream/', 'node_modules/@balena/dockerignore/', 'node_modules/thread-stream/', 'node_modules/@peculiar/x509/', 'node_modules/protobufjs/src/type.js', 'node_modules/protobufjs/src/parse.js', 'node_modules/protobufjs/ext/', 'node_modules/@grpc/proto-loader/', 'node_modules/@grpc/grpc-js/build/src/server.js', 'node_modules/@grpc/grpc-js/build/src/server-interceptors.js', 'node_modules/readable-stream/']) {
       expect(inputs.filter((input) => input.includes(gone)), gone).toEqual([]);
     }
     // Every stand-in is still used: a key that no longer matches a module (a dependency moved its files) fails here.
     for (const key of Object.keys(LEFT_OUT)) expect(inputs, key).toContain(`left-out:${key}`);
-    for (const [file, builtins] of Object.entries(BUILTINS_LEFT_OUT)) {
-      for (const builtin of Object.keys(builtins)) expect(inputs, `${file}: ${builtin}`).toContain(`left-out-builtin:${file}|${builtin}`);
+    for (const [file, requests] of Object.entries(REQUIRES_REPLACED)) {
+      for (const request of Object.keys(requests)) expect(inputs, `${file}: ${request}`).toContain(`replaced-require:${file}|${request}`);
     }
     // What the agent does run is in it.
     expect(inputs.some((input) => input.endsWith('node_modules/dockerode/lib/docker.js'))).toBe(true);
@@ -82,18 +91,83 @@ describe('packages/agent/bundle.js', () => {
   });
 
   it('a stand-in loads as its module did and fails with one clear line when used', async () => {
-    const outfile = path.join(dir, 'uses-ssh.js');
-    await esbuild.build({
-      stdin: { contents: "const ssh = require('docker-modem/lib/ssh'); ssh({});", resolveDir: AGENT },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      plugins: [leaveOut],
-      logLevel: 'silent',
-    });
-    const run = spawnSync(process.execPath, [outfile], { encoding: 'utf8' });
+    const run = await runWithStandIns('uses-ssh', "const ssh = require('docker-modem/lib/ssh'); ssh({});");
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("pisched-agent: Docker over ssh is left out of the agent's bundle (packages/agent/bundle.js)");
+  });
+
+  it("gives docker-modem's stdin duplex Node's own stream module, and it still carries a request's body and its answer", async () => {
+    const run = await runWithStandIns('duplex', `
+      const { EventEmitter } = require('node:events');
+      const HttpDuplex = require('docker-modem/lib/http_duplex');
+      const written = [];
+      const req = { write: (chunk) => written.push(String(chunk)), end: () => {} };
+      const res = Object.assign(new EventEmitter(), { pause() {}, resume() {}, socket: { destroySoon() {} } });
+      const duplex = new HttpDuplex(req, res);
+      const read = [];
+      duplex.on('data', (chunk) => read.push(String(chunk)));
+      duplex.on('end', () => console.log(JSON.stringify({ written, read, nodeStream: duplex instanceof require('node:stream').Duplex })));
+      duplex.write('stdin');
+      res.emit('data', Buffer.from('stdout'));
+      res.emit('end');`);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ written: ['stdin'], read: ['stdout'], nodeStream: true });
+  });
+
+  it("lets each module's function go once it has run, and runs one that threw again at the next require, as esbuild's wrapper does", async () => {
+    // A module whose function is large (some 4,000 statements of bytecode), one that throws at its first require, and two that require each other.
+    fs.writeFileSync(path.join(dir, 'large.js'), `exports.sum = 0;\n${Array.from({ length: 4000 }, (_, i) => `exports.sum += ${i} * exports.sum + ${i};`).join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'flaky.js'), 'globalThis.flakyRuns = (globalThis.flakyRuns ?? 0) + 1; if (globalThis.flakyRuns === 1) throw new Error("first"); exports.runs = globalThis.flakyRuns;\n');
+    fs.writeFileSync(path.join(dir, 'ping.js'), "exports.early = 'ping'; exports.pong = require('./pong.js').name;\n");
+    fs.writeFileSync(path.join(dir, 'pong.js'), "exports.name = 'pong'; exports.ping = require('./ping.js').early;\n");
+    fs.writeFileSync(path.join(dir, 'modules-entry.js'), `
+      const v8 = require('node:v8');
+      require('./large.js');
+      let first; try { require('./flaky.js'); } catch (error) { first = error.message; }
+      const again = require('./flaky.js').runs;
+      const { pong } = require('./ping.js');
+      const { ping } = require('./pong.js');
+      // Once the bundle's own top-level code is done, which holds every module's function while it runs. The
+      // require after the collection keeps large.js's wrapper, as the agent's modules keep those of what they require.
+      setTimeout(() => {
+        gc();
+        const bytecode = v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+        console.log(JSON.stringify({ first, again, pong, ping, large: require('./large.js').sum > 0, bytecode }));
+      }, 10);
+    `);
+    const result = await esbuild.build({ ...NODE_BUNDLE_OPTIONS, entryPoints: [path.join(dir, 'modules-entry.js')], minifyIdentifiers: true, write: false });
+    const run = (text: string) => {
+      const file = path.join(dir, `modules-${text.length}.js`);
+      fs.writeFileSync(file, text);
+      const child = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8' });
+      expect(child.status, child.stderr).toBe(0);
+      return JSON.parse(child.stdout) as { first: string; again: number; pong: string; ping: string; large: boolean; bytecode: number };
+    };
+    const kept = run(result.outputFiles[0]!.text);
+    const released = run(releaseModuleFunctions(result.outputFiles[0]!.text));
+    expect({ ...released, bytecode: 0 }).toEqual({ first: 'first', again: 2, pong: 'pong', ping: 'ping', large: true, bytecode: 0 });
+    expect({ ...kept, bytecode: 0 }).toEqual({ ...released, bytecode: 0 });
+    // The large module's bytecode (some 160 KiB) is gone with its function.
+    expect(kept.bytecode - released.bytecode).toBeGreaterThan(40 * 1024);
+  });
+
+  it("refuses a bundle without esbuild's CommonJS wrapper, rather than leave every module's function held without a word", () => {
+    expect(() => releaseModuleFunctions('"use strict";console.log(1);\n')).toThrow(/esbuild's CommonJS wrapper once in the bundle, found it 0 times/);
+  });
+
+  it("answers IPv4 addresses and names without Node's IPv6 expression (135 KiB compiled), as the agent dials its schedulers", async () => {
+    const outfile = path.join(dir, 'ip-checks.js');
+    await bundleAgent(outfile);
+    // After the bundle has loaded (--version), what an IPv4 address and a name reach of Node's own checks.
+    const preload = path.join(dir, 'record-ip-checks.js');
+    fs.writeFileSync(preload, `
+      const net = require('node:net');
+      const reached = [];
+      for (const name of ['isIPv6', 'isIP']) { const original = net[name]; net[name] = (input) => { reached.push(name + '(' + input + ')'); return original(input); }; }
+      process.on('exit', () => { reached.length = 0; const answers = [net.isIP('10.0.0.1'), net.isIP('scheduler-1'), net.isIPv6('10.0.0.1'), net.isIP('::1')]; process.stderr.write(JSON.stringify({ answers, reached })); });
+    `);
+    const run = spawnSync(process.execPath, ['--require', preload, outfile, '--version'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stderr)).toEqual({ answers: [4, 0, false, 6], reached: ['isIPv6(::1)'] });
   });
 });

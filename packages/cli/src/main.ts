@@ -1,5 +1,5 @@
-// Before anything dials: see quick-ip-checks.ts.
-import './quick-ip-checks';
+// Before anything dials: see @pisched/api's quick-ip-checks.ts.
+import '@pisched/api/dist/quick-ip-checks';
 import { main } from './program';
 
 // The executable's entry (bin/pisched.js); everything testable lives in program.ts.

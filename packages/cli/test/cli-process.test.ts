@@ -113,7 +113,7 @@ describe('the built pisched executable', () => {
     const inputs = ['127.0.0.1', '10.0.0.256', 'pisched', 'localhost', '', '::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:db8::', '1:2', ':'];
     const script =
       "const net = require('node:net'); const node = inputs.map((s) => [net.isIP(s), net.isIPv6(s)]); process._rawDebug('quick');" +
-      `require(${JSON.stringify(path.join(ROOT, 'packages/cli/dist/quick-ip-checks.js'))});` +
+      `require(${JSON.stringify(path.join(ROOT, 'packages/api/dist/quick-ip-checks.js'))});` +
       'console.log(JSON.stringify({ node, quick: inputs.map((s) => [net.isIP(s), net.isIPv6(s)]) }));';
     const run = spawnSync(process.execPath, ['--require', ipCallRecorder, '-e', `const inputs = ${JSON.stringify(inputs)}; ${script}`], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
