@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { expect, it } from 'vitest';
 import { formatFailover, spread } from '../bench/lib/report';
 import { runBench } from '../bench/lib/run';
 import { quantile } from '../bench/lib/quantile';
+import { tempDirsMade } from './harness';
 
 /**
  * Keeps bench/scheduler-failover.ts from rotting: the same code with one run
@@ -11,7 +11,7 @@ import { quantile } from '../bench/lib/quantile';
  * machine): they catch a broken measure, not a slow one.
  */
 it('the failover benchmark measures a failover and throughput, and leaves nothing behind', async () => {
-  const dirsBefore = new Set(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('pisched-bench-')));
+  const madeBefore = tempDirsMade().length;
   const { runs, throughput, report } = await runBench({ runs: 1, concurrency: [1, 4], durationMs: 300, cliOps: 1 });
 
   expect(runs).toHaveLength(1);
@@ -44,8 +44,10 @@ it('the failover benchmark measures a failover and throughput, and leaves nothin
   expect(report).toMatch(/target <= 1500 ms: (met|NOT met)/);
   expect(report).toMatch(/API to follower\s+4\s+\d+\s+0\s+[\d.]+\s+\d+ ms\s+\d+ ms/);
 
-  const leftover = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('pisched-bench-') && !dirsBefore.has(name));
-  expect(leftover).toEqual([]);
+  // This run's own directories only: a scan of /tmp would also find those of another run of the benchmark beside it.
+  const made = tempDirsMade().slice(madeBefore);
+  expect(made.length).toBeGreaterThan(0);
+  expect(made.filter((dir) => fs.existsSync(dir))).toEqual([]);
 }, 30_000);
 
 it('reports the median against the 1.5 s target and quantiles by nearest rank', () => {

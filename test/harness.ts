@@ -76,6 +76,11 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+/** The directories tempDir has made in this test file so far, oldest first: what a test may check its own code removed. */
+export function tempDirsMade(): readonly string[] {
+  return madeDirs;
+}
+
 // Registered when a test file first imports the harness, so it runs after that file's own afterAll hooks (which stop the daemons).
 afterAll(() => {
   for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
