@@ -57,12 +57,12 @@ export function reconcileUpdates(state: StateMachine, clock: Clock, wake?: (at: 
           [...slots.keys()].sort().filter((nodeId) => nodeId !== '').map((nodeId) => ({
             tasks: slots.get(nodeId)!,
             successor: () => ({ ...newTask(service, 0, clock), nodeId }),
-            refilledByOrchestrator: false,
+            startedByOrchestrator: false,
           }))
         : Array.from({ length: service.spec!.replicas }, (_, i) => ({
             tasks: slots.get(String(i + 1)) ?? [],
             successor: () => newTask(service, i + 1, clock),
-            refilledByOrchestrator: true,
+            startedByOrchestrator: true,
           }));
     actions.push(...updateService(service, units, all, clock, (task) => isFinished(task, state), wake));
   }
@@ -74,11 +74,13 @@ interface Unit {
   tasks: Task[];
   successor: () => Task;
   /**
-   * stop-first in a replicated slot: the orchestrator starts the successor
-   * once the old task has stopped, so the two never run at once nor hold the
-   * same port.
+   * stop-first in a replicated slot: the updater makes the successor, marked
+   * prepare-only, in the command that stops the old task, and the orchestrator
+   * clears the mark (lets it start) once the old task has stopped, so the two
+   * never run at once nor hold the same port. A global service's node gets an
+   * unmarked successor at once.
    */
-  refilledByOrchestrator: boolean;
+  startedByOrchestrator: boolean;
 }
 
 /**
@@ -122,7 +124,7 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
     const fresh = tasks.filter(current);
     const old = tasks.filter((task) => !current(task));
     if (old.length === 0 && fresh.length === 0) {
-      // Emptied by stop-first, its successor not made yet: the old task is still stopping.
+      // No task meant to run: its successor is not made yet (a slot an older leader stopped, which made none); the orchestrator refills it.
       busy++;
       continue;
     }
@@ -165,8 +167,8 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   for (const unit of batch) {
     if (config.order === 'stop-first') {
       for (const task of unit.tasks) actions.push(putTask(withDesiredState(task, 'SHUTDOWN', now)));
-      if (unit.refilledByOrchestrator) {
-        // The orchestrator starts it once the old task has stopped; made now, it is placed and created meanwhile.
+      if (unit.startedByOrchestrator) {
+        // Made now, it is placed and its container created while the old task stops; the orchestrator lets it start once that one has stopped.
         actions.push(putTask({ ...unit.successor(), prepareOnly: true }));
         continue;
       }
