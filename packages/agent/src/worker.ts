@@ -347,7 +347,7 @@ export class Worker {
         return;
       }
       try {
-        networking.imagePorts = await driver.imageExposedPorts(image);
+        networking.imagePorts = await imagePortsOf(driver, task);
       } catch (error) {
         await this.options.files?.release(task.id);
         this.report(task.id, { state: 'REJECTED', message: 'preparing failed', err: `cannot read the ports image ${image} exposes: ${(error as Error).message}` });
@@ -383,8 +383,14 @@ export class Worker {
       // Only the image's health check is read from it: without it the start goes on as for an image with none.
       engineVerdict(error);
     }
-    // Whether the image exposes ports is not worth a read of its own: the host ports are read for any task on a network.
-    return { local, imagePorts: (task.spec?.networks ?? []).length > 0 };
+    let imagePorts = true;
+    try {
+      imagePorts = (await imagePortsOf(this.options.driver, task)).length > 0;
+    } catch (error) {
+      // Unread, the host ports are read after the start as if it exposed some: one call more, no port missed.
+      engineVerdict(error);
+    }
+    return { local, imagePorts };
   }
 
   /** Starts a task's created container and reports it running (with its ports and health). */
@@ -482,6 +488,16 @@ export class Worker {
 function engineVerdict(error: unknown): string {
   if (isEngineUnreachable(error)) throw error;
   return engineMessage(error);
+}
+
+/**
+ * The ports the task's image exposes that its container publishes for the
+ * mesh: on a network only, and only the image says which. The prepare reads
+ * them for the create, a start after an agent restart again: one rule for both.
+ */
+function imagePortsOf(driver: ContainerDriver, task: Task): Promise<PortConfig[]> {
+  if ((task.spec?.networks ?? []).length === 0) return Promise.resolve([]);
+  return driver.imageExposedPorts(task.spec?.container?.image ?? '');
 }
 
 /** What a start needs to know of a task's container once it is created. */

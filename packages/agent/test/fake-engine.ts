@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { PortConfig } from '@pisched/api';
 import type { DockerDriver } from '../src/docker-driver';
 import type { ContainerPhase, ObservedContainer } from '../src/observed';
 import type { LocalImage } from '../src/container-driver';
@@ -26,6 +27,10 @@ export class FakeEngine {
   images = new Set(['pisched-test/busybox:latest']);
   /** Images whose config names a HEALTHCHECK. */
   imagesWithHealthCheck = new Set<string>();
+  /** Ports an image's EXPOSE names, by image. */
+  imageExposed = new Map<string, PortConfig[]>();
+  /** The host ports a started container's published ports got ("80/tcp" → 32768), by container id. */
+  boundPorts = new Map<string, Record<string, number>>();
   calls: string[] = [];
   /** Makes the next calls of a method fail; 'unreachable' mimics a dead socket. */
   failures = new Map<string, Error>();
@@ -99,6 +104,20 @@ export class FakeEngine {
   async localImage(image: string): Promise<LocalImage | undefined> {
     this.check('localImage');
     return this.images.has(image) ? { healthCheck: this.imagesWithHealthCheck.has(image) } : undefined;
+  }
+
+  async imageExposedPorts(image: string): Promise<PortConfig[]> {
+    this.check('imageExposedPorts');
+    return this.imageExposed.get(image) ?? [];
+  }
+
+  async hostPorts(id: string): Promise<Record<string, number>> {
+    this.check('hostPorts');
+    return this.boundPorts.get(id) ?? {};
+  }
+
+  async connectNetwork(): Promise<void> {
+    this.check('connectNetwork');
   }
 
   async pullImage(image: string): Promise<void> {

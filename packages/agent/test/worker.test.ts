@@ -1,21 +1,21 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Task } from '@pisched/api';
+import type { PortConfig, Task } from '@pisched/api';
 import { StatusReporter, type StatusUpdate } from '../src/status-reporter';
-import { Worker } from '../src/worker';
+import { Worker, type WorkerOptions } from '../src/worker';
 import { FakeEngine } from './fake-engine';
 import { makeTask } from './fixtures';
 
 const NODE = 'node-a';
 
-function setup() {
+function setup(options: Partial<WorkerOptions> = {}) {
   const engine = new FakeEngine();
   const sent: StatusUpdate[] = [];
   const reporter = new StatusReporter((batch) => {
     sent.push(...batch);
     return true;
   }, 0);
-  const worker = new Worker({ driver: engine.driver, nodeId: NODE, reporter, log: pino({ level: 'silent' }) });
+  const worker = new Worker({ driver: engine.driver, nodeId: NODE, reporter, log: pino({ level: 'silent' }), ...options });
   worker.sessionStarted();
   const flush = async () => {
     await worker.idle();
@@ -370,5 +370,37 @@ describe('Worker', () => {
     await flush();
     expect(engine.calls.filter((call) => call !== 'listContainers' && call !== 'glance')).toEqual(['localImage', 'startContainer']);
     expect(sent.at(-1)!.status).toMatchObject({ state: 'RUNNING', containerId: [...engine.containers.keys()][0] });
+  });
+
+  it('after an agent restart, reads from the image (as the prepare does) whether a prepared task on a network has ports to report, not from its networks alone', async () => {
+    const image = 'pisched-test/busybox:latest';
+    const attachNetworks = async () => ({ engineNetworks: ['pisched-net'], dns: '10.99.0.1' });
+    const startAfterRestart = async (exposed: PortConfig[]) => {
+      const first = setup({ attachNetworks });
+      first.engine.imageExposed.set(image, exposed);
+      const task = makeTask({ prepareOnly: true });
+      task.spec = { ...task.spec!, networks: ['backend'] };
+      await first.worker.setAssignments([task]);
+      await first.flush();
+      const asStored = { ...task, status: first.sent.at(-1)!.status };
+      const { engine, worker, sent, flush } = setup({ attachNetworks });
+      engine.containers = first.engine.containers;
+      engine.imageExposed.set(image, exposed);
+      const containerId = [...engine.containers.keys()][0];
+      engine.boundPorts.set(containerId, { '80/tcp': 32768 });
+      await worker.setAssignments([asStored]);
+      await flush();
+      await worker.setAssignments([{ ...asStored, prepareOnly: false }]);
+      await flush();
+      return { calls: engine.calls.filter((call) => call !== 'listContainers' && call !== 'glance'), running: sent.at(-1)!.status };
+    };
+
+    // An image that exposes nothing: no host ports to read, as for the prepare's own start.
+    const none = await startAfterRestart([]);
+    expect(none.calls).toEqual(['localImage', 'imageExposedPorts', 'startContainer']);
+    expect(none.running).toMatchObject({ state: 'RUNNING', ingressPorts: [] });
+    const some = await startAfterRestart([{ publishedPort: 0, targetPort: 80, protocol: 'tcp', publishMode: '' }]);
+    expect(some.calls).toEqual(['localImage', 'imageExposedPorts', 'startContainer', 'hostPorts']);
+    expect(some.running.ingressPorts).toEqual([{ publishedPort: 32768, targetPort: 80, protocol: 'tcp', publishMode: 'ingress' }]);
   });
 });
