@@ -17,12 +17,15 @@ import {
   type Node,
   type NodeDescription,
   type NodeThermal,
+  type StoreAction,
   type Task,
   type TaskStatus,
 } from '@pisched/api';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
-import type { Clock } from '../orchestrator/task-factory';
+import { putTask, type Clock } from '../orchestrator/task-factory';
+import { raisedByEnd } from '../orchestrator/replicated';
+import { waitedOnByUpdate } from '../updater/updater-pass';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshPrints, meshTable, type MeshSent } from './mesh-table';
 import { inTurns } from './in-turns';
@@ -80,6 +83,8 @@ export interface DispatcherOptions {
   authorizeSession?: (call: SessionCall, nodeId: string) => grpc.ServiceError | undefined;
   /** When the credentials a session was opened with expire (wall-clock ms); the session is ended then. */
   sessionExpiry?: (call: SessionCall) => number | undefined;
+  /** How long status reports are gathered into one write (STATUS_FLUSH_MS); a test lengthens it to tell a write made at once from a gathered one. */
+  statusGatherMs?: number;
 }
 
 export interface HeartbeatSettings {
@@ -601,7 +606,21 @@ export class Dispatcher {
 
   private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
     this.pendingStatus.set(taskId, { nodeId, status });
-    if (!this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+    if (this.statusQueued) return;
+    const task = this.store.state.tasks.get(taskId);
+    if (task && task.nodeId === nodeId && waitedOnByUpdate(task, { ...task, status }, this.store.state)) {
+      // A slot of an update waits on this one report: gathering more for 25 ms only delays the slot.
+      // The next turn, so the rest of the agent's message joins the write.
+      clearTimeout(this.flushTimer);
+      this.flushTimer = setTimeout(() => this.flushStatus(), 0);
+      return;
+    }
+    this.gatherStatus();
+  }
+
+  /** A status write after the reports have been gathered a while, unless one is due already. */
+  private gatherStatus(): void {
+    this.flushTimer ??= setTimeout(() => this.flushStatus(), this.options.statusGatherMs ?? STATUS_FLUSH_MS);
   }
 
   /**
@@ -619,19 +638,23 @@ export class Dispatcher {
         this.statusQueued = false;
         batch = new Map(this.pendingStatus);
         this.pendingStatus.clear();
-        const puts = [];
+        const puts: StoreAction[] = [];
         for (const [taskId, { nodeId, status }] of batch) {
           const task = state.tasks.get(taskId);
           if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
           const startedAt = task.startedAt || (status.state === 'RUNNING' ? status.timestamp : 0);
           puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
+          // The old task of a stop-first slot has stopped: its prepared successor may start, told in this very command.
+          // Not when the successor's own report is in it too: two writes of one task in a command conflict, and the round clears it.
+          const raised = raisedByEnd(state, { ...task, status }, this.clock.now());
+          if (raised && !batch.has(raised.id)) puts.push(putTask(raised));
         }
         return puts;
       }, 'status')
       .then(
         () => {
           // Reports that came while this write was committing wait for a write of their own.
-          if (this.leading && this.pendingStatus.size > 0 && !this.statusQueued) this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+          if (this.leading && this.pendingStatus.size > 0 && !this.statusQueued) this.gatherStatus();
         },
         (error: Error) => {
           // Never built (this member cannot write): what was pending is this write's batch.
@@ -644,7 +667,7 @@ export class Dispatcher {
           if (!this.leading) return;
           this.log.warn({ err: error.message }, 'task status not written; will retry');
           for (const [taskId, update] of batch) if (!this.pendingStatus.has(taskId)) this.pendingStatus.set(taskId, update);
-          this.flushTimer ??= setTimeout(() => this.flushStatus(), STATUS_FLUSH_MS);
+          this.gatherStatus();
         },
       );
   }

@@ -4,6 +4,7 @@ import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
 import { compileRules, nodeFacts } from '../placement/constraints';
 import { ruleFilters } from '../placement/filters';
+import { isInProgress } from '../updater/update-status';
 
 /** Which services one run of the orchestrator looks at. */
 export interface ReplicatedScope {
@@ -144,6 +145,32 @@ function occupied(shutDown: Task[], nodes: Map<string, Node>): boolean {
     const node = nodes.get(task.nodeId);
     return node !== undefined && node.state !== 'DOWN';
   });
+}
+
+/**
+ * The prepared successor that `ended` (a task told to shut down, with the
+ * final status just reported) lets start, by the rule the orchestrator's round
+ * applies (no task of the slot told to shut down may still run): cleared in
+ * the command that records the end, the successor's start does not wait for a
+ * round of the control loop and a commit of its own. Only while the service's
+ * update is under way, whose pace is the sum of such waits, and only in a slot
+ * whose one task meant to run is that successor; anything else (a pause, a
+ * race between two live tasks) stays the round's. It looks at the service's
+ * tasks, as the updater's round after every such report does anyway.
+ */
+export function raisedByEnd(state: StateMachine, ended: Task, now: number): Task | undefined {
+  if (ended.desiredState !== 'SHUTDOWN' || ended.slot < 1 || !isTerminal(ended.status!.state)) return undefined;
+  const service = state.services.get(ended.serviceId);
+  if (!service || service.spec?.mode !== 'REPLICATED' || !isInProgress(service)) return undefined;
+  const meant: Task[] = [];
+  const history: Task[] = [];
+  for (const task of state.tasks.ofService(ended.serviceId).values()) {
+    if (task.slot !== ended.slot) continue;
+    if (task.desiredState === 'RUNNING') meant.push(task);
+    else if (task.desiredState === 'SHUTDOWN') history.push(task.id === ended.id ? ended : task);
+  }
+  if (meant.length !== 1 || !meant[0].prepareOnly || !isLive(meant[0], state.nodes, service)) return undefined;
+  return occupied(history, state.nodes) ? undefined : withRaise(meant[0], now);
 }
 
 /** The prepared task, now to be started. */

@@ -31,11 +31,7 @@ export class UpdaterPass implements Pass {
   }
 
   urgent(changes: readonly StoreChange[], state: StateMachine): boolean {
-    return changes.some((change) => {
-      if (change.kind !== 'task' || !change.after || !change.before || !newsForUpdate(change.before, change.after)) return false;
-      const service = state.services.get(change.after.serviceId);
-      return service !== undefined && isInProgress(service);
-    });
+    return changes.some((change) => change.kind === 'task' && !!change.after && !!change.before && waitedOnByUpdate(change.before, change.after, state));
   }
 
   wakeInMs(): number | undefined {
@@ -44,8 +40,14 @@ export class UpdaterPass implements Pass {
   }
 }
 
-/** The task came up (running, healthy with a check) or ended: a slot of an update may move on. */
-function newsForUpdate(before: Task, after: Task): boolean {
+/**
+ * The task came up (running, healthy with a check) or ended, and its service's
+ * update is under way: a slot of the update may move on. What the loop answers
+ * at once, and what the dispatcher writes at once when an agent reports it.
+ */
+export function waitedOnByUpdate(before: Task, after: Task, state: StateMachine): boolean {
   const moved = before.status!.state !== after.status!.state || before.status!.health !== after.status!.health;
-  return moved && (isUp(after) || isTerminal(after.status!.state));
+  if (!moved || !(isUp(after) || isTerminal(after.status!.state))) return false;
+  const service = state.services.get(after.serviceId);
+  return service !== undefined && isInProgress(service);
 }
