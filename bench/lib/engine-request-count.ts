@@ -8,8 +8,8 @@ export interface CountingSocket {
   socketPath: string;
   /** Requests seen so far, by "METHOD /path" with ids and query strings taken out. */
   counts: () => Map<string, number>;
-  /** Every request seen so far, in order, with when it came in (Date.now()). */
-  log: () => Array<{ at: number; key: string }>;
+  /** Every request seen so far, in order, with when it came in (Date.now()) and its path as sent (ids in it). */
+  log: () => Array<{ at: number; key: string; url: string }>;
   close: () => Promise<void>;
 }
 
@@ -38,7 +38,7 @@ export async function countingEngineSocket(engineSocket = '/var/run/docker.sock'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-engine-count-'));
   const socketPath = path.join(dir, 'docker.sock');
   const counts = new Map<string, number>();
-  const seen: Array<{ at: number; key: string }> = [];
+  const seen: Array<{ at: number; key: string; url: string }> = [];
   const open = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const engine = net.connect(engineSocket);
@@ -51,7 +51,7 @@ export async function countingEngineSocket(engineSocket = '/var/run/docker.sock'
       for (const match of text.matchAll(REQUEST_LINE)) {
         const key = kind(match[1]!, match[2]!);
         counts.set(key, (counts.get(key) ?? 0) + 1);
-        seen.push({ at: Date.now(), key });
+        seen.push({ at: Date.now(), key, url: match[2]! });
         consumed = match.index! + match[0].length;
       }
       tail = text.slice(Math.max(consumed, text.length - 512));

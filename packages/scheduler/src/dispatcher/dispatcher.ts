@@ -22,6 +22,7 @@ import {
   type TaskStatus,
 } from '@pisched/api';
 import type { Logger } from 'pino';
+import { stamp, stageTraceOn } from '@pisched/raft';
 import type { Store } from '../store/store';
 import { putTask, type Clock } from '../orchestrator/task-factory';
 import { raisedByEnd } from '../orchestrator/replicated';
@@ -149,6 +150,7 @@ export class Dispatcher {
   private readonly onChange = (command?: Command) => {
     this.imageHolders = undefined;
     if (command) {
+      if (stageTraceOn) stampTaskWrites(command);
       this.index.apply(command, this.touched);
       if (command.actions.some((a) => a.action === 'putService' || a.action === 'removeService')) this.servicesChanged = true;
     } else {
@@ -605,6 +607,7 @@ export class Dispatcher {
   }
 
   private queueStatus(nodeId: string, taskId: string, status: TaskStatus): void {
+    if (stageTraceOn) stamp(taskId, `report-in-${status.state}`);
     this.pendingStatus.set(taskId, { nodeId, status });
     if (this.statusQueued) return;
     const task = this.store.state.tasks.get(taskId);
@@ -775,6 +778,19 @@ export class Dispatcher {
     this.imageHolders ??= holdersByReference(this.store.state.nodes.values());
     const imageSources = this.imageSources.forTasks(this.store.state.nodes, session.nodeId, tasks.filter((task) => task.desiredState === 'RUNNING'), this.imageHolders);
     session.call.write(session.sent.next({ tasks, secrets, configs, imageSources }) as DispatcherMessage);
+    if (stageTraceOn) for (const task of tasks) stamp(task.id, 'pushed');
+  }
+}
+
+/**
+ * The stage stamps of a rolling update's slot (bench/update-trace.ts): each
+ * task status applied here, and each task put whole, marked prepare-only or
+ * not (the first unmarked put of a prepared task is its mark cleared).
+ */
+function stampTaskWrites(command: Command): void {
+  for (const action of command.actions) {
+    if (action.putTaskStatus) stamp(action.putTaskStatus.taskId, `applied-${action.putTaskStatus.status?.state}`);
+    if (action.putTask) stamp(action.putTask.id, action.putTask.prepareOnly ? 'put-marked' : 'put-unmarked');
   }
 }
 
