@@ -3,7 +3,7 @@ import { decodeMessage, type Command, type Service, type StoreAction, type Task 
 import { Store } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
-import { serveDispatcher, until } from './dispatcher-loopback';
+import { loggingStore, serveDispatcher, until } from './dispatcher-loopback';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -58,15 +58,7 @@ describe('the dispatcher registers nodes', () => {
 
 describe('a dispatcher that stops leading', () => {
   it('writes a status report as the statuses alone, not whole tasks', async () => {
-    const store = new Store();
-    let index = 0;
-    const logged: Command[] = [];
-    store.attach({
-      propose: async (data) => {
-        logged.push(decodeMessage<Command>('Command', data));
-        return store.applyEntry(++index, data);
-      },
-    });
+    const { store, logged } = loggingStore();
     const { call } = await registered(store, 'pi-1');
     const service: Service = { id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec('web', 1) } as Service;
     const task = newTask(service, 1, testClock());

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { loadGrpc } from '@pisched/api';
-import type { Store } from '../src/store/store';
+import { decodeMessage, loadGrpc, type Command } from '@pisched/api';
+import { Store } from '../src/store/store';
 import { Dispatcher, type DispatcherOptions } from '../src/dispatcher/dispatcher';
 import { testClock } from './fixtures';
 
@@ -38,4 +38,18 @@ export async function serveDispatcher<M = object>(store: Store, options: Partial
     server.forceShutdown();
   };
   return { dispatcher, client, clock, close };
+}
+
+/** A store whose commands are applied at once, as a one-member log would, and kept (decoded) in `logged`. */
+export function loggingStore(): { store: Store; logged: Command[] } {
+  const store = new Store();
+  let index = 0;
+  const logged: Command[] = [];
+  store.attach({
+    propose: async (data) => {
+      logged.push(decodeMessage<Command>('Command', data));
+      return store.applyEntry(++index, data);
+    },
+  });
+  return { store, logged };
 }

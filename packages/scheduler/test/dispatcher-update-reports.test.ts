@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeMessage, type Command, type Service, type StoreAction, type Task, type TaskState } from '@pisched/api';
-import { Store } from '../src/store/store';
+import type { Command, Service, StoreAction, Task, TaskState } from '@pisched/api';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
-import { serveDispatcher, until } from './dispatcher-loopback';
+import { loggingStore, serveDispatcher, until } from './dispatcher-loopback';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -21,15 +20,7 @@ const GATHER_MS = 60_000;
  * successor prepared on pi-1, not started.
  */
 async function slotBeingReplaced(others: TaskState[] = []) {
-  const store = new Store();
-  let index = 0;
-  const logged: Command[] = [];
-  store.attach({
-    propose: async (data) => {
-      logged.push(decodeMessage<Command>('Command', data));
-      return store.applyEntry(++index, data);
-    },
-  });
+  const { store, logged } = loggingStore();
   const served = await serveDispatcher<{ accepted?: unknown }>(store, { statusGatherMs: GATHER_MS });
   served.dispatcher.start();
   cleanups.push(served.close);
