@@ -23,6 +23,7 @@ import type { NodeDescriptionInput } from './node-description';
 import { Backoff } from './backoff';
 import type { StatusUpdate } from './status-reporter';
 import { HeldAssignments, type AssignmentSet } from './held-assignments';
+import { settleStartupHeap } from './startup-heap';
 
 export interface SessionHandlers {
   /** The scheduler accepted the registration; its assignment set follows. nodeAddress: this node's address as stored. */
@@ -338,6 +339,8 @@ export class AgentSession {
         this.held.reset();
         this.resyncAsked = false;
         this.heartbeat = setInterval(() => this.beat(), period);
+        // Start-up is done (the first session's): its garbage collected now, before the agent says it is up.
+        settleStartupHeap();
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
         this.warmOthers(address);
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 interface Bundler {
   bundleAgent(outfile: string): Promise<esbuild.Metafile>;
+  apiFromSources: esbuild.Plugin;
   leaveOut: esbuild.Plugin;
   releaseModuleFunctions(text: string): string;
   LEFT_OUT: Record<string, { why: string; exports: string }>;
@@ -16,7 +17,7 @@ interface Bundler {
 }
 const AGENT = path.resolve(__dirname, '..');
 const nodeRequire = createRequire(__filename);
-const { bundleAgent, leaveOut, releaseModuleFunctions, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
+const { bundleAgent, apiFromSources, leaveOut, releaseModuleFunctions, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
 const NODE_BUNDLE_OPTIONS = nodeRequire('../../../scripts/node-bundle-options.js') as esbuild.BuildOptions;
 const lazyBuiltins = nodeRequire('../../../scripts/lazy-builtins.js') as (lazy: string[]) => esbuild.Plugin;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
@@ -47,6 +48,22 @@ describe('packages/agent/bundle.js', () => {
     expect(inputs.some((input) => input.endsWith('node_modules/pino/pino.js'))).toBe(true);
     // protobufjs's runtime, which the codes generated from proto/ run on (packages/api/gen-codecs.js).
     expect(inputs.some((input) => input.endsWith('node_modules/protobufjs/src/writer.js'))).toBe(true);
+  });
+
+  it("bundles the agent and @pisched/api from their TypeScript sources, in one scope, and leaves the API's protobufjs descriptor out", async () => {
+    const metafile = await bundleAgent(path.join(dir, 'from-sources.js'));
+    const ours = Object.entries(Object.values(metafile.outputs)[0]!.inputs).filter(([input]) => /(^|\/)packages\/(agent|api)\//.test(input));
+    // Not tsc's CommonJS in dist/: each file of that is a module function with its exports object and getters.
+    expect(ours.filter(([input]) => /\/dist\//.test(input)).map(([input]) => input)).toEqual([]);
+    expect(ours.map(([input]) => input)).toEqual(expect.arrayContaining(['packages/agent/src/main.ts', 'packages/api/src/index.ts', 'packages/api/src/quick-ip-checks.ts', 'packages/api/src/gen/codecs.ts']));
+    // The descriptor (28 kB) is imported by api/src/proto.ts for the scheduler's and the CLI's reflection only: no code of it stays.
+    const descriptor = ours.find(([input]) => input.endsWith('packages/api/src/gen/descriptor.ts'));
+    expect(descriptor?.[1].bytesInOutput ?? 0).toBeLessThan(100);
+  });
+
+  it('fails the build with one line naming the file when a module of @pisched/api has no source to bundle it from', async () => {
+    const build = esbuild.build({ stdin: { contents: "import '@pisched/api/dist/no-such-module';", resolveDir: AGENT }, bundle: true, platform: 'node', write: false, plugins: [apiFromSources], logLevel: 'silent' });
+    await expect(build).rejects.toThrow("@pisched/api/dist/no-such-module: no ../api/src/no-such-module.ts to bundle it from");
   });
 
   it("loads none of Node's worker_threads, module, vm, zlib, v8, perf_hooks, child_process or dgram at start, which the idle agent never uses", async () => {
