@@ -85,7 +85,7 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
     const commitIndex = async () => Number((await client.call<{ commitIndex: number }>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb))).commitIndex);
     const indexBefore = await commitIndex();
     // CPU per create of each process: four busy processes share this machine's cores, so CPU saved anywhere is time.
-    const processes = [['client', process.pid], ...trio.members.map((m) => [m === leader ? 'leader' : `follower ${m.id}`, m.daemon.child.pid!])] as const;
+    const processes: [string, number][] = [['client', process.pid], ...trio.members.map((m): [string, number] => [m === leader ? 'leader' : `follower ${m.id}`, m.daemon.child.pid!])];
     const cpuBefore = processes.map(([, pid]) => cpuSample(pid).cpuSeconds);
     rows.push(['CreateService to the leader', await timeCalls(create)]);
     const cpuPerCreate = processes.map(([who, pid], i) => `${who} ${(((cpuSample(pid).cpuSeconds - cpuBefore[i]) * 1000) / (CALLS + WARM_UP)).toFixed(2)}`);
