@@ -15,6 +15,7 @@ import { Trio, adminOf } from './lib/trio';
 import { benchName, createSpec } from './lib/failover';
 import { quantile } from './lib/quantile';
 import { stamp } from '@pisched/raft';
+import { cpuSample } from './lib/proc-stats';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);
 const WARM_UP = 50;
@@ -83,12 +84,17 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
     // Raft entries per create: its own, and the control loop's (a round's two per ~100 ms of a steady stream).
     const commitIndex = async () => Number((await client.call<{ commitIndex: number }>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb))).commitIndex);
     const indexBefore = await commitIndex();
+    // CPU per create of each process: four busy processes share this machine's cores, so CPU saved anywhere is time.
+    const processes: [string, number][] = [['client', process.pid], ...trio.members.map((m): [string, number] => [m === leader ? 'leader' : `follower ${m.id}`, m.daemon.child.pid!])];
+    const cpuBefore = processes.map(([, pid]) => cpuSample(pid).cpuSeconds);
     rows.push(['CreateService to the leader', await timeCalls(create)]);
+    const cpuPerCreate = processes.map(([who, pid], i) => `${who} ${(((cpuSample(pid).cpuSeconds - cpuBefore[i]) * 1000) / (CALLS + WARM_UP)).toFixed(2)}`);
     const entriesPerCreate = ((await commitIndex()) - indexBefore) / (CALLS + WARM_UP);
     client.close();
 
     for (const [what, row] of rows) console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s`);
     console.log(`Raft entries committed per create: ${entriesPerCreate.toFixed(3)}`);
+    console.log(`CPU ms per create: ${cpuPerCreate.join(', ')}`);
   } finally {
     echo.kill('SIGKILL');
     await trio.stop();
