@@ -21,7 +21,7 @@ function walkedView(machine: StateMachine, view: ClusterView) {
     const residents: string[] = [];
     const perService = new Map<string, number>();
     for (const task of machine.tasks.values()) {
-      if (task.nodeId !== node.id) continue;
+      if (task.nodeId !== node.id || !task.status) continue;
       if (holdsReservation(task)) {
         const amount = toAmount(task.spec?.resources);
         free.cpu -= amount.cpuMicros;
@@ -81,6 +81,8 @@ describe('node loads', () => {
         } as unknown as Task;
         machine.tasks.set(id, task);
       }
+      // A task without a status (a malformed write) holds nothing, and writing it throws nothing on any member.
+      if (step % 97 === 0) machine.tasks.set(id, { id, serviceId: 'a', slot: 1, nodeId: 'n1', desiredState: 'RUNNING', status: null, spec: specs.a } as unknown as Task);
       if (step % 500 === 499) machine.tasks.clear();
       if (step % 7 !== 0) continue;
       const view = new ClusterView(machine);

@@ -65,8 +65,8 @@ export class NodeLoads {
 
   /** Follows one task written (before absent: created; after absent: deleted). */
   change(before: Task | undefined, after: Task | undefined): void {
-    const held = before && holdsReservation(before);
-    const holds = after && holdsReservation(after);
+    const held = before && placed(before) && holdsReservation(before);
+    const holds = after && placed(after) && holdsReservation(after);
     if (held && holds && before.nodeId === after.nodeId && before.spec === after.spec && before.serviceId === after.serviceId) {
       this.load(after.nodeId).residents.set(after.id, after);
       return;
@@ -81,7 +81,7 @@ export class NodeLoads {
   }
 
   private count(task: Task, reserving: boolean, by: 1 | -1): void {
-    if (task.nodeId === '') return;
+    if (!placed(task)) return;
     if (!reserving && !holdsPortsOnNode(task)) return;
     const { amount, generic, ports } = specLoad(task);
     const load = this.load(task.nodeId);
@@ -120,6 +120,15 @@ export class NodeLoads {
     }
     return load;
   }
+}
+
+/**
+ * Whether the task is on a node with a status to read. Every write of every
+ * member comes through here, as it is applied: a malformed task must hold
+ * nothing, not throw.
+ */
+function placed(task: Task): boolean {
+  return task.nodeId !== '' && task.status != null;
 }
 
 const EMPTY_LOAD: Readonly<NodeLoad> = {
