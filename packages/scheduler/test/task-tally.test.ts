@@ -10,7 +10,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('the task and node gauges', () => {
-  it('count each state, service and node as a pass of labelled increments did, from one pass a scrape', async () => {
+  it('count each state, service and node as a pass of labelled increments did, with no pass over the tasks at a scrape', async () => {
     const { store } = loggedStore();
     const meta = { version: 0, createdAt: 1, updatedAt: 1 };
     await store.update(() => [
@@ -45,14 +45,20 @@ describe('the task and node gauges', () => {
     expect(sample(text, 'pisched_service_running_tasks{service="agent"}')).toBe(1);
     expect(sample(text, 'pisched_nodes{state="ready",availability="active"}')).toBe(1);
     expect(sample(text, 'pisched_nodes{state="down",availability="active"}')).toBe(1);
-    // The three task gauges share one pass: a scrape at 10,000 tasks cost three before.
-    expect(passes).toBe(1);
+    // The counts are kept as tasks are written: a scrape at 10,000 tasks walked them all (a tenth of a scraped follower's burst).
+    expect(passes).toBe(0);
 
-    // The next scrape counts again: what it shows is the store as it is then.
-    await store.update((state) => [{ action: 'putTask', putTask: { ...state.tasks.get('t3')!, status: { state: 'RUNNING', timestamp: 2 } } } as StoreAction]);
+    // The next scrape shows the store as it is then: a status moved on, a task removed.
+    await store.update((state) => [
+      { action: 'putTask', putTask: { ...state.tasks.get('t3')!, status: { state: 'RUNNING', timestamp: 2 } } } as StoreAction,
+      { action: 'removeTask', removeTask: 'g1' } as StoreAction,
+    ]);
     const later = await metrics.render();
     expect(sample(later, 'pisched_service_running_tasks{service="web"}')).toBe(3);
+    expect(sample(later, 'pisched_service_running_tasks{service="agent"}')).toBe(0);
+    expect(sample(later, 'pisched_service_desired_tasks{service="agent"}')).toBe(0);
     expect(sample(later, 'pisched_tasks{state="pending"}')).toBeUndefined();
-    expect(passes).toBe(2);
+    expect(sample(later, 'pisched_tasks{state="running"}')).toBe(4);
+    expect(passes).toBe(0);
   });
 });

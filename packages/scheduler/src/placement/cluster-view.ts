@@ -1,15 +1,18 @@
-import { isIngressPort, isTerminal, portKey, stateRank, type Node, type Task } from '@pisched/api';
+import type { Node, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
-import { genericOf, holdsReservation, nodeCapacity, toAmount, type Amount } from './node-capacity';
+import { genericOf, nodeCapacity, toAmount, type Amount } from './node-capacity';
 import { nodeHeat, type ThermalSettings } from './node-heat';
+import { publishedPorts, slotOf, type NodeLoad } from './node-loads';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node
  * (sorted by id, so ties go to the lowest id): capacity, what is still free,
  * and how many tasks of each service each node holds. Every placement the
  * pass makes is recorded here at once, so the next task sees it and a pass
- * never promises a node more than it has.
+ * never promises a node more than it has. Made from the store's node loads,
+ * some read at first use: use it before the state changes again, as one
+ * pass does.
  */
 export class ClusterView {
   readonly nodes: Node[];
@@ -28,17 +31,16 @@ export class ClusterView {
   private readonly portsStopping: Map<string, string[]>[];
   /** Generic resources (camera → 1) each node has not yet promised to a task; booked like CPU and memory. */
   readonly freeGeneric: Map<string, number>[];
-  /**
-   * Tasks that held a reservation on each node when the pass began:
-   * preemption's candidates. Tasks placed in this pass are not among them, so a
-   * pass never stops a task it just placed.
-   */
-  readonly residents: Task[][];
+  /** Each node's load when the pass began (the store's, see node-loads.ts). */
+  private readonly load: Readonly<NodeLoad>[];
+  private listed?: Task[][];
   /** Each node's heat rank (0 cool, 1 hot, 2 throttling): feasible nodes are ordered by it first. */
   readonly heat: Int8Array;
   /** Nodes the thermal policy keeps new tasks off (throttling past the grace under avoid-throttled). */
   readonly tooHot: Uint8Array;
-  /** serviceId → node index → tasks of that service holding a reservation there. */
+  /** serviceId → node id → tasks of that service holding a reservation there when the pass began. */
+  private readonly baseCounts: (serviceId: string) => ReadonlyMap<string, number>;
+  /** serviceId → node index → tasks of that service placed (+) and released (−) by the pass. */
   private readonly perService = new Map<string, Map<number, number>>();
 
   /** thermal: how the cluster's thermal policy reads nodes now; none, heat plays no part. */
@@ -54,7 +56,6 @@ export class ClusterView {
     this.portsInUse = this.nodes.map(() => new Set<string>());
     this.portsReserved = this.nodes.map(() => new Set<string>());
     this.portsStopping = this.nodes.map(() => new Map<string, string[]>());
-    this.residents = this.nodes.map(() => []);
     this.heat = new Int8Array(n);
     this.tooHot = new Uint8Array(n);
     if (thermal) {
@@ -64,28 +65,44 @@ export class ClusterView {
         this.tooHot[i] = avoid ? 1 : 0;
       });
     }
-    this.freeGeneric = this.nodes.map((node) => new Map(Object.entries(genericOf(node.description?.resources))));
+    // The tasks' load is kept as they are written (node-loads.ts): the view costs the nodes, not every task.
+    const loads = state.tasks.loads;
+    this.load = this.nodes.map((node) => loads.of(node.id));
+    this.baseCounts = (serviceId) => loads.ofService(serviceId);
+    this.freeGeneric = this.nodes.map((node, i) => {
+      const free = new Map(Object.entries(genericOf(node.description?.resources)));
+      for (const [name, used] of this.load[i].generic) free.set(name, (free.get(name) ?? 0) - used);
+      return free;
+    });
     this.nodes.forEach((node, i) => {
       this.index.set(node.id, i);
       const capacity = nodeCapacity(node);
-      this.capacityCpu[i] = this.freeCpu[i] = capacity.cpuMicros;
-      this.capacityMemory[i] = this.freeMemory[i] = capacity.memoryBytes;
+      const load = this.load[i];
+      this.capacityCpu[i] = capacity.cpuMicros;
+      this.capacityMemory[i] = capacity.memoryBytes;
+      this.freeCpu[i] = capacity.cpuMicros - load.cpuMicros;
+      this.freeMemory[i] = capacity.memoryBytes - load.memoryBytes;
+      this.taskCount[i] = load.tasks;
+      for (const port of load.reservedPorts.keys()) {
+        this.portsInUse[i].add(port);
+        this.portsReserved[i].add(port);
+      }
+      for (const [port, holders] of load.stoppingPorts) {
+        this.portsInUse[i].add(port);
+        this.portsStopping[i].set(port, [...holders]);
+      }
     });
-    for (const task of state.tasks.values()) {
-      const i = this.index.get(task.nodeId);
-      if (i === undefined) continue;
-      if (holdsReservation(task)) {
-        this.place(i, task);
-        this.residents[i].push(task);
-      }
-      // A task being stopped keeps its port until its container is gone: a replacement would fail to start.
-      else if (holdsPortsOnNode(task)) {
-        for (const port of publishedPorts(task)) {
-          this.portsInUse[i].add(port);
-          this.portsStopping[i].set(port, [...(this.portsStopping[i].get(port) ?? []), slotOf(task)]);
-        }
-      }
-    }
+  }
+
+  /**
+   * Tasks that held a reservation on each node when the pass began:
+   * preemption's candidates. Tasks placed in this pass are not among them, so a
+   * pass never stops a task it just placed. Listed at first use: most passes
+   * preempt nothing, and listing them is a pass over every placed task.
+   */
+  get residents(): Task[][] {
+    this.listed ??= this.load.map((load) => [...load.residents.values()]);
+    return this.listed;
   }
 
   /**
@@ -144,7 +161,8 @@ export class ClusterView {
       this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) + count);
     }
     this.taskCount[i]--;
-    this.residents[i] = this.residents[i].filter((resident) => resident.id !== task.id);
+    const residents = this.residents;
+    residents[i] = residents[i].filter((resident) => resident.id !== task.id);
     const counts = this.perService.get(task.serviceId);
     if (counts) counts.set(i, (counts.get(i) ?? 1) - 1);
   }
@@ -152,7 +170,11 @@ export class ClusterView {
   /** Tasks of the service per node, as a dense array the hot loop can index. */
   serviceCounts(serviceId: string): Int32Array {
     const dense = new Int32Array(this.nodes.length);
-    for (const [i, count] of this.perService.get(serviceId) ?? []) dense[i] = count;
+    for (const [nodeId, count] of this.baseCounts(serviceId)) {
+      const i = this.index.get(nodeId);
+      if (i !== undefined) dense[i] = count;
+    }
+    for (const [i, count] of this.perService.get(serviceId) ?? []) dense[i] += count;
     return dense;
   }
 
@@ -167,21 +189,4 @@ export class ClusterView {
   }
 }
 
-/**
- * The host-mode ports a task publishes, as port/protocol. Ingress ports take
- * no port of the task's node: the engine picks one, and the mesh listens on
- * the published port everywhere (unique cluster-wide, checked at run/update).
- */
-export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
-  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
-}
-
-function slotOf(task: Task): string {
-  return `${task.serviceId}/${task.slot}`;
-}
-
-/** A task on a node keeps its published ports from its assignment until it ends, even told to stop. */
-export function holdsPortsOnNode(task: Task): boolean {
-  const state = task.status!.state;
-  return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
-}
+export { holdsPortsOnNode, publishedPorts } from './node-loads';

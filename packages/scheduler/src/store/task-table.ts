@@ -1,11 +1,15 @@
 import type { Task } from '@pisched/api';
+import { TaskCounts } from './task-counts';
+import { NodeLoads } from '../placement/node-loads';
 
 const EMPTY: ReadonlyMap<string, Task> = new Map();
 
 /**
  * The stored tasks by id, with the few views the control loop's passes ask
  * for every round kept up to date as tasks are written: a service's tasks,
- * the tasks waiting for a node, the tasks no longer meant to run. At 10,000
+ * the tasks waiting for a node, the tasks no longer meant to run (and, for
+ * the metrics, the tasks counted by state and service; for placement, what
+ * they hold on each node). At 10,000
  * tasks a pass that walked them all to find these cost 10–40 ms a round, a
  * cost that grew with the cluster where it should grow with the change. Kept
  * in set() and delete() themselves, so whatever writes the map (apply,
@@ -18,6 +22,10 @@ export class TaskTable extends Map<string, Task> {
   readonly pending = new Map<string, Task>();
   /** Desired state other than running (shut down, removed): what the reaper looks at. */
   readonly retired = new Map<string, Task>();
+  /** The tasks counted by state and service, for the metrics. */
+  readonly counts = new TaskCounts();
+  /** What the tasks hold on each node, for placement's view of the nodes. */
+  readonly loads = new NodeLoads();
 
   ofService(serviceId: string): ReadonlyMap<string, Task> {
     return this.byService.get(serviceId) ?? EMPTY;
@@ -32,6 +40,9 @@ export class TaskTable extends Map<string, Task> {
     // Map's constructor may call set before the fields exist; this table is always made empty.
     if (this.byService) {
       const before = super.get(id);
+      if (before) this.counts.add(before, -1);
+      this.counts.add(task, 1);
+      this.loads.change(before, task);
       if (before && before.serviceId !== task.serviceId) this.unindex(id, before);
       let tasks = this.byService.get(task.serviceId);
       if (!tasks) this.byService.set(task.serviceId, (tasks = new Map()));
@@ -44,7 +55,11 @@ export class TaskTable extends Map<string, Task> {
 
   override delete(id: string): boolean {
     const before = super.get(id);
-    if (before) this.unindex(id, before);
+    if (before) {
+      this.unindex(id, before);
+      this.counts.add(before, -1);
+      this.loads.change(before, undefined);
+    }
     return super.delete(id);
   }
 
@@ -52,6 +67,8 @@ export class TaskTable extends Map<string, Task> {
     this.byService.clear();
     this.pending.clear();
     this.retired.clear();
+    this.counts.clear();
+    this.loads.clear();
     super.clear();
   }
 
