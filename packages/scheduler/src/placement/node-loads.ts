@@ -1,5 +1,6 @@
 import { isIngressPort, isTerminal, portKey, stateRank, type Task } from '@pisched/api';
 import { genericOf, holdsReservation, toAmount, type Amount } from './node-capacity';
+import { bump } from '../store/task-counts';
 
 /** What the tasks on one node hold, as placement counts it when a pass begins. */
 export interface NodeLoad {
@@ -141,13 +142,6 @@ const EMPTY_LOAD: Readonly<NodeLoad> = {
   stoppingPorts: new Map(),
 };
 const EMPTY_COUNTS: ReadonlyMap<string, number> = new Map();
-
-/** A count that falls to 0 is dropped, so a key is there only while something is counted under it. */
-function bump(counts: Map<string, number>, key: string, by: number): void {
-  const count = (counts.get(key) ?? 0) + by;
-  if (count === 0) counts.delete(key);
-  else counts.set(key, count);
-}
 
 /**
  * The host-mode ports a task publishes, as port/protocol. Ingress ports take

@@ -31,7 +31,7 @@ export class TaskCounts {
 }
 
 /** A count that falls to 0 is dropped, so a key is there only while something is counted under it (as a fresh count would have it). */
-function bump(counts: Map<string, number>, key: string, by: number): void {
+export function bump(counts: Map<string, number>, key: string, by: number): void {
   const count = (counts.get(key) ?? 0) + by;
   if (count === 0) counts.delete(key);
   else counts.set(key, count);
