@@ -93,7 +93,7 @@ export interface DispatcherOptions {
  * What a task's status report means to the other roles, given to the
  * dispatcher where the roles are wired (scheduler-server.ts, from the rules
  * the updater and the orchestrator apply themselves), so that the dispatcher
- * keeps to sessions and status and imports neither.
+ * keeps to sessions and status and imports neither role's rules.
  */
 export interface StatusReportRules {
   /** Some role's next step waits on this report: it is written at once, not gathered. */

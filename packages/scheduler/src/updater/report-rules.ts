@@ -9,7 +9,7 @@ import { waitedOnByUpdate } from './updater-pass';
  * loop answers it at once; and the old task's end clears its prepared
  * successor's mark in the same command, by the orchestrator's own rule. The
  * same functions the updater and the orchestrator run, not copies; wired in
- * scheduler-server.ts, so the dispatcher imports neither role.
+ * scheduler-server.ts, so the dispatcher imports neither role's rules.
  */
 export const updateReportRules: StatusReportRules = {
   awaited: waitedOnByUpdate,
