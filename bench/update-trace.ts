@@ -5,8 +5,10 @@
 // prepared task put unmarked), the push to the agent (the leader's
 // PISCHED_STAGE_TRACE stamps, packages/raft/src/stage-trace.ts), the agent's
 // start call (timestamped by a socket in front of the engine) and the engine's
-// own die and start events. One update of 10 replicas, parallelism 2, monitor
-// 5 s, on two agents, as bench:update's. Prints medians; asserts nothing.
+// own die and start events, and between the death and the end's report the
+// engine's network `disconnect`, after which the container's ports are free.
+// One update of 10 replicas, parallelism 2, monitor 5 s, on two agents, as
+// bench:update's. Prints medians; asserts nothing.
 // Run: npx vitest run --project bench bench/update-trace.ts (BENCH_RUNS, default 1)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -82,10 +84,16 @@ async function traceRun(): Promise<Slot[]> {
     const created = await cli(cluster.address, ['run', '--name', svc, '--replicas', String(REPLICAS), '--update-parallelism', '2', '--update-delay', '0s', '--update-monitor', '5s', TEST_IMAGE]);
     if (created.code !== 0) throw new Error(created.stderr);
     const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['die', 'start'], label: [`pisched.service=${svc}`] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+    // A container's network `disconnect` (after its death) says the engine has released its ports: it carries no labels, hence its own stream.
+    const released = (await docker.getEvents({ filters: { type: ['network'], event: ['disconnect'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
     const events: Array<{ id: string; action: string; at: number }> = [];
     onLines(stream, (line) => {
       const event = JSON.parse(line) as { id?: string; Action?: string; timeNano?: number };
       events.push({ id: event.id ?? '', action: event.Action ?? '', at: (event.timeNano ?? 0) / 1e6 });
+    });
+    onLines(released, (line) => {
+      const event = JSON.parse(line) as { Actor?: { Attributes?: { container?: string } }; timeNano?: number };
+      events.push({ id: event.Actor?.Attributes?.container ?? '', action: 'disconnect', at: (event.timeNano ?? 0) / 1e6 });
     });
     let tasks: Task[];
     try {
@@ -95,9 +103,11 @@ async function traceRun(): Promise<Slot[]> {
       tasks = await client.listTasks(svc);
       client.close();
     } finally {
-      stream.removeAllListeners();
-      stream.on('error', () => undefined);
-      stream.destroy?.();
+      for (const events of [stream, released]) {
+        events.removeAllListeners();
+        events.on('error', () => undefined);
+        events.destroy?.();
+      }
     }
     const outputs = cluster.daemons.filter((daemon) => daemon.name.startsWith('agent')).map((daemon) => daemon.output);
     const calls = [...sockets.values()].flatMap((socket) => socket.log());
@@ -111,8 +121,10 @@ async function traceRun(): Promise<Slot[]> {
       const successor = tasks.find((task) => task.slot === slot && task.spec?.container?.image === V2_IMAGE && task.desiredState === 'RUNNING');
       if (!old || !successor) continue;
       const raised = first(successor.id, (stage) => stage === 'put-unmarked');
+      const died = events.find((event) => event.id === old.status?.containerId && event.action === 'die')?.at;
       slots.push({
-        died: events.find((event) => event.id === old.status?.containerId && event.action === 'die')?.at,
+        died,
+        'engine: network released': died === undefined ? undefined : events.find((event) => event.id === old.status?.containerId && event.action === 'disconnect' && event.at >= died)?.at,
         'agent: end reported': reported(outputs, old.id, TERMINAL),
         'leader: report in': first(old.id, (stage) => TERMINAL.some((state) => stage === `report-in-${state}`)),
         'leader: report committed': first(old.id, (stage) => TERMINAL.some((state) => stage === `applied-${state}`)),

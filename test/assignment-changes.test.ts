@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, stateRank, validateServiceSpec, type ClusterChannel, type Service, type StoreAction, type Task, type TlsIdentity } from '@pisched/api';
 import { Store } from '../packages/scheduler/src/store/store';
 import { Dispatcher } from '../packages/scheduler/src/dispatcher/dispatcher';
+import { updateReportRules } from '../packages/scheduler/src/updater/report-rules';
 import { newTask } from '../packages/scheduler/src/orchestrator/task-factory';
 import { AgentSession } from '../packages/agent/src/session';
 import { Agent } from '../packages/agent/src/agent';
@@ -38,7 +39,7 @@ function storeWithLog(): Store {
 /** A dispatcher over `store` served with TLS; started (leading) when asked. */
 async function served(store: Store) {
   let now = 1_000;
-  const dispatcher = new Dispatcher(store, { now: () => now++, newId: () => `x${now++}` }, { heartbeatPeriodMs: 200, heartbeatGrace: 50 }, silent);
+  const dispatcher = new Dispatcher(store, { now: () => now++, newId: () => `x${now++}` }, { heartbeatPeriodMs: 200, heartbeatGrace: 50, reportRules: updateReportRules }, silent);
   const server = new grpc.Server();
   server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
   const port = await new Promise<number>((resolve, reject) =>

@@ -16,6 +16,7 @@ import { AutoRebalancer } from './updater/auto-rebalance';
 import { reconcileGlobal } from './orchestrator/global';
 import { reconcileUpdates } from './updater/updater';
 import { UpdaterPass } from './updater/updater-pass';
+import { updateReportRules } from './updater/report-rules';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
 import { RaftCommandLog } from './store/raft-command-log';
@@ -194,6 +195,7 @@ export class SchedulerServer {
         // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
         sessionExpiry: callerCertificateExpiry,
         onHeartbeatFailure: () => this.metrics?.heartbeatFailure(),
+        reportRules: updateReportRules,
       },
       options.log.child({ role: 'dispatcher' }),
     );

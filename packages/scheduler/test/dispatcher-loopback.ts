@@ -3,6 +3,7 @@ import pino from 'pino';
 import { decodeMessage, loadGrpc, type Command } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { Dispatcher, type DispatcherOptions } from '../src/dispatcher/dispatcher';
+import { updateReportRules } from '../src/updater/report-rules';
 import { testClock } from './fixtures';
 
 /** Polls check every 10 ms until it gives a value (about 5 s at most). */
@@ -25,7 +26,7 @@ export type SessionClient<M = object> = grpc.Client & { Session(): grpc.ClientDu
  * close stops all three.
  */
 export async function serveDispatcher<M = object>(store: Store, options: Partial<DispatcherOptions> = {}, clock = testClock()) {
-  const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 30, ...options }, pino({ level: 'silent' }));
+  const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 30, reportRules: updateReportRules, ...options }, pino({ level: 'silent' }));
   const server = new grpc.Server();
   server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
   const port = await new Promise<number>((resolve, reject) =>

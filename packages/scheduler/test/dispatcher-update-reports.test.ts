@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Command, Service, StoreAction, Task, TaskState } from '@pisched/api';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
+import { updateReportRules } from '../src/updater/report-rules';
+import type { StatusReportRules } from '../src/dispatcher/dispatcher';
 import { loggingStore, serveDispatcher, until } from './dispatcher-loopback';
 
 const cleanups: Array<() => void> = [];
@@ -17,11 +19,12 @@ const GATHER_MS = 60_000;
  * reports for GATHER_MS, one agent session (pi-1), and a service of one replica
  * whose stop-first update is under way: slot 1's old task told to shut down
  * (running still, and `others` more of its slot with the states given) and its
- * successor prepared on pi-1, not started.
+ * successor prepared on pi-1, not started. The dispatcher has the update's
+ * report rules, as the scheduler wires it, unless `reportRules` says otherwise.
  */
-async function slotBeingReplaced(others: TaskState[] = []) {
+async function slotBeingReplaced(others: TaskState[] = [], reportRules: StatusReportRules | null = updateReportRules) {
   const { store, logged } = loggingStore();
-  const served = await serveDispatcher<{ accepted?: unknown }>(store, { statusGatherMs: GATHER_MS });
+  const served = await serveDispatcher<{ accepted?: unknown }>(store, { statusGatherMs: GATHER_MS, reportRules: reportRules ?? undefined });
   served.dispatcher.start();
   cleanups.push(served.close);
   const call = served.client.Session();
@@ -68,6 +71,14 @@ describe('the reports a rolling update waits on', () => {
     // The bystander's report came first and rode along; nothing else was written.
     expect(actionsOf(logged)).toEqual([['putTaskStatus', 'putTaskStatus', 'putTask']]);
     expect(logged[0].actions[2].putTask).toMatchObject({ id: successor.id, prepareOnly: false });
+  });
+
+  it('takes the update\'s rules from where the roles are wired: a dispatcher given none gathers the end and clears no mark', async () => {
+    const { logged, old, successor, stored, report } = await slotBeingReplaced([], null);
+    report([old[0], { state: 'SHUTDOWN', message: 'shutdown' }]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(logged).toEqual([]);
+    expect(stored(successor).prepareOnly).toBe(true);
   });
 
   it('gathers a report no update waits on as before', async () => {

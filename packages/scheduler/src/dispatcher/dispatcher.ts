@@ -25,8 +25,7 @@ import type { Logger } from 'pino';
 import { stamp, stageTraceOn } from '@pisched/raft';
 import type { Store } from '../store/store';
 import { putTask, type Clock } from '../orchestrator/task-factory';
-import { raisedByEnd } from '../orchestrator/replicated';
-import { waitedOnByUpdate } from '../updater/updater-pass';
+import type { StateMachine } from '../store/state-machine';
 import { filesForTasks } from './task-files';
 import { meshDelta, meshPrints, meshTable, type MeshSent } from './mesh-table';
 import { inTurns } from './in-turns';
@@ -86,6 +85,21 @@ export interface DispatcherOptions {
   sessionExpiry?: (call: SessionCall) => number | undefined;
   /** How long status reports are gathered into one write (STATUS_FLUSH_MS); a test lengthens it to tell a write made at once from a gathered one. */
   statusGatherMs?: number;
+  /** What a report means beyond itself, by the rules of the roles that own them; without them every report is gathered and written alone. */
+  reportRules?: StatusReportRules;
+}
+
+/**
+ * What a task's status report means to the other roles, given to the
+ * dispatcher where the roles are wired (scheduler-server.ts, from the rules
+ * the updater and the orchestrator apply themselves), so that the dispatcher
+ * keeps to sessions and status and imports neither role's rules.
+ */
+export interface StatusReportRules {
+  /** Some role's next step waits on this report: it is written at once, not gathered. */
+  awaited(before: Task, after: Task, state: StateMachine): boolean;
+  /** A task the command recording the report writes too (`reported` carries the new status), if any. */
+  alsoWrites(state: StateMachine, reported: Task, now: number): Task | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -611,8 +625,8 @@ export class Dispatcher {
     this.pendingStatus.set(taskId, { nodeId, status });
     if (this.statusQueued) return;
     const task = this.store.state.tasks.get(taskId);
-    if (task && task.nodeId === nodeId && waitedOnByUpdate(task, { ...task, status }, this.store.state)) {
-      // A slot of an update waits on this one report: gathering more for 25 ms only delays the slot.
+    if (task && task.nodeId === nodeId && this.options.reportRules?.awaited(task, { ...task, status }, this.store.state)) {
+      // A step waits on this one report (a slot of an update): gathering more for 25 ms only delays it.
       // The next turn, so the rest of the agent's message joins the write.
       clearTimeout(this.flushTimer);
       this.flushTimer = setTimeout(() => this.flushStatus(), 0);
@@ -647,9 +661,9 @@ export class Dispatcher {
           if (!task || task.nodeId !== nodeId || !isNews(task, status)) continue;
           const startedAt = task.startedAt || (status.state === 'RUNNING' ? status.timestamp : 0);
           puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
-          // The old task of a stop-first slot has stopped: its prepared successor may start, told in this very command.
-          // Not when the successor's own report is in it too: two writes of one task in a command conflict, and the round clears it.
-          const raised = raisedByEnd(state, { ...task, status }, this.clock.now());
+          // E.g. the old task of a stop-first slot has stopped: its prepared successor may start, told in this very command.
+          // Not when that task's own report is in it too: two writes of one task in a command conflict (the round clears the mark).
+          const raised = this.options.reportRules?.alsoWrites(state, { ...task, status }, this.clock.now());
           if (raised && !batch.has(raised.id)) puts.push(putTask(raised));
         }
         return puts;
