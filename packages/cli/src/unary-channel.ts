@@ -14,8 +14,8 @@ const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTT
  * gRPC unary calls to one address, straight over one node:http2 session.
  * A grpc-js call goes through its resolver, retry, load-balancing and
  * subchannel layers, each with its own objects and promises: 0.6–0.9 ms of
- * the client's CPU per call on these cores, as much as a create's Raft work
- * on a follower (issue #17). A CLI's unary call needs none of them: one
+ * the client's CPU per call on these cores, about a third less over this
+ * path (issue #17, bench:hop). A CLI's unary call needs none of them: one
  * address, no retries (SchedulerClient moves on to the next address itself),
  * one connection. Streams stay with grpc-js.
  */
