@@ -9,6 +9,7 @@ import { it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_CHANNEL_OPTIONS, readIdentity } from '@pisched/api';
 import { SchedulerClient } from '../packages/cli/src/scheduler-client';
+import { UnaryChannel } from '../packages/cli/src/unary-channel';
 import { tlsDir } from '../packages/scheduler/src/security/member-identity';
 import { ROOT, freePort, waitFor } from '../test/harness';
 import { Trio, adminOf } from './lib/trio';
@@ -32,9 +33,18 @@ server.addService({ Echo: { path: '/bench.Echo/Echo', requestStream: false, resp
 server.bindAsync(process.env.ECHO_ADDRESS, serverCredentials(identity, { requireClientCert: true }), (error) => { if (error) throw error; console.log('ready'); });
 `;
 
-async function timeCalls(call: () => Promise<unknown>): Promise<{ p50: number; p90: number; perSec: number }> {
+interface Timed {
+  p50: number;
+  p90: number;
+  perSec: number;
+  /** CPU ms per call of each process asked for, in the order given. */
+  cpuMs?: number[];
+}
+
+async function timeCalls(call: () => Promise<unknown>, cpuOf: number[] = []): Promise<Timed> {
   for (let i = 0; i < WARM_UP; i++) await call();
   const latencies: number[] = [];
+  const cpuBefore = cpuOf.map((pid) => cpuSample(pid).cpuSeconds);
   const start = performance.now();
   for (let i = 0; i < CALLS; i++) {
     const issued = performance.now();
@@ -42,7 +52,8 @@ async function timeCalls(call: () => Promise<unknown>): Promise<{ p50: number; p
     latencies.push(performance.now() - issued);
   }
   const elapsed = performance.now() - start;
-  return { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), perSec: (CALLS * 1000) / elapsed };
+  const cpuMs = cpuOf.map((pid, i) => ((cpuSample(pid).cpuSeconds - cpuBefore[i]) * 1000) / CALLS);
+  return { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), perSec: (CALLS * 1000) / elapsed, cpuMs };
 }
 
 it(`one client's calls on loopback, ${CALLS} each`, async () => {
@@ -60,20 +71,26 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
     await waitFor(() => ready, 10_000, 'the echo server');
     const { leader } = await trio.leader();
     const channel = adminOf(leader.dataDir)();
-    const rows: [string, { p50: number; p90: number; perSec: number }][] = [];
+    const rows: [string, Timed][] = [];
 
+    // CPU per bare call: the client (this process) and the echo server.
+    const bareCpu = [process.pid, echo.pid!];
     const bare = new grpc.Client(echoAddress, channel.credentials, CLUSTER_CHANNEL_OPTIONS);
     const empty = Buffer.alloc(0);
     const echoCall = (options: grpc.CallOptions) => () =>
       new Promise((resolve, reject) =>
         bare.makeUnaryRequest('/bench.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, empty, options, (error, value) => (error ? reject(error) : resolve(value))),
       );
-    rows.push(['bare unary call, mutual TLS, no deadline', await timeCalls(echoCall({}))]);
-    rows.push(['bare unary call, mutual TLS, 10 s deadline', await timeCalls(echoCall({ get deadline() { return Date.now() + 10_000; } }))]);
+    rows.push(['bare unary call, mutual TLS, no deadline', await timeCalls(echoCall({}), bareCpu)]);
+    rows.push(['bare unary call, mutual TLS, 10 s deadline', await timeCalls(echoCall({ get deadline() { return Date.now() + 10_000; } }), bareCpu)]);
     bare.close();
+    // The same call over the CLI's unary path (node:http2, no grpc-js on the client), same credentials.
+    const lean = new UnaryChannel({ address: echoAddress, tls: channel.tls() });
+    rows.push(['bare unary call over the CLI\'s lean path, 10 s deadline', await timeCalls(() => lean.call('/bench.Echo/Echo', empty, 10_000), bareCpu)]);
+    lean.close();
 
     const client = new SchedulerClient([leader.address], adminOf(leader.dataDir));
-    rows.push(['GetClusterStatus (local) to the leader', await timeCalls(() => client.call((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb)))]);
+    rows.push(['GetClusterStatus (local) to the leader', await timeCalls(() => client.call('GetClusterStatus', { localOnly: true }))]);
     // With PISCHED_STAGE_TRACE=<dir> the client's stamps join the members' (see packages/raft/src/stage-trace.ts).
     const create = async () => {
       const name = benchName('hop');
@@ -82,7 +99,7 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
       stamp(name, 'client-recv');
     };
     // Raft entries per create: its own, and the control loop's (a round's two per ~100 ms of a steady stream).
-    const commitIndex = async () => Number((await client.call<{ commitIndex: number }>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb))).commitIndex);
+    const commitIndex = async () => Number((await client.call('GetClusterStatus', { localOnly: true })).commitIndex);
     const indexBefore = await commitIndex();
     // CPU per create of each process: four busy processes share this machine's cores, so CPU saved anywhere is time.
     const processes: [string, number][] = [['client', process.pid], ...trio.members.map((m): [string, number] => [m === leader ? 'leader' : `follower ${m.id}`, m.daemon.child.pid!])];
@@ -92,7 +109,10 @@ it(`one client's calls on loopback, ${CALLS} each`, async () => {
     const entriesPerCreate = ((await commitIndex()) - indexBefore) / (CALLS + WARM_UP);
     client.close();
 
-    for (const [what, row] of rows) console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s`);
+    for (const [what, row] of rows) {
+      const cpu = row.cpuMs?.length ? `; CPU ms per call: client ${row.cpuMs[0].toFixed(3)}, server ${row.cpuMs[1].toFixed(3)}` : '';
+      console.log(`${what}: p50 ${row.p50.toFixed(2)} ms, p90 ${row.p90.toFixed(2)} ms, ${row.perSec.toFixed(0)}/s${cpu}`);
+    }
     console.log(`Raft entries committed per create: ${entriesPerCreate.toFixed(3)}`);
     console.log(`CPU ms per create: ${cpuPerCreate.join(', ')}`);
   } finally {

@@ -39,7 +39,7 @@ process.once('disconnect', () => {
 
 /** The member's own view: role, term, the leader it knows, its applied index. */
 export async function ownStatus(member: Member): Promise<ClusterStatus> {
-  return member.client.call<ClusterStatus>((c, o, cb) => c.GetClusterStatus({ localOnly: true }, o, cb));
+  return member.client.call('GetClusterStatus', { localOnly: true });
 }
 
 /**

@@ -35,7 +35,7 @@ export type { TaskAssignWrite__Output as TaskAssignWrite } from './gen/pisched/v
 export type { ServiceSummary__Output as ServiceSummary } from './gen/pisched/v1/ServiceSummary';
 export type { ControlClient } from './gen/pisched/v1/Control';
 export type { DispatcherClient } from './gen/pisched/v1/Dispatcher';
-export type { ControlHandlers } from './gen/pisched/v1/Control';
+export type { ControlHandlers, ControlDefinition } from './gen/pisched/v1/Control';
 export type { DispatcherHandlers } from './gen/pisched/v1/Dispatcher';
 export type { UpdateConfig__Output as UpdateConfig, UpdateConfig as UpdateConfigInput } from './gen/pisched/v1/UpdateConfig';
 export type { UpdateStatus__Output as UpdateStatus } from './gen/pisched/v1/UpdateStatus';

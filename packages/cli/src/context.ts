@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { clusterChannel, peerIdentity, type ClusterChannel } from '@pisched/api';
 import { SchedulerClient, resolveAddresses, type Dial } from './scheduler-client';
 import { findAdminCredentials, type FoundCredentials } from './tls-lookup';
@@ -31,7 +30,7 @@ export class Context {
       this.made = new SchedulerClient(addresses, (address): Dial => {
         // A scheduler on this machine whose own admin bundle the CLI found: its socket, without a TLS context or handshake.
         const socket = localControlSocket(credentials().from, address);
-        return socket ? socketDial(socket) : (tls ??= clusterChannel(credentials().identity));
+        return socket ? { socket } : (tls ??= clusterChannel(credentials().identity));
       });
     }
     return this.made;
@@ -54,9 +53,4 @@ export class Context {
   close(): void {
     this.made?.close();
   }
-}
-
-/** The Control API on a scheduler's local socket: no TLS (the socket's file modes are the access check); answers unbounded, as over TLS. */
-function socketDial(socket: string): Dial {
-  return { target: `unix:${socket}`, credentials: grpc.credentials.createInsecure(), options: { 'grpc.max_receive_message_length': -1 } };
 }

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
-import type { AdminCertificate, ClusterChannel, ClusterEvent, EventsRequest, ImageFetchProgress, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
+import type { AdminCertificate, ClusterChannel, ControlDefinition, ClusterEvent, EventsRequest, ImageFetchProgress, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
+import { UnaryChannel } from './unary-channel';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
 export const CALL_DEADLINE_MS = 10_000;
@@ -69,10 +70,17 @@ export function grpcCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** How one address is dialled: over TLS as a ClusterChannel, or at another gRPC target (a local socket). */
-export type Dial = ClusterChannel & { target?: string };
+/**
+ * How one address is dialled: over the cluster's mutual TLS, or on a local
+ * scheduler's unix socket (no TLS: the socket's file modes are the access
+ * check; answers unbounded, as over TLS).
+ */
+export type Dial = ClusterChannel | { socket: string };
 
-type Invoke<T> = (client: ControlClient, options: grpc.CallOptions, callback: grpc.requestCallback<T>) => void;
+/** The Control API's unary methods, and their request and answer as the generated client types them. */
+type UnaryMethod = Exclude<keyof ControlDefinition & string, 'FollowServiceLogs' | 'Events' | 'PushImage'>;
+type RequestOf<M extends UnaryMethod> = Parameters<ControlDefinition[M]['requestSerialize']>[0];
+type ResponseOf<M extends UnaryMethod> = ReturnType<ControlDefinition[M]['responseDeserialize']>;
 
 /** A task of a dry-run plan: its node, or empty with the reason it cannot be placed. */
 export interface PlannedTask {
@@ -106,7 +114,10 @@ export interface ClusterSettings {
  * in order until one answers; that one is kept for the rest of the command.
  */
 export class SchedulerClient {
+  /** grpc-js clients, for streams. */
   private readonly clients = new Map<string, ControlClient>();
+  /** Unary calls go straight over HTTP/2 (see unary-channel.ts). */
+  private readonly unary = new Map<string, UnaryChannel>();
   private preferred = 0;
 
   /** channel: how to dial an address (the admin credentials), looked up when its first call is made (see tls-lookup). */
@@ -119,45 +130,45 @@ export class SchedulerClient {
   }
 
   createService(spec: ServiceSpecInput): Promise<Service> {
-    return this.service((c, o, cb) => c.CreateService({ spec }, o, cb));
+    return this.service('CreateService', { spec });
   }
 
   updateService(service: string, version: number, spec: ServiceSpecInput): Promise<Service> {
-    return this.service((c, o, cb) => c.UpdateService({ service, version, spec }, o, cb));
+    return this.service('UpdateService', { service, version, spec });
   }
 
   rollbackService(service: string): Promise<Service> {
-    return this.service((c, o, cb) => c.RollbackService({ service }, o, cb));
+    return this.service('RollbackService', { service });
   }
 
   /** Moves tasks so their services' placement goals hold again; with dryRun only says what would move. */
   rebalanceServices(request: RebalanceServicesRequestInput): Promise<RebalanceServicesResponse> {
-    return this.call((c, o, cb) => c.RebalanceServices(request, o, cb));
+    return this.call('RebalanceServices', request);
   }
 
   resumeServiceUpdate(service: string): Promise<Service> {
-    return this.service((c, o, cb) => c.ResumeServiceUpdate({ service }, o, cb));
+    return this.service('ResumeServiceUpdate', { service });
   }
 
   getService(service: string): Promise<Service> {
-    return this.service((c, o, cb) => c.GetService({ service }, o, cb));
+    return this.service('GetService', { service });
   }
 
   async removeService(service: string): Promise<void> {
-    await this.call<object>((c, o, cb) => c.RemoveService({ service }, o, cb));
+    await this.call('RemoveService', { service });
   }
 
   async listServices(): Promise<ServiceSummary[]> {
-    return (await this.call<{ services: ServiceSummary[] }>((c, o, cb) => c.ListServices({}, o, cb))).services;
+    return (await this.call('ListServices', {})).services;
   }
 
   async listTasks(service = ''): Promise<Task[]> {
-    return (await this.call<{ tasks: Task[] }>((c, o, cb) => c.ListTasks({ service }, o, cb))).tasks;
+    return (await this.call('ListTasks', { service })).tasks;
   }
 
   /** Every task's output (tail lines each; 0 = all) and a note for each part that could not be read. */
   serviceLogs(service: string, tail: number): Promise<ServiceLogs> {
-    return this.call<ServiceLogs>((c, o, cb) => c.GetServiceLogs({ service, tail }, o, cb));
+    return this.call('GetServiceLogs', { service, tail });
   }
 
   /**
@@ -230,122 +241,124 @@ export class SchedulerClient {
 
   /** The nodes, and milliseconds since each one's last heartbeat as the scheduler saw it. */
   listNodesWithHeartbeats(): Promise<{ nodes: Node[]; heartbeatAgeMs: Record<string, number> }> {
-    return this.call((c, o, cb) => c.ListNodes({}, o, cb));
+    return this.call('ListNodes', {});
   }
 
   /** Where each task of the spec would go, or why it cannot; nothing changes (--dry-run). */
   async planService(spec: ServiceSpecInput, service = ''): Promise<PlannedTask[]> {
-    const response = await this.call<{ tasks: { slot: number; nodeId: string; reason: string }[] }>((c, o, cb) => c.PlanService({ spec, service }, o, cb));
+    const response = await this.call('PlanService', { spec, service });
     return response.tasks.map((task) => ({ slot: task.slot, node: task.nodeId, reason: task.reason }));
   }
 
   async updateNode(node: string, update: { availability: string; labelAdd: Record<string, string>; labelRm: string[] }): Promise<Node> {
-    const response = await this.call<{ node: Node | null }>((c, o, cb) => c.UpdateNode({ node, ...update }, o, cb));
+    const response = await this.call('UpdateNode', { node, ...update });
     if (!response.node) throw new CliError('the scheduler answered without a node');
     return response.node;
   }
 
   getCluster(): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.GetCluster({}, o, cb));
+    return this.call('GetCluster', {});
   }
 
   /** The scheduler members as the member reached sees them. */
   getClusterStatus(): Promise<ClusterStatus> {
-    return this.call((c, o, cb) => c.GetClusterStatus({ localOnly: false }, o, cb));
+    return this.call('GetClusterStatus', { localOnly: false });
   }
 
   /** The join token of a role; with rotate, a new one that replaces it at once. */
   async joinToken(role: 'worker' | 'manager', rotate: boolean): Promise<{ token: string; address: string }> {
-    const { token } = await this.call<{ token: string }>((c, o, cb) => c.GetJoinToken({ role, rotate }, o, cb));
+    const { token } = await this.call('GetJoinToken', { role, rotate });
     return { token, address: this.addresses[this.preferred] };
   }
 
   joinCluster(id: string, address: string): Promise<JoinClusterResponse> {
-    return this.call((c, o, cb) => c.JoinCluster({ id, address }, o, cb));
+    return this.call('JoinCluster', { id, address });
   }
 
   /** Removes a node and revokes its certificates; resolves with how many were revoked. */
   async removeNode(node: string, force: boolean): Promise<number> {
-    return (await this.call<{ revoked: number }>((c, o, cb) => c.RemoveNode({ node, force }, o, cb))).revoked;
+    return (await this.call('RemoveNode', { node, force })).revoked;
   }
 
   /** The certificate (and root) for an admin CSR made here: the key never leaves this host. */
   issueAdminCertificate(name: string, csrPem: string): Promise<{ certPem: string; caPem: string }> {
-    return this.call((c, o, cb) => c.IssueAdminCertificate({ name, csrPem }, o, cb));
+    return this.call('IssueAdminCertificate', { name, csrPem });
   }
 
   async revokeAdminCertificate(name: string): Promise<number> {
-    return (await this.call<{ revoked: number }>((c, o, cb) => c.RevokeAdminCertificate({ name }, o, cb))).revoked;
+    return (await this.call('RevokeAdminCertificate', { name })).revoked;
   }
 
   /** A one-time dashboard login; `address` is the scheduler address the answer came through. */
   async createDashboardLogin(): Promise<{ token: string; expiresAtMs: number; dashboardAddress: string; address: string }> {
-    const login = await this.call<{ token: string; expiresAtMs: number; dashboardAddress: string }>((c, o, cb) => c.CreateDashboardLogin({}, o, cb));
+    const login = await this.call('CreateDashboardLogin', {});
     return { ...login, expiresAtMs: Number(login.expiresAtMs), address: this.addresses[this.preferred] };
   }
 
   async listAdminCertificates(): Promise<AdminCertificate[]> {
-    return (await this.call<{ certificates: AdminCertificate[] }>((c, o, cb) => c.ListAdminCertificates({}, o, cb))).certificates;
+    return (await this.call('ListAdminCertificates', {})).certificates;
   }
 
   removeClusterMember(id: string): Promise<ClusterStatus> {
-    return this.call((c, o, cb) => c.RemoveClusterMember({ id }, o, cb));
+    return this.call('RemoveClusterMember', { id });
   }
 
   /** 0 and '' leave a setting as it is. */
   /** 0 or '' in a field leaves that setting as it is. */
   updateCluster(update: UpdateClusterRequest): Promise<ClusterSettings> {
-    return this.call((c, o, cb) => c.UpdateCluster(update, o, cb));
+    return this.call('UpdateCluster', update);
   }
 
   /** Creates a secret (config) from its value; the answer never carries a secret's value back. */
   async createFileObject(kind: FileKind, name: string, data: Uint8Array, labels: Record<string, string> = {}): Promise<Secret | Config> {
     const response = kind === 'secret'
-      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.CreateSecret({ name, data, labels }, o, cb))).secret
-      : (await this.call<{ config: Config | null }>((c, o, cb) => c.CreateConfig({ name, data, labels }, o, cb))).config;
+      ? (await this.call('CreateSecret', { name, data, labels })).secret
+      : (await this.call('CreateConfig', { name, data, labels })).config;
     if (!response) throw new CliError(`the scheduler answered without a ${kind}`);
     return response;
   }
 
   async getFileObject(kind: FileKind, name: string): Promise<Secret | Config> {
     const response = kind === 'secret'
-      ? (await this.call<{ secret: Secret | null }>((c, o, cb) => c.GetSecret({ name }, o, cb))).secret
-      : (await this.call<{ config: Config | null }>((c, o, cb) => c.GetConfig({ name }, o, cb))).config;
+      ? (await this.call('GetSecret', { name })).secret
+      : (await this.call('GetConfig', { name })).config;
     if (!response) throw new CliError(`the scheduler answered without a ${kind}`);
     return response;
   }
 
   async listFileObjects(kind: FileKind): Promise<(Secret | Config)[]> {
-    if (kind === 'secret') return (await this.call<{ secrets: Secret[] }>((c, o, cb) => c.ListSecrets({}, o, cb))).secrets;
-    return (await this.call<{ configs: Config[] }>((c, o, cb) => c.ListConfigs({}, o, cb))).configs;
+    if (kind === 'secret') return (await this.call('ListSecrets', {})).secrets;
+    return (await this.call('ListConfigs', {})).configs;
   }
 
   async removeFileObject(kind: FileKind, name: string): Promise<void> {
-    if (kind === 'secret') await this.call((c, o, cb) => c.RemoveSecret({ name }, o, cb));
-    else await this.call((c, o, cb) => c.RemoveConfig({ name }, o, cb));
+    if (kind === 'secret') await this.call('RemoveSecret', { name });
+    else await this.call('RemoveConfig', { name });
   }
 
   async createNetwork(name: string, labels: Record<string, string> = {}): Promise<Network> {
-    const response = (await this.call<{ network: Network | null }>((c, o, cb) => c.CreateNetwork({ name, labels }, o, cb))).network;
+    const response = (await this.call('CreateNetwork', { name, labels })).network;
     if (!response) throw new CliError('the scheduler answered without a network');
     return response;
   }
 
   async listNetworks(): Promise<Network[]> {
-    return (await this.call<{ networks: Network[] }>((c, o, cb) => c.ListNetworks({}, o, cb))).networks;
+    return (await this.call('ListNetworks', {})).networks;
   }
 
   async removeNetwork(name: string): Promise<void> {
-    await this.call((c, o, cb) => c.RemoveNetwork({ name }, o, cb));
+    await this.call('RemoveNetwork', { name });
   }
 
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    for (const channel of this.unary.values()) channel.close();
+    this.unary.clear();
   }
 
-  private async service(invoke: Invoke<{ service: Service | null }>): Promise<Service> {
-    const response = await this.call(invoke);
+  private async service<M extends 'CreateService' | 'UpdateService' | 'RollbackService' | 'ResumeServiceUpdate' | 'GetService'>(method: M, request: RequestOf<M>): Promise<Service> {
+    const response: { service: Service | null } = await this.call(method, request);
     if (!response.service) throw new CliError('the scheduler answered without a service');
     return response.service;
   }
@@ -354,37 +367,57 @@ export class SchedulerClient {
    * One unary call. Only "could not reach" moves on to the next address: an
    * error the scheduler answered with is final, and becomes a CliError.
    */
-  async call<T>(invoke: Invoke<T>): Promise<T> {
+  async call<M extends UnaryMethod>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
+    const definition = loadGrpc().Control.service[method] as unknown as ControlDefinition[M];
+    let bytes: Uint8Array;
+    try {
+      bytes = definition.requestSerialize(request as never);
+    } catch (error) {
+      throw new SchedulerError(`Request message serialization failure: ${(error as Error).message}`, grpc.status.INTERNAL);
+    }
     const failures: { address: string; reason: string }[] = [];
     const order = this.addresses.map((_, i) => (this.preferred + i) % this.addresses.length);
     for (const index of order) {
       const address = this.addresses[index];
+      let answer: Buffer;
       try {
-        const result = await new Promise<T>((resolve, reject) => {
-          invoke(this.client(address), { deadline: Date.now() + this.deadlineMs }, (error, value) => {
-            if (error) reject(error);
-            else if (value === undefined) reject(new CliError(`the scheduler at ${address} sent an empty answer`));
-            else resolve(value);
-          });
-        });
-        this.preferred = index;
-        return result;
+        answer = await this.unaryChannel(address).call(definition.path, bytes, this.deadlineMs);
       } catch (error) {
-        if (error instanceof CliError) throw error;
         const reason = unreachableReason(error);
         if (reason === undefined) throw new SchedulerError(schedulerErrorMessage(error), grpcCode(error));
         failures.push({ address, reason });
+        continue;
+      }
+      this.preferred = index;
+      try {
+        return definition.responseDeserialize(answer) as ResponseOf<M>;
+      } catch (error) {
+        throw new SchedulerError(`Response message parsing error: ${(error as Error).message}`, grpc.status.INTERNAL);
       }
     }
     throw new CliError(unreachableMessage(failures));
   }
 
+  private unaryChannel(address: string): UnaryChannel {
+    let channel = this.unary.get(address);
+    if (!channel) {
+      const dial = this.channel(address);
+      channel = new UnaryChannel('socket' in dial ? { socket: dial.socket } : { address, tls: dial.tls() });
+      this.unary.set(address, channel);
+    }
+    return channel;
+  }
+
+  /** The grpc-js client for streams. */
   private client(address: string): ControlClient {
     let client = this.clients.get(address);
     if (!client) {
       const Control = loadGrpc().Control;
-      const { credentials, options, target } = this.channel(address);
-      client = new Control(target ?? address, credentials, options);
+      const dial = this.channel(address);
+      client =
+        'socket' in dial
+          ? new Control(`unix:${dial.socket}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 })
+          : new Control(address, dial.credentials, dial.options);
       this.clients.set(address, client);
     }
     return client;

@@ -104,6 +104,8 @@ describe('SchedulerClient against real sockets', () => {
       // (fewer tasks with a larger spec here, so a loaded machine encodes them in time).
       ListTasks: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback(null, { tasks: Array.from({ length: MANY_TASKS }, (_, i) => ({ ...task({ id: `t${i}`.padEnd(25, '0'), slot: i + 1 }), spec: BIG_SPEC })) }),
+      // Never answers: the client's deadline must end the call.
+      GetCluster: () => {},
       UpdateService: (call: grpc.ServerUnaryCall<{ version: number; spec: { replicas: number } }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         updates++;
         // The first write loses a race, as when someone else updated in between.
@@ -126,6 +128,15 @@ describe('SchedulerClient against real sockets', () => {
     const client = new SchedulerClient([`127.0.0.1:${port}`], channel);
     try {
       await expect(client.listServices()).rejects.toThrow(`cannot reach scheduler at 127.0.0.1:${port}: connection refused`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('says "timed out" when the scheduler does not answer within the deadline', async () => {
+    const client = new SchedulerClient([live], channel, 300);
+    try {
+      await expect(client.getCluster()).rejects.toThrow(`cannot reach scheduler at ${live}: timed out`);
     } finally {
       client.close();
     }

@@ -103,10 +103,23 @@ export function channelCredentials(identity: TlsIdentity | RenewableIdentity): g
   return identity instanceof RenewableIdentity ? new RenewableChannelCredentials(identity) : fixedChannelCredentials(identity);
 }
 
-function fixedChannelCredentials(identity: TlsIdentity): grpc.ChannelCredentials {
-  const context = tls.createSecureContext({ ca: identity.caPem, cert: identity.certPem, key: identity.keyPem, minVersion: MIN_TLS });
-  return grpc.credentials.createFromSecureContext(context, { checkServerIdentity: requireManagerServer });
+function fixedChannelCredentials(identity: TlsIdentity, connect = clientTlsOptions(identity)): grpc.ChannelCredentials {
+  return grpc.credentials.createFromSecureContext(connect.secureContext!, { checkServerIdentity: requireManagerServer });
 }
+
+/**
+ * The TLS options of channelCredentials for a client that speaks HTTP/2
+ * itself (the CLI's unary calls): the same context, the same check of the
+ * server's certificate, and the server name grpc-js sends
+ * (CLUSTER_CHANNEL_OPTIONS), so no link is weaker than a grpc-js channel's.
+ */
+export function clientTlsOptions(identity: TlsIdentity): tls.ConnectionOptions {
+  const secureContext = tls.createSecureContext({ ca: identity.caPem, cert: identity.certPem, key: identity.keyPem, minVersion: MIN_TLS });
+  return { secureContext, servername: TARGET_NAME, checkServerIdentity: requireManagerServer, rejectUnauthorized: true, minVersion: MIN_TLS };
+}
+
+/** The TLS server name clients send: members are dialled by IP address, which TLS may not carry as a name. */
+const TARGET_NAME = 'pisched';
 
 /** A client without a certificate yet (a node joining): it trusts only the given root. */
 export function joiningChannelCredentials(caPem: string): grpc.ChannelCredentials {
@@ -124,7 +137,7 @@ export function joiningChannelCredentials(caPem: string): grpc.ChannelCredential
  * proved itself with the cluster's certificate.
  */
 export const CLUSTER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.ssl_target_name_override': 'pisched',
+  'grpc.ssl_target_name_override': TARGET_NAME,
   'grpc.max_receive_message_length': -1,
 };
 
@@ -198,10 +211,17 @@ function article(role: Role): string {
 export interface ClusterChannel {
   credentials: grpc.ChannelCredentials;
   options: grpc.ChannelOptions;
+  /** The same credentials as TLS options, for a client that speaks HTTP/2 itself (see clientTlsOptions). */
+  tls: () => tls.ConnectionOptions;
 }
 
 export function clusterChannel(identity: TlsIdentity | RenewableIdentity): ClusterChannel {
-  return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS };
+  if (identity instanceof RenewableIdentity) {
+    return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS, tls: () => clientTlsOptions(identity.current) };
+  }
+  // One secure context for both (parsing the root and the key is a few ms of a CLI command's start).
+  const connect = clientTlsOptions(identity);
+  return { credentials: fixedChannelCredentials(identity, connect), options: CLUSTER_CHANNEL_OPTIONS, tls: () => connect };
 }
 
 /** The caller's identity when its role is one of `roles`, else the PERMISSION_DENIED error to answer with. */
