@@ -11,13 +11,14 @@ interface Bundler {
   apiFromSources: esbuild.Plugin;
   leaveOut: esbuild.Plugin;
   releaseModuleFunctions(text: string): string;
+  plainNamespaces(text: string): string;
   LEFT_OUT: Record<string, { why: string; exports: string }>;
   REQUIRES_REPLACED: Record<string, Record<string, string>>;
   LAZY_BUILTINS: string[];
 }
 const AGENT = path.resolve(__dirname, '..');
 const nodeRequire = createRequire(__filename);
-const { bundleAgent, apiFromSources, leaveOut, releaseModuleFunctions, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
+const { bundleAgent, apiFromSources, leaveOut, releaseModuleFunctions, plainNamespaces, LEFT_OUT, REQUIRES_REPLACED, LAZY_BUILTINS } = nodeRequire('../bundle.js') as Bundler;
 const NODE_BUNDLE_OPTIONS = nodeRequire('../../../scripts/node-bundle-options.js') as esbuild.BuildOptions;
 const lazyBuiltins = nodeRequire('../../../scripts/lazy-builtins.js') as (lazy: string[]) => esbuild.Plugin;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pisched-agent-bundle-'));
@@ -170,6 +171,53 @@ describe('packages/agent/bundle.js', () => {
 
   it("refuses a bundle without esbuild's CommonJS wrapper, rather than leave every module's function held without a word", () => {
     expect(() => releaseModuleFunctions('"use strict";console.log(1);\n')).toThrow(/esbuild's CommonJS wrapper once in the bundle, found it 0 times/);
+  });
+
+  it("gives an ES import of a CommonJS module the module itself behind its namespace, not a getter per export, with the same values as esbuild's", async () => {
+    // Node's own modules, a transpiled ES module (__esModule, with a default and a live value), a plain one, a function and a string.
+    fs.writeFileSync(path.join(dir, 'ns-transpiled.js'), "Object.defineProperty(exports, '__esModule', { value: true }); exports.default = 'dflt'; exports.value = 1; exports.bump = () => { exports.value += 1; };\n");
+    fs.writeFileSync(path.join(dir, 'ns-plain.js'), 'module.exports = { a: 1, nested: { b: 2 } };\n');
+    fs.writeFileSync(path.join(dir, 'ns-function.js'), "module.exports = function called() { return 'called'; }; module.exports.x = 'x';\n");
+    fs.writeFileSync(path.join(dir, 'ns-string.js'), "module.exports = 'text';\n");
+    fs.writeFileSync(path.join(dir, 'ns-entry.ts'), `
+      import * as nodeFs from 'node:fs';
+      import nodePath, { join } from 'node:path';
+      import * as transpiled from './ns-transpiled.js';
+      import dflt, { bump } from './ns-transpiled.js';
+      import plain, { a } from './ns-plain.js';
+      import * as plainNs from './ns-plain.js';
+      import called, { x } from './ns-function.js';
+      import text from './ns-string.js';
+      const before = transpiled.value;
+      bump();
+      const own = (ns) => Object.getOwnPropertyNames(ns).length;
+      console.log(JSON.stringify({
+        values: [typeof nodeFs.readFileSync, nodeFs.existsSync('/'), nodePath.basename('/a/b'), join('a', 'b'), dflt, before, transpiled.value, transpiled.default, plain.nested.b, a, plainNs.a, plainNs.default === plain, called(), x, text, 'readFileSync' in nodeFs],
+        own: [own(nodeFs), own(transpiled), own(plainNs)],
+      }));
+    `);
+    const result = await esbuild.build({ ...NODE_BUNDLE_OPTIONS, entryPoints: [path.join(dir, 'ns-entry.ts')], minifyIdentifiers: true, write: false });
+    const run = (text: string) => {
+      const file = path.join(dir, `ns-${text.length}.js`);
+      fs.writeFileSync(file, text);
+      const child = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+      expect(child.status, child.stderr).toBe(0);
+      return JSON.parse(child.stdout) as { values: unknown[]; own: number[] };
+    };
+    const esbuilds = run(result.outputFiles[0]!.text);
+    const plainOnes = run(plainNamespaces(result.outputFiles[0]!.text));
+    expect(plainOnes.values).toEqual(['function', true, 'b', 'a/b', 'dflt', 1, 2, 'dflt', 2, 1, 1, true, 'called', 'x', 'text', true]);
+    expect(esbuilds.values).toEqual(plainOnes.values);
+    // esbuild's namespace of fs has a property per export (100-odd); this one only its `default`.
+    expect(esbuilds.own[0]).toBeGreaterThan(50);
+    expect(plainOnes.own).toEqual([1, 0, 1]);
+  });
+
+  it("rewrites the agent's bundle so, and refuses a bundle without esbuild's __toESM rather than leave its getters without a word", async () => {
+    const outfile = path.join(dir, 'namespaces.js');
+    await bundleAgent(outfile);
+    expect(() => plainNamespaces(fs.readFileSync(outfile, 'latin1'))).toThrow(/esbuild's __toESM once in the bundle, found it 0 times/);
+    expect(() => plainNamespaces('"use strict";console.log(1);\n')).toThrow(/esbuild's __toESM once in the bundle, found it 0 times/);
   });
 
   it("answers IPv4 addresses and names without Node's IPv6 expression (135 KiB compiled), as the agent dials its schedulers", async () => {
