@@ -1,8 +1,10 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceSpec, Task, TaskState } from '@pisched/api';
 import { ClusterView } from '../src/placement/cluster-view';
 import { genericOf, holdsReservation, nodeCapacity, toAmount } from '../src/placement/node-capacity';
-import { holdsPortsOnNode, publishedPorts } from '../src/placement/node-loads';
+import { holdsPortsOnNode, publishedPorts } from '../src/store/reservations';
 import { placePendingTasks } from '../src/placement/placement';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { StateMachine } from '../src/store/state-machine';
@@ -131,5 +133,13 @@ describe('node loads', () => {
     const perNode = new Map<string, number>();
     for (const task of placed) perNode.set(task.nodeId, (perNode.get(task.nodeId) ?? 0) + 1);
     expect(Math.max(...perNode.values())).toBeLessThanOrEqual(2);
+  });
+
+  it('are kept by the store by its own rules: nothing under store/ imports placement', () => {
+    // Placement reads the store's views; a store that imported placement's code would make every
+    // member's apply depend on it, and the two could not be read (or changed) apart.
+    const dir = path.resolve(__dirname, '../src/store');
+    const importers = fs.readdirSync(dir).filter((file) => /from '\.\.\/placement\//.test(fs.readFileSync(path.join(dir, file), 'utf8')));
+    expect(importers).toEqual([]);
   });
 });

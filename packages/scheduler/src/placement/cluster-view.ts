@@ -3,7 +3,8 @@ import type { StateMachine } from '../store/state-machine';
 import { nodeFacts, type NodeFacts } from './constraints';
 import { genericOf, nodeCapacity, toAmount, type Amount } from './node-capacity';
 import { nodeHeat, type ThermalSettings } from './node-heat';
-import { publishedPorts, slotOf, type NodeLoad } from './node-loads';
+import type { NodeLoad } from '../store/node-loads';
+import { publishedPorts, slotOf } from '../store/reservations';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node
@@ -189,4 +190,4 @@ export class ClusterView {
   }
 }
 
-export { holdsPortsOnNode, publishedPorts } from './node-loads';
+export { holdsPortsOnNode, publishedPorts } from '../store/reservations';

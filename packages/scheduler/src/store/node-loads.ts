@@ -1,6 +1,6 @@
-import { isIngressPort, isTerminal, portKey, stateRank, type Task } from '@pisched/api';
-import { genericOf, holdsReservation, toAmount, type Amount } from './node-capacity';
-import { bump } from '../store/task-counts';
+import type { Task } from '@pisched/api';
+import { genericOf, holdsPortsOnNode, holdsReservation, publishedPorts, slotOf, toAmount, type Amount } from './reservations';
+import { bump } from './task-counts';
 
 /** What the tasks on one node hold, as placement counts it when a pass begins. */
 export interface NodeLoad {
@@ -142,22 +142,3 @@ const EMPTY_LOAD: Readonly<NodeLoad> = {
   stoppingPorts: new Map(),
 };
 const EMPTY_COUNTS: ReadonlyMap<string, number> = new Map();
-
-/**
- * The host-mode ports a task publishes, as port/protocol. Ingress ports take
- * no port of the task's node: the engine picks one, and the mesh listens on
- * the published port everywhere (unique cluster-wide, checked at run/update).
- */
-export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
-  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
-}
-
-export function slotOf(task: Task): string {
-  return `${task.serviceId}/${task.slot}`;
-}
-
-/** A task on a node keeps its published ports from its assignment until it ends, even told to stop. */
-export function holdsPortsOnNode(task: Task): boolean {
-  const state = task.status!.state;
-  return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
-}
