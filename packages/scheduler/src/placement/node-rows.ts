@@ -65,21 +65,12 @@ export class NodeRows {
     const nodes = [...state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const n = nodes.length;
     this.nodes = nodes;
-    this.facts = new Array(n);
     this.index = new Map();
-    this.capacityCpu = new Float64Array(n);
-    this.capacityMemory = new Float64Array(n);
-    this.freeCpu = new Float64Array(n);
-    this.freeMemory = new Float64Array(n);
+    // Fresh arrays (a view of an earlier pass may still hold the old ones), each row filled by the builds below.
+    [this.capacityCpu, this.capacityMemory, this.freeCpu, this.freeMemory] = Array.from({ length: 4 }, () => new Float64Array(n));
     this.taskCount = new Int32Array(n);
-    this.portsInUse = new Array(n);
-    this.portsReserved = new Array(n);
-    this.portsStopping = new Array(n);
-    this.freeGeneric = new Array(n);
-    this.loads = new Array(n);
-    this.stamps = new Array(n);
-    this.offered = new Array(n);
     this.pressure = new Int8Array(n);
+    [this.facts, this.portsInUse, this.portsReserved, this.portsStopping, this.freeGeneric, this.loads, this.stamps, this.offered] = Array.from({ length: 8 }, () => []);
     const loads = state.tasks.loads;
     nodes.forEach((node, i) => {
       this.index.set(node.id, i);
