@@ -1,8 +1,11 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceSpec, Task, TaskState } from '@pisched/api';
 import { ClusterView } from '../src/placement/cluster-view';
+import { NodeRows } from '../src/placement/node-rows';
 import { genericOf, holdsReservation, nodeCapacity, toAmount } from '../src/placement/node-capacity';
-import { holdsPortsOnNode, publishedPorts } from '../src/placement/node-loads';
+import { holdsPortsOnNode, publishedPorts } from '../src/store/reservations';
 import { placePendingTasks } from '../src/placement/placement';
 import { reconcileReplicated } from '../src/orchestrator/replicated';
 import { StateMachine } from '../src/store/state-machine';
@@ -44,14 +47,17 @@ function walkedView(machine: StateMachine, view: ClusterView) {
 describe('node loads', () => {
   it('give placement the view a walk over every task gave, through random writes, moves, spec changes and deletes', () => {
     const machine = new StateMachine();
-    for (const node of [
+    const shapes = [
       sizedNode('n1'),
       sizedNode('n2', { cpus: 2, memory: GiB }),
       sizedNode('n3', { generic: { camera: 2 } }),
       sizedNode('n4', { cpus: 8, memory: 8 * GiB }),
-    ]) {
-      machine.nodes.set(node.id, node);
-    }
+      sizedNode('n5', { cpus: 1, generic: { camera: 1 }, thermal: { hasTemperature: true, temperatureMillicelsius: 85_000, hasThrottleFlags: true, throttleFlags: 0b0100, throttledSince: 1 } }),
+    ];
+    for (const node of shapes.slice(0, 4)) machine.nodes.set(node.id, node);
+    // Kept from pass to pass, as placement's pass keeps them; each view is checked against one built anew too.
+    const rows = new NodeRows();
+    const thermal = { policy: 'avoid-throttled' as const, graceMs: 0, now: 10 };
     const hostPort = (port: number) => ({ publishedPort: port, targetPort: 80, protocol: 'tcp', publishMode: 'host' });
     const specs: Record<string, ServiceSpec> = {
       a: serviceSpec('a', { cpus: 0.25, memory: 64 * MiB }),
@@ -84,23 +90,40 @@ describe('node loads', () => {
       // A task without a status (a malformed write) holds nothing, and writing it throws nothing on any member.
       if (step % 97 === 0) machine.tasks.set(id, { id, serviceId: 'a', slot: 1, nodeId: 'n1', desiredState: 'RUNNING', status: null, spec: specs.a } as unknown as Task);
       if (step % 500 === 499) machine.tasks.clear();
+      // The node table's writes: a node replaced whole (its capacity or heat changed), one joining or leaving.
+      if (step % 11 === 0) {
+        const shape = pick(shapes);
+        if (machine.nodes.has(shape.id) && pick([0, 1, 2]) === 0) machine.nodes.delete(shape.id);
+        else machine.nodes.set(shape.id, { ...shape, description: { ...shape.description!, resources: { ...shape.description!.resources!, cpus: pick([1, 2, 4]) } } });
+      }
       if (step % 7 !== 0) continue;
-      const view = new ClusterView(machine);
-      for (const walked of walkedView(machine, view)) {
-        const { i } = walked;
-        expect(view.freeCpu[i]).toBe(walked.free.cpu);
-        expect(view.freeMemory[i]).toBe(walked.free.memory);
-        for (const name of new Set([...view.freeGeneric[i].keys(), ...walked.free.generic.keys()])) {
-          expect(view.freeGeneric[i].get(name) ?? 0).toBe(walked.free.generic.get(name) ?? 0);
+      const fresh = new ClusterView(machine, thermal);
+      const kept = new ClusterView(machine, thermal, rows);
+      expect([...kept.heat]).toEqual([...fresh.heat]);
+      expect([...kept.tooHot]).toEqual([...fresh.tooHot]);
+      for (const view of [fresh, kept]) {
+        for (const walked of walkedView(machine, view)) {
+          const { i } = walked;
+          expect(view.freeCpu[i]).toBe(walked.free.cpu);
+          expect(view.freeMemory[i]).toBe(walked.free.memory);
+          for (const name of new Set([...view.freeGeneric[i].keys(), ...walked.free.generic.keys()])) {
+            expect(view.freeGeneric[i].get(name) ?? 0).toBe(walked.free.generic.get(name) ?? 0);
+          }
+          expect(view.taskCount[i]).toBe(walked.tasks);
+          expect([...view.portsInUse[i]].sort()).toEqual([...walked.ports].sort());
+          expect(view.residents[i].map((task) => task.id).sort()).toEqual(walked.residents);
+          for (const serviceId of ['a', 'b', 'c']) expect(view.serviceCounts(serviceId)[i]).toBe(walked.perService.get(serviceId) ?? 0);
+          for (const slot of [0, 3]) {
+            const taken = view.portsTakenFor(i, { serviceId: 'b', slot } as Task);
+            expect([...taken].sort()).toEqual(walked.takenFor(`b/${slot}`));
+          }
         }
-        expect(view.taskCount[i]).toBe(walked.tasks);
-        expect([...view.portsInUse[i]].sort()).toEqual([...walked.ports].sort());
-        expect(view.residents[i].map((task) => task.id).sort()).toEqual(walked.residents);
-        for (const serviceId of ['a', 'b', 'c']) expect(view.serviceCounts(serviceId)[i]).toBe(walked.perService.get(serviceId) ?? 0);
-        for (const slot of [0, 3]) {
-          const taken = view.portsTakenFor(i, { serviceId: 'b', slot } as Task);
-          expect([...taken].sort()).toEqual(walked.takenFor(`b/${slot}`));
-        }
+      }
+      // A pass books on its view (ports, cameras, room) and gives back what it preempts: the next view begins from the store again.
+      for (let i = 0; i < kept.size; i++) {
+        kept.place(i, { id: 'booked', serviceId: 'b', slot: 1, spec: specs.b } as unknown as Task);
+        kept.place(i, { id: 'booked2', serviceId: 'c', slot: 1, spec: specs.c } as unknown as Task);
+        for (const resident of kept.residents[i].slice(0, 1)) kept.release(i, resident);
       }
     }
   });
@@ -131,5 +154,13 @@ describe('node loads', () => {
     const perNode = new Map<string, number>();
     for (const task of placed) perNode.set(task.nodeId, (perNode.get(task.nodeId) ?? 0) + 1);
     expect(Math.max(...perNode.values())).toBeLessThanOrEqual(2);
+  });
+
+  it('are kept by the store by its own rules: nothing under store/ imports placement', () => {
+    // Placement reads the store's views; a store that imported placement's code would make every
+    // member's apply depend on it, and the two could not be read (or changed) apart.
+    const dir = path.resolve(__dirname, '../src/store');
+    const importers = fs.readdirSync(dir).filter((file) => /from '\.\.\/placement\//.test(fs.readFileSync(path.join(dir, file), 'utf8')));
+    expect(importers).toEqual([]);
   });
 });

@@ -38,6 +38,7 @@ import { isIP } from 'node:net';
 import { ImageSourceChooser, holdersByReference, imageServer, serviceImages } from './image-sources';
 import { ImagePush } from './image-push';
 import { nodeFacts } from '../placement/constraints';
+import { LastHeard } from './last-heard';
 
 /** How long an image push waits for some node to report the image when none has yet (it was never watched). */
 const PUSH_DISCOVERY_MS = 5_000;
@@ -132,7 +133,7 @@ interface Session {
  */
 export class Dispatcher {
   private readonly sessions = new Map<string, Session>();
-  private readonly lastHeartbeat = new Map<string, number>();
+  private readonly lastHeard = new LastHeard();
   private readonly pendingStatus = new Map<string, { nodeId: string; status: TaskStatus }>();
   private flushTimer?: NodeJS.Timeout;
   /** A status write waits in the store's queue and takes what is pending when it is built. */
@@ -167,10 +168,12 @@ export class Dispatcher {
       if (stageTraceOn) stampTaskWrites(command);
       this.index.apply(command, this.touched);
       if (command.actions.some((a) => a.action === 'putService' || a.action === 'removeService')) this.servicesChanged = true;
+      for (const action of command.actions) if (action.action === 'putNode' && action.putNode) this.lastHeard.expect(action.putNode.id);
     } else {
       this.servicesChanged = true;
       this.index.rebuild(this.store.state);
       this.allTouched = true;
+      for (const nodeId of this.store.state.nodes.keys()) this.lastHeard.expect(nodeId);
     }
     this.schedulePush();
   };
@@ -198,7 +201,7 @@ export class Dispatcher {
     this.leading = true;
     this.startedAt = this.clock.now();
     this.lastArrival = 0;
-    this.lastHeartbeat.clear();
+    this.lastHeard.restart(this.store.state.nodes.keys());
     this.announcedPeriodMs = this.heartbeat().periodMs;
     this.authorizedSecurityVersion = this.store.state.security?.meta?.version;
     this.authorizedRevocations = revocationFingerprint(this.store.state.security);
@@ -236,9 +239,7 @@ export class Dispatcher {
   /** Milliseconds since each node's last heartbeat, as this dispatcher saw them. */
   heartbeatAges(): Record<string, number> {
     const now = this.clock.now();
-    const ages: Record<string, number> = {};
-    for (const [nodeId, last] of this.lastHeartbeat) ages[nodeId] = now - last;
-    return ages;
+    return this.lastHeard.ages(now);
   }
 
   /**
@@ -316,7 +317,7 @@ export class Dispatcher {
         });
         return;
       }
-      this.lastHeartbeat.set(session.nodeId, this.clock.now());
+      this.lastHeard.heardFrom(session.nodeId, this.clock.now());
       if (message.msg === 'status' && message.status) {
         for (const update of message.status.updates) {
           if (update.status) this.queueStatus(session.nodeId, update.taskId, update.status);
@@ -422,7 +423,7 @@ export class Dispatcher {
       this.abandonLogs(session.nodeId, 'its session ended; no more lines from this node');
     }
     this.sessions.set(session.nodeId, session);
-    this.lastHeartbeat.set(session.nodeId, this.clock.now());
+    this.lastHeard.heardFrom(session.nodeId, this.clock.now());
     const nodeAddress = this.store.state.nodes.get(session.nodeId)?.address ?? '';
     session.call.write({
       accepted: { sessionId: session.id, heartbeatPeriodMs: this.heartbeat().periodMs, nodeAddress },
@@ -597,10 +598,11 @@ export class Dispatcher {
     // each) its heartbeats wait behind theirs, here or in its own process. A 1,000-agent run
     // marked nodes down 3 s after they came back, and replaced 700 tasks.
     const unheard = Math.max(this.startedAt + STARTUP_GRACE_MS, Math.min(this.lastArrival, this.startedAt + RETURN_WINDOW_CAP_MS));
-    const late = [...this.store.state.nodes.values()].filter((node) => {
-      const last = Math.max(this.lastHeartbeat.get(node.id) ?? 0, unheard);
-      return node.state === 'READY' && now - last > limit;
-    });
+    const nodes = this.store.state.nodes;
+    const late = this.lastHeard
+      .silent(now, limit, unheard, (nodeId) => nodes.has(nodeId))
+      .map((nodeId) => nodes.get(nodeId)!)
+      .filter((node) => node.state === 'READY');
     if (late.length === 0) return;
     this.store
       .update((state) =>
@@ -735,7 +737,7 @@ export class Dispatcher {
           for (const session of this.sessions.values()) this.pushMesh(session, table);
         }
         // A node must not be marked down for keeping to the old, slower period.
-        if (periodChanged) for (const nodeId of this.lastHeartbeat.keys()) this.lastHeartbeat.set(nodeId, this.clock.now());
+        if (periodChanged) this.lastHeard.heardAll(this.clock.now());
         if (this.allTouched || this.touched.size > 0) this.schedulePush();
       });
     });

@@ -1,38 +1,44 @@
 import type { Node, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
-import { nodeFacts, type NodeFacts } from './constraints';
-import { genericOf, nodeCapacity, toAmount, type Amount } from './node-capacity';
+import type { NodeFacts } from './constraints';
+import { genericOf, toAmount, type Amount } from './node-capacity';
+import { NodeRows } from './node-rows';
 import { nodeHeat, type ThermalSettings } from './node-heat';
-import { publishedPorts, slotOf, type NodeLoad } from './node-loads';
+import type { NodeLoad } from '../store/node-loads';
+import { publishedPorts, slotOf } from '../store/reservations';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node
  * (sorted by id, so ties go to the lowest id): capacity, what is still free,
  * and how many tasks of each service each node holds. Every placement the
  * pass makes is recorded here at once, so the next task sees it and a pass
- * never promises a node more than it has. Made from the store's node loads,
- * some read at first use: use it before the state changes again, as one
- * pass does.
+ * never promises a node more than it has. Begun from rows kept from pass to
+ * pass (node-rows.ts; a view of its own when none are given), some read at
+ * first use: use it before the state changes again, as one pass does.
  */
 export class ClusterView {
-  readonly nodes: Node[];
-  readonly facts: NodeFacts[];
-  readonly index = new Map<string, number>();
+  readonly nodes: readonly Node[];
+  readonly facts: readonly NodeFacts[];
+  readonly index: ReadonlyMap<string, number>;
+  /** The rows' own: never written. */
   readonly capacityCpu: Float64Array;
   readonly capacityMemory: Float64Array;
   readonly freeCpu: Float64Array;
   readonly freeMemory: Float64Array;
   readonly taskCount: Int32Array;
   /** Host ports (8080/tcp) published on each node by tasks that have or may soon have a container. */
-  readonly portsInUse: Set<string>[];
+  readonly portsInUse: ReadonlySet<string>[];
   /** Of those, the ones held by tasks meant to run (placed in this pass included): no successor may share them. */
-  private readonly portsReserved: Set<string>[];
+  private readonly portsReserved: ReadonlySet<string>[];
   /** Of those, the ones held by tasks being stopped, with each holder's slot (serviceId/slot). */
-  private readonly portsStopping: Map<string, string[]>[];
+  private readonly portsStopping: readonly ReadonlyMap<string, readonly string[]>[];
   /** Generic resources (camera → 1) each node has not yet promised to a task; booked like CPU and memory. */
-  readonly freeGeneric: Map<string, number>[];
+  readonly freeGeneric: ReadonlyMap<string, number>[];
+  /** Nodes whose ports, and whose generic resources, this pass booked on: copied from the rows first, which it never writes. */
+  private readonly ownPorts: Uint8Array;
+  private readonly ownGeneric: Uint8Array;
   /** Each node's load when the pass began (the store's, see node-loads.ts). */
-  private readonly load: Readonly<NodeLoad>[];
+  private readonly load: readonly Readonly<NodeLoad>[];
   private listed?: Task[][];
   /** Each node's heat rank (0 cool, 1 hot, 2 throttling): feasible nodes are ordered by it first. */
   readonly heat: Int8Array;
@@ -43,55 +49,41 @@ export class ClusterView {
   /** serviceId → node index → tasks of that service placed (+) and released (−) by the pass. */
   private readonly perService = new Map<string, Map<number, number>>();
 
-  /** thermal: how the cluster's thermal policy reads nodes now; none, heat plays no part. */
-  constructor(state: StateMachine, thermal?: ThermalSettings) {
-    this.nodes = [...state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /**
+   * thermal: how the cluster's thermal policy reads nodes now; none, heat plays no part.
+   * rows: kept by the caller from pass to pass; brought up to the state here.
+   */
+  constructor(state: StateMachine, thermal?: ThermalSettings, rows = new NodeRows()) {
+    rows.refresh(state);
+    this.nodes = rows.nodes;
+    this.facts = rows.facts;
+    this.index = rows.index;
+    this.capacityCpu = rows.capacityCpu;
+    this.capacityMemory = rows.capacityMemory;
+    this.freeCpu = rows.freeCpu.slice();
+    this.freeMemory = rows.freeMemory.slice();
+    this.taskCount = rows.taskCount.slice();
+    this.portsInUse = rows.portsInUse.slice();
+    this.portsReserved = rows.portsReserved.slice();
+    this.portsStopping = rows.portsStopping;
+    this.freeGeneric = rows.freeGeneric.slice();
+    this.load = rows.loads;
     const n = this.nodes.length;
-    this.facts = this.nodes.map(nodeFacts);
-    this.capacityCpu = new Float64Array(n);
-    this.capacityMemory = new Float64Array(n);
-    this.freeCpu = new Float64Array(n);
-    this.freeMemory = new Float64Array(n);
-    this.taskCount = new Int32Array(n);
-    this.portsInUse = this.nodes.map(() => new Set<string>());
-    this.portsReserved = this.nodes.map(() => new Set<string>());
-    this.portsStopping = this.nodes.map(() => new Map<string, string[]>());
+    this.ownPorts = new Uint8Array(n);
+    this.ownGeneric = new Uint8Array(n);
     this.heat = new Int8Array(n);
     this.tooHot = new Uint8Array(n);
     if (thermal) {
-      this.nodes.forEach((node, i) => {
-        const { rank, avoid } = nodeHeat(node, thermal);
+      // A cool node (most) ranks 0 and is never kept off, whatever the policy.
+      for (let i = 0; i < n; i++) {
+        if (rows.pressure[i] === 0) continue;
+        const { rank, avoid } = nodeHeat(this.nodes[i], thermal);
         this.heat[i] = rank;
         this.tooHot[i] = avoid ? 1 : 0;
-      });
+      }
     }
-    // The tasks' load is kept as they are written (node-loads.ts): the view costs the nodes, not every task.
     const loads = state.tasks.loads;
-    this.load = this.nodes.map((node) => loads.of(node.id));
     this.baseCounts = (serviceId) => loads.ofService(serviceId);
-    this.freeGeneric = this.nodes.map((node, i) => {
-      const free = new Map(Object.entries(genericOf(node.description?.resources)));
-      for (const [name, used] of this.load[i].generic) free.set(name, (free.get(name) ?? 0) - used);
-      return free;
-    });
-    this.nodes.forEach((node, i) => {
-      this.index.set(node.id, i);
-      const capacity = nodeCapacity(node);
-      const load = this.load[i];
-      this.capacityCpu[i] = capacity.cpuMicros;
-      this.capacityMemory[i] = capacity.memoryBytes;
-      this.freeCpu[i] = capacity.cpuMicros - load.cpuMicros;
-      this.freeMemory[i] = capacity.memoryBytes - load.memoryBytes;
-      this.taskCount[i] = load.tasks;
-      for (const port of load.reservedPorts.keys()) {
-        this.portsInUse[i].add(port);
-        this.portsReserved[i].add(port);
-      }
-      for (const [port, holders] of load.stoppingPorts) {
-        this.portsInUse[i].add(port);
-        this.portsStopping[i].set(port, [...holders]);
-      }
-    });
   }
 
   /**
@@ -133,13 +125,21 @@ export class ClusterView {
     const amount = toAmount(task.spec?.resources);
     this.freeCpu[i] -= amount.cpuMicros;
     this.freeMemory[i] -= amount.memoryBytes;
-    for (const [name, count] of Object.entries(genericOf(task.spec?.resources))) {
-      this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) - count);
-    }
+    this.book(i, genericOf(task.spec?.resources), -1);
     this.taskCount[i]++;
-    for (const port of publishedPorts(task)) {
-      this.portsInUse[i].add(port);
-      this.portsReserved[i].add(port);
+    const ports = publishedPorts(task);
+    if (ports.length > 0) {
+      if (!this.ownPorts[i]) {
+        this.ownPorts[i] = 1;
+        this.portsInUse[i] = new Set(this.portsInUse[i]);
+        this.portsReserved[i] = new Set(this.portsReserved[i]);
+      }
+      const inUse = this.portsInUse[i] as Set<string>;
+      const reserved = this.portsReserved[i] as Set<string>;
+      for (const port of ports) {
+        inUse.add(port);
+        reserved.add(port);
+      }
     }
     let counts = this.perService.get(task.serviceId);
     if (!counts) {
@@ -157,14 +157,24 @@ export class ClusterView {
     const amount = toAmount(task.spec?.resources);
     this.freeCpu[i] += amount.cpuMicros;
     this.freeMemory[i] += amount.memoryBytes;
-    for (const [name, count] of Object.entries(genericOf(task.spec?.resources))) {
-      this.freeGeneric[i].set(name, (this.freeGeneric[i].get(name) ?? 0) + count);
-    }
+    this.book(i, genericOf(task.spec?.resources), 1);
     this.taskCount[i]--;
     const residents = this.residents;
     residents[i] = residents[i].filter((resident) => resident.id !== task.id);
     const counts = this.perService.get(task.serviceId);
     if (counts) counts.set(i, (counts.get(i) ?? 1) - 1);
+  }
+
+  /** Takes (by -1) or gives back (by 1) generic resources on node i, in this pass's own copy of its row's. */
+  private book(i: number, generic: Readonly<Record<string, number>>, by: 1 | -1): void {
+    for (const name in generic) {
+      if (!this.ownGeneric[i]) {
+        this.ownGeneric[i] = 1;
+        this.freeGeneric[i] = new Map(this.freeGeneric[i]);
+      }
+      const free = this.freeGeneric[i] as Map<string, number>;
+      free.set(name, (free.get(name) ?? 0) + by * generic[name]);
+    }
   }
 
   /** Tasks of the service per node, as a dense array the hot loop can index. */
@@ -189,4 +199,4 @@ export class ClusterView {
   }
 }
 
-export { holdsPortsOnNode, publishedPorts } from './node-loads';
+export { holdsPortsOnNode, publishedPorts } from '../store/reservations';

@@ -1,23 +1,10 @@
-import { isTerminal, stateRank, type Node, type Resources, type Task } from '@pisched/api';
+import type { Node, Task } from '@pisched/api';
+import { genericOf, holdsReservation, toAmount, type Amount } from '../store/reservations';
 
-/**
- * Amounts the scheduler reserves. CPU is kept in millionths of a core as an
- * integer: summing 0.1 + 0.2 cores in floating point would make a node that is
- * exactly full look overcommitted (or the reverse).
- */
-export interface Amount {
-  cpuMicros: number;
-  memoryBytes: number;
-}
+// What a task reserves is the store's rule (its node loads follow it as tasks are written); placement reads it from here too.
+export { genericOf, holdsReservation, toAmount, type Amount };
 
 export const ZERO: Amount = { cpuMicros: 0, memoryBytes: 0 };
-
-export function toAmount(resources: Resources | null | undefined): Amount {
-  return {
-    cpuMicros: Math.max(0, Math.round((resources?.cpus ?? 0) * 1e6)),
-    memoryBytes: Math.max(0, Number(resources?.memoryBytes ?? 0)),
-  };
-}
 
 export function cpusOf(cpuMicros: number): number {
   return cpuMicros / 1e6;
@@ -31,24 +18,6 @@ export function nodeCapacity(node: Node): Amount {
     cpuMicros: Math.max(0, offered.cpuMicros - kept.cpuMicros),
     memoryBytes: Math.max(0, offered.memoryBytes - kept.memoryBytes),
   };
-}
-
-/** Generic resources a spec books per task, or a node offers: name → count, none below 1. */
-export function genericOf(resources: Resources | null | undefined): Record<string, number> {
-  const result: Record<string, number> = {};
-  for (const [name, count] of Object.entries(resources?.generic ?? {})) if (Number(count) > 0) result[name] = Number(count);
-  return result;
-}
-
-/**
- * A task holds its reservation from the moment it is assigned to a node until
- * it ends or is told to stop. A global task waiting for room on its node has
- * a node id but is not placed yet, so it holds nothing.
- */
-export function holdsReservation(task: Task): boolean {
-  if (task.nodeId === '' || task.desiredState !== 'RUNNING') return false;
-  const state = task.status!.state;
-  return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
 }
 
 /** The sum of the reservations of the tasks that hold one, by node id. */

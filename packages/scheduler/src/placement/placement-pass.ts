@@ -3,6 +3,7 @@ import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from '../orchestrator/control-loop';
 import type { Clock } from '../orchestrator/task-factory';
 import { BlockedTasks } from './blocked-tasks';
+import { NodeRows } from './node-rows';
 import { placePendingTasks, type PlacementBudget, type PlacementOptions } from './placement';
 
 /**
@@ -28,6 +29,8 @@ export const PLACEMENTS_PER_PASS = 250;
 export class PlacementPass implements Pass {
   readonly name = 'placement';
   readonly blocked = new BlockedTasks();
+  /** The nodes as the last pass began with them: a pass builds again only the rows of nodes that changed since. */
+  readonly rows = new NodeRows();
   private cut = false;
 
   constructor(
@@ -39,7 +42,7 @@ export class PlacementPass implements Pass {
   run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[] {
     this.blocked.follow(state, changes);
     const budget: PlacementBudget = { left: this.perPass, cut: false };
-    const actions = placePendingTasks(state, this.clock, this.options, this.blocked, budget);
+    const actions = placePendingTasks(state, this.clock, this.options, this.blocked, budget, this.rows);
     this.cut = budget.cut;
     return actions;
   }

@@ -12,6 +12,7 @@ import { fitScore, nodeScore } from './scoring';
 import { findEviction } from './preemption';
 import { NodeRanking } from './node-ranking';
 import type { BlockedTasks } from './blocked-tasks';
+import type { NodeRows } from './node-rows';
 
 export interface PlacementOptions {
   /**
@@ -58,6 +59,9 @@ export interface PlacementBudget {
  * budget: at most this many placements; the pass stops at the first task
  * past it, in the same order, so successive capped passes place every task
  * where one uncapped pass would have.
+ *
+ * rows: the view of the nodes the last pass began with, kept to begin this
+ * one (node-rows.ts); none, the view is built anew.
  */
 export function placePendingTasks(
   state: StateMachine,
@@ -65,6 +69,7 @@ export function placePendingTasks(
   options: PlacementOptions = DEFAULT_PLACEMENT,
   blocked?: BlockedTasks,
   budget: PlacementBudget = { left: Infinity, cut: false },
+  rows?: NodeRows,
 ): StoreAction[] {
   const bound: Task[] = [];
   const groups = new Map<string, Task[]>();
@@ -91,7 +96,7 @@ export function placePendingTasks(
   if (bound.length === 0 && groups.size === 0) return [];
 
   const now = clock.now();
-  const view = new ClusterView(state, { policy: thermalPolicy(state), graceMs: thermalGraceMs(state), now });
+  const view = new ClusterView(state, { policy: thermalPolicy(state), graceMs: thermalGraceMs(state), now }, rows);
   const defaultStrategy = clusterStrategy(state, options.strategy);
   const actions: StoreAction[] = [];
   const assign = (task: Task, i: number) => {

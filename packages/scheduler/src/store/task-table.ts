@@ -1,6 +1,6 @@
 import type { Task } from '@pisched/api';
 import { TaskCounts } from './task-counts';
-import { NodeLoads } from '../placement/node-loads';
+import { NodeLoads } from './node-loads';
 
 const EMPTY: ReadonlyMap<string, Task> = new Map();
 

@@ -1,6 +1,6 @@
-import { isIngressPort, isTerminal, portKey, stateRank, type Task } from '@pisched/api';
-import { genericOf, holdsReservation, toAmount, type Amount } from './node-capacity';
-import { bump } from '../store/task-counts';
+import type { Task } from '@pisched/api';
+import { genericOf, holdsPortsOnNode, holdsReservation, publishedPorts, slotOf, toAmount, type Amount } from './reservations';
+import { bump } from './task-counts';
 
 /** What the tasks on one node hold, as placement counts it when a pass begins. */
 export interface NodeLoad {
@@ -17,6 +17,12 @@ export interface NodeLoad {
   readonly reservedPorts: Map<string, number>;
   /** Host ports of tasks being stopped (their containers still hold them), each with the holders' slots (serviceId/slot). */
   readonly stoppingPorts: Map<string, string[]>;
+  /**
+   * Changes at every change of the above, residents aside (a status write swaps one only), and never
+   * comes back: placement keeps its rows of the nodes from pass to pass and builds one again only when
+   * its node's stamp moved (placement/node-rows.ts).
+   */
+  stamp: number;
 }
 
 /** What a spec books on a node, worked out once per spec object (a service's tasks share theirs). */
@@ -53,6 +59,7 @@ export class NodeLoads {
   private readonly byNode = new Map<string, NodeLoad>();
   /** serviceId → nodeId → tasks of that service holding a reservation there. */
   private readonly perService = new Map<string, Map<string, number>>();
+  private stamps = 0;
 
   /** The node's load; an empty one for a node no task is on. */
   of(nodeId: string): Readonly<NodeLoad> {
@@ -86,6 +93,7 @@ export class NodeLoads {
     if (!reserving && !holdsPortsOnNode(task)) return;
     const { amount, generic, ports } = specLoad(task);
     const load = this.load(task.nodeId);
+    load.stamp = ++this.stamps;
     if (reserving) {
       load.cpuMicros += by * amount.cpuMicros;
       load.memoryBytes += by * amount.memoryBytes;
@@ -116,7 +124,7 @@ export class NodeLoads {
   private load(nodeId: string): NodeLoad {
     let load = this.byNode.get(nodeId);
     if (!load) {
-      load = { cpuMicros: 0, memoryBytes: 0, generic: new Map(), tasks: 0, residents: new Map(), reservedPorts: new Map(), stoppingPorts: new Map() };
+      load = { cpuMicros: 0, memoryBytes: 0, generic: new Map(), tasks: 0, residents: new Map(), reservedPorts: new Map(), stoppingPorts: new Map(), stamp: 0 };
       this.byNode.set(nodeId, load);
     }
     return load;
@@ -140,24 +148,6 @@ const EMPTY_LOAD: Readonly<NodeLoad> = {
   residents: new Map(),
   reservedPorts: new Map(),
   stoppingPorts: new Map(),
+  stamp: 0,
 };
 const EMPTY_COUNTS: ReadonlyMap<string, number> = new Map();
-
-/**
- * The host-mode ports a task publishes, as port/protocol. Ingress ports take
- * no port of the task's node: the engine picks one, and the mesh listens on
- * the published port everywhere (unique cluster-wide, checked at run/update).
- */
-export function publishedPorts(task: Pick<Task, 'spec'>): string[] {
-  return (task.spec?.ports ?? []).filter((port) => port.publishedPort > 0 && !isIngressPort(port)).map(portKey);
-}
-
-export function slotOf(task: Task): string {
-  return `${task.serviceId}/${task.slot}`;
-}
-
-/** A task on a node keeps its published ports from its assignment until it ends, even told to stop. */
-export function holdsPortsOnNode(task: Task): boolean {
-  const state = task.status!.state;
-  return stateRank(state) >= stateRank('ASSIGNED') && !isTerminal(state);
-}
