@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, stateRank, validateServiceSpec, type ClusterChannel, type Service, type StoreAction, type Task, type TlsIdentity } from '@pisched/api';
 import { Store } from '../packages/scheduler/src/store/store';
 import { Dispatcher } from '../packages/scheduler/src/dispatcher/dispatcher';
@@ -9,6 +9,7 @@ import { newTask } from '../packages/scheduler/src/orchestrator/task-factory';
 import { AgentSession } from '../packages/agent/src/session';
 import { Agent } from '../packages/agent/src/agent';
 import { SimulatedDriver } from '../packages/agent/src/simulated-driver';
+import { HeldAssignments } from '../packages/agent/src/held-assignments';
 
 // The real dispatcher and the real agent session over mutual TLS, in one process, no Docker:
 // what the agent holds after the scheduler's changes is what the scheduler would send whole.
@@ -70,6 +71,9 @@ function expectedSet(store: Store, nodeId = 'node-a'): string[] {
     .sort();
 }
 const asHeld = (tasks: readonly Task[]) => tasks.map((task) => `${task.id}@${task.meta!.version}`).sort();
+/** The tasks of node-a's complete set, whole, in id order. */
+const wholeSet = (store: Store) => [...store.state.tasks.values()].filter((task) => task.nodeId === 'node-a' && stateRank(task.status!.state) >= stateRank('ASSIGNED')).sort((a, b) => a.id.localeCompare(b.id));
+const byTaskId = (tasks: readonly Task[]) => [...tasks].sort((a, b) => a.id.localeCompare(b.id));
 
 const service = (replicas: number): Service => ({ id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: validateServiceSpec({ name: 'web', replicas, container: { image: 'pisched-test/busybox:latest' } }) }) as Service;
 
@@ -80,6 +84,14 @@ describe('assignment changes between the real dispatcher and agent session', () 
     const second = await served(store);
     first.dispatcher.start();
     const sets: Task[][] = [];
+    // How many tasks came as a status change alone (Register.status_changes), not whole.
+    let statusChanges = 0;
+    const merge = HeldAssignments.prototype.merge;
+    const spy = vi.spyOn(HeldAssignments.prototype, 'merge').mockImplementation(function (this: HeldAssignments, changes) {
+      statusChanges += changes.statuses.length;
+      return merge.call(this, changes);
+    });
+    cleanups.push(() => spy.mockRestore());
     const session = new AgentSession({
       nodeId: 'node-a',
       addresses: [first.address, second.address],
@@ -136,6 +148,9 @@ describe('assignment changes between the real dispatcher and agent session', () 
     };
     for (let i = 0; i < 40; i++) await round();
     expect(mine().length).toBeGreaterThan(5);
+    // Field for field, status changes applied: what the scheduler holds and would send whole.
+    expect(statusChanges).toBeGreaterThan(5);
+    expect(byTaskId(sets.at(-1)!)).toEqual(wholeSet(store));
 
     // Leadership moves: the session ends, the agent goes on to the other member, which sends the whole set first.
     const before = sets.length;

@@ -17,7 +17,9 @@ export interface AssignmentSet {
  * the set held (AssignmentChanges.applies_to): merged into any other, a
  * change would leave the agent a set the scheduler never sent, and a task
  * missing from it would have its container removed. Once a change does not
- * apply, none does until the next complete set.
+ * apply, none does until the next complete set. A status change
+ * (AssignmentChanges.statuses, Register.status_changes) rewrites the task held
+ * as the scheduler's store rewrote it; one for a task not held does not apply.
  */
 export class HeldAssignments {
   /** The number of the set held in this session (Assignments.results_in); undefined: none that changes may apply to. */
@@ -58,8 +60,19 @@ export class HeldAssignments {
       this.number = undefined;
       return undefined;
     }
+    for (const change of changes.statuses ?? []) {
+      if (!this.tasks.has(change.taskId)) {
+        this.number = undefined;
+        return undefined;
+      }
+    }
     for (const id of changes.removedTasks) this.tasks.delete(id);
     for (const task of changes.tasks) this.tasks.set(task.id, task);
+    for (const { taskId, version, status, startedAt } of changes.statuses ?? []) {
+      // What the store's status write makes of the task (StateMachine's withStatus): the rest stays as held.
+      const task = this.tasks.get(taskId)!;
+      this.tasks.set(taskId, { ...task, status, startedAt, meta: { ...task.meta!, version } });
+    }
     mergeFiles(this.secrets, changes.secrets, changes.removedSecrets);
     mergeFiles(this.configs, changes.configs, changes.removedConfigs);
     this.imageSources = changes.imageSources;

@@ -396,6 +396,8 @@ export class AgentSession {
         advertiseAddr: this.options.advertiseAddr ?? '',
         imagePort: this.options.imagePort?.() ?? 0,
         incrementalAssignments: true,
+        // HeldAssignments applies a task's status change sent alone.
+        statusChanges: true,
         // The worker creates a task marked prepare_only without starting it (reconcile-plan.ts).
         preparesTasks: true,
       },

@@ -14,6 +14,7 @@ const changes = (appliesTo: number, extra: Partial<AssignmentChanges> = {}): Ass
   removedTasks: [],
   removedSecrets: [],
   removedConfigs: [],
+  statuses: [],
   appliesTo,
   resultsIn: appliesTo + 1,
   ...extra,
@@ -50,6 +51,20 @@ describe('HeldAssignments', () => {
     const whole = held.replace(complete(4, [task('a', 3), task('b')]));
     expect(byId(whole).tasks).toEqual({ a: 3, b: 1 });
     expect(byId(held.merge(changes(4, { removedTasks: ['a'] })))).toEqual({ tasks: { b: 1 }, secrets: {}, configs: {} });
+  });
+
+  it('rewrites a task given its status change as the store did: the task the scheduler would send whole', () => {
+    const held = new HeldAssignments();
+    const a = task('a', 3);
+    held.replace(complete(1, [a, task('b')]));
+    const status = { ...a.status!, state: 'RUNNING' as const, timestamp: 9_000, containerId: 'c1' };
+    const merged = held.merge(changes(1, { statuses: [{ taskId: 'a', version: 7, status, startedAt: 9_000 }], tasks: [task('c')] }));
+    // StateMachine's status write: status, started_at and meta.version; every other field as held.
+    expect(merged!.tasks.find((t) => t.id === 'a')).toEqual({ ...a, status, startedAt: 9_000, meta: { ...a.meta!, version: 7 } });
+    expect(byId(merged).tasks).toEqual({ a: 7, b: 1, c: 1 });
+    // A status change for a task not held does not apply: nothing merged, the whole set asked for.
+    expect(held.merge(changes(2, { statuses: [{ taskId: 'x', version: 8, status, startedAt: 0 }] }))).toBeUndefined();
+    expect(held.holding).toBe(0);
   });
 
   it('starts over with each session: a change numbered as the last session\'s set is not merged', () => {

@@ -19,8 +19,8 @@ function storeWithLog(): Store {
   return store;
 }
 
-/** A session of node pi-1 recording every assignment message; incremental: whether it asks for changes. */
-function session(client: SessionClient<Message>, incremental: boolean, nodeId = 'pi-1') {
+/** A session of node pi-1 recording every assignment message; incremental: whether it asks for changes; statusChanges: whether it takes a status change alone. */
+function session(client: SessionClient<Message>, incremental: boolean, nodeId = 'pi-1', statusChanges = false) {
   const call = client.Session();
   call.on('error', () => undefined);
   const sets: Array<Pick<Message, 'assignments' | 'assignmentChanges'>> = [];
@@ -32,6 +32,7 @@ function session(client: SessionClient<Message>, incremental: boolean, nodeId = 
       nodeId,
       description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } },
       incrementalAssignments: incremental,
+      statusChanges,
     },
   });
   return { call, sets };
@@ -89,6 +90,7 @@ describe('assignment sets sent as changes', () => {
       removedTasks: [],
       removedSecrets: [],
       removedConfigs: [],
+      statuses: [],
       appliesTo: 1,
       resultsIn: 2,
     });
@@ -104,6 +106,28 @@ describe('assignment sets sent as changes', () => {
     await store.update(() => [{ action: 'removeTask', removeTask: a.id }, { action: 'removeTask', removeTask: c.id }]);
     await until(() => (sets.length === 5 ? true : undefined));
     expect(changesOf(sets[4])).toMatchObject({ tasks: [], removedTasks: [a.id, c.id].sort(), configs: [], removedConfigs: ['app.conf'], appliesTo: 4, resultsIn: 5 });
+  });
+
+  it('an agent that takes status changes gets a task whose only change is its status as that status, any other change whole', async () => {
+    const store = storeWithLog();
+    const { client } = await leading(store);
+    const { sets } = session(client, true, 'pi-1', true);
+    await until(() => (sets.length === 1 ? true : undefined));
+    const { a, c } = await sequence(store, sets);
+    // a's RUNNING, written between the placements, goes as the status the store wrote: the task is not encoded again.
+    const second = changesOf(sets[2]);
+    expect(ids(second.tasks)).toEqual([c.id]);
+    const stored = store.state.tasks.get(a.id)!;
+    expect(second.statuses).toEqual([{ taskId: a.id, version: stored.meta!.version, status: stored.status, startedAt: 6_000 }]);
+    // A task whose status and desired state changed is not a status write's: whole.
+    await store.update((state) => {
+      const task = state.tasks.get(a.id)!;
+      return [{ action: 'putTask', putTask: { ...task, desiredState: 'SHUTDOWN', status: { ...task.status!, timestamp: 7_000 } } }];
+    });
+    await until(() => (sets.length === 5 ? true : undefined));
+    const shutdown = changesOf(sets[4]);
+    expect(shutdown.statuses).toEqual([]);
+    expect(shutdown.tasks.map((task) => [task.id, task.desiredState])).toEqual([[a.id, 'SHUTDOWN']]);
   });
 
   it('an agent that does not ask for them (an older one) gets every set whole', async () => {

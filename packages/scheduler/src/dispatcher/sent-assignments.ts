@@ -1,5 +1,6 @@
-import type { EncodedMessage, FileData, ImageFetchInput, Task } from '@pisched/api';
+import type { EncodedMessage, FileData, ImageFetchInput, Task, TaskStatusChange } from '@pisched/api';
 import { assignmentChangesMessage, assignmentsMessage } from './assignment-encoding';
+import { statusChangeOf } from './status-changes';
 
 export interface NodeSet {
   /** Sorted by id: a complete set goes in this order. */
@@ -20,7 +21,9 @@ export interface NodeSet {
  * Each set has a number in the session (results_in); changes name the
  * number they apply to, so an agent never merges them into a set it does
  * not hold. The first set of a session, and the first after forget(), is
- * always whole.
+ * always whole. To an agent that applies status changes
+ * (Register.status_changes), a task whose only change is a status write goes
+ * as that status (AssignmentChanges.statuses), not whole.
  */
 export class SentAssignments {
   private tasks?: Map<string, Task>;
@@ -28,7 +31,10 @@ export class SentAssignments {
   /** The number of the set last sent (0: none yet). */
   private number = 0;
 
-  constructor(private readonly incremental: boolean) {}
+  constructor(
+    private readonly incremental: boolean,
+    private readonly statusChanges = false,
+  ) {}
 
   /** The next set goes whole: the agent started over (accepted again) or asked for it (AssignmentsResync). */
   forget(): void {
@@ -59,10 +65,15 @@ export class SentAssignments {
     if (!this.incremental || !before) {
       return assignmentsMessage({ tasks: set.tasks as Task[], secrets: set.secrets, configs: set.configs, imageSources: set.imageSources, resultsIn });
     }
-    const tasks = set.tasks.filter((task) => {
+    const tasks: Task[] = [];
+    const statuses: TaskStatusChange[] = [];
+    for (const task of set.tasks) {
       const sent = before.get(task.id);
-      return !sent || changed(sent, task);
-    });
+      if (sent && !changed(sent, task)) continue;
+      const status = sent && this.statusChanges ? statusChangeOf(sent, task) : undefined;
+      if (status) statuses.push(status);
+      else tasks.push(task);
+    }
     const removedTasks: string[] = [];
     for (const id of before.keys()) if (!this.tasks.has(id)) removedTasks.push(id);
     const secrets = fileChanges(beforeFiles.secrets, set.secrets);
@@ -76,6 +87,7 @@ export class SentAssignments {
       removedTasks,
       removedSecrets: secrets.removed,
       removedConfigs: configs.removed,
+      statuses,
       appliesTo,
       resultsIn,
     });

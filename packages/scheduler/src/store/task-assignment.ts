@@ -54,7 +54,7 @@ function isAssignmentOf(put: Task, stored: Task): boolean {
 }
 
 /** Same keys, and the same values (the very objects) in each but `except`. */
-function sameBut<T extends object>(a: T, b: T, except: ReadonlySet<string>): boolean {
+export function sameBut<T extends object>(a: T, b: T, except: ReadonlySet<string>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) if (!except.has(key) && a[key as keyof T] !== b[key as keyof T]) return false;
