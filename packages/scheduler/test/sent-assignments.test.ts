@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AssignmentChanges, Config, DispatcherMessage__Output, Service, StoreAction, Task } from '@pisched/api';
 import { Store } from '../src/store/store';
+import { SentAssignments } from '../src/dispatcher/sent-assignments';
 import { newTask } from '../src/orchestrator/task-factory';
 import { spec, testClock } from './fixtures';
 import { serveDispatcher, until, type SessionClient } from './dispatcher-loopback';
@@ -173,5 +174,23 @@ describe('assignment sets sent as changes', () => {
     await store.update(() => [{ action: 'removeTask', removeTask: c.id }]);
     await until(() => (again.sets.length === 2 ? true : undefined));
     expect(changesOf(again.sets[1])).toMatchObject({ removedTasks: [c.id], appliesTo: 1, resultsIn: 2 });
+  });
+});
+
+describe('SentAssignments', () => {
+  const task = (id: string, version: number): Task => ({ id, meta: { version, createdAt: 0, updatedAt: 0 } }) as Task;
+  const set = (...tasks: Task[]) => ({ tasks, secrets: [], configs: [], imageSources: [] });
+  const sent = (message: { value: object }) => message.value as Message;
+
+  it('sorts a complete set by id itself, and keeps the set sent from push to push, whatever order the node\'s tasks come in', () => {
+    const assignments = new SentAssignments(true);
+    const whole = sent(assignments.next(set(task('c', 1), task('a', 1), task('b', 1))));
+    expect(whole.assignments!.tasks!.map((t) => t.id)).toEqual(['a', 'b', 'c']);
+    expect(assignments.differs([task('b', 1), task('c', 1), task('a', 1)])).toBe(false);
+    const changes = sent(assignments.next(set(task('b', 2), task('d', 1), task('a', 1))));
+    expect(changes.assignmentChanges).toMatchObject({ removedTasks: ['c'], appliesTo: 1, resultsIn: 2 });
+    expect(changes.assignmentChanges!.tasks!.map((t) => t.id)).toEqual(['b', 'd']);
+    expect(assignments.differs([task('d', 1), task('a', 1), task('b', 2)])).toBe(false);
+    expect(assignments.differs([task('d', 1), task('a', 1)])).toBe(true);
   });
 });

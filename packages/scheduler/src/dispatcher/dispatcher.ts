@@ -786,7 +786,6 @@ export class Dispatcher {
     const tasks = this.index
       .tasksOf(session.nodeId, this.store.state)
       .filter((task) => stateRank(task.status!.state) >= stateRank('ASSIGNED') && (prepares || !task.prepareOnly));
-    tasks.sort((a, b) => a.id.localeCompare(b.id));
     if (!session.sent.differs(tasks)) return;
     const { secrets, configs, missing } = filesForTasks(this.store.state, tasks);
     // Names only: a value is never logged.

@@ -3,7 +3,7 @@ import { assignmentChangesMessage, assignmentsMessage } from './assignment-encod
 import { statusChangeOf } from './status-changes';
 
 export interface NodeSet {
-  /** Sorted by id: a complete set goes in this order. */
+  /** In any order: a complete set is sent sorted by id, changes as they come (the agent keeps them by id). */
   tasks: readonly Task[];
   secrets: FileData[];
   configs: FileData[];
@@ -42,8 +42,8 @@ export class SentAssignments {
   }
 
   /**
-   * Whether `tasks` (sorted by id) differ from the set last sent, compared by
-   * id and version (the store never rewrites a task without a new version).
+   * Whether `tasks` differ from the set last sent, compared by id and
+   * version (the store never rewrites a task without a new version).
    */
   differs(tasks: readonly Task[]): boolean {
     if (!this.tasks || this.tasks.size !== tasks.length) return true;
@@ -56,26 +56,33 @@ export class SentAssignments {
 
   /** The message that brings the agent from the set last sent to `set`, which is then the set last sent. */
   next(set: NodeSet): EncodedMessage {
-    const before = this.tasks;
+    const held = this.tasks;
     const beforeFiles = this.files;
-    this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
     this.files = { secrets: set.secrets, configs: set.configs };
     const appliesTo = this.number;
     const resultsIn = ++this.number;
-    if (!this.incremental || !before) {
-      return assignmentsMessage({ tasks: set.tasks as Task[], secrets: set.secrets, configs: set.configs, imageSources: set.imageSources, resultsIn });
+    if (!this.incremental || !held) {
+      this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
+      const tasks = [...set.tasks].sort((a, b) => a.id.localeCompare(b.id));
+      return assignmentsMessage({ tasks, secrets: set.secrets, configs: set.configs, imageSources: set.imageSources, resultsIn });
     }
+    // The set last sent becomes this one in place: a push changes a task or two of the node's.
     const tasks: Task[] = [];
     const statuses: TaskStatusChange[] = [];
     for (const task of set.tasks) {
-      const sent = before.get(task.id);
+      const sent = held.get(task.id);
       if (sent && !changed(sent, task)) continue;
       const status = sent && this.statusChanges ? statusChangeOf(sent, task) : undefined;
       if (status) statuses.push(status);
       else tasks.push(task);
+      held.set(task.id, task);
     }
     const removedTasks: string[] = [];
-    for (const id of before.keys()) if (!this.tasks.has(id)) removedTasks.push(id);
+    if (held.size !== set.tasks.length) {
+      const now = new Set(set.tasks.map((task) => task.id));
+      for (const id of held.keys()) if (!now.has(id)) removedTasks.push(id);
+      for (const id of removedTasks) held.delete(id);
+    }
     const secrets = fileChanges(beforeFiles.secrets, set.secrets);
     const configs = fileChanges(beforeFiles.configs, set.configs);
     return assignmentChangesMessage({
@@ -100,6 +107,8 @@ function changed(sent: Task, task: Task): boolean {
 
 /** The files of `now` not in `sent` with the same value, and the names of `sent` gone from `now`. */
 function fileChanges(sent: readonly FileData[], now: readonly FileData[]): { changed: FileData[]; removed: string[] } {
+  // Most nodes hold no file: no maps to make at each push.
+  if (sent.length === 0 && now.length === 0) return { changed: [], removed: [] };
   const before = new Map(sent.map((file) => [file.name, file.data]));
   const names = new Set(now.map((file) => file.name));
   return {
