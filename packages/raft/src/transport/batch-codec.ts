@@ -165,6 +165,17 @@ class Reader {
   get more(): boolean {
     return this.pos < this.end;
   }
+  /** The field just reached by `next`: its number and wire type. */
+  field = 0;
+  wire = 0;
+  /** Reaches the next field (false at the end); its value is read, or passed over with `skip`, by the caller. */
+  next(): boolean {
+    if (this.pos >= this.end) return false;
+    const t = this.varint();
+    this.field = Math.floor(t / 8);
+    this.wire = t & 7;
+    return true;
+  }
   varint(): number {
     let result = 0;
     let scale = 1;
@@ -191,7 +202,7 @@ class Reader {
     return new Uint8Array(this.buf.subarray(r.pos, r.end));
   }
   /** Fields of later versions are passed over, as protobuf readers do. */
-  skip(wire: number): void {
+  skip(wire = this.wire): void {
     if (wire === VARINT) this.varint();
     else if (wire === LEN) this.sub();
     else if (wire === FIXED64) this.pos += 8;
@@ -212,54 +223,45 @@ class Reader {
 
 function readEntry(r: Reader): Entry {
   const e: Entry = { term: 0, index: 0, type: 0, data: new Uint8Array(0) };
-  while (r.more) {
-    const t = r.varint();
-    const field = Math.floor(t / 8);
-    const wire = t & 7;
-    if (field === 1 && wire === VARINT) e.term = r.varint();
-    else if (field === 2 && wire === VARINT) e.index = r.varint();
-    else if (field === 3 && wire === VARINT) e.type = r.varint();
-    else if (field === 4 && wire === LEN) e.data = r.bytes();
-    else r.skip(wire);
+  while (r.next()) {
+    if (r.field === 1 && r.wire === VARINT) e.term = r.varint();
+    else if (r.field === 2 && r.wire === VARINT) e.index = r.varint();
+    else if (r.field === 3 && r.wire === VARINT) e.type = r.varint();
+    else if (r.field === 4 && r.wire === LEN) e.data = r.bytes();
+    else r.skip();
   }
   return e;
 }
 
 function readConfState(r: Reader): ConfState {
   const cs: ConfState = { voters: [], learners: [] };
-  while (r.more) {
-    const t = r.varint();
-    const field = Math.floor(t / 8);
-    const wire = t & 7;
-    const ids = field === 1 ? cs.voters : field === 2 ? cs.learners : undefined;
-    if (ids && (wire === VARINT || wire === LEN)) r.ids(wire, ids);
-    else r.skip(wire);
+  while (r.next()) {
+    const ids = r.field === 1 ? cs.voters : r.field === 2 ? cs.learners : undefined;
+    if (ids && (r.wire === VARINT || r.wire === LEN)) r.ids(r.wire, ids);
+    else r.skip();
   }
   return cs;
+}
+
+function readMeta(r: Reader): Snapshot['meta'] {
+  const meta: Snapshot['meta'] = { index: 0, term: 0, confState: { voters: [], learners: [] } };
+  while (r.next()) {
+    if (r.field === 1 && r.wire === VARINT) meta.index = r.varint();
+    else if (r.field === 2 && r.wire === VARINT) meta.term = r.varint();
+    else if (r.field === 3 && r.wire === LEN) meta.confState = readConfState(r.sub());
+    else r.skip();
+  }
+  return meta;
 }
 
 /** A snapshot, or undefined when it has no meta (the previous version's reader took none then). */
 function readSnapshot(r: Reader): Snapshot | undefined {
   let meta: Snapshot['meta'] | undefined;
   let data: Uint8Array = new Uint8Array(0);
-  while (r.more) {
-    const t = r.varint();
-    const field = Math.floor(t / 8);
-    const wire = t & 7;
-    if (field === 1 && wire === LEN) {
-      const m = r.sub();
-      meta = { index: 0, term: 0, confState: { voters: [], learners: [] } };
-      while (m.more) {
-        const mt = m.varint();
-        const mf = Math.floor(mt / 8);
-        const mw = mt & 7;
-        if (mf === 1 && mw === VARINT) meta.index = m.varint();
-        else if (mf === 2 && mw === VARINT) meta.term = m.varint();
-        else if (mf === 3 && mw === LEN) meta.confState = readConfState(m.sub());
-        else m.skip(mw);
-      }
-    } else if (field === 2 && wire === LEN) data = r.bytes();
-    else r.skip(wire);
+  while (r.next()) {
+    if (r.field === 1 && r.wire === LEN) meta = readMeta(r.sub());
+    else if (r.field === 2 && r.wire === LEN) data = r.bytes();
+    else r.skip();
   }
   return meta ? { meta, data } : undefined;
 }
@@ -267,11 +269,9 @@ function readSnapshot(r: Reader): Snapshot | undefined {
 function readMessage(r: Reader): Message {
   const m: Message = { type: 0, to: 0, from: 0, term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 };
   let snapshot: Snapshot | undefined;
-  while (r.more) {
-    const t = r.varint();
-    const field = Math.floor(t / 8);
-    const wire = t & 7;
-    if (wire === VARINT && field >= 1 && field <= 11 && field !== 7 && field !== 9) {
+  while (r.next()) {
+    const field = r.field;
+    if (r.wire === VARINT && field >= 1 && field <= 11 && field !== 7 && field !== 9) {
       const n = r.varint();
       if (field === 1) m.type = n as MessageType;
       else if (field === 2) m.to = n;
@@ -282,12 +282,12 @@ function readMessage(r: Reader): Message {
       else if (field === 8) m.commit = n;
       else if (field === 10) m.reject = n !== 0;
       else m.rejectHint = n;
-    } else if (field === 7 && wire === LEN) m.entries.push(readEntry(r.sub()));
-    else if (field === 9 && wire === LEN) snapshot = readSnapshot(r.sub());
-    else if (field === 12 && wire === LEN) {
+    } else if (field === 7 && r.wire === LEN) m.entries.push(readEntry(r.sub()));
+    else if (field === 9 && r.wire === LEN) snapshot = readSnapshot(r.sub());
+    else if (field === 12 && r.wire === LEN) {
       const context = r.bytes();
       if (context.length > 0) m.context = context;
-    } else r.skip(wire);
+    } else r.skip();
   }
   // Only a MsgSnap carries a snapshot to the host, as before.
   if (m.type === MessageType.Snap && snapshot) m.snapshot = snapshot;
@@ -298,10 +298,9 @@ function readMessage(r: Reader): Message {
 export function decodeBatch(bytes: Uint8Array): Message[] {
   const r = new Reader(bytes, 0, bytes.length);
   const messages: Message[] = [];
-  while (r.more) {
-    const t = r.varint();
-    if (t === tag(1, LEN)) messages.push(readMessage(r.sub()));
-    else r.skip(t & 7);
+  while (r.next()) {
+    if (r.field === 1 && r.wire === LEN) messages.push(readMessage(r.sub()));
+    else r.skip();
   }
   return messages;
 }
