@@ -4,7 +4,7 @@ import { Message, MessageType, Entry, Snapshot, ConfState } from '../types.js';
  * proto/pisched/raft/v1/raft.proto's Batch, written and read straight from
  * and into the host's Message objects. proto-loader's codec went through a
  * copy of each message (toWire/fromWire), protobufjs's fromObject/toObject,
- * and a Long object for every uint64 field both ways: about a fifth of a
+ * and a Long object for every uint64 field both ways: about a tenth of a
  * follower's CPU outside its fsync for each create (issue #17). The bytes are
  * protobuf's (the field numbers are raft.proto's; batch-codec.test.ts holds
  * both directions to protobufjs reading raft.proto), so members of the
@@ -16,6 +16,7 @@ const FIXED64 = 1;
 const LEN = 2;
 const FIXED32 = 5;
 
+/** A tag as its one byte: every field of raft.proto is numbered below 16. */
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 
 function varintSize(n: number): number {
