@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, MessageType, RaftHost, SqliteStorage, StateMachine } from '../src/index.js';
-import { fromWire, toWire } from '../src/transport/grpc.js';
+import { decodeBatch, encodeBatch } from '../src/transport/batch-codec.js';
 import { memberCredentials, memberIdentities } from '../src/tools/member-tls.js';
 
 // Over the mutual TLS pisched's members use, so the wire format is checked as it runs there.
@@ -77,7 +77,7 @@ describe('gRPC transport', () => {
       rejectHint: 42,
       context: Buffer.from('ctx'),
     };
-    const back = fromWire(toWire(m) as never);
+    const [back] = decodeBatch(encodeBatch([m]));
     expect(back.type).toBe(MessageType.Snap);
     expect(back.snapshot!.meta).toEqual(m.snapshot.meta);
     expect(Buffer.from(back.snapshot!.data).toString()).toBe('state');

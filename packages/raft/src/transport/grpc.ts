@@ -1,99 +1,32 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import * as path from 'node:path';
-import { Message, MessageType } from '../types.js';
+import { Message } from '../types.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
 import { Transport } from './transport.js';
 
 /** proto/ at the repository root: this file is packages/raft/{src,dist}/transport/grpc.{ts,js}. */
 export const PROTO_DIR = path.resolve(__dirname, '../../../../proto');
 
-let cached: grpc.GrpcObject | undefined;
-function loadProto(): grpc.GrpcObject {
-  if (!cached) {
-    const def = protoLoader.loadSync('pisched/raft/v1/raft.proto', {
-      includeDirs: [PROTO_DIR],
-      keepCase: false,
-      longs: Number,
-      defaults: true,
-      oneofs: false,
-    });
-    cached = grpc.loadPackageDefinition(def);
-  }
-  return cached;
-}
-
-function service(): grpc.ServiceClientConstructor {
-  const pkg = loadProto() as unknown as { pisched: { raft: { v1: { RaftTransport: grpc.ServiceClientConstructor } } } };
-  return pkg.pisched.raft.v1.RaftTransport;
-}
-
-interface WireEntry {
-  term: number;
-  index: number;
-  type: number;
-  data: Buffer;
-}
-interface WireMessage {
-  type: number;
-  to: number;
-  from: number;
-  term: number;
-  logTerm: number;
-  index: number;
-  entries: WireEntry[];
-  commit: number;
-  snapshot?: { meta?: { index: number; term: number; confState?: { voters: number[]; learners: number[] } }; data: Buffer } | null;
-  reject: boolean;
-  rejectHint: number;
-  context: Buffer;
-}
-
-function toBuf(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
-export function toWire(m: Message): WireMessage {
-  return {
-    type: m.type,
-    to: m.to,
-    from: m.from,
-    term: m.term,
-    logTerm: m.logTerm,
-    index: m.index,
-    entries: m.entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: toBuf(e.data) })),
-    commit: m.commit,
-    snapshot: m.snapshot
-      ? { meta: { index: m.snapshot.meta.index, term: m.snapshot.meta.term, confState: m.snapshot.meta.confState }, data: toBuf(m.snapshot.data) }
-      : null,
-    reject: m.reject,
-    rejectHint: m.rejectHint,
-    context: m.context ? toBuf(m.context) : Buffer.alloc(0),
-  };
-}
-
-export function fromWire(w: WireMessage): Message {
-  const m: Message = {
-    type: w.type as MessageType,
-    to: w.to,
-    from: w.from,
-    term: w.term,
-    logTerm: w.logTerm,
-    index: w.index,
-    entries: (w.entries ?? []).map((e) => ({ term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) })),
-    commit: w.commit,
-    reject: w.reject,
-    rejectHint: w.rejectHint,
-  };
-  if (w.context && w.context.length > 0) m.context = new Uint8Array(w.context);
-  if (w.type === MessageType.Snap && w.snapshot && w.snapshot.meta) {
-    const cs = w.snapshot.meta.confState ?? { voters: [], learners: [] };
-    m.snapshot = {
-      meta: { index: w.snapshot.meta.index, term: w.snapshot.meta.term, confState: { voters: cs.voters ?? [], learners: cs.learners ?? [] } },
-      data: new Uint8Array(w.snapshot.data ?? Buffer.alloc(0)),
-    };
-  }
-  return m;
-}
+/**
+ * raft.proto's `RaftTransport.Stream`, its Batch read and written by
+ * batch-codec.ts: `send` encodes a batch itself (a failure is caught there, for
+ * that peer alone) and hands grpc-js the bytes; a batch received is decoded
+ * straight into the host's messages. The answer, an empty Ack, is no bytes.
+ */
+const STREAM_PATH = '/pisched.raft.v1.RaftTransport/Stream';
+const asBytes = (bytes: Buffer): Buffer => bytes;
+const emptyAck = (): Buffer => Buffer.alloc(0);
+const STREAM_SERVICE: grpc.ServiceDefinition = {
+  Stream: {
+    path: STREAM_PATH,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: asBytes,
+    requestDeserialize: decodeBatch,
+    responseSerialize: emptyAck,
+    responseDeserialize: asBytes,
+  },
+};
 
 function assertLoopback(address: string): void {
   const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -139,7 +72,7 @@ export interface TransportCredentials {
 interface PeerConn {
   address: string;
   client: grpc.Client;
-  stream?: grpc.ClientWritableStream<unknown>;
+  stream?: grpc.ClientWritableStream<Buffer>;
   retryAt: number;
   /** When the channel was first seen still connecting, to give up on a connect lost to a partition. */
   connectingSince?: number;
@@ -180,8 +113,8 @@ export class GrpcTransport implements Transport {
 
   async start(handler: (m: Message) => void): Promise<void> {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-    server.addService(service().service, {
-      Stream: (call: grpc.ServerReadableStream<{ messages: WireMessage[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    server.addService(STREAM_SERVICE, {
+      Stream: (call: grpc.ServerReadableStream<Message[], unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const refused = (): boolean => {
           const refusal = this.o.credentials.refuse?.(call as grpc.ServerReadableStream<unknown, unknown>);
           if (refusal === undefined) return false;
@@ -191,12 +124,12 @@ export class GrpcTransport implements Transport {
           return true;
         };
         if (refused()) return;
-        call.on('data', (batch: { messages: WireMessage[] }) => {
+        call.on('data', (batch: Message[]) => {
           // Asked again at every batch: a caller refused since its stream opened (e.g. its certificate revoked) is cut off.
           if (refused()) return;
-          for (const w of batch.messages ?? []) {
+          for (const m of batch) {
             try {
-              handler(fromWire(w));
+              handler(m);
             } catch {
               // a malformed message is dropped, like a lost one
             }
@@ -227,8 +160,7 @@ export class GrpcTransport implements Transport {
     if (p) return p;
     const address = this.addresses.get(id);
     if (!address) return undefined;
-    const Client = service();
-    const client = new Client(address, this.o.credentials.channel, {
+    const client = new grpc.Client(address, this.o.credentials.channel, {
       ...this.o.credentials.channelOptions,
       // A stream cut by a partition shows no error until a ping goes unanswered: keep that
       // short, or a healed member stays deaf to the leader for TCP's retransmission back-off.
@@ -254,13 +186,11 @@ export class GrpcTransport implements Transport {
     return now - p.connectingSince > STUCK_CONNECT_MS;
   }
 
-  private openStream(p: PeerConn): grpc.ClientWritableStream<unknown> | undefined {
+  private openStream(p: PeerConn): grpc.ClientWritableStream<Buffer> | undefined {
     if (p.stream) return p.stream;
     const now = Date.now();
     if (now < p.retryAt) return undefined;
-    const fn = (p.client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['Stream'] ??
-      (p.client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['stream'];
-    const stream = fn.call(p.client, () => {
+    const stream = p.client.makeClientStreamRequest(STREAM_PATH, asBytes, asBytes, () => {
       if (p.stream === stream) p.stream = undefined;
     });
     stream.on('error', () => {
@@ -275,19 +205,25 @@ export class GrpcTransport implements Transport {
 
   send(messages: Message[]): void {
     if (this.closed) return;
-    const byPeer = new Map<number, WireMessage[]>();
+    const byPeer = new Map<number, Message[]>();
     for (const m of messages) {
       const l = byPeer.get(m.to);
-      if (l) l.push(toWire(m));
-      else byPeer.set(m.to, [toWire(m)]);
+      if (l) l.push(m);
+      else byPeer.set(m.to, [m]);
     }
     for (const [to, ms] of byPeer) {
       const p = this.conn(to);
       if (!p) continue;
       const s = this.openStream(p);
       if (!s) continue;
+      let batch: Buffer;
       try {
-        s.write({ messages: ms });
+        batch = encodeBatch(ms);
+      } catch {
+        continue; // a message the wire cannot carry (a number out of range) is dropped, like a lost one
+      }
+      try {
+        s.write(batch);
       } catch {
         p.stream = undefined;
       }
