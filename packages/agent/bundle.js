@@ -8,6 +8,7 @@ const path = require('node:path');
 const esbuild = require('esbuild');
 const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
 const lazyBuiltins = require('../../scripts/lazy-builtins');
+const plainNamespaces = require('../../scripts/plain-namespaces');
 
 /**
  * Modules a dependency loads at start for features the agent does not use,
@@ -145,36 +146,6 @@ function releaseModuleFunctions(text) {
   return text.replace(COMMONJS_WRAPPER, (...match) => {
     const { fn, mod, err } = match.at(-1);
     return `(${fn},${mod})=>()=>{try{return ${mod}||(${mod}={exports:{}},${fn}(${mod}.exports,${mod}),${fn}=0),${mod}.exports}catch(${err}){throw ${mod}=0,${err}}}`;
-  });
-}
-
-/**
- * esbuild's `__toESM` (minified): the namespace an ES import of a CommonJS
- * module gets (Node's own modules and the CommonJS packages: `import * as fs`,
- * `import fs from`, `import { x } from`). It is a new object with a getter,
- * and a closure with a context of its own, for every export of the module:
- * 47 of them in the agent's bundle (`fs` 8 times, `path` 10, grpc-js's index
- * 5), some 1,400 accessors held for the daemon's whole life (heap snapshot,
- * README "Start-up and footprint"). Named groups: the helper, the module, its
- * Node-mode flag, the target, and Object.create, Object.getPrototypeOf,
- * esbuild's property copier and Object.defineProperty.
- */
-const TO_ESM = /var (?<name>[\w$]+)=\((?<mod>[\w$]+),(?<node>[\w$]+),(?<target>[\w$]+)\)=>\(\k<target>=\k<mod>!=null\?(?<create>[\w$]+)\((?<proto>[\w$]+)\(\k<mod>\)\):\{\},(?<copy>[\w$]+)\(\k<node>\|\|!\k<mod>\|\|!\k<mod>\.__esModule\?(?<define>[\w$]+)\(\k<target>,"default",\{value:\k<mod>,enumerable:!0\}\):\k<target>,\k<mod>\)\);/g;
-
-/**
- * `text` (an esbuild bundle) with its `__toESM` making each namespace an object
- * whose prototype is the module itself, instead of a copy with a getter per
- * export: every read still reaches the module's current value (as the getter
- * did), `default` is still the module (or its own `default` for a transpiled
- * ES module), and nothing is made per export. A module that is not an object
- * (a string, a number) keeps esbuild's way. Throws if esbuild wrote the helper otherwise.
- */
-function plainNamespaces(text) {
-  const found = text.match(TO_ESM)?.length ?? 0;
-  if (found !== 1) throw new Error(`expected esbuild's __toESM once in the bundle, found it ${found} times (esbuild changed it? see TO_ESM)`);
-  return text.replace(TO_ESM, (...match) => {
-    const { name, mod, node, target, create, proto, define } = match.at(-1);
-    return `var ${name}=(${mod},${node},${target})=>(${target}=${mod}!=null?${create}(typeof ${mod}=="object"||typeof ${mod}=="function"?${mod}:${proto}(${mod})):{},${node}||!${mod}||!${mod}.__esModule?${define}(${target},"default",{value:${mod},enumerable:!0}):${target});`;
   });
 }
 

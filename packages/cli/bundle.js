@@ -10,6 +10,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const esbuild = require('esbuild');
 const lazyBuiltins = require('./lazy-builtins');
+const plainNamespaces = require('../../scripts/plain-namespaces');
 const NODE_BUNDLE_OPTIONS = require('../../scripts/node-bundle-options');
 
 const outfile = path.join(__dirname, 'dist/bundle/pisched.js');
@@ -38,10 +39,16 @@ const built = esbuild.build({
   footer: { js: '\n});' },
 });
 
-built.then(requireAscii).then(warmCodeCache).catch((error) => {
+built.then(rewriteNamespaces).then(requireAscii).then(warmCodeCache).catch((error) => {
   console.error(`bundle.js: ${error.message}`);
   process.exit(1);
 });
+
+// The namespace a command's import() gets (dockerode, YAML, the X.509 library)
+// as the agent's bundle makes it: one object, not a getter per export.
+function rewriteNamespaces() {
+  fs.writeFileSync(outfile, plainNamespaces(fs.readFileSync(outfile, 'latin1')), 'latin1');
+}
 
 // bin/pisched.js reads the bundle as Latin-1, one byte a character, which
 // spares the UTF-8 decoder's copies; that reads ASCII as it is and nothing else.

@@ -42,11 +42,27 @@ let services: Services | undefined;
 export function loadGrpc(): Services {
   services ??= (
     grpc.loadPackageDefinition({
-      'pisched.v1.Control': serviceDefinition('pisched.v1.Control'),
-      'pisched.v1.Dispatcher': serviceDefinition('pisched.v1.Dispatcher'),
+      'pisched.v1.Control': serviceMethods('pisched.v1.Control'),
+      'pisched.v1.Dispatcher': serviceMethods('pisched.v1.Dispatcher'),
     }) as unknown as { pisched: { v1: Services } }
   ).pisched.v1;
   return services;
+}
+
+const methods = new Map<string, grpc.ServiceDefinition>();
+
+/**
+ * A service's method definitions (paths and codecs), made once: what loadGrpc
+ * gives grpc-js, for a client that frames its calls itself (the CLI's unary
+ * calls), without loading grpc-js.
+ */
+export function serviceMethods(fullName: 'pisched.v1.Control' | 'pisched.v1.Dispatcher'): grpc.ServiceDefinition {
+  let definition = methods.get(fullName);
+  if (!definition) {
+    definition = serviceDefinition(fullName);
+    methods.set(fullName, definition);
+  }
+  return definition;
 }
 
 /** What proto-loader makes for a service, less the reflection data (test/proto-services.test.ts compares them). */

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList } from '@pisched/api';
+import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList, serviceMethods } from '@pisched/api';
 import type { AdminCertificate, ClusterChannel, ControlDefinition, ClusterEvent, EventsRequest, ImageFetchProgress, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 import { UnaryChannel } from './unary-channel';
@@ -368,7 +368,8 @@ export class SchedulerClient {
    * error the scheduler answered with is final, and becomes a CliError.
    */
   async call<M extends UnaryMethod>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
-    const definition = loadGrpc().Control.service[method] as unknown as ControlDefinition[M];
+    // The definitions alone: loadGrpc() would load grpc-js, which only the streams need.
+    const definition = serviceMethods('pisched.v1.Control')[method] as unknown as ControlDefinition[M];
     let bytes: Uint8Array;
     try {
       bytes = definition.requestSerialize(request as never);

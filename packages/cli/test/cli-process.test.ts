@@ -3,13 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createClusterCa, issueIdentity, loadGrpc, writeIdentity } from '@pisched/api';
+import { createClusterCa, issueIdentity, loadGrpc, serverCredentials, writeIdentity, type ClusterCa } from '@pisched/api';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { service } from './fixtures';
 import { freePort } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = path.join(ROOT, 'packages/cli/bin/pisched.js');
+const plainNamespaces = createRequire(__filename)('../../../scripts/plain-namespaces.js') as (text: string) => string;
 
 interface Result {
   code: number | null;
@@ -42,6 +44,18 @@ const callModulesReport = path.join(path.dirname(ipCallRecorder), 'report-call-m
 fs.writeFileSync(
   callModulesReport,
   "process.on('exit', () => { const loaded = process.moduleLoadList.filter((m) => /^NativeModule (http2|https|tls|dns)$/.test(m)); process._rawDebug(`loaded: ${loaded.join(', ')}`); });\n",
+);
+/**
+ * A preload that prints, at exit, which of gRPC's variables were read: grpc-js
+ * reads them as it loads (its logging and environment modules), and nothing
+ * else here does, so none means grpc-js never loaded, bundled or not.
+ */
+const grpcLoadReport = path.join(path.dirname(ipCallRecorder), 'report-grpc-js.js');
+fs.writeFileSync(
+  grpcLoadReport,
+  'const read = new Set();\n' +
+    "process.env = new Proxy(process.env, { get: (env, key) => { if (typeof key === 'string' && key.startsWith('GRPC_')) read.add(key); return Reflect.get(env, key); } });\n" +
+    "process.on('exit', () => process._rawDebug(`grpc-js: ${read.size > 0 ? 'loaded' : 'not loaded'}`));\n",
 );
 /** A preload that prints, at exit, how many TLS contexts were made (the first one makes Node 20 build its root store). */
 const secureContextCount = path.join(path.dirname(ipCallRecorder), 'count-secure-contexts.js');
@@ -78,13 +92,15 @@ function oneLine(result: Result): string {
 
 describe('the built pisched executable', () => {
   let unreachable: string;
+  let ca: ClusterCa;
 
   beforeAll(async () => {
     // The bundle too: bin/pisched.js runs it (a bundle older than the build would send it to dist/main.js).
     execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: ROOT, stdio: 'inherit' });
     execFileSync(process.execPath, ['packages/cli/bundle.js'], { cwd: ROOT, stdio: 'inherit' });
     unreachable = `127.0.0.1:${await freePort()}`;
-    writeIdentity(tlsDir, 'admin', await issueIdentity(await createClusterCa(), 'admin', 'admin'));
+    ca = await createClusterCa();
+    writeIdentity(tlsDir, 'admin', await issueIdentity(ca, 'admin', 'admin'));
   }, 120_000);
 
   it('says in one line where it looked when it finds no admin credentials', async () => {
@@ -169,6 +185,49 @@ describe('the built pisched executable', () => {
     const remote = await pisched(['--scheduler', address, 'ls'], env, ['--require', secureContextCount]);
     expect(remote.stderr).toBe(`cannot reach scheduler at ${address}: connection refused\nTLS contexts: 1\n`);
     fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('makes unary calls over TLS without loading grpc-js, which only a stream loads', async () => {
+    // A server of this cluster's CA with a manager certificate, serving the Control API as a scheduler does.
+    const server = new grpc.Server();
+    const event = { timeMs: 1_700_000_000_000, type: 'service', action: 'create', id: 's1', name: 'streamed', attributes: {} };
+    server.addService(loadGrpc().Control.service, {
+      ListServices: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(null, { services: [{ service: { ...service(), spec: { ...service().spec, name: 'over-tls' } }, desired: 1, running: 1 }] }),
+      ListNodes: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { nodes: [], heartbeatAgeMs: {} }),
+      Events: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        call.write(event);
+        call.end();
+      },
+    });
+    const credentials = serverCredentials(await issueIdentity(ca, 's1', 'manager'), { requireClientCert: false });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    const address = `127.0.0.1:${port}`;
+    try {
+      for (const command of [['ls'], ['node', 'ls']]) {
+        const unary = await pisched(['--scheduler', address, ...command], {}, ['--require', grpcLoadReport]);
+        expect(unary.code, unary.stderr).toBe(0);
+        expect(unary.stderr).toBe('grpc-js: not loaded\n');
+        if (command[0] === 'ls') expect(unary.stdout).toMatch(/over-tls/);
+      }
+      const stream = await pisched(['--scheduler', address, 'events', '--json'], {}, ['--require', grpcLoadReport]);
+      expect(stream.code, stream.stderr).toBe(0);
+      expect(JSON.parse(stream.stdout)).toMatchObject({ type: 'service', action: 'create', name: 'streamed' });
+      expect(stream.stderr).toBe('grpc-js: loaded\n');
+    } finally {
+      server.forceShutdown();
+    }
+  });
+
+  it("gives a command's import() the module behind a plain namespace (the agent's rewrite), and the command still works", async () => {
+    const bundle = fs.readFileSync(path.join(ROOT, 'packages/cli/dist/bundle/pisched.js'), 'latin1');
+    expect(() => plainNamespaces(bundle)).toThrow(/esbuild's __toESM once in the bundle, found it 0 times/);
+    // stack config imports the stack code, YAML and the schema validator.
+    const config = await pisched(['stack', 'config', '--json', '-c', path.join(ROOT, 'packages/cli/test/stack-fixtures/override.yml')]);
+    expect(config.code, config.stderr).toBe(0);
+    expect(JSON.parse(config.stdout)).toHaveProperty('services');
   });
 
   it('takes --scheduler after the command too', async () => {

@@ -68,4 +68,18 @@ describe('lazy-builtins (the bundle\'s esbuild plugin)', () => {
       after: ['NativeModule tls', 'NativeModule dns', 'NativeModule http2'],
     });
   });
+
+  it('stands in for grpc-js: its status codes written in, the package itself run at the first other read', async () => {
+    // grpc-js reads its GRPC_ variables as it loads: a read of one tells that it ran.
+    const result = await bundleAndRun(`
+      const read = new Set();
+      process.env = new Proxy(process.env, { get: (env, key) => { if (typeof key === 'string' && key.startsWith('GRPC_')) read.add(key); return Reflect.get(env, key); } });
+      const grpc = require('@grpc/grpc-js');
+      const { status } = grpc;
+      const atStart = read.size;
+      const insecure = grpc.credentials.createInsecure()._isSecure();
+      console.log(JSON.stringify({ atStart, status, esModule: grpc.__esModule, insecure, loaded: read.size > 0 }));
+    `);
+    expect(result).toEqual({ atStart: 0, status: JSON.parse(JSON.stringify(nodeRequire('@grpc/grpc-js').status)), esModule: true, insecure: false, loaded: true });
+  });
 });

@@ -25,63 +25,75 @@ function withNewline(pem: string): string {
 }
 
 /**
- * grpc-js's createSsl cannot ask for TLS 1.3 nor make the client certificate
- * optional while still verifying one that is sent, so the server options are
- * given here directly (the base class passes them to http2.createSecureServer).
+ * The two credential classes, made at their first use rather than when this
+ * module loads: a class extends grpc-js's at its definition, which would load
+ * grpc-js (some 25 ms of a start), and the CLI's unary commands load this
+ * module for clientTlsOptions alone (its bundle has grpc-js load when first read).
  */
-class ClusterServerCredentials extends grpc.ServerCredentials {
-  constructor(identity: TlsIdentity | RenewableIdentity, requireClientCert: boolean) {
-    const renewable = identity instanceof RenewableIdentity ? identity : undefined;
-    super({ requestCert: true, rejectUnauthorized: requireClientCert, minVersion: MIN_TLS }, serverContext(renewable?.current ?? (identity as TlsIdentity)));
-    // A renewed certificate is presented from the next handshake on; connections already made stay up.
-    renewable?.onReplace((next) => this.updateSecureContextOptions(serverContext(next)));
+let classes: ReturnType<typeof credentialClasses> | undefined;
+
+function credentialClasses() {
+  /**
+   * grpc-js's createSsl cannot ask for TLS 1.3 nor make the client certificate
+   * optional while still verifying one that is sent, so the server options are
+   * given here directly (the base class passes them to http2.createSecureServer).
+   */
+  class ClusterServerCredentials extends grpc.ServerCredentials {
+    constructor(identity: TlsIdentity | RenewableIdentity, requireClientCert: boolean) {
+      const renewable = identity instanceof RenewableIdentity ? identity : undefined;
+      super({ requestCert: true, rejectUnauthorized: requireClientCert, minVersion: MIN_TLS }, serverContext(renewable?.current ?? (identity as TlsIdentity)));
+      // A renewed certificate is presented from the next handshake on; connections already made stay up.
+      renewable?.onReplace((next) => this.updateSecureContextOptions(serverContext(next)));
+    }
+
+    override _equals(other: grpc.ServerCredentials): boolean {
+      return other === this;
+    }
   }
 
-  override _equals(other: grpc.ServerCredentials): boolean {
-    return other === this;
+  /**
+   * Channel credentials that follow a renewable identity: each new connection
+   * (a channel's first, or a reconnect) presents the certificate current at
+   * that moment, so long-lived channels need not be rebuilt after a renewal.
+   */
+  class RenewableChannelCredentials extends grpc.ChannelCredentials {
+    private made?: { identity: TlsIdentity; credentials: grpc.ChannelCredentials };
+
+    constructor(private readonly identity: RenewableIdentity) {
+      super();
+    }
+
+    private latest(): grpc.ChannelCredentials {
+      const identity = this.identity.current;
+      if (this.made?.identity !== identity) this.made = { identity, credentials: fixedChannelCredentials(identity) };
+      return this.made.credentials;
+    }
+
+    override _isSecure(): boolean {
+      return true;
+    }
+
+    override _equals(other: grpc.ChannelCredentials): boolean {
+      return other === this;
+    }
+
+    override _createSecureConnector(...args: Parameters<grpc.ChannelCredentials['_createSecureConnector']>): grpc.experimental.SecureConnector {
+      const first = this.latest()._createSecureConnector(...args);
+      return {
+        connect: (socket) => this.latest()._createSecureConnector(...args).connect(socket),
+        waitForReady: () => first.waitForReady(),
+        getCallCredentials: () => first.getCallCredentials(),
+        destroy: () => first.destroy(),
+      };
+    }
   }
+
+  return { ClusterServerCredentials, RenewableChannelCredentials };
 }
 
 function serverContext(identity: TlsIdentity): tls.SecureContextOptions {
   // The chain ends with the root so a joining node can read it and compare it with its token's digest.
   return { ca: [identity.caPem], cert: [withNewline(identity.certPem) + withNewline(identity.caPem)], key: [identity.keyPem], minVersion: MIN_TLS };
-}
-
-/**
- * Channel credentials that follow a renewable identity: each new connection
- * (a channel's first, or a reconnect) presents the certificate current at
- * that moment, so long-lived channels need not be rebuilt after a renewal.
- */
-class RenewableChannelCredentials extends grpc.ChannelCredentials {
-  private made?: { identity: TlsIdentity; credentials: grpc.ChannelCredentials };
-
-  constructor(private readonly identity: RenewableIdentity) {
-    super();
-  }
-
-  private latest(): grpc.ChannelCredentials {
-    const identity = this.identity.current;
-    if (this.made?.identity !== identity) this.made = { identity, credentials: fixedChannelCredentials(identity) };
-    return this.made.credentials;
-  }
-
-  override _isSecure(): boolean {
-    return true;
-  }
-
-  override _equals(other: grpc.ChannelCredentials): boolean {
-    return other === this;
-  }
-
-  override _createSecureConnector(...args: Parameters<grpc.ChannelCredentials['_createSecureConnector']>): grpc.experimental.SecureConnector {
-    const first = this.latest()._createSecureConnector(...args);
-    return {
-      connect: (socket) => this.latest()._createSecureConnector(...args).connect(socket),
-      waitForReady: () => first.waitForReady(),
-      getCallCredentials: () => first.getCallCredentials(),
-      destroy: () => first.destroy(),
-    };
-  }
 }
 
 /**
@@ -91,7 +103,8 @@ class RenewableChannelCredentials extends grpc.ChannelCredentials {
  * certificate (see callerIdentity). A certificate from another CA never counts.
  */
 export function serverCredentials(identity: TlsIdentity | RenewableIdentity, options: { requireClientCert: boolean }): grpc.ServerCredentials {
-  return new ClusterServerCredentials(identity, options.requireClientCert);
+  classes ??= credentialClasses();
+  return new classes.ClusterServerCredentials(identity, options.requireClientCert);
 }
 
 /**
@@ -100,7 +113,9 @@ export function serverCredentials(identity: TlsIdentity | RenewableIdentity, opt
  * dialled by IP address and move), the CA and the role are.
  */
 export function channelCredentials(identity: TlsIdentity | RenewableIdentity): grpc.ChannelCredentials {
-  return identity instanceof RenewableIdentity ? new RenewableChannelCredentials(identity) : fixedChannelCredentials(identity);
+  if (!(identity instanceof RenewableIdentity)) return fixedChannelCredentials(identity);
+  classes ??= credentialClasses();
+  return new classes.RenewableChannelCredentials(identity);
 }
 
 function fixedChannelCredentials(identity: TlsIdentity, connect = clientTlsOptions(identity)): grpc.ChannelCredentials {
@@ -219,9 +234,17 @@ export function clusterChannel(identity: TlsIdentity | RenewableIdentity): Clust
   if (identity instanceof RenewableIdentity) {
     return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS, tls: () => clientTlsOptions(identity.current) };
   }
-  // One secure context for both (parsing the root and the key is a few ms of a CLI command's start).
+  // One secure context for both (parsing the root and the key is a few ms of a CLI command's start);
+  // the grpc-js credentials made when first read, since a CLI command of unary calls alone needs only tls().
   const connect = clientTlsOptions(identity);
-  return { credentials: fixedChannelCredentials(identity, connect), options: CLUSTER_CHANNEL_OPTIONS, tls: () => connect };
+  let credentials: grpc.ChannelCredentials | undefined;
+  return {
+    get credentials() {
+      return (credentials ??= fixedChannelCredentials(identity, connect));
+    },
+    options: CLUSTER_CHANNEL_OPTIONS,
+    tls: () => connect,
+  };
 }
 
 /** The caller's identity when its role is one of `roles`, else the PERMISSION_DENIED error to answer with. */
