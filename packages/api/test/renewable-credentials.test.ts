@@ -3,7 +3,7 @@ import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterCa, issueIdentity, type ClusterCa } from '../src/security/cluster-ca';
-import { CLUSTER_CHANNEL_OPTIONS, channelCredentials, serverCredentials, type TlsIdentity } from '../src/security/grpc-credentials';
+import { CLUSTER_CHANNEL_OPTIONS, channelCredentials, clusterChannel, serverCredentials, type TlsIdentity } from '../src/security/grpc-credentials';
 import { RenewableIdentity } from '../src/security/renewable-identity';
 
 // A one-method service answering with the serial of the certificate the caller's connection was made with.
@@ -86,5 +86,21 @@ describe('renewable credentials', () => {
     const second = new Client(address, credentials, { ...CLUSTER_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
     expect(await callerSerial(second)).toBe(serial(node.current));
     second.close();
+  });
+
+  it("a cluster channel's TLS options keep one secure context per certificate: the same until renewal, a new one after it", async () => {
+    const node = new RenewableIdentity(await issueIdentity(ca, 'pi-2', 'worker'));
+    const channel = clusterChannel(node);
+    const first = channel.tls();
+    expect(channel.tls()).toBe(first);
+    expect(channel.tls().secureContext).toBe(first.secureContext);
+    node.replace(await issueIdentity(ca, 'pi-2', 'worker'));
+    const renewed = channel.tls();
+    expect(renewed.secureContext).not.toBe(first.secureContext);
+    expect(channel.tls()).toBe(renewed);
+    // The context is the renewed certificate's: a server of the cluster sees it.
+    const client = new Client(address, channel.credentials, { ...channel.options, 'grpc.use_local_subchannel_pool': 1 });
+    expect(await callerSerial(client)).toBe(serial(node.current));
+    client.close();
   });
 });

@@ -149,6 +149,25 @@ describe('ControlLoop pacing', () => {
     expect(timed.rounds).toBe(2);
   });
 
+  it('starts a tick\'s round at once when no change waits for the store\'s quiet, and waits for the quiet when one does', async () => {
+    const store = memoryStore();
+    const pass = countingPass();
+    loop = new ControlLoop(store, [pass], log, 250, { quietMs: 30, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(30);
+    expect(pass.rounds).toBe(1);
+    // Nothing written: the tick's round runs in the tick's own turn, with no second timer after it.
+    await vi.advanceTimersByTimeAsync(220);
+    expect(pass.rounds).toBe(2);
+    // A write just before the tick: the tick joins it, and its round comes once the store has been quiet for 30 ms.
+    await vi.advanceTimersByTimeAsync(240);
+    await store.update(() => createService(1));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pass.rounds).toBe(2);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(pass.rounds).toBe(3);
+  });
+
   it('answers changes a pass calls urgent at once, others after the store\'s quiet', async () => {
     const store = memoryStore();
     const pass = countingPass();

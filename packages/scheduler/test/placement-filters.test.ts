@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { normalizeArch, parseConstraint, type Task } from '@pisched/api';
 import { compileConstraints, nodeFacts, satisfies } from '../src/placement/constraints';
 import { availabilityFilter, constraintFilter, maxPerNodeFilter, resourceFilter, staticFilters } from '../src/placement/filters';
-import { holdsReservation, nodeCapacity, reservedByTasks, toAmount } from '../src/placement/node-capacity';
+import { nodeCapacity, reservedByTasks } from '../src/placement/node-capacity';
+import { holdsReservation, toAmount } from '../src/store/reservations';
 import { GiB, MiB, sizedNode } from './placement-fixtures';
 
 const facts = (shape: Parameters<typeof sizedNode>[1] = {}) => nodeFacts(sizedNode('pi-1', shape));

@@ -57,15 +57,18 @@ function credentialClasses() {
    * that moment, so long-lived channels need not be rebuilt after a renewal.
    */
   class RenewableChannelCredentials extends grpc.ChannelCredentials {
-    private made?: { identity: TlsIdentity; credentials: grpc.ChannelCredentials };
+    private made?: { connect: tls.ConnectionOptions; credentials: grpc.ChannelCredentials };
 
-    constructor(private readonly identity: RenewableIdentity) {
+    constructor(
+      private readonly identity: RenewableIdentity,
+      private readonly connect = currentTlsOptions(identity),
+    ) {
       super();
     }
 
     private latest(): grpc.ChannelCredentials {
-      const identity = this.identity.current;
-      if (this.made?.identity !== identity) this.made = { identity, credentials: fixedChannelCredentials(identity) };
+      const connect = this.connect();
+      if (this.made?.connect !== connect) this.made = { connect, credentials: fixedChannelCredentials(this.identity.current, connect) };
       return this.made.credentials;
     }
 
@@ -131,6 +134,20 @@ function fixedChannelCredentials(identity: TlsIdentity, connect = clientTlsOptio
 export function clientTlsOptions(identity: TlsIdentity): tls.ConnectionOptions {
   const secureContext = tls.createSecureContext({ ca: identity.caPem, cert: identity.certPem, key: identity.keyPem, minVersion: MIN_TLS });
   return { secureContext, servername: TARGET_NAME, checkServerIdentity: requireManagerServer, rejectUnauthorized: true, minVersion: MIN_TLS };
+}
+
+/**
+ * clientTlsOptions of a renewable identity's current certificate, made again
+ * only when renewal replaces it: a secure context parses the root and the key
+ * (a few ms), and a client dialling many times would otherwise pay that each time.
+ */
+function currentTlsOptions(identity: RenewableIdentity): () => tls.ConnectionOptions {
+  let made: { identity: TlsIdentity; connect: tls.ConnectionOptions } | undefined;
+  return () => {
+    const current = identity.current;
+    if (made?.identity !== current) made = { identity: current, connect: clientTlsOptions(current) };
+    return made.connect;
+  };
 }
 
 /** The TLS server name clients send: members are dialled by IP address, which TLS may not carry as a name. */
@@ -232,7 +249,10 @@ export interface ClusterChannel {
 
 export function clusterChannel(identity: TlsIdentity | RenewableIdentity): ClusterChannel {
   if (identity instanceof RenewableIdentity) {
-    return { credentials: channelCredentials(identity), options: CLUSTER_CHANNEL_OPTIONS, tls: () => clientTlsOptions(identity.current) };
+    // One secure context per certificate for both, as below.
+    const connect = currentTlsOptions(identity);
+    classes ??= credentialClasses();
+    return { credentials: new classes.RenewableChannelCredentials(identity, connect), options: CLUSTER_CHANNEL_OPTIONS, tls: connect };
   }
   // One secure context for both (parsing the root and the key is a few ms of a CLI command's start);
   // the grpc-js credentials made when first read, since a CLI command of unary calls alone needs only tls().

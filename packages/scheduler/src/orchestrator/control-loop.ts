@@ -94,8 +94,20 @@ export class ControlLoop {
     this.everything = true;
     this.written = [];
     this.store.on('change', this.onChange);
-    this.timer = setInterval(() => this.kick(), this.tickMs);
+    this.timer = setInterval(() => this.tick(), this.tickMs);
     this.kick();
+  }
+
+  /**
+   * The steady tick, for what the clock alone changes. With no change waiting
+   * for the store's quiet there is nothing to wait out, so its round starts
+   * now: waiting quietMs first cost an idle scheduler a second wake-up every
+   * tick (each about 0.2 ms of CPU on a small board, README "Start-up and footprint").
+   */
+  private tick(): void {
+    if (this.stopped || this.running || this.pending) return this.kick();
+    this.running = true;
+    void this.round();
   }
 
   stop(): void {

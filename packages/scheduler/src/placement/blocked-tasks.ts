@@ -1,7 +1,7 @@
 import type { Cluster, Service, Task } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
 import { holdsPortsOnNode } from './cluster-view';
-import { holdsReservation } from './node-capacity';
+import { holdsReservation } from '../store/reservations';
 
 /**
  * Pending tasks placement found no node for, left alone until something that

@@ -1,11 +1,10 @@
 import type { Node, Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { NodeFacts } from './constraints';
-import { genericOf, toAmount, type Amount } from './node-capacity';
 import { NodeRows } from './node-rows';
 import { nodeHeat, type ThermalSettings } from './node-heat';
 import type { NodeLoad } from '../store/node-loads';
-import { publishedPorts, slotOf } from '../store/reservations';
+import { genericOf, publishedPorts, slotOf, toAmount, type Amount } from '../store/reservations';
 
 /**
  * The nodes as one placement pass sees them, in flat arrays indexed by node

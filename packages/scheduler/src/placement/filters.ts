@@ -1,6 +1,6 @@
 import { formatPlatform, nodeRunsPlatform, type Constraint, type Node, type Platform } from '@pisched/api';
 import { firstUnsatisfied, type NodeFacts } from './constraints';
-import type { Amount } from './node-capacity';
+import type { Amount } from '../store/reservations';
 
 /**
  * Why a node cannot take a task. Filters run in this order and a node is

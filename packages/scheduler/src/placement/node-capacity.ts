@@ -1,8 +1,6 @@
 import type { Node, Task } from '@pisched/api';
-import { genericOf, holdsReservation, toAmount, type Amount } from '../store/reservations';
-
-// What a task reserves is the store's rule (its node loads follow it as tasks are written); placement reads it from here too.
-export { genericOf, holdsReservation, toAmount, type Amount };
+// What a task reserves is the store's rule (its node loads follow it as tasks are written).
+import { holdsReservation, toAmount, type Amount } from '../store/reservations';
 
 export const ZERO: Amount = { cpuMicros: 0, memoryBytes: 0 };
 

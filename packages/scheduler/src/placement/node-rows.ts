@@ -2,7 +2,8 @@ import { thermalPressure, type Node } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { NodeLoad } from '../store/node-loads';
 import { nodeFacts, type NodeFacts } from './constraints';
-import { genericOf, nodeCapacity } from './node-capacity';
+import { nodeCapacity } from './node-capacity';
+import { genericOf } from '../store/reservations';
 
 /**
  * What placement's view of the nodes begins each pass with, one row per node

@@ -7,7 +7,7 @@ import { clusterStrategy, preemptionEnabled, thermalGraceMs, thermalPolicy } fro
 import { compileRules } from './constraints';
 import { explainNoNode, explainOnNode } from './explain';
 import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, thermalFilter, type Rejection } from './filters';
-import { genericOf, toAmount, type Amount } from './node-capacity';
+import { genericOf, toAmount, type Amount } from '../store/reservations';
 import { fitScore, nodeScore } from './scoring';
 import { findEviction } from './preemption';
 import { NodeRanking } from './node-ranking';

@@ -1,6 +1,6 @@
 import type { Task } from '@pisched/api';
 import type { ClusterView } from './cluster-view';
-import { genericOf, toAmount, type Amount } from './node-capacity';
+import { genericOf, toAmount, type Amount } from '../store/reservations';
 
 /** Running tasks to stop on one node so that a task of higher priority fits there. */
 export interface Eviction {

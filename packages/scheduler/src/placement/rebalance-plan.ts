@@ -2,7 +2,7 @@ import { isCurrentTask, type PlacementStrategy, type Service, type Task } from '
 import { ClusterView, publishedPorts } from './cluster-view';
 import { compileRules } from './constraints';
 import { genericFilter, maxPerNodeFilter, portFilter, resourceFilter, staticFilters, thermalFilter } from './filters';
-import { genericOf, toAmount } from './node-capacity';
+import { genericOf, toAmount } from '../store/reservations';
 import { fitScore } from './scoring';
 
 /** One task to move, with node indexes into the view, and why. */
