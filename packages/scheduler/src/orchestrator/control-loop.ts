@@ -106,8 +106,7 @@ export class ControlLoop {
    */
   private tick(): void {
     if (this.stopped || this.running || this.pending) return this.kick();
-    this.running = true;
-    void this.round();
+    this.begin();
   }
 
   stop(): void {
@@ -132,10 +131,15 @@ export class ControlLoop {
     const wait = this.hurry ? 0 : Math.max(0, Math.min(this.pacing.quietMs, this.firstChangeAt + this.pacing.maxDelayMs - now));
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      this.hurry = false;
-      this.running = true;
-      void this.round();
+      this.begin();
     }, wait);
+  }
+
+  /** A round starts now, from the tick or the quiet's timer alike. */
+  private begin(): void {
+    this.hurry = false;
+    this.running = true;
+    void this.round();
   }
 
   /** One timer for the earliest moment a pass named; the store's quiet is not waited for: nothing was written. */
