@@ -82,8 +82,6 @@ export interface HostClock {
   after(ms: number, fn: () => void): () => void;
   /** Calls `fn` once the current turn's I/O has gone out (setImmediate). */
   soon(fn: () => void): void;
-  /** Calls `fn` as soon as the code running now is done, before any I/O or timer (a microtask). */
-  promptly(fn: () => void): void;
 }
 
 export const realClock: HostClock = {
@@ -98,9 +96,6 @@ export const realClock: HostClock = {
   },
   soon(fn) {
     setImmediate(fn);
-  },
-  promptly(fn) {
-    queueMicrotask(fn);
   },
 };
 
@@ -200,6 +195,7 @@ export class RaftHost extends EventEmitter {
   private sm: StateMachine;
   private stopTicker?: () => void;
   private readonly clock: HostClock;
+  private scheduled = false;
   private stopped = false;
   private proposals = new Map<number, PendingProposal>();
   private reads = new Map<string, PendingRead>();
@@ -411,7 +407,7 @@ export class RaftHost extends EventEmitter {
     const p = new Promise<{ index: number }>((resolve, reject) => {
       this.proposals.set(index, { term, resolve, reject });
     });
-    this.schedule('promptly');
+    this.schedule();
     return p;
   }
 
@@ -426,8 +422,7 @@ export class RaftHost extends EventEmitter {
       return;
     }
     this.stepTraced(m);
-    // A leader's input is mostly its followers' answers: what they commit is answered in this turn.
-    this.schedule(this.isLeader ? 'promptly' : 'soon');
+    this.schedule();
   }
 
   private readonly trace = new ElectionTrace(() => performance.now());
@@ -460,25 +455,12 @@ export class RaftHost extends EventEmitter {
     if (event) this.emit('election', event satisfies ElectionEvent);
   }
 
-  /** Which of the clock's ways to call process() soon has a call pending. */
-  private readonly scheduled = new Set<'soon' | 'promptly'>();
-
-  /**
-   * Coalesces work: everything that arrives before `when` comes shares one Ready and one fsync.
-   * By default that is the end of the event-loop turn. A leader's proposals and answers are
-   * processed `promptly`, once the code that brought them is done: Node flushes what gRPC
-   * writes at the end of the turn it is written in, so an append sent from a setImmediate
-   * callback left one event-loop iteration later, and so did a client's answer resolved there.
-   * The fsync that follows a leader's send stays a turn later (clock.soon), after the append is
-   * out; proposals made meanwhile wait for it (input is held during the sync) and share the
-   * next Ready. A follower keeps coalescing for a turn: each of its Readies with entries costs
-   * an fsync.
-   */
-  private schedule(when: 'soon' | 'promptly' = 'soon'): void {
-    if (this.scheduled.has(when)) return;
-    this.scheduled.add(when);
-    this.clock[when](() => {
-      this.scheduled.delete(when);
+  /** Coalesces work: everything that arrives in one event-loop turn shares one Ready and one fsync. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.clock.soon(() => {
+      this.scheduled = false;
       this.process();
     });
   }

@@ -72,9 +72,7 @@ describe('RaftHost safety (issue #11)', () => {
   });
 
   it('a leader that removes itself from two voters hands leadership to the survivor, which commits the change and goes on alone', async () => {
-    // A seed whose schedule still has the leader up when the power is cut: in most, the hand-over
-    // and the survivor's commit are over within the first 10 virtual ms, and the leader has left.
-    const s = new HostSimulator({ seed: 7, voters: 2 });
+    const s = new HostSimulator({ seed: 13, voters: 2 });
     runUntil(s, () => s.leader()?.host!.leaderCaughtUp === true, 3_000, 'a leader');
     const leader = s.leader()!.id;
     const survivor = leader === 1 ? 2 : 1;
@@ -98,9 +96,7 @@ describe('RaftHost safety (issue #11)', () => {
   });
 
   it('a leader that removes itself from two voters and loses power before the survivor knows leaves the survivor able to go on (seed 1251)', () => {
-    // A seed whose schedule still has the leader up when the power is cut: in most, the hand-over
-    // and the survivor's commit are over within the first 10 virtual ms, and the leader has left.
-    const s = new HostSimulator({ seed: 7, voters: 2 });
+    const s = new HostSimulator({ seed: 13, voters: 2 });
     runUntil(s, () => s.leader()?.host!.leaderCaughtUp === true, 3_000, 'a leader');
     const leader = s.leader()!.id;
     const survivor = leader === 1 ? 2 : 1;

@@ -47,10 +47,6 @@ class VirtualClock implements HostClock {
     // An fsync takes a while; messages can arrive (and are held) meanwhile.
     this.sim.at(this.sim.rand() * 2, () => this.alive && this.sim.whenAwake(this.member, fn));
   }
-  promptly(fn: () => void): void {
-    // Right after the event being run, before any other (a microtask).
-    this.sim.at(0, () => this.alive && this.sim.whenAwake(this.member, fn));
-  }
 }
 
 /** MemoryStorage that tells the simulator when the host writes a snapshot (to stall it). */
