@@ -256,7 +256,7 @@ export class RaftHost extends EventEmitter {
   async start(): Promise<void> {
     this.stopTicker = this.clock.every(this.tickMs, () => {
       if (this.stopped) return;
-      if (this.holding) {
+      if (this.syncing) {
         this.heldTicks++;
         return;
       }
@@ -415,9 +415,9 @@ export class RaftHost extends EventEmitter {
     if (this.stopped) return;
     this.trace.heard(m.from);
     if (stageTraceOn) stampMessages([m], 'in');
-    if (this.holding) {
+    if (this.syncing) {
       if (stageTraceOn) stamp(m.index, `held-${m.type}-${m.from}`);
-      // Nothing may count this node's unsynced entries, nor step past a Ready not yet advanced: hold input until it is.
+      // Nothing may count this node's unsynced entries: hold input until the sync is done.
       this.held.push(m);
       return;
     }
@@ -466,7 +466,7 @@ export class RaftHost extends EventEmitter {
   }
 
   private process(): void {
-    if (this.stopped || this.holding) return;
+    if (this.stopped || this.syncing) return;
     const turn = new TurnTimer(this.slowTurnMs);
     try {
       this.processReadies(turn);
@@ -506,7 +506,7 @@ export class RaftHost extends EventEmitter {
         // Input is held until the sync returns so that each Ready is advanced before the next.
         turn.time('send', () => this.transport.send(rd.messages));
         if (stageTraceOn) stampMessages(rd.messages, 'out');
-        this.holding = true;
+        this.syncing = true;
         this.clock.soon(() => {
           if (this.stopped) return;
           const synced = new TurnTimer(this.slowTurnMs);
@@ -515,7 +515,7 @@ export class RaftHost extends EventEmitter {
             synced.time('sync', () => this.sync());
             if (stageTraceOn) stamp(rd.entries[rd.entries.length - 1].index, 'sync-end');
             this.durableTerm = this.node.raft.term;
-            this.holding = false;
+            this.syncing = false;
             synced.time('apply', () => this.finishReady(rd));
             this.node.advance(rd);
             synced.time('held', () => this.releaseHeld());
@@ -540,51 +540,19 @@ export class RaftHost extends EventEmitter {
       // 2. Send.
       if (rd.messages.length > 0) turn.time('send', () => this.transport.send(rd.messages));
       if (stageTraceOn) stampMessages(rd.messages, 'out');
-      if (this.followerMayApplyLater(rd)) {
-        // The transport writes what send() was given only once this turn's code has run (gRPC
-        // hands it to HTTP/2 in a microtask, HTTP/2 to the socket in the next check phase):
-        // applying here first kept a follower's answer, which the leader's commit waits for,
-        // off the wire for the whole apply. The entries are applied a turn later instead, and
-        // input is held until this Ready is advanced, as while a leader syncs.
-        this.holding = true;
-        this.clock.soon(() => {
-          if (this.stopped) return;
-          const later = new TurnTimer(this.slowTurnMs);
-          try {
-            this.holding = false;
-            later.time('apply', () => this.finishReady(rd));
-            this.node.advance(rd);
-            later.time('held', () => this.releaseHeld());
-            if (!this.stopped) this.processReadies(later);
-          } finally {
-            const slow = later.finish();
-            if (slow) this.emit('slow-turn', slow);
-          }
-        });
-        return;
-      }
       turn.time('apply', () => this.finishReady(rd));
       this.node.advance(rd);
     }
     turn.time('snapshot', () => this.maybeSnapshot());
   }
 
-  /** A Ready is not advanced yet (a leader's own sync, or a follower's apply, runs a turn later): input waits in `held`. */
-  private holding = false;
+  private syncing = false;
   private held: Message[] = [];
   private heldTicks = 0;
   private durableTerm = -1;
   /** Commit index last written to storage, and the one last made durable. */
   private writtenCommit = 0;
   private durableCommit = 0;
-
-  /**
-   * Only a follower (the leader's own answers wait for its applies) that answers someone and
-   * has committed entries to apply puts them off; a snapshot is installed at once.
-   */
-  private followerMayApplyLater(rd: Ready): boolean {
-    return this.node.raft.state !== StateType.Leader && rd.messages.length > 0 && rd.committedEntries.length > 0 && !rd.snapshot;
-  }
 
   /** Only a leader whose term and vote are already durable, appending entries, sends before syncing. */
   private leaderMaySendFirst(rd: Ready): boolean {
