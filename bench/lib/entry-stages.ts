@@ -74,17 +74,18 @@ export function entryStages(dir: string): string {
   // Raft ids: the leader's, from what followers read; the followers' from their first append read after the leader sent it.
   const leaderId = followers[0]?.stamps.find((s) => s.stage.startsWith('app-in-'))?.stage.slice('app-in-'.length);
   const followerIds = [...new Set(leader.stamps.filter((s) => s.stage.startsWith('app-out-')).map((s) => s.stage.slice('app-out-'.length)))];
-  const idOf = fol.map((f, i) => {
-    const first = burst[0].index!;
-    let best = followerIds[i];
-    let bestGap = Infinity;
-    const appIn = f.at.at(`app-in-${leaderId}`, first);
-    for (const id of followerIds) {
-      const out = lead.at(`app-out-${id}`, first);
-      if (appIn !== undefined && out !== undefined && appIn >= out && appIn - out < bestGap) [best, bestGap] = [id, appIn - out];
-    }
-    return best;
-  });
+  // Which follower process is which Raft id: the pairing under which their answers reach the leader soonest
+  // after they hand them over, over the whole burst (both read each append at about the same time).
+  const answerGap = (f: (typeof fol)[number], id: string | undefined): number =>
+    quantile(
+      burst.map((u) => {
+        const ackOut = f.at.at(`ack-out-${leaderId}`, u.index!);
+        const ackIn = ackOut === undefined ? undefined : lead.at(`ack-in-${id}`, u.index!, ackOut);
+        return ackOut === undefined || ackIn === undefined ? Infinity : ackIn - ackOut;
+      }),
+      0.5,
+    );
+  const idOf = fol.length === 2 && answerGap(fol[0], followerIds[1]) + answerGap(fol[1], followerIds[0]) < answerGap(fol[0], followerIds[0]) + answerGap(fol[1], followerIds[1]) ? [followerIds[1], followerIds[0]] : followerIds;
 
   const rows: Record<string, number>[] = [];
   let previousCommitted: number | undefined;
