@@ -1,0 +1,52 @@
+// The stamps PISCHED_STAGE_TRACE=<dir> leaves (packages/raft/src/stage-trace.ts), read back for
+// the reports on them (stage-report.ts: one client's creates; entry-stages.ts: a burst's entries).
+import * as fs from 'node:fs';
+
+export interface Stamp {
+  key: string;
+  stage: string;
+  ms: number;
+}
+
+/** One process's stamps in the order it wrote them, times in ms. */
+export function readStamps(file: string): Stamp[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [key, stage, ns] = line.split(' ');
+      return { key, stage, ms: Number(BigInt(ns) / 1000n) / 1000 };
+    });
+}
+
+/** The first stamp of `stage` whose index is at least `index` (a Ready or a message may carry later entries with it). */
+export class ByIndex {
+  private readonly stages = new Map<string, { index: number; ms: number }[]>();
+  constructor(stamps: Stamp[]) {
+    for (const s of stamps) {
+      const index = Number(s.key);
+      if (!Number.isInteger(index)) continue;
+      let list = this.stages.get(s.stage);
+      if (!list) this.stages.set(s.stage, (list = []));
+      list.push({ index, ms: s.ms });
+    }
+    for (const list of this.stages.values()) list.sort((a, b) => a.index - b.index || a.ms - b.ms);
+  }
+  at(stage: string, index: number, notBefore = -Infinity): number | undefined {
+    const list = this.stages.get(stage);
+    if (!list) return undefined;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].index < index) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < list.length; i++) if (list[i].ms >= notBefore) return list[i].ms;
+    return undefined;
+  }
+  has(stage: string): boolean {
+    return this.stages.has(stage);
+  }
+}
