@@ -2,6 +2,7 @@ import { isTerminal, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from '../orchestrator/control-loop';
 import type { Clock } from '../orchestrator/task-factory';
+import { NextWake } from '../orchestrator/next-wake';
 import { reconcileUpdates } from './updater';
 import { isInProgress } from './update-status';
 import { isUp } from './failures';
@@ -17,17 +18,17 @@ import { isUp } from './failures';
  */
 export class UpdaterPass implements Pass {
   readonly name = 'updater';
-  private wakeAt: number | undefined;
+  /** Every window and delay an update waits out is told to `wake` (updater.ts). */
+  readonly wakesItself = true;
+  private readonly next: NextWake;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    this.next = new NextWake(clock);
+  }
 
   run(state: StateMachine): StoreAction[] {
-    let earliest: number | undefined;
-    const actions = reconcileUpdates(state, this.clock, (at) => {
-      if (earliest === undefined || at < earliest) earliest = at;
-    });
-    this.wakeAt = earliest;
-    return actions;
+    this.next.reset();
+    return reconcileUpdates(state, this.clock, this.next.note);
   }
 
   urgent(changes: readonly StoreChange[], state: StateMachine): boolean {
@@ -35,8 +36,7 @@ export class UpdaterPass implements Pass {
   }
 
   wakeInMs(): number | undefined {
-    // A millisecond late rather than early: a round run just before the moment would find nothing to do.
-    return this.wakeAt === undefined ? undefined : this.wakeAt - this.clock.now() + 1;
+    return this.next.inMs();
   }
 }
 
