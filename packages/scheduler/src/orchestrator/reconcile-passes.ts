@@ -1,11 +1,11 @@
 import type { StoreAction } from '@pisched/api';
 import type { Pass } from './control-loop';
 import { reconcileGlobal } from './global';
-import { GlobalOrchestrator } from './global-pass';
 import { reconcileReplicated } from './replicated';
 import { ReplicatedOrchestrator } from './replicated-pass';
 import type { Clock } from './task-factory';
 import { reapTasks } from './task-reaper';
+import { WakingPass } from './waking-pass';
 import { placePendingTasks, type PlacementOptions } from '../placement/placement';
 import { PlacementPass } from '../placement/placement-pass';
 import { AutoRebalancer } from '../updater/auto-rebalance';
@@ -45,7 +45,7 @@ export function loopPasses(clock: Clock, placement: PlacementOptions, placed?: (
   const placing = new PlacementPass(clock, placement);
   return [
     new ReplicatedOrchestrator(clock),
-    new GlobalOrchestrator(clock),
+    new WakingPass('global-orchestrator', clock, reconcileGlobal),
     new UpdaterPass(clock),
     {
       name: placing.name,

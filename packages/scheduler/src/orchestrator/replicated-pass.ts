@@ -3,7 +3,7 @@ import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from './control-loop';
 import { reconcileReplicated } from './replicated';
 import type { Clock } from './task-factory';
-import { NextWake } from './next-wake';
+import { NextWake } from './waking-pass';
 
 /**
  * Actions one orchestrator pass writes before it stops at a service's end.

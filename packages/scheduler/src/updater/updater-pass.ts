@@ -1,8 +1,7 @@
-import { isTerminal, type StoreAction, type Task } from '@pisched/api';
+import { isTerminal, type Task } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
-import type { Pass } from '../orchestrator/control-loop';
 import type { Clock } from '../orchestrator/task-factory';
-import { NextWake } from '../orchestrator/next-wake';
+import { WakingPass } from '../orchestrator/waking-pass';
 import { reconcileUpdates } from './updater';
 import { isInProgress } from './update-status';
 import { isUp } from './failures';
@@ -16,27 +15,13 @@ import { isUp } from './failures';
  * reports an update's next step waits on (a task of it came up or ended)
  * are answered at once, not after the store's quiet (30 ms, twice a slot).
  */
-export class UpdaterPass implements Pass {
-  readonly name = 'updater';
-  /** Every window and delay an update waits out is told to `wake` (updater.ts). */
-  readonly wakesItself = true;
-  private readonly next: NextWake;
-
-  constructor(private readonly clock: Clock) {
-    this.next = new NextWake(clock);
-  }
-
-  run(state: StateMachine): StoreAction[] {
-    this.next.reset();
-    return reconcileUpdates(state, this.clock, this.next.note);
+export class UpdaterPass extends WakingPass {
+  constructor(clock: Clock) {
+    super('updater', clock, reconcileUpdates);
   }
 
   urgent(changes: readonly StoreChange[], state: StateMachine): boolean {
     return changes.some((change) => change.kind === 'task' && !!change.after && !!change.before && waitedOnByUpdate(change.before, change.after, state));
-  }
-
-  wakeInMs(): number | undefined {
-    return this.next.inMs();
   }
 }
 
