@@ -112,7 +112,9 @@ function localSchedulers(): LocalScheduler[] {
     } catch {
       continue;
     }
-    const isScheduler = argv.slice(0, 2).some((arg) => /pisched-scheduler(\.js)?$|scheduler[/\\]dist[/\\]main\.js$/.test(arg));
+    // The script comes after node's own flags, such as the scheduler unit's --memory-reducer-single-gc.
+    const script = argv.slice(1).find((arg) => !arg.startsWith('-'));
+    const isScheduler = [argv[0], script].some((arg) => arg !== undefined && /pisched-scheduler(\.js)?$|scheduler[/\\]dist[/\\]main\.js$/.test(arg));
     if (!isScheduler) continue;
     const value = (flag: string) => {
       const index = argv.indexOf(flag);

@@ -5,17 +5,9 @@ import type { Logger } from 'pino';
 import { Store } from './store/store';
 import { LocalCommandLog } from './store/local-command-log';
 import { newId } from './store/ids';
-import { ControlLoop, type Pass } from './orchestrator/control-loop';
-import { reconcileReplicated } from './orchestrator/replicated';
-import { ReplicatedOrchestrator } from './orchestrator/replicated-pass';
-import { reapTasks } from './orchestrator/task-reaper';
+import { ControlLoop } from './orchestrator/control-loop';
+import { loopPasses, planPasses } from './orchestrator/reconcile-passes';
 import type { Clock } from './orchestrator/task-factory';
-import { placePendingTasks } from './placement/placement';
-import { PlacementPass } from './placement/placement-pass';
-import { AutoRebalancer } from './updater/auto-rebalance';
-import { reconcileGlobal } from './orchestrator/global';
-import { reconcileUpdates } from './updater/updater';
-import { UpdaterPass } from './updater/updater-pass';
 import { updateReportRules } from './updater/report-rules';
 import { Dispatcher } from './dispatcher/dispatcher';
 import { controlHandlers } from './control/control-api';
@@ -148,40 +140,10 @@ export class SchedulerServer {
       : new LocalCommandLog(options.dataDir, this.store);
     const raft = this.commandLog instanceof RaftCommandLog ? this.commandLog : undefined;
     const placement = { strategy: this.initialStrategy };
-    const passes: Pass[] = [
-      { name: 'orchestrator', run: (state) => reconcileReplicated(state, systemClock) },
-      { name: 'global-orchestrator', run: (state) => reconcileGlobal(state, systemClock) },
-      // Before placement, so a batch's new tasks are placed in the same round.
-      { name: 'updater', run: (state) => reconcileUpdates(state, systemClock) },
-      { name: 'placement', run: (state) => placePendingTasks(state, systemClock, placement) },
-      { name: 'reaper', run: (state) => reapTasks(state, systemClock.now()) },
-    ];
-    // Placements are timed only in the loop's own passes, not in --dry-run's plans, which reuse `passes`.
-    // The loop's orchestrator follows the changes between rounds (and remembers restart delays): a plan's copy must not touch that either.
-    // The loop's placement leaves tasks it could not place alone until room may have appeared; a plan's tries them all.
-    const placing = new PlacementPass(systemClock, placement);
-    const loopPasses = passes.map((pass) =>
-      pass.name === 'orchestrator'
-        ? new ReplicatedOrchestrator(systemClock)
-        : pass.name === 'updater'
-        ? new UpdaterPass(systemClock)
-        : pass.name !== 'placement'
-        ? pass
-        : {
-            name: pass.name,
-            run: (state: Parameters<Pass['run']>[0], changes?: Parameters<Pass['run']>[1]) => {
-              const actions = placing.run(state, changes);
-              if (actions.length > 0) this.metrics?.observePlacements(actions, systemClock.now());
-              return actions;
-            },
-            more: () => placing.more(),
-          },
-    );
-    // Not among `passes`: it remembers which nodes it saw, and a --dry-run plan must not change that.
-    const autoRebalancer = new AutoRebalancer(systemClock, this.initialStrategy);
-    loopPasses.push({ name: 'auto-rebalance', run: (state) => autoRebalancer.run(state) });
-    // A short tick so a restart delay ends close to on time.
-    this.loop = new ControlLoop(this.store, loopPasses, options.log, 250);
+    const passes = planPasses(systemClock, placement);
+    // Placements are timed only in the loop's own passes, not in --dry-run's plans.
+    // Every loop pass names its clock's moments (wakesItself): the 250 ms tick runs only after a round that failed.
+    this.loop = new ControlLoop(this.store, loopPasses(systemClock, placement, (actions) => this.metrics?.observePlacements(actions, systemClock.now())), options.log, 250);
     this.dispatcher = new Dispatcher(
       this.store,
       systemClock,

@@ -62,6 +62,25 @@ describe('automatic rebalance', () => {
     expect(moved(optedOut.machine, optedOut.rebalancer)).toEqual([]);
   });
 
+  it('tells the control loop when a due rebalance may run, and nothing once none is due', () => {
+    const { machine, clock, rebalancer } = setup('auto');
+    // The leader's first look is due a settle time after it saw the nodes.
+    expect(rebalancer.wakeInMs()).toBe(AUTO_REBALANCE_SETTLE_MS + 1);
+    clock.advance(AUTO_REBALANCE_SETTLE_MS);
+    expect(moved(machine, rebalancer)).toEqual([]);
+    expect(rebalancer.wakeInMs()).toBeUndefined();
+    putNodes(machine, sizedNode('n3'));
+    expect(moved(machine, rebalancer)).toEqual([]);
+    // The node settles in 3 s, but the last rebalance (finding nothing to move) was just now: the interval rules.
+    const wake = rebalancer.wakeInMs()!;
+    expect(wake).toBe(AUTO_REBALANCE_INTERVAL_MS + 1);
+    clock.advance(wake - 2);
+    expect(moved(machine, rebalancer)).toEqual([]);
+    clock.advance(2);
+    expect(moved(machine, rebalancer)).toEqual(['n1']);
+    expect(rebalancer.wakeInMs()).toBeUndefined();
+  });
+
   it('acts at most once per interval: a node that returns soon after waits its turn', () => {
     const { machine, clock, rebalancer } = setup('auto');
     putNodes(machine, sizedNode('n3'));

@@ -187,6 +187,47 @@ describe('ControlLoop pacing', () => {
     expect(pass.rounds).toBe(start + 2);
   });
 
+  it('runs no tick while every pass names its clock\'s moments, and ticks again after a round that failed until one succeeds', async () => {
+    const store = memoryStore();
+    let fail = false;
+    const pass: Pass & { rounds: number } = {
+      name: 'wakes-itself',
+      rounds: 0,
+      wakesItself: true,
+      run: () => {
+        pass.rounds++;
+        if (!fail) return [];
+        fail = false;
+        // A write the state machine refuses.
+        return [{ action: 'putTaskStatus', putTaskStatus: { taskId: 'missing', version: 1, status: null, startedAt: 0 } }];
+      },
+    };
+    loop = new ControlLoop(store, [pass], log, 250, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pass.rounds).toBe(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(pass.rounds).toBe(1);
+    fail = true;
+    await store.update(() => createService(1));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pass.rounds).toBe(2);
+    // The failed round's retry is the tick's; the round that succeeds stops it.
+    await vi.advanceTimersByTimeAsync(250);
+    expect(pass.rounds).toBe(3);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(pass.rounds).toBe(3);
+  });
+
+  it('leaves no timer behind when stopped during a round', async () => {
+    const store = memoryStore();
+    const stopping: Pass = { name: 'stopping', run: () => (loop!.stop(), []) };
+    loop = new ControlLoop(store, [stopping], log, 250, { quietMs: 10, maxDelayMs: 100 });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('gives each round what was written since the previous one began, and everything after a round that failed', async () => {
     const store = memoryStore();
     const seen: (string[] | undefined)[] = [];

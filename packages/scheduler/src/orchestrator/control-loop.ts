@@ -20,6 +20,13 @@ export interface Pass {
    */
   wakeInMs?(): number | undefined;
   /**
+   * True when wakeInMs names every moment the clock alone changes what this
+   * pass would write (undefined from it: no such moment). While every pass says
+   * so the loop runs no steady tick: an idle scheduler then wakes for nothing.
+   * Without it the pass is run at every tick, as any pass that reads the clock must be.
+   */
+  wakesItself?: boolean;
+  /**
    * Whether these changes (just applied to `state`) are ones a step waits on,
    * to be answered at once rather than after the store's quiet: batching the
    * next writes saves nothing when one change is all the step waits for.
@@ -41,6 +48,9 @@ export interface LoopPacing {
   maxDelayMs: number;
 }
 
+/** Node's longest timer: a longer one fires at once (TimeoutOverflowWarning). A wake that far off is asked for again when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A pass this long is logged: the Raft heartbeat interval is 50 ms, the election timeout 0.5–1 s. */
 const SLOW_PASS_MS = 100;
 
@@ -53,7 +63,9 @@ export const DEFAULT_PACING: LoopPacing = { quietMs: 30, maxDelayMs: 100 };
 
 /**
  * Runs the reconciliation passes (orchestrator, placement, reaper) after
- * store changes and on a steady tick, one round at a time, each pass
+ * store changes, at the moments passes name for what the clock alone
+ * changes, and on a steady tick while a pass cannot name them (or a round
+ * failed), one round at a time, each pass
  * committing its own command. The passes are functions of the state (and of
  * what changed since the last round, for those that follow changes), so
  * a round that finds nothing to do writes nothing and the loop goes quiet.
@@ -63,6 +75,7 @@ export class ControlLoop {
   private again = false;
   /** The next round starts without waiting for quiet: the last one left work it was capped at. */
   private hurry = false;
+  /** The steady tick, while a pass needs it (see wakesItself) or a round failed. */
   private timer?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
   /** The round a pass asked for at a moment of the clock (wakeInMs). */
@@ -94,7 +107,7 @@ export class ControlLoop {
     this.everything = true;
     this.written = [];
     this.store.on('change', this.onChange);
-    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.steadyTick(!this.passesWakeThemselves());
     this.kick();
   }
 
@@ -112,7 +125,7 @@ export class ControlLoop {
   stop(): void {
     this.stopped = true;
     this.store.off('change', this.onChange);
-    clearInterval(this.timer);
+    this.steadyTick(false);
     clearTimeout(this.pending);
     this.pending = undefined;
     clearTimeout(this.wakeTimer);
@@ -142,6 +155,19 @@ export class ControlLoop {
     void this.round();
   }
 
+  private passesWakeThemselves(): boolean {
+    return this.passes.every((pass) => pass.wakesItself === true);
+  }
+
+  private steadyTick(needed: boolean): void {
+    // A round that ends after stop() must not start the tick again.
+    if (needed && !this.stopped && this.timer === undefined) this.timer = setInterval(() => this.tick(), this.tickMs);
+    if (!needed && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
   /** One timer for the earliest moment a pass named; the store's quiet is not waited for: nothing was written. */
   private scheduleWake(): void {
     clearTimeout(this.wakeTimer);
@@ -157,7 +183,7 @@ export class ControlLoop {
       this.wakeTimer = undefined;
       this.hurry = true;
       this.kick();
-    }, Math.max(0, ms));
+    }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
   }
 
   /** Runs a pass, logging it when it held the event loop long enough to delay Raft's heartbeats (the leader's stalls are otherwise unexplained). */
@@ -190,6 +216,8 @@ export class ControlLoop {
       }
     }
     this.running = false;
+    // A failed round is tried again at the next tick, whatever the passes say.
+    this.steadyTick(failed || !this.passesWakeThemselves());
     this.scheduleWake();
     // A capped pass's rest is a burst already gathered: waiting for quiet would only stretch it (and a
     // round that failed waits for the tick, as above).

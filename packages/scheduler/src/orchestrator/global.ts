@@ -13,9 +13,11 @@ import { decideRestart } from './restart-policy';
  * for them. A node that is drained, no longer satisfies the constraints or
  * has left gets its task shut down; a paused node keeps what it runs but gets
  * nothing new, and a node that is down keeps its task for when it returns.
- * A task that ended is replaced on its node as the restart policy says.
+ * A task that ended is replaced on its node as the restart policy says;
+ * `wake` is told the moment each restart delay still to wait out ends (the
+ * only thing the clock alone changes here).
  */
-export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[] {
+export function reconcileGlobal(state: StateMachine, clock: Clock, wake?: (at: number) => void): StoreAction[] {
   const actions: StoreAction[] = [];
   const now = clock.now();
   const services = [...state.services.values()].filter((service) => service.spec?.mode === 'GLOBAL');
@@ -68,7 +70,11 @@ export function reconcileGlobal(state: StateMachine, clock: Clock): StoreAction[
       if (!isEligible(service, node)) continue;
       const decision = decideRestart(service, dead, history.get(`${service.id}/${nodeId}`) ?? []);
       // A dead task that is not restarted keeps desired state running: it is the node's final word.
-      if (!decision.restart || decision.at > now) continue;
+      if (!decision.restart) continue;
+      if (decision.at > now) {
+        wake?.(decision.at);
+        continue;
+      }
       shutDown(dead);
       actions.push(putTask({ ...boundTask(service, node, clock), restarts: decision.restarts }));
     }

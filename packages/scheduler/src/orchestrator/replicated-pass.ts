@@ -3,6 +3,7 @@ import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Pass } from './control-loop';
 import { reconcileReplicated } from './replicated';
 import type { Clock } from './task-factory';
+import { NextWake } from './waking-pass';
 
 /**
  * Actions one orchestrator pass writes before it stops at a service's end.
@@ -21,6 +22,9 @@ export const ORCHESTRATOR_ACTIONS_PER_PASS = 500;
  */
 export class ReplicatedOrchestrator implements Pass {
   readonly name = 'orchestrator';
+  /** A restart delay is the only thing the clock alone changes here (replicated.ts), and each is told to `next`. */
+  readonly wakesItself = true;
+  private readonly next: NextWake;
   /** Services the last run looked at (or undefined: every one), for tests. */
   lastScope?: ReadonlySet<string>;
   private waiting = new Set<string>();
@@ -30,7 +34,9 @@ export class ReplicatedOrchestrator implements Pass {
   constructor(
     private readonly clock: Clock,
     private readonly perPass = ORCHESTRATOR_ACTIONS_PER_PASS,
-  ) {}
+  ) {
+    this.next = new NextWake(clock);
+  }
 
   run(state: StateMachine, changes?: readonly StoreChange[]): StoreAction[] {
     const services = changes && servicesToRevisit(changes);
@@ -43,8 +49,10 @@ export class ReplicatedOrchestrator implements Pass {
     const actions: StoreAction[] = [];
     const ids = [...scope];
     let reached = 0;
+    // The services not reached are looked at in the round that follows at once (more()), which tells their delays.
+    this.next.reset();
     for (; reached < ids.length && actions.length < this.perPass; reached++) {
-      for (const action of reconcileReplicated(state, this.clock, { services: [ids[reached]], waiting })) actions.push(action);
+      for (const action of reconcileReplicated(state, this.clock, { services: [ids[reached]], waiting, wake: this.next.note })) actions.push(action);
     }
     this.left = ids.slice(reached);
     for (const id of this.left) if (this.waiting.has(id)) waiting.add(id);
@@ -54,6 +62,10 @@ export class ReplicatedOrchestrator implements Pass {
 
   more(): boolean {
     return this.left.length > 0;
+  }
+
+  wakeInMs(): number | undefined {
+    return this.next.inMs();
   }
 }
 

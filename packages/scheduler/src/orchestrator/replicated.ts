@@ -12,6 +12,8 @@ export interface ReplicatedScope {
   services?: Iterable<string>;
   /** Told each service a slot of which waits out its restart delay: nothing else will call for a look when the delay ends. */
   waiting?: Set<string>;
+  /** Told the moment each of those delays ends. */
+  wake?: (at: number) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export function reconcileReplicated(state: StateMachine, clock: Clock, scope: Re
       if (task.desiredState === 'SHUTDOWN') pushTo(history, task.slot, task);
       if (task.desiredState === 'RUNNING') pushTo(slots, task.slot, task);
     }
-    reconcileService(state, service, slots, history, now, clock, actions, scope.waiting);
+    reconcileService(state, service, slots, history, now, clock, actions, scope);
   }
   return actions;
 }
@@ -64,7 +66,7 @@ function reconcileService(
   now: number,
   clock: Clock,
   actions: StoreAction[],
-  waiting: Set<string> | undefined,
+  scope: ReplicatedScope,
 ): void {
   const replicas = service.spec?.replicas ?? 0;
   for (const [slot, tasks] of slots) {
@@ -100,7 +102,8 @@ function reconcileService(
     // A dead task that is not restarted keeps desired state running: it is the slot's final word.
     if (!decision.restart) continue;
     if (decision.at > now) {
-      waiting?.add(service.id);
+      scope.waiting?.add(service.id);
+      scope.wake?.(decision.at);
       continue;
     }
     shutDown(dead);

@@ -28,6 +28,8 @@ export const PLACEMENTS_PER_PASS = 250;
  */
 export class PlacementPass implements Pass {
   readonly name = 'placement';
+  /** The clock alone never makes room (blocked-tasks.ts): what it changes is only which node a task placed now goes to. */
+  readonly wakesItself = true;
   readonly blocked = new BlockedTasks();
   /** The nodes as the last pass began with them: a pass builds again only the rows of nodes that changed since. */
   readonly rows = new NodeRows();

@@ -1,6 +1,7 @@
 import type { PlacementStrategy, StoreAction } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
+import type { Pass } from '../orchestrator/control-loop';
 import { clusterStrategy, rebalancesItself } from '../cluster/cluster-settings';
 import { rebalanceServices } from './rebalance';
 
@@ -21,7 +22,10 @@ export const AUTO_REBALANCE_INTERVAL_MS = 30_000;
  * usable, and when it last ran) so that it acts on the change, not on every
  * tick; a new leader starts with none and looks once.
  */
-export class AutoRebalancer {
+export class AutoRebalancer implements Pass {
+  readonly name = 'auto-rebalance';
+  /** Its settle time and interval are its only clock: wakeInMs names when they end. */
+  readonly wakesItself = true;
   private usable = new Set<string>();
   private dueAt = 0;
   private lastRun = -Infinity;
@@ -46,5 +50,11 @@ export class AutoRebalancer {
       .sort((a, b) => a.spec!.name.localeCompare(b.spec!.name));
     if (services.length === 0) return [];
     return rebalanceServices(state, services, now, clusterStrategy(state, this.fallbackStrategy)).actions;
+  }
+
+  /** When a rebalance that is due may run (its node has settled and the interval since the last one is over). */
+  wakeInMs(): number | undefined {
+    if (this.dueAt === 0) return undefined;
+    return Math.max(this.dueAt, this.lastRun + AUTO_REBALANCE_INTERVAL_MS) - this.clock.now() + 1;
   }
 }

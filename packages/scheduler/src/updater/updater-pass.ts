@@ -1,7 +1,7 @@
-import { isTerminal, type StoreAction, type Task } from '@pisched/api';
+import { isTerminal, type Task } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
-import type { Pass } from '../orchestrator/control-loop';
 import type { Clock } from '../orchestrator/task-factory';
+import { WakingPass } from '../orchestrator/waking-pass';
 import { reconcileUpdates } from './updater';
 import { isInProgress } from './update-status';
 import { isUp } from './failures';
@@ -15,28 +15,13 @@ import { isUp } from './failures';
  * reports an update's next step waits on (a task of it came up or ended)
  * are answered at once, not after the store's quiet (30 ms, twice a slot).
  */
-export class UpdaterPass implements Pass {
-  readonly name = 'updater';
-  private wakeAt: number | undefined;
-
-  constructor(private readonly clock: Clock) {}
-
-  run(state: StateMachine): StoreAction[] {
-    let earliest: number | undefined;
-    const actions = reconcileUpdates(state, this.clock, (at) => {
-      if (earliest === undefined || at < earliest) earliest = at;
-    });
-    this.wakeAt = earliest;
-    return actions;
+export class UpdaterPass extends WakingPass {
+  constructor(clock: Clock) {
+    super('updater', clock, reconcileUpdates);
   }
 
   urgent(changes: readonly StoreChange[], state: StateMachine): boolean {
     return changes.some((change) => change.kind === 'task' && !!change.after && !!change.before && waitedOnByUpdate(change.before, change.after, state));
-  }
-
-  wakeInMs(): number | undefined {
-    // A millisecond late rather than early: a round run just before the moment would find nothing to do.
-    return this.wakeAt === undefined ? undefined : this.wakeAt - this.clock.now() + 1;
   }
 }
 
