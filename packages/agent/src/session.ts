@@ -283,6 +283,9 @@ export class AgentSession {
     this.accepted = false;
     const { log } = this.options;
 
+    // The set held, told to the scheduler in the registration below: its first changes may apply to it.
+    const held = this.held.describe();
+    let heldNamed = held !== undefined;
     let done = false;
     const fail = (reason: string, refused = false): void => {
       if (done || this.call !== call) return;
@@ -335,8 +338,10 @@ export class AgentSession {
         // A scheduler re-sends accepted when the cluster's heartbeat period changes.
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.sentThermal = undefined;
-        // A new session (or the period announced again): a complete set follows, and numbers start over.
-        this.held.reset();
+        // A new session (or the period announced again): numbers start over, and a complete set follows,
+        // or changes to the set held if the registration named it (only the session's first accepted).
+        this.held.sessionStarted(heldNamed);
+        heldNamed = false;
         this.resyncAsked = false;
         this.heartbeat = setInterval(() => this.beat(), period);
         // Start-up is done (the first session's): its garbage collected now, before the agent says it is up.
@@ -400,6 +405,7 @@ export class AgentSession {
         statusChanges: true,
         // The worker creates a task marked prepare_only without starting it (reconcile-plan.ts).
         preparesTasks: true,
+        ...(held ? { held } : {}),
       },
     });
   }
