@@ -225,6 +225,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       ({ leader } = await trio.leader());
       const runningBefore = runningIds(await patiently(() => client.listTasks()));
       const leaderKilledAt = performance.now();
+      const leaderKilledUs = monotonicUs();
       // A profiled run stops the leader with SIGTERM: a killed process writes no --cpu-prof profile, and its burst is what is wanted.
       leader.daemon.child.kill(profiled ? 'SIGTERM' : 'SIGKILL');
       const survivors = trio.members.filter((member) => member !== leader);
@@ -242,6 +243,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
         }
         await sleep(POLL_MS);
       }
+      if (profiled || process.env.BENCH_SIM_PROF) print(`  leader-kill window for the profiles (CLOCK_MONOTONIC µs): ${leaderKilledUs}–${monotonicUs()}`);
       // Long enough for any wrong verdict (a node marked down, a task replaced) to have been made and committed.
       await sleep(6_000);
       const after = runningIds(await patiently(() => client.listTasks()));
