@@ -105,6 +105,8 @@ export class AgentSession {
   private readonly clients = new Map<string, DispatcherClient>();
   /** Kept clients whose connection is followed (see warm). */
   private readonly watched = new WeakSet<DispatcherClient>();
+  /** Schedulers whose connection failed since the last warming round dialled them: left to the next round at a session's start (see warmOthers). */
+  private readonly failing = new Set<string>();
   private warmTimer: NodeJS.Timeout | undefined;
   private call: Call | undefined;
   private accepted = false;
@@ -230,9 +232,19 @@ export class AgentSession {
    * storm of a thousand agents at once, on a leader that must keep its Raft
    * heartbeats going meanwhile. An idle connection costs each side a little
    * memory and no traffic.
+   *
+   * At a session's start (sessionStart), a scheduler whose connection failed
+   * is left to the next round: after a leader kill that is the dead leader,
+   * and every agent dialling it the moment its new session opened (a client,
+   * a resolver and a refused connection each) was a second of the CPU of a
+   * process of 900 agents while the others still waited for their session.
    */
-  private warmOthers(current: string): void {
-    for (const address of this.options.addresses) if (address !== current) this.warm(address);
+  private warmOthers(current: string, sessionStart = false): void {
+    for (const address of this.options.addresses) {
+      if (address === current || (sessionStart && this.failing.has(address) && !this.clients.has(address))) continue;
+      this.failing.delete(address);
+      this.warm(address);
+    }
     // A scheduler that was down is connected to again at the next round, each agent at its own moment.
     if (this.warmTimer) clearTimeout(this.warmTimer);
     const delay = (this.options.warmAgainMs ?? WARM_AGAIN_MS) * (0.5 + Math.random());
@@ -256,7 +268,7 @@ export class AgentSession {
         // step (they lost it at the same moment), and all of them shake hands with it the moment
         // it is back; in a process of simulated agents, that stalled their heartbeats. Dropped, it
         // is dialled again at the next warming round.
-        if (this.client !== client) this.dropClient(address, client);
+        if (this.client !== client) this.dropClient(address, client, true);
         return;
       }
       channel.watchConnectivityState(state, Infinity, () => follow(channel.getConnectivityState(false)));
@@ -293,7 +305,7 @@ export class AgentSession {
       const wasAccepted = this.accepted;
       this.teardown();
       // A refusal came over a working connection, kept for next time; a lost or failed one is not reused.
-      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client);
+      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client, true);
       if (refused) {
         // The cluster refuses this certificate (e.g. revoked when the node was removed): only an
         // operator can change that, so it is said once, and asked again rarely.
@@ -347,7 +359,7 @@ export class AgentSession {
         // Start-up is done (the first session's): its garbage collected now, before the agent says it is up.
         settleStartupHeap();
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
-        this.warmOthers(address);
+        this.warmOthers(address, true);
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
         if (!this.accepted) {
@@ -446,8 +458,9 @@ export class AgentSession {
     this.client = undefined;
   }
 
-  private dropClient(address: string, client: DispatcherClient): void {
+  private dropClient(address: string, client: DispatcherClient, failed = false): void {
     if (this.clients.get(address) === client) this.clients.delete(address);
+    if (failed) this.failing.add(address);
     client.close();
   }
 }

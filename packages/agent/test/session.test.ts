@@ -297,6 +297,38 @@ describe('AgentSession', () => {
     expect(dials).toBeLessThanOrEqual(2);
   });
 
+  it('leaves the leader just lost to its next warming round, not dialling it the moment the next session opens', async () => {
+    const next = await startedDispatcher();
+    // The leader, through a proxy that can die: it then refuses every connection, counting them.
+    let dead = false;
+    let dials = 0;
+    const leader = await startedDispatcher();
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((socket) => {
+      if (dead) {
+        dials++;
+        socket.destroy();
+        return;
+      }
+      const upstream = net.connect(leader.port, '127.0.0.1');
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => proxy.close());
+    const { events } = startSession([`127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, `127.0.0.1:${next.port}`], undefined, worker, 2_000);
+    await waitFor(() => events.includes('accepted:s1'));
+    dead = true;
+    for (const socket of sockets) socket.destroy();
+    await waitFor(() => next.calls.length === 1 && events.filter((e) => e.startsWith('accepted')).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(dials).toBe(0);
+    // Its round comes (1–3 s here): it is dialled then, and again at later rounds, as any scheduler that is down.
+    await waitFor(() => dials >= 1, 4_000);
+  });
+
   it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
     const lostLeader = await startedDispatcher();
     const newLeader = await startedDispatcher();
