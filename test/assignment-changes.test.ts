@@ -75,6 +75,21 @@ const asHeld = (tasks: readonly Task[]) => tasks.map((task) => `${task.id}@${tas
 const wholeSet = (store: Store) => [...store.state.tasks.values()].filter((task) => task.nodeId === 'node-a' && stateRank(task.status!.state) >= stateRank('ASSIGNED')).sort((a, b) => a.id.localeCompare(b.id));
 const byTaskId = (tasks: readonly Task[]) => [...tasks].sort((a, b) => a.id.localeCompare(b.id));
 
+/** node-a's real agent session, started, recording every set it delivers. */
+function agentSession(addresses: string[], sets: Task[][]): AgentSession {
+  const session = new AgentSession({
+    nodeId: 'node-a',
+    addresses,
+    channel: worker,
+    description: () => description,
+    log: silent,
+    handlers: { onAccepted: () => undefined, onAssignments: (tasks) => sets.push(tasks), onLost: () => undefined },
+  });
+  session.start();
+  cleanups.push(() => session.close());
+  return session;
+}
+
 const service = (replicas: number): Service => ({ id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: validateServiceSpec({ name: 'web', replicas, container: { image: 'pisched-test/busybox:latest' } }) }) as Service;
 
 describe('assignment changes between the real dispatcher and agent session', () => {
@@ -92,16 +107,7 @@ describe('assignment changes between the real dispatcher and agent session', () 
       return merge.call(this, changes);
     });
     cleanups.push(() => spy.mockRestore());
-    const session = new AgentSession({
-      nodeId: 'node-a',
-      addresses: [first.address, second.address],
-      channel: worker,
-      description: () => description,
-      log: silent,
-      handlers: { onAccepted: () => undefined, onAssignments: (tasks) => sets.push(tasks), onLost: () => undefined },
-    });
-    session.start();
-    cleanups.push(() => session.close());
+    const session = agentSession([first.address, second.address], sets);
     await waitFor(() => (sets.length === 1 ? true : undefined));
 
     await store.update(() => [{ action: 'putService', putService: service(200) }]);
@@ -167,16 +173,7 @@ describe('assignment changes between the real dispatcher and agent session', () 
     const second = await served(store);
     first.dispatcher.start();
     const sets: Task[][] = [];
-    const session = new AgentSession({
-      nodeId: 'node-a',
-      addresses: [first.address, second.address],
-      channel: worker,
-      description: () => description,
-      log: silent,
-      handlers: { onAccepted: () => undefined, onAssignments: (tasks) => sets.push(tasks), onLost: () => undefined },
-    });
-    session.start();
-    cleanups.push(() => session.close());
+    const session = agentSession([first.address, second.address], sets);
     await store.update(() => [{ action: 'putService', putService: service(6) }]);
     const stored = store.state.services.get('svc1')!;
     let n = 0;
