@@ -122,6 +122,13 @@ export class AgentSession {
   private lost?: { address: string; at: number };
   /** The member refusing now named the scheduler just lost as leader: ask it again (see STALE_LEADER_RETRY_MS). */
   private askAgain = false;
+  /**
+   * The next attempt asks that member again: the leader it names then is
+   * gone to at once, as a first refusal's is. Counted as a redirect, it sent
+   * the agent into backoff (250 ms to seconds) after the leader kill, on its
+   * way to the new leader the member had just named.
+   */
+  private askingAgain = false;
   private closed = false;
   private failingSince: string | undefined;
   /** The refusal last logged, so a refused agent says it once rather than at every retry. */
@@ -286,6 +293,8 @@ export class AgentSession {
     if (this.closed) return;
     const address = this.redirect ?? this.options.addresses[this.addressIndex % this.options.addresses.length];
     const redirected = this.redirect !== undefined;
+    const askingAgain = this.askingAgain;
+    this.askingAgain = false;
     this.redirect = undefined;
     this.currentAddress = address;
     const client = this.clientFor(address);
@@ -324,12 +333,14 @@ export class AgentSession {
       }
       const askAgain = this.askAgain;
       this.askAgain = false;
-      if (askAgain) this.redirect = address;
-      else if (!redirected) this.addressIndex++;
+      if (askAgain) {
+        this.redirect = address;
+        this.askingAgain = true;
+      } else if (!redirected) this.addressIndex++;
       if (this.closed) return;
       // Sent on to the leader by name: go there at once, without counting it as a failure; only a
       // member that was itself reached by a redirect, and refused again, sends the agent into backoff.
-      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
+      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && (!redirected || askingAgain) ? REDIRECT_DELAY_MS : this.backoff.delay();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();

@@ -342,6 +342,26 @@ describe('AgentSession', () => {
     expect(dialled).toEqual([]);
   });
 
+  it('goes at once to the new leader that a member asked again names, without backing off', async () => {
+    const lostLeader = await startedDispatcher();
+    const newLeader = await startedDispatcher();
+    let named = `127.0.0.1:${lostLeader.port}`;
+    // When the follower first named the new leader.
+    let namedNewAt = 0;
+    const { port: followerPort } = await refusingMember(() => {
+      if (named !== `127.0.0.1:${lostLeader.port}` && namedNewAt === 0) namedNewAt = Date.now();
+      return named;
+    });
+    const { events } = startSession([`127.0.0.1:${lostLeader.port}`, `127.0.0.1:${followerPort}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    lostLeader.stop();
+    await waitFor(() => events.includes('lost'));
+    setTimeout(() => (named = `127.0.0.1:${newLeader.port}`), 300);
+    await waitFor(() => newLeader.calls.length === 1);
+    // A redirect's 20 ms and a handshake; the backoff it took before was 250–500 ms at this point.
+    expect(Date.now() - namedNewAt).toBeLessThan(200);
+  });
+
   it('goes straight to the leader a refusing member names, even one missing from its list', async () => {
     const leader = new TestDispatcher();
     await leader.start();
