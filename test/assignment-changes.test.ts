@@ -75,10 +75,25 @@ const asHeld = (tasks: readonly Task[]) => tasks.map((task) => `${task.id}@${tas
 const wholeSet = (store: Store) => [...store.state.tasks.values()].filter((task) => task.nodeId === 'node-a' && stateRank(task.status!.state) >= stateRank('ASSIGNED')).sort((a, b) => a.id.localeCompare(b.id));
 const byTaskId = (tasks: readonly Task[]) => [...tasks].sort((a, b) => a.id.localeCompare(b.id));
 
+/** node-a's real agent session, started, recording every set it delivers. */
+function agentSession(addresses: string[], sets: Task[][]): AgentSession {
+  const session = new AgentSession({
+    nodeId: 'node-a',
+    addresses,
+    channel: worker,
+    description: () => description,
+    log: silent,
+    handlers: { onAccepted: () => undefined, onAssignments: (tasks) => sets.push(tasks), onLost: () => undefined },
+  });
+  session.start();
+  cleanups.push(() => session.close());
+  return session;
+}
+
 const service = (replicas: number): Service => ({ id: 'svc1', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: validateServiceSpec({ name: 'web', replicas, container: { image: 'pisched-test/busybox:latest' } }) }) as Service;
 
 describe('assignment changes between the real dispatcher and agent session', () => {
-  it('after any sequence of changes the agent holds the complete set, and after a leader change it starts from a complete one', async () => {
+  it('after any sequence of changes, and after a leader change, the agent holds the complete set', async () => {
     const store = storeWithLog();
     const first = await served(store);
     const second = await served(store);
@@ -92,16 +107,7 @@ describe('assignment changes between the real dispatcher and agent session', () 
       return merge.call(this, changes);
     });
     cleanups.push(() => spy.mockRestore());
-    const session = new AgentSession({
-      nodeId: 'node-a',
-      addresses: [first.address, second.address],
-      channel: worker,
-      description: () => description,
-      log: silent,
-      handlers: { onAccepted: () => undefined, onAssignments: (tasks) => sets.push(tasks), onLost: () => undefined },
-    });
-    session.start();
-    cleanups.push(() => session.close());
+    const session = agentSession([first.address, second.address], sets);
     await waitFor(() => (sets.length === 1 ? true : undefined));
 
     await store.update(() => [{ action: 'putService', putService: service(200) }]);
@@ -152,13 +158,64 @@ describe('assignment changes between the real dispatcher and agent session', () 
     expect(statusChanges).toBeGreaterThan(5);
     expect(byTaskId(sets.at(-1)!)).toEqual(wholeSet(store));
 
-    // Leadership moves: the session ends, the agent goes on to the other member, which sends the whole set first.
+    // Leadership moves: the session ends, the agent goes on to the other member, which starts from the set it holds.
     const before = sets.length;
     first.dispatcher.stop();
     second.dispatcher.start();
     await waitFor(() => (session.address === second.address && sets.length > before ? true : undefined));
     expect(asHeld(sets.at(-1)!)).toEqual(expectedSet(store));
     for (let i = 0; i < 10; i++) await round();
+  });
+
+  it('after a leader change the agent holds exactly the store\'s tasks, and the new leader sent only what changed meanwhile, no complete set', async () => {
+    const store = storeWithLog();
+    const first = await served(store);
+    const second = await served(store);
+    first.dispatcher.start();
+    const sets: Task[][] = [];
+    const session = agentSession([first.address, second.address], sets);
+    await store.update(() => [{ action: 'putService', putService: service(6) }]);
+    const stored = store.state.services.get('svc1')!;
+    let n = 0;
+    const clock = { now: () => 5_000, newId: () => `task-${++n}` };
+    const tasks = [1, 2, 3, 4, 5].map((slot) => newTask(stored, slot, clock));
+    await store.update(() => tasks.map((task): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId: 'node-a', status: { ...task.status!, state: 'ASSIGNED' } } })));
+    await waitFor(() => (asHeld(sets.at(-1) ?? []).join() === expectedSet(store).join() ? true : undefined));
+
+    const replace = vi.spyOn(HeldAssignments.prototype, 'replace');
+    const merge = vi.spyOn(HeldAssignments.prototype, 'merge');
+    cleanups.push(() => {
+      replace.mockRestore();
+      merge.mockRestore();
+    });
+    // Leadership moves, and while no member leads: a status written, a task removed, one added.
+    const before = sets.length;
+    first.dispatcher.stop();
+    const version = (id: string) => store.state.tasks.get(id)!.meta!.version;
+    await store.update((state) => [
+      { action: 'putTaskStatus', putTaskStatus: { taskId: tasks[0].id, version: version(tasks[0].id), status: { ...state.tasks.get(tasks[0].id)!.status!, state: 'RUNNING', timestamp: 6_000 }, startedAt: 6_000 } },
+      { action: 'removeTask', removeTask: tasks[1].id },
+      { action: 'putTask', putTask: { ...newTask(stored, 6, clock), nodeId: 'node-a', status: { ...tasks[0].status!, state: 'ASSIGNED' } } },
+    ]);
+    second.dispatcher.start();
+    await waitFor(() => (session.address === second.address && sets.length > before ? true : undefined));
+    // Field for field the tasks the store assigns node-a, none kept that it no longer does, none missing.
+    expect(byTaskId(sets.at(-1)!)).toEqual(wholeSet(store));
+    expect(replace).not.toHaveBeenCalled();
+    const changes = merge.mock.calls.map(([message]) => message);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ appliesToHeld: true, removedTasks: [tasks[1].id] });
+    // The two tasks that changed, whole; the three that did not, not at all.
+    expect(changes[0].tasks.map((task) => task.id).sort()).toEqual([tasks[0].id, 'task-6'].sort());
+
+    // And an unchanged set, leadership moving back: nothing sent but the empty change.
+    const again = sets.length;
+    second.dispatcher.stop();
+    first.dispatcher.start();
+    await waitFor(() => (session.address === first.address && sets.length > again ? true : undefined));
+    expect(byTaskId(sets.at(-1)!)).toEqual(wholeSet(store));
+    expect(replace).not.toHaveBeenCalled();
+    expect(merge.mock.calls.at(-1)![0]).toMatchObject({ appliesToHeld: true, tasks: [], removedTasks: [], statuses: [] });
   });
 
   it('a task removed in a change has its container removed, as one absent from a complete set', async () => {

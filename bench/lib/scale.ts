@@ -225,9 +225,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
       ({ leader } = await trio.leader());
       const runningBefore = runningIds(await patiently(() => client.listTasks()));
       const leaderKilledAt = performance.now();
+      const leaderKilledUs = monotonicUs();
       // A profiled run stops the leader with SIGTERM: a killed process writes no --cpu-prof profile, and its burst is what is wanted.
       leader.daemon.child.kill(profiled ? 'SIGTERM' : 'SIGKILL');
       const survivors = trio.members.filter((member) => member !== leader);
+      // What the reconnections cost: each surviving member's and the agents' processes' CPU from the kill to every agent back.
+      const reconnectUsage = [...survivors.map((member) => new Footprint(member.daemon.child.pid!)), ...agentSets.map((set) => new Footprint(set.daemon.child.pid!))];
       // Not every agent back within the limit is a figure too (reported as the sessions held then), not a failed run.
       let reconnectMs = Number.POSITIVE_INFINITY;
       let sessionsHeld = 0;
@@ -242,6 +245,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow[]> {
         }
         await sleep(POLL_MS);
       }
+      const reconnectCpu = reconnectUsage.map((footprint) => footprint.finish());
+      const newLeaderAt = (await Promise.all(survivors.map((member) => metricsOf(member).then((s) => total(s, 'pisched_scheduler_leader') === 1, () => false)))).indexOf(true);
+      const memberCpu = survivors.map((member, i) => `${member.id}${i === newLeaderAt ? ' (new leader)' : ''} ${reconnectCpu[i].cpuSeconds.toFixed(2)}`).join(', ');
+      const agentsCpu = reconnectCpu.slice(survivors.length).map((usage) => usage.cpuSeconds.toFixed(2)).join(' + ');
+      print(`  from the leader kill to every agent back, CPU s: ${memberCpu}; the simulated agents' processes ${agentsCpu}; their wait for a core ${reconnectCpu.slice(survivors.length).map((usage) => usage.waitSeconds.toFixed(2)).join(' + ')} s`);
+      if (profiled || process.env.BENCH_SIM_PROF) print(`  leader-kill window for the profiles (CLOCK_MONOTONIC µs): ${leaderKilledUs}–${monotonicUs()}`);
       // Long enough for any wrong verdict (a node marked down, a task replaced) to have been made and committed.
       await sleep(6_000);
       const after = runningIds(await patiently(() => client.listTasks()));

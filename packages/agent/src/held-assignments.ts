@@ -1,4 +1,4 @@
-import type { AssignmentChanges, DispatcherMessage__Output, FileData, ImageFetch, Task } from '@pisched/api';
+import type { AssignmentChanges, DispatcherMessage__Output, FileData, HeldSetInput, ImageFetch, Task } from '@pisched/api';
 
 type Assignments = NonNullable<DispatcherMessage__Output['assignments']>;
 
@@ -20,6 +20,12 @@ export interface AssignmentSet {
  * apply, none does until the next complete set. A status change
  * (AssignmentChanges.statuses, Register.status_changes) rewrites the task held
  * as the scheduler's store rewrote it; one for a task not held does not apply.
+ *
+ * A new session starts from the set held before it, when the scheduler was
+ * told of it (Register.held): its first changes may apply to that set
+ * (AssignmentChanges.applies_to_held). After a leader change every agent
+ * holds its set already, and a complete set each, encoded by the new leader
+ * and decoded by the agent, was what the reconnections cost (issue #17).
  */
 export class HeldAssignments {
   /** The number of the set held in this session (Assignments.results_in); undefined: none that changes may apply to. */
@@ -28,35 +34,58 @@ export class HeldAssignments {
   private readonly secrets = new Map<string, FileData>();
   private readonly configs = new Map<string, FileData>();
   private imageSources: ImageFetch[] = [];
+  /** Some scheduler sent a set since the agent started: what is held is a set that was sent, whole or merged. */
+  private filled = false;
+  /** The set held was named in this session's Register: its first changes may apply to it. */
+  private named = false;
 
   /** The number of the set held, 0 when none (what AssignmentsResync says). */
   get holding(): number {
     return this.number ?? 0;
   }
 
-  /** A new session: its numbers start again, and its first set is complete. */
-  reset(): void {
+  /**
+   * What Register.held says of the set held, for a new session; undefined
+   * when no set came yet. The set held is always one the scheduler sent
+   * (merges that do not apply change nothing), however old.
+   */
+  describe(): HeldSetInput | undefined {
+    if (!this.filled) return undefined;
+    return {
+      tasks: Array.from(this.tasks.values(), (task) => ({ id: task.id, version: task.meta?.version ?? 0 })),
+      secrets: [...this.secrets.keys()],
+      configs: [...this.configs.keys()],
+    };
+  }
+
+  /**
+   * A new session (or the period announced again): its numbers start again.
+   * named: the session's Register carried describe(), so its first changes
+   * may apply to the set held; otherwise its first set is complete.
+   */
+  sessionStarted(named: boolean): void {
     this.number = undefined;
-    this.tasks.clear();
-    this.secrets.clear();
-    this.configs.clear();
-    this.imageSources = [];
+    this.named = named && this.filled;
   }
 
   /** Holds a complete set. */
   replace(set: Assignments): AssignmentSet {
-    this.reset();
+    this.clear();
     for (const task of set.tasks) this.tasks.set(task.id, task);
     for (const file of set.secrets) this.secrets.set(file.name, file);
     for (const file of set.configs) this.configs.set(file.name, file);
     this.imageSources = set.imageSources;
     this.number = set.resultsIn;
+    this.filled = true;
     return { tasks: set.tasks, secrets: set.secrets, configs: set.configs, imageSources: set.imageSources };
   }
 
   /** The set after `changes`, or undefined, changing nothing, when they do not apply to the set held. */
   merge(changes: AssignmentChanges): AssignmentSet | undefined {
-    if (this.number === undefined || changes.appliesTo !== this.number) {
+    const applies = changes.appliesToHeld ? this.named : this.number !== undefined && changes.appliesTo === this.number;
+    // Named in the session's Register, the set held is the base of its first changes alone.
+    this.named = false;
+    if (!applies) {
       this.number = undefined;
       return undefined;
     }
@@ -77,7 +106,17 @@ export class HeldAssignments {
     mergeFiles(this.configs, changes.configs, changes.removedConfigs);
     this.imageSources = changes.imageSources;
     this.number = changes.resultsIn;
+    this.filled = true;
     return { tasks: [...this.tasks.values()], secrets: [...this.secrets.values()], configs: [...this.configs.values()], imageSources: this.imageSources };
+  }
+
+  private clear(): void {
+    this.number = undefined;
+    this.named = false;
+    this.tasks.clear();
+    this.secrets.clear();
+    this.configs.clear();
+    this.imageSources = [];
   }
 }
 

@@ -105,6 +105,8 @@ export class AgentSession {
   private readonly clients = new Map<string, DispatcherClient>();
   /** Kept clients whose connection is followed (see warm). */
   private readonly watched = new WeakSet<DispatcherClient>();
+  /** Schedulers whose connection failed since the last warming round dialled them: left to the next round at a session's start (see warmOthers). */
+  private readonly failing = new Set<string>();
   private warmTimer: NodeJS.Timeout | undefined;
   private call: Call | undefined;
   private accepted = false;
@@ -120,6 +122,13 @@ export class AgentSession {
   private lost?: { address: string; at: number };
   /** The member refusing now named the scheduler just lost as leader: ask it again (see STALE_LEADER_RETRY_MS). */
   private askAgain = false;
+  /**
+   * The next attempt asks that member again: the leader it names then is
+   * gone to at once, as a first refusal's is. Counted as a redirect, it sent
+   * the agent into backoff (250 ms to seconds) after the leader kill, on its
+   * way to the new leader the member had just named.
+   */
+  private askingAgain = false;
   private closed = false;
   private failingSince: string | undefined;
   /** The refusal last logged, so a refused agent says it once rather than at every retry. */
@@ -230,9 +239,19 @@ export class AgentSession {
    * storm of a thousand agents at once, on a leader that must keep its Raft
    * heartbeats going meanwhile. An idle connection costs each side a little
    * memory and no traffic.
+   *
+   * At a session's start (sessionStart), a scheduler whose connection failed
+   * is left to the next round: after a leader kill that is the dead leader,
+   * and every agent dialling it the moment its new session opened (a client,
+   * a resolver and a refused connection each) was a second of the CPU of a
+   * process of 900 agents while the others still waited for their session.
    */
-  private warmOthers(current: string): void {
-    for (const address of this.options.addresses) if (address !== current) this.warm(address);
+  private warmOthers(current: string, sessionStart = false): void {
+    for (const address of this.options.addresses) {
+      if (address === current || (sessionStart && this.failing.has(address) && !this.clients.has(address))) continue;
+      this.failing.delete(address);
+      this.warm(address);
+    }
     // A scheduler that was down is connected to again at the next round, each agent at its own moment.
     if (this.warmTimer) clearTimeout(this.warmTimer);
     const delay = (this.options.warmAgainMs ?? WARM_AGAIN_MS) * (0.5 + Math.random());
@@ -256,7 +275,7 @@ export class AgentSession {
         // step (they lost it at the same moment), and all of them shake hands with it the moment
         // it is back; in a process of simulated agents, that stalled their heartbeats. Dropped, it
         // is dialled again at the next warming round.
-        if (this.client !== client) this.dropClient(address, client);
+        if (this.client !== client) this.dropClient(address, client, true);
         return;
       }
       channel.watchConnectivityState(state, Infinity, () => follow(channel.getConnectivityState(false)));
@@ -274,6 +293,8 @@ export class AgentSession {
     if (this.closed) return;
     const address = this.redirect ?? this.options.addresses[this.addressIndex % this.options.addresses.length];
     const redirected = this.redirect !== undefined;
+    const askingAgain = this.askingAgain;
+    this.askingAgain = false;
     this.redirect = undefined;
     this.currentAddress = address;
     const client = this.clientFor(address);
@@ -283,6 +304,9 @@ export class AgentSession {
     this.accepted = false;
     const { log } = this.options;
 
+    // The set held, told to the scheduler in the registration below: its first changes may apply to it.
+    const held = this.held.describe();
+    let heldNamed = held !== undefined;
     let done = false;
     const fail = (reason: string, refused = false): void => {
       if (done || this.call !== call) return;
@@ -290,7 +314,7 @@ export class AgentSession {
       const wasAccepted = this.accepted;
       this.teardown();
       // A refusal came over a working connection, kept for next time; a lost or failed one is not reused.
-      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client);
+      if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client, true);
       if (refused) {
         // The cluster refuses this certificate (e.g. revoked when the node was removed): only an
         // operator can change that, so it is said once, and asked again rarely.
@@ -309,12 +333,14 @@ export class AgentSession {
       }
       const askAgain = this.askAgain;
       this.askAgain = false;
-      if (askAgain) this.redirect = address;
-      else if (!redirected) this.addressIndex++;
+      if (askAgain) {
+        this.redirect = address;
+        this.askingAgain = true;
+      } else if (!redirected) this.addressIndex++;
       if (this.closed) return;
       // Sent on to the leader by name: go there at once, without counting it as a failure; only a
       // member that was itself reached by a redirect, and refused again, sends the agent into backoff.
-      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && !redirected ? REDIRECT_DELAY_MS : this.backoff.delay();
+      const delay = refused ? REFUSED_RETRY_MS : askAgain ? STALE_LEADER_RETRY_MS : this.redirect !== undefined && (!redirected || askingAgain) ? REDIRECT_DELAY_MS : this.backoff.delay();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.open();
@@ -335,14 +361,16 @@ export class AgentSession {
         // A scheduler re-sends accepted when the cluster's heartbeat period changes.
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.sentThermal = undefined;
-        // A new session (or the period announced again): a complete set follows, and numbers start over.
-        this.held.reset();
+        // A new session (or the period announced again): numbers start over, and a complete set follows,
+        // or changes to the set held if the registration named it (only the session's first accepted).
+        this.held.sessionStarted(heldNamed);
+        heldNamed = false;
         this.resyncAsked = false;
         this.heartbeat = setInterval(() => this.beat(), period);
         // Start-up is done (the first session's): its garbage collected now, before the agent says it is up.
         settleStartupHeap();
         log.info({ scheduler: address, sessionId: message.accepted.sessionId, heartbeatPeriodMs: period }, 'session accepted');
-        this.warmOthers(address);
+        this.warmOthers(address, true);
         this.options.handlers.onAccepted(message.accepted.sessionId, message.accepted.nodeAddress);
       } else if (message.assignments) {
         if (!this.accepted) {
@@ -400,6 +428,7 @@ export class AgentSession {
         statusChanges: true,
         // The worker creates a task marked prepare_only without starting it (reconcile-plan.ts).
         preparesTasks: true,
+        ...(held ? { held } : {}),
       },
     });
   }
@@ -440,8 +469,9 @@ export class AgentSession {
     this.client = undefined;
   }
 
-  private dropClient(address: string, client: DispatcherClient): void {
+  private dropClient(address: string, client: DispatcherClient, failed = false): void {
     if (this.clients.get(address) === client) this.clients.delete(address);
+    if (failed) this.failing.add(address);
     client.close();
   }
 }

@@ -15,6 +15,7 @@ const changes = (appliesTo: number, extra: Partial<AssignmentChanges> = {}): Ass
   removedSecrets: [],
   removedConfigs: [],
   statuses: [],
+  appliesToHeld: false,
   appliesTo,
   resultsIn: appliesTo + 1,
   ...extra,
@@ -70,7 +71,35 @@ describe('HeldAssignments', () => {
   it('starts over with each session: a change numbered as the last session\'s set is not merged', () => {
     const held = new HeldAssignments();
     held.replace(complete(7, [task('a')]));
-    held.reset();
+    held.sessionStarted(false);
     expect(held.merge(changes(7, { tasks: [task('b')] }))).toBeUndefined();
+  });
+
+  it('describes the set held for the next registration, and takes that registration\'s first changes against it (Register.held)', () => {
+    const held = new HeldAssignments();
+    // Nothing came yet: nothing to name, the first set is complete.
+    expect(held.describe()).toBeUndefined();
+    held.replace(complete(1, [task('a', 3), task('b', 4)], [file('token', 'x')], [file('app.conf', '1')]));
+    held.merge(changes(1, { statuses: [{ taskId: 'a', version: 9, status: task('a').status!, startedAt: 0 }] }));
+    expect(held.describe()).toEqual({ tasks: [{ id: 'a', version: 9 }, { id: 'b', version: 4 }], secrets: ['token'], configs: ['app.conf'] });
+    // The new leader's changes from the set named: b left, c came, the files sent again whole.
+    held.sessionStarted(true);
+    const first = held.merge(changes(0, { appliesToHeld: true, resultsIn: 1, tasks: [task('c')], removedTasks: ['b'], secrets: [file('token', 'x')], removedConfigs: ['app.conf'] }));
+    expect(byId(first)).toEqual({ tasks: { a: 9, c: 1 }, secrets: { token: 'x' }, configs: {} });
+    expect(held.holding).toBe(1);
+    // Only the session's first changes apply to the set named; numbered ones follow as usual.
+    expect(byId(held.merge(changes(1, { removedTasks: ['a'] })))).toEqual({ tasks: { c: 1 }, secrets: { token: 'x' }, configs: {} });
+    expect(held.merge(changes(0, { appliesToHeld: true, resultsIn: 3 }))).toBeUndefined();
+  });
+
+  it('merges no changes meant for a set named when this session\'s registration named none', () => {
+    const held = new HeldAssignments();
+    held.replace(complete(1, [task('a')]));
+    held.sessionStarted(false);
+    expect(held.merge(changes(0, { appliesToHeld: true, resultsIn: 1, tasks: [task('b')] }))).toBeUndefined();
+    // A complete set is always taken, whatever was named.
+    held.sessionStarted(true);
+    expect(byId(held.replace(complete(1, [task('b')]))).tasks).toEqual({ b: 1 });
+    expect(held.merge(changes(0, { appliesToHeld: true, resultsIn: 2 }))).toBeUndefined();
   });
 });

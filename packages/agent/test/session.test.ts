@@ -90,6 +90,42 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
+/**
+ * A TCP proxy to a scheduler on loopback, counting the connections through
+ * it. cut() closes them (the scheduler restarted); cut(true) also refuses,
+ * and counts, every later one (the scheduler died).
+ */
+async function proxyTo(port: number) {
+  let connections = 0;
+  let refused = 0;
+  let dead = false;
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((socket) => {
+    if (dead) {
+      refused++;
+      socket.destroy();
+      return;
+    }
+    connections++;
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(socket).add(upstream);
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => proxy.close());
+  return {
+    address: `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`,
+    connections: () => connections,
+    refused: () => refused,
+    cut: (die = false) => {
+      dead = die;
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
@@ -233,49 +269,27 @@ describe('AgentSession', () => {
     const leader = await startedDispatcher();
     const next = await startedDispatcher();
     // Connections to the next scheduler are counted on their way through a proxy.
-    let connections = 0;
-    const proxy = net.createServer((socket) => {
-      connections++;
-      const upstream = net.connect(next.port, '127.0.0.1');
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => proxy.close());
-    const proxyPort = (proxy.address() as net.AddressInfo).port;
-    const { events } = startSession([`127.0.0.1:${leader.port}`, `127.0.0.1:${proxyPort}`]);
+    const proxy = await proxyTo(next.port);
+    const { events } = startSession([`127.0.0.1:${leader.port}`, proxy.address]);
     await waitFor(() => events.includes('accepted:s1'));
-    await waitFor(() => connections === 1);
+    await waitFor(() => proxy.connections() === 1);
     expect(next.calls).toHaveLength(0);
 
     leader.stop();
     await waitFor(() => events.filter((e) => e.startsWith('accepted')).length === 2);
     expect(next.calls).toHaveLength(1);
-    expect(connections).toBe(1);
+    expect(proxy.connections()).toBe(1);
   });
 
   it('connects again, at its next warming round, to a scheduler whose kept connection closed', async () => {
     const leader = await startedDispatcher();
-    const other = await startedDispatcher();
-    let connections = 0;
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((socket) => {
-      connections++;
-      const upstream = net.connect(other.port, '127.0.0.1');
-      sockets.add(socket).add(upstream);
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => proxy.close());
-    const { events } = startSession([`127.0.0.1:${leader.port}`, `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`], undefined, worker, 100);
+    const other = await proxyTo((await startedDispatcher()).port);
+    const { events } = startSession([`127.0.0.1:${leader.port}`, other.address], undefined, worker, 100);
     await waitFor(() => events.includes('accepted:s1'));
-    await waitFor(() => connections === 1);
+    await waitFor(() => other.connections() === 1);
     // The other scheduler restarts: its connections close.
-    for (const socket of sockets) socket.destroy();
-    await waitFor(() => connections === 2, 3_000);
+    other.cut();
+    await waitFor(() => other.connections() === 2, 3_000);
   });
 
   it('does not keep redialling a scheduler it cannot reach while in session elsewhere', async () => {
@@ -297,6 +311,19 @@ describe('AgentSession', () => {
     expect(dials).toBeLessThanOrEqual(2);
   });
 
+  it('leaves the leader just lost to its next warming round, not dialling it the moment the next session opens', async () => {
+    const next = await startedDispatcher();
+    const leader = await proxyTo((await startedDispatcher()).port);
+    const { events } = startSession([leader.address, `127.0.0.1:${next.port}`], undefined, worker, 2_000);
+    await waitFor(() => events.includes('accepted:s1'));
+    leader.cut(true);
+    await waitFor(() => next.calls.length === 1 && events.filter((e) => e.startsWith('accepted')).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(leader.refused()).toBe(0);
+    // Its round comes (1–3 s here): it is dialled then, and again at later rounds, as any scheduler that is down.
+    await waitFor(() => leader.refused() >= 1, 4_000);
+  });
+
   it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
     const lostLeader = await startedDispatcher();
     const newLeader = await startedDispatcher();
@@ -313,6 +340,26 @@ describe('AgentSession', () => {
     await waitFor(() => newLeader.calls.length === 1 && events.filter((e) => e.startsWith('accepted')).length === 2);
     const dialled = lines.map((line) => (JSON.parse(line) as { msg: string }).msg).filter((msg) => msg.startsWith(`cannot reach scheduler at 127.0.0.1:${lostLeader.port}`));
     expect(dialled).toEqual([]);
+  });
+
+  it('goes at once to the new leader that a member asked again names, without backing off', async () => {
+    const lostLeader = await startedDispatcher();
+    const newLeader = await startedDispatcher();
+    let named = `127.0.0.1:${lostLeader.port}`;
+    // When the follower first named the new leader.
+    let namedNewAt = 0;
+    const { port: followerPort } = await refusingMember(() => {
+      if (named !== `127.0.0.1:${lostLeader.port}` && namedNewAt === 0) namedNewAt = Date.now();
+      return named;
+    });
+    const { events } = startSession([`127.0.0.1:${lostLeader.port}`, `127.0.0.1:${followerPort}`]);
+    await waitFor(() => events.includes('accepted:s1'));
+    lostLeader.stop();
+    await waitFor(() => events.includes('lost'));
+    setTimeout(() => (named = `127.0.0.1:${newLeader.port}`), 300);
+    await waitFor(() => newLeader.calls.length === 1);
+    // A redirect's 20 ms and a handshake; the backoff it took before was 250–500 ms at this point.
+    expect(Date.now() - namedNewAt).toBeLessThan(200);
   });
 
   it('goes straight to the leader a refusing member names, even one missing from its list', async () => {

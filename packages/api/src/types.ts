@@ -58,6 +58,7 @@ export type { FileReference__Output as FileReference, FileReference as FileRefer
 export type { FileData__Output as FileData } from './gen/pisched/v1/FileData';
 export type { AssignmentChanges__Output as AssignmentChanges } from './gen/pisched/v1/AssignmentChanges';
 export type { TaskStatusChange__Output as TaskStatusChange } from './gen/pisched/v1/TaskStatusChange';
+export type { HeldSet__Output as HeldSet, HeldSet as HeldSetInput } from './gen/pisched/v1/HeldSet';
 export type { Secret__Output as Secret } from './gen/pisched/v1/Secret';
 export type { Config__Output as Config } from './gen/pisched/v1/Config';
 export type { MeshUpdate__Output as MeshUpdate, MeshUpdate as MeshUpdateInput } from './gen/pisched/v1/MeshUpdate';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AssignmentChanges, Config, DispatcherMessage__Output, Service, StoreAction, Task } from '@pisched/api';
+import type { AssignmentChanges, Config, DispatcherMessage__Output, HeldSetInput, Service, StoreAction, Task } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { SentAssignments } from '../src/dispatcher/sent-assignments';
 import { newTask } from '../src/orchestrator/task-factory';
@@ -20,8 +20,8 @@ function storeWithLog(): Store {
   return store;
 }
 
-/** A session of node pi-1 recording every assignment message; incremental: whether it asks for changes; statusChanges: whether it takes a status change alone. */
-function session(client: SessionClient<Message>, incremental: boolean, nodeId = 'pi-1', statusChanges = false) {
+/** A session of node pi-1 recording every assignment message; incremental: whether it asks for changes; statusChanges: whether it takes a status change alone; held: the set it names as held (Register.held). */
+function session(client: SessionClient<Message>, incremental: boolean, nodeId = 'pi-1', statusChanges = false, held?: HeldSetInput) {
   const call = client.Session();
   call.on('error', () => undefined);
   const sets: Array<Pick<Message, 'assignments' | 'assignmentChanges'>> = [];
@@ -34,6 +34,7 @@ function session(client: SessionClient<Message>, incremental: boolean, nodeId = 
       description: { hostname: nodeId, platform: { os: 'linux', architecture: 'arm64' }, resources: { cpus: 4, memoryBytes: 1 } },
       incrementalAssignments: incremental,
       statusChanges,
+      ...(held ? { held } : {}),
     },
   });
   return { call, sets };
@@ -92,6 +93,7 @@ describe('assignment sets sent as changes', () => {
       removedSecrets: [],
       removedConfigs: [],
       statuses: [],
+      appliesToHeld: false,
       appliesTo: 1,
       resultsIn: 2,
     });
@@ -174,6 +176,42 @@ describe('assignment sets sent as changes', () => {
     await store.update(() => [{ action: 'removeTask', removeTask: c.id }]);
     await until(() => (again.sets.length === 2 ? true : undefined));
     expect(changesOf(again.sets[1])).toMatchObject({ removedTasks: [c.id], appliesTo: 1, resultsIn: 2 });
+  });
+
+  it('a session with a new leader that names the set it holds (Register.held) gets only what differs from it, then numbered changes', async () => {
+    const store = storeWithLog();
+    const first = await leading(store);
+    const { sets } = session(first.client, true);
+    await until(() => (sets.length === 1 ? true : undefined));
+    const { a, c } = await sequence(store, sets);
+    first.dispatcher.stop();
+    // What the agent holds now, by version, and one change it missed: c's status, written between the leaders.
+    const version = (id: string) => store.state.tasks.get(id)!.meta!.version;
+    const held = { tasks: [{ id: a.id, version: version(a.id) }, { id: c.id, version: version(c.id) }, { id: 'gone', version: 1 }], secrets: ['old-secret'], configs: ['app.conf'] };
+    await store.update((state) => [{ action: 'putTaskStatus', putTaskStatus: { taskId: c.id, version: version(c.id), status: { ...state.tasks.get(c.id)!.status!, state: 'RUNNING', timestamp: 7_000 }, startedAt: 7_000 } }]);
+    const second = await leading(store);
+    const again = session(second.client, true, 'pi-1', true, held);
+    await until(() => (again.sets.length === 1 ? true : undefined));
+    // No complete set: c (changed since) whole, a not at all; the id held that left, and the secret the node no longer has.
+    const first1 = changesOf(again.sets[0]);
+    expect(first1.tasks.map((task) => [task.id, task.meta!.version])).toEqual([[c.id, version(c.id)]]);
+    expect(first1).toMatchObject({ appliesToHeld: true, appliesTo: 0, resultsIn: 1, removedTasks: ['gone'], removedSecrets: ['old-secret'], removedConfigs: [], statuses: [] });
+    // The files go again, values and all: the agent named them only.
+    expect(first1.configs).toEqual([{ name: 'app.conf', data: Buffer.from('a=1\n') }]);
+    await store.update(() => [{ action: 'removeTask', removeTask: c.id }]);
+    await until(() => (again.sets.length === 2 ? true : undefined));
+    expect(changesOf(again.sets[1])).toMatchObject({ removedTasks: [c.id], appliesToHeld: false, appliesTo: 1, resultsIn: 2 });
+  });
+
+  it('a set named by an agent that takes no changes, or asks again, is not used: the set goes whole', async () => {
+    const store = storeWithLog();
+    const { client } = await leading(store);
+    const whole = session(client, false, 'pi-1', false, { tasks: [], secrets: [], configs: [] });
+    await until(() => (whole.sets.length === 1 ? true : undefined));
+    expect(whole.sets[0].assignments).toBeTruthy();
+    const held = new SentAssignments(true, false, { tasks: [], secrets: [], configs: [] });
+    held.forget();
+    expect((held.next({ tasks: [], secrets: [], configs: [], imageSources: [] }).value as Message).assignments).toBeTruthy();
   });
 });
 

@@ -405,7 +405,7 @@ export class Dispatcher {
       nodeId,
       call,
       expiresAt: this.options.sessionExpiry?.(call),
-      sent: new SentAssignments(register.incrementalAssignments === true, register.statusChanges === true),
+      sent: new SentAssignments(register.incrementalAssignments === true, register.statusChanges === true, register.held),
     };
     this.lastArrival = this.clock.now();
     this.register(call, nodeId, description, address, imagePort, preparesTasks).then(

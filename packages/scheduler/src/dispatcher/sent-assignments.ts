@@ -1,4 +1,4 @@
-import type { EncodedMessage, FileData, ImageFetchInput, Task, TaskStatusChange } from '@pisched/api';
+import type { EncodedMessage, FileData, HeldSet, ImageFetchInput, Task, TaskStatusChange } from '@pisched/api';
 import { assignmentChangesMessage, assignmentsMessage } from './assignment-encoding';
 import { statusChangeOf } from './status-changes';
 
@@ -24,6 +24,13 @@ export interface NodeSet {
  * always whole. To an agent that applies status changes
  * (Register.status_changes), a task whose only change is a status write goes
  * as that status (AssignmentChanges.statuses), not whole.
+ *
+ * Except when the agent named the set it holds from an earlier session
+ * (Register.held): the session's first set then goes as the changes from
+ * that one (AssignmentChanges.applies_to_held), tasks compared by version
+ * (a log index, the same on every member). After a leader change that is
+ * nothing at all for most nodes, where a complete set each was every task
+ * of the cluster encoded by the new leader and decoded by the agents.
  */
 export class SentAssignments {
   private tasks?: Map<string, Task>;
@@ -34,11 +41,14 @@ export class SentAssignments {
   constructor(
     private readonly incremental: boolean,
     private readonly statusChanges = false,
+    /** The set the agent holds from before this session (Register.held): the base of the first changes, once. */
+    private held?: HeldSet | null,
   ) {}
 
   /** The next set goes whole: the agent started over (accepted again) or asked for it (AssignmentsResync). */
   forget(): void {
     this.tasks = undefined;
+    this.held = undefined;
   }
 
   /**
@@ -61,6 +71,12 @@ export class SentAssignments {
     this.files = { secrets: set.secrets, configs: set.configs };
     const appliesTo = this.number;
     const resultsIn = ++this.number;
+    const named = this.held;
+    this.held = undefined;
+    if (this.incremental && !held && named) {
+      this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
+      return assignmentChangesMessage({ ...changesFromHeld(named, set), appliesTo: 0, appliesToHeld: true, resultsIn });
+    }
     if (!this.incremental || !held) {
       this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
       const tasks = [...set.tasks].sort((a, b) => a.id.localeCompare(b.id));
@@ -99,6 +115,30 @@ export class SentAssignments {
       resultsIn,
     });
   }
+}
+
+/**
+ * What brings a set the agent described (ids and versions, file names) to
+ * `set`: the tasks not held at their version, whole, and the ids held that
+ * left it. Every file goes, as the agent named its files but not their values.
+ */
+function changesFromHeld(held: HeldSet, set: NodeSet) {
+  const versions = new Map(held.tasks.map(({ id, version }) => [id, version]));
+  const tasks = set.tasks.filter((task) => versions.get(task.id) !== (task.meta?.version ?? 0));
+  const now = new Set(set.tasks.map((task) => task.id));
+  const gone = (names: readonly string[], files: readonly FileData[]) => {
+    const kept = new Set(files.map((file) => file.name));
+    return names.filter((name) => !kept.has(name));
+  };
+  return {
+    tasks,
+    secrets: set.secrets,
+    configs: set.configs,
+    imageSources: set.imageSources,
+    removedTasks: [...versions.keys()].filter((id) => !now.has(id)),
+    removedSecrets: gone(held.secrets, set.secrets),
+    removedConfigs: gone(held.configs, set.configs),
+  };
 }
 
 function changed(sent: Task, task: Task): boolean {
