@@ -57,4 +57,25 @@ describe('stage report', () => {
       fs.rmSync(dir, { recursive: true });
     }
   });
+
+  it('pairs each follower process with its Raft id by when its answers reach the leader, not by which file comes first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stage-report-'));
+    try {
+      writeStamps(dir, 10, [['svc-1', 'client-send', 0], ['svc-1', 'client-recv', 5]]);
+      // The leader sends to both at once, so when the append arrives cannot tell them apart.
+      writeStamps(dir, 11, [
+        ['svc-1', 'handler', 1.0], ['u1', 'asked-create', 1.05], ['u1', 'build', 1.1], ['u1', 'proposing', 1.3], [5, 'proposed', 1.35],
+        [5, 'persisted', 1.4], [5, 'app-out-2', 1.5], [5, 'app-out-3', 1.5], [5, 'sync-start', 1.6], [5, 'sync-end', 2.6],
+        [5, 'ack-in-3', 3.2], [5, 'apply-start', 3.3], [5, 'apply-end', 3.4], ['u1', 'committed', 3.45], ['svc-1', 'answer', 3.5], [5, 'ack-in-2', 3.7],
+      ]);
+      // The first file is Raft id 3, whose answer the leader read first.
+      writeStamps(dir, 12, [[5, 'app-in-1', 2.0], [5, 'sync-start', 2.1], [5, 'sync-end', 3.0], [5, 'ack-out-1', 3.1]]);
+      writeStamps(dir, 13, [[5, 'app-in-1', 2.2], [5, 'sync-start', 2.3], [5, 'sync-end', 3.5], [5, 'ack-out-1', 3.6]]);
+      const [create] = stageReport(dir).creates;
+      expect(create.steps['answer out → leader reads it']).toBeCloseTo(0.1, 6);
+      expect(create.steps["follower's fsync"]).toBeCloseTo(0.9, 6);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
 });

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { quantile } from './quantile';
-import { ByIndex, readStamps, type Stamp } from './stamps';
+import { ByIndex, pairFollowers, readStamps, type Stamp } from './stamps';
 
 interface Update {
   kind: string;
@@ -71,21 +71,10 @@ export function entryStages(dir: string): string {
   const lead = new ByIndex(leader.stamps);
   const fol = followers.map((f) => ({ at: new ByIndex(f.stamps), applies: appliesOf(f.stamps) }));
   const leaderApplies = new Map(appliesOf(leader.stamps).map((a) => [a.index, a]));
-  // Raft ids: the leader's, from what followers read; the followers' from their first append read after the leader sent it.
+  // Raft ids: the leader's, from what followers read; the followers', from where the leader sent.
   const leaderId = followers[0]?.stamps.find((s) => s.stage.startsWith('app-in-'))?.stage.slice('app-in-'.length);
   const followerIds = [...new Set(leader.stamps.filter((s) => s.stage.startsWith('app-out-')).map((s) => s.stage.slice('app-out-'.length)))];
-  // Which follower process is which Raft id: the pairing under which their answers reach the leader soonest
-  // after they hand them over, over the whole burst (both read each append at about the same time).
-  const answerGap = (f: (typeof fol)[number], id: string | undefined): number =>
-    quantile(
-      burst.map((u) => {
-        const ackOut = f.at.at(`ack-out-${leaderId}`, u.index!);
-        const ackIn = ackOut === undefined ? undefined : lead.at(`ack-in-${id}`, u.index!, ackOut);
-        return ackOut === undefined || ackIn === undefined ? Infinity : ackIn - ackOut;
-      }),
-      0.5,
-    );
-  const idOf = fol.length === 2 && answerGap(fol[0], followerIds[1]) + answerGap(fol[1], followerIds[0]) < answerGap(fol[0], followerIds[0]) + answerGap(fol[1], followerIds[1]) ? [followerIds[1], followerIds[0]] : followerIds;
+  const idOf = pairFollowers(lead, fol.map((f) => f.at), leaderId, followerIds, burst.map((u) => u.index!));
 
   const rows: Record<string, number>[] = [];
   let previousCommitted: number | undefined;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { quantile } from './quantile';
-import { ByIndex, readStamps } from './stamps';
+import { ByIndex, pairFollowers, readStamps } from './stamps';
 
 export interface CreateStages {
   name: string;
@@ -34,22 +34,6 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
   // Raft ids: the leader's, from what followers read; the followers', from where the leader sent.
   const leaderId = followers[0]?.stamps.find((s) => s.stage.startsWith('app-in-'))?.stage.slice('app-in-'.length);
   const followerIds = [...new Set(leader.stamps.filter((s) => s.stage.startsWith('app-out-')).map((s) => s.stage.slice('app-out-'.length)))];
-  // Which follower process is which Raft id: the one whose app-in times follow the leader's app-out to it.
-  const idOf = followers.map((f, i) => {
-    const firstIn = f.stamps.find((s) => s.stage.startsWith('app-in-'));
-    if (!firstIn) return followerIds[i];
-    const index = Number(firstIn.key);
-    let best = followerIds[i];
-    let bestGap = Infinity;
-    for (const id of followerIds) {
-      const out = lead.at(`app-out-${id}`, index);
-      if (out !== undefined && firstIn.ms >= out && firstIn.ms - out < bestGap) {
-        bestGap = firstIn.ms - out;
-        best = id;
-      }
-    }
-    return best;
-  });
 
   // Leader: the create's update follows its handler stamp; its index follows the update's 'proposing' stamp.
   const handlerAt = new Map<string, number>();
@@ -83,6 +67,9 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
       proposingUpdate = undefined;
     }
   }
+
+  const createIndexes = [...indexOfUpdate].filter(([update]) => updateStamps.get(update)?.create).map(([, index]) => index);
+  const idOf = pairFollowers(lead, fol, leaderId, followerIds, createIndexes);
 
   const creates: CreateStages[] = [];
   const sends = new Map<string, number>();

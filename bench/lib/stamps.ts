@@ -1,6 +1,7 @@
 // The stamps PISCHED_STAGE_TRACE=<dir> leaves (packages/raft/src/stage-trace.ts), read back for
 // the reports on them (stage-report.ts: one client's creates; entry-stages.ts: a burst's entries).
 import * as fs from 'node:fs';
+import { quantile } from './quantile';
 
 export interface Stamp {
   key: string;
@@ -49,4 +50,25 @@ export class ByIndex {
   has(stage: string): boolean {
     return this.stages.has(stage);
   }
+}
+
+/**
+ * Which follower process is which Raft id (`followerIds`, from where the leader sent): the pairing
+ * under which their answers reach the leader soonest after they hand them over, over all `indexes`.
+ * Both followers read each append at about the same time, so one entry's arrival paired them by
+ * chance, and a swapped pair put the quorum after the leader's apply.
+ */
+export function pairFollowers(lead: ByIndex, followers: ByIndex[], leaderId: string | undefined, followerIds: string[], indexes: number[]): string[] {
+  if (followers.length !== 2 || followerIds.length !== 2) return followerIds;
+  const answerGap = (f: ByIndex, id: string): number =>
+    quantile(
+      indexes.map((index) => {
+        const ackOut = f.at(`ack-out-${leaderId}`, index);
+        const ackIn = ackOut === undefined ? undefined : lead.at(`ack-in-${id}`, index, ackOut);
+        return ackOut === undefined || ackIn === undefined ? Infinity : ackIn - ackOut;
+      }),
+      0.5,
+    );
+  const [a, b] = followerIds;
+  return answerGap(followers[0], b) + answerGap(followers[1], a) < answerGap(followers[0], a) + answerGap(followers[1], b) ? [b, a] : followerIds;
 }
