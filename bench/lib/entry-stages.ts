@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { quantile } from './quantile';
-import { ByIndex, pairFollowers, readStamps, type Stamp } from './stamps';
+import { ByIndex, followerWay, pairFollowers, readStamps, type Stamp } from './stamps';
 
 interface Update {
   kind: string;
@@ -85,14 +85,10 @@ export function entryStages(dir: string): string {
     const appOut = Math.min(...idOf.map((id) => lead.at(`app-out-${id}`, index) ?? Infinity));
     const syncEnd = lead.at('sync-end', index)!;
     const perFollower = fol.map((f, i) => {
-      const appIn = f.at.at(`app-in-${leaderId}`, index, appOut)!;
-      const syncStart = f.at.at('sync-start', index, appIn)!;
-      const fSyncEnd = f.at.at('sync-end', index, syncStart)!;
-      const ackOut = f.at.at(`ack-out-${leaderId}`, index, fSyncEnd)!;
-      const ackIn = lead.at(`ack-in-${idOf[i]}`, index, ackOut)!;
+      const way = followerWay(lead, f.at, leaderId, idOf[i], index, appOut);
       // What it applied after handing its answer over and before the leader read it (lazy commits: the entry before).
-      const appliedAfter = f.applies.filter((a) => a.start >= ackOut && a.start < ackIn).reduce((sum, a) => sum + (a.end - a.start), 0);
-      return { appIn, syncStart, fSyncEnd, ackOut, ackIn, appliedAfter };
+      const appliedAfter = f.applies.filter((a) => a.start >= way.ackOut && a.start < way.ackIn).reduce((sum, a) => sum + (a.end - a.start), 0);
+      return { ...way, appliedAfter };
     });
     const first = perFollower.filter((p) => Number.isFinite(p.ackIn)).reduce((a, b) => (b.ackIn < a.ackIn ? b : a));
     const apply = leaderApplies.get(index);
@@ -104,8 +100,8 @@ export function entryStages(dir: string): string {
       'persisted → appends out': appOut - persisted,
       'appends out → follower reads (transfer, decode)': first.appIn - appOut,
       'follower read → its fsync starts (SQLite write)': first.syncStart - first.appIn,
-      "follower's fsync": first.fSyncEnd - first.syncStart,
-      'follower fsync → answer handed over': first.ackOut - first.fSyncEnd,
+      "follower's fsync": first.syncEnd - first.syncStart,
+      'follower fsync → answer handed over': first.ackOut - first.syncEnd,
       'answer handed over → leader reads it': first.ackIn - first.ackOut,
       '… of which the follower applying after handing it over': first.appliedAfter,
       "quorum (first answer read, leader's own fsync) → apply starts": apply.start - Math.max(first.ackIn, syncEnd),

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { quantile } from './quantile';
-import { ByIndex, pairFollowers, readStamps } from './stamps';
+import { ByIndex, followerWay, pairFollowers, readStamps } from './stamps';
 
 export interface CreateStages {
   name: string;
@@ -88,14 +88,7 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
     const appOut = Math.min(...idOf.map((id) => lead.at(`app-out-${id}`, index) ?? Infinity));
     const syncStart = lead.at('sync-start', index)!;
     const syncEnd = lead.at('sync-end', index)!;
-    const perFollower = fol.map((f, i) => {
-      const appIn = f.at(`app-in-${leaderId}`, index, appOut)!;
-      const fSyncStart = f.at('sync-start', index, appIn)!;
-      const fSyncEnd = f.at('sync-end', index, fSyncStart)!;
-      const ackOut = f.at(`ack-out-${leaderId}`, index, fSyncEnd)!;
-      const ackIn = lead.at(`ack-in-${idOf[i]}`, index, ackOut)!;
-      return { appIn, fSyncStart, fSyncEnd, ackOut, ackIn };
-    });
+    const perFollower = fol.map((f, i) => followerWay(lead, f, leaderId, idOf[i], index, appOut));
     const first = perFollower.reduce((a, b) => (b.ackIn < a.ackIn ? b : a));
     const applyStart = lead.at('apply-start', index)!;
     const applyEnd = lead.at('apply-end', index)!;
@@ -107,9 +100,9 @@ export function stageReport(dir: string): { creates: CreateStages[]; text: strin
       'propose → persisted (leader turn)': persisted - proposed,
       'persisted → appends out': appOut - persisted,
       'appends out → follower reads (first acker)': first.appIn - appOut,
-      'follower read → its fsync starts': first.fSyncStart - first.appIn,
-      "follower's fsync": first.fSyncEnd - first.fSyncStart,
-      'follower fsync → answer out': first.ackOut - first.fSyncEnd,
+      'follower read → its fsync starts': first.syncStart - first.appIn,
+      "follower's fsync": first.syncEnd - first.syncStart,
+      'follower fsync → answer out': first.ackOut - first.syncEnd,
       'answer out → leader reads it': first.ackIn - first.ackOut,
       'leader read answer → apply starts': applyStart - first.ackIn,
       'apply': applyEnd - applyStart,

@@ -72,3 +72,22 @@ export function pairFollowers(lead: ByIndex, followers: ByIndex[], leaderId: str
   const [a, b] = followerIds;
   return answerGap(followers[0], b) + answerGap(followers[1], a) < answerGap(followers[0], a) + answerGap(followers[1], b) ? [b, a] : followerIds;
 }
+
+/** One follower's way with entry `index`, as the stamps show it: the append read, its fsync, its answer handed over and read by the leader. */
+export interface FollowerWay {
+  appIn: number;
+  syncStart: number;
+  syncEnd: number;
+  ackOut: number;
+  ackIn: number;
+}
+
+/** Each stamp is the first at or after the one before it (`appOut`: when the leader sent the append); undefined where one is missing. */
+export function followerWay(lead: ByIndex, follower: ByIndex, leaderId: string | undefined, followerId: string, index: number, appOut: number): FollowerWay {
+  const appIn = follower.at(`app-in-${leaderId}`, index, appOut)!;
+  const syncStart = follower.at('sync-start', index, appIn)!;
+  const syncEnd = follower.at('sync-end', index, syncStart)!;
+  const ackOut = follower.at(`ack-out-${leaderId}`, index, syncEnd)!;
+  const ackIn = lead.at(`ack-in-${followerId}`, index, ackOut)!;
+  return { appIn, syncStart, syncEnd, ackOut, ackIn };
+}
