@@ -42,13 +42,13 @@ export class SentAssignments {
     private readonly incremental: boolean,
     private readonly statusChanges = false,
     /** The set the agent holds from before this session (Register.held): the base of the first changes, once. */
-    private held?: HeldSet | null,
+    private named?: HeldSet | null,
   ) {}
 
   /** The next set goes whole: the agent started over (accepted again) or asked for it (AssignmentsResync). */
   forget(): void {
     this.tasks = undefined;
-    this.held = undefined;
+    this.named = undefined;
   }
 
   /**
@@ -71,14 +71,11 @@ export class SentAssignments {
     this.files = { secrets: set.secrets, configs: set.configs };
     const appliesTo = this.number;
     const resultsIn = ++this.number;
-    const named = this.held;
-    this.held = undefined;
-    if (this.incremental && !held && named) {
-      this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
-      return assignmentChangesMessage({ ...changesFromHeld(named, set), appliesTo: 0, appliesToHeld: true, resultsIn });
-    }
+    const named = this.named;
+    this.named = undefined;
     if (!this.incremental || !held) {
       this.tasks = new Map(set.tasks.map((task) => [task.id, task]));
+      if (this.incremental && named) return assignmentChangesMessage({ ...changesFromHeld(named, set), appliesTo: 0, appliesToHeld: true, resultsIn });
       const tasks = [...set.tasks].sort((a, b) => a.id.localeCompare(b.id));
       return assignmentsMessage({ tasks, secrets: set.secrets, configs: set.configs, imageSources: set.imageSources, resultsIn });
     }
