@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ClusterStatus } from '@pisched/api';
 import { SchedulerClient } from '../../packages/cli/src/scheduler-client';
-import { Daemon, ROOT, freePort, tempDir, waitFor } from '../../test/harness';
+import { Daemon, NODE_FLAGS, ROOT, freePort, tempDir, waitFor } from '../../test/harness';
 import { clusterChannel, readIdentity, type ClusterChannel } from '@pisched/api';
 
 const SCHEDULER_BIN = path.join(ROOT, 'packages/scheduler/bin/pisched-scheduler.js');
@@ -139,8 +139,9 @@ export class Trio {
   private spawn(m: { id: string; address: string; dataDir: string }): Member {
     const child = spawn(
       process.execPath,
-      // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the members; node refuses those in NODE_OPTIONS.
-      [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
+      // The unit's flags, so the benchmarks measure what a member runs; BENCH_NODE_ARGS (e.g. "--cpu-prof
+      // --cpu-prof-dir=/tmp/prof") profiles the members; node refuses those in NODE_OPTIONS.
+      [...NODE_FLAGS.scheduler, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), SCHEDULER_BIN, '--id', m.id, '--listen', m.address, '--data-dir', m.dataDir, '--peers', this.peers, '--ca-dir', this.caDir, ...this.extraArgs({ id: m.id, address: m.address })],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PISCHED_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' } },
     );
     return { ...m, daemon: new Daemon(`scheduler ${m.id}`, child), client: new SchedulerClient([m.address], adminOf(m.dataDir), 2_000) };
