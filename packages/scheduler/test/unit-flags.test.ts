@@ -14,20 +14,6 @@ describe("the scheduler unit's node flags", () => {
     expect(FLAGS).toContain('--memory-reducer-single-gc');
   });
 
-  it("let a burst's young generation grow past node's default of 16 MiB a half", () => {
-    // Objects that live on between scavenges (here 8 rounds of 20,000), as a burst's reports and pushes
-    // do on the leader: V8 grows the young generation toward its cap, and the unit's cap is twice node's.
-    const script = `const v8 = require('v8'); let max = 0; const kept = [];
-      for (let round = 0; round < 60; round++) {
-        kept.push(Array.from({ length: 20000 }, (_, i) => ({ i, s: 'x' + i }))); if (kept.length > 8) kept.shift();
-        max = Math.max(max, v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size);
-      }
-      console.log(max / 2 ** 20);`;
-    const youngMiB = (flags: string[]) => Number(spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' }).stdout);
-    expect(youngMiB([])).toBe(32);
-    expect(youngMiB(FLAGS)).toBe(64);
-  });
-
   it('are all flags this node takes (it refuses an unknown one)', () => {
     const run = spawnSync(process.execPath, [...FLAGS, '-e', '0'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
