@@ -159,6 +159,44 @@ describe('after a leader change', () => {
     await expect(accepted).resolves.toBeDefined();
   });
 
+  it('a member whose leader went silent holds a registration, then names the leader elected meanwhile', async () => {
+    const store = new Store();
+    let leader = '127.0.0.8:7700';
+    const { client } = await serve(store, {
+      refuse: () => 'not the leader',
+      leaderAddress: () => leader,
+      // Silent until another member is elected and heard from.
+      leaderSilent: () => leader === '127.0.0.8:7700',
+      leaderSilentHoldMs: 5_000,
+    });
+    const refused = register(client, 'pi-1').then(
+      () => undefined,
+      (error: grpc.ServiceError) => error,
+    );
+    // Refused at once, the agent would be sent to the silent (likely dead) leader.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    leader = '127.0.0.9:7700';
+    const error = await refused;
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.metadata.get(LEADER_METADATA)).toEqual(['127.0.0.9:7700']);
+  });
+
+  it('a registration is held for a silent leader no longer than leaderSilentHoldMs, then sent to it', async () => {
+    const store = new Store();
+    // A member cut off from a live leader: silent to it for good, while the agents can reach it.
+    const { client } = await serve(store, { refuse: () => 'not the leader', leaderAddress: () => '127.0.0.8:7700', leaderSilent: () => true, leaderSilentHoldMs: 400 });
+    const started = performance.now();
+    const error = await register(client, 'pi-1').then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    const heldMs = performance.now() - started;
+    expect(error?.metadata.get(LEADER_METADATA)).toEqual(['127.0.0.8:7700']);
+    expect(heldMs).toBeGreaterThanOrEqual(350);
+    // Not the 5 s an election gets.
+    expect(heldMs).toBeLessThan(3_000);
+  });
+
   it('a heartbeat that came while the leader itself was held is read before the node is judged', async () => {
     const { store } = slowStore(0);
     await store.update(() => [{ action: 'putNode' as const, putNode: storedNode('pi-a', 'READY') }]);
