@@ -303,23 +303,6 @@ export class RaftHost extends EventEmitter {
   get leaderId(): number {
     return this.node.raft.lead;
   }
-  /**
-   * Whether the leader known here has been silent for half an election timeout or more: it
-   * may be dead, and this member still names it until its own election timeout runs out (and,
-   * with checkQuorum, ignores other members' campaigns until then). A live leader heartbeats
-   * every heartbeatTick, several times within that. False when no leader is known or this
-   * member leads.
-   */
-  get leaderSilent(): boolean {
-    const lead = this.node.raft.lead;
-    if (lead === NONE || lead === this.id) return false;
-    const silentMs = this.trace.silentMs(lead);
-    return silentMs !== undefined && silentMs >= this.electionTimeoutMs / 2;
-  }
-  /** The election timeout in ms, electionTick ticks (each member's own is drawn between this and twice this). */
-  get electionTimeoutMs(): number {
-    return this.node.raft.electionTimeout * this.tickMs;
-  }
   get term(): number {
     return this.node.raft.term;
   }

@@ -1,6 +1,6 @@
 // What the host says about elections (who campaigned, why) and about turns that held the event loop.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ElectionEvent, MemoryNetwork, NONE, MemoryStorage, RaftHost, SlowTurn, StateMachine } from '../src/index.js';
+import { ElectionEvent, MemoryNetwork, MemoryStorage, RaftHost, SlowTurn, StateMachine } from '../src/index.js';
 import { until } from './until.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const h of running.splice(0)) await h.stop();
 });
 
-async function trio(tickMs = 5): Promise<{ net: MemoryNetwork; hosts: RaftHost[]; machines: BusyMachine[]; events: Map<number, ElectionEvent[]>; slow: Map<number, SlowTurn[]> }> {
+async function trio(): Promise<{ net: MemoryNetwork; hosts: RaftHost[]; machines: BusyMachine[]; events: Map<number, ElectionEvent[]>; slow: Map<number, SlowTurn[]> }> {
   const net = new MemoryNetwork();
   const hosts: RaftHost[] = [];
   const machines: BusyMachine[] = [];
@@ -33,7 +33,7 @@ async function trio(tickMs = 5): Promise<{ net: MemoryNetwork; hosts: RaftHost[]
   const slow = new Map<number, SlowTurn[]>();
   for (const id of [1, 2, 3]) {
     const machine = new BusyMachine();
-    const host = new RaftHost({ id, peers: [1, 2, 3], storage: new MemoryStorage(), transport: net.transport(id), stateMachine: machine, tickMs, seed: id, slowTurnMs: 40 });
+    const host = new RaftHost({ id, peers: [1, 2, 3], storage: new MemoryStorage(), transport: net.transport(id), stateMachine: machine, tickMs: 5, seed: id, slowTurnMs: 40 });
     events.set(id, []);
     slow.set(id, []);
     host.on('election', (event: ElectionEvent) => events.get(id)!.push(event));
@@ -77,30 +77,6 @@ describe('RaftHost diagnostics', () => {
     const winner = others.find((h) => h.isLeader)!;
     const voter = others.find((h) => h !== winner)!;
     expect(events.get(voter.id)!.some((e) => e.kind === 'vote-asked' && e.from === winner.id)).toBe(true);
-  });
-
-  it('a follower tells that the leader it names has gone silent, before its own election timeout, and not once another leads', async () => {
-    // The scheduler's ticks (50 ms: election timeout 500 ms, a heartbeat every tick), so that a busy test machine's timers do not make a live leader look silent.
-    const { net, hosts } = await trio(50);
-    const old = await leaderOf(hosts);
-    await old.propose(enc('x'));
-    const follower = hosts.find((h) => h !== old)!;
-    await until(() => follower.leaderId === old.id);
-    expect(follower.electionTimeoutMs).toBe(500);
-    expect(follower.leaderSilent).toBe(false);
-    expect(old.leaderSilent).toBe(false);
-
-    net.disconnect(old.id);
-    const cutAt = performance.now();
-    await until(() => follower.leaderSilent);
-    // Not at once: half an election timeout (250 ms) since it last heard the leader, which was at most a heartbeat (50 ms) before the cut.
-    expect(performance.now() - cutAt).toBeGreaterThanOrEqual(190);
-    // It still names the dead leader: its own election timeout (500 ms or more) has not run out.
-    expect(follower.leaderId).toBe(old.id);
-
-    const others = hosts.filter((h) => h !== old);
-    await until(() => others.every((h) => h.leaderId !== NONE && h.leaderId !== old.id));
-    for (const h of others) expect(h.leaderSilent).toBe(false);
   });
 
   it('names a leadership transfer as the cause of the target\'s campaign', async () => {

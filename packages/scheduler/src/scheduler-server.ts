@@ -19,7 +19,6 @@ import { clusterStatusHandler } from './cluster/cluster-status';
 import { MemberStatusClient } from './cluster/status-client';
 import { watchForRemoval } from './cluster/removal-watch';
 import { clusterHandlers } from './cluster/membership-handlers';
-import { dispatcherLeadership } from './cluster/dispatcher-leadership';
 import { seedPlacementStrategy } from './cluster/cluster-settings';
 import { CertificateAuthority } from './security/certificate-authority';
 import { securityHandlers } from './security/security-handlers';
@@ -151,7 +150,9 @@ export class SchedulerServer {
       {
         heartbeatPeriodMs: options.heartbeatPeriodMs,
         heartbeatGrace: options.heartbeatGrace,
-        ...(raft && dispatcherLeadership(raft, () => this.leading)),
+        refuse: raft ? () => (this.leading ? undefined : raft.notLeader().message) : undefined,
+        leaderAddress: raft ? () => raft.leader()?.address : undefined,
+        electedHere: raft ? () => raft.host.isLeader : undefined,
         authorizeSession: (call, nodeId) => authorizeSession(call, nodeId, this.revoked),
         // TLS checks a certificate's dates only at the handshake: a session must not outlive its certificate.
         sessionExpiry: callerCertificateExpiry,

@@ -77,12 +77,6 @@ export interface DispatcherOptions {
   /** In a cluster: this member won the election and is confirming it (refuse still says not the leader, for a moment). */
   electedHere?: () => boolean;
   /**
-   * In a cluster: the leader this member names has gone silent (it may have died, and no
-   * election has begun here yet). A registration is then held too, for leaderSilentHoldMs at most.
-   */
-  leaderSilent?: () => boolean;
-  leaderSilentHoldMs?: number;
-  /**
    * Whether the caller may hold the session of nodeId (the daemon: a worker
    * certificate naming that node, not revoked); the error to end the session
    * with if not. Asked again of open sessions whenever revocations change.
@@ -368,21 +362,11 @@ export class Dispatcher {
    * leadership and leads: refused then, the agent would be told to go
    * where it already is, and back off instead, as would the agents the
    * other members are sending here meanwhile.
-   * Also while the leader this member names has gone silent: until its own
-   * election timeout it would send agents to a leader that may be dead, and
-   * each would come back and ask again every 250 ms. Held no longer than
-   * about an election timeout, since a member merely cut off from a live
-   * leader would otherwise delay its agents.
    */
   private async leaderKnown(): Promise<void> {
-    const since = Date.now();
-    const waiting = () => {
-      if (this.options.refuse?.() === undefined) return false;
-      const heldMs = Date.now() - since;
-      if (heldMs < ELECTION_HOLD_MS && (!this.options.leaderAddress?.() || this.options.electedHere?.() === true)) return true;
-      return heldMs < (this.options.leaderSilentHoldMs ?? 0) && this.options.leaderSilent?.() === true;
-    };
-    while (waiting()) {
+    const until = Date.now() + ELECTION_HOLD_MS;
+    const waiting = () => this.options.refuse?.() !== undefined && (!this.options.leaderAddress?.() || this.options.electedHere?.() === true);
+    while (waiting() && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
