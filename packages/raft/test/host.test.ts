@@ -17,7 +17,6 @@ import {
   StateMachine,
   StorageCorruptionError,
 } from '../src/index.js';
-import { crashCopy } from './crash-copy.js';
 import { until } from './until.js';
 
 class ListMachine implements StateMachine {
@@ -304,8 +303,12 @@ describe('SqliteStorage', () => {
     s.append([e(3, 1, 'c'.repeat(3000)), e(4, 1, 'd'.repeat(3000))]);
     s.setHardState({ term: 1, vote: 1, commit: 4 });
     s.sync();
-    // The WAL cut in the middle of the last transaction.
-    const copy = crashCopy(file, 2000);
+    // Copy the files as a crash would leave them (the WAL is not checkpointed while open),
+    // cutting the WAL in the middle of the last transaction.
+    const copy = file + '.crash';
+    fs.copyFileSync(file, copy);
+    const wal = fs.readFileSync(file + '-wal');
+    fs.writeFileSync(copy + '-wal', wal.subarray(0, wal.length - 2000));
     s.close();
     const r = new SqliteStorage(copy);
     expect(r.lastIndex()).toBe(2);

@@ -2,7 +2,6 @@ import Database from 'better-sqlite3';
 import * as zlib from 'node:zlib';
 import { WritableStorage } from '../storage.js';
 import { SnapshotFileRef, SnapshotFiles } from './snapshot-files.js';
-import { ensureSchema } from './sqlite-schema.js';
 import {
   ConfState,
   Entry,
@@ -90,7 +89,10 @@ export class SqliteStorage implements WritableStorage {
       this.db.pragma('synchronous = FULL');
       const check = this.db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new StorageCorruptionError(path, `sqlite quick_check: ${String(check)}`);
-      ensureSchema(this.db);
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL, crc INTEGER NOT NULL);
+      `);
     } catch (e) {
       this.db.close();
       if (e instanceof StorageCorruptionError) throw e;
