@@ -6,7 +6,9 @@
 // Two monitor settings: 5 s (both defaults) and 0. pisched's first batch is a
 // canary that lasts the monitor window before the next one starts (so a
 // crashing update stops after one batch); later batches go as soon as their
-// tasks run, as Swarm's do.
+// tasks run, as Swarm's do. pisched's command returns once the update has
+// rolled out (the last window is watched in the background); Swarm's after
+// the last window. "command returned" is the CLI process's exit in both.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, it } from 'vitest';

@@ -47,21 +47,30 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     const stopFirst = await whileWatching(cluster, svc, ['update', svc, '--image', V2_IMAGE]);
     expect(stopFirst.code, stopFirst.stderr + stopFirst.stdout).toBe(0);
     expect(stopFirst.stdout).toContain('overall progress: 4 out of 4 tasks');
-    expect(stopFirst.stdout).toContain('update completed');
+    // It returns once the update has rolled out: every slot runs the new image and no old container runs, while the
+    // last tasks' 1 s window may still be running (or, on a slow machine, may have passed and the update completed).
+    expect(stopFirst.stdout).toMatch(new RegExp(`service ${svc}: updated: 4/4 tasks run the new spec; the last tasks are watched until \\d\\d:\\d\\d:\\d\\d \\(pisched inspect ${svc} shows the outcome\\)\\n$|\\nupdate completed\\n$`));
     expect(await images(svc)).toEqual(Array(4).fill(V2_IMAGE));
     expect(stopFirst.fewest).toBeGreaterThanOrEqual(2);
-    let view = await inspect(svc);
+    let view = await waitFor(async () => {
+      const now = await inspect(svc);
+      return now.updateStatus?.state !== 'updating' && now;
+    }, 15_000, 'the last window to pass');
     expect(view.updateStatus).toMatchObject({ state: 'completed', message: 'update completed' });
+    expect(Date.parse(view.updateStatus!.rolledOutAt!)).toBeLessThanOrEqual(Date.parse(view.updateStatus!.completedAt!));
     expect(view.previousSpec?.container.image).toBe(TEST_IMAGE);
     expect(view.spec.updateConfig).toMatchObject({ parallelism: 2, monitorMs: 1000, order: 'stop-first' });
 
-    const startFirst = await whileWatching(cluster, svc, ['update', svc, '--image', TEST_IMAGE, '--update-order', 'start-first']);
+    // --wait-monitor: the command returns only once the last tasks have lasted their window and the update completed.
+    const startFirst = await whileWatching(cluster, svc, ['update', svc, '--image', TEST_IMAGE, '--update-order', 'start-first', '--wait-monitor']);
     expect(startFirst.code, startFirst.stderr + startFirst.stdout).toBe(0);
+    expect(startFirst.stdout).toMatch(/\nupdate completed\n$/);
     expect(await images(svc)).toEqual(Array(4).fill(TEST_IMAGE));
     expect(startFirst.fewest).toBeGreaterThanOrEqual(4);
+    expect((await inspect(svc)).updateStatus).toMatchObject({ state: 'completed', message: 'update completed' });
 
     // pisched rollback returns to the previous spec: v2, stop-first.
-    const rollback = await cli(cluster.address, ['rollback', svc]);
+    const rollback = await cli(cluster.address, ['rollback', svc, '--wait-monitor']);
     expect(rollback.code, rollback.stderr + JSON.stringify(await cliJson(cluster.address, ['ps', svc]), null, 1)).toBe(0);
     expect(rollback.stdout).toContain('rollback completed');
     expect(await images(svc)).toEqual(Array(4).fill(V2_IMAGE));
@@ -78,7 +87,11 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
     const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--args', 'sh -c "exit 3"']);
     expect(update.code).toBe(1);
     expect(update.stderr.trim()).toMatch(new RegExp(`^service ${svc}: update rolled back: task ${svc}\\.1 \\(\\w+\\) (exited with code 3|failed to start) within the monitor window$`));
-    const view = await inspect(svc);
+    // The command failed once the rollback had rolled out; the rollback's own last window may still be running.
+    const view = await waitFor(async () => {
+      const now = await inspect(svc);
+      return now.updateStatus?.state !== 'rollback_started' && now;
+    }, 30_000, 'the rollback to complete');
     expect(view.updateStatus?.state).toBe('rollback_completed');
     expect(view.spec.container).toMatchObject({ image: TEST_IMAGE, command: [] });
     await waitFor(async () => (await images(svc)).join() === [TEST_IMAGE, TEST_IMAGE].join(), 15_000, 'two tasks on the old image');

@@ -250,6 +250,8 @@ export interface UpdateStatusView {
   /** updating, paused, completed, rollback_started, rollback_paused or rollback_completed */
   state: string;
   startedAt: string | null;
+  /** When every slot first ran an up task of the new spec with no old one running (the canary passed); null until then. */
+  rolledOutAt: string | null;
   completedAt: string | null;
   message: string;
 }
@@ -266,6 +268,7 @@ export function serviceView(service: Service): ServiceView {
       ? {
           state: service.updateStatus.state,
           startedAt: isoTime(service.updateStatus.startedAt),
+          rolledOutAt: isoTime(service.updateStatus.rolledOutAt),
           completedAt: isoTime(service.updateStatus.completedAt),
           message: service.updateStatus.message,
         }

@@ -1,4 +1,4 @@
-import { isCurrentTask, stateName, type Service, type Task } from '@pisched/api';
+import { defaultUpdateConfig, isCurrentTask, stateName, type Service, type Task } from '@pisched/api';
 import { CliError } from './errors';
 import { ProgressWriter } from './converge';
 import type { SchedulerClient } from './scheduler-client';
@@ -47,10 +47,15 @@ function progressBar(done: number, total: number, width = 20): string {
   return `[${'='.repeat(filled)}${' '.repeat(width - filled)}]`;
 }
 
+/** The flag of every command that follows an update (update, rollback, rebalance, stack deploy). */
+export const WAIT_MONITOR_FLAG_HELP = 'wait until the last new tasks have lasted the monitor window and the update has completed (default: return once every slot runs an up task of the new spec and no old one runs; the update is still watched in the background)';
+
 export interface UpdateWaitOptions {
   timeoutMs: number;
-  /** What the command asked for: an update succeeds on completed, a rollback on rollback_completed. */
+  /** What the command asked for: an update succeeds once rolled out (or completed), a rollback likewise. */
   expect: 'update' | 'rollback';
+  /** --wait-monitor: succeed only on completed (rollback_completed), after the last tasks' windows, not when rolled out. */
+  waitMonitor?: boolean;
   pollMs?: number;
   /** Fail as soon as the update is stuck on placing its new tasks (see settle.ts); without it, wait out the timeout (--wait). */
   settle?: SettleOptions;
@@ -62,18 +67,18 @@ export interface UpdateWaitOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * The poll once every slot runs the new spec: all that is left is the last
- * window (and old tasks stopping), which ends at a moment the CLI cannot tell
- * from its own clock. At the usual 500 ms the command returned 250 ms after
- * the update completed on average; two small reads every 100 ms for a window
- * of seconds cost the scheduler little.
+ * The poll once every slot runs the new spec: all that is left is old tasks
+ * stopping, the canary's window or (with --wait-monitor) the last window,
+ * which end at moments the CLI cannot tell from its own clock. At the usual
+ * 500 ms the command returned 250 ms after the update completed on average;
+ * two small reads every 100 ms for a few seconds cost the scheduler little.
  */
 export const LAST_WINDOW_POLL_MS = 100;
 
 /**
- * Follows the update that started at `startedAt` until it completes (resolves),
- * or pauses, rolls back or is superseded (a CliError with the reason, so the
- * command exits non-zero).
+ * Follows the update that started at `startedAt` until it has rolled out (or,
+ * with waitMonitor, completed): resolves; or until it pauses, rolls back or is
+ * superseded (a CliError with the reason, so the command exits non-zero).
  */
 export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' | 'listTasks'>, name: string, startedAt: number, options: UpdateWaitOptions): Promise<void> {
   const sleep = options.sleep ?? defaultSleep;
@@ -98,9 +103,10 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
       if (status.startedAt !== startedAt && !status.state.startsWith('rollback')) {
         throw new CliError(`service ${name}: superseded by a later update`);
       }
-      const outcome = finished(status.state, status.message, options.expect);
+      const outcome = finished(status.state, status.message, options.expect, !options.waitMonitor && status.rolledOutAt > 0);
       if (outcome === 'ok') {
-        progress.line(`${options.expect === 'update' ? 'update' : 'rollback'} completed`);
+        const completed = status.state === 'completed' || status.state === 'rollback_completed';
+        progress.line(completed ? `${options.expect === 'update' ? 'update' : 'rollback'} completed` : rolledOutLine(name, service, tasks, `${done}/${replicas}`));
         return;
       }
       if (outcome) throw new CliError(`service ${name}: ${outcome}`);
@@ -120,8 +126,12 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
   }
 }
 
-/** 'ok', a reason for failure, or undefined while still going. */
-export function finished(state: string, message: string, expect: 'update' | 'rollback'): 'ok' | string | undefined {
+/**
+ * 'ok', a reason for failure, or undefined while still going. `rolledOut`:
+ * the update (or rollback) in progress has rolled out, and the caller does
+ * not wait for its last windows.
+ */
+export function finished(state: string, message: string, expect: 'update' | 'rollback', rolledOut = false): 'ok' | string | undefined {
   switch (state) {
     case 'completed':
       return expect === 'update' ? 'ok' : message;
@@ -130,10 +140,32 @@ export function finished(state: string, message: string, expect: 'update' | 'rol
     case 'paused':
     case 'rollback_paused':
       return message;
+    case 'updating':
+      return rolledOut && expect === 'update' ? 'ok' : undefined;
     case 'rollback_started':
-      // An automatic rollback of our update is already a failure to report, but wait for it to finish first.
-      return undefined;
+      // An automatic rollback of our update is already a failure to report, but wait for it to roll out (or finish) first.
+      return rolledOut ? (expect === 'rollback' ? 'ok' : message) : undefined;
     default:
       return undefined;
   }
+}
+
+/**
+ * What a command that returns once the update has rolled out says: the update
+ * is still in progress, and until when its last new tasks are watched.
+ */
+function rolledOutLine(name: string, service: Service, tasks: Task[], count: string): string {
+  const status = service.updateStatus!;
+  const spec = service.spec!;
+  const rollingBack = status.state.startsWith('rollback');
+  const what = status.rebalance ? `rebalanced: ${count} tasks run where they should` : rollingBack ? `rolled back: ${count} tasks run the spec rolled back to` : `updated: ${count} tasks run the new spec`;
+  const monitorMs = ((rollingBack ? spec.rollbackConfig : spec.updateConfig) ?? defaultUpdateConfig()).monitorMs;
+  const lastStart = tasks.filter((task) => task.desiredState === 'RUNNING' && isCurrentTask(task, spec)).reduce((latest, task) => Math.max(latest, task.startedAt), 0);
+  const until = lastStart + monitorMs > status.rolledOutAt ? `the last tasks are watched until ${clockTime(lastStart + monitorMs)}` : 'the last tasks have lasted their window';
+  return `service ${name}: ${what}; ${until} (pisched inspect ${name} shows the outcome)`;
+}
+
+/** Local wall-clock time, as people read it off the clock: 12:00:05. */
+function clockTime(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
 }

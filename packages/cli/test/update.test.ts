@@ -66,8 +66,8 @@ describe('update flags', () => {
 });
 
 describe('update progress', () => {
-  const updating = (state: string, message = '', startedAt = 100): Service =>
-    service({ updateStatus: { state, message, startedAt, completedAt: 0, resumedAt: 0 } } as Partial<Service>);
+  const updating = (state: string, message = '', startedAt = 100, rolledOutAt = 0): Service =>
+    service({ updateStatus: { state, message, startedAt, completedAt: 0, resumedAt: 0, rolledOutAt } } as Partial<Service>);
 
   it('an update succeeds on completed; pause and rollback are failures with their reason', () => {
     expect(finished('completed', 'update completed', 'update')).toBe('ok');
@@ -76,6 +76,68 @@ describe('update progress', () => {
     expect(finished('paused', 'update paused: task web.1 exited', 'update')).toBe('update paused: task web.1 exited');
     expect(finished('rollback_completed', 'update rolled back: why', 'update')).toBe('update rolled back: why');
     expect(finished('rollback_completed', 'rollback completed', 'rollback')).toBe('ok');
+  });
+
+  it('an update or rollback that rolled out succeeds while still in progress; an automatic rollback that rolled out is the update\'s failure', () => {
+    expect(finished('updating', 'update in progress', 'update', true)).toBe('ok');
+    expect(finished('rollback_started', 'rollback in progress', 'rollback', true)).toBe('ok');
+    expect(finished('rollback_started', 'update rolled back: why', 'update', true)).toBe('update rolled back: why');
+    expect(finished('rollback_started', 'rollback in progress', 'rollback')).toBeUndefined();
+  });
+
+  /** Two slots on the new spec, both running: the last started at `lastStart`. */
+  const rolledOutRounds = (lastStart: number) => {
+    const base = updating('updating', 'update in progress');
+    const twoSlots = (state: string, message: string, rolledOutAt = 0): Service => {
+      const next = updating(state, message, 100, rolledOutAt);
+      return { ...next, spec: { ...base.spec!, replicas: 2, updateConfig: { parallelism: 1, delayMs: 0, failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' } } };
+    };
+    const spec = twoSlots('updating', '').spec;
+    const tasks = [task({ slot: 1, spec, startedAt: lastStart - 3000 }), task({ slot: 2, spec, startedAt: lastStart })];
+    return { twoSlots, tasks };
+  };
+
+  it('returns once the update has rolled out, before it completes, saying until when the last tasks are watched', async () => {
+    const lastStart = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const { twoSlots, tasks } = rolledOutRounds(lastStart);
+    const states = [twoSlots('updating', 'update in progress'), twoSlots('updating', 'update in progress', lastStart + 80), twoSlots('completed', 'update completed', lastStart + 80)];
+    let call = 0;
+    const client = { getService: async () => states[Math.min(call++, states.length - 1)]!, listTasks: async () => tasks };
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async () => {}, out });
+    expect(call).toBe(2);
+    const until = new Date(lastStart + 5000).toTimeString().slice(0, 8);
+    expect(String(out.read()).trim().split('\n').at(-1)).toBe(`service web: updated: 2/2 tasks run the new spec; the last tasks are watched until ${until} (pisched inspect web shows the outcome)`);
+  });
+
+  it('--wait-monitor waits out the last window: a failure there still rolls the update back, and the command fails with the reason', async () => {
+    const lastStart = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const { twoSlots, tasks } = rolledOutRounds(lastStart);
+    const reason = 'update rolled back: task web.2 (abcdefghijkl) exited with code 2 within the monitor window';
+    const states = [
+      twoSlots('updating', 'update in progress', lastStart + 80),
+      twoSlots('rollback_started', reason),
+      twoSlots('rollback_completed', reason, lastStart + 4000),
+    ];
+    let call = 0;
+    const client = { getService: async () => states[Math.min(call++, states.length - 1)]!, listTasks: async () => tasks };
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await expect(waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', waitMonitor: true, sleep: async () => {}, out })).rejects.toThrow(`service web: ${reason}`);
+    expect(call).toBe(3);
+    // Without the flag the same update has returned at its roll-out, exit 0: the failure is then for pisched inspect to show.
+    call = 0;
+    await waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async () => {}, out });
+    expect(call).toBe(1);
+  });
+
+  it('an update paused before it rolled out fails with the reason', async () => {
+    const states = [updating('updating', 'update in progress'), updating('paused', 'update paused: task web.1 (abcdefghijkl) exited with code 2 within the monitor window')];
+    let call = 0;
+    const client = { getService: async () => states[Math.min(call++, states.length - 1)]!, listTasks: async () => [] };
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await expect(waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async () => {}, out })).rejects.toThrow(
+      'service web: update paused: task web.1 (abcdefghijkl) exited with code 2 within the monitor window',
+    );
   });
 
   it('draws one line per slot and an overall count of updated tasks', () => {

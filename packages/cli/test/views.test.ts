@@ -131,6 +131,18 @@ describe('--json views', () => {
     // Key order is part of a stable document.
     expect(Object.keys(view)).toEqual(['id', 'version', 'createdAt', 'updatedAt', 'spec', 'previousSpec', 'updateStatus']);
   });
+
+  it('inspect: an update that rolled out and is still watched shows when it rolled out, in --json and in text', () => {
+    const rolledOut = service({ updateStatus: { state: 'updating', message: 'update in progress', startedAt: Date.UTC(2026, 11, 2, 12, 0, 0), completedAt: 0, resumedAt: 0, rebalance: false, rolledOutAt: Date.UTC(2026, 11, 2, 12, 0, 9) } });
+    expect(serviceView(rolledOut).updateStatus).toEqual({
+      state: 'updating',
+      startedAt: '2026-12-02T12:00:00.000Z',
+      rolledOutAt: '2026-12-02T12:00:09.000Z',
+      completedAt: null,
+      message: 'update in progress',
+    });
+    expect(renderService(rolledOut)).toMatch(/^Update status: +updating, started 2026-12-02T12:00:00.000Z, rolled out 2026-12-02T12:00:09.000Z$/m);
+  });
 });
 
 describe('tables', () => {

@@ -42,7 +42,7 @@ describe('events derived from applied changes', () => {
   it('tells a rolling update changing state, and nothing for a write that changed nothing a person sees', () => {
     const before = service(2);
     expect(eventsOf({ kind: 'service', before, after: { ...before, meta: { version: 9, createdAt: 1, updatedAt: 5 } } }, 1)).toEqual([]);
-    const paused = { ...before, updateStatus: { state: 'paused', startedAt: 1, completedAt: 0, message: 'update paused: task failed', resumedAt: 0, rebalance: false } };
+    const paused = { ...before, updateStatus: { state: 'paused', startedAt: 1, completedAt: 0, message: 'update paused: task failed', resumedAt: 0, rebalance: false, rolledOutAt: 0 } };
     const [event] = eventsOf({ kind: 'service', before, after: paused }, 1);
     expect(event.attributes).toMatchObject({ 'updatestate.new': 'paused', 'updatestate.message': 'update paused: task failed' });
     expect(event.attributes['updatestate.old']).toBeUndefined();

@@ -73,7 +73,7 @@ describe('rebalance plans', () => {
     putNodes(machine, sizedNode('n1'));
     place(machine, 'web', { replicas: 2, strategy: 'spread' });
     const service = machine.services.get('web')!;
-    const busy = { ...service, updateStatus: { state: 'updating', startedAt: 1, completedAt: 0, message: '', resumedAt: 0, rebalance: false } };
+    const busy = { ...service, updateStatus: { state: 'updating', startedAt: 1, completedAt: 0, message: '', resumedAt: 0, rebalance: false, rolledOutAt: 0 } };
     expect(rebalanceServices(machine, [busy], clock.now(), 'spread').notes).toEqual(['web: not rebalanced: an update is in progress']);
   });
 });

@@ -304,6 +304,72 @@ describe('rolling updater', () => {
     expect(c.service().updateStatus!.message).toMatch(/^update paused: task web\.3 \(\w+\) exited with code 2 within the monitor window$/);
   });
 
+  it('writes when the update rolled out (canary passed, every slot up on the new spec, no old task running) and stays updating until the last window', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000, order: 'start-first' });
+    c.until(() => c.running().length === 4);
+    // start-first: each old task still runs for a while after its successor is up.
+    c.slowStops(500);
+    c.changeImage('app:v2');
+    c.until(() => c.service().updateStatus!.rolledOutAt > 0);
+    const status = c.service().updateStatus!;
+    expect(status.state).toBe('updating');
+    const tasks = [...c.machine.tasks.values()];
+    const v2 = tasks.filter((task) => task.spec!.container!.image === 'app:v2' && task.desiredState === 'RUNNING');
+    expect(v2.map((task) => task.status!.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING']);
+    const starts = v2.map((task) => task.startedAt).sort((a, b) => a - b);
+    // The canary lasted its window, every old task had ended, and the last new task's window has not passed.
+    expect(status.rolledOutAt).toBeGreaterThanOrEqual(starts[0]! + 2000);
+    const v1 = tasks.filter((task) => task.spec!.container!.image === 'app:v1');
+    expect(v1.map((task) => task.status!.state)).toEqual(['SHUTDOWN', 'SHUTDOWN', 'SHUTDOWN', 'SHUTDOWN']);
+    expect(status.rolledOutAt).toBeGreaterThanOrEqual(Math.max(...v1.map((task) => task.status!.timestamp)));
+    expect(status.rolledOutAt).toBeLessThan(starts[3]! + 2000);
+    c.until(() => c.state() === 'completed');
+    expect(c.service().updateStatus!.rolledOutAt).toBe(status.rolledOutAt);
+    expect(c.service().updateStatus!.completedAt).toBeGreaterThanOrEqual(starts[3]! + 2000);
+  });
+
+  it('an update of one batch rolls out only when its window has passed, with its completion', () => {
+    const c = cluster(2, { parallelism: 2, monitorMs: 1000 });
+    c.until(() => c.running().length === 2);
+    c.changeImage('app:v2');
+    c.until(() => c.service().updateStatus!.rolledOutAt > 0);
+    expect(c.state()).toBe('completed');
+    expect(c.service().updateStatus!.rolledOutAt).toBe(c.service().updateStatus!.completedAt);
+  });
+
+  it('a failure after the update rolled out still runs the failure action: rolled back, and the status says why', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000, failureAction: 'rollback' });
+    c.until(() => c.running().length === 4);
+    // The last slot's new task crashes 300 ms after it started: after the roll-out, inside its window.
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && task.slot === 4 ? 'crash' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.service().updateStatus!.rolledOutAt > 0);
+    expect(c.state()).toBe('updating');
+    c.until(() => c.state() !== 'updating');
+    expect(c.state()).toBe('rollback_started');
+    // The rollback has to roll out in turn.
+    expect(c.service().updateStatus!.rolledOutAt).toBe(0);
+    expect(c.service().updateStatus!.message).toMatch(/^update rolled back: task web\.4 \(\w+\) exited with code 2 within the monitor window$/);
+    c.until(() => c.state() === 'rollback_completed');
+    expect(c.images()).toEqual(['app:v1', 'app:v1', 'app:v1', 'app:v1']);
+  });
+
+  it('a paused update that had rolled out must roll out again once resumed', () => {
+    const c = cluster(4, { parallelism: 1, monitorMs: 2000 });
+    c.until(() => c.running().length === 4);
+    c.behave((task) => (task.spec!.container!.image === 'app:v2' && task.slot === 4 ? 'crash' : 'run'));
+    c.changeImage('app:v2');
+    c.until(() => c.service().updateStatus!.rolledOutAt > 0);
+    c.until(() => c.state() === 'paused');
+    // A pause keeps the moment: the status tells the update rolled out before it failed.
+    expect(c.service().updateStatus!.rolledOutAt).toBeGreaterThan(0);
+    c.behave(() => 'run');
+    c.put(withResume(c.service(), c.clock.now()));
+    expect(c.service().updateStatus!.rolledOutAt).toBe(0);
+    c.until(() => c.state() === 'completed');
+    expect(c.service().updateStatus!.rolledOutAt).toBeGreaterThanOrEqual(c.service().updateStatus!.resumedAt);
+  });
+
   it('a rebalance moves the planned task with the update settings, keeps the spec, and completes as a rebalance', () => {
     const c = cluster(4, { parallelism: 1, monitorMs: 0 });
     c.put({ ...c.service(), spec: { ...c.service().spec!, placement: { ...c.service().spec!.placement!, strategy: 'spread' } } });

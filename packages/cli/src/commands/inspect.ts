@@ -45,7 +45,7 @@ export function renderService(service: Service): string {
   more.push(['Rollback config', updateConfigText(spec.rollbackConfig)]);
   if (view.updateStatus) {
     const status = view.updateStatus;
-    more.push(['Update status', `${status.state.replace('_', ' ')}, started ${status.startedAt ?? '-'}${status.completedAt ? `, completed ${status.completedAt}` : ''}`]);
+    more.push(['Update status', `${status.state.replace('_', ' ')}, started ${status.startedAt ?? '-'}${status.rolledOutAt ? `, rolled out ${status.rolledOutAt}` : ''}${status.completedAt ? `, completed ${status.completedAt}` : ''}`]);
     more.push(['Update message', status.message]);
   }
   if (view.previousSpec) {

@@ -5,7 +5,7 @@ import { CliError } from '../errors';
 import { parseDuration } from '../flags';
 import { printJson } from '../json-views';
 import { renderTable } from '../table';
-import { waitForUpdate } from '../update-progress';
+import { WAIT_MONITOR_FLAG_HELP, waitForUpdate } from '../update-progress';
 
 export function renderRebalance(plan: RebalanceServicesResponse, dryRun: boolean): string {
   const lines: string[] = [];
@@ -30,8 +30,9 @@ export function registerRebalance(program: Command, context: Context): void {
     .option('--dry-run', 'say which tasks would move where and why; change nothing')
     .option('--json', 'with --dry-run: print the plan as JSON')
     .option('-d, --detach', 'return once the moves have started, without waiting')
+    .option('--wait-monitor', WAIT_MONITOR_FLAG_HELP)
     .option('--timeout <duration>', 'how long to follow the moves', '10m')
-    .action(async (services: string[], options: { all?: boolean; dryRun?: boolean; json?: boolean; detach?: boolean; timeout: string }) => {
+    .action(async (services: string[], options: { all?: boolean; dryRun?: boolean; json?: boolean; detach?: boolean; waitMonitor?: boolean; timeout: string }) => {
       if (options.all && services.length > 0) throw new CliError('give service names or --all, not both');
       if (!options.all && services.length === 0) throw new CliError('name the services to rebalance, or give --all');
       if (options.json && !options.dryRun) throw new CliError('--json goes with --dry-run');
@@ -46,7 +47,7 @@ export function registerRebalance(program: Command, context: Context): void {
       if (options.dryRun || options.detach) return;
       for (const name of [...new Set(plan.moves.map((move) => move.service))]) {
         const service = await client.getService(name);
-        await waitForUpdate(client, name, service.updateStatus!.startedAt, { timeoutMs, expect: 'update', out: context.stdout });
+        await waitForUpdate(client, name, service.updateStatus!.startedAt, { timeoutMs, expect: 'update', waitMonitor: options.waitMonitor, out: context.stdout });
       }
     });
 }

@@ -5,6 +5,7 @@ import { collect, parseDuration } from '../flags';
 import { renderPlan } from '../plan-view';
 import { alignWithCurrent, planStack, servicesOfStack } from '../stack/stack-plan';
 import { applyStack } from '../stack/apply-stack';
+import { WAIT_MONITOR_FLAG_HELP } from '../update-progress';
 import { renderChanges, summaryLine } from '../stack/render-stack';
 import { planFileObjects, renderFileObjectChanges, staleFileObjects } from '../stack/file-object-plan';
 import { removeStackObject } from '../stack/remove-stack-object';
@@ -13,6 +14,7 @@ interface DeployOptions {
   composeFile: string[];
   prune?: boolean;
   detach?: boolean;
+  waitMonitor?: boolean;
   dryRun?: boolean;
   timeout: string;
 }
@@ -26,6 +28,7 @@ export function registerStackDeploy(stack: Command, context: Context): void {
     .option('--prune', 'remove services of the stack that are no longer in the files, and the secrets and configs the stack created that no service uses any more')
     .option('--dry-run', 'print what would be created, updated (with the spec diff) and removed, and where new tasks would go; change nothing')
     .option('-d, --detach', 'return once the changes are accepted, without waiting')
+    .option('--wait-monitor', WAIT_MONITOR_FLAG_HELP)
     .option('--timeout <duration>', 'how long to wait for each service', '10m')
     .action(async (name: string, options: DeployOptions) => {
       const timeoutMs = parseDuration(options.timeout);
@@ -77,7 +80,7 @@ export function registerStackDeploy(stack: Command, context: Context): void {
         context.write(`Creating ${object.kind} ${object.name}\n`);
         await client.createFileObject(object.kind, object.name, object.data!, labels);
       }
-      await applyStack(client, changes, { detach: options.detach ?? false, timeoutMs, out: context.stdout });
+      await applyStack(client, changes, { detach: options.detach ?? false, waitMonitor: options.waitMonitor, timeoutMs, out: context.stdout });
       for (const object of stale) {
         await removeStackObject(context, `${object.kind} ${object.name}`, () => client.removeFileObject(object.kind, object.name));
       }

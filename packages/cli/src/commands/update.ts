@@ -15,7 +15,7 @@ import {
   type ContainerOptionFlags,
   type UpdateConfigOptions,
 } from '../update-flags';
-import { waitForUpdate } from '../update-progress';
+import { WAIT_MONITOR_FLAG_HELP, waitForUpdate } from '../update-progress';
 import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import { addPlatformFlags, explicitPlatforms, platformsForUpdate, type ImageResolver, type PlatformOptions } from '../platform-flags';
 import { addDeviceUpdateFlags, updatedDevices, updatedGenericResources, type DeviceUpdateFlags } from '../device-flags';
@@ -47,6 +47,7 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
   force?: boolean;
   detach?: boolean;
   wait?: boolean;
+  waitMonitor?: boolean;
   resume?: boolean;
   timeout?: string;
 }
@@ -219,6 +220,7 @@ export function registerUpdate(program: Command, context: Context): void {
     .option('--dry-run', 'print where the new tasks would go once the update is done, or why they cannot be placed; change nothing')
     .option('-d, --detach', 'return once the change is accepted, without waiting')
     .option('--wait', WAIT_FLAG_HELP)
+    .option('--wait-monitor', WAIT_MONITOR_FLAG_HELP)
     .option('--timeout <duration>', 'how long to follow the update', '10m')
     .action(async (name: string, options: UpdateOptions) => {
       const timeoutMs = parseDuration(options.timeout ?? '10m');
@@ -234,7 +236,7 @@ export function registerUpdate(program: Command, context: Context): void {
         context.write(`${name}: ${resumed.updateStatus!.state.replace('_', ' ')}\n`);
         if (options.detach) return;
         const expect = resumed.updateStatus!.state.startsWith('rollback') ? 'rollback' : 'update';
-        await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, settle, out: context.stdout });
+        await waitForUpdate(client, name, resumed.updateStatus!.startedAt, { timeoutMs, expect, settle, waitMonitor: options.waitMonitor, out: context.stdout });
         return;
       }
       if (options.dryRun) {
@@ -248,7 +250,7 @@ export function registerUpdate(program: Command, context: Context): void {
       if (options.detach) return;
       const started = after.updateStatus && after.updateStatus.startedAt !== old.updateStatus?.startedAt && after.updateStatus.state === 'updating';
       if (started) {
-        await waitForUpdate(client, name, after.updateStatus!.startedAt, { timeoutMs, expect: 'update', settle, out: context.stdout });
+        await waitForUpdate(client, name, after.updateStatus!.startedAt, { timeoutMs, expect: 'update', settle, waitMonitor: options.waitMonitor, out: context.stdout });
       } else if (spec.mode !== 'GLOBAL') {
         // Nothing to replace (a scale, a config change): wait as `scale` does.
         await waitForConvergence(client, name, spec.replicas, { timeoutMs, settle, preexisting: before, out: context.stdout, job: spec.mode === 'REPLICATED_JOB' });

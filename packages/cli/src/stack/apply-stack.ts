@@ -8,6 +8,8 @@ import type { StackChange } from './stack-plan';
 
 export interface ApplyOptions {
   detach: boolean;
+  /** --wait-monitor: follow each update until its last windows have passed, not only until it rolled out. */
+  waitMonitor?: boolean;
   timeoutMs: number;
   out: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -37,7 +39,7 @@ export async function applyStack(client: Client, changes: readonly StackChange[]
         const started = after.updateStatus && after.updateStatus.startedAt !== before.updateStatus?.startedAt && after.updateStatus.state === 'updating';
         follow.push(() =>
           started
-            ? waitForUpdate(client, change.name, after.updateStatus!.startedAt, { timeoutMs: options.timeoutMs, expect: 'update', out: options.out })
+            ? waitForUpdate(client, change.name, after.updateStatus!.startedAt, { timeoutMs: options.timeoutMs, expect: 'update', waitMonitor: options.waitMonitor, out: options.out })
             : waitForTasks(client, change.spec!, preexisting, options),
         );
       } else {

@@ -23,7 +23,7 @@ export function isInProgress(service: Service): boolean {
 }
 
 function status(state: UpdateState, now: number, message: string, rebalance = false): UpdateStatus {
-  return { state, startedAt: now, completedAt: 0, message, resumedAt: 0, rebalance };
+  return { state, startedAt: now, completedAt: 0, message, resumedAt: 0, rebalance, rolledOutAt: 0 };
 }
 
 /**
@@ -77,7 +77,7 @@ export function withPause(service: Service, now: number, reason: string): Servic
   });
 }
 
-/** A paused update goes on; failures seen before the resume no longer count. */
+/** A paused update goes on; failures seen before the resume no longer count, and it has to roll out again. */
 export function withResume(service: Service, now: number): Service {
   const state = updateState(service);
   if (state !== 'paused' && state !== 'rollback_paused') {
@@ -88,7 +88,17 @@ export function withResume(service: Service, now: number): Service {
     state: rollingBack ? 'rollback_started' : 'updating',
     message: rollingBack ? 'rollback resumed' : 'update resumed',
     resumedAt: now,
+    rolledOutAt: 0,
   });
+}
+
+/**
+ * Every slot runs an up task of the new spec, no old task still runs, and the
+ * canary has lasted its window: what `pisched update` waits for. The update
+ * stays in progress (the last tasks' windows still count failures).
+ */
+export function withRolledOut(service: Service, now: number): Service {
+  return withStatus(service, now, { rolledOutAt: now });
 }
 
 export function withCompletion(service: Service, now: number): Service {
@@ -97,7 +107,8 @@ export function withCompletion(service: Service, now: number): Service {
   const message = rollingBack
     ? service.updateStatus!.message === 'manually requested rollback' ? 'rollback completed' : service.updateStatus!.message
     : service.updateStatus!.rebalance ? 'rebalance completed' : 'update completed';
-  return withStatus(service, now, { state: rollingBack ? 'rollback_completed' : 'completed', message, completedAt: now });
+  // Completed implies rolled out: an update that completes in one round (one batch, its window passed) gets both at once.
+  return withStatus(service, now, { state: rollingBack ? 'rollback_completed' : 'completed', message, completedAt: now, rolledOutAt: service.updateStatus!.rolledOutAt || now });
 }
 
 function withStatus(service: Service, now: number, change: Partial<UpdateStatus>): Service {

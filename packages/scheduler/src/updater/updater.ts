@@ -1,7 +1,7 @@
 import { defaultUpdateConfig, isCurrentTask, isTerminal, type Service, type StoreAction, type Task, type UpdateConfig } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from '../orchestrator/task-factory';
-import { isInProgress, isRollingBack, withCompletion, withPause, withRollback } from './update-status';
+import { isInProgress, isRollingBack, withCompletion, withPause, withRollback, withRolledOut } from './update-status';
 import { describeFailure, isUp, updateFailures } from './failures';
 import { isFinished } from '../orchestrator/task-reaper';
 
@@ -28,7 +28,11 @@ import { isFinished } from '../orchestrator/task-reaper';
  * continue, rollback; a rollback only pauses). The update completes when no
  * old task is left running — every replaced task has stopped (or its node is
  * down), so `docker ps` right after shows only new containers — and the last
- * new task has been watched for the monitor window.
+ * new task has been watched for the monitor window. The moment before that
+ * when every slot first runs an up task of the new spec, with no old task
+ * left running and the canary passed, is written as the update's
+ * `rolledOutAt`: `pisched update` returns there, while the update stays in
+ * progress and a failure in the last windows still runs the failure action.
  *
  * Like the other passes it is a pure function of the stored state (and the
  * clock): everything it decides is written, so a restarted or new leader
@@ -153,7 +157,12 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   if (outdatedSlots.length === 0) {
     // start-first shuts old tasks down as their successors come up: they may still be stopping.
     const stopping = allTasks.some((task) => !current(task) && task.desiredState !== 'RUNNING' && !stopped(task));
-    if (busy === 0 && !stopping && now >= lastUp + config.monitorMs) actions.push(putService(withCompletion(service, now)));
+    if (busy === 0 && !stopping && now >= lastUp + config.monitorMs) {
+      actions.push(putService(withCompletion(service, now)));
+    } else if (busy === 0 && !stopping && canaryPassed && !status.rolledOutAt && units.every((unit) => unit.tasks.some((task) => current(task) && isUp(task)))) {
+      // A slot whose new task died (desired still running, the orchestrator's to restart) is not busy, but not rolled out either.
+      actions.push(putService(withRolledOut(service, now)));
+    }
     return actions;
   }
   // The canary is a whole batch, watched as one. After it, as in Swarm, up to
