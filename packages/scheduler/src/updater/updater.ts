@@ -157,9 +157,10 @@ function updateService(service: Service, units: Unit[], allTasks: Task[], clock:
   if (outdatedSlots.length === 0) {
     // start-first shuts old tasks down as their successors come up: they may still be stopping.
     const stopping = allTasks.some((task) => !current(task) && task.desiredState !== 'RUNNING' && !stopped(task));
-    if (busy === 0 && !stopping && now >= lastUp + config.monitorMs) {
+    if (busy > 0 || stopping) return actions;
+    if (now >= lastUp + config.monitorMs) {
       actions.push(putService(withCompletion(service, now)));
-    } else if (busy === 0 && !stopping && canaryPassed && !status.rolledOutAt && units.every((unit) => unit.tasks.some((task) => current(task) && isUp(task)))) {
+    } else if (canaryPassed && !status.rolledOutAt && units.every((unit) => unit.tasks.some((task) => current(task) && isUp(task)))) {
       // A slot whose new task died (desired still running, the orchestrator's to restart) is not busy, but not rolled out either.
       actions.push(putService(withRolledOut(service, now)));
     }
