@@ -113,10 +113,26 @@ describe('the agent codecs generated from proto/', () => {
     for (const name of received) {
       for (let seed = 1; seed <= 20; seed++) {
         const bytes = encodeMessage(shortName(name), anyMessage(messageType(shortName(name)), randomSource(seed * 104729 + name.length)));
-        expect(generatedCodec(name).decode(bytes), `${name}, seed ${seed}`).toEqual(decodeMessage(shortName(name), bytes));
+        const ours = generatedCodec(name).decode(bytes);
+        const reference = decodeMessage(shortName(name), bytes);
+        expect(ours, `${name}, seed ${seed}`).toEqual(reference);
+        // Key for key in the same order too, as anything that prints or hashes a decoded value sees it.
+        expect(JSON.stringify(ours), `${name}, seed ${seed}`).toBe(JSON.stringify(reference));
       }
       // An empty message: every default.
       expect(generatedCodec(name).decode(new Uint8Array(0))).toEqual(decodeMessage(shortName(name), new Uint8Array(0)));
+    }
+  });
+
+  it('decode what the agent receives in one pass, straight to the plain object: no protobufjs message, no toObject written for it', () => {
+    const bytes = encodeMessage('DispatcherMessage', { assignmentChanges: { tasks: [{ id: 't1', meta: { version: 7 }, status: { state: 'RUNNING', timestamp: 2 ** 40 } }] } });
+    const decoded = generatedCodec('pisched.v1.DispatcherMessage').decode(bytes) as { assignmentChanges: { tasks: object[] } };
+    expect(decoded).toEqual(decodeMessage('DispatcherMessage', bytes));
+    for (const value of [decoded, decoded.assignmentChanges, decoded.assignmentChanges.tasks[0]]) expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    // Two passes (protobufjs's decode to a message, then toObject's copy with every default) were 9 % of a simulated agents' process in a burst.
+    for (const name of received) {
+      expect(entries[name], name).not.toHaveProperty('toObject');
+      if (!sent.includes(name)) expect(entries[name], name).not.toHaveProperty('ctor');
     }
   });
 
