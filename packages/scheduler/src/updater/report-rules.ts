@@ -1,6 +1,6 @@
 import type { StatusReportRules } from '../dispatcher/dispatcher';
 import { raisedByEnd } from '../orchestrator/replicated';
-import { waitedOnByUpdate } from './updater-pass';
+import { reportWaitedOnByUpdate } from './updater-pass';
 
 /**
  * The rules of a task's status report during a rolling update, as the
@@ -12,6 +12,6 @@ import { waitedOnByUpdate } from './updater-pass';
  * scheduler-server.ts, so the dispatcher imports neither role's rules.
  */
 export const updateReportRules: StatusReportRules = {
-  awaited: waitedOnByUpdate,
+  awaited: reportWaitedOnByUpdate,
   alsoWrites: raisedByEnd,
 };
