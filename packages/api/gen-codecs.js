@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const protobuf = require('protobufjs');
 const { loadProtoRoot } = require('./proto-root');
-const { plainDecoder } = require('./gen-plain-decoder');
+const { plainDecoder, SHARED_SOURCE } = require('./gen-plain-decoder');
 
 /** The calls an agent makes: its session, and the join and renewal of its certificate (security/*-client.ts). */
 const METHODS = ['pisched.v1.Dispatcher.Session', 'pisched.v1.Control.IssueNodeCertificate', 'pisched.v1.Control.RenewNodeCertificate'];
@@ -71,6 +71,7 @@ function codecsSource(root) {
     `import * as $protobuf from 'protobufjs/minimal';\n` +
     `const Writer = $protobuf.Writer, Reader = $protobuf.Reader, util = $protobuf.util;\n` +
     `const T = {};\n` +
+    SHARED_SOURCE +
     types.map(([name, type]) => entry(name, type, sent.has(name), received.has(name))).join('\n') +
     `\nexport const CODECS = T;\n` +
     `export const METHODS = ${JSON.stringify(methods, null, 2)};\n`

@@ -10,6 +10,43 @@
 // it. packages/api/test/agent-services.test.ts holds the two equal.
 const protobuf = require('protobufjs');
 
+/**
+ * Fields whose bytes repeat from message to message, decoded once per value
+ * and shared (frozen): a task's spec is its service's, the same bytes for
+ * each of its replicas (the dispatcher embeds them as stored). Filling a
+ * spec's defaults (ContainerSpec, UpdateConfig, Placement…) was most of an
+ * agent's decoding; a node's tasks of one service, or a process of simulated
+ * nodes, now decode each spec once and compare it by identity (sameSpec).
+ */
+const SHARED = new Set(['pisched.v1.Task.spec']);
+
+/**
+ * The helper the shared fields' decoders call (written once into gen/codecs.ts):
+ * the value last decoded from the very same bytes, else a new one, frozen
+ * whole, kept among the last SHARED_KEPT.
+ */
+const SHARED_SOURCE = `const SHARED_KEPT = 512;
+const sharedValues = new Map();
+function frozen(value) {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
+  for (const key of Object.keys(value)) frozen(value[key]);
+  return Object.freeze(value);
+}
+function shared(type, r, l, n) {
+  if (r.pos + l > r.len) throw RangeError("index out of range");
+  const key = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos, l).toString('latin1');
+  let value = sharedValues.get(key);
+  if (value === undefined) {
+    value = frozen(type.decode(r, l, n));
+    sharedValues.set(key, value);
+    if (sharedValues.size > SHARED_KEPT) sharedValues.delete(sharedValues.keys().next().value);
+  } else {
+    r.pos += l;
+  }
+  return value;
+}
+`;
+
 /** `T["name"]`: the entry of another message or enum in gen/codecs.ts. */
 const entryOf = (type) => `T[${JSON.stringify(type.fullName.slice(1))}]`;
 
@@ -22,6 +59,7 @@ function converted(field) {
 
 /** The statement reading one value of `field` (not a map) into `v`. */
 function read(field) {
+  if (field.resolvedType instanceof protobuf.Type && SHARED.has(field.fullName.slice(1))) return `v=shared(${entryOf(field.resolvedType)},r,r.uint32(),n+1)`;
   if (field.resolvedType instanceof protobuf.Type) return `v=${entryOf(field.resolvedType)}.decode(r,r.uint32(),n+1)`;
   return `v=r.${field.resolvedType instanceof protobuf.Enum ? 'int32' : field.type}()`;
 }
@@ -123,4 +161,4 @@ function plainDecoder(type) {
   return lines.join('\n');
 }
 
-module.exports = { plainDecoder };
+module.exports = { plainDecoder, SHARED_SOURCE };

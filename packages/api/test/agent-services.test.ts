@@ -136,6 +136,27 @@ describe('the agent codecs generated from proto/', () => {
     }
   });
 
+  it('decode the spec of tasks from the same bytes once: one frozen object, shared by each task of that service; other bytes, another', () => {
+    const encodeTask = fieldEncoder('Assignments', 'tasks', 'spec');
+    const web = encodeMessage('ServiceSpec', { name: 'web', mode: 'REPLICATED', replicas: 2, container: { image: 'nginx', env: ['A=1'], labels: { a: 'b' } } });
+    const db = encodeMessage('ServiceSpec', { name: 'db', mode: 'REPLICATED', replicas: 1, container: { image: 'postgres' } });
+    const push = (specs: Uint8Array[]) => {
+      const tasks = specs.map((spec, slot) => encodeTask({ id: `t${slot}`, serviceId: 's', slot, nodeId: 'n1', desiredState: 'RUNNING', meta: { version: 3 } }, spec));
+      const bytes = embedEncoded('DispatcherMessage', 'assignments', tasks);
+      const decoded = generatedCodec('pisched.v1.DispatcherMessage').decode(bytes) as { assignments: { tasks: Array<{ spec: { container: { env: string[] } } }> } };
+      expect(decoded).toEqual(decodeMessage('DispatcherMessage', bytes));
+      return decoded.assignments.tasks.map((task) => task.spec);
+    };
+    const [first, second, other] = push([web, web, db]);
+    expect(second).toBe(first);
+    expect(other).not.toBe(first);
+    // A later push (another session of the process, say) gets the same object.
+    expect(push([web])[0]).toBe(first);
+    // Shared, so never changed in place: a change would reach every task holding it.
+    expect(Object.isFrozen(first) && Object.isFrozen(first.container) && Object.isFrozen(first.container.env)).toBe(true);
+    expect(() => first.container.env.push('B=2')).toThrow(TypeError);
+  });
+
   it("decode an assignment set joined from bytes as the scheduler's dispatcher makes it", () => {
     const spec = { name: 'web', mode: 'REPLICATED', replicas: 2, container: { image: 'busybox', env: ['A=1'], labels: { a: 'b' } } };
     const encodeTask = fieldEncoder('Assignments', 'tasks', 'spec');
