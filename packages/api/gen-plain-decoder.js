@@ -23,9 +23,11 @@ const SHARED = new Set(['pisched.v1.Task.spec']);
 /**
  * The helper the shared fields' decoders call (written once into gen/codecs.ts):
  * the value last decoded from the very same bytes, else a new one, frozen
- * whole, kept among the last SHARED_KEPT.
+ * whole. The bytes of the last SHARED_KEPT are kept, each value only weakly:
+ * a spec no task holds any more (an old one after an update) is not kept alive
+ * in a Pi's agent.
  */
-const SHARED_SOURCE = `const SHARED_KEPT = 512;
+const SHARED_SOURCE = `const SHARED_KEPT = 256;
 const sharedValues = new Map();
 function frozen(value) {
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
@@ -35,10 +37,11 @@ function frozen(value) {
 function shared(type, r, l, n) {
   if (r.pos + l > r.len) throw RangeError("index out of range");
   const key = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos, l).toString('latin1');
-  let value = sharedValues.get(key);
+  let value = sharedValues.get(key)?.deref();
   if (value === undefined) {
     value = frozen(type.decode(r, l, n));
-    sharedValues.set(key, value);
+    sharedValues.delete(key);
+    sharedValues.set(key, new WeakRef(value));
     if (sharedValues.size > SHARED_KEPT) sharedValues.delete(sharedValues.keys().next().value);
   } else {
     r.pos += l;
