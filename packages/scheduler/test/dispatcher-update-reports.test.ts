@@ -107,29 +107,4 @@ describe('the reports a rolling update waits on', () => {
     expect(stored(successor).prepareOnly).toBe(true);
     expect(actionsOf(logged)).toEqual([['putTaskStatus', 'putTaskStatus']]);
   });
-
-  it('asks the rules of each report with the task as stored and the status reported: no copy of the task per report', async () => {
-    const asked: Array<{ rule: string; task: Task; status: unknown }> = [];
-    const recording: StatusReportRules = {
-      awaited: (task, status, state) => {
-        asked.push({ rule: 'awaited', task, status });
-        return updateReportRules.awaited(task, status, state);
-      },
-      alsoWrites: (state, task, status, now) => {
-        asked.push({ rule: 'alsoWrites', task, status });
-        return updateReportRules.alsoWrites(state, task, status, now);
-      },
-    };
-    const { old, successor, stored, report } = await slotBeingReplaced([], recording);
-    const before = stored(old[0]);
-    report([old[0], { state: 'SHUTDOWN', message: 'shutdown' }]);
-    await until(() => (stored(old[0]).status!.state === 'SHUTDOWN' ? true : undefined));
-    // The copy a report cost the leader (1.5 % of its burst, README's burst11) is made only where a rule needs it.
-    expect(asked.map(({ rule }) => rule)).toEqual(['awaited', 'alsoWrites']);
-    for (const { task, status } of asked) {
-      expect(task).toBe(before);
-      expect(status).toMatchObject({ state: 'SHUTDOWN', message: 'shutdown' });
-    }
-    expect(stored(successor).prepareOnly).toBe(false);
-  });
 });

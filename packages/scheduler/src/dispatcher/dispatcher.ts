@@ -97,13 +97,10 @@ export interface DispatcherOptions {
  * keeps to sessions and status and imports neither role's rules.
  */
 export interface StatusReportRules {
-  /**
-   * Some role's next step waits on this report (`task` as stored, `status` the one reported): it is
-   * written at once, not gathered. Asked of every report: the task is not copied to ask it.
-   */
-  awaited(task: Task, status: TaskStatus, state: StateMachine): boolean;
-  /** A task the command recording the report of `status` for `task` (as stored) writes too, if any. */
-  alsoWrites(state: StateMachine, task: Task, status: TaskStatus, now: number): Task | undefined;
+  /** Some role's next step waits on this report: it is written at once, not gathered. */
+  awaited(before: Task, after: Task, state: StateMachine): boolean;
+  /** A task the command recording the report writes too (`reported` carries the new status), if any. */
+  alsoWrites(state: StateMachine, reported: Task, now: number): Task | undefined;
 }
 
 export interface HeartbeatSettings {
@@ -630,7 +627,7 @@ export class Dispatcher {
     this.pendingStatus.set(taskId, { nodeId, status });
     if (this.statusQueued) return;
     const task = this.store.state.tasks.get(taskId);
-    if (task && task.nodeId === nodeId && this.options.reportRules?.awaited(task, status, this.store.state)) {
+    if (task && task.nodeId === nodeId && this.options.reportRules?.awaited(task, { ...task, status }, this.store.state)) {
       // A step waits on this one report (a slot of an update): gathering more for 25 ms only delays it.
       // The next turn, so the rest of the agent's message joins the write.
       clearTimeout(this.flushTimer);
@@ -668,7 +665,7 @@ export class Dispatcher {
           puts.push({ action: 'putTaskStatus' as const, putTaskStatus: { taskId, version: task.meta!.version, status, startedAt } });
           // E.g. the old task of a stop-first slot has stopped: its prepared successor may start, told in this very command.
           // Not when that task's own report is in it too: two writes of one task in a command conflict (the round clears the mark).
-          const raised = this.options.reportRules?.alsoWrites(state, task, status, this.clock.now());
+          const raised = this.options.reportRules?.alsoWrites(state, { ...task, status }, this.clock.now());
           if (raised && !batch.has(raised.id)) puts.push(putTask(raised));
         }
         return puts;

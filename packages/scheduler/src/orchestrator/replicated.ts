@@ -1,4 +1,4 @@
-import { isCurrentTask, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task, type TaskStatus } from '@pisched/api';
+import { isCurrentTask, isTerminal, stateRank, type Node, type Service, type StoreAction, type Task } from '@pisched/api';
 import type { StateMachine } from '../store/state-machine';
 import { newTask, putTask, withDesiredState, type Clock } from './task-factory';
 import { decideRestart } from './restart-policy';
@@ -161,10 +161,8 @@ function occupied(shutDown: Task[], nodes: Map<string, Node>): boolean {
  * race between two live tasks) stays the round's. It looks at the service's
  * tasks, as the updater's round after every such report does anyway.
  */
-export function raisedByEnd(state: StateMachine, task: Task, status: TaskStatus, now: number): Task | undefined {
-  if (task.desiredState !== 'SHUTDOWN' || task.slot < 1 || !isTerminal(status.state)) return undefined;
-  // Made only here, past the checks nearly every report fails: the dispatcher asks this of each one it writes.
-  const ended = { ...task, status };
+export function raisedByEnd(state: StateMachine, ended: Task, now: number): Task | undefined {
+  if (ended.desiredState !== 'SHUTDOWN' || ended.slot < 1 || !isTerminal(ended.status!.state)) return undefined;
   const service = state.services.get(ended.serviceId);
   if (!service || service.spec?.mode !== 'REPLICATED' || !isInProgress(service)) return undefined;
   const meant: Task[] = [];

@@ -1,13 +1,9 @@
-import type { Task, TaskStatus } from '@pisched/api';
+import type { Task } from '@pisched/api';
 
 /** Running, and healthy when the container has a health check: what a batch waits for. */
 export function isUp(task: Task): boolean {
-  return isUpStatus(task.status!);
-}
-
-/** isUp of a task whose status is `status`. */
-export function isUpStatus(status: TaskStatus): boolean {
-  return status.state === 'RUNNING' && (status.health === '' || status.health === 'healthy');
+  const health = task.status!.health;
+  return task.status!.state === 'RUNNING' && (health === '' || health === 'healthy');
 }
 
 /**

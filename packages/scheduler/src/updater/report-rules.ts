@@ -1,6 +1,6 @@
 import type { StatusReportRules } from '../dispatcher/dispatcher';
 import { raisedByEnd } from '../orchestrator/replicated';
-import { reportWaitedOnByUpdate } from './updater-pass';
+import { waitedOnByUpdate } from './updater-pass';
 
 /**
  * The rules of a task's status report during a rolling update, as the
@@ -12,6 +12,6 @@ import { reportWaitedOnByUpdate } from './updater-pass';
  * scheduler-server.ts, so the dispatcher imports neither role's rules.
  */
 export const updateReportRules: StatusReportRules = {
-  awaited: reportWaitedOnByUpdate,
+  awaited: waitedOnByUpdate,
   alsoWrites: raisedByEnd,
 };

@@ -1,10 +1,10 @@
-import { isTerminal, type Task, type TaskStatus } from '@pisched/api';
+import { isTerminal, type Task } from '@pisched/api';
 import type { StateMachine, StoreChange } from '../store/state-machine';
 import type { Clock } from '../orchestrator/task-factory';
 import { WakingPass } from '../orchestrator/waking-pass';
 import { reconcileUpdates } from './updater';
 import { isInProgress } from './update-status';
-import { isUpStatus } from './failures';
+import { isUp } from './failures';
 
 /**
  * The rolling updater as the control loop runs it: besides its actions, it
@@ -31,13 +31,8 @@ export class UpdaterPass extends WakingPass {
  * at once, and what the dispatcher writes at once when an agent reports it.
  */
 export function waitedOnByUpdate(before: Task, after: Task, state: StateMachine): boolean {
-  return reportWaitedOnByUpdate(before, after.status!, state);
-}
-
-/** waitedOnByUpdate of `task` once its status is `status`, asked without a copy of the task: the dispatcher asks it of every report. */
-export function reportWaitedOnByUpdate(task: Task, status: TaskStatus, state: StateMachine): boolean {
-  const moved = task.status!.state !== status.state || task.status!.health !== status.health;
-  if (!moved || !(isUpStatus(status) || isTerminal(status.state))) return false;
-  const service = state.services.get(task.serviceId);
+  const moved = before.status!.state !== after.status!.state || before.status!.health !== after.status!.health;
+  if (!moved || !(isUp(after) || isTerminal(after.status!.state))) return false;
+  const service = state.services.get(after.serviceId);
   return service !== undefined && isInProgress(service);
 }
