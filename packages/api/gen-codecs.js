@@ -1,17 +1,19 @@
 // Writes src/gen/codecs.ts: the encoders and decoders of the messages the
 // agent sends and receives, as plain functions, so that the agent needs
 // neither protobufjs's reflection of the whole API package nor the descriptor
-// it is built from (about 1 MiB of an idle agent's heap, #17). The functions
+// it is built from (about 1 MiB of an idle agent's heap, #17). The encoders
 // are protobufjs's own: the very code its reflection generates with `new
-// Function` at first use (encoder, decoder, converter), written out here with
-// each reference to another type (`types[i]`) made a reference to that type's
-// entry. So the bytes and the objects are protobufjs's, by construction
-// (packages/api/test/agent-services.test.ts holds them to the reflection's and
-// this file to proto/).
+// Function` at first use (constructor, converter, encoder), written out here
+// with each reference to another type (`types[i]`) made a reference to that
+// type's entry, so the bytes are protobufjs's by construction. The decoders
+// read the bytes straight into the plain object protobufjs's decoder and
+// converter make together (gen-plain-decoder.js). packages/api/test/
+// agent-services.test.ts holds both to the reflection's, and this file to proto/.
 const fs = require('node:fs');
 const path = require('node:path');
 const protobuf = require('protobufjs');
 const { loadProtoRoot } = require('./proto-root');
+const { plainDecoder, SHARED_SOURCE } = require('./gen-plain-decoder');
 
 /** The calls an agent makes: its session, and the join and renewal of its certificate (security/*-client.ts). */
 const METHODS = ['pisched.v1.Dispatcher.Session', 'pisched.v1.Control.IssueNodeCertificate', 'pisched.v1.Control.RenewNodeCertificate'];
@@ -34,13 +36,17 @@ function source(codegen, type) {
   return codegen.toString().replace(/\btypes\[(\d+)\]/g, (_, i) => `T[${JSON.stringify(type.fieldsArray[Number(i)].resolvedType.fullName.slice(1))}]`);
 }
 
-/** The agent encodes what it sends (fromObject, encode) and decodes what it receives (decode, toObject): only those are written. */
+/**
+ * The agent encodes what it sends (ctor, fromObject, encode) and decodes what
+ * it receives straight to the plain object (decode, gen-plain-decoder.js): only
+ * those are written.
+ */
 function entry(name, type, sent, received) {
   if (type instanceof protobuf.Enum) return `T[${JSON.stringify(name)}] = { values: ${JSON.stringify(type.valuesById)} };`;
-  const parts = [['ctor', protobuf.Type.generateConstructor(type)]];
-  if (sent) parts.push(['fromObject', protobuf.converter.fromObject(type)], ['encode', protobuf.encoder(type)]);
-  if (received) parts.push(['decode', protobuf.decoder(type)], ['toObject', protobuf.converter.toObject(type)]);
-  return `T[${JSON.stringify(name)}] = {\n${parts.map(([key, codegen]) => `${key}: ${source(codegen, type)},`).join('\n')}\n};`;
+  const parts = [];
+  if (sent) parts.push(['ctor', source(protobuf.Type.generateConstructor(type), type)], ['fromObject', source(protobuf.converter.fromObject(type), type)], ['encode', source(protobuf.encoder(type), type)]);
+  if (received) parts.push(['decode', plainDecoder(type)]);
+  return `T[${JSON.stringify(name)}] = {\n${parts.map(([key, code]) => `${key}: ${code},`).join('\n')}\n};`;
 }
 
 function codecsSource(root) {
@@ -65,6 +71,7 @@ function codecsSource(root) {
     `import * as $protobuf from 'protobufjs/minimal';\n` +
     `const Writer = $protobuf.Writer, Reader = $protobuf.Reader, util = $protobuf.util;\n` +
     `const T = {};\n` +
+    SHARED_SOURCE +
     types.map(([name, type]) => entry(name, type, sent.has(name), received.has(name))).join('\n') +
     `\nexport const CODECS = T;\n` +
     `export const METHODS = ${JSON.stringify(methods, null, 2)};\n`

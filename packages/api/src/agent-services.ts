@@ -1,19 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 // Written by gen-codecs.js from proto/ at build: protobufjs's generated code for the agent's messages.
 import { CODECS, METHODS } from './gen/codecs';
-import { CONVERSION, methodDefinition, type MessageCodec } from './grpc-method';
+import { methodDefinition, type MessageCodec } from './grpc-method';
 
 /**
- * A generated entry of gen/codecs.ts: protobufjs's functions for one message
- * type, those to encode only for what the agent sends, those to decode only
- * for what it receives.
+ * A generated entry of gen/codecs.ts for one message type: protobufjs's
+ * functions to encode, only for what the agent sends; a decoder straight to
+ * the plain object (CONVERSION's), only for what it receives.
  */
 interface GeneratedType {
-  ctor: unknown;
+  ctor?: unknown;
   fromObject?(value: object): object;
   encode?(message: object): { finish(): Uint8Array };
   decode?(bytes: Uint8Array): object;
-  toObject?(message: object, options: typeof CONVERSION): object;
 }
 
 const generated = CODECS as Record<string, GeneratedType>;
@@ -25,16 +24,16 @@ const generated = CODECS as Record<string, GeneratedType>;
  */
 export function generatedCodec(fullName: string): MessageCodec & { name: string } {
   const type = generated[fullName];
-  if (!type?.ctor) throw new Error(`no code is generated for message ${fullName} (packages/api/gen-codecs.js)`);
+  if (!type?.encode && !type?.decode) throw new Error(`no code is generated for message ${fullName} (packages/api/gen-codecs.js)`);
   const missing = (what: string) => () => {
     throw new Error(`no code is generated to ${what} message ${fullName}: the agent does not (packages/api/gen-codecs.js)`);
   };
-  const { fromObject, encode, decode, toObject } = type;
+  const { fromObject, encode, decode } = type;
   return {
     name: fullName.slice(fullName.lastIndexOf('.') + 1),
     // Called as methods: the generated code reaches its own entry as `this` (this.ctor).
     encode: fromObject && encode ? (value) => type.encode!(type.fromObject!(value)).finish() : missing('encode'),
-    decode: decode && toObject ? (bytes) => type.toObject!(type.decode!(bytes), CONVERSION) : missing('decode'),
+    decode: decode ? (bytes) => type.decode!(bytes) : missing('decode'),
   };
 }
 
