@@ -11,8 +11,11 @@ const MODULE = path.resolve(__dirname, '../dist/startup-heap.js');
  * past scavenges, then dropped but for a quarter), settleStartupHeap() at the
  * end of it, then idle for 11 s, past V8's memory reducer (8 s after the old
  * generation grew). The full collections made during the call and after it.
+ * With `untilLater`, the idle part ends as soon as that many have come after
+ * the call, or after 30 s: the reducer's later collections wait for the
+ * process to look idle, which a loaded machine delays past 11 s.
  */
-function startupCollections(flags: string[]): { settle: number; later: number } {
+function startupCollections(flags: string[], untilLater?: number): { settle: number; later: number } {
   const run = spawnSync(process.execPath, [...flags, '-e', `
     const { PerformanceObserver, constants } = require('node:perf_hooks');
     const counts = { startup: 0, settle: 0, later: 0 };
@@ -30,9 +33,17 @@ function startupCollections(flags: string[]): { settle: number; later: number } 
       calledAt = performance.now();
       settleStartupHeap();
       settledAt = performance.now();
-      setTimeout(() => {
-        process.stdout.write(JSON.stringify({ settle: counts.settle, later: counts.later, kept: kept.length }));
-      }, 11_000);
+      const report = () => process.stdout.write(JSON.stringify({ settle: counts.settle, later: counts.later, kept: kept.length }));
+      const untilLater = ${JSON.stringify(untilLater ?? null)};
+      if (untilLater === null) {
+        setTimeout(report, 11_000);
+      } else {
+        const poll = setInterval(() => {
+          if (counts.later < untilLater && performance.now() - settledAt < 30_000) return;
+          clearInterval(poll);
+          report();
+        }, 100);
+      }
     }, 50);`], { encoding: 'utf8' });
   expect(run.status, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as { settle: number; later: number };
@@ -46,7 +57,10 @@ describe('settleStartupHeap', () => {
     expect(unit.settle).toBeGreaterThanOrEqual(1);
     expect(unit.later).toBe(1);
     // Without the two flags: nothing at the call, and the reducer's two or three collections after it.
-    const before = startupCollections(FLAGS.filter((flag) => flag !== '--expose-gc' && flag !== '--memory-reducer-single-gc'));
+    const before = startupCollections(
+      FLAGS.filter((flag) => flag !== '--expose-gc' && flag !== '--memory-reducer-single-gc'),
+      2,
+    );
     expect(before.settle).toBe(0);
     expect(before.later).toBeGreaterThanOrEqual(2);
   });
