@@ -335,8 +335,9 @@ export async function runningContainersOfService(nodeIds: string[], service: str
 
 /** Removes every container these node ids own; used after each test, pass or fail. */
 export async function removeContainersOf(nodeIds: string[]): Promise<void> {
-  const leftovers = await containersOf(nodeIds);
-  await Promise.all(leftovers.map((info) => docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)));
+  for (const info of await containersOf(nodeIds)) {
+    await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+  }
 }
 
 /** Removes the engine networks these nodes' agents made for pisched networks (once their containers are gone). */
@@ -360,11 +361,7 @@ export class Cluster {
     this.scheduler = await startScheduler({ extraArgs: this.startSchedulerArgs });
     this.daemons.push(this.scheduler.daemon);
     this.dirs.push(this.scheduler.dataDir);
-    // One worker token for all (as an operator pastes the same line on each Pi), and the agents start together:
-    // each fetching its own and starting after the last one cost a CLI run per agent in every test file.
-    const token = agentIds.length > 0 ? await joinToken(this.address, 'worker') : '';
-    const withToken = (args: string[]) => (flagValue(args, '--join-token') === undefined ? [...args, '--join-token', token] : args);
-    await Promise.all(agentIds.map((id) => this.addAgent(id, withToken(agentArgs(id)))));
+    for (const id of agentIds) await this.addAgent(id, agentArgs(id));
     await waitFor(async () => {
       const nodes = await cliJson<{ id: string; state: string }[]>(this.address, ['node', 'ls']);
       return agentIds.every((id) => nodes.some((node) => node.id === id && node.state === 'ready'));
@@ -376,12 +373,11 @@ export class Cluster {
     return this.scheduler.address;
   }
 
-  async addAgent(nodeId: string, args: string[] = [], dataDir = tempDir(`agent-${nodeId}`)): Promise<AgentHandle> {
-    // Recorded before the start, so that agents started together keep the order they were given (tests index dirs).
-    if (!this.nodeIds.includes(nodeId)) this.nodeIds.push(nodeId);
-    this.dirs.push(dataDir);
+  async addAgent(nodeId: string, args: string[] = [], dataDir?: string): Promise<AgentHandle> {
     const agent = await startAgent(this.address, nodeId, args, dataDir);
     this.daemons.push(agent.daemon);
+    if (!this.nodeIds.includes(nodeId)) this.nodeIds.push(nodeId);
+    this.dirs.push(agent.dataDir);
     return agent;
   }
 
@@ -394,11 +390,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    // Agents all at once, then the schedulers they were telling of their stop: one after the other cost each
-    // file a daemon's exit per daemon.
-    const schedulers = this.daemons.filter((daemon) => daemon.name === 'scheduler');
-    await Promise.all(this.daemons.filter((daemon) => daemon.name !== 'scheduler').map((daemon) => daemon.stop()));
-    await Promise.all(schedulers.map((daemon) => daemon.stop()));
+    for (const daemon of [...this.daemons].reverse()) await daemon.stop();
     await removeContainersOf(this.nodeIds);
     await removeEngineNetworksOf(this.nodeIds);
     // An agent stopped cleanly removed its discovery interface; one that was killed left it.

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unitNodeFlags } from '../../../test/unit-node-flags';
@@ -12,9 +12,8 @@ const MODULE = path.resolve(__dirname, '../dist/startup-heap.js');
  * end of it, then idle for 11 s, past V8's memory reducer (8 s after the old
  * generation grew). The full collections made during the call and after it.
  */
-async function startupCollections(flags: string[]): Promise<{ settle: number; later: number }> {
-  const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [...flags, '-e', `
+function startupCollections(flags: string[]): { settle: number; later: number } {
+  const run = spawnSync(process.execPath, [...flags, '-e', `
     const { PerformanceObserver, constants } = require('node:perf_hooks');
     const counts = { startup: 0, settle: 0, later: 0 };
     const phase = (at) => (at < calledAt ? 'startup' : at <= settledAt ? 'settle' : 'later');
@@ -34,24 +33,20 @@ async function startupCollections(flags: string[]): Promise<{ settle: number; la
       setTimeout(() => {
         process.stdout.write(JSON.stringify({ settle: counts.settle, later: counts.later, kept: kept.length }));
       }, 11_000);
-    }, 50);`], { encoding: 'utf8' }, (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
-  });
+    }, 50);`], { encoding: 'utf8' });
   expect(run.status, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as { settle: number; later: number };
 }
 
 describe('settleStartupHeap', () => {
-  it("under the unit's flags collects the start-up's garbage once, and V8's memory reducer then makes one collection, not two or three", async () => {
+  it("under the unit's flags collects the start-up's garbage once, and V8's memory reducer then makes one collection, not two or three", () => {
     // That the heap ends as small is the idle agent's RSS in bench:footprint (README); in this script's
     // heap of equal arrays the reducer's third collection compacts a little more (8.7 against 8.2 MB).
-    // Both processes at once: each is idle for its 11 s, and two separate heaps do not see each other's collections.
-    const [unit, before] = await Promise.all([
-      startupCollections(FLAGS),
-      startupCollections(FLAGS.filter((flag) => flag !== '--expose-gc' && flag !== '--memory-reducer-single-gc')),
-    ]);
+    const unit = startupCollections(FLAGS);
     expect(unit.settle).toBeGreaterThanOrEqual(1);
     expect(unit.later).toBe(1);
     // Without the two flags: nothing at the call, and the reducer's two or three collections after it.
+    const before = startupCollections(FLAGS.filter((flag) => flag !== '--expose-gc' && flag !== '--memory-reducer-single-gc'));
     expect(before.settle).toBe(0);
     expect(before.later).toBeGreaterThanOrEqual(2);
   });
