@@ -8,7 +8,7 @@
  * and a closure with a context of its own, for every export of the module:
  * 47 of them in the agent's bundle (`fs` 8 times, `path` 10, grpc-js's index
  * 5), some 1,400 accessors held for the daemon's whole life (heap snapshot,
- * README "Start-up and footprint"); in the CLI's, each `import()` a command
+ * docs/benchmarks/startup-and-footprint.md); in the CLI's, each `import()` a command
  * makes (dockerode, YAML, the X.509 library). Named groups: the helper, the module, its
  * Node-mode flag, the target, and Object.create, Object.getPrototypeOf,
  * esbuild's property copier and Object.defineProperty.

@@ -22,7 +22,7 @@ export interface MemoryOverTime {
  * gives the young generation's pages back after each scavenge when little is
  * allocated, and the next ones are touched again as the agent allocates (a
  * heartbeat a second), so its RSS climbs 0.75 MiB over about 40 s and drops
- * back (README, "The idle agent's RSS is a saw-tooth"). A single reading falls
+ * back (docs/benchmarks/startup-and-footprint.md, "The idle agent's RSS is a saw-tooth"). A single reading falls
  * anywhere on that tooth, which was most of the 1 MiB between runs; the
  * median over a window of at least one tooth is where the agent spends its time.
  */

@@ -133,7 +133,7 @@ function replacedRequire(importer, request) {
  * keeps that function for the process's whole life. The function's bytecode,
  * source positions and feedback are then held although it never runs again:
  * 388 KiB of an idle agent's heap, over its 286 modules (heap snapshot,
- * README "Start-up and footprint"). The same wrapper, which lets the function
+ * docs/benchmarks/startup-and-footprint.md). The same wrapper, which lets the function
  * go once it has run (kept if it threw, so that a later require runs it again,
  * as esbuild's does). Named groups: the function, the module object, the error.
  */

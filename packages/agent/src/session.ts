@@ -283,6 +283,11 @@ export class AgentSession {
     follow(channel.getConnectivityState(true));
   }
 
+  /** The address the list points at now. */
+  private listed(): string {
+    return this.options.addresses[this.addressIndex % this.options.addresses.length];
+  }
+
   private dropClients(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
@@ -291,7 +296,7 @@ export class AgentSession {
 
   private open(): void {
     if (this.closed) return;
-    const address = this.redirect ?? this.options.addresses[this.addressIndex % this.options.addresses.length];
+    const address = this.redirect ?? this.listed();
     const redirected = this.redirect !== undefined;
     const askingAgain = this.askingAgain;
     this.askingAgain = false;
@@ -336,7 +341,12 @@ export class AgentSession {
       if (askAgain) {
         this.redirect = address;
         this.askingAgain = true;
-      } else if (!redirected) this.addressIndex++;
+      } else if (!redirected || (wasAccepted && this.listed() === address)) {
+        // A session reached by a redirect leaves the list where the refusal left it, and that is
+        // often the leader's own place: lost, it was dialled again first (after a leader kill, 900
+        // agents were refused by the dead one and backed off twice before asking anyone else).
+        this.addressIndex++;
+      }
       if (this.closed) return;
       // Sent on to the leader by name: go there at once, without counting it as a failure; only a
       // member that was itself reached by a redirect, and refused again, sends the agent into backoff.

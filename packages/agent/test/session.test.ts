@@ -324,6 +324,23 @@ describe('AgentSession', () => {
     await waitFor(() => leader.refused() >= 1, 4_000);
   });
 
+  it('after losing a session it was sent to by a redirect, asks another member first, not the lost one', async () => {
+    const newLeader = await startedDispatcher();
+    const leader = await proxyTo((await startedDispatcher()).port);
+    // The first member refuses, naming the leader, which is also the next address of the list; once the leader is gone it names the new one.
+    let named = leader.address;
+    const follower = await refusingMember(() => named);
+    const { events } = startSession([`127.0.0.1:${follower.port}`, leader.address]);
+    await waitFor(() => events.includes('accepted:s1'));
+    expect(follower.refusals()).toBe(1);
+    named = `127.0.0.1:${newLeader.port}`;
+    leader.cut(true);
+    await waitFor(() => newLeader.calls.length === 1 && events.filter((e) => e.startsWith('accepted')).length === 2);
+    // Dialled first, the dead leader refused the connection and the agent backed off twice before asking the member.
+    expect(leader.refused()).toBe(0);
+    expect(follower.refusals()).toBe(2);
+  });
+
   it('asks a member that names the leader just lost again, rather than dialling the dead one', async () => {
     const lostLeader = await startedDispatcher();
     const newLeader = await startedDispatcher();

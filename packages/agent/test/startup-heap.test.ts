@@ -40,7 +40,7 @@ function startupCollections(flags: string[]): { settle: number; later: number } 
 
 describe('settleStartupHeap', () => {
   it("under the unit's flags collects the start-up's garbage once, and V8's memory reducer then makes one collection, not two or three", () => {
-    // That the heap ends as small is the idle agent's RSS in bench:footprint (README); in this script's
+    // That the heap ends as small is the idle agent's RSS in bench:footprint (README, "Start-up and footprint"); in this script's
     // heap of equal arrays the reducer's third collection compacts a little more (8.7 against 8.2 MB).
     const unit = startupCollections(FLAGS);
     expect(unit.settle).toBeGreaterThanOrEqual(1);

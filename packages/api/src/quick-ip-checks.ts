@@ -7,8 +7,8 @@ import net = require('node:net');
 // give Node's answers and leave the expression to text that has one. Loaded
 // first by the CLI's and the agent's main.ts, so only their own processes
 // have them. In the agent, which dials its scheduler by an IPv4 address, the
-// compiled expression was 135 KiB of its idle heap (a heap snapshot, README
-// "Start-up and footprint").
+// compiled expression was 135 KiB of its idle heap (a heap snapshot,
+// docs/benchmarks/startup-and-footprint.md).
 const isIPv4 = net.isIPv4;
 const isIPv6 = net.isIPv6;
 

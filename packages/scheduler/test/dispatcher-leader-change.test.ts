@@ -53,6 +53,26 @@ function slowStore(commitMs: number): { store: Store; commits: () => number } {
   return { store, commits: () => index };
 }
 
+/** Which turn of the event loop it is: a counter moved on by a chain of setImmediate, one step a turn. */
+function countTurns(): { now: () => number } {
+  let turn = 0;
+  let counting = true;
+  const count = () => {
+    turn++;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  cleanups.push(() => (counting = false));
+  return { now: () => turn };
+}
+
+/** The most entries of `turns` (one per event, the turn it ran in) that share one turn. */
+function mostInOneTurn(turns: number[]): number {
+  const perTurn = new Map<number, number>();
+  for (const at of turns) perTurn.set(at, (perTurn.get(at) ?? 0) + 1);
+  return Math.max(...perTurn.values());
+}
+
 describe('after a leader change', () => {
   it('registrations that need a write are committed together, not one commit each', async () => {
     const { store, commits } = slowStore(40);
@@ -157,6 +177,57 @@ describe('after a leader change', () => {
     dispatcher.start();
     leading = true;
     await expect(accepted).resolves.toBeDefined();
+  });
+
+  it('registrations held through an election are answered a few per turn of the event loop once it ends, not all in one go', async () => {
+    const { store } = slowStore(0);
+    let leading = false;
+    const turns = countTurns();
+    const admittedIn: number[] = [];
+    const { client, dispatcher } = await serve(store, {
+      refuse: () => (leading ? undefined : 'not the leader'),
+      leaderAddress: () => '127.0.0.1:7700',
+      electedHere: () => true,
+      authorizeSession: () => {
+        admittedIn.push(turns.now());
+        return undefined;
+      },
+    });
+    await store.update(() => Array.from({ length: 200 }, (_, i) => ({ action: 'putNode' as const, putNode: storedNode(`pi-${i + 1}`, 'READY') })));
+    const calls = Array.from({ length: 200 }, (_, i) => register(client, `pi-${i + 1}`));
+    // Every registration arrived and is held while the leadership is confirmed.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(admittedIn).toEqual([]);
+    // The leader's loop is busy meanwhile (as it is in the storm): whatever waits for a time is due at once when it frees.
+    const busyUntil = performance.now() + 80;
+    while (performance.now() < busyUntil);
+    dispatcher.start();
+    leading = true;
+    await Promise.all(calls);
+    expect(admittedIn).toHaveLength(200);
+    // Answered all at once, the 200 held one turn of the loop for all their session opens, while Raft's messages waited.
+    expect(mostInOneTurn(admittedIn)).toBeLessThanOrEqual(25);
+  });
+
+  it('registrations arriving together are answered a few per turn of the event loop', async () => {
+    const { store } = slowStore(0);
+    const turns = countTurns();
+    const admittedIn: number[] = [];
+    const { client, dispatcher } = await serve(store, {
+      authorizeSession: () => {
+        admittedIn.push(turns.now());
+        return undefined;
+      },
+    });
+    await store.update(() => Array.from({ length: 200 }, (_, i) => ({ action: 'putNode' as const, putNode: storedNode(`pi-${i + 1}`, 'READY') })));
+    dispatcher.start();
+    const calls = Array.from({ length: 200 }, (_, i) => register(client, `pi-${i + 1}`));
+    // The registrations go out in this turn; the loop is then held while they arrive, so that they are read together.
+    await new Promise((resolve) => setImmediate(resolve));
+    const busyUntil = performance.now() + 80;
+    while (performance.now() < busyUntil);
+    await Promise.all(calls);
+    expect(mostInOneTurn(admittedIn)).toBeLessThanOrEqual(25);
   });
 
   it('a heartbeat that came while the leader itself was held is read before the node is judged', async () => {

@@ -8,9 +8,9 @@ const FLAGS = unitNodeFlags('pisched-scheduler.service');
 
 describe("the scheduler unit's node flags", () => {
   it("have V8's memory reducer make one full collection once the scheduler is idle, not two or three", () => {
-    // The second cost 20-50 ms of CPU in bench:footprint's 20 s window (README, "Footprint"). A script
+    // The second cost 20-50 ms of CPU in bench:footprint's 20 s window (docs/benchmarks/startup-and-footprint.md). A script
     // that reaches the reducer under the scheduler's 16 MiB young generation was not found in this round
-    // (README): with a real scheduler, --trace-gc-verbose shows "finished GC #1 (done)" with it and a GC #2 without.
+    // (docs/benchmarks/startup-and-footprint.md): with a real scheduler, --trace-gc-verbose shows "finished GC #1 (done)" with it and a GC #2 without.
     expect(FLAGS).toContain('--memory-reducer-single-gc');
   });
 

@@ -115,7 +115,7 @@ export class ControlLoop {
    * The steady tick, for what the clock alone changes. With no change waiting
    * for the store's quiet there is nothing to wait out, so its round starts
    * now: waiting quietMs first cost an idle scheduler a second wake-up every
-   * tick (each about 0.2 ms of CPU on a small board, README "Start-up and footprint").
+   * tick (each about 0.2 ms of CPU on a small board, docs/benchmarks/startup-and-footprint.md).
    */
   private tick(): void {
     if (this.stopped || this.running || this.pending) return this.kick();
