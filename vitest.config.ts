@@ -5,7 +5,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // One test file at a time: the e2e files share one Docker engine and one of
-    // them restarts it (a per-project setting is not honoured by vitest 3).
+    // them restarts it (a per-project setting is not honoured by vitest 3). `npm test`
+    // (scripts/test.sh) runs the unit project on its own, two files at a time.
     fileParallelism: false,
     projects: [
       {

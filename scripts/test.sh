@@ -11,9 +11,9 @@ for config in tsconfig.test.json packages/*/tsconfig.test.json; do
   npx tsc --noEmit -p "$config"
 done
 if [ "$#" -eq 0 ]; then
-  # The unit files share no engine, port or process: two at a time (on 2 cores vitest would run one). The e2e
-  # files stay one at a time (vitest.config.ts says why), in a run of their own since vitest 3 has no per-project
-  # setting for it. Both runs go on when the first fails, so one run reports every failure, as one run did.
+  # The unit files share no engine, port or process: two at a time, overriding the config's one file at a time,
+  # which is for the e2e files (vitest.config.ts says why); those run on their own since vitest 3 has no
+  # per-project setting for it. Both runs go on when the first fails, so one run reports every failure, as one run did.
   status=0
   npx vitest run --project unit --fileParallelism --maxWorkers=2 || status=$?
   npx vitest run --project e2e || status=$?
