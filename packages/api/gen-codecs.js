@@ -78,7 +78,7 @@ function codecsSource(root) {
   );
 }
 
-module.exports = { codecsSource, METHODS };
+module.exports = { codecsSource, reachable, METHODS };
 
 if (require.main === module) {
   const out = path.join(__dirname, 'src/gen/codecs.ts');

@@ -61,8 +61,8 @@ function converted(field) {
 }
 
 /** The statement reading one value of `field` (not a map) into `v`. */
-function read(field) {
-  if (field.resolvedType instanceof protobuf.Type && SHARED.has(field.fullName.slice(1))) return `v=shared(${entryOf(field.resolvedType)},r,r.uint32(),n+1)`;
+function read(field, shared) {
+  if (field.resolvedType instanceof protobuf.Type && shared.has(field.fullName.slice(1))) return `v=shared(${entryOf(field.resolvedType)},r,r.uint32(),n+1)`;
   if (field.resolvedType instanceof protobuf.Type) return `v=${entryOf(field.resolvedType)}.decode(r,r.uint32(),n+1)`;
   return `v=r.${field.resolvedType instanceof protobuf.Enum ? 'int32' : field.type}()`;
 }
@@ -78,7 +78,7 @@ function defaultOf(field) {
   return JSON.stringify(field.typeDefault);
 }
 
-function mapCase(field, prop) {
+function mapCase(field, prop, shared) {
   // protobufjs keys those by a hash of the Long; proto/ has none, so none is written.
   if (protobuf.types.long[field.keyType] !== undefined) throw new Error(`${field.fullName}: a map with 64-bit keys has no plain decoder (gen-plain-decoder.js)`);
   return [
@@ -91,7 +91,7 @@ function mapCase(field, prop) {
     'var t2=r.uint32()',
     'switch(t2>>>3){',
     `case 1:k=r.${field.keyType}();break`,
-    `case 2:${read(field)};break`,
+    `case 2:${read(field, shared)};break`,
     'default:r.skipType(t2&7,n)',
     '}',
     '}',
@@ -102,7 +102,7 @@ function mapCase(field, prop) {
   ];
 }
 
-function repeatedCase(field, prop) {
+function repeatedCase(field, prop, shared) {
   const lines = [];
   const type = field.resolvedType instanceof protobuf.Enum ? 'int32' : field.type;
   if (!field.resolvedType || field.resolvedType instanceof protobuf.Enum) {
@@ -112,20 +112,23 @@ function repeatedCase(field, prop) {
         'var c2=r.uint32()+r.pos',
         'if(c2>r.len)throw RangeError("index out of range")',
         'r.len=c2',
-        `while(r.pos<c2){${read(field)};d${prop}.push(${converted(field)})}`,
+        `while(r.pos<c2){${read(field, shared)};d${prop}.push(${converted(field)})}`,
         'if(r.pos!==c2)throw RangeError("index out of range")',
         'r.len=c',
         '}else{',
       );
-      lines.push(`${read(field)};d${prop}.push(${converted(field)})`, '}');
+      lines.push(`${read(field, shared)};d${prop}.push(${converted(field)})`, '}');
       return lines;
     }
   }
-  return [`${read(field)};d${prop}.push(${converted(field)})`];
+  return [`${read(field, shared)};d${prop}.push(${converted(field)})`];
 }
 
-/** The source of `name$decode(r, l, n)`: bytes or a Reader, the length to read (undefined: all), the nesting depth. */
-function plainDecoder(type) {
+/**
+ * The source of `name$decode(r, l, n)`: bytes or a Reader, the length to read (undefined: all), the nesting depth.
+ * `shared`: the fields decoded once per value (SHARED, the agent's); none for a decoder whose values are changed in place.
+ */
+function plainDecoder(type, shared = SHARED) {
   const fields = type.fieldsArray.slice().sort((a, b) => a.id - b.id);
   fields.forEach((field) => field.resolve());
   // toObject's key order: the repeated fields, the maps, then the others; a oneof member only when present.
@@ -152,10 +155,10 @@ function plainDecoder(type) {
   for (const field of fields) {
     const prop = `[${JSON.stringify(field.name)}]`;
     lines.push(`case ${field.id}:{`);
-    if (field.map) lines.push(...mapCase(field, prop));
-    else if (field.repeated) lines.push(...repeatedCase(field, prop));
+    if (field.map) lines.push(...mapCase(field, prop, shared));
+    else if (field.repeated) lines.push(...repeatedCase(field, prop, shared));
     else {
-      lines.push(read(field), `d${prop}=${converted(field)}`);
+      lines.push(read(field, shared), `d${prop}=${converted(field)}`);
       if (field.partOf) lines.push(`d[${JSON.stringify(field.partOf.name)}]=${JSON.stringify(field.name)}`);
     }
     lines.push('break', '}');

@@ -14,13 +14,16 @@ import { memberIdentity } from './tls-support';
 import { peersOn, waitFor } from './raft-test-support';
 import { loggedStore, readyNode, spec, testClock } from './fixtures';
 
-// Counted, not changed: which commands a member decodes.
+// Counted, not changed: which commands a member decodes, and how.
 vi.mock('@pisched/api', async (importOriginal) => {
   const original = await importOriginal<typeof import('@pisched/api')>();
-  return { ...original, decodeMessage: vi.fn(original.decodeMessage) };
+  return { ...original, decodeMessage: vi.fn(original.decodeMessage), decodeCommand: vi.fn(original.decodeCommand) };
 });
 const decodeMessage = vi.mocked(api.decodeMessage);
-const commandsDecoded = () => decodeMessage.mock.calls.filter(([name]) => name === 'Command').length;
+const decodeCommand = vi.mocked(api.decodeCommand);
+const commandsDecoded = () => decodeCommand.mock.calls.length;
+/** Commands decoded by protobufjs's reflection (a message, then toObject's copy) instead of in one pass. */
+const commandsDecodedByReflection = () => decodeMessage.mock.calls.filter(([name]) => name === 'Command').length;
 
 const putService = (id: string, replicas: number, name = id): StoreAction => ({
   action: 'putService',
@@ -46,6 +49,7 @@ describe('the leader applies its own task commands without decoding them', () =>
     await store.update(() => [putService('svc', 30), ...['n1', 'n2', 'n3'].map((id) => ({ action: 'putNode' as const, putNode: readyNode(id) }))]);
     const changed: Command[] = [];
     store.on('change', (command: Command) => changed.push(command));
+    decodeCommand.mockClear();
     decodeMessage.mockClear();
     await store.update((state) => reconcileReplicated(state, clock));
     await store.update((state) => placePendingTasks(state, clock, { strategy: 'spread' }));
@@ -63,6 +67,7 @@ describe('the leader applies its own task commands without decoding them', () =>
   it('decodes a command whose decoded form would differ: a lone surrogate, or an object other than a task or a service', async () => {
     const { store, entries } = loggedStore();
     const clock = testClock();
+    decodeCommand.mockClear();
     decodeMessage.mockClear();
     // Neither a task nor a service: decoded, as before.
     await store.update(() => [putService('svc', 2, 'web'), { action: 'putNode', putNode: readyNode('n1') }]);
@@ -89,6 +94,7 @@ describe('the leader applies its own service puts without decoding them', () => 
       priority: 7,
     });
     const created: StoreAction = { action: 'putService', putService: { id: 'svc', meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: rich, previousSpec: null, updateStatus: null } };
+    decodeCommand.mockClear();
     decodeMessage.mockClear();
     await store.update(() => [created]);
     const service = store.state.services.get('svc')!;
@@ -145,11 +151,14 @@ describe('through Raft', () => {
     const index = leader.store.state.appliedIndex;
     for (const member of members) await waitFor(() => member.store.state.appliedIndex >= index, `entry ${index} applied on ${member.log.self.id}`);
     // Each follower decoded the two task commands; the leader did not (this process holds all three members).
+    decodeCommand.mockClear();
     decodeMessage.mockClear();
     await leader.store.update(() => status(leader.store, 'RUNNING', 'up'));
     const last = leader.store.state.appliedIndex;
     for (const member of members) await waitFor(() => member.store.state.appliedIndex >= last, `entry ${last} applied on ${member.log.self.id}`);
     expect(commandsDecoded()).toBe(members.length - 1);
+    // Each follower read the entry in one pass (api's command-decoder.ts), never through reflection.
+    expect(commandsDecodedByReflection()).toBe(0);
     const snapshots = members.map((member) => Buffer.from(member.store.state.snapshot()));
     expect(snapshots[1]!.equals(snapshots[0]!) && snapshots[2]!.equals(snapshots[0]!)).toBe(true);
     expect([...leader.store.state.tasks.values()].every((task) => task.status!.state === 'RUNNING')).toBe(true);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { stamp, stageTraceOn } from '@pisched/raft';
-import { decodeMessage, type Command, type StoreAction } from '@pisched/api';
+import { decodeCommand, type Command, type StoreAction } from '@pisched/api';
 import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';
@@ -61,7 +61,7 @@ export class Store extends EventEmitter {
 
   /** Applies one committed log entry; called by the CommandLog, in index order. */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
-    const command = this.own.take(data, (bytes) => decodeMessage<Command>('Command', bytes));
+    const command = this.own.take(data, decodeCommand);
     const changes: StoreChange[] = [];
     const result = this.state.apply(command, index, changes);
     // The command and what it changed go with the event, so a listener may follow them instead of looking at everything.
