@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredentials, stateRank, validateServiceSpec, type ClusterChannel, type Service, type StoreAction, type Task, type TlsIdentity } from '@pisched/api';
+import { clusterChannel, createClusterCa, issueIdentity, serverCredentials, stateRank, validateServiceSpec, type ClusterChannel, type Service, type StoreAction, type Task, type TlsIdentity } from '@pisched/api';
 import { Store } from '../packages/scheduler/src/store/store';
 import { Dispatcher } from '../packages/scheduler/src/dispatcher/dispatcher';
+import { dispatcherService } from '../packages/scheduler/src/dispatcher/session-service';
 import { updateReportRules } from '../packages/scheduler/src/updater/report-rules';
 import { newTask } from '../packages/scheduler/src/orchestrator/task-factory';
 import { AgentSession } from '../packages/agent/src/session';
@@ -42,7 +43,7 @@ async function served(store: Store) {
   let now = 1_000;
   const dispatcher = new Dispatcher(store, { now: () => now++, newId: () => `x${now++}` }, { heartbeatPeriodMs: 200, heartbeatGrace: 50, reportRules: updateReportRules }, silent);
   const server = new grpc.Server();
-  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+  server.addService(dispatcherService(), dispatcher.handlers());
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', serverCredentials(manager, { requireClientCert: true }), (error, bound) => (error ? reject(error) : resolve(bound))),
   );

@@ -1,6 +1,5 @@
 export * from './proto';
 export * from './agent-services';
-export * from './command-decoder';
 export * from './sliced-encoding';
 export * from './embedded-encoding';
 export * from './types';

@@ -10,6 +10,7 @@ import { loopPasses, planPasses } from './orchestrator/reconcile-passes';
 import type { Clock } from './orchestrator/task-factory';
 import { updateReportRules } from './updater/report-rules';
 import { Dispatcher } from './dispatcher/dispatcher';
+import { dispatcherService } from './dispatcher/session-service';
 import { controlHandlers } from './control/control-api';
 import { RaftCommandLog } from './store/raft-command-log';
 import type { ClusterStart } from './cluster/bootstrap';
@@ -185,7 +186,7 @@ export class SchedulerServer {
     // The caller's certificate is checked first: nothing is forwarded for a caller without the right role.
     this.controlService = authorizeControl(served, this.revoked);
     this.server.addService(api.Control.service, this.controlService);
-    this.server.addService(api.Dispatcher.service, this.dispatcher.handlers());
+    this.server.addService(dispatcherService(), this.dispatcher.handlers());
     if (options.metricsAddr) {
       // Required only with --metrics-addr: prom-client and what it pulls in cost every other scheduler memory and start-up time.
       const { SchedulerMetrics } = require('./metrics/scheduler-metrics') as typeof import('./metrics/scheduler-metrics');

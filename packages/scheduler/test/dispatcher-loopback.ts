@@ -3,6 +3,7 @@ import pino from 'pino';
 import { decodeMessage, loadGrpc, type Command } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { Dispatcher, type DispatcherOptions } from '../src/dispatcher/dispatcher';
+import { dispatcherService } from '../src/dispatcher/session-service';
 import { updateReportRules } from '../src/updater/report-rules';
 import { testClock } from './fixtures';
 
@@ -28,7 +29,8 @@ export type SessionClient<M = object> = grpc.Client & { Session(): grpc.ClientDu
 export async function serveDispatcher<M = object>(store: Store, options: Partial<DispatcherOptions> = {}, clock = testClock()) {
   const dispatcher = new Dispatcher(store, clock, { heartbeatPeriodMs: 1_000, heartbeatGrace: 30, reportRules: updateReportRules, ...options }, pino({ level: 'silent' }));
   const server = new grpc.Server();
-  server.addService(loadGrpc().Dispatcher.service, dispatcher.handlers());
+  // As a scheduler serves it (scheduler-server.ts).
+  server.addService(dispatcherService(), dispatcher.handlers());
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as api from '@pisched/api';
+import * as decoders from '@pisched/api/dist/scheduler-decoders';
 import type { Command, StoreAction } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { StateMachine } from '../src/store/state-machine';
@@ -17,10 +18,14 @@ import { loggedStore, readyNode, spec, testClock } from './fixtures';
 // Counted, not changed: which commands a member decodes, and how.
 vi.mock('@pisched/api', async (importOriginal) => {
   const original = await importOriginal<typeof import('@pisched/api')>();
-  return { ...original, decodeMessage: vi.fn(original.decodeMessage), decodeCommand: vi.fn(original.decodeCommand) };
+  return { ...original, decodeMessage: vi.fn(original.decodeMessage) };
+});
+vi.mock('@pisched/api/dist/scheduler-decoders', async (importOriginal) => {
+  const original = await importOriginal<typeof import('@pisched/api/dist/scheduler-decoders')>();
+  return { ...original, decodeCommand: vi.fn(original.decodeCommand) };
 });
 const decodeMessage = vi.mocked(api.decodeMessage);
-const decodeCommand = vi.mocked(api.decodeCommand);
+const decodeCommand = vi.mocked(decoders.decodeCommand);
 const commandsDecoded = () => decodeCommand.mock.calls.length;
 /** Commands decoded by protobufjs's reflection (a message, then toObject's copy) instead of in one pass. */
 const commandsDecodedByReflection = () => decodeMessage.mock.calls.filter(([name]) => name === 'Command').length;

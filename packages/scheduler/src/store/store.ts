@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { stamp, stageTraceOn } from '@pisched/raft';
-import { decodeCommand, type Command, type StoreAction } from '@pisched/api';
+import type { Command, StoreAction } from '@pisched/api';
+// Only the scheduler decodes commands: not in the package's index, which the CLI's bundle takes whole.
+import { decodeCommand } from '@pisched/api/dist/scheduler-decoders';
 import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';

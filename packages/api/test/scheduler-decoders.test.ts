@@ -3,21 +3,21 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { decodeCommand } from '../src/command-decoder';
+import { decodeAgentMessage, decodeCommand } from '../src/scheduler-decoders';
 import { decodeMessage, encodeMessage, messageType } from '../src/proto';
 import { anyMessage, randomSource } from './random-messages';
 
 const API_DIR = path.resolve(__dirname, '..');
 const load = createRequire(__filename);
-const { commandDecoderSource } = load(path.join(API_DIR, 'gen-command-decoder.js')) as { commandDecoderSource(root: protobuf.Root): string };
+const { schedulerDecodersSource } = load(path.join(API_DIR, 'gen-scheduler-decoders.js')) as { schedulerDecodersSource(root: protobuf.Root): string };
 const { loadProtoRoot } = load(path.join(API_DIR, 'proto-root.js')) as { loadProtoRoot(): protobuf.Root };
 
-describe("the store's Command decoder generated from proto/", () => {
-  it('is what gen-command-decoder.js writes from proto/ now (the build regenerates it; a stale file fails here)', () => {
-    expect(readFileSync(path.join(API_DIR, 'src/gen/command-decoder.ts'), 'utf8')).toBe(commandDecoderSource(loadProtoRoot()));
+describe("the scheduler's decoders generated from proto/", () => {
+  it('are what gen-scheduler-decoders.js writes from proto/ now (the build regenerates them; a stale file fails here)', () => {
+    expect(readFileSync(path.join(API_DIR, 'src/gen/scheduler-decoders.ts'), 'utf8')).toBe(schedulerDecodersSource(loadProtoRoot()));
   });
 
-  it('decodes every command as protobufjs reflection does, defaults, enums, bytes, maps and oneofs included, key for key', () => {
+  it('decode every command as protobufjs reflection does, defaults, enums, bytes, maps and oneofs included, key for key', () => {
     for (let seed = 1; seed <= 200; seed++) {
       const bytes = encodeMessage('Command', anyMessage(messageType('Command'), randomSource(seed * 6151)));
       // The log hands entries over as Buffers or as plain Uint8Arrays: bytes fields come out as reflection makes them of each.
@@ -31,7 +31,18 @@ describe("the store's Command decoder generated from proto/", () => {
     expect(decodeCommand(new Uint8Array(0))).toEqual(decodeMessage('Command', new Uint8Array(0)));
   });
 
-  it('reads in one pass, straight to plain objects, without protobufjs reflection', () => {
+  it("decode every agent's session message as protobufjs reflection does, key for key", () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const bytes = encodeMessage('AgentMessage', anyMessage(messageType('AgentMessage'), randomSource(seed * 7507)));
+      const ours = decodeAgentMessage(bytes);
+      const reference = decodeMessage('AgentMessage', bytes);
+      expect(ours, `seed ${seed}`).toEqual(reference);
+      expect(JSON.stringify(ours), `seed ${seed}`).toBe(JSON.stringify(reference));
+    }
+    expect(decodeAgentMessage(new Uint8Array(0))).toEqual(decodeMessage('AgentMessage', new Uint8Array(0)));
+  });
+
+  it('read in one pass, straight to plain objects, without protobufjs reflection', () => {
     const bytes = encodeMessage('Command', {
       actions: [
         { putTaskStatus: { taskId: 't1', version: 2 ** 40, status: { state: 'RUNNING', timestamp: 2 ** 41 } } },
@@ -52,7 +63,7 @@ describe("the store's Command decoder generated from proto/", () => {
     }
   });
 
-  it('fails on bytes that are not a command, as reflection does', () => {
+  it('fail on bytes that are not a command, as reflection does', () => {
     const truncated = encodeMessage('Command', { actions: [{ removeTask: 'task-with-a-long-id' }] }).slice(0, 6);
     expect(() => decodeMessage('Command', truncated)).toThrow(RangeError);
     expect(() => decodeCommand(truncated)).toThrow(RangeError);
