@@ -17,29 +17,21 @@ describe("the scheduler's decoders generated from proto/", () => {
     expect(readFileSync(path.join(API_DIR, 'src/gen/scheduler-decoders.ts'), 'utf8')).toBe(schedulerDecodersSource(loadProtoRoot()));
   });
 
-  it('decode every command as protobufjs reflection does, defaults, enums, bytes, maps and oneofs included, key for key', () => {
+  // The log hands entries over as Buffers or as plain Uint8Arrays: bytes fields come out as reflection makes them of each.
+  it.each([
+    ['Command', decodeCommand],
+    ['AgentMessage', decodeAgentMessage],
+  ] as const)('decode every %s as protobufjs reflection does, defaults, enums, bytes, maps and oneofs included, key for key', (name, decode) => {
     for (let seed = 1; seed <= 200; seed++) {
-      const bytes = encodeMessage('Command', anyMessage(messageType('Command'), randomSource(seed * 6151)));
-      // The log hands entries over as Buffers or as plain Uint8Arrays: bytes fields come out as reflection makes them of each.
+      const bytes = encodeMessage(name, anyMessage(messageType(name), randomSource(seed * 6151 + name.length)));
       for (const input of [bytes, new Uint8Array(bytes)]) {
-        const ours = decodeCommand(input);
-        const reference = decodeMessage('Command', input);
+        const ours = decode(input);
+        const reference = decodeMessage(name, input);
         expect(ours, `seed ${seed}`).toEqual(reference);
         expect(JSON.stringify(ours), `seed ${seed}`).toBe(JSON.stringify(reference));
       }
     }
-    expect(decodeCommand(new Uint8Array(0))).toEqual(decodeMessage('Command', new Uint8Array(0)));
-  });
-
-  it("decode every agent's session message as protobufjs reflection does, key for key", () => {
-    for (let seed = 1; seed <= 200; seed++) {
-      const bytes = encodeMessage('AgentMessage', anyMessage(messageType('AgentMessage'), randomSource(seed * 7507)));
-      const ours = decodeAgentMessage(bytes);
-      const reference = decodeMessage('AgentMessage', bytes);
-      expect(ours, `seed ${seed}`).toEqual(reference);
-      expect(JSON.stringify(ours), `seed ${seed}`).toBe(JSON.stringify(reference));
-    }
-    expect(decodeAgentMessage(new Uint8Array(0))).toEqual(decodeMessage('AgentMessage', new Uint8Array(0)));
+    expect(decode(new Uint8Array(0))).toEqual(decodeMessage(name, new Uint8Array(0)));
   });
 
   it('read in one pass, straight to plain objects, without protobufjs reflection', () => {
