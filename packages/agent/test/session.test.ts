@@ -194,6 +194,22 @@ function startSession(addresses: string[], log = pino({ level: 'silent' }), chan
   return { session, events, assignments };
 }
 
+/**
+ * An agent in session with the first of three members, which then dies; the
+ * other two hold its registrations (each has one when this returns) until
+ * told how to answer.
+ */
+async function leaderLostAmidElection() {
+  const leader = await startedDispatcher();
+  const next = await electingMember();
+  const other = await electingMember();
+  const { events } = startSession([`127.0.0.1:${leader.port}`, next.address, other.address]);
+  await waitFor(() => events.includes('accepted:s1'));
+  leader.stop();
+  await waitFor(() => next.registrations() === 1 && other.registrations() === 1);
+  return { events, next, other };
+}
+
 describe('AgentSession', () => {
   it('refused while connected (its certificate revoked): says so in one line, and does not retry hot', async () => {
     const dispatcher = new TestDispatcher();
@@ -419,15 +435,9 @@ describe('AgentSession', () => {
   });
 
   it('after losing its session, registers with every other member at once: the one elected accepts it without a refusal on the way', async () => {
-    const leader = await startedDispatcher();
     // The two members left hold registrations through their election; the list's next one loses it.
-    const next = await electingMember();
-    const elected = await electingMember();
-    const { events } = startSession([`127.0.0.1:${leader.port}`, next.address, elected.address]);
-    await waitFor(() => events.includes('accepted:s1'));
-    leader.stop();
     // Asked one after the other, the member elected heard nothing until the list's next one refused the agent.
-    await waitFor(() => next.registrations() === 1 && elected.registrations() === 1);
+    const { events, next, other: elected } = await leaderLostAmidElection();
     elected.accept();
     await waitFor(() => events.includes('accepted:elected'));
     // The registration still held by the other member is withdrawn: it will not hold a session there later.
@@ -439,15 +449,9 @@ describe('AgentSession', () => {
   });
 
   it('after losing its session, a member refusing it names a leader no one was asked: the agent goes there', async () => {
-    const leader = await startedDispatcher();
-    const newLeader = await startedDispatcher();
-    const next = await electingMember();
-    const other = await electingMember();
     // newLeader is missing from the agent's list (a member that joined later).
-    const { events } = startSession([`127.0.0.1:${leader.port}`, next.address, other.address]);
-    await waitFor(() => events.includes('accepted:s1'));
-    leader.stop();
-    await waitFor(() => next.registrations() === 1 && other.registrations() === 1);
+    const newLeader = await startedDispatcher();
+    const { events, next, other } = await leaderLostAmidElection();
     next.refuse(`127.0.0.1:${newLeader.port}`);
     await waitFor(() => events.at(-1) === 'assignments:0' && newLeader.calls.length === 1);
     await waitFor(() => other.cancelled() === 1);
