@@ -108,27 +108,7 @@ export class AgentSession {
   /** Schedulers whose connection failed since the last warming round dialled them: left to the next round at a session's start (see warmOthers). */
   private readonly failing = new Set<string>();
   private warmTimer: NodeJS.Timeout | undefined;
-  /** The session's call once accepted; before that, the attempt made first. */
   private call: Call | undefined;
-  /**
-   * The registrations in flight (not accepted yet), each with its scheduler's
-   * address and what ends it: one, or after a lost session one per other
-   * member (see askEveryone).
-   */
-  private readonly attempts = new Map<Call, { address: string; fail: (reason: string) => void }>();
-  /**
-   * The next attempt is the first since a session was lost: every other
-   * member is asked at once, not one after the other. After a leader kill,
-   * the agents of a process all asked the same member first (their lists in
-   * the same order); when that was not the member elected, each was held
-   * through the election, refused naming the new leader, and only then
-   * registered there, behind the others: 1.5–2.5 s (median) between the
-   * refusal and the session, in the runs where all 900 agents of the larger
-   * process took that way (issue #17, round 13). Asked at once, the new
-   * leader holds each registration through its election and accepts it
-   * straight after; the other members' refusals end calls no longer needed.
-   */
-  private askEveryone = false;
   private accepted = false;
   /** Sessions the scheduler accepted since the agent started: every one after the first is a reconnect. */
   acceptedCount = 0;
@@ -321,53 +301,22 @@ export class AgentSession {
     const askingAgain = this.askingAgain;
     this.askingAgain = false;
     this.redirect = undefined;
-    const everyone = this.askEveryone;
-    this.askEveryone = false;
-    this.accepted = false;
-    // The set held, told to the scheduler in each registration: its first changes may apply to it.
-    const held = this.held.describe();
-    this.ask(address, redirected, askingAgain, held);
-    if (everyone) {
-      for (const other of new Set(this.options.addresses)) {
-        if (other !== address && other !== this.lost?.address) this.ask(other, false, false, held);
-      }
-    }
-    this.acceptTimer = setTimeout(() => {
-      for (const attempt of [...this.attempts.values()]) attempt.fail('no answer to the registration');
-    }, this.options.acceptTimeoutMs ?? 10_000);
-  }
-
-  /** Registers with one scheduler; the first call made by open() is this.call until another is accepted. */
-  private ask(address: string, redirected: boolean, askingAgain: boolean, held: ReturnType<HeldAssignments['describe']>): void {
+    this.currentAddress = address;
     const client = this.clientFor(address);
+    this.client = client;
     const call = client.Session();
-    if (this.attempts.size === 0) {
-      this.currentAddress = address;
-      this.client = client;
-      this.call = call;
-    }
+    this.call = call;
+    this.accepted = false;
     const { log } = this.options;
 
+    // The set held, told to the scheduler in the registration below: its first changes may apply to it.
+    const held = this.held.describe();
     let heldNamed = held !== undefined;
     let done = false;
-    /** named: the leader a refusing member named, when not itself. */
-    const fail = (reason: string, refused = false, named?: string): void => {
-      if (done || (this.call !== call && !this.attempts.has(call))) return;
+    const fail = (reason: string, refused = false): void => {
+      if (done || this.call !== call) return;
       done = true;
-      const wasAccepted = this.accepted && this.call === call;
-      const stale = named !== undefined && named === this.lost?.address && Date.now() - this.lost.at < STALE_LEADER_WINDOW_MS;
-      this.attempts.delete(call);
-      // Another member is still being asked, and this one did not send the agent elsewhere (or named one
-      // being asked already, or the leader just lost): nothing to do but wait for that answer.
-      const askedAlready = named === undefined || stale || [...this.attempts.values()].some((attempt) => attempt.address === named);
-      if (!wasAccepted && !refused && this.attempts.size > 0 && askedAlready) {
-        log.debug(`scheduler ${address} did not take the session: ${reason}; waiting for another member's answer`);
-        cancel(call);
-        if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client, true);
-        return;
-      }
-      if (stale) this.askAgain = true;
-      else if (named !== undefined) this.redirect = named;
+      const wasAccepted = this.accepted;
       this.teardown();
       // A refusal came over a working connection, kept for next time; a lost or failed one is not reused.
       if (client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) this.dropClient(address, client, true);
@@ -379,7 +328,6 @@ export class AgentSession {
         if (wasAccepted) this.options.handlers.onLost();
       } else if (wasAccepted) {
         this.lost = { address, at: Date.now() };
-        this.askEveryone = true;
         log.warn(`lost the session with scheduler ${address}: ${reason}; reconnecting`);
         this.options.handlers.onLost();
       } else if (this.failingSince === undefined) {
@@ -410,9 +358,8 @@ export class AgentSession {
     };
 
     call.on('data', (message: DispatcherMessage__Output) => {
-      if (this.call !== call && !this.attempts.has(call)) return;
+      if (this.call !== call) return;
       if (message.accepted) {
-        if (this.attempts.has(call)) this.settle(call, address, client);
         this.accepted = true;
         this.acceptedCount++;
         this.failingSince = undefined;
@@ -471,11 +418,15 @@ export class AgentSession {
     });
     call.on('error', (error: grpc.ServiceError) => {
       const leader = error.metadata?.get(LEADER_METADATA)[0];
-      fail(this.describe(error), error.code === grpc.status.PERMISSION_DENIED, typeof leader === 'string' && leader !== address ? leader : undefined);
+      if (typeof leader === 'string' && leader !== address) {
+        if (leader === this.lost?.address && Date.now() - this.lost.at < STALE_LEADER_WINDOW_MS) this.askAgain = true;
+        else this.redirect = leader;
+      }
+      fail(this.describe(error), error.code === grpc.status.PERMISSION_DENIED);
     });
     call.on('end', () => fail('the scheduler ended the session'));
 
-    this.attempts.set(call, { address, fail });
+    this.acceptTimer = setTimeout(() => fail('no answer to the registration'), this.options.acceptTimeoutMs ?? 10_000);
     call.write({
       register: {
         nodeId: this.options.nodeId,
@@ -490,15 +441,6 @@ export class AgentSession {
         ...(held ? { held } : {}),
       },
     });
-  }
-
-  /** The attempt accepted becomes the session; the other registrations are withdrawn. */
-  private settle(call: Call, address: string, client: DispatcherClient): void {
-    for (const other of this.attempts.keys()) if (other !== call) cancel(other);
-    this.attempts.clear();
-    this.call = call;
-    this.currentAddress = address;
-    this.client = client;
   }
 
   private deliver(set: AssignmentSet): void {
@@ -529,9 +471,11 @@ export class AgentSession {
     const call = this.call;
     this.call = undefined;
     this.accepted = false;
-    if (call) cancel(call);
-    for (const attempt of this.attempts.keys()) cancel(attempt);
-    this.attempts.clear();
+    if (call) {
+      call.removeAllListeners();
+      call.on('error', () => undefined); // the cancel below surfaces as an error
+      call.cancel();
+    }
     this.client = undefined;
   }
 
@@ -540,13 +484,6 @@ export class AgentSession {
     if (failed) this.failing.add(address);
     client.close();
   }
-}
-
-/** Ends a call whose answers are no longer wanted. */
-function cancel(call: Call): void {
-  call.removeAllListeners();
-  call.on('error', () => undefined); // the cancel surfaces as an error
-  call.cancel();
 }
 
 /** A client whose connection failed or was closed: grpc-js fails its calls at once until its own reconnect backoff (up to 2 min) ends. */
