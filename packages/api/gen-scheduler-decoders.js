@@ -5,7 +5,7 @@
 // decoded by every member but the one that proposed it, thousands of tasks an
 // entry) and the agents' session messages (their status reports). The two
 // passes (a protobufjs message, a Long per 64-bit value, then toObject's copy
-// with every default) were about a sixth of a follower's busy time, and 3.5 %
+// with every default) were a tenth to a sixth of a follower's busy time, and 3.8 %
 // of the leader's, in a 10k-task burst (issue #17, round 13).
 // packages/api/test/scheduler-decoders.test.ts holds them to the reflection's
 // decode and this file to proto/. Not exported by the package's index: only
