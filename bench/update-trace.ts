@@ -167,21 +167,16 @@ it(`where a stop-first slot's time goes in a rolling update of ${REPLICAS} repli
   for (let i = 0; i < RUNS; i++) slots.push(...(await traceRun()));
   load.push(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!);
   const stages = Object.keys(slots[0] ?? {});
-  const lines = stages.slice(1).map((stage, i) => {
-    const before = stages[i]!;
-    const gaps = slots.map((slot) => (slot[stage] !== undefined && slot[before] !== undefined ? slot[stage]! - slot[before]! : undefined)).filter((gap): gap is number => gap !== undefined);
-    if (gaps.length === 0) return `${`→ ${stage}`.padEnd(36)} -`;
-    const s = spread(gaps);
-    return `${`→ ${stage}`.padEnd(36)} ${s.median.toFixed(1).padStart(7)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)}, ${gaps.length} slots)`;
-  });
+  /** The medians (min–max) of the time from one stage to another, over the slots that reached both. */
   const between = (from: string, to: string) => {
     const gaps = slots.map((slot) => (slot[to] !== undefined && slot[from] !== undefined ? slot[to]! - slot[from]! : undefined)).filter((gap): gap is number => gap !== undefined);
     if (gaps.length === 0) return '-';
     const s = spread(gaps);
     return `${s.median.toFixed(1).padStart(7)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)}, ${gaps.length} slots)`;
   };
+  const lines = stages.slice(1).map((stage, i) => `${`→ ${stage}`.padEnd(36)} ${between(stages[i]!, stage)}`);
   console.log(
-    `\nstop-first slots, from the command stopping the old task to the next slot's (after the canary): medians (min–max); 1-min load ${load.join(' → ')}\n${lines.join('\n')}\n` +
+    `\nstop-first slots, from the command stopping the old task to the next slot's (that last stage after the canary only): medians (min–max); 1-min load ${load.join(' → ')}\n${lines.join('\n')}\n` +
       `${'died → engine: started'.padEnd(36)} ${between('died', 'engine: started')}\n` +
       `${'stop committed → died'.padEnd(36)} ${between('leader: stop committed', 'died')}\n` +
       `${'started → running committed'.padEnd(36)} ${between('engine: started', 'leader: running committed')}\n` +
