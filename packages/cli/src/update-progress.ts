@@ -86,6 +86,14 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export const LAST_WINDOW_POLL_MS = 100;
 
 /**
+ * How long the poll stays at 100 ms while every slot has its new task but not
+ * all run it: the last batch's stops and starts take seconds; a batch that
+ * cannot be placed, or an update of parallelism 0 over many slots, is then
+ * followed at the usual pace rather than read ten times a second to its end.
+ */
+export const LAST_BATCH_FAST_MS = 10_000;
+
+/**
  * Follows the update that started at `startedAt` until it has rolled out (or,
  * with waitMonitor, completed): resolves; or until it pauses, rolls back or is
  * superseded (a CliError with the reason, so the command exits non-zero).
@@ -101,6 +109,8 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
   };
   process.once('SIGINT', onInterrupt);
   const watch = new SettleWatch(options.settle?.settleMs ?? 0);
+  /** When every slot was first seen with its task of the new spec. */
+  let lastBatchSince: number | undefined;
   try {
     for (;;) {
       const service = await client.getService(name);
@@ -128,7 +138,9 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
       if (now() >= deadline) {
         throw new CliError(`service ${name}: ${options.expect} not finished within ${Math.round(options.timeoutMs / 1000)}s (${status.state.replace('_', ' ')}: ${status.message}); it goes on in the background`);
       }
-      const pollMs = Math.min(options.pollMs ?? 500, replicas > 0 && begun === replicas ? LAST_WINDOW_POLL_MS : Infinity);
+      if (replicas > 0 && begun === replicas) lastBatchSince ??= now();
+      const lastBatch = lastBatchSince !== undefined && now() - lastBatchSince < LAST_BATCH_FAST_MS;
+      const pollMs = Math.min(options.pollMs ?? 500, replicas > 0 && (done === replicas || lastBatch) ? LAST_WINDOW_POLL_MS : Infinity);
       await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
     }
   } finally {

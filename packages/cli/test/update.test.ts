@@ -195,6 +195,22 @@ describe('update progress', () => {
     expect(slept).toEqual([500, 100, 100]);
   });
 
+  it('polls every 100 ms for 10 s of a last batch that does not run, then every 500 ms', async () => {
+    const svc = updating('updating', 'update in progress');
+    const twoSlots: Service = { ...svc, spec: { ...svc.spec!, replicas: 2 } };
+    const stuck = [task({ slot: 1, spec: twoSlots.spec }), task({ slot: 2, spec: twoSlots.spec, state: 'PENDING' })];
+    let call = 0;
+    let clock = 0;
+    const client = {
+      getService: async () => (call < 103 ? twoSlots : { ...twoSlots, updateStatus: { ...twoSlots.updateStatus!, state: 'completed', message: 'update completed' } }),
+      listTasks: async () => (call++, stuck),
+    };
+    const slept: number[] = [];
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await waitForUpdate(client, 'web', 100, { timeoutMs: 60_000, expect: 'update', sleep: async (ms) => void (slept.push(ms), (clock += ms)), out, now: () => clock });
+    expect(slept).toEqual([...Array<number>(100).fill(100), 500, 500, 500]);
+  });
+
   it('a later update supersedes the one followed', async () => {
     const client = { getService: async () => updating('updating', '', 999), listTasks: async () => [] };
     const out = Object.assign(new PassThrough(), { isTTY: false });
