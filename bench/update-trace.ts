@@ -1,12 +1,15 @@
 // Where a stop-first slot's time goes in a rolling update (issue #17), from the
-// old container's death to the engine's start of its prepared successor, per
-// slot, in stages: the agent's report of the end (its log), the leader's
+// command that stops the old task (and makes its successor, marked) to the
+// one that stops the next slot's, per slot, in stages: the push of the stop,
+// the agent's stop call, the engine's signal and the old container's death,
+// the agent's report of the end (its log), the leader's
 // receipt of it and the commit that records it, the mark's clearing (the
 // prepared task put unmarked), the push to the agent (the leader's
 // PISCHED_STAGE_TRACE stamps, packages/raft/src/stage-trace.ts), the agent's
 // start call (timestamped by a socket in front of the engine) and the engine's
 // own die and start events, and between the death and the end's report the
-// engine's network `disconnect`, after which the container's ports are free.
+// engine's network `disconnect`, after which the container's ports are free;
+// then the successor's running report, its commit and the next slot's stop.
 // One update of 10 replicas, parallelism 2, monitor 5 s, on two agents, as
 // bench:update's. Prints medians; asserts nothing.
 // Run: npx vitest run --project bench bench/update-trace.ts (BENCH_RUNS, default 1)
@@ -83,7 +86,7 @@ async function traceRun(): Promise<Slot[]> {
     const svc = uniqueName('butr');
     const created = await cli(cluster.address, ['run', '--name', svc, '--replicas', String(REPLICAS), '--update-parallelism', '2', '--update-delay', '0s', '--update-monitor', '5s', TEST_IMAGE]);
     if (created.code !== 0) throw new Error(created.stderr);
-    const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['die', 'start'], label: [`pisched.service=${svc}`] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+    const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['kill', 'die', 'start'], label: [`pisched.service=${svc}`] } })) as NodeJS.ReadableStream & { destroy?: () => void };
     // A container's network `disconnect` (after its death) says the engine has released its ports: it carries no labels, hence its own stream.
     const released = (await docker.getEvents({ filters: { type: ['network'], event: ['disconnect'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
     const events: Array<{ id: string; action: string; at: number }> = [];
@@ -115,14 +118,24 @@ async function traceRun(): Promise<Slot[]> {
     const stamps = readStamps(dir);
     const first = (key: string, match: (stage: string) => boolean, after = 0) =>
       [...(stamps.get(key) ?? new Map<string, number[]>())].filter(([stage]) => match(stage)).flatMap(([, times]) => times).filter((at) => at >= after).sort((a, b) => a - b)[0];
+    // Every stop-first slot begins with its successor made, marked, in the command that stops the old task.
+    const marked = [...stamps.values()].flatMap((stages) => stages.get('put-marked') ?? []).sort((a, b) => a - b);
     const slots: Slot[] = [];
     for (let slot = 1; slot <= REPLICAS; slot++) {
       const old = tasks.find((task) => task.slot === slot && task.spec?.container?.image === TEST_IMAGE && task.desiredState !== 'RUNNING');
       const successor = tasks.find((task) => task.slot === slot && task.spec?.container?.image === V2_IMAGE && task.desiredState === 'RUNNING');
       if (!old || !successor) continue;
+      const stopped = first(successor.id, (stage) => stage === 'put-marked');
       const raised = first(successor.id, (stage) => stage === 'put-unmarked');
       const died = events.find((event) => event.id === old.status?.containerId && event.action === 'die')?.at;
+      const running = first(successor.id, (stage) => stage === 'applied-RUNNING');
+      // The canary's batch waits out the window before the next goes: its slots have no next in this sense.
+      const canary = stopped !== undefined && stopped <= marked[0]! + 50;
       slots.push({
+        'leader: stop committed': stopped,
+        'leader: stop pushed': stopped === undefined ? undefined : first(old.id, (stage) => stage === 'pushed', stopped),
+        'agent: stop call': calls.find((call) => call.url.includes(`/containers/${old.status?.containerId}/stop`))?.at,
+        'engine: signal sent': events.find((event) => event.id === old.status?.containerId && event.action === 'kill')?.at,
         died,
         'engine: network released': died === undefined ? undefined : events.find((event) => event.id === old.status?.containerId && event.action === 'disconnect' && event.at >= died)?.at,
         'agent: end reported': reported(outputs, old.id, TERMINAL),
@@ -132,6 +145,10 @@ async function traceRun(): Promise<Slot[]> {
         'leader: pushed to the agent': raised === undefined ? undefined : first(successor.id, (stage) => stage === 'pushed', raised),
         'agent: start call': calls.find((call) => call.url.includes(`/containers/${successor.status?.containerId}/start`))?.at,
         'engine: started': events.find((event) => event.id === successor.status?.containerId && event.action === 'start')?.at,
+        'agent: running reported': reported(outputs, successor.id, ['RUNNING']),
+        'leader: running in': first(successor.id, (stage) => stage === 'report-in-RUNNING'),
+        'leader: running committed': running,
+        'leader: next slot stopped (committed)': canary || running === undefined ? undefined : marked.find((at) => at >= running),
       });
     }
     return slots;
@@ -150,17 +167,19 @@ it(`where a stop-first slot's time goes in a rolling update of ${REPLICAS} repli
   for (let i = 0; i < RUNS; i++) slots.push(...(await traceRun()));
   load.push(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!);
   const stages = Object.keys(slots[0] ?? {});
-  const lines = stages.slice(1).map((stage, i) => {
-    const before = stages[i]!;
-    const gaps = slots.map((slot) => (slot[stage] !== undefined && slot[before] !== undefined ? slot[stage]! - slot[before]! : undefined)).filter((gap): gap is number => gap !== undefined);
-    if (gaps.length === 0) return `${`→ ${stage}`.padEnd(36)} -`;
+  /** The medians (min–max) of the time from one stage to another, over the slots that reached both. */
+  const between = (from: string, to: string) => {
+    const gaps = slots.map((slot) => (slot[to] !== undefined && slot[from] !== undefined ? slot[to]! - slot[from]! : undefined)).filter((gap): gap is number => gap !== undefined);
+    if (gaps.length === 0) return '-';
     const s = spread(gaps);
-    return `${`→ ${stage}`.padEnd(36)} ${s.median.toFixed(1).padStart(7)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)}, ${gaps.length} slots)`;
-  });
-  const totals = slots.map((slot) => (slot['engine: started'] !== undefined && slot.died !== undefined ? slot['engine: started']! - slot.died : undefined)).filter((gap): gap is number => gap !== undefined);
-  const total = totals.length > 0 ? spread(totals) : undefined;
+    return `${s.median.toFixed(1).padStart(7)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)}, ${gaps.length} slots)`;
+  };
+  const lines = stages.slice(1).map((stage, i) => `${`→ ${stage}`.padEnd(36)} ${between(stages[i]!, stage)}`);
   console.log(
-    `\nstop-first slots, the old container's death to its successor's start: medians (min–max); 1-min load ${load.join(' → ')}\n${lines.join('\n')}\n` +
-      `${'died → engine: started'.padEnd(36)} ${total ? `${total.median.toFixed(1).padStart(7)} ms (${total.min.toFixed(1)}–${total.max.toFixed(1)})` : '-'}\n`,
+    `\nstop-first slots, from the command stopping the old task to the next slot's (that last stage after the canary only): medians (min–max); 1-min load ${load.join(' → ')}\n${lines.join('\n')}\n` +
+      `${'died → engine: started'.padEnd(36)} ${between('died', 'engine: started')}\n` +
+      `${'stop committed → died'.padEnd(36)} ${between('leader: stop committed', 'died')}\n` +
+      `${'started → running committed'.padEnd(36)} ${between('engine: started', 'leader: running committed')}\n` +
+      `${'a slot: stop → next slot stopped'.padEnd(36)} ${between('leader: stop committed', 'leader: next slot stopped (committed)')}\n`,
   );
 }, 900_000);

@@ -9,8 +9,12 @@ export function updateProgressLines(service: Service, tasks: Task[]): string[] {
   return updateProgress(service, tasks).lines;
 }
 
-/** The lines, and how many of the slots (or global nodes) run a task of the new spec with no old one beside it. */
-function updateProgress(service: Service, tasks: Task[]): { lines: string[]; done: number; replicas: number } {
+/**
+ * The lines; how many of the slots (or global nodes) run a task of the new
+ * spec with no old one beside it (done), and how many have a task of the new
+ * spec meant to run at all, up or not yet (begun).
+ */
+function updateProgress(service: Service, tasks: Task[]): { lines: string[]; done: number; begun: number; replicas: number } {
   const spec = service.spec!;
   // Replicated: one line per slot; global: one per node with a task.
   const global = spec.mode === 'GLOBAL';
@@ -20,10 +24,12 @@ function updateProgress(service: Service, tasks: Task[]): { lines: string[]; don
   const replicas = keys.length;
   const lines: string[] = [];
   let done = 0;
+  let begun = 0;
   for (const key of keys) {
     const live = tasks.filter((task) => (global ? task.nodeId === key : String(task.slot) === key) && task.desiredState === 'RUNNING');
     const fresh = live.find((task) => isCurrentTask(task, spec));
     const old = live.find((task) => !isCurrentTask(task, spec));
+    if (fresh) begun++;
     let text: string;
     if (fresh && fresh.status?.state === 'RUNNING' && !old) {
       done++;
@@ -39,7 +45,7 @@ function updateProgress(service: Service, tasks: Task[]): { lines: string[]; don
   }
   const status = service.updateStatus;
   const bar = progressBar(done, replicas);
-  return { lines: [`overall progress: ${done} out of ${replicas} tasks ${bar}`, ...lines, ...(status ? [`${status.state.replace('_', ' ')}: ${status.message}`] : [])], done, replicas };
+  return { lines: [`overall progress: ${done} out of ${replicas} tasks ${bar}`, ...lines, ...(status ? [`${status.state.replace('_', ' ')}: ${status.message}`] : [])], done, begun, replicas };
 }
 
 function progressBar(done: number, total: number, width = 20): string {
@@ -67,13 +73,25 @@ export interface UpdateWaitOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * The poll once every slot runs the new spec: all that is left is old tasks
- * stopping, the canary's window or (with --wait-monitor) the last window,
- * which end at moments the CLI cannot tell from its own clock. At the usual
- * 500 ms the command returned 250 ms after the update completed on average;
- * two small reads every 100 ms for a few seconds cost the scheduler little.
+ * The poll once every slot has its task of the new spec: all that is left is
+ * the last batch's stops and starts, old tasks stopping, the canary's window
+ * or (with --wait-monitor) the last window, which end at moments the CLI
+ * cannot tell from its own clock. At the usual 500 ms the command returned
+ * 250 ms after the update completed (or, once it returned on the roll-out,
+ * after the last new task ran: the last batch's slots took 1.5–3 s, so the
+ * 500 ms poll ran through them; docs/benchmarks/rolling-update.md, round 13)
+ * on average; two small reads every 100 ms for a few seconds cost the
+ * scheduler little.
  */
 export const LAST_WINDOW_POLL_MS = 100;
+
+/**
+ * How long the poll stays at 100 ms while every slot has its new task but not
+ * all run it: the last batch's stops and starts take seconds; a batch that
+ * cannot be placed, or an update of parallelism 0 over many slots, is then
+ * followed at the usual pace rather than read ten times a second to its end.
+ */
+export const LAST_BATCH_FAST_MS = 10_000;
 
 /**
  * Follows the update that started at `startedAt` until it has rolled out (or,
@@ -91,11 +109,13 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
   };
   process.once('SIGINT', onInterrupt);
   const watch = new SettleWatch(options.settle?.settleMs ?? 0);
+  /** When every slot was first seen with its task of the new spec. */
+  let lastBatchSince: number | undefined;
   try {
     for (;;) {
       const service = await client.getService(name);
       const tasks = await client.listTasks(name);
-      const { lines, done, replicas } = updateProgress(service, tasks);
+      const { lines, done, begun, replicas } = updateProgress(service, tasks);
       progress.show(lines);
       const status = service.updateStatus;
       if (!status) throw new CliError(`service ${name} has no update status`);
@@ -118,7 +138,9 @@ export async function waitForUpdate(client: Pick<SchedulerClient, 'getService' |
       if (now() >= deadline) {
         throw new CliError(`service ${name}: ${options.expect} not finished within ${Math.round(options.timeoutMs / 1000)}s (${status.state.replace('_', ' ')}: ${status.message}); it goes on in the background`);
       }
-      const pollMs = Math.min(options.pollMs ?? 500, replicas > 0 && done === replicas ? LAST_WINDOW_POLL_MS : Infinity);
+      if (replicas > 0 && begun === replicas) lastBatchSince ??= now();
+      const lastBatch = lastBatchSince !== undefined && now() - lastBatchSince < LAST_BATCH_FAST_MS;
+      const pollMs = Math.min(options.pollMs ?? 500, replicas > 0 && (done === replicas || lastBatch) ? LAST_WINDOW_POLL_MS : Infinity);
       await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
     }
   } finally {

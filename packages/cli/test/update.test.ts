@@ -172,16 +172,18 @@ describe('update progress', () => {
     expect(call).toBe(3);
   });
 
-  it('polls every 100 ms once every slot runs the new spec, and every 500 ms before', async () => {
+  it('polls every 100 ms once every slot has its task of the new spec (the last batch is under way), and every 500 ms before', async () => {
     const twoSlots = (state: string, message: string): Service => {
       const base = updating(state, message);
       return { ...base, spec: { ...base.spec!, replicas: 2 } };
     };
     const svc = twoSlots('updating', 'update in progress');
     const old = { ...svc.spec!, container: { ...svc.spec!.container!, image: 'old:v1' } };
-    // Slot 2 still runs the old spec, then both run the new one through the last window, then it completes.
+    // Slot 2 still runs the old spec; then its old task stops while its successor waits, prepared (the last batch);
+    // then both run the new one through the last window, then it completes.
     const rounds: [Service, Task[]][] = [
       [svc, [task({ slot: 1, spec: svc.spec }), task({ slot: 2, spec: old })]],
+      [svc, [task({ slot: 1, spec: svc.spec }), task({ slot: 2, spec: old, desiredState: 'SHUTDOWN' }), task({ slot: 2, spec: svc.spec, state: 'STARTING', prepareOnly: true })]],
       [svc, [task({ slot: 1, spec: svc.spec }), task({ slot: 2, spec: svc.spec })]],
       [twoSlots('completed', 'update completed'), [task({ slot: 1, spec: svc.spec }), task({ slot: 2, spec: svc.spec })]],
     ];
@@ -190,7 +192,23 @@ describe('update progress', () => {
     const slept: number[] = [];
     const out = Object.assign(new PassThrough(), { isTTY: false });
     await waitForUpdate(client, 'web', 100, { timeoutMs: 5000, expect: 'update', sleep: async (ms) => void slept.push(ms), out, now: () => 0 });
-    expect(slept).toEqual([500, 100]);
+    expect(slept).toEqual([500, 100, 100]);
+  });
+
+  it('polls every 100 ms for 10 s of a last batch that does not run, then every 500 ms', async () => {
+    const svc = updating('updating', 'update in progress');
+    const twoSlots: Service = { ...svc, spec: { ...svc.spec!, replicas: 2 } };
+    const stuck = [task({ slot: 1, spec: twoSlots.spec }), task({ slot: 2, spec: twoSlots.spec, state: 'PENDING' })];
+    let call = 0;
+    let clock = 0;
+    const client = {
+      getService: async () => (call < 103 ? twoSlots : { ...twoSlots, updateStatus: { ...twoSlots.updateStatus!, state: 'completed', message: 'update completed' } }),
+      listTasks: async () => (call++, stuck),
+    };
+    const slept: number[] = [];
+    const out = Object.assign(new PassThrough(), { isTTY: false });
+    await waitForUpdate(client, 'web', 100, { timeoutMs: 60_000, expect: 'update', sleep: async (ms) => void (slept.push(ms), (clock += ms)), out, now: () => clock });
+    expect(slept).toEqual([...Array<number>(100).fill(100), 500, 500, 500]);
   });
 
   it('a later update supersedes the one followed', async () => {
