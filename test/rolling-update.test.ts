@@ -41,7 +41,9 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
 
   it('stop-first, parallelism 2: all tasks end on the new image, never fewer than 2 running; start-first never fewer than 4', async () => {
     const svc = uniqueName('roll');
-    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '4', '--update-parallelism', '2', '--update-monitor', '1s', TEST_IMAGE]);
+    // The rollback's own window as short as the update's: the default 5 s, waited out once for its first task and once
+    // after its last (--wait-monitor), proves nothing more about returning to the previous spec.
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '4', '--update-parallelism', '2', '--update-monitor', '1s', '--rollback-monitor', '1s', TEST_IMAGE]);
     expect(run.code, run.stderr).toBe(0);
 
     const stopFirst = await whileWatching(cluster, svc, ['update', svc, '--image', V2_IMAGE]);
@@ -82,7 +84,8 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
 
   it('an update to a command that exits at once is rolled back by itself, and update exits non-zero with the reason', async () => {
     const svc = uniqueName('bad');
-    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '2', '--update-failure-action', 'rollback', '--update-monitor', '3s', TEST_IMAGE]);
+    // The update's 3 s window is where the failure is caught; the rollback's (1 s, not the default 5 s) only delays its completion.
+    const run = await cli(cluster.address, ['run', '--name', svc, '--replicas', '2', '--update-failure-action', 'rollback', '--update-monitor', '3s', '--rollback-monitor', '1s', TEST_IMAGE]);
     expect(run.code, run.stderr).toBe(0);
     const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE, '--args', 'sh -c "exit 3"']);
     expect(update.code).toBe(1);
@@ -201,7 +204,8 @@ describe.skipIf(!hasDocker)('rolling updates and rollback on real Docker', () =>
 
   it('a global service is updated node by node, and rolled back', async () => {
     const svc = uniqueName('glob');
-    const run = await cli(cluster.address, ['run', '--name', svc, '--mode', 'global', '--update-monitor', '1s', TEST_IMAGE]);
+    // A 1 s rollback window, as the update's: node by node is the order, whatever the window's length.
+    const run = await cli(cluster.address, ['run', '--name', svc, '--mode', 'global', '--update-monitor', '1s', '--rollback-monitor', '1s', TEST_IMAGE]);
     expect(run.code, run.stderr).toBe(0);
     await waitFor(async () => (await images(svc)).length === 2, 15_000, 'one task per node');
     const update = await cli(cluster.address, ['update', svc, '--image', V2_IMAGE]);

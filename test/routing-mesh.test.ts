@@ -134,7 +134,8 @@ describe.skipIf(!hasDocker)('routing mesh: ingress ports on every node, across t
     let update;
     try {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      update = await cli(cluster.address, ['update', web, '--env-add', 'MESH_ROUND=2']);
+      // A 1 s window instead of the default 5 s: the requests are watched through every replacement whatever its length.
+      update = await cli(cluster.address, ['update', web, '--env-add', 'MESH_ROUND=2', '--update-monitor', '1s']);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     } finally {
       await loop.stop();

@@ -157,16 +157,21 @@ describe.skipIf(!canPartition)('a cluster of three schedulers under faults', () 
     expect(isolated.members.find((m) => m.id === old)?.role).toBe('follower');
     expect(isolated.members.filter((m) => m.id !== old).map((m) => m.reachable)).toEqual([false, false]);
 
-    // Reads through it fail instead of answering with the state before the partition.
-    for (const read of [['ls', '--json'], ['ps', api, '--json'], ['inspect', api]]) {
-      const result = await timed(() => cli(address(old), read, 30_000));
+    // Reads through it fail instead of answering with the state before the partition, and a write
+    // fails too, each within the bound, with a reason. Each waits for a leader until just before its
+    // deadline (about 9 s), so they are sent at once: the member stays cut off for all of them alike.
+    const reads = [['ls', '--json'], ['ps', api, '--json'], ['inspect', api]];
+    const [write, ...readResults] = await Promise.all([
+      timed(() => cli(address(old), ['run', '-d', '--name', ghost, TEST_IMAGE], 30_000)),
+      ...reads.map((read) => timed(() => cli(address(old), read, 30_000))),
+    ]);
+    for (const [i, read] of reads.entries()) {
+      const result = readResults[i];
       expect(result.code, `pisched ${read.join(' ')} through the cut-off member answered:\n${result.stdout}`).not.toBe(0);
       expect(result.stdout).not.toContain(api);
       expect(result.stderr).toMatch(/scheduler at \S+: cannot confirm the state is current/);
       expect(result.ms, `pisched ${read.join(' ')} took ${result.ms} ms`).toBeLessThan(REFUSAL_BOUND_MS);
     }
-    // A write through it fails too, within the bound, with a reason.
-    const write = await timed(() => cli(address(old), ['run', '-d', '--name', ghost, TEST_IMAGE], 30_000));
     expect(write.code, `a write through the cut-off member succeeded:\n${write.stdout}`).not.toBe(0);
     expect(write.stderr).toMatch(/scheduler at \S+: not the leader; no leader is known/);
     expect(write.ms, `the refused write took ${write.ms} ms`).toBeLessThan(REFUSAL_BOUND_MS);

@@ -127,7 +127,8 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
     const runs = [
       ['run', '--name', srv, '--replicas', '2', '--network', front, '--expose', '80', '--constraint', `node.id==${a}`, TEST_IMAGE, ...HTTP_SERVER],
       ['run', '--name', client, '--network', front, '--constraint', `node.id==${b}`, TEST_IMAGE, 'sleep', '3600'],
-      ['run', '--name', stranger, '--network', back, '--constraint', `node.id==${b}`, TEST_IMAGE, 'sleep', '3600'],
+      // The image's own command, which exits on SIGTERM: `sleep` as PID 1 ignored it, and its move to another network waited out the 10 s stop grace.
+      ['run', '--name', stranger, '--network', back, '--constraint', `node.id==${b}`, TEST_IMAGE],
     ];
     for (const args of runs) {
       const run = await cli(cluster.address, args);
@@ -245,7 +246,8 @@ describe.skipIf(!hasDocker)('service discovery: services on one network find eac
   });
 
   it('update --network-add/--network-rm moves a service to another network: its new task resolves the names there', async () => {
-    const moved = await cli(cluster.address, ['update', stranger, '--network-add', front, '--network-rm', back]);
+    // A 1 s window instead of the default 5 s: what is checked is where the new task is attached, not how long it lasts.
+    const moved = await cli(cluster.address, ['update', stranger, '--network-add', front, '--network-rm', back, '--update-monitor', '1s']);
     expect(moved.code, moved.stderr).toBe(0);
     // The update has finished when it returns: one container, made after the change.
     const containers = await runningContainersOfService([b], stranger);
