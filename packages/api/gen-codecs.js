@@ -39,13 +39,14 @@ function source(codegen, type) {
 /**
  * The agent encodes what it sends (ctor, fromObject, encode) and decodes what
  * it receives straight to the plain object (decode, gen-plain-decoder.js): only
- * those are written.
+ * those are written. `shared`: the fields decoded once per value (undefined:
+ * the agent's; gen-scheduler-decoders.js passes none).
  */
-function entry(name, type, sent, received) {
+function entry(name, type, sent, received, shared) {
   if (type instanceof protobuf.Enum) return `T[${JSON.stringify(name)}] = { values: ${JSON.stringify(type.valuesById)} };`;
   const parts = [];
   if (sent) parts.push(['ctor', source(protobuf.Type.generateConstructor(type), type)], ['fromObject', source(protobuf.converter.fromObject(type), type)], ['encode', source(protobuf.encoder(type), type)]);
-  if (received) parts.push(['decode', plainDecoder(type)]);
+  if (received) parts.push(['decode', plainDecoder(type, shared)]);
   return `T[${JSON.stringify(name)}] = {\n${parts.map(([key, code]) => `${key}: ${code},`).join('\n')}\n};`;
 }
 
@@ -78,7 +79,7 @@ function codecsSource(root) {
   );
 }
 
-module.exports = { codecsSource, reachable, METHODS };
+module.exports = { codecsSource, entry, reachable, METHODS };
 
 if (require.main === module) {
   const out = path.join(__dirname, 'src/gen/codecs.ts');
