@@ -177,7 +177,22 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
 
   it('scales the service from the page', async () => {
     const card = page.locator(`[data-service="${service}"]`);
-    await card.locator('input[name="replicas"]').fill('3');
+    const field = card.locator('input[name="replicas"]');
+    // A live redraw of the card between selecting the old count and typing (as
+    // can fall between fill()'s own steps) must not lose the selection: typed
+    // over a selected "1", "3" once became "31".
+    await field.selectText();
+    // The page's own view and render() (a classic script's globals), so the redraw is the real one.
+    const redrawn = await page.evaluate(`(() => {
+      const card = () => document.querySelector('[data-service="' + CSS.escape(${JSON.stringify(service)}) + '"]');
+      const before = card();
+      view = { ...view, events: [...view.events, { type: 'service', action: 'update', name: ${JSON.stringify(service)}, time: Date.now(), attributes: {} }] };
+      render();
+      return card() !== before;
+    })()`);
+    expect(redrawn).toBe(true);
+    await page.keyboard.insertText('3');
+    expect(await field.inputValue()).toBe('3');
     await card.locator('[data-action="scale"]').click();
     await expect.poll(() => page.locator('#notice').textContent(), { timeout: 10_000 }).toBe(`${service} scaled to 3`);
     const ls = await cliJson<ServiceRow[]>(cluster.address, ['ls']);

@@ -90,7 +90,9 @@ async function act(path, body) {
 }
 
 function serviceCard(service, recentEvents) {
-  const input = el('input', { type: 'number', min: '0', value: drafts.get(service.name) ?? String(service.desired), 'aria-label': `replicas of ${service.name}`, name: 'replicas', oninput: () => drafts.set(service.name, input.value) });
+  // Text with a numeric keypad rather than type=number: only text fields expose
+  // their selection, which a redraw must carry over (see render()).
+  const input = el('input', { type: 'text', inputmode: 'numeric', pattern: '[0-9]*', value: drafts.get(service.name) ?? String(service.desired), 'aria-label': `replicas of ${service.name}`, name: 'replicas', oninput: () => drafts.set(service.name, input.value) });
   const recent = recentEvents.slice().reverse();
   return el('div', { class: 'card service', 'data-service': service.name },
     el('h3', {}, el('span', {}, service.name), el('span', { class: `count ${service.running >= service.desired ? 'running' : 'pending'}`, 'data-role': 'replicas' }, `${service.running}/${service.desired}`)),
@@ -123,8 +125,13 @@ function nodeCard(node) {
 
 function render() {
   if (!view) return;
-  // A replica field being typed in keeps the focus when its card is redrawn.
-  const focused = document.activeElement && document.activeElement.name === 'replicas' ? document.activeElement.closest('[data-service]').dataset.service : null;
+  // A replica field being typed in keeps its focus, text and selection when its
+  // card is redrawn: a keystroke landing just after a redraw must replace the
+  // selected text, not be inserted before it ("3" over a selected "1" gave "31").
+  const active = document.activeElement;
+  const editing = active && active.name === 'replicas'
+    ? { service: active.closest('[data-service]').dataset.service, value: active.value, start: active.selectionStart, end: active.selectionEnd, direction: active.selectionDirection }
+    : null;
   nextCards = new Map();
   const members = document.getElementById('members');
   members.replaceChildren(...view.members.map((m, i) => el('span', {}, i ? ' · ' : '', m.id === view.leader ? el('b', {}, `${m.id} (leader)`) : `${m.id} ${m.role}${m.reachable ? '' : ' unreachable'}`)));
@@ -141,9 +148,13 @@ function render() {
     : [keyed('no-nodes', null, () => el('p', { class: 'muted' }, 'No nodes have joined.'))]);
   cards = nextCards;
   document.getElementById('events').replaceChildren(...view.events.slice().reverse().map(eventItem));
-  if (focused !== null) {
-    const input = document.querySelector(`[data-service="${CSS.escape(focused)}"] input[name="replicas"]`);
-    if (input && document.activeElement !== input) input.focus();
+  if (editing !== null) {
+    const input = document.querySelector(`[data-service="${CSS.escape(editing.service)}"] input[name="replicas"]`);
+    if (input && document.activeElement !== input) {
+      input.value = editing.value;
+      input.focus();
+      input.setSelectionRange(editing.start, editing.end, editing.direction);
+    }
   }
 }
 
