@@ -13,7 +13,6 @@ import { buildNodeDescription } from './node-description';
 import { InfoShown, OptionsError, parseAgentOptions, type AgentOptions, type SimulateOptions } from './options';
 import { startSimulation, type Simulation } from './simulation';
 import { watchSimulationStalls } from './simulation-stalls';
-import { limitSimulationErrorStacks } from './simulation-error-stacks';
 import { ThermalSensor } from './thermal-sensor';
 import { NFT_BINARY } from './mesh/nft';
 import { DockerImageEngine } from './images/image-engine';
@@ -172,7 +171,6 @@ async function main(): Promise<void> {
 
 /** --simulate: many simulated nodes in this process, each a real agent over a runtime in memory. */
 async function simulate(options: AgentOptions & { simulate: SimulateOptions }): Promise<void> {
-  limitSimulationErrorStacks();
   let lock: ReturnType<typeof lockDataDir>;
   try {
     lock = lockDataDir(options.dataDir);
@@ -181,7 +179,7 @@ async function simulate(options: AgentOptions & { simulate: SimulateOptions }): 
   }
   const { count, nodeIdPrefix, startDelayMs, failRatio } = options.simulate;
   const log = pino({ level: options.logLevel }, pino.destination(2));
-  log.info({ schedulers: options.schedulers, count, first: `${nodeIdPrefix}1`, startDelayMs, failRatio, errorStackFrames: Error.stackTraceLimit }, 'pisched-agent starting simulated nodes (no Docker)');
+  log.info({ schedulers: options.schedulers, count, first: `${nodeIdPrefix}1`, startDelayMs, failRatio }, 'pisched-agent starting simulated nodes (no Docker)');
   let simulation: Simulation | undefined;
   let stopping = false;
   const shutdown = (signal: string): void => {
