@@ -205,9 +205,24 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     const availability = async () => (await cliJson<{ id: string; availability: string }[]>(cluster.address, ['node', 'ls'])).find((n) => n.id === nodeId)?.availability;
     await page.locator(`[data-node="${nodeId}"] [data-action="drain"]`).click();
     await waitFor(async () => (await availability()) === 'drain', 10_000, 'the node to be drained');
-    await page.locator(`[data-node="${nodeId}"] [data-action="activate"]`).waitFor({ timeout: 5_000 });
-    await page.locator(`[data-node="${nodeId}"] [data-action="activate"]`).click();
+    const activate = page.locator(`[data-node="${nodeId}"] [data-action="activate"]`);
+    await activate.waitFor({ timeout: 5_000 });
+    // The node card redrawn while Activate is held down (as its tasks leaving the drained node
+    // redraw it, and a click's press and release are two steps) must not lose the click: the
+    // browser sends none when the release lands on a new button.
+    await activate.hover();
+    await page.mouse.down();
+    // The page's own view and render() (a classic script's globals), so the redraw is the real one.
+    const card = `document.querySelector('[data-node="' + CSS.escape(${JSON.stringify(nodeId)}) + '"]')`;
+    await page.evaluate(`(() => {
+      window.pressedCard = ${card};
+      view = { ...view, nodes: view.nodes.map((n) => (n.id === ${JSON.stringify(nodeId)} ? { ...n, message: 'redrawn while pressed' } : n)) };
+      render();
+    })()`);
+    await page.mouse.up();
     await waitFor(async () => (await availability()) === 'active', 10_000, 'the node to be active again');
+    // The redraw held back during the press is drawn after the release.
+    await expect.poll(() => page.evaluate(`${card} !== window.pressedCard`), { timeout: 5_000 }).toBe(true);
   });
 
   it('refuses bad input and actions without the CSRF header, changing nothing', async () => {
