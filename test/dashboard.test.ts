@@ -181,7 +181,14 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     // A live redraw of the card between selecting the old count and typing (as
     // can fall between fill()'s own steps) must not lose the selection: typed
     // over a selected "1", "3" once became "31".
-    await field.selectText();
+    // Focused and selected in one task of the page's, which no redraw can split: selectText()
+    // finds the field and selects it in two steps, and under load a live redraw between them
+    // left it a detached field ("Element is not attached to the DOM").
+    await page.evaluate((selector) => {
+      const input = document.querySelector<HTMLInputElement>(selector)!;
+      input.focus();
+      input.select();
+    }, `[data-service="${service}"] input[name="replicas"]`);
     // The page's own view and render() (a classic script's globals), so the redraw is the real one.
     const redrawn = await page.evaluate(`(() => {
       const card = () => document.querySelector('[data-service="' + CSS.escape(${JSON.stringify(service)}) + '"]');
