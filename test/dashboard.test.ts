@@ -181,7 +181,14 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     // A live redraw of the card between selecting the old count and typing (as
     // can fall between fill()'s own steps) must not lose the selection: typed
     // over a selected "1", "3" once became "31".
-    await field.selectText();
+    // Focused and selected in one task of the page's, which no redraw can split: selectText()
+    // finds the field and selects it in two steps, and under load a live redraw between them
+    // left it a detached field ("Element is not attached to the DOM").
+    await page.evaluate((selector) => {
+      const input = document.querySelector<HTMLInputElement>(selector)!;
+      input.focus();
+      input.select();
+    }, `[data-service="${service}"] input[name="replicas"]`);
     // The page's own view and render() (a classic script's globals), so the redraw is the real one.
     const redrawn = await page.evaluate(`(() => {
       const card = () => document.querySelector('[data-service="' + CSS.escape(${JSON.stringify(service)}) + '"]');
@@ -205,9 +212,24 @@ describe.skipIf(!hasDocker || !browserPath)('web dashboard in a real browser', (
     const availability = async () => (await cliJson<{ id: string; availability: string }[]>(cluster.address, ['node', 'ls'])).find((n) => n.id === nodeId)?.availability;
     await page.locator(`[data-node="${nodeId}"] [data-action="drain"]`).click();
     await waitFor(async () => (await availability()) === 'drain', 10_000, 'the node to be drained');
-    await page.locator(`[data-node="${nodeId}"] [data-action="activate"]`).waitFor({ timeout: 5_000 });
-    await page.locator(`[data-node="${nodeId}"] [data-action="activate"]`).click();
+    const activate = page.locator(`[data-node="${nodeId}"] [data-action="activate"]`);
+    await activate.waitFor({ timeout: 5_000 });
+    // The node card redrawn while Activate is held down (as its tasks leaving the drained node
+    // redraw it, and a click's press and release are two steps) must not lose the click: the
+    // browser sends none when the release lands on a new button.
+    await activate.hover();
+    await page.mouse.down();
+    // The page's own view and render() (a classic script's globals), so the redraw is the real one.
+    const card = `document.querySelector('[data-node="' + CSS.escape(${JSON.stringify(nodeId)}) + '"]')`;
+    await page.evaluate(`(() => {
+      window.pressedCard = ${card};
+      view = { ...view, nodes: view.nodes.map((n) => (n.id === ${JSON.stringify(nodeId)} ? { ...n, message: 'redrawn while pressed' } : n)) };
+      render();
+    })()`);
+    await page.mouse.up();
     await waitFor(async () => (await availability()) === 'active', 10_000, 'the node to be active again');
+    // The redraw held back during the press is drawn after the release.
+    await expect.poll(() => page.evaluate(`${card} !== window.pressedCard`), { timeout: 5_000 }).toBe(true);
   });
 
   it('refuses bad input and actions without the CSRF header, changing nothing', async () => {

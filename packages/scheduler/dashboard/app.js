@@ -11,6 +11,21 @@ let cards = new Map();
 let nextCards = new Map();
 // Replica counts typed and not sent yet, by service: kept across redraws.
 const drafts = new Map();
+// A button held down is not swapped out before it is released: the browser sends
+// a click only when the press and the release land on the same element, so a
+// card redrawn in between (a node's tasks moving while Activate was pressed)
+// lost the tap. The redraw waits for the release.
+let pressing = false;
+let redrawOnRelease = false;
+document.addEventListener('pointerdown', (event) => { pressing = event.target instanceof Element && event.target.closest('button') !== null; }, true);
+for (const type of ['pointerup', 'pointercancel']) {
+  document.addEventListener(type, () => {
+    pressing = false;
+    // Later in a task of its own: the release's click comes in this one, to the button pressed.
+    if (redrawOnRelease) setTimeout(render);
+    redrawOnRelease = false;
+  }, true);
+}
 
 function keyed(key, data, build) {
   const full = `${key}:${JSON.stringify(data)}`;
@@ -125,6 +140,10 @@ function nodeCard(node) {
 
 function render() {
   if (!view) return;
+  if (pressing) {
+    redrawOnRelease = true;
+    return;
+  }
   // A replica field being typed in keeps its focus, text and selection when its
   // card is redrawn: a keystroke landing just after a redraw must replace the
   // selected text, not be inserted before it ("3" over a selected "1" gave "31").
