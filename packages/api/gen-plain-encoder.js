@@ -1,10 +1,9 @@
 // The source of an encoder that writes a plain object's bytes in one pass:
 // the bytes protobufjs's fromObject and then encode make of it, without the
 // message fromObject builds in between (a new object per message, a Long per
-// 64-bit value). The leader encodes each command it proposes, thousands of
-// tasks an entry in a burst, and each new task entry of its pushes: the two
-// passes were 4.9 % and 2.8 % of its busy time in a 10k-task burst (issue
-// #17, round 13). Each value is converted as fromObject converts it and
+// 64-bit value). The leader encodes each new task entry of its pushes, and
+// the rest of each set: the two passes were 2.8 % and more of its busy time
+// in a 10k-task burst (issue #17, round 13). Each value is converted as fromObject converts it and
 // written with the Writer call encode makes, fields in encode's order (by
 // number); every field fromObject would set is written, defaults included,
 // as protobufjs does. packages/api/test/scheduler-encoders.test.ts holds the

@@ -1,6 +1,9 @@
 // Writes src/gen/scheduler-encoders.ts: one-pass encoders (gen-plain-encoder.js)
-// of what a leader encodes by the thousand in a burst: the Commands it
-// proposes, and the tasks and the rest of the assignment sets it pushes. Not
+// of what a leader encodes by the thousand in a burst: the tasks, specs and
+// the rest of the assignment sets it pushes. (Its own Commands were tried
+// too, with the leader decoding its entries as the followers do: no less CPU
+// in the profiles than the reflection's encoding and the copy it keeps,
+// docs/benchmarks/scale.md, round 14.) Not
 // exported by the package's index, as the decoders (gen-scheduler-decoders.js):
 // only the scheduler imports them (@pisched/api/dist/scheduler-encoders).
 // packages/api/test/scheduler-encoders.test.ts holds them to the reflection's
@@ -14,7 +17,6 @@ const { plainEncoder, LONG_SOURCE } = require('./gen-plain-encoder');
 
 /** The messages encoded, by the name each encoder is exported under. */
 const ENCODED = {
-  encodeCommandTo: 'pisched.v1.Command',
   encodeTaskTo: 'pisched.v1.Task',
   encodeServiceSpecTo: 'pisched.v1.ServiceSpec',
   encodeAssignmentsTo: 'pisched.v1.Assignments',

@@ -103,6 +103,18 @@ export function encodeMessage(name: string, value: object): Uint8Array {
   return type.encode(type.fromObject(value)).finish();
 }
 
+/**
+ * encodeMessage's bytes, and the value as decodeMessage gives it back from them, made from the
+ * message encodeMessage builds anyway instead of by decoding. The same as decoding as long as
+ * every string in value is well-formed UTF-16 (a lone surrogate does not survive UTF-8) and value
+ * holds no bytes field (decoding gives a Buffer where this keeps what value held).
+ */
+export function encodeAndDecoded<T>(name: string, value: object): { bytes: Uint8Array; decoded: T } {
+  const type = messageType(name);
+  const message = type.fromObject(value);
+  return { bytes: type.encode(message).finish(), decoded: type.toObject(message, CONVERSION) as T };
+}
+
 /** The inverse of encodeMessage, yielding the `__Output` shape of the type. */
 export function decodeMessage<T>(name: string, bytes: Uint8Array): T {
   const type = messageType(name);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { PUSH_ENCODERS, encodeCommand } from '../src/scheduler-encoders';
+import { PUSH_ENCODERS } from '../src/scheduler-encoders';
 import { encodeMessage, messageType } from '../src/proto';
 import { anyMessage, randomSource } from './random-messages';
 
@@ -12,10 +12,8 @@ const load = createRequire(__filename);
 const { schedulerEncodersSource } = load(path.join(API_DIR, 'gen-scheduler-encoders.js')) as { schedulerEncodersSource(root: protobuf.Root): string };
 const { loadProtoRoot } = load(path.join(API_DIR, 'proto-root.js')) as { loadProtoRoot(): protobuf.Root };
 
-const ENCODERS: [string, (value: object) => Uint8Array][] = [
-  ['Command', (value) => encodeCommand(value as never)],
-  ...Object.entries(PUSH_ENCODERS).map(([name, encode]): [string, (value: object) => Uint8Array] => [name, (value) => encode(value).finish()]),
-];
+const ENCODERS = Object.entries(PUSH_ENCODERS).map(([name, encode]): [string, (value: object) => Uint8Array] => [name, (value) => encode(value).finish()]);
+const encodeChanges = (value: object) => PUSH_ENCODERS.AssignmentChanges(value).finish();
 
 /**
  * `value` (a message of `type`) with values a caller may give other than as
@@ -63,17 +61,16 @@ describe("the scheduler's one-pass encoders generated from proto/", () => {
     expect(Buffer.from(encode({})).equals(Buffer.from(encodeMessage(name, {})))).toBe(true);
   });
 
-  it('write a burst command without protobufjs reflection: no message built, no fromObject or encode asked', () => {
-    const type = messageType('Command');
-    const command = {
-      actions: [
-        { action: 'putTaskStatus', putTaskStatus: { taskId: 't1', version: 2 ** 40, status: { state: 'RUNNING', timestamp: 2 ** 41, message: 'zählt ✓' } } },
-        { action: 'assignTask', assignTask: { taskId: 't2', version: 7, nodeId: 'n1', timestamp: 5 } },
-        { action: 'putTaskOfService', putTaskOfService: { task: { id: 't3', meta: { version: 1, createdAt: 1, updatedAt: 1 }, desiredState: 'RUNNING', status: { state: 'NEW' } }, serviceVersion: 3 } },
-      ],
+  it('write a push without protobufjs reflection: no message built, no fromObject or encode asked', () => {
+    const changes = {
+      tasks: [{ id: 't3', meta: { version: 1, createdAt: 1, updatedAt: 2 ** 41 }, desiredState: 'RUNNING', status: { state: 'ASSIGNED', message: 'zählt ✓' }, slot: 2 ** 40 }],
+      removedTasks: ['t1'],
+      appliesTo: 4,
+      resultsIn: 5,
+      statuses: [{ taskId: 't2', version: 7, status: { state: 'RUNNING', timestamp: 5 } }],
     };
-    const expected = Buffer.from(encodeMessage('Command', command));
-    const reflected = [type, messageType('StoreAction'), messageType('Task'), messageType('TaskStatus')];
+    const expected = Buffer.from(encodeMessage('AssignmentChanges', changes));
+    const reflected = ['AssignmentChanges', 'Task', 'Meta', 'TaskStatus', 'TaskStatusChange'].map(messageType);
     const saved = reflected.map((t) => [t.fromObject, t.encode] as const);
     for (const t of reflected) {
       t.fromObject = () => {
@@ -84,7 +81,7 @@ describe("the scheduler's one-pass encoders generated from proto/", () => {
       };
     }
     try {
-      expect(Buffer.from(encodeCommand(command as never)).equals(expected)).toBe(true);
+      expect(Buffer.from(encodeChanges(changes)).equals(expected)).toBe(true);
     } finally {
       reflected.forEach((t, i) => ([t.fromObject, t.encode] = saved[i]!));
     }
@@ -92,14 +89,14 @@ describe("the scheduler's one-pass encoders generated from proto/", () => {
 
   it('refuse what fromObject refuses, with its errors', () => {
     for (const [bad, message] of [
-      [{ actions: {} }, '.pisched.v1.Command.actions: array expected'],
-      [{ actions: [5] }, '.pisched.v1.Command.actions: object expected'],
-      [{ actions: [{ putTask: 'x' }] }, '.pisched.v1.StoreAction.putTask: object expected'],
-      [{ actions: [{ putTask: { meta: 1 } }] }, '.pisched.v1.Task.meta: object expected'],
+      [{ tasks: {} }, '.pisched.v1.AssignmentChanges.tasks: array expected'],
+      [{ tasks: [5] }, '.pisched.v1.AssignmentChanges.tasks: object expected'],
+      [{ tasks: [{ status: 'x' }] }, '.pisched.v1.Task.status: object expected'],
+      [{ tasks: [{ meta: 1 }] }, '.pisched.v1.Task.meta: object expected'],
     ] as const) {
-      expect(() => encodeMessage('Command', bad)).toThrow(new TypeError(message));
-      expect(() => encodeCommand(bad as never)).toThrow(new TypeError(message));
+      expect(() => encodeMessage('AssignmentChanges', bad)).toThrow(new TypeError(message));
+      expect(() => encodeChanges(bad)).toThrow(new TypeError(message));
     }
-    expect(() => encodeCommand(null as never)).toThrow(new TypeError('.pisched.v1.Command: object expected'));
+    expect(() => encodeChanges(null as never)).toThrow(new TypeError('.pisched.v1.AssignmentChanges: object expected'));
   });
 });

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { stamp, stageTraceOn } from '@pisched/raft';
 import type { Command, StoreAction } from '@pisched/api';
-// Only the scheduler encodes and decodes commands: not in the package's index, which the CLI's bundle takes whole.
+// Only the scheduler decodes commands: not in the package's index, which the CLI's bundle takes whole.
 import { decodeCommand } from '@pisched/api/dist/scheduler-decoders';
-import { encodeCommand } from '@pisched/api/dist/scheduler-encoders';
+import { OwnCommands } from './own-commands';
 import { StateMachine, type ApplyResult, type StoreChange } from './state-machine';
 import { leaveOutServiceSpecs } from './task-spec-by-service';
 import { compactAssignments } from './task-assignment';
@@ -51,6 +51,7 @@ export class Store extends EventEmitter {
   readonly state = new StateMachine();
   private log?: CommandLog;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly own = new OwnCommands();
   /** Updates asked for so far (what the stage trace keys them by). */
   private updates = 0;
   /** Told of every write that proposed something, once it is committed (metrics, the debug log). */
@@ -60,15 +61,9 @@ export class Store extends EventEmitter {
     this.log = log;
   }
 
-  /**
-   * Applies one committed log entry; called by the CommandLog, in index order.
-   * Every member decodes every entry, the leader its own too: in one pass
-   * each way, encoding and decoding cost less than the reflection's
-   * fromObject, encode and toObject did for a copy of the command the leader
-   * kept (issue #17, round 14), and the leader applies exactly the followers' bytes.
-   */
+  /** Applies one committed log entry; called by the CommandLog, in index order. */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
-    const command = decodeCommand(data);
+    const command = this.own.take(data, decodeCommand);
     const changes: StoreChange[] = [];
     const result = this.state.apply(command, index, changes);
     // The command and what it changed go with the event, so a listener may follow them instead of looking at everything.
@@ -92,7 +87,7 @@ export class Store extends EventEmitter {
       const [actions, result] = isPair<T>(built) ? built : [built, undefined];
       if (actions.length === 0) return result;
       if (!this.log) throw new Error('store has no command log attached');
-      const data = encodeCommand({ actions: leaveOutServiceSpecs(compactAssignments(actions, this.state.tasks), this.state.services) });
+      const data = this.own.encode({ actions: leaveOutServiceSpecs(compactAssignments(actions, this.state.tasks), this.state.services) });
       const proposing = performance.now();
       // The Raft host stamps the entry's index ('proposed') right after this, in the same turn.
       if (stageTraceOn) stamp(`u${seq}`, 'proposing');
