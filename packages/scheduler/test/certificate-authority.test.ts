@@ -11,6 +11,8 @@ import { StateMachine } from '../src/store/state-machine';
 import { CertificateAuthority } from '../src/security/certificate-authority';
 import { joinTokens, rotateJoinSecret } from '../src/security/cluster-security';
 import { ApiError } from '../src/control/grpc-errors';
+import { securityHandlers } from '../src/security/security-handlers';
+import pino from 'pino';
 
 const dirs: string[] = [];
 const logs: LocalCommandLog[] = [];
@@ -50,6 +52,27 @@ describe('CertificateAuthority', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe(grpc.status.FAILED_PRECONDITION);
     expect((error as ApiError).message).toBe('this cluster has no certificate authority yet (its first scheduler makes one at its first start)');
+  });
+
+  it('a join token or a join asked while the first leader is storing the root CA waits for it instead of being refused', async () => {
+    const { store } = openStore();
+    const ca = new CertificateAuthority(store);
+    const root = await createClusterCa();
+    // As a --peers cluster's first leader does just after its election: not awaited.
+    const storing = ca.ensure(root);
+    const handlers = securityHandlers(store, ca, pino({ level: 'silent' }));
+    const answer = new Promise<{ error: grpc.ServiceError | null; token?: string }>((resolve) => {
+      const call = { request: { role: 'worker', rotate: false } } as unknown as Parameters<typeof handlers.GetJoinToken>[0];
+      handlers.GetJoinToken(call, (error, reply) => resolve({ error: error as grpc.ServiceError | null, token: reply?.token }));
+    });
+    const joined = refusal(joinAs(ca, formatJoinToken(root.certPem, newJoinSecret()), 'early-node'));
+    await storing;
+    const { error, token } = await answer;
+    expect(error).toBeNull();
+    expect(token).toBe(joinTokens(store.state).worker);
+    expect(store.state.security?.rootCaCert).toBe(root.certPem);
+    // Answered against the stored CA: a wrong secret, not "no certificate authority yet".
+    expect(await joined).toMatch(/join token is not valid/);
   });
 
   it('creates the root CA and join secrets once, in the store, and keeps them across a restart', async () => {

@@ -41,6 +41,7 @@ export class JoinRefusedError extends Error {
  */
 export class CertificateAuthority {
   private readonly records: GatheredWrites<IssuedRecord>;
+  private seeding: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -55,8 +56,22 @@ export class CertificateAuthority {
    */
   async ensure(ca?: ClusterCa): Promise<void> {
     if (this.store.state.security) return;
-    const seed = { ca: ca ?? (await createClusterCa(this.now())), workerSecret: newJoinSecret(), managerSecret: newJoinSecret() };
-    await this.store.update((state) => seedSecurity(state, seed, this.now()));
+    this.seeding ??= (async () => {
+      const seed = { ca: ca ?? (await createClusterCa(this.now())), workerSecret: newJoinSecret(), managerSecret: newJoinSecret() };
+      await this.store.update((state) => seedSecurity(state, seed, this.now()));
+    })().finally(() => {
+      this.seeding = undefined;
+    });
+    return this.seeding;
+  }
+
+  /**
+   * Waits for a root CA this member is storing (a --peers cluster's first
+   * leader stores it just after its election), so a join or `join-token` that
+   * arrives in that moment is answered instead of refused; at once otherwise.
+   */
+  async seeded(): Promise<void> {
+    await this.seeding?.catch(() => undefined);
   }
 
   get caPem(): string | undefined {
@@ -69,6 +84,7 @@ export class CertificateAuthority {
    * one of this cluster's, a node id held by a live certificate.
    */
   async join(token: string, csrPem: string, nodeId: string, validityMs?: number): Promise<Issued> {
+    await this.seeded();
     const security = this.store.state.security;
     if (!security) throw new JoinRefusedError('this cluster has no certificate authority yet');
     let parsed;

@@ -54,8 +54,8 @@ export function securityHandlers(store: Store, ca: CertificateAuthority, log: Lo
         callback(toServiceError(new ApiError(grpc.status.INVALID_ARGUMENT, `no join token for role "${role}": use worker or manager`)));
         return;
       }
-      const rotated = rotate ? store.update((state) => rotateJoinSecret(state, role as JoinRole, newJoinSecret(), Date.now())) : Promise.resolve();
-      rotated
+      ca.seeded()
+        .then(() => (rotate ? store.update((state) => rotateJoinSecret(state, role as JoinRole, newJoinSecret(), Date.now())) : undefined))
         .then(() => {
           if (rotate) log.info({ role }, 'join token rotated');
           callback(null, { token: joinTokens(store.state)[role as JoinRole] });
