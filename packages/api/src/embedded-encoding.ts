@@ -25,14 +25,17 @@ export function embedEncoded(name: string, field: string, parts: readonly Uint8A
  * holding them all. `given` names one of the value's own message fields that
  * the caller passes already encoded (e.g. a spec many values share, encoded
  * once): a value must leave that field out. The fields are looked up here,
- * once, not at every value.
+ * once, not at every value. `encode` writes a value as the field's type
+ * (the reflection's fromObject and encode unless given: the scheduler gives
+ * its one-pass encoders, which only it loads).
  */
-export function fieldEncoder(name: string, field: string, given?: string): (value: object, givenBytes?: Uint8Array) => Uint8Array {
+export function fieldEncoder(name: string, field: string, given?: string, encode?: (value: object, writer: Writer) => unknown): (value: object, givenBytes?: Uint8Array) => Uint8Array {
   const { tag, type } = messageField(messageType(name), field);
   const givenTag = given === undefined ? undefined : messageField(type, given).tag;
+  const write = encode ?? ((value: object, writer: Writer) => type.encode(type.fromObject(value), writer));
   return (value, givenBytes) => {
     const writer = Writer.create().uint32(tag).fork();
-    type.encode(type.fromObject(value), writer);
+    write(value, writer);
     if (givenBytes) {
       if (givenTag === undefined) throw new Error(`no field of ${type.name} was named to be given encoded`);
       writer.uint32(givenTag).bytes(givenBytes);

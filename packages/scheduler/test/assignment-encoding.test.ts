@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage, type DispatcherMessage, type DispatcherMessage__Output, type Service, type StoreAction, type Task } from '@pisched/api';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeMessage, encodeMessage, messageType, type DispatcherMessage, type DispatcherMessage__Output, type Service, type StoreAction, type Task } from '@pisched/api';
 import { Store } from '../src/store/store';
 import { newTask } from '../src/orchestrator/task-factory';
 import { assignmentChangesMessage, assignmentsMessage } from '../src/dispatcher/assignment-encoding';
@@ -21,6 +21,16 @@ function storeWithLog(): Store {
 
 const service = (id: string, name: string): Service => ({ id, meta: { version: 0, createdAt: 1, updatedAt: 1 }, spec: spec(name, 2, { container: { image: 'pisched-test/busybox:latest', env: ['MODE=fast'] }, labels: { tier: name } }) }) as Service;
 const assigned = (task: Task, nodeId: string): StoreAction => ({ action: 'putTask', putTask: { ...task, nodeId, status: { ...task.status!, state: 'ASSIGNED' } } });
+
+/** Two tasks of one service placed on pi-1: as made, and as stored. */
+async function twoTasksOfWeb(): Promise<{ tasks: Task[]; stored: Task[] }> {
+  const store = storeWithLog();
+  const clock = testClock();
+  await store.update(() => [{ action: 'putService', putService: service('svc1', 'web') }]);
+  const tasks = [1, 2].map((slot) => newTask(store.state.services.get('svc1')!, slot, clock));
+  await store.update(() => tasks.map((task) => assigned(task, 'pi-1')));
+  return { tasks, stored: tasks.map((task) => store.state.tasks.get(task.id)!) };
+}
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -56,12 +66,7 @@ describe('an assignment set built from cached task bytes', () => {
   });
 
   it('makes changes to a set from the same cached task bytes, decoding as the changes encoded whole', async () => {
-    const store = storeWithLog();
-    const clock = testClock();
-    await store.update(() => [{ action: 'putService', putService: service('svc1', 'web') }]);
-    const tasks = [1, 2].map((slot) => newTask(store.state.services.get('svc1')!, slot, clock));
-    await store.update(() => tasks.map((task) => assigned(task, 'pi-1')));
-    const stored = tasks.map((task) => store.state.tasks.get(task.id)!);
+    const { tasks, stored } = await twoTasksOfWeb();
     // Encoded for a complete set first: the changes reuse those bytes.
     asSent({ tasks: stored, secrets: [], configs: [], imageSources: [] });
     const changes = {
@@ -78,6 +83,20 @@ describe('an assignment set built from cached task bytes', () => {
     const sent = decodeMessage<DispatcherMessage__Output>('DispatcherMessage', assignmentChangesMessage(changes).bytes);
     expect(sent).toEqual(decodeMessage<DispatcherMessage__Output>('DispatcherMessage', encodeMessage('DispatcherMessage', { assignmentChanges: changes })));
     expect(sent.assignmentChanges!.tasks.map((task) => task.id)).toEqual(tasks.map((task) => task.id));
+  });
+
+  it('encodes new tasks, their spec and the rest of a set or of changes in one pass, without protobufjs reflection (the bytes it would write)', async () => {
+    const { stored } = await twoTasksOfWeb();
+    const set = { tasks: stored, secrets: [{ name: 'token', data: Buffer.from('s3cret') }], configs: [], imageSources: [], resultsIn: 2 };
+    const changes = { ...set, removedTasks: ['gone'], removedSecrets: [], removedConfigs: [], appliesTo: 1, resultsIn: 2 };
+    const spies = ['Task', 'ServiceSpec', 'Assignments', 'AssignmentChanges'].flatMap((name) => [vi.spyOn(messageType(name), 'fromObject'), vi.spyOn(messageType(name), 'encode')]);
+    cleanups.push(() => spies.forEach((spy) => spy.mockRestore()));
+    const sentSet = assignmentsMessage(set).bytes;
+    const sentChanges = assignmentChangesMessage(changes).bytes;
+    expect(spies.map((spy) => spy.mock.calls.length)).toEqual(spies.map(() => 0));
+    cleanups.pop()!();
+    expect(decodeMessage('DispatcherMessage', sentSet)).toEqual(asEncodedWhole(set));
+    expect(decodeMessage('DispatcherMessage', sentChanges)).toEqual(decodeMessage('DispatcherMessage', encodeMessage('DispatcherMessage', { assignmentChanges: changes })));
   });
 
   it('carries a task as it is after each write, its status and its spec, never the bytes of an earlier version', async () => {

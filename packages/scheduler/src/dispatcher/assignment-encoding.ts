@@ -1,4 +1,6 @@
-import { EncodedMessage, embedEncoded, encodeMessage, fieldEncoder, type DispatcherMessage, type ServiceSpec, type Task } from '@pisched/api';
+import { EncodedMessage, embedEncoded, fieldEncoder, type DispatcherMessage, type ServiceSpec, type Task } from '@pisched/api';
+// One-pass encoders (objects straight to bytes, as the reflection's fromObject and encode make them), only the scheduler's.
+import { PUSH_ENCODERS } from '@pisched/api/dist/scheduler-encoders';
 
 type Assignments = NonNullable<DispatcherMessage['assignments']>;
 type AssignmentChanges = NonNullable<DispatcherMessage['assignmentChanges']>;
@@ -38,10 +40,10 @@ export function assignmentChangesMessage(changes: AssignmentChanges): EncodedMes
   return withTaskEntries('assignmentChanges', 'AssignmentChanges', changes);
 }
 
-function withTaskEntries(field: 'assignments' | 'assignmentChanges', type: string, value: Assignments | AssignmentChanges): EncodedMessage {
+function withTaskEntries(field: 'assignments' | 'assignmentChanges', type: 'Assignments' | 'AssignmentChanges', value: Assignments | AssignmentChanges): EncodedMessage {
   const { tasks, ...rest } = value;
   const parts = (tasks ?? []).map((task) => taskEntry(task as Task));
-  parts.push(encodeMessage(type, rest));
+  parts.push(PUSH_ENCODERS[type](rest).finish());
   const message: DispatcherMessage = { [field]: value };
   return new EncodedMessage(embedEncoded('DispatcherMessage', field, parts), message);
 }
@@ -53,7 +55,7 @@ function taskEntry(task: Task): Uint8Array {
   let entry = taskEntries.get(task);
   if (!entry) {
     const spec = task.spec;
-    encodeEntry ??= fieldEncoder('Assignments', 'tasks', 'spec');
+    encodeEntry ??= fieldEncoder('Assignments', 'tasks', 'spec', PUSH_ENCODERS.Task);
     entry = spec ? encodeEntry({ ...task, spec: null }, encodedSpec(spec)) : encodeEntry(task);
     taskEntries.set(task, entry);
   }
@@ -63,7 +65,7 @@ function taskEntry(task: Task): Uint8Array {
 function encodedSpec(spec: ServiceSpec): Uint8Array {
   let bytes = specs.get(spec);
   if (!bytes) {
-    bytes = encodeMessage('ServiceSpec', spec);
+    bytes = PUSH_ENCODERS.ServiceSpec(spec).finish();
     specs.set(spec, bytes);
   }
   return bytes;
