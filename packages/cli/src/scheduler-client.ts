@@ -3,6 +3,8 @@ import { DEFAULT_SCHEDULER_ADDRESS, loadGrpc, parseAddressList, serviceMethods }
 import type { AdminCertificate, ClusterChannel, ControlDefinition, ClusterEvent, EventsRequest, ImageFetchProgress, Config, FileKind, Network, Secret, ClusterStatus, ControlClient, ServiceLogs, JoinClusterResponse, Node, RebalanceServicesRequestInput, RebalanceServicesResponse, UpdateClusterRequest, Service, ServiceSpecInput, ServiceSummary, Task } from '@pisched/api';
 import { CliError, oneLine } from './errors';
 import { UnaryChannel } from './unary-channel';
+import { MissingCredentialsError } from './tls-lookup';
+import { tcpConnectError } from './reachability-probe';
 
 /** Long enough for a loaded Pi, short enough that a blackholed address never hangs the CLI. */
 export const CALL_DEADLINE_MS = 10_000;
@@ -199,11 +201,18 @@ export class SchedulerClient {
   private follow<T>(open: (client: ControlClient) => grpc.ClientReadableStream<T>, onItem: (item: T) => void): { done: Promise<void>; stop: () => void } {
     let current: grpc.ClientReadableStream<T> | undefined;
     let stopped = false;
-    const attempt = (index: number, failures: { address: string; reason: string }[]): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        if (index >= this.addresses.length) return reject(new CliError(unreachableMessage(failures)));
-        const address = this.addresses[(this.preferred + index) % this.addresses.length];
-        const stream = open(this.client(address));
+    const attempt = async (index: number, failures: { address: string; reason: string }[]): Promise<void> => {
+      if (index >= this.addresses.length) throw new CliError(unreachableMessage(failures));
+      const address = this.addresses[(this.preferred + index) % this.addresses.length];
+      let client: ControlClient;
+      try {
+        client = this.client(address);
+      } catch (error) {
+        return attempt(index + 1, [...failures, { address, reason: await this.undialable(address, error) }]);
+      }
+      if (stopped) return;
+      return new Promise<void>((resolve, reject) => {
+        const stream = open(client);
         current = stream;
         let received = false;
         stream.on('data', (item: T) => {
@@ -221,6 +230,7 @@ export class SchedulerClient {
           attempt(index + 1, [...failures, { address, reason }]).then(resolve, reject);
         });
       });
+    };
     return {
       done: attempt(0, []),
       stop: () => {
@@ -380,9 +390,16 @@ export class SchedulerClient {
     const order = this.addresses.map((_, i) => (this.preferred + i) % this.addresses.length);
     for (const index of order) {
       const address = this.addresses[index];
+      let channel: UnaryChannel;
+      try {
+        channel = this.unaryChannel(address);
+      } catch (error) {
+        failures.push({ address, reason: await this.undialable(address, error) });
+        continue;
+      }
       let answer: Buffer;
       try {
-        answer = await this.unaryChannel(address).call(definition.path, bytes, this.deadlineMs);
+        answer = await channel.call(definition.path, bytes, this.deadlineMs);
       } catch (error) {
         const reason = unreachableReason(error);
         if (reason === undefined) throw new SchedulerError(schedulerErrorMessage(error), grpcCode(error));
@@ -407,6 +424,20 @@ export class SchedulerClient {
       this.unary.set(address, channel);
     }
     return channel;
+  }
+
+  /**
+   * Why `address` is skipped when it could not even be dialled. Without
+   * credentials (found only beside a running scheduler, when none is given)
+   * a scheduler that is down is reported as unreachable like any other
+   * address, and the next one is tried; one that is up gets the credentials
+   * error itself, as does any other error.
+   */
+  private async undialable(address: string, error: unknown): Promise<string> {
+    if (!(error instanceof MissingCredentialsError)) throw error;
+    const failed = await tcpConnectError(address, this.deadlineMs);
+    if (failed === undefined) throw error;
+    return unreachableReason({ code: grpc.status.UNAVAILABLE, details: failed.message }) ?? 'unavailable';
   }
 
   /** The grpc-js client for streams. */

@@ -8,6 +8,14 @@ import { CliError } from './errors';
 export const ADMIN_BUNDLE = 'admin';
 
 /** Where the credentials were found, for messages. */
+/**
+ * No credentials were found anywhere the CLI looks unasked: the scheduler
+ * client first checks whether the scheduler is up at all (see reachability-probe).
+ */
+export class MissingCredentialsError extends CliError {
+  override name = 'MissingCredentialsError';
+}
+
 export interface FoundCredentials {
   identity: TlsIdentity;
   from: string;
@@ -36,7 +44,7 @@ export function findAdminCredentials(flag: string | undefined, addresses: string
   if (inConfig) return { identity: inConfig, from: config };
   const local = localSchedulerBundle(addresses);
   if (local) return local;
-  throw new CliError(
+  throw new MissingCredentialsError(
     `no admin credentials for ${addresses.join(',')}: give --tls-dir DIR, set PISCHED_TLS_DIR, put ca.pem, admin.pem and admin.key in ${config}, or run on a scheduler's host (its data dir's admin/ is used)`,
   );
 }

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -103,12 +104,24 @@ describe('the built pisched executable', () => {
     writeIdentity(tlsDir, 'admin', await issueIdentity(ca, 'admin', 'admin'));
   }, 120_000);
 
-  it('says in one line where it looked when it finds no admin credentials', async () => {
-    const result = await pisched(['--scheduler', unreachable, 'ls'], { PISCHED_TLS_DIR: '' });
-    expect(result.code).toBe(1);
-    expect(oneLine(result)).toBe(
-      `no admin credentials for ${unreachable}: give --tls-dir DIR, set PISCHED_TLS_DIR, put ca.pem, admin.pem and admin.key in ${path.join(emptyConfig, 'pisched')}, or run on a scheduler's host (its data dir's admin/ is used)`,
-    );
+  it('says in one line where it looked when it finds no admin credentials for a scheduler that is up', async () => {
+    // Anything accepting connections: the CLI finds it has no credentials before it speaks TLS.
+    const listener = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const up = `127.0.0.1:${(listener.address() as net.AddressInfo).port}`;
+    try {
+      const result = await pisched(['--scheduler', up, 'ls'], { PISCHED_TLS_DIR: '' });
+      expect(result.code).toBe(1);
+      expect(oneLine(result)).toBe(
+        `no admin credentials for ${up}: give --tls-dir DIR, set PISCHED_TLS_DIR, put ca.pem, admin.pem and admin.key in ${path.join(emptyConfig, 'pisched')}, or run on a scheduler's host (its data dir's admin/ is used)`,
+      );
+    } finally {
+      listener.close();
+    }
+    // A scheduler that is down is what to say first: its credentials are found beside it once it runs again.
+    const down = await pisched(['--scheduler', unreachable, 'ls'], { PISCHED_TLS_DIR: '' });
+    expect(down.code).toBe(1);
+    expect(oneLine(down)).toBe(`cannot reach scheduler at ${unreachable}: connection refused`);
     const named = await pisched(['--scheduler', unreachable, 'ls', '--tls-dir', emptyConfig]);
     expect(oneLine(named)).toBe(`--tls-dir ${emptyConfig} holds no admin credentials (ca.pem, admin.pem, admin.key)`);
   });

@@ -4,6 +4,7 @@ import { clusterChannel, createClusterCa, issueIdentity, loadGrpc, serverCredent
 import { encodeMessage, type Service } from '@pisched/api';
 import { setReplicas } from '../src/commands/scale';
 import { CliError } from '../src/errors';
+import { MissingCredentialsError } from '../src/tls-lookup';
 import {
   SchedulerClient,
   SchedulerError,
@@ -131,6 +132,45 @@ describe('SchedulerClient against real sockets', () => {
     } finally {
       client.close();
     }
+  });
+
+  describe('without admin credentials (found only beside a running scheduler)', () => {
+    const NONE = 'no admin credentials for the test';
+    const credentialsOnlyFor = (known: string) => (address: string) => {
+      if (address === known) return admin;
+      throw new MissingCredentialsError(NONE);
+    };
+
+    it('says the scheduler cannot be reached when nothing listens there, for calls and streams alike', async () => {
+      const dead = `127.0.0.1:${await freePort()}`;
+      const client = new SchedulerClient([dead], credentialsOnlyFor(live));
+      try {
+        await expect(client.listServices()).rejects.toThrow(`cannot reach scheduler at ${dead}: connection refused`);
+        await expect(client.events({ sinceMs: 0, types: [], names: [] }, () => {}).done).rejects.toThrow(`cannot reach scheduler at ${dead}: connection refused`);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('says it has no credentials when the scheduler is up', async () => {
+      const client = new SchedulerClient([live], credentialsOnlyFor('elsewhere:1'));
+      try {
+        await expect(client.listServices()).rejects.toThrow(NONE);
+        await expect(client.events({ sinceMs: 0, types: [], names: [] }, () => {}).done).rejects.toThrow(NONE);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('moves on from a scheduler that is down to the next address', async () => {
+      const dead = `127.0.0.1:${await freePort()}`;
+      const client = new SchedulerClient([dead, live], credentialsOnlyFor(live));
+      try {
+        expect((await client.listServices())[0].running).toBe(3);
+      } finally {
+        client.close();
+      }
+    });
   });
 
   it('says "timed out" when the scheduler does not answer within the deadline', async () => {
