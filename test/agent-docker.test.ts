@@ -10,6 +10,7 @@ import type { Task, TaskState, TaskStatus } from '@pisched/api';
 import { createClusterCa, formatJoinToken, newJoinSecret } from '@pisched/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../packages/agent/src/docker-driver';
+import { DockerNetworks, LABEL_CREATED_BY, LABEL_NETWORK, dockerNetworkName } from '../packages/agent/src/discovery/docker-networks';
 import { EventWatcher } from '../packages/agent/src/event-watcher';
 import { StatusReporter, type StatusUpdate } from '../packages/agent/src/status-reporter';
 import { onLines } from '../packages/agent/src/stream-lines';
@@ -522,5 +523,34 @@ describe('agent worker on a real Docker engine', () => {
     expect(stopped.stderr).toMatch(/cannot reach scheduler at 127\.0\.0\.1:9/);
     expect(fs.existsSync(path.join(dataDir, 'agent.lock'))).toBe(false);
     fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe("the node's engine networks on a real Docker engine", () => {
+  it('removes the networks an earlier run of its agent made and no service needs, and leaves the others', async (ctx) => {
+    if (!dockerUp) ctx.skip();
+    const nodeId = uniqueNode();
+    const other = uniqueNode();
+    const name = (what: string) => `e2e-${process.pid}-${++counter}-${what}`;
+    // What an agent stopped while a removed stack's containers were stopping leaves: its label, no container.
+    const made = [
+      { network: name('gone'), by: nodeId },
+      { network: name('still-used'), by: nodeId },
+      { network: name('others'), by: other },
+    ];
+    try {
+      for (const { network, by } of made) {
+        await docker.createNetwork({ Name: dockerNetworkName(network), Driver: 'bridge', Labels: { [LABEL_NETWORK]: network, [LABEL_CREATED_BY]: by } });
+      }
+      // A new run of the agent: it has made nothing itself yet.
+      const networks = new DockerNetworks(docker, nodeId, log);
+      expect(await networks.removeAllBut(new Set([made[1].network]))).toBe(0);
+      const left = (await docker.listNetworks({ filters: { label: [LABEL_NETWORK] } })).map((info) => info.Labels?.[LABEL_NETWORK]);
+      expect(left).not.toContain(made[0].network);
+      expect(left).toContain(made[1].network);
+      expect(left).toContain(made[2].network);
+    } finally {
+      for (const { network } of made) await docker.getNetwork(dockerNetworkName(network)).remove().catch(() => undefined);
+    }
   });
 });

@@ -27,6 +27,8 @@ export class DockerNetworks {
   /** pisched network name → its engine subnet. */
   private readonly subnets = new Map<string, string>();
   private lastRefresh = 0;
+  /** Whether the networks this node's agent made in an earlier run have been looked for (see removeAllBut). */
+  private ownFound = false;
 
   constructor(
     private readonly docker: Docker,
@@ -67,6 +69,10 @@ export class DockerNetworks {
    * and is tried again on the next call. Resolves to how many stayed.
    */
   async removeAllBut(keep: ReadonlySet<string>): Promise<number> {
+    // An agent stopped while a removed service's containers were stopping left
+    // its network behind, unknown to the next run: found once, by this node's label
+    // (another node's, on a shared engine, is its own agent's to remove).
+    if (!this.ownFound) this.ownFound = await this.refresh([`${LABEL_CREATED_BY}=${this.nodeId}`]);
     let stayed = 0;
     for (const network of [...this.subnets.keys()]) {
       if (keep.has(network)) continue;
@@ -90,17 +96,20 @@ export class DockerNetworks {
     return undefined;
   }
 
-  private async refresh(): Promise<void> {
-    this.lastRefresh = Date.now();
+  /** Learns the subnets of the engine's pisched networks (those with every label given too); false when the engine could not list them. */
+  private async refresh(labels: string[] = []): Promise<boolean> {
+    if (labels.length === 0) this.lastRefresh = Date.now();
     try {
-      const listed = await this.docker.listNetworks({ filters: { label: [LABEL_NETWORK] } });
+      const listed = await this.docker.listNetworks({ filters: { label: [LABEL_NETWORK, ...labels] } });
       for (const info of listed) {
         const network = info.Labels?.[LABEL_NETWORK];
         const subnet = info.IPAM?.Config?.[0]?.Subnet;
         if (network && subnet) this.subnets.set(network, subnet);
       }
+      return true;
     } catch (error) {
       this.log.warn({ err: engineMessage(error) }, 'discovery: cannot list engine networks');
+      return false;
     }
   }
 
