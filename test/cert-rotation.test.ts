@@ -120,11 +120,16 @@ describe.skipIf(!hasDocker)('certificate rotation', () => {
     expect(expiryOf(agentDir)).toBeGreaterThan(Date.now());
     expect(fs.statSync(path.join(agentDir, 'tls', 'node.key')).mode & 0o777).toBe(0o600);
 
-    // Each member presents its renewed certificate to new connections, without a restart.
+    // Each member presents its renewed certificate to new connections, without a restart. A member
+    // renews every ~30 s: one may store and present its next certificate between the handshake and
+    // the read of its file, so the one presented is the one stored just before or just after.
     const admin = readIdentity(path.join(dirs[0], 'admin'), 'admin')!;
     for (const [i, member] of members.entries()) {
       expect(member.daemon.running).toBe(true);
-      expect(await presentedSerial(member.address, admin)).toBe(storedSerial(dirs[i]));
+      const storedBefore = storedSerial(dirs[i]);
+      const presented = await presentedSerial(member.address, admin);
+      expect([storedBefore, storedSerial(dirs[i])]).toContain(presented);
+      expect(presented).not.toBe(memberSerials[i]);
     }
 
     // Nothing restarted, nothing replaced.

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGrpc, type ControlClient } from '@pisched/api';
 import {
   Cluster,
+  adminChannel,
   TEST_IMAGE,
   cli,
   cliJson,
@@ -38,6 +40,22 @@ describe.skipIf(!hasDocker)('self-healing: node failure, pauses, restart policie
   beforeAll(async () => {
     await cluster.start([a, b, c]);
   });
+
+  /** Since the scheduler last heard a node, asked over gRPC: a CLI's start takes about a heartbeat period. */
+  let control: ControlClient | undefined;
+  afterAll(() => control?.close());
+  const heartbeatAgeMs = (node: string) =>
+    new Promise<number>((resolve, reject) => {
+      if (!control) {
+        const { credentials, options } = adminChannel(cluster.address);
+        control = new (loadGrpc().Control)(cluster.address, credentials, options);
+      }
+      control.ListNodes({}, { deadline: Date.now() + 2_000 }, (error, value) => {
+        const age = value?.heartbeatAgeMs[node];
+        if (error || age === undefined) reject(error ?? new Error(`no heartbeat age for ${node}`));
+        else resolve(Number(age));
+      });
+    });
   afterAll(async () => {
     await cluster.stop();
   });
@@ -67,6 +85,9 @@ describe.skipIf(!hasDocker)('self-healing: node failure, pauses, restart policie
   it('a pause shorter than the grace reschedules nothing', async () => {
     const before = (await cliJson<PsRow[]>(cluster.address, ['ps', svc])).filter((row) => row.desiredState === 'running');
     const paused = agent(b);
+    // Stopped just after the scheduler heard it: the silence it sees is then the pause (and the
+    // machine's wake-ups), not also up to a period before it, which left ~300 ms of the grace.
+    await waitFor(async () => (await heartbeatAgeMs(b)) < 150, 5_000, `a fresh heartbeat from ${b}`);
     paused.child.kill('SIGSTOP');
     await sleep(700);
     paused.child.kill('SIGCONT');

@@ -7,7 +7,8 @@
  * A membership change joins a new member and, once it votes, removes the
  * target: the cluster keeps its size, and the next fault may hit either.
  */
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'membership';
+export const KINDS = ['kill', 'pause', 'partition', 'membership'] as const;
+export type FaultKind = (typeof KINDS)[number];
 
 export interface Fault {
   kind: FaultKind;
@@ -67,6 +68,11 @@ export class Nemesis {
     await this.running;
   }
 
+  /** Whether a fault of every kind has been injected and has ended. */
+  everyKindDone(): boolean {
+    return new Set(this.faults.filter((fault) => fault.end !== Infinity).map((fault) => fault.kind)).size === KINDS.length;
+  }
+
   /** Whether time `t` (performance.now()) fell in a fault. */
   during(t: number): boolean {
     return this.faults.some((fault) => t >= fault.start && t <= fault.end);
@@ -74,7 +80,7 @@ export class Nemesis {
 
   private async loop(): Promise<void> {
     // Each kind first once, in a random order, so a short run still sees all four.
-    const kinds: FaultKind[] = (['kill', 'pause', 'partition', 'membership'] as FaultKind[]).sort(() => Math.random() - 0.5);
+    const kinds = [...KINDS].sort(() => Math.random() - 0.5);
     for (let round = 0; !this.stopping; round++) {
       await sleep(this.options.healthyMs);
       if (this.stopping) break;
