@@ -204,6 +204,16 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     expect(new Set((await running(everywhere)).map((c) => c.Labels['pisched.node']))).toEqual(new Set([big, small]));
     const ls = await cliJson<{ name: string; mode: string; replicas: { desired: number; running: number } }[]>(cluster.address, ['ls']);
     expect(ls.find((row) => row.name === everywhere)).toMatchObject({ mode: 'global', replicas: { desired: 2, running: 2 } });
+    // A replica count for it is refused with one line, as Docker refuses it, and nothing is written.
+    const version = async () => (await cliJson<{ version: number }>(cluster.address, ['inspect', everywhere])).version;
+    const stored = await version();
+    const scaled = await cli(cluster.address, ['scale', `${everywhere}=5`]);
+    expect(scaled.code).toBe(1);
+    expect(scaled.stderr).toBe(`cannot scale ${everywhere}: a global service runs one task on every eligible node and takes no replica count\n`);
+    const updated = await cli(cluster.address, ['update', '--replicas', '5', everywhere]);
+    expect(updated.code).toBe(1);
+    expect(updated.stderr).toBe(`cannot set --replicas of ${everywhere}: a global service runs one task on every eligible node and takes no replica count\n`);
+    expect(await version()).toBe(stored);
 
     cluster.addAgent(late, ['--cpus', '1', '--memory', '256M']);
     const containers = await waitFor(async () => {

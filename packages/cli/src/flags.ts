@@ -14,6 +14,15 @@ export function parseReplicas(text: string): number {
   return value;
 }
 
+/**
+ * A replica count given for a global service, which runs one task on every
+ * eligible node: refused, as Docker refuses it, rather than stored as nothing
+ * (the scheduler keeps no count for a global service) and then waited for.
+ */
+export function noReplicasForGlobal(what: string): CliError {
+  return new CliError(`${what}: a global service runs one task on every eligible node and takes no replica count`);
+}
+
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseEnv(text: string): string {

@@ -30,9 +30,16 @@ describe('run: placement flags', () => {
   });
 
   it('makes a global service with no replica count', () => {
-    const spec = buildRunSpec('busybox', [], { name: 'agent', mode: 'global', replicas: '1' });
+    const spec = buildRunSpec('busybox', [], { name: 'agent', mode: 'global' });
     expect(spec.mode).toBe('GLOBAL');
     expect(spec.replicas).toBe(0);
+    expect(buildRunSpec('busybox', [], { name: 'web' }).replicas).toBe(1);
+  });
+
+  it('refuses a replica count for a global service, as Docker does, rather than dropping it', () => {
+    expect(() => buildRunSpec('busybox', [], { name: 'agent', mode: 'global', replicas: '3' })).toThrow(
+      new CliError('--replicas cannot be used with --mode global: a global service runs one task on every eligible node and takes no replica count'),
+    );
   });
 
   it.each([

@@ -18,6 +18,14 @@ describe('update flags', () => {
     expect(spec.forceUpdate).toBe(0);
   });
 
+  it('refuses --replicas for a global service, and takes its other flags', () => {
+    const global = validateServiceSpec({ name: 'agent', mode: 'GLOBAL', container: { image: 'app:v1' } });
+    expect(() => buildUpdatedSpec(global, { replicas: '3' })).toThrow(
+      'cannot set --replicas of agent: a global service runs one task on every eligible node and takes no replica count',
+    );
+    expect(buildUpdatedSpec(global, { image: 'app:v2' }).container!.image).toBe('app:v2');
+  });
+
   it('--publish-add adds or replaces a port, --publish-rm drops one by its published port and protocol', () => {
     const withPorts = buildUpdatedSpec(current(), { publishAdd: ['8080:80', 'published=5353,target=53,protocol=udp,mode=host'] });
     expect(withPorts.ports.map((p) => `${p.publishedPort}:${p.targetPort}/${p.protocol} ${p.publishMode}`)).toEqual(['8080:80/tcp ingress', '5353:53/udp host']);

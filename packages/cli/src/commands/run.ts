@@ -3,7 +3,7 @@ import type { Platform, PortConfig, ServiceSpec } from '@pisched/api';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseMode, parsePort, parseReplicas } from '../flags';
+import { collect, noReplicasForGlobal, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parseMode, parsePort, parseReplicas } from '../flags';
 import { waitForConvergence } from '../converge';
 import { waitForGlobalConvergence } from '../converge-global';
 import { renderPlan } from '../plan-view';
@@ -57,11 +57,13 @@ export function buildRunSpec(image: string, command: string[], options: RunOptio
   if (!options.name) throw new CliError('a service name is required: --name NAME');
   const chosenPlatforms = explicitPlatforms(options) ?? platforms;
   const ports: PortConfig[] = (options.publish ?? []).flatMap(parsePort);
+  const mode = options.mode === undefined ? 'REPLICATED' : parseMode(options.mode);
+  if (mode === 'GLOBAL' && options.replicas !== undefined) throw noReplicasForGlobal('--replicas cannot be used with --mode global');
   try {
     const { devices, generic } = deviceFields(options);
     return validateServiceSpec({
       name: options.name,
-      mode: options.mode === undefined ? 'REPLICATED' : parseMode(options.mode),
+      mode,
       replicas: options.replicas === undefined ? 1 : parseReplicas(options.replicas),
       container: applyContainerOptionFlags(
         {
@@ -119,7 +121,7 @@ export function registerRun(program: Command, context: Context): void {
     .argument('[command...]', 'command and arguments, overriding the image\'s CMD')
     .option('--name <name>', 'service name (letters, digits and -)')
     .option('--mode <mode>', 'replicated, global (one task on every eligible node) or replicated-job (tasks run to completion)', 'replicated')
-    .option('--replicas <n>', 'number of tasks (not for global services)', '1')
+    .option('--replicas <n>', 'number of tasks (default 1; not for global services)')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('-p, --publish <PUBLISHED:TARGET[/tcp|udp]>', 'publish a port through the routing mesh (every node accepts it); or published=N,target=N[,protocol=tcp|udp][,mode=ingress|host] (repeatable)', collect, [])
     .option('--cpu <cores>', 'CPU cores reserved per task, e.g. 0.5')

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { waitForConvergence } from '../converge';
-import { parseDuration, parseScaleArgument } from '../flags';
+import { noReplicasForGlobal, parseDuration, parseScaleArgument } from '../flags';
 import { SchedulerError } from '../scheduler-client';
 import { WAIT_FLAG_HELP, settleFor } from '../settle';
 import type { SchedulerClient } from '../scheduler-client';
@@ -37,8 +37,10 @@ export function registerScale(program: Command, context: Context): void {
       const timeoutMs = parseDuration(options.timeout);
       const client = context.client();
       const settle = settleFor(client, options);
-      // An unknown name fails the command before any service is changed.
-      for (const { name } of targets) await client.getService(name);
+      // An unknown name, or a global service, fails the command before any service is changed.
+      for (const { name } of targets) {
+        if ((await client.getService(name)).spec?.mode === 'GLOBAL') throw noReplicasForGlobal(`cannot scale ${name}`);
+      }
       const before = new Map<string, Set<string>>();
       for (const { name, replicas } of targets) {
         if (!options.detach) before.set(name, new Set((await client.listTasks(name)).map((task) => task.id)));

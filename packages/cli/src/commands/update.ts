@@ -3,7 +3,7 @@ import { SpecError, portKey, type PortConfig, parseConstraint, parseSpreadDescri
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { collect, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parsePort, parseReplicas, splitArgs } from '../flags';
+import { collect, noReplicasForGlobal, parseCount, parseCpuFlag, parseDuration, parseEnv, parseMemoryFlag, parsePort, parseReplicas, splitArgs } from '../flags';
 import { waitForConvergence } from '../converge';
 import { renderPlan } from '../plan-view';
 import { SchedulerError, type SchedulerClient } from '../scheduler-client';
@@ -58,6 +58,7 @@ export interface UpdateOptions extends UpdateConfigOptions, ContainerOptionFlags
  * the --platform flags apply, else the current ones stay.
  */
 export function buildUpdatedSpec(current: ServiceSpec, options: UpdateOptions, platforms?: Platform[]): ServiceSpec {
+  if (options.replicas !== undefined && current.mode === 'GLOBAL') throw noReplicasForGlobal(`cannot set --replicas of ${current.name}`);
   const container = applyContainerOptionFlags({ ...current.container! }, options);
   if (options.image !== undefined) container.image = options.image;
   if (options.args !== undefined) container.command = splitArgs(options.args);
