@@ -222,6 +222,8 @@ describe('bad files get one line naming file, line, service and key', () => {
     ['a spec the scheduler would refuse', 'services:\n  web:\n    image: x\n    deploy:\n      placement:\n        constraints: [node.role == manager]\n', /^compose\.yml:2: service "web": invalid constraint "node.role == manager": unknown field "node.role"/],
     ['a bad duration', 'services:\n  web:\n    image: x\n    stop_grace_period: 10 seconds\n', 'compose.yml:4: service "web": stop_grace_period: invalid duration "10 seconds": use e.g. 10s, 1m30s or 500ms'],
     ['a service name that cannot be a service', 'services:\n  web.1:\n    image: x\n', /^compose\.yml:2: service "web.1": invalid service name "app_web.1"/],
+    ['a replica count for a global service', 'services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      replicas: 3\n', 'compose.yml:6: service "web": deploy.replicas: replicas cannot be used with mode global: a global service runs one task on every eligible node'],
+    ['no services', 'version: "3"\n', 'compose.yml:1: no services: a stack needs at least one under services'],
   ])('%s', (_what, text, expected) => {
     const message = errorOf(text);
     expect(message.split('\n')).toHaveLength(1);

@@ -22,6 +22,8 @@ export function convertDeploy(deploy: Record<string, unknown> | undefined, conte
   const modeText = String(d.mode ?? 'replicated');
   const mode = MODES[modeText];
   if (!mode) context.fail(['deploy', 'mode'], `mode ${modeText} is not supported (use replicated, global or replicated-job)`);
+  // As docker stack deploy: a count would be dropped without a word (a global service keeps none).
+  if (mode === 'GLOBAL' && d.replicas !== undefined) context.fail(['deploy', 'replicas'], 'replicas cannot be used with mode global: a global service runs one task on every eligible node');
   const placement = (d.placement ?? {}) as Record<string, unknown>;
   const preferences = (placement.preferences ?? []) as Record<string, unknown>[];
   const restart = (d.restart_policy ?? {}) as Record<string, unknown>;

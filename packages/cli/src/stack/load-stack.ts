@@ -46,7 +46,8 @@ export function loadStack(paths: readonly string[], stack: string, env: NodeJS.P
   files.forEach(validateAgainstSchema);
   const model = mergeModels(files.map((file) => file.model));
   const fail = (path: ModelPath, message: string): never => {
-    throw new ComposeError(`${locate(files, path)}: ${describePath(path)}: ${message}`);
+    const where = describePath(path);
+    throw new ComposeError(`${locate(files, path)}: ${where === '' ? '' : `${where}: `}${message}`);
   };
   for (const key of Object.keys(model)) {
     if (key.startsWith('x-') || SUPPORTED_TOP_KEYS.has(key)) continue;
