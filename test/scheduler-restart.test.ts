@@ -69,4 +69,16 @@ describe.skipIf(!hasDocker)('a restarted scheduler keeps its state', () => {
     expect(second.status).toBe(1);
     expect(second.stderr.trim()).toMatch(/^pisched-scheduler: data dir .* is in use by another pisched-scheduler$/);
   });
+
+  it('says in one line that a file is where its data dir should be', async () => {
+    const file = `${cluster.scheduler.dataDir}/state.db`;
+    const { spawnSync } = await import('node:child_process');
+    const refused = spawnSync(process.execPath, ['packages/scheduler/bin/pisched-scheduler.js', '--listen', '127.0.0.1:0', '--data-dir', file], {
+      cwd: `${__dirname}/..`,
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(`pisched-scheduler: cannot create data dir ${file}: a file is there, not a directory\n`);
+  });
 });

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { directoryErrorReason } from '@pisched/api';
 
 export const LOCK_FILE = 'agent.lock';
 
@@ -26,7 +27,7 @@ export function lockDataDir(dir: string): DataDirLock {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (error) {
-    throw new Error(`cannot create data dir ${dir}: ${(error as Error).message}`);
+    throw new Error(`cannot create data dir ${dir}: ${directoryErrorReason(error)}`);
   }
   const file = path.join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -94,6 +94,13 @@ describe('lockDataDir', () => {
     lockDataDir(dir).release();
   });
 
+  it('says in words why the dir cannot be made where a file is in the way', () => {
+    const file = path.join(tempDir(), 'a-file');
+    fs.writeFileSync(file, '');
+    expect(() => lockDataDir(file)).toThrow(new Error(`cannot create data dir ${file}: a file is there, not a directory`));
+    expect(() => lockDataDir(path.join(file, 'data'))).toThrow(new Error(`cannot create data dir ${file}/data: a part of the path is a file, not a directory`));
+  });
+
   it('takes over a lock left by a dead process', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, LOCK_FILE), '999999999\n');

@@ -25,3 +25,4 @@ export * from './published-ports';
 export * from './node-thermal';
 export * from './service-networks';
 export * from './event-loop-stalls';
+export * from './directory-errors';

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_SCHEDULER_PORT, parseMetricsAddress, clusterChannel, ensurePrivateDir, isPlacementStrategy, type ClusterCa, type TlsIdentity, parseHostPort, type PlacementStrategy } from '@pisched/api';
+import { DEFAULT_SCHEDULER_PORT, parseMetricsAddress, clusterChannel, directoryErrorReason, ensurePrivateDir, isPlacementStrategy, type ClusterCa, type TlsIdentity, parseHostPort, type PlacementStrategy } from '@pisched/api';
 import { createLogger } from './logger';
 import { SchedulerServer } from './scheduler-server';
 import { parsePeers, type Peer } from './cluster/peers';
@@ -108,7 +108,11 @@ const program = new Command('pisched-scheduler')
     try {
       if (options.peers && options.join) throw new Error('give --peers (a member of the initial cluster) or --join (a member added later), not both');
       // The store holds the cluster CA's key: the data dir is the owner's only.
-      ensurePrivateDir(options.dataDir);
+      try {
+        ensurePrivateDir(options.dataDir);
+      } catch (error) {
+        throw new Error(`cannot create data dir ${options.dataDir}: ${directoryErrorReason(error)}`);
+      }
       if (options.caDir && !options.peers) throw new Error('--ca-dir is for the initial members of a --peers cluster; a single scheduler makes its own CA');
       if (options.joinToken && !options.join) throw new Error('--join-token goes with --join');
       let cluster: ClusterStart | undefined;
