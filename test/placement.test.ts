@@ -214,6 +214,15 @@ describe.skipIf(!hasDocker)('placement on real Docker: reservations, constraints
     expect(updated.code).toBe(1);
     expect(updated.stderr).toBe(`cannot set --replicas of ${everywhere}: a global service runs one task on every eligible node and takes no replica count\n`);
     expect(await version()).toBe(stored);
+    // -q and --filter, for scripts, as docker's: ids one a line, the same tasks as --json's.
+    const onBig = await cliJson<{ id: string; node: string; desiredState: string }[]>(cluster.address, ['ps', everywhere, '--json']);
+    const quiet = await cli(cluster.address, ['ps', everywhere, '-q', '--filter', `node=${big}`, '-f', 'desired-state=running']);
+    expect(quiet.stdout).toBe(onBig.filter((row) => row.node === big && row.desiredState === 'running').map((row) => `${row.id}\n`).join(''));
+    expect(quiet.stdout.split('\n')).toHaveLength(2);
+    expect((await cli(cluster.address, ['ls', '-q'])).stdout.split('\n')).toContain(
+      (await cliJson<{ name: string; id: string }[]>(cluster.address, ['ls'])).find((row) => row.name === everywhere)!.id,
+    );
+    expect((await cli(cluster.address, ['node', 'ls', '-q'])).stdout.split('\n').sort()).toEqual(['', big, small].sort());
 
     cluster.addAgent(late, ['--cpus', '1', '--memory', '256M']);
     const containers = await waitFor(async () => {

@@ -18,3 +18,8 @@ export function renderTable(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), ...rows.map((row) => line(headers.map((_, column) => row[column] ?? '')))].join('\n') + '\n';
 }
+
+/** What `-q` prints, as docker's: one id a line, nothing else, for scripts. */
+export function idLines(ids: string[]): string {
+  return ids.map((id) => `${id}\n`).join('');
+}

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { shortId } from '../format';
 import { printJson, serviceRow } from '../json-views';
-import { renderTable } from '../table';
+import { idLines, renderTable } from '../table';
 
 export function renderServices(summaries: ServiceSummary[]): string {
   const rows = summaries.map(serviceRow);
@@ -17,10 +17,12 @@ export function registerLs(program: Command, context: Context): void {
   program
     .command('ls')
     .description('list services')
+    .option('-q, --quiet', 'print only the service ids, one a line')
     .option('--json', 'print a JSON array instead of a table')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { quiet?: boolean; json?: boolean }) => {
       const summaries = await context.client().listServices();
       if (options.json) printJson(summaries.map(serviceRow), (text) => context.write(text));
+      else if (options.quiet) context.write(idLines(summaries.map((summary) => serviceRow(summary).id)));
       else context.write(renderServices(summaries));
     });
 }

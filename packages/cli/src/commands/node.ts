@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { formatCpus, formatMs } from '../format';
 import { nodeRow, printJson, type NodeRow } from '../json-views';
-import { renderTable } from '../table';
+import { idLines, renderTable } from '../table';
 import { registerNodeUpdate } from './node-update';
 import { registerNodeRm } from './node-rm';
 import { registerNodeInspect, thermalText } from './node-inspect';
@@ -34,10 +34,12 @@ export function registerNode(program: Command, context: Context): void {
   node
     .command('ls')
     .description('list nodes')
+    .option('-q, --quiet', 'print only the node ids, one a line')
     .option('--json', 'print a JSON array instead of a table')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { quiet?: boolean; json?: boolean }) => {
       const { nodes, heartbeatAgeMs } = await context.client().listNodesWithHeartbeats();
       if (options.json) printJson(nodes.map((node) => nodeRow(node, heartbeatAgeMs)), (text) => context.write(text));
+      else if (options.quiet) context.write(idLines(nodes.map((node) => node.id)));
       else context.write(renderNodes(nodes, heartbeatAgeMs));
     });
   registerNodeInspect(node, context);

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import type { Context } from '../context';
 import { ago, shortId } from '../format';
 import { printJson, taskRow } from '../json-views';
-import { renderTable } from '../table';
+import { collect } from '../flags';
+import { idLines, renderTable } from '../table';
+import { taskFilter } from '../task-filters';
 
 /**
  * By service, slot, then newest first, so each slot's current task leads
@@ -42,10 +44,14 @@ export function registerPs(program: Command, context: Context): void {
     .command('ps')
     .description('list the tasks of a service (of all services without SERVICE), with recent history')
     .argument('[service]', 'service name or id')
+    .option('-f, --filter <KEY=VALUE>', 'only tasks with desired-state=running|shutdown|accepted, or node=NODE (repeatable: one key\'s values are alternatives, keys must all hold)', collect, [])
+    .option('-q, --quiet', 'print only the task ids, one a line')
     .option('--json', 'print a JSON array instead of a table')
-    .action(async (service: string | undefined, options: { json?: boolean }) => {
-      const tasks = sortTasks(await context.client().listTasks(service ?? ''));
+    .action(async (service: string | undefined, options: { filter: string[]; quiet?: boolean; json?: boolean }) => {
+      const wanted = taskFilter(options.filter);
+      const tasks = sortTasks(await context.client().listTasks(service ?? '')).filter(wanted);
       if (options.json) printJson(tasks.map(taskRow), (text) => context.write(text));
+      else if (options.quiet) context.write(idLines(tasks.map((task) => task.id)));
       else context.write(renderTasks(tasks, Date.now()));
     });
 }
